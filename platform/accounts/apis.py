@@ -1,0 +1,175 @@
+"""Accounts API: session login, tokens, labs and memberships."""
+
+from django.conf import settings
+from django.contrib.auth import authenticate, login, logout
+from django.middleware.csrf import get_token
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.errors import Forbidden, Invalid
+
+from . import selectors, services
+from .serializers import (
+    InviteSerializer,
+    LabCreateSerializer,
+    LabSerializer,
+    LabUpdateSerializer,
+    LoginSerializer,
+    MembershipSerializer,
+    RegisterSerializer,
+    RoleSerializer,
+    TokenCreatedSerializer,
+    TokenCreateSerializer,
+    TokenSerializer,
+    UserSerializer,
+)
+
+
+def _valid(serializer_class, data):  # noqa: D103
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class LoginApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(request=LoginSerializer, responses=UserSerializer)
+    def post(self, request):
+        data = _valid(LoginSerializer, request.data)
+        user = authenticate(request, username=data["username"], password=data["password"])
+        if user is None:
+            raise Invalid("Wrong username or password.", code="bad_credentials")
+        login(request, user)
+        get_token(request)
+        return Response(UserSerializer(user).data)
+
+
+class LogoutApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        logout(request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
+    def post(self, request):
+        if not settings.CHIPLAB_OPEN_SIGNUP:
+            raise Forbidden("Sign-up is closed on this server; ask a lab owner for an account.")
+        data = _valid(RegisterSerializer, request.data)
+        user = services.user_create(**data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class MeApi(APIView):
+    @extend_schema(responses=UserSerializer)
+    def get(self, request):
+        get_token(request)  # sets the CSRF cookie for the browser client
+        return Response(UserSerializer(request.user).data)
+
+
+class TokenListApi(APIView):
+    @extend_schema(responses=TokenSerializer(many=True))
+    def get(self, request):
+        return Response(TokenSerializer(selectors.tokens_of(user=request.user), many=True).data)
+
+    @extend_schema(request=TokenCreateSerializer, responses={201: TokenCreatedSerializer})
+    def post(self, request):
+        data = _valid(TokenCreateSerializer, request.data)
+        token, key = services.token_create(user=request.user, name=data["name"])
+        body = TokenSerializer(token).data | {"key": key}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TokenDetailApi(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, token_id):
+        services.token_revoke(user=request.user, token_id=token_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _with_role(labs, user):
+    roles = dict(
+        user.memberships.filter(lab__in=[lab.pk for lab in labs]).values_list("lab_id", "role")
+    )
+    for lab in labs:
+        lab.my_role = roles.get(lab.pk)
+    return labs
+
+
+class LabListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=LabSerializer(many=True))
+    def get(self, request):
+        labs = _with_role(list(selectors.labs_of(user=request.user)), request.user)
+        return Response(LabSerializer(labs, many=True).data)
+
+    @extend_schema(request=LabCreateSerializer, responses={201: LabSerializer})
+    def post(self, request):
+        lab = services.lab_create(user=request.user, **_valid(LabCreateSerializer, request.data))
+        lab.my_role = "owner"
+        return Response(LabSerializer(lab).data, status=status.HTTP_201_CREATED)
+
+
+class LabDetailApi(APIView):
+    @extend_schema(responses=LabSerializer)
+    def get(self, request, lab_id):
+        lab = selectors.lab_get(user=request.user, lab_id=lab_id)
+        return Response(LabSerializer(_with_role([lab], request.user)[0]).data)
+
+    @extend_schema(request=LabUpdateSerializer, responses=LabSerializer)
+    def patch(self, request, lab_id):
+        lab = selectors.lab_get(user=request.user, lab_id=lab_id)
+        lab = services.lab_update(user=request.user, lab=lab,
+                                  **_valid(LabUpdateSerializer, request.data))
+        return Response(LabSerializer(_with_role([lab], request.user)[0]).data)
+
+
+class MemberListApi(APIView):
+    @extend_schema(responses=MembershipSerializer(many=True))
+    def get(self, request, lab_id):
+        members = selectors.lab_members(user=request.user, lab_id=lab_id)
+        return Response(MembershipSerializer(members, many=True).data)
+
+    @extend_schema(request=InviteSerializer, responses={201: MembershipSerializer})
+    def post(self, request, lab_id):
+        lab = selectors.lab_get(user=request.user, lab_id=lab_id)
+        data = _valid(InviteSerializer, request.data)
+        membership = services.member_invite(user=request.user, lab=lab, who=data["user"],
+                                            role=data["role"])
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetailApi(APIView):
+    @extend_schema(request=RoleSerializer, responses=MembershipSerializer)
+    def patch(self, request, lab_id, user_id):
+        lab = selectors.lab_get(user=request.user, lab_id=lab_id)
+        data = _valid(RoleSerializer, request.data)
+        membership = services.member_set_role(user=request.user, lab=lab, member_id=user_id,
+                                              role=data["role"])
+        return Response(MembershipSerializer(membership).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, lab_id, user_id):
+        lab = selectors.lab_get(user=request.user, lab_id=lab_id)
+        services.member_remove(user=request.user, lab=lab, member_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LabLeaveApi(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, lab_id):
+        lab = selectors.lab_get(user=request.user, lab_id=lab_id)
+        services.lab_leave(user=request.user, lab=lab)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,144 @@
+"""Writes about users, labs, memberships and tokens (validate, then act, in one transaction)."""
+
+import secrets
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from common.errors import Conflict, Invalid, NotFound
+
+from .authentication import hash_key
+from .models import ApiToken, Lab, Membership, Role, User
+from .selectors import require_role
+
+
+def user_create(*, username: str, password: str, email: str = "", **extra) -> User:
+    username = (username or "").strip()
+    if not username:
+        raise Invalid("A username is required.", fields={"username": ["required"]})
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict("That username is taken.", fields={"username": ["taken"]})
+    try:
+        validate_password(password, User(username=username, email=email))
+    except DjangoValidationError as err:
+        raise Invalid(" ".join(err.messages), fields={"password": err.messages}) from err
+    return User.objects.create_user(username=username, email=email, password=password, **extra)
+
+
+@transaction.atomic
+def lab_create(*, user: User, name: str, slug: str = "", description: str = "") -> Lab:
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("A lab needs a name.", fields={"name": ["required"]})
+    slug = slugify(slug or name)[:64]
+    if not slug:
+        raise Invalid("The lab name needs letters or digits.", fields={"slug": ["invalid"]})
+    if Lab.objects.filter(slug=slug).exists():
+        raise Conflict(f"A lab with the slug '{slug}' exists.", fields={"slug": ["taken"]})
+    lab = Lab.objects.create(name=name, slug=slug, description=description)
+    Membership.objects.create(user=user, lab=lab, role=Role.OWNER)
+    return lab
+
+
+@transaction.atomic
+def lab_update(*, user: User, lab: Lab, name: str | None = None,
+               description: str | None = None) -> Lab:
+    require_role(user=user, lab_id=lab.pk, role=Role.OWNER)
+    if name is not None:
+        if not name.strip():
+            raise Invalid("A lab needs a name.", fields={"name": ["required"]})
+        lab.name = name.strip()
+    if description is not None:
+        lab.description = description
+    lab.save()
+    return lab
+
+
+def _valid_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError as err:
+        choices = ", ".join(Role.values)
+        raise Invalid(f"Unknown role '{role}'; use one of {choices}.",
+                      fields={"role": ["invalid"]}) from err
+
+
+@transaction.atomic
+def member_invite(*, user: User, lab: Lab, who: str, role: str = Role.VIEWER) -> Membership:
+    """Add an existing user (by username or e-mail) to a lab with a role."""
+    require_role(user=user, lab_id=lab.pk, role=Role.OWNER)
+    role = _valid_role(role)
+    who = (who or "").strip()
+    invitee = User.objects.filter(
+        Q(username__iexact=who) | (Q(email__iexact=who) & ~Q(email=""))
+    ).first() if who else None
+    if invitee is None:
+        raise Invalid(f"No user '{who}'.", fields={"user": ["unknown"]})
+    try:
+        with transaction.atomic():
+            return Membership.objects.create(user=invitee, lab=lab, role=role)
+    except IntegrityError as err:
+        raise Conflict(f"{invitee.username} is already a member.") from err
+
+
+def _owners_left(lab: Lab, excluding: Membership) -> int:
+    return lab.memberships.filter(role=Role.OWNER).exclude(pk=excluding.pk).count()
+
+
+@transaction.atomic
+def member_set_role(*, user: User, lab: Lab, member_id, role: str) -> Membership:
+    require_role(user=user, lab_id=lab.pk, role=Role.OWNER)
+    role = _valid_role(role)
+    membership = _membership(lab, member_id)
+    if membership.role == Role.OWNER and role != Role.OWNER and not _owners_left(lab, membership):
+        raise Conflict("A lab must keep at least one owner.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, user: User, lab: Lab, member_id) -> None:
+    if str(member_id) != str(user.pk):
+        require_role(user=user, lab_id=lab.pk, role=Role.OWNER)
+    else:
+        require_role(user=user, lab_id=lab.pk, role=Role.VIEWER)
+    membership = _membership(lab, member_id)
+    if membership.role == Role.OWNER and not _owners_left(lab, membership):
+        raise Conflict("The last owner cannot leave; make someone else owner first.")
+    membership.delete()
+
+
+def lab_leave(*, user: User, lab: Lab) -> None:
+    member_remove(user=user, lab=lab, member_id=user.pk)
+
+
+def _membership(lab: Lab, member_id) -> Membership:
+    membership = lab.memberships.select_related("user").filter(user_id=member_id).first()
+    if membership is None:
+        raise NotFound("Member not found.")
+    return membership
+
+
+def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """Create a token; the plain key is returned once and never stored."""
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("A token needs a name.", fields={"name": ["required"]})
+    key = "chl_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=user, name=name[:100], prefix=key[:12],
+                                    key_hash=hash_key(key))
+    return token, key
+
+
+def token_revoke(*, user: User, token_id) -> ApiToken:
+    token = ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).first()
+    if token is None:
+        raise NotFound("Token not found.")
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    return token

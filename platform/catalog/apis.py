@@ -1,0 +1,174 @@
+"""Catalog API: datasets, image upload, metadata, downloads and JSON-LD."""
+
+from django.db.models import Count
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import lab_get
+from common import storage
+from common.apis import paginated, valid
+from common.errors import Invalid, NotFound
+
+from . import selectors, services
+from .fair import dataset_jsonld
+from .licences import LICENCES
+from .models import ImageStatus
+from .serializers import (
+    DatasetCreateSerializer,
+    DatasetSerializer,
+    DatasetWriteSerializer,
+    ImageDetailSerializer,
+    ImageSerializer,
+    ImageUploadSerializer,
+)
+
+
+class LicenceListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response([{"id": k, "name": v} for k, v in LICENCES.items()])
+
+
+class DatasetListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("lab", str, description="Only datasets of this lab (id)")],
+        responses=DatasetSerializer(many=True),
+    )
+    def get(self, request):
+        datasets = selectors.datasets_visible_to(user=request.user).annotate(
+            image_count=Count("images")
+        )
+        if lab := request.query_params.get("lab"):
+            datasets = datasets.filter(lab_id=lab_get(user=request.user, lab_id=lab).pk)
+        return paginated(request, self, datasets, DatasetSerializer)
+
+    @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer})
+    def post(self, request):
+        if not request.user.is_authenticated:
+            raise NotFound("Lab not found.")
+        data = valid(DatasetCreateSerializer, request.data)
+        lab = lab_get(user=request.user, lab_id=data.pop("lab"))
+        dataset = services.dataset_create(user=request.user, lab=lab, **data)
+        return Response(DatasetSerializer(dataset, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class DatasetDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=DatasetSerializer)
+    def get(self, request, dataset_id):
+        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+        dataset.image_count = dataset.images.count()
+        return Response(DatasetSerializer(dataset, context={"request": request}).data)
+
+    @extend_schema(request=DatasetWriteSerializer, responses=DatasetSerializer)
+    def patch(self, request, dataset_id):
+        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+        data = valid(DatasetWriteSerializer, request.data, partial=True)
+        dataset = services.dataset_update(user=request.user, dataset=dataset, **data)
+        return Response(DatasetSerializer(dataset, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, dataset_id):
+        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+        services.dataset_delete(user=request.user, dataset=dataset)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DatasetJsonLdApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: OpenApiResponse(description="schema.org Dataset JSON-LD")})
+    def get(self, request, dataset_id):
+        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+        return Response(dataset_jsonld(dataset, request), content_type="application/ld+json")
+
+
+class DatasetImageListApi(APIView):
+    permission_classes = [AllowAny]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(responses=ImageSerializer(many=True))
+    def get(self, request, dataset_id):
+        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+        images = dataset.images.all()
+        if image_status := request.query_params.get("status"):
+            images = images.filter(status=image_status)
+        return paginated(request, self, images, ImageSerializer)
+
+    @extend_schema(request={"multipart/form-data": ImageUploadSerializer},
+                   responses={201: ImageSerializer})
+    def post(self, request, dataset_id):
+        if not request.user.is_authenticated:
+            raise NotFound("Dataset not found.")
+        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise Invalid("Send the micrograph as a multipart field named 'file'.",
+                          code="no_file", fields={"file": ["required"]})
+        image = services.image_upload(user=request.user, dataset=dataset, upload=upload)
+        return Response(ImageSerializer(image).data, status=status.HTTP_201_CREATED)
+
+
+class ImageDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=ImageDetailSerializer)
+    def get(self, request, image_id):
+        image = selectors.image_get(user=request.user, image_id=image_id)
+        return Response(ImageDetailSerializer(image).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, image_id):
+        image = selectors.image_get(user=request.user, image_id=image_id)
+        services.image_delete(user=request.user, image=image)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+_DOWNLOAD = extend_schema(responses={
+    200: OpenApiResponse(description="The file (local storage)"),
+    302: OpenApiResponse(description="Redirect to a short-lived presigned URL (S3)"),
+})
+
+
+class ImageOriginalApi(APIView):
+    permission_classes = [AllowAny]
+
+    @_DOWNLOAD
+    def get(self, request, image_id):
+        image = selectors.image_get(user=request.user, image_id=image_id)
+        return storage.download_response(image.original_key, filename=image.original_filename)
+
+
+class _DerivedImageApi(APIView):
+    permission_classes = [AllowAny]
+    key_field = ""
+    suffix = ""
+
+    @_DOWNLOAD
+    def get(self, request, image_id):
+        image = selectors.image_get(user=request.user, image_id=image_id)
+        key = getattr(image, self.key_field)
+        if image.status != ImageStatus.READY or not key:
+            raise NotFound(f"No {self.suffix} yet: the image is {image.status}.",
+                           code="not_ready")
+        stem = image.original_filename.rsplit(".", 1)[0]
+        return storage.download_response(key, filename=f"{stem}.{self.suffix}.png",
+                                         content_type="image/png")
+
+
+class ImagePreviewApi(_DerivedImageApi):
+    key_field, suffix = "preview_key", "preview"
+
+
+class ImageThumbnailApi(_DerivedImageApi):
+    key_field, suffix = "thumbnail_key", "thumbnail"

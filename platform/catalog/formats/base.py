@@ -1,0 +1,106 @@
+"""Shared types of the format layer: the error, the probe result and the decoded micrograph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Formats this package recognises, as stored in ``Probe.format``.
+FORMATS = ("jpeg", "png", "tiff", "dm3", "dm4")
+
+#: Lower-case file extensions accepted for each format.
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "jpeg": (".jpg", ".jpeg"),
+    "png": (".png",),
+    "tiff": (".tif", ".tiff"),
+    "dm3": (".dm3",),
+    "dm4": (".dm4",),
+}
+
+#: Error codes a :class:`FormatError` can carry, with the HTTP status the API should use.
+ERROR_CODES: dict[str, int] = {
+    "empty": 400,
+    "unknown_format": 415,
+    "extension_mismatch": 415,
+    "corrupt": 400,
+    "too_large_dimensions": 413,
+    "unsupported_content": 415,
+}
+
+
+class FormatError(Exception):
+    """A file that cannot be accepted; ``str(error)`` is safe to show to the uploader."""
+
+    def __init__(self, code: str, message: str) -> None:
+        if code not in ERROR_CODES:
+            raise ValueError(f"unknown FormatError code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def http_status(self) -> int:
+        """HTTP status that fits this error (400, 413 or 415)."""
+        return ERROR_CODES[self.code]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a validated file holds, learnt without keeping its pixels.
+
+    ``dtype`` is the stored sample type (``"uint8"``, ``"uint16"``, ``"float32"``…) and
+    ``channels`` the stored samples per pixel (1 grey, 3 RGB, 4 RGBA…), before any
+    conversion done by :func:`catalog.formats.read`.
+    """
+
+    format: str
+    width: int
+    height: int
+    frames: int
+    dtype: str
+    channels: int
+
+    @property
+    def pixels(self) -> int:
+        """Total number of pixels over all frames."""
+        return self.width * self.height * self.frames
+
+
+@dataclass(frozen=True, eq=False)
+class Micrograph:
+    """A decoded micrograph: grey pixels, calibration, instrument metadata and the raw tags.
+
+    ``data`` is ``(H, W)`` or ``(T, H, W)``. ``rgb_conversion`` is ``None`` for grey files,
+    ``"identical_channels"`` when an RGB file held grey pixels (first channel kept, dtype
+    unchanged) and ``"luminance"`` when real colour was converted to float32 luma
+    (ITU-R BT.601 weights).
+    """
+
+    format: str
+    data: np.ndarray
+    calibration: dict[str, Any]
+    instrument: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    rgb_conversion: str | None = None
+
+    @property
+    def frames(self) -> int:
+        """Number of frames (1 for a single image)."""
+        return 1 if self.data.ndim == 2 else int(self.data.shape[0])
+
+
+def check_dimensions(*, width: int, height: int, frames: int, max_pixels: int) -> None:
+    """Refuse header dimensions that are empty or exceed ``max_pixels`` (before any decoding)."""
+    if width <= 0 or height <= 0 or frames <= 0:
+        raise FormatError(
+            "corrupt", f"The file declares an empty image ({width}x{height}, {frames} frame(s))."
+        )
+    total = int(width) * int(height) * int(frames)
+    if total > max_pixels:
+        raise FormatError(
+            "too_large_dimensions",
+            f"The image declares {width}x{height} pixels x {frames} frame(s) = {total:,} pixels, "
+            f"more than the limit of {max_pixels:,}.",
+        )

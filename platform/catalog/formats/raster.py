@@ -1,0 +1,120 @@
+"""PNG and JPEG through Pillow: header dimensions, full decode, density calibration."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .base import FormatError, Micrograph, Probe, check_dimensions
+from .pixels import to_grey
+from .tree import json_safe
+from .units import from_density, uncalibrated
+
+# Pillow modes → (stored sample dtype, samples per pixel).
+_MODES: dict[str, tuple[str, int]] = {
+    "1": ("bool", 1),
+    "L": ("uint8", 1),
+    "P": ("uint8", 1),
+    "LA": ("uint8", 2),
+    "PA": ("uint8", 2),
+    "La": ("uint8", 2),
+    "I;16": ("uint16", 1),
+    "I;16B": ("uint16", 1),
+    "I;16L": ("uint16", 1),
+    "I": ("int32", 1),
+    "F": ("float32", 1),
+    "RGB": ("uint8", 3),
+    "RGBA": ("uint8", 4),
+    "RGBa": ("uint8", 4),
+    "RGBX": ("uint8", 4),
+    "CMYK": ("uint8", 4),
+    "YCbCr": ("uint8", 3),
+}
+
+
+@contextmanager
+def _opened(path: str | os.PathLike[str], fmt: str) -> Iterator[Image.Image]:
+    """Open with Pillow, turning its errors (bomb, unidentified) into ``FormatError``."""
+    try:
+        with warnings.catch_warnings():
+            # Our own ``max_pixels`` check replaces Pillow's warning threshold.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path, formats=[fmt.upper()])
+    except Image.DecompressionBombError as exc:
+        raise FormatError(
+            "too_large_dimensions", f"The {fmt.upper()} header declares too many pixels ({exc})."
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise FormatError("corrupt", f"The {fmt.upper()} header is damaged: {exc}") from exc
+    with image:
+        yield image
+
+
+def _decode(image: Image.Image, fmt: str) -> np.ndarray:
+    """Decode all pixels; truncated or damaged streams raise ``FormatError("corrupt")``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image.load()
+            if image.mode in ("P", "PA"):
+                image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+            elif image.mode in ("CMYK", "YCbCr", "RGBX", "RGBa", "La", "1"):
+                image = image.convert("RGB" if image.mode != "1" else "L")
+            array = np.asarray(image)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise FormatError(
+            "corrupt", f"The {fmt.upper()} pixel data is truncated or damaged: {exc}"
+        ) from exc
+    if image.mode == "I" and fmt == "png" and array.size and array.min() >= 0 and array.max() < 65536:
+        array = array.astype(np.uint16)  # older Pillow opens 16-bit PNG as 32-bit "I"
+    return array
+
+
+def probe_raster(path: str | os.PathLike[str], *, fmt: str, max_pixels: int) -> Probe:
+    """Validate a PNG/JPEG: dimensions from the header first, then a full decode."""
+    with _opened(path, fmt) as image:
+        width, height = image.size
+        check_dimensions(width=width, height=height, frames=1, max_pixels=max_pixels)
+        dtype, channels = _MODES.get(image.mode, ("uint8", len(image.getbands())))
+        _decode(image, fmt)
+    return Probe(format=fmt, width=width, height=height, frames=1, dtype=dtype, channels=channels)
+
+
+def read_raster(path: str | os.PathLike[str], *, fmt: str) -> Micrograph:
+    """Decode a PNG/JPEG into a grey ``(H, W)`` micrograph."""
+    with _opened(path, fmt) as image:
+        info = dict(image.info)
+        mode, size = image.mode, image.size
+        array = _decode(image, fmt)
+    data, conversion = to_grey(array)
+    raw: dict[str, Any] = {"mode": mode, "size": list(size), "info": json_safe(_readable_info(info))}
+    return Micrograph(
+        format=fmt,
+        data=data,
+        calibration=_density_calibration(info, fmt),
+        instrument={},
+        raw=raw,
+        rgb_conversion=conversion,
+    )
+
+
+def _readable_info(info: dict[str, Any]) -> dict[str, Any]:
+    # ICC profiles and EXIF blobs are binary; their presence is enough.
+    return {k: (f"<{len(v)} bytes>" if isinstance(v, bytes) else v) for k, v in info.items()}
+
+
+def _density_calibration(info: dict[str, Any], fmt: str) -> dict[str, Any]:
+    """Pixel size from PNG pHYs / JPEG JFIF density, ignoring default print densities."""
+    dpi = info.get("dpi")
+    if not dpi:
+        return uncalibrated()
+    try:
+        x, y = float(dpi[0]), float(dpi[1])
+    except (TypeError, ValueError, IndexError):
+        return uncalibrated()
+    return from_density(x, y, 2.54e7, source="png_phys" if fmt == "png" else "jpeg_density")

@@ -1,0 +1,90 @@
+"""Datasets and images: originals stored untouched, metadata extracted, FAIR from the start."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Lab
+
+
+class Visibility(models.TextChoices):
+    PRIVATE = "private", "Private (creator and lab curators)"
+    LAB = "lab", "Lab members"
+    PUBLIC = "public", "Public"
+
+
+class Dataset(models.Model):
+    """A collection of micrographs; its UUID is its persistent identifier."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="datasets")
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    licence = models.CharField(max_length=64, default="CC-BY-4.0")
+    visibility = models.CharField(max_length=8, choices=Visibility.choices,
+                                  default=Visibility.LAB)
+    creators = models.JSONField(default=list, blank=True,
+                                help_text='[{"name": ..., "orcid": ..., "affiliation": ...}]')
+    doi = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ImageStatus(models.TextChoices):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Image(models.Model):
+    """One uploaded micrograph (or frame stack); the original bytes are never modified."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="images")
+    original_filename = models.CharField(max_length=255)
+    original_key = models.CharField(max_length=512)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    format = models.CharField(max_length=8)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    frames = models.PositiveIntegerField(default=1)
+    channels = models.PositiveSmallIntegerField(default=1)
+    dtype = models.CharField(max_length=16)
+    pixel_size = models.FloatField(null=True, blank=True)
+    pixel_unit = models.CharField(max_length=8, blank=True)
+    calibration = models.JSONField(default=dict, blank=True)
+    instrument = models.JSONField(default=dict, blank=True)
+    metadata_raw = models.JSONField(default=dict, blank=True)
+    preview_key = models.CharField(max_length=512, blank=True)
+    thumbnail_key = models.CharField(max_length=512, blank=True)
+    status = models.CharField(max_length=8, choices=ImageStatus.choices,
+                              default=ImageStatus.PENDING)
+    error = models.TextField(blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    ingested = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "sha256"], name="unique_image_bytes")
+        ]
+
+    def __str__(self) -> str:
+        return self.original_filename
+
+    @property
+    def lab_id(self):
+        return self.dataset.lab_id

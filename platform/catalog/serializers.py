@@ -1,0 +1,73 @@
+from django.urls import reverse
+from rest_framework import serializers
+
+from .licences import LICENCES
+from .models import Dataset, Image, Visibility
+
+
+class CreatorSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    orcid = serializers.RegexField(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$", required=False,
+                                   allow_blank=True)
+    affiliation = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    lab = serializers.UUIDField(source="lab_id", read_only=True)
+    lab_name = serializers.CharField(source="lab.name", read_only=True)
+    image_count = serializers.IntegerField(read_only=True, required=False)
+    persistent_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "lab", "lab_name", "title", "description", "keywords", "licence",
+                  "visibility", "creators", "doi", "created", "modified", "image_count",
+                  "persistent_url"]
+
+    def get_persistent_url(self, dataset) -> str:
+        from .fair import persistent_url
+
+        return persistent_url(dataset, self.context.get("request"))
+
+
+class DatasetWriteSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=300)
+    description = serializers.CharField(required=False, allow_blank=True)
+    keywords = serializers.ListField(child=serializers.CharField(max_length=100),
+                                     required=False)
+    licence = serializers.ChoiceField(choices=sorted(LICENCES), required=False)
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+    creators = CreatorSerializer(many=True, required=False)
+    doi = serializers.RegexField(r"^10\.\d{4,9}/\S+$", required=False, allow_blank=True)
+
+
+class DatasetCreateSerializer(DatasetWriteSerializer):
+    lab = serializers.UUIDField()
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    dataset = serializers.UUIDField(source="dataset_id", read_only=True)
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Image
+        fields = ["id", "dataset", "original_filename", "size_bytes", "sha256", "format",
+                  "width", "height", "frames", "channels", "dtype", "pixel_size", "pixel_unit",
+                  "calibration", "instrument", "status", "error", "uploaded_by", "created",
+                  "ingested", "links"]
+
+    def get_links(self, image) -> dict:
+        links = {"original": reverse("image-original", args=[image.pk])}
+        if image.preview_key:
+            links["preview"] = reverse("image-preview", args=[image.pk])
+            links["thumbnail"] = reverse("image-thumbnail", args=[image.pk])
+        return links
+
+
+class ImageDetailSerializer(ImageSerializer):
+    class Meta(ImageSerializer.Meta):
+        fields = [*ImageSerializer.Meta.fields, "metadata_raw"]
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="jpg, png, tiff (8/16-bit, float, stacks), dm3, dm4")

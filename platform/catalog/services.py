@@ -1,0 +1,230 @@
+"""Writes of datasets and images: upload (validate, store bit-exact, enqueue ingest) and ingest."""
+
+import contextlib
+import hashlib
+import logging
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Lab, Role
+from accounts.selectors import require_role
+from common import storage
+from common.errors import Conflict, Invalid, NotFound, TooLarge, Unsupported
+
+from . import formats
+from .licences import LICENCES
+from .models import Dataset, Image, ImageStatus, Visibility
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1024 * 1024
+
+
+# --- datasets ----------------------------------------------------------------------
+def _clean_dataset_fields(fields: dict) -> dict:
+    if "title" in fields and not (fields["title"] or "").strip():
+        raise Invalid("A dataset needs a title.", fields={"title": ["required"]})
+    if "licence" in fields and fields["licence"] not in LICENCES:
+        raise Invalid(
+            f"Unknown licence '{fields['licence']}'; use an SPDX id such as CC-BY-4.0.",
+            fields={"licence": ["unknown SPDX id"]},
+        )
+    if "visibility" in fields and fields["visibility"] not in Visibility.values:
+        raise Invalid("Visibility must be private, lab or public.",
+                      fields={"visibility": ["invalid"]})
+    for creator in fields.get("creators", []) or []:
+        if not isinstance(creator, dict) or not str(creator.get("name", "")).strip():
+            raise Invalid("Each creator needs a name.", fields={"creators": ["name required"]})
+    if "keywords" in fields:
+        fields["keywords"] = [str(k).strip() for k in fields["keywords"] or [] if str(k).strip()]
+    return fields
+
+
+@transaction.atomic
+def dataset_create(*, user, lab: Lab, title: str, **fields) -> Dataset:
+    require_role(user=user, lab_id=lab.pk, role=Role.CURATOR)
+    fields = _clean_dataset_fields({"title": title, **fields})
+    if not fields.get("creators"):
+        name = user.get_full_name() or user.username
+        fields["creators"] = [{"name": name, **({"orcid": user.orcid} if user.orcid else {})}]
+    return Dataset.objects.create(lab=lab, created_by=user, **fields)
+
+
+@transaction.atomic
+def dataset_update(*, user, dataset: Dataset, **fields) -> Dataset:
+    require_role(user=user, lab_id=dataset.lab_id, role=Role.CURATOR)
+    for name, value in _clean_dataset_fields(fields).items():
+        setattr(dataset, name, value)
+    dataset.save()
+    return dataset
+
+
+def dataset_delete(*, user, dataset: Dataset) -> None:
+    require_role(user=user, lab_id=dataset.lab_id, role=Role.CURATOR)
+    keys = [k for image in dataset.images.all() for k in _image_keys(image)]
+    dataset.delete()
+    transaction.on_commit(lambda: [storage.delete(k) for k in keys])
+
+
+# --- images ------------------------------------------------------------------------
+def _image_prefix(dataset: Dataset, image_id: uuid.UUID) -> str:
+    return f"labs/{dataset.lab_id}/datasets/{dataset.pk}/images/{image_id}"
+
+
+def _image_keys(image: Image) -> list[str]:
+    return [k for k in (image.original_key, image.preview_key, image.thumbnail_key) if k]
+
+
+@contextlib.contextmanager
+def _local_copy(upload: UploadedFile) -> Iterator[Path]:
+    """A filesystem path for the upload (Django already spooled big ones to disk)."""
+    if hasattr(upload, "temporary_file_path"):
+        yield Path(upload.temporary_file_path())
+        return
+    with tempfile.NamedTemporaryFile(suffix=Path(upload.name or "").suffix) as tmp:
+        for chunk in upload.chunks(_CHUNK):
+            tmp.write(chunk)
+        tmp.flush()
+        yield Path(tmp.name)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_FORMAT_STATUS = {"unknown_format": Unsupported, "extension_mismatch": Unsupported,
+                  "too_large_dimensions": TooLarge}
+
+
+def _probe(path: Path, filename: str) -> "formats.Probe":
+    try:
+        return formats.probe(path, filename=filename, max_pixels=settings.CHIPLAB_MAX_PIXELS)
+    except formats.FormatError as err:
+        raise _FORMAT_STATUS.get(err.code, Invalid)(str(err), code=err.code) from err
+
+
+def check_upload_size(size: int | None) -> None:
+    limit = settings.CHIPLAB_MAX_UPLOAD_BYTES
+    if size is not None and size > limit:
+        raise TooLarge(f"The file is {size} bytes; this server accepts at most {limit}.",
+                       code="file_too_large")
+
+
+def image_upload(*, user, dataset: Dataset, upload: UploadedFile) -> Image:
+    """Validate an uploaded micrograph, store it bit-exact and enqueue its ingest.
+
+    Nothing is stored unless the file is a readable micrograph of a supported format
+    and not already in the dataset.
+    """
+    require_role(user=user, lab_id=dataset.lab_id, role=Role.CURATOR)
+    filename = Path(upload.name or "upload").name[:255]
+    if not upload.size:
+        raise Invalid("The file is empty.", code="empty")
+    check_upload_size(upload.size)
+    with _local_copy(upload) as path:
+        sha256 = _sha256(path)
+        _refuse_duplicate(dataset, sha256)
+        probe = _probe(path, filename)
+        image_id = uuid.uuid4()
+        key = f"{_image_prefix(dataset, image_id)}/original{Path(filename).suffix.lower()}"
+        with path.open("rb") as fh:
+            storage.put(key, File(fh, name=filename))
+    try:
+        with transaction.atomic():
+            image = Image.objects.create(
+                id=image_id, dataset=dataset, original_filename=filename, original_key=key,
+                size_bytes=upload.size, sha256=sha256, format=probe.format,
+                width=probe.width, height=probe.height, frames=probe.frames,
+                channels=probe.channels, dtype=probe.dtype, uploaded_by=user,
+            )
+            transaction.on_commit(lambda: _enqueue_ingest(image.pk))
+    except IntegrityError as err:
+        storage.delete(key)
+        raise Conflict("This file is already in the dataset.", code="duplicate") from err
+    except BaseException:
+        storage.delete(key)
+        raise
+    return image
+
+
+def _refuse_duplicate(dataset: Dataset, sha256: str) -> None:
+    existing = dataset.images.filter(sha256=sha256).first()
+    if existing is not None:
+        raise Conflict(
+            f"This file is already in the dataset as image {existing.pk} "
+            f"('{existing.original_filename}').",
+            code="duplicate",
+        )
+
+
+def _enqueue_ingest(image_id) -> None:
+    from workers.tasks.ingest import ingest_image
+
+    ingest_image.delay(str(image_id))
+
+
+def image_delete(*, user, image: Image) -> None:
+    require_role(user=user, lab_id=image.dataset.lab_id, role=Role.CURATOR)
+    keys = _image_keys(image)
+    image.delete()
+    transaction.on_commit(lambda: [storage.delete(k) for k in keys])
+
+
+@contextlib.contextmanager
+def original_path(image: Image) -> Iterator[Path]:
+    """A local path to the original bytes (downloaded to a temporary file from S3)."""
+    with tempfile.TemporaryDirectory(prefix="chiplab-") as tmp:
+        path = Path(tmp) / f"original{Path(image.original_filename).suffix.lower()}"
+        with storage.open_(image.original_key) as src, path.open("wb") as dst:
+            shutil.copyfileobj(src, dst, _CHUNK)
+        yield path
+
+
+def image_ingest(*, image_id) -> Image:
+    """Extract metadata and calibration and write the preview and thumbnail (idempotent)."""
+    image = Image.objects.filter(pk=image_id).select_related("dataset").first()
+    if image is None:
+        raise NotFound(f"Image {image_id} not found.")
+    if image.status == ImageStatus.READY:
+        return image
+    try:
+        with original_path(image) as path:
+            micrograph = formats.read(path, fmt=image.format)
+        prefix = _image_prefix(image.dataset, image.pk)
+        preview = formats.preview(micrograph.data)
+        preview_key = storage.put_bytes(f"{prefix}/preview.png", formats.encode_png(preview))
+        thumb_key = storage.put_bytes(
+            f"{prefix}/thumbnail.png", formats.encode_png(formats.thumbnail(micrograph.data))
+        )
+    except formats.FormatError as err:
+        Image.objects.filter(pk=image.pk).update(status=ImageStatus.FAILED, error=str(err))
+        image.refresh_from_db()
+        return image
+    calibration = micrograph.calibration or {}
+    Image.objects.filter(pk=image.pk).update(
+        status=ImageStatus.READY, error="", preview_key=preview_key, thumbnail_key=thumb_key,
+        pixel_size=calibration.get("pixel_size"), pixel_unit=calibration.get("pixel_unit") or "",
+        calibration=calibration, instrument=micrograph.instrument or {},
+        metadata_raw=micrograph.raw or {}, ingested=timezone.now(),
+    )
+    image.refresh_from_db()
+    return image
+
+
+def image_mark_failed(*, image_id, reason: str) -> None:
+    Image.objects.filter(pk=image_id).exclude(status=ImageStatus.READY).update(
+        status=ImageStatus.FAILED, error=reason[:2000]
+    )

@@ -1,0 +1,242 @@
+"""Chiplab settings: everything comes from the environment, with embedded-mode defaults.
+
+Embedded mode (the default) needs no external service: SQLite, files on local disk, a
+filesystem Celery broker and MLflow on a local SQLite store, all under ``CHIPLAB_DATA_DIR``.
+Services mode is the same code pointed at Postgres, MinIO/S3, Redis/RabbitMQ and an MLflow
+server through the variables listed in ``infra/.env.example``.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+BASE_DIR = REPO_DIR / "platform"
+
+env = environ.Env()
+environ.Env.read_env(env.str("CHIPLAB_ENV_FILE", default=str(REPO_DIR / ".env")))
+
+# --- mode and security -------------------------------------------------------------
+CHIPLAB_MODE = env.str("CHIPLAB_MODE", default="embedded")  # embedded | production
+PRODUCTION = CHIPLAB_MODE == "production"
+if CHIPLAB_MODE not in {"embedded", "production"}:
+    raise ImproperlyConfigured("CHIPLAB_MODE must be 'embedded' or 'production'.")
+
+DEBUG = env.bool("DJANGO_DEBUG", default=not PRODUCTION)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[] if PRODUCTION else ["*"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+if PRODUCTION:
+    if len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured("Production needs DJANGO_SECRET_KEY (32+ characters).")
+    if DEBUG:
+        raise ImproperlyConfigured("Production refuses to start with DJANGO_DEBUG on.")
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        raise ImproperlyConfigured("Production needs an explicit DJANGO_ALLOWED_HOSTS list.")
+    SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+elif not SECRET_KEY:
+    SECRET_KEY = "embedded-mode-only-not-a-secret"  # noqa: S105 - refused in production above
+
+# --- paths -------------------------------------------------------------------------
+DATA_DIR = Path(env.str("CHIPLAB_DATA_DIR", default=str(REPO_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- apps --------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "common",
+    "accounts",
+    "catalog",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "common.middleware.UploadLimitMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [REPO_DIR / "frontend" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- database ----------------------------------------------------------------------
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'chiplab.sqlite3'}"
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file (not :memory:) so that a worker process can share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-chiplab.sqlite3")}
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+    DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL;"
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- object storage ----------------------------------------------------------------
+CHIPLAB_STORAGE = env.str("CHIPLAB_STORAGE", default="local")  # local | s3
+if CHIPLAB_STORAGE == "s3":
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default=None),
+            "access_key": env.str("S3_ACCESS_KEY", default=None),
+            "secret_key": env.str("S3_SECRET_KEY", default=None),
+            "bucket_name": env.str("S3_BUCKET", default="chiplab"),
+            "region_name": env.str("S3_REGION", default="us-east-1"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": env.int("S3_URL_EXPIRY_SECONDS", default=300),
+            "file_overwrite": True,
+            "signature_version": "s3v4",
+            "addressing_style": "path",
+        },
+    }
+elif CHIPLAB_STORAGE == "local":
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "objects"), "base_url": None},
+    }
+else:
+    raise ImproperlyConfigured("CHIPLAB_STORAGE must be 'local' or 's3'.")
+
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [REPO_DIR / "frontend" / "static"]
+
+# --- uploads -----------------------------------------------------------------------
+# Uploads above 2.5 MB stream to a temporary file, never into memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_TEMP_DIR = env.str("CHIPLAB_UPLOAD_TMP", default=None)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+CHIPLAB_MAX_UPLOAD_BYTES = env.int("CHIPLAB_MAX_UPLOAD_BYTES", default=2 * 1024**3)
+# Decompression-bomb guard: width x height x frames of one upload.
+CHIPLAB_MAX_PIXELS = env.int("CHIPLAB_MAX_PIXELS", default=1024**3)
+
+# --- Celery ------------------------------------------------------------------------
+_broker_dir = DATA_DIR / "broker"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+if CELERY_BROKER_URL.startswith("filesystem"):
+    for sub in ("queue", "processed"):
+        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Heavy work (embedding, segmentation, training) goes to GPU workers when there are any.
+CELERY_TASK_ROUTES = {
+    "workers.tasks.segment.*": {"queue": "gpu"},
+    "workers.tasks.train.*": {"queue": "gpu"},
+}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- MLflow ------------------------------------------------------------------------
+MLFLOW_TRACKING_URI = env.str(
+    "MLFLOW_TRACKING_URI", default=f"sqlite:///{DATA_DIR / 'mlflow.sqlite3'}"
+)
+MLFLOW_ARTIFACT_ROOT = env.str(
+    "MLFLOW_ARTIFACT_ROOT", default=(DATA_DIR / "mlartifacts").as_uri()
+)
+
+# --- DRF / OpenAPI -----------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "common.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Chiplab API",
+    "DESCRIPTION": (
+        "Few-shot segmentation of electron micrographs: labs, datasets, images, grids, "
+        "crowd-sourced support sets, segmentation jobs and models."
+    ),
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI / Redoc assets ship with the sidecar package: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- i18n / misc -------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+CHIPLAB_CODE_VERSION = env.str("CHIPLAB_CODE_VERSION", default="")
+CHIPLAB_OPEN_SIGNUP = env.bool("CHIPLAB_OPEN_SIGNUP", default=not PRODUCTION)
+CHIPLAB_PUBLIC_URL = env.str("CHIPLAB_PUBLIC_URL", default="")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("CHIPLAB_LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,15 @@
+"""Settings for the test suite: the normal settings with test-only data dir and fast hashing."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault(
+    "CHIPLAB_DATA_DIR", str(Path(__file__).resolve().parents[2] / "var" / "test")
+)
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}

@@ -1,0 +1,160 @@
+"""Shared fixtures: users in labs with roles, API clients, and the real services."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from tests.factories import DatasetFactory, LabFactory, MembershipFactory, UserFactory
+from tests.support.services import IN_CI, ROOT, start_moto, stop
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+# --- people and labs ---------------------------------------------------------------
+class LabWorld:
+    """A lab with one user per role, and an outsider who belongs to another lab."""
+
+    def __init__(self):
+        self.lab = LabFactory()
+        self.users = {}
+        for role in Role:
+            self.users[role.value] = MembershipFactory(lab=self.lab, role=role).user
+        self.other_lab = LabFactory()
+        self.outsider = MembershipFactory(lab=self.other_lab, role=Role.OWNER).user
+
+    def __getattr__(self, role):
+        try:
+            return self.users[role]
+        except KeyError as err:
+            raise AttributeError(role) from err
+
+    def dataset(self, **kwargs):
+        kwargs.setdefault("created_by", self.users["curator"])
+        return DatasetFactory(lab=self.lab, **kwargs)
+
+
+@pytest.fixture
+def world(db):
+    return LabWorld()
+
+
+@pytest.fixture
+def client_for():
+    def make(user=None):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+# --- object storage ----------------------------------------------------------------
+def _ensure_bucket(endpoint, access, secret, bucket, region="us-east-1"):
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access,
+                      aws_secret_access_key=secret, region_name=region)
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        s3.create_bucket(Bucket=bucket)
+    return s3
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _configured_bucket():
+    """In services mode the suite's bucket must exist on the configured S3 server."""
+    if settings.CHIPLAB_STORAGE == "s3":
+        opts = settings.STORAGES["default"]["OPTIONS"]
+        _ensure_bucket(opts["endpoint_url"], opts["access_key"], opts["secret_key"],
+                       opts["bucket_name"])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """The S3 server: the configured one (CI) or a moto server started here."""
+    if settings.CHIPLAB_STORAGE == "s3":
+        yield settings.STORAGES["default"]["OPTIONS"]["endpoint_url"]
+        return
+    proc, url = start_moto()
+    yield url
+    stop(proc)
+
+
+@pytest.fixture
+def s3_storage(s3_endpoint, settings):
+    """Point Django's default storage at the S3 server for one test."""
+    bucket = "chiplab-test"
+    _ensure_bucket(s3_endpoint, "test", "test", bucket)
+    settings.CHIPLAB_STORAGE = "s3"
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"endpoint_url": s3_endpoint, "access_key": "test", "secret_key": "test",
+                    "bucket_name": bucket, "region_name": "us-east-1",
+                    "querystring_auth": True, "querystring_expire": 120,
+                    "file_overwrite": True, "signature_version": "s3v4",
+                    "addressing_style": "path", "default_acl": None},
+    }}
+    return s3_endpoint
+
+
+# --- a real Celery worker process --------------------------------------------------
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A `celery worker` process on the test database, consuming both queues."""
+    log_path = Path(settings.DATA_DIR) / "test-worker.log"
+    env = {**os.environ, "DATABASE_URL": _database_url(),
+           "CHIPLAB_DATA_DIR": str(settings.DATA_DIR),
+           "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+             "-Q", "default,gpu", "-P", "prefork", "-c", "2", "--loglevel", "INFO",
+             "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 90
+    while "ready." not in log_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            pytest.fail(f"Celery worker did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.3)
+    yield proc
+    stop(proc)
+
+
+def wait_for(predicate, *, timeout: float = 120, interval: float = 0.2, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def wait():
+    return wait_for
+

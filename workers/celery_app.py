@@ -1,0 +1,17 @@
+"""The Celery application: `celery -A workers.celery_app worker -Q default,gpu`."""
+
+import os
+import sys
+from pathlib import Path
+
+from celery import Celery
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "platform") not in sys.path:
+    sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+app = Celery("chiplab")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.include = ["workers.tasks.ingest"]

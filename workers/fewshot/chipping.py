@@ -1,0 +1,181 @@
+"""Chip grids over an image, robust intensity normalisation and per-chip ground truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["ChipGrid", "normalise", "chip_truth", "to_grey"]
+
+
+@dataclass(frozen=True)
+class ChipGrid:
+    """A grid of square chips laid over an image; edges that do not fill a chip are cropped.
+
+    Chips are addressed as (row, col); chip (r, c) covers
+    ``[top + r*chip_size, top + (r+1)*chip_size) x [left + c*chip_size, ...)``.
+    """
+
+    height: int
+    width: int
+    chip_size: int
+    offset: tuple[int, int] = (0, 0)
+
+    def __post_init__(self) -> None:
+        if self.height < 1 or self.width < 1:
+            raise ValueError(f"image shape must be positive, got {(self.height, self.width)}")
+        if not 1 <= self.chip_size <= min(self.height, self.width):
+            raise ValueError(
+                f"chip_size must be in [1, {min(self.height, self.width)}] for an image of shape "
+                f"{(self.height, self.width)}, got {self.chip_size}"
+            )
+        oy, ox = self.offset
+        if not (0 <= oy < self.height and 0 <= ox < self.width):
+            raise ValueError(f"offset {self.offset} must lie inside the image")
+        if self.rows < 1 or self.cols < 1:
+            raise ValueError(
+                f"no complete {self.chip_size}px chip fits after offset {self.offset} "
+                f"in an image of shape {(self.height, self.width)}"
+            )
+
+    @classmethod
+    def for_shape(
+        cls, shape: tuple[int, ...], chip_size: int = 32, offset: tuple[int, int] = (0, 0)
+    ) -> ChipGrid:
+        """Build the grid for an image of shape (H, W) (or (T, H, W) / (H, W, C): last two / first two)."""
+        if len(shape) == 3 and shape[-1] in (3, 4):
+            h, w = shape[0], shape[1]
+        else:
+            h, w = shape[-2], shape[-1]
+        return cls(int(h), int(w), int(chip_size), (int(offset[0]), int(offset[1])))
+
+    @property
+    def rows(self) -> int:
+        """Number of complete chip rows."""
+        return (self.height - self.offset[0]) // self.chip_size
+
+    @property
+    def cols(self) -> int:
+        """Number of complete chip columns."""
+        return (self.width - self.offset[1]) // self.chip_size
+
+    @property
+    def n_chips(self) -> int:
+        """rows * cols."""
+        return self.rows * self.cols
+
+    @property
+    def margins(self) -> tuple[int, int, int, int]:
+        """Cropped pixels (top, left, bottom, right) that belong to no chip."""
+        top, left = self.offset
+        bottom = self.height - top - self.rows * self.chip_size
+        right = self.width - left - self.cols * self.chip_size
+        return top, left, bottom, right
+
+    @property
+    def covered(self) -> tuple[slice, slice]:
+        """Slices of the image region covered by chips."""
+        top, left = self.offset
+        return (
+            slice(top, top + self.rows * self.chip_size),
+            slice(left, left + self.cols * self.chip_size),
+        )
+
+    def chip_box(self, row: int, col: int) -> tuple[int, int, int, int]:
+        """Pixel box (y0, x0, y1, x1) of chip (row, col), end-exclusive."""
+        if not (0 <= row < self.rows and 0 <= col < self.cols):
+            raise IndexError(f"chip {(row, col)} outside grid {self.rows}x{self.cols}")
+        y0 = self.offset[0] + row * self.chip_size
+        x0 = self.offset[1] + col * self.chip_size
+        return y0, x0, y0 + self.chip_size, x0 + self.chip_size
+
+    def index(self, row: int, col: int) -> int:
+        """Flat (row-major) index of chip (row, col)."""
+        if not (0 <= row < self.rows and 0 <= col < self.cols):
+            raise IndexError(f"chip {(row, col)} outside grid {self.rows}x{self.cols}")
+        return row * self.cols + col
+
+    def position(self, index: int) -> tuple[int, int]:
+        """(row, col) of a flat chip index."""
+        return divmod(int(index), self.cols)
+
+    def chips(self, image: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+        """All chips as a view-friendly array: (H, W) -> (rows*cols, s, s), row-major."""
+        s = self.chip_size
+        region = image[self.covered]
+        if isinstance(region, torch.Tensor):
+            return region.reshape(self.rows, s, self.cols, s).permute(0, 2, 1, 3).reshape(-1, s, s)
+        return region.reshape(self.rows, s, self.cols, s).transpose(0, 2, 1, 3).reshape(-1, s, s)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly description (for results and provenance)."""
+        return {
+            "height": self.height,
+            "width": self.width,
+            "chip_size": self.chip_size,
+            "offset": list(self.offset),
+            "rows": self.rows,
+            "cols": self.cols,
+            "margins": list(self.margins),
+        }
+
+
+def to_grey(array: np.ndarray) -> np.ndarray:
+    """RGB(A) (H, W, 3|4) -> luminance (H, W) float64; other arrays are returned as float64."""
+    a = np.asarray(array)
+    if a.ndim == 3 and a.shape[-1] in (3, 4) and a.shape[0] > 4:
+        rgb = a[..., :3].astype(np.float64)
+        return rgb @ np.array([0.299, 0.587, 0.114])
+    return a.astype(np.float64, copy=False)
+
+
+def normalise(array: np.ndarray, *, low: float = 0.5, high: float = 99.5) -> np.ndarray:
+    """Robustly rescale an image to float32 ~[0, 1] using its own percentiles (not the dtype range).
+
+    Accepts uint8/uint16/int/float32/float64 (H, W), RGB(A) (H, W, 3|4) -> grey, or a frame stack
+    (T, H, W), which is normalised with percentiles pooled over all frames so frames stay comparable.
+    Non-finite pixels are set to the low percentile. Values outside the percentiles are clipped.
+    """
+    a = to_grey(np.asarray(array))
+    if a.ndim not in (2, 3):
+        raise ValueError(f"expected (H, W), (H, W, 3) or (T, H, W), got shape {a.shape}")
+    finite = np.isfinite(a)
+    values = a[finite] if not finite.all() else a.ravel()
+    if values.size == 0:
+        return np.zeros(a.shape, np.float32)
+    # Percentiles of a subsample are enough and keep 4k x 4k images fast.
+    step = max(1, values.size // 1_000_000)
+    lo, hi = np.percentile(values[::step], [low, high])
+    if hi <= lo:
+        hi = lo + 1.0
+    out = (a.astype(np.float32) - np.float32(lo)) / np.float32(hi - lo)
+    if not finite.all():
+        out[~finite] = 0.0
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+def chip_truth(
+    truth: np.ndarray, grid: ChipGrid, *, return_purity: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Majority class per chip: (H, W) int -> (rows, cols) int32 (ties -> lowest class).
+
+    With ``return_purity`` also returns the majority fraction per chip, (rows, cols) float32.
+    """
+    t = np.asarray(truth)
+    if t.shape != (grid.height, grid.width):
+        raise ValueError(f"truth shape {t.shape} does not match grid {(grid.height, grid.width)}")
+    chips = grid.chips(t).reshape(grid.n_chips, -1).astype(np.int64)
+    if chips.size and chips.min() < 0:
+        raise ValueError("truth labels must be non-negative")
+    n_classes = int(chips.max()) + 1 if chips.size else 1
+    keys = chips + (np.arange(grid.n_chips)[:, None] * n_classes)
+    counts = np.bincount(keys.ravel(), minlength=grid.n_chips * n_classes)
+    counts = counts.reshape(grid.n_chips, n_classes)
+    labels = counts.argmax(1).reshape(grid.rows, grid.cols).astype(np.int32)
+    if return_purity:
+        purity = (counts.max(1) / chips.shape[1]).reshape(grid.rows, grid.cols).astype(np.float32)
+        return labels, purity
+    return labels

@@ -1,0 +1,148 @@
+"""Encoder base class, registry and batched chip extraction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from workers.fewshot.chipping import ChipGrid
+
+__all__ = [
+    "Encoder",
+    "register_encoder",
+    "build_encoder",
+    "list_encoders",
+    "resolve_device",
+    "extract_chips",
+    "resize_chips",
+]
+
+_REGISTRY: dict[str, Callable[..., Encoder]] = {}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """None/'auto' -> CUDA when available else CPU; otherwise torch.device(device)."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def register_encoder(name: str) -> Callable[[Callable[..., Encoder]], Callable[..., Encoder]]:
+    """Decorator registering a keyword-only encoder builder under ``name``."""
+
+    def wrap(builder: Callable[..., Encoder]) -> Callable[..., Encoder]:
+        if name in _REGISTRY:
+            raise ValueError(f"encoder {name!r} already registered")
+        _REGISTRY[name] = builder
+        return builder
+
+    return wrap
+
+
+def list_encoders() -> list[str]:
+    """Names accepted by :func:`build_encoder`."""
+    return sorted(_REGISTRY)
+
+
+def build_encoder(name: str, *, device: str | torch.device | None = "cpu", **kwargs: Any) -> Encoder:
+    """Build a registered encoder by name (keyword-only options, see each builder)."""
+    try:
+        builder = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown encoder {name!r}; available: {list_encoders()}") from None
+    return builder(device=resolve_device(device), **kwargs)
+
+
+def extract_chips(
+    image: torch.Tensor, *, chip_size: int, offset: tuple[int, int] = (0, 0), stride: int | None = None
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Cut windows from an image in one call: (H, W) -> ((N, 1, s, s), (n_rows, n_cols)).
+
+    ``stride`` defaults to ``chip_size`` (the chip grid); a smaller stride gives overlapping
+    windows whose origins are ``offset + i * stride``.
+    """
+    s = int(chip_size)
+    t = int(stride or s)
+    region = image[offset[0] :, offset[1] :]
+    h, w = region.shape
+    n_rows, n_cols = (h - s) // t + 1, (w - s) // t + 1
+    if n_rows < 1 or n_cols < 1:
+        raise ValueError(f"no {s}px window fits in a {tuple(image.shape)} image after offset {offset}")
+    # as_strided gives a view: no copy until the encoder reads the windows.
+    region = region.contiguous()
+    sh, sw = region.stride()
+    windows = region.as_strided((n_rows, n_cols, s, s), (t * sh, t * sw, sh, sw))
+    return windows.reshape(n_rows * n_cols, 1, s, s), (n_rows, n_cols)
+
+
+def resize_chips(chips: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize chips (N, C, s, s) -> (N, C, size, size): area-average when shrinking, bilinear when growing."""
+    s = chips.shape[-1]
+    if s == size:
+        return chips
+    if s > size:
+        return F.interpolate(chips, size=(size, size), mode="area")
+    return F.interpolate(chips, size=(size, size), mode="bilinear", align_corners=False)
+
+
+class Encoder:
+    """Maps chips to embeddings; subclasses implement :meth:`embed_chips`.
+
+    Attributes: ``name`` (registry name), ``dim`` (embedding size D), ``device``,
+    ``default_temperature`` (softmax temperature the encoder was trained with, or None -> calibrate).
+    """
+
+    name: str = "base"
+    dim: int = 0
+    default_temperature: float | None = None
+    #: chips per forward pass; bounds peak memory on 4k x 4k images
+    batch_size: int = 2048
+
+    def __init__(self, *, device: torch.device) -> None:
+        self.device = device
+
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable builder options that recreate this encoder (see save_encoder)."""
+        return {}
+
+    def embed_chips(self, chips: torch.Tensor) -> torch.Tensor:
+        """Embed a batch of chips: (N, 1, s, s) float32 in ~[0, 1] -> (N, D) float32."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Learned tensors to serialise (empty for training-free encoders)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore learned tensors produced by :meth:`state_dict`."""
+        if state:
+            raise ValueError(f"encoder {self.name!r} has no weights but got {len(state)} tensors")
+
+    @torch.inference_mode()
+    def embed(
+        self,
+        image: np.ndarray | torch.Tensor,
+        grid: ChipGrid,
+        *,
+        stride: int | None = None,
+    ) -> torch.Tensor:
+        """Embed a whole normalised image: (H, W) float32 -> (rows, cols, D) on CPU.
+
+        With ``stride < chip_size`` returns the embeddings of overlapping windows instead,
+        shape (n_rows, n_cols, D) with window origins ``offset + i * stride``.
+        """
+        img = torch.as_tensor(np.asarray(image, dtype=np.float32) if not torch.is_tensor(image) else image)
+        if tuple(img.shape) != (grid.height, grid.width):
+            raise ValueError(f"image shape {tuple(img.shape)} does not match grid {(grid.height, grid.width)}")
+        chips, (n_rows, n_cols) = extract_chips(
+            img.to(torch.float32), chip_size=grid.chip_size, offset=grid.offset, stride=stride
+        )
+        out = [
+            self.embed_chips(chips[i : i + self.batch_size].to(self.device)).float().cpu()
+            for i in range(0, chips.shape[0], self.batch_size)
+        ]
+        return torch.cat(out).reshape(n_rows, n_cols, -1)

@@ -1,0 +1,146 @@
+"""The default encoder: a small CNN fused with learned Fourier/intensity features, trained by train.py."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from workers.fewshot.encoders.base import Encoder, register_encoder, resize_chips
+from workers.fewshot.encoders.spectral import N_STATS, intensity_stats, polar_log_spectrum
+
+__all__ = ["ChipNetConfig", "ChipNet", "DefaultEncoder", "BUNDLED_WEIGHTS"]
+
+#: committed weights of the default encoder (config.json + weights.pt, sha256-checked on load)
+BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default"
+
+
+@dataclass(frozen=True)
+class ChipNetConfig:
+    """Architecture of :class:`ChipNet`."""
+
+    input_size: int = 32
+    widths: tuple[int, ...] = (8, 16, 32, 64)
+    n_radial: int = 12
+    n_angular: int = 36
+    spectral_hidden: int = 128
+    embed_dim: int = 64
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ChipNetConfig:
+        """Inverse of ``asdict`` (JSON turns tuples into lists)."""
+        d = dict(d)
+        if "widths" in d:
+            d["widths"] = tuple(d["widths"])
+        return cls(**d)
+
+
+def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class ChipNet(nn.Module):
+    """Three-branch chip embedder: (N, 1, s, s) in ~[0, 1] -> (N, embed_dim).
+
+    - pixels: chips resized to ``input_size``, a 4-stage CNN, global mean + max pooling (shape,
+      texture; not rotation-invariant on purpose: lattice orientation is a class cue);
+    - spectrum: the polar log power spectrum (R x A) at full chip resolution, flattened so the
+      absolute orientation survives, through an MLP (spacing, orientation, symmetry);
+    - intensity statistics (mean, std, quantiles, gradient energies) through a linear layer.
+    The branches are concatenated and projected. ``log_scale`` is the learned inverse softmax
+    temperature used in training (logits = -exp(log_scale) * squared distance).
+    """
+
+    def __init__(self, cfg: ChipNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        layers: list[nn.Module] = []
+        c = 1
+        for i, w in enumerate(cfg.widths):
+            layers.append(_conv_block(c, w))
+            if i < len(cfg.widths) - 1:
+                layers.append(nn.MaxPool2d(2))
+            c = w
+        self.cnn = nn.Sequential(*layers)
+        n_spec = cfg.n_radial * cfg.n_angular
+        self.spectral = nn.Sequential(
+            nn.BatchNorm1d(n_spec),
+            nn.Linear(n_spec, cfg.spectral_hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(cfg.spectral_hidden, cfg.spectral_hidden // 2),
+            nn.ReLU(inplace=True),
+        )
+        self.stats = nn.Sequential(nn.BatchNorm1d(N_STATS), nn.Linear(N_STATS, 32), nn.ReLU(inplace=True))
+        fused = 2 * c + cfg.spectral_hidden // 2 + 32
+        self.head = nn.Sequential(nn.Linear(fused, 2 * cfg.embed_dim), nn.ReLU(inplace=True),
+                                  nn.Linear(2 * cfg.embed_dim, cfg.embed_dim))
+        self.log_scale = nn.Parameter(torch.tensor(0.0))
+
+    def forward(self, chips: torch.Tensor) -> torch.Tensor:
+        """(N, 1, s, s) -> (N, embed_dim)."""
+        x = resize_chips(chips, self.cfg.input_size) - 0.5
+        f = self.cnn(x)
+        pix = torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], dim=1)
+        spec = polar_log_spectrum(chips, n_radial=self.cfg.n_radial, n_angular=self.cfg.n_angular)
+        spec = self.spectral(spec.flatten(1))
+        stats = self.stats(intensity_stats(chips))
+        return self.head(torch.cat([pix, spec, stats], dim=1))
+
+
+class DefaultEncoder(Encoder):
+    """Wraps a :class:`ChipNet` in eval mode as an :class:`Encoder`."""
+
+    name = "default"
+
+    def __init__(self, *, device: torch.device, net: ChipNet) -> None:
+        super().__init__(device=device)
+        self.net = net.to(device).eval()
+        self.dim = net.cfg.embed_dim
+
+    @property
+    def default_temperature(self) -> float:  # type: ignore[override]
+        """Temperature the network was trained with: 1 / exp(log_scale)."""
+        return float(math.exp(-self.net.log_scale.item()))
+
+    def config(self) -> dict[str, Any]:
+        """Builder options (architecture)."""
+        return asdict(self.net.cfg)
+
+    def embed_chips(self, chips: torch.Tensor) -> torch.Tensor:
+        """(N, 1, s, s) -> (N, D)."""
+        self.net.eval()
+        return self.net(chips.to(self.device))
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Network weights."""
+        return {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Load network weights (strict)."""
+        self.net.load_state_dict(state, strict=True)
+        self.net.to(self.device).eval()
+
+
+@register_encoder("default")
+def build_default(
+    *, device: torch.device, weights: str | Path | None = "bundled", **arch: Any
+) -> DefaultEncoder:
+    """Build the default encoder.
+
+    ``weights="bundled"`` loads the committed, checksum-verified weights (architecture from
+    their config); a path loads a directory written by ``save_encoder``; ``None`` gives a
+    randomly initialised network with architecture ``ChipNetConfig(**arch)`` (for training).
+    """
+    if weights is None:
+        return DefaultEncoder(device=device, net=ChipNet(ChipNetConfig.from_dict(arch)))
+    from workers.fewshot.encoders.io import load_encoder
+
+    path = BUNDLED_WEIGHTS if weights == "bundled" else Path(weights)
+    enc = load_encoder(path, device=device)
+    if not isinstance(enc, DefaultEncoder):
+        raise ValueError(f"{path} holds a {enc.name!r} encoder, not 'default'")
+    return enc

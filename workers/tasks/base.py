@@ -1,0 +1,36 @@
+"""The one task decorator: acks late, requeue on worker loss, bounded retries, time limits."""
+
+from django.db import InterfaceError, OperationalError
+
+from workers.celery_app import app
+
+# Only errors that may pass by themselves are retried; domain errors are recorded at once.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
+try:  # S3 endpoint hiccups
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import EndpointConnectionError
+
+    TRANSIENT_ERRORS += (BotoConnectionError, EndpointConnectionError)
+except ImportError:  # pragma: no cover - boto is a pinned dependency
+    pass
+
+
+def chiplab_task(*, queue: str = "default", time_limit: int = 3600, max_retries: int = 3):
+    """Register a task with the project's delivery guarantees."""
+    return app.task(
+        bind=True,
+        queue=queue,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        autoretry_for=TRANSIENT_ERRORS,
+        retry_backoff=True,
+        retry_backoff_max=60,
+        max_retries=max_retries,
+        soft_time_limit=time_limit,
+        time_limit=time_limit + 30,
+    )
