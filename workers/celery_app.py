@@ -14,4 +14,4 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 app = Celery("chiplab")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.include = ["workers.tasks.ingest"]
+app.conf.include = ["workers.tasks.ingest", "workers.tasks.segment", "workers.tasks.train"]

@@ -60,6 +60,9 @@ INSTALLED_APPS = [
     "common",
     "accounts",
     "catalog",
+    "labeling",
+    "analysis",
+    "registry",
 ]
 
 MIDDLEWARE = [

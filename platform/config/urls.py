@@ -8,6 +8,9 @@ from catalog.views import dataset_landing
 api = [
     path("", include("accounts.urls")),
     path("", include("catalog.urls")),
+    path("", include("labeling.urls")),
+    path("", include("analysis.urls")),
+    path("", include("registry.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -1,0 +1,3 @@
+"""Models of the labeling app."""
+
+from django.db import models  # noqa: F401
