@@ -47,7 +47,9 @@ def temreporter_instrument(tree: dict[str, Any]) -> dict[str, Any]:
             "voltage_kv": voltage / 1000.0 if voltage is not None else None,
             "magnification": magnification,
             "mode": mode,
-            "detector": dig(tree, "Scan", "Modelname") if mode and mode.startswith("STEM") else None,
+            "detector": dig(tree, "Scan", "Modelname")
+            if mode and mode.startswith("STEM")
+            else None,
             "image_source": source or None,
             "acquired_at": iso_datetime(dig(tree, "DateTime")),
             "operator": dig(tree, "Operator"),

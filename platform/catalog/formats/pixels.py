@@ -78,7 +78,9 @@ def stack_grey(frames: Iterable[np.ndarray], count: int) -> tuple[np.ndarray, st
         if out is None:
             out = np.empty((count, *grey.shape), dtype=grey.dtype)
         elif grey.shape != out.shape[1:]:
-            raise FormatError("corrupt", f"Frame {index} has shape {grey.shape}, not {out.shape[1:]}.")
+            raise FormatError(
+                "corrupt", f"Frame {index} has shape {grey.shape}, not {out.shape[1:]}."
+            )
         if conversion == "luminance" and out.dtype != np.float32:
             out = out.astype(np.float32)
         out[index] = grey

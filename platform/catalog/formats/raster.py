@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -70,7 +71,13 @@ def _decode(image: Image.Image, fmt: str) -> np.ndarray:
         raise FormatError(
             "corrupt", f"The {fmt.upper()} pixel data is truncated or damaged: {exc}"
         ) from exc
-    if image.mode == "I" and fmt == "png" and array.size and array.min() >= 0 and array.max() < 65536:
+    if (
+        image.mode == "I"
+        and fmt == "png"
+        and array.size
+        and array.min() >= 0
+        and array.max() < 65536
+    ):
         array = array.astype(np.uint16)  # older Pillow opens 16-bit PNG as 32-bit "I"
     return array
 
@@ -92,7 +99,11 @@ def read_raster(path: str | os.PathLike[str], *, fmt: str) -> Micrograph:
         mode, size = image.mode, image.size
         array = _decode(image, fmt)
     data, conversion = to_grey(array)
-    raw: dict[str, Any] = {"mode": mode, "size": list(size), "info": json_safe(_readable_info(info))}
+    raw: dict[str, Any] = {
+        "mode": mode,
+        "size": list(size),
+        "info": json_safe(_readable_info(info)),
+    }
     return Micrograph(
         format=fmt,
         data=data,

@@ -100,9 +100,7 @@ def _layout(tif: tifffile.TiffFile) -> _Layout:
     )
 
 
-def _iter_frames(
-    tif: tifffile.TiffFile, layout: _Layout, file_size: int
-) -> Iterator[np.ndarray]:
+def _iter_frames(tif: tifffile.TiffFile, layout: _Layout, file_size: int) -> Iterator[np.ndarray]:
     """Yield ``(H, W)`` or ``(H, W, C)`` frames, decoding one page at a time."""
     for page in layout.series.pages:
         if page is None:
@@ -123,12 +121,16 @@ def _check_extents(page: tifffile.TiffPage | tifffile.TiffFrame, file_size: int)
             )
 
 
-def _decode_page(tif: tifffile.TiffFile, page: tifffile.TiffPage | tifffile.TiffFrame) -> np.ndarray:
+def _decode_page(
+    tif: tifffile.TiffFile, page: tifffile.TiffPage | tifffile.TiffFrame
+) -> np.ndarray:
     try:
         return page.asarray()
     except ValueError as exc:
         if "imagecodecs" not in str(exc) or not isinstance(page.index, int):
-            raise FormatError("corrupt", f"The TIFF pixel data is damaged: {_clean(str(exc))}") from exc
+            raise FormatError(
+                "corrupt", f"The TIFF pixel data is damaged: {_clean(str(exc))}"
+            ) from exc
         # LZW/JPEG-compressed TIFFs need imagecodecs in tifffile; Pillow's libtiff decodes them.
         return _decode_with_pillow(tif.filehandle.path, page.index)
     except FormatError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
+import numbers
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -22,8 +23,9 @@ def json_safe(value: Any, *, depth: int = 0) -> Any:
         return "<truncated: too deep>"
     if value is None or isinstance(value, (bool, str, int)):
         return _short(value) if isinstance(value, str) else value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
+    if isinstance(value, numbers.Real):  # float, numpy scalars, Pillow's IFDRational…
+        number = float(value)
+        return number if math.isfinite(number) else str(number)
     if isinstance(value, enum.Enum):
         return value.name
     if isinstance(value, np.generic):
@@ -67,7 +69,8 @@ def _bytes(data: bytes) -> str:
             return _short(text)
     except UnicodeDecodeError:
         pass
-    return f"<{len(data)} bytes: {data[:MAX_BYTES_SHOWN].hex()}{'…' if len(data) > MAX_BYTES_SHOWN else ''}>"
+    more = "…" if len(data) > MAX_BYTES_SHOWN else ""
+    return f"<{len(data)} bytes: {data[:MAX_BYTES_SHOWN].hex()}{more}>"
 
 
 def xml_to_dict(text: str) -> tuple[str, dict[str, Any]]:

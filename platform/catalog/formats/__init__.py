@@ -1,0 +1,65 @@
+"""Micrograph file formats: validate uploads, decode pixels, extract calibration and metadata.
+
+Pure Python (numpy, Pillow, tifffile, rosettasciio); never imports Django. Used by the upload
+API (``probe`` before anything is stored) and by the ingest task (``read`` + previews).
+
+Formats (``Probe.format``): ``"jpeg"``, ``"png"``, ``"tiff"`` (classic and BigTIFF, incl.
+ImageJ and OME-TIFF), ``"dm3"``, ``"dm4"`` (Gatan). Accepted extensions, case-insensitive:
+.jpg/.jpeg, .png, .tif/.tiff, .dm3, .dm4 — and the extension must match the content.
+
+API
+---
+``probe(path, *, filename, max_pixels) -> Probe``
+    Sniffs the first 32 bytes, checks the extension, checks header width × height × frames
+    against ``max_pixels`` *before* decoding, then decodes every frame one at a time.
+    ``Probe(format, width, height, frames, dtype, channels)``: ``dtype``/``channels`` describe
+    the stored samples (an RGB JPEG is ``"uint8"``, 3).
+``read(path, *, fmt) -> Micrograph``
+    ``data``: ``(H, W)``, or ``(T, H, W)`` for multi-page TIFFs and DM stacks (all axes before
+    Y, X — time, Z, channel — are flattened into T). Grey samples keep their native dtype
+    (uint8/16/32, int8/16/32, float32/64; bilevel → uint8). Colour is converted to grey:
+    if R == G == B the first channel is kept losslessly (``rgb_conversion =
+    "identical_channels"``), otherwise BT.601 luma as float32 (``"luminance"``); alpha is
+    dropped. ``calibration``: ``{"pixel_size", "pixel_size_y", "pixel_unit", "source"}``;
+    lengths are normalised to ``"nm"`` (reciprocal lengths to ``"1/nm"``, other units
+    kept as written); all ``None`` when unknown. ``source`` is one of ``"gatan_dm"``,
+    ``"ome"``, ``"imagej"``, ``"fei"``, ``"tiff_resolution"``, ``"png_phys"``,
+    ``"jpeg_density"``. Densities of ≤ 1200 dpi (72/96/300 dpi library defaults) are not
+    a calibration. ``instrument``: only keys that were found, from ``microscope``,
+    ``manufacturer``, ``voltage_kv``, ``magnification``, ``mode`` (``"TEM"``, ``"STEM"``,
+    ``"STEM DF"``, ``"SEM"``, ``"… diffraction"``), ``acquired_at`` (ISO 8601; with offset
+    when the file has one), ``operator``, ``specimen``, ``detector``, ``image_source``,
+    ``camera_length_mm``, ``defocus_nm``, ``spot_size``, ``exposure_s``, ``frame_time_s``.
+    ``raw``: the original tag tree, JSON-serialisable, truncated (depth 16, 256 items per
+    container, 16 KiB per string, binary blobs summarised).
+``preview(data, *, max_side=2048, index=0) -> uint8 (h, w)``,
+``thumbnail(data, *, side=256, index=0)``
+    0.5–99.5 % percentile stretch of frame ``index``, antialiased downscale, never upscaled.
+``encode_png(arr) -> bytes``
+    uint8 grey/RGB/RGBA or uint16 grey.
+
+Errors
+------
+``FormatError(code, message)``: ``str(err)`` names the problem for the uploader;
+``err.code`` ∈ ``ERROR_CODES`` (``empty``, ``unknown_format``, ``extension_mismatch``,
+``corrupt``, ``too_large_dimensions``, ``unsupported_content``) and ``err.http_status``
+is the matching 400/413/415.
+"""
+
+from .api import probe, read
+from .base import ERROR_CODES, EXTENSIONS, FORMATS, FormatError, Micrograph, Probe
+from .preview import encode_png, preview, thumbnail
+
+__all__ = [
+    "ERROR_CODES",
+    "EXTENSIONS",
+    "FORMATS",
+    "FormatError",
+    "Micrograph",
+    "Probe",
+    "encode_png",
+    "preview",
+    "probe",
+    "read",
+    "thumbnail",
+]

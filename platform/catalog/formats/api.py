@@ -1,0 +1,53 @@
+"""Entry points: ``probe`` (validate an upload) and ``read`` (decode it with metadata)."""
+
+from __future__ import annotations
+
+import os
+
+from .base import FORMATS, FormatError, Micrograph, Probe
+from .raster import probe_raster, read_raster
+from .sniff import check_extension, sniff
+from .tiff import probe_tiff, read_tiff
+
+
+def probe(path: str | os.PathLike[str], *, filename: str, max_pixels: int) -> Probe:
+    """Validate the file at ``path`` (uploaded as ``filename``) and describe it.
+
+    Checks, in order: not empty; a known signature (only the first bytes are read);
+    the extension matches the content; header dimensions × frames ≤ ``max_pixels``
+    (before any decoding); then every frame is decoded once, one at a time, so
+    truncation and damaged compressed streams are found. Raises :class:`FormatError`.
+    """
+    fmt = sniff(path)
+    check_extension(fmt, filename)
+    if fmt in ("png", "jpeg"):
+        return probe_raster(path, fmt=fmt, max_pixels=max_pixels)
+    if fmt == "tiff":
+        return probe_tiff(path, max_pixels=max_pixels)
+    return _dm().probe_dm(path, fmt=fmt, max_pixels=max_pixels)
+
+
+def read(path: str | os.PathLike[str], *, fmt: str) -> Micrograph:
+    """Decode a file already accepted by :func:`probe` (``fmt`` is ``Probe.format``).
+
+    Raises :class:`FormatError` if the content is not ``fmt`` or turns out damaged.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+    actual = sniff(path)
+    if actual != fmt:
+        raise FormatError(
+            "extension_mismatch", f"The file holds {actual.upper()}, not {fmt.upper()}."
+        )
+    if fmt in ("png", "jpeg"):
+        return read_raster(path, fmt=fmt)
+    if fmt == "tiff":
+        return read_tiff(path)
+    return _dm().read_dm(path, fmt=fmt)
+
+
+def _dm():
+    # rosettasciio pulls in dask (~0.6 s): import it only when a DM file arrives.
+    from . import dm
+
+    return dm

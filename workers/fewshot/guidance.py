@@ -1,0 +1,183 @@
+"""User guidance: a chip size from the image's periodicity / feature scale, and which chips to label next."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from workers.fewshot.chipping import normalise
+from workers.fewshot.classifier import fit_prototypes, squared_distances
+
+__all__ = ["ChipSizeSuggestion", "ChipSuggestion", "suggest_chip_size", "label_next", "radial_power"]
+
+
+@dataclass(frozen=True)
+class ChipSizeSuggestion:
+    """A suggested chip size and the numbers behind it (all lengths in px)."""
+
+    chip_size: int
+    method: str  # "periodicity" | "feature_scale"
+    period_px: float | None
+    peak_prominence: float  # log power of the strongest radial peak above the power-law trend
+    correlation_length_px: float
+    reason: str
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+def radial_power(image: np.ndarray, *, max_side: int = 1024) -> tuple[np.ndarray, np.ndarray, int]:
+    """Radially averaged power spectrum of a centred square crop: -> (radius (M,), log power (M,), side).
+
+    Radius r (integer frequency index) corresponds to a period of side / r pixels.
+    """
+    img = normalise(image)
+    side = min(min(img.shape), max_side)
+    y0, x0 = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
+    crop = img[y0 : y0 + side, x0 : x0 + side].astype(np.float64)
+    crop = crop - crop.mean()
+    w = np.hanning(side)
+    spec = np.abs(np.fft.fftshift(np.fft.fft2(crop * np.outer(w, w)))) ** 2
+    yy, xx = np.indices(spec.shape) - side // 2
+    r = np.rint(np.hypot(yy, xx)).astype(np.int64)
+    n = side // 2
+    mask = r < n
+    total = np.bincount(r[mask], weights=spec[mask], minlength=n)
+    count = np.bincount(r[mask], minlength=n)
+    radii = np.arange(n)
+    return radii[1:], np.log(total[1:] / np.maximum(count[1:], 1) + 1e-12), side
+
+
+def _correlation_length(image: np.ndarray, *, max_side: int = 512) -> float:
+    """Distance (px) at which the radially averaged autocorrelation first drops below 1/e."""
+    img = normalise(image)
+    side = min(min(img.shape), max_side)
+    crop = img[:side, :side].astype(np.float64)
+    crop = crop - crop.mean()
+    f = np.fft.fft2(crop, s=(2 * side, 2 * side))
+    ac = np.fft.ifft2(np.abs(f) ** 2).real
+    ac = np.fft.fftshift(ac)
+    c = side
+    yy, xx = np.indices(ac.shape) - c
+    r = np.rint(np.hypot(yy, xx)).astype(np.int64)
+    mask = r < side // 2
+    prof = np.bincount(r[mask], weights=ac[mask]) / np.maximum(np.bincount(r[mask]), 1)
+    if prof[0] <= 0:
+        return float(side)
+    prof = prof / prof[0]
+    below = np.flatnonzero(prof < np.exp(-1))
+    return float(below[0]) if below.size else float(side // 2)
+
+
+def suggest_chip_size(
+    image: np.ndarray,
+    *,
+    periods: float = 6.0,
+    scale_factor: float = 4.0,
+    min_size: int = 16,
+    max_size: int | None = None,
+    multiple: int = 8,
+    min_prominence: float = 1.5,
+) -> ChipSizeSuggestion:
+    """Suggest a chip size: ``periods`` lattice periods when the image is periodic, else
+    ``scale_factor`` x the autocorrelation length; rounded to ``multiple`` and clamped to
+    [min_size, max_size (default min(H, W) // 4)].
+
+    Periodicity = the strongest peak of the radial power spectrum above a power-law trend
+    fitted in log-log space, accepted when its prominence (natural-log units) >= min_prominence.
+    """
+    h, w = np.asarray(image).shape[-2:] if np.asarray(image).ndim == 2 else np.asarray(image).shape[:2]
+    hi = max_size or max(min_size, min(h, w) // 4)
+    radii, logp, side = radial_power(image)
+    use = radii >= 3  # periods up to side/3: a chip must hold several of them
+    r, lp = radii[use].astype(np.float64), logp[use]
+    slope, icpt = np.polyfit(np.log(r), lp, 1)
+    excess = lp - (slope * np.log(r) + icpt)
+    # a peak must stand out against its neighbours too, not just the global trend
+    i = int(np.argmax(excess))
+    prominence = float(excess[i])
+    corr = _correlation_length(image)
+
+    def clamp(x: float) -> int:
+        v = int(round(x / multiple)) * multiple
+        return int(min(max(v, min_size), hi))
+
+    if prominence >= min_prominence:
+        period = side / float(r[i])
+        size = clamp(periods * period)
+        reason = (f"radial power peak at {period:.1f} px (prominence {prominence:.2f} >= {min_prominence}); "
+                  f"{periods:g} periods = {periods * period:.0f} px -> {size} px")
+        return ChipSizeSuggestion(size, "periodicity", period, prominence, corr, reason)
+    size = clamp(scale_factor * corr)
+    reason = (f"no clear periodicity (peak prominence {prominence:.2f} < {min_prominence}); "
+              f"autocorrelation length {corr:.1f} px x {scale_factor:g} -> {size} px")
+    return ChipSizeSuggestion(size, "feature_scale", None, prominence, corr, reason)
+
+
+class ChipSuggestion(NamedTuple):
+    """A chip to label next, with its score (higher = more useful) and why."""
+
+    row: int
+    col: int
+    score: float
+    reason: str
+
+
+def label_next(
+    probs: np.ndarray,
+    embeddings: np.ndarray | torch.Tensor,
+    support: dict[int, list[tuple[int, int]]],
+    n: int = 8,
+    *,
+    strategy: str = "mixed",
+    spacing: int = 1,
+) -> list[ChipSuggestion]:
+    """Chips the user should label next: probs (rows, cols, K), embeddings (rows, cols, D).
+
+    Strategies: "margin" (smallest gap between the two most probable classes), "entropy",
+    "novelty" (squared distance to the nearest prototype, relative to the median), "mixed"
+    (mean of the margin and novelty rank percentiles). Support chips are skipped and picks are
+    kept at least ``spacing`` + 1 chips apart (Chebyshev), so suggestions cover the image.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    rows, cols, k = p.shape
+    srt = np.sort(p, axis=-1)
+    margin = 1.0 - (srt[..., -1] - (srt[..., -2] if k > 1 else 0.0))
+    entropy = -(p * np.log(np.clip(p, 1e-12, 1))).sum(-1) / np.log(max(k, 2))
+    emb = torch.as_tensor(np.asarray(embeddings) if not torch.is_tensor(embeddings) else embeddings).float()
+    emb = emb.reshape(rows * cols, -1)
+    sup = {c: emb[[r * cols + q for r, q in rc]] for c, rc in support.items() if rc}
+    if sup:
+        d = squared_distances(emb, fit_prototypes(sup).centres).min(-1).values.numpy().reshape(rows, cols)
+        novelty = d / max(float(np.median(d)), 1e-12)
+    else:
+        novelty = np.zeros((rows, cols))
+    scores = {"margin": margin, "entropy": entropy, "novelty": novelty}
+    if strategy == "mixed":
+        def pct(x: np.ndarray) -> np.ndarray:
+            return np.argsort(np.argsort(x.ravel())).reshape(x.shape) / max(x.size - 1, 1)
+
+        score = (pct(margin) + pct(novelty)) / 2
+    elif strategy in scores:
+        score = scores[strategy]
+    else:
+        raise ValueError(f"unknown strategy {strategy!r}; use margin, entropy, novelty or mixed")
+    taken = np.zeros((rows, cols), bool)
+    for rc in support.values():
+        for r, c in rc:
+            taken[r, c] = True
+    out: list[ChipSuggestion] = []
+    for flat in np.argsort(-score.ravel(), kind="stable"):
+        r, c = divmod(int(flat), cols)
+        if taken[r, c]:
+            continue
+        why = f"margin {1 - margin[r, c]:.2f}, entropy {entropy[r, c]:.2f}, novelty {novelty[r, c]:.2f}"
+        out.append(ChipSuggestion(r, c, float(score[r, c]), why))
+        taken[max(0, r - spacing) : r + spacing + 1, max(0, c - spacing) : c + spacing + 1] = True
+        if len(out) == n:
+            break
+    return out
