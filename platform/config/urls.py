@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from catalog.views import dataset_landing
@@ -16,7 +18,11 @@ api = [
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
 ]
 
+# The browser app (frontend/): one shell page, hash-routed client side.
+app_shell = ensure_csrf_cookie(TemplateView.as_view(template_name="index.html"))
+
 urlpatterns = [
+    path("", app_shell, name="app"),
     path("api/", include(api)),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -21,15 +21,17 @@ def json_safe(value: Any, *, depth: int = 0) -> Any:
     """Return ``value`` as JSON-serialisable data, truncating deep, long or binary parts."""
     if depth > MAX_DEPTH:
         return "<truncated: too deep>"
-    if value is None or isinstance(value, (bool, str, int)):
-        return _short(value) if isinstance(value, str) else value
-    if isinstance(value, numbers.Real):  # float, numpy scalars, Pillow's IFDRational…
-        number = float(value)
-        return number if math.isfinite(number) else str(number)
     if isinstance(value, enum.Enum):
         return value.name
+    if value is None or isinstance(value, (bool, str, int)):
+        return _short(value) if isinstance(value, str) else value
     if isinstance(value, np.generic):
         return json_safe(value.item(), depth=depth)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):  # float, Pillow's IFDRational…
+        number = float(value)
+        return number if math.isfinite(number) else str(number)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _bytes(bytes(value))
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
