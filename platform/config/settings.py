@@ -199,6 +199,25 @@ MLFLOW_ARTIFACT_ROOT = env.str(
     "MLFLOW_ARTIFACT_ROOT", default=(DATA_DIR / "mlartifacts").as_uri()
 )
 
+# --- registry (model versions, training, promotion) ----------------------------------
+# Registered name of the platform-wide default encoder; its `champion` serves labs without one.
+CHIPLAB_DEFAULT_MODEL = env.str("CHIPLAB_DEFAULT_MODEL", default="chiplab-default")
+# A challenger whose held-out accuracy beats the champion's by at least this margin (0..1) is
+# promoted automatically after training; unset = promotion is always a curator's decision.
+CHIPLAB_AUTO_PROMOTE_MARGIN = env.float("CHIPLAB_AUTO_PROMOTE_MARGIN", default=None)
+# Local copies of model artifacts fetched from MLflow (a cache: safe to delete).
+CHIPLAB_MODEL_CACHE_DIR = Path(
+    env.str("CHIPLAB_MODEL_CACHE_DIR", default=str(DATA_DIR / "models"))
+).resolve()
+# Encoders kept in memory per worker process.
+CHIPLAB_ENCODER_CACHE_SIZE = env.int("CHIPLAB_ENCODER_CACHE_SIZE", default=4)
+# Largest accepted imported state dict.
+CHIPLAB_MAX_MODEL_UPLOAD_BYTES = env.int("CHIPLAB_MAX_MODEL_UPLOAD_BYTES", default=512 * 1024**2)
+# Upper bound on fine-tuning effort per job.
+CHIPLAB_TRAIN_MAX_EPOCHS = env.int("CHIPLAB_TRAIN_MAX_EPOCHS", default=100)
+CHIPLAB_TRAIN_TIME_LIMIT = env.int("CHIPLAB_TRAIN_TIME_LIMIT", default=6 * 3600)
+# --- end registry ----------------------------------------------------------------
+
 # --- DRF / OpenAPI -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,0 +1,133 @@
+// The REST client: session auth + CSRF, one error type, upload progress.
+// Every function returns parsed JSON (or null for 204) and throws ApiError on failure.
+
+export class ApiError extends Error {
+  constructor(status, code, message, fields) {
+    super(message || `Request failed (${status})`);
+    this.status = status;
+    this.code = code || "error";
+    this.fields = fields || null;
+  }
+}
+
+const listeners = new Set();
+/** Subscribe to "unauthenticated" (session lost) notifications. */
+export function onUnauthenticated(fn) { listeners.add(fn); }
+
+function cookie(name) {
+  const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  return hit ? decodeURIComponent(hit.slice(name.length + 1)) : "";
+}
+
+function url(path, query) {
+  const u = new URL(path.startsWith("/") ? path : `/api/${path}`, location.origin);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v !== undefined && v !== null && v !== "") u.searchParams.set(k, v);
+  }
+  return u.pathname + u.search;
+}
+
+async function toError(res) {
+  let body = null;
+  try { body = await res.json(); } catch { /* not JSON */ }
+  const err = body && body.error;
+  if (err) return new ApiError(res.status, err.code, err.message, err.fields);
+  const text = res.status === 413 ? "The file is too large for this server."
+    : res.status >= 500 ? `The server had a problem (${res.status}). Try again in a moment.`
+    : `Request failed (${res.status} ${res.statusText}).`;
+  return new ApiError(res.status, "http_" + res.status, text);
+}
+
+export async function request(method, path, { body, query, signal } = {}) {
+  const headers = { Accept: "application/json" };
+  const init = { method, headers, credentials: "same-origin", signal };
+  if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = cookie("csrftoken");
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(url(path, query), init);
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    throw new ApiError(0, "network", "Cannot reach the server. Check your connection.");
+  }
+  if (!res.ok) {
+    const err = await toError(res);
+    if (res.status === 401 || (res.status === 403 && err.code === "not_authenticated")) {
+      listeners.forEach((fn) => fn(err));
+    }
+    throw err;
+  }
+  if (res.status === 204) return null;
+  const type = res.headers.get("Content-Type") || "";
+  return type.includes("json") ? res.json() : res.text();
+}
+
+export const get = (path, query, opts) => request("GET", path, { query, ...opts });
+export const post = (path, body) => request("POST", path, { body: body ?? {} });
+export const patch = (path, body) => request("PATCH", path, { body });
+export const del = (path) => request("DELETE", path);
+
+/** Unwrap a paginated ({results}) or plain list response. */
+export async function list(path, query) {
+  const data = await get(path, { limit: 500, ...query });
+  return Array.isArray(data) ? data : (data && data.results) || [];
+}
+
+/** Whether an error means "this endpoint is not deployed yet" (Django's HTML 404, not an API error). */
+export const isMissing = (e) => e instanceof ApiError && e.status === 404 && e.code === "http_404";
+
+/**
+ * Upload one file as multipart field "file" with progress callbacks.
+ * Returns {promise, abort}. onProgress(loaded, total) is called during the upload.
+ */
+export function upload(path, file, onProgress) {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise((resolve, reject) => {
+    xhr.open("POST", url(path));
+    xhr.setRequestHeader("X-CSRFToken", cookie("csrftoken"));
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = (ev) => onProgress && onProgress(ev.loaded, ev.lengthComputable ? ev.total : file.size);
+    xhr.onerror = () => reject(new ApiError(0, "network", "The upload was interrupted (network error)."));
+    xhr.onabort = () => reject(new ApiError(0, "aborted", "Upload cancelled."));
+    xhr.onload = () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(body);
+      const err = body && body.error;
+      reject(err ? new ApiError(xhr.status, err.code, err.message, err.fields)
+        : new ApiError(xhr.status, "http_" + xhr.status,
+          xhr.status === 413 ? "The file is too large for this server." : `Upload failed (${xhr.status}).`));
+    };
+    const form = new FormData();
+    form.append("file", file, file.name);
+    xhr.send(form);
+  });
+  return { promise, abort: () => xhr.abort() };
+}
+
+// --- endpoints ---------------------------------------------------------------------
+export const auth = {
+  me: () => get("auth/me"),
+  login: (username, password) => post("auth/login", { username, password }),
+  logout: () => post("auth/logout"),
+};
+
+export const labs = { list: () => list("labs/") };
+
+export const datasets = {
+  list: (lab) => list("datasets/", { lab }),
+  get: (id) => get(`datasets/${id}/`),
+  create: (body) => post("datasets/", body),
+  images: (id) => list(`datasets/${id}/images/`),
+  upload: (id, file, onProgress) => upload(`datasets/${id}/images/`, file, onProgress),
+};
+
+export const images = {
+  get: (id) => get(`images/${id}/`),
+  previewUrl: (id) => `/api/images/${id}/preview`,
+  thumbnailUrl: (id) => `/api/images/${id}/thumbnail`,
+  originalUrl: (id) => `/api/images/${id}/original`,
+};

@@ -1,0 +1,119 @@
+// Boot and hash router. Each view module exports render(root, params) -> cleanup?.
+import * as api from "./api.js";
+import { state, set, pickLab, subscribe } from "./state.js";
+import { h, clear, showError, toast } from "./ui.js";
+
+const routes = [
+  [/^#\/login$/, () => import("./views/login.js"), []],
+  [/^#\/datasets$/, () => import("./views/datasets.js"), []],
+  [/^#\/datasets\/([\w-]+)$/, () => import("./views/dataset.js"), ["datasetId"]],
+  [/^#\/images\/([\w-]+)(?:\/(grid|support|segment|history))?$/, () => import("./views/image.js"),
+    ["imageId", "step"]],
+  [/^#\/crowd$/, () => import("./views/crowd.js"), []],
+];
+
+const main = document.getElementById("main");
+let cleanup = null;
+let renderSeq = 0;
+
+export function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+async function route() {
+  const seq = ++renderSeq;
+  let hash = location.hash || "#/datasets";
+  if (!state.user && hash !== "#/login") {
+    sessionStorage.setItem("chiplab.next", hash);
+    hash = "#/login";
+    history.replaceState(null, "", hash);
+  }
+  if (state.user && hash === "#/login") { hash = "#/datasets"; history.replaceState(null, "", hash); }
+  const match = routes.map(([re, load, names]) => [re.exec(hash), load, names]).find(([m]) => m);
+  if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
+  if (!match) {
+    clear(main).append(h("div", { class: "pad" }, h("h1", {}, "Not found"),
+      h("p", {}, "This page does not exist. ", h("a", { href: "#/datasets" }, "Go to datasets"))));
+    return;
+  }
+  const [m, load, names] = match;
+  const params = Object.fromEntries(names.map((n, i) => [n, m[i + 1]]));
+  highlightNav(hash);
+  try {
+    const view = await load();
+    if (seq !== renderSeq) return;
+    clear(main);
+    const result = await view.render(main, params);
+    if (seq !== renderSeq) { if (typeof result === "function") result(); return; }
+    cleanup = typeof result === "function" ? result : null;
+  } catch (e) {
+    if (seq !== renderSeq) return;
+    clear(main).append(h("div", { class: "pad" }, h("h1", {}, "Something went wrong"),
+      h("p", { class: "error-text", testid: "page-error" }, e.message || String(e))));
+    showError(e);
+  }
+}
+
+function highlightNav(hash) {
+  document.querySelectorAll("#mainnav a").forEach((a) => {
+    const on = hash.startsWith(a.getAttribute("href"))
+      || (a.getAttribute("href") === "#/datasets" && hash.startsWith("#/images"));
+    if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  });
+}
+
+function renderSession() {
+  const signedIn = !!state.user;
+  document.getElementById("mainnav").hidden = !signedIn;
+  document.getElementById("session").hidden = !signedIn;
+  if (!signedIn) return;
+  document.getElementById("who").textContent = state.user.username;
+  const select = document.getElementById("lab-select");
+  clear(select);
+  if (!state.labs.length) select.append(h("option", { value: "" }, "No lab"));
+  for (const lab of state.labs) {
+    select.append(h("option", { value: lab.id, selected: lab.id === state.labId },
+      `${lab.name}${lab.role ? ` (${lab.role})` : ""}`));
+  }
+}
+
+/** Called after a successful sign-in (or at boot with a live session). */
+export async function startSession(user) {
+  const labs = await api.labs.list();
+  set({ user, labs, labId: pickLab(labs) });
+  renderSession();
+}
+
+async function boot() {
+  api.onUnauthenticated(() => {
+    if (!state.user) return;
+    set({ user: null, labs: [], labId: null });
+    renderSession();
+    toast("Your session has ended; please sign in again.", "error");
+    go("#/login");
+  });
+  document.getElementById("lab-select").addEventListener("change", (ev) => {
+    set({ labId: ev.target.value });
+    // Pages of another lab's objects make no sense after a switch: go to the lab's datasets.
+    if (!location.hash.startsWith("#/crowd")) go("#/datasets");
+    else route();
+  });
+  document.getElementById("logout").addEventListener("click", async () => {
+    try { await api.auth.logout(); } catch (e) { showError(e, "Sign out"); }
+    set({ user: null, labs: [], labId: null });
+    renderSession();
+    go("#/login");
+  });
+  subscribe((_, patch) => { if ("labs" in patch) renderSession(); });
+  try {
+    const me = await api.auth.me();
+    await startSession(me);
+  } catch (e) {
+    if (!(e instanceof api.ApiError && (e.status === 401 || e.status === 403))) showError(e);
+  }
+  window.addEventListener("hashchange", route);
+  route();
+}
+
+boot();

@@ -1,0 +1,337 @@
+"""Result exports as bytes: overlay and mask PNGs, OME-TIFF, CSV, JSON and the abundance chart.
+
+Pure functions of numpy arrays and plain values (never Django), so they are unit-tested on
+small arrays and reused by scripts. Conventions shared by every export:
+
+- ``labels`` is the chip-resolution label grid (rows, cols) of class *indices* 0..K-1, or a
+  series (T, rows, cols); chip (r, c) covers pixels ``offset + (r, c) * chip_size``.
+- ``classes`` is the class table ``[{"index", "id", "name", "colour": "#rrggbb"}, ...]`` in
+  index order; it travels with every export (PNG text chunk, OME annotations, CSV rows).
+- Pixels outside the chip grid (cropped margins) get :data:`UNLABELLED` in masks and keep the
+  preview's grey in overlays.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+UNLABELLED = 255
+#: PNG text chunk key (and OME MapAnnotation namespace) holding the class table
+CLASS_TABLE_KEY = "chiplab:classes"
+
+
+def hex_to_rgb(colour: str) -> tuple[int, int, int]:
+    """'#rrggbb' (or 'rrggbb', '#rgb') -> (r, g, b); anything else is grey."""
+    value = str(colour or "").lstrip("#")
+    if len(value) == 3:
+        value = "".join(ch * 2 for ch in value)
+    try:
+        return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+    except (ValueError, IndexError):
+        return 128, 128, 128
+
+
+def class_table(classes: Sequence[dict], *, chip_size: int, offset: Sequence[int]) -> dict:
+    """The self-describing class table embedded in mask exports."""
+    return {
+        "classes": [
+            {"index": i, "id": str(c.get("id", "")), "name": c.get("name", f"class {i}"),
+             "colour": c.get("colour", "")}
+            for i, c in enumerate(classes)
+        ],
+        "unlabelled": UNLABELLED,
+        "chip_size": int(chip_size),
+        "offset": [int(offset[0]), int(offset[1])],
+    }
+
+
+def upsample_labels(labels: np.ndarray, *, chip_size: int, offset: Sequence[int],
+                    shape: Sequence[int]) -> np.ndarray:
+    """Chip labels (rows, cols) -> pixel mask (H, W) uint8, margins = :data:`UNLABELLED`."""
+    lab = np.asarray(labels)
+    if lab.size and (lab.min() < 0 or lab.max() >= UNLABELLED):
+        raise ValueError(f"class indices must be in 0..{UNLABELLED - 1}")
+    height, width = int(shape[0]), int(shape[1])
+    rows, cols = lab.shape
+    top, left = int(offset[0]), int(offset[1])
+    mask = np.full((height, width), UNLABELLED, np.uint8)
+    block = np.repeat(np.repeat(lab.astype(np.uint8), chip_size, 0), chip_size, 1)
+    mask[top:top + rows * chip_size, left:left + cols * chip_size] = block
+    return mask
+
+
+def overlay_rgb(preview: np.ndarray, labels: np.ndarray, classes: Sequence[dict], *,
+                chip_size: int, offset: Sequence[int], image_shape: Sequence[int],
+                alpha: float = 0.45) -> np.ndarray:
+    """Class colours blended over a grey preview: (h, w) uint8 -> (h, w, 3) uint8.
+
+    The preview may be a downscaled copy of the image (``image_shape`` = (H, W) of the
+    original); chips are mapped onto it by nearest-neighbour sampling.
+    """
+    grey = np.asarray(preview)
+    if grey.ndim == 3:
+        grey = grey[..., :3].mean(-1)
+    grey = grey.astype(np.float32)
+    h, w = grey.shape
+    mask = upsample_labels(labels, chip_size=chip_size, offset=offset, shape=image_shape)
+    ys = np.minimum((np.arange(h) * image_shape[0]) // h, image_shape[0] - 1)
+    xs = np.minimum((np.arange(w) * image_shape[1]) // w, image_shape[1] - 1)
+    small = mask[ys[:, None], xs[None, :]]
+    palette = np.zeros((256, 3), np.float32)
+    for i, c in enumerate(classes):
+        palette[i] = hex_to_rgb(c.get("colour", ""))
+    out = np.repeat(grey[..., None], 3, axis=2)
+    labelled = small != UNLABELLED
+    out[labelled] = (1 - alpha) * out[labelled] + alpha * palette[small[labelled]]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _png(array: np.ndarray, *, text: dict[str, str] | None = None) -> bytes:
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text or {}).items():
+        info.add_itxt(key, value)
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG", pnginfo=info, optimize=False)
+    return buf.getvalue()
+
+
+def overlay_png(preview: np.ndarray, labels: np.ndarray, classes: Sequence[dict], *,
+                chip_size: int, offset: Sequence[int], image_shape: Sequence[int],
+                alpha: float = 0.45) -> bytes:
+    """The coloured overlay (see :func:`overlay_rgb`) as PNG bytes."""
+    rgb = overlay_rgb(preview, labels, classes, chip_size=chip_size, offset=offset,
+                      image_shape=image_shape, alpha=alpha)
+    return _png(rgb)
+
+
+def mask_png(labels: np.ndarray, classes: Sequence[dict], *, chip_size: int,
+             offset: Sequence[int], image_shape: Sequence[int]) -> bytes:
+    """Class index per pixel at image size (8-bit grey PNG) with the class table as iTXt."""
+    mask = upsample_labels(labels, chip_size=chip_size, offset=offset, shape=image_shape)
+    table = class_table(classes, chip_size=chip_size, offset=offset)
+    return _png(mask, text={CLASS_TABLE_KEY: json.dumps(table)})
+
+
+def read_png_class_table(data: bytes) -> dict:
+    """The class table of a mask PNG written by :func:`mask_png`."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return json.loads(img.text[CLASS_TABLE_KEY])
+
+
+def mask_ome_tiff(labels: np.ndarray, classes: Sequence[dict], *, chip_size: int,
+                  offset: Sequence[int], image_shape: Sequence[int],
+                  pixel_size: float | None = None, pixel_unit: str | None = None,
+                  name: str = "labels") -> bytes:
+    """Label image as OME-TIFF: (rows, cols) -> YX, a series (T, rows, cols) -> TYX, uint8.
+
+    The class table is the image Description (JSON) and a MapAnnotation (index -> name) in
+    the namespace :data:`CLASS_TABLE_KEY`; physical pixel size is set when calibrated.
+    """
+    import tifffile
+
+    lab = np.asarray(labels)
+    series = lab[None] if lab.ndim == 2 else lab
+    masks = np.stack([upsample_labels(f, chip_size=chip_size, offset=offset, shape=image_shape)
+                      for f in series])
+    table = class_table(classes, chip_size=chip_size, offset=offset)
+    metadata: dict = {
+        "axes": "YX" if lab.ndim == 2 else "TYX",
+        "Name": name,
+        "Description": json.dumps(table),
+        "MapAnnotation": {"Namespace": CLASS_TABLE_KEY,
+                          "Value": {str(c["index"]): c["name"] for c in table["classes"]}},
+    }
+    if pixel_size:
+        unit = _ome_unit(pixel_unit)
+        metadata.update({"PhysicalSizeX": float(pixel_size), "PhysicalSizeY": float(pixel_size),
+                         "PhysicalSizeXUnit": unit, "PhysicalSizeYUnit": unit})
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, masks[0] if lab.ndim == 2 else masks, ome=True, metadata=metadata,
+                     photometric="minisblack")
+    return buf.getvalue()
+
+
+def _ome_unit(unit: str | None) -> str:
+    """OME length units use the micro sign; everything else passes through."""
+    return {"um": "µm", "micron": "µm", "A": "Å", "angstrom": "Å"}.get(unit or "", unit or "nm")
+
+
+def counts_rows(stats: dict, classes: Sequence[dict]) -> list[dict]:
+    """One row per class: counts, fractions (+ bootstrap std / interval), areas when known."""
+    rows = []
+    n = len(classes)
+    std = stats.get("fractions_std") or [None] * n
+    low = stats.get("fractions_ci_low") or [None] * n
+    high = stats.get("fractions_ci_high") or [None] * n
+    areas = stats.get("areas") or [None] * n
+    areas_std = stats.get("areas_std") or [None] * n
+    for i, c in enumerate(classes):
+        rows.append({
+            "index": i,
+            "class_id": str(c.get("id", "")),
+            "class": c.get("name", f"class {i}"),
+            "colour": c.get("colour", ""),
+            "count": int(stats["counts"][i]),
+            "fraction": float(stats["fractions"][i]),
+            "fraction_std": None if std[i] is None else float(std[i]),
+            "fraction_ci_low": None if low[i] is None else float(low[i]),
+            "fraction_ci_high": None if high[i] is None else float(high[i]),
+            "area_px": int(stats["areas_px"][i]),
+            "area": None if areas[i] is None else float(areas[i]),
+            "area_std": None if areas_std[i] is None else float(areas_std[i]),
+            "area_unit": stats.get("area_unit", "") if areas[i] is not None else "",
+        })
+    return rows
+
+
+def counts_csv(stats: dict, classes: Sequence[dict], *, frame: int | None = None) -> str:
+    """The per-class table as CSV (empty cells where a value is unknown)."""
+    rows = counts_rows(stats, classes)
+    buf = io.StringIO()
+    fields = (["frame"] if frame is not None else []) + list(rows[0] if rows else [])
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        values = {k: ("" if v is None else v) for k, v in row.items()}
+        if frame is not None:
+            values["frame"] = frame
+        writer.writerow(values)
+    return buf.getvalue()
+
+
+def probability_summary(probs: np.ndarray, confidence: np.ndarray) -> dict:
+    """Small JSON summary of per-chip probabilities: class means and confidence quantiles."""
+    p = np.asarray(probs, dtype=np.float64).reshape(-1, np.asarray(probs).shape[-1])
+    conf = np.asarray(confidence, dtype=np.float64).ravel()
+    q = np.quantile(conf, [0.0, 0.1, 0.5, 0.9, 1.0]) if conf.size else np.zeros(5)
+    return {
+        "mean_probability": [round(float(v), 6) for v in p.mean(0)] if p.size else [],
+        "confidence_quantiles": {k: round(float(v), 6)
+                                 for k, v in zip(["min", "p10", "median", "p90", "max"], q,
+                                                 strict=True)},
+        "low_confidence_chips": int((conf < 0.5).sum()),
+    }
+
+
+def result_document(*, labels: np.ndarray, probs: np.ndarray, confidence: np.ndarray,
+                    stats: dict, classes: Sequence[dict], grid: dict, provenance: dict,
+                    frame: int = 0, series: list | None = None, extra: dict | None = None) -> dict:
+    """Everything about one result as a JSON-ready dict (labels and confidence in full)."""
+    return {
+        "format": "chiplab.segmentation-result/1",
+        "frame": int(frame),
+        "grid": grid,
+        "classes": class_table(classes, chip_size=grid["chip_size"],
+                               offset=grid["offset"])["classes"],
+        "labels": np.asarray(labels).astype(int).tolist(),
+        "confidence": np.round(np.asarray(confidence, dtype=np.float64), 6).tolist(),
+        "probabilities": probability_summary(probs, confidence),
+        "stats": stats,
+        "table": counts_rows(stats, classes),
+        "series": series or [],
+        "provenance": provenance,
+        **(extra or {}),
+    }
+
+
+def result_json(document: dict) -> bytes:
+    return (json.dumps(document, indent=1, sort_keys=False, allow_nan=False) + "\n").encode()
+
+
+# --- the abundance chart -------------------------------------------------------------
+def _chart_values(stats: dict, classes: Sequence[dict]):
+    fractions = [float(v) for v in stats["fractions"]]
+    std = [float(v) for v in (stats.get("fractions_std") or [0.0] * len(fractions))]
+    names = [c.get("name", f"class {i}") for i, c in enumerate(classes)]
+    colours = [c.get("colour") or "#888888" for c in classes]
+    return names, fractions, std, colours
+
+
+def chart_svg(stats: dict, classes: Sequence[dict], *, title: str = "Class fractions",
+              width: int = 480, height: int = 300) -> str:
+    """Bar chart of class area fractions with ±1 std error bars, as a small standalone SVG.
+
+    Every bar is a ``<rect class="bar" data-class=... data-fraction=...>`` so scripts (and
+    tests) can read the values back.
+    """
+    names, fractions, std, colours = _chart_values(stats, classes)
+    left, right, top, bottom = 48, 12, 32, 48
+    plot_w, plot_h = width - left - right, height - top - bottom
+    ymax = max(1e-9, max([f + s for f, s in zip(fractions, std, strict=True)] + [0.0]))
+    ymax = min(1.0, math.ceil(ymax * 10) / 10) if ymax <= 1 else ymax
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - min(max(v, 0.0), ymax) / ymax)
+
+    n = max(len(names), 1)
+    slot = plot_w / n
+    bar = slot * 0.6
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="{width / 2:.1f}" y="18" text-anchor="middle" font-size="14">'
+        f"{escape(title)}</text>",
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
+        'stroke="#333"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>',
+    ]
+    for tick in np.linspace(0, ymax, 5):
+        parts.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
+                     f"{tick:.2f}</text>")
+    for i, (name, f, s, colour) in enumerate(zip(names, fractions, std, colours, strict=True)):
+        x = left + slot * i + (slot - bar) / 2
+        cx = x + bar / 2
+        parts.append(
+            f'<rect class="bar" data-class="{escape(name, {chr(34): "&quot;"})}" '
+            f'data-fraction="{f:.6f}" data-std="{s:.6f}" x="{x:.1f}" y="{y(f):.1f}" '
+            f'width="{bar:.1f}" height="{top + plot_h - y(f):.1f}" fill="{escape(colour)}" '
+            'stroke="#333" stroke-width="0.5"/>'
+        )
+        if s > 0:
+            parts.append(
+                f'<path class="error" d="M{cx:.1f},{y(f - s):.1f}V{y(f + s):.1f}'
+                f"M{cx - 5:.1f},{y(f - s):.1f}h10M{cx - 5:.1f},{y(f + s):.1f}h10\" "
+                'stroke="#000" fill="none"/>'
+            )
+        parts.append(f'<text x="{cx:.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
+                     f"{escape(name)}</text>")
+    parts.append(f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
+                 f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">area fraction</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def chart_png(stats: dict, classes: Sequence[dict], *, title: str = "Class fractions",
+              dpi: int = 100) -> bytes:
+    """The same chart rendered with matplotlib (Agg) as PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    names, fractions, std, colours = _chart_values(stats, classes)
+    fig = Figure(figsize=(4.8, 3.0), dpi=dpi)
+    ax = fig.subplots()
+    ax.bar(range(len(names)), fractions, yerr=std, color=colours, edgecolor="#333",
+           capsize=4, linewidth=0.5)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel("area fraction")
+    ax.set_ylim(0, max(1e-9, min(1.0, max([f + s for f, s in zip(fractions, std, strict=True)]
+                                          + [0.05]) * 1.1)))
+    ax.set_title(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
