@@ -180,11 +180,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Heavy work (embedding, segmentation, training) goes to GPU workers when there are any.
-CELERY_TASK_ROUTES = {
-    "workers.tasks.segment.*": {"queue": "gpu"},
-    "workers.tasks.train.*": {"queue": "gpu"},
-}
+# Routes: each task names its queue in workers.tasks.base.chiplab_task ("gpu" for heavy work).
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import CrowdTask, GoldChip, Grid, LabelClass, LabelSchema, SupportSetVersion, Vote
+from .models import GoldChip, Grid, LabelClass, LabelSchema, SupportSetVersion, Vote
 
 
 @admin.register(LabelSchema)
@@ -32,11 +32,6 @@ class VoteAdmin(admin.ModelAdmin):
 @admin.register(GoldChip)
 class GoldChipAdmin(admin.ModelAdmin):
     list_display = ["grid", "row", "col", "label_class", "set_by"]
-
-
-@admin.register(CrowdTask)
-class CrowdTaskAdmin(admin.ModelAdmin):
-    list_display = ["id", "user", "label_class", "created", "answered_at"]
 
 
 @admin.register(SupportSetVersion)

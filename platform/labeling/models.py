@@ -1,5 +1,5 @@
-"""Label schemas and classes, chip grids, append-only votes, gold chips, crowd tasks and
-immutable support-set versions.
+"""Label schemas and classes, chip grids, append-only votes, gold chips and immutable
+support-set versions. Crowd tasks are stateless (signed tokens, see ``labeling.crowd``).
 
 A vote belongs to a (grid, schema): the same grid can be labelled under several schemas
 without one overriding the other. The *current* state of a chip for a user is derived from
@@ -108,36 +108,14 @@ class VoteSource(models.TextChoices):
     GOLD = "gold"
 
 
-class CrowdTask(models.Model):
-    """A micro-task issued to one annotator: "select every chip of this panel showing <class>"."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="crowd_tasks")
-    schema = models.ForeignKey(LabelSchema, on_delete=models.CASCADE, related_name="tasks")
-    grid = models.ForeignKey(Grid, on_delete=models.CASCADE, related_name="tasks")
-    label_class = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="tasks")
-    chips = models.JSONField(help_text="The issued panel: [[row, col], …] (at most 9)")
-    seed = models.BigIntegerField(default=0)
-    reasons = models.JSONField(default=dict, blank=True,
-                               help_text="Why these chips were chosen (scores, signals used)")
-    created = models.DateTimeField(auto_now_add=True)
-    answered_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["created"]
-
-    def __str__(self) -> str:
-        return f"task {self.pk} ({self.label_class_id})"
-
-
 class Vote(models.Model):
     """One click: append-only, never updated or deleted.
 
     ``label_class`` null is a retraction ("none"). ``negative`` True records an explicit
     "this chip is *not* ``label_class``" (an unselected chip of a crowd-task panel): it never
     puts a chip into a support set but counts against that class in agreement and majority.
-    ``client_id`` is an optional client-chosen idempotency key, unique per user.
+    ``client_id`` is an optional client-chosen idempotency key, unique per user; answers to
+    crowd tasks use ``task:<task id>:<row>:<col>``, so a task can be answered only once.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -151,9 +129,7 @@ class Vote(models.Model):
                                     related_name="votes")
     negative = models.BooleanField(default=False)
     source = models.CharField(max_length=8, choices=VoteSource.choices, default=VoteSource.CLICK)
-    task = models.ForeignKey(CrowdTask, on_delete=models.SET_NULL, null=True, blank=True,
-                             related_name="votes")
-    client_id = models.CharField(max_length=64, null=True, blank=True)
+    client_id = models.CharField(max_length=64, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -165,7 +141,7 @@ class Vote(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["user", "client_id"],
-                                    condition=Q(client_id__isnull=False),
+                                    condition=~Q(client_id=""),
                                     name="unique_vote_client_id"),
             models.CheckConstraint(condition=Q(negative=False) | Q(label_class__isnull=False),
                                    name="negative_vote_names_a_class"),

@@ -401,7 +401,25 @@ def test_dm_stack_in_micrometres(tmp_path, version):
     np.testing.assert_array_equal(micrograph.data, stack)
     assert micrograph.calibration["pixel_size"] == pytest.approx(2.0)
     assert micrograph.calibration["pixel_unit"] == "nm"
-    assert micrograph.instrument == {}
+    # nionswift stamps the write time into DataBar; no other instrument facts are invented.
+    assert set(micrograph.instrument) == {"acquired_at"}
+
+
+def test_dm_rgb_image_of_grey_content(tmp_path):
+    from nion.data import DataAndMetadata
+    from nionswift_plugin.DM_IO import dm3_image_utils
+
+    grey = noise((6, 9), "uint8")
+    path = tmp_path / "rgb.dm4"
+    with open(path, "wb") as fh:
+        xdata = DataAndMetadata.new_data_and_metadata(np.dstack([grey, grey, grey]))
+        dm3_image_utils.save_image(xdata, fh, 4)
+
+    assert probe(path, filename="rgb.dm4", max_pixels=LIMIT) == Probe("dm4", 9, 6, 1, "uint8", 3)
+    micrograph = read(path, fmt="dm4")
+    assert micrograph.rgb_conversion == "identical_channels"
+    np.testing.assert_array_equal(micrograph.data, grey)
+    assert micrograph.calibration["pixel_size"] is None  # written without calibrations
 
 
 # --- what must be refused ---------------------------------------------------------------
@@ -528,18 +546,33 @@ def _tiff_header(width: int, height: int) -> bytes:
     return b"II*\x00" + struct.pack("<I", 8) + ifd
 
 
+def _jpeg_header(width: int, height: int) -> bytes:
+    """A small real JPEG whose SOF0 frame header is patched to declare another size."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(buffer, format="JPEG")
+    data = bytearray(buffer.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
 @pytest.mark.parametrize(
-    ("name", "header"),
-    [("bomb.png", _png_header(100_000, 100_000)), ("bomb.tif", _tiff_header(100_000, 100_000))],
+    ("name", "header", "size"),
+    [
+        ("bomb.png", _png_header(100_000, 100_000), "100000x100000"),
+        ("bomb.tif", _tiff_header(100_000, 100_000), "100000x100000"),
+        ("bomb.jpg", _jpeg_header(65_000, 65_000), "65000x65000"),
+    ],
+    ids=["png", "tiff", "jpeg"],
 )
-def test_decompression_bomb_headers_fail_fast(tmp_path, name, header):
+def test_decompression_bomb_headers_fail_fast(tmp_path, name, header, size):
     path = tmp_path / name
     path.write_bytes(header)
     start = time.perf_counter()
     error = probe_error(path, name, max_pixels=50_000_000)
     elapsed = time.perf_counter() - start
     assert error.code == "too_large_dimensions" and error.http_status == 413
-    assert "100000x100000" in str(error)
+    assert size in str(error)
     assert elapsed < 2.0  # decoding 10 GB of pixels would take minutes
 
 
@@ -552,7 +585,7 @@ def test_pillow_bomb_limit_becomes_the_same_error(tmp_path):
 
 def test_dimension_limit_counts_frames_before_decoding(tmp_path):
     path = tmp_path / "stack.tif"
-    tifffile.imwrite(path, noise((4, 10, 10), "uint8"))
+    tifffile.imwrite(path, noise((4, 10, 10), "uint8"), photometric="minisblack")
     assert probe(path, filename="stack.tif", max_pixels=400).frames == 4
     error = probe_error(path, "stack.tif", max_pixels=399)
     assert error.code == "too_large_dimensions"

@@ -45,3 +45,31 @@ def calibrated_tiff_bytes(data: np.ndarray | None = None, *, nm_per_px=0.25) -> 
     """An ImageJ TIFF with its pixel size in nm."""
     return tiff_bytes(data, imagej=True, resolution=(1 / nm_per_px, 1 / nm_per_px),
                       metadata={"unit": "nm"})
+
+
+def dm_bytes(data: np.ndarray, *, version: int, scale=0.25, units="nm", tags=None) -> bytes:
+    """A Gatan DM3/DM4 file written by nionswift-io's writer, with a spatial calibration."""
+    from nion.data import Calibration, DataAndMetadata
+    from nionswift_plugin.DM_IO import dm3_image_utils
+
+    spatial = [Calibration.Calibration(0.0, scale, units)] * 2
+    is_sequence = data.ndim == 3
+    calibrations = [Calibration.Calibration(0.0, 1.0, "s"), *spatial] if is_sequence else spatial
+    xdata = DataAndMetadata.new_data_and_metadata(
+        data, dimensional_calibrations=calibrations,
+        data_descriptor=DataAndMetadata.DataDescriptor(is_sequence, 0, 2),
+        metadata=tags or {},
+    )
+    buffer = io.BytesIO()
+    dm3_image_utils.save_image(xdata, buffer, version)
+    return buffer.getvalue()
+
+
+GMS_TAGS = {
+    "Microscope Info": {
+        "Voltage": 300000.0,
+        "Indicated Magnification": 2_000_000.0,
+        "Operation Mode": "SCANNING",
+        "Name": "Test STEM",
+    }
+}

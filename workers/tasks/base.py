@@ -2,7 +2,7 @@
 
 from django.db import InterfaceError, OperationalError
 
-from workers.celery_app import app
+from workers.celery_app import TASK_QUEUES, app
 
 # Only errors that may pass by themselves are retried; domain errors are recorded at once.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -21,16 +21,21 @@ except ImportError:  # pragma: no cover - boto is a pinned dependency
 
 
 def chiplab_task(*, queue: str = "default", time_limit: int = 3600, max_retries: int = 3):
-    """Register a task with the project's delivery guarantees."""
-    return app.task(
-        bind=True,
-        queue=queue,
-        acks_late=True,
-        reject_on_worker_lost=True,
-        autoretry_for=TRANSIENT_ERRORS,
-        retry_backoff=True,
-        retry_backoff_max=60,
-        max_retries=max_retries,
-        soft_time_limit=time_limit,
-        time_limit=time_limit + 30,
-    )
+    """Register a task with the project's delivery guarantees, routed to ``queue``."""
+
+    def decorator(fn):
+        task = app.task(
+            bind=True,
+            acks_late=True,
+            reject_on_worker_lost=True,
+            autoretry_for=TRANSIENT_ERRORS,
+            retry_backoff=True,
+            retry_backoff_max=60,
+            max_retries=max_retries,
+            soft_time_limit=time_limit,
+            time_limit=time_limit + 30,
+        )(fn)
+        TASK_QUEUES[task.name] = {"queue": queue}
+        return task
+
+    return decorator

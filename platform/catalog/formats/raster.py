@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -15,6 +16,10 @@ from .base import FormatError, Micrograph, Probe, check_dimensions
 from .pixels import to_grey
 from .tree import json_safe
 from .units import from_density, uncalibrated
+
+# JPEG start-of-frame markers (baseline, progressive, lossless…); C4, C8, CC are not frames.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_MAX_JPEG_SEGMENTS = 1000
 
 # Pillow modes → (stored sample dtype, samples per pixel).
 _MODES: dict[str, tuple[str, int]] = {
@@ -48,7 +53,8 @@ def _opened(path: str | os.PathLike[str], fmt: str) -> Iterator[Image.Image]:
             image = Image.open(path, formats=[fmt.upper()])
     except Image.DecompressionBombError as exc:
         raise FormatError(
-            "too_large_dimensions", f"The {fmt.upper()} header declares too many pixels ({exc})."
+            "too_large_dimensions",
+            f"The {fmt.upper()} image is larger than the decoder accepts ({exc}).",
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise FormatError("corrupt", f"The {fmt.upper()} header is damaged: {exc}") from exc
@@ -82,8 +88,46 @@ def _decode(image: Image.Image, fmt: str) -> np.ndarray:
     return array
 
 
+def header_size(path: str | os.PathLike[str], fmt: str) -> tuple[int, int] | None:
+    """``(width, height)`` from the PNG IHDR or the JPEG SOF marker, reading only headers."""
+    with open(path, "rb") as fh:
+        if fmt == "png":
+            head = fh.read(24)
+            if len(head) == 24 and head[12:16] == b"IHDR":
+                return struct.unpack(">II", head[16:24])
+            return None
+        return _jpeg_size(fh)
+
+
+def _jpeg_size(fh: BinaryIO) -> tuple[int, int] | None:
+    fh.seek(2)  # after SOI
+    for _ in range(_MAX_JPEG_SEGMENTS):
+        marker = fh.read(2)
+        while len(marker) == 2 and marker[0] == 0xFF and marker[1] == 0xFF:  # fill bytes
+            marker = marker[1:] + fh.read(1)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None
+        length_bytes = fh.read(2)
+        if len(length_bytes) < 2:
+            return None
+        (length,) = struct.unpack(">H", length_bytes)
+        if marker[1] in _JPEG_SOF:
+            frame = fh.read(5)
+            if len(frame) < 5:
+                return None
+            height, width = struct.unpack(">HH", frame[1:5])
+            return width, height
+        if marker[1] == 0xDA or length < 2:  # start of scan before any frame header
+            return None
+        fh.seek(length - 2, os.SEEK_CUR)
+    return None
+
+
 def probe_raster(path: str | os.PathLike[str], *, fmt: str, max_pixels: int) -> Probe:
     """Validate a PNG/JPEG: dimensions from the header first, then a full decode."""
+    declared = header_size(path, fmt)
+    if declared is not None:
+        check_dimensions(width=declared[0], height=declared[1], frames=1, max_pixels=max_pixels)
     with _opened(path, fmt) as image:
         width, height = image.size
         check_dimensions(width=width, height=height, frames=1, max_pixels=max_pixels)

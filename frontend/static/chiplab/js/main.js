@@ -15,6 +15,7 @@ const routes = [
 const main = document.getElementById("main");
 let cleanup = null;
 let renderSeq = 0;
+let current = null; // {load, view}: lets a view handle sub-route changes without re-rendering
 
 export function go(hash) {
   if (location.hash === hash) route();
@@ -31,8 +32,9 @@ async function route() {
   }
   if (state.user && hash === "#/login") { hash = "#/datasets"; history.replaceState(null, "", hash); }
   const match = routes.map(([re, load, names]) => [re.exec(hash), load, names]).find(([m]) => m);
-  if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
   if (!match) {
+    if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
+    current = null;
     clear(main).append(h("div", { class: "pad" }, h("h1", {}, "Not found"),
       h("p", {}, "This page does not exist. ", h("a", { href: "#/datasets" }, "Go to datasets"))));
     return;
@@ -40,9 +42,12 @@ async function route() {
   const [m, load, names] = match;
   const params = Object.fromEntries(names.map((n, i) => [n, m[i + 1]]));
   highlightNav(hash);
+  if (current && current.load === load && current.view.update && current.view.update(params)) return;
   try {
     const view = await load();
     if (seq !== renderSeq) return;
+    if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
+    current = { load, view };
     clear(main);
     const result = await view.render(main, params);
     if (seq !== renderSeq) { if (typeof result === "function") result(); return; }

@@ -1,7 +1,7 @@
 // Dataset browser of the current lab, with a "new dataset" form.
 import * as api from "../api.js";
 import { go } from "../main.js";
-import { state, currentLab, hasRole } from "../state.js";
+import { currentLab, hasRole } from "../state.js";
 import { h, clear, errorBox, fmtDate, showError, toast } from "../ui.js";
 
 export async function render(root) {

@@ -1,0 +1,410 @@
+// Zoomable, pannable micrograph canvas with a chip grid, chip highlights and a result overlay.
+//
+// Coordinates: everything is in *original image pixels*; the preview (≤ 2048 px) is stretched
+// to the original size. screen = image * scale + (tx, ty), in CSS pixels of the canvas.
+// Each frame draws only what is visible: the visible part of the preview, the visible grid
+// lines and chips, and the visible part of the (one-pixel-per-chip) overlay canvas, so a
+// 4096×4096 micrograph with 16 000 chips pans and zooms smoothly.
+
+import { h } from "./ui.js";
+
+const MAX_SCALE = 24; // screen px per image px
+
+export class Viewer {
+  /**
+   * @param {HTMLElement} host  element to fill
+   * @param {{width:number,height:number,src:string,label?:string}} opts
+   */
+  constructor(host, { width, height, src, label }) {
+    this.W = width;
+    this.H = height;
+    this.scale = 1;
+    this.tx = 0;
+    this.ty = 0;
+    this.grid = null; // {chip, ox, oy, rows, cols}
+    this.chips = []; // [{row, col, color, kind: "mine"|"other"|"support"}]
+    this.overlay = null; // {canvas, opacity}
+    this.hover = null;
+    this.showGrid = true;
+    this.onChipClick = null; // (row, col, event) => void
+    this.onHover = null; // ({row, col} | null, {x, y}) => void
+    this.onDraw = null; // () => void, after every frame
+    this.img = null;
+    this._frame = 0;
+
+    this.canvas = h("canvas", { class: "viewer-canvas", tabindex: "0", testid: "viewer-canvas",
+      role: "img", "aria-label": label || "Micrograph; drag to pan, wheel to zoom, click a chip to select it" });
+    const btn = (txt, title, fn, id) => h("button", { type: "button", class: "btn btn-icon", title,
+      "aria-label": title, testid: id, onclick: fn }, txt);
+    this.zoomLabel = h("span", { class: "zoom-label", testid: "zoom-label" }, "");
+    this.controls = h("div", { class: "viewer-controls" },
+      btn("+", "Zoom in", () => this.zoomBy(1.5), "zoom-in"),
+      btn("−", "Zoom out", () => this.zoomBy(1 / 1.5), "zoom-out"),
+      btn("⤢", "Fit image", () => this.fit(), "zoom-fit"),
+      this.zoomLabel);
+    this.status = h("div", { class: "viewer-status", "aria-hidden": "true" }, "Loading image…");
+    this.root = h("div", { class: "viewer", testid: "viewer" }, this.canvas, this.controls, this.status);
+    host.append(this.root);
+    this.ctx = this.canvas.getContext("2d", { alpha: false });
+
+    this._bind();
+    this._ro = new ResizeObserver(() => this._resize());
+    this._ro.observe(this.root);
+    this._resize();
+    this.ready = this._load(src);
+  }
+
+  async _load(src) {
+    const img = new Image();
+    img.decoding = "async";
+    img.src = src;
+    try {
+      await img.decode();
+    } catch {
+      this.status.textContent = "The preview could not be loaded.";
+      this.status.classList.add("error-text");
+      throw new Error("The image preview could not be loaded.");
+    }
+    // An ImageBitmap is already decoded and uploaded: cheapest to draw every frame.
+    this.img = window.createImageBitmap ? await createImageBitmap(img) : img;
+    this.pw = img.naturalWidth;
+    this.ph = img.naturalHeight;
+    this.status.textContent = "";
+    this.fit();
+  }
+
+  destroy() {
+    this._ro.disconnect();
+    cancelAnimationFrame(this._frame);
+    this.root.remove();
+  }
+
+  // --- geometry --------------------------------------------------------------------
+  _resize() {
+    const r = this.root.getBoundingClientRect();
+    this.cw = Math.max(1, Math.round(r.width));
+    this.ch = Math.max(1, Math.round(r.height));
+    this.dpr = window.devicePixelRatio || 1;
+    this.canvas.width = Math.round(this.cw * this.dpr);
+    this.canvas.height = Math.round(this.ch * this.dpr);
+    this.canvas.style.width = this.cw + "px";
+    this.canvas.style.height = this.ch + "px";
+    if (!this._fitted && this.img) this.fit();
+    this.requestDraw();
+  }
+
+  fitScale() { return Math.min(this.cw / this.W, this.ch / this.H); }
+
+  fit() {
+    this.scale = this.fitScale();
+    this.tx = (this.cw - this.W * this.scale) / 2;
+    this.ty = (this.ch - this.H * this.scale) / 2;
+    this._fitted = true;
+    this.requestDraw();
+  }
+
+  zoomBy(f, cx = this.cw / 2, cy = this.ch / 2) {
+    const min = this.fitScale() * 0.5;
+    const s = Math.min(MAX_SCALE, Math.max(min, this.scale * f));
+    const k = s / this.scale;
+    this.tx = cx - (cx - this.tx) * k;
+    this.ty = cy - (cy - this.ty) * k;
+    this.scale = s;
+    this.requestDraw();
+  }
+
+  /** Show image rectangle (x, y, w, h) centred. */
+  zoomTo(x, y, w, hgt) {
+    this.scale = Math.min(MAX_SCALE, Math.min(this.cw / w, this.ch / hgt));
+    this.tx = this.cw / 2 - (x + w / 2) * this.scale;
+    this.ty = this.ch / 2 - (y + hgt / 2) * this.scale;
+    this.requestDraw();
+  }
+
+  toImage(clientX, clientY) {
+    const r = this.canvas.getBoundingClientRect();
+    return { x: (clientX - r.left - this.tx) / this.scale, y: (clientY - r.top - this.ty) / this.scale };
+  }
+
+  /** The chip under an image point, or null outside the grid. */
+  chipAt(x, y) {
+    const g = this.grid;
+    if (!g) return null;
+    const col = Math.floor((x - g.ox) / g.chip);
+    const row = Math.floor((y - g.oy) / g.chip);
+    if (row < 0 || col < 0 || row >= g.rows || col >= g.cols) return null;
+    return { row, col };
+  }
+
+  /** Client (page) coordinates of a chip's centre — used by tests and keyboard focus. */
+  chipCenterClient(row, col) {
+    const g = this.grid;
+    const r = this.canvas.getBoundingClientRect();
+    return { x: r.left + this.tx + (g.ox + (col + 0.5) * g.chip) * this.scale,
+      y: r.top + this.ty + (g.oy + (row + 0.5) * g.chip) * this.scale };
+  }
+
+  // --- layers ----------------------------------------------------------------------
+  setGrid(grid) { this.grid = grid; this.requestDraw(); }
+  setChips(chips) { this.chips = chips || []; this.requestDraw(); }
+  setOverlay(overlay) { this.overlay = overlay; this.requestDraw(); }
+
+  // --- interaction -----------------------------------------------------------------
+  _bind() {
+    const c = this.canvas;
+    c.addEventListener("wheel", (ev) => {
+      ev.preventDefault();
+      const r = c.getBoundingClientRect();
+      const delta = ev.deltaMode === 1 ? ev.deltaY * 16 : ev.deltaY;
+      this.zoomBy(Math.exp(-delta * 0.0015), ev.clientX - r.left, ev.clientY - r.top);
+    }, { passive: false });
+
+    let drag = null;
+    c.addEventListener("pointerdown", (ev) => {
+      if (ev.button !== 0) return;
+      c.setPointerCapture(ev.pointerId);
+      drag = { x: ev.clientX, y: ev.clientY, tx: this.tx, ty: this.ty, moved: false };
+    });
+    c.addEventListener("pointermove", (ev) => {
+      if (drag) {
+        const dx = ev.clientX - drag.x;
+        const dy = ev.clientY - drag.y;
+        if (!drag.moved && Math.hypot(dx, dy) > 4) { drag.moved = true; c.classList.add("panning"); }
+        if (drag.moved) {
+          this.tx = drag.tx + dx;
+          this.ty = drag.ty + dy;
+          this.requestDraw();
+        }
+        return;
+      }
+      const p = this.toImage(ev.clientX, ev.clientY);
+      const chip = this.chipAt(p.x, p.y);
+      if ((chip && (!this.hover || chip.row !== this.hover.row || chip.col !== this.hover.col))
+          || (!chip && this.hover)) {
+        this.hover = chip;
+        this.requestDraw();
+      }
+      if (this.onHover) this.onHover(chip, p);
+    });
+    const end = (ev) => {
+      if (!drag) return;
+      const wasDrag = drag.moved;
+      drag = null;
+      c.classList.remove("panning");
+      if (ev.type === "pointerup" && !wasDrag && this.onChipClick) {
+        const p = this.toImage(ev.clientX, ev.clientY);
+        const chip = this.chipAt(p.x, p.y);
+        if (chip) this.onChipClick(chip.row, chip.col, ev);
+      }
+    };
+    c.addEventListener("pointerup", end);
+    c.addEventListener("pointercancel", end);
+    c.addEventListener("pointerleave", () => {
+      if (this.hover) { this.hover = null; this.requestDraw(); }
+      if (this.onHover) this.onHover(null, null);
+    });
+    c.addEventListener("keydown", (ev) => {
+      const step = 60;
+      const map = {
+        ArrowLeft: () => { this.tx += step; }, ArrowRight: () => { this.tx -= step; },
+        ArrowUp: () => { this.ty += step; }, ArrowDown: () => { this.ty -= step; },
+        "+": () => this.zoomBy(1.25), "=": () => this.zoomBy(1.25), "-": () => this.zoomBy(0.8),
+        "0": () => this.fit(),
+      };
+      if (map[ev.key] && !ev.ctrlKey && !ev.metaKey) {
+        ev.preventDefault();
+        ev.stopPropagation();
+        map[ev.key]();
+        this.requestDraw();
+      }
+    });
+  }
+
+  // --- drawing ---------------------------------------------------------------------
+  requestDraw() {
+    if (this._frame) return;
+    this._frame = requestAnimationFrame(() => { this._frame = 0; this.draw(); });
+  }
+
+  draw() {
+    const { ctx, dpr, scale: s, tx, ty, W, H } = this;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = "#1d2228";
+    ctx.fillRect(0, 0, this.cw, this.ch);
+    if (!this.img) return;
+
+    // Visible image rectangle, in image pixels.
+    const x0 = Math.max(0, -tx / s);
+    const y0 = Math.max(0, -ty / s);
+    const x1 = Math.min(W, (this.cw - tx) / s);
+    const y1 = Math.min(H, (this.ch - ty) / s);
+    if (x1 <= x0 || y1 <= y0) { this._publish(); return; }
+
+    const kx = this.pw / W;
+    const ky = this.ph / H;
+    ctx.imageSmoothingEnabled = s * Math.min(1 / kx, 1 / ky) < 3;
+    ctx.imageSmoothingQuality = "medium";
+    ctx.drawImage(this.img, x0 * kx, y0 * ky, (x1 - x0) * kx, (y1 - y0) * ky,
+      tx + x0 * s, ty + y0 * s, (x1 - x0) * s, (y1 - y0) * s);
+
+    const g = this.grid;
+    let vis = null;
+    if (g) {
+      const c0 = Math.max(0, Math.floor((x0 - g.ox) / g.chip));
+      const r0 = Math.max(0, Math.floor((y0 - g.oy) / g.chip));
+      const c1 = Math.min(g.cols, Math.ceil((x1 - g.ox) / g.chip));
+      const r1 = Math.min(g.rows, Math.ceil((y1 - g.oy) / g.chip));
+      vis = { c0, r0, c1, r1 };
+    }
+
+    // Result overlay: one canvas pixel per chip, scaled up without smoothing.
+    if (g && this.overlay && vis.c1 > vis.c0 && vis.r1 > vis.r0) {
+      const { c0, r0, c1, r1 } = vis;
+      ctx.save();
+      ctx.imageSmoothingEnabled = false;
+      ctx.globalAlpha = this.overlay.opacity;
+      ctx.drawImage(this.overlay.canvas, c0, r0, c1 - c0, r1 - r0,
+        tx + (g.ox + c0 * g.chip) * s, ty + (g.oy + r0 * g.chip) * s,
+        (c1 - c0) * g.chip * s, (r1 - r0) * g.chip * s);
+      ctx.restore();
+    }
+
+    if (g) this._drawGrid(g, vis);
+    if (g) this._drawChips(g, vis);
+    this._publish();
+    if (this.onDraw) this.onDraw();
+  }
+
+  _drawGrid(g, { c0, r0, c1, r1 }) {
+    const { ctx, scale: s, tx, ty } = this;
+    const step = g.chip * s;
+    const left = tx + g.ox * s;
+    const top = ty + g.oy * s;
+    const right = left + g.cols * step;
+    const bottom = top + g.rows * step;
+    // Cropped margins: shade what belongs to no chip.
+    ctx.fillStyle = "rgba(20, 24, 30, 0.45)";
+    const ix0 = tx, iy0 = ty, ix1 = tx + this.W * s, iy1 = ty + this.H * s;
+    if (top > iy0) ctx.fillRect(ix0, iy0, ix1 - ix0, top - iy0);
+    if (bottom < iy1) ctx.fillRect(ix0, bottom, ix1 - ix0, iy1 - bottom);
+    if (left > ix0) ctx.fillRect(ix0, top, left - ix0, bottom - top);
+    if (right < ix1) ctx.fillRect(right, top, ix1 - right, bottom - top);
+
+    if (this.showGrid && step >= 3) {
+      ctx.beginPath();
+      const ya = Math.max(top, 0), yb = Math.min(bottom, this.ch);
+      const xa = Math.max(left, 0), xb = Math.min(right, this.cw);
+      for (let c = c0; c <= c1; c++) {
+        const x = Math.round(left + c * step) + 0.5;
+        ctx.moveTo(x, ya); ctx.lineTo(x, yb);
+      }
+      for (let r = r0; r <= r1; r++) {
+        const y = Math.round(top + r * step) + 0.5;
+        ctx.moveTo(xa, y); ctx.lineTo(xb, y);
+      }
+      ctx.lineWidth = 1;
+      ctx.strokeStyle = step < 8 ? "rgba(255,255,255,0.18)" : "rgba(255,255,255,0.38)";
+      ctx.stroke();
+    }
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = "rgba(255,255,255,0.75)";
+    ctx.strokeRect(left, top, right - left, bottom - top);
+  }
+
+  _drawChips(g, { c0, r0, c1, r1 }) {
+    const { ctx, scale: s, tx, ty } = this;
+    const step = g.chip * s;
+    const inset = Math.min(2, step / 6);
+    for (const chip of this.chips) {
+      if (chip.row < r0 || chip.row >= r1 || chip.col < c0 || chip.col >= c1) continue;
+      const x = tx + (g.ox + chip.col * g.chip) * s;
+      const y = ty + (g.oy + chip.row * g.chip) * s;
+      if (chip.kind === "other") {
+        // Someone else's vote: a corner marker, so that one's own clicks stay readable.
+        const m = Math.max(4, step * 0.28);
+        ctx.fillStyle = chip.color;
+        ctx.beginPath();
+        ctx.moveTo(x + step - m, y); ctx.lineTo(x + step, y); ctx.lineTo(x + step, y + m);
+        ctx.closePath();
+        ctx.fill();
+        continue;
+      }
+      ctx.globalAlpha = 0.35;
+      ctx.fillStyle = chip.color;
+      ctx.fillRect(x, y, step, step);
+      ctx.globalAlpha = 1;
+      ctx.lineWidth = Math.max(1.5, Math.min(3, step / 10));
+      ctx.strokeStyle = chip.color;
+      ctx.strokeRect(x + inset, y + inset, step - 2 * inset, step - 2 * inset);
+    }
+    const hv = this.hover;
+    if (hv && this.onChipClick) {
+      const x = tx + (g.ox + hv.col * g.chip) * s;
+      const y = ty + (g.oy + hv.row * g.chip) * s;
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = "#ffffff";
+      ctx.setLineDash([4, 3]);
+      ctx.strokeRect(x + 1, y + 1, step - 2, step - 2);
+      ctx.setLineDash([]);
+    }
+  }
+
+  _publish() {
+    // Exposed for tests and debugging: the current transform.
+    const d = this.canvas.dataset;
+    d.scale = this.scale;
+    d.tx = this.tx;
+    d.ty = this.ty;
+    this.zoomLabel.textContent = `${Math.round((this.scale / this.fitScale()) * 100)} %`;
+  }
+}
+
+/** A (cols × rows) canvas with one pixel per chip coloured by class (label −1 = transparent). */
+export function labelsCanvas(labels, rows, cols, rgbByLabel) {
+  const c = document.createElement("canvas");
+  c.width = cols;
+  c.height = rows;
+  const ctx = c.getContext("2d");
+  const im = ctx.createImageData(cols, rows);
+  const px = im.data;
+  for (let r = 0, i = 0; r < rows; r++) {
+    const row = labels[r];
+    for (let col = 0; col < cols; col++, i += 4) {
+      const rgb = rgbByLabel[row[col]];
+      if (!rgb) continue;
+      px[i] = rgb[0]; px[i + 1] = rgb[1]; px[i + 2] = rgb[2]; px[i + 3] = 255;
+    }
+  }
+  ctx.putImageData(im, 0, 0);
+  return c;
+}
+
+/** Confidence (0..1) as a sequential colour map (dark purple = unsure, yellow = sure). */
+export function confidenceCanvas(conf, rows, cols) {
+  const stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+  const c = document.createElement("canvas");
+  c.width = cols;
+  c.height = rows;
+  const ctx = c.getContext("2d");
+  const im = ctx.createImageData(cols, rows);
+  const px = im.data;
+  for (let r = 0, i = 0; r < rows; r++) {
+    const row = conf[r];
+    for (let col = 0; col < cols; col++, i += 4) {
+      const v = Math.min(1, Math.max(0, row[col]));
+      const [a, b, t] = colourStop(stops, v);
+      px[i] = a[0] + (b[0] - a[0]) * t;
+      px[i + 1] = a[1] + (b[1] - a[1]) * t;
+      px[i + 2] = a[2] + (b[2] - a[2]) * t;
+      px[i + 3] = 255;
+    }
+  }
+  ctx.putImageData(im, 0, 0);
+  return c;
+}
+
+export function colourStop(stops, v) {
+  const f = v * (stops.length - 1);
+  const k = Math.min(stops.length - 2, Math.floor(f));
+  return [stops[k], stops[k + 1], f - k];
+}

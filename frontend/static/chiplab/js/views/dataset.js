@@ -1,0 +1,145 @@
+// One dataset: its images (thumbnails, status, polling while pending) and the upload area.
+import * as api from "../api.js";
+import { h, clear, errorBox, fmtBytes, fmtDate, showError, statusPill, toast } from "../ui.js";
+
+const POLL_MS = 1500;
+
+export async function render(root, { datasetId }) {
+  const page = h("div", { class: "page" });
+  root.append(page);
+  const ds = await api.datasets.get(datasetId);
+  const grid = h("div", { class: "image-grid", testid: "image-list" });
+  const uploads = h("ul", { class: "upload-list", testid: "upload-list", "aria-label": "Uploads" });
+  const tiles = new Map(); // image id -> {el, image}
+  let timer = null;
+  let stopped = false;
+
+  const input = h("input", { type: "file", multiple: true, id: "file-input", class: "visually-hidden",
+    testid: "file-input", accept: ".tif,.tiff,.png,.jpg,.jpeg,.dm3,.dm4,image/*",
+    onchange: () => { startUploads([...input.files]); input.value = ""; } });
+  const drop = h("div", { class: "dropzone", testid: "dropzone", tabindex: "0", role: "button",
+    "aria-label": "Upload micrographs: drop files here or press Enter to choose",
+    onclick: () => input.click(),
+    onkeydown: (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); input.click(); } },
+    ondragover: (ev) => { ev.preventDefault(); drop.classList.add("over"); },
+    ondragleave: () => drop.classList.remove("over"),
+    ondrop: (ev) => {
+      ev.preventDefault();
+      drop.classList.remove("over");
+      startUploads([...ev.dataTransfer.files]);
+    } },
+    h("strong", {}, "Drop micrographs here"),
+    h("span", { class: "muted" }, " or click to choose files — TIFF (8/16-bit, float, stacks), DM3/DM4, PNG, JPEG. Several at once."),
+    input);
+
+  page.append(
+    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/datasets" }, "Datasets"), " / ",
+      h("span", {}, ds.title)),
+    h("div", { class: "page-head" },
+      h("div", {},
+        h("h1", { testid: "dataset-heading" }, ds.title),
+        h("p", { class: "muted small" }, `${ds.lab_name} · ${ds.visibility} · ${ds.licence} · created ${fmtDate(ds.created)}`),
+        ds.description ? h("p", {}, ds.description) : null)),
+    drop, uploads,
+    h("h2", { class: "section-title" }, "Images"), grid);
+
+  function tile(img) {
+    const thumb = img.status === "ready"
+      ? h("img", { src: api.images.thumbnailUrl(img.id), alt: `Thumbnail of ${img.original_filename}`, loading: "lazy" })
+      : h("div", { class: `thumb-placeholder ${img.status}` }, img.status === "pending" ? "Processing…" : "No preview");
+    const meta = [`${img.width}×${img.height}`, img.frames > 1 ? `${img.frames} frames` : null, img.dtype,
+      img.pixel_size ? `${+img.pixel_size.toPrecision(4)} ${img.pixel_unit}/px` : "uncalibrated"].filter(Boolean).join(" · ");
+    const body = [
+      h("div", { class: "tile-title", title: img.original_filename }, img.original_filename),
+      h("div", { class: "tile-meta muted small" }, meta),
+      h("div", { class: "tile-status" }, statusPill(img.status), " ", h("span", { class: "muted small" }, fmtBytes(img.size_bytes))),
+      img.status === "failed" ? h("p", { class: "error-text small", testid: "image-error" }, img.error || "Ingestion failed.") : null,
+    ];
+    const attrs = { class: `tile tile-${img.status}`, testid: "image-tile", dataset: { id: img.id, status: img.status } };
+    return img.status === "ready"
+      ? h("a", { ...attrs, href: `#/images/${img.id}`, "aria-label": `Open ${img.original_filename}` }, thumb, ...body)
+      : h("div", attrs, thumb, ...body);
+  }
+
+  function put(img) {
+    const el = tile(img);
+    const old = tiles.get(img.id);
+    if (old) old.el.replaceWith(el); else grid.append(el);
+    tiles.set(img.id, { el, image: img });
+    grid.querySelector(".empty")?.remove();
+  }
+
+  async function load() {
+    const list = await api.datasets.images(datasetId);
+    clear(grid);
+    tiles.clear();
+    if (!list.length) grid.append(h("p", { class: "empty", testid: "images-empty" }, "No images yet — upload some above."));
+    list.forEach(put);
+    schedulePoll();
+  }
+
+  function schedulePoll() {
+    clearTimeout(timer);
+    if (stopped) return;
+    const pending = [...tiles.values()].filter((t) => t.image.status === "pending");
+    if (!pending.length) return;
+    timer = setTimeout(async () => {
+      for (const t of pending) {
+        try {
+          const img = await api.images.get(t.image.id);
+          if (img.status !== t.image.status) {
+            put(img);
+            if (img.status === "failed") toast(`${img.original_filename}: ${img.error || "ingestion failed"}`, "error");
+          }
+        } catch (e) { if (!stopped) showError(e, "Checking image status"); }
+      }
+      schedulePoll();
+    }, POLL_MS);
+  }
+
+  async function startUploads(files) {
+    // Sequential: keeps the progress honest and the server's memory flat.
+    const rows = files.map((file) => {
+      const bar = h("progress", { max: 100, value: 0, "aria-label": `Upload progress of ${file.name}` });
+      const status = h("span", { class: "small muted" }, "waiting");
+      const cancel = h("button", { type: "button", class: "btn btn-quiet btn-small", "aria-label": `Cancel ${file.name}` }, "Cancel");
+      const li = h("li", { class: "upload-row", testid: "upload-row" },
+        h("span", { class: "upload-name" }, file.name), h("span", { class: "small muted" }, fmtBytes(file.size)), bar, status, cancel);
+      uploads.append(li);
+      return { file, li, bar, status, cancel };
+    });
+    for (const row of rows) {
+      if (stopped) return;
+      let cancelled = false;
+      row.cancel.onclick = () => { cancelled = true; handle?.abort(); };
+      if (cancelled) continue;
+      row.status.textContent = "uploading";
+      var handle = api.datasets.upload(datasetId, row.file, (loaded, total) => {
+        const pct = total ? Math.round((loaded / total) * 100) : 0;
+        row.bar.value = pct;
+        row.status.textContent = pct >= 100 ? "processing…" : `${pct} %`;
+      });
+      try {
+        const img = await handle.promise;
+        row.bar.value = 100;
+        row.status.textContent = "uploaded";
+        row.li.dataset.state = "done";
+        row.li.setAttribute("data-testid", "upload-row-done");
+        row.cancel.remove();
+        put(img);
+        schedulePoll();
+        setTimeout(() => row.li.remove(), 6000);
+      } catch (e) {
+        row.status.textContent = "failed";
+        row.li.dataset.state = "failed";
+        row.li.append(h("span", { class: "error-text small", testid: "upload-error" }, e.message));
+        row.cancel.textContent = "Dismiss";
+        row.cancel.onclick = () => row.li.remove();
+        if (e.code !== "aborted") showError(e, `Upload of ${row.file.name}`);
+      }
+    }
+  }
+
+  try { await load(); } catch (e) { grid.append(errorBox(e)); showError(e, "Loading images"); }
+  return () => { stopped = true; clearTimeout(timer); };
+}

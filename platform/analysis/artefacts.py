@@ -1,0 +1,145 @@
+"""Where results and embeddings live in object storage, and how they are (de)serialised.
+
+Keys are deterministic (a re-delivered task overwrites the same objects):
+
+- ``labs/<lab>/segmentations/<job>/<image>/f<frame>/arrays.npz`` (+ one object per export kind)
+- ``labs/<lab>/embeddings/<model version>/<image sha256>/c<size>_y<top>_x<left>.npz``
+
+Embeddings are a pure function of (image bytes, model version, chip size, offset), so they
+are cached: in the worker's memory (a small LRU) and in storage, and a job whose images were
+embedded before only re-classifies.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import subprocess
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from common import storage
+
+log = logging.getLogger(__name__)
+
+#: export kind -> (content type, file suffix)
+EXPORT_KINDS: dict[str, str] = {
+    "overlay.png": "image/png",
+    "mask.png": "image/png",
+    "mask.ome.tif": "image/tiff",
+    "counts.csv": "text/csv",
+    "result.json": "application/json",
+    "chart.svg": "image/svg+xml",
+    "chart.png": "image/png",
+}
+
+
+def result_prefix(*, lab_id, job_id, image_id, frame: int) -> str:
+    return f"labs/{lab_id}/segmentations/{job_id}/{image_id}/f{frame}"
+
+
+def embeddings_key(*, lab_id, model_version_id, sha256: str, chip_size: int,
+                   offset: tuple[int, int]) -> str:
+    return (f"labs/{lab_id}/embeddings/{model_version_id}/{sha256}/"
+            f"c{chip_size}_y{offset[0]}_x{offset[1]}.npz")
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def npz_load(key: str) -> dict[str, np.ndarray]:
+    with storage.open_(key) as fh:
+        data = fh.read()
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+# --- the embeddings cache ------------------------------------------------------------
+class _Lru:
+    """A tiny thread-safe LRU bounded by total bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> np.ndarray | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: np.ndarray) -> None:
+        if value.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while sum(v.nbytes for v in self._items.values()) > self.max_bytes:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+MEMORY_CACHE = _Lru(max_bytes=256 * 1024 * 1024)
+
+
+def embeddings_get(key: str) -> tuple[np.ndarray | None, str]:
+    """Cached embeddings (T, rows, cols, D) and where they came from: memory | storage | miss."""
+    cached = MEMORY_CACHE.get(key)
+    if cached is not None:
+        return cached, "memory"
+    if storage.exists(key):
+        try:
+            value = npz_load(key)["embeddings"]
+        except (OSError, ValueError, KeyError):  # a damaged cache entry is recomputed
+            log.warning("unreadable embeddings cache %s; recomputing", key)
+            return None, "miss"
+        MEMORY_CACHE.put(key, value)
+        return value, "storage"
+    return None, "miss"
+
+
+def embeddings_put(key: str, value: np.ndarray) -> None:
+    MEMORY_CACHE.put(key, value)
+    storage.put_bytes(key, npz_bytes(embeddings=value))
+
+
+# --- code version --------------------------------------------------------------------
+@functools.cache
+def _git_version() -> str:
+    root = Path(settings.REPO_DIR)
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"], cwd=root, capture_output=True,
+            text=True, timeout=5, check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def code_version() -> str:
+    """settings.CHIPLAB_CODE_VERSION, else ``git describe``, else the package version."""
+    if settings.CHIPLAB_CODE_VERSION:
+        return settings.CHIPLAB_CODE_VERSION
+    if version := _git_version():
+        return f"git:{version}"
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return f"chiplab {package_version('chiplab')}"
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,300 @@
+"""Deriving current labels from the append-only vote log, consensus rules, agreement and
+support-set guidance. No access checks here: callers (selectors, services) do them.
+
+Current state. A user's opinion on a chip (per grid and schema) is the fold of their votes in
+id order: a positive vote sets the label (and withdraws an earlier "not" for that class), a
+retraction (class null) clears it, a negative vote ("not c", from crowd-task panels) records
+"not c" and clears the label if it was c. Votes for classes that have since been removed are
+ignored (a removed class cannot be in a support set; its votes remain in the history).
+
+Rules (what is "in the support set" for a chip):
+- single_owner: the owner's current label.
+- majority: among the users with an opinion about the leading class k (a label, or "not k"),
+  k wins when it has at least ``min_votes`` labels and strictly more than half of those
+  opinions; a tie for the lead gives no label.
+- curator: the votes of the lab's current curators and owners (gold answers included) are
+  folded together as one voice in time order, so the latest curator/owner vote on a chip wins.
+
+Agreement. A user "agrees" with a reference class k on a chip when their label is k and
+disagrees when their label is another class or they said "not k"; users with no label and no
+"not k" have no say. Per-chip agreement = agreeing / having a say. The reported consensus is
+the unique most-labelled class among chips with at least two opinions (the rater is included
+in the consensus they are compared to).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from accounts.models import Membership, Role, User
+
+from .models import ConsensusRule, Grid, LabelSchema, Vote
+
+Chip = tuple[str, int, int]  # (grid id, row, col)
+
+MIN_PER_CLASS, MAX_PER_CLASS = 2, 10
+
+
+@dataclass
+class Opinion:
+    """One voice's current view of one chip."""
+
+    label: str | None = None
+    negatives: set[str] = field(default_factory=set)
+    by: str | None = None  # user id behind the current label (differs from the key for curators)
+
+    def apply(self, *, label: str | None, negative: bool, user: str) -> None:
+        if negative:
+            self.negatives.add(label)
+            if self.label == label:
+                self.label, self.by = None, None
+        elif label is None:
+            self.label, self.by = None, None
+        else:
+            self.label, self.by = label, user
+            self.negatives.discard(label)
+
+    def judges(self, k: str) -> bool | None:
+        """True / False when this opinion agrees / disagrees with class k, None: no say."""
+        if self.label is not None:
+            return self.label == k
+        return False if k in self.negatives else None
+
+    @property
+    def empty(self) -> bool:
+        return self.label is None and not self.negatives
+
+
+@dataclass
+class Decision:
+    label: str
+    supporters: list[str]
+
+
+def vote_rows(*, schema: LabelSchema, grids: Iterable[Grid], users=None):
+    """(grid, row, col, user, class, negative) of the votes in id (= time) order."""
+    qs = Vote.objects.filter(schema=schema, grid__in=list(grids))
+    if users is not None:
+        qs = qs.filter(user__in=users)
+    return qs.order_by("id").values_list("grid_id", "row", "col", "user_id", "label_class_id",
+                                         "negative")
+
+
+def fold(rows, *, active: set[str], one_voice: bool = False) -> dict[Chip, dict[str, Opinion]]:
+    """Current opinions ``{chip: {user id: Opinion}}`` (``one_voice``: every user is one key)."""
+    state: dict[Chip, dict[str, Opinion]] = defaultdict(dict)
+    for grid_id, row, col, user_id, class_id, negative in rows:
+        label = None if class_id is None else str(class_id)
+        if label is not None and label not in active:
+            continue
+        key = "curators" if one_voice else str(user_id)
+        state[(str(grid_id), row, col)].setdefault(key, Opinion()).apply(
+            label=label, negative=negative, user=str(user_id)
+        )
+    return state
+
+
+def opinions(*, schema: LabelSchema, grids: Iterable[Grid]) -> dict[Chip, dict[str, Opinion]]:
+    """Every user's current opinion on the chips of ``grids`` under ``schema``."""
+    return fold(vote_rows(schema=schema, grids=grids), active=active_class_ids(schema))
+
+
+def active_class_ids(schema: LabelSchema) -> set[str]:
+    return {str(pk) for pk in schema.classes.filter(removed_at=None).values_list("pk", flat=True)}
+
+
+def curator_ids(schema: LabelSchema) -> list:
+    return list(Membership.objects.filter(
+        lab_id=schema.dataset.lab_id, role__in=[Role.CURATOR, Role.OWNER]
+    ).values_list("user_id", flat=True))
+
+
+# --- rules -------------------------------------------------------------------------
+def decide_single_owner(state, *, owner: str) -> dict[Chip, Decision]:
+    out = {}
+    for chip, ops in state.items():
+        op = ops.get(owner)
+        if op is not None and op.label is not None:
+            out[chip] = Decision(op.label, [owner])
+    return out
+
+
+def decide_majority(state, *, min_votes: int) -> dict[Chip, Decision]:
+    out = {}
+    for chip, ops in state.items():
+        top = _top_label(ops)
+        if top is None:
+            continue
+        say = [u for u, op in ops.items() if op.judges(top) is not None]
+        supporters = [u for u in say if ops[u].label == top]
+        if len(supporters) >= min_votes and 2 * len(supporters) > len(say):
+            out[chip] = Decision(top, supporters)
+    return out
+
+
+def decide_curator(curator_state) -> dict[Chip, Decision]:
+    """``curator_state`` is a one-voice fold of the curators' votes."""
+    out = {}
+    for chip, ops in curator_state.items():
+        op = ops.get("curators")
+        if op is not None and op.label is not None:
+            out[chip] = Decision(op.label, [op.by])
+    return out
+
+
+def decide(*, schema: LabelSchema, grids: list[Grid], rule: str, owner=None,
+           min_votes: int = 2) -> tuple[dict[Chip, Decision], dict[Chip, dict[str, Opinion]]]:
+    """The support chips under ``rule`` and everyone's current opinions (for agreement)."""
+    active = active_class_ids(schema)
+    state = fold(vote_rows(schema=schema, grids=grids), active=active)
+    if rule == ConsensusRule.SINGLE_OWNER:
+        return decide_single_owner(state, owner=str(owner)), state
+    if rule == ConsensusRule.MAJORITY:
+        return decide_majority(state, min_votes=min_votes), state
+    curators = fold(vote_rows(schema=schema, grids=grids, users=curator_ids(schema)),
+                    active=active, one_voice=True)
+    return decide_curator(curators), state
+
+
+def _top_label(ops: dict[str, Opinion]) -> str | None:
+    counts = Counter(op.label for op in ops.values() if op.label is not None)
+    if not counts:
+        return None
+    (best, n), *rest = counts.most_common(2)
+    return None if rest and rest[0][1] == n else best
+
+
+# --- agreement ---------------------------------------------------------------------
+def chip_agreement(ops: dict[str, Opinion], k: str) -> tuple[int, int]:
+    """(agreeing, having a say) about class k on one chip."""
+    says = [op.judges(k) for op in ops.values()]
+    return sum(1 for s in says if s), sum(1 for s in says if s is not None)
+
+
+def agreement_with(decisions: dict[Chip, Decision], state) -> dict:
+    """Agreement of all voters with the decided class of each chip (for a frozen version)."""
+    per_chip = []
+    for chip, decision in sorted(decisions.items()):
+        agree, say = chip_agreement(state.get(chip, {}), decision.label)
+        per_chip.append({"grid": chip[0], "row": chip[1], "col": chip[2],
+                         "class": decision.label, "agree": agree, "voters": say,
+                         "agreement": round(agree / say, 4) if say else None})
+    rated = [c["agreement"] for c in per_chip if c["voters"] >= 2]
+    return {"per_chip": per_chip, "chips_with_several_voters": len(rated),
+            "overall": round(sum(rated) / len(rated), 4) if rated else None}
+
+
+def agreement_report(state, *, gold: dict[Chip, str]) -> dict:
+    """Per-chip agreement with the consensus and per-annotator agreement with it and with gold."""
+    per_chip, consensus = [], {}
+    for chip, ops in sorted(state.items()):
+        voices = sum(1 for op in ops.values() if not op.empty)
+        top = _top_label(ops)
+        if voices < 2 or top is None:
+            continue
+        agree, say = chip_agreement(ops, top)
+        consensus[chip] = top
+        per_chip.append({"grid": chip[0], "row": chip[1], "col": chip[2], "consensus": top,
+                         "agree": agree, "voters": say, "agreement": round(agree / say, 4)})
+    users: dict[str, Counter] = defaultdict(Counter)
+    for reference, name in ((consensus, "consensus"), (gold, "gold")):
+        for chip, k in reference.items():
+            for user, op in state.get(chip, {}).items():
+                verdict = op.judges(k)
+                if verdict is not None:
+                    users[user][f"{name}_chips"] += 1
+                    users[user][f"{name}_agree"] += int(verdict)
+    annotators = []
+    for user, c in sorted(users.items()):
+        row = {"user": user}
+        for name in ("consensus", "gold"):
+            n, a = c[f"{name}_chips"], c[f"{name}_agree"]
+            row.update({f"{name}_chips": n, f"{name}_agree": a,
+                        f"agreement_with_{name}": round(a / n, 4) if n else None})
+        annotators.append(row)
+    overall = [c["agreement"] for c in per_chip]
+    return {"per_chip": per_chip, "overall": round(sum(overall) / len(overall), 4)
+            if overall else None, "annotators": annotators}
+
+
+# --- guidance ----------------------------------------------------------------------
+def _half(index: int, size: int) -> int | None:
+    """-1 / +1 for the first / second half of ``size`` cells; None for a middle cell."""
+    centre, middle = 2 * index + 1, size
+    return None if centre == middle else (-1 if centre < middle else 1)
+
+
+_QUADRANT = {(-1, -1): "top-left", (-1, 1): "top-right", (1, -1): "bottom-left",
+             (1, 1): "bottom-right"}
+
+
+def guidance_warnings(chips: list[dict], *, classes: list[dict],
+                      grids: dict[str, Grid]) -> list[str]:
+    """Advice on a support set: 2–10 chips per class, spread over the image(s)."""
+    warnings = []
+    for cls in classes:
+        mine = [c for c in chips if c["class"] == cls["id"]]
+        name, n = cls["name"], len(mine)
+        if n == 0:
+            warnings.append(f"'{name}' has no chips; it is left out of the support set.")
+            continue
+        if n < MIN_PER_CLASS:
+            warnings.append(f"'{name}' has only {n} chip; give at least {MIN_PER_CLASS} "
+                            "examples per class.")
+        elif n > MAX_PER_CLASS:
+            warnings.append(f"'{name}' has {n} chips; more than {MAX_PER_CLASS} examples per "
+                            "class rarely improve a few-shot prototype.")
+        if n >= MIN_PER_CLASS and len({c["grid"] for c in mine}) == 1:
+            grid = grids[mine[0]["grid"]]
+            halves = {(_half(c["row"], grid.rows), _half(c["col"], grid.cols)) for c in mine}
+            if len(halves) == 1 and (quadrant := _QUADRANT.get(halves.pop())):
+                warnings.append(f"All {n} chips of '{name}' come from the {quadrant} quadrant "
+                                "of one image; spread the examples over the image.")
+    return warnings
+
+
+# --- the derived support set ---------------------------------------------------------
+def class_snapshot(schema: LabelSchema) -> list[dict]:
+    return [{"id": str(c.pk), "name": c.name, "colour": c.colour}
+            for c in schema.classes.filter(removed_at=None)]
+
+
+def support_state(*, schema: LabelSchema, grids: list[Grid], rule: str, owner=None,
+                  min_votes: int = 2) -> dict:
+    """The support set ``rule`` derives right now from the votes on ``grids`` (no access check).
+
+    Returns chips (with grid, image, row, col, class and how many voices back it), counts per
+    class, contributors, agreement of all voters with each chip's class and guidance warnings.
+    """
+    decisions, state = decide(schema=schema, grids=grids, rule=rule, owner=owner,
+                              min_votes=min_votes)
+    by_id = {str(g.pk): g for g in grids}
+    classes = class_snapshot(schema)
+    chips = [{"grid": g, "image": str(by_id[g].image_id), "row": r, "col": c,
+              "class": d.label, "supporters": len(d.supporters)}
+             for (g, r, c), d in sorted(decisions.items())]
+    counts = Counter(chip["class"] for chip in chips)
+    backing = Counter(u for d in decisions.values() for u in d.supporters)
+    names = {str(pk): name for pk, name in
+             User.objects.filter(pk__in=list(backing)).values_list("pk", "username")}
+    contributors = [{"id": u, "username": names.get(u, ""), "votes": n}
+                    for u, n in sorted(backing.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return {
+        "rule": rule,
+        "params": _params(rule, owner=owner, min_votes=min_votes),
+        "chips": chips,
+        "classes": [{**c, "count": counts.get(c["id"], 0)} for c in classes],
+        "contributors": contributors,
+        "agreement": agreement_with(decisions, state),
+        "warnings": guidance_warnings(chips, classes=classes, grids=by_id),
+    }
+
+
+def _params(rule: str, *, owner, min_votes: int) -> dict:
+    if rule == ConsensusRule.SINGLE_OWNER:
+        return {"owner": str(owner)}
+    if rule == ConsensusRule.MAJORITY:
+        return {"min_votes": min_votes}
+    return {}

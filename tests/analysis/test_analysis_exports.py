@@ -1,0 +1,152 @@
+"""Export functions on small, hand-checkable label grids."""
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from analysis import exports
+
+CLASSES = [
+    {"id": "a", "name": "STO", "colour": "#ff0000"},
+    {"id": "b", "name": "Ge", "colour": "#00ff00"},
+    {"id": "c", "name": "vacuum", "colour": "#0000ff"},
+]
+# 2 x 3 chips of 4 px with a (1, 2) offset on a 10 x 15 image: margins bottom 1, right 1
+LABELS = np.array([[0, 1, 2], [2, 2, 1]])
+GRID = {"chip_size": 4, "offset": (1, 2), "image_shape": (10, 15)}
+STATS = {
+    "n_chips": 6, "counts": [1, 2, 3], "fractions": [1 / 6, 2 / 6, 3 / 6],
+    "fractions_std": [0.01, 0.02, 0.03], "fractions_ci_low": [0.1, 0.3, 0.45],
+    "fractions_ci_high": [0.2, 0.4, 0.55], "areas_px": [16, 32, 48],
+    "areas": [0.16, 0.32, 0.48], "areas_std": [0.01, 0.02, 0.03], "area_unit": "nm^2",
+}
+
+
+def test_mask_upsamples_chips_and_marks_margins():
+    mask = exports.upsample_labels(LABELS, chip_size=4, offset=(1, 2), shape=(10, 15))
+    assert mask.shape == (10, 15) and mask.dtype == np.uint8
+    assert (mask[0] == exports.UNLABELLED).all()  # top margin (offset 1)
+    assert (mask[:, :2] == exports.UNLABELLED).all()  # left margin (offset 2)
+    assert (mask[9] == exports.UNLABELLED).all() and (mask[:, 14] == exports.UNLABELLED).all()
+    assert (mask[1:5, 2:6] == 0).all() and (mask[1:5, 6:10] == 1).all()
+    assert (mask[5:9, 10:14] == 1).all() and (mask[5:9, 2:6] == 2).all()
+
+
+def test_mask_png_values_and_class_table():
+    data = exports.mask_png(LABELS, CLASSES, **GRID)
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.mode == "L" and img.size == (15, 10)
+        pixels = np.asarray(img)
+    np.testing.assert_array_equal(
+        pixels, exports.upsample_labels(LABELS, chip_size=4, offset=(1, 2), shape=(10, 15)))
+    table = exports.read_png_class_table(data)
+    assert [c["name"] for c in table["classes"]] == ["STO", "Ge", "vacuum"]
+    assert [c["index"] for c in table["classes"]] == [0, 1, 2]
+    assert table["unlabelled"] == 255 and table["chip_size"] == 4 and table["offset"] == [1, 2]
+
+
+def test_overlay_blends_class_colours_at_known_chips():
+    preview = np.full((10, 15), 100, np.uint8)
+    rgb = exports.overlay_rgb(preview, LABELS, CLASSES, alpha=0.5, **GRID)
+    assert rgb.shape == (10, 15, 3)
+    assert tuple(rgb[2, 3]) == (178, 50, 50)  # chip (0, 0): STO red over grey 100
+    assert tuple(rgb[2, 7]) == (50, 178, 50)  # chip (0, 1): Ge green
+    assert tuple(rgb[6, 3]) == (50, 50, 178)  # chip (1, 0): vacuum blue
+    assert tuple(rgb[0, 0]) == (100, 100, 100)  # margin stays grey
+    png = exports.overlay_png(preview, LABELS, CLASSES, alpha=0.5, **GRID)
+    with Image.open(io.BytesIO(png)) as img:
+        assert img.mode == "RGB" and np.array_equal(np.asarray(img), rgb)
+
+
+def test_overlay_maps_chips_onto_a_downscaled_preview():
+    labels = np.array([[0, 1], [1, 0]])
+    preview = np.zeros((4, 4), np.uint8)  # half of an 8 x 8 image with 4 px chips
+    rgb = exports.overlay_rgb(preview, labels, CLASSES, chip_size=4, offset=(0, 0),
+                              image_shape=(8, 8), alpha=1.0)
+    assert tuple(rgb[0, 0]) == (255, 0, 0) and tuple(rgb[0, 3]) == (0, 255, 0)
+    assert tuple(rgb[3, 0]) == (0, 255, 0) and tuple(rgb[3, 3]) == (255, 0, 0)
+
+
+@pytest.mark.parametrize("series", [False, True])
+def test_ome_tiff_shape_class_table_and_calibration(series):
+    labels = np.stack([LABELS, 2 - LABELS]) if series else LABELS
+    data = exports.mask_ome_tiff(labels, CLASSES, pixel_size=0.0325, pixel_unit="nm", **GRID)
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        assert tif.is_ome
+        array = tif.series[0].asarray()
+        ome = ET.fromstring(tif.ome_metadata)
+    assert array.shape == ((2, 10, 15) if series else (10, 15))
+    first = array[0] if series else array
+    assert first[1, 2] == 0 and first[1, 6] == 1 and first[0, 0] == exports.UNLABELLED
+    if series:
+        assert array[1, 1, 2] == 2
+    ns = {"ome": "http://www.openmicroscopy.org/Schemas/OME/2016-06"}
+    pixels = ome.find(".//ome:Pixels", ns)
+    assert float(pixels.get("PhysicalSizeX")) == pytest.approx(0.0325)
+    assert pixels.get("PhysicalSizeXUnit") == "nm"
+    description = json.loads(ome.find(".//ome:Image/ome:Description", ns).text)
+    assert [c["name"] for c in description["classes"]] == ["STO", "Ge", "vacuum"]
+    entries = {m.get("K"): m.text for m in ome.findall(".//ome:MapAnnotation//ome:M", ns)}
+    assert entries == {"0": "STO", "1": "Ge", "2": "vacuum"}
+
+
+def test_ome_tiff_without_calibration_has_no_physical_size():
+    data = exports.mask_ome_tiff(LABELS, CLASSES, **GRID)
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        assert "PhysicalSizeX" not in tif.ome_metadata
+
+
+def test_csv_and_json_agree():
+    probs = np.eye(3, dtype=np.float32)[LABELS]
+    document = exports.result_document(
+        labels=LABELS, probs=probs, confidence=probs.max(-1), stats=STATS, classes=CLASSES,
+        grid={"chip_size": 4, "offset": [1, 2], "rows": 2, "cols": 3},
+        provenance={"image_sha256": "x"},
+    )
+    parsed = json.loads(exports.result_json(document))
+    rows = list(csv.DictReader(io.StringIO(exports.counts_csv(STATS, CLASSES))))
+    assert [r["class"] for r in rows] == ["STO", "Ge", "vacuum"]
+    assert [int(r["count"]) for r in rows] == parsed["stats"]["counts"]
+    for row, expected in zip(rows, parsed["table"], strict=True):
+        assert float(row["fraction"]) == pytest.approx(expected["fraction"])
+        assert float(row["fraction_std"]) == pytest.approx(expected["fraction_std"])
+        assert float(row["area"]) == pytest.approx(expected["area"])
+        assert row["area_unit"] == "nm^2"
+    assert parsed["labels"] == LABELS.tolist()
+    counts = np.bincount(np.asarray(parsed["labels"]).ravel(), minlength=3)
+    assert counts.tolist() == [int(r["count"]) for r in rows]
+    assert parsed["probabilities"]["confidence_quantiles"]["min"] == 1.0
+
+
+def test_csv_leaves_unknown_areas_empty():
+    stats = {k: v for k, v in STATS.items() if not k.startswith("area") or k == "areas_px"}
+    rows = list(csv.DictReader(io.StringIO(exports.counts_csv(stats, CLASSES, frame=3))))
+    assert rows[0]["area"] == "" and rows[0]["frame"] == "3" and rows[0]["area_px"] == "16"
+
+
+def test_chart_svg_parses_with_one_bar_per_class():
+    svg = exports.chart_svg(STATS, CLASSES, title="A <title> & more")
+    root = ET.fromstring(svg)
+    bars = [el for el in root.iter("{http://www.w3.org/2000/svg}rect")
+            if el.get("class") == "bar"]
+    assert [b.get("data-class") for b in bars] == ["STO", "Ge", "vacuum"]
+    assert [float(b.get("data-fraction")) for b in bars] == pytest.approx(
+        STATS["fractions"], abs=1e-6)
+    heights = [float(b.get("height")) for b in bars]
+    assert heights[0] < heights[1] < heights[2]
+    assert [b.get("fill") for b in bars] == ["#ff0000", "#00ff00", "#0000ff"]
+    errors = [el for el in root.iter("{http://www.w3.org/2000/svg}path")
+              if el.get("class") == "error"]
+    assert len(errors) == 3
+
+
+def test_chart_png_is_an_image():
+    data = exports.chart_png(STATS, CLASSES)
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format == "PNG" and img.size[0] > 100

@@ -1,0 +1,115 @@
+"""Encoder registry, output shapes, batching, resnet adapter and weight serialisation."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from workers.fewshot.chipping import ChipGrid
+from workers.fewshot.encoders import ChecksumError, build_encoder, list_encoders, load_encoder, save_encoder
+from workers.fewshot.encoders.base import extract_chips
+from workers.fewshot.encoders.resnet import StateDictError, resnet
+
+
+def test_registry_lists_the_three_encoders():
+    assert {"default", "fourier", "resnet"} <= set(list_encoders())
+    with pytest.raises(ValueError, match="unknown encoder"):
+        build_encoder("nope")
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [("fourier", {}), ("default", {"weights": None}), ("default", {}), ("resnet", {"weights": None, "input_size": 32})],
+)
+@pytest.mark.parametrize("chip", [8, 24])
+def test_embed_shapes(name, kwargs, chip):
+    enc = build_encoder(name, device="cpu", **kwargs)
+    img = np.random.default_rng(0).random((50, 70)).astype(np.float32)
+    grid = ChipGrid.for_shape(img.shape, chip, offset=(1, 2))
+    emb = enc.embed(img, grid)
+    assert emb.shape == (grid.rows, grid.cols, enc.dim)
+    assert emb.dtype == torch.float32 and torch.isfinite(emb).all()
+
+
+def test_embed_whole_image_matches_chip_by_chip():
+    enc = build_encoder("fourier")
+    img = np.random.default_rng(1).random((40, 40)).astype(np.float32)
+    grid = ChipGrid.for_shape(img.shape, 16, offset=(3, 0))
+    emb = enc.embed(img, grid)
+    y0, x0, y1, x1 = grid.chip_box(1, 1)
+    single = enc.embed_chips(torch.from_numpy(img[y0:y1, x0:x1])[None, None])
+    torch.testing.assert_close(emb[1, 1], single[0], rtol=1e-4, atol=1e-4)
+
+
+def test_extract_chips_with_stride():
+    img = torch.arange(100.0).reshape(10, 10)
+    chips, (nr, nc) = extract_chips(img, chip_size=4, offset=(1, 0), stride=2)
+    assert (nr, nc) == (3, 4) and chips.shape == (12, 1, 4, 4)
+    torch.testing.assert_close(chips[5, 0], img[3:7, 2:6])
+
+
+def test_fourier_is_orientation_sensitive():
+    enc = build_encoder("fourier")
+    yy, xx = np.indices((32, 32))
+    a = np.sin(2 * np.pi * xx / 5).astype(np.float32)
+    b = np.sin(2 * np.pi * (xx * np.cos(0.3) + yy * np.sin(0.3)) / 5).astype(np.float32)
+    e = enc.embed_chips(torch.from_numpy(np.stack([a, a[:, ::-1].copy(), b]))[:, None])
+    assert (e[0] - e[1]).norm() < 0.5 * (e[0] - e[2]).norm()
+
+
+def test_default_encoder_is_deterministic_and_batch_independent():
+    enc = build_encoder("default")
+    chips = torch.rand(6, 1, 20, 20)
+    full = enc.embed_chips(chips)
+    torch.testing.assert_close(full, enc.embed_chips(chips))
+    torch.testing.assert_close(full[2:3], enc.embed_chips(chips[2:3]), rtol=1e-4, atol=1e-5)
+
+
+def test_save_load_roundtrip_and_checksum(tmp_path):
+    enc = build_encoder("default", weights=None)
+    save_encoder(enc, tmp_path / "m", metadata={"note": "test"})
+    back = load_encoder(tmp_path / "m")
+    chips = torch.rand(3, 1, 16, 16)
+    torch.testing.assert_close(enc.embed_chips(chips), back.embed_chips(chips))
+    assert back.metadata == {"note": "test"}
+    w = tmp_path / "m" / "weights.pt"
+    data = bytearray(w.read_bytes())
+    data[-20] ^= 0xFF
+    w.write_bytes(bytes(data))
+    with pytest.raises(ChecksumError):
+        load_encoder(tmp_path / "m")
+
+
+def test_bundled_default_weights_verify_and_are_small():
+    from workers.fewshot.encoders.default import BUNDLED_WEIGHTS
+
+    doc = json.loads((BUNDLED_WEIGHTS / "config.json").read_text())
+    assert doc["encoder"] == "default" and "command" in doc["metadata"]
+    assert (BUNDLED_WEIGHTS / "weights.pt").stat().st_size < 5_000_000
+    assert build_encoder("default").default_temperature > 0
+
+
+def test_fourier_save_load(tmp_path):
+    enc = build_encoder("fourier", n_angular=18)
+    back = load_encoder(save_encoder(enc, tmp_path / "f"))
+    assert back.dim == enc.dim and back.config() == enc.config()
+
+
+def test_resnet_adapter_loads_own_state_dict_and_rejects_wrong_one(tmp_path):
+    torch.manual_seed(0)
+    net = resnet("resnet18")
+    path = tmp_path / "r18.pth"
+    torch.save(net.state_dict(), path)
+    enc = build_encoder("resnet", weights=path, arch="resnet18", input_size=32, layer="layer3")
+    torch.testing.assert_close(enc.model.conv1.weight, net.conv1.weight)
+    assert enc.embed_chips(torch.rand(2, 1, 20, 20)).shape == (2, 256)
+
+    bad = dict(net.state_dict())
+    bad["layer1.0.conv1.weight"] = torch.zeros(3, 3, 3, 3)
+    del bad["layer4.1.bn2.weight"]
+    torch.save(bad, tmp_path / "bad.pth")
+    with pytest.raises(StateDictError, match="missing.*layer4.1.bn2.weight.*shape mismatch.*layer1.0.conv1"):
+        build_encoder("resnet", weights=tmp_path / "bad.pth")
+    with pytest.raises(StateDictError, match="resnet50"):
+        build_encoder("resnet", weights=path, arch="resnet50")
