@@ -82,6 +82,17 @@ def _configured_bucket():
                        opts["bucket_name"])
 
 
+@pytest.fixture
+def local_storage(settings, tmp_path):
+    """Point Django's default storage at a local folder for one test."""
+    settings.CHIPLAB_STORAGE = "local"
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path / "objects"), "base_url": None},
+    }}
+    return tmp_path / "objects"
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint():
     """The S3 server: the configured one (CI) or a moto server started here."""

@@ -249,7 +249,7 @@ def test_preview_before_ingest_is_not_ready(client_for, world):
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_ready"
 
 
-def test_original_streams_bit_exact_from_disk(client_for, world):
+def test_original_streams_bit_exact_from_disk(client_for, world, local_storage):
     dataset = world.dataset()
     content = JEOL_TIFF.read_bytes()
     image_id = upload(client_for(world.curator), dataset, content, JEOL_TIFF.name).json()["id"]

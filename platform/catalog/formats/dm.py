@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -14,6 +15,8 @@ from .pixels import check_dtype, stack_grey
 from .tree import dig, json_safe
 from .units import calibration, uncalibrated
 from .values import as_float, datetime_from_parts, iso_datetime, prune
+
+logger = logging.getLogger(__name__)
 
 # DM image DataType → numpy dtype. 8/23 are 4-byte B, G, R, A pixels. Complex types
 # (3, 5, 13, 27, 28) are FFTs, not micrographs, and are refused.
@@ -158,14 +161,26 @@ def read_dm(path: str | os.PathLike[str], *, fmt: str) -> Micrograph:
         data, conversion = stack_grey(frames, image.frames)
     raw = {key: value for key, value in tree.items() if key != "ImageList"}
     raw["ImageList"] = {"main": image.tags}
+    try:
+        cal, instrument = _calibration(image.tags), _instrument(image.tags, tree)
+    except Exception as exc:  # metadata is best effort: the pixels are already good
+        logger.warning("DM metadata extraction failed: %r", exc)
+        cal, instrument = uncalibrated(), {}
+        raw["metadata_error"] = str(exc)
     return Micrograph(
         format=fmt,
         data=data,
-        calibration=_calibration(image.tags),
-        instrument=_instrument(image.tags, tree),
+        calibration=cal,
+        instrument=instrument,
         raw=json_safe(raw),
         rgb_conversion=conversion,
     )
+
+
+def _group(tree: Any, *path: str) -> dict[str, Any]:
+    """The tag group at ``path``, or an empty dict when absent or not a group."""
+    node = dig(tree, *path)
+    return node if isinstance(node, dict) else {}
 
 
 def _text(value: Any) -> str:
@@ -190,14 +205,14 @@ def _calibration(tags: dict[str, Any]) -> dict[str, Any]:
 
 def _instrument(tags: dict[str, Any], tree: dict[str, Any]) -> dict[str, Any]:
     """Map GMS ``Microscope Info``, ``Session Info``, ``DataBar`` and ``Acquisition`` tags."""
-    image_tags = dig(tags, "ImageTags") or {}
-    info = dig(image_tags, "Microscope Info") or {}
-    session = dig(image_tags, "Session Info") or {}
+    image_tags = _group(tags, "ImageTags")
+    info = _group(image_tags, "Microscope Info")
+    session = _group(image_tags, "Session Info")
     voltage = as_float(info.get("Voltage"))
     magnification = as_float(info.get("Indicated Magnification")) or as_float(
         info.get("Actual Magnification")
     )
-    databar = dig(image_tags, "DataBar") or dig(tree, "DataBar") or {}
+    databar = _group(image_tags, "DataBar") or _group(tree, "DataBar")
     acquired = datetime_from_parts(
         databar.get("Acquisition Date"), databar.get("Acquisition Time")
     ) or iso_datetime(image_tags.get("Timestamp"))

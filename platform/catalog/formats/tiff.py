@@ -18,6 +18,9 @@ from PIL import Image
 from .base import FormatError, Micrograph, Probe, check_dimensions
 from .pixels import check_dtype, stack_grey
 from .tiff_metadata import tiff_metadata
+from .units import uncalibrated
+
+logger = logging.getLogger(__name__)
 
 _REPR = re.compile(r"<tifffile\.[^>]*>\s*")
 
@@ -150,9 +153,12 @@ def _decode_with_pillow(path: str, index: int) -> np.ndarray:
     except Image.DecompressionBombError as exc:
         raise FormatError("too_large_dimensions", f"The TIFF page is too large ({exc}).") from exc
     except Exception as exc:
-        raise FormatError(
-            "unsupported_content", f"The TIFF compression cannot be decoded here: {exc}"
-        ) from exc
+        text = str(exc)
+        if "not available" in text or "not supported" in text or "unknown" in text.lower():
+            raise FormatError(
+                "unsupported_content", f"The TIFF compression cannot be decoded here: {text}"
+            ) from exc
+        raise FormatError("corrupt", f"The TIFF pixel data is damaged: {text}") from exc
 
 
 def _frames_of(array: np.ndarray, axes: str, layout: _Layout) -> Iterator[np.ndarray]:
@@ -210,7 +216,11 @@ def read_tiff(path: str | os.PathLike[str]) -> Micrograph:
         check_dtype(layout.dtype, where="TIFF")
         data, conversion = stack_grey(_iter_frames(tif, layout, file_size), layout.frames)
         _raise_trapped(trap)
-        cal, instrument, raw = tiff_metadata(tif)
+        try:
+            cal, instrument, raw = tiff_metadata(tif)
+        except Exception as exc:  # metadata is best effort: the pixels are already good
+            logger.warning("TIFF metadata extraction failed: %r", exc)
+            cal, instrument, raw = uncalibrated(), {}, {"metadata_error": _clean(str(exc))}
         raw["series_axes"] = layout.series.axes
         raw["pages"] = len(tif.pages)
     return Micrograph(
