@@ -16,12 +16,10 @@ from catalog.models import Dataset
 
 
 def demo_micrograph_tiff(*, seed: int = 0, size: int = 1024) -> bytes:
-    """A simulated HAADF-like micrograph with domains, as a calibrated 16-bit TIFF."""
+    """A simulated HAADF-STEM micrograph (STO/Ge interface) as a calibrated 16-bit TIFF."""
     from workers.fewshot import sim
 
-    name = "perovskite_orientation" if "perovskite_orientation" in sim.CASES else next(
-        iter(sim.CASES)
-    )
+    name = "sto_ge_interface"  # pyChip's own system: STO / Ge / amorphous, HAADF-like
     scene = sim.generate(name, seed=seed, size=(size, size))
     data = scene.image.astype(np.float64)
     lo, hi = np.percentile(data, [0.1, 99.9])
