@@ -241,6 +241,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ImageStatusEnum": "catalog.models.ImageStatus",
+        "JobStatusEnum": "analysis.models.JobStatus",
+    },
 }
 
 # --- i18n / misc -------------------------------------------------------------------
