@@ -286,3 +286,18 @@ def test_curator_deletes_image_and_its_objects(client_for, world):
         with TestCase.captureOnCommitCallbacks(execute=True):
             assert client_for(world.curator).delete(f"/api/images/{image_id}/").status_code == 204
     assert not default_storage.exists(key)
+
+
+def test_landing_page_embeds_jsonld(client_for, world, client):
+    import json
+    import re
+
+    dataset = world.dataset(visibility=Visibility.PUBLIC, title="Public STO/Ge set",
+                            licence="CC-BY-4.0")
+    page = client.get(f"/datasets/{dataset.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Public STO/Ge set" in html and "https://spdx.org/licenses/CC-BY-4.0.html" in html
+    block = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    doc = json.loads(block.group(1))
+    assert doc["name"] == "Public STO/Ge set" and doc["@id"].endswith(f"/datasets/{dataset.pk}/")
