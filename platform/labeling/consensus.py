@@ -277,8 +277,7 @@ def support_state(*, schema: LabelSchema, grids: list[Grid], rule: str, owner=No
              for (g, r, c), d in sorted(decisions.items())]
     counts = Counter(chip["class"] for chip in chips)
     backing = Counter(u for d in decisions.values() for u in d.supporters)
-    names = {str(pk): name for pk, name in
-             User.objects.filter(pk__in=list(backing)).values_list("pk", "username")}
+    names = usernames(backing)
     contributors = [{"id": u, "username": names.get(u, ""), "votes": n}
                     for u, n in sorted(backing.items(), key=lambda kv: (-kv[1], kv[0]))]
     return {
@@ -290,6 +289,12 @@ def support_state(*, schema: LabelSchema, grids: list[Grid], rule: str, owner=No
         "agreement": agreement_with(decisions, state),
         "warnings": guidance_warnings(chips, classes=classes, grids=by_id),
     }
+
+
+def usernames(user_ids) -> dict[str, str]:
+    """``{user id: username}`` (also for people who have since left the lab)."""
+    return {str(pk): name for pk, name in
+            User.objects.filter(pk__in=list(user_ids)).values_list("pk", "username")}
 
 
 def _params(rule: str, *, owner, min_votes: int) -> dict:

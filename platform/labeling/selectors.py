@@ -1,0 +1,217 @@
+"""Reads of schemas, grids, votes, support sets and agreement.
+
+Everything here hangs off an image and is visible exactly when its image (dataset) is
+(``catalog.selectors``); what exposes individual annotators' performance (agreement, gold)
+additionally needs lab membership.
+"""
+
+from collections import Counter
+
+from django.db.models import QuerySet
+
+from accounts.models import Role
+from accounts.selectors import require_role
+from catalog.models import Dataset, Image, ImageStatus
+from catalog.selectors import dataset_get, datasets_visible_to, image_get, images_visible_to
+from common import storage
+from common.errors import Invalid, NotFound
+
+from . import consensus
+from .models import ConsensusRule, GoldChip, Grid, LabelClass, LabelSchema, SupportSetVersion
+
+
+# --- schemas and classes -----------------------------------------------------------
+def schemas_visible_to(*, user) -> QuerySet[LabelSchema]:
+    return LabelSchema.objects.filter(
+        dataset__in=datasets_visible_to(user=user).values("pk")
+    ).select_related("dataset", "dataset__lab")
+
+
+def schemas_of_dataset(*, user, dataset_id) -> QuerySet[LabelSchema]:
+    dataset = dataset_get(user=user, dataset_id=dataset_id)
+    return dataset.schemas.prefetch_related("classes").select_related("dataset")
+
+
+def schema_get(*, user, schema_id) -> LabelSchema:
+    schema = schemas_visible_to(user=user).filter(pk=schema_id).first()
+    if schema is None:
+        raise NotFound("Label schema not found.")
+    return schema
+
+
+def class_get(*, user, class_id) -> LabelClass:
+    label_class = LabelClass.objects.filter(
+        pk=class_id, schema__in=schemas_visible_to(user=user).values("pk")
+    ).select_related("schema", "schema__dataset").first()
+    if label_class is None:
+        raise NotFound("Class not found.")
+    return label_class
+
+
+def schema_for_grid(*, user, grid: Grid, schema_id=None) -> LabelSchema:
+    """The schema named by ``schema_id``, else the dataset's default (or only) schema."""
+    if schema_id:
+        schema = schema_get(user=user, schema_id=schema_id)
+        if schema.dataset_id != grid.image.dataset_id:
+            raise Invalid("That schema belongs to another dataset than this grid's image.",
+                          fields={"schema": ["other dataset"]})
+        return schema
+    schemas = list(LabelSchema.objects.filter(dataset_id=grid.image.dataset_id))
+    default = [s for s in schemas if s.is_default] or (schemas if len(schemas) == 1 else [])
+    if not default:
+        raise Invalid("Name the label schema (?schema=<id>): this dataset has "
+                      f"{len(schemas)} schemas and no default.", fields={"schema": ["required"]})
+    return default[0]
+
+
+# --- grids -------------------------------------------------------------------------
+def grids_visible_to(*, user) -> QuerySet[Grid]:
+    return Grid.objects.filter(image__in=images_visible_to(user=user).values("pk"))
+
+
+def grids_of_image(*, user, image_id) -> QuerySet[Grid]:
+    image = image_get(user=user, image_id=image_id)
+    return image.grids.all()
+
+
+def grid_get(*, user, grid_id) -> Grid:
+    grid = grids_visible_to(user=user).select_related(
+        "image", "image__dataset", "image__dataset__lab"
+    ).filter(pk=grid_id).first()
+    if grid is None:
+        raise NotFound("Grid not found.")
+    return grid
+
+
+def grids_get_many(*, user, grid_ids) -> list[Grid]:
+    """The grids named, in order; NotFound if any is not visible."""
+    ids = list(dict.fromkeys(str(g) for g in grid_ids))
+    found = {str(g.pk): g for g in grids_visible_to(user=user).select_related(
+        "image", "image__dataset").filter(pk__in=ids)}
+    if len(found) != len(ids):
+        raise NotFound("Grid not found.")
+    return [found[g] for g in ids]
+
+
+def grids_of_dataset(dataset: Dataset) -> QuerySet[Grid]:
+    return Grid.objects.filter(image__dataset=dataset).select_related("image")
+
+
+def chip_size_suggestion(*, user, image_id) -> dict:
+    """The engine's chip-size suggestion, computed on the preview and scaled to the original."""
+    image = image_get(user=user, image_id=image_id)
+    if image.status != ImageStatus.READY or not image.preview_key:
+        raise NotFound(f"No preview yet: the image is {image.status}.", code="not_ready")
+    return _suggest_from_preview(image)
+
+
+def _suggest_from_preview(image: Image) -> dict:
+    import numpy as np
+    from PIL import Image as PILImage
+
+    from workers.fewshot.guidance import suggest_chip_size
+
+    with storage.open_(image.preview_key) as fh:
+        preview = np.asarray(PILImage.open(fh).convert("L"), dtype=np.float32)
+    scale = image.width / preview.shape[1]  # previews are downscaled, never upscaled
+    suggestion = suggest_chip_size(preview).to_dict()
+    limit = min(image.width, image.height)
+    chip = int(min(max(round(suggestion["chip_size"] * scale), 1), limit))
+    for key in ("period_px", "correlation_length_px"):
+        if suggestion.get(key) is not None:
+            suggestion[key] = round(suggestion[key] * scale, 2)
+    return {**suggestion, "chip_size": chip, "computed_on": "preview",
+            "preview_scale": round(scale, 4), "max_chip_size": limit}
+
+
+# --- votes -------------------------------------------------------------------------
+def votes_current(*, user, grid: Grid, schema: LabelSchema, scope: str = "me") -> dict:
+    """Current state per chip: the acting user's labels (``me``) or everyone's with counts."""
+    if scope not in ("me", "all"):
+        raise Invalid("user must be 'me' or 'all'.", fields={"user": ["me or all"]})
+    state = consensus.opinions(schema=schema, grids=[grid])
+    me = str(user.pk)
+    chips = []
+    for (_, row, col), ops in sorted(state.items()):
+        if scope == "me":
+            op = ops.get(me)
+            if op is None or op.empty:
+                continue
+            chips.append({"row": row, "col": col, "class": op.label,
+                          "not": sorted(op.negatives)})
+            continue
+        labels = Counter(op.label for op in ops.values() if op.label is not None)
+        negatives = Counter(k for op in ops.values() for k in op.negatives)
+        if not labels and not negatives:
+            continue
+        mine = ops.get(me)
+        chips.append({
+            "row": row, "col": col, "mine": mine.label if mine else None,
+            "counts": dict(sorted(labels.items())), "not_counts": dict(sorted(negatives.items())),
+            "users": [{"user": u, "class": op.label} for u, op in sorted(ops.items())
+                      if op.label is not None],
+        })
+    return {"grid": str(grid.pk), "schema": str(schema.pk), "user": scope, "chips": chips}
+
+
+def gold_of_grid(*, user, grid: Grid, schema: LabelSchema) -> QuerySet[GoldChip]:
+    # annotators must not see the answers they are scored against
+    require_role(user=user, lab_id=grid.image.dataset.lab_id, role=Role.CURATOR)
+    return GoldChip.objects.filter(grid=grid, schema=schema).order_by("row", "col")
+
+
+# --- support sets ------------------------------------------------------------------
+def clean_rule(rule: str, min_votes: int) -> None:
+    if rule not in ConsensusRule.values:
+        raise Invalid(f"Unknown rule '{rule}'; use {', '.join(ConsensusRule.values)}.",
+                      fields={"rule": ["unknown"]})
+    if min_votes < 1:
+        raise Invalid("min_votes must be at least 1.", fields={"min_votes": ["too small"]})
+
+
+def support_state(*, user, schema: LabelSchema, grids: list[Grid], rule: str, owner=None,
+                  min_votes: int = 2) -> dict:
+    """The live support set ``rule`` derives from the votes on ``grids`` (before freezing).
+
+    single_owner defaults to the acting user. See ``labeling.consensus`` for the rules.
+    """
+    clean_rule(rule, min_votes)
+    for grid in grids:
+        if grid.image.dataset_id != schema.dataset_id:
+            raise Invalid("The grid's image is not in the schema's dataset.",
+                          fields={"schema": ["other dataset"]})
+    if rule == ConsensusRule.SINGLE_OWNER and owner is None:
+        owner = user.pk
+    return consensus.support_state(schema=schema, grids=grids, rule=rule, owner=owner,
+                                   min_votes=min_votes)
+
+
+def versions_of_schema(*, user, schema_id) -> QuerySet[SupportSetVersion]:
+    schema = schema_get(user=user, schema_id=schema_id)
+    return schema.versions.select_related("created_by").order_by("number")
+
+
+def support_set_get(*, user, version_id) -> SupportSetVersion:
+    version = SupportSetVersion.objects.filter(
+        pk=version_id, schema__in=schemas_visible_to(user=user).values("pk")
+    ).select_related("schema", "created_by").first()
+    if version is None:
+        raise NotFound("Support set version not found.")
+    return version
+
+
+# --- agreement ---------------------------------------------------------------------
+def agreement(*, user, schema: LabelSchema, grid: Grid | None = None) -> dict:
+    """Per-chip agreement with the consensus; per-annotator agreement with it and with gold."""
+    require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.VIEWER)
+    grids = [grid] if grid is not None else list(grids_of_dataset(schema.dataset))
+    state = consensus.opinions(schema=schema, grids=grids)
+    gold = {(str(g), r, c): str(k) for g, r, c, k in GoldChip.objects.filter(
+        schema=schema, grid__in=grids, label_class__removed_at=None
+    ).values_list("grid_id", "row", "col", "label_class_id")}
+    report = consensus.agreement_report(state, gold=gold)
+    names = consensus.usernames(row["user"] for row in report["annotators"])
+    for row in report["annotators"]:
+        row["username"] = names.get(row["user"], "")
+    report["gold_chips"] = len(gold)
+    return {"schema": str(schema.pk), **report}

@@ -1,0 +1,313 @@
+from rest_framework import serializers
+
+from .models import ConsensusRule, GoldChip, Grid, LabelClass, LabelSchema, SupportSetVersion, Vote
+
+
+class _WithClassField:
+    # exposes a field declared as ``class_`` under its JSON name ``class`` (a Python keyword);
+    # a comment, not a docstring, so that it does not become the schema components' description
+    def get_fields(self):
+        fields = super().get_fields()
+        if "class_" in fields:
+            fields["class"] = fields.pop("class_")
+        return fields
+
+
+# --- schemas and classes -----------------------------------------------------------
+class LabelClassSerializer(serializers.ModelSerializer):
+    schema = serializers.UUIDField(source="schema_id", read_only=True)
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = LabelClass
+        fields = ["id", "schema", "name", "colour", "order", "active", "removed_at", "created"]
+
+
+class LabelSchemaSerializer(serializers.ModelSerializer):
+    dataset = serializers.UUIDField(source="dataset_id", read_only=True)
+    created_by = serializers.UUIDField(source="created_by_id", read_only=True)
+    classes = LabelClassSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = LabelSchema
+        fields = ["id", "dataset", "name", "is_default", "created_by", "created", "classes"]
+
+
+class SchemaCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                 help_text="Omit for the dataset's default schema (any "
+                                           "annotator); a name creates a new one (curators).")
+
+
+class ClassWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    colour = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False,
+                                    help_text="#rrggbb; a free palette colour when omitted")
+    order = serializers.IntegerField(min_value=0, required=False)
+
+
+# --- grids -------------------------------------------------------------------------
+class MarginsSerializer(serializers.Serializer):
+    top = serializers.IntegerField()
+    left = serializers.IntegerField()
+    bottom = serializers.IntegerField()
+    right = serializers.IntegerField()
+
+
+class GridSerializer(serializers.ModelSerializer):
+    image = serializers.UUIDField(source="image_id", read_only=True)
+    created_by = serializers.UUIDField(source="created_by_id", read_only=True)
+    margins = MarginsSerializer(read_only=True)
+
+    class Meta:
+        model = Grid
+        fields = ["id", "image", "chip_size", "offset_x", "offset_y", "rows", "cols", "margins",
+                  "created_by", "created"]
+
+
+class GridCreateSerializer(serializers.Serializer):
+    chip_size = serializers.IntegerField()
+    offset_x = serializers.IntegerField(default=0)
+    offset_y = serializers.IntegerField(default=0)
+
+
+class ChipSizeSuggestionSerializer(serializers.Serializer):
+    chip_size = serializers.IntegerField(help_text="Suggested chip size in original pixels")
+    method = serializers.CharField(help_text="periodicity | feature_scale")
+    period_px = serializers.FloatField(allow_null=True)
+    peak_prominence = serializers.FloatField()
+    correlation_length_px = serializers.FloatField()
+    reason = serializers.CharField()
+    computed_on = serializers.CharField()
+    preview_scale = serializers.FloatField(help_text="original px per preview px")
+    max_chip_size = serializers.IntegerField()
+
+
+# --- votes -------------------------------------------------------------------------
+class VoteInSerializer(_WithClassField, serializers.Serializer):
+    row = serializers.IntegerField(min_value=0)
+    col = serializers.IntegerField(min_value=0)
+    class_ = serializers.UUIDField(allow_null=True,
+                                   help_text="The class, or null to retract the chip's label")
+    client_id = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                      help_text="Optional idempotency key, unique per user")
+
+
+class VoteCastSerializer(_WithClassField, serializers.Serializer):
+    """One vote (row, col, class) or a batch ``{"votes": [...]}``."""
+
+    schema = serializers.UUIDField(required=False, help_text="Needed for retractions")
+    row = serializers.IntegerField(min_value=0, required=False)
+    col = serializers.IntegerField(min_value=0, required=False)
+    class_ = serializers.UUIDField(allow_null=True, required=False)
+    client_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    votes = VoteInSerializer(many=True, required=False, max_length=1000)
+
+    def validate(self, attrs):
+        if "votes" in attrs:
+            if {"row", "col", "class"} & set(attrs):
+                raise serializers.ValidationError("Send either one vote or a 'votes' list.")
+            return attrs
+        missing = [k for k in ("row", "col", "class") if k not in attrs]
+        if missing:
+            raise serializers.ValidationError({k: ["This field is required."] for k in missing})
+        return attrs
+
+
+class VoteSerializer(serializers.ModelSerializer):
+    user = serializers.UUIDField(source="user_id", read_only=True)
+    grid = serializers.UUIDField(source="grid_id", read_only=True)
+    schema = serializers.UUIDField(source="schema_id", read_only=True)
+
+    class Meta:
+        model = Vote
+        fields = ["id", "user", "grid", "schema", "row", "col", "negative", "source",
+                  "client_id", "created"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["class"] = serializers.UUIDField(source="label_class_id", read_only=True,
+                                                allow_null=True)
+        return fields
+
+
+class VoteBatchResultSerializer(serializers.Serializer):
+    votes = VoteSerializer(many=True)
+
+
+class VotesQuerySerializer(serializers.Serializer):
+    user = serializers.ChoiceField(choices=["me", "all"], default="me")
+    schema = serializers.UUIDField(required=False)
+
+
+# --- gold --------------------------------------------------------------------------
+class GoldInSerializer(_WithClassField, serializers.Serializer):
+    row = serializers.IntegerField(min_value=0)
+    col = serializers.IntegerField(min_value=0)
+    class_ = serializers.UUIDField(allow_null=True, help_text="null clears the gold answer")
+
+
+class GoldSetSerializer(serializers.Serializer):
+    schema = serializers.UUIDField(required=False)
+    chips = GoldInSerializer(many=True, min_length=1, max_length=1000)
+
+
+class GoldChipSerializer(serializers.ModelSerializer):
+    grid = serializers.UUIDField(source="grid_id", read_only=True)
+    schema = serializers.UUIDField(source="schema_id", read_only=True)
+    set_by = serializers.UUIDField(source="set_by_id", read_only=True)
+
+    class Meta:
+        model = GoldChip
+        fields = ["grid", "schema", "row", "col", "set_by", "modified"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["class"] = serializers.UUIDField(source="label_class_id", read_only=True)
+        return fields
+
+
+# --- support sets ------------------------------------------------------------------
+class SupportQuerySerializer(serializers.Serializer):
+    schema = serializers.UUIDField(required=False)
+    rule = serializers.ChoiceField(choices=ConsensusRule.choices,
+                                   default=ConsensusRule.SINGLE_OWNER)
+    owner = serializers.UUIDField(required=False, help_text="single_owner: default you")
+    min_votes = serializers.IntegerField(min_value=1, default=2)
+
+
+class FreezeSerializer(serializers.Serializer):
+    rule = serializers.ChoiceField(choices=ConsensusRule.choices)
+    owner = serializers.UUIDField(required=False, help_text="single_owner: default you")
+    min_votes = serializers.IntegerField(min_value=1, default=2)
+    grids = serializers.ListField(child=serializers.UUIDField(), required=False,
+                                  allow_empty=False, max_length=1000)
+
+
+class SupportChipSerializer(_WithClassField, serializers.Serializer):
+    grid = serializers.UUIDField()
+    image = serializers.UUIDField()
+    row = serializers.IntegerField()
+    col = serializers.IntegerField()
+    class_ = serializers.UUIDField()
+    supporters = serializers.IntegerField(required=False)
+
+
+class ClassCountSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    colour = serializers.CharField()
+    count = serializers.IntegerField(required=False)
+
+
+class ContributorSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    votes = serializers.IntegerField()
+
+
+class SupportStateSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    params = serializers.DictField()
+    chips = SupportChipSerializer(many=True)
+    classes = ClassCountSerializer(many=True)
+    contributors = ContributorSerializer(many=True)
+    agreement = serializers.DictField()
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class SupportSetVersionSerializer(serializers.ModelSerializer):
+    schema = serializers.UUIDField(source="schema_id", read_only=True)
+    created_by = serializers.UUIDField(source="created_by_id", read_only=True)
+    chips = SupportChipSerializer(many=True, read_only=True)
+    classes = ClassCountSerializer(many=True, read_only=True)
+    contributors = ContributorSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SupportSetVersion
+        fields = ["id", "schema", "number", "rule", "params", "chips", "classes", "chip_size",
+                  "offset_x", "offset_y", "contributors", "agreement", "warnings",
+                  "created_by", "created"]
+
+
+class AgreementQuerySerializer(serializers.Serializer):
+    grid = serializers.UUIDField(required=False)
+
+
+class AnnotatorAgreementSerializer(serializers.Serializer):
+    user = serializers.UUIDField()
+    username = serializers.CharField()
+    consensus_chips = serializers.IntegerField()
+    consensus_agree = serializers.IntegerField()
+    agreement_with_consensus = serializers.FloatField(allow_null=True)
+    gold_chips = serializers.IntegerField()
+    gold_agree = serializers.IntegerField()
+    agreement_with_gold = serializers.FloatField(allow_null=True)
+
+
+class ChipAgreementSerializer(serializers.Serializer):
+    grid = serializers.UUIDField()
+    row = serializers.IntegerField()
+    col = serializers.IntegerField()
+    consensus = serializers.UUIDField()
+    agree = serializers.IntegerField()
+    voters = serializers.IntegerField()
+    agreement = serializers.FloatField()
+
+
+class AgreementSerializer(serializers.Serializer):
+    schema = serializers.UUIDField()
+    per_chip = ChipAgreementSerializer(many=True)
+    overall = serializers.FloatField(allow_null=True,
+                                     help_text="Mean per-chip agreement (chips with >= 2 voters)")
+    annotators = AnnotatorAgreementSerializer(many=True)
+    gold_chips = serializers.IntegerField()
+
+
+# --- crowd tasks -------------------------------------------------------------------
+class CrowdTaskQuerySerializer(serializers.Serializer):
+    grid = serializers.UUIDField(required=False)
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+
+
+class BoxSerializer(serializers.Serializer):
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+    width = serializers.FloatField()
+    height = serializers.FloatField()
+
+
+class PanelChipSerializer(serializers.Serializer):
+    image = serializers.UUIDField()
+    row = serializers.IntegerField()
+    col = serializers.IntegerField()
+    box = BoxSerializer(help_text="Crop in original image pixels")
+    fraction = BoxSerializer(help_text="Crop as fractions of the image (scale to the preview)")
+
+
+class CrowdTaskSerializer(_WithClassField, serializers.Serializer):
+    task = serializers.CharField(help_text="Signed token; send it back with the answer")
+    id = serializers.CharField()
+    schema = serializers.UUIDField()
+    grid = serializers.UUIDField()
+    image = serializers.UUIDField()
+    seed = serializers.IntegerField()
+    class_ = ClassCountSerializer()
+    question = serializers.CharField()
+    chips = PanelChipSerializer(many=True)
+    signals = serializers.DictField(child=serializers.BooleanField())
+
+
+class CrowdAnswerSerializer(serializers.Serializer):
+    task = serializers.CharField(max_length=4000)
+    selected = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(min_value=0), min_length=2,
+                                    max_length=2),
+        allow_empty=True, max_length=9, help_text="[[row, col], …] of the chips that show it",
+    )
+
+
+class CrowdAnswerResultSerializer(serializers.Serializer):
+    votes = serializers.IntegerField()
+    selected = serializers.IntegerField()
+    not_selected = serializers.IntegerField()

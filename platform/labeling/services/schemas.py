@@ -1,0 +1,125 @@
+"""Label schemas and their classes (curators manage them; removal is soft)."""
+
+import re
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.models import Role
+from accounts.selectors import require_role
+from catalog.models import Dataset
+from common.errors import Conflict, Invalid
+
+from ..models import LabelClass, LabelSchema
+
+DEFAULT_SCHEMA_NAME = "Default"
+PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
+           "#bfef45", "#469990", "#9a6324", "#800000", "#000075", "#808000", "#fabed4"]
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+# --- schemas and classes -----------------------------------------------------------
+@transaction.atomic
+def schema_get_or_create_default(*, user, dataset: Dataset) -> tuple[LabelSchema, bool]:
+    """The dataset's default schema, created on first use by any annotator."""
+    require_role(user=user, lab_id=dataset.lab_id, role=Role.ANNOTATOR)
+    existing = dataset.schemas.filter(is_default=True).first()
+    if existing is not None:
+        return existing, False
+    name = DEFAULT_SCHEMA_NAME
+    if dataset.schemas.filter(name=name).exists():
+        name = f"{DEFAULT_SCHEMA_NAME} ({timezone.now():%Y-%m-%d %H:%M:%S})"
+    try:
+        with transaction.atomic():
+            return LabelSchema.objects.create(dataset=dataset, name=name, is_default=True,
+                                              created_by=user), True
+    except IntegrityError:  # another request created it just now
+        return dataset.schemas.get(is_default=True), False
+
+
+@transaction.atomic
+def schema_create(*, user, dataset: Dataset, name: str) -> LabelSchema:
+    require_role(user=user, lab_id=dataset.lab_id, role=Role.CURATOR)
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("A schema needs a name.", fields={"name": ["required"]})
+    if dataset.schemas.filter(name__iexact=name).exists():
+        raise Conflict(f"This dataset already has a schema named '{name}'.")
+    is_default = not dataset.schemas.exists()
+    try:
+        with transaction.atomic():
+            return LabelSchema.objects.create(dataset=dataset, name=name, is_default=is_default,
+                                              created_by=user)
+    except IntegrityError as err:
+        raise Conflict(f"This dataset already has a schema named '{name}'.") from err
+
+
+def _clean_class_fields(schema: LabelSchema, *, name=None, colour=None, exclude=None) -> dict:
+    fields = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise Invalid("A class needs a name.", fields={"name": ["required"]})
+        clash = schema.classes.filter(removed_at=None, name__iexact=name)
+        if exclude is not None:
+            clash = clash.exclude(pk=exclude.pk)
+        if clash.exists():
+            raise Conflict(f"'{name}' is already a class of this schema.",
+                           fields={"name": ["taken"]})
+        fields["name"] = name
+    if colour is not None:
+        if not _COLOUR.match(colour):
+            raise Invalid(f"Colour '{colour}' is not of the form #rrggbb.",
+                          fields={"colour": ["#rrggbb"]})
+        fields["colour"] = colour.lower()
+    return fields
+
+
+@transaction.atomic
+def class_create(*, user, schema: LabelSchema, name: str, colour: str | None = None,
+                 order: int | None = None) -> LabelClass:
+    require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.CURATOR)
+    fields = _clean_class_fields(schema, name=name, colour=colour)
+    active = schema.classes.filter(removed_at=None)
+    if colour is None:
+        used = set(active.values_list("colour", flat=True))
+        fields["colour"] = next((c for c in PALETTE if c not in used),
+                                PALETTE[active.count() % len(PALETTE)])
+    if order is None:
+        order = (schema.classes.aggregate(m=Max("order"))["m"] or 0) + 1
+    try:
+        with transaction.atomic():
+            return LabelClass.objects.create(schema=schema, order=order, **fields)
+    except IntegrityError as err:
+        raise Conflict(f"'{name}' is already a class of this schema.") from err
+
+
+@transaction.atomic
+def class_update(*, user, label_class: LabelClass, name: str | None = None,
+                 colour: str | None = None, order: int | None = None) -> LabelClass:
+    """Rename, recolour or reorder a class (history keeps pointing at the same class)."""
+    schema = label_class.schema
+    require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.CURATOR)
+    if label_class.removed_at is not None:
+        raise Conflict(f"'{label_class.name}' was removed; removed classes cannot change.")
+    fields = _clean_class_fields(schema, name=name, colour=colour, exclude=label_class)
+    if order is not None:
+        fields["order"] = order
+    for key, value in fields.items():
+        setattr(label_class, key, value)
+    try:
+        with transaction.atomic():
+            label_class.save()
+    except IntegrityError as err:
+        raise Conflict(f"'{name}' is already a class of this schema.") from err
+    return label_class
+
+
+@transaction.atomic
+def class_remove(*, user, label_class: LabelClass) -> LabelClass:
+    """Soft removal: votes and frozen versions keep it; it takes no new votes."""
+    require_role(user=user, lab_id=label_class.schema.dataset.lab_id, role=Role.CURATOR)
+    if label_class.removed_at is None:
+        label_class.removed_at = timezone.now()
+        label_class.save(update_fields=["removed_at"])
+    return label_class
