@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role
 from tests.factories import DatasetFactory, LabFactory, MembershipFactory, UserFactory
-from tests.support.services import IN_CI, ROOT, start_moto, stop
+from tests.support.services import ROOT, start_moto, stop
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -65,8 +65,13 @@ def user(db):
 def _ensure_bucket(endpoint, access, secret, bucket, region="us-east-1"):
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access,
-                      aws_secret_access_key=secret, region_name=region)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        region_name=region,
+    )
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if bucket not in existing:
         s3.create_bucket(Bucket=bucket)
@@ -78,18 +83,22 @@ def _configured_bucket():
     """In services mode the suite's bucket must exist on the configured S3 server."""
     if settings.CHIPLAB_STORAGE == "s3":
         opts = settings.STORAGES["default"]["OPTIONS"]
-        _ensure_bucket(opts["endpoint_url"], opts["access_key"], opts["secret_key"],
-                       opts["bucket_name"])
+        _ensure_bucket(
+            opts["endpoint_url"], opts["access_key"], opts["secret_key"], opts["bucket_name"]
+        )
 
 
 @pytest.fixture
 def local_storage(settings, tmp_path):
     """Point Django's default storage at a local folder for one test."""
     settings.CHIPLAB_STORAGE = "local"
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path / "objects"), "base_url": None},
-    }}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "objects"), "base_url": None},
+        },
+    }
     return tmp_path / "objects"
 
 
@@ -110,14 +119,25 @@ def s3_storage(s3_endpoint, settings):
     bucket = "chiplab-test"
     _ensure_bucket(s3_endpoint, "test", "test", bucket)
     settings.CHIPLAB_STORAGE = "s3"
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {"endpoint_url": s3_endpoint, "access_key": "test", "secret_key": "test",
-                    "bucket_name": bucket, "region_name": "us-east-1",
-                    "querystring_auth": True, "querystring_expire": 120,
-                    "file_overwrite": True, "signature_version": "s3v4",
-                    "addressing_style": "path", "default_acl": None},
-    }}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "endpoint_url": s3_endpoint,
+                "access_key": "test",
+                "secret_key": "test",
+                "bucket_name": bucket,
+                "region_name": "us-east-1",
+                "querystring_auth": True,
+                "querystring_expire": 120,
+                "file_overwrite": True,
+                "signature_version": "s3v4",
+                "addressing_style": "path",
+                "default_acl": None,
+            },
+        },
+    }
     return s3_endpoint
 
 
@@ -134,15 +154,38 @@ def _database_url() -> str:
 def celery_worker(django_db_setup, django_db_blocker):
     """A `celery worker` process on the test database, consuming both queues."""
     log_path = Path(settings.DATA_DIR) / "test-worker.log"
-    env = {**os.environ, "DATABASE_URL": _database_url(),
-           "CHIPLAB_DATA_DIR": str(settings.DATA_DIR),
-           "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CHIPLAB_DATA_DIR": str(settings.DATA_DIR),
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+    }
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-             "-Q", "default,gpu", "-P", "prefork", "-c", "2", "--loglevel", "INFO",
-             "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "-Q",
+                "default,gpu",
+                "-P",
+                "prefork",
+                "-c",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"test-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 90
     while "ready." not in log_path.read_text():
@@ -168,4 +211,3 @@ def wait_for(predicate, *, timeout: float = 120, interval: float = 0.2, what: st
 @pytest.fixture
 def wait():
     return wait_for
-

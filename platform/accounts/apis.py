@@ -28,7 +28,7 @@ from .serializers import (
 )
 
 
-def _valid(serializer_class, data):  # noqa: D103
+def _valid(serializer_class, data):
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
@@ -131,8 +131,9 @@ class LabDetailApi(APIView):
     @extend_schema(request=LabUpdateSerializer, responses=LabSerializer)
     def patch(self, request, lab_id):
         lab = selectors.lab_get(user=request.user, lab_id=lab_id)
-        lab = services.lab_update(user=request.user, lab=lab,
-                                  **_valid(LabUpdateSerializer, request.data))
+        lab = services.lab_update(
+            user=request.user, lab=lab, **_valid(LabUpdateSerializer, request.data)
+        )
         return Response(LabSerializer(_with_role([lab], request.user)[0]).data)
 
 
@@ -146,8 +147,9 @@ class MemberListApi(APIView):
     def post(self, request, lab_id):
         lab = selectors.lab_get(user=request.user, lab_id=lab_id)
         data = _valid(InviteSerializer, request.data)
-        membership = services.member_invite(user=request.user, lab=lab, who=data["user"],
-                                            role=data["role"])
+        membership = services.member_invite(
+            user=request.user, lab=lab, who=data["user"], role=data["role"]
+        )
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -156,8 +158,9 @@ class MemberDetailApi(APIView):
     def patch(self, request, lab_id, user_id):
         lab = selectors.lab_get(user=request.user, lab_id=lab_id)
         data = _valid(RoleSerializer, request.data)
-        membership = services.member_set_role(user=request.user, lab=lab, member_id=user_id,
-                                              role=data["role"])
+        membership = services.member_set_role(
+            user=request.user, lab=lab, member_id=user_id, role=data["role"]
+        )
         return Response(MembershipSerializer(membership).data)
 
     @extend_schema(responses={204: None})

@@ -45,8 +45,9 @@ def lab_create(*, user: User, name: str, slug: str = "", description: str = "") 
 
 
 @transaction.atomic
-def lab_update(*, user: User, lab: Lab, name: str | None = None,
-               description: str | None = None) -> Lab:
+def lab_update(
+    *, user: User, lab: Lab, name: str | None = None, description: str | None = None
+) -> Lab:
     require_role(user=user, lab_id=lab.pk, role=Role.OWNER)
     if name is not None:
         if not name.strip():
@@ -63,8 +64,9 @@ def _valid_role(role: str) -> Role:
         return Role(role)
     except ValueError as err:
         choices = ", ".join(Role.values)
-        raise Invalid(f"Unknown role '{role}'; use one of {choices}.",
-                      fields={"role": ["invalid"]}) from err
+        raise Invalid(
+            f"Unknown role '{role}'; use one of {choices}.", fields={"role": ["invalid"]}
+        ) from err
 
 
 @transaction.atomic
@@ -73,9 +75,11 @@ def member_invite(*, user: User, lab: Lab, who: str, role: str = Role.VIEWER) ->
     require_role(user=user, lab_id=lab.pk, role=Role.OWNER)
     role = _valid_role(role)
     who = (who or "").strip()
-    invitee = User.objects.filter(
-        Q(username__iexact=who) | (Q(email__iexact=who) & ~Q(email=""))
-    ).first() if who else None
+    invitee = (
+        User.objects.filter(Q(username__iexact=who) | (Q(email__iexact=who) & ~Q(email=""))).first()
+        if who
+        else None
+    )
     if invitee is None:
         raise Invalid(f"No user '{who}'.", fields={"user": ["unknown"]})
     try:
@@ -130,8 +134,9 @@ def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     if not name:
         raise Invalid("A token needs a name.", fields={"name": ["required"]})
     key = "chl_" + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name[:100], prefix=key[:12],
-                                    key_hash=hash_key(key))
+    token = ApiToken.objects.create(
+        user=user, name=name[:100], prefix=key[:12], key_hash=hash_key(key)
+    )
     return token, key
 
 

@@ -12,7 +12,10 @@ urlpatterns = [
     path("labs/", apis.LabListApi.as_view(), name="lab-list"),
     path("labs/<uuid:lab_id>/", apis.LabDetailApi.as_view(), name="lab-detail"),
     path("labs/<uuid:lab_id>/members/", apis.MemberListApi.as_view(), name="member-list"),
-    path("labs/<uuid:lab_id>/members/<uuid:user_id>/", apis.MemberDetailApi.as_view(),
-         name="member-detail"),
+    path(
+        "labs/<uuid:lab_id>/members/<uuid:user_id>/",
+        apis.MemberDetailApi.as_view(),
+        name="member-detail",
+    ),
     path("labs/<uuid:lab_id>/leave", apis.LabLeaveApi.as_view(), name="lab-leave"),
 ]

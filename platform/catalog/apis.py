@@ -57,8 +57,10 @@ class DatasetListApi(APIView):
         data = valid(DatasetCreateSerializer, request.data)
         lab = lab_get(user=request.user, lab_id=data.pop("lab"))
         dataset = services.dataset_create(user=request.user, lab=lab, **data)
-        return Response(DatasetSerializer(dataset, context={"request": request}).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            DatasetSerializer(dataset, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class DatasetDetailApi(APIView):
@@ -105,16 +107,20 @@ class DatasetImageListApi(APIView):
             images = images.filter(status=image_status)
         return paginated(request, self, images, ImageSerializer)
 
-    @extend_schema(request={"multipart/form-data": ImageUploadSerializer},
-                   responses={201: ImageSerializer})
+    @extend_schema(
+        request={"multipart/form-data": ImageUploadSerializer}, responses={201: ImageSerializer}
+    )
     def post(self, request, dataset_id):
         if not request.user.is_authenticated:
             raise NotFound("Dataset not found.")
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
         upload = request.FILES.get("file")
         if upload is None:
-            raise Invalid("Send the micrograph as a multipart field named 'file'.",
-                          code="no_file", fields={"file": ["required"]})
+            raise Invalid(
+                "Send the micrograph as a multipart field named 'file'.",
+                code="no_file",
+                fields={"file": ["required"]},
+            )
         image = services.image_upload(user=request.user, dataset=dataset, upload=upload)
         return Response(ImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
@@ -134,10 +140,12 @@ class ImageDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-_DOWNLOAD = extend_schema(responses={
-    200: OpenApiResponse(description="The file (local storage)"),
-    302: OpenApiResponse(description="Redirect to a short-lived presigned URL (S3)"),
-})
+_DOWNLOAD = extend_schema(
+    responses={
+        200: OpenApiResponse(description="The file (local storage)"),
+        302: OpenApiResponse(description="Redirect to a short-lived presigned URL (S3)"),
+    }
+)
 
 
 class ImageOriginalApi(APIView):
@@ -159,11 +167,11 @@ class _DerivedImageApi(APIView):
         image = selectors.image_get(user=request.user, image_id=image_id)
         key = getattr(image, self.key_field)
         if image.status != ImageStatus.READY or not key:
-            raise NotFound(f"No {self.suffix} yet: the image is {image.status}.",
-                           code="not_ready")
+            raise NotFound(f"No {self.suffix} yet: the image is {image.status}.", code="not_ready")
         stem = image.original_filename.rsplit(".", 1)[0]
-        return storage.download_response(key, filename=f"{stem}.{self.suffix}.png",
-                                         content_type="image/png")
+        return storage.download_response(
+            key, filename=f"{stem}.{self.suffix}.png", content_type="image/png"
+        )
 
 
 class ImagePreviewApi(_DerivedImageApi):

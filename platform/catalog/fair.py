@@ -68,8 +68,13 @@ def dataset_jsonld(dataset: Dataset, request=None) -> dict:
     return doc
 
 
-_MIME = {"tiff": "image/tiff", "png": "image/png", "jpeg": "image/jpeg",
-         "dm3": "application/x-gatan-dm3", "dm4": "application/x-gatan-dm4"}
+_MIME = {
+    "tiff": "image/tiff",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "dm3": "application/x-gatan-dm3",
+    "dm4": "application/x-gatan-dm4",
+}
 
 
 def _mime(fmt: str) -> str:

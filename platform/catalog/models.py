@@ -23,13 +23,14 @@ class Dataset(models.Model):
     description = models.TextField(blank=True)
     keywords = models.JSONField(default=list, blank=True)
     licence = models.CharField(max_length=64, default="CC-BY-4.0")
-    visibility = models.CharField(max_length=8, choices=Visibility.choices,
-                                  default=Visibility.LAB)
-    creators = models.JSONField(default=list, blank=True,
-                                help_text='[{"name": ..., "orcid": ..., "affiliation": ...}]')
+    visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.LAB)
+    creators = models.JSONField(
+        default=list, blank=True, help_text='[{"name": ..., "orcid": ..., "affiliation": ...}]'
+    )
     doi = models.CharField(max_length=200, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
@@ -68,11 +69,13 @@ class Image(models.Model):
     metadata_raw = models.JSONField(default=dict, blank=True)
     preview_key = models.CharField(max_length=512, blank=True)
     thumbnail_key = models.CharField(max_length=512, blank=True)
-    status = models.CharField(max_length=8, choices=ImageStatus.choices,
-                              default=ImageStatus.PENDING)
+    status = models.CharField(
+        max_length=8, choices=ImageStatus.choices, default=ImageStatus.PENDING
+    )
     error = models.TextField(blank=True)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                    related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     created = models.DateTimeField(auto_now_add=True)
     ingested = models.DateTimeField(null=True, blank=True)
 

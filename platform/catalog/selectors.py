@@ -37,9 +37,12 @@ def images_visible_to(*, user) -> QuerySet[Image]:
 
 
 def image_get(*, user, image_id) -> Image:
-    image = images_visible_to(user=user).select_related("dataset", "dataset__lab").filter(
-        pk=image_id
-    ).first()
+    image = (
+        images_visible_to(user=user)
+        .select_related("dataset", "dataset__lab")
+        .filter(pk=image_id)
+        .first()
+    )
     if image is None:
         raise NotFound("Image not found.")
     return image

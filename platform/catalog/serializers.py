@@ -7,8 +7,9 @@ from .models import Dataset, Image, Visibility
 
 class CreatorSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    orcid = serializers.RegexField(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$", required=False,
-                                   allow_blank=True)
+    orcid = serializers.RegexField(
+        r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$", required=False, allow_blank=True
+    )
     affiliation = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
 
@@ -20,9 +21,22 @@ class DatasetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Dataset
-        fields = ["id", "lab", "lab_name", "title", "description", "keywords", "licence",
-                  "visibility", "creators", "doi", "created", "modified", "image_count",
-                  "persistent_url"]
+        fields = [
+            "id",
+            "lab",
+            "lab_name",
+            "title",
+            "description",
+            "keywords",
+            "licence",
+            "visibility",
+            "creators",
+            "doi",
+            "created",
+            "modified",
+            "image_count",
+            "persistent_url",
+        ]
 
     def get_persistent_url(self, dataset) -> str:
         from .fair import persistent_url
@@ -33,8 +47,7 @@ class DatasetSerializer(serializers.ModelSerializer):
 class DatasetWriteSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=300)
     description = serializers.CharField(required=False, allow_blank=True)
-    keywords = serializers.ListField(child=serializers.CharField(max_length=100),
-                                     required=False)
+    keywords = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
     licence = serializers.ChoiceField(choices=sorted(LICENCES), required=False)
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
     creators = CreatorSerializer(many=True, required=False)
@@ -51,10 +64,29 @@ class ImageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Image
-        fields = ["id", "dataset", "original_filename", "size_bytes", "sha256", "format",
-                  "width", "height", "frames", "channels", "dtype", "pixel_size", "pixel_unit",
-                  "calibration", "instrument", "status", "error", "uploaded_by", "created",
-                  "ingested", "links"]
+        fields = [
+            "id",
+            "dataset",
+            "original_filename",
+            "size_bytes",
+            "sha256",
+            "format",
+            "width",
+            "height",
+            "frames",
+            "channels",
+            "dtype",
+            "pixel_size",
+            "pixel_unit",
+            "calibration",
+            "instrument",
+            "status",
+            "error",
+            "uploaded_by",
+            "created",
+            "ingested",
+            "links",
+        ]
 
     def get_links(self, image) -> dict:
         links = {"original": reverse("image-original", args=[image.pk])}

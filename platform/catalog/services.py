@@ -39,8 +39,9 @@ def _clean_dataset_fields(fields: dict) -> dict:
             fields={"licence": ["unknown SPDX id"]},
         )
     if "visibility" in fields and fields["visibility"] not in Visibility.values:
-        raise Invalid("Visibility must be private, lab or public.",
-                      fields={"visibility": ["invalid"]})
+        raise Invalid(
+            "Visibility must be private, lab or public.", fields={"visibility": ["invalid"]}
+        )
     for creator in fields.get("creators", []) or []:
         if not isinstance(creator, dict) or not str(creator.get("name", "")).strip():
             raise Invalid("Each creator needs a name.", fields={"creators": ["name required"]})
@@ -105,8 +106,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-_FORMAT_STATUS = {"unknown_format": Unsupported, "extension_mismatch": Unsupported,
-                  "too_large_dimensions": TooLarge}
+_FORMAT_STATUS = {
+    "unknown_format": Unsupported,
+    "extension_mismatch": Unsupported,
+    "too_large_dimensions": TooLarge,
+}
 
 
 def _probe(path: Path, filename: str) -> "formats.Probe":
@@ -119,8 +123,9 @@ def _probe(path: Path, filename: str) -> "formats.Probe":
 def check_upload_size(size: int | None) -> None:
     limit = settings.CHIPLAB_MAX_UPLOAD_BYTES
     if size is not None and size > limit:
-        raise TooLarge(f"The file is {size} bytes; this server accepts at most {limit}.",
-                       code="file_too_large")
+        raise TooLarge(
+            f"The file is {size} bytes; this server accepts at most {limit}.", code="file_too_large"
+        )
 
 
 def image_upload(*, user, dataset: Dataset, upload: UploadedFile) -> Image:
@@ -145,10 +150,19 @@ def image_upload(*, user, dataset: Dataset, upload: UploadedFile) -> Image:
     try:
         with transaction.atomic():
             image = Image.objects.create(
-                id=image_id, dataset=dataset, original_filename=filename, original_key=key,
-                size_bytes=upload.size, sha256=sha256, format=probe.format,
-                width=probe.width, height=probe.height, frames=probe.frames,
-                channels=probe.channels, dtype=probe.dtype, uploaded_by=user,
+                id=image_id,
+                dataset=dataset,
+                original_filename=filename,
+                original_key=key,
+                size_bytes=upload.size,
+                sha256=sha256,
+                format=probe.format,
+                width=probe.width,
+                height=probe.height,
+                frames=probe.frames,
+                channels=probe.channels,
+                dtype=probe.dtype,
+                uploaded_by=user,
             )
             transaction.on_commit(lambda: _enqueue_ingest(image.pk))
     except IntegrityError as err:
@@ -215,10 +229,16 @@ def image_ingest(*, image_id) -> Image:
         return image
     calibration = micrograph.calibration or {}
     Image.objects.filter(pk=image.pk).update(
-        status=ImageStatus.READY, error="", preview_key=preview_key, thumbnail_key=thumb_key,
-        pixel_size=calibration.get("pixel_size"), pixel_unit=calibration.get("pixel_unit") or "",
-        calibration=calibration, instrument=micrograph.instrument or {},
-        metadata_raw=micrograph.raw or {}, ingested=timezone.now(),
+        status=ImageStatus.READY,
+        error="",
+        preview_key=preview_key,
+        thumbnail_key=thumb_key,
+        pixel_size=calibration.get("pixel_size"),
+        pixel_unit=calibration.get("pixel_unit") or "",
+        calibration=calibration,
+        instrument=micrograph.instrument or {},
+        metadata_raw=micrograph.raw or {},
+        ingested=timezone.now(),
     )
     image.refresh_from_db()
     return image

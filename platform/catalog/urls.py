@@ -6,14 +6,18 @@ urlpatterns = [
     path("licences/", apis.LicenceListApi.as_view(), name="licence-list"),
     path("datasets/", apis.DatasetListApi.as_view(), name="dataset-list"),
     path("datasets/<uuid:dataset_id>/", apis.DatasetDetailApi.as_view(), name="dataset-detail"),
-    path("datasets/<uuid:dataset_id>/jsonld", apis.DatasetJsonLdApi.as_view(),
-         name="dataset-jsonld"),
-    path("datasets/<uuid:dataset_id>/images/", apis.DatasetImageListApi.as_view(),
-         name="dataset-images"),
+    path(
+        "datasets/<uuid:dataset_id>/jsonld", apis.DatasetJsonLdApi.as_view(), name="dataset-jsonld"
+    ),
+    path(
+        "datasets/<uuid:dataset_id>/images/",
+        apis.DatasetImageListApi.as_view(),
+        name="dataset-images",
+    ),
     path("images/<uuid:image_id>/", apis.ImageDetailApi.as_view(), name="image-detail"),
-    path("images/<uuid:image_id>/original", apis.ImageOriginalApi.as_view(),
-         name="image-original"),
+    path("images/<uuid:image_id>/original", apis.ImageOriginalApi.as_view(), name="image-original"),
     path("images/<uuid:image_id>/preview", apis.ImagePreviewApi.as_view(), name="image-preview"),
-    path("images/<uuid:image_id>/thumbnail", apis.ImageThumbnailApi.as_view(),
-         name="image-thumbnail"),
+    path(
+        "images/<uuid:image_id>/thumbnail", apis.ImageThumbnailApi.as_view(), name="image-thumbnail"
+    ),
 ]

@@ -18,11 +18,15 @@ def dataset_landing(request, dataset_id):
     except NotFound as err:
         raise Http404("Dataset not found") from err
     jsonld = dataset_jsonld(dataset, request)
-    return render(request, "catalog/dataset_landing.html", {
-        "dataset": dataset,
-        "images": dataset.images.all(),
-        "licence_name": LICENCES.get(dataset.licence, dataset.licence),
-        "licence_url": licence_url(dataset.licence),
-        "jsonld": json.dumps(jsonld, indent=2),
-        "persistent_url": jsonld["@id"],
-    })
+    return render(
+        request,
+        "catalog/dataset_landing.html",
+        {
+            "dataset": dataset,
+            "images": dataset.images.all(),
+            "licence_name": LICENCES.get(dataset.licence, dataset.licence),
+            "licence_url": licence_url(dataset.licence),
+            "jsonld": json.dumps(jsonld, indent=2),
+            "persistent_url": jsonld["@id"],
+        },
+    )

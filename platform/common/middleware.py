@@ -19,9 +19,14 @@ class UploadLimitMiddleware:
         # Multipart framing adds a little; the file itself is checked again after parsing.
         limit = settings.CHIPLAB_MAX_UPLOAD_BYTES + 64 * 1024
         if length > limit:
-            return JsonResponse({"error": {
-                "code": "file_too_large",
-                "message": f"The request is {length} bytes; this server accepts uploads of at "
-                           f"most {settings.CHIPLAB_MAX_UPLOAD_BYTES} bytes.",
-            }}, status=413)
+            return JsonResponse(
+                {
+                    "error": {
+                        "code": "file_too_large",
+                        "message": f"The request is {length} bytes; this server accepts "
+                        f"uploads of at most {settings.CHIPLAB_MAX_UPLOAD_BYTES} bytes.",
+                    }
+                },
+                status=413,
+            )
         return self.get_response(request)

@@ -55,6 +55,8 @@ def download_response(key: str, *, filename: str, content_type: str | None = Non
         )
         return HttpResponseRedirect(url)
     return FileResponse(
-        default_storage.open(key, "rb"), as_attachment=True, filename=filename,
+        default_storage.open(key, "rb"),
+        as_attachment=True,
+        filename=filename,
         content_type=content_type,
     )

@@ -39,7 +39,7 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 elif not SECRET_KEY:
-    SECRET_KEY = "embedded-mode-only-not-a-secret"  # noqa: S105 - refused in production above
+    SECRET_KEY = "embedded-mode-only-not-a-secret"
 
 # --- paths -------------------------------------------------------------------------
 DATA_DIR = Path(env.str("CHIPLAB_DATA_DIR", default=str(REPO_DIR / "var"))).resolve()
@@ -106,9 +106,7 @@ TEMPLATES = [
 
 # --- database ----------------------------------------------------------------------
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'chiplab.sqlite3'}"
-    )
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'chiplab.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file (not :memory:) so that a worker process can share the test database.
@@ -192,9 +190,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 MLFLOW_TRACKING_URI = env.str(
     "MLFLOW_TRACKING_URI", default=f"sqlite:///{DATA_DIR / 'mlflow.sqlite3'}"
 )
-MLFLOW_ARTIFACT_ROOT = env.str(
-    "MLFLOW_ARTIFACT_ROOT", default=(DATA_DIR / "mlartifacts").as_uri()
-)
+MLFLOW_ARTIFACT_ROOT = env.str("MLFLOW_ARTIFACT_ROOT", default=(DATA_DIR / "mlartifacts").as_uri())
 
 # --- registry (model versions, training, promotion) ----------------------------------
 # Registered name of the platform-wide default encoder; its `champion` serves labs without one.

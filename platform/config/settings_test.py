@@ -3,11 +3,9 @@
 import os
 from pathlib import Path
 
-os.environ.setdefault(
-    "CHIPLAB_DATA_DIR", str(Path(__file__).resolve().parents[2] / "var" / "test")
-)
+os.environ.setdefault("CHIPLAB_DATA_DIR", str(Path(__file__).resolve().parents[2] / "var" / "test"))
 
-from .settings import *  # noqa: E402,F403
+from .settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {  # noqa: F405

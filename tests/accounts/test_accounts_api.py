@@ -28,9 +28,16 @@ def test_lab_list_shows_only_my_labs_with_my_role(client_for, world):
     assert [(lab["id"], lab["role"]) for lab in body] == [(str(world.lab.pk), "annotator")]
 
 
-@pytest.mark.parametrize("method,suffix", [
-    ("get", ""), ("patch", ""), ("get", "members/"), ("post", "members/"), ("post", "leave"),
-])
+@pytest.mark.parametrize(
+    "method,suffix",
+    [
+        ("get", ""),
+        ("patch", ""),
+        ("get", "members/"),
+        ("post", "members/"),
+        ("post", "leave"),
+    ],
+)
 def test_other_labs_are_not_found(client_for, world, method, suffix):
     response = getattr(client_for(world.outsider), method)(
         f"/api/labs/{world.lab.pk}/{suffix}", {"user": world.viewer.username}, format="json"
@@ -41,8 +48,9 @@ def test_other_labs_are_not_found(client_for, world, method, suffix):
 
 def test_member_detail_of_other_lab_is_not_found(client_for, world):
     url = f"/api/labs/{world.lab.pk}/members/{world.viewer.pk}/"
-    assert client_for(world.outsider).patch(url, {"role": "owner"}, format="json"
-                                            ).status_code == 404
+    assert (
+        client_for(world.outsider).patch(url, {"role": "owner"}, format="json").status_code == 404
+    )
     assert client_for(world.outsider).delete(url).status_code == 404
 
 
@@ -77,16 +85,16 @@ def test_invite_errors_are_clear(client_for, world):
     members = f"/api/labs/{world.lab.pk}/members/"
     unknown = owner.post(members, {"user": "nobody"}, format="json")
     assert unknown.status_code == 400 and "nobody" in unknown.json()["error"]["message"]
-    bad_role = owner.post(members, {"user": world.outsider.username, "role": "god"},
-                          format="json")
+    bad_role = owner.post(members, {"user": world.outsider.username, "role": "god"}, format="json")
     assert bad_role.status_code == 400 and "role" in bad_role.json()["error"]["fields"]
 
 
 def test_last_owner_cannot_leave_or_be_demoted(client_for, world):
     owner = client_for(world.owner)
     assert owner.post(f"/api/labs/{world.lab.pk}/leave").status_code == 409
-    demote = owner.patch(f"/api/labs/{world.lab.pk}/members/{world.owner.pk}/",
-                         {"role": "viewer"}, format="json")
+    demote = owner.patch(
+        f"/api/labs/{world.lab.pk}/members/{world.owner.pk}/", {"role": "viewer"}, format="json"
+    )
     assert demote.status_code == 409
 
 
@@ -128,8 +136,9 @@ def test_token_lifecycle(client_for, user):
 
 
 def test_cannot_revoke_someone_elses_token(client_for, world):
-    token_id = client_for(world.owner).post("/api/tokens/", {"name": "t"}, format="json"
-                                            ).json()["id"]
+    token_id = (
+        client_for(world.owner).post("/api/tokens/", {"name": "t"}, format="json").json()["id"]
+    )
     assert client_for(world.outsider).delete(f"/api/tokens/{token_id}/").status_code == 404
     assert ApiToken.objects.get(pk=token_id).revoked_at is None
 
@@ -141,13 +150,16 @@ def test_garbage_token_is_refused(client):
 
 def test_session_login_and_logout(client):
     UserFactory(username="alice")
-    bad = client.post("/api/auth/login", {"username": "alice", "password": "x"},
-                      content_type="application/json")
+    bad = client.post(
+        "/api/auth/login", {"username": "alice", "password": "x"}, content_type="application/json"
+    )
     assert bad.status_code == 400
     assert bad.json()["error"]["message"] == "Wrong username or password."
-    good = client.post("/api/auth/login",
-                       {"username": "alice", "password": "correct horse battery"},
-                       content_type="application/json")
+    good = client.post(
+        "/api/auth/login",
+        {"username": "alice", "password": "correct horse battery"},
+        content_type="application/json",
+    )
     assert good.status_code == 200
     assert client.get("/api/auth/me").json()["username"] == "alice"
     client.post("/api/auth/logout")
@@ -155,12 +167,15 @@ def test_session_login_and_logout(client):
 
 
 def test_register_validates_password(client):
-    weak = client.post("/api/auth/register", {"username": "bob", "password": "1"},
-                       content_type="application/json")
+    weak = client.post(
+        "/api/auth/register", {"username": "bob", "password": "1"}, content_type="application/json"
+    )
     assert weak.status_code == 400 and "password" in weak.json()["error"]["fields"]
-    ok = client.post("/api/auth/register",
-                     {"username": "bob", "password": "a much longer passphrase"},
-                     content_type="application/json")
+    ok = client.post(
+        "/api/auth/register",
+        {"username": "bob", "password": "a much longer passphrase"},
+        content_type="application/json",
+    )
     assert ok.status_code == 201
 
 

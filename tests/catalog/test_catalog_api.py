@@ -1,5 +1,6 @@
 """Datasets and image uploads through the API: roles, isolation, FAIR metadata, bad input."""
 
+import contextlib
 import hashlib
 
 import numpy as np
@@ -14,8 +15,11 @@ pytestmark = pytest.mark.django_db
 
 
 def upload(client, dataset, content: bytes, name: str):
-    return client.post(f"/api/datasets/{dataset.pk}/images/",
-                       {"file": SimpleUploadedFile(name, content)}, format="multipart")
+    return client.post(
+        f"/api/datasets/{dataset.pk}/images/",
+        {"file": SimpleUploadedFile(name, content)},
+        format="multipart",
+    )
 
 
 def stored_objects(dataset) -> list[str]:
@@ -28,20 +32,25 @@ def stored_objects(dataset) -> list[str]:
         for d in dirs:
             walk(f"{prefix}{d}/")
 
-    try:
+    with contextlib.suppress(FileNotFoundError):
         walk(f"labs/{dataset.lab_id}/datasets/{dataset.pk}/")
-    except FileNotFoundError:
-        pass
     return found
 
 
 # --- datasets ----------------------------------------------------------------------
 def test_curator_creates_dataset_with_fair_metadata(client_for, world):
-    response = client_for(world.curator).post("/api/datasets/", {
-        "lab": str(world.lab.pk), "title": "STO/Ge interfaces", "licence": "CC-BY-4.0",
-        "keywords": ["HAADF", "STO"], "visibility": "lab",
-        "creators": [{"name": "Ada Lovelace", "orcid": "0000-0002-1825-0097"}],
-    }, format="json")
+    response = client_for(world.curator).post(
+        "/api/datasets/",
+        {
+            "lab": str(world.lab.pk),
+            "title": "STO/Ge interfaces",
+            "licence": "CC-BY-4.0",
+            "keywords": ["HAADF", "STO"],
+            "visibility": "lab",
+            "creators": [{"name": "Ada Lovelace", "orcid": "0000-0002-1825-0097"}],
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["persistent_url"].endswith(f"/datasets/{body['id']}/")
@@ -51,19 +60,24 @@ def test_curator_creates_dataset_with_fair_metadata(client_for, world):
 @pytest.mark.parametrize("role", ["viewer", "annotator"])
 def test_low_roles_cannot_create_datasets(client_for, world, role):
     response = client_for(world.users[role]).post(
-        "/api/datasets/", {"lab": str(world.lab.pk), "title": "x"}, format="json")
+        "/api/datasets/", {"lab": str(world.lab.pk), "title": "x"}, format="json"
+    )
     assert response.status_code == 403
 
 
 def test_dataset_in_another_lab_cannot_be_created(client_for, world):
     response = client_for(world.outsider).post(
-        "/api/datasets/", {"lab": str(world.lab.pk), "title": "x"}, format="json")
+        "/api/datasets/", {"lab": str(world.lab.pk), "title": "x"}, format="json"
+    )
     assert response.status_code == 404
 
 
 def test_unknown_licence_is_refused(client_for, world):
-    response = client_for(world.curator).post("/api/datasets/", {
-        "lab": str(world.lab.pk), "title": "x", "licence": "WTFPL-9"}, format="json")
+    response = client_for(world.curator).post(
+        "/api/datasets/",
+        {"lab": str(world.lab.pk), "title": "x", "licence": "WTFPL-9"},
+        format="json",
+    )
     assert response.status_code == 400
     assert "licence" in response.json()["error"]["fields"]
 
@@ -107,12 +121,24 @@ def test_lab_filter_of_another_lab_is_not_found(client_for, world):
 
 
 def test_jsonld_describes_the_dataset(client_for, world):
-    dataset = world.dataset(licence="CC0-1.0", keywords=["STEM"], doi="10.1234/abc",
-                            creators=[{"name": "A. B.", "orcid": "0000-0002-1825-0097"}])
+    dataset = world.dataset(
+        licence="CC0-1.0",
+        keywords=["STEM"],
+        doi="10.1234/abc",
+        creators=[{"name": "A. B.", "orcid": "0000-0002-1825-0097"}],
+    )
     Image.objects.create(
-        dataset=dataset, original_filename="a.tif", original_key="k", size_bytes=10,
-        sha256="ab" * 32, format="tiff", width=4, height=4, dtype="uint16",
-        status="ready", uploaded_by=world.curator,
+        dataset=dataset,
+        original_filename="a.tif",
+        original_key="k",
+        size_bytes=10,
+        sha256="ab" * 32,
+        format="tiff",
+        width=4,
+        height=4,
+        dtype="uint16",
+        status="ready",
+        uploaded_by=world.curator,
     )
     doc = client_for(world.viewer).get(f"/api/datasets/{dataset.pk}/jsonld").json()
     assert doc["@type"] == "Dataset" and doc["@context"] == "https://schema.org/"
@@ -142,8 +168,7 @@ def test_upload_stores_original_and_metadata_row(client_for, world):
 @pytest.mark.parametrize("role", ["viewer", "annotator"])
 def test_low_roles_cannot_upload(client_for, world, role):
     dataset = world.dataset()
-    assert upload(client_for(world.users[role]), dataset, png_bytes(), "a.png"
-                  ).status_code == 403
+    assert upload(client_for(world.users[role]), dataset, png_bytes(), "a.png").status_code == 403
     assert not Image.objects.exists()
 
 
@@ -174,11 +199,15 @@ def bomb_png() -> bytes:
     import zlib
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\0" * 100_001 * 4)  # a few rows; the header claims 10^10 pixels
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
 
 
 BAD_FILES = {
@@ -218,8 +247,9 @@ def test_file_over_the_size_limit_is_413(client_for, world, settings):
 
 def test_missing_file_field(client_for, world):
     dataset = world.dataset()
-    response = client_for(world.curator).post(f"/api/datasets/{dataset.pk}/images/",
-                                              {"other": "x"}, format="multipart")
+    response = client_for(world.curator).post(
+        f"/api/datasets/{dataset.pk}/images/", {"other": "x"}, format="multipart"
+    )
     assert response.status_code == 400
     assert "file" in response.json()["error"]["message"]
 
@@ -227,8 +257,9 @@ def test_missing_file_field(client_for, world):
 def test_unknown_dataset_is_404(client_for, world):
     import uuid
 
-    response = upload(client_for(world.curator), type("D", (), {"pk": uuid.uuid4()}),
-                      png_bytes(), "a.png")
+    response = upload(
+        client_for(world.curator), type("D", (), {"pk": uuid.uuid4()}), png_bytes(), "a.png"
+    )
     assert response.status_code == 404
 
 
@@ -292,8 +323,9 @@ def test_landing_page_embeds_jsonld(client_for, world, client):
     import json
     import re
 
-    dataset = world.dataset(visibility=Visibility.PUBLIC, title="Public STO/Ge set",
-                            licence="CC-BY-4.0")
+    dataset = world.dataset(
+        visibility=Visibility.PUBLIC, title="Public STO/Ge set", licence="CC-BY-4.0"
+    )
     page = client.get(f"/datasets/{dataset.pk}/")
     assert page.status_code == 200
     html = page.content.decode()

@@ -36,8 +36,11 @@ def _ready(client, image_id, wait):
 
 
 def _upload(client, dataset, content, name):
-    response = client.post(f"/api/datasets/{dataset.pk}/images/",
-                           {"file": SimpleUploadedFile(name, content)}, format="multipart")
+    response = client.post(
+        f"/api/datasets/{dataset.pk}/images/",
+        {"file": SimpleUploadedFile(name, content)},
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
     return response.json()["id"]
 
@@ -56,19 +59,36 @@ def _png(client, url) -> np.ndarray:
 
 CASES = {
     "png8": (lambda: png_bytes(), "a.png", dict(format="png", dtype="uint8", frames=1)),
-    "jpeg (real LSFO HAADF)": (LSFO_JPEG.read_bytes, "lsfo.jpg",
-                               dict(format="jpeg", width=787, height=790)),
-    "tiff16 calibrated": (lambda: calibrated_tiff_bytes(DIM16, nm_per_px=0.05), "c.tif",
-                          dict(format="tiff", dtype="uint16", pixel_size=0.05, pixel_unit="nm")),
-    "tiff float32": (lambda: tiff_bytes(gradient((50, 60), np.float32)), "f.tif",
-                     dict(dtype="float32", width=60, height=50)),
-    "tiff stack": (lambda: tiff_bytes(np.stack([gradient((32, 40), np.uint16, s)
-                                                for s in range(5)])), "series.tif",
-                   dict(frames=5, width=40, height=32)),
-    "dm3": (lambda: dm_bytes(DIM16, version=3, scale=0.02, tags=GMS_TAGS), "a.dm3",
-            dict(format="dm3", pixel_size=0.02, pixel_unit="nm")),
-    "dm4": (lambda: dm_bytes(DIM16, version=4, scale=0.5, units="Å", tags=GMS_TAGS), "a.dm4",
-            dict(format="dm4", pixel_size=0.05, pixel_unit="nm")),
+    "jpeg (real LSFO HAADF)": (
+        LSFO_JPEG.read_bytes,
+        "lsfo.jpg",
+        dict(format="jpeg", width=787, height=790),
+    ),
+    "tiff16 calibrated": (
+        lambda: calibrated_tiff_bytes(DIM16, nm_per_px=0.05),
+        "c.tif",
+        dict(format="tiff", dtype="uint16", pixel_size=0.05, pixel_unit="nm"),
+    ),
+    "tiff float32": (
+        lambda: tiff_bytes(gradient((50, 60), np.float32)),
+        "f.tif",
+        dict(dtype="float32", width=60, height=50),
+    ),
+    "tiff stack": (
+        lambda: tiff_bytes(np.stack([gradient((32, 40), np.uint16, s) for s in range(5)])),
+        "series.tif",
+        dict(frames=5, width=40, height=32),
+    ),
+    "dm3": (
+        lambda: dm_bytes(DIM16, version=3, scale=0.02, tags=GMS_TAGS),
+        "a.dm3",
+        dict(format="dm3", pixel_size=0.02, pixel_unit="nm"),
+    ),
+    "dm4": (
+        lambda: dm_bytes(DIM16, version=4, scale=0.5, units="Å", tags=GMS_TAGS),
+        "a.dm4",
+        dict(format="dm4", pixel_size=0.05, pixel_unit="nm"),
+    ),
 }
 
 
@@ -95,8 +115,9 @@ def test_each_format_is_ingested_by_a_real_worker(celery_worker, client_for, wor
 def test_dm_instrument_metadata(celery_worker, client_for, world, wait):
     dataset = world.dataset()
     curator = client_for(world.curator)
-    body = _ready(curator, _upload(curator, dataset, dm_bytes(DIM16, version=4, tags=GMS_TAGS),
-                                   "m.dm4"), wait)
+    body = _ready(
+        curator, _upload(curator, dataset, dm_bytes(DIM16, version=4, tags=GMS_TAGS), "m.dm4"), wait
+    )
     assert body["instrument"]["voltage_kv"] == pytest.approx(300.0)
     assert body["instrument"]["magnification"] == pytest.approx(2_000_000.0)
     assert body["instrument"]["mode"].startswith("STEM")
@@ -105,8 +126,7 @@ def test_dm_instrument_metadata(celery_worker, client_for, world, wait):
 def test_real_jeol_tiff_metadata(celery_worker, client_for, world, wait):
     dataset = world.dataset()
     curator = client_for(world.curator)
-    body = _ready(curator, _upload(curator, dataset, JEOL_TIFF.read_bytes(), JEOL_TIFF.name),
-                  wait)
+    body = _ready(curator, _upload(curator, dataset, JEOL_TIFF.read_bytes(), JEOL_TIFF.name), wait)
     assert (body["width"], body["height"], body["dtype"]) == (512, 512, "uint16")
     instrument = body["instrument"]
     assert "ARM300" in instrument["microscope"]
@@ -126,15 +146,25 @@ def test_unreadable_original_ends_failed_with_reason(celery_worker, client_for, 
     dataset = world.dataset()
     curator = client_for(world.curator)
     image = Image.objects.create(
-        dataset=dataset, original_filename="x.tif", size_bytes=4, sha256="0" * 64,
+        dataset=dataset,
+        original_filename="x.tif",
+        size_bytes=4,
+        sha256="0" * 64,
         original_key=f"labs/{dataset.lab_id}/datasets/{dataset.pk}/images/x/original.tif",
-        format="tiff", width=8, height=8, dtype="uint8", uploaded_by=world.curator,
+        format="tiff",
+        width=8,
+        height=8,
+        dtype="uint8",
+        uploaded_by=world.curator,
     )
     default_storage.save(image.original_key, ContentFile(b"II*\x00garbage"))
     from workers.tasks.ingest import ingest_image
 
     ingest_image.delay(str(image.pk))
-    body = wait(lambda: (b := curator.get(f"/api/images/{image.pk}/").json())["status"]
-                != "pending" and b, timeout=120, what="failed ingest")
+    body = wait(
+        lambda: (b := curator.get(f"/api/images/{image.pk}/").json())["status"] != "pending" and b,
+        timeout=120,
+        what="failed ingest",
+    )
     assert body["status"] == "failed"
     assert body["error"]

@@ -43,8 +43,9 @@ def tiff_bytes(data: np.ndarray | None = None, **kwargs) -> bytes:
 
 def calibrated_tiff_bytes(data: np.ndarray | None = None, *, nm_per_px=0.25) -> bytes:
     """An ImageJ TIFF with its pixel size in nm."""
-    return tiff_bytes(data, imagej=True, resolution=(1 / nm_per_px, 1 / nm_per_px),
-                      metadata={"unit": "nm"})
+    return tiff_bytes(
+        data, imagej=True, resolution=(1 / nm_per_px, 1 / nm_per_px), metadata={"unit": "nm"}
+    )
 
 
 def dm_bytes(data: np.ndarray, *, version: int, scale=0.25, units="nm", tags=None) -> bytes:
@@ -56,7 +57,8 @@ def dm_bytes(data: np.ndarray, *, version: int, scale=0.25, units="nm", tags=Non
     is_sequence = data.ndim == 3
     calibrations = [Calibration.Calibration(0.0, 1.0, "s"), *spatial] if is_sequence else spatial
     xdata = DataAndMetadata.new_data_and_metadata(
-        data, dimensional_calibrations=calibrations,
+        data,
+        dimensional_calibrations=calibrations,
         data_descriptor=DataAndMetadata.DataDescriptor(is_sequence, 0, 2),
         metadata=tags or {},
     )

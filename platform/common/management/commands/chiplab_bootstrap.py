@@ -26,7 +26,9 @@ def demo_micrograph_tiff(*, seed: int = 0, size: int = 1024) -> bytes:
     counts = np.clip((data - lo) / max(hi - lo, 1e-9) * 60000, 0, 65535).astype(np.uint16)
     buffer = io.BytesIO()
     tifffile.imwrite(
-        buffer, counts, imagej=True,
+        buffer,
+        counts,
+        imagej=True,
         resolution=(1 / scene.pixel_size, 1 / scene.pixel_size),
         metadata={"unit": scene.pixel_unit, "Info": f"Chiplab simulator case {name}"},
     )
@@ -47,24 +49,31 @@ class Command(BaseCommand):
             created = user is None
             if created:
                 password = password or secrets.token_urlsafe(9)
-                user = User.objects.create_user(username=username, password=password,
-                                                email=f"{username}@example.org")
+                user = User.objects.create_user(
+                    username=username, password=password, email=f"{username}@example.org"
+                )
             lab, _ = Lab.objects.get_or_create(slug="demo", defaults={"name": "Demo Lab"})
             Membership.objects.get_or_create(user=user, lab=lab, defaults={"role": Role.OWNER})
             dataset = Dataset.objects.filter(lab=lab, title="Demo micrographs").first()
             if dataset is None:
                 dataset = catalog.dataset_create(
-                    user=user, lab=lab, title="Demo micrographs",
+                    user=user,
+                    lab=lab,
+                    title="Demo micrographs",
                     description="Simulated HAADF-STEM micrographs made by Chiplab's simulator.",
-                    keywords=["HAADF-STEM", "simulation", "perovskite"], licence="CC0-1.0",
+                    keywords=["HAADF-STEM", "simulation", "perovskite"],
+                    licence="CC0-1.0",
                 )
         if not no_image and not dataset.images.exists():
-            upload = SimpleUploadedFile("demo_haadf_sim.tif", demo_micrograph_tiff(),
-                                        content_type="image/tiff")
+            upload = SimpleUploadedFile(
+                "demo_haadf_sim.tif", demo_micrograph_tiff(), content_type="image/tiff"
+            )
             catalog.image_upload(user=user, dataset=dataset, upload=upload)
         if created:
-            self.stdout.write(self.style.SUCCESS(
-                f"Demo user created (shown once): username={username} password={password}"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo user created (shown once): username={username} password={password}"
+                )
+            )
         else:
             self.stdout.write(f"Demo user '{username}' already exists (lab '{lab.name}').")
