@@ -131,3 +131,39 @@ export const images = {
   thumbnailUrl: (id) => `/api/images/${id}/thumbnail`,
   originalUrl: (id) => `/api/images/${id}/original`,
 };
+
+// --- labeling (grids, schemas and classes, votes, support sets, crowd tasks) -----------
+export const labeling = {
+  grids: (imageId) => list(`images/${imageId}/grids/`),
+  createGrid: (imageId, { chip_size, offset_x = 0, offset_y = 0 }) =>
+    post(`images/${imageId}/grids/`, { chip_size, offset_x, offset_y }),
+  grid: (gridId) => get(`grids/${gridId}/`),
+  chipSizeSuggestion: (imageId) => get(`images/${imageId}/chip-size-suggestion`),
+  schemas: (datasetId) => list(`datasets/${datasetId}/schemas/`),
+  /** Get or create the dataset's default schema (no name). */
+  defaultSchema: (datasetId) => post(`datasets/${datasetId}/schemas/`, {}),
+  schema: (schemaId) => get(`schemas/${schemaId}/`),
+  addClass: (schemaId, body) => post(`schemas/${schemaId}/classes/`, body),
+  updateClass: (classId, body) => patch(`classes/${classId}/`, body),
+  removeClass: (classId) => del(`classes/${classId}/`),
+  /** Current labels per chip; scope "me" or "all" (with counts per class). */
+  votes: (gridId, schemaId, scope = "me") => get(`grids/${gridId}/votes/`, { schema: schemaId, user: scope }),
+  vote: (gridId, body) => post(`grids/${gridId}/votes/`, body),
+  support: (gridId, schemaId, rule = "single_owner") => get(`grids/${gridId}/support`, { schema: schemaId, rule }),
+  versions: (schemaId) => list(`schemas/${schemaId}/versions/`),
+  freeze: (schemaId, body) => post(`schemas/${schemaId}/versions/`, body),
+  supportSet: (versionId) => get(`support-sets/${versionId}/`),
+  crowdTask: (schemaId, query) => get(`schemas/${schemaId}/crowd-task`, query),
+  crowdAnswer: (task, selected) => post("crowd-tasks/answer", { task, selected }),
+};
+
+// --- analysis (segmentation jobs and results) -----------------------------------------
+export const analysis = {
+  createJob: (body) => post("segmentation-jobs/", body),
+  job: (jobId) => get(`segmentation-jobs/${jobId}/`),
+  result: (resultId) => get(`segmentation-results/${resultId}/`),
+  exportUrl: (resultId, kind) => `/api/segmentation-results/${resultId}/export/${kind}`,
+  history: (imageId) => list(`images/${imageId}/results/`),
+  jobs: (query) => list("segmentation-jobs/", query),
+  rerun: (jobId) => post(`segmentation-jobs/${jobId}/rerun`),
+};

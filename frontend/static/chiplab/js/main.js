@@ -54,8 +54,9 @@ async function route() {
     cleanup = typeof result === "function" ? result : null;
   } catch (e) {
     if (seq !== renderSeq) return;
-    clear(main).append(h("div", { class: "pad" }, h("h1", {}, "Something went wrong"),
-      h("p", { class: "error-text", testid: "page-error" }, e.message || String(e))));
+    clear(main).append(h("div", { class: "page" }, h("h1", {}, "This page cannot be shown"),
+      h("p", { class: "error-text", testid: "page-error" }, e.message || String(e)),
+      h("p", {}, h("a", { href: "#/datasets" }, "Back to your datasets"))));
     showError(e);
   }
 }

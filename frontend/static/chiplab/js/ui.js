@@ -53,7 +53,7 @@ export function toast(message, kind = "info", { timeout } = {}) {
 /** Report any error to the user: nothing fails silently. */
 export function showError(err, context) {
   if (err && err.name === "AbortError") return;
-  console.error(context || "error", err);
+  console.warn(context || "error", err);
   const msg = (err && err.message) || String(err);
   toast(context ? `${context}: ${msg}` : msg, "error");
 }

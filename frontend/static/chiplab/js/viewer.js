@@ -89,21 +89,23 @@ export class Viewer {
     this.canvas.height = Math.round(this.ch * this.dpr);
     this.canvas.style.width = this.cw + "px";
     this.canvas.style.height = this.ch + "px";
-    if (!this._fitted && this.img) this.fit();
+    // Until the user zooms or pans, keep the whole image in view as the layout settles.
+    if (this.img && !this._userMoved) this.fit();
     this.requestDraw();
   }
 
   fitScale() { return Math.min(this.cw / this.W, this.ch / this.H); }
 
   fit() {
+    this._userMoved = false;
     this.scale = this.fitScale();
     this.tx = (this.cw - this.W * this.scale) / 2;
     this.ty = (this.ch - this.H * this.scale) / 2;
-    this._fitted = true;
     this.requestDraw();
   }
 
   zoomBy(f, cx = this.cw / 2, cy = this.ch / 2) {
+    this._userMoved = true;
     const min = this.fitScale() * 0.5;
     const s = Math.min(MAX_SCALE, Math.max(min, this.scale * f));
     const k = s / this.scale;
@@ -115,6 +117,7 @@ export class Viewer {
 
   /** Show image rectangle (x, y, w, h) centred. */
   zoomTo(x, y, w, hgt) {
+    this._userMoved = true;
     this.scale = Math.min(MAX_SCALE, Math.min(this.cw / w, this.ch / hgt));
     this.tx = this.cw / 2 - (x + w / 2) * this.scale;
     this.ty = this.ch / 2 - (y + hgt / 2) * this.scale;
@@ -169,7 +172,11 @@ export class Viewer {
       if (drag) {
         const dx = ev.clientX - drag.x;
         const dy = ev.clientY - drag.y;
-        if (!drag.moved && Math.hypot(dx, dy) > 4) { drag.moved = true; c.classList.add("panning"); }
+        if (!drag.moved && Math.hypot(dx, dy) > 4) {
+          drag.moved = true;
+          this._userMoved = true;
+          c.classList.add("panning");
+        }
         if (drag.moved) {
           this.tx = drag.tx + dx;
           this.ty = drag.ty + dy;
@@ -214,6 +221,7 @@ export class Viewer {
       if (map[ev.key] && !ev.ctrlKey && !ev.metaKey) {
         ev.preventDefault();
         ev.stopPropagation();
+        if (ev.key.startsWith("Arrow")) this._userMoved = true;
         map[ev.key]();
         this.requestDraw();
       }

@@ -106,19 +106,24 @@ export async function render(root, { datasetId }) {
       const li = h("li", { class: "upload-row", testid: "upload-row" },
         h("span", { class: "upload-name" }, file.name), h("span", { class: "small muted" }, fmtBytes(file.size)), bar, status, cancel);
       uploads.append(li);
-      return { file, li, bar, status, cancel };
+      const row = { file, li, bar, status, cancel, cancelled: false, handle: null };
+      cancel.onclick = () => {
+        row.cancelled = true;
+        if (row.handle) row.handle.abort();
+        else { status.textContent = "cancelled"; li.remove(); }
+      };
+      return row;
     });
     for (const row of rows) {
       if (stopped) return;
-      let cancelled = false;
-      row.cancel.onclick = () => { cancelled = true; handle?.abort(); };
-      if (cancelled) continue;
+      if (row.cancelled) continue;
       row.status.textContent = "uploading";
-      var handle = api.datasets.upload(datasetId, row.file, (loaded, total) => {
+      const handle = api.datasets.upload(datasetId, row.file, (loaded, total) => {
         const pct = total ? Math.round((loaded / total) * 100) : 0;
         row.bar.value = pct;
         row.status.textContent = pct >= 100 ? "processing…" : `${pct} %`;
       });
+      row.handle = handle;
       try {
         const img = await handle.promise;
         row.bar.value = 100;

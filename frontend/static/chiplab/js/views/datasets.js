@@ -42,7 +42,8 @@ export async function render(root) {
 }
 
 function card(ds, signal) {
-  const thumbs = h("div", { class: "thumb-strip", "aria-hidden": "true" });
+  const thumbs = h("div", { class: "thumb-strip", "aria-hidden": "true" },
+    ds.image_count ? null : h("span", { class: "thumb-empty" }, "no images yet"));
   const el = h("a", { class: "card dataset-card", href: `#/datasets/${ds.id}`, testid: "dataset-card",
     dataset: { id: ds.id } },
     thumbs,

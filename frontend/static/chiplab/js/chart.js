@@ -1,0 +1,72 @@
+// SVG bar chart of class fractions with error bars (± one standard deviation).
+import { h, s, fmtNum, fmtPct } from "./ui.js";
+
+/**
+ * @param {{name:string, colour:string, fraction:number, std:number|null, count:number,
+ *          area:number|null}[]} rows
+ * @param {{unit?:string, title?:string}} opts
+ */
+export function fractionChart(rows, { unit = "", title = "Class fractions" } = {}) {
+  const W = 320, H = 200, m = { l: 38, r: 8, t: 10, b: 38 };
+  const iw = W - m.l - m.r, ih = H - m.t - m.b;
+  const top = Math.min(1, Math.max(0.1, ...rows.map((r) => r.fraction + (r.std || 0))) * 1.1);
+  const niceTop = Math.min(1, Math.ceil(top * 10) / 10);
+  const y = (v) => m.t + ih - (v / niceTop) * ih;
+  const band = iw / Math.max(1, rows.length);
+  const bw = Math.min(46, band * 0.62);
+
+  const tip = h("div", { class: "chart-tip", hidden: true, role: "tooltip", testid: "chart-tooltip" });
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", testid: "fraction-chart",
+    "aria-label": `${title}: ${rows.map((r) => `${r.name} ${fmtPct(r.fraction)}`).join(", ")}` });
+  svg.append(s("title", {}, title));
+
+  // Axis and grid lines.
+  const ticks = [];
+  for (let v = 0; v <= niceTop + 1e-9; v += niceTop <= 0.5 ? 0.1 : 0.2) ticks.push(v);
+  for (const v of ticks) {
+    svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: v === 0 ? "#8a94a3" : "#e3e7ec", "stroke-width": 1 }));
+    svg.append(s("text", { x: m.l - 5, y: y(v) + 3.5, "text-anchor": "end", "font-size": 9.5, fill: "#5f6b7a" }, `${Math.round(v * 100)}%`));
+  }
+
+  rows.forEach((r, i) => {
+    const cx = m.l + band * (i + 0.5);
+    const g = s("g", { class: "bar", tabindex: "0", testid: "chart-bar", "data-class": r.name,
+      "aria-label": describe(r, unit) });
+    g.append(s("title", {}, describe(r, unit)));
+    g.append(s("rect", { x: cx - bw / 2, y: y(r.fraction), width: bw, height: Math.max(0, y(0) - y(r.fraction)),
+      fill: r.colour, rx: 2 }));
+    if (r.std) {
+      const lo = Math.max(0, r.fraction - r.std), hi = Math.min(1, r.fraction + r.std);
+      const ew = Math.min(12, bw / 3);
+      g.append(s("path", { d: `M${cx},${y(lo)}V${y(hi)}M${cx - ew / 2},${y(lo)}H${cx + ew / 2}M${cx - ew / 2},${y(hi)}H${cx + ew / 2}`,
+        stroke: "#1f2933", "stroke-width": 1.3, fill: "none", testid: "error-bar" }));
+    }
+    g.append(s("text", { x: cx, y: Math.min(y(r.fraction + (r.std || 0)) - 4, y(0) - 4), "text-anchor": "middle", "font-size": 10, fill: "#1f2933" },
+      fmtPct(r.fraction, 1)));
+    g.append(s("text", { x: cx, y: H - m.b + 14, "text-anchor": "middle", "font-size": 10.5, fill: "#1f2933" },
+      r.name.length > 12 ? r.name.slice(0, 11) + "…" : r.name));
+    const show = (ev) => {
+      tip.hidden = false;
+      tip.replaceChildren(...describe(r, unit).split("\n").flatMap((line, k) => k ? [h("br"), line] : [line]));
+      const x = ev.clientX ?? (g.getBoundingClientRect().left + 10);
+      const yy = ev.clientY ?? g.getBoundingClientRect().top;
+      tip.style.left = `${Math.min(window.innerWidth - 260, x + 12)}px`;
+      tip.style.top = `${yy + 12}px`;
+    };
+    g.addEventListener("mousemove", show);
+    g.addEventListener("focus", show);
+    g.addEventListener("mouseleave", () => { tip.hidden = true; });
+    g.addEventListener("blur", () => { tip.hidden = true; });
+    svg.append(g);
+  });
+  svg.append(s("text", { x: 10, y: m.t + ih / 2, transform: `rotate(-90 10 ${m.t + ih / 2})`, "text-anchor": "middle",
+    "font-size": 9.5, fill: "#5f6b7a" }, "area fraction"));
+  return h("div", { class: "chart-box" }, svg, tip);
+}
+
+function describe(r, unit) {
+  const lines = [`${r.name}: ${fmtPct(r.fraction, 1)}${r.std ? ` ± ${fmtPct(r.std, 1)}` : ""}`,
+    `${r.count} chip${r.count === 1 ? "" : "s"}`];
+  if (r.area !== null && r.area !== undefined) lines.push(`area ${fmtNum(r.area, 4)} ${unit}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,132 @@
+// Step 1: choose the chip grid with a slider that redraws the grid live.
+import * as api from "../api.js";
+import { h, append, errorBox, fmtDate, fmtNum, showError, toast } from "../ui.js";
+import { gridShape } from "../workspace.js";
+
+export async function mount(ws, panel) {
+  const { image, viewer } = ws;
+  const minSide = Math.min(image.width, image.height);
+  const min = Math.min(8, minSide);
+  const max = Math.max(min + 1, Math.min(512, Math.floor(minSide / 2)));
+  let suggestion = null;
+  const start = ws.grid ? ws.grid.chip_size : Math.min(max, Math.max(min, 32));
+
+  const slider = h("input", { type: "range", id: "chip-size", min, max, step: 1, value: start,
+    testid: "chip-size-slider", "aria-describedby": "chip-count", list: "chip-size-marks" });
+  const marks = h("datalist", { id: "chip-size-marks" });
+  const number = h("input", { type: "number", id: "chip-size-number", min, max, value: start,
+    class: "num", testid: "chip-size-input", "aria-label": "Chip size in pixels" });
+  const marker = h("div", { class: "slider-marker", hidden: true, testid: "suggestion-marker",
+    "aria-hidden": "true" });
+  const ox = h("input", { type: "number", id: "offset-x", min: 0, value: ws.grid?.offset_x || 0,
+    class: "num", testid: "offset-x" });
+  const oy = h("input", { type: "number", id: "offset-y", min: 0, value: ws.grid?.offset_y || 0,
+    class: "num", testid: "offset-y" });
+  const count = h("p", { id: "chip-count", class: "readout", testid: "chip-count", "aria-live": "polite" });
+  const suggestBox = h("div", { class: "suggestion", testid: "suggestion" },
+    h("span", { class: "muted small" }, "Looking for a suggested chip size…"));
+  const errors = h("div");
+  const useBtn = h("button", { type: "button", class: "btn btn-primary", testid: "use-grid" }, "Use this grid");
+
+  append(panel, [
+    h("h2", {}, "Choose a chip grid"),
+    h("p", { class: "muted small" }, "Each chip is one square tile the model classifies. Pick a size so that one chip shows one feature (a few lattice periods). Edges that do not fill a chip are cropped."),
+    h("label", { for: "chip-size", class: "field-label" }, "Chip size (px)"),
+    h("div", { class: "slider-row" }, h("div", { class: "slider-wrap" }, slider, marker, marks), number),
+    suggestBox,
+    h("details", { class: "offsets" }, h("summary", {}, "Offset"),
+      h("div", { class: "inline-fields" },
+        h("label", { for: "offset-x" }, "x"), ox, h("label", { for: "offset-y" }, "y"), oy)),
+    count, errors,
+    h("div", { class: "form-actions" }, useBtn),
+    earlierGrids(ws)]);
+
+  function values() {
+    const chip = clamp(parseInt(slider.value, 10), min, max);
+    const x = clamp(parseInt(ox.value, 10) || 0, 0, chip - 1);
+    const y = clamp(parseInt(oy.value, 10) || 0, 0, chip - 1);
+    return { chip, x, y };
+  }
+
+  function redraw() {
+    const { chip, x, y } = values();
+    const shape = gridShape(image.width, image.height, chip, x, y);
+    viewer.setGrid({ chip, ox: x, oy: y, rows: shape.rows, cols: shape.cols });
+    const n = shape.rows * shape.cols;
+    const phys = image.pixel_size ? ` · ${fmtNum(chip * image.pixel_size, 3)} ${image.pixel_unit} per chip` : "";
+    const m = shape.margins;
+    count.replaceChildren(
+      h("strong", { testid: "chip-total" }, n.toLocaleString()), ` chips (${shape.rows} × ${shape.cols})${phys}`,
+      h("br"), h("span", { class: "muted small" }, `cropped: right ${m.right} px, bottom ${m.bottom} px`));
+    ox.max = oy.max = chip - 1;
+    const existing = ws.grids.find((g) => g.chip_size === chip && (g.offset_x || 0) === x && (g.offset_y || 0) === y);
+    useBtn.textContent = existing ? "Use this grid (saved)" : "Use this grid";
+    useBtn.disabled = n < 1;
+  }
+
+  slider.addEventListener("input", () => { number.value = slider.value; redraw(); });
+  number.addEventListener("input", () => {
+    const v = parseInt(number.value, 10);
+    if (v >= min && v <= max) { slider.value = v; redraw(); }
+  });
+  number.addEventListener("change", () => { number.value = slider.value; });
+  ox.addEventListener("input", redraw);
+  oy.addEventListener("input", redraw);
+
+  useBtn.addEventListener("click", async () => {
+    errors.replaceChildren();
+    const { chip, x, y } = values();
+    useBtn.disabled = true;
+    try {
+      const existing = ws.grids.find((g) => g.chip_size === chip && (g.offset_x || 0) === x && (g.offset_y || 0) === y);
+      const grid = existing || await api.labeling.createGrid(image.id, { chip_size: chip, offset_x: x, offset_y: y });
+      ws.setGrid(grid);
+      toast(`Grid of ${grid.rows * grid.cols} chips (${chip} px) selected.`, "ok");
+      ws.goStep("support");
+    } catch (e) {
+      errors.replaceChildren(errorBox(api.isMissing(e)
+        ? new Error("Saving grids is not available on this server yet (labeling API missing).") : e));
+      useBtn.disabled = false;
+    }
+  });
+
+  redraw();
+
+  // The suggestion arrives asynchronously; it never blocks the slider.
+  api.labeling.chipSizeSuggestion(image.id).then((s) => {
+    suggestion = s.chip_size ?? s.suggested ?? s.suggestion ?? null;
+    if (!suggestion) { suggestBox.replaceChildren(h("span", { class: "muted small" }, "No chip-size suggestion for this image.")); return; }
+    const clamped = clamp(suggestion, min, max);
+    marks.append(h("option", { value: clamped, label: `${suggestion} px` }));
+    const frac = (clamped - min) / (max - min);
+    marker.style.left = `calc(${frac * 100}% + ${(0.5 - frac) * 16}px)`;
+    marker.hidden = false;
+    marker.title = `Suggested: ${suggestion} px`;
+    const why = s.reason || s.explanation || (s.period_px ? `lattice period ≈ ${fmtNum(s.period_px)} px` : "");
+    suggestBox.replaceChildren(
+      h("span", {}, "Suggested: ", h("strong", { testid: "suggested-size" }, `${suggestion} px`)),
+      why ? h("span", { class: "muted small" }, ` — ${why}`) : null, " ",
+      h("button", { type: "button", class: "btn btn-small", testid: "use-suggestion", onclick: () => {
+        slider.value = clamped; number.value = clamped; redraw();
+      } }, "Use suggestion"));
+    if (!ws.grid && slider.value == start) { slider.value = clamped; number.value = clamped; redraw(); }
+  }).catch((e) => {
+    suggestBox.replaceChildren(h("span", { class: "muted small" }, api.isMissing(e)
+      ? "Chip-size suggestions are not available on this server yet." : `No suggestion: ${e.message}`));
+    if (!api.isMissing(e)) showError(e, "Chip-size suggestion");
+  });
+
+  return () => ws.setGrid(ws.grid);
+}
+
+function earlierGrids(ws) {
+  if (!ws.grids.length) return null;
+  return h("div", { class: "earlier" }, h("h3", {}, "Grids of this image"),
+    h("ul", { class: "plain-list", testid: "earlier-grids" }, ws.grids.map((g) => h("li", {},
+      h("button", { type: "button", class: "btn btn-small" + (ws.grid?.id === g.id ? " btn-selected" : ""),
+        testid: "open-grid", onclick: () => { ws.setGrid(g); ws.goStep("support"); } },
+        `${g.chip_size} px · ${g.rows}×${g.cols}`),
+      h("span", { class: "muted small" }, ` ${fmtDate(g.created)}`)))));
+}
+
+function clamp(v, lo, hi) { return Math.min(hi, Math.max(lo, v)); }

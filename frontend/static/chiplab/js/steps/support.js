@@ -1,0 +1,261 @@
+// Step 2: the support-set board. Click chips to vote them into the active class; click again
+// to retract (a vote with class null). Number keys switch class.
+import * as api from "../api.js";
+import { h, append, debounce, errorBox, showError, toast } from "../ui.js";
+import { chipCrop } from "../crops.js";
+import { state } from "../state.js";
+
+export const MIN_PER_CLASS = 2;
+export const MAX_PER_CLASS = 10;
+
+export async function mount(ws, panel) {
+  const { viewer } = ws;
+  const grid = ws.grid;
+  const mine = new Map(); // "r,c" -> class id (my current labels)
+  let others = []; // [{row, col, counts: {class: n}}] from everyone else
+  let showOthers = false;
+  let serverWarnings = [];
+  let disposed = false;
+
+  const classList = h("ul", { class: "class-list", testid: "class-list", "aria-label": "Classes" });
+  const guidance = h("div", { class: "guidance", testid: "guidance", "aria-live": "polite" });
+  const newName = h("input", { type: "text", id: "new-class", placeholder: "New class, e.g. Ge",
+    maxlength: 100, testid: "new-class-name", "aria-label": "New class name" });
+  const addBtn = h("button", { type: "submit", class: "btn", testid: "add-class", disabled: true }, "Add class");
+  const addForm = h("form", { class: "add-class", onsubmit: (ev) => { ev.preventDefault(); addClass(); } },
+    newName, addBtn);
+  const othersToggle = h("input", { type: "checkbox", id: "show-others", testid: "show-others",
+    onchange: () => { showOthers = othersToggle.checked; loadOthers(); } });
+  const errors = h("div");
+
+  append(panel, [
+    h("h2", {}, "Support set"),
+    h("p", { class: "muted small" }, "Choose a class, then click example chips on the image. Click a chip again to remove it. ",
+      `Give each class ${MIN_PER_CLASS}–${MAX_PER_CLASS} clear examples. Keys `, h("span", { class: "kbd" }, "1"), "–",
+      h("span", { class: "kbd" }, "9"), " switch class."),
+    classList, addForm, errors, guidance,
+    h("label", { class: "toggle", for: "show-others" }, othersToggle, "Show other annotators' votes (crowd)"),
+    h("p", { class: "muted small" }, "Others' votes appear as a small corner triangle in the colour of their most-voted class."),
+    h("div", { class: "form-actions" },
+      h("button", { type: "button", class: "btn btn-primary", testid: "to-segment",
+        onclick: () => ws.goStep("segment") }, "Next: segment →")),
+  ]);
+
+  // --- data ------------------------------------------------------------------------
+  try {
+    await ws.ensureSchema();
+    const current = await api.labeling.votes(grid.id, ws.schema.id, "me");
+    for (const c of current.chips || []) if (c.class) mine.set(`${c.row},${c.col}`, c.class);
+  } catch (e) {
+    errors.replaceChildren(errorBox(e));
+    showError(e, "Loading the support set");
+  }
+  if (disposed) return;
+  addBtn.disabled = !ws.schema;
+  await viewer.ready.catch(() => {});
+
+  function countOf(classId) {
+    let n = 0;
+    for (const v of mine.values()) if (v === classId) n++;
+    return n;
+  }
+
+  function renderClasses() {
+    classList.replaceChildren();
+    ws.classes.forEach((cls, i) => {
+      const n = countOf(cls.id);
+      const active = cls.id === ws.activeClassId;
+      const status = n < MIN_PER_CLASS ? "low" : n > MAX_PER_CLASS ? "high" : "ok";
+      const colour = h("input", { type: "color", value: cls.colour, testid: "class-colour",
+        "aria-label": `Colour of ${cls.name}`,
+        onclick: (ev) => ev.stopPropagation(),
+        onchange: (ev) => updateClass(cls, { colour: ev.target.value }) });
+      const name = h("input", { type: "text", class: "class-name", value: cls.name, testid: "class-name",
+        "aria-label": `Name of class ${i + 1}`, maxlength: 100,
+        onfocus: () => select(cls.id),
+        onchange: (ev) => { const v = ev.target.value.trim(); if (v && v !== cls.name) updateClass(cls, { name: v }); else ev.target.value = cls.name; },
+        onkeydown: (ev) => { if (ev.key === "Enter") ev.target.blur(); } });
+      const thumbs = h("div", { class: "chip-thumbs", testid: "class-chips" });
+      for (const [key, cid] of mine) {
+        if (cid !== cls.id) continue;
+        const [row, col] = key.split(",").map(Number);
+        const crop = chipCrop(viewer, grid, row, col, 34);
+        crop.style.borderColor = cls.colour;
+        crop.title = `Chip (${row}, ${col}) — click to show, shift-click to remove`;
+        crop.setAttribute("role", "button");
+        crop.setAttribute("tabindex", "0");
+        crop.setAttribute("aria-label", `${cls.name} chip row ${row} column ${col}`);
+        crop.addEventListener("click", (ev) => {
+          if (ev.shiftKey) return toggle(row, col);
+          const g = grid.chip_size;
+          viewer.zoomTo(grid.offset_x + col * g - 2 * g, grid.offset_y + row * g - 2 * g, 5 * g, 5 * g);
+        });
+        thumbs.append(crop);
+      }
+      const li = h("li", { class: `class-item${active ? " active" : ""}`, testid: "class-item",
+        dataset: { id: cls.id, count: n }, "aria-current": active ? "true" : undefined,
+        onclick: () => select(cls.id) },
+        h("div", { class: "class-row" },
+          h("span", { class: "class-key", title: `Press ${i + 1}` }, i < 9 ? String(i + 1) : "·"),
+          colour, name,
+          h("span", { class: `class-count count-${status}`, testid: "class-count",
+            title: `${MIN_PER_CLASS}–${MAX_PER_CLASS} examples recommended` }, `${n} chip${n === 1 ? "" : "s"}`),
+          h("input", { type: "radio", name: "active-class", class: "visually-hidden", checked: active,
+            "aria-label": `Active class ${cls.name}`, testid: "class-radio", onchange: () => select(cls.id) }),
+          h("button", { type: "button", class: "btn btn-quiet btn-small", testid: "remove-class",
+            "aria-label": `Remove class ${cls.name}`, title: "Remove class",
+            onclick: (ev) => { ev.stopPropagation(); removeClass(cls); } }, "✕")),
+        thumbs);
+      classList.append(li);
+    });
+    if (!ws.classes.length) {
+      classList.append(h("li", { class: "muted small", testid: "no-classes" },
+        "No classes yet. Add the features you want to map (e.g. STO, Ge, vacuum)."));
+    }
+    renderGuidance();
+  }
+
+  function renderGuidance() {
+    const lines = [];
+    if (ws.classes.length < 2) lines.push("Add at least two classes.");
+    for (const cls of ws.classes) {
+      const n = countOf(cls.id);
+      if (n < MIN_PER_CLASS) lines.push(`${cls.name}: add ${MIN_PER_CLASS - n} more chip${MIN_PER_CLASS - n === 1 ? "" : "s"}.`);
+      else if (n > MAX_PER_CLASS) lines.push(`${cls.name}: ${n} chips — more than ${MAX_PER_CLASS} rarely helps; keep the clearest.`);
+    }
+    const ready = !lines.length;
+    guidance.replaceChildren(
+      h("strong", {}, ready ? "Ready to segment." : "Guidance"),
+      h("ul", { class: "small" }, [...lines, ...serverWarnings].map((t) => h("li", {}, t))));
+    guidance.dataset.ready = ready;
+  }
+
+  function paint() {
+    const chips = [];
+    if (showOthers) {
+      for (const o of others) {
+        const best = Object.entries(o.counts || {}).sort((a, b) => b[1] - a[1])[0];
+        const cls = best && ws.classById(best[0]);
+        if (cls) chips.push({ row: o.row, col: o.col, color: cls.colour, kind: "other" });
+      }
+    }
+    for (const [key, cid] of mine) {
+      const cls = ws.classById(cid);
+      if (!cls) continue;
+      const [row, col] = key.split(",").map(Number);
+      chips.push({ row, col, color: cls.colour, kind: "mine" });
+    }
+    viewer.setChips(chips);
+  }
+
+  function refresh() { renderClasses(); paint(); refreshServerGuidance(); }
+
+  const refreshServerGuidance = debounce(async () => {
+    if (disposed || !ws.schema) return;
+    try {
+      const s = await api.labeling.support(grid.id, ws.schema.id);
+      // Counting advice is already given locally; keep the server's other warnings.
+      serverWarnings = (s.warnings || []).filter((w) => !/more chips?|at least|no chips|fewer than|more than/i.test(w));
+      renderGuidance();
+    } catch (e) { if (!api.isMissing(e)) console.warn("support guidance", e); }
+  }, 400);
+
+  async function loadOthers() {
+    if (!showOthers) { paint(); return; }
+    try {
+      const s = await api.labeling.votes(grid.id, ws.schema.id, "all");
+      const me = state.user && state.user.id;
+      others = (s.chips || []).map((c) => {
+        const counts = {};
+        for (const u of c.users || []) if (u.user !== me && u.class) counts[u.class] = (counts[u.class] || 0) + 1;
+        return { row: c.row, col: c.col, counts };
+      }).filter((c) => Object.keys(c.counts).length);
+      paint();
+      toast(`${others.length} chip${others.length === 1 ? "" : "s"} labelled by others.`, "info");
+    } catch (e) { showError(e, "Loading others' votes"); }
+  }
+
+  // --- actions ---------------------------------------------------------------------
+  function select(classId) {
+    if (ws.activeClassId === classId) return;
+    ws.activeClassId = classId;
+    // Update in place: rebuilding the list would steal focus from the name being edited.
+    for (const li of classList.querySelectorAll("[data-testid=class-item]")) {
+      const on = li.dataset.id === classId;
+      li.classList.toggle("active", on);
+      if (on) li.setAttribute("aria-current", "true"); else li.removeAttribute("aria-current");
+      const radio = li.querySelector("[data-testid=class-radio]");
+      if (radio) radio.checked = on;
+    }
+  }
+
+  async function toggle(row, col) {
+    if (!ws.schema) return;
+    const key = `${row},${col}`;
+    const before = mine.get(key) || null;
+    if (!ws.activeClassId && !before) { toast("Add a class first, then click chips.", "error"); return; }
+    const next = before && (before === ws.activeClassId || !ws.activeClassId) ? null : ws.activeClassId;
+    if (next) mine.set(key, next); else mine.delete(key);
+    refresh();
+    try {
+      await api.labeling.vote(grid.id, { schema: ws.schema.id, row, col, class: next });
+    } catch (e) {
+      if (before) mine.set(key, before); else mine.delete(key);
+      refresh();
+      showError(e, `Chip (${row}, ${col})`);
+    }
+  }
+
+  async function addClass() {
+    const name = newName.value.trim();
+    if (!name) { newName.focus(); return; }
+    if (!ws.schema) { toast("The label schema could not be loaded; reload the page.", "error"); return; }
+    newName.value = ""; // typing the next name may start while this one is saved
+    try {
+      const cls = await api.labeling.addClass(ws.schema.id, { name, colour: ws.nextColour() });
+      ws.classes.push(cls);
+      ws.activeClassId = cls.id;
+      refresh();
+    } catch (e) {
+      if (!newName.value) newName.value = name;
+      showError(e, "Adding a class");
+    }
+  }
+
+  async function updateClass(cls, body) {
+    try {
+      Object.assign(cls, await api.labeling.updateClass(cls.id, body));
+    } catch (e) { showError(e, `Updating ${cls.name}`); }
+    refresh();
+  }
+
+  async function removeClass(cls) {
+    const n = countOf(cls.id);
+    if (!confirm(`Remove class “${cls.name}”${n ? ` and its ${n} chip${n === 1 ? "" : "s"} from the support set` : ""}? Its history is kept.`)) return;
+    try {
+      await api.labeling.removeClass(cls.id);
+      ws.classes = ws.classes.filter((c) => c.id !== cls.id);
+      for (const [k, v] of [...mine]) if (v === cls.id) mine.delete(k);
+      if (ws.activeClassId === cls.id) ws.activeClassId = ws.classes[0]?.id || null;
+      refresh();
+    } catch (e) { showError(e, `Removing ${cls.name}`); }
+  }
+
+  const onKey = (ev) => {
+    if (ev.target.closest && ev.target.closest('input[type="text"], input[type="number"], textarea, select')) return;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const k = parseInt(ev.key, 10);
+    if (k >= 1 && k <= 9 && ws.classes[k - 1]) { ev.preventDefault(); select(ws.classes[k - 1].id); }
+  };
+  document.addEventListener("keydown", onKey);
+  viewer.onChipClick = (row, col) => toggle(row, col);
+  const offClasses = ws.on("classes", refresh);
+  refresh();
+
+  return () => {
+    disposed = true;
+    document.removeEventListener("keydown", onKey);
+    viewer.onChipClick = null;
+    offClasses();
+  };
+}

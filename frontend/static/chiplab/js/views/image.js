@@ -1,0 +1,151 @@
+// The image workspace: one viewer, four steps (grid, support set, segment, history).
+// Steps are sub-routes (#/images/<id>/<step>) handled by update() without reloading the viewer.
+import * as api from "../api.js";
+import { go } from "../main.js";
+import { h, clear, fmtBytes, fmtDate, fmtNum, showError, statusPill } from "../ui.js";
+import { Viewer } from "../viewer.js";
+import { createWorkspace } from "../workspace.js";
+
+const STEPS = [
+  ["grid", "1 · Grid", () => import("../steps/grid.js")],
+  ["support", "2 · Support set", () => import("../steps/support.js")],
+  ["segment", "3 · Segment", () => import("../steps/segment.js")],
+  ["history", "History", () => import("../steps/history.js")],
+];
+
+let active = null; // the mounted workspace: {imageId, show(step)}
+
+export function update({ imageId, step }) {
+  if (!active || active.imageId !== imageId) return false;
+  active.show(step || active.defaultStep());
+  return true;
+}
+
+export async function render(root, { imageId, step }) {
+  const image = await api.images.get(imageId);
+  const dataset = await api.datasets.get(image.dataset);
+  const page = h("div", { class: "workspace-page" });
+  root.append(page);
+
+  const tabs = h("nav", { class: "steps", "aria-label": "Workflow steps", testid: "steps" });
+  const panel = h("section", { class: "side-panel", testid: "side-panel", "aria-live": "polite" });
+  const stage = h("div", { class: "stage" });
+  page.append(
+    h("div", { class: "workspace-head" },
+      h("nav", { class: "crumbs", "aria-label": "Breadcrumb" },
+        h("a", { href: "#/datasets" }, "Datasets"), " / ",
+        h("a", { href: `#/datasets/${dataset.id}`, testid: "crumb-dataset" }, dataset.title), " / ",
+        h("span", { testid: "image-name" }, image.original_filename)),
+      tabs),
+    h("div", { class: "workspace" }, stage, panel),
+    metadataBlock(image));
+
+  if (image.status !== "ready") {
+    stage.append(h("div", { class: "pad", style: { color: "#e8edf3" } }, h("p", { testid: "image-not-ready" }, statusPill(image.status), " ",
+      image.status === "failed" ? image.error || "Ingestion failed." : "The image is still being processed; this page opens it when it is ready.")));
+    if (image.status !== "pending") return;
+    let stop = false;
+    (async () => {
+      while (!stop) {
+        await new Promise((r) => setTimeout(r, 1500));
+        if (stop) return;
+        try {
+          const now = await api.images.get(image.id);
+          if (now.status !== "pending") { go(location.hash); return; }
+        } catch (e) { showError(e, "Checking the image"); return; }
+      }
+    })();
+    return () => { stop = true; };
+  }
+
+  const viewer = new Viewer(stage, { width: image.width, height: image.height,
+    src: api.images.previewUrl(image.id), label: `Micrograph ${image.original_filename}` });
+  viewer.ready.catch((e) => showError(e));
+  const ws = createWorkspace({ image, dataset, viewer });
+  await ws.load().catch((e) => showError(e, "Loading grids and classes"));
+
+  let mounted = null; // {name, unmount}
+  let seq = 0;
+  const tabLinks = {};
+  for (const [name, label] of STEPS) {
+    tabLinks[name] = h("a", { href: `#/images/${image.id}/${name}`, class: "step-tab",
+      testid: `step-${name}` }, label);
+    tabs.append(tabLinks[name]);
+  }
+  function refreshTabs(current) {
+    for (const [name] of STEPS) {
+      const a = tabLinks[name];
+      const locked = (name === "support" || name === "segment") && !ws.grid;
+      a.classList.toggle("locked", locked);
+      a.title = locked ? "Choose a grid first" : "";
+      if (name === current) a.setAttribute("aria-current", "step"); else a.removeAttribute("aria-current");
+    }
+  }
+  ws.on("grid", () => refreshTabs(mounted && mounted.name));
+
+  async function show(step) {
+    if (!STEPS.some(([n]) => n === step)) step = "grid";
+    if ((step === "support" || step === "segment") && !ws.grid) step = "grid";
+    if (mounted && mounted.name === step) return;
+    const my = ++seq;
+    if (mounted) { mounted.unmount && mounted.unmount(); mounted = null; }
+    viewer.onChipClick = null;
+    viewer.setChips([]);
+    viewer.setOverlay(null);
+    clear(panel);
+    refreshTabs(step);
+    const expected = `#/images/${image.id}/${step}`;
+    if (location.hash !== expected) history.replaceState(null, "", expected);
+    const mod = await STEPS.find(([n]) => n === step)[2]();
+    if (my !== seq) return;
+    try {
+      const unmount = await mod.mount(ws, panel);
+      if (my !== seq) { unmount && unmount(); return; }
+      mounted = { name: step, unmount };
+    } catch (e) {
+      panel.append(h("p", { class: "error-text" }, e.message));
+      showError(e);
+      mounted = { name: step };
+    }
+  }
+  ws.goStep = (step) => go(`#/images/${image.id}/${step}`);
+
+  active = { imageId: image.id, show, defaultStep: () => (ws.grid ? "support" : "grid") };
+  await show(step || active.defaultStep());
+  return () => {
+    if (mounted && mounted.unmount) mounted.unmount();
+    ws.destroy();
+    viewer.destroy();
+    active = null;
+  };
+}
+
+function metadataBlock(image) {
+  const rows = [
+    ["File", `${image.original_filename} (${image.format}, ${fmtBytes(image.size_bytes)})`],
+    ["Size", `${image.width} × ${image.height} px${image.frames > 1 ? `, ${image.frames} frames` : ""}${image.channels > 1 ? `, ${image.channels} channels` : ""}, ${image.dtype}`],
+    ["Calibration", image.pixel_size
+      ? `${fmtNum(image.pixel_size, 4)} ${image.pixel_unit} / px (field of view ${fmtNum(image.pixel_size * image.width, 4)} × ${fmtNum(image.pixel_size * image.height, 4)} ${image.pixel_unit})`
+      : "not calibrated — areas are reported in pixels"],
+    ["Status", statusPill(image.status)],
+    ["Uploaded", fmtDate(image.created)],
+    ["SHA-256", h("code", { class: "small" }, image.sha256)],
+  ];
+  const instrument = Object.entries(image.instrument || {}).filter(([, v]) => v !== null && v !== "");
+  const calibration = Object.entries(image.calibration || {}).filter(([k, v]) => v !== null && v !== "" && typeof v !== "object");
+  const table = (pairs, testid) => h("table", { class: "kv", testid },
+    h("tbody", {}, pairs.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, humanKey(k)),
+      h("td", {}, typeof v === "object" && !(v instanceof Node) ? JSON.stringify(v) : v)))));
+  return h("details", { class: "metadata card", testid: "image-metadata" },
+    h("summary", {}, "Image metadata, calibration and instrument"),
+    h("div", { class: "metadata-cols" },
+      h("div", {}, h("h3", {}, "Image"), table(rows, "meta-image")),
+      h("div", {}, h("h3", {}, "Calibration"), calibration.length ? table(calibration, "meta-calibration")
+        : h("p", { class: "muted small" }, "No calibration metadata in the file.")),
+      h("div", {}, h("h3", {}, "Instrument"), instrument.length ? table(instrument, "meta-instrument")
+        : h("p", { class: "muted small" }, "No instrument metadata in the file."))));
+}
+
+function humanKey(k) {
+  return String(k).replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+}

@@ -1,0 +1,85 @@
+// Shared state of one image workspace: the active grid, the label schema and its classes.
+import * as api from "./api.js";
+import { PALETTE } from "./ui.js";
+
+export function createWorkspace({ image, dataset, viewer }) {
+  const handlers = {};
+  const ws = {
+    image, dataset, viewer,
+    grids: [],
+    grid: null,
+    schema: null,
+    classes: [],
+    activeClassId: null,
+    missing: new Set(), // API areas that are not deployed on this server yet
+    on(evt, fn) { (handlers[evt] ||= new Set()).add(fn); return () => handlers[evt].delete(fn); },
+    emit(evt, data) { (handlers[evt] || []).forEach((fn) => fn(data)); },
+
+    async load() {
+      try {
+        ws.grids = await api.labeling.grids(image.id);
+      } catch (e) {
+        if (!api.isMissing(e)) throw e;
+        ws.missing.add("labeling");
+        ws.grids = [];
+      }
+      const remembered = localStorage.getItem(`chiplab.grid.${image.id}`);
+      const grid = ws.grids.find((g) => g.id === remembered) || ws.grids[ws.grids.length - 1] || null;
+      if (grid) ws.setGrid(grid);
+    },
+
+    setGrid(grid) {
+      ws.grid = grid;
+      if (grid) {
+        localStorage.setItem(`chiplab.grid.${image.id}`, grid.id);
+        if (!ws.grids.some((g) => g.id === grid.id)) ws.grids.push(grid);
+      }
+      viewer.setGrid(grid ? geometry(grid) : null);
+      ws.emit("grid", grid);
+    },
+
+    /** The dataset's default label schema (created on first use) with its classes. */
+    async ensureSchema() {
+      if (ws.schema) return ws.schema;
+      const schemas = await api.labeling.schemas(dataset.id);
+      const schema = schemas.find((s) => s.is_default) || await api.labeling.defaultSchema(dataset.id);
+      ws.setSchema(schema);
+      return ws.schema;
+    },
+
+    setSchema(schema) {
+      ws.schema = schema;
+      ws.classes = (schema.classes || []).filter((c) => c.active !== false && !c.removed_at);
+      if (!ws.classes.some((c) => c.id === ws.activeClassId)) ws.activeClassId = ws.classes[0]?.id || null;
+      ws.emit("classes", ws.classes);
+    },
+
+    async refreshSchema() {
+      ws.setSchema(await api.labeling.schema(ws.schema.id));
+    },
+
+    classById(id) { return ws.classes.find((c) => c.id === id) || null; },
+
+    nextColour() {
+      const used = new Set(ws.classes.map((c) => c.colour.toLowerCase()));
+      return PALETTE.find((c) => !used.has(c)) || PALETTE[ws.classes.length % PALETTE.length];
+    },
+
+    destroy() { Object.keys(handlers).forEach((k) => delete handlers[k]); },
+  };
+  return ws;
+}
+
+/** A grid row from the API as the viewer's geometry. */
+export function geometry(grid) {
+  return { chip: grid.chip_size, ox: grid.offset_x || 0, oy: grid.offset_y || 0,
+    rows: grid.rows, cols: grid.cols };
+}
+
+/** rows, cols and margins of a grid, computed exactly like workers.fewshot.chipping.ChipGrid. */
+export function gridShape(width, height, chip, ox = 0, oy = 0) {
+  const rows = Math.max(0, Math.floor((height - oy) / chip));
+  const cols = Math.max(0, Math.floor((width - ox) / chip));
+  return { rows, cols, margins: { top: oy, left: ox, bottom: height - oy - rows * chip,
+    right: width - ox - cols * chip } };
+}

@@ -1,0 +1,207 @@
+"""E2E fixtures: Debian's Chromium driven by Playwright against a live Django server.
+
+Never runs ``playwright install``: the browser is the system's /usr/bin/chromium. Without it the
+e2e tests skip locally and fail in CI (``CI=true``).
+"""
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from accounts.models import Role
+from tests.factories import LabFactory, MembershipFactory
+from tests.support.services import IN_CI, ROOT
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the fixtures make
+# from it are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = Path(os.environ.get("CHIPLAB_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+PASSWORD = "correct horse battery"  # tests.factories.UserFactory's password
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+
+
+def _require_chromium():
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def artifacts(request):
+    """Directory for this test's screenshots: test-artifacts/e2e/<test name>/."""
+    name = re.sub(r"[^\w.-]+", "_", request.node.name)
+    path = ARTIFACTS / name
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.png"):
+        old.unlink()
+    return path
+
+
+class Shots:
+    def __init__(self, page, path):
+        self.page, self.path, self.n = page, path, 0
+
+    def __call__(self, name: str):
+        self.n += 1
+        self.page.screenshot(path=str(self.path / f"{self.n:02d}-{name}.png"))
+
+
+@pytest.fixture
+def new_page(browser, live_server, artifacts):
+    """Factory of pages (one browser context each, so sessions stay apart)."""
+    contexts = []
+
+    def make(*, width=1440, height=900):
+        context = browser.new_context(
+            viewport={"width": width, "height": height},
+            accept_downloads=True,
+            base_url=live_server.url,
+        )
+        context.set_default_timeout(30_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        # HTTP errors are shown to the user by the app; only script errors count here.
+        page.on(
+            "console",
+            lambda msg: (
+                msg.type == "error"
+                and not msg.text.startswith("Failed to load resource")
+                and page.errors.append(msg.text)
+            ),
+        )
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture
+def page(new_page, artifacts, request):
+    page = new_page()
+    page.shot = Shots(page, artifacts)
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        page.screenshot(path=str(artifacts / "zz-failure.png"))
+
+
+def sign_in(page, username, password=PASSWORD):
+    page.goto("/")
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+    page.get_by_test_id("who").filter(has_text=username).wait_for()
+
+
+@pytest.fixture
+def lab_owner(transactional_db):
+    """A lab ("Interfaces lab") with its owner."""
+    lab = LabFactory(name="Interfaces lab")
+    return MembershipFactory(lab=lab, role=Role.OWNER).user
+
+
+@pytest.fixture
+def other_lab_owner(transactional_db):
+    lab = LabFactory(name="Particles lab")
+    return MembershipFactory(lab=lab, role=Role.OWNER).user
+
+
+def simulated_tiff(path: Path, *, size=1024, case="sto_ge_interface", seed=0):
+    """A calibrated 16-bit TIFF of a simulated micrograph (and its truth)."""
+    from workers.fewshot import sim
+
+    s = sim.generate(case, seed=seed, size=(size, size))
+    lo, hi = np.percentile(s.image, [0.1, 99.9])
+    data = (np.clip((s.image - lo) / (hi - lo), 0, 1) * 60000).astype(np.uint16)
+    tifffile.imwrite(
+        path,
+        data,
+        imagej=True,
+        resolution=(1 / s.pixel_size, 1 / s.pixel_size),
+        metadata={"unit": "nm"},
+    )
+    return s
+
+
+@pytest.fixture
+def champion_model(transactional_db):
+    """A built-in encoder as the public champion: the bundled default if its weights are
+    committed, else the training-free Fourier encoder (no MLflow needed either way)."""
+    from registry.models import ModelAlias, ModelVersion, ModelVisibility, Source
+    from workers.fewshot.encoders.default import BUNDLED_WEIGHTS
+
+    kind = "default" if (BUNDLED_WEIGHTS / "config.json").is_file() else "fourier"
+    name = f"chiplab-{kind}"
+    version = ModelVersion.objects.create(
+        name=name,
+        version=1,
+        encoder_kind=kind,
+        source=Source.BUILTIN,
+        visibility=ModelVisibility.PUBLIC,
+        mlflow_run_id="run-e2e",
+    )
+    ModelAlias.objects.create(name=name, alias="champion", version=version)
+    return version
+
+
+def pure_chips(s, *, chip: int, per_class: int, seed: int = 0) -> dict[int, list[tuple[int, int]]]:
+    """``per_class`` chips of each simulated class that contain only that class."""
+    from workers.fewshot.chipping import ChipGrid, chip_truth
+
+    truth, purity = chip_truth(s.truth, ChipGrid.for_shape(s.truth.shape, chip), return_purity=True)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for k in range(len(s.class_names)):
+        candidates = np.argwhere((truth == k) & (purity >= 0.99))
+        pick = candidates[rng.choice(len(candidates), size=per_class, replace=False)]
+        out[k] = [(int(r), int(c)) for r, c in pick]
+    return out
+
+
+def click_chip(page, row: int, col: int, *, chip: int, ox: int = 0, oy: int = 0):
+    """Click the centre of chip (row, col) on the viewer canvas, using its published transform."""
+    canvas = page.get_by_test_id("viewer-canvas")
+    t = canvas.evaluate("c => ({s: +c.dataset.scale, x: +c.dataset.tx, y: +c.dataset.ty})")
+    canvas.click(
+        position={
+            "x": t["x"] + (ox + (col + 0.5) * chip) * t["s"],
+            "y": t["y"] + (oy + (row + 0.5) * chip) * t["s"],
+        }
+    )

@@ -1,0 +1,252 @@
+"""E2E: the whole pyChip workflow in the browser, then history, crowd tasks."""
+
+import csv
+import io
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import click_chip, pure_chips, sign_in, simulated_tiff
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+CHIP = 32
+PER_CLASS = 3
+
+
+def test_upload_grid_support_segment_export_history(
+    page, celery_worker, lab_owner, champion_model, tmp_path
+):
+    tif = tmp_path / "sto_ge_1024.tif"
+    s = simulated_tiff(tif, size=1024)
+    chips = pure_chips(s, chip=CHIP, per_class=PER_CLASS)
+
+    # 1. sign in, create a dataset, upload
+    sign_in(page, lab_owner.username)
+    page.get_by_test_id("new-dataset").click()
+    page.get_by_test_id("dataset-title").fill("Ge on SrTiO3")
+    page.get_by_test_id("dataset-create").click()
+    page.get_by_test_id("file-input").set_input_files(str(tif))
+    ready = page.locator('[data-testid="image-tile"][data-status="ready"]')
+    expect(ready).to_have_count(1, timeout=120_000)
+    page.shot("uploaded")
+    ready.click()
+
+    # 2. grid: the slider redraws live; choose 32 px
+    slider = page.get_by_test_id("chip-size-slider")
+    expect(page.get_by_test_id("suggested-size")).to_be_visible(timeout=60_000)
+    page.shot("grid-suggestion")
+    slider.fill(str(CHIP))
+    expect(page.get_by_test_id("chip-total")).to_have_text("1,024")
+    page.shot("grid-32")
+    page.get_by_test_id("use-grid").click()
+    expect(page.get_by_test_id("step-support")).to_have_attribute("aria-current", "step")
+
+    # 3. support set: three classes, three chips each (number keys switch class)
+    for n, name in enumerate(s.class_names, start=1):
+        page.get_by_test_id("new-class-name").fill(name)
+        page.get_by_test_id("add-class").click()
+        expect(page.get_by_test_id("class-item")).to_have_count(n)
+    page.get_by_test_id("viewer-canvas").focus()
+    for k in range(len(s.class_names)):
+        page.keyboard.press(str(k + 1))
+        expect(page.get_by_test_id("class-item").nth(k)).to_have_attribute("aria-current", "true")
+        for row, col in chips[k]:
+            click_chip(page, row, col, chip=CHIP)
+        expect(page.get_by_test_id("class-item").nth(k).get_by_test_id("class-count")).to_have_text(
+            f"{PER_CLASS} chips"
+        )
+    # clicking a chip again removes it (a retraction), and once more adds it back
+    row, col = chips[2][0]
+    click_chip(page, row, col, chip=CHIP)
+    expect(page.get_by_test_id("class-item").nth(2).get_by_test_id("class-count")).to_have_text(
+        f"{PER_CLASS - 1} chips"
+    )
+    click_chip(page, row, col, chip=CHIP)
+    expect(page.get_by_test_id("class-item").nth(2).get_by_test_id("class-count")).to_have_text(
+        f"{PER_CLASS} chips"
+    )
+    expect(page.get_by_test_id("guidance")).to_have_attribute("data-ready", "true")
+    page.shot("support-set")
+
+    # 4. segment: overlay and chart
+    page.get_by_test_id("to-segment").click()
+    segment = page.get_by_test_id("segment")
+    expect(segment).to_be_enabled()
+    t0 = time.perf_counter()
+    segment.click()
+    canvas = page.get_by_test_id("viewer-canvas")
+    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+    wall = time.perf_counter() - t0
+    in_page = page.evaluate("window.__chiplabTimings.segmentToOverlayMs")
+    from analysis.models import SegmentationJob
+
+    job = SegmentationJob.objects.get()
+    queued = (job.started - job.created).total_seconds() if job.started else float("nan")
+    print(
+        f"\nSegment click -> overlay drawn (1024x1024, {CHIP} px chips): "
+        f"{in_page / 1000:.2f} s in the page (performance.now), {wall:.2f} s from Python; "
+        f"job waited {queued:.2f} s for a worker; worker timings {job.timings}; "
+        f"model {job.model_version.name}"
+    )
+    expect(page.get_by_test_id("chart-bar")).to_have_count(3)
+    expect(page.get_by_test_id("error-bar").first).to_be_attached()
+    expect(page.get_by_test_id("stats-table")).to_contain_text("nm²")
+    page.shot("segmented")
+    page.get_by_test_id("chart-bar").nth(1).hover()
+    expect(page.get_by_test_id("chart-tooltip")).to_contain_text("chips")
+    page.locator("label", has=page.get_by_test_id("view-confidence")).click()
+    expect(page.get_by_test_id("view-confidence")).to_be_checked()
+    page.get_by_test_id("overlay-opacity").fill("80")
+    page.shot("confidence")
+    page.locator("label", has=page.get_by_test_id("view-classes")).click()
+
+    # 5. export CSV and check its content
+    with page.expect_download() as info:
+        page.get_by_test_id("export-counts.csv").click()
+    text = Path(info.value.path()).read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    names = [r.get("class") or r.get("name") for r in rows]
+    assert set(s.class_names) <= set(names), text
+    assert sum(int(r["count"] if "count" in r else r["chips"]) for r in rows) == 1024, text
+
+    # 6. re-run after changing a chip is one click
+    page.get_by_test_id("step-support").click()
+    row, col = pure_chips(s, chip=CHIP, per_class=PER_CLASS + 1, seed=1)[1][0]
+    page.keyboard.press("2")
+    click_chip(page, row, col, chip=CHIP)
+    page.get_by_test_id("step-segment").click()
+    expect(page.get_by_test_id("segment")).to_have_text("Segment again")
+    first = canvas.get_attribute("data-result")
+    page.get_by_test_id("segment").click()
+    expect(canvas).not_to_have_attribute("data-result", first, timeout=180_000)
+    expect(canvas).to_have_attribute("data-overlay", "drawn")
+
+    # 7. history: both results, reopen the first
+    page.get_by_test_id("step-history").click()
+    results = page.get_by_test_id("history-result")
+    expect(results).to_have_count(2)
+    expect(page.get_by_test_id("history-version")).to_have_count(2)
+    page.shot("history")
+    page.locator(f'[data-testid="history-result"][data-id="{first}"]').get_by_test_id(
+        "history-open-result"
+    ).click()
+    expect(canvas).to_have_attribute("data-result", first)
+    expect(page.get_by_test_id("chart-bar")).to_have_count(3)
+    page.shot("reopened")
+    assert not page.errors, page.errors
+
+
+@pytest.fixture
+def labelled_dataset(lab_owner, tmp_path):
+    """A ready simulated image with three classes and a 32 px grid (set up through services)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from catalog.models import Dataset
+    from catalog.services import image_ingest, image_upload
+    from labeling.services import class_create, grid_create, schema_get_or_create_default
+
+    tif = tmp_path / "crowd.tif"
+    s = simulated_tiff(tif, size=512)
+    lab = lab_owner.memberships.get().lab
+    dataset = Dataset.objects.create(lab=lab, title="Crowd set", created_by=lab_owner)
+    image = image_upload(
+        user=lab_owner, dataset=dataset, upload=SimpleUploadedFile("crowd.tif", tif.read_bytes())
+    )
+    image = image_ingest(image_id=image.pk)
+    assert image.status == "ready", image.error
+    schema, _ = schema_get_or_create_default(user=lab_owner, dataset=dataset)
+    classes = [
+        class_create(user=lab_owner, schema=schema, name=name, colour=colour)
+        for name, colour in [("STO", "#0072b2"), ("Ge", "#e69f00"), ("vacuum", "#009e73")]
+    ]
+    grid, _ = grid_create(user=lab_owner, image=image, chip_size=CHIP)
+    return {
+        "sim": s,
+        "image": image,
+        "schema": schema,
+        "classes": classes,
+        "grid": grid,
+        "lab": lab,
+    }
+
+
+def test_crowd_micro_task(page, lab_owner, labelled_dataset):
+    """Answer one 3x3 panel; the counter of answers goes up."""
+    sign_in(page, lab_owner.username)
+    page.get_by_test_id("nav-crowd").click()
+    expect(page.get_by_test_id("crowd-chip")).to_have_count(9)
+    expect(page.get_by_test_id("crowd-question")).to_contain_text("Select every chip that shows")
+    expect(page.get_by_test_id("crowd-count")).to_have_text("0")
+    page.get_by_test_id("crowd-chip").nth(0).click()
+    page.get_by_test_id("crowd-chip").nth(4).click()
+    expect(page.get_by_test_id("crowd-chip").nth(4)).to_have_attribute("aria-pressed", "true")
+    page.shot("crowd-panel")
+    first_task = page.get_by_test_id("crowd-card").get_attribute("data-task")
+    page.get_by_test_id("crowd-submit").click()
+    expect(page.get_by_test_id("crowd-count")).to_have_text("1")
+    expect(page.get_by_test_id("crowd-card")).not_to_have_attribute("data-task", first_task)
+    expect(page.get_by_test_id("crowd-chip")).to_have_count(9)
+    page.shot("crowd-next")
+    from labeling.models import Vote
+
+    assert Vote.objects.filter(user=lab_owner, source="task").count() == 9
+    assert not page.errors, page.errors
+
+
+def test_others_votes_visible_in_crowd_mode(page, lab_owner, labelled_dataset):
+    """A lab mate's clicks show as corner markers once "others' votes" is on."""
+    from accounts.models import Role
+    from labeling.services import votes_cast_many
+    from tests.factories import MembershipFactory
+
+    d = labelled_dataset
+    mate = MembershipFactory(lab=d["lab"], role=Role.ANNOTATOR).user
+    chips = pure_chips(d["sim"], chip=CHIP, per_class=2)
+    votes_cast_many(
+        user=mate,
+        grid=d["grid"],
+        schema=d["schema"],
+        votes=[
+            {"row": r, "col": c, "class": d["classes"][k].pk}
+            for k, rc in chips.items()
+            for r, c in rc
+        ],
+    )
+
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/support")
+    expect(page.get_by_test_id("class-item")).to_have_count(3)
+    page.get_by_test_id("show-others").check()
+    expect(page.get_by_test_id("toasts")).to_contain_text("6 chips labelled by others")
+    page.shot("others-votes")
+    # one's own click on one of them still works and is counted as one's own
+    row, col = chips[1][0]
+    page.keyboard.press("2")
+    click_chip(page, row, col, chip=CHIP)
+    expect(page.get_by_test_id("class-item").nth(1).get_by_test_id("class-count")).to_have_text(
+        "1 chip"
+    )
+    assert not page.errors, page.errors
+
+    # rename and recolour a class; both are saved
+    name = page.get_by_test_id("class-item").nth(2).get_by_test_id("class-name")
+    name.fill("Vacuum")
+    name.press("Enter")
+    page.get_by_test_id("class-item").nth(2).get_by_test_id("class-colour").evaluate(
+        "el => { el.value = '#cc79a7'; el.dispatchEvent(new Event('change')); }"
+    )
+    expect(page.get_by_test_id("class-item").nth(2).get_by_test_id("class-colour")).to_have_value(
+        "#cc79a7"
+    )
+    d["classes"][2].refresh_from_db()
+    for _ in range(50):
+        d["classes"][2].refresh_from_db()
+        if d["classes"][2].colour == "#cc79a7":
+            break
+        time.sleep(0.1)
+    assert (d["classes"][2].name, d["classes"][2].colour) == ("Vacuum", "#cc79a7")
+
+    assert not page.errors, page.errors
