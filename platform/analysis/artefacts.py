@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import os
 import subprocess
 import threading
 from collections import OrderedDict
@@ -43,16 +44,44 @@ def result_prefix(*, lab_id, job_id, image_id, frame: int) -> str:
     return f"labs/{lab_id}/segmentations/{job_id}/{image_id}/f{frame}"
 
 
-def embeddings_key(*, lab_id, model_version_id, sha256: str, chip_size: int,
-                   offset: tuple[int, int]) -> str:
-    return (f"labs/{lab_id}/embeddings/{model_version_id}/{sha256}/"
-            f"c{chip_size}_y{offset[0]}_x{offset[1]}.npz")
+def embeddings_key(
+    *, lab_id, model_version_id, sha256: str, chip_size: int, offset: tuple[int, int]
+) -> str:
+    return (
+        f"labs/{lab_id}/embeddings/{model_version_id}/{sha256}/"
+        f"c{chip_size}_y{offset[0]}_x{offset[1]}.npz"
+    )
 
 
 def npz_bytes(**arrays: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     return buf.getvalue()
+
+
+_pool = None
+_pool_pid = None
+
+
+def _writer_pool():
+    """Threads that live as long as the process, so each keeps its storage connection (an S3
+    client per thread is costly to create); re-created after a fork."""
+    global _pool, _pool_pid
+    from concurrent.futures import ThreadPoolExecutor
+
+    if _pool is None or _pool_pid != os.getpid():
+        _pool, _pool_pid = ThreadPoolExecutor(max_workers=4, thread_name_prefix="put"), os.getpid()
+    return _pool
+
+
+def put_many(objects: dict[str, bytes]) -> dict[str, str]:
+    """Store several objects concurrently (S3 round trips overlap); returns key -> key."""
+    if not storage.is_s3():  # local disk: threads would only add overhead
+        return {key: storage.put_bytes(key, data) for key, data in objects.items()}
+    futures = {
+        key: _writer_pool().submit(storage.put_bytes, key, data) for key, data in objects.items()
+    }
+    return {key: future.result() for key, future in futures.items()}
 
 
 def npz_load(key: str) -> dict[str, np.ndarray]:
@@ -122,8 +151,12 @@ def _git_version() -> str:
     root = Path(settings.REPO_DIR)
     try:
         out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--tags"], cwd=root, capture_output=True,
-            text=True, timeout=5, check=True,
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         )
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):

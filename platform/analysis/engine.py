@@ -8,6 +8,8 @@ numpy/torch (no Django) so that it can be tested and benchmarked on its own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,18 @@ from workers.fewshot.pipeline import deterministic
 from workers.fewshot.stats import abundance, bootstrap_labels
 
 
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run small tensor ops on one thread: classifying a few thousand chips is dominated by
+    thread hand-offs otherwise (10x slower on a busy machine)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 @dataclass(frozen=True)
 class Options:
     """Classifier options of a job (a subset of ``workers.fewshot.pipeline.SegmentOptions``)."""
@@ -38,11 +52,13 @@ class Options:
 
     @classmethod
     def from_params(cls, params: dict) -> Options:
-        return cls(temperature=params.get("temperature", "encoder"),
-                   refine=bool(params.get("refine", False)),
-                   smooth=float(params.get("smooth", 0.0)),
-                   bootstrap=int(params.get("bootstrap", 200)),
-                   seed=int(params.get("seed", 0)))
+        return cls(
+            temperature=params.get("temperature", "encoder"),
+            refine=bool(params.get("refine", False)),
+            smooth=float(params.get("smooth", 0.0)),
+            bootstrap=int(params.get("bootstrap", 200)),
+            seed=int(params.get("seed", 0)),
+        )
 
 
 @dataclass
@@ -55,8 +71,9 @@ class FrameResult:
     stats: dict
 
 
-def embed_frames(data: np.ndarray, *, encoder, chip_size: int, offset: tuple[int, int],
-                 seed: int = 0) -> np.ndarray:
+def embed_frames(
+    data: np.ndarray, *, encoder, chip_size: int, offset: tuple[int, int], seed: int = 0
+) -> np.ndarray:
     """Embed every chip of an image or frame stack: (H, W) | (T, H, W) -> (T, rows, cols, D).
 
     A stack is normalised with percentiles pooled over its frames (frames stay comparable),
@@ -72,8 +89,9 @@ def embed_frames(data: np.ndarray, *, encoder, chip_size: int, offset: tuple[int
     return np.stack(out)
 
 
-def resolve_temperature(choice, *, encoder_temperature: float | None,
-                        support_emb: dict[int, torch.Tensor]) -> float:
+def resolve_temperature(
+    choice, *, encoder_temperature: float | None, support_emb: dict[int, torch.Tensor]
+) -> float:
     """A number, "encoder" (the encoder's trained temperature, else calibrated) or "auto"."""
     if choice == "encoder" and encoder_temperature is not None:
         return float(encoder_temperature)
@@ -85,45 +103,68 @@ def resolve_temperature(choice, *, encoder_temperature: float | None,
 class Classifier:
     """Prototypes fitted once on pooled support embeddings; classifies query grids."""
 
-    def __init__(self, support_emb: dict[int, np.ndarray], *, options: Options,
-                 encoder_temperature: float | None = None) -> None:
+    def __init__(
+        self,
+        support_emb: dict[int, np.ndarray],
+        *,
+        options: Options,
+        encoder_temperature: float | None = None,
+    ) -> None:
         classes = sorted(support_emb)
         if classes != list(range(len(classes))) or len(classes) < 2:
             raise ValueError(f"support classes must be 0..K-1 with K >= 2, got {classes}")
         self.options = options
         self.n_classes = len(classes)
-        self.support = {k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in
-                        support_emb.items()}
-        self.protos = fit_prototypes(self.support)
-        self.temperature = resolve_temperature(
-            options.temperature, encoder_temperature=encoder_temperature,
-            support_emb=self.support)
+        self.support = {
+            k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in support_emb.items()
+        }
+        with single_thread():
+            self.protos = fit_prototypes(self.support)
+            self.temperature = resolve_temperature(
+                options.temperature,
+                encoder_temperature=encoder_temperature,
+                support_emb=self.support,
+            )
 
-    def classify(self, emb: np.ndarray, *, chip_size: int, pixel_size: float | None = None,
-                 pixel_unit: str | None = None) -> FrameResult:
+    def classify(
+        self,
+        emb: np.ndarray,
+        *,
+        chip_size: int,
+        pixel_size: float | None = None,
+        pixel_unit: str | None = None,
+    ) -> FrameResult:
         """Label one grid of embeddings (rows, cols, D)."""
         rows, cols, dim = emb.shape
         opts = self.options
-        with deterministic(opts.seed):
+        with deterministic(opts.seed), single_thread():
             q = torch.as_tensor(np.ascontiguousarray(emb, np.float32)).reshape(-1, dim)
             protos = self.protos
             if opts.refine:
                 protos = refine_prototypes(q, protos, self.temperature)
             logp = log_probs(q, protos.centres, self.temperature)
             if opts.smooth > 0:
-                logp = smooth_log_probs(logp.reshape(rows, cols, -1),
-                                        strength=opts.smooth).reshape(rows * cols, -1)
+                logp = smooth_log_probs(logp.reshape(rows, cols, -1), strength=opts.smooth).reshape(
+                    rows * cols, -1
+                )
             pred = prediction_from_log_probs(logp, protos)
             boot = None
             if opts.bootstrap > 0:
-                boot = bootstrap_labels(q, self.support, n_resamples=opts.bootstrap,
-                                        seed=opts.seed)
+                boot = bootstrap_labels(q, self.support, n_resamples=opts.bootstrap, seed=opts.seed)
             labels = pred.labels.reshape(rows, cols)
-            stats = abundance(labels, pred.probs, n_classes=self.n_classes,
-                              chip_area_px=chip_size**2, pixel_size=pixel_size,
-                              pixel_unit=pixel_unit, bootstrap=boot)
+            stats = abundance(
+                labels,
+                pred.probs,
+                n_classes=self.n_classes,
+                chip_area_px=chip_size**2,
+                pixel_size=pixel_size,
+                pixel_unit=pixel_unit,
+                bootstrap=boot,
+            )
         stats["temperature"] = self.temperature
-        return FrameResult(labels=labels.astype(np.int64),
-                           probs=pred.probs.reshape(rows, cols, -1).astype(np.float32),
-                           confidence=pred.confidence.reshape(rows, cols).astype(np.float32),
-                           stats=stats)
+        return FrameResult(
+            labels=labels.astype(np.int64),
+            probs=pred.probs.reshape(rows, cols, -1).astype(np.float32),
+            confidence=pred.confidence.reshape(rows, cols).astype(np.float32),
+            stats=stats,
+        )

@@ -42,8 +42,12 @@ def class_table(classes: Sequence[dict], *, chip_size: int, offset: Sequence[int
     """The self-describing class table embedded in mask exports."""
     return {
         "classes": [
-            {"index": i, "id": str(c.get("id", "")), "name": c.get("name", f"class {i}"),
-             "colour": c.get("colour", "")}
+            {
+                "index": i,
+                "id": str(c.get("id", "")),
+                "name": c.get("name", f"class {i}"),
+                "colour": c.get("colour", ""),
+            }
             for i, c in enumerate(classes)
         ],
         "unlabelled": UNLABELLED,
@@ -52,8 +56,9 @@ def class_table(classes: Sequence[dict], *, chip_size: int, offset: Sequence[int
     }
 
 
-def upsample_labels(labels: np.ndarray, *, chip_size: int, offset: Sequence[int],
-                    shape: Sequence[int]) -> np.ndarray:
+def upsample_labels(
+    labels: np.ndarray, *, chip_size: int, offset: Sequence[int], shape: Sequence[int]
+) -> np.ndarray:
     """Chip labels (rows, cols) -> pixel mask (H, W) uint8, margins = :data:`UNLABELLED`."""
     lab = np.asarray(labels)
     if lab.size and (lab.min() < 0 or lab.max() >= UNLABELLED):
@@ -63,13 +68,20 @@ def upsample_labels(labels: np.ndarray, *, chip_size: int, offset: Sequence[int]
     top, left = int(offset[0]), int(offset[1])
     mask = np.full((height, width), UNLABELLED, np.uint8)
     block = np.repeat(np.repeat(lab.astype(np.uint8), chip_size, 0), chip_size, 1)
-    mask[top:top + rows * chip_size, left:left + cols * chip_size] = block
+    mask[top : top + rows * chip_size, left : left + cols * chip_size] = block
     return mask
 
 
-def overlay_rgb(preview: np.ndarray, labels: np.ndarray, classes: Sequence[dict], *,
-                chip_size: int, offset: Sequence[int], image_shape: Sequence[int],
-                alpha: float = 0.45) -> np.ndarray:
+def overlay_rgb(
+    preview: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[dict],
+    *,
+    chip_size: int,
+    offset: Sequence[int],
+    image_shape: Sequence[int],
+    alpha: float = 0.45,
+) -> np.ndarray:
     """Class colours blended over a grey preview: (h, w) uint8 -> (h, w, 3) uint8.
 
     The preview may be a downscaled copy of the image (``image_shape`` = (H, W) of the
@@ -78,19 +90,21 @@ def overlay_rgb(preview: np.ndarray, labels: np.ndarray, classes: Sequence[dict]
     grey = np.asarray(preview)
     if grey.ndim == 3:
         grey = grey[..., :3].mean(-1)
-    grey = grey.astype(np.float32)
+    if grey.dtype != np.uint8:
+        grey = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
     h, w = grey.shape
     mask = upsample_labels(labels, chip_size=chip_size, offset=offset, shape=image_shape)
-    ys = np.minimum((np.arange(h) * image_shape[0]) // h, image_shape[0] - 1)
-    xs = np.minimum((np.arange(w) * image_shape[1]) // w, image_shape[1] - 1)
-    small = mask[ys[:, None], xs[None, :]]
-    palette = np.zeros((256, 3), np.float32)
+    if (h, w) != (int(image_shape[0]), int(image_shape[1])):  # nearest chip of each pixel
+        ys = np.minimum((np.arange(h) * int(image_shape[0])) // h, int(image_shape[0]) - 1)
+        xs = np.minimum((np.arange(w) * int(image_shape[1])) // w, int(image_shape[1]) - 1)
+        mask = mask[ys][:, xs]
+    # one lookup (class, grey) -> RGB instead of per-pixel float blending: fast on 4k previews
+    levels = np.arange(256, dtype=np.float32)[:, None]
+    lut = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 256, axis=0).repeat(3, 2)
     for i, c in enumerate(classes):
-        palette[i] = hex_to_rgb(c.get("colour", ""))
-    out = np.repeat(grey[..., None], 3, axis=2)
-    labelled = small != UNLABELLED
-    out[labelled] = (1 - alpha) * out[labelled] + alpha * palette[small[labelled]]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        colour = np.asarray(hex_to_rgb(c.get("colour", "")), np.float32)[None, :]
+        lut[i] = np.clip(np.rint((1 - alpha) * levels + alpha * colour), 0, 255)
+    return lut[mask, grey]
 
 
 def _png(array: np.ndarray, *, text: dict[str, str] | None = None) -> bytes:
@@ -100,21 +114,42 @@ def _png(array: np.ndarray, *, text: dict[str, str] | None = None) -> bytes:
     for key, value in (text or {}).items():
         info.add_itxt(key, value)
     buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG", pnginfo=info, optimize=False)
+    # fast zlib level: these are written on every job and re-runs must feel instant
+    Image.fromarray(array).save(buf, format="PNG", pnginfo=info, compress_level=1)
     return buf.getvalue()
 
 
-def overlay_png(preview: np.ndarray, labels: np.ndarray, classes: Sequence[dict], *,
-                chip_size: int, offset: Sequence[int], image_shape: Sequence[int],
-                alpha: float = 0.45) -> bytes:
+def overlay_png(
+    preview: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[dict],
+    *,
+    chip_size: int,
+    offset: Sequence[int],
+    image_shape: Sequence[int],
+    alpha: float = 0.45,
+) -> bytes:
     """The coloured overlay (see :func:`overlay_rgb`) as PNG bytes."""
-    rgb = overlay_rgb(preview, labels, classes, chip_size=chip_size, offset=offset,
-                      image_shape=image_shape, alpha=alpha)
+    rgb = overlay_rgb(
+        preview,
+        labels,
+        classes,
+        chip_size=chip_size,
+        offset=offset,
+        image_shape=image_shape,
+        alpha=alpha,
+    )
     return _png(rgb)
 
 
-def mask_png(labels: np.ndarray, classes: Sequence[dict], *, chip_size: int,
-             offset: Sequence[int], image_shape: Sequence[int]) -> bytes:
+def mask_png(
+    labels: np.ndarray,
+    classes: Sequence[dict],
+    *,
+    chip_size: int,
+    offset: Sequence[int],
+    image_shape: Sequence[int],
+) -> bytes:
     """Class index per pixel at image size (8-bit grey PNG) with the class table as iTXt."""
     mask = upsample_labels(labels, chip_size=chip_size, offset=offset, shape=image_shape)
     table = class_table(classes, chip_size=chip_size, offset=offset)
@@ -129,10 +164,17 @@ def read_png_class_table(data: bytes) -> dict:
         return json.loads(img.text[CLASS_TABLE_KEY])
 
 
-def mask_ome_tiff(labels: np.ndarray, classes: Sequence[dict], *, chip_size: int,
-                  offset: Sequence[int], image_shape: Sequence[int],
-                  pixel_size: float | None = None, pixel_unit: str | None = None,
-                  name: str = "labels") -> bytes:
+def mask_ome_tiff(
+    labels: np.ndarray,
+    classes: Sequence[dict],
+    *,
+    chip_size: int,
+    offset: Sequence[int],
+    image_shape: Sequence[int],
+    pixel_size: float | None = None,
+    pixel_unit: str | None = None,
+    name: str = "labels",
+) -> bytes:
     """Label image as OME-TIFF: (rows, cols) -> YX, a series (T, rows, cols) -> TYX, uint8.
 
     The class table is the image Description (JSON) and a MapAnnotation (index -> name) in
@@ -142,23 +184,37 @@ def mask_ome_tiff(labels: np.ndarray, classes: Sequence[dict], *, chip_size: int
 
     lab = np.asarray(labels)
     series = lab[None] if lab.ndim == 2 else lab
-    masks = np.stack([upsample_labels(f, chip_size=chip_size, offset=offset, shape=image_shape)
-                      for f in series])
+    masks = np.stack(
+        [upsample_labels(f, chip_size=chip_size, offset=offset, shape=image_shape) for f in series]
+    )
     table = class_table(classes, chip_size=chip_size, offset=offset)
     metadata: dict = {
         "axes": "YX" if lab.ndim == 2 else "TYX",
         "Name": name,
         "Description": json.dumps(table),
-        "MapAnnotation": {"Namespace": CLASS_TABLE_KEY,
-                          "Value": {str(c["index"]): c["name"] for c in table["classes"]}},
+        "MapAnnotation": {
+            "Namespace": CLASS_TABLE_KEY,
+            "Value": {str(c["index"]): c["name"] for c in table["classes"]},
+        },
     }
     if pixel_size:
         unit = _ome_unit(pixel_unit)
-        metadata.update({"PhysicalSizeX": float(pixel_size), "PhysicalSizeY": float(pixel_size),
-                         "PhysicalSizeXUnit": unit, "PhysicalSizeYUnit": unit})
+        metadata.update(
+            {
+                "PhysicalSizeX": float(pixel_size),
+                "PhysicalSizeY": float(pixel_size),
+                "PhysicalSizeXUnit": unit,
+                "PhysicalSizeYUnit": unit,
+            }
+        )
     buf = io.BytesIO()
-    tifffile.imwrite(buf, masks[0] if lab.ndim == 2 else masks, ome=True, metadata=metadata,
-                     photometric="minisblack")
+    tifffile.imwrite(
+        buf,
+        masks[0] if lab.ndim == 2 else masks,
+        ome=True,
+        metadata=metadata,
+        photometric="minisblack",
+    )
     return buf.getvalue()
 
 
@@ -177,21 +233,23 @@ def counts_rows(stats: dict, classes: Sequence[dict]) -> list[dict]:
     areas = stats.get("areas") or [None] * n
     areas_std = stats.get("areas_std") or [None] * n
     for i, c in enumerate(classes):
-        rows.append({
-            "index": i,
-            "class_id": str(c.get("id", "")),
-            "class": c.get("name", f"class {i}"),
-            "colour": c.get("colour", ""),
-            "count": int(stats["counts"][i]),
-            "fraction": float(stats["fractions"][i]),
-            "fraction_std": None if std[i] is None else float(std[i]),
-            "fraction_ci_low": None if low[i] is None else float(low[i]),
-            "fraction_ci_high": None if high[i] is None else float(high[i]),
-            "area_px": int(stats["areas_px"][i]),
-            "area": None if areas[i] is None else float(areas[i]),
-            "area_std": None if areas_std[i] is None else float(areas_std[i]),
-            "area_unit": stats.get("area_unit", "") if areas[i] is not None else "",
-        })
+        rows.append(
+            {
+                "index": i,
+                "class_id": str(c.get("id", "")),
+                "class": c.get("name", f"class {i}"),
+                "colour": c.get("colour", ""),
+                "count": int(stats["counts"][i]),
+                "fraction": float(stats["fractions"][i]),
+                "fraction_std": None if std[i] is None else float(std[i]),
+                "fraction_ci_low": None if low[i] is None else float(low[i]),
+                "fraction_ci_high": None if high[i] is None else float(high[i]),
+                "area_px": int(stats["areas_px"][i]),
+                "area": None if areas[i] is None else float(areas[i]),
+                "area_std": None if areas_std[i] is None else float(areas_std[i]),
+                "area_unit": stats.get("area_unit", "") if areas[i] is not None else "",
+            }
+        )
     return rows
 
 
@@ -217,23 +275,35 @@ def probability_summary(probs: np.ndarray, confidence: np.ndarray) -> dict:
     q = np.quantile(conf, [0.0, 0.1, 0.5, 0.9, 1.0]) if conf.size else np.zeros(5)
     return {
         "mean_probability": [round(float(v), 6) for v in p.mean(0)] if p.size else [],
-        "confidence_quantiles": {k: round(float(v), 6)
-                                 for k, v in zip(["min", "p10", "median", "p90", "max"], q,
-                                                 strict=True)},
+        "confidence_quantiles": {
+            k: round(float(v), 6)
+            for k, v in zip(["min", "p10", "median", "p90", "max"], q, strict=True)
+        },
         "low_confidence_chips": int((conf < 0.5).sum()),
     }
 
 
-def result_document(*, labels: np.ndarray, probs: np.ndarray, confidence: np.ndarray,
-                    stats: dict, classes: Sequence[dict], grid: dict, provenance: dict,
-                    frame: int = 0, series: list | None = None, extra: dict | None = None) -> dict:
+def result_document(
+    *,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    confidence: np.ndarray,
+    stats: dict,
+    classes: Sequence[dict],
+    grid: dict,
+    provenance: dict,
+    frame: int = 0,
+    series: list | None = None,
+    extra: dict | None = None,
+) -> dict:
     """Everything about one result as a JSON-ready dict (labels and confidence in full)."""
     return {
         "format": "chiplab.segmentation-result/1",
         "frame": int(frame),
         "grid": grid,
-        "classes": class_table(classes, chip_size=grid["chip_size"],
-                               offset=grid["offset"])["classes"],
+        "classes": class_table(classes, chip_size=grid["chip_size"], offset=grid["offset"])[
+            "classes"
+        ],
         "labels": np.asarray(labels).astype(int).tolist(),
         "confidence": np.round(np.asarray(confidence, dtype=np.float64), 6).tolist(),
         "probabilities": probability_summary(probs, confidence),
@@ -258,8 +328,14 @@ def _chart_values(stats: dict, classes: Sequence[dict]):
     return names, fractions, std, colours
 
 
-def chart_svg(stats: dict, classes: Sequence[dict], *, title: str = "Class fractions",
-              width: int = 480, height: int = 300) -> str:
+def chart_svg(
+    stats: dict,
+    classes: Sequence[dict],
+    *,
+    title: str = "Class fractions",
+    width: int = 480,
+    height: int = 300,
+) -> str:
     """Bar chart of class area fractions with ±1 std error bars, as a small standalone SVG.
 
     Every bar is a ``<rect class="bar" data-class=... data-fraction=...>`` so scripts (and
@@ -288,8 +364,9 @@ def chart_svg(stats: dict, classes: Sequence[dict], *, title: str = "Class fract
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>',
     ]
     for tick in np.linspace(0, ymax, 5):
-        parts.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
-                     f"{tick:.2f}</text>")
+        parts.append(
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:.2f}</text>'
+        )
     for i, (name, f, s, colour) in enumerate(zip(names, fractions, std, colours, strict=True)):
         x = left + slot * i + (slot - bar) / 2
         cx = x + bar / 2
@@ -302,36 +379,63 @@ def chart_svg(stats: dict, classes: Sequence[dict], *, title: str = "Class fract
         if s > 0:
             parts.append(
                 f'<path class="error" d="M{cx:.1f},{y(f - s):.1f}V{y(f + s):.1f}'
-                f"M{cx - 5:.1f},{y(f - s):.1f}h10M{cx - 5:.1f},{y(f + s):.1f}h10\" "
+                f'M{cx - 5:.1f},{y(f - s):.1f}h10M{cx - 5:.1f},{y(f + s):.1f}h10" '
                 'stroke="#000" fill="none"/>'
             )
-        parts.append(f'<text x="{cx:.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
-                     f"{escape(name)}</text>")
-    parts.append(f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
-                 f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">area fraction</text>')
+        parts.append(
+            f'<text x="{cx:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{escape(name)}</text>'
+        )
+    parts.append(
+        f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">area fraction</text>'
+    )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
 
-def chart_png(stats: dict, classes: Sequence[dict], *, title: str = "Class fractions",
-              dpi: int = 100) -> bytes:
-    """The same chart rendered with matplotlib (Agg) as PNG bytes."""
-    import matplotlib
+def chart_png(
+    stats: dict,
+    classes: Sequence[dict],
+    *,
+    title: str = "Class fractions",
+    width: int = 480,
+    height: int = 300,
+) -> bytes:
+    """The same chart as :func:`chart_svg`, drawn with Pillow as PNG bytes.
 
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    (Pillow rather than matplotlib: the PNG is written on every job, and matplotlib's first
+    figure in a process costs about a second.)
+    """
+    from PIL import Image, ImageDraw, ImageFont
 
     names, fractions, std, colours = _chart_values(stats, classes)
-    fig = Figure(figsize=(4.8, 3.0), dpi=dpi)
-    ax = fig.subplots()
-    ax.bar(range(len(names)), fractions, yerr=std, color=colours, edgecolor="#333",
-           capsize=4, linewidth=0.5)
-    ax.set_xticks(range(len(names)), names)
-    ax.set_ylabel("area fraction")
-    ax.set_ylim(0, max(1e-9, min(1.0, max([f + s for f, s in zip(fractions, std, strict=True)]
-                                          + [0.05]) * 1.1)))
-    ax.set_title(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    img = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(img)
+    try:
+        font = ImageFont.load_default(size=12)
+    except TypeError:  # Pillow without FreeType: the fixed bitmap font
+        font = ImageFont.load_default()
+    left, right, top, bottom = 48, 12, 32, 48
+    plot_w, plot_h = width - left - right, height - top - bottom
+    ymax = max(1e-9, max([f + s for f, s in zip(fractions, std, strict=True)] + [0.0]))
+    ymax = min(1.0, math.ceil(ymax * 10) / 10) if ymax <= 1 else ymax
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - min(max(v, 0.0), ymax) / ymax)
+
+    draw.text((width / 2, 16), title, fill="black", font=font, anchor="mm")
+    draw.line([(left, top), (left, top + plot_h), (left + plot_w, top + plot_h)], fill="#333")
+    for tick in np.linspace(0, ymax, 5):
+        draw.text((left - 6, y(tick)), f"{tick:.2f}", fill="black", font=font, anchor="rm")
+    slot = plot_w / max(len(names), 1)
+    bar = slot * 0.6
+    for i, (name, f, s, colour) in enumerate(zip(names, fractions, std, colours, strict=True)):
+        x = left + slot * i + (slot - bar) / 2
+        cx = x + bar / 2
+        draw.rectangle([x, y(f), x + bar, top + plot_h], fill=hex_to_rgb(colour), outline="#333")
+        if s > 0:
+            draw.line([(cx, y(f - s)), (cx, y(f + s))], fill="black", width=1)
+            for v in (f - s, f + s):
+                draw.line([(cx - 5, y(v)), (cx + 5, y(v))], fill="black", width=1)
+        draw.text((cx, top + plot_h + 14), name, fill="black", font=font, anchor="mm")
+    return _png(np.asarray(img))

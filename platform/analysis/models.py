@@ -33,18 +33,21 @@ class SegmentationJob(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="segmentation_jobs")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                   related_name="+")
-    support_set = models.ForeignKey(SupportSetVersion, on_delete=models.PROTECT,
-                                    related_name="segmentation_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    support_set = models.ForeignKey(
+        SupportSetVersion, on_delete=models.PROTECT, related_name="segmentation_jobs"
+    )
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
     images = models.ManyToManyField(Image, through="JobImage", related_name="segmentation_jobs")
-    rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="reruns")
-    params = models.JSONField(default=dict, blank=True,
-                              help_text="chip_size, offset, temperature, bootstrap, seed, …")
-    status = models.CharField(max_length=10, choices=JobStatus.choices,
-                              default=JobStatus.QUEUED)
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
+    )
+    params = models.JSONField(
+        default=dict, blank=True, help_text="chip_size, offset, temperature, bootstrap, seed, …"
+    )
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress_done = models.PositiveBigIntegerField(default=0, help_text="chips classified")
     progress_total = models.PositiveBigIntegerField(default=0, help_text="chips to classify")
     timings = models.JSONField(default=dict, blank=True, help_text="seconds per stage")
@@ -88,15 +91,14 @@ class SegmentationResult(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     job = models.ForeignKey(SegmentationJob, on_delete=models.CASCADE, related_name="results")
-    image = models.ForeignKey(Image, on_delete=models.CASCADE,
-                              related_name="segmentation_results")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="segmentation_results")
     frame = models.PositiveIntegerField(default=0)
-    grid = models.ForeignKey(Grid, on_delete=models.CASCADE,
-                             related_name="segmentation_results")
+    grid = models.ForeignKey(Grid, on_delete=models.CASCADE, related_name="segmentation_results")
     rows = models.PositiveIntegerField()
     cols = models.PositiveIntegerField()
-    arrays_key = models.CharField(max_length=512,
-                                  help_text="npz: labels, probs, confidence, class_ids")
+    arrays_key = models.CharField(
+        max_length=512, help_text="npz: labels, probs, confidence, class_ids"
+    )
     classes = models.JSONField(default=list, help_text='[{"index", "id", "name", "colour"}]')
     counts = models.JSONField(default=list)
     fractions = models.JSONField(default=list)

@@ -21,10 +21,16 @@ CLASSES = [
 LABELS = np.array([[0, 1, 2], [2, 2, 1]])
 GRID = {"chip_size": 4, "offset": (1, 2), "image_shape": (10, 15)}
 STATS = {
-    "n_chips": 6, "counts": [1, 2, 3], "fractions": [1 / 6, 2 / 6, 3 / 6],
-    "fractions_std": [0.01, 0.02, 0.03], "fractions_ci_low": [0.1, 0.3, 0.45],
-    "fractions_ci_high": [0.2, 0.4, 0.55], "areas_px": [16, 32, 48],
-    "areas": [0.16, 0.32, 0.48], "areas_std": [0.01, 0.02, 0.03], "area_unit": "nm^2",
+    "n_chips": 6,
+    "counts": [1, 2, 3],
+    "fractions": [1 / 6, 2 / 6, 3 / 6],
+    "fractions_std": [0.01, 0.02, 0.03],
+    "fractions_ci_low": [0.1, 0.3, 0.45],
+    "fractions_ci_high": [0.2, 0.4, 0.55],
+    "areas_px": [16, 32, 48],
+    "areas": [0.16, 0.32, 0.48],
+    "areas_std": [0.01, 0.02, 0.03],
+    "area_unit": "nm^2",
 }
 
 
@@ -44,7 +50,8 @@ def test_mask_png_values_and_class_table():
         assert img.mode == "L" and img.size == (15, 10)
         pixels = np.asarray(img)
     np.testing.assert_array_equal(
-        pixels, exports.upsample_labels(LABELS, chip_size=4, offset=(1, 2), shape=(10, 15)))
+        pixels, exports.upsample_labels(LABELS, chip_size=4, offset=(1, 2), shape=(10, 15))
+    )
     table = exports.read_png_class_table(data)
     assert [c["name"] for c in table["classes"]] == ["STO", "Ge", "vacuum"]
     assert [c["index"] for c in table["classes"]] == [0, 1, 2]
@@ -67,8 +74,9 @@ def test_overlay_blends_class_colours_at_known_chips():
 def test_overlay_maps_chips_onto_a_downscaled_preview():
     labels = np.array([[0, 1], [1, 0]])
     preview = np.zeros((4, 4), np.uint8)  # half of an 8 x 8 image with 4 px chips
-    rgb = exports.overlay_rgb(preview, labels, CLASSES, chip_size=4, offset=(0, 0),
-                              image_shape=(8, 8), alpha=1.0)
+    rgb = exports.overlay_rgb(
+        preview, labels, CLASSES, chip_size=4, offset=(0, 0), image_shape=(8, 8), alpha=1.0
+    )
     assert tuple(rgb[0, 0]) == (255, 0, 0) and tuple(rgb[0, 3]) == (0, 255, 0)
     assert tuple(rgb[3, 0]) == (0, 255, 0) and tuple(rgb[3, 3]) == (255, 0, 0)
 
@@ -105,7 +113,11 @@ def test_ome_tiff_without_calibration_has_no_physical_size():
 def test_csv_and_json_agree():
     probs = np.eye(3, dtype=np.float32)[LABELS]
     document = exports.result_document(
-        labels=LABELS, probs=probs, confidence=probs.max(-1), stats=STATS, classes=CLASSES,
+        labels=LABELS,
+        probs=probs,
+        confidence=probs.max(-1),
+        stats=STATS,
+        classes=CLASSES,
         grid={"chip_size": 4, "offset": [1, 2], "rows": 2, "cols": 3},
         provenance={"image_sha256": "x"},
     )
@@ -133,16 +145,17 @@ def test_csv_leaves_unknown_areas_empty():
 def test_chart_svg_parses_with_one_bar_per_class():
     svg = exports.chart_svg(STATS, CLASSES, title="A <title> & more")
     root = ET.fromstring(svg)
-    bars = [el for el in root.iter("{http://www.w3.org/2000/svg}rect")
-            if el.get("class") == "bar"]
+    bars = [el for el in root.iter("{http://www.w3.org/2000/svg}rect") if el.get("class") == "bar"]
     assert [b.get("data-class") for b in bars] == ["STO", "Ge", "vacuum"]
     assert [float(b.get("data-fraction")) for b in bars] == pytest.approx(
-        STATS["fractions"], abs=1e-6)
+        STATS["fractions"], abs=1e-6
+    )
     heights = [float(b.get("height")) for b in bars]
     assert heights[0] < heights[1] < heights[2]
     assert [b.get("fill") for b in bars] == ["#ff0000", "#00ff00", "#0000ff"]
-    errors = [el for el in root.iter("{http://www.w3.org/2000/svg}path")
-              if el.get("class") == "error"]
+    errors = [
+        el for el in root.iter("{http://www.w3.org/2000/svg}path") if el.get("class") == "error"
+    ]
     assert len(errors) == 3
 
 

@@ -1,1 +1,53 @@
-"""Celery tasks (segment)."""
+"""Segmentation jobs on the gpu queue: a thin entry point over ``analysis.runner``."""
+
+import logging
+import threading
+
+from celery.signals import worker_init, worker_process_init
+
+from workers.tasks.base import TRANSIENT_ERRORS, chiplab_task
+
+log = logging.getLogger(__name__)
+
+
+@chiplab_task(queue="gpu", time_limit=3600)
+def segment_job(self, job_id: str) -> None:
+    from analysis.runner import segmentation_job_fail, segmentation_job_run
+
+    try:
+        segmentation_job_run(job_id=job_id)
+    except TRANSIENT_ERRORS:
+        if self.request.retries >= self.max_retries:
+            segmentation_job_fail(job_id=job_id, reason="storage or database unavailable")
+        raise
+    except Exception as err:  # a job must end as failed, never running forever
+        log.exception("segmentation job %s failed", job_id)
+        segmentation_job_fail(job_id=job_id, reason=f"{type(err).__name__}: {err}")
+
+
+@worker_init.connect
+def _preload(**_kwargs) -> None:
+    """Import torch and the engine once in the main process; pool processes are forked from it
+    and start warm (only imports here: no torch threads before the fork)."""
+    try:
+        import tifffile  # noqa: F401
+
+        import analysis.runner  # noqa: F401  (imports the engine, torch, numpy)
+    except Exception:  # preloading is an optimisation; never keep a worker from starting
+        log.exception("segmentation preload failed")
+
+
+@worker_process_init.connect
+def _warm_up(**_kwargs) -> None:
+    """Run a tiny classification and render once per pool process, in the background (the
+    pool waits only seconds for a new process to report ready)."""
+
+    def run() -> None:
+        try:
+            from analysis.runner import warm_up
+
+            warm_up()
+        except Exception:
+            log.exception("segmentation warm-up failed")
+
+    threading.Thread(target=run, name="segment-warm-up", daemon=True).start()

@@ -1,0 +1,138 @@
+"""Segmentation API: jobs (create, status, cancel, re-run), results and their exports."""
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common import storage
+from common.apis import paginated, valid
+from common.errors import NotFound
+
+from . import selectors, services
+from .artefacts import EXPORT_KINDS
+from .serializers import (
+    JobCreateSerializer,
+    JobDetailSerializer,
+    JobQuerySerializer,
+    JobSerializer,
+    ResultDetailSerializer,
+    ResultSerializer,
+)
+
+_RUN_RULES = (
+    "Annotators may run jobs on their own working set (rule single_owner, owner = themselves) "
+    "or on a frozen version of it; any other support set needs the curator role. Images must "
+    "belong to the support set's lab and be ready."
+)
+
+
+class SegmentationJobListApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("image", OpenApiTypes.UUID, description="jobs that segment it"),
+            OpenApiParameter("lab", OpenApiTypes.UUID, description="jobs of this lab"),
+            OpenApiParameter("status", str, description="queued, running, succeeded, …"),
+        ],
+        responses=JobSerializer(many=True),
+    )
+    def get(self, request):
+        query = valid(JobQuerySerializer, request.query_params)
+        jobs = selectors.jobs_list(
+            user=request.user,
+            image_id=query.get("image"),
+            lab_id=query.get("lab"),
+            status=query.get("status"),
+        )
+        return paginated(request, self, jobs, JobSerializer)
+
+    @extend_schema(
+        request=JobCreateSerializer,
+        responses={201: JobDetailSerializer},
+        description="Segment images with a support set. " + _RUN_RULES,
+    )
+    def post(self, request):
+        data = valid(JobCreateSerializer, request.data)
+        job = services.segmentation_job_create(user=request.user, **data)
+        return Response(JobDetailSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class SegmentationJobDetailApi(APIView):
+    @extend_schema(
+        responses=JobDetailSerializer,
+        description="Status, progress (chips done / total), timings and results.",
+    )
+    def get(self, request, job_id):
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        return Response(JobDetailSerializer(job).data)
+
+
+class SegmentationJobCancelApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: JobDetailSerializer, 409: OpenApiResponse(description="already finished")},
+    )
+    def post(self, request, job_id):
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        job = services.segmentation_job_cancel(user=request.user, job=job)
+        return Response(JobDetailSerializer(job).data)
+
+
+class SegmentationJobRerunApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={201: JobDetailSerializer},
+        description="A new job with the same support set, model version, images and "
+        "parameters (it reproduces the labels). " + _RUN_RULES,
+    )
+    def post(self, request, job_id):
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        new = services.segmentation_job_rerun(user=request.user, job=job)
+        return Response(JobDetailSerializer(new).data, status=status.HTTP_201_CREATED)
+
+
+class SegmentationResultDetailApi(APIView):
+    @extend_schema(
+        responses=ResultDetailSerializer,
+        description="Label and confidence grids, statistics and provenance.",
+    )
+    def get(self, request, result_id):
+        result = selectors.result_get(user=request.user, result_id=result_id)
+        arrays = selectors.result_arrays(result=result)
+        return Response(ResultDetailSerializer(result, context={"arrays": arrays}).data)
+
+
+class SegmentationResultExportApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(EXPORT_KINDS))],
+        responses={
+            200: OpenApiResponse(description="The file (local storage)"),
+            302: OpenApiResponse(description="Redirect to a presigned URL (S3)"),
+        },
+    )
+    def get(self, request, result_id, kind):
+        result = selectors.result_get(user=request.user, result_id=result_id)
+        if kind not in EXPORT_KINDS:
+            raise NotFound(f"Unknown export '{kind}'; use one of {', '.join(EXPORT_KINDS)}.")
+        key = result.artefacts.get(kind)
+        if not key:
+            raise NotFound(f"This result has no {kind} export.")
+        stem = result.image.original_filename.rsplit(".", 1)[0]
+        frame = f".f{result.frame}" if result.image.frames > 1 else ""
+        filename = f"{stem}{frame}.{kind}"
+        if kind in ("result.json", "chart.svg", "counts.csv") and not storage.is_s3():
+            with storage.open_(key) as fh:  # small text: served inline for scripts
+                return HttpResponse(fh.read(), content_type=EXPORT_KINDS[kind])
+        return storage.download_response(key, filename=filename, content_type=EXPORT_KINDS[kind])
+
+
+class ImageResultListApi(APIView):
+    @extend_schema(
+        responses=ResultSerializer(many=True),
+        description="Every segmentation of this image, newest first.",
+    )
+    def get(self, request, image_id):
+        results = selectors.results_of_image(user=request.user, image_id=image_id)
+        return paginated(request, self, results, ResultSerializer)

@@ -1,0 +1,300 @@
+"""API round-trip benchmark of segmentation: job creation -> finished result, through the
+REST API and a real worker, for a simulated 1024 x 1024 micrograph with 32 px chips.
+
+Run with ``python manage.py chiplab_bench_segment`` in either mode; the environment decides
+(embedded: SQLite + filesystem broker + local disk; services: ``DATABASE_URL``,
+``CELERY_BROKER_URL``, ``CHIPLAB_STORAGE=s3`` + ``S3_*``). It creates its own lab, users and
+dataset (named ``bench-…``), starts a worker unless ``--no-worker`` and prints figures:
+
+1. cold: the first job on the image (decode + embed + classify + exports);
+2. edit: the support set changes (one more chip voted, frozen again) and a job runs — the
+   interactive loop, which re-uses the cached embeddings and only re-classifies;
+3. rerun: ``POST /rerun`` of the first job.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+ROOT = Path(settings.REPO_DIR)
+
+
+def _ok(response, status=(200, 201)):
+    if response.status_code not in (status if isinstance(status, tuple) else (status,)):
+        raise RuntimeError(f"{response.status_code}: {response.content[:400]!r}")
+    return response.json()
+
+
+def _sim_tiff(size: int) -> tuple[bytes, object]:
+    import tifffile
+
+    from workers.fewshot import sim
+
+    s = sim.generate("sto_ge_interface", seed=0, size=(size, size))
+    data = np.clip(s.image * 300, 0, 65535).astype(np.uint16)
+    buf = io.BytesIO()
+    tifffile.imwrite(
+        buf,
+        data,
+        imagej=True,
+        resolution=(1 / s.pixel_size, 1 / s.pixel_size),
+        metadata={"unit": "nm"},
+    )
+    return buf.getvalue(), s
+
+
+def _pure_chips(s, chip: int, n: int) -> dict[int, list[tuple[int, int]]]:
+    from workers.fewshot.chipping import ChipGrid, chip_truth
+
+    truth, purity = chip_truth(s.truth, ChipGrid.for_shape(s.truth.shape, chip), return_purity=True)
+    rng = np.random.default_rng(0)
+    out = {}
+    for k in range(len(s.class_names)):
+        cand = np.argwhere((truth == k) & (purity >= 0.99))
+        out[k] = [tuple(map(int, rc)) for rc in cand[rng.permutation(len(cand))[:n]]]
+    return out
+
+
+def _start_worker(log_path: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings"),
+    }
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.celery_app",
+            "worker",
+            "-Q",
+            "default,gpu",
+            "-P",
+            "prefork",
+            "-c",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"bench-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 120
+    while "ready." not in log_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"worker did not start:\n{log_path.read_text()[-2000:]}")
+        time.sleep(0.2)
+    time.sleep(3)  # let the pool process finish its warm-up
+    return proc
+
+
+def _ensure_bucket() -> None:
+    if settings.CHIPLAB_STORAGE != "s3":
+        return
+    import boto3
+
+    opts = settings.STORAGES["default"]["OPTIONS"]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=opts["endpoint_url"],
+        aws_access_key_id=opts["access_key"],
+        aws_secret_access_key=opts["secret_key"],
+        region_name=opts["region_name"],
+    )
+    if opts["bucket_name"] not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=opts["bucket_name"])
+
+
+def _wait(client, job_id: str, *, poll: float, timeout: float = 600) -> tuple[dict, float]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/segmentation-jobs/{job_id}/").json()
+        if body["status"] not in ("queued", "running"):
+            if body["status"] != "succeeded":
+                raise RuntimeError(f"job {job_id} {body['status']}: {body['error']}")
+            return body, time.perf_counter()
+        time.sleep(poll)
+    raise RuntimeError(f"job {job_id} did not finish in {timeout}s")
+
+
+def _measure(client, post, *, poll: float) -> dict:
+    """POST a job, poll it to the end and fetch the result JSON: seconds and worker timings."""
+    t0 = time.perf_counter()
+    job = post()
+    body, t_done = _wait(client, job["id"], poll=poll)
+    result = _ok(client.get(f"/api/segmentation-results/{body['results'][0]['id']}/"))
+    t_result = time.perf_counter()
+    return {
+        "job": body["id"],
+        "round_trip": t_result - t0,
+        "until_done": t_done - t0,
+        "timings": body["timings"],
+        "labels": result["labels"],
+    }
+
+
+def run(
+    *,
+    size: int = 1024,
+    chip: int = 32,
+    edits: int = 5,
+    poll: float = 0.02,
+    start_worker: bool = True,
+    out=print,
+) -> list[dict]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from rest_framework.test import APIClient
+
+    from accounts.models import Membership, Role, User
+    from accounts.services import lab_create
+    from catalog.services import dataset_create
+
+    _ensure_bucket()
+    tag = uuid.uuid4().hex[:8]
+    owner = User.objects.create_user(username=f"bench-{tag}", password=uuid.uuid4().hex)
+    lab = lab_create(user=owner, name=f"bench {tag}", slug=f"bench-{tag}")
+    annotator = User.objects.create_user(username=f"bench-{tag}-a", password=uuid.uuid4().hex)
+    Membership.objects.create(user=annotator, lab=lab, role=Role.ANNOTATOR)
+    dataset = dataset_create(user=owner, lab=lab, title=f"Segmentation benchmark {tag}")
+    curator, labeller = APIClient(), APIClient()
+    curator.force_authenticate(owner)
+    labeller.force_authenticate(annotator)
+
+    from registry.selectors import model_version_resolve
+
+    model = model_version_resolve(user=owner, lab=lab)  # registers built-ins once, untimed
+    out(
+        f"mode: db={settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
+        f"broker={settings.CELERY_BROKER_URL.split(':', 1)[0]} storage={settings.CHIPLAB_STORAGE}"
+        f"; image {size}x{size}, {chip} px chips ({(size // chip) ** 2} chips); "
+        f"model {model.name} v{model.version} ({model.encoder_kind})"
+    )
+    worker = None
+    if start_worker:
+        worker = _start_worker(Path(settings.DATA_DIR) / f"bench-worker-{tag}.log")
+    try:
+        data, s = _sim_tiff(size)
+        image = _ok(
+            curator.post(
+                f"/api/datasets/{dataset.pk}/images/",
+                {"file": SimpleUploadedFile("bench.tif", data)},
+                format="multipart",
+            )
+        )
+        t0 = time.perf_counter()
+        while (body := curator.get(f"/api/images/{image['id']}/").json())["status"] == "pending":
+            if time.perf_counter() - t0 > 300:
+                raise RuntimeError("ingest did not finish")
+            time.sleep(poll)
+        if body["status"] != "ready":
+            raise RuntimeError(f"ingest failed: {body['error']}")
+        out(f"ingest (upload -> ready): {time.perf_counter() - t0:.2f} s")
+        schema = _ok(curator.post(f"/api/datasets/{dataset.pk}/schemas/", {}, format="json"))
+        classes = [
+            _ok(
+                curator.post(f"/api/schemas/{schema['id']}/classes/", {"name": name}, format="json")
+            )
+            for name in s.class_names
+        ]
+        grid = _ok(
+            labeller.post(f"/api/images/{image['id']}/grids/", {"chip_size": chip}, format="json")
+        )
+        chips = _pure_chips(s, chip, 3 + edits)
+
+        def vote(k: int, i: int) -> None:
+            r, c = chips[k][i]
+            _ok(
+                labeller.post(
+                    f"/api/grids/{grid['id']}/votes/",
+                    {"row": r, "col": c, "class": classes[k]["id"]},
+                    format="json",
+                )
+            )
+
+        for k in chips:
+            for i in range(3):
+                vote(k, i)
+
+        def post_working_set() -> dict:
+            return _ok(
+                labeller.post(
+                    "/api/segmentation-jobs/",
+                    {
+                        "schema": schema["id"],
+                        "rule": "single_owner",
+                        "images": [image["id"]],
+                    },
+                    format="json",
+                )
+            )
+
+        runs = [{"kind": "cold", **_measure(labeller, post_working_set, poll=poll)}]
+        first_job = runs[0]["job"]
+        for e in range(edits):
+            vote(e % len(chips), 3 + e // len(chips))  # the user adds a chip, then re-segments
+            runs.append({"kind": "edit", **_measure(labeller, post_working_set, poll=poll)})
+        rerun = _measure(
+            labeller,
+            lambda: _ok(labeller.post(f"/api/segmentation-jobs/{first_job}/rerun")),
+            poll=poll,
+        )
+        runs.append({"kind": "rerun", **rerun})
+        if rerun["labels"] != runs[0]["labels"]:
+            raise RuntimeError("re-run labels differ from the first run")
+        truth = _chip_truth(s, chip)
+        for r in runs:
+            r["accuracy"] = float((np.asarray(r["labels"]) == truth).mean())
+        _report(runs, out)
+        return runs
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+def _chip_truth(s, chip: int) -> np.ndarray:
+    from workers.fewshot.chipping import ChipGrid, chip_truth
+
+    return chip_truth(s.truth, ChipGrid.for_shape(s.truth.shape, chip))
+
+
+def _report(runs: list[dict], out) -> None:
+    stages = ["queue_wait", "load", "embed", "classify", "exports", "save", "total"]
+    out(
+        f"{'run':<6} {'round trip':>10} {'done':>7} "
+        + " ".join(f"{s:>10}" for s in stages)
+        + "  cache     accuracy"
+    )
+    for r in runs:
+        t = r["timings"]
+        cache = t.get("embeddings_cache", {})
+        hit = next((k for k in ("memory", "storage", "miss") if cache.get(k)), "-")
+        out(
+            f"{r['kind']:<6} {r['round_trip']:>9.3f}s {r['until_done']:>6.3f}s "
+            + " ".join(f"{t.get(s, 0.0):>9.3f}s" for s in stages)
+            + f"  {hit:<8}  {r['accuracy']:.3f}"
+        )
+    edits = [r["round_trip"] for r in runs if r["kind"] == "edit"]
+    if edits:
+        out(
+            f"support-set edit -> result: median {statistics.median(edits):.3f} s, "
+            f"max {max(edits):.3f} s over {len(edits)} edits (cold: {runs[0]['round_trip']:.3f} s)"
+        )

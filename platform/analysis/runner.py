@@ -1,0 +1,422 @@
+"""Running a segmentation job (called by ``workers.tasks.segment``; idempotent).
+
+The job row is the truth: it is locked to move queued -> running, its status is re-read
+between frames (a cancel stops the work), results are written to deterministic keys and a
+(job, image, frame) already done is skipped when a task is delivered again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from catalog.models import Image
+from common import storage
+
+from . import artefacts, exports
+from .engine import Classifier, FrameResult, Options, embed_frames
+from .models import JobStatus, SegmentationJob, SegmentationResult
+from .services import support_classes
+
+log = logging.getLogger(__name__)
+
+
+class JobCancelled(Exception):
+    """The job was cancelled while running."""
+
+
+@dataclass
+class _Clock:
+    timings: dict[str, float] = field(default_factory=dict)
+    cache: dict[str, int] = field(default_factory=lambda: {"memory": 0, "storage": 0, "miss": 0})
+
+    def add(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - since
+        return now
+
+
+def _start(job_id) -> SegmentationJob | None:
+    with transaction.atomic():
+        job = SegmentationJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+            return None  # gone, cancelled or already finished: nothing to do
+        job.status = JobStatus.RUNNING
+        job.started = job.started or timezone.now()
+        job.save(update_fields=["status", "started"])
+    return SegmentationJob.objects.select_related(
+        "support_set", "support_set__schema", "model_version", "lab"
+    ).get(pk=job.pk)
+
+
+def _check_cancelled(job: SegmentationJob) -> None:
+    if SegmentationJob.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
+        raise JobCancelled
+
+
+def segmentation_job_run(*, job_id) -> SegmentationJob | None:
+    """Embed (or fetch cached embeddings), classify every frame, store results and exports."""
+    job = _start(job_id)
+    if job is None:
+        return None
+    clock = _Clock()
+    total_start = time.perf_counter()
+    try:
+        _run(job, clock)
+    except JobCancelled:
+        log.info("segmentation job %s cancelled", job.pk)
+        _finish(job, clock, total_start, status=None)
+        return job
+    except Exception as err:
+        from workers.tasks.base import TRANSIENT_ERRORS
+
+        if isinstance(err, TRANSIENT_ERRORS):
+            raise  # the task retries; the job stays running and resumes where it stopped
+        log.exception("segmentation job %s failed", job.pk)
+        _finish(
+            job, clock, total_start, status=JobStatus.FAILED, error=f"{type(err).__name__}: {err}"
+        )
+        return job
+    _finish(job, clock, total_start, status=JobStatus.SUCCEEDED)
+    return job
+
+
+def warm_up() -> None:
+    """Pay one-time costs (torch kernels, FFT plans, fonts, codecs) when a worker starts, not
+    inside the first job: "change the support set and re-run" must feel instant."""
+    from workers.fewshot.encoders import build_encoder
+
+    rng = np.random.default_rng(0)
+    embed_frames(
+        rng.random((64, 64)).astype(np.float32),
+        encoder=build_encoder("fourier"),
+        chip_size=32,
+        offset=(0, 0),
+    )
+    torch.nn.functional.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(2, 1, 3, 3))
+    support = {k: rng.normal(size=(2, 8)).astype(np.float32) for k in range(2)}
+    frame = Classifier(support, options=Options(bootstrap=2), encoder_temperature=1.0).classify(
+        rng.normal(size=(2, 2, 8)).astype(np.float32), chip_size=4
+    )
+    classes = [{"name": "a", "colour": "#ff0000"}, {"name": "b", "colour": "#0000ff"}]
+    geometry = {"chip_size": 4, "offset": (0, 0), "image_shape": (8, 8)}
+    exports.chart_png(frame.stats, classes)
+    exports.mask_ome_tiff(frame.labels, classes, **geometry)
+    exports.overlay_png(np.zeros((8, 8), np.uint8), frame.labels, classes, **geometry)
+    artefacts.npz_bytes(x=frame.probs)
+
+
+def segmentation_job_fail(*, job_id, reason: str) -> None:
+    """Record a failure the task could not recover from (retries exhausted, time limit)."""
+    SegmentationJob.objects.filter(
+        pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).update(status=JobStatus.FAILED, error=reason[:2000], finished=timezone.now())
+
+
+def _finish(job, clock: _Clock, total_start: float, *, status, error: str = "") -> None:
+    timings = {k: round(v, 4) for k, v in clock.timings.items()}
+    timings["queue_wait"] = round((job.started - job.created).total_seconds(), 4)
+    timings["total"] = round(time.perf_counter() - total_start, 4)
+    timings["embeddings_cache"] = clock.cache
+    fields = {"timings": timings, "finished": timezone.now()}
+    if status is not None:
+        fields.update(status=status, error=error[:2000])
+    # never overwrite a cancel that arrived meanwhile
+    SegmentationJob.objects.filter(pk=job.pk).exclude(
+        status__in=[JobStatus.CANCELLED, JobStatus.SUCCEEDED, JobStatus.FAILED]
+    ).update(**fields)
+    if status is None:
+        SegmentationJob.objects.filter(pk=job.pk).update(timings=timings)
+    job.refresh_from_db()
+
+
+def _encoder(job: SegmentationJob, clock: _Clock):
+    from registry.services import encoder_load
+    from workers.fewshot.encoders import resolve_device
+
+    t = time.perf_counter()
+    encoder = encoder_load(model_version=job.model_version, device=resolve_device("auto"))
+    clock.add("load", t)
+    return encoder
+
+
+class _Images:
+    """Embeddings (T, rows, cols, D) of each image, once per job, through the cache."""
+
+    def __init__(self, job: SegmentationJob, encoder, clock: _Clock) -> None:
+        self.job, self.encoder, self.clock = job, encoder, clock
+        self.params = job.params
+        self._embeddings: dict[str, np.ndarray] = {}
+        self._data: dict[str, np.ndarray] = {}
+
+    def data(self, image: Image) -> np.ndarray:
+        """Decoded pixels (H, W) or (T, H, W) of the original (read once)."""
+        key = str(image.pk)
+        if key not in self._data:
+            from catalog import formats
+            from catalog.services import original_path
+
+            t = time.perf_counter()
+            with original_path(image) as path:
+                self._data[key] = formats.read(path, fmt=image.format).data
+            self.clock.add("load", t)
+        return self._data[key]
+
+    def embeddings(self, image: Image) -> np.ndarray:
+        key = str(image.pk)
+        if key in self._embeddings:
+            return self._embeddings[key]
+        offset = tuple(self.params["offset"])
+        cache_key = artefacts.embeddings_key(
+            lab_id=self.job.lab_id,
+            model_version_id=self.job.model_version_id,
+            sha256=image.sha256,
+            chip_size=self.params["chip_size"],
+            offset=offset,
+        )
+        t = time.perf_counter()
+        emb, source = artefacts.embeddings_get(cache_key)
+        self.clock.cache[source] += 1
+        if emb is None:
+            data = self.data(image)
+            t = time.perf_counter()
+            emb = embed_frames(
+                data,
+                encoder=self.encoder,
+                chip_size=self.params["chip_size"],
+                offset=offset,
+                seed=int(self.params.get("seed", 0)),
+            )
+            t = self.clock.add("embed", t)
+            artefacts.embeddings_put(cache_key, emb)
+            self.clock.add("save", t)
+        else:
+            self.clock.add("load", t)
+        self._embeddings[key] = emb
+        return emb
+
+    def preview(self, image: Image, frame: int) -> np.ndarray:
+        """The grey preview the overlay is drawn on (frame 0: the stored one)."""
+        if frame == 0 and image.preview_key:
+            from PIL import Image as PILImage
+
+            key = f"preview:{image.preview_key}"
+            cached = artefacts.MEMORY_CACHE.get(key)
+            if cached is None:
+                with storage.open_(image.preview_key) as fh, PILImage.open(fh) as img:
+                    cached = np.asarray(img.convert("L"))
+                artefacts.MEMORY_CACHE.put(key, cached)
+            return cached
+        from catalog import formats
+
+        return formats.preview(self.data(image), index=frame)
+
+
+def _run(job: SegmentationJob, clock: _Clock) -> None:
+    version = job.support_set
+    classes = support_classes(version)
+    index_of = {c["id"]: c["index"] for c in classes}
+    encoder = _encoder(job, clock)
+    images = _Images(job, encoder, clock)
+
+    # support embeddings: each support image embedded once (frame 0), pooled per class
+    support: dict[int, list[np.ndarray]] = {c["index"]: [] for c in classes}
+    by_image: dict[str, list[dict]] = {}
+    for chip in version.chips:
+        by_image.setdefault(str(chip["image"]), []).append(chip)
+    for image in Image.objects.filter(pk__in=list(by_image)):
+        emb = images.embeddings(image)[0]
+        for chip in by_image[str(image.pk)]:
+            support[index_of[str(chip["class"])]].append(emb[int(chip["row"]), int(chip["col"])])
+        _check_cancelled(job)
+    t = time.perf_counter()
+    classifier = Classifier(
+        {k: np.stack(v) for k, v in support.items()},
+        options=Options.from_params(job.params),
+        encoder_temperature=getattr(encoder, "default_temperature", None),
+    )
+    clock.add("classify", t)
+
+    done = {(str(i), f) for i, f in job.results.values_list("image_id", "frame")}
+    for job_image in job.job_images.select_related("image", "grid").order_by("order"):
+        image, grid = job_image.image, job_image.grid
+        emb = images.embeddings(image)
+        for frame in range(emb.shape[0]):
+            _check_cancelled(job)
+            if (str(image.pk), frame) in done:
+                continue
+            t = time.perf_counter()
+            result = classifier.classify(
+                emb[frame],
+                chip_size=grid.chip_size,
+                pixel_size=image.pixel_size,
+                pixel_unit=image.pixel_unit or None,
+            )
+            clock.add("classify", t)
+            _save(job, image, grid, frame, result, classes, images, clock)
+            SegmentationJob.objects.filter(pk=job.pk).update(
+                progress_done=F("progress_done") + grid.rows * grid.cols
+            )
+        if emb.shape[0] > 1:
+            _write_series(job, image)
+
+
+def provenance(job: SegmentationJob, image: Image, frame: int, *, temperature: float) -> dict:
+    version, model = job.support_set, job.model_version
+    return {
+        "job": str(job.pk),
+        "rerun_of": str(job.rerun_of_id) if job.rerun_of_id else None,
+        "image": {
+            "id": str(image.pk),
+            "sha256": image.sha256,
+            "filename": image.original_filename,
+            "width": image.width,
+            "height": image.height,
+            "frames": image.frames,
+            "pixel_size": image.pixel_size,
+            "pixel_unit": image.pixel_unit,
+        },
+        "frame": frame,
+        "support_set": {
+            "id": str(version.pk),
+            "number": version.number,
+            "schema": str(version.schema_id),
+            "rule": version.rule,
+            "n_chips": len(version.chips),
+            "chip_size": version.chip_size,
+            "offset": [version.offset_y, version.offset_x],
+        },
+        "model_version": {
+            "id": str(model.pk),
+            "name": model.name,
+            "version": model.version,
+            "run_id": model.mlflow_run_id,
+            "encoder_kind": model.encoder_kind,
+            "weights_sha256": model.weights_sha256,
+        },
+        "params": job.params,
+        "temperature": temperature,
+        "code_version": job.code_version,
+        "created_by": str(job.created_by_id),
+    }
+
+
+def _save(
+    job,
+    image: Image,
+    grid,
+    frame: int,
+    result: FrameResult,
+    classes: list[dict],
+    images: _Images,
+    clock: _Clock,
+) -> SegmentationResult:
+    t = time.perf_counter()
+    prefix = artefacts.result_prefix(
+        lab_id=job.lab_id, job_id=job.pk, image_id=image.pk, frame=frame
+    )
+    stats = result.stats
+    geometry = {
+        "chip_size": grid.chip_size,
+        "offset": (grid.offset_y, grid.offset_x),
+        "image_shape": (image.height, image.width),
+    }
+    prov = provenance(job, image, frame, temperature=stats.get("temperature"))
+    grid_doc = {
+        "id": str(grid.pk),
+        "chip_size": grid.chip_size,
+        "offset": [grid.offset_y, grid.offset_x],
+        "rows": grid.rows,
+        "cols": grid.cols,
+        "margins": grid.margins,
+    }
+    document = exports.result_document(
+        labels=result.labels,
+        probs=result.probs,
+        confidence=result.confidence,
+        stats=stats,
+        classes=classes,
+        grid=grid_doc,
+        provenance=prov,
+        frame=frame,
+    )
+    title = f"{image.original_filename}" + (f" (frame {frame})" if image.frames > 1 else "")
+    blobs = {
+        "overlay.png": exports.overlay_png(
+            images.preview(image, frame), result.labels, classes, **geometry
+        ),
+        "mask.png": exports.mask_png(result.labels, classes, **geometry),
+        "mask.ome.tif": exports.mask_ome_tiff(
+            result.labels,
+            classes,
+            **geometry,
+            pixel_size=image.pixel_size,
+            pixel_unit=image.pixel_unit or None,
+        ),
+        "counts.csv": exports.counts_csv(stats, classes).encode(),
+        "result.json": exports.result_json(document),
+        "chart.svg": exports.chart_svg(stats, classes, title=title).encode(),
+        "chart.png": exports.chart_png(stats, classes, title=title),
+    }
+    t = clock.add("exports", t)
+    arrays = artefacts.npz_bytes(
+        labels=result.labels.astype(np.int16), probs=result.probs, confidence=result.confidence
+    )
+    keys = artefacts.put_many(
+        {
+            f"{prefix}/arrays.npz": arrays,
+            **{f"{prefix}/{kind}": data for kind, data in blobs.items()},
+        }
+    )
+    arrays_key = keys.pop(f"{prefix}/arrays.npz")
+    keys = {kind: keys[f"{prefix}/{kind}"] for kind in blobs}
+    obj, _created = SegmentationResult.objects.update_or_create(
+        job=job,
+        image=image,
+        frame=frame,
+        defaults={
+            "grid": grid,
+            "rows": grid.rows,
+            "cols": grid.cols,
+            "arrays_key": arrays_key,
+            "classes": classes,
+            "counts": stats["counts"],
+            "fractions": stats["fractions"],
+            "fraction_std": stats.get("fractions_std", []),
+            "areas": stats.get("areas"),
+            "area_unit": stats.get("area_unit", ""),
+            "mean_confidence": stats.get("mean_confidence", 0.0),
+            "stats": stats,
+            "artefacts": keys,
+            "provenance": prov,
+        },
+    )
+    clock.add("save", t)
+    return obj
+
+
+def _write_series(job: SegmentationJob, image: Image) -> None:
+    """Add the per-frame fractions of a series to each frame's stats and result.json."""
+    import json
+
+    results = list(job.results.filter(image=image).order_by("frame"))
+    series = [
+        {"frame": r.frame, "fractions": r.fractions, "fraction_std": r.fraction_std}
+        for r in results
+    ]
+    for r in results:
+        r.stats = {**r.stats, "series": series}
+        r.save(update_fields=["stats"])
+        key = r.artefacts.get("result.json")
+        if key:
+            with storage.open_(key) as fh:
+                document = json.loads(fh.read())
+            document["series"] = series
+            storage.put_bytes(key, exports.result_json(document))

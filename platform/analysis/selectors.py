@@ -1,0 +1,100 @@
+"""Reads of segmentation jobs and results.
+
+Jobs and results hang off images: a result is visible exactly when its image is, and a job
+when the user is a member of its lab and can see every one of its images. Everything else
+is a 404 (existence does not leak).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from django.db.models import QuerySet
+
+from accounts.models import Membership
+from accounts.selectors import lab_get
+from catalog.models import Image
+from catalog.selectors import image_get, images_visible_to
+from common.errors import NotFound
+
+from .artefacts import npz_load
+from .models import JobStatus, SegmentationJob, SegmentationResult
+
+
+def jobs_visible_to(*, user) -> QuerySet[SegmentationJob]:
+    if not user.is_authenticated:
+        return SegmentationJob.objects.none()
+    hidden = Image.objects.exclude(pk__in=images_visible_to(user=user).values("pk"))
+    return (
+        SegmentationJob.objects.filter(
+            lab_id__in=Membership.objects.filter(user=user).values("lab_id")
+        )
+        .exclude(job_images__image__in=hidden.values("pk"))
+        .select_related("support_set", "model_version", "created_by")
+    )
+
+
+def job_get(*, user, job_id) -> SegmentationJob:
+    job = jobs_visible_to(user=user).filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("Segmentation job not found.")
+    return job
+
+
+def jobs_list(
+    *, user, image_id=None, lab_id=None, status: str | None = None
+) -> QuerySet[SegmentationJob]:
+    jobs = jobs_visible_to(user=user)
+    if image_id is not None:
+        image = image_get(user=user, image_id=image_id)
+        jobs = jobs.filter(job_images__image=image)
+    if lab_id is not None:
+        jobs = jobs.filter(lab_id=lab_get(user=user, lab_id=lab_id).pk)
+    if status:
+        jobs = jobs.filter(status=status)
+    return jobs.order_by("-created").distinct()
+
+
+def results_visible_to(*, user) -> QuerySet[SegmentationResult]:
+    if not user.is_authenticated:
+        return SegmentationResult.objects.none()
+    return SegmentationResult.objects.filter(
+        image__in=images_visible_to(user=user).values("pk"),
+        job__lab_id__in=Membership.objects.filter(user=user).values("lab_id"),
+    ).select_related("job", "image", "grid")
+
+
+def result_get(*, user, result_id) -> SegmentationResult:
+    result = results_visible_to(user=user).filter(pk=result_id).first()
+    if result is None:
+        raise NotFound("Segmentation result not found.")
+    return result
+
+
+def results_of_image(*, user, image_id) -> QuerySet[SegmentationResult]:
+    """Every result on an image, newest job first (its history)."""
+    image = image_get(user=user, image_id=image_id)
+    return results_visible_to(user=user).filter(image=image).order_by("-created", "frame")
+
+
+def results_of_job(*, job: SegmentationJob) -> QuerySet[SegmentationResult]:
+    return job.results.select_related("image").order_by("image__created", "frame")
+
+
+def result_arrays(*, result: SegmentationResult) -> dict[str, np.ndarray]:
+    """labels (rows, cols), probs (rows, cols, K) and confidence (rows, cols) of a result."""
+    return npz_load(result.arrays_key)
+
+
+def latest_confidence(*, grid) -> np.ndarray | None:
+    """Confidence grid (rows, cols) of the newest succeeded result on ``grid`` (frame 0).
+
+    No access check: callers (the labeling app's crowd tasks) already hold a visible grid.
+    """
+    result = (
+        SegmentationResult.objects.filter(grid=grid, frame=0, job__status=JobStatus.SUCCEEDED)
+        .order_by("-created")
+        .first()
+    )
+    if result is None:
+        return None
+    return result_arrays(result=result)["confidence"]

@@ -1,0 +1,213 @@
+from django.urls import reverse
+from rest_framework import serializers
+
+from labeling.models import ConsensusRule
+
+from .artefacts import EXPORT_KINDS
+from .models import JobStatus, SegmentationJob, SegmentationResult
+
+
+class JobParamsSerializer(serializers.Serializer):
+    temperature = serializers.JSONField(
+        required=False,
+        help_text='"encoder" (default: the temperature the encoder was trained '
+        'with), "auto" (calibrated on the support chips) or a number',
+    )
+    bootstrap = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2000,
+        help_text="support-chip resamples for the fraction uncertainty (0 = off; default 200)",
+    )
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    refine = serializers.BooleanField(required=False, help_text="transductive prototype refinement")
+    smooth = serializers.FloatField(
+        required=False,
+        min_value=0,
+        max_value=4,
+        help_text="neighbour smoothing of chip probabilities",
+    )
+    chip_size = serializers.IntegerField(
+        required=False, min_value=1, help_text="must equal the support set's chip size"
+    )
+    offset = serializers.ListField(
+        child=serializers.IntegerField(min_value=0),
+        min_length=2,
+        max_length=2,
+        required=False,
+        help_text="(y, x); must equal the support set's offset",
+    )
+
+
+class JobCreateSerializer(serializers.Serializer):
+    support_set = serializers.UUIDField(
+        required=False, allow_null=True, help_text="a frozen support-set version"
+    )
+    schema = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="instead of support_set: freeze this schema's working set now",
+    )
+    rule = serializers.ChoiceField(
+        choices=ConsensusRule.choices,
+        required=False,
+        help_text="with schema (default single_owner)",
+    )
+    owner = serializers.UUIDField(
+        required=False, allow_null=True, help_text="with rule=single_owner (default: yourself)"
+    )
+    min_votes = serializers.IntegerField(required=False, min_value=1, max_value=100, default=2)
+    model_version = serializers.UUIDField(
+        required=False, allow_null=True, help_text="default: the lab's champion"
+    )
+    images = serializers.JSONField(
+        help_text='a list of image ids, or {"dataset": <id>} for every image of a dataset'
+    )
+    params = JobParamsSerializer(required=False)
+
+
+class JobQuerySerializer(serializers.Serializer):
+    image = serializers.UUIDField(required=False)
+    lab = serializers.UUIDField(required=False)
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+
+
+def _links_of_result(result) -> dict:
+    return {
+        "self": reverse("segmentation-result-detail", args=[result.pk]),
+        **{
+            kind: reverse("segmentation-result-export", args=[result.pk, kind])
+            for kind in EXPORT_KINDS
+        },
+    }
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    job = serializers.UUIDField(source="job_id", read_only=True)
+    image = serializers.UUIDField(source="image_id", read_only=True)
+    grid = serializers.UUIDField(source="grid_id", read_only=True)
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SegmentationResult
+        fields = [
+            "id",
+            "job",
+            "image",
+            "frame",
+            "grid",
+            "rows",
+            "cols",
+            "classes",
+            "counts",
+            "fractions",
+            "fraction_std",
+            "areas",
+            "area_unit",
+            "mean_confidence",
+            "created",
+            "links",
+        ]
+
+    def get_links(self, result) -> dict:
+        return _links_of_result(result)
+
+
+class ResultDetailSerializer(ResultSerializer):
+    labels = serializers.SerializerMethodField(help_text="class index per chip (rows x cols)")
+    confidence = serializers.SerializerMethodField(help_text="max probability per chip")
+    job_status = serializers.CharField(source="job.status", read_only=True)
+
+    class Meta(ResultSerializer.Meta):
+        fields = [
+            *ResultSerializer.Meta.fields,
+            "job_status",
+            "labels",
+            "confidence",
+            "stats",
+            "provenance",
+        ]
+
+    def get_labels(self, result) -> list[list[int]]:
+        return self.context["arrays"]["labels"].astype(int).tolist()
+
+    def get_confidence(self, result) -> list[list[float]]:
+        return [[round(float(v), 5) for v in row] for row in self.context["arrays"]["confidence"]]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    lab = serializers.UUIDField(source="lab_id", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    support_set = serializers.SerializerMethodField()
+    model_version = serializers.SerializerMethodField()
+    images = serializers.SerializerMethodField()
+    rerun_of = serializers.UUIDField(source="rerun_of_id", read_only=True, allow_null=True)
+    progress = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=JobStatus.choices, read_only=True)
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SegmentationJob
+        fields = [
+            "id",
+            "lab",
+            "created_by",
+            "support_set",
+            "model_version",
+            "images",
+            "params",
+            "status",
+            "progress",
+            "timings",
+            "error",
+            "code_version",
+            "rerun_of",
+            "created",
+            "started",
+            "finished",
+            "links",
+        ]
+
+    def get_support_set(self, job) -> dict:
+        v = job.support_set
+        return {"id": str(v.pk), "number": v.number, "schema": str(v.schema_id), "rule": v.rule}
+
+    def get_model_version(self, job) -> dict:
+        m = job.model_version
+        return {
+            "id": str(m.pk),
+            "name": m.name,
+            "version": m.version,
+            "encoder_kind": m.encoder_kind,
+        }
+
+    def get_images(self, job) -> list[str]:
+        return [str(i) for i in job.job_images.order_by("order").values_list("image_id", flat=True)]
+
+    def get_progress(self, job) -> dict:
+        total = job.progress_total
+        return {
+            "done": job.progress_done,
+            "total": total,
+            "fraction": round(job.progress_done / total, 4) if total else 0.0,
+        }
+
+    def get_links(self, job) -> dict:
+        return {
+            "self": reverse("segmentation-job-detail", args=[job.pk]),
+            "cancel": reverse("segmentation-job-cancel", args=[job.pk]),
+            "rerun": reverse("segmentation-job-rerun", args=[job.pk]),
+        }
+
+
+class JobDetailSerializer(JobSerializer):
+    results = serializers.SerializerMethodField()
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "results"]
+
+    def get_results(self, job) -> list[dict]:
+        """Results in the job's image order, then by frame."""
+        order = dict(job.job_images.values_list("image_id", "order"))
+        results = sorted(job.results.all(), key=lambda r: (order.get(r.image_id, 0), r.frame))
+        return ResultSerializer(results, many=True).data

@@ -1,0 +1,99 @@
+"""Helpers of the analysis tests: simulated micrographs with known truth, uploaded, labelled."""
+
+import io
+
+import numpy as np
+import tifffile
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from workers.fewshot import sim
+from workers.fewshot.chipping import ChipGrid, chip_truth
+
+CHIP = 32
+CASE = "sto_ge_interface"
+
+
+def sim_tiff(*, size=(256, 256), seed=0, frames: int = 1) -> tuple[bytes, sim.SimImage]:
+    """A simulated micrograph as 16-bit TIFF bytes (ImageJ calibration) and its truth."""
+    s = sim.generate(CASE, seed=seed, size=size)
+    data = np.clip(s.image * 300, 0, 65535).astype(np.uint16)
+    if frames > 1:
+        data = np.stack([data] * frames)
+    buf = io.BytesIO()
+    tifffile.imwrite(
+        buf,
+        data,
+        imagej=True,
+        resolution=(1 / s.pixel_size, 1 / s.pixel_size),
+        metadata={"unit": "nm", "axes": "TYX" if frames > 1 else "YX"},
+    )
+    return buf.getvalue(), s
+
+
+def truth_chips(s: sim.SimImage, *, per_class: int = 3, seed: int = 0) -> dict[int, list]:
+    """``per_class`` pure chips (row, col) of every class, chosen reproducibly."""
+    grid = ChipGrid.for_shape(s.truth.shape, CHIP)
+    truth, purity = chip_truth(s.truth, grid, return_purity=True)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for k in range(len(s.class_names)):
+        candidates = np.argwhere((truth == k) & (purity >= 0.99))
+        pick = candidates[rng.choice(len(candidates), size=per_class, replace=False)]
+        out[k] = [(int(r), int(c)) for r, c in pick]
+    return out
+
+
+def chip_truth_grid(s: sim.SimImage) -> np.ndarray:
+    return chip_truth(s.truth, ChipGrid.for_shape(s.truth.shape, CHIP))
+
+
+def upload_ready_image(
+    world, *, dataset=None, frames: int = 1, seed: int = 0, size=(256, 256), uploader=None
+):
+    """Upload a simulated TIFF through the catalog service and ingest it in-process."""
+    from catalog.services import image_ingest, image_upload
+
+    data, s = sim_tiff(frames=frames, seed=seed, size=size)
+    dataset = dataset or world.dataset()
+    image = image_upload(
+        user=uploader or world.curator,
+        dataset=dataset,
+        upload=SimpleUploadedFile(f"sim{seed}-{frames}.tif", data),
+    )
+    image = image_ingest(image_id=image.pk)
+    assert image.status == "ready", image.error
+    return image, s
+
+
+def labelled_schema(world, image, s):
+    """The dataset's default schema with the simulator's classes, and the 32 px grid."""
+    from labeling.services import class_create, grid_create, schema_get_or_create_default
+
+    schema, _ = schema_get_or_create_default(user=world.curator, dataset=image.dataset)
+    palette = ["#e41a1c", "#4daf4a", "#377eb8", "#984ea3"]
+    classes = [
+        class_create(user=world.curator, schema=schema, name=name, colour=palette[i])
+        for i, name in enumerate(s.class_names)
+    ]
+    grid, _ = grid_create(user=world.annotator, image=image, chip_size=CHIP)
+    return schema, classes, grid
+
+
+def vote_truth(user, grid, schema, classes, chips: dict[int, list]):
+    from labeling.services import votes_cast_many
+
+    votes = [{"row": r, "col": c, "class": classes[k].pk} for k, rc in chips.items() for r, c in rc]
+    votes_cast_many(user=user, grid=grid, schema=schema, votes=votes)
+
+
+def download(client, url) -> bytes:
+    """An export's bytes: streamed or inline (local disk) or via the presigned redirect (S3)."""
+    import requests
+
+    response = client.get(url)
+    if response.status_code == 302:
+        fetched = requests.get(response["Location"], timeout=30)
+        assert fetched.status_code == 200, url
+        return fetched.content
+    assert response.status_code == 200, (url, response.status_code)
+    return b"".join(response.streaming_content) if response.streaming else response.content

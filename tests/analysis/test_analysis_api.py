@@ -1,0 +1,450 @@
+"""Segmentation jobs and results through the API: roles, isolation, bad input, and a job run
+in-process (the worker path is covered by the integration test)."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image as PILImage
+
+from analysis import artefacts, exports
+from analysis.models import JobStatus, SegmentationJob, SegmentationResult
+from analysis.runner import segmentation_job_run
+from analysis.selectors import latest_confidence
+from catalog.models import ImageStatus, Visibility
+from labeling.models import SupportSetVersion
+from tests.analysis.helpers import (
+    chip_truth_grid,
+    download,
+    truth_chips,
+    upload_ready_image,
+    vote_truth,
+)
+
+pytestmark = pytest.mark.django_db
+JOBS = "/api/segmentation-jobs/"
+
+
+def create(client, **body):
+    return client.post(JOBS, body, format="json")
+
+
+def job_body(segmentable, **extra):
+    return {
+        "support_set": str(segmentable["version"].pk),
+        "images": [str(segmentable["image"].pk)],
+        **extra,
+    }
+
+
+def run(job_id) -> SegmentationJob:
+    segmentation_job_run(job_id=job_id)
+    return SegmentationJob.objects.get(pk=job_id)
+
+
+# --- creating jobs -------------------------------------------------------------------
+def test_annotator_runs_a_job_on_their_own_support_set(client_for, world, segmentable):
+    response = create(client_for(world.annotator), **job_body(segmentable))
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "queued"
+    assert body["progress"] == {"done": 0, "total": 64, "fraction": 0.0}
+    assert body["support_set"]["id"] == str(segmentable["version"].pk)
+    assert body["model_version"]["name"] == "chiplab-fourier"  # the public champion
+    assert body["params"]["chip_size"] == 32 and body["params"]["offset"] == [0, 0]
+    assert body["images"] == [str(segmentable["image"].pk)]
+    assert body["code_version"]
+
+
+def test_viewers_cannot_run_jobs(client_for, world, segmentable):
+    response = create(client_for(world.viewer), **job_body(segmentable))
+    assert response.status_code == 403
+
+
+def test_someone_elses_support_set_needs_a_curator(client_for, world, segmentable):
+    from accounts.models import Role
+    from tests.factories import MembershipFactory
+
+    # the annotator's single-owner set is "their own" only for them
+    colleague = MembershipFactory(lab=world.lab, role=Role.ANNOTATOR).user
+    body = job_body(segmentable)
+    assert create(client_for(colleague), **body).status_code == 403
+    assert create(client_for(world.curator), **body).status_code == 201
+
+
+def test_working_set_is_frozen_for_the_job(client_for, world, segmentable):
+    before = SupportSetVersion.objects.count()
+    response = create(
+        client_for(world.annotator),
+        schema=str(segmentable["schema"].pk),
+        rule="single_owner",
+        images=[str(segmentable["image"].pk)],
+    )
+    assert response.status_code == 201, response.json()
+    assert SupportSetVersion.objects.count() == before + 1
+    assert response.json()["support_set"]["number"] == segmentable["version"].number + 1
+    # a consensus working set is the curators' to run
+    response = create(
+        client_for(world.annotator),
+        schema=str(segmentable["schema"].pk),
+        rule="majority",
+        images=[str(segmentable["image"].pk)],
+    )
+    assert response.status_code == 403
+
+
+def test_whole_dataset_as_images(client_for, world, segmentable):
+    response = create(
+        client_for(world.annotator),
+        support_set=str(segmentable["version"].pk),
+        images={"dataset": str(segmentable["image"].dataset_id)},
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["images"] == [str(segmentable["image"].pk)]
+
+
+@pytest.mark.parametrize(
+    "change,status,needle",
+    [
+        ({"model_version": "00000000-0000-0000-0000-000000000000"}, 400, "Model version"),
+        ({"images": []}, 400, "images"),
+        ({"images": ["not-an-id"]}, 400, "not an id"),
+        ({"images": {"folder": "x"}}, 400, "dataset"),
+        ({"params": {"chip_size": 16}}, 400, "chip size"),
+        ({"params": {"temperature": "hot"}}, 400, "temperature"),
+        ({"params": {"bootstrap": -1}}, 400, "bootstrap"),
+        ({"support_set": None}, 400, "support_set"),
+    ],
+)
+def test_bad_input_is_a_clear_4xx(client_for, world, segmentable, change, status, needle):
+    response = create(client_for(world.annotator), **{**job_body(segmentable), **change})
+    assert response.status_code == status, response.json()
+    assert needle.lower() in json.dumps(response.json()).lower()
+
+
+def _broken_version(segmentable, *, classes=None, chips=None):
+    v = segmentable["version"]
+    return SupportSetVersion.objects.create(
+        schema=v.schema,
+        number=v.number + 10,
+        rule=v.rule,
+        params=v.params,
+        chips=v.chips if chips is None else chips,
+        classes=v.classes if classes is None else classes,
+        chip_size=v.chip_size,
+        created_by=v.created_by,
+    )
+
+
+def test_support_set_with_an_empty_class_is_refused(client_for, world, segmentable):
+    v = segmentable["version"]
+    extra = {"id": "11111111-1111-1111-1111-111111111111", "name": "particle", "colour": "#ffff00"}
+    broken = _broken_version(segmentable, classes=[*v.classes, extra])
+    response = create(
+        client_for(world.annotator), **{**job_body(segmentable), "support_set": str(broken.pk)}
+    )
+    assert response.status_code == 400
+    assert "particle" in response.json()["error"]["message"]
+
+
+def test_support_set_with_one_class_is_refused(client_for, world, segmentable):
+    v = segmentable["version"]
+    first = v.classes[0]["id"]
+    broken = _broken_version(
+        segmentable, classes=v.classes[:1], chips=[c for c in v.chips if c["class"] == first]
+    )
+    response = create(
+        client_for(world.annotator), **{**job_body(segmentable), "support_set": str(broken.pk)}
+    )
+    assert response.status_code == 400
+    assert "two classes" in response.json()["error"]["message"]
+
+
+def test_support_chips_outside_the_grid_are_refused(client_for, world, segmentable):
+    v = segmentable["version"]
+    chips = [dict(c) for c in v.chips]
+    chips[0]["row"] = 99
+    broken = _broken_version(segmentable, chips=chips)
+    response = create(
+        client_for(world.annotator), **{**job_body(segmentable), "support_set": str(broken.pk)}
+    )
+    assert response.status_code == 400
+    assert "outside" in response.json()["error"]["message"]
+
+
+def test_image_not_ready_is_a_conflict(client_for, world, segmentable):
+    image, _ = upload_ready_image(world, dataset=segmentable["image"].dataset, seed=5)
+    image.status = ImageStatus.PENDING
+    image.save()
+    response = create(
+        client_for(world.annotator), **{**job_body(segmentable), "images": [str(image.pk)]}
+    )
+    assert response.status_code == 409
+    assert "pending" in response.json()["error"]["message"]
+
+
+def test_images_of_another_lab_are_not_found(client_for, world, segmentable):
+    from tests.factories import DatasetFactory
+
+    public = DatasetFactory(
+        lab=world.other_lab, created_by=world.outsider, visibility=Visibility.PUBLIC
+    )
+    foreign, _ = upload_ready_image(world, dataset=public, seed=3, uploader=world.outsider)
+    response = create(
+        client_for(world.annotator), **{**job_body(segmentable), "images": [str(foreign.pk)]}
+    )
+    assert response.status_code == 404
+    response = create(
+        client_for(world.annotator),
+        **{**job_body(segmentable), "images": {"dataset": str(public.pk)}},
+    )
+    assert response.status_code == 404
+
+
+# --- cancelling ----------------------------------------------------------------------
+def test_cancel_a_queued_job_then_cancelling_again_is_a_conflict(client_for, world, segmentable):
+    client = client_for(world.annotator)
+    job_id = create(client, **job_body(segmentable)).json()["id"]
+    assert client_for(world.viewer).post(f"{JOBS}{job_id}/cancel").status_code == 403
+    response = client.post(f"{JOBS}{job_id}/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    again = client.post(f"{JOBS}{job_id}/cancel")
+    assert again.status_code == 409
+    assert "already been cancelled" in again.json()["error"]["message"]
+    assert run(job_id).status == JobStatus.CANCELLED  # a late delivery does nothing
+    assert not SegmentationResult.objects.filter(job_id=job_id).exists()
+
+
+# --- running in-process, results and exports -----------------------------------------
+@pytest.fixture
+def finished(client_for, world, segmentable):
+    artefacts.MEMORY_CACHE.clear()
+    client = client_for(world.annotator)
+    job_id = create(client, **job_body(segmentable)).json()["id"]
+    job = run(job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    return {
+        **segmentable,
+        "job": job,
+        "client": client,
+        "result": SegmentationResult.objects.get(job=job),
+    }
+
+
+def test_job_segments_the_simulated_micrograph(finished):
+    client, job, result = finished["client"], finished["job"], finished["result"]
+    body = client.get(f"{JOBS}{job.pk}/").json()
+    assert body["status"] == "succeeded"
+    assert body["progress"] == {"done": 64, "total": 64, "fraction": 1.0}
+    for stage in ("queue_wait", "load", "embed", "classify", "exports", "total"):
+        assert stage in body["timings"]
+    assert body["timings"]["embeddings_cache"]["miss"] == 1
+    assert [r["id"] for r in body["results"]] == [str(result.pk)]
+
+    detail = client.get(f"/api/segmentation-results/{result.pk}/").json()
+    labels = np.asarray(detail["labels"])
+    truth = chip_truth_grid(finished["sim"])
+    assert labels.shape == truth.shape == (8, 8)
+    assert (labels == truth).mean() >= 0.85  # measured 0.94 (interface chips are mixed)
+    assert np.asarray(detail["confidence"]).shape == (8, 8)
+    assert detail["counts"] == np.bincount(labels.ravel(), minlength=3).tolist()
+    assert sum(detail["fractions"]) == pytest.approx(1.0)
+    assert len(detail["fraction_std"]) == 3
+    assert detail["area_unit"] == "nm^2"  # the TIFF is calibrated
+    assert detail["areas"][0] == pytest.approx(detail["counts"][0] * (32 * 0.0325) ** 2, rel=1e-3)
+    prov = detail["provenance"]
+    assert prov["image"]["sha256"] == finished["image"].sha256
+    assert prov["support_set"] == {
+        **prov["support_set"],
+        "id": str(finished["version"].pk),
+        "number": finished["version"].number,
+    }
+    assert prov["model_version"]["name"] == "chiplab-fourier"
+    assert prov["model_version"]["run_id"] == "run-test"
+    assert prov["params"]["seed"] == 0 and prov["code_version"]
+    assert result.grid_id == finished["grid"].pk  # the existing 32 px grid was reused
+
+
+def test_exports_open_and_agree_with_the_json(finished):
+    client, result = finished["client"], finished["result"]
+    base = f"/api/segmentation-results/{result.pk}/export/"
+
+    def get(kind) -> bytes:
+        return download(client, base + kind)
+
+    document = json.loads(get("result.json"))
+    labels = np.asarray(document["labels"])
+    mask = exports.upsample_labels(labels, chip_size=32, offset=(0, 0), shape=(256, 256))
+    with PILImage.open(io.BytesIO(get("mask.png"))) as img:
+        np.testing.assert_array_equal(np.asarray(img), mask)
+    with tifffile.TiffFile(io.BytesIO(get("mask.ome.tif"))) as tif:
+        np.testing.assert_array_equal(tif.series[0].asarray(), mask)
+        assert "STO" in tif.ome_metadata and 'PhysicalSizeX="0.0325"' in tif.ome_metadata
+    rows = list(csv.DictReader(io.StringIO(get("counts.csv").decode())))
+    assert [int(r["count"]) for r in rows] == document["stats"]["counts"]
+    assert [r["class"] for r in rows] == [c["name"] for c in document["classes"]]
+    with PILImage.open(io.BytesIO(get("overlay.png"))) as img:
+        overlay = np.asarray(img)
+    colour = exports.hex_to_rgb(document["classes"][int(labels[0, 0])]["colour"])
+    # the overlay pixel leans towards its chip's class colour
+    assert np.argmax(overlay[16, 16].astype(int) - overlay[16, 16].mean()) == np.argmax(colour)
+    assert get("chart.svg").count(b'class="bar"') == 3
+    assert get("chart.png").startswith(b"\x89PNG")
+    assert client.get(base + "labels.exe").status_code == 404
+
+
+def test_history_listing_and_latest_confidence(finished):
+    client, result, image = finished["client"], finished["result"], finished["image"]
+    history = client.get(f"/api/images/{image.pk}/results/").json()["results"]
+    assert [r["id"] for r in history] == [str(result.pk)]
+    jobs = client.get(JOBS, {"image": str(image.pk)}).json()["results"]
+    assert [j["id"] for j in jobs] == [str(finished["job"].pk)]
+    confidence = latest_confidence(grid=finished["grid"])
+    assert confidence.shape == (8, 8) and (confidence > 0).all() and (confidence <= 1).all()
+
+
+def test_rerun_reproduces_labels_and_only_reclassifies(finished):
+    client, job, result = finished["client"], finished["job"], finished["result"]
+    response = client.post(f"{JOBS}{job.pk}/rerun")
+    assert response.status_code == 201
+    new = run(response.json()["id"])
+    assert new.status == JobStatus.SUCCEEDED and new.rerun_of_id == job.pk
+    assert new.timings["embeddings_cache"] == {"memory": 1, "storage": 0, "miss": 0}
+    assert "embed" not in new.timings
+    again = SegmentationResult.objects.get(job=new)
+    a = artefacts.npz_load(result.arrays_key)
+    b = artefacts.npz_load(again.arrays_key)
+    np.testing.assert_array_equal(a["labels"], b["labels"])
+    np.testing.assert_array_equal(a["probs"], b["probs"])
+    assert again.fraction_std == result.fraction_std
+    # cold cache (another worker process): embeddings come from storage, labels identical
+    artefacts.MEMORY_CACHE.clear()
+    cold = run(client.post(f"{JOBS}{job.pk}/rerun").json()["id"])
+    assert cold.timings["embeddings_cache"] == {"memory": 0, "storage": 1, "miss": 0}
+    c = artefacts.npz_load(SegmentationResult.objects.get(job=cold).arrays_key)
+    np.testing.assert_array_equal(a["labels"], c["labels"])
+    assert client.post(f"{JOBS}{job.pk}/cancel").status_code == 409
+
+
+def test_time_series_is_segmented_frame_by_frame(client_for, world, segmentable):
+    image, _ = upload_ready_image(world, dataset=segmentable["image"].dataset, frames=3, seed=0)
+    client = client_for(world.annotator)
+    response = create(client, **{**job_body(segmentable), "images": [str(image.pk)]})
+    assert response.json()["progress"]["total"] == 3 * 64
+    job = run(response.json()["id"])
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    results = list(SegmentationResult.objects.filter(job=job).order_by("frame"))
+    assert [r.frame for r in results] == [0, 1, 2]
+    series = results[0].stats["series"]
+    assert [s["frame"] for s in series] == [0, 1, 2]
+    # identical frames give identical fractions
+    assert series[0]["fractions"] == series[1]["fractions"] == series[2]["fractions"]
+    document = json.loads(
+        download(client, f"/api/segmentation-results/{results[2].pk}/export/result.json")
+    )
+    assert document["frame"] == 2 and len(document["series"]) == 3
+
+
+# --- isolation -----------------------------------------------------------------------
+def test_another_lab_sees_none_of_it(client_for, world, finished):
+    outsider = client_for(world.outsider)
+    job, result, image = finished["job"], finished["result"], finished["image"]
+    for url in (
+        f"{JOBS}{job.pk}/",
+        f"/api/segmentation-results/{result.pk}/",
+        f"/api/segmentation-results/{result.pk}/export/result.json",
+        f"/api/segmentation-results/{result.pk}/export/overlay.png",
+        f"/api/images/{image.pk}/results/",
+    ):
+        response = outsider.get(url)
+        assert response.status_code == 404, url
+        assert response.json()["error"]["code"] == "not_found"
+    assert outsider.get(JOBS, {"image": str(image.pk)}).status_code == 404
+    assert outsider.get(JOBS).json()["results"] == []
+    for url in (f"{JOBS}{job.pk}/cancel", f"{JOBS}{job.pk}/rerun"):
+        assert outsider.post(url).status_code == 404, url
+    response = create(outsider, **job_body(finished))
+    assert response.status_code == 404
+    response = create(
+        outsider, schema=str(finished["schema"].pk), rule="single_owner", images=[str(image.pk)]
+    )
+    assert response.status_code == 404
+
+
+def test_viewers_read_results(client_for, world, finished):
+    viewer = client_for(world.viewer)
+    assert viewer.get(f"{JOBS}{finished['job'].pk}/").status_code == 200
+    assert viewer.get(f"/api/segmentation-results/{finished['result'].pk}/").status_code == 200
+    assert viewer.post(f"{JOBS}{finished['job'].pk}/rerun").status_code == 403
+
+
+def test_support_spanning_two_images_embeds_each_image_once(client_for, world, segmentable):
+    from labeling.services import grid_create, support_set_freeze
+
+    second, s2 = upload_ready_image(world, dataset=segmentable["image"].dataset, seed=1)
+    grid2, _ = grid_create(user=world.annotator, image=second, chip_size=32)
+    vote_truth(
+        world.annotator,
+        grid2,
+        segmentable["schema"],
+        segmentable["classes"],
+        truth_chips(s2, per_class=2, seed=1),
+    )
+    version = support_set_freeze(
+        user=world.annotator, schema=segmentable["schema"], rule="single_owner"
+    )
+    assert {c["image"] for c in version.chips} == {str(segmentable["image"].pk), str(second.pk)}
+    artefacts.MEMORY_CACHE.clear()
+    response = create(
+        client_for(world.annotator),
+        support_set=str(version.pk),
+        images=[str(second.pk), str(segmentable["image"].pk)],
+    )
+    job = run(response.json()["id"])
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    # two support images, both also targets: two embeddings computed, then reused
+    assert job.timings["embeddings_cache"]["miss"] == 2
+    results = SegmentationResult.objects.filter(job=job)
+    assert {r.image_id for r in results} == {second.pk, segmentable["image"].pk}
+    labels = artefacts.npz_load(results.get(image=second).arrays_key)["labels"]
+    assert (labels == chip_truth_grid(s2)).mean() >= 0.85
+
+
+def test_cancel_while_running_stops_between_frames(client_for, world, segmentable, monkeypatch):
+    from analysis import runner
+
+    client = client_for(world.annotator)
+    job_id = create(client, **job_body(segmentable)).json()["id"]
+    original = runner._Images.embeddings
+
+    def embeddings_then_cancel(self, image):
+        SegmentationJob.objects.filter(pk=job_id).update(status=JobStatus.CANCELLED)
+        return original(self, image)
+
+    monkeypatch.setattr(runner._Images, "embeddings", embeddings_then_cancel)
+    job = run(job_id)
+    assert job.status == JobStatus.CANCELLED
+    assert not SegmentationResult.objects.filter(job_id=job_id).exists()
+    assert client.post(f"{JOBS}{job_id}/cancel").status_code == 409
+
+
+def test_a_job_that_cannot_run_ends_failed_with_a_reason(client_for, world, segmentable):
+    from registry.models import ModelVersion, ModelVisibility, Source
+
+    broken = ModelVersion.objects.create(
+        name="broken",
+        version=1,
+        encoder_kind="no-such-encoder",
+        source=Source.BUILTIN,
+        visibility=ModelVisibility.PUBLIC,
+    )
+    response = create(
+        client_for(world.annotator), **job_body(segmentable, model_version=str(broken.pk))
+    )
+    assert response.status_code == 201
+    job = run(response.json()["id"])
+    assert job.status == JobStatus.FAILED and "no-such-encoder" in job.error
+    assert job.finished is not None
