@@ -35,7 +35,11 @@ class ModelVersion(models.Model):
     encoder_kind = models.CharField(max_length=32, help_text="default | fourier | resnet | …")
     source = models.CharField(max_length=8, choices=Source.choices)
     lab = models.ForeignKey(
-        Lab, null=True, blank=True, on_delete=models.PROTECT, related_name="model_versions",
+        Lab,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="model_versions",
         help_text="owning lab; null for platform-wide (public) models",
     )
     visibility = models.CharField(
@@ -50,7 +54,10 @@ class ModelVersion(models.Model):
     artifact_uri = models.CharField(max_length=1000, blank=True)
     weights_sha256 = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     created = models.DateTimeField(auto_now_add=True)
@@ -74,15 +81,12 @@ class ModelAlias(models.Model):
 
     name = models.CharField(max_length=200)
     alias = models.CharField(max_length=32)
-    lab = models.ForeignKey(Lab, null=True, blank=True, on_delete=models.CASCADE,
-                            related_name="+")
+    lab = models.ForeignKey(Lab, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["name", "alias"], name="unique_model_alias")
-        ]
+        constraints = [models.UniqueConstraint(fields=["name", "alias"], name="unique_model_alias")]
 
     def __str__(self) -> str:
         return f"{self.name}@{self.alias} -> v{self.version.version}"
@@ -101,20 +105,25 @@ class AliasEvent(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     alias = models.CharField(max_length=32)
-    lab = models.ForeignKey(Lab, null=True, blank=True, on_delete=models.CASCADE,
-                            related_name="+")
-    version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="+")
-    previous = models.ForeignKey(ModelVersion, null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="+")
+    lab = models.ForeignKey(Lab, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    previous = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     action = models.CharField(max_length=16, choices=Action.choices)
     note = models.TextField(blank=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.alias} {self.action}"
 
 
 class JobStatus(models.TextChoices):
@@ -133,22 +142,23 @@ class TrainingJob(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="training_jobs")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     base_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
     model_name = models.CharField(max_length=200, help_text="registered model to add to")
     support_set_versions = models.JSONField(default=list, help_text="SupportSetVersion ids")
     include_public = models.BooleanField(default=False)
     params = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=JobStatus.choices,
-                              default=JobStatus.QUEUED)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.FloatField(default=0.0)
     metrics = models.JSONField(default=dict, blank=True)
     history = models.JSONField(default=list, blank=True)
     lineage = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
-    result_version = models.ForeignKey(ModelVersion, null=True, blank=True,
-                                       on_delete=models.SET_NULL, related_name="+")
+    result_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     mlflow_run_id = models.CharField(max_length=64, blank=True)
     timings = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(auto_now_add=True)

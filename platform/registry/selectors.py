@@ -89,9 +89,7 @@ def model_version_resolve(*, user, lab, version_id=None) -> ModelVersion:
     require_role(user=user, lab_id=lab_id, role=Role.VIEWER)
     if version_id is not None:
         version = (
-            ModelVersion.objects.filter(pk=version_id)
-            .filter(_public() | Q(lab_id=lab_id))
-            .first()
+            ModelVersion.objects.filter(pk=version_id).filter(_public() | Q(lab_id=lab_id)).first()
         )
         if version is None:
             raise NotFound("Model version not found.")
@@ -115,11 +113,53 @@ def training_jobs_of(*, user, lab_id) -> QuerySet[TrainingJob]:
 
 
 def training_job_get(*, user, job_id) -> TrainingJob:
-    job = TrainingJob.objects.select_related("base_version", "result_version").filter(
-        pk=job_id
-    ).first()
-    if job is None or not user.is_authenticated or not Membership.objects.filter(
-        user=user, lab_id=job.lab_id
-    ).exists():
+    job = (
+        TrainingJob.objects.select_related("base_version", "result_version")
+        .filter(pk=job_id)
+        .first()
+    )
+    if (
+        job is None
+        or not user.is_authenticated
+        or not Membership.objects.filter(user=user, lab_id=job.lab_id).exists()
+    ):
         raise NotFound("Training job not found.")
     return job
+
+
+def _summary(name: str, versions: list[ModelVersion]) -> dict:
+    latest = max(versions, key=lambda v: v.version)
+    aliases = {
+        row.alias: row.version.version
+        for row in ModelAlias.objects.filter(name=name).select_related("version")
+    }
+    return {
+        "name": name,
+        "lab": latest.lab_id,
+        "lab_slug": latest.lab.slug if latest.lab else None,
+        "encoder_kind": latest.encoder_kind,
+        "visibility": "public" if latest.is_public else "lab",
+        "aliases": aliases,
+        "latest_version": latest.version,
+        "versions": len(versions),
+    }
+
+
+def models_visible_to(*, user, lab_id=None) -> list[dict]:
+    """One summary per registered model the user may see (optionally of one lab)."""
+    qs = model_versions_visible_to(user=user)
+    if lab_id is not None:
+        qs = qs.filter(lab_id=lab_id)
+    by_name: dict[str, list[ModelVersion]] = {}
+    for version in qs.order_by("name", "version"):
+        by_name.setdefault(version.name, []).append(version)
+    return [_summary(name, versions) for name, versions in sorted(by_name.items())]
+
+
+def model_detail(*, user, name: str) -> dict:
+    versions = list(model_get(user=user, name=name))
+    return {
+        **_summary(name, versions),
+        "version_list": versions,
+        "alias_history": list(alias_history(name=name)[:200]),
+    }

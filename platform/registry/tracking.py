@@ -7,6 +7,7 @@ server with ``--serve-artifacts`` or written straight to S3 with ``MLFLOW_S3_END
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -64,15 +65,24 @@ def ensure_registered_model(name: str, *, description: str = "", tags: dict | No
         return c.get_registered_model(name)
 
 
-def register_version(*, name: str, run_id: str, artifact_path: str = "encoder",
-                     description: str = "", tags: dict | None = None):
+def register_version(
+    *,
+    name: str,
+    run_id: str,
+    artifact_path: str = "encoder",
+    description: str = "",
+    tags: dict | None = None,
+):
     """Register the run's artifact directory as a new version of ``name``; returns it."""
     c = client()
     ensure_registered_model(name)
     run = c.get_run(run_id)
     source = f"{run.info.artifact_uri.rstrip('/')}/{artifact_path}"
     return c.create_model_version(
-        name, source=source, run_id=run_id, description=description,
+        name,
+        source=source,
+        run_id=run_id,
+        description=description,
         tags={k: str(v) for k, v in (tags or {}).items()},
     )
 
@@ -84,10 +94,8 @@ def set_alias(name: str, alias: str, version: int) -> None:
 def delete_alias(name: str, alias: str) -> None:
     from mlflow.exceptions import MlflowException
 
-    try:
+    with contextlib.suppress(MlflowException):
         client().delete_registered_model_alias(name, alias)
-    except MlflowException:
-        pass
 
 
 def set_version_tag(name: str, version: int, key: str, value: str) -> None:
@@ -103,9 +111,13 @@ def download(artifact_uri: str, dest: Path) -> Path:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".dl-") as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(
-            artifact_uri=artifact_uri, dst_path=tmp, tracking_uri=settings.MLFLOW_TRACKING_URI,
-        ))
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=artifact_uri,
+                dst_path=tmp,
+                tracking_uri=settings.MLFLOW_TRACKING_URI,
+            )
+        )
         try:
             local.rename(dest)
         except OSError:

@@ -55,17 +55,17 @@ def _builtin_card(kind: str) -> dict[str, Any]:
     if kind == "default":
         return {
             "summary": "Chiplab's default chip encoder: a small CNN fused with Fourier and "
-                       "intensity features, meta-trained episodically on simulated micrographs.",
+            "intensity features, meta-trained episodically on simulated micrographs.",
             "trained_on": "workers.fewshot.sim.random_scene (simulated lattices, particles, "
-                          "supports, noise); no lab data.",
+            "supports, noise); no lab data.",
             "intended_use": "Few-shot chip classification of EM micrographs with 2-10 support "
-                            "chips per class.",
+            "chips per class.",
             "limitations": "Trained on simulations only; fine-tune on a lab's support sets for "
-                           "unusual contrast or textures.",
+            "unusual contrast or textures.",
         }
     return {
         "summary": "Training-free Fourier descriptor (radial/angular spectrum, lattice "
-                   "spacing, symmetry harmonics, intensity statistics).",
+        "spacing, symmetry harmonics, intensity statistics).",
         "trained_on": "nothing (no learned weights)",
         "intended_use": "Lattice/texture discrimination; a baseline that needs no weights.",
         "limitations": "Cannot be fine-tuned; weak on shape-only differences.",
@@ -102,58 +102,131 @@ def registry_init() -> list[ModelVersion]:
     return done
 
 
+def _builtin_sha(kind: str) -> str:
+    """sha256 of the committed weights of a built-in ("" for training-free encoders)."""
+    if kind != "default":
+        return ""
+    from workers.fewshot.encoders.default import BUNDLED_WEIGHTS
+
+    config = BUNDLED_WEIGHTS / "config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"committed default weights missing in {BUNDLED_WEIGHTS}")
+    return json.loads(config.read_text())["sha256"]
+
+
 def _init_builtin(name: str, kind: str) -> ModelVersion:
-    version = ModelVersion.objects.filter(name=name, version=1).first()
-    if version is None:
-        from mlflow.exceptions import MlflowException
+    """Mirror what MLflow has; register a new version when the committed weights changed.
 
-        c = tracking.client()
-        try:
-            mv = c.get_model_version(name, "1")
-        except MlflowException:
-            mv = None
-        if mv is None:
-            mv = _log_builtin(name, kind)
-        version = _mirror(
-            name=name, mlflow_version=mv, kind=kind, source=Source.BUILTIN, lab=None,
-            visibility=ModelVisibility.PUBLIC, card=_builtin_card(kind),
-            lineage={"data": "simulated" if kind == "default" else "none"},
-        )
+    Versions are immutable: a version id always means the same weights (embedding caches
+    are keyed by it), so new committed weights become a new version and the new champion.
+    """
+    sha = _builtin_sha(kind)
+    if not ModelVersion.objects.filter(name=name).exists():
+        for mv in sorted(
+            tracking.client().search_model_versions(f"name='{name}'"), key=lambda m: int(m.version)
+        ):
+            _mirror_builtin(name, kind, mv, sha=(mv.tags or {}).get("weights_sha256", sha))
+    latest = ModelVersion.objects.filter(name=name).order_by("-version").first()
+    if latest is None or (sha and latest.weights_sha256 != sha):
+        latest = _mirror_builtin(name, kind, _log_builtin(name, kind, sha=sha), sha=sha)
+        if latest.version > 1:
+            _move_alias(
+                version=latest,
+                alias=CHAMPION,
+                action=AliasEvent.Action.SET,
+                user=None,
+                note="committed weights changed",
+            )
     if alias_holder(name=name, alias=CHAMPION) is None:
-        _move_alias(version=version, alias=CHAMPION, action=AliasEvent.Action.SET, user=None,
-                    note="built-in encoder registered")
-    return version
+        _move_alias(
+            version=latest,
+            alias=CHAMPION,
+            action=AliasEvent.Action.SET,
+            user=None,
+            note="built-in encoder registered",
+        )
+    return ModelVersion.objects.get(pk=latest.pk)
 
 
-def _log_builtin(name: str, kind: str):
+def _mirror_builtin(name: str, kind: str, mv, *, sha: str) -> ModelVersion:
+    from workers.fewshot.encoders import build_encoder
+
+    enc = build_encoder(kind, device="cpu")
+    return _mirror(
+        name=name,
+        mlflow_version=mv,
+        kind=kind,
+        source=Source.BUILTIN,
+        lab=None,
+        visibility=ModelVisibility.PUBLIC,
+        card=_builtin_card(kind),
+        lineage={"data": "simulated" if kind == "default" else "none"},
+        config=enc.config(),
+        dim=enc.dim,
+        sha256=sha,
+    )
+
+
+def _log_builtin(name: str, kind: str, *, sha: str):
     c = tracking.client()
-    run = c.create_run(tracking.experiment_id(BUILTIN_EXPERIMENT),
-                       run_name=f"builtin-{kind}", tags={"chiplab.source": "builtin"})
+    run = c.create_run(
+        tracking.experiment_id(BUILTIN_EXPERIMENT),
+        run_name=f"builtin-{kind}",
+        tags={"chiplab.source": "builtin"},
+    )
     run_id = run.info.run_id
     with tempfile.TemporaryDirectory() as tmp:
         enc_dir = _write_builtin(kind, Path(tmp) / "encoder")
         doc = json.loads((enc_dir / "config.json").read_text())
         c.log_param(run_id, "encoder_kind", kind)
         c.log_param(run_id, "weights_sha256", doc.get("sha256", ""))
+        for key in ("command", "best"):
+            if key in doc.get("metadata", {}):
+                c.set_tag(run_id, f"train.{key}", json.dumps(doc["metadata"][key])[:5000])
         c.log_artifacts(run_id, str(enc_dir), "encoder")
     c.set_terminated(run_id)
-    return tracking.register_version(name=name, run_id=run_id,
-                                     description=_builtin_card(kind)["summary"],
-                                     tags={"encoder_kind": kind, "source": "builtin"})
+    return tracking.register_version(
+        name=name,
+        run_id=run_id,
+        description=_builtin_card(kind)["summary"],
+        tags={"encoder_kind": kind, "source": "builtin", "weights_sha256": sha},
+    )
 
 
-def _mirror(*, name: str, mlflow_version, kind: str, source: str, lab: Lab | None,
-            visibility: str, card: dict, lineage: dict, metrics: dict | None = None,
-            config: dict | None = None, dim: int = 0, sha256: str = "",
-            user=None) -> ModelVersion:
+def _mirror(
+    *,
+    name: str,
+    mlflow_version,
+    kind: str,
+    source: str,
+    lab: Lab | None,
+    visibility: str,
+    card: dict,
+    lineage: dict,
+    metrics: dict | None = None,
+    config: dict | None = None,
+    dim: int = 0,
+    sha256: str = "",
+    user=None,
+) -> ModelVersion:
     """Create the Django row of a registered MLflow version (the registry of permissions)."""
     try:
         with transaction.atomic():
             return ModelVersion.objects.create(
-                name=name, version=int(mlflow_version.version), mlflow_run_id=mlflow_version.run_id
-                or "", encoder_kind=kind, source=source, lab=lab, visibility=visibility,
-                artifact_uri=mlflow_version.source, card=card, lineage=lineage,
-                metrics=metrics or {}, config=config or {}, dim=dim, weights_sha256=sha256,
+                name=name,
+                version=int(mlflow_version.version),
+                mlflow_run_id=mlflow_version.run_id or "",
+                encoder_kind=kind,
+                source=source,
+                lab=lab,
+                visibility=visibility,
+                artifact_uri=mlflow_version.source,
+                card=card,
+                lineage=lineage,
+                metrics=metrics or {},
+                config=config or {},
+                dim=dim,
+                weights_sha256=sha256,
                 created_by=user,
             )
     except IntegrityError:  # mirrored concurrently
@@ -195,7 +268,12 @@ def _load_uncached(version: ModelVersion, device):
     from workers.fewshot.encoders import build_encoder, load_encoder
 
     if version.source == Source.BUILTIN:
-        return build_encoder(version.encoder_kind, device=device)
+        try:
+            if _builtin_sha(version.encoder_kind) == version.weights_sha256:
+                return build_encoder(version.encoder_kind, device=device)
+            log.info("registry: %s is not the committed build, loading its artifacts", version)
+        except FileNotFoundError:  # committed files absent here: use the registered copy
+            log.warning("registry: built-in %s not on disk, loading its MLflow artifacts", version)
     return load_encoder(artifact_dir(version), device=device)
 
 
@@ -210,9 +288,20 @@ def artifact_dir(version: ModelVersion) -> Path:
 
 
 # --- registration of a new version ------------------------------------------------------
-def version_register(*, lab: Lab, name: str, run_id: str, kind: str, source: str,
-                     encoder_dir: Path, card: dict, lineage: dict, metrics: dict,
-                     user=None, log_artifacts: bool = True) -> ModelVersion:
+def version_register(
+    *,
+    lab: Lab,
+    name: str,
+    run_id: str,
+    kind: str,
+    source: str,
+    encoder_dir: Path,
+    card: dict,
+    lineage: dict,
+    metrics: dict,
+    user=None,
+    log_artifacts: bool = True,
+) -> ModelVersion:
     """Log ``encoder_dir`` to the run (unless done), register it under ``name``, mirror it."""
     owner = ModelVersion.objects.filter(name=name).values_list("lab_id", flat=True).first()
     if owner is not None and owner != lab.pk:
@@ -222,25 +311,44 @@ def version_register(*, lab: Lab, name: str, run_id: str, kind: str, source: str
         c.log_artifacts(run_id, str(encoder_dir), "encoder")
     doc = json.loads((Path(encoder_dir) / "config.json").read_text())
     mv = tracking.register_version(
-        name=name, run_id=run_id, description=card.get("summary", ""),
+        name=name,
+        run_id=run_id,
+        description=card.get("summary", ""),
         tags={"encoder_kind": kind, "source": source, "lab": lab.slug},
     )
     return _mirror(
-        name=name, mlflow_version=mv, kind=kind, source=source, lab=lab,
-        visibility=ModelVisibility.LAB, card=card, lineage=lineage, metrics=metrics,
-        config=doc.get("config", {}), dim=int(doc.get("dim", 0)),
-        sha256=doc.get("sha256", ""), user=user,
+        name=name,
+        mlflow_version=mv,
+        kind=kind,
+        source=source,
+        lab=lab,
+        visibility=ModelVisibility.LAB,
+        card=card,
+        lineage=lineage,
+        metrics=metrics,
+        config=doc.get("config", {}),
+        dim=int(doc.get("dim", 0)),
+        sha256=doc.get("sha256", ""),
+        user=user,
     )
 
 
 # --- aliases ----------------------------------------------------------------------------
-def _move_alias(*, version: ModelVersion, alias: str, action: str, user, note: str = "",
-                previous: ModelVersion | None = None, record_previous: bool = True) -> None:
+def _move_alias(
+    *,
+    version: ModelVersion,
+    alias: str,
+    action: str,
+    user,
+    note: str = "",
+    previous: ModelVersion | None = None,
+    record_previous: bool = True,
+) -> None:
     """Point ``name@alias`` at ``version`` in MLflow and in the mirror; record the move."""
     with transaction.atomic():
-        current = ModelAlias.objects.select_for_update().filter(
-            name=version.name, alias=alias
-        ).first()
+        current = (
+            ModelAlias.objects.select_for_update().filter(name=version.name, alias=alias).first()
+        )
         old = current.version if current else None
         if old is not None and old.pk == version.pk:
             return
@@ -249,19 +357,26 @@ def _move_alias(*, version: ModelVersion, alias: str, action: str, user, note: s
             current.version = version
             current.save(update_fields=["version", "updated"])
         else:
-            ModelAlias.objects.create(name=version.name, alias=alias, lab=version.lab,
-                                      version=version)
+            ModelAlias.objects.create(
+                name=version.name, alias=alias, lab=version.lab, version=version
+            )
         _sync_alias_list(old)
         _sync_alias_list(version)
         AliasEvent.objects.create(
-            name=version.name, alias=alias, lab=version.lab, version=version,
-            previous=(previous or old) if record_previous else old, action=action, note=note,
+            name=version.name,
+            alias=alias,
+            lab=version.lab,
+            version=version,
+            previous=(previous or old) if record_previous else old,
+            action=action,
+            note=note,
             user=user,
         )
 
 
-def _clear_alias(*, name: str, alias: str, user, note: str = "",
-                 action: str = AliasEvent.Action.CLEAR) -> None:
+def _clear_alias(
+    *, name: str, alias: str, user, note: str = "", action: str = AliasEvent.Action.CLEAR
+) -> None:
     with transaction.atomic():
         current = ModelAlias.objects.select_for_update().filter(name=name, alias=alias).first()
         if current is None:
@@ -270,8 +385,16 @@ def _clear_alias(*, name: str, alias: str, user, note: str = "",
         tracking.delete_alias(name, alias)
         current.delete()
         _sync_alias_list(old)
-        AliasEvent.objects.create(name=name, alias=alias, lab=old.lab, version=None,
-                                  previous=old, action=action, note=note, user=user)
+        AliasEvent.objects.create(
+            name=name,
+            alias=alias,
+            lab=old.lab,
+            version=None,
+            previous=old,
+            action=action,
+            note=note,
+            user=user,
+        )
 
 
 def _sync_alias_list(version: ModelVersion | None) -> None:
@@ -291,8 +414,9 @@ def _require_manager(*, user, version: ModelVersion) -> None:
     require_role(user=user, lab_id=version.lab_id, role=Role.CURATOR)
 
 
-def model_version_promote(*, user, version: ModelVersion, alias: str = CHAMPION,
-                          note: str = "", automatic: bool = False) -> ModelVersion:
+def model_version_promote(
+    *, user, version: ModelVersion, alias: str = CHAMPION, note: str = "", automatic: bool = False
+) -> ModelVersion:
     """Move ``alias`` (champion by default) to ``version``.
 
     A lab has one champion: promoting a version of one of its models clears the champion of
@@ -304,24 +428,29 @@ def model_version_promote(*, user, version: ModelVersion, alias: str = CHAMPION,
         _require_manager(user=user, version=version)
     previous = None
     if alias == CHAMPION and version.lab_id is not None:
-        others = ModelAlias.objects.filter(lab_id=version.lab_id, alias=CHAMPION).exclude(
-            name=version.name
-        ).select_related("version")
+        others = (
+            ModelAlias.objects.filter(lab_id=version.lab_id, alias=CHAMPION)
+            .exclude(name=version.name)
+            .select_related("version")
+        )
         for other in others:
             previous = other.version
-            _clear_alias(name=other.name, alias=CHAMPION, user=user,
-                         note=f"champion moved to {version}")
+            _clear_alias(
+                name=other.name, alias=CHAMPION, user=user, note=f"champion moved to {version}"
+            )
     action = AliasEvent.Action.AUTO_PROMOTE if automatic else AliasEvent.Action.PROMOTE
-    _move_alias(version=version, alias=alias, action=action, user=user, note=note,
-                previous=previous)
+    _move_alias(
+        version=version, alias=alias, action=action, user=user, note=note, previous=previous
+    )
     if alias == CHAMPION and alias_holder(name=version.name, alias=CHALLENGER) == version:
         _clear_alias(name=version.name, alias=CHALLENGER, user=user, note="promoted")
     version.refresh_from_db()
     return version
 
 
-def model_rollback(*, user, name: str, alias: str = CHAMPION,
-                   to_version: int | None = None) -> ModelVersion | None:
+def model_rollback(
+    *, user, name: str, alias: str = CHAMPION, to_version: int | None = None
+) -> ModelVersion | None:
     """Move ``alias`` of ``name`` back to the version that held it before (or ``to_version``).
 
     Walks the alias history: the target is the previous holder recorded when the current
@@ -340,32 +469,62 @@ def model_rollback(*, user, name: str, alias: str = CHAMPION,
     else:
         if current is None:
             raise Conflict(f"No version of {name} holds '{alias}'.")
-        promoted = AliasEvent.objects.filter(
-            name=name, alias=alias, version=current
-        ).exclude(action=AliasEvent.Action.ROLLBACK).first()
+        promoted = (
+            AliasEvent.objects.filter(name=name, alias=alias, version=current)
+            .exclude(action=AliasEvent.Action.ROLLBACK)
+            .first()
+        )
         target = promoted.previous if promoted else None
         if target is not None and target.name != name:
             # the lab's champion came from another of its models: restore it there
-            _clear_alias(name=name, alias=alias, user=user, action=AliasEvent.Action.ROLLBACK,
-                         note=f"rolled back to {target}")
-            _move_alias(version=target, alias=alias, action=AliasEvent.Action.ROLLBACK,
-                        user=user, record_previous=False)
+            _clear_alias(
+                name=name,
+                alias=alias,
+                user=user,
+                action=AliasEvent.Action.ROLLBACK,
+                note=f"rolled back to {target}",
+            )
+            _move_alias(
+                version=target,
+                alias=alias,
+                action=AliasEvent.Action.ROLLBACK,
+                user=user,
+                record_previous=False,
+            )
             return target
     if target is None:
         if sample.lab_id is None:
             raise Conflict("The built-in model has no earlier version to roll back to.")
-        _clear_alias(name=name, alias=alias, user=user, action=AliasEvent.Action.ROLLBACK,
-                     note="no earlier version: the lab falls back to the public default")
+        _clear_alias(
+            name=name,
+            alias=alias,
+            user=user,
+            action=AliasEvent.Action.ROLLBACK,
+            note="no earlier version: the lab falls back to the public default",
+        )
         return None
-    _move_alias(version=target, alias=alias, action=AliasEvent.Action.ROLLBACK, user=user,
-                record_previous=False)
+    _move_alias(
+        version=target,
+        alias=alias,
+        action=AliasEvent.Action.ROLLBACK,
+        user=user,
+        record_previous=False,
+    )
     return target
 
 
 # --- import of user weights -------------------------------------------------------------
-def model_version_import(*, user, lab: Lab, upload, arch: str, name: str = "",
-                         input_size: int = 64, layer: str = "layer4",
-                         description: str = "") -> ModelVersion:
+def model_version_import(
+    *,
+    user,
+    lab: Lab,
+    upload,
+    arch: str,
+    name: str = "",
+    input_size: int = 64,
+    layer: str = "layer4",
+    description: str = "",
+) -> ModelVersion:
     """Validate an uploaded ResNet state dict and register it as a new lab model version.
 
     Validation: readable with ``torch.load(weights_only=True)`` (no pickled code), a dict of
@@ -374,11 +533,13 @@ def model_version_import(*, user, lab: Lab, upload, arch: str, name: str = "",
     """
     require_role(user=user, lab_id=lab.pk, role=Role.CURATOR)
     if arch not in IMPORT_ARCHS:
-        raise Invalid(f"Supported architectures: {', '.join(IMPORT_ARCHS)}.",
-                      fields={"arch": ["invalid"]})
+        raise Invalid(
+            f"Supported architectures: {', '.join(IMPORT_ARCHS)}.", fields={"arch": ["invalid"]}
+        )
     if upload.size is not None and upload.size > settings.CHIPLAB_MAX_MODEL_UPLOAD_BYTES:
-        raise TooLarge(f"Model files are limited to {settings.CHIPLAB_MAX_MODEL_UPLOAD_BYTES} "
-                       "bytes.")
+        raise TooLarge(
+            f"Model files are limited to {settings.CHIPLAB_MAX_MODEL_UPLOAD_BYTES} bytes."
+        )
     full_name = lab_model_name(lab, name or f"{arch}-import")
     with tempfile.TemporaryDirectory(prefix="chiplab-import-") as tmp:
         path = Path(tmp) / "upload.pt"
@@ -391,29 +552,48 @@ def model_version_import(*, user, lab: Lab, upload, arch: str, name: str = "",
 
         upload_sha = sha256_file(path)
         enc_dir = Path(tmp) / "encoder"
-        save_encoder(encoder, enc_dir, metadata={"imported_from": upload.name,
-                                                 "upload_sha256": upload_sha})
+        save_encoder(
+            encoder, enc_dir, metadata={"imported_from": upload.name, "upload_sha256": upload_sha}
+        )
         c = tracking.client()
-        run = c.create_run(tracking.experiment_id(experiment_for(lab)),
-                           run_name=f"import-{arch}",
-                           tags={"chiplab.source": "imported", "chiplab.lab": lab.slug})
+        run = c.create_run(
+            tracking.experiment_id(experiment_for(lab)),
+            run_name=f"import-{arch}",
+            tags={"chiplab.source": "imported", "chiplab.lab": lab.slug},
+        )
         run_id = run.info.run_id
-        for key, value in {"arch": arch, "input_size": input_size, "layer": layer,
-                           "upload_sha256": upload_sha, "filename": upload.name}.items():
+        for key, value in {
+            "arch": arch,
+            "input_size": input_size,
+            "layer": layer,
+            "upload_sha256": upload_sha,
+            "filename": upload.name,
+        }.items():
             c.log_param(run_id, key, value)
         card = {
             "summary": description or f"Imported {arch} state dict ({upload.name}).",
             "trained_on": "unknown: weights supplied by the lab (see the uploader's notes)",
             "intended_use": "Feature extractor for few-shot chip classification.",
             "limitations": "Not trained on micrographs by Chiplab; compare against the "
-                           "champion on held-out episodes before promoting.",
+            "champion on held-out episodes before promoting.",
         }
-        lineage = {"imported": {"filename": upload.name, "sha256": upload_sha,
-                                "by": str(user.pk)}, "labs": [lab.slug]}
+        lineage = {
+            "imported": {"filename": upload.name, "sha256": upload_sha, "by": str(user.pk)},
+            "labs": [lab.slug],
+        }
         c.log_dict(run_id, lineage, "lineage.json")
-        version = version_register(lab=lab, name=full_name, run_id=run_id, kind="resnet",
-                                   source=Source.IMPORTED, encoder_dir=enc_dir, card=card,
-                                   lineage=lineage, metrics={}, user=user)
+        version = version_register(
+            lab=lab,
+            name=full_name,
+            run_id=run_id,
+            kind="resnet",
+            source=Source.IMPORTED,
+            encoder_dir=enc_dir,
+            card=card,
+            lineage=lineage,
+            metrics={},
+            user=user,
+        )
         c.set_terminated(run_id)
     return version
 
@@ -429,19 +609,27 @@ def _validated_resnet(path: Path, *, arch: str, input_size: int, layer: str):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # any unreadable or unsafe file is the user's input error
-        raise Invalid(f"Not a PyTorch state dict loadable with weights_only=True: "
-                      f"{str(err).splitlines()[0][:300]}", fields={"file": ["invalid"]}) from None
+        raise Invalid(
+            f"Not a PyTorch state dict loadable with weights_only=True: "
+            f"{str(err).splitlines()[0][:300]}",
+            fields={"file": ["invalid"]},
+        ) from None
     if not isinstance(state, dict) or not state:
-        raise Invalid("The file does not hold a state dict (a mapping of tensor names to "
-                      "tensors).", fields={"file": ["invalid"]})
+        raise Invalid(
+            "The file does not hold a state dict (a mapping of tensor names to tensors).",
+            fields={"file": ["invalid"]},
+        )
     try:
-        encoder = build_encoder("resnet", device="cpu", weights=state, arch=arch,
-                                input_size=input_size, layer=layer)
+        encoder = build_encoder(
+            "resnet", device="cpu", weights=state, arch=arch, input_size=input_size, layer=layer
+        )
     except (StateDictError, ValueError, RuntimeError, TypeError) as err:
         raise Invalid(str(err)[:1000], fields={"file": ["invalid"]}) from None
     probe = np.random.default_rng(0).random((64, 64), dtype=np.float32)
     emb = encoder.embed(probe, ChipGrid.for_shape((64, 64), 32))
     if tuple(emb.shape) != (2, 2, encoder.dim) or not bool(torch.isfinite(emb).all()):
-        raise Invalid("The weights do not produce finite embeddings of the expected shape.",
-                      fields={"file": ["invalid"]})
+        raise Invalid(
+            "The weights do not produce finite embeddings of the expected shape.",
+            fields={"file": ["invalid"]},
+        )
     return encoder

@@ -1,0 +1,401 @@
+"""Episodic fine-tuning of a trained encoder on labelled support sets, with a held-out split.
+
+    sets = [(image (H, W), ChipGrid, {class_id: [(row, col), ...]}), ...]
+    train_sets, held_out = split_support_sets(sets, holdout_fraction=0.25, seed=0)
+    result = finetune(encoder, train_sets, held_out, FinetuneConfig(epochs=10))
+    result.encoder            # a fine-tuned copy (the input encoder is not modified)
+    evaluate_encoder(other, result.holdout)  # the same held-out episodes, any encoder
+
+Chips are cut once per image (only the labelled ones). An episode picks one chip size, pools
+each class's chips over the images, and splits them into support (<= k_shot, leaving a query)
+and query chips; training episodes are augmented (one rot90/flip per episode, so orientation
+cues survive; photometric jitter per image). BatchNorm statistics stay
+frozen (eval mode): support sets are far too small to re-estimate them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from workers.fewshot.chipping import normalise
+from workers.fewshot.encoders.base import Encoder, extract_chips
+
+__all__ = [
+    "FinetuneConfig",
+    "FinetuneResult",
+    "Pool",
+    "SupportSet",
+    "build_pools",
+    "evaluate_encoder",
+    "finetune",
+    "make_episodes",
+    "split_support_sets",
+    "trainable_module",
+]
+
+#: (image (H, W), grid, {class: [(row, col), ...]}) with an optional 4th element, a group key:
+#: episodes never mix groups (e.g. one group per support-set version, so that two labs'
+#: "vacuum" classes are never asked to be told apart). Without it the group is the chip size.
+SupportSet = tuple
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Fine-tuning options (all randomness derives from ``seed``)."""
+
+    epochs: int = 10
+    episodes_per_epoch: int = 16
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    k_shot: int = 3
+    n_query: int = 12
+    holdout_fraction: float = 0.25
+    holdout_episodes: int = 16
+    seed: int = 0
+    threads: int = 2
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Episode:
+    """Chips (N, 1, s, s), labels (N,) int64 in 0..n_way-1, support mask (N,) bool."""
+
+    chips: torch.Tensor
+    labels: torch.Tensor
+    support: torch.Tensor
+
+
+@dataclass
+class Pool:
+    """Labelled chips of one chip size: per image, {class: (n, 1, s, s) normalised chips}."""
+
+    chip_size: int
+    images: list[dict[int, torch.Tensor]] = field(default_factory=list)
+
+    def class_counts(self) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for per_class in self.images:
+            for cls, chips in per_class.items():
+                out[cls] = out.get(cls, 0) + len(chips)
+        return out
+
+    def usable(self) -> bool:
+        return sum(n >= 2 for n in self.class_counts().values()) >= 2
+
+
+@dataclass
+class FinetuneResult:
+    encoder: Encoder
+    history: list[dict]
+    best: dict
+    before: dict
+    holdout: list[Episode]
+    seconds: float
+    stopped: bool = False
+
+
+def trainable_module(encoder: Encoder) -> nn.Module:
+    """The nn.Module holding an encoder's learned weights; ValueError for training-free ones."""
+    for attr in ("net", "model"):
+        module = getattr(encoder, attr, None)
+        if isinstance(module, nn.Module) and any(True for _ in module.parameters()):
+            return module
+    raise ValueError(f"the {encoder.name!r} encoder has no trainable weights")
+
+
+# --- data --------------------------------------------------------------------------------
+def split_support_sets(
+    sets: Sequence[SupportSet], *, holdout_fraction: float = 0.25, seed: int = 0
+) -> tuple[list[SupportSet], list[SupportSet]]:
+    """Split labelled chips into a training and a held-out part.
+
+    With >= 3 images, whole images are held out (tried over a few shuffles until both parts
+    have >= 2 classes with >= 2 chips); otherwise chips are split per class (classes with
+    < 4 chips stay in training only). Raises ValueError when no valid split exists.
+    """
+    rng = np.random.default_rng(seed)
+    if len(sets) >= 3:
+        n_hold = max(1, round(holdout_fraction * len(sets)))
+        for _ in range(32):
+            order = rng.permutation(len(sets))
+            hold = [sets[i] for i in order[:n_hold]]
+            train = [sets[i] for i in order[n_hold:]]
+            if _valid(hold) and _valid(train):
+                return train, hold
+    train_sets, hold_sets = [], []
+    totals: dict[int, int] = {}
+    for s in sets:
+        for cls, rc in s[2].items():
+            totals[int(cls)] = totals.get(int(cls), 0) + len(rc)
+    flat = [
+        (i, int(cls), rc) for i, s in enumerate(sets) for cls, rcs in s[2].items() for rc in rcs
+    ]
+    chosen: set[tuple[int, int, tuple[int, int]]] = set()
+    for cls, total in totals.items():
+        if total < 4:
+            continue
+        items = [f for f in flat if f[1] == cls]
+        n_h = min(total - 2, max(2, round(holdout_fraction * total)))
+        for j in rng.permutation(len(items))[:n_h]:
+            chosen.add((items[j][0], cls, tuple(items[j][2])))
+    for i, (image, grid, support, *rest) in enumerate(sets):
+        tr = {
+            int(c): [tuple(rc) for rc in rcs if (i, int(c), tuple(rc)) not in chosen]
+            for c, rcs in support.items()
+        }
+        ho = {
+            int(c): [tuple(rc) for rc in rcs if (i, int(c), tuple(rc)) in chosen]
+            for c, rcs in support.items()
+        }
+        if any(tr.values()):
+            train_sets.append((image, grid, {c: v for c, v in tr.items() if v}, *rest))
+        if any(ho.values()):
+            hold_sets.append((image, grid, {c: v for c, v in ho.items() if v}, *rest))
+    if not (_valid(hold_sets) and _valid(train_sets)):
+        raise ValueError(
+            "not enough labelled chips for a held-out split: at least two classes need "
+            "4 or more chips"
+        )
+    return train_sets, hold_sets
+
+
+def _valid(sets: Sequence[SupportSet]) -> bool:
+    counts: dict[int, int] = {}
+    for s in sets:
+        for cls, rc in s[2].items():
+            counts[int(cls)] = counts.get(int(cls), 0) + len(rc)
+    return sum(n >= 2 for n in counts.values()) >= 2
+
+
+def build_pools(sets: Sequence[SupportSet]) -> dict:
+    """Cut the labelled chips of each image once: {group key: Pool}."""
+    pools: dict = {}
+    for image, grid, support, *rest in sets:
+        img = normalise(np.asarray(image, dtype=np.float32))
+        if img.ndim == 3:
+            img = img[0]
+        chips, _ = extract_chips(
+            torch.from_numpy(np.ascontiguousarray(img)),
+            chip_size=grid.chip_size,
+            offset=grid.offset,
+        )
+        per_class = {}
+        for cls, rc in support.items():
+            if rc:
+                rows = torch.tensor([grid.index(r, c) for r, c in rc])
+                per_class[int(cls)] = chips[rows].clone()
+        key = rest[0] if rest else grid.chip_size
+        pools.setdefault(key, Pool(grid.chip_size)).images.append(per_class)
+    return {s: p for s, p in pools.items() if p.class_counts()}
+
+
+def _augment(chips: torch.Tensor, rng: np.random.Generator, k: int, flip: bool) -> torch.Tensor:
+    """rot90 ``k`` / flip (shared by the whole episode), then per-image photometric jitter."""
+    x = torch.rot90(chips, k=k, dims=(-2, -1))
+    if flip:
+        x = x.flip(-1)
+    x = x.clamp(0, 1) ** float(np.exp(rng.normal(0, 0.2)))
+    return (x - 0.5) * float(rng.uniform(0.8, 1.2)) + 0.5 + float(rng.uniform(-0.05, 0.05))
+
+
+def make_episodes(
+    pools: dict, rng: np.random.Generator, *, n: int, k_shot: int, n_query: int, augment: bool
+) -> list[Episode]:
+    """``n`` episodes, each from one group (groups drawn in proportion to their chips)."""
+    usable = [p for p in pools.values() if p.usable()]
+    if not usable:
+        raise ValueError("support sets need at least two classes with >= 2 chips each")
+    weights = np.array([sum(p.class_counts().values()) for p in usable], dtype=float)
+    out = []
+    for _ in range(n):
+        pool = usable[int(rng.choice(len(usable), p=weights / weights.sum()))]
+        per_class: dict[int, list[torch.Tensor]] = {}
+        # one geometric transform per episode: orientation differences between classes (and
+        # between images of one class) are real cues and must survive augmentation
+        k, flip = int(rng.integers(4)), bool(rng.random() < 0.5)
+        for image in pool.images:
+            for cls, chips in image.items():
+                per_class.setdefault(cls, []).append(
+                    _augment(chips, rng, k, flip) if augment else chips
+                )
+        chips_l, labels, sup = [], [], []
+        way = 0
+        for cls in sorted(per_class):
+            c = torch.cat(per_class[cls])
+            if len(c) < 2:
+                continue
+            c = c[torch.from_numpy(rng.permutation(len(c)))]
+            k = min(k_shot, len(c) - 1)
+            q = min(n_query, len(c) - k)
+            chips_l.append(c[: k + q])
+            labels += [way] * (k + q)
+            sup += [True] * k + [False] * q
+            way += 1
+        out.append(Episode(torch.cat(chips_l), torch.tensor(labels), torch.tensor(sup)))
+    return out
+
+
+# --- loss and evaluation -----------------------------------------------------------------
+def _episode_logits(emb: torch.Tensor, ep: Episode, scale: torch.Tensor) -> torch.Tensor:
+    zs, ys = emb[ep.support], ep.labels[ep.support]
+    n_way = int(ep.labels.max()) + 1
+    protos = torch.stack([zs[ys == k].mean(0) for k in range(n_way)])
+    d = (emb[~ep.support][:, None, :] - protos[None]).square().sum(-1)
+    return -scale * d
+
+
+def _fixed_scale(encoder: Encoder, emb: torch.Tensor, ep: Episode) -> torch.Tensor:
+    """The encoder's trained inverse temperature, or 1 / mean query-prototype distance."""
+    t = encoder.default_temperature
+    if t:
+        return torch.tensor(1.0 / t)
+    d = -_episode_logits(emb, ep, torch.tensor(1.0))
+    return 1.0 / d.mean().clamp_min(1e-6)
+
+
+@torch.inference_mode()
+def evaluate_encoder(encoder: Encoder, episodes: Sequence[Episode]) -> dict[str, float]:
+    """Query accuracy and NLL of prototypical classification over fixed episodes."""
+    accs, losses, n = [], [], 0
+    for ep in episodes:
+        emb = encoder.embed_chips(ep.chips.to(encoder.device)).float().cpu()
+        logits = _episode_logits(emb, ep, _fixed_scale(encoder, emb, ep))
+        yq = ep.labels[~ep.support]
+        accs.append(float((logits.argmax(1) == yq).float().mean()))
+        losses.append(float(F.cross_entropy(logits, yq)))
+        n += len(yq)
+    return {
+        "acc": float(np.mean(accs)),
+        "loss": float(np.mean(losses)),
+        "episodes": len(episodes),
+        "queries": n,
+    }
+
+
+# --- training ----------------------------------------------------------------------------
+def finetune(
+    encoder: Encoder,
+    train_sets: Sequence[SupportSet],
+    holdout_sets: Sequence[SupportSet],
+    cfg: FinetuneConfig,
+    *,
+    callback: Callable[[int, dict], bool] | None = None,
+) -> FinetuneResult:
+    """Fine-tune a copy of ``encoder``; keeps the epoch with the best held-out accuracy.
+
+    ``callback(epoch, row)`` is called after every epoch with the history row; returning False
+    stops training (cancellation). Epoch 0 is the base encoder.
+    """
+    t0 = time.perf_counter()
+    torch.set_num_threads(max(1, cfg.threads))
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    enc = copy.deepcopy(encoder)
+    module = trainable_module(enc)
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(True)
+    train_pools = build_pools(train_sets)
+    holdout = make_episodes(
+        build_pools(holdout_sets),
+        np.random.default_rng(cfg.seed + 7919),
+        n=cfg.holdout_episodes,
+        k_shot=cfg.k_shot,
+        n_query=cfg.n_query,
+        augment=False,
+    )
+    before = evaluate_encoder(enc, holdout)
+    log_scale = getattr(module, "log_scale", None)
+    params = list(module.parameters())
+    if not isinstance(log_scale, nn.Parameter):
+        first = make_episodes(
+            train_pools,
+            np.random.default_rng(cfg.seed),
+            n=1,
+            k_shot=cfg.k_shot,
+            n_query=cfg.n_query,
+            augment=False,
+        )[0]
+        with torch.no_grad():
+            emb = enc.embed_chips(first.chips.to(enc.device)).float()
+            d = -_episode_logits(emb.cpu(), first, torch.tensor(1.0)).mean()
+        log_scale = nn.Parameter(torch.tensor(-math.log(max(float(d), 1e-6)) + math.log(4.0)))
+        params.append(log_scale)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    best_state = copy.deepcopy(module.state_dict())
+    best = {"epoch": 0, "holdout_acc": before["acc"], "holdout_loss": before["loss"]}
+    history = [
+        {
+            "epoch": 0,
+            "train_loss": None,
+            "train_acc": None,
+            "holdout_loss": before["loss"],
+            "holdout_acc": before["acc"],
+            "seconds": 0.0,
+        }
+    ]
+    stopped = False
+    if callback is not None and callback(0, history[0]) is False:
+        stopped = True
+    for epoch in range(1, cfg.epochs + 1):
+        if stopped:
+            break
+        losses, accs = [], []
+        for ep in make_episodes(
+            train_pools,
+            rng,
+            n=cfg.episodes_per_epoch,
+            k_shot=cfg.k_shot,
+            n_query=cfg.n_query,
+            augment=True,
+        ):
+            emb = enc.embed_chips(ep.chips.to(enc.device)).float().cpu()
+            logits = _episode_logits(emb, ep, log_scale.exp().cpu())
+            yq = ep.labels[~ep.support]
+            value = F.cross_entropy(logits, yq)
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            losses.append(float(value.detach()))
+            accs.append(float((logits.argmax(1) == yq).float().mean()))
+        module.eval()
+        v = evaluate_encoder(enc, holdout)
+        row = {
+            "epoch": epoch,
+            "train_loss": float(np.mean(losses)),
+            "train_acc": float(np.mean(accs)),
+            "holdout_loss": v["loss"],
+            "holdout_acc": v["acc"],
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        history.append(row)
+        if (v["acc"], -v["loss"]) > (best["holdout_acc"], -best["holdout_loss"]):
+            best = {"epoch": epoch, "holdout_acc": v["acc"], "holdout_loss": v["loss"]}
+            best_state = copy.deepcopy(module.state_dict())
+        if callback is not None and callback(epoch, row) is False:
+            stopped = True
+    module.load_state_dict(best_state)
+    for p in module.parameters():
+        p.requires_grad_(False)
+    module.eval()
+    return FinetuneResult(
+        encoder=enc,
+        history=history,
+        best=best,
+        before=before,
+        holdout=holdout,
+        seconds=time.perf_counter() - t0,
+        stopped=stopped,
+    )
