@@ -17,6 +17,7 @@ install: $(VENV)/.installed
 
 run: install
 	MLFLOW_DISABLE_TELEMETRY=true $(PY) manage.py migrate --noinput
+	MLFLOW_DISABLE_TELEMETRY=true $(PY) manage.py chiplab_registry_init
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py chiplab_bootstrap
 	HOST=$(HOST) PORT=$(PORT) bash infra/run-embedded.sh

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role
 from tests.factories import DatasetFactory, LabFactory, MembershipFactory, UserFactory
-from tests.support.services import ROOT, start_moto, stop
+from tests.support.services import IN_CI, ROOT, free_port, start_moto, stop, wait_http
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -141,6 +141,104 @@ def s3_storage(s3_endpoint, settings):
     return s3_endpoint
 
 
+# --- a real MLflow server (integration) ----------------------------------------------
+def _postgres_backend() -> str | None:
+    """A dedicated database on the CI Postgres server, recreated empty."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return None
+    import psycopg
+
+    name = "chiplab_mlflow_test"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    with psycopg.connect(
+        host=host,
+        port=port,
+        user=db["USER"],
+        password=db.get("PASSWORD"),
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://{auth}@{host}:{port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory, s3_endpoint):
+    """`mlflow server` on 127.0.0.1 (SQL backend, artifacts proxied to S3); sets os.environ.
+
+    The environment is set before the Celery worker starts (see ``celery_worker`` below),
+    because the worker process reads MLFLOW_TRACKING_URI from it.
+    """
+    import boto3
+
+    bucket = "mlflow-test"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=bucket)
+    tmp = tmp_path_factory.mktemp("mlflow-server")
+    backend = _postgres_backend() or f"sqlite:///{tmp / 'mlflow.sqlite3'}"
+    port = free_port()
+    s3_env = {
+        "MLFLOW_S3_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env = {**os.environ, **s3_env, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    log_path = tmp / "server.log"
+    exe = Path(sys.executable).with_name("mlflow")
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                str(exe),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                backend,
+                "--serve-artifacts",
+                "--artifacts-destination",
+                f"s3://{bucket}/artifacts",
+                "--workers",
+                "1",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health", timeout=120, proc=proc)
+    except RuntimeError as err:
+        stop(proc)
+        message = f"MLflow server did not start: {err}\n{log_path.read_text()[-3000:]}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    saved = {k: os.environ.get(k) for k in (*s3_env, "MLFLOW_TRACKING_URI")}
+    os.environ.update(s3_env)
+    os.environ["MLFLOW_TRACKING_URI"] = url
+    yield url
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    stop(proc)
+
+
 # --- a real Celery worker process --------------------------------------------------
 def _database_url() -> str:
     db = settings.DATABASES["default"]
@@ -151,8 +249,11 @@ def _database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
-    """A `celery worker` process on the test database, consuming both queues."""
+def celery_worker(django_db_setup, django_db_blocker, mlflow_server):
+    """A `celery worker` process on the test database, consuming both queues.
+
+    It starts after the MLflow server, whose address it inherits from the environment.
+    """
     log_path = Path(settings.DATA_DIR) / "test-worker.log"
     env = {
         **os.environ,
