@@ -13,19 +13,9 @@ from django.db import models
 
 from accounts.models import Lab
 from catalog.models import Image
+from common.jobs import FINISHED, JobStatus
 from labeling.models import Grid, SupportSetVersion
 from registry.models import ModelVersion
-
-
-class JobStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class SegmentationJob(models.Model):

@@ -242,7 +242,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ImageStatusEnum": "catalog.models.ImageStatus",
-        "JobStatusEnum": "analysis.models.JobStatus",
+        "JobStatusEnum": "common.jobs.JobStatus",
     },
 }
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import Lab
+from common.jobs import FINISHED, JobStatus  # noqa: F401 - re-exported for the app
 
 
 class Source(models.TextChoices):
@@ -124,17 +125,6 @@ class AliasEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}@{self.alias} {self.action}"
-
-
-class JobStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class TrainingJob(models.Model):
