@@ -2,12 +2,14 @@
 
 import logging
 
+from django.conf import settings
+
 from workers.tasks.base import TRANSIENT_ERRORS, chiplab_task
 
 log = logging.getLogger(__name__)
 
 
-@chiplab_task(queue="gpu", time_limit=6 * 3600, max_retries=2)
+@chiplab_task(queue="gpu", time_limit=settings.CHIPLAB_TRAIN_TIME_LIMIT, max_retries=2)
 def train_job(self, job_id: str) -> None:
     from registry.services import training_job_fail, training_job_run
 
