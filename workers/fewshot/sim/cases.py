@@ -19,18 +19,35 @@ from workers.fewshot.sim.lattice_scenes import TWIN_TRACE_DEG, lattice_scene, tw
 from workers.fewshot.sim.particles import ParticleKind, particle_scene
 from workers.fewshot.sim.render import Amorphous, Lattice, Vacuum
 from workers.fewshot.sim.scene import CaseSpec, Scene, SimImage, as_size
+from workers.fewshot.sim.textures import TEXTURE_CASES
 
 __all__ = ["CASES", "generate", "image_scene"]
 
 STO_A, GE_A = 12.0, 17.4
-HAADF = ImagingConfig(dose=150.0, read_noise=1.0, blur=0.8, jitter=0.3, wobble=0.8, drift=0.006,
-                      gradient=0.08, offset=0.02)
-LOW_MAG = ImagingConfig(dose=60.0, read_noise=1.0, blur=1.0, jitter=0.2, wobble=0.5, drift=0.004,
-                        gradient=0.12, offset=0.02)
+HAADF = ImagingConfig(
+    dose=150.0,
+    read_noise=1.0,
+    blur=0.8,
+    jitter=0.3,
+    wobble=0.8,
+    drift=0.006,
+    gradient=0.08,
+    offset=0.02,
+)
+LOW_MAG = ImagingConfig(
+    dose=60.0,
+    read_noise=1.0,
+    blur=1.0,
+    jitter=0.2,
+    wobble=0.5,
+    drift=0.004,
+    gradient=0.12,
+    offset=0.02,
+)
 
 
 def _origin(rng: np.random.Generator, canvas: tuple[int, int]) -> tuple[float, float]:
-    """A random lattice origin near the canvas centre (sub-pixel, so columns are not pixel-locked)."""
+    """A random sub-pixel lattice origin near the canvas centre (columns not pixel-locked)."""
     return canvas[0] / 2 + rng.uniform(-8, 8), canvas[1] / 2 + rng.uniform(-8, 8)
 
 
@@ -42,24 +59,36 @@ def _sto_ge(rng: np.random.Generator, canvas: tuple[int, int]) -> Scene:
     phases = [
         Vacuum(),
         Lattice("diamond110", GE_A, tilt, origin=origin, sigma=1.1, thickness=0.75),
-        Lattice("perovskite", STO_A, tilt, origin=origin, sigma=1.3, thickness=1.0),
+        Lattice("perovskite", STO_A, tilt, origin=origin, sigma=1.7, thickness=1.0),
     ]
     return lattice_scene(regions, phases, [2, 1, 0], ["STO", "Ge", "vacuum"], rng)
 
 
 def _layers_with_steps(canvas, rng, positions, tilt, *, step):
     """Horizontal-ish layers whose interfaces carry unit-cell steps every 60-120 px."""
-    return layouts.layers(canvas, positions, angle=tilt, step_height=step * rng.choice([-1, 1]),
-                          terrace=rng.uniform(60, 120), wave=rng.uniform(0, 3), rng=rng)
+    return layouts.layers(
+        canvas,
+        positions,
+        angle=tilt,
+        step_height=step * rng.choice([-1, 1]),
+        terrace=rng.uniform(60, 120),
+        wave=rng.uniform(0, 3),
+        rng=rng,
+    )
 
 
 def _crystal_amorphous(rng, canvas):
     """A close-packed crystal with amorphous islands of the same mean intensity."""
-    crystal = Lattice("hexagonal", 9.0, rng.uniform(0, 60), origin=_origin(rng, canvas),
-                      sigma=1.2, thickness=0.9)
+    crystal = Lattice(
+        "hexagonal", 9.0, rng.uniform(0, 60), origin=_origin(rng, canvas), sigma=1.2, thickness=0.9
+    )
     excess = crystal.expected_mean() - crystal.background
-    amorphous = Amorphous(density=excess / (0.6 * 2 * math.pi * 1.2**2), sigma=1.2, weight=0.6,
-                          background=crystal.background)
+    amorphous = Amorphous(
+        density=excess / (0.6 * 2 * math.pi * 1.2**2),
+        sigma=1.2,
+        weight=0.6,
+        background=crystal.background,
+    )
     regions = layouts.blobs(canvas, rng, fraction=0.4, scale=48.0)
     return lattice_scene(regions, [crystal, amorphous], [0, 1], ["crystal", "amorphous"], rng)
 
@@ -68,10 +97,18 @@ def _subtle_rotation(rng, canvas, delta=7.0):
     """Two domains of one perovskite lattice rotated by only ``delta`` degrees."""
     base = rng.uniform(0, 90)
     origin = _origin(rng, canvas)
-    regions = layouts.layers(canvas, [rng.uniform(-0.15, 0.15)], angle=rng.uniform(-60, 60),
-                             wave=rng.uniform(8, 20), wavelength=rng.uniform(150, 300), rng=rng)
-    phases = [Lattice("perovskite", STO_A, base, origin=origin),
-              Lattice("perovskite", STO_A, base + delta, origin=origin)]
+    regions = layouts.layers(
+        canvas,
+        [rng.uniform(-0.15, 0.15)],
+        angle=rng.uniform(-60, 60),
+        wave=rng.uniform(8, 20),
+        wavelength=rng.uniform(150, 300),
+        rng=rng,
+    )
+    phases = [
+        Lattice("perovskite", STO_A, base, origin=origin),
+        Lattice("perovskite", STO_A, base + delta, origin=origin),
+    ]
     return lattice_scene(regions, phases, [0, 1], ["domain_0deg", f"domain_{delta:g}deg"], rng)
 
 
@@ -80,7 +117,8 @@ def _twins(rng, canvas):
     theta = rng.uniform(-10, 10)
     line = theta + TWIN_TRACE_DEG
     n = max(3, round(max(canvas) / 110))
-    cuts = np.sort(rng.uniform(-0.45, 0.45, n))
+    # Evenly spaced boundaries with jitter keep matrix and twin areas comparable.
+    cuts = np.linspace(-0.5, 0.5, n + 2)[1:-1] + rng.uniform(-0.3, 0.3, n) / (n + 1)
     regions = layouts.layers(canvas, list(cuts), angle=line)
     centre = (canvas[0] / 2, canvas[1] / 2)
     matrix = Lattice("diamond110", GE_A, theta, origin=centre, sigma=1.1)
@@ -96,9 +134,15 @@ def _polycrystal(rng, canvas):
     kinds = rng.permutation(np.arange(n) % 2)
     phases = [
         Lattice("perovskite", STO_A, rng.uniform(0, 90), origin=_origin(rng, canvas))
-        if k == 0 else
-        Lattice("hexagonal", 10.0, rng.uniform(0, 60), origin=_origin(rng, canvas), sigma=1.2,
-                thickness=0.8)
+        if k == 0
+        else Lattice(
+            "hexagonal",
+            10.0,
+            rng.uniform(0, 60),
+            origin=_origin(rng, canvas),
+            sigma=1.2,
+            thickness=0.8,
+        )
         for k in kinds
     ]
     return lattice_scene(regions, phases, [int(k) for k in kinds], ["perovskite", "hexagonal"], rng)
@@ -110,8 +154,12 @@ def _spacing(rng, canvas):
     regions = layouts.voronoi(canvas, n, rng, boundary_wave=6.0)
     kinds = rng.permutation(np.arange(n) % 2)
     angle = rng.uniform(0, 60)
-    phases = [Lattice("hexagonal", 10.0 if k == 0 else 11.0, angle, origin=_origin(rng, canvas),
-                      sigma=1.2) for k in kinds]
+    phases = [
+        Lattice(
+            "hexagonal", 10.0 if k == 0 else 11.0, angle, origin=_origin(rng, canvas), sigma=1.2
+        )
+        for k in kinds
+    ]
     return lattice_scene(regions, phases, [int(k) for k in kinds], ["a_10px", "a_11px"], rng)
 
 
@@ -119,10 +167,18 @@ def _thickness_steps(rng, canvas):
     """One perovskite crystal in three thickness terraces (HAADF intensity ~ thickness)."""
     tilt = rng.uniform(-20, 20)
     origin = _origin(rng, canvas)
-    regions = layouts.layers(canvas, [-0.18, 0.18], angle=tilt + 90, step_height=STO_A,
-                             terrace=rng.uniform(50, 90), wave=2.0, rng=rng)
-    phases = [Lattice("perovskite", STO_A, tilt, origin=origin, thickness=t)
-              for t in (1.0, 0.75, 0.5)]
+    regions = layouts.layers(
+        canvas,
+        [-0.18, 0.18],
+        angle=tilt + 90,
+        step_height=STO_A,
+        terrace=rng.uniform(50, 90),
+        wave=2.0,
+        rng=rng,
+    )
+    phases = [
+        Lattice("perovskite", STO_A, tilt, origin=origin, thickness=t) for t in (1.0, 0.75, 0.5)
+    ]
     return lattice_scene(regions, phases, [0, 1, 2], ["thick", "medium", "thin"], rng)
 
 
@@ -130,20 +186,24 @@ def _ordering(rng, canvas):
     """Perovskite with A/B cation order vs antisite-disordered islands (same cell, same mean)."""
     angle, origin = rng.uniform(0, 90), _origin(rng, canvas)
     regions = layouts.blobs(canvas, rng, fraction=0.45, scale=56.0)
-    phases = [Lattice("perovskite", STO_A, angle, origin=origin),
-              Lattice("perovskite_disordered", STO_A, angle, origin=origin)]
+    phases = [
+        Lattice("perovskite", STO_A, angle, origin=origin),
+        Lattice("perovskite_disordered", STO_A, angle, origin=origin),
+    ]
     return lattice_scene(regions, phases, [0, 1], ["ordered", "disordered"], rng)
 
 
-ROUND = ParticleKind("round", "sphere", radius=(18, 30))
-FACETED = ParticleKind("faceted", "polygon", radius=(20, 33), sides=(4, 6))
-ROD = ParticleKind("rod", "rod", radius=(11, 16), aspect=(2.4, 3.4))
+ROUND = ParticleKind("round", "sphere", radius=(22, 36))
+FACETED = ParticleKind("faceted", "polygon", radius=(24, 40), sides=(4, 6))
+ROD = ParticleKind("rod", "rod", radius=(16, 22), aspect=(2.0, 3.0))
 
 
-def _particles(*kinds: ParticleKind, coverage: float = 0.3):
+def _particles(*kinds: ParticleKind, coverage: float = 0.4):
     """A builder placing the given particle kinds on amorphous carbon."""
+
     def build(rng, canvas):
         return particle_scene(rng, canvas, list(kinds), coverage=coverage)
+
     return build
 
 
@@ -152,65 +212,175 @@ def _case(name, group, description, build, imaging, *, difficulty="medium", tags
     return CaseSpec(name, group, description, build, imaging, pixel_size, difficulty, tags)
 
 
-CASES: dict[str, CaseSpec] = {c.name: c for c in [
-    _case("sto_ge_interface", "lattices", "Ge film on SrTiO3, stepped interface, vacuum above",
-          _sto_ge, HAADF, difficulty="easy", tags=("interface", "steps", "vacuum")),
-    _case("sto_ge_low_dose", "lattices", "sto_ge_interface at ~4 counts per column peak",
-          _sto_ge, dataclasses.replace(HAADF, dose=4.0), difficulty="hard", tags=("low-dose",)),
-    _case("crystal_amorphous", "lattices", "hexagonal crystal vs amorphous islands, equal mean",
-          _crystal_amorphous, HAADF, tags=("amorphous",)),
-    _case("subtle_rotation", "lattices", "one perovskite lattice, domains rotated by 7 degrees",
-          _subtle_rotation, HAADF, difficulty="hard", tags=("orientation",)),
-    _case("twins", "lattices", "diamond-cubic [110] twin lamellae (mirror domains)",
-          _twins, HAADF, difficulty="hard", tags=("twins", "orientation")),
-    _case("polycrystal", "lattices", "Voronoi grains of two phases in random orientations",
-          _polycrystal, HAADF, difficulty="hard", tags=("polycrystal", "rotation-invariance")),
-    _case("lattice_spacing", "lattices", "hexagonal grains with 10 % different lattice parameter",
-          _spacing, HAADF, difficulty="hard", tags=("spacing",)),
-    _case("thickness_steps", "lattices", "one crystal in three thickness terraces",
-          _thickness_steps, HAADF, difficulty="easy", tags=("thickness", "steps")),
-    _case("ordering_domains", "lattices", "A/B-ordered vs disordered perovskite (motif only)",
-          _ordering, HAADF, tags=("motif",)),
-    _case("particles_round_faceted", "particles", "round vs faceted particles, same material",
-          _particles(ROUND, FACETED), LOW_MAG, difficulty="hard", tags=("shape",)),
-    _case("particles_round_rod", "particles", "round vs rod-shaped particles, same material",
-          _particles(ROUND, ROD), LOW_MAG, tags=("shape",)),
-    _case("particles_two_materials", "particles", "round particles of two Z-contrasts",
-          _particles(ROUND, dataclasses.replace(ROUND, name="light", z=0.55)), LOW_MAG,
-          difficulty="easy", tags=("z-contrast",)),
-    _case("particles_low_dose", "particles", "round vs faceted particles at 3 counts/px",
-          _particles(ROUND, FACETED), dataclasses.replace(LOW_MAG, dose=3.0), difficulty="hard",
-          tags=("shape", "low-dose")),
-]}
+CASES: dict[str, CaseSpec] = {
+    c.name: c
+    for c in [
+        _case(
+            "sto_ge_interface",
+            "lattices",
+            "Ge film on SrTiO3, stepped interface, vacuum above",
+            _sto_ge,
+            HAADF,
+            difficulty="easy",
+            tags=("interface", "steps", "vacuum"),
+        ),
+        _case(
+            "sto_ge_low_dose",
+            "lattices",
+            "sto_ge_interface at ~4 counts per column peak",
+            _sto_ge,
+            dataclasses.replace(HAADF, dose=4.0),
+            difficulty="hard",
+            tags=("low-dose",),
+        ),
+        _case(
+            "crystal_amorphous",
+            "lattices",
+            "hexagonal crystal vs amorphous islands, equal mean",
+            _crystal_amorphous,
+            HAADF,
+            tags=("amorphous",),
+        ),
+        _case(
+            "subtle_rotation",
+            "lattices",
+            "one perovskite lattice, domains rotated by 7 degrees",
+            _subtle_rotation,
+            HAADF,
+            difficulty="hard",
+            tags=("orientation",),
+        ),
+        _case(
+            "twins",
+            "lattices",
+            "diamond-cubic [110] twin lamellae (mirror domains)",
+            _twins,
+            HAADF,
+            difficulty="hard",
+            tags=("twins", "orientation"),
+        ),
+        _case(
+            "polycrystal",
+            "lattices",
+            "Voronoi grains of two phases in random orientations",
+            _polycrystal,
+            HAADF,
+            difficulty="hard",
+            tags=("polycrystal", "rotation-invariance"),
+        ),
+        _case(
+            "lattice_spacing",
+            "lattices",
+            "hexagonal grains with 10 % different lattice parameter",
+            _spacing,
+            HAADF,
+            difficulty="hard",
+            tags=("spacing",),
+        ),
+        _case(
+            "thickness_steps",
+            "lattices",
+            "one crystal in three thickness terraces",
+            _thickness_steps,
+            HAADF,
+            difficulty="easy",
+            tags=("thickness", "steps"),
+        ),
+        _case(
+            "ordering_domains",
+            "lattices",
+            "A/B-ordered vs disordered perovskite (motif only)",
+            _ordering,
+            HAADF,
+            tags=("motif",),
+        ),
+        _case(
+            "particles_round_faceted",
+            "particles",
+            "round vs faceted particles, same material",
+            _particles(ROUND, FACETED),
+            LOW_MAG,
+            difficulty="hard",
+            tags=("shape",),
+        ),
+        _case(
+            "particles_round_rod",
+            "particles",
+            "round vs rod-shaped particles, same material",
+            _particles(ROUND, ROD),
+            LOW_MAG,
+            tags=("shape",),
+        ),
+        _case(
+            "particles_two_materials",
+            "particles",
+            "round particles of two Z-contrasts",
+            _particles(ROUND, dataclasses.replace(ROUND, name="light", z=0.55)),
+            LOW_MAG,
+            difficulty="easy",
+            tags=("z-contrast",),
+        ),
+        _case(
+            "particles_low_dose",
+            "particles",
+            "round vs faceted particles at 3 counts/px",
+            _particles(ROUND, FACETED),
+            dataclasses.replace(LOW_MAG, dose=3.0),
+            difficulty="hard",
+            tags=("shape", "low-dose"),
+        ),
+    ]
+}
 
 
-def image_scene(scene_builder, rng: np.random.Generator, size: tuple[int, int],
-                imaging: ImagingConfig) -> tuple[np.ndarray, np.ndarray, Scene, dict]:
-    """Build a scene on a canvas with a scan margin and image it -> (image, truth, scene, record)."""
+def image_scene(
+    scene_builder, rng: np.random.Generator, size: tuple[int, int], imaging: ImagingConfig
+) -> tuple[np.ndarray, np.ndarray, Scene, dict]:
+    """Build a scene on a canvas with scan margins, image it -> (image, truth, scene, record)."""
     h, w = size
     margin = required_margin(h, imaging)
     scene_rng, imaging_rng, noise_rng = rng.spawn(3)
     scene = scene_builder(scene_rng, (h + 2 * margin, w + 2 * margin))
-    image, truth, record = apply_imaging(scene.intensity, scene.truth, imaging, imaging_rng,
-                                         margin=margin, noise_rng=noise_rng)
+    image, truth, record = apply_imaging(
+        scene.intensity, scene.truth, imaging, imaging_rng, margin=margin, noise_rng=noise_rng
+    )
     return image, truth, scene, record
 
 
-def generate(name: str, *, seed: int, size: int | tuple[int, int] = (512, 512),
-             dose: float | None = None, imaging: ImagingConfig | None = None) -> SimImage:
-    """Generate benchmark case ``name`` deterministically from ``seed``.
+def generate(
+    name: str,
+    *,
+    seed: int,
+    size: int | tuple[int, int] = (512, 512),
+    dose: float | None = None,
+    imaging: ImagingConfig | None = None,
+) -> SimImage:
+    """Generate case ``name`` (CASES or TEXTURE_CASES) deterministically from ``seed``.
 
     size: (H, W) or an int; dose: counts per pixel at unit intensity (default: the case's);
     imaging: replace the case's imaging model (e.g. ``ImagingConfig.clean()``; ``dose`` still
     overrides its dose). The scene does not depend on the dose, so one seed at two doses shows
     the same specimen.
     """
-    if name not in CASES:
-        raise KeyError(f"unknown case {name!r}; known: {', '.join(CASES)}")
-    spec = CASES[name]
+    spec = CASES.get(name) or TEXTURE_CASES.get(name)
+    if spec is None:
+        raise KeyError(f"unknown case {name!r}; known: {', '.join([*CASES, *TEXTURE_CASES])}")
     cfg = (imaging or spec.imaging).with_dose(dose)
     rng = np.random.default_rng([int(seed), zlib.crc32(name.encode())])
     image, truth, scene, record = image_scene(spec.build, rng, as_size(size), cfg)
-    return SimImage(image, truth, scene.class_names, spec.pixel_size, "nm", spec.group,
-                    {"case": name, "seed": int(seed), "classes": scene.classes, "imaging": record,
-                     "difficulty": spec.difficulty, "description": spec.description})
+    return SimImage(
+        image,
+        truth,
+        scene.class_names,
+        spec.pixel_size,
+        spec.pixel_unit,
+        spec.group,
+        {
+            "case": name,
+            "seed": int(seed),
+            "classes": scene.classes,
+            "imaging": record,
+            "difficulty": spec.difficulty,
+            "description": spec.description,
+        },
+    )

@@ -16,8 +16,9 @@ def smooth_field(canvas: tuple[int, int], scale: float, rng: np.random.Generator
     h, w = canvas
     factor = max(1, int(scale // 4))
     small = (h // factor + 3, w // factor + 3)
-    noise = ndimage.gaussian_filter(rng.standard_normal(small).astype(np.float32),
-                                    scale / factor, mode="wrap")
+    noise = ndimage.gaussian_filter(
+        rng.standard_normal(small).astype(np.float32), scale / factor, mode="wrap"
+    )
     field = ndimage.zoom(noise, factor, order=1, grid_mode=False)[:h, :w]
     field -= field.mean()
     field /= max(float(field.std()), 1e-12)

@@ -37,8 +37,16 @@ class ImagingConfig:
     @classmethod
     def clean(cls) -> ImagingConfig:
         """No noise, no blur, no scan distortion, no gradient: the ideal scene as drawn."""
-        return cls(dose=None, read_noise=0.0, blur=0.0, jitter=0.0, wobble=0.0, drift=0.0,
-                   gradient=0.0, offset=0.0)
+        return cls(
+            dose=None,
+            read_noise=0.0,
+            blur=0.0,
+            jitter=0.0,
+            wobble=0.0,
+            drift=0.0,
+            gradient=0.0,
+            offset=0.0,
+        )
 
     def with_dose(self, dose: float | None) -> ImagingConfig:
         """A copy with another dose (``None`` keeps this config's dose)."""
@@ -61,7 +69,7 @@ def scan_shifts(height: int, cfg: ImagingConfig, rng: np.random.Generator) -> np
 
 
 def required_margin(height: int, cfg: ImagingConfig) -> int:
-    """Canvas border (px) that covers the largest scan-line shift for an image of ``height`` rows."""
+    """Canvas border (px) covering the largest scan-line shift of an image of ``height`` rows."""
     return int(np.ceil(4 * cfg.jitter + cfg.wobble + abs(cfg.drift) * height / 2)) + 2
 
 
@@ -74,8 +82,13 @@ def gain_field(shape: tuple[int, int], amplitude: float, angle: float) -> np.nda
 
 
 def apply_imaging(
-    intensity: np.ndarray, truth: np.ndarray, cfg: ImagingConfig, rng: np.random.Generator,
-    *, margin: int = 0, noise_rng: np.random.Generator | None = None,
+    intensity: np.ndarray,
+    truth: np.ndarray,
+    cfg: ImagingConfig,
+    rng: np.random.Generator,
+    *,
+    margin: int = 0,
+    noise_rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Image an ideal scene: (H+2m, W+2m) canvas -> (H, W) counts float32, truth int32, record.
 

@@ -17,7 +17,7 @@ TWIN_TRACE_DEG = math.degrees(math.atan(math.sqrt(2.0)))
 
 
 def twin_of(angle: float, mirror_line: float) -> dict:
-    """Rotation and mirror flag of a lattice at ``angle`` reflected across a line at ``mirror_line``.
+    """Rotation and mirror flag of a lattice at ``angle`` reflected across ``mirror_line`` (deg).
 
     A reflection across a line at phi maps a cell rotated by theta to one rotated by 2 phi - theta
     with its motif mirrored.
@@ -25,8 +25,13 @@ def twin_of(angle: float, mirror_line: float) -> dict:
     return {"angle": 2.0 * mirror_line - angle, "mirror": True}
 
 
-def lattice_scene(regions: np.ndarray, phases: list[Phase], region_class: list[int],
-                  class_names: list[str], rng: np.random.Generator) -> Scene:
+def lattice_scene(
+    regions: np.ndarray,
+    phases: list[Phase],
+    region_class: list[int],
+    class_names: list[str],
+    rng: np.random.Generator,
+) -> Scene:
     """Render region i with ``phases[i]`` and label it ``region_class[i]`` -> Scene.
 
     regions: (H, W) int32 ids 0..len(phases)-1. Class metadata merges the region descriptions: a

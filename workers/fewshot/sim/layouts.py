@@ -26,9 +26,17 @@ def _frame(canvas: tuple[int, int], angle: float) -> tuple[np.ndarray, np.ndarra
     return t, n
 
 
-def layers(canvas: tuple[int, int], positions: list[float], *, angle: float = 0.0,
-           step_height: float = 0.0, terrace: float = 64.0, wave: float = 0.0,
-           wavelength: float = 200.0, rng: np.random.Generator | None = None) -> np.ndarray:
+def layers(
+    canvas: tuple[int, int],
+    positions: list[float],
+    *,
+    angle: float = 0.0,
+    step_height: float = 0.0,
+    terrace: float = 64.0,
+    wave: float = 0.0,
+    wavelength: float = 200.0,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """Stacked layers separated by (stepped, wavy) interfaces -> (H, W) int32 ids 0..len(positions).
 
     positions: interface offsets across the layers, as fractions of the canvas extent in that
@@ -51,8 +59,9 @@ def layers(canvas: tuple[int, int], positions: list[float], *, angle: float = 0.
     return regions
 
 
-def voronoi(canvas: tuple[int, int], n: int, rng: np.random.Generator,
-            *, boundary_wave: float = 0.0) -> np.ndarray:
+def voronoi(
+    canvas: tuple[int, int], n: int, rng: np.random.Generator, *, boundary_wave: float = 0.0
+) -> np.ndarray:
     """Voronoi grains from ``n`` random seeds -> (H, W) int32 ids 0..n-1.
 
     boundary_wave: amplitude (px) of a smooth displacement field that bends straight boundaries.
@@ -74,8 +83,9 @@ def voronoi(canvas: tuple[int, int], n: int, rng: np.random.Generator,
     return regions
 
 
-def blobs(canvas: tuple[int, int], rng: np.random.Generator, *, fraction: float = 0.4,
-          scale: float = 40.0) -> np.ndarray:
+def blobs(
+    canvas: tuple[int, int], rng: np.random.Generator, *, fraction: float = 0.4, scale: float = 40.0
+) -> np.ndarray:
     """Smooth random islands covering ~``fraction`` of the canvas -> (H, W) int32 (1 = island)."""
     field = smooth_field(canvas, scale, rng)
     threshold = np.quantile(field, 1.0 - fraction)

@@ -10,11 +10,12 @@ import numpy as np
 from workers.fewshot.sim.render import Amorphous
 from workers.fewshot.sim.scene import Scene
 
-__all__ = ["ParticleKind", "SUPPORT_CARBON", "particle_scene"]
+__all__ = ["SUPPORT_CARBON", "ParticleKind", "particle_scene"]
 
 # Amorphous carbon at low magnification: a faint fine speckle with slow mottling.
-SUPPORT_CARBON = Amorphous(density=0.25, sigma=1.0, weight=0.08, background=0.06, mottle=0.15,
-                           mottle_scale=20.0)
+SUPPORT_CARBON = Amorphous(
+    density=0.25, sigma=1.0, weight=0.08, background=0.06, mottle=0.15, mottle_scale=20.0
+)
 
 
 @dataclass(frozen=True)
@@ -35,17 +36,37 @@ class ParticleKind:
     aspect: tuple[float, float] = (2.2, 3.2)
     flat: float = 2.0 / 3.0
 
+    def mean_area(self) -> float:
+        """Typical projected area (px^2) of one particle."""
+        r = float(np.mean(self.radius))
+        if self.shape == "rod":
+            return math.pi * r**2 + 2 * r * (float(np.mean(self.aspect)) - 1) * 2 * r
+        return math.pi * r**2
+
     def describe(self) -> dict:
         """JSON-friendly generating parameters."""
         mean = {"sphere": 2 / 3, "polygon": self.flat, "rod": math.pi / 4}[self.shape] * self.z
-        return {"kind": "particle", "shape": self.shape, "radius_px": list(self.radius),
-                "z": self.z, "sides": list(self.sides), "aspect": list(self.aspect),
-                "expected_mean_excess": mean, "expected_mean": mean + SUPPORT_CARBON.expected_mean()}
+        return {
+            "kind": "particle",
+            "shape": self.shape,
+            "radius_px": list(self.radius),
+            "z": self.z,
+            "sides": list(self.sides),
+            "aspect": list(self.aspect),
+            "expected_mean_excess": mean,
+            "expected_mean": mean + SUPPORT_CARBON.expected_mean(),
+        }
 
 
-def particle_scene(rng: np.random.Generator, canvas: tuple[int, int], kinds: list[ParticleKind],
-                   *, coverage: float = 0.3, support: Amorphous = SUPPORT_CARBON,
-                   support_name: str = "carbon") -> Scene:
+def particle_scene(
+    rng: np.random.Generator,
+    canvas: tuple[int, int],
+    kinds: list[ParticleKind],
+    *,
+    coverage: float = 0.3,
+    support: Amorphous = SUPPORT_CARBON,
+    support_name: str = "carbon",
+) -> Scene:
     """Scatter non-overlapping particles of each kind (equal numbers) on the support.
 
     Class 0 is the support, class i+1 is ``kinds[i]``. Returns an ideal Scene of shape ``canvas``.
@@ -53,16 +74,14 @@ def particle_scene(rng: np.random.Generator, canvas: tuple[int, int], kinds: lis
     h, w = canvas
     intensity = support.field(canvas, rng)
     truth = np.zeros(canvas, np.int32)
-    mean_r = float(np.mean([np.mean(k.radius) * (np.mean(k.aspect) if k.shape == "rod" else 1.0)
-                            for k in kinds]))
-    n_target = max(len(kinds), int(coverage * h * w / (math.pi * mean_r**2)))
+    n_target = max(len(kinds), int(coverage * h * w / np.mean([k.mean_area() for k in kinds])))
     placed = np.zeros((0, 3))  # (y, x, bounding radius)
     for i in range(n_target):
         kind_id = i % len(kinds)
         kind = kinds[kind_id]
         for _ in range(60):
             r = rng.uniform(*kind.radius)
-            length = r * rng.uniform(*kind.aspect) if kind.shape == "rod" else 2 * r
+            length = 2 * r * rng.uniform(*kind.aspect) if kind.shape == "rod" else 2 * r
             bound = max(r, length / 2)
             cy, cx = rng.uniform(0, h), rng.uniform(0, w)
             gap = np.hypot(placed[:, 0] - cy, placed[:, 1] - cx) - placed[:, 2]
@@ -76,12 +95,20 @@ def particle_scene(rng: np.random.Generator, canvas: tuple[int, int], kinds: lis
     return Scene(intensity, truth, [support_name] + [k.name for k in kinds], classes)
 
 
-def _draw(intensity: np.ndarray, truth: np.ndarray, kind: ParticleKind, label: int,
-          centre: tuple[float, float], r: float, length: float, rng: np.random.Generator) -> None:
+def _draw(
+    intensity: np.ndarray,
+    truth: np.ndarray,
+    kind: ParticleKind,
+    label: int,
+    centre: tuple[float, float],
+    r: float,
+    length: float,
+    rng: np.random.Generator,
+) -> None:
     """Add one particle to ``intensity`` and stamp its mask into ``truth`` (in place)."""
     h, w = truth.shape
     cy, cx = centre
-    ext = int(math.ceil(max(r, length / 2))) + 2
+    ext = math.ceil(max(r, length / 2)) + 2
     y0, y1 = max(0, int(cy) - ext), min(h, int(cy) + ext + 1)
     x0, x1 = max(0, int(cx) - ext), min(w, int(cx) + ext + 1)
     if y0 >= y1 or x0 >= x1:

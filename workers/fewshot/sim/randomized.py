@@ -22,8 +22,12 @@ def random_imaging(rng: np.random.Generator) -> ImagingConfig:
     """An imaging model drawn over the range seen in practice (dose 3..1000 log-uniform)."""
     return ImagingConfig(
         dose=float(np.exp(rng.uniform(math.log(3.0), math.log(1000.0)))),
-        read_noise=rng.uniform(0.0, 2.0), blur=rng.uniform(0.4, 1.5), jitter=rng.uniform(0, 0.6),
-        wobble=rng.uniform(0, 1.5), drift=rng.uniform(-0.01, 0.01), gradient=rng.uniform(0, 0.2),
+        read_noise=rng.uniform(0.0, 2.0),
+        blur=rng.uniform(0.4, 1.5),
+        jitter=rng.uniform(0, 0.6),
+        wobble=rng.uniform(0, 1.5),
+        drift=rng.uniform(-0.01, 0.01),
+        gradient=rng.uniform(0, 0.2),
         offset=rng.uniform(0.0, 0.05),
     )
 
@@ -32,12 +36,21 @@ def _random_template(rng: np.random.Generator) -> dict:
     """Parameters of one class: a lattice (65 %), an amorphous film (20 %) or vacuum (15 %)."""
     u = rng.uniform()
     if u < 0.65:
-        return {"kind": "lattice", "motif": str(rng.choice(sorted(MOTIFS))),
-                "spacing": rng.uniform(6.0, 18.0), "angle": rng.uniform(0, 180),
-                "sigma": rng.uniform(0.9, 1.8), "thickness": rng.uniform(0.4, 1.2)}
+        return {
+            "kind": "lattice",
+            "motif": str(rng.choice(sorted(MOTIFS))),
+            "spacing": rng.uniform(6.0, 18.0),
+            "angle": rng.uniform(0, 180),
+            "sigma": rng.uniform(0.9, 1.8),
+            "thickness": rng.uniform(0.4, 1.2),
+        }
     if u < 0.85:
-        return {"kind": "amorphous", "density": rng.uniform(0.01, 0.08),
-                "sigma": rng.uniform(0.9, 1.8), "weight": rng.uniform(0.3, 0.9)}
+        return {
+            "kind": "amorphous",
+            "density": rng.uniform(0.01, 0.08),
+            "sigma": rng.uniform(0.9, 1.8),
+            "weight": rng.uniform(0.3, 0.9),
+        }
     return {"kind": "vacuum", "level": rng.uniform(0.0, 0.03)}
 
 
@@ -51,8 +64,12 @@ def _distinct(a: dict, b: dict) -> bool:
         ma, mb = (t["density"] * t["weight"] * t["sigma"] ** 2 for t in (a, b))
         return abs(ma - mb) > 0.3 * max(ma, mb)
     turn = abs((a["angle"] - b["angle"] + 90) % 180 - 90)
-    return (a["motif"] != b["motif"] or abs(a["spacing"] - b["spacing"]) > 0.1 * a["spacing"]
-            or turn > 8 or abs(a["thickness"] - b["thickness"]) > 0.25)
+    return (
+        a["motif"] != b["motif"]
+        or abs(a["spacing"] - b["spacing"]) > 0.1 * a["spacing"]
+        or turn > 8
+        or abs(a["thickness"] - b["thickness"]) > 0.25
+    )
 
 
 def _templates(rng: np.random.Generator, n: int) -> list[dict]:
@@ -65,16 +82,18 @@ def _templates(rng: np.random.Generator, n: int) -> list[dict]:
     return out
 
 
-def _phase(t: dict, origin: tuple[float, float], angle_jitter: float,
-           rng: np.random.Generator) -> Phase:
+def _phase(
+    t: dict, origin: tuple[float, float], angle_jitter: float, rng: np.random.Generator
+) -> Phase:
     """A renderable phase from a template (lattice angle optionally jittered per region)."""
     if t["kind"] == "vacuum":
         return Vacuum(t["level"])
     if t["kind"] == "amorphous":
         return Amorphous(density=t["density"], sigma=t["sigma"], weight=t["weight"])
     angle = t["angle"] + (rng.uniform(-angle_jitter, angle_jitter) if angle_jitter else 0.0)
-    return Lattice(t["motif"], t["spacing"], angle, origin=origin, sigma=t["sigma"],
-                   thickness=t["thickness"])
+    return Lattice(
+        t["motif"], t["spacing"], angle, origin=origin, sigma=t["sigma"], thickness=t["thickness"]
+    )
 
 
 def _name(t: dict) -> str:
@@ -86,8 +105,14 @@ def _name(t: dict) -> str:
     return "vacuum"
 
 
-def _regions_scene(rng: np.random.Generator, canvas: tuple[int, int], regions: np.ndarray,
-                   region_class: list[int], n_classes: int, angle_jitter: float = 0.0) -> Scene:
+def _regions_scene(
+    rng: np.random.Generator,
+    canvas: tuple[int, int],
+    regions: np.ndarray,
+    region_class: list[int],
+    n_classes: int,
+    angle_jitter: float = 0.0,
+) -> Scene:
     """Assign random distinct templates to classes and render the regions."""
     templates = _templates(rng, n_classes)
     origin = (canvas[0] / 2 + rng.uniform(-8, 8), canvas[1] / 2 + rng.uniform(-8, 8))
@@ -100,10 +125,16 @@ def _interface(rng, canvas):
     """2-3 layers with stepped / wavy interfaces."""
     n = int(rng.integers(2, 4))
     cuts = sorted(rng.uniform(-0.35, 0.35, n - 1))
-    regions = layouts.layers(canvas, cuts, angle=rng.uniform(0, 180),
-                             step_height=rng.choice([0.0, rng.uniform(4, 16)]),
-                             terrace=rng.uniform(40, 120), wave=rng.uniform(0, 12),
-                             wavelength=rng.uniform(80, 300), rng=rng)
+    regions = layouts.layers(
+        canvas,
+        cuts,
+        angle=rng.uniform(0, 180),
+        step_height=rng.choice([0.0, rng.uniform(4, 16)]),
+        terrace=rng.uniform(40, 120),
+        wave=rng.uniform(0, 12),
+        wavelength=rng.uniform(80, 300),
+        rng=rng,
+    )
     return _regions_scene(rng, canvas, regions, list(range(n)), n)
 
 
@@ -113,14 +144,16 @@ def _grains(rng, canvas):
     n = max(n_classes + 1, round(canvas[0] * canvas[1] / rng.uniform(90, 160) ** 2))
     regions = layouts.voronoi(canvas, n, rng, boundary_wave=rng.uniform(0, 6))
     region_class = [int(c) for c in rng.permutation(np.arange(n) % n_classes)]
-    return _regions_scene(rng, canvas, regions, region_class, n_classes,
-                          angle_jitter=float(rng.choice([0.0, 3.0])))
+    return _regions_scene(
+        rng, canvas, regions, region_class, n_classes, angle_jitter=float(rng.choice([0.0, 3.0]))
+    )
 
 
 def _islands(rng, canvas):
     """Islands of one class in a matrix of another."""
-    regions = layouts.blobs(canvas, rng, fraction=rng.uniform(0.25, 0.55),
-                            scale=rng.uniform(30, 70))
+    regions = layouts.blobs(
+        canvas, rng, fraction=rng.uniform(0.25, 0.55), scale=rng.uniform(30, 70)
+    )
     return _regions_scene(rng, canvas, regions, [0, 1], 2)
 
 
@@ -128,8 +161,9 @@ def _lamellae(rng, canvas):
     """Parallel bands alternating between two classes (twins, rotated or strained domains)."""
     n = max(3, int(rng.integers(2, 6) * max(canvas) / 256))
     cuts = list(np.sort(rng.uniform(-0.45, 0.45, n)))
-    regions = layouts.layers(canvas, cuts, angle=rng.uniform(0, 180), wave=rng.uniform(0, 4),
-                             rng=rng)
+    regions = layouts.layers(
+        canvas, cuts, angle=rng.uniform(0, 180), wave=rng.uniform(0, 4), rng=rng
+    )
     return _regions_scene(rng, canvas, regions, [i % 2 for i in range(n + 1)], 2)
 
 
@@ -166,5 +200,12 @@ def random_scene(rng: np.random.Generator, *, size: int | tuple[int, int] = (256
     imaging = random_imaging(rng)
     image, truth, scene, record = image_scene(build, rng, as_size(size), imaging)
     pixel_size = 0.0325 if group == "lattices" else 0.5
-    return SimImage(image, truth, scene.class_names, pixel_size, "nm", group,
-                    {"family": family, "classes": scene.classes, "imaging": record})
+    return SimImage(
+        image,
+        truth,
+        scene.class_names,
+        pixel_size,
+        "nm",
+        group,
+        {"family": family, "classes": scene.classes, "imaging": record},
+    )

@@ -42,28 +42,40 @@ class Motif:
 _SQ3 = math.sqrt(3.0)
 MOTIFS: dict[str, Motif] = {
     # SrTiO3-like [001]: bright A (Sr) columns, dimmer B (Ti-O) columns, faint O columns.
-    "perovskite": Motif("perovskite", (1.0, 1.0),
-                        ((0.0, 0.0, 1.0), (0.5, 0.5, 0.45), (0.5, 0.0, 0.06), (0.0, 0.5, 0.06))),
+    "perovskite": Motif(
+        "perovskite",
+        (1.0, 1.0),
+        ((0.0, 0.0, 1.0), (0.5, 0.5, 0.45), (0.5, 0.0, 0.06), (0.0, 0.5, 0.06)),
+    ),
     # Same cell with A/B disorder: both columns carry the average weight.
-    "perovskite_disordered": Motif("perovskite_disordered", (1.0, 1.0),
-                                   ((0.0, 0.0, 0.725), (0.5, 0.5, 0.725),
-                                    (0.5, 0.0, 0.06), (0.0, 0.5, 0.06))),
+    "perovskite_disordered": Motif(
+        "perovskite_disordered",
+        (1.0, 1.0),
+        ((0.0, 0.0, 0.725), (0.5, 0.5, 0.725), (0.5, 0.0, 0.06), (0.0, 0.5, 0.06)),
+    ),
     # Diamond cubic [110] (Si, Ge): dumbbells a/4 apart along [001]; x along [1-10] (a/sqrt2).
-    "diamond110": Motif("diamond110", (1.0 / math.sqrt(2.0), 1.0),
-                        ((0.0, 0.0, 1.0), (0.0, 0.25, 1.0), (0.5, 0.5, 1.0), (0.5, 0.75, 1.0))),
+    "diamond110": Motif(
+        "diamond110",
+        (1.0 / math.sqrt(2.0), 1.0),
+        ((0.0, 0.0, 1.0), (0.0, 0.25, 1.0), (0.5, 0.5, 1.0), (0.5, 0.75, 1.0)),
+    ),
     # Close-packed hexagonal [0001]: triangular lattice in its centred rectangular cell.
     "hexagonal": Motif("hexagonal", (1.0, _SQ3), ((0.0, 0.0, 1.0), (0.5, 0.5, 1.0))),
     # Honeycomb with two inequivalent sites (e.g. wurtzite / h-BN like projection).
-    "honeycomb": Motif("honeycomb", (1.0, _SQ3),
-                       ((0.0, 0.0, 1.0), (0.5, 0.5, 1.0), (0.0, 1 / 3, 0.55), (0.5, 5 / 6, 0.55))),
+    "honeycomb": Motif(
+        "honeycomb",
+        (1.0, _SQ3),
+        ((0.0, 0.0, 1.0), (0.5, 0.5, 1.0), (0.0, 1 / 3, 0.55), (0.5, 5 / 6, 0.55)),
+    ),
 }
 
 
 class Phase:
     """Base class of region content; subclasses render intensity at given pixel coordinates."""
 
-    def render(self, y: np.ndarray, x: np.ndarray, canvas: tuple[int, int],
-               rng: np.random.Generator) -> np.ndarray:
+    def render(
+        self, y: np.ndarray, x: np.ndarray, canvas: tuple[int, int], rng: np.random.Generator
+    ) -> np.ndarray:
         """Intensity (N,) float32 at pixel centres (y, x) (N,), for a canvas of shape (H, W)."""
         raise NotImplementedError
 
@@ -80,8 +92,8 @@ class Phase:
 class Lattice(Phase):
     """A crystal of Gaussian atomic columns.
 
-    spacing: lattice parameter (px); angle: rotation of the cell x axis (degrees, counter-clockwise
-    in image coordinates with y down); mirror: reflect the motif across the cell x axis (twins);
+    spacing: lattice parameter (px); angle: rotation (degrees) of the cell x axis from the image
+    x axis towards +y (rows, downwards); mirror: reflect the motif across the cell x axis (twins);
     origin: (y, x) of a lattice point (px); sigma: column std (px); thickness: scales all columns;
     column_noise: relative std of column-to-column intensity variation; background: additive.
     """
@@ -91,7 +103,7 @@ class Lattice(Phase):
     angle: float = 0.0
     mirror: bool = False
     origin: tuple[float, float] = (0.0, 0.0)
-    sigma: float = 1.3
+    sigma: float = 1.7
     thickness: float = 1.0
     column_noise: float = 0.05
     background: float = 0.03
@@ -130,10 +142,15 @@ class Lattice(Phase):
     def describe(self) -> dict:
         m = MOTIFS[self.motif]
         return {
-            "kind": "lattice", "motif": self.motif, "spacing_px": self.spacing,
+            "kind": "lattice",
+            "motif": self.motif,
+            "spacing_px": self.spacing,
             "cell_px": [m.cell[0] * self.spacing, m.cell[1] * self.spacing],
-            "angle_deg": self.angle, "mirror": self.mirror, "sigma_px": self.sigma,
-            "thickness": self.thickness, "expected_mean": self.expected_mean(),
+            "angle_deg": self.angle,
+            "mirror": self.mirror,
+            "sigma_px": self.sigma,
+            "thickness": self.thickness,
+            "expected_mean": self.expected_mean(),
         }
 
 
@@ -162,8 +179,12 @@ class Amorphous(Phase):
         fy, fx = py - y0, px - x0
         y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
         # Bilinear splatting keeps sub-pixel atom positions; the Gaussian filter gives the shape.
-        for yy, xx, ww in ((y0, x0, (1 - fy) * (1 - fx)), (y0, x1, (1 - fy) * fx),
-                           (y1, x0, fy * (1 - fx)), (y1, x1, fy * fx)):
+        for yy, xx, ww in (
+            (y0, x0, (1 - fy) * (1 - fx)),
+            (y0, x1, (1 - fy) * fx),
+            (y1, x0, fy * (1 - fx)),
+            (y1, x1, fy * fx),
+        ):
             acc += np.bincount(yy * w + xx, weights=ww, minlength=h * w)
         img = ndimage.gaussian_filter(acc.reshape(h, w).astype(np.float32), self.sigma)
         img *= np.float32(self.weight * 2 * math.pi * self.sigma**2)
@@ -179,8 +200,13 @@ class Amorphous(Phase):
         return self.background + self.density * self.weight * 2 * math.pi * self.sigma**2
 
     def describe(self) -> dict:
-        return {"kind": "amorphous", "density": self.density, "sigma_px": self.sigma,
-                "weight": self.weight, "expected_mean": self.expected_mean()}
+        return {
+            "kind": "amorphous",
+            "density": self.density,
+            "sigma_px": self.sigma,
+            "weight": self.weight,
+            "expected_mean": self.expected_mean(),
+        }
 
 
 @dataclass(frozen=True)
@@ -199,14 +225,16 @@ class Vacuum(Phase):
         return {"kind": "vacuum", "expected_mean": self.level}
 
 
-def render_regions(regions: np.ndarray, phases: list[Phase], rng: np.random.Generator) -> np.ndarray:
-    """Fill each region id i of ``regions`` (H, W) with ``phases[i]`` -> intensity (H, W) float32."""
+def render_regions(
+    regions: np.ndarray, phases: list[Phase], rng: np.random.Generator
+) -> np.ndarray:
+    """Fill region id i of ``regions`` (H, W) with ``phases[i]`` -> intensity (H, W) float32."""
     out = np.zeros(regions.shape, np.float32)
     order = np.argsort(regions, axis=None, kind="stable")
     bounds = np.searchsorted(regions.ravel()[order], np.arange(len(phases) + 1))
     h, w = regions.shape
     for i, phase in enumerate(phases):
-        idx = order[bounds[i]:bounds[i + 1]]
+        idx = order[bounds[i] : bounds[i + 1]]
         if idx.size == 0:
             continue
         y, x = np.divmod(idx, w)

@@ -61,6 +61,7 @@ class CaseSpec:
     pixel_size: float
     difficulty: str = "medium"
     tags: tuple[str, ...] = ()
+    pixel_unit: str = "nm"
 
 
 def as_size(size: int | tuple[int, int]) -> tuple[int, int]:

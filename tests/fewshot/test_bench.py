@@ -1,0 +1,177 @@
+"""Benchmark: metrics on a hand-computed confusion, support sampling, a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from workers.fewshot.bench.methods import EncoderMethod, PixelForestPeer, _CachedEncoder
+from workers.fewshot.bench.metrics import accuracy, confusion, mean_iou, per_class_iou
+from workers.fewshot.bench.report import PEER, format_tables, summarise
+from workers.fewshot.bench.run import AccuracyConfig, Trial, all_cases, run_case
+from workers.fewshot.bench.sampling import sample_support, support_mask
+from workers.fewshot.chipping import ChipGrid, chip_truth
+
+
+def test_metrics_match_a_hand_computed_confusion():
+    truth = np.array([0, 0, 0, 1, 1, 2])
+    pred = np.array([0, 0, 1, 1, 2, 2])
+    cm = confusion(truth, pred, 4)  # class 3 absent from both: ignored by the mean
+    np.testing.assert_array_equal(cm[:3, :3], [[2, 1, 0], [0, 1, 1], [0, 0, 1]])
+    assert accuracy(cm) == pytest.approx(4 / 6)
+    # IoU_0 = 2/(2+1), IoU_1 = 1/(2+2-1), IoU_2 = 1/(2+1-1)
+    np.testing.assert_allclose(per_class_iou(cm)[:3], [2 / 3, 1 / 3, 1 / 2])
+    assert math.isnan(per_class_iou(cm)[3])
+    assert mean_iou(cm) == pytest.approx((2 / 3 + 1 / 3 + 1 / 2) / 3)
+    perfect = confusion(truth, truth, 3)
+    assert accuracy(perfect) == mean_iou(perfect) == 1.0
+
+
+def test_confusion_rejects_bad_labels():
+    with pytest.raises(ValueError):
+        confusion(np.array([0, 3]), np.array([0, 1]), 3)
+    with pytest.raises(ValueError):
+        confusion(np.array([0, 1]), np.array([0]), 3)
+
+
+def test_support_is_drawn_from_chips_of_its_class():
+    labels = np.array([[0, 0, 1], [1, 1, 2], [0, 1, 1]])
+    support = sample_support(labels, 2, np.random.default_rng(0))
+    assert sorted(support) == [0, 1, 2]
+    assert [len(support[c]) for c in (0, 1, 2)] == [2, 2, 1]  # class 2 has a single chip
+    for c, chips in support.items():
+        assert len(set(chips)) == len(chips)
+        assert all(labels[r, col] == c for r, col in chips)
+    again = sample_support(labels, 2, np.random.default_rng(0))
+    assert again == support
+    assert support_mask(support, labels.shape).sum() == 5
+
+
+class _Oracle:
+    """Predicts the truth it was given (checks the runner's bookkeeping, not a model)."""
+
+    name = "oracle"
+
+    def __init__(self, case: str, size: int, chip: int) -> None:
+        from workers.fewshot import sim
+
+        self._labels = {}
+        self._case, self._size, self._chip = case, size, chip
+        self._sim = sim
+
+    def prepare(self, image, grid):
+        s = self._sim.generate(self._case, seed=0, size=self._size)
+        np.testing.assert_array_equal(s.image, image)  # the runner passes the raw sim image
+        _, dense = np.unique(chip_truth(s.truth, grid), return_inverse=True)
+        self._labels = dense.reshape(grid.rows, grid.cols)
+        return 0.0
+
+    def predict(self, support):
+        return self._labels, 0.0
+
+
+class _Constant:
+    name = "constant"
+
+    def prepare(self, image, grid):
+        self._shape = (grid.rows, grid.cols)
+        return 0.0
+
+    def predict(self, support):
+        return np.zeros(self._shape, int), 0.0
+
+
+def test_tiny_bench_run_with_the_peer():
+    case, size, chip = "particles_two_materials", 128, 16
+    cfg = AccuracyConfig(
+        cases=(case,), size=(size, size), chip_size=chip, ks=(1,), draws=1, images=1
+    )
+    trials = run_case(
+        case, cfg, [_Oracle(case, size, chip), _Constant(), PixelForestPeer()], log=lambda _: None
+    )
+    by = {t.method: t for t in trials}
+    assert set(by) == {"oracle", "constant", PEER}
+    from workers.fewshot import sim
+
+    s = sim.generate(case, seed=0, size=size)
+    labels = chip_truth(s.truth, ChipGrid.for_shape(s.image.shape, chip))
+    n_classes = len(np.unique(labels))
+    for t in trials:
+        assert t.n_query == labels.size - n_classes  # k = 1 chip per class held out
+        assert t.n_classes == n_classes and t.k == 1
+    assert by["oracle"].accuracy == by["oracle"].miou == 1.0
+    # The constant predictor is right exactly on the non-support chips of class 0.
+    assert by["constant"].accuracy == pytest.approx(
+        (np.sum(labels == labels.min()) - 1) / by["constant"].n_query
+    )
+    assert 0.0 <= by[PEER].miou <= 1.0 and by[PEER].seconds > 0
+    summary = summarise(trials)
+    row = next(r for r in summary["cases"] if r["method"] == "oracle")
+    assert row["delta_miou_vs_peer"]["mean"] == pytest.approx(1.0 - by[PEER].miou)
+    table = format_tables(summary)
+    assert case in table and "== particles ==" in table
+
+
+def test_summary_pairs_each_draw_with_the_peer_draw():
+    def trial(method, draw, miou, seconds):
+        return Trial("c", "g", 3, draw, method, miou, miou, seconds, 10, 2)
+
+    trials = [
+        trial(PEER, 0, 0.5, 2.0),
+        trial(PEER, 1, 0.7, 2.0),
+        trial("enc", 0, 0.6, 0.5),
+        trial("enc", 1, 0.6, 0.5),
+    ]
+    rows = {r["method"]: r for r in summarise(trials)["cases"]}
+    assert rows["enc"]["delta_miou_vs_peer"]["mean"] == pytest.approx(0.0)
+    assert rows["enc"]["delta_miou_vs_peer"]["std"] == pytest.approx(0.1)
+    assert rows["enc"]["speedup_vs_peer"] == pytest.approx(4.0)
+    assert rows[PEER]["miou"]["mean"] == pytest.approx(0.6)
+    assert "delta_miou_vs_peer" not in rows[PEER]
+
+
+class _CountingEncoder:
+    default_temperature = 2.5
+
+    def __init__(self):
+        self.calls = 0
+
+    def embed(self, image, grid, *, stride=None):
+        self.calls += 1
+        return np.full((grid.rows, grid.cols, 2), float(self.calls))
+
+
+def test_cached_encoder_embeds_each_image_once():
+    inner = _CountingEncoder()
+    enc = _CachedEncoder(inner)
+    grid = ChipGrid.for_shape((64, 64), 32)
+    a, b = np.zeros((64, 64), np.float32), np.ones((64, 64), np.float32)
+    first = enc.embed(a, grid)
+    assert enc.embed(a.copy(), grid) is first and inner.calls == 1
+    enc.embed(b, grid)
+    assert inner.calls == 2
+    assert enc.default_temperature == 2.5  # attributes are delegated
+
+
+def test_encoder_method_runs_the_engine_pipeline():
+    from workers.fewshot import sim
+    from workers.fewshot.encoders import build_encoder
+
+    s = sim.generate("thickness_steps", seed=0, size=128)
+    grid = ChipGrid.for_shape(s.image.shape, 32)
+    method = EncoderMethod("fourier", build_encoder("fourier", device="cpu"))
+    assert method.prepare(s.image, grid) > 0
+    _, dense = np.unique(chip_truth(s.truth, grid), return_inverse=True)
+    support = sample_support(dense.reshape(grid.rows, grid.cols), 2, np.random.default_rng(0))
+    labels, seconds = method.predict(support)
+    assert labels.shape == (grid.rows, grid.cols) and seconds > 0
+    assert set(np.unique(labels)) <= set(support)
+    for c, chips in support.items():  # support chips sit next to their own prototype... mostly
+        assert np.mean([labels[r, col] == c for r, col in chips]) >= 0.5
+
+
+def test_bench_covers_all_groups():
+    groups = set(all_cases().values())
+    assert groups == {"lattices", "particles", "textures"}

@@ -1,0 +1,209 @@
+"""Command line: ``python -m workers.fewshot.bench [--quick] [--json PATH] [--cases ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from workers.fewshot.bench.methods import (
+    EncoderMethod,
+    PeerConfig,
+    PixelForestPeer,
+    available_encoders,
+    weights_fingerprint,
+)
+from workers.fewshot.bench.report import format_tables, summarise
+from workers.fewshot.bench.run import AccuracyConfig, all_cases, run_case
+from workers.fewshot.bench.speed import measure_in_subprocess, speed_compare
+
+ENCODERS = ("default", "fourier")
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Workload of one benchmark mode (accuracy part and speed part)."""
+
+    size: int
+    draws: int
+    images: int
+    speed_size: int
+    big_size: int | None
+
+
+FULL = Mode(size=512, draws=10, images=2, speed_size=1024, big_size=4096)
+QUICK = Mode(size=384, draws=2, images=1, speed_size=1024, big_size=4096)
+
+
+def _select_cases(spec: str | None) -> list[str]:
+    """Case names from a comma list of case or group names (default: all)."""
+    cases = all_cases()
+    if not spec:
+        return list(cases)
+    out: list[str] = []
+    for item in spec.split(","):
+        item = item.strip()
+        matched = [c for c, g in cases.items() if item in (c, g)]
+        if not matched:
+            raise SystemExit(f"unknown case or group {item!r}; cases: {', '.join(cases)}")
+        out += [c for c in matched if c not in out]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the tables and optionally write every figure as JSON."""
+    p = argparse.ArgumentParser(
+        prog="python -m workers.fewshot.bench",
+        description="Few-shot engine vs pixel-classifier peer.",
+    )
+    p.add_argument("--quick", action="store_true", help="384 px images, 2 draws (~1-2 min)")
+    p.add_argument("--json", metavar="PATH", help="write all figures to this JSON file")
+    p.add_argument("--cases", help="comma list of cases or groups (lattices, particles, textures)")
+    p.add_argument("--encoders", default=",".join(ENCODERS), help="engine encoders to run")
+    p.add_argument("--ks", default="1,3,5", help="support chips per class, comma list")
+    p.add_argument("--draws", type=int, help="support draws per (case, k)")
+    p.add_argument("--size", type=int, help="image size for the accuracy part")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-peer", action="store_true", help="skip the pixel-classifier peer")
+    p.add_argument("--no-speed", action="store_true", help="skip the speed section")
+    p.add_argument("--big", type=int, help="size of the time/memory run (0 = skip)")
+    p.add_argument("--list", action="store_true", help="list the cases and exit")
+    a = p.parse_args(argv)
+    if a.list:
+        from workers.fewshot import sim
+
+        for name, spec in (sim.CASES | sim.TEXTURE_CASES).items():
+            print(f"{name:26s} {spec.group:10s} {spec.difficulty:7s} {spec.description}")
+        return 0
+    mode = QUICK if a.quick else FULL
+    cfg = AccuracyConfig(
+        cases=tuple(_select_cases(a.cases)),
+        size=(a.size or mode.size,) * 2,
+        ks=tuple(int(k) for k in a.ks.split(",")),
+        draws=a.draws or mode.draws,
+        images=min(mode.images, a.draws or mode.draws),
+        seed=a.seed,
+    )
+    encoders, skipped = available_encoders([e for e in a.encoders.split(",") if e])
+    for name, enc in encoders.items():
+        fingerprint = weights_fingerprint(enc)
+        print(f"encoder {name!r}: D={enc.dim}, weights {fingerprint or 'none (training-free)'}")
+    for name, why in skipped.items():
+        print(f"NOTE: encoder {name!r} not available, skipped: {why}")
+    methods = [EncoderMethod(n, e, seed=a.seed) for n, e in encoders.items()]
+    if not a.no_peer:
+        methods.append(PixelForestPeer(PeerConfig(seed=a.seed)))
+    if not methods:
+        print("nothing to run")
+        return 1
+    print(
+        f"chiplab few-shot bench ({'quick' if a.quick else 'full'}): {len(cfg.cases)} cases, "
+        f"{cfg.size[0]}px images, {cfg.chip_size}px chips, k={list(cfg.ks)}, "
+        f"{cfg.draws} draws, methods={[m.name for m in methods]}"
+    )
+    t_start = time.perf_counter()
+    _warm_up(methods, cfg)
+    trials = []
+    for case in cfg.cases:
+        t0 = time.perf_counter()
+        trials += run_case(case, cfg, methods)
+        print(f"  {case:28s} done in {time.perf_counter() - t0:5.1f}s", flush=True)
+    summary = summarise(trials)
+    print(format_tables(summary))
+    results = {
+        "config": asdict(cfg),
+        "mode": asdict(mode),
+        "skipped_encoders": skipped,
+        "encoders": {
+            n: {"dim": e.dim, "config": e.config(), "weights_sha256_16": weights_fingerprint(e)}
+            for n, e in encoders.items()
+        },
+        "peer": asdict(PeerConfig(seed=a.seed)),
+        "summary": summary,
+        "trials": [asdict(t) for t in trials],
+        "environment": {
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "machine": platform.machine(),
+        },
+    }
+    if not a.no_speed:
+        results["speed"] = _speed(a, mode, encoders)
+    results["elapsed_seconds"] = time.perf_counter() - t_start
+    print(f"\ntotal {results['elapsed_seconds']:.0f}s")
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(results, fh, indent=1, default=float)
+        print(f"figures written to {a.json}")
+    return 0
+
+
+def _warm_up(methods: list, cfg: AccuracyConfig) -> None:
+    """Run every method once, untimed, on a small image.
+
+    The first torch / scikit-learn call pays one-off initialisation that would otherwise be
+    charged to the first case.
+    """
+    tiny = AccuracyConfig(
+        cases=cfg.cases[:1],
+        size=(128, 128),
+        chip_size=cfg.chip_size,
+        ks=(1,),
+        draws=1,
+        images=1,
+        seed=cfg.seed,
+    )
+    run_case(tiny.cases[0], tiny, methods, log=lambda _: None)
+
+
+def _speed(a: argparse.Namespace, mode: Mode, encoders: dict) -> dict:
+    """Print and return the speed section (engine vs peer at 1024^2, big-image time and memory)."""
+    out: dict = {}
+    name = "default" if "default" in encoders else next(iter(encoders), None)
+    print("\n== speed ==")
+    if name is None:
+        print("no engine encoder available: speed section skipped")
+        return out
+    if name != "default":
+        print(f"NOTE: default encoder unavailable, speed measured with {name!r}")
+    s = speed_compare(
+        encoders[name], size=mode.speed_size, chip=32, seed=a.seed, peer=PeerConfig(seed=a.seed)
+    )
+    s["encoder"] = name
+    out["compare"] = s
+    stages = ", ".join(f"{k} {v:.3f}" for k, v in s["engine_stages"].items())
+    print(f"{s['size']}x{s['size']} px, {s['chip_size']}px chips ({s['chips']} chips), k={s['k']}:")
+    print(
+        f"  engine ({name}) segment: {s['engine_seconds']:.2f}s (first call "
+        f"{s['engine_first_seconds']:.2f}s) [{stages}]"
+    )
+    print(
+        f"  peer (features {s['peer_features_seconds']:.2f}s + fit/predict "
+        f"{s['peer_fit_predict_seconds']:.2f}s): {s['peer_seconds']:.2f}s"
+        f"  -> speedup {s['speedup']:.1f}x"
+    )
+    big = mode.big_size if a.big is None else a.big
+    if big:
+        b = measure_in_subprocess(size=big, chip=64, encoder=name, seed=a.seed)
+        out["big"] = b
+        if "error" in b:
+            print(f"{big}x{big} px run failed: {b['error']}")
+        else:
+            print(
+                f"{big}x{big} px, 64px chips ({b['chips']} chips): segment {b['seconds']:.2f}s, "
+                f"peak RSS {b['peak_rss_mib']:.0f} MiB ({b['peak_measure']}; "
+                f"{b['rss_before_mib']:.0f} MiB before, image {b['image_mib']:.0f} MiB)"
+            )
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

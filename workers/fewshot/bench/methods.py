@@ -1,0 +1,201 @@
+"""Methods compared by the benchmark: the engine's encoders and the pixel-classifier peer.
+
+A method is prepared once per image (embedding, feature stack: the work an interactive tool
+caches) and then predicts chip labels for many support sets. Both kinds see the same
+information: the support chips and their class, nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from workers.fewshot.bench.sampling import Support
+from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
+
+__all__ = [
+    "EncoderMethod",
+    "Method",
+    "PeerConfig",
+    "PixelForestPeer",
+    "available_encoders",
+    "weights_fingerprint",
+]
+
+
+class Method(Protocol):
+    """Interface of a benchmarked method."""
+
+    name: str
+
+    def prepare(self, image: np.ndarray, grid: ChipGrid) -> float:
+        """Per-image work (raw (H, W) image); returns its duration in seconds."""
+
+    def predict(self, support: Support) -> tuple[np.ndarray, float]:
+        """Chip labels (rows, cols) int for a support set {class: [(r, c)]}, and seconds taken."""
+
+
+class _CachedEncoder:
+    """Wraps an encoder so repeated ``embed`` calls on the same image reuse the embedding.
+
+    ``pipeline.segment`` embeds the image on every call; the benchmark draws many support sets
+    per image, and embedding is deterministic, so the cached result is exactly what a fresh call
+    returns. Everything else is delegated to the wrapped encoder.
+    """
+
+    def __init__(self, encoder: Any) -> None:
+        self._encoder = encoder
+        self._cache: dict[tuple, Any] = {}
+        self.last_embed_seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._encoder, name)
+
+    def embed(self, image, grid, *, stride=None):
+        key = (
+            hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest(),
+            grid,
+            stride,
+        )
+        if key not in self._cache:
+            t0 = time.perf_counter()
+            self._cache = {key: self._encoder.embed(image, grid, stride=stride)}
+            self.last_embed_seconds = time.perf_counter() - t0
+        return self._cache[key]
+
+
+def available_encoders(names: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Build the named engine encoders on CPU -> ({name: encoder}, {name: reason it is skipped})."""
+    built, skipped = {}, {}
+    try:
+        from workers.fewshot.encoders import build_encoder
+    except Exception as exc:  # the engine core may not be installed yet
+        return {}, {n: f"workers.fewshot.encoders unavailable ({exc})" for n in names}
+    for name in names:
+        try:
+            built[name] = build_encoder(name, device="cpu")
+        except Exception as exc:
+            skipped[name] = f"{type(exc).__name__}: {exc}"
+    return built, skipped
+
+
+def weights_fingerprint(encoder: Any) -> str | None:
+    """Short sha256 of an encoder's learned tensors (None for training-free encoders).
+
+    Identifies exactly which weights produced a set of figures, whatever file they came from.
+    """
+    state = encoder.state_dict()
+    if not state:
+        return None
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class EncoderMethod:
+    """An engine encoder run through ``pipeline.segment`` (default options, no bootstrap)."""
+
+    def __init__(self, name: str, encoder: Any, *, seed: int = 0) -> None:
+        self.name = name
+        self._encoder = _CachedEncoder(encoder)
+        self._seed = seed
+        self._image: np.ndarray | None = None
+        self._grid: ChipGrid | None = None
+
+    def prepare(self, image: np.ndarray, grid: ChipGrid) -> float:
+        """Embed the image once (normalise + embed, timed)."""
+        self._image, self._grid = image, grid
+        t0 = time.perf_counter()
+        self._encoder.embed(normalise(image), grid)
+        return time.perf_counter() - t0
+
+    def predict(self, support: Support) -> tuple[np.ndarray, float]:
+        """Classify every chip via ``pipeline.segment``; embedding comes from the cache."""
+        from workers.fewshot.pipeline import SegmentOptions, segment
+
+        t0 = time.perf_counter()
+        seg = segment(
+            self._image,
+            chip_size=self._grid.chip_size,
+            support=support,
+            encoder=self._encoder,
+            offset=self._grid.offset,
+            seed=self._seed,
+            options=SegmentOptions(bootstrap=0),
+        )
+        # The cached embedding costs ~nothing here; its real cost is counted by prepare().
+        return np.asarray(seg.labels), time.perf_counter() - t0
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    """The ilastik / Trainable-Weka style peer as scikit-image implements it.
+
+    Features: ``skimage.feature.multiscale_basic_features`` (intensity, edges, texture at
+    sigmas ``sigma_min``..``sigma_max``); classifier: a random forest on the support chips' pixels
+    (each labelled with its chip's class); chip label: majority vote of its predicted pixels.
+    """
+
+    n_estimators: int = 50
+    max_depth: int = 10
+    sigma_min: float = 1.0
+    sigma_max: float = 16.0
+    n_jobs: int = -1
+    seed: int = 0
+
+
+class PixelForestPeer:
+    """Pixel classification (features + random forest) voted per chip."""
+
+    name = "peer_rf"
+
+    def __init__(self, cfg: PeerConfig | None = None) -> None:
+        self.cfg = cfg or PeerConfig()
+        self._features: np.ndarray | None = None
+        self._grid: ChipGrid | None = None
+
+    def prepare(self, image: np.ndarray, grid: ChipGrid) -> float:
+        """Compute the multiscale feature stack (H, W, F) once."""
+        from skimage.feature import multiscale_basic_features
+
+        t0 = time.perf_counter()
+        self._features = multiscale_basic_features(
+            normalise(image),
+            intensity=True,
+            edges=True,
+            texture=True,
+            sigma_min=self.cfg.sigma_min,
+            sigma_max=self.cfg.sigma_max,
+            channel_axis=None,
+        ).astype(np.float32)
+        self._grid = grid
+        return time.perf_counter() - t0
+
+    def predict(self, support: Support) -> tuple[np.ndarray, float]:
+        """Train the forest on support-chip pixels, predict all pixels, vote per chip."""
+        from skimage.future import fit_segmenter, predict_segmenter
+        from sklearn.ensemble import RandomForestClassifier
+
+        t0 = time.perf_counter()
+        grid = self._grid
+        labels = np.zeros((grid.height, grid.width), np.int32)  # 0 = unlabelled
+        for c, chips in support.items():
+            for r, col in chips:
+                y0, x0, y1, x1 = grid.chip_box(r, col)
+                labels[y0:y1, x0:x1] = c + 1
+        clf = RandomForestClassifier(
+            n_estimators=self.cfg.n_estimators,
+            max_depth=self.cfg.max_depth,
+            n_jobs=self.cfg.n_jobs,
+            random_state=self.cfg.seed,
+        )
+        clf = fit_segmenter(labels, self._features, clf)
+        pixels = predict_segmenter(self._features, clf) - 1
+        chips = chip_truth(pixels, grid)
+        return chips, time.perf_counter() - t0

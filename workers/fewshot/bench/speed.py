@@ -1,0 +1,205 @@
+"""Speed benchmark: end-to-end ``pipeline.segment`` vs the peer, and a 4096^2 run's time and memory.
+
+Peak memory is measured in a fresh subprocess (torch allocates outside tracemalloc's view): the
+kernel's high-water mark of resident memory (VmHWM, reset via /proc/self/clear_refs after the
+image is generated, so it covers the segmentation only; ru_maxrss as fallback).
+
+    python -m workers.fewshot.bench.speed --size 4096 --chip 64 --encoder default   # JSON line
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from workers.fewshot import sim
+from workers.fewshot.bench.methods import PeerConfig, PixelForestPeer
+from workers.fewshot.bench.sampling import sample_support
+from workers.fewshot.chipping import ChipGrid, chip_truth
+
+__all__ = ["measure_in_subprocess", "speed_compare"]
+
+SPEED_CASE = "sto_ge_interface"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _support(case: str, size: int, chip: int, k: int, seed: int):
+    """A sim image and k truth-sampled support chips per class -> (SimImage, grid, support)."""
+    s = sim.generate(case, seed=seed, size=(size, size))
+    grid = ChipGrid.for_shape(s.image.shape, chip)
+    _, dense = np.unique(chip_truth(s.truth, grid), return_inverse=True)
+    support = sample_support(dense.reshape(grid.rows, grid.cols), k, np.random.default_rng(seed))
+    return s, grid, support
+
+
+def speed_compare(
+    encoder,
+    *,
+    size: int = 1024,
+    chip: int = 32,
+    k: int = 5,
+    seed: int = 0,
+    peer: PeerConfig | None = None,
+    repeats: int = 2,
+) -> dict:
+    """Time ``pipeline.segment`` (default options) and the peer on one (size x size) image.
+
+    The engine is timed ``repeats`` times (the first call pays one-off torch start-up costs);
+    the fastest is reported with the stage breakdown, and ``first`` separately.
+    """
+    from workers.fewshot.pipeline import segment
+
+    s, grid, support = _support(SPEED_CASE, size, chip, k, seed)
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        seg = segment(
+            s.image,
+            chip_size=chip,
+            support=support,
+            encoder=encoder,
+            seed=seed,
+            pixel_size=s.pixel_size,
+            pixel_unit=s.pixel_unit,
+        )
+        runs.append((time.perf_counter() - t0, dict(seg.timings)))
+    best = min(runs, key=lambda r: r[0])
+    method = PixelForestPeer(peer)
+    t0 = time.perf_counter()
+    method.prepare(s.image, grid)
+    t_features = time.perf_counter() - t0
+    _, t_predict = method.predict(support)
+    peer_seconds = t_features + t_predict
+    return {
+        "case": SPEED_CASE,
+        "size": size,
+        "chip_size": chip,
+        "chips": grid.n_chips,
+        "k": k,
+        "engine_seconds": best[0],
+        "engine_first_seconds": runs[0][0],
+        "engine_stages": best[1],
+        "peer_seconds": peer_seconds,
+        "peer_features_seconds": t_features,
+        "peer_fit_predict_seconds": t_predict,
+        "speedup": peer_seconds / max(best[0], 1e-9),
+    }
+
+
+def _rss_kib(field: str) -> int | None:
+    """A memory field (VmRSS, VmHWM) of this process from /proc, in KiB (None if unavailable)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _child(size: int, chip: int, encoder_name: str, k: int, seed: int) -> dict:
+    """Run inside the subprocess: generate, reset the peak, segment, report time and memory."""
+    from workers.fewshot.encoders import build_encoder
+    from workers.fewshot.pipeline import segment
+
+    encoder = build_encoder(encoder_name, device="cpu")
+    t0 = time.perf_counter()
+    s, grid, support = _support(SPEED_CASE, size, chip, k, seed)
+    t_generate = time.perf_counter() - t0
+    before = _rss_kib("VmRSS")
+    try:  # "5" resets the peak RSS counter (Linux >= 4.0)
+        Path("/proc/self/clear_refs").write_text("5")
+        reset = True
+    except OSError:
+        reset = False
+    t0 = time.perf_counter()
+    seg = segment(
+        s.image,
+        chip_size=chip,
+        support=support,
+        encoder=encoder,
+        seed=seed,
+        pixel_size=s.pixel_size,
+        pixel_unit=s.pixel_unit,
+    )
+    seconds = time.perf_counter() - t0
+    peak = _rss_kib("VmHWM") if reset else None
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "case": SPEED_CASE,
+        "size": size,
+        "chip_size": chip,
+        "chips": grid.n_chips,
+        "encoder": encoder_name,
+        "seconds": seconds,
+        "stages": dict(seg.timings),
+        "generate_seconds": t_generate,
+        "rss_before_mib": (before or 0) / 1024,
+        "peak_rss_mib": (peak if peak is not None else maxrss) / 1024,
+        "peak_measure": "VmHWM after reset" if peak is not None else "ru_maxrss (whole process)",
+        "image_mib": s.image.nbytes / 2**20,
+    }
+
+
+def measure_in_subprocess(
+    *,
+    size: int = 4096,
+    chip: int = 64,
+    encoder: str = "default",
+    k: int = 5,
+    seed: int = 0,
+    timeout: float = 900,
+) -> dict:
+    """Run :func:`_child` in a fresh interpreter and return its JSON report."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "workers.fewshot.bench.speed",
+        "--size",
+        str(size),
+        "--chip",
+        str(chip),
+        "--encoder",
+        encoder,
+        "--k",
+        str(k),
+        "--seed",
+        str(seed),
+    ]
+    env = dict(
+        os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    )
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT, env=env, check=False
+    )
+    if out.returncode != 0:
+        return {
+            "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed",
+            "size": size,
+            "chip_size": chip,
+        }
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """CLI of the subprocess measurement (prints one JSON line)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=4096)
+    p.add_argument("--chip", type=int, default=64)
+    p.add_argument("--encoder", default="default")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    print(json.dumps(_child(a.size, a.chip, a.encoder, a.k, a.seed)))
+
+
+if __name__ == "__main__":
+    main()
