@@ -26,7 +26,9 @@ def test_chips_cover_exactly_the_boxes(chip):
     r, c = g.rows - 1, g.cols - 1
     y0, x0, y1, x1 = g.chip_box(r, c)
     np.testing.assert_array_equal(chips[g.index(r, c)], img[y0:y1, x0:x1])
-    torch.testing.assert_close(g.chips(torch.from_numpy(img))[g.index(r, c)], torch.from_numpy(img[y0:y1, x0:x1]))
+    torch.testing.assert_close(
+        g.chips(torch.from_numpy(img))[g.index(r, c)], torch.from_numpy(img[y0:y1, x0:x1])
+    )
 
 
 def test_grid_rejects_bad_sizes():
@@ -41,7 +43,10 @@ def test_grid_rejects_bad_sizes():
 
 
 def test_grid_shape_from_rgb_and_stack():
-    assert (ChipGrid.for_shape((40, 50, 3), 10).rows, ChipGrid.for_shape((40, 50, 3), 10).cols) == (4, 5)
+    assert (ChipGrid.for_shape((40, 50, 3), 10).rows, ChipGrid.for_shape((40, 50, 3), 10).cols) == (
+        4,
+        5,
+    )
     assert ChipGrid.for_shape((7, 40, 50), 10).cols == 5
 
 
@@ -49,19 +54,22 @@ def test_grid_shape_from_rgb_and_stack():
 def test_normalise_uses_image_percentiles_not_dtype_range(dtype):
     rng = np.random.default_rng(1)
     raw = rng.integers(100, 200, size=(64, 64)).astype(dtype)
+    before = raw.copy()
     out = normalise(raw)
+    np.testing.assert_array_equal(raw, before)
     assert out.dtype == np.float32 and out.shape == (64, 64)
     assert out.min() == 0.0 and out.max() == 1.0  # dtype range would squeeze uint16 into ~0.002
     assert 0.3 < float(np.median(out)) < 0.7
 
 
-def test_normalise_is_robust_to_hot_pixels_and_nan():
+def test_normalise_is_robust_to_hot_pixels_and_non_finite():
     img = np.full((50, 50), 10.0)
     img[10:20] = 20.0
     img[0, 0] = 1e9
     img[1, 1] = np.nan
+    img[2, 2] = -np.inf
     out = normalise(img)
-    assert np.isfinite(out).all()
+    assert np.isfinite(out).all() and out[1, 1] == 0.0 and out[2, 2] == 0.0
     assert out[15, 15] == pytest.approx(1.0) and out[30, 30] == pytest.approx(0.0)
 
 

@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from workers.fewshot.chipping import ChipGrid
-from workers.fewshot.encoders import ChecksumError, build_encoder, list_encoders, load_encoder, save_encoder
+from workers.fewshot.encoders import (
+    ChecksumError,
+    build_encoder,
+    list_encoders,
+    load_encoder,
+    save_encoder,
+)
 from workers.fewshot.encoders.base import extract_chips
 from workers.fewshot.encoders.resnet import StateDictError, resnet
 
@@ -20,7 +26,12 @@ def test_registry_lists_the_three_encoders():
 
 @pytest.mark.parametrize(
     ("name", "kwargs"),
-    [("fourier", {}), ("default", {"weights": None}), ("default", {}), ("resnet", {"weights": None, "input_size": 32})],
+    [
+        ("fourier", {}),
+        ("default", {"weights": None}),
+        ("default", {}),
+        ("resnet", {"weights": None, "input_size": 32}),
+    ],
 )
 @pytest.mark.parametrize("chip", [8, 24])
 def test_embed_shapes(name, kwargs, chip):
@@ -109,7 +120,9 @@ def test_resnet_adapter_loads_own_state_dict_and_rejects_wrong_one(tmp_path):
     bad["layer1.0.conv1.weight"] = torch.zeros(3, 3, 3, 3)
     del bad["layer4.1.bn2.weight"]
     torch.save(bad, tmp_path / "bad.pth")
-    with pytest.raises(StateDictError, match="missing.*layer4.1.bn2.weight.*shape mismatch.*layer1.0.conv1"):
+    with pytest.raises(
+        StateDictError, match=r"missing.*layer4\.1\.bn2\.weight.*shape mismatch.*layer1\.0\.conv1"
+    ):
         build_encoder("resnet", weights=tmp_path / "bad.pth")
     with pytest.raises(StateDictError, match="resnet50"):
         build_encoder("resnet", weights=path, arch="resnet50")

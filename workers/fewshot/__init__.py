@@ -1,0 +1,1 @@
+"""Few-shot chip segmentation engine (numpy + torch, no Django); see CONTRACT.md."""

@@ -15,14 +15,14 @@ import numpy as np
 import torch
 
 __all__ = [
-    "Prototypes",
     "Prediction",
-    "fit_prototypes",
-    "squared_distances",
-    "predict",
+    "Prototypes",
     "calibrate_temperature",
+    "fit_prototypes",
+    "predict",
     "refine_prototypes",
     "smooth_log_probs",
+    "squared_distances",
 ]
 
 ArrayLike = np.ndarray | torch.Tensor
@@ -30,7 +30,7 @@ ArrayLike = np.ndarray | torch.Tensor
 
 @dataclass(frozen=True)
 class Prototypes:
-    """Class prototypes: ``centres`` (K, D) float32 in the order of ``classes``; ``counts`` (K,) support sizes."""
+    """Class prototypes: centres (K, D) in the order of classes; counts (K,) support sizes."""
 
     classes: tuple[int, ...]
     centres: torch.Tensor
@@ -43,7 +43,7 @@ class Prototypes:
 
 
 class Prediction(NamedTuple):
-    """Per-query output: ``probs`` (N, K), ``labels`` (N,) class ids, ``confidence`` (N,) = max prob."""
+    """Per-query output: probs (N, K), labels (N,) class ids, confidence (N,) = max prob."""
 
     probs: np.ndarray
     labels: np.ndarray
@@ -55,7 +55,7 @@ def _tensor(x: ArrayLike) -> torch.Tensor:
 
 
 def fit_prototypes(support_emb: dict[int, ArrayLike]) -> Prototypes:
-    """Prototype = mean support embedding per class: {class: (n_k, D)} -> Prototypes (K, D), classes sorted."""
+    """Prototype = mean support embedding per class: {class: (n_k, D)} -> Prototypes (K, D)."""
     if not support_emb:
         raise ValueError("support set is empty")
     classes = tuple(sorted(int(k) for k in support_emb))
@@ -87,7 +87,7 @@ def predict(
     *,
     support_emb: dict[int, ArrayLike] | None = None,
 ) -> Prediction:
-    """Classify queries by nearest prototype: (N, D) -> Prediction (probs (N, K), labels (N,), confidence (N,)).
+    """Classify queries by nearest prototype: (N, D) -> Prediction (probs, labels, confidence).
 
     ``temperature="auto"`` calibrates on ``support_emb`` (required then) with
     :func:`calibrate_temperature`. Labels are class ids from ``protos.classes``.
@@ -106,7 +106,9 @@ def prediction_from_log_probs(logp: torch.Tensor, protos: Prototypes) -> Predict
     probs = probs / probs.sum(-1, keepdim=True)
     conf, idx = probs.max(-1)
     ids = torch.tensor(protos.classes, dtype=torch.int64)[idx]
-    return Prediction(probs.numpy().astype(np.float32), ids.numpy(), conf.numpy().astype(np.float32))
+    return Prediction(
+        probs.numpy().astype(np.float32), ids.numpy(), conf.numpy().astype(np.float32)
+    )
 
 
 def calibrate_temperature(support_emb: dict[int, ArrayLike], *, n_grid: int = 41) -> float:
@@ -138,7 +140,9 @@ def calibrate_temperature(support_emb: dict[int, ArrayLike], *, n_grid: int = 41
     d[torch.arange(len(y)), y] = (x - own).square().sum(-1)
     scale = d.median().clamp_min(1e-6)
     grid = scale * torch.logspace(-3, 2, n_grid)
-    nll = torch.stack([-torch.log_softmax(-d / t, -1)[torch.arange(len(y)), y].mean() for t in grid])
+    nll = torch.stack(
+        [-torch.log_softmax(-d / t, -1)[torch.arange(len(y)), y].mean() for t in grid]
+    )
     return float(grid[int(nll.argmin())])
 
 

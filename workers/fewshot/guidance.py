@@ -1,4 +1,4 @@
-"""User guidance: a chip size from the image's periodicity / feature scale, and which chips to label next."""
+"""Guidance: a chip size from periodicity / feature scale, and which chips to label next."""
 
 from __future__ import annotations
 
@@ -7,11 +7,18 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from workers.fewshot.chipping import normalise
 from workers.fewshot.classifier import fit_prototypes, squared_distances
 
-__all__ = ["ChipSizeSuggestion", "ChipSuggestion", "suggest_chip_size", "label_next", "radial_power"]
+__all__ = [
+    "ChipSizeSuggestion",
+    "ChipSuggestion",
+    "label_next",
+    "radial_power",
+    "suggest_chip_size",
+]
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,7 @@ class ChipSizeSuggestion:
     chip_size: int
     method: str  # "periodicity" | "feature_scale"
     period_px: float | None
-    peak_prominence: float  # log power of the strongest radial peak above the power-law trend
+    peak_prominence: float  # log power of the strongest radial peak above its running median
     correlation_length_px: float
     reason: str
 
@@ -31,7 +38,7 @@ class ChipSizeSuggestion:
 
 
 def radial_power(image: np.ndarray, *, max_side: int = 1024) -> tuple[np.ndarray, np.ndarray, int]:
-    """Radially averaged power spectrum of a centred square crop: -> (radius (M,), log power (M,), side).
+    """Radially averaged power spectrum of a centred crop -> (radius (M,), log power (M,), side).
 
     Radius r (integer frequency index) corresponds to a period of side / r pixels.
     """
@@ -87,34 +94,42 @@ def suggest_chip_size(
     ``scale_factor`` x the autocorrelation length; rounded to ``multiple`` and clamped to
     [min_size, max_size (default min(H, W) // 4)].
 
-    Periodicity = the strongest peak of the radial power spectrum above a power-law trend
-    fitted in log-log space, accepted when its prominence (natural-log units) >= min_prominence.
+    Periodicity = the strongest peak of the radial power spectrum above its running median
+    (window ~1/8 of the radii), accepted when that prominence (natural log) >= min_prominence.
     """
-    h, w = np.asarray(image).shape[-2:] if np.asarray(image).ndim == 2 else np.asarray(image).shape[:2]
+    h, w = (
+        np.asarray(image).shape[-2:] if np.asarray(image).ndim == 2 else np.asarray(image).shape[:2]
+    )
     hi = max_size or max(min_size, min(h, w) // 4)
     radii, logp, side = radial_power(image)
+    # A lattice gives a sharp radial peak; smooth roll-offs (blur, blob textures) do not.
+    # Prominence = log power above the running median over a window much wider than a peak.
+    window = max(7, (len(logp) // 8) | 1)
+    excess = logp - ndimage.median_filter(logp, size=window, mode="nearest")
     use = radii >= 3  # periods up to side/3: a chip must hold several of them
-    r, lp = radii[use].astype(np.float64), logp[use]
-    slope, icpt = np.polyfit(np.log(r), lp, 1)
-    excess = lp - (slope * np.log(r) + icpt)
-    # a peak must stand out against its neighbours too, not just the global trend
+    r, excess = radii[use].astype(np.float64), excess[use]
     i = int(np.argmax(excess))
     prominence = float(excess[i])
     corr = _correlation_length(image)
 
     def clamp(x: float) -> int:
-        v = int(round(x / multiple)) * multiple
+        v = round(x / multiple) * multiple
         return int(min(max(v, min_size), hi))
 
     if prominence >= min_prominence:
         period = side / float(r[i])
         size = clamp(periods * period)
-        reason = (f"radial power peak at {period:.1f} px (prominence {prominence:.2f} >= {min_prominence}); "
-                  f"{periods:g} periods = {periods * period:.0f} px -> {size} px")
+        reason = (
+            f"radial power peak at {period:.1f} px "
+            f"(prominence {prominence:.2f} >= {min_prominence}); "
+            f"{periods:g} periods = {periods * period:.0f} px -> {size} px"
+        )
         return ChipSizeSuggestion(size, "periodicity", period, prominence, corr, reason)
     size = clamp(scale_factor * corr)
-    reason = (f"no clear periodicity (peak prominence {prominence:.2f} < {min_prominence}); "
-              f"autocorrelation length {corr:.1f} px x {scale_factor:g} -> {size} px")
+    reason = (
+        f"no clear periodicity (peak prominence {prominence:.2f} < {min_prominence}); "
+        f"autocorrelation length {corr:.1f} px x {scale_factor:g} -> {size} px"
+    )
     return ChipSizeSuggestion(size, "feature_scale", None, prominence, corr, reason)
 
 
@@ -141,23 +156,32 @@ def label_next(
     Strategies: "margin" (smallest gap between the two most probable classes), "entropy",
     "novelty" (squared distance to the nearest prototype, relative to the median), "mixed"
     (mean of the margin and novelty rank percentiles). Support chips are skipped and picks are
-    kept at least ``spacing`` + 1 chips apart (Chebyshev), so suggestions cover the image.
+    kept at least ``spacing`` + 1 chips apart (Chebyshev) while possible, so suggestions
+    cover the image; returns min(n, free chips) suggestions.
     """
     p = np.asarray(probs, dtype=np.float64)
     rows, cols, k = p.shape
     srt = np.sort(p, axis=-1)
     margin = 1.0 - (srt[..., -1] - (srt[..., -2] if k > 1 else 0.0))
     entropy = -(p * np.log(np.clip(p, 1e-12, 1))).sum(-1) / np.log(max(k, 2))
-    emb = torch.as_tensor(np.asarray(embeddings) if not torch.is_tensor(embeddings) else embeddings).float()
+    emb = torch.as_tensor(
+        np.asarray(embeddings) if not torch.is_tensor(embeddings) else embeddings
+    ).float()
     emb = emb.reshape(rows * cols, -1)
     sup = {c: emb[[r * cols + q for r, q in rc]] for c, rc in support.items() if rc}
     if sup:
-        d = squared_distances(emb, fit_prototypes(sup).centres).min(-1).values.numpy().reshape(rows, cols)
+        d = (
+            squared_distances(emb, fit_prototypes(sup).centres)
+            .min(-1)
+            .values.numpy()
+            .reshape(rows, cols)
+        )
         novelty = d / max(float(np.median(d)), 1e-12)
     else:
         novelty = np.zeros((rows, cols))
     scores = {"margin": margin, "entropy": entropy, "novelty": novelty}
     if strategy == "mixed":
+
         def pct(x: np.ndarray) -> np.ndarray:
             return np.argsort(np.argsort(x.ravel())).reshape(x.shape) / max(x.size - 1, 1)
 
@@ -166,18 +190,32 @@ def label_next(
         score = scores[strategy]
     else:
         raise ValueError(f"unknown strategy {strategy!r}; use margin, entropy, novelty or mixed")
-    taken = np.zeros((rows, cols), bool)
+    support_mask = np.zeros((rows, cols), bool)
     for rc in support.values():
         for r, c in rc:
-            taken[r, c] = True
-    out: list[ChipSuggestion] = []
-    for flat in np.argsort(-score.ravel(), kind="stable"):
+            support_mask[r, c] = True
+    order = np.argsort(-score.ravel(), kind="stable")
+    picked: list[int] = []
+    blocked = support_mask.copy()
+    for flat in order:  # first pass keeps picks apart, the second fills up if the image is small
         r, c = divmod(int(flat), cols)
-        if taken[r, c]:
-            continue
-        why = f"margin {1 - margin[r, c]:.2f}, entropy {entropy[r, c]:.2f}, novelty {novelty[r, c]:.2f}"
-        out.append(ChipSuggestion(r, c, float(score[r, c]), why))
-        taken[max(0, r - spacing) : r + spacing + 1, max(0, c - spacing) : c + spacing + 1] = True
-        if len(out) == n:
+        if not blocked[r, c]:
+            picked.append(int(flat))
+            blocked[
+                max(0, r - spacing) : r + spacing + 1, max(0, c - spacing) : c + spacing + 1
+            ] = True
+        if len(picked) == n:
             break
+    if len(picked) < n:
+        chosen = set(picked)
+        extra = [int(f) for f in order if not support_mask.flat[f] and int(f) not in chosen]
+        picked += extra[: n - len(picked)]
+    out: list[ChipSuggestion] = []
+    for flat in picked:
+        r, c = divmod(flat, cols)
+        why = (
+            f"margin {1 - margin[r, c]:.2f}, entropy {entropy[r, c]:.2f}, "
+            f"novelty {novelty[r, c]:.2f}"
+        )
+        out.append(ChipSuggestion(r, c, float(score[r, c]), why))
     return out

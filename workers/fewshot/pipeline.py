@@ -23,7 +23,7 @@ from workers.fewshot.classifier import (
 from workers.fewshot.encoders import Encoder, build_encoder
 from workers.fewshot.stats import abundance, bootstrap_labels
 
-__all__ = ["SegmentOptions", "Segmentation", "segment", "segment_images", "deterministic"]
+__all__ = ["SegmentOptions", "Segmentation", "deterministic", "segment", "segment_images"]
 
 Support = dict[int, list[tuple[int, int]]]
 
@@ -53,8 +53,11 @@ class SegmentOptions:
 
 @dataclass
 class Segmentation:
-    """Result for one image: labels (rows, cols) int64 class ids, probs (rows, cols, K) float32,
-    confidence (rows, cols) float32, stats (see stats.abundance), timings (seconds per stage), grid."""
+    """Result for one image.
+
+    labels (rows, cols) int64 class ids; probs (rows, cols, K) float32, columns in the order of
+    ``classes``; confidence (rows, cols) float32; stats (stats.abundance); timings (s per stage).
+    """
 
     labels: np.ndarray
     probs: np.ndarray
@@ -62,6 +65,7 @@ class Segmentation:
     stats: dict
     timings: dict[str, float]
     grid: ChipGrid
+    classes: tuple[int, ...] = ()
     embeddings: torch.Tensor | None = field(default=None, repr=False)
     temperature: float = 1.0
 
@@ -107,10 +111,17 @@ def segment(
     pixel_unit: str | None = None,
     options: SegmentOptions | None = None,
 ) -> Segmentation:
-    """Segment one image from support chips {class: [(row, col), ...]} (classes 0..K-1)."""
+    """Segment one image from support chips {class id: [(row, col), ...]} (see segment_images)."""
     return segment_images(
-        [image], chip_size=chip_size, support=[support], encoder=encoder, offset=offset, seed=seed,
-        pixel_size=pixel_size, pixel_unit=pixel_unit, options=options,
+        [image],
+        chip_size=chip_size,
+        support=[support],
+        encoder=encoder,
+        offset=offset,
+        seed=seed,
+        pixel_size=pixel_size,
+        pixel_unit=pixel_unit,
+        options=options,
     )[0]
 
 
@@ -130,14 +141,16 @@ def segment_images(
 
     ``support[i]`` holds the support chips picked on ``images[i]`` (may be empty); every image is
     embedded once, support embeddings are pooled per class across images, and each image is
-    classified against the same prototypes. Classes must be 0..K-1 across the union.
+    classified against the same prototypes. Class ids are any non-negative ints (usually
+    0..K-1); probability columns follow ``Segmentation.classes`` (sorted ids), labels hold ids,
+    and statistics lists are indexed by id (length max id + 1; absent ids count 0).
     """
     opts = options or SegmentOptions()
     if len(support) != len(images):
         raise ValueError(f"need one support dict per image ({len(images)}), got {len(support)}")
     classes = sorted({int(k) for s in support for k, v in s.items() if len(v)})
-    if classes != list(range(len(classes))) or len(classes) < 2:
-        raise ValueError(f"support classes must be 0..K-1 with K >= 2 and >= 1 chip each, got {classes}")
+    if len(classes) < 2 or classes[0] < 0:
+        raise ValueError(f"support needs >= 2 classes with ids >= 0 and >= 1 chip, got {classes}")
     sizes = list(pixel_size) if isinstance(pixel_size, Sequence) else [pixel_size] * len(images)
     enc = build_encoder(encoder) if isinstance(encoder, str) else encoder
     with deterministic(seed):
@@ -161,24 +174,38 @@ def segment_images(
         temperature = _temperature(opts.temperature, enc, support_emb)
         if opts.refine:
             protos = refine_prototypes(
-                torch.cat(embs), protos, temperature, threshold=opts.refine_threshold, query_weight=opts.refine_weight
+                torch.cat(embs),
+                protos,
+                temperature,
+                threshold=opts.refine_threshold,
+                query_weight=opts.refine_weight,
             )
         timer.lap("prototypes")
         results = []
         for i, (grid, emb, norm) in enumerate(zip(grids, embs, norms, strict=True)):
             logp = _chip_log_probs(enc, norm, grid, emb, protos, temperature, opts)
             if opts.smooth > 0:
-                logp = smooth_log_probs(logp.reshape(grid.rows, grid.cols, -1), strength=opts.smooth).reshape(
-                    grid.n_chips, -1
-                )
+                logp = smooth_log_probs(
+                    logp.reshape(grid.rows, grid.cols, -1), strength=opts.smooth
+                ).reshape(grid.n_chips, -1)
             pred = prediction_from_log_probs(logp, protos)
             timer.lap("classify")
             boot = None
             if opts.bootstrap > 0:
-                boot = bootstrap_labels(emb, support_emb, n_resamples=opts.bootstrap, seed=seed)
+                idx = bootstrap_labels(emb, support_emb, n_resamples=opts.bootstrap, seed=seed)
+                boot = np.asarray(classes)[idx]
+            n_ids = classes[-1] + 1
+            probs_by_id = np.zeros((grid.n_chips, n_ids), np.float32)
+            probs_by_id[:, classes] = pred.probs
             st = abundance(
-                pred.labels.reshape(grid.rows, grid.cols), pred.probs, n_classes=len(classes),
-                chip_area_px=chip_size**2, pixel_size=sizes[i], pixel_unit=pixel_unit, bootstrap=boot, ci=opts.ci,
+                pred.labels.reshape(grid.rows, grid.cols),
+                probs_by_id,
+                n_classes=n_ids,
+                chip_area_px=chip_size**2,
+                pixel_size=sizes[i],
+                pixel_unit=pixel_unit,
+                bootstrap=boot,
+                ci=opts.ci,
             )
             st["temperature"] = temperature
             timer.lap("statistics")
@@ -190,6 +217,7 @@ def segment_images(
                     stats=st,
                     timings={},
                     grid=grid,
+                    classes=tuple(classes),
                     embeddings=emb.reshape(grid.rows, grid.cols, -1),
                     temperature=temperature,
                 )
@@ -236,5 +264,5 @@ def _chip_log_probs(
     x = lw.permute(2, 0, 1).unsqueeze(1)  # (K, 1, nr, nc)
     num = torch.nn.functional.conv2d(x, kernel[None, None], padding=f - 1)
     den = torch.nn.functional.conv2d(torch.ones(1, 1, nr, nc), kernel[None, None], padding=f - 1)
-    avg = (num / den)[:, 0, :: f, :: f][:, : grid.rows, : grid.cols]  # (K, rows, cols)
+    avg = (num / den)[:, 0, ::f, ::f][:, : grid.rows, : grid.cols]  # (K, rows, cols)
     return torch.log_softmax(avg.permute(1, 2, 0).reshape(grid.n_chips, -1), dim=-1)

@@ -23,10 +23,16 @@ def bootstrap_labels(
     prototypes and assigns each query to the nearest one. Embeddings are computed once; all B
     resamples run as one batched distance computation (B, N, K).
     """
-    q = torch.as_tensor(np.asarray(query_emb) if not torch.is_tensor(query_emb) else query_emb).float()
+    q = torch.as_tensor(
+        np.asarray(query_emb) if not torch.is_tensor(query_emb) else query_emb
+    ).float()
     classes = sorted(support_emb)
-    sup = [torch.as_tensor(np.asarray(support_emb[k]) if not torch.is_tensor(support_emb[k])
-                           else support_emb[k]).float() for k in classes]
+    sup = [
+        torch.as_tensor(
+            np.asarray(support_emb[k]) if not torch.is_tensor(support_emb[k]) else support_emb[k]
+        ).float()
+        for k in classes
+    ]
     rng = np.random.default_rng(seed)
     centres = []
     for v in sup:
@@ -71,18 +77,24 @@ def abundance(
         "chip_area_px": int(chip_area_px),
         "counts": counts.tolist(),
         "fractions": fractions.tolist(),
-        "soft_fractions": p.mean(0).tolist() if n else [0.0] * n_classes,
-        "fractions_std_prob": (np.sqrt((p * (1 - p)).sum(0)) / max(n, 1)).tolist(),
+        "soft_fractions": _pad(p.mean(0) if n else np.zeros(0), n_classes),
+        "fractions_std_prob": _pad(np.sqrt((p * (1 - p)).sum(0)) / max(n, 1), n_classes),
         "mean_confidence": float(p.max(1).mean()) if n else 0.0,
     }
     std = np.zeros(n_classes)
     if bootstrap is not None and len(bootstrap):
-        bfrac = np.stack([np.bincount(b, minlength=n_classes)[:n_classes] / n for b in np.asarray(bootstrap)])
+        bfrac = np.stack(
+            [np.bincount(b, minlength=n_classes)[:n_classes] / n for b in np.asarray(bootstrap)]
+        )
         std = bfrac.std(0, ddof=1) if len(bfrac) > 1 else np.zeros(n_classes)
         alpha = (1 - ci) / 2
         out.update(
             {
-                "bootstrap": {"n_resamples": int(len(bfrac)), "ci": ci, "method": "support-chip resampling"},
+                "bootstrap": {
+                    "n_resamples": len(bfrac),
+                    "ci": ci,
+                    "method": "support-chip resampling",
+                },
                 "fractions_std": std.tolist(),
                 "fractions_ci_low": np.quantile(bfrac, alpha, axis=0).tolist(),
                 "fractions_ci_high": np.quantile(bfrac, 1 - alpha, axis=0).tolist(),
@@ -97,3 +109,10 @@ def abundance(
         out["areas_std"] = (std * total).tolist()
         out["area_unit"] = f"{pixel_unit or 'px'}^2"
     return out
+
+
+def _pad(values: np.ndarray, n: int) -> list[float]:
+    """First n values as a list, zero-padded (probs may have fewer columns than n_classes)."""
+    out = np.zeros(n)
+    out[: min(n, len(values))] = values[:n]
+    return out.tolist()

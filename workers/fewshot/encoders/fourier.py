@@ -9,9 +9,15 @@ from typing import Any
 import torch
 
 from workers.fewshot.encoders.base import Encoder, register_encoder
-from workers.fewshot.encoders.spectral import N_STATS, R_MAX, R_MIN, intensity_stats, polar_log_spectrum
+from workers.fewshot.encoders.spectral import (
+    N_STATS,
+    R_MAX,
+    R_MIN,
+    intensity_stats,
+    polar_log_spectrum,
+)
 
-__all__ = ["FourierConfig", "FourierEncoder", "fourier_features"]
+__all__ = ["FourierConfig", "FourierEncoder", "fourier_dim", "fourier_features"]
 
 
 @dataclass(frozen=True)
@@ -28,8 +34,16 @@ class FourierConfig:
     w_intensity: float = 1.0
 
 
-def fourier_features(chips: torch.Tensor, cfg: FourierConfig) -> torch.Tensor:
+def fourier_features(
+    chips: torch.Tensor,
+    cfg: FourierConfig,
+    *,
+    polar: torch.Tensor | None = None,
+    stats: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Describe chips: (N, 1, s, s) -> (N, D), D = R + A + 2 + 3 * n_harmonics + 9.
+
+    ``polar`` (N, R, A) and ``stats`` (N, 9) may be passed when already computed.
 
     Groups (each scaled to a comparable magnitude, then weighted):
     radial profile of the log power (lattice spacings / texture scale); angular profile of the
@@ -37,7 +51,8 @@ def fourier_features(chips: torch.Tensor, cfg: FourierConfig) -> torch.Tensor:
     prominence; circular harmonics of the angular profile (m-fold symmetry strength |c_m| and
     orientation Re/Im c_m); intensity statistics (mean, std, quantiles, gradient energies).
     """
-    polar = polar_log_spectrum(chips, n_radial=cfg.n_radial, n_angular=cfg.n_angular)  # (N, R, A)
+    if polar is None:
+        polar = polar_log_spectrum(chips, n_radial=cfg.n_radial, n_angular=cfg.n_angular)
     radial = polar.mean(dim=2)  # (N, R)
     excess = polar - radial[:, :, None]
     angular = excess.amax(dim=1)
@@ -52,12 +67,19 @@ def fourier_features(chips: torch.Tensor, cfg: FourierConfig) -> torch.Tensor:
     lattice = torch.stack([rho[peak], prominence], dim=1)
 
     m = torch.arange(1, cfg.n_harmonics + 1, device=chips.device, dtype=torch.float32)
-    phase = 2 * math.pi * m[:, None] * torch.arange(cfg.n_angular, device=chips.device)[None] / cfg.n_angular
+    phase = (
+        2
+        * math.pi
+        * m[:, None]
+        * torch.arange(cfg.n_angular, device=chips.device)[None]
+        / cfg.n_angular
+    )
     re = (angular[:, None, :] * torch.cos(phase)).mean(-1)
     im = (angular[:, None, :] * torch.sin(phase)).mean(-1)
     harmonics = torch.cat([re, im, torch.sqrt(re.square() + im.square())], dim=1)
 
-    stats = intensity_stats(chips)
+    if stats is None:
+        stats = intensity_stats(chips)
     stats = torch.cat([stats[:, :7] * 4.0, stats[:, 7:] / 2.0], dim=1)
 
     def group(x: torch.Tensor, weight: float, scale: float) -> torch.Tensor:
@@ -74,6 +96,11 @@ def fourier_features(chips: torch.Tensor, cfg: FourierConfig) -> torch.Tensor:
     )
 
 
+def fourier_dim(cfg: FourierConfig) -> int:
+    """Length D of :func:`fourier_features`."""
+    return cfg.n_radial + cfg.n_angular + 2 + 3 * cfg.n_harmonics + N_STATS
+
+
 class FourierEncoder(Encoder):
     """Hand-crafted spectral + intensity descriptor; no weights, fast on CPU."""
 
@@ -82,7 +109,7 @@ class FourierEncoder(Encoder):
     def __init__(self, *, device: torch.device, config: FourierConfig) -> None:
         super().__init__(device=device)
         self.cfg = config
-        self.dim = config.n_radial + config.n_angular + 2 + 3 * config.n_harmonics + N_STATS
+        self.dim = fourier_dim(config)
 
     def config(self) -> dict[str, Any]:
         """Builder options."""

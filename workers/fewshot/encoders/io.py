@@ -1,4 +1,4 @@
-"""Serialise any encoder as a directory: config.json (name, builder options, sha256) + weights.pt."""
+"""Serialise any encoder as a directory: config.json (name, options, sha256) + weights.pt."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ import torch
 
 from workers.fewshot.encoders.base import Encoder, build_encoder
 
-__all__ = ["save_encoder", "load_encoder", "ChecksumError", "sha256_file", "CONFIG_NAME", "WEIGHTS_NAME"]
+__all__ = [
+    "CONFIG_NAME",
+    "WEIGHTS_NAME",
+    "ChecksumError",
+    "load_encoder",
+    "save_encoder",
+    "sha256_file",
+]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "weights.pt"
@@ -31,7 +38,9 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def save_encoder(encoder: Encoder, path: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
+def save_encoder(
+    encoder: Encoder, path: str | Path, *, metadata: dict[str, Any] | None = None
+) -> Path:
     """Write ``encoder`` to directory ``path`` (created); returns the config.json path.
 
     ``metadata`` (JSON values: training config, command, metrics...) is stored alongside.
@@ -57,7 +66,7 @@ def save_encoder(encoder: Encoder, path: str | Path, *, metadata: dict[str, Any]
 
 
 def load_encoder(path: str | Path, *, device: str | torch.device | None = "cpu") -> Encoder:
-    """Load an encoder written by :func:`save_encoder`; raises ChecksumError if weights were altered."""
+    """Load an encoder written by :func:`save_encoder`; ChecksumError if the weights changed."""
     p = Path(path)
     cfg_path = p / CONFIG_NAME if p.is_dir() else p
     if not cfg_path.is_file():
@@ -66,7 +75,9 @@ def load_encoder(path: str | Path, *, device: str | torch.device | None = "cpu")
     weights = cfg_path.parent / doc["weights"]
     digest = sha256_file(weights)
     if digest != doc["sha256"]:
-        raise ChecksumError(f"{weights}: sha256 {digest} does not match {doc['sha256']} recorded in {cfg_path}")
+        raise ChecksumError(
+            f"{weights}: sha256 {digest} does not match {doc['sha256']} recorded in {cfg_path}"
+        )
     # every builder takes weights=None as "architecture only": the saved tensors are loaded next
     encoder = build_encoder(doc["encoder"], device=device, weights=None, **doc["config"])
     encoder.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))

@@ -1,4 +1,4 @@
-"""Adapter for a user-supplied torchvision-style ResNet-18/34/50 state dict (plain-torch architecture)."""
+"""Adapter for a user-supplied torchvision-style ResNet-18/34/50 state dict (plain torch)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from torch import nn
 
 from workers.fewshot.encoders.base import Encoder, register_encoder, resize_chips
 
-__all__ = ["ResNet", "ResNetConfig", "ResNetEncoder", "resnet", "StateDictError", "ARCHS"]
+__all__ = ["ARCHS", "ResNet", "ResNetConfig", "ResNetEncoder", "StateDictError", "resnet"]
 
 # ImageNet statistics: what torchvision-trained weights expect after grey -> RGB replication
 _MEAN = (0.485, 0.456, 0.406)
@@ -27,7 +27,9 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, c_in: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
+    def __init__(
+        self, c_in: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -48,7 +50,9 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, c_in: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
+    def __init__(
+        self, c_in: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, planes, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -102,8 +106,12 @@ class ResNet(nn.Module):
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(c_in, num_classes)
-        self.out_channels = {"layer1": 64 * block.expansion, "layer2": 128 * block.expansion,
-                             "layer3": 256 * block.expansion, "layer4": 512 * block.expansion}
+        self.out_channels = {
+            "layer1": 64 * block.expansion,
+            "layer2": 128 * block.expansion,
+            "layer3": 256 * block.expansion,
+            "layer4": 512 * block.expansion,
+        }
 
     def features(self, x: torch.Tensor, *, upto: str = "layer4") -> torch.Tensor:
         """Globally pooled features: (N, 3, h, w) -> (N, C of ``upto``)."""
@@ -124,8 +132,10 @@ def resnet(arch: str = "resnet18", *, num_classes: int = 1000) -> ResNet:
     return ResNet(arch, num_classes)
 
 
-def validate_state_dict(model: ResNet, state: dict[str, torch.Tensor], arch: str) -> dict[str, torch.Tensor]:
-    """Check keys and shapes (the ``fc`` head is ignored); returns the backbone tensors or raises StateDictError."""
+def validate_state_dict(
+    model: ResNet, state: dict[str, torch.Tensor], arch: str
+) -> dict[str, torch.Tensor]:
+    """Check keys and shapes (``fc`` ignored); return backbone tensors or raise StateDictError."""
     if "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     state = {k.removeprefix("module."): v for k, v in state.items()}
@@ -141,7 +151,11 @@ def validate_state_dict(model: ResNet, state: dict[str, torch.Tensor], arch: str
     )
     if missing or unexpected or wrong:
         parts = [f"state dict does not fit {arch}:"]
-        for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", wrong)):
+        for label, items in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("shape mismatch", wrong),
+        ):
             if items:
                 more = f" (+{len(items) - 5} more)" if len(items) > 5 else ""
                 parts.append(f"{len(items)} {label}: {', '.join(items[:5])}{more}")
@@ -162,7 +176,6 @@ class ResNetEncoder(Encoder):
     """Grey chips -> 3 channels, ImageNet normalisation, resize, pooled ResNet features."""
 
     name = "resnet"
-    batch_size = 256
 
     def __init__(self, *, device: torch.device, config: ResNetConfig, model: ResNet) -> None:
         super().__init__(device=device)
@@ -183,7 +196,11 @@ class ResNetEncoder(Encoder):
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Backbone weights (torchvision names)."""
-        return {k: v.detach().cpu() for k, v in self.model.state_dict().items() if not k.startswith("fc.")}
+        return {
+            k: v.detach().cpu()
+            for k, v in self.model.state_dict().items()
+            if not k.startswith("fc.")
+        }
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Validate then load backbone weights."""

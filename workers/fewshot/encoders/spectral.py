@@ -1,4 +1,4 @@
-"""Batched Fourier and intensity descriptors of chips (shared by the fourier and default encoders)."""
+"""Batched Fourier and intensity descriptors of chips (used by the fourier and default encoders)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-__all__ = ["polar_log_spectrum", "intensity_stats", "N_STATS", "R_MIN", "R_MAX"]
+__all__ = ["N_STATS", "R_MAX", "R_MIN", "intensity_stats", "polar_log_spectrum"]
 
 #: polar samples cover this band of radii, as fractions of the Nyquist frequency
 R_MIN, R_MAX = 0.08, 0.92
@@ -21,26 +21,40 @@ _EPS = 1e-5
 @lru_cache(maxsize=32)
 def _window(s: int, device: torch.device) -> torch.Tensor:
     """2-D Hann window (s, s) normalised to unit energy."""
-    w = torch.hann_window(s, periodic=False, dtype=torch.float64) if s > 2 else torch.ones(s, dtype=torch.float64)
+    w = (
+        torch.hann_window(s, periodic=False, dtype=torch.float64)
+        if s > 2
+        else torch.ones(s, dtype=torch.float64)
+    )
     w2 = torch.outer(w, w)
     return (w2 / w2.pow(2).sum().sqrt()).to(device=device, dtype=torch.float32)
 
 
 @lru_cache(maxsize=32)
 def _polar_grid(s: int, n_radial: int, n_angular: int, device: torch.device) -> torch.Tensor:
-    """grid_sample coordinates (1, R, A, 2) of polar points in an fftshifted (s, s) spectrum."""
+    """grid_sample coordinates (1, R, A, 2) of polar points in a half-plane (rfft2) spectrum.
+
+    The spectrum is (s, s // 2 + 1): rows are fftshifted vertical frequencies, columns the
+    non-negative horizontal ones. A point with fx < 0 is read at (-fx, -fy): the power spectrum
+    of a real image is point-symmetric.
+    """
     rho = torch.linspace(R_MIN, R_MAX, n_radial, dtype=torch.float64)
     theta = torch.arange(n_angular, dtype=torch.float64) * (math.pi / n_angular)
     f = 0.5 * rho[:, None]  # cycles / pixel
     fx, fy = f * torch.cos(theta)[None, :], f * torch.sin(theta)[None, :]
-    centre = s // 2
-    ix, iy = centre + fx * s, centre + fy * s
-    # align_corners=True: pixel index i <-> normalised coordinate 2 i / (s - 1) - 1
-    grid = torch.stack([2 * ix / (s - 1) - 1, 2 * iy / (s - 1) - 1], dim=-1)
+    flip = torch.where(fx < 0, -1.0, 1.0).to(torch.float64)
+    fx, fy = fx * flip, fy * flip
+    ix, iy = fx * s, s // 2 + fy * s
+    w = s // 2 + 1
+    # align_corners=True: pixel index i <-> normalised coordinate 2 i / (n - 1) - 1
+    gx = 2 * ix / max(w - 1, 1) - 1
+    grid = torch.stack([gx, 2 * iy / (s - 1) - 1], dim=-1)
     return grid[None].to(device=device, dtype=torch.float32)
 
 
-def polar_log_spectrum(chips: torch.Tensor, *, n_radial: int = 12, n_angular: int = 36) -> torch.Tensor:
+def polar_log_spectrum(
+    chips: torch.Tensor, *, n_radial: int = 12, n_angular: int = 36
+) -> torch.Tensor:
     """Log power spectrum of each chip on a polar grid: (N, 1, s, s) -> (N, R, A).
 
     Chips are mean-subtracted and Hann-windowed; all chips are transformed in one batched FFT.
@@ -52,7 +66,8 @@ def polar_log_spectrum(chips: torch.Tensor, *, n_radial: int = 12, n_angular: in
     n, _, s, _ = chips.shape
     x = chips[:, 0].float()
     x = (x - x.mean(dim=(-2, -1), keepdim=True)) * _window(s, x.device)
-    power = torch.fft.fftshift(torch.fft.fft2(x).abs().square(), dim=(-2, -1)).unsqueeze(1)
+    spec = torch.fft.rfft2(x)  # (N, s, s // 2 + 1): half the work of a full FFT
+    power = torch.fft.fftshift(spec.real.square() + spec.imag.square(), dim=-2).unsqueeze(1)
     spacing = math.pi * R_MAX * s / 2 / n_angular  # arc length between polar samples, px
     k = 2 * int(spacing // 2) + 1
     if k > 1:
@@ -78,8 +93,16 @@ def intensity_stats(chips: torch.Tensor) -> torch.Tensor:
     q = torch.quantile(small.reshape(n, -1), torch.tensor(_QUANTILES, device=x.device), dim=1).T
     grad = _grad_energy(x)
     coarse = _grad_energy(F.avg_pool2d(x, 2)) if s >= 4 else grad
-    return torch.cat([mean[:, None], std[:, None], q, torch.log(grad + _EPS)[:, None],
-                      torch.log(coarse + _EPS)[:, None]], dim=1)
+    return torch.cat(
+        [
+            mean[:, None],
+            std[:, None],
+            q,
+            torch.log(grad + _EPS)[:, None],
+            torch.log(coarse + _EPS)[:, None],
+        ],
+        dim=1,
+    )
 
 
 def _grad_energy(x: torch.Tensor) -> torch.Tensor:

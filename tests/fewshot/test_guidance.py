@@ -1,0 +1,58 @@
+"""Chip-size suggestion and label-next guidance."""
+
+import numpy as np
+from scipy import ndimage
+
+from tests.fewshot.synthetic import stripes
+from workers.fewshot.guidance import label_next, suggest_chip_size
+
+
+def test_periodic_image_gets_a_multiple_of_its_period():
+    img = stripes((256, 256), 8.0, 30.0, np.random.default_rng(0))
+    s = suggest_chip_size(img)
+    assert s.method == "periodicity"
+    assert abs(s.period_px - 8.0) < 0.6
+    assert s.chip_size == 48 and "8.0 px" in s.reason
+
+
+def test_aperiodic_image_uses_feature_scale_and_grows_with_it():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(256, 256))
+    small = suggest_chip_size(ndimage.gaussian_filter(noise, 2))
+    large = suggest_chip_size(ndimage.gaussian_filter(noise, 6))
+    assert small.method == large.method == "feature_scale"
+    assert large.correlation_length_px > 2 * small.correlation_length_px
+    assert large.chip_size > small.chip_size
+    assert 16 <= small.chip_size <= 64
+
+
+def test_label_next_prefers_ambiguous_then_skips_support_and_neighbours():
+    probs = np.tile([0.95, 0.05], (4, 6, 1))
+    probs[1, 1] = [0.5, 0.5]
+    probs[1, 2] = [0.55, 0.45]  # neighbour of the first pick: suppressed
+    probs[3, 5] = [0.6, 0.4]
+    probs[0, 0] = [0.5, 0.5]  # a support chip: never suggested
+    emb = np.zeros((4, 6, 2))
+    support = {0: [(0, 0)], 1: [(3, 0)]}
+    picks = label_next(probs, emb, support, n=2, strategy="margin")
+    assert [(p.row, p.col) for p in picks] == [(1, 1), (3, 5)]
+    assert picks[0].score > picks[1].score
+
+
+def test_label_next_novelty_finds_the_outlier():
+    rng = np.random.default_rng(0)
+    emb = rng.normal(0, 0.1, (5, 5, 3))
+    emb[4, 2] += 10.0
+    probs = np.full((5, 5, 2), 0.5)
+    picks = label_next(probs, emb, {0: [(0, 0)], 1: [(0, 4)]}, n=1, strategy="novelty")
+    assert (picks[0].row, picks[0].col) == (4, 2)
+
+
+def test_label_next_fills_up_when_spacing_runs_out():
+    probs = np.full((2, 3, 2), 0.5)
+    picks = label_next(
+        probs, np.zeros((2, 3, 1)), {0: [(0, 0)], 1: [(1, 2)]}, n=10, strategy="entropy"
+    )
+    assert len(picks) == 4
+    assert len({(p.row, p.col) for p in picks}) == 4
+    assert (0, 0) not in {(p.row, p.col) for p in picks}
