@@ -49,13 +49,17 @@ def lab_update(
     *, user: User, lab: Lab, name: str | None = None, description: str | None = None
 ) -> Lab:
     require_role(user=user, lab_id=lab.pk, role=Role.OWNER)
+    changed = []
     if name is not None:
         if not name.strip():
             raise Invalid("A lab needs a name.", fields={"name": ["required"]})
         lab.name = name.strip()
+        changed.append("name")
     if description is not None:
         lab.description = description
-    lab.save()
+        changed.append("description")
+    if changed:
+        lab.save(update_fields=changed)
     return lab
 
 

@@ -63,9 +63,11 @@ def dataset_create(*, user, lab: Lab, title: str, **fields) -> Dataset:
 @transaction.atomic
 def dataset_update(*, user, dataset: Dataset, **fields) -> Dataset:
     require_role(user=user, lab_id=dataset.lab_id, role=Role.CURATOR)
-    for name, value in _clean_dataset_fields(fields).items():
+    fields = _clean_dataset_fields(fields)
+    for name, value in fields.items():
         setattr(dataset, name, value)
-    dataset.save()
+    # Only the fields sent, so concurrent edits of different fields do not undo each other.
+    dataset.save(update_fields=[*fields, "modified"])
     return dataset
 
 

@@ -333,3 +333,14 @@ def test_landing_page_embeds_jsonld(client_for, world, client):
     block = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
     doc = json.loads(block.group(1))
     assert doc["name"] == "Public STO/Ge set" and doc["@id"].endswith(f"/datasets/{dataset.pk}/")
+
+
+def test_concurrent_dataset_edits_of_different_fields_both_survive(world):
+    from catalog import services
+
+    dataset = world.dataset(title="Old", licence="CC-BY-4.0")
+    first, second = (Dataset.objects.get(pk=dataset.pk) for _ in range(2))
+    services.dataset_update(user=world.curator, dataset=first, title="New title")
+    services.dataset_update(user=world.curator, dataset=second, licence="CC0-1.0")
+    dataset.refresh_from_db()
+    assert (dataset.title, dataset.licence) == ("New title", "CC0-1.0")

@@ -81,6 +81,17 @@ def test_classes_add_rename_recolour_remove(world, lab):
         services.class_update(user=world.curator, label_class=lab.sto, name="again")
 
 
+def test_concurrent_edits_of_a_class_do_not_undo_each_other(world, lab):
+    """Two requests holding the same stale row: a rename and a recolour both survive."""
+    from labeling.models import LabelClass
+
+    first, second = (LabelClass.objects.get(pk=lab.ge.pk) for _ in range(2))
+    services.class_update(user=world.curator, label_class=first, name="Germanium")
+    services.class_update(user=world.curator, label_class=second, colour="#cc79a7")
+    lab.ge.refresh_from_db()
+    assert (lab.ge.name, lab.ge.colour) == ("Germanium", "#cc79a7")
+
+
 def test_annotators_cannot_manage_classes(world, lab):
     with pytest.raises(Forbidden):
         services.class_create(user=world.annotator, schema=lab.schema, name="vacuum")

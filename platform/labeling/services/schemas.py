@@ -109,7 +109,10 @@ def class_update(*, user, label_class: LabelClass, name: str | None = None,
         setattr(label_class, key, value)
     try:
         with transaction.atomic():
-            label_class.save()
+            # Only the fields sent: two concurrent edits (rename, recolour) must not undo
+            # each other with a stale copy of the row.
+            if fields:
+                label_class.save(update_fields=list(fields))
     except IntegrityError as err:
         raise Conflict(f"'{name}' is already a class of this schema.") from err
     return label_class
