@@ -45,8 +45,12 @@ TAG = ["labeling"]
 
 
 def _schema_param(required=False):
-    return OpenApiParameter("schema", str, required=required,
-                            description="Label schema id (default: the dataset's default schema)")
+    return OpenApiParameter(
+        "schema",
+        str,
+        required=required,
+        description="Label schema id (default: the dataset's default schema)",
+    )
 
 
 # --- schemas and classes -----------------------------------------------------------
@@ -56,21 +60,29 @@ class DatasetSchemaListApi(APIView):
         schemas = selectors.schemas_of_dataset(user=request.user, dataset_id=dataset_id)
         return Response(LabelSchemaSerializer(schemas, many=True).data)
 
-    @extend_schema(tags=TAG, request=SchemaCreateSerializer,
-                   responses={201: LabelSchemaSerializer, 200: LabelSchemaSerializer},
-                   description="Without a name: get or create the dataset's default schema "
-                               "(annotators). With a name: a new schema (curators).")
+    @extend_schema(
+        tags=TAG,
+        request=SchemaCreateSerializer,
+        responses={201: LabelSchemaSerializer, 200: LabelSchemaSerializer},
+        description="Without a name: get or create the dataset's default schema "
+        "(annotators). With a name: a new schema (curators).",
+    )
     def post(self, request, dataset_id):
         data = valid(SchemaCreateSerializer, request.data)
         dataset = dataset_get(user=request.user, dataset_id=dataset_id)
         if (data.get("name") or "").strip():
-            schema, created = services.schema_create(user=request.user, dataset=dataset,
-                                                     name=data["name"]), True
+            schema, created = (
+                services.schema_create(user=request.user, dataset=dataset, name=data["name"]),
+                True,
+            )
         else:
-            schema, created = services.schema_get_or_create_default(user=request.user,
-                                                                    dataset=dataset)
-        return Response(LabelSchemaSerializer(schema).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+            schema, created = services.schema_get_or_create_default(
+                user=request.user, dataset=dataset
+            )
+        return Response(
+            LabelSchemaSerializer(schema).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class SchemaDetailApi(APIView):
@@ -90,16 +102,23 @@ class SchemaClassListApi(APIView):
 
 
 class ClassDetailApi(APIView):
-    @extend_schema(tags=TAG, request=ClassWriteSerializer, responses=LabelClassSerializer,
-                   description="Rename, recolour or reorder a class.")
+    @extend_schema(
+        tags=TAG,
+        request=ClassWriteSerializer,
+        responses=LabelClassSerializer,
+        description="Rename, recolour or reorder a class.",
+    )
     def patch(self, request, class_id):
         label_class = selectors.class_get(user=request.user, class_id=class_id)
         data = valid(ClassWriteSerializer, request.data, partial=True)
         label_class = services.class_update(user=request.user, label_class=label_class, **data)
         return Response(LabelClassSerializer(label_class).data)
 
-    @extend_schema(tags=TAG, responses={204: None},
-                   description="Soft removal: history keeps the class; it takes no new votes.")
+    @extend_schema(
+        tags=TAG,
+        responses={204: None},
+        description="Soft removal: history keeps the class; it takes no new votes.",
+    )
     def delete(self, request, class_id):
         label_class = selectors.class_get(user=request.user, class_id=class_id)
         services.class_remove(user=request.user, label_class=label_class)
@@ -113,22 +132,26 @@ class ImageGridListApi(APIView):
         grids = selectors.grids_of_image(user=request.user, image_id=image_id)
         return Response(GridSerializer(grids, many=True).data)
 
-    @extend_schema(tags=TAG, request=GridCreateSerializer,
-                   responses={201: GridSerializer, 200: GridSerializer},
-                   description="Creating an existing (chip size, offset) returns it (200).")
+    @extend_schema(
+        tags=TAG,
+        request=GridCreateSerializer,
+        responses={201: GridSerializer, 200: GridSerializer},
+        description="Creating an existing (chip size, offset) returns it (200).",
+    )
     def post(self, request, image_id):
         image = image_get(user=request.user, image_id=image_id)
         data = valid(GridCreateSerializer, request.data)
         grid, created = services.grid_create(user=request.user, image=image, **data)
-        return Response(GridSerializer(grid).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            GridSerializer(grid).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class GridDetailApi(APIView):
     @extend_schema(tags=TAG, responses=GridSerializer)
     def get(self, request, grid_id):
-        return Response(GridSerializer(selectors.grid_get(user=request.user,
-                                                          grid_id=grid_id)).data)
+        return Response(GridSerializer(selectors.grid_get(user=request.user, grid_id=grid_id)).data)
 
 
 class ChipSizeSuggestionApi(APIView):
@@ -141,58 +164,94 @@ class ChipSizeSuggestionApi(APIView):
 # --- votes -------------------------------------------------------------------------
 class GridVoteApi(APIView):
     @extend_schema(
-        tags=TAG, parameters=[
-            OpenApiParameter("user", str, enum=["me", "all"],
-                             description="me: your labels; all: everyone's, with counts"),
+        tags=TAG,
+        parameters=[
+            OpenApiParameter(
+                "user",
+                str,
+                enum=["me", "all"],
+                description="me: your labels; all: everyone's, with counts",
+            ),
             _schema_param(),
         ],
-        responses={200: OpenApiResponse(description="Current state per chip: "
-                                        "{grid, schema, user, chips: [{row, col, class, not} | "
-                                        "{row, col, mine, counts, not_counts, users}]}")},
+        responses={
+            200: OpenApiResponse(
+                description="Current state per chip: "
+                "{grid, schema, user, chips: [{row, col, class, not} | "
+                "{row, col, mine, counts, not_counts, users}]}"
+            )
+        },
     )
     def get(self, request, grid_id):
         query = valid(VotesQuerySerializer, request.query_params)
         grid = selectors.grid_get(user=request.user, grid_id=grid_id)
-        schema = selectors.schema_for_grid(user=request.user, grid=grid,
-                                           schema_id=query.get("schema"))
-        return Response(selectors.votes_current(user=request.user, grid=grid, schema=schema,
-                                                scope=query["user"]))
+        schema = selectors.schema_for_grid(
+            user=request.user, grid=grid, schema_id=query.get("schema")
+        )
+        return Response(
+            selectors.votes_current(
+                user=request.user, grid=grid, schema=schema, scope=query["user"]
+            )
+        )
 
-    @extend_schema(tags=TAG, request=VoteCastSerializer,
-                   responses={201: PolymorphicProxySerializer(
-                       component_name="VoteCastResult", resource_type_field_name=None,
-                       serializers=[VoteSerializer, VoteBatchResultSerializer])},
-                   description="One vote {row, col, class} or a batch {votes: [...]}; "
-                               "class null retracts. Votes are append-only.")
+    @extend_schema(
+        tags=TAG,
+        request=VoteCastSerializer,
+        responses={
+            201: PolymorphicProxySerializer(
+                component_name="VoteCastResult",
+                resource_type_field_name=None,
+                serializers=[VoteSerializer, VoteBatchResultSerializer],
+            )
+        },
+        description="One vote {row, col, class} or a batch {votes: [...]}; "
+        "class null retracts. Votes are append-only.",
+    )
     def post(self, request, grid_id):
         data = valid(VoteCastSerializer, request.data)
         grid = selectors.grid_get(user=request.user, grid_id=grid_id)
-        schema = (selectors.schema_get(user=request.user, schema_id=data["schema"])
-                  if data.get("schema") else None)
+        schema = (
+            selectors.schema_get(user=request.user, schema_id=data["schema"])
+            if data.get("schema")
+            else None
+        )
         batch = "votes" in data
-        votes = data["votes"] if batch else [
-            {k: data[k] for k in ("row", "col", "class", "client_id") if k in data}
-        ]
-        stored = services.votes_cast_many(user=request.user, grid=grid, schema=schema,
-                                          votes=votes)
-        body = ({"votes": VoteSerializer(stored, many=True).data} if batch
-                else VoteSerializer(stored[0]).data)
+        votes = (
+            data["votes"]
+            if batch
+            else [{k: data[k] for k in ("row", "col", "class", "client_id") if k in data}]
+        )
+        stored = services.votes_cast_many(user=request.user, grid=grid, schema=schema, votes=votes)
+        body = (
+            {"votes": VoteSerializer(stored, many=True).data}
+            if batch
+            else VoteSerializer(stored[0]).data
+        )
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 class GridSupportApi(APIView):
-    @extend_schema(tags=TAG, parameters=[SupportQuerySerializer],
-                   responses=SupportStateSerializer,
-                   description="The support set a rule derives from the current votes, with "
-                               "counts per class and guidance warnings (before freezing).")
+    @extend_schema(
+        tags=TAG,
+        parameters=[SupportQuerySerializer],
+        responses=SupportStateSerializer,
+        description="The support set a rule derives from the current votes, with "
+        "counts per class and guidance warnings (before freezing).",
+    )
     def get(self, request, grid_id):
         query = valid(SupportQuerySerializer, request.query_params)
         grid = selectors.grid_get(user=request.user, grid_id=grid_id)
-        schema = selectors.schema_for_grid(user=request.user, grid=grid,
-                                           schema_id=query.get("schema"))
-        state = selectors.support_state(user=request.user, schema=schema, grids=[grid],
-                                        rule=query["rule"], owner=query.get("owner"),
-                                        min_votes=query["min_votes"])
+        schema = selectors.schema_for_grid(
+            user=request.user, grid=grid, schema_id=query.get("schema")
+        )
+        state = selectors.support_state(
+            user=request.user,
+            schema=schema,
+            grids=[grid],
+            rule=query["rule"],
+            owner=query.get("owner"),
+            min_votes=query["min_votes"],
+        )
         return Response(SupportStateSerializer(state).data)
 
 
@@ -200,20 +259,27 @@ class GridGoldApi(APIView):
     @extend_schema(tags=TAG, parameters=[_schema_param()], responses=GoldChipSerializer(many=True))
     def get(self, request, grid_id):
         grid = selectors.grid_get(user=request.user, grid_id=grid_id)
-        schema = selectors.schema_for_grid(user=request.user, grid=grid,
-                                           schema_id=request.query_params.get("schema"))
+        schema = selectors.schema_for_grid(
+            user=request.user, grid=grid, schema_id=request.query_params.get("schema")
+        )
         gold = selectors.gold_of_grid(user=request.user, grid=grid, schema=schema)
         return Response(GoldChipSerializer(gold, many=True).data)
 
-    @extend_schema(tags=TAG, request=GoldSetSerializer, responses=GoldChipSerializer(many=True),
-                   description="Curators set reference answers; class null clears one.")
+    @extend_schema(
+        tags=TAG,
+        request=GoldSetSerializer,
+        responses=GoldChipSerializer(many=True),
+        description="Curators set reference answers; class null clears one.",
+    )
     def post(self, request, grid_id):
         data = valid(GoldSetSerializer, request.data)
         grid = selectors.grid_get(user=request.user, grid_id=grid_id)
-        schema = (selectors.schema_get(user=request.user, schema_id=data["schema"])
-                  if data.get("schema") else None)
-        gold = services.gold_set(user=request.user, grid=grid, schema=schema,
-                                 chips=data["chips"])
+        schema = (
+            selectors.schema_get(user=request.user, schema_id=data["schema"])
+            if data.get("schema")
+            else None
+        )
+        gold = services.gold_set(user=request.user, grid=grid, schema=schema, chips=data["chips"])
         return Response(GoldChipSerializer(gold, many=True).data)
 
 
@@ -224,20 +290,29 @@ class SchemaVersionListApi(APIView):
         versions = selectors.versions_of_schema(user=request.user, schema_id=schema_id)
         return Response(SupportSetVersionSerializer(versions, many=True).data)
 
-    @extend_schema(tags=TAG, request=FreezeSerializer,
-                   responses={201: SupportSetVersionSerializer},
-                   description="Freeze the current support set into the next immutable version.")
+    @extend_schema(
+        tags=TAG,
+        request=FreezeSerializer,
+        responses={201: SupportSetVersionSerializer},
+        description="Freeze the current support set into the next immutable version.",
+    )
     def post(self, request, schema_id):
         data = valid(FreezeSerializer, request.data)
         schema = selectors.schema_get(user=request.user, schema_id=schema_id)
-        grids = (selectors.grids_get_many(user=request.user, grid_ids=data["grids"])
-                 if "grids" in data else None)
-        version = services.support_set_freeze(
-            user=request.user, schema=schema, rule=data["rule"], owner=data.get("owner"),
-            min_votes=data["min_votes"], grids=grids,
+        grids = (
+            selectors.grids_get_many(user=request.user, grid_ids=data["grids"])
+            if "grids" in data
+            else None
         )
-        return Response(SupportSetVersionSerializer(version).data,
-                        status=status.HTTP_201_CREATED)
+        version = services.support_set_freeze(
+            user=request.user,
+            schema=schema,
+            rule=data["rule"],
+            owner=data.get("owner"),
+            min_votes=data["min_votes"],
+            grids=grids,
+        )
+        return Response(SupportSetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
 class SupportSetDetailApi(APIView):
@@ -248,39 +323,52 @@ class SupportSetDetailApi(APIView):
 
 
 class SchemaAgreementApi(APIView):
-    @extend_schema(tags=TAG, parameters=[AgreementQuerySerializer],
-                   responses=AgreementSerializer)
+    @extend_schema(tags=TAG, parameters=[AgreementQuerySerializer], responses=AgreementSerializer)
     def get(self, request, schema_id):
         query = valid(AgreementQuerySerializer, request.query_params)
         schema = selectors.schema_get(user=request.user, schema_id=schema_id)
-        grid = (selectors.grid_get(user=request.user, grid_id=query["grid"])
-                if query.get("grid") else None)
+        grid = (
+            selectors.grid_get(user=request.user, grid_id=query["grid"])
+            if query.get("grid")
+            else None
+        )
         return Response(selectors.agreement(user=request.user, schema=schema, grid=grid))
 
 
 # --- crowd tasks -------------------------------------------------------------------
 class CrowdTaskNextApi(APIView):
-    @extend_schema(tags=TAG, parameters=[CrowdTaskQuerySerializer],
-                   responses=CrowdTaskSerializer,
-                   description="The next micro-task for you (nothing is stored until you "
-                               "answer). 409 no_task when nothing is left to ask.")
+    @extend_schema(
+        tags=TAG,
+        parameters=[CrowdTaskQuerySerializer],
+        responses=CrowdTaskSerializer,
+        description="The next micro-task for you (nothing is stored until you "
+        "answer). 409 no_task when nothing is left to ask.",
+    )
     def get(self, request, schema_id):
         query = valid(CrowdTaskQuerySerializer, request.query_params)
         schema = selectors.schema_get(user=request.user, schema_id=schema_id)
-        grid = (selectors.grid_get(user=request.user, grid_id=query["grid"])
-                if query.get("grid") else None)
-        task = services.crowd_task_next(user=request.user, schema=schema, grid=grid,
-                                        seed=query.get("seed"))
+        grid = (
+            selectors.grid_get(user=request.user, grid_id=query["grid"])
+            if query.get("grid")
+            else None
+        )
+        task = services.crowd_task_next(
+            user=request.user, schema=schema, grid=grid, seed=query.get("seed")
+        )
         return Response(task)
 
 
 class CrowdTaskAnswerApi(APIView):
-    @extend_schema(tags=TAG, request=CrowdAnswerSerializer,
-                   responses={201: CrowdAnswerResultSerializer})
+    @extend_schema(
+        tags=TAG, request=CrowdAnswerSerializer, responses={201: CrowdAnswerResultSerializer}
+    )
     def post(self, request):
         data = valid(CrowdAnswerSerializer, request.data)
-        votes = services.crowd_task_answer(user=request.user, task=data["task"],
-                                           selected=data["selected"])
+        votes = services.crowd_task_answer(
+            user=request.user, task=data["task"], selected=data["selected"]
+        )
         positive = sum(1 for v in votes if not v.negative)
-        return Response({"votes": len(votes), "selected": positive,
-                         "not_selected": len(votes) - positive}, status=status.HTTP_201_CREATED)
+        return Response(
+            {"votes": len(votes), "selected": positive, "not_selected": len(votes) - positive},
+            status=status.HTTP_201_CREATED,
+        )

@@ -78,8 +78,9 @@ def vote_rows(*, schema: LabelSchema, grids: Iterable[Grid], users=None):
     qs = Vote.objects.filter(schema=schema, grid__in=list(grids))
     if users is not None:
         qs = qs.filter(user__in=users)
-    return qs.order_by("id").values_list("grid_id", "row", "col", "user_id", "label_class_id",
-                                         "negative")
+    return qs.order_by("id").values_list(
+        "grid_id", "row", "col", "user_id", "label_class_id", "negative"
+    )
 
 
 def fold(rows, *, active: set[str], one_voice: bool = False) -> dict[Chip, dict[str, Opinion]]:
@@ -106,9 +107,11 @@ def active_class_ids(schema: LabelSchema) -> set[str]:
 
 
 def curator_ids(schema: LabelSchema) -> list:
-    return list(Membership.objects.filter(
-        lab_id=schema.dataset.lab_id, role__in=[Role.CURATOR, Role.OWNER]
-    ).values_list("user_id", flat=True))
+    return list(
+        Membership.objects.filter(
+            lab_id=schema.dataset.lab_id, role__in=[Role.CURATOR, Role.OWNER]
+        ).values_list("user_id", flat=True)
+    )
 
 
 # --- rules -------------------------------------------------------------------------
@@ -144,8 +147,9 @@ def decide_curator(curator_state) -> dict[Chip, Decision]:
     return out
 
 
-def decide(*, schema: LabelSchema, grids: list[Grid], rule: str, owner=None,
-           min_votes: int = 2) -> tuple[dict[Chip, Decision], dict[Chip, dict[str, Opinion]]]:
+def decide(
+    *, schema: LabelSchema, grids: list[Grid], rule: str, owner=None, min_votes: int = 2
+) -> tuple[dict[Chip, Decision], dict[Chip, dict[str, Opinion]]]:
     """The support chips under ``rule`` and everyone's current opinions (for agreement)."""
     active = active_class_ids(schema)
     state = fold(vote_rows(schema=schema, grids=grids), active=active)
@@ -153,8 +157,11 @@ def decide(*, schema: LabelSchema, grids: list[Grid], rule: str, owner=None,
         return decide_single_owner(state, owner=str(owner)), state
     if rule == ConsensusRule.MAJORITY:
         return decide_majority(state, min_votes=min_votes), state
-    curators = fold(vote_rows(schema=schema, grids=grids, users=curator_ids(schema)),
-                    active=active, one_voice=True)
+    curators = fold(
+        vote_rows(schema=schema, grids=grids, users=curator_ids(schema)),
+        active=active,
+        one_voice=True,
+    )
     return decide_curator(curators), state
 
 
@@ -178,12 +185,23 @@ def agreement_with(decisions: dict[Chip, Decision], state) -> dict:
     per_chip = []
     for chip, decision in sorted(decisions.items()):
         agree, say = chip_agreement(state.get(chip, {}), decision.label)
-        per_chip.append({"grid": chip[0], "row": chip[1], "col": chip[2],
-                         "class": decision.label, "agree": agree, "voters": say,
-                         "agreement": round(agree / say, 4) if say else None})
+        per_chip.append(
+            {
+                "grid": chip[0],
+                "row": chip[1],
+                "col": chip[2],
+                "class": decision.label,
+                "agree": agree,
+                "voters": say,
+                "agreement": round(agree / say, 4) if say else None,
+            }
+        )
     rated = [c["agreement"] for c in per_chip if c["voters"] >= 2]
-    return {"per_chip": per_chip, "chips_with_several_voters": len(rated),
-            "overall": round(sum(rated) / len(rated), 4) if rated else None}
+    return {
+        "per_chip": per_chip,
+        "chips_with_several_voters": len(rated),
+        "overall": round(sum(rated) / len(rated), 4) if rated else None,
+    }
 
 
 def agreement_report(state, *, gold: dict[Chip, str]) -> dict:
@@ -196,8 +214,17 @@ def agreement_report(state, *, gold: dict[Chip, str]) -> dict:
             continue
         agree, say = chip_agreement(ops, top)
         consensus[chip] = top
-        per_chip.append({"grid": chip[0], "row": chip[1], "col": chip[2], "consensus": top,
-                         "agree": agree, "voters": say, "agreement": round(agree / say, 4)})
+        per_chip.append(
+            {
+                "grid": chip[0],
+                "row": chip[1],
+                "col": chip[2],
+                "consensus": top,
+                "agree": agree,
+                "voters": say,
+                "agreement": round(agree / say, 4),
+            }
+        )
     users: dict[str, Counter] = defaultdict(Counter)
     for reference, name in ((consensus, "consensus"), (gold, "gold")):
         for chip, k in reference.items():
@@ -211,12 +238,20 @@ def agreement_report(state, *, gold: dict[Chip, str]) -> dict:
         row = {"user": user}
         for name in ("consensus", "gold"):
             n, a = c[f"{name}_chips"], c[f"{name}_agree"]
-            row.update({f"{name}_chips": n, f"{name}_agree": a,
-                        f"agreement_with_{name}": round(a / n, 4) if n else None})
+            row.update(
+                {
+                    f"{name}_chips": n,
+                    f"{name}_agree": a,
+                    f"agreement_with_{name}": round(a / n, 4) if n else None,
+                }
+            )
         annotators.append(row)
     overall = [c["agreement"] for c in per_chip]
-    return {"per_chip": per_chip, "overall": round(sum(overall) / len(overall), 4)
-            if overall else None, "annotators": annotators}
+    return {
+        "per_chip": per_chip,
+        "overall": round(sum(overall) / len(overall), 4) if overall else None,
+        "annotators": annotators,
+    }
 
 
 # --- guidance ----------------------------------------------------------------------
@@ -226,12 +261,17 @@ def _half(index: int, size: int) -> int | None:
     return None if centre == middle else (-1 if centre < middle else 1)
 
 
-_QUADRANT = {(-1, -1): "top-left", (-1, 1): "top-right", (1, -1): "bottom-left",
-             (1, 1): "bottom-right"}
+_QUADRANT = {
+    (-1, -1): "top-left",
+    (-1, 1): "top-right",
+    (1, -1): "bottom-left",
+    (1, 1): "bottom-right",
+}
 
 
-def guidance_warnings(chips: list[dict], *, classes: list[dict],
-                      grids: dict[str, Grid]) -> list[str]:
+def guidance_warnings(
+    chips: list[dict], *, classes: list[dict], grids: dict[str, Grid]
+) -> list[str]:
     """Advice on a support set: 2–10 chips per class, spread over the image(s)."""
     warnings = []
     for cls in classes:
@@ -241,45 +281,64 @@ def guidance_warnings(chips: list[dict], *, classes: list[dict],
             warnings.append(f"'{name}' has no chips; it is left out of the support set.")
             continue
         if n < MIN_PER_CLASS:
-            warnings.append(f"'{name}' has only {n} chip; give at least {MIN_PER_CLASS} "
-                            "examples per class.")
+            warnings.append(
+                f"'{name}' has only {n} chip; give at least {MIN_PER_CLASS} examples per class."
+            )
         elif n > MAX_PER_CLASS:
-            warnings.append(f"'{name}' has {n} chips; more than {MAX_PER_CLASS} examples per "
-                            "class rarely improve a few-shot prototype.")
+            warnings.append(
+                f"'{name}' has {n} chips; more than {MAX_PER_CLASS} examples per "
+                "class rarely improve a few-shot prototype."
+            )
         if n >= MIN_PER_CLASS and len({c["grid"] for c in mine}) == 1:
             grid = grids[mine[0]["grid"]]
             halves = {(_half(c["row"], grid.rows), _half(c["col"], grid.cols)) for c in mine}
             if len(halves) == 1 and (quadrant := _QUADRANT.get(halves.pop())):
-                warnings.append(f"All {n} chips of '{name}' come from the {quadrant} quadrant "
-                                "of one image; spread the examples over the image.")
+                warnings.append(
+                    f"All {n} chips of '{name}' come from the {quadrant} quadrant "
+                    "of one image; spread the examples over the image."
+                )
     return warnings
 
 
 # --- the derived support set ---------------------------------------------------------
 def class_snapshot(schema: LabelSchema) -> list[dict]:
-    return [{"id": str(c.pk), "name": c.name, "colour": c.colour}
-            for c in schema.classes.filter(removed_at=None)]
+    return [
+        {"id": str(c.pk), "name": c.name, "colour": c.colour}
+        for c in schema.classes.filter(removed_at=None)
+    ]
 
 
-def support_state(*, schema: LabelSchema, grids: list[Grid], rule: str, owner=None,
-                  min_votes: int = 2) -> dict:
+def support_state(
+    *, schema: LabelSchema, grids: list[Grid], rule: str, owner=None, min_votes: int = 2
+) -> dict:
     """The support set ``rule`` derives right now from the votes on ``grids`` (no access check).
 
     Returns chips (with grid, image, row, col, class and how many voices back it), counts per
     class, contributors, agreement of all voters with each chip's class and guidance warnings.
     """
-    decisions, state = decide(schema=schema, grids=grids, rule=rule, owner=owner,
-                              min_votes=min_votes)
+    decisions, state = decide(
+        schema=schema, grids=grids, rule=rule, owner=owner, min_votes=min_votes
+    )
     by_id = {str(g.pk): g for g in grids}
     classes = class_snapshot(schema)
-    chips = [{"grid": g, "image": str(by_id[g].image_id), "row": r, "col": c,
-              "class": d.label, "supporters": len(d.supporters)}
-             for (g, r, c), d in sorted(decisions.items())]
+    chips = [
+        {
+            "grid": g,
+            "image": str(by_id[g].image_id),
+            "row": r,
+            "col": c,
+            "class": d.label,
+            "supporters": len(d.supporters),
+        }
+        for (g, r, c), d in sorted(decisions.items())
+    ]
     counts = Counter(chip["class"] for chip in chips)
     backing = Counter(u for d in decisions.values() for u in d.supporters)
     names = usernames(backing)
-    contributors = [{"id": u, "username": names.get(u, ""), "votes": n}
-                    for u, n in sorted(backing.items(), key=lambda kv: (-kv[1], kv[0]))]
+    contributors = [
+        {"id": u, "username": names.get(u, ""), "votes": n}
+        for u, n in sorted(backing.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
     return {
         "rule": rule,
         "params": _params(rule, owner=owner, min_votes=min_votes),
@@ -293,8 +352,10 @@ def support_state(*, schema: LabelSchema, grids: list[Grid], rule: str, owner=No
 
 def usernames(user_ids) -> dict[str, str]:
     """``{user id: username}`` (also for people who have since left the lab)."""
-    return {str(pk): name for pk, name in
-            User.objects.filter(pk__in=list(user_ids)).values_list("pk", "username")}
+    return {
+        str(pk): name
+        for pk, name in User.objects.filter(pk__in=list(user_ids)).values_list("pk", "username")
+    }
 
 
 def _params(rule: str, *, owner, min_votes: int) -> dict:

@@ -55,12 +55,16 @@ def _confidence(grid: Grid):
 
 def choose(*, user, schema: LabelSchema, grids: list[Grid], seed: int) -> dict | None:
     """The most useful panel for ``user``: ``{grid, class, chips, scores, signals}`` or None."""
-    classes = [str(pk) for pk in schema.classes.filter(removed_at=None).values_list("pk",
-                                                                                    flat=True)]
+    classes = [
+        str(pk) for pk in schema.classes.filter(removed_at=None).values_list("pk", flat=True)
+    ]
     state = consensus.opinions(schema=schema, grids=grids)
-    answered = {(str(g), r, c, str(k)) for g, r, c, k in Vote.objects.filter(
-        user=user, schema=schema, grid__in=grids, label_class__isnull=False
-    ).values_list("grid_id", "row", "col", "label_class_id")}
+    answered = {
+        (str(g), r, c, str(k))
+        for g, r, c, k in Vote.objects.filter(
+            user=user, schema=schema, grid__in=grids, label_class__isnull=False
+        ).values_list("grid_id", "row", "col", "label_class_id")
+    }
     rng = random.Random(seed)
     best, signals = None, {"disagreement": True, "coverage": True, "model": False}
     for grid in grids:
@@ -95,11 +99,20 @@ def choose(*, user, schema: LabelSchema, grids: list[Grid], seed: int) -> dict |
     return {"grid": grid, "class": k, "chips": chips, "scores": scores, "signals": signals}
 
 
-def issue(*, user, schema: LabelSchema, grid: Grid, label_class: LabelClass,
-          chips: list[tuple[int, int]]) -> str:
-    return signing.dumps({"u": str(user.pk), "s": str(schema.pk), "g": str(grid.pk),
-                          "k": str(label_class.pk), "c": [list(rc) for rc in chips]},
-                         salt=SALT, compress=True)
+def issue(
+    *, user, schema: LabelSchema, grid: Grid, label_class: LabelClass, chips: list[tuple[int, int]]
+) -> str:
+    return signing.dumps(
+        {
+            "u": str(user.pk),
+            "s": str(schema.pk),
+            "g": str(grid.pk),
+            "k": str(label_class.pk),
+            "c": [list(rc) for rc in chips],
+        },
+        salt=SALT,
+        compress=True,
+    )
 
 
 def task_id(token: str) -> str:
@@ -111,11 +124,15 @@ def read(token: str, *, user) -> dict:
     try:
         data = signing.loads(token, salt=SALT, max_age=MAX_AGE)
     except signing.SignatureExpired as err:
-        raise Invalid("This task has expired; fetch a new one.", code="task_expired",
-                      fields={"task": ["expired"]}) from err
+        raise Invalid(
+            "This task has expired; fetch a new one.",
+            code="task_expired",
+            fields={"task": ["expired"]},
+        ) from err
     except signing.BadSignature as err:
-        raise Invalid("Not a valid task token.", code="bad_task",
-                      fields={"task": ["invalid"]}) from err
+        raise Invalid(
+            "Not a valid task token.", code="bad_task", fields={"task": ["invalid"]}
+        ) from err
     if data.get("u") != str(user.pk):
         raise NotFound("Task not found.")
     return data
@@ -126,7 +143,15 @@ def chip_view(grid: Grid, row: int, col: int) -> dict:
     (the fractions crop the preview at whatever size it was rendered)."""
     x, y, w, h = grid.chip_box(row, col)
     width, height = grid.image.width, grid.image.height
-    return {"image": str(grid.image_id), "row": row, "col": col,
-            "box": {"x": x, "y": y, "width": w, "height": h},
-            "fraction": {"x": round(x / width, 6), "y": round(y / height, 6),
-                         "width": round(w / width, 6), "height": round(h / height, 6)}}
+    return {
+        "image": str(grid.image_id),
+        "row": row,
+        "col": col,
+        "box": {"x": x, "y": y, "width": w, "height": h},
+        "fraction": {
+            "x": round(x / width, 6),
+            "y": round(y / height, 6),
+            "width": round(w / width, 6),
+            "height": round(h / height, 6),
+        },
+    }

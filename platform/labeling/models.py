@@ -22,16 +22,18 @@ class LabelSchema(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="schemas")
     name = models.CharField(max_length=200)
     is_default = models.BooleanField(default=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created"]
         constraints = [
             models.UniqueConstraint(fields=["dataset", "name"], name="unique_schema_name"),
-            models.UniqueConstraint(fields=["dataset"], condition=Q(is_default=True),
-                                    name="one_default_schema"),
+            models.UniqueConstraint(
+                fields=["dataset"], condition=Q(is_default=True), name="one_default_schema"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -56,8 +58,11 @@ class LabelClass(models.Model):
     class Meta:
         ordering = ["order", "created"]
         constraints = [
-            models.UniqueConstraint(fields=["schema", "name"], condition=Q(removed_at=None),
-                                    name="unique_active_class_name"),
+            models.UniqueConstraint(
+                fields=["schema", "name"],
+                condition=Q(removed_at=None),
+                name="unique_active_class_name",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -79,15 +84,17 @@ class Grid(models.Model):
     rows = models.PositiveIntegerField()
     cols = models.PositiveIntegerField()
     margins = models.JSONField(default=dict, help_text="Cropped px: {top, left, bottom, right}")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created"]
         constraints = [
-            models.UniqueConstraint(fields=["image", "chip_size", "offset_x", "offset_y"],
-                                    name="unique_grid_geometry"),
+            models.UniqueConstraint(
+                fields=["image", "chip_size", "offset_x", "offset_y"], name="unique_grid_geometry"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -95,8 +102,12 @@ class Grid(models.Model):
 
     def chip_box(self, row: int, col: int) -> tuple[int, int, int, int]:
         """Pixel box (x, y, width, height) of chip (row, col) in the original image."""
-        return (self.offset_x + col * self.chip_size, self.offset_y + row * self.chip_size,
-                self.chip_size, self.chip_size)
+        return (
+            self.offset_x + col * self.chip_size,
+            self.offset_y + row * self.chip_size,
+            self.chip_size,
+            self.chip_size,
+        )
 
     def contains(self, row: int, col: int) -> bool:
         return 0 <= row < self.rows and 0 <= col < self.cols
@@ -119,14 +130,16 @@ class Vote(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="votes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="votes"
+    )
     grid = models.ForeignKey(Grid, on_delete=models.CASCADE, related_name="votes")
     schema = models.ForeignKey(LabelSchema, on_delete=models.CASCADE, related_name="votes")
     row = models.PositiveIntegerField()
     col = models.PositiveIntegerField()
-    label_class = models.ForeignKey(LabelClass, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="votes")
+    label_class = models.ForeignKey(
+        LabelClass, on_delete=models.PROTECT, null=True, blank=True, related_name="votes"
+    )
     negative = models.BooleanField(default=False)
     source = models.CharField(max_length=8, choices=VoteSource.choices, default=VoteSource.CLICK)
     client_id = models.CharField(max_length=64, blank=True, default="")
@@ -136,15 +149,20 @@ class Vote(models.Model):
         ordering = ["id"]
         indexes = [
             # current state per (user, grid, row, col): the latest rows of one user on a grid
-            models.Index(fields=["grid", "schema", "user", "row", "col", "id"],
-                         name="vote_current_state"),
+            models.Index(
+                fields=["grid", "schema", "user", "row", "col", "id"], name="vote_current_state"
+            ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["user", "client_id"],
-                                    condition=~Q(client_id=""),
-                                    name="unique_vote_client_id"),
-            models.CheckConstraint(condition=Q(negative=False) | Q(label_class__isnull=False),
-                                   name="negative_vote_names_a_class"),
+            models.UniqueConstraint(
+                fields=["user", "client_id"],
+                condition=~Q(client_id=""),
+                name="unique_vote_client_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(negative=False) | Q(label_class__isnull=False),
+                name="negative_vote_names_a_class",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -160,16 +178,16 @@ class GoldChip(models.Model):
     row = models.PositiveIntegerField()
     col = models.PositiveIntegerField()
     label_class = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="gold")
-    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                               related_name="+")
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["grid", "row", "col"]
         constraints = [
-            models.UniqueConstraint(fields=["grid", "schema", "row", "col"],
-                                    name="one_gold_per_chip"),
+            models.UniqueConstraint(
+                fields=["grid", "schema", "row", "col"], name="one_gold_per_chip"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -201,8 +219,9 @@ class SupportSetVersion(models.Model):
     contributors = models.JSONField(default=list, help_text='[{"id", "username", "votes"}]')
     agreement = models.JSONField(default=dict, blank=True)
     warnings = models.JSONField(default=list, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -40,9 +40,13 @@ def schema_get(*, user, schema_id) -> LabelSchema:
 
 
 def class_get(*, user, class_id) -> LabelClass:
-    label_class = LabelClass.objects.filter(
-        pk=class_id, schema__in=schemas_visible_to(user=user).values("pk")
-    ).select_related("schema", "schema__dataset").first()
+    label_class = (
+        LabelClass.objects.filter(
+            pk=class_id, schema__in=schemas_visible_to(user=user).values("pk")
+        )
+        .select_related("schema", "schema__dataset")
+        .first()
+    )
     if label_class is None:
         raise NotFound("Class not found.")
     return label_class
@@ -53,14 +57,19 @@ def schema_for_grid(*, user, grid: Grid, schema_id=None) -> LabelSchema:
     if schema_id:
         schema = schema_get(user=user, schema_id=schema_id)
         if schema.dataset_id != grid.image.dataset_id:
-            raise Invalid("That schema belongs to another dataset than this grid's image.",
-                          fields={"schema": ["other dataset"]})
+            raise Invalid(
+                "That schema belongs to another dataset than this grid's image.",
+                fields={"schema": ["other dataset"]},
+            )
         return schema
     schemas = list(LabelSchema.objects.filter(dataset_id=grid.image.dataset_id))
     default = [s for s in schemas if s.is_default] or (schemas if len(schemas) == 1 else [])
     if not default:
-        raise Invalid("Name the label schema (?schema=<id>): this dataset has "
-                      f"{len(schemas)} schemas and no default.", fields={"schema": ["required"]})
+        raise Invalid(
+            "Name the label schema (?schema=<id>): this dataset has "
+            f"{len(schemas)} schemas and no default.",
+            fields={"schema": ["required"]},
+        )
     return default[0]
 
 
@@ -75,9 +84,12 @@ def grids_of_image(*, user, image_id) -> QuerySet[Grid]:
 
 
 def grid_get(*, user, grid_id) -> Grid:
-    grid = grids_visible_to(user=user).select_related(
-        "image", "image__dataset", "image__dataset__lab"
-    ).filter(pk=grid_id).first()
+    grid = (
+        grids_visible_to(user=user)
+        .select_related("image", "image__dataset", "image__dataset__lab")
+        .filter(pk=grid_id)
+        .first()
+    )
     if grid is None:
         raise NotFound("Grid not found.")
     return grid
@@ -86,8 +98,12 @@ def grid_get(*, user, grid_id) -> Grid:
 def grids_get_many(*, user, grid_ids) -> list[Grid]:
     """The grids named, in order; NotFound if any is not visible."""
     ids = list(dict.fromkeys(str(g) for g in grid_ids))
-    found = {str(g.pk): g for g in grids_visible_to(user=user).select_related(
-        "image", "image__dataset").filter(pk__in=ids)}
+    found = {
+        str(g.pk): g
+        for g in grids_visible_to(user=user)
+        .select_related("image", "image__dataset")
+        .filter(pk__in=ids)
+    }
     if len(found) != len(ids):
         raise NotFound("Grid not found.")
     return [found[g] for g in ids]
@@ -120,8 +136,13 @@ def _suggest_from_preview(image: Image) -> dict:
     for key in ("period_px", "correlation_length_px"):
         if suggestion.get(key) is not None:
             suggestion[key] = round(suggestion[key] * scale, 2)
-    return {**suggestion, "chip_size": chip, "computed_on": "preview",
-            "preview_scale": round(scale, 4), "max_chip_size": limit}
+    return {
+        **suggestion,
+        "chip_size": chip,
+        "computed_on": "preview",
+        "preview_scale": round(scale, 4),
+        "max_chip_size": limit,
+    }
 
 
 # --- votes -------------------------------------------------------------------------
@@ -137,20 +158,27 @@ def votes_current(*, user, grid: Grid, schema: LabelSchema, scope: str = "me") -
             op = ops.get(me)
             if op is None or op.empty:
                 continue
-            chips.append({"row": row, "col": col, "class": op.label,
-                          "not": sorted(op.negatives)})
+            chips.append({"row": row, "col": col, "class": op.label, "not": sorted(op.negatives)})
             continue
         labels = Counter(op.label for op in ops.values() if op.label is not None)
         negatives = Counter(k for op in ops.values() for k in op.negatives)
         if not labels and not negatives:
             continue
         mine = ops.get(me)
-        chips.append({
-            "row": row, "col": col, "mine": mine.label if mine else None,
-            "counts": dict(sorted(labels.items())), "not_counts": dict(sorted(negatives.items())),
-            "users": [{"user": u, "class": op.label} for u, op in sorted(ops.items())
-                      if op.label is not None],
-        })
+        chips.append(
+            {
+                "row": row,
+                "col": col,
+                "mine": mine.label if mine else None,
+                "counts": dict(sorted(labels.items())),
+                "not_counts": dict(sorted(negatives.items())),
+                "users": [
+                    {"user": u, "class": op.label}
+                    for u, op in sorted(ops.items())
+                    if op.label is not None
+                ],
+            }
+        )
     return {"grid": str(grid.pk), "schema": str(schema.pk), "user": scope, "chips": chips}
 
 
@@ -163,14 +191,17 @@ def gold_of_grid(*, user, grid: Grid, schema: LabelSchema) -> QuerySet[GoldChip]
 # --- support sets ------------------------------------------------------------------
 def clean_rule(rule: str, min_votes: int) -> None:
     if rule not in ConsensusRule.values:
-        raise Invalid(f"Unknown rule '{rule}'; use {', '.join(ConsensusRule.values)}.",
-                      fields={"rule": ["unknown"]})
+        raise Invalid(
+            f"Unknown rule '{rule}'; use {', '.join(ConsensusRule.values)}.",
+            fields={"rule": ["unknown"]},
+        )
     if min_votes < 1:
         raise Invalid("min_votes must be at least 1.", fields={"min_votes": ["too small"]})
 
 
-def support_state(*, user, schema: LabelSchema, grids: list[Grid], rule: str, owner=None,
-                  min_votes: int = 2) -> dict:
+def support_state(
+    *, user, schema: LabelSchema, grids: list[Grid], rule: str, owner=None, min_votes: int = 2
+) -> dict:
     """The live support set ``rule`` derives from the votes on ``grids`` (before freezing).
 
     single_owner defaults to the acting user. See ``labeling.consensus`` for the rules.
@@ -178,12 +209,15 @@ def support_state(*, user, schema: LabelSchema, grids: list[Grid], rule: str, ow
     clean_rule(rule, min_votes)
     for grid in grids:
         if grid.image.dataset_id != schema.dataset_id:
-            raise Invalid("The grid's image is not in the schema's dataset.",
-                          fields={"schema": ["other dataset"]})
+            raise Invalid(
+                "The grid's image is not in the schema's dataset.",
+                fields={"schema": ["other dataset"]},
+            )
     if rule == ConsensusRule.SINGLE_OWNER and owner is None:
         owner = user.pk
-    return consensus.support_state(schema=schema, grids=grids, rule=rule, owner=owner,
-                                   min_votes=min_votes)
+    return consensus.support_state(
+        schema=schema, grids=grids, rule=rule, owner=owner, min_votes=min_votes
+    )
 
 
 def versions_of_schema(*, user, schema_id) -> QuerySet[SupportSetVersion]:
@@ -192,9 +226,13 @@ def versions_of_schema(*, user, schema_id) -> QuerySet[SupportSetVersion]:
 
 
 def support_set_get(*, user, version_id) -> SupportSetVersion:
-    version = SupportSetVersion.objects.filter(
-        pk=version_id, schema__in=schemas_visible_to(user=user).values("pk")
-    ).select_related("schema", "created_by").first()
+    version = (
+        SupportSetVersion.objects.filter(
+            pk=version_id, schema__in=schemas_visible_to(user=user).values("pk")
+        )
+        .select_related("schema", "created_by")
+        .first()
+    )
     if version is None:
         raise NotFound("Support set version not found.")
     return version
@@ -206,9 +244,12 @@ def agreement(*, user, schema: LabelSchema, grid: Grid | None = None) -> dict:
     require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.VIEWER)
     grids = [grid] if grid is not None else list(grids_of_dataset(schema.dataset))
     state = consensus.opinions(schema=schema, grids=grids)
-    gold = {(str(g), r, c): str(k) for g, r, c, k in GoldChip.objects.filter(
-        schema=schema, grid__in=grids, label_class__removed_at=None
-    ).values_list("grid_id", "row", "col", "label_class_id")}
+    gold = {
+        (str(g), r, c): str(k)
+        for g, r, c, k in GoldChip.objects.filter(
+            schema=schema, grid__in=grids, label_class__removed_at=None
+        ).values_list("grid_id", "row", "col", "label_class_id")
+    }
     report = consensus.agreement_report(state, gold=gold)
     names = consensus.usernames(row["user"] for row in report["annotators"])
     for row in report["annotators"]:

@@ -34,15 +34,22 @@ class LabelSchemaSerializer(serializers.ModelSerializer):
 
 
 class SchemaCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True,
-                                 help_text="Omit for the dataset's default schema (any "
-                                           "annotator); a name creates a new one (curators).")
+    name = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Omit for the dataset's default schema (any "
+        "annotator); a name creates a new one (curators).",
+    )
 
 
 class ClassWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    colour = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False,
-                                    help_text="#rrggbb; a free palette colour when omitted")
+    colour = serializers.RegexField(
+        r"^#[0-9a-fA-F]{6}$",
+        required=False,
+        help_text="#rrggbb; a free palette colour when omitted",
+    )
     order = serializers.IntegerField(min_value=0, required=False)
 
 
@@ -61,8 +68,18 @@ class GridSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Grid
-        fields = ["id", "image", "chip_size", "offset_x", "offset_y", "rows", "cols", "margins",
-                  "created_by", "created"]
+        fields = [
+            "id",
+            "image",
+            "chip_size",
+            "offset_x",
+            "offset_y",
+            "rows",
+            "cols",
+            "margins",
+            "created_by",
+            "created",
+        ]
 
 
 class GridCreateSerializer(serializers.Serializer):
@@ -87,10 +104,15 @@ class ChipSizeSuggestionSerializer(serializers.Serializer):
 class VoteInSerializer(_WithClassField, serializers.Serializer):
     row = serializers.IntegerField(min_value=0)
     col = serializers.IntegerField(min_value=0)
-    class_ = serializers.UUIDField(allow_null=True,
-                                   help_text="The class, or null to retract the chip's label")
-    client_id = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                      help_text="Optional idempotency key, unique per user")
+    class_ = serializers.UUIDField(
+        allow_null=True, help_text="The class, or null to retract the chip's label"
+    )
+    client_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="Optional idempotency key, unique per user",
+    )
 
 
 class VoteCastSerializer(_WithClassField, serializers.Serializer):
@@ -121,13 +143,24 @@ class VoteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Vote
-        fields = ["id", "user", "grid", "schema", "row", "col", "negative", "source",
-                  "client_id", "created"]
+        fields = [
+            "id",
+            "user",
+            "grid",
+            "schema",
+            "row",
+            "col",
+            "negative",
+            "source",
+            "client_id",
+            "created",
+        ]
 
     def get_fields(self):
         fields = super().get_fields()
-        fields["class"] = serializers.UUIDField(source="label_class_id", read_only=True,
-                                                allow_null=True)
+        fields["class"] = serializers.UUIDField(
+            source="label_class_id", read_only=True, allow_null=True
+        )
         return fields
 
 
@@ -170,8 +203,9 @@ class GoldChipSerializer(serializers.ModelSerializer):
 # --- support sets ------------------------------------------------------------------
 class SupportQuerySerializer(serializers.Serializer):
     schema = serializers.UUIDField(required=False)
-    rule = serializers.ChoiceField(choices=ConsensusRule.choices,
-                                   default=ConsensusRule.SINGLE_OWNER)
+    rule = serializers.ChoiceField(
+        choices=ConsensusRule.choices, default=ConsensusRule.SINGLE_OWNER
+    )
     owner = serializers.UUIDField(required=False, help_text="single_owner: default you")
     min_votes = serializers.IntegerField(min_value=1, default=2)
 
@@ -180,8 +214,9 @@ class FreezeSerializer(serializers.Serializer):
     rule = serializers.ChoiceField(choices=ConsensusRule.choices)
     owner = serializers.UUIDField(required=False, help_text="single_owner: default you")
     min_votes = serializers.IntegerField(min_value=1, default=2)
-    grids = serializers.ListField(child=serializers.UUIDField(), required=False,
-                                  allow_empty=False, max_length=1000)
+    grids = serializers.ListField(
+        child=serializers.UUIDField(), required=False, allow_empty=False, max_length=1000
+    )
 
 
 class SupportChipSerializer(_WithClassField, serializers.Serializer):
@@ -225,9 +260,23 @@ class SupportSetVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SupportSetVersion
-        fields = ["id", "schema", "number", "rule", "params", "chips", "classes", "chip_size",
-                  "offset_x", "offset_y", "contributors", "agreement", "warnings",
-                  "created_by", "created"]
+        fields = [
+            "id",
+            "schema",
+            "number",
+            "rule",
+            "params",
+            "chips",
+            "classes",
+            "chip_size",
+            "offset_x",
+            "offset_y",
+            "contributors",
+            "agreement",
+            "warnings",
+            "created_by",
+            "created",
+        ]
 
 
 class AgreementQuerySerializer(serializers.Serializer):
@@ -258,8 +307,9 @@ class ChipAgreementSerializer(serializers.Serializer):
 class AgreementSerializer(serializers.Serializer):
     schema = serializers.UUIDField()
     per_chip = ChipAgreementSerializer(many=True)
-    overall = serializers.FloatField(allow_null=True,
-                                     help_text="Mean per-chip agreement (chips with >= 2 voters)")
+    overall = serializers.FloatField(
+        allow_null=True, help_text="Mean per-chip agreement (chips with >= 2 voters)"
+    )
     annotators = AnnotatorAgreementSerializer(many=True)
     gold_chips = serializers.IntegerField()
 
@@ -301,9 +351,12 @@ class CrowdTaskSerializer(_WithClassField, serializers.Serializer):
 class CrowdAnswerSerializer(serializers.Serializer):
     task = serializers.CharField(max_length=4000)
     selected = serializers.ListField(
-        child=serializers.ListField(child=serializers.IntegerField(min_value=0), min_length=2,
-                                    max_length=2),
-        allow_empty=True, max_length=9, help_text="[[row, col], …] of the chips that show it",
+        child=serializers.ListField(
+            child=serializers.IntegerField(min_value=0), min_length=2, max_length=2
+        ),
+        allow_empty=True,
+        max_length=9,
+        help_text="[[row, col], …] of the chips that show it",
     )
 
 

@@ -19,6 +19,6 @@ def lab(world):
     ge = services.class_create(user=world.curator, schema=schema, name="Ge")
     grid, _ = services.grid_create(user=world.annotator, image=image, chip_size=64)
     second = MembershipFactory(lab=world.lab, role=Role.ANNOTATOR).user
-    return SimpleNamespace(dataset=dataset, image=image, schema=schema, sto=sto, ge=ge,
-                           grid=grid, second=second)
-
+    return SimpleNamespace(
+        dataset=dataset, image=image, schema=schema, sto=sto, ge=ge, grid=grid, second=second
+    )

@@ -17,10 +17,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def version(world, lab):
-    cast(world.annotator, lab.grid, {(0, 0): lab.sto, (3, 3): lab.sto, (0, 3): lab.ge,
-                                     (3, 0): lab.ge})
-    return services.support_set_freeze(user=world.annotator, schema=lab.schema,
-                                       rule="single_owner")
+    cast(
+        world.annotator,
+        lab.grid,
+        {(0, 0): lab.sto, (3, 3): lab.sto, (0, 3): lab.ge, (3, 0): lab.ge},
+    )
+    return services.support_set_freeze(user=world.annotator, schema=lab.schema, rule="single_owner")
 
 
 def _endpoints(lab, version, token):
@@ -89,10 +91,15 @@ def test_default_schema_then_named_schemas(client_for, world):
 
 def test_class_management_is_for_curators(client_for, world, lab):
     url = f"/api/schemas/{lab.schema.pk}/classes/"
-    assert client_for(world.annotator).post(url, {"name": "vacuum"}, format="json"
-                                            ).status_code == 403
-    assert client_for(world.annotator).patch(f"/api/classes/{lab.sto.pk}/", {"name": "x"},
-                                             format="json").status_code == 403
+    assert (
+        client_for(world.annotator).post(url, {"name": "vacuum"}, format="json").status_code == 403
+    )
+    assert (
+        client_for(world.annotator)
+        .patch(f"/api/classes/{lab.sto.pk}/", {"name": "x"}, format="json")
+        .status_code
+        == 403
+    )
     assert client_for(world.annotator).delete(f"/api/classes/{lab.sto.pk}/").status_code == 403
     curator = client_for(world.curator)
     created = curator.post(url, {"name": "vacuum", "colour": "#112233"}, format="json")
@@ -105,9 +112,13 @@ def test_class_management_is_for_curators(client_for, world, lab):
     assert curator.delete(f"/api/classes/{cid}/").status_code == 204
     detail = curator.get(f"/api/schemas/{lab.schema.pk}/").json()
     assert {c["name"]: c["active"] for c in detail["classes"]} == {
-        "STO": True, "Ge": True, "vacuum": False}
-    vote = client_for(world.annotator).post(f"/api/grids/{lab.grid.pk}/votes/",
-                                            {"row": 0, "col": 0, "class": cid}, format="json")
+        "STO": True,
+        "Ge": True,
+        "vacuum": False,
+    }
+    vote = client_for(world.annotator).post(
+        f"/api/grids/{lab.grid.pk}/votes/", {"row": 0, "col": 0, "class": cid}, format="json"
+    )
     assert vote.status_code == 400 and vote.json()["error"]["code"] == "class_removed"
 
 
@@ -115,21 +126,23 @@ def test_class_management_is_for_curators(client_for, world, lab):
 def test_grids_create_list_and_validate(client_for, world, lab):
     url = f"/api/images/{lab.image.pk}/grids/"
     annotator = client_for(world.annotator)
-    created = annotator.post(url, {"chip_size": 48, "offset_x": 8, "offset_y": 4},
-                             format="json")
+    created = annotator.post(url, {"chip_size": 48, "offset_x": 8, "offset_y": 4}, format="json")
     assert created.status_code == 201, created.json()
     body = created.json()
     assert (body["rows"], body["cols"]) == (5, 5)
     assert body["margins"] == {"top": 4, "left": 8, "bottom": 12, "right": 8}
     again = annotator.post(url, {"chip_size": 48, "offset_x": 8, "offset_y": 4}, format="json")
     assert again.status_code == 200 and again.json()["id"] == body["id"]
-    for bad in ({"chip_size": 0}, {"chip_size": 257}, {"chip_size": "big"},
-                {"chip_size": 32, "offset_x": 40}):
+    for bad in (
+        {"chip_size": 0},
+        {"chip_size": 257},
+        {"chip_size": "big"},
+        {"chip_size": 32, "offset_x": 40},
+    ):
         response = annotator.post(url, bad, format="json")
         assert response.status_code == 400, bad
         assert "error" in response.json()
-    assert client_for(world.viewer).post(url, {"chip_size": 16}, format="json"
-                                         ).status_code == 403
+    assert client_for(world.viewer).post(url, {"chip_size": 16}, format="json").status_code == 403
     listed = client_for(world.viewer).get(url).json()
     assert [g["chip_size"] for g in listed] == [64, 48]
     assert client_for(world.viewer).get(f"/api/grids/{body['id']}/").json()["rows"] == 5
@@ -137,8 +150,9 @@ def test_grids_create_list_and_validate(client_for, world, lab):
 
 def test_grid_on_a_pending_image_is_a_conflict(client_for, world):
     image = ReadyImageFactory(dataset=world.dataset(), status="pending")
-    response = client_for(world.annotator).post(f"/api/images/{image.pk}/grids/",
-                                                {"chip_size": 32}, format="json")
+    response = client_for(world.annotator).post(
+        f"/api/images/{image.pk}/grids/", {"chip_size": 32}, format="json"
+    )
     assert response.status_code == 409 and response.json()["error"]["code"] == "not_ready"
 
 
@@ -153,8 +167,7 @@ def test_chip_size_suggestion_from_the_preview(client_for, world):
     image.preview_key = key
     image.save()
     try:
-        response = client_for(world.viewer).get(
-            f"/api/images/{image.pk}/chip-size-suggestion")
+        response = client_for(world.viewer).get(f"/api/images/{image.pk}/chip-size-suggestion")
     finally:
         storage.delete(key)
     assert response.status_code == 200, response.json()
@@ -163,8 +176,12 @@ def test_chip_size_suggestion_from_the_preview(client_for, world):
     assert body["period_px"] == pytest.approx(32, rel=0.1)  # 16 preview px x 2
     assert 1 <= body["chip_size"] <= 512 and body["chip_size"] % 2 == 0
     no_preview = ReadyImageFactory(dataset=image.dataset)
-    assert client_for(world.viewer).get(
-        f"/api/images/{no_preview.pk}/chip-size-suggestion").status_code == 404
+    assert (
+        client_for(world.viewer)
+        .get(f"/api/images/{no_preview.pk}/chip-size-suggestion")
+        .status_code
+        == 404
+    )
 
 
 # --- votes -------------------------------------------------------------------------
@@ -178,8 +195,9 @@ def test_voting_roles_and_bad_input(client_for, world, lab):
     other = services.schema_create(user=world.curator, dataset=lab.dataset, name="Other")
     stranger = services.class_create(user=world.curator, schema=other, name="X")
     foreign_dataset = DatasetFactory(lab=world.lab, created_by=world.curator)
-    foreign_schema, _ = services.schema_get_or_create_default(user=world.curator,
-                                                              dataset=foreign_dataset)
+    foreign_schema, _ = services.schema_get_or_create_default(
+        user=world.curator, dataset=foreign_dataset
+    )
     foreign = services.class_create(user=world.curator, schema=foreign_schema, name="F")
     bad = [
         {"row": 4, "col": 0, "class": str(lab.sto.pk)},  # outside the 4 x 4 grid
@@ -201,14 +219,19 @@ def test_voting_roles_and_bad_input(client_for, world, lab):
 def test_batch_votes_and_current_state(client_for, world, lab):
     url = f"/api/grids/{lab.grid.pk}/votes/"
     sto, ge = str(lab.sto.pk), str(lab.ge.pk)
-    batch = {"votes": [{"row": 0, "col": 0, "class": sto, "client_id": "k1"},
-                       {"row": 0, "col": 1, "class": ge},
-                       {"row": 0, "col": 0, "class": ge}]}  # re-click in the same batch
+    batch = {
+        "votes": [
+            {"row": 0, "col": 0, "class": sto, "client_id": "k1"},
+            {"row": 0, "col": 1, "class": ge},
+            {"row": 0, "col": 0, "class": ge},
+        ]
+    }  # re-click in the same batch
     response = client_for(world.annotator).post(url, batch, format="json")
     assert response.status_code == 201 and len(response.json()["votes"]) == 3
     client_for(lab.second).post(url, {"row": 0, "col": 0, "class": sto}, format="json")
-    client_for(world.annotator).post(url, {"row": 0, "col": 1, "class": None,
-                                           "schema": str(lab.schema.pk)}, format="json")
+    client_for(world.annotator).post(
+        url, {"row": 0, "col": 1, "class": None, "schema": str(lab.schema.pk)}, format="json"
+    )
     mine = client_for(world.annotator).get(url).json()
     assert [(c["row"], c["col"], c["class"]) for c in mine["chips"]] == [(0, 0, ge)]
     everyone = client_for(world.viewer).get(url, {"user": "all"}).json()
@@ -230,16 +253,20 @@ def test_live_support_state(client_for, world, lab):
     majority = client_for(world.annotator).get(url, {"rule": "majority"}).json()
     assert majority["chips"] == []
     assert client_for(world.annotator).get(url, {"rule": "loudest"}).status_code == 400
-    assert client_for(world.annotator).get(url, {"min_votes": 0,
-                                                 "rule": "majority"}).status_code == 400
+    assert (
+        client_for(world.annotator).get(url, {"min_votes": 0, "rule": "majority"}).status_code
+        == 400
+    )
 
 
 # --- versions ----------------------------------------------------------------------
 def test_freeze_list_and_read_versions(client_for, world, lab):
-    cast(world.annotator, lab.grid, {(0, 0): lab.sto, (3, 3): lab.sto, (0, 3): lab.ge,
-                                     (3, 0): lab.ge})
-    cast(lab.second, lab.grid, {(0, 0): lab.sto, (3, 3): lab.sto, (0, 3): lab.ge,
-                                (3, 0): lab.ge})
+    cast(
+        world.annotator,
+        lab.grid,
+        {(0, 0): lab.sto, (3, 3): lab.sto, (0, 3): lab.ge, (3, 0): lab.ge},
+    )
+    cast(lab.second, lab.grid, {(0, 0): lab.sto, (3, 3): lab.sto, (0, 3): lab.ge, (3, 0): lab.ge})
     url = f"/api/schemas/{lab.schema.pk}/versions/"
     annotator, curator = client_for(world.annotator), client_for(world.curator)
     assert annotator.post(url, {"rule": "majority"}, format="json").status_code == 403
@@ -254,22 +281,33 @@ def test_freeze_list_and_read_versions(client_for, world, lab):
     detail = annotator.get(f"/api/support-sets/{first.json()['id']}/").json()
     assert detail["rule"] == "majority" and detail["params"] == {"min_votes": 2}
     assert detail["agreement"]["overall"] == 1.0
-    assert {c["username"] for c in detail["contributors"]} == {world.annotator.username,
-                                                              lab.second.username}
-    for bad in ({"rule": "loudest"}, {"rule": "curator"}, {}, {"rule": "majority",
-                                                               "grids": ["nope"]}):
+    assert {c["username"] for c in detail["contributors"]} == {
+        world.annotator.username,
+        lab.second.username,
+    }
+    for bad in (
+        {"rule": "loudest"},
+        {"rule": "curator"},
+        {},
+        {"rule": "majority", "grids": ["nope"]},
+    ):
         response = curator.post(url, bad, format="json")
         assert response.status_code == 400, bad
     # curator rule: no curator votes, so fewer than 2 classes
-    assert curator.post(url, {"rule": "curator"}, format="json").json()["error"]["code"] == \
-        "too_few_classes"
+    assert (
+        curator.post(url, {"rule": "curator"}, format="json").json()["error"]["code"]
+        == "too_few_classes"
+    )
     other_image = ReadyImageFactory(dataset=world.dataset())
     elsewhere, _ = services.grid_create(user=world.annotator, image=other_image, chip_size=64)
-    response = curator.post(url, {"rule": "majority", "grids": [str(elsewhere.pk)]},
-                            format="json")
+    response = curator.post(url, {"rule": "majority", "grids": [str(elsewhere.pk)]}, format="json")
     assert response.status_code == 400 and "dataset" in response.json()["error"]["message"]
-    assert annotator.patch(f"/api/support-sets/{first.json()['id']}/", {"rule": "curator"},
-                           format="json").status_code == 405
+    assert (
+        annotator.patch(
+            f"/api/support-sets/{first.json()['id']}/", {"rule": "curator"}, format="json"
+        ).status_code
+        == 405
+    )
 
 
 # --- gold, agreement, crowd --------------------------------------------------------
@@ -293,8 +331,9 @@ def test_gold_and_agreement(client_for, world, lab):
 
 def test_crowd_task_round_trip(client_for, world, lab):
     annotator = client_for(world.annotator)
-    task = annotator.get(f"/api/schemas/{lab.schema.pk}/crowd-task",
-                         {"grid": str(lab.grid.pk), "seed": 5})
+    task = annotator.get(
+        f"/api/schemas/{lab.schema.pk}/crowd-task", {"grid": str(lab.grid.pk), "seed": 5}
+    )
     assert task.status_code == 200, task.json()
     body = task.json()
     assert len(body["chips"]) <= 9 and body["class"]["name"] in {"STO", "Ge"}
@@ -303,15 +342,23 @@ def test_crowd_task_round_trip(client_for, world, lab):
     answer = "/api/crowd-tasks/answer"
     wrong = annotator.post(answer, {"task": body["task"], "selected": [outside]}, format="json")
     assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "not_in_panel"
-    assert annotator.post(answer, {"task": "garbage", "selected": []},
-                          format="json").status_code == 400
+    assert (
+        annotator.post(answer, {"task": "garbage", "selected": []}, format="json").status_code
+        == 400
+    )
     done = annotator.post(answer, {"task": body["task"], "selected": panel[:3]}, format="json")
-    assert done.status_code == 201 and done.json() == {"votes": len(panel), "selected": 3,
-                                                       "not_selected": len(panel) - 3}
-    assert annotator.post(answer, {"task": body["task"], "selected": []},
-                          format="json").status_code == 409
-    assert client_for(world.viewer).get(
-        f"/api/schemas/{lab.schema.pk}/crowd-task").status_code == 403
+    assert done.status_code == 201 and done.json() == {
+        "votes": len(panel),
+        "selected": 3,
+        "not_selected": len(panel) - 3,
+    }
+    assert (
+        annotator.post(answer, {"task": body["task"], "selected": []}, format="json").status_code
+        == 409
+    )
+    assert (
+        client_for(world.viewer).get(f"/api/schemas/{lab.schema.pk}/crowd-task").status_code == 403
+    )
 
 
 def test_schemas_of_public_datasets_are_readable_but_not_writable(client_for, world, lab):
@@ -319,7 +366,10 @@ def test_schemas_of_public_datasets_are_readable_but_not_writable(client_for, wo
     lab.dataset.save()
     outsider = client_for(world.outsider)
     assert outsider.get(f"/api/schemas/{lab.schema.pk}/").status_code == 200
-    response = outsider.post(f"/api/grids/{lab.grid.pk}/votes/",
-                             {"row": 0, "col": 0, "class": str(lab.sto.pk)}, format="json")
+    response = outsider.post(
+        f"/api/grids/{lab.grid.pk}/votes/",
+        {"row": 0, "col": 0, "class": str(lab.sto.pk)},
+        format="json",
+    )
     assert response.status_code == 404 and not Vote.objects.exists()
     assert not LabelSchema.objects.exclude(pk=lab.schema.pk).exists()

@@ -49,16 +49,26 @@ def test_parallel_voting_loses_and_duplicates_nothing(world, lab):
         client = APIClient()
         client.force_authenticate(users[i])
         for b in range(BATCHES):
-            batch = {"votes": [
-                {"row": (b + j) % 4, "col": (i + j) % 4, "class": classes[(i + b + j) % 2],
-                 "client_id": f"u{i}-b{b}-v{j}"} for j in range(PER_BATCH)
-            ]}
+            batch = {
+                "votes": [
+                    {
+                        "row": (b + j) % 4,
+                        "col": (i + j) % 4,
+                        "class": classes[(i + b + j) % 2],
+                        "client_id": f"u{i}-b{b}-v{j}",
+                    }
+                    for j in range(PER_BATCH)
+                ]
+            }
             # every batch is sent twice, as a client retrying after a lost response would
             for _ in range(2):
                 statuses.append(client.post(url, batch, format="json").status_code)
         for s in range(SINGLES):  # plain clicks without a client id are always new votes
-            statuses.append(client.post(url, {"row": s, "col": i % 4, "class": classes[s % 2]},
-                                        format="json").status_code)
+            statuses.append(
+                client.post(
+                    url, {"row": s, "col": i % 4, "class": classes[s % 2]}, format="json"
+                ).status_code
+            )
 
     _run_in_threads(vote, USERS)
 
@@ -67,8 +77,11 @@ def test_parallel_voting_loses_and_duplicates_nothing(world, lab):
     per_user = Counter(Vote.objects.values_list("user_id", flat=True))
     assert set(per_user.values()) == {BATCHES * PER_BATCH + SINGLES}
     keyed = Vote.objects.exclude(client_id="")
-    assert keyed.count() == len(set(keyed.values_list("user_id", "client_id"))) == \
-        USERS * BATCHES * PER_BATCH
+    assert (
+        keyed.count()
+        == len(set(keyed.values_list("user_id", "client_id")))
+        == USERS * BATCHES * PER_BATCH
+    )
 
 
 def test_parallel_grid_creation_makes_one_grid(world):

@@ -14,37 +14,38 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_task_is_a_panel_of_at_most_nine_chips(world, lab):
-    task = services.crowd_task_next(user=world.annotator, schema=lab.schema, grid=lab.grid,
-                                    seed=1)
+    task = services.crowd_task_next(user=world.annotator, schema=lab.schema, grid=lab.grid, seed=1)
     assert len(task["chips"]) == 9 and task["grid"] == str(lab.grid.pk)
     assert task["class"]["id"] in {str(lab.sto.pk), str(lab.ge.pk)}
     assert task["question"] == f"Select every chip that shows {task['class']['name']}."
     chip = task["chips"][0]
     assert chip["image"] == str(lab.image.pk)
-    assert chip["box"] == {"x": chip["col"] * 64, "y": chip["row"] * 64, "width": 64,
-                           "height": 64}
+    assert chip["box"] == {"x": chip["col"] * 64, "y": chip["row"] * 64, "width": 64, "height": 64}
     assert chip["fraction"]["width"] == 0.25
     assert len({(c["row"], c["col"]) for c in task["chips"]}) == 9
     assert not Vote.objects.exists()  # issuing a task stores nothing
 
 
 def test_the_same_seed_gives_the_same_task(world, lab):
-    tasks = [services.crowd_task_next(user=world.annotator, schema=lab.schema, seed=7)
-             for _ in range(2)]
+    tasks = [
+        services.crowd_task_next(user=world.annotator, schema=lab.schema, seed=7) for _ in range(2)
+    ]
     assert tasks[0]["chips"] == tasks[1]["chips"] and tasks[0]["class"] == tasks[1]["class"]
 
 
 def test_answers_become_votes(world, lab):
     task = services.crowd_task_next(user=world.annotator, schema=lab.schema, seed=3)
     panel = [(c["row"], c["col"]) for c in task["chips"]]
-    votes = services.crowd_task_answer(user=world.annotator, task=task["task"],
-                                       selected=[list(panel[0]), list(panel[4])])
+    votes = services.crowd_task_answer(
+        user=world.annotator, task=task["task"], selected=[list(panel[0]), list(panel[4])]
+    )
     assert len(votes) == 9 and Vote.objects.count() == 9
     stored = {(v.row, v.col): v for v in Vote.objects.all()}
     assert set(stored) == set(panel)
     assert {rc for rc, v in stored.items() if not v.negative} == {panel[0], panel[4]}
-    assert all(str(v.label_class_id) == task["class"]["id"] and v.source == "task"
-               for v in stored.values())
+    assert all(
+        str(v.label_class_id) == task["class"]["id"] and v.source == "task" for v in stored.values()
+    )
     mine = selectors.votes_current(user=world.annotator, grid=lab.grid, schema=lab.schema)
     labelled = {(c["row"], c["col"]) for c in mine["chips"] if c["class"]}
     negated = {(c["row"], c["col"]) for c in mine["chips"] if c["not"] == [task["class"]["id"]]}
@@ -56,13 +57,18 @@ def test_answers_are_checked_against_the_issued_panel(world, lab):
     panel = {(c["row"], c["col"]) for c in task["chips"]}
     outside = next((r, c) for r in range(4) for c in range(4) if (r, c) not in panel)
     with pytest.raises(Invalid, match="not in this task's panel") as err:
-        services.crowd_task_answer(user=world.annotator, task=task["task"],
-                                   selected=[list(outside)])
+        services.crowd_task_answer(
+            user=world.annotator, task=task["task"], selected=[list(outside)]
+        )
     assert err.value.code == "not_in_panel"
     with pytest.raises(NotFound):
         services.crowd_task_answer(user=lab.second, task=task["task"], selected=[])
-    forged = signing.dumps({**signing.loads(task["task"], salt=crowd.SALT),
-                            "c": [[r, c] for r in range(4) for c in range(4)]})
+    forged = signing.dumps(
+        {
+            **signing.loads(task["task"], salt=crowd.SALT),
+            "c": [[r, c] for r in range(4) for c in range(4)],
+        }
+    )
     with pytest.raises(Invalid, match="valid task"):
         services.crowd_task_answer(user=world.annotator, task=forged, selected=[])
     assert not Vote.objects.exists()
@@ -75,8 +81,9 @@ def test_answers_are_checked_against_the_issued_panel(world, lab):
 def test_tasks_avoid_chips_already_answered_for_that_class(world):
     image = ReadyImageFactory(dataset=world.dataset(), width=192, height=192)
     schema, _ = services.schema_get_or_create_default(user=world.curator, dataset=image.dataset)
-    names = {str(services.class_create(user=world.curator, schema=schema, name=n).pk)
-             for n in ("a", "b")}
+    names = {
+        str(services.class_create(user=world.curator, schema=schema, name=n).pk) for n in ("a", "b")
+    }
     services.grid_create(user=world.annotator, image=image, chip_size=64)  # 3 x 3
     asked = set()
     for _ in range(2):

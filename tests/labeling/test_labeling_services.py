@@ -25,28 +25,41 @@ def chips_of(state):
 # --- grids -------------------------------------------------------------------------
 def test_grid_geometry_crops_edges_and_is_created_once(world):
     image = ReadyImageFactory(dataset=world.dataset(), width=256, height=200)
-    grid, created = services.grid_create(user=world.annotator, image=image, chip_size=32,
-                                         offset_x=5, offset_y=3)
+    grid, created = services.grid_create(
+        user=world.annotator, image=image, chip_size=32, offset_x=5, offset_y=3
+    )
     assert created
     assert (grid.rows, grid.cols) == ((200 - 3) // 32, (256 - 5) // 32) == (6, 7)
-    assert grid.margins == {"top": 3, "left": 5, "bottom": 200 - 3 - 6 * 32,
-                            "right": 256 - 5 - 7 * 32}
-    again, created = services.grid_create(user=world.curator, image=image, chip_size=32,
-                                          offset_x=5, offset_y=3)
+    assert grid.margins == {
+        "top": 3,
+        "left": 5,
+        "bottom": 200 - 3 - 6 * 32,
+        "right": 256 - 5 - 7 * 32,
+    }
+    again, created = services.grid_create(
+        user=world.curator, image=image, chip_size=32, offset_x=5, offset_y=3
+    )
     assert not created and again.pk == grid.pk
     other, created = services.grid_create(user=world.annotator, image=image, chip_size=16)
     assert created and other.pk != grid.pk and image.grids.count() == 2
 
 
-@pytest.mark.parametrize("chip_size,offset,message", [
-    (0, 0, "between 1 and 200"), (201, 0, "between 1 and 200"), (32, 32, "offset_x"),
-    (32, -1, "offset_x"), (200, 10, "No complete chip"),
-])
+@pytest.mark.parametrize(
+    "chip_size,offset,message",
+    [
+        (0, 0, "between 1 and 200"),
+        (201, 0, "between 1 and 200"),
+        (32, 32, "offset_x"),
+        (32, -1, "offset_x"),
+        (200, 10, "No complete chip"),
+    ],
+)
 def test_bad_grids_are_refused(world, chip_size, offset, message):
     image = ReadyImageFactory(dataset=world.dataset(), width=200, height=256)
     with pytest.raises(Invalid, match=message):
-        services.grid_create(user=world.annotator, image=image, chip_size=chip_size,
-                             offset_x=offset)
+        services.grid_create(
+            user=world.annotator, image=image, chip_size=chip_size, offset_x=offset
+        )
 
 
 def test_grids_need_a_ready_image_and_an_annotator(world):
@@ -61,8 +74,9 @@ def test_grids_need_a_ready_image_and_an_annotator(world):
 # --- classes -----------------------------------------------------------------------
 def test_classes_add_rename_recolour_remove(world, lab):
     assert lab.sto.colour != lab.ge.colour and lab.sto.order < lab.ge.order
-    renamed = services.class_update(user=world.curator, label_class=lab.ge, name="Germanium",
-                                    colour="#00FF00")
+    renamed = services.class_update(
+        user=world.curator, label_class=lab.ge, name="Germanium", colour="#00FF00"
+    )
     assert (renamed.name, renamed.colour) == ("Germanium", "#00ff00")
     with pytest.raises(Conflict, match="already a class"):
         services.class_create(user=world.curator, schema=lab.schema, name="sto")
@@ -100,8 +114,9 @@ def test_annotators_cannot_manage_classes(world, lab):
 
 
 def test_default_schema_is_created_once(world, lab):
-    again, created = services.schema_get_or_create_default(user=world.annotator,
-                                                           dataset=lab.dataset)
+    again, created = services.schema_get_or_create_default(
+        user=world.annotator, dataset=lab.dataset
+    )
     assert not created and again.pk == lab.schema.pk and again.is_default
 
 
@@ -135,17 +150,21 @@ def test_bad_votes_are_refused(world, lab):
 
 
 def test_client_ids_make_retries_idempotent(world, lab):
-    first = services.vote_cast(user=world.annotator, grid=lab.grid, row=0, col=0,
-                               label_class=lab.sto, client_id="abc")
-    retry = services.vote_cast(user=world.annotator, grid=lab.grid, row=0, col=0,
-                               label_class=lab.sto, client_id="abc")
+    first = services.vote_cast(
+        user=world.annotator, grid=lab.grid, row=0, col=0, label_class=lab.sto, client_id="abc"
+    )
+    retry = services.vote_cast(
+        user=world.annotator, grid=lab.grid, row=0, col=0, label_class=lab.sto, client_id="abc"
+    )
     assert retry.pk == first.pk and Vote.objects.count() == 1
     with pytest.raises(Conflict, match="already used"):
-        services.vote_cast(user=world.annotator, grid=lab.grid, row=0, col=1,
-                           label_class=lab.sto, client_id="abc")
+        services.vote_cast(
+            user=world.annotator, grid=lab.grid, row=0, col=1, label_class=lab.sto, client_id="abc"
+        )
     # client ids are per user
-    services.vote_cast(user=lab.second, grid=lab.grid, row=0, col=0, label_class=lab.sto,
-                       client_id="abc")
+    services.vote_cast(
+        user=lab.second, grid=lab.grid, row=0, col=0, label_class=lab.sto, client_id="abc"
+    )
     assert Vote.objects.count() == 2
 
 
@@ -165,16 +184,30 @@ def voted(world, lab):
 
 
 def state(world, lab, rule, **kwargs):
-    return chips_of(selectors.support_state(user=world.annotator, schema=lab.schema,
-                                            grids=[lab.grid], rule=rule, **kwargs))
+    return chips_of(
+        selectors.support_state(
+            user=world.annotator, schema=lab.schema, grids=[lab.grid], rule=rule, **kwargs
+        )
+    )
 
 
 def test_single_owner_is_that_users_latest_votes(world, voted):
     x, y = str(voted.sto.pk), str(voted.ge.pk)
     assert state(world, voted, "single_owner") == {
-        (0, 0): x, (0, 1): x, (1, 0): y, (1, 1): x, (2, 2): y, (2, 0): x}
+        (0, 0): x,
+        (0, 1): x,
+        (1, 0): y,
+        (1, 1): x,
+        (2, 2): y,
+        (2, 0): x,
+    }
     assert state(world, voted, "single_owner", owner=voted.second.pk) == {
-        (0, 0): x, (0, 1): y, (1, 0): y, (2, 2): y, (2, 0): x}
+        (0, 0): x,
+        (0, 1): y,
+        (1, 0): y,
+        (2, 2): y,
+        (2, 0): x,
+    }
 
 
 def test_majority_needs_min_votes_and_more_than_half(world, voted):
@@ -182,7 +215,12 @@ def test_majority_needs_min_votes_and_more_than_half(world, voted):
     # (0,1) is a tie, (1,1) has one vote, (3,3) is X vs Y
     assert state(world, voted, "majority") == {(0, 0): x, (1, 0): y, (2, 2): y, (2, 0): x}
     assert state(world, voted, "majority", min_votes=1) == {
-        (0, 0): x, (1, 0): y, (2, 2): y, (2, 0): x, (1, 1): x}
+        (0, 0): x,
+        (1, 0): y,
+        (2, 2): y,
+        (2, 0): x,
+        (1, 1): x,
+    }
     assert state(world, voted, "majority", min_votes=3) == {(0, 0): x}
 
 
@@ -196,11 +234,26 @@ def test_negative_answers_count_against_a_majority(world, lab):
     cast(world.annotator, lab.grid, {(0, 0): lab.sto})
     cast(lab.second, lab.grid, {(0, 0): lab.sto})
     for user in extra:  # "not STO" from crowd panels
-        Vote.objects.create(user=user, grid=lab.grid, schema=lab.schema, row=0, col=0,
-                            label_class=lab.sto, negative=True, source="task")
+        Vote.objects.create(
+            user=user,
+            grid=lab.grid,
+            schema=lab.schema,
+            row=0,
+            col=0,
+            label_class=lab.sto,
+            negative=True,
+            source="task",
+        )
     assert state(world, lab, "majority") == {}  # 2 of 4 is not more than half
-    Vote.objects.create(user=extra[0], grid=lab.grid, schema=lab.schema, row=0, col=0,
-                        label_class=lab.sto, source="task")
+    Vote.objects.create(
+        user=extra[0],
+        grid=lab.grid,
+        schema=lab.schema,
+        row=0,
+        col=0,
+        label_class=lab.sto,
+        source="task",
+    )
     assert state(world, lab, "majority") == {(0, 0): str(lab.sto.pk)}  # 3 of 4
 
 
@@ -215,22 +268,27 @@ def test_freezing_numbers_immutable_versions(world, voted):
     v1 = services.support_set_freeze(user=world.curator, schema=voted.schema, rule="majority")
     assert v1.number == 1 and v1.chip_size == 64 and (v1.offset_x, v1.offset_y) == (0, 0)
     assert {(c["row"], c["col"]): c["class"] for c in v1.chips} == state(world, voted, "majority")
-    assert all(c["grid"] == str(voted.grid.pk) and c["image"] == str(voted.image.pk)
-               for c in v1.chips)
+    assert all(
+        c["grid"] == str(voted.grid.pk) and c["image"] == str(voted.image.pk) for c in v1.chips
+    )
     assert [c["name"] for c in v1.classes] == ["STO", "Ge"]
     assert v1.params == {"min_votes": 2} and list(v1.grids.all()) == [voted.grid]
     by_user = {c["username"]: c["votes"] for c in v1.contributors}
     # supporters of the majority chips: (0,0) A B C, (1,0) A B, (2,2) A B, (2,0) A B
-    assert by_user == {world.annotator.username: 4, voted.second.username: 4,
-                       world.curator.username: 1}
+    assert by_user == {
+        world.annotator.username: 4,
+        voted.second.username: 4,
+        world.curator.username: 1,
+    }
     cast(world.annotator, voted.grid, {(3, 0): voted.sto})
     cast(voted.second, voted.grid, {(3, 0): voted.sto})
     v2 = services.support_set_freeze(user=world.curator, schema=voted.schema, rule="majority")
     assert v2.number == 2 and len(v2.chips) == len(v1.chips) + 1
     v1.refresh_from_db()
     assert len(v1.chips) == 4  # the earlier snapshot did not move
-    own = services.support_set_freeze(user=world.annotator, schema=voted.schema,
-                                      rule="single_owner")
+    own = services.support_set_freeze(
+        user=world.annotator, schema=voted.schema, rule="single_owner"
+    )
     assert own.number == 3 and own.params == {"owner": str(world.annotator.pk)}
 
 
@@ -238,21 +296,21 @@ def test_freeze_permissions(world, voted):
     with pytest.raises(Forbidden):
         services.support_set_freeze(user=world.annotator, schema=voted.schema, rule="majority")
     with pytest.raises(Forbidden):
-        services.support_set_freeze(user=world.annotator, schema=voted.schema,
-                                    rule="single_owner", owner=voted.second.pk)
+        services.support_set_freeze(
+            user=world.annotator, schema=voted.schema, rule="single_owner", owner=voted.second.pk
+        )
     with pytest.raises(Forbidden):
-        services.support_set_freeze(user=world.viewer, schema=voted.schema,
-                                    rule="single_owner")
-    version = services.support_set_freeze(user=world.curator, schema=voted.schema,
-                                          rule="single_owner", owner=voted.second.pk)
+        services.support_set_freeze(user=world.viewer, schema=voted.schema, rule="single_owner")
+    version = services.support_set_freeze(
+        user=world.curator, schema=voted.schema, rule="single_owner", owner=voted.second.pk
+    )
     assert version.contributors[0]["id"] == str(voted.second.pk)
 
 
 def test_freeze_refuses_fewer_than_two_classes_and_unknown_rules(world, lab):
     cast(world.annotator, lab.grid, {(0, 0): lab.sto, (3, 3): lab.sto})
     with pytest.raises(Invalid, match="at least 2 classes") as err:
-        services.support_set_freeze(user=world.annotator, schema=lab.schema,
-                                    rule="single_owner")
+        services.support_set_freeze(user=world.annotator, schema=lab.schema, rule="single_owner")
     assert err.value.code == "too_few_classes"
     with pytest.raises(Invalid, match="Unknown rule"):
         services.support_set_freeze(user=world.curator, schema=lab.schema, rule="loudest")
@@ -261,10 +319,14 @@ def test_freeze_refuses_fewer_than_two_classes_and_unknown_rules(world, lab):
 
 def test_classes_without_chips_are_left_out(world, lab):
     vacuum = services.class_create(user=world.curator, schema=lab.schema, name="vacuum")
-    cast(world.annotator, lab.grid, {(0, 0): lab.sto, (3, 3): lab.sto, (0, 3): lab.ge,
-                                     (3, 0): lab.ge})
-    version = services.support_set_freeze(user=world.annotator, schema=lab.schema,
-                                          rule="single_owner")
+    cast(
+        world.annotator,
+        lab.grid,
+        {(0, 0): lab.sto, (3, 3): lab.sto, (0, 3): lab.ge, (3, 0): lab.ge},
+    )
+    version = services.support_set_freeze(
+        user=world.annotator, schema=lab.schema, rule="single_owner"
+    )
     assert [c["id"] for c in version.classes] == [str(lab.sto.pk), str(lab.ge.pk)]
     assert f"'{vacuum.name}' has no chips; it is left out of the support set." in version.warnings
 
@@ -275,20 +337,22 @@ def test_support_sets_span_images_but_not_chip_sizes(world, lab):
     small, _ = services.grid_create(user=world.annotator, image=other, chip_size=32)
     cast(world.annotator, lab.grid, {(0, 0): lab.sto, (3, 3): lab.ge})
     cast(world.annotator, same, {(0, 0): lab.ge, (3, 3): lab.sto})
-    version = services.support_set_freeze(user=world.annotator, schema=lab.schema,
-                                          rule="single_owner")
+    version = services.support_set_freeze(
+        user=world.annotator, schema=lab.schema, rule="single_owner"
+    )
     assert {c["image"] for c in version.chips} == {str(lab.image.pk), str(other.pk)}
     assert set(version.grids.all()) == {lab.grid, same}
     cast(world.annotator, small, {(5, 5): lab.sto})
     with pytest.raises(Invalid, match="mix") as err:
-        services.support_set_freeze(user=world.annotator, schema=lab.schema,
-                                    rule="single_owner")
+        services.support_set_freeze(user=world.annotator, schema=lab.schema, rule="single_owner")
     assert err.value.code == "mixed_chip_sizes"
     with pytest.raises(Invalid, match="mix"):
-        services.support_set_freeze(user=world.annotator, schema=lab.schema,
-                                    rule="single_owner", grids=[lab.grid, small])
-    chosen = services.support_set_freeze(user=world.annotator, schema=lab.schema,
-                                         rule="single_owner", grids=[lab.grid, same])
+        services.support_set_freeze(
+            user=world.annotator, schema=lab.schema, rule="single_owner", grids=[lab.grid, small]
+        )
+    chosen = services.support_set_freeze(
+        user=world.annotator, schema=lab.schema, rule="single_owner", grids=[lab.grid, same]
+    )
     assert chosen.number == 2 and len(chosen.chips) == 4
 
 
@@ -306,36 +370,46 @@ def test_guidance_warnings(world):
     votes.update({(r, c): corner for r in (0, 7) for c in (0, 7)})  # top-left quadrant
     votes.update({(0, 15): spread, (15, 0): spread, (10, 10): spread})
     cast(world.annotator, grid, votes)
-    version = services.support_set_freeze(user=world.annotator, schema=schema,
-                                          rule="single_owner")
+    version = services.support_set_freeze(user=world.annotator, schema=schema, rule="single_owner")
     assert version.warnings == [
         "'one' has only 1 chip; give at least 2 examples per class.",
-        "'many' has 11 chips; more than 10 examples per class rarely improve a few-shot "
-        "prototype.",
+        "'many' has 11 chips; more than 10 examples per class rarely improve a few-shot prototype.",
         "All 4 chips of 'corner' come from the top-left quadrant of one image; spread the "
         "examples over the image.",
     ]
-    live = selectors.support_state(user=world.annotator, schema=schema, grids=[grid],
-                                   rule="single_owner")
+    live = selectors.support_state(
+        user=world.annotator, schema=schema, grids=[grid], rule="single_owner"
+    )
     assert live["warnings"] == version.warnings
     assert {c["name"]: c["count"] for c in live["classes"]} == {
-        "one": 1, "many": 11, "corner": 4, "spread": 3}
+        "one": 1,
+        "many": 11,
+        "corner": 4,
+        "spread": 3,
+    }
 
 
 # --- gold and agreement ------------------------------------------------------------
 def test_gold_needs_a_curator_and_records_a_vote(world, lab):
     with pytest.raises(Forbidden):
-        services.gold_set(user=world.annotator, grid=lab.grid,
-                          chips=[{"row": 0, "col": 0, "class": lab.sto}])
-    services.gold_set(user=world.curator, grid=lab.grid,
-                      chips=[{"row": 0, "col": 0, "class": lab.sto}])
-    services.gold_set(user=world.curator, grid=lab.grid,
-                      chips=[{"row": 0, "col": 0, "class": lab.ge.pk}])
+        services.gold_set(
+            user=world.annotator, grid=lab.grid, chips=[{"row": 0, "col": 0, "class": lab.sto}]
+        )
+    services.gold_set(
+        user=world.curator, grid=lab.grid, chips=[{"row": 0, "col": 0, "class": lab.sto}]
+    )
+    services.gold_set(
+        user=world.curator, grid=lab.grid, chips=[{"row": 0, "col": 0, "class": lab.ge.pk}]
+    )
     gold = GoldChip.objects.get()
     assert gold.label_class == lab.ge and gold.set_by == world.curator
     assert list(Vote.objects.values_list("source", flat=True)) == ["gold", "gold"]
-    services.gold_set(user=world.curator, grid=lab.grid, schema=lab.schema,
-                      chips=[{"row": 0, "col": 0, "class": None}])
+    services.gold_set(
+        user=world.curator,
+        grid=lab.grid,
+        schema=lab.schema,
+        chips=[{"row": 0, "col": 0, "class": None}],
+    )
     assert not GoldChip.objects.exists()
 
 
@@ -348,14 +422,21 @@ def test_agreement_on_a_hand_computed_example(world, lab):
     cast(b, lab.grid, {(0, 0): x, (0, 1): y, (1, 1): y})
     cast(c, lab.grid, {(0, 0): y})
     # gold: (0,0) is Y, (1,1) is Y (setting gold also records C's vote on those chips)
-    services.gold_set(user=c, grid=lab.grid, chips=[{"row": 0, "col": 0, "class": y},
-                                                    {"row": 1, "col": 1, "class": y}])
+    services.gold_set(
+        user=c,
+        grid=lab.grid,
+        chips=[{"row": 0, "col": 0, "class": y}, {"row": 1, "col": 1, "class": y}],
+    )
     report = selectors.agreement(user=world.viewer, schema=lab.schema)
-    per_chip = {(p["row"], p["col"]): (p["consensus"], p["agree"], p["voters"])
-                for p in report["per_chip"]}
+    per_chip = {
+        (p["row"], p["col"]): (p["consensus"], p["agree"], p["voters"]) for p in report["per_chip"]
+    }
     # C's gold vote on (1,1) breaks the tie: Y 2 of 3
-    assert per_chip == {(0, 0): (str(x.pk), 2, 3), (0, 1): (str(y.pk), 2, 2),
-                        (1, 1): (str(y.pk), 2, 3)}
+    assert per_chip == {
+        (0, 0): (str(x.pk), 2, 3),
+        (0, 1): (str(y.pk), 2, 2),
+        (1, 1): (str(y.pk), 2, 3),
+    }
     assert report["overall"] == round((2 / 3 + 1 + 2 / 3) / 3, 4)
     users = {r["username"]: r for r in report["annotators"]}
     # A: agrees on (0,0) and (0,1), not (1,1) -> 2/3; gold: (0,0) X != Y, (1,1) X != Y -> 0/2
@@ -375,4 +456,3 @@ def test_agreement_is_for_members_only(world, lab):
 
     with pytest.raises(NotFound):
         selectors.agreement(user=world.outsider, schema=lab.schema)
-

@@ -6,7 +6,6 @@ single_owner with themselves as owner); curators and owners manage schemas and c
 gold answers and freeze lab-wide (majority / curator / someone else's) versions.
 """
 
-
 from ..selectors import support_state
 from .crowd_tasks import crowd_task_answer, crowd_task_next
 from .grids import grid_create
@@ -21,7 +20,17 @@ from .support_sets import support_set_freeze
 from .votes import gold_set, vote_cast, votes_cast_many
 
 __all__ = [
-    "class_create", "class_remove", "class_update", "crowd_task_answer", "crowd_task_next",
-    "gold_set", "grid_create", "schema_create", "schema_get_or_create_default",
-    "support_set_freeze", "support_state", "vote_cast", "votes_cast_many",
+    "class_create",
+    "class_remove",
+    "class_update",
+    "crowd_task_answer",
+    "crowd_task_next",
+    "gold_set",
+    "grid_create",
+    "schema_create",
+    "schema_get_or_create_default",
+    "support_set_freeze",
+    "support_state",
+    "vote_cast",
+    "votes_cast_many",
 ]

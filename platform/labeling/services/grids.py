@@ -16,10 +16,16 @@ def _geometry(image: Image, chip_size: int, offset_x: int, offset_y: int) -> dic
     rows = (image.height - offset_y) // chip_size
     cols = (image.width - offset_x) // chip_size
     if rows < 1 or cols < 1:
-        raise Invalid("No complete chip fits in the image with this size and offset.",
-                      fields={"chip_size": ["too large for the offset"]})
-    margins = (offset_y, offset_x, image.height - offset_y - rows * chip_size,
-               image.width - offset_x - cols * chip_size)
+        raise Invalid(
+            "No complete chip fits in the image with this size and offset.",
+            fields={"chip_size": ["too large for the offset"]},
+        )
+    margins = (
+        offset_y,
+        offset_x,
+        image.height - offset_y - rows * chip_size,
+        image.width - offset_x - cols * chip_size,
+    )
     try:
         from workers.fewshot.chipping import ChipGrid
     except ImportError:  # the web image may be built without the ML stack
@@ -27,28 +33,39 @@ def _geometry(image: Image, chip_size: int, offset_x: int, offset_y: int) -> dic
     else:  # the engine is the reference for chip arithmetic
         grid = ChipGrid(image.height, image.width, chip_size, (offset_y, offset_x))
         rows, cols, margins = grid.rows, grid.cols, grid.margins
-    return {"rows": rows, "cols": cols,
-            "margins": dict(zip(("top", "left", "bottom", "right"), margins, strict=True))}
+    return {
+        "rows": rows,
+        "cols": cols,
+        "margins": dict(zip(("top", "left", "bottom", "right"), margins, strict=True)),
+    }
 
 
 @transaction.atomic
-def grid_create(*, user, image: Image, chip_size: int, offset_x: int = 0,
-                offset_y: int = 0) -> tuple[Grid, bool]:
+def grid_create(
+    *, user, image: Image, chip_size: int, offset_x: int = 0, offset_y: int = 0
+) -> tuple[Grid, bool]:
     """The grid (chip size, offset) over ``image``; creating the same grid again returns it."""
     require_role(user=user, lab_id=image.dataset.lab_id, role=Role.ANNOTATOR)
     if image.status != ImageStatus.READY:
-        raise Conflict(f"The image is {image.status}; grids need a ready image.",
-                       code="not_ready")
+        raise Conflict(f"The image is {image.status}; grids need a ready image.", code="not_ready")
     limit = min(image.width, image.height)
     if not 1 <= chip_size <= limit:
-        raise Invalid(f"Chip size must be between 1 and {limit} px for this "
-                      f"{image.width}x{image.height} image.", fields={"chip_size": ["range"]})
+        raise Invalid(
+            f"Chip size must be between 1 and {limit} px for this "
+            f"{image.width}x{image.height} image.",
+            fields={"chip_size": ["range"]},
+        )
     for axis, offset in (("offset_x", offset_x), ("offset_y", offset_y)):
         if not 0 <= offset < chip_size:
-            raise Invalid(f"{axis} must be between 0 and {chip_size - 1} (less than a chip).",
-                          fields={axis: ["range"]})
+            raise Invalid(
+                f"{axis} must be between 0 and {chip_size - 1} (less than a chip).",
+                fields={axis: ["range"]},
+            )
     geometry = _geometry(image, chip_size, offset_x, offset_y)
     return Grid.objects.get_or_create(
-        image=image, chip_size=chip_size, offset_x=offset_x, offset_y=offset_y,
+        image=image,
+        chip_size=chip_size,
+        offset_x=offset_x,
+        offset_y=offset_y,
         defaults={**geometry, "created_by": user},
     )

@@ -14,9 +14,24 @@ from common.errors import Conflict, Invalid
 from ..models import LabelClass, LabelSchema
 
 DEFAULT_SCHEMA_NAME = "Default"
-PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
-           "#bfef45", "#469990", "#9a6324", "#800000", "#000075", "#808000", "#fabed4"]
+PALETTE = [
+    "#e6194b",
+    "#3cb44b",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#42d4f4",
+    "#f032e6",
+    "#bfef45",
+    "#469990",
+    "#9a6324",
+    "#800000",
+    "#000075",
+    "#808000",
+    "#fabed4",
+]
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
 
 # --- schemas and classes -----------------------------------------------------------
 @transaction.atomic
@@ -31,8 +46,9 @@ def schema_get_or_create_default(*, user, dataset: Dataset) -> tuple[LabelSchema
         name = f"{DEFAULT_SCHEMA_NAME} ({timezone.now():%Y-%m-%d %H:%M:%S})"
     try:
         with transaction.atomic():
-            return LabelSchema.objects.create(dataset=dataset, name=name, is_default=True,
-                                              created_by=user), True
+            return LabelSchema.objects.create(
+                dataset=dataset, name=name, is_default=True, created_by=user
+            ), True
     except IntegrityError:  # another request created it just now
         return dataset.schemas.get(is_default=True), False
 
@@ -48,8 +64,9 @@ def schema_create(*, user, dataset: Dataset, name: str) -> LabelSchema:
     is_default = not dataset.schemas.exists()
     try:
         with transaction.atomic():
-            return LabelSchema.objects.create(dataset=dataset, name=name, is_default=is_default,
-                                              created_by=user)
+            return LabelSchema.objects.create(
+                dataset=dataset, name=name, is_default=is_default, created_by=user
+            )
     except IntegrityError as err:
         raise Conflict(f"This dataset already has a schema named '{name}'.") from err
 
@@ -64,27 +81,31 @@ def _clean_class_fields(schema: LabelSchema, *, name=None, colour=None, exclude=
         if exclude is not None:
             clash = clash.exclude(pk=exclude.pk)
         if clash.exists():
-            raise Conflict(f"'{name}' is already a class of this schema.",
-                           fields={"name": ["taken"]})
+            raise Conflict(
+                f"'{name}' is already a class of this schema.", fields={"name": ["taken"]}
+            )
         fields["name"] = name
     if colour is not None:
         if not _COLOUR.match(colour):
-            raise Invalid(f"Colour '{colour}' is not of the form #rrggbb.",
-                          fields={"colour": ["#rrggbb"]})
+            raise Invalid(
+                f"Colour '{colour}' is not of the form #rrggbb.", fields={"colour": ["#rrggbb"]}
+            )
         fields["colour"] = colour.lower()
     return fields
 
 
 @transaction.atomic
-def class_create(*, user, schema: LabelSchema, name: str, colour: str | None = None,
-                 order: int | None = None) -> LabelClass:
+def class_create(
+    *, user, schema: LabelSchema, name: str, colour: str | None = None, order: int | None = None
+) -> LabelClass:
     require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.CURATOR)
     fields = _clean_class_fields(schema, name=name, colour=colour)
     active = schema.classes.filter(removed_at=None)
     if colour is None:
         used = set(active.values_list("colour", flat=True))
-        fields["colour"] = next((c for c in PALETTE if c not in used),
-                                PALETTE[active.count() % len(PALETTE)])
+        fields["colour"] = next(
+            (c for c in PALETTE if c not in used), PALETTE[active.count() % len(PALETTE)]
+        )
     if order is None:
         order = (schema.classes.aggregate(m=Max("order"))["m"] or 0) + 1
     try:
@@ -95,8 +116,14 @@ def class_create(*, user, schema: LabelSchema, name: str, colour: str | None = N
 
 
 @transaction.atomic
-def class_update(*, user, label_class: LabelClass, name: str | None = None,
-                 colour: str | None = None, order: int | None = None) -> LabelClass:
+def class_update(
+    *,
+    user,
+    label_class: LabelClass,
+    name: str | None = None,
+    colour: str | None = None,
+    order: int | None = None,
+) -> LabelClass:
     """Rename, recolour or reorder a class (history keeps pointing at the same class)."""
     schema = label_class.schema
     require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.CURATOR)

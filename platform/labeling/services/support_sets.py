@@ -14,8 +14,15 @@ from ..selectors import clean_rule, grids_of_dataset
 
 # --- support-set versions ----------------------------------------------------------
 @transaction.atomic
-def support_set_freeze(*, user, schema: LabelSchema, rule: str, owner=None, min_votes: int = 2,
-                       grids: list[Grid] | None = None) -> SupportSetVersion:
+def support_set_freeze(
+    *,
+    user,
+    schema: LabelSchema,
+    rule: str,
+    owner=None,
+    min_votes: int = 2,
+    grids: list[Grid] | None = None,
+) -> SupportSetVersion:
     """Freeze the support set ``rule`` derives now into the schema's next numbered version.
 
     Grids default to every grid of the dataset with support chips; all must share one chip
@@ -28,40 +35,59 @@ def support_set_freeze(*, user, schema: LabelSchema, rule: str, owner=None, min_
         require_role(user=user, lab_id=lab_id, role=Role.ANNOTATOR)
     else:
         require_role(user=user, lab_id=lab_id, role=Role.CURATOR)
-    if rule == ConsensusRule.SINGLE_OWNER and not Membership.objects.filter(
-        lab_id=lab_id, user_id=owner_id
-    ).exists():
-        raise Invalid("The owner of a single-owner support set must be a lab member.",
-                      fields={"owner": ["not a member"]})
+    if (
+        rule == ConsensusRule.SINGLE_OWNER
+        and not Membership.objects.filter(lab_id=lab_id, user_id=owner_id).exists()
+    ):
+        raise Invalid(
+            "The owner of a single-owner support set must be a lab member.",
+            fields={"owner": ["not a member"]},
+        )
     explicit = grids is not None
     grids = list(grids) if explicit else list(grids_of_dataset(schema.dataset))
     if any(g.image.dataset_id != schema.dataset_id for g in grids):
-        raise Invalid("Every grid must be on an image of the schema's dataset.",
-                      fields={"grids": ["other dataset"]})
+        raise Invalid(
+            "Every grid must be on an image of the schema's dataset.",
+            fields={"grids": ["other dataset"]},
+        )
     if explicit:
         _one_geometry(grids)
     # lock the schema so that concurrent freezes get consecutive numbers
     LabelSchema.objects.select_for_update().filter(pk=schema.pk).first()
     state = consensus.support_state(
-        schema=schema, grids=grids, rule=rule, min_votes=min_votes,
+        schema=schema,
+        grids=grids,
+        rule=rule,
+        min_votes=min_votes,
         owner=owner_id if rule == ConsensusRule.SINGLE_OWNER else None,
     )
     used = {chip["grid"] for chip in state["chips"]}
     grids = [g for g in grids if str(g.pk) in used]
     classes = [c for c in state["classes"] if c["count"]]
     if len(classes) < 2:
-        raise Invalid(f"A support set needs chips of at least 2 classes; rule '{rule}' gives "
-                      f"{len(classes)}.", code="too_few_classes")
+        raise Invalid(
+            f"A support set needs chips of at least 2 classes; rule '{rule}' gives {len(classes)}.",
+            code="too_few_classes",
+        )
     chip_size, offset_x, offset_y = _one_geometry(grids)
     number = (schema.versions.aggregate(m=Max("number"))["m"] or 0) + 1
     version = SupportSetVersion.objects.create(
-        schema=schema, number=number, rule=rule, params=state["params"],
-        chips=[{k: chip[k] for k in ("grid", "image", "row", "col", "class")}
-               for chip in state["chips"]],
+        schema=schema,
+        number=number,
+        rule=rule,
+        params=state["params"],
+        chips=[
+            {k: chip[k] for k in ("grid", "image", "row", "col", "class")}
+            for chip in state["chips"]
+        ],
         classes=[{k: c[k] for k in ("id", "name", "colour")} for c in classes],
-        chip_size=chip_size, offset_x=offset_x, offset_y=offset_y,
-        contributors=state["contributors"], agreement=state["agreement"],
-        warnings=state["warnings"], created_by=user,
+        chip_size=chip_size,
+        offset_x=offset_x,
+        offset_y=offset_y,
+        contributors=state["contributors"],
+        agreement=state["agreement"],
+        warnings=state["warnings"],
+        created_by=user,
     )
     version.grids.set(grids)
     return version
@@ -71,9 +97,12 @@ def _one_geometry(grids: list[Grid]) -> tuple[int, int, int]:
     shapes = sorted({(g.chip_size, g.offset_x, g.offset_y) for g in grids})
     if len(shapes) > 1:
         listed = ", ".join(f"{s}px +({x},{y})" for s, x, y in shapes)
-        raise Invalid(f"A support set uses one chip size and offset; these grids mix {listed}. "
-                      "Choose grids of one geometry.", code="mixed_chip_sizes",
-                      fields={"grids": ["mixed chip sizes"]})
+        raise Invalid(
+            f"A support set uses one chip size and offset; these grids mix {listed}. "
+            "Choose grids of one geometry.",
+            code="mixed_chip_sizes",
+            fields={"grids": ["mixed chip sizes"]},
+        )
     if not shapes:
         raise Invalid("No grids to freeze.", fields={"grids": ["empty"]})
     return shapes[0]

@@ -12,29 +12,40 @@ from ..models import GoldChip, Grid, LabelClass, LabelSchema, Vote, VoteSource
 
 MAX_BATCH = 1000
 
+
 # --- votes -------------------------------------------------------------------------
 def _resolve_classes(*, grid: Grid, schema: LabelSchema | None, wanted: Iterable) -> tuple:
     """(schema, {class id: LabelClass}) for the class ids or objects voted for."""
     ids = {str(getattr(k, "pk", k)) for k in wanted if k is not None}
-    found = {str(c.pk): c for c in LabelClass.objects.filter(pk__in=ids).select_related(
-        "schema") if schema is None or c.schema_id == schema.pk}
+    found = {
+        str(c.pk): c
+        for c in LabelClass.objects.filter(pk__in=ids).select_related("schema")
+        if schema is None or c.schema_id == schema.pk
+    }
     unknown = ids - set(found)
     if unknown:
-        raise Invalid(f"Unknown class {sorted(unknown)[0]} for this schema.",
-                      fields={"class": ["not in this schema"]})
+        raise Invalid(
+            f"Unknown class {sorted(unknown)[0]} for this schema.",
+            fields={"class": ["not in this schema"]},
+        )
     schemas = {c.schema for c in found.values()} | ({schema} if schema else set())
     if len(schemas) != 1:
-        raise Invalid("Name the schema: votes need a schema (retractions) and one batch "
-                      "holds one schema.", fields={"schema": ["required" if not schemas
-                                                             else "one per batch"]})
+        raise Invalid(
+            "Name the schema: votes need a schema (retractions) and one batch holds one schema.",
+            fields={"schema": ["required" if not schemas else "one per batch"]},
+        )
     schema = schemas.pop()
     if schema.dataset_id != grid.image.dataset_id:
-        raise Invalid("The class belongs to a schema of another dataset.",
-                      fields={"class": ["other dataset"]})
+        raise Invalid(
+            "The class belongs to a schema of another dataset.", fields={"class": ["other dataset"]}
+        )
     removed = [c.name for c in found.values() if c.removed_at is not None]
     if removed:
-        raise Invalid(f"The class '{removed[0]}' was removed and takes no new votes.",
-                      code="class_removed", fields={"class": ["removed"]})
+        raise Invalid(
+            f"The class '{removed[0]}' was removed and takes no new votes.",
+            code="class_removed",
+            fields={"class": ["removed"]},
+        )
     return schema, found
 
 
@@ -50,18 +61,31 @@ def _store(vote: Vote) -> Vote:
             return vote
     except IntegrityError:
         stored = Vote.objects.get(user=vote.user_id, client_id=vote.client_id)
-    same = (stored.grid_id, stored.schema_id, stored.row, stored.col, stored.label_class_id,
-            stored.negative) == (vote.grid_id, vote.schema_id, vote.row, vote.col,
-                                 vote.label_class_id, vote.negative)
+    same = (
+        stored.grid_id,
+        stored.schema_id,
+        stored.row,
+        stored.col,
+        stored.label_class_id,
+        stored.negative,
+    ) == (vote.grid_id, vote.schema_id, vote.row, vote.col, vote.label_class_id, vote.negative)
     if not same:
-        raise Conflict(f"client_id '{vote.client_id}' was already used for another vote.",
-                       fields={"client_id": ["reused"]})
+        raise Conflict(
+            f"client_id '{vote.client_id}' was already used for another vote.",
+            fields={"client_id": ["reused"]},
+        )
     return stored
 
 
 @transaction.atomic
-def votes_cast_many(*, user, grid: Grid, votes: list[dict], schema: LabelSchema | None = None,
-                    source: str = VoteSource.CLICK) -> list[Vote]:
+def votes_cast_many(
+    *,
+    user,
+    grid: Grid,
+    votes: list[dict],
+    schema: LabelSchema | None = None,
+    source: str = VoteSource.CLICK,
+) -> list[Vote]:
     """Append votes ``[{"row", "col", "class": LabelClass | id | None, "client_id"?}]``.
 
     ``class`` None retracts the user's label of the chip (needs ``schema``). Votes are only
@@ -76,38 +100,66 @@ def votes_cast_many(*, user, grid: Grid, votes: list[dict], schema: LabelSchema 
         raise Invalid(f"At most {MAX_BATCH} votes per request.", fields={"votes": ["too many"]})
     outside = [(v["row"], v["col"]) for v in votes if not grid.contains(v["row"], v["col"])]
     if outside:
-        raise Invalid(f"Chip {outside[0]} is outside this {grid.rows}x{grid.cols} grid.",
-                      code="outside_grid", fields={"votes": ["row/col out of range"]})
+        raise Invalid(
+            f"Chip {outside[0]} is outside this {grid.rows}x{grid.cols} grid.",
+            code="outside_grid",
+            fields={"votes": ["row/col out of range"]},
+        )
     client_ids = [v["client_id"] for v in votes if v.get("client_id")]
     if len(set(client_ids)) != len(client_ids):
-        raise Invalid("A client_id appears twice in one request.",
-                      fields={"client_id": ["duplicate"]})
-    schema, classes = _resolve_classes(grid=grid, schema=schema,
-                                       wanted=[v.get("class") for v in votes])
+        raise Invalid(
+            "A client_id appears twice in one request.", fields={"client_id": ["duplicate"]}
+        )
+    schema, classes = _resolve_classes(
+        grid=grid, schema=schema, wanted=[v.get("class") for v in votes]
+    )
     stored = []
     for v in votes:
         k = v.get("class")
-        stored.append(_store(Vote(
-            user=user, grid=grid, schema=schema, row=v["row"], col=v["col"],
-            label_class=None if k is None else classes[str(getattr(k, "pk", k))],
-            negative=False, source=source, client_id=v.get("client_id") or "",
-        )))
+        stored.append(
+            _store(
+                Vote(
+                    user=user,
+                    grid=grid,
+                    schema=schema,
+                    row=v["row"],
+                    col=v["col"],
+                    label_class=None if k is None else classes[str(getattr(k, "pk", k))],
+                    negative=False,
+                    source=source,
+                    client_id=v.get("client_id") or "",
+                )
+            )
+        )
     return stored
 
 
-def vote_cast(*, user, grid: Grid, row: int, col: int, label_class: LabelClass | None,
-              schema: LabelSchema | None = None, source: str = VoteSource.CLICK,
-              client_id: str = "") -> Vote:
+def vote_cast(
+    *,
+    user,
+    grid: Grid,
+    row: int,
+    col: int,
+    label_class: LabelClass | None,
+    schema: LabelSchema | None = None,
+    source: str = VoteSource.CLICK,
+    client_id: str = "",
+) -> Vote:
     """One click: label chip (row, col) as ``label_class`` (None: retract)."""
-    return votes_cast_many(user=user, grid=grid, schema=schema, source=source, votes=[
-        {"row": row, "col": col, "class": label_class, "client_id": client_id}
-    ])[0]
+    return votes_cast_many(
+        user=user,
+        grid=grid,
+        schema=schema,
+        source=source,
+        votes=[{"row": row, "col": col, "class": label_class, "client_id": client_id}],
+    )[0]
 
 
 # --- gold --------------------------------------------------------------------------
 @transaction.atomic
-def gold_set(*, user, grid: Grid, chips: list[dict],
-             schema: LabelSchema | None = None) -> list[GoldChip]:
+def gold_set(
+    *, user, grid: Grid, chips: list[dict], schema: LabelSchema | None = None
+) -> list[GoldChip]:
     """Curator reference answers ``[{"row", "col", "class": LabelClass | id | None}]``.
 
     Setting gold also records a vote (source "gold"); ``class`` None clears the gold answer.
@@ -117,22 +169,34 @@ def gold_set(*, user, grid: Grid, chips: list[dict],
         raise Invalid("No chips given.", fields={"chips": ["empty"]})
     setting = [c for c in chips if c.get("class") is not None]
     if setting:
-        votes_cast_many(user=user, grid=grid, schema=schema, source=VoteSource.GOLD, votes=[
-            {"row": c["row"], "col": c["col"], "class": c["class"]} for c in setting
-        ])
-    schema, classes = _resolve_classes(grid=grid, schema=schema,
-                                       wanted=[c.get("class") for c in chips])
+        votes_cast_many(
+            user=user,
+            grid=grid,
+            schema=schema,
+            source=VoteSource.GOLD,
+            votes=[{"row": c["row"], "col": c["col"], "class": c["class"]} for c in setting],
+        )
+    schema, classes = _resolve_classes(
+        grid=grid, schema=schema, wanted=[c.get("class") for c in chips]
+    )
     out = []
     for c in chips:
         if not grid.contains(c["row"], c["col"]):
-            raise Invalid(f"Chip {(c['row'], c['col'])} is outside this grid.",
-                          code="outside_grid", fields={"chips": ["row/col out of range"]})
+            raise Invalid(
+                f"Chip {(c['row'], c['col'])} is outside this grid.",
+                code="outside_grid",
+                fields={"chips": ["row/col out of range"]},
+            )
         key = {"grid": grid, "schema": schema, "row": c["row"], "col": c["col"]}
         if c.get("class") is None:
             GoldChip.objects.filter(**key).delete()
             continue
-        gold, _ = GoldChip.objects.update_or_create(**key, defaults={
-            "label_class": classes[str(getattr(c["class"], "pk", c["class"]))], "set_by": user,
-        })
+        gold, _ = GoldChip.objects.update_or_create(
+            **key,
+            defaults={
+                "label_class": classes[str(getattr(c["class"], "pk", c["class"]))],
+                "set_by": user,
+            },
+        )
         out.append(gold)
     return out
