@@ -8,8 +8,6 @@ import torch
 
 from tests.fewshot.synthetic import stripes
 
-PYCHIP = "/work/shared/data/pychip"
-
 
 @pytest.fixture(autouse=True)
 def _one_thread():

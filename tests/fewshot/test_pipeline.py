@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.fewshot.conftest import PYCHIP
+from tests.support.micrographs import SHARED as PYCHIP
 from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
 from workers.fewshot.encoders import build_encoder
 from workers.fewshot.pipeline import SegmentOptions, segment, segment_images
