@@ -6,11 +6,15 @@
     result.encoder            # a fine-tuned copy (the input encoder is not modified)
     evaluate_encoder(other, result.holdout)  # the same held-out episodes, any encoder
 
-Chips are cut once per image (only the labelled ones). An episode picks one chip size, pools
-each class's chips over the images, and splits them into support (<= k_shot, leaving a query)
-and query chips; training episodes are augmented (one rot90/flip per episode, so orientation
-cues survive; photometric jitter per image). BatchNorm statistics stay
-frozen (eval mode): support sets are far too small to re-estimate them.
+Chips are cut once per image (only the labelled ones). An episode picks one group (chip size)
+and, by default, one image of it (scope="image": a class's absolute orientation or contrast may
+differ between micrographs, and segmentation classifies one micrograph at a time), and splits
+each class's chips into support (<= k_shot, leaving a query) and query chips. Training episodes
+get photometric jitter drawn once per image (augment="photometric"; no rot90 / flips by
+default: orientation and handedness are often exactly what separates a lab's classes).
+By default only the head trains (conv trunk frozen), and BatchNorm statistics and affine
+weights stay frozen (eval mode): support sets are far too small to re-estimate them. The epoch
+kept is the one best on held-out images (select="both": higher accuracy AND lower NLL).
 """
 
 from __future__ import annotations
@@ -62,6 +66,20 @@ class FinetuneConfig:
     holdout_episodes: int = 16
     seed: int = 0
     threads: int = 2
+    #: training-episode augmentation: "photometric" (gamma / contrast / offset jitter per image,
+    #: no geometry: orientation and handedness are often the very cue that separates a lab's
+    #: classes, e.g. rotated domains or twins), "geometric" (photometric plus one rot90 / flip
+    #: per episode) or "none"
+    augment: str = "photometric"
+    #: which weights train: "head" (everything after the conv trunk: spectral / statistics
+    #: MLPs, the fusion head, the Fourier-descriptor weight and the temperature; the conv trunk
+    #: and all BatchNorm layers stay frozen) or "all"
+    trainable: str = "head"
+    #: episodes draw support and query chips from one image ("image", as when segmenting a
+    #: micrograph) or pool each class's chips over images ("pool"); see make_episodes
+    scope: str = "image"
+    #: model selection on the held-out episodes: "both" or "acc" (see _better)
+    select: str = "both"
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -82,6 +100,9 @@ class Pool:
 
     chip_size: int
     images: list[dict[int, torch.Tensor]] = field(default_factory=list)
+    #: per image: (normalised image (H, W), {class: (n, 2) chip origins (y0, x0)}), so that
+    #: "rotate" augmentation can resample chips at any angle from their surroundings
+    sources: list[tuple[torch.Tensor, dict[int, torch.Tensor]]] = field(default_factory=list)
 
     def class_counts(self) -> dict[int, int]:
         out: dict[int, int] = {}
@@ -112,6 +133,35 @@ def trainable_module(encoder: Encoder) -> nn.Module:
         if isinstance(module, nn.Module) and any(True for _ in module.parameters()):
             return module
     raise ValueError(f"the {encoder.name!r} encoder has no trainable weights")
+
+
+def trainable_parameters(encoder: Encoder, module: nn.Module, mode: str) -> list[nn.Parameter]:
+    """The parameters fine-tuning updates (see ``FinetuneConfig.trainable``).
+
+    "head": BatchNorm layers always stay frozen; for the default encoder's ChipNet the conv
+    trunk too (its spectral / statistics MLPs, fusion head, Fourier weight and temperature
+    train); for a ResNet only the last stage used for the embedding (``cfg.layer``) trains.
+    """
+    if mode not in TRAINABLE:
+        raise ValueError(f"trainable must be one of {TRAINABLE}, not {mode!r}")
+    if mode == "all":
+        return list(module.parameters())
+    frozen = {
+        id(p)
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        for p in m.parameters()
+    }
+    layer = getattr(getattr(encoder, "cfg", None), "layer", None)
+    if isinstance(getattr(module, "cnn", None), nn.Module):
+        frozen |= {id(p) for p in module.cnn.parameters()}
+    elif isinstance(layer, str) and isinstance(getattr(module, layer, None), nn.Module):
+        keep = {id(p) for p in getattr(module, layer).parameters()}
+        frozen |= {id(p) for p in module.parameters() if id(p) not in keep}
+    out = [p for p in module.parameters() if id(p) not in frozen]
+    if not out:
+        raise ValueError(f"the {encoder.name!r} encoder has no trainable head weights")
+    return out
 
 
 # --- data --------------------------------------------------------------------------------
@@ -190,29 +240,92 @@ def build_pools(sets: Sequence[SupportSet]) -> dict:
             chip_size=grid.chip_size,
             offset=grid.offset,
         )
-        per_class = {}
+        per_class, origins = {}, {}
         for cls, rc in support.items():
             if rc:
                 rows = torch.tensor([grid.index(r, c) for r, c in rc])
                 per_class[int(cls)] = chips[rows].clone()
+                origins[int(cls)] = torch.tensor(
+                    [grid.chip_box(r, c)[:2] for r, c in rc], dtype=torch.float32
+                )
         key = rest[0] if rest else grid.chip_size
-        pools.setdefault(key, Pool(grid.chip_size)).images.append(per_class)
+        pool = pools.setdefault(key, Pool(grid.chip_size))
+        pool.images.append(per_class)
+        pool.sources.append((torch.from_numpy(np.ascontiguousarray(img)), origins))
     return {s: p for s, p in pools.items() if p.class_counts()}
 
 
-def _augment(chips: torch.Tensor, rng: np.random.Generator, k: int, flip: bool) -> torch.Tensor:
-    """rot90 ``k`` / flip (shared by the whole episode), then per-image photometric jitter."""
-    x = torch.rot90(chips, k=k, dims=(-2, -1))
+AUGMENTS = ("photometric", "rotate", "geometric", "none")
+TRAINABLE = ("head", "all")
+SCOPES = ("image", "pool")
+
+
+def _augment(chips: torch.Tensor, k: int, flip: bool, jitter: tuple[float, ...]) -> torch.Tensor:
+    """rot90 ``k`` / flip (shared by the whole episode), then photometric ``jitter``
+    (gamma, contrast, offset: drawn once per image, so that classes of one image keep their
+    contrast relation and cannot be told apart by the jitter itself)."""
+    x = torch.rot90(chips, k=k, dims=(-2, -1)) if k else chips
     if flip:
         x = x.flip(-1)
-    x = x.clamp(0, 1) ** float(np.exp(rng.normal(0, 0.2)))
-    return (x - 0.5) * float(rng.uniform(0.8, 1.2)) + 0.5 + float(rng.uniform(-0.05, 0.05))
+    gamma, contrast, offset = jitter
+    x = x.clamp(0, 1) ** gamma
+    return (x - 0.5) * contrast + 0.5 + offset
+
+
+def _rotated_chips(
+    image: torch.Tensor, origins: torch.Tensor, size: int, angle: float
+) -> torch.Tensor:
+    """Chips (n, 1, size, size) resampled from ``image`` about the chip centres, rotated by
+    ``angle`` (radians; bilinear, border padding)."""
+    h, w = image.shape
+    u = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    vy, vx = torch.meshgrid(u, u, indexing="ij")
+    c, s = math.cos(angle), math.sin(angle)
+    ry, rx = c * vy + s * vx, -s * vy + c * vx
+    cy = origins[:, 0, None, None] + (size - 1) / 2 + ry
+    cx = origins[:, 1, None, None] + (size - 1) / 2 + rx
+    grid = torch.stack([2 * cx / (w - 1) - 1, 2 * cy / (h - 1) - 1], dim=-1)
+    src = image[None, None].expand(len(origins), 1, h, w)
+    return F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def _jitter(rng: np.random.Generator) -> tuple[float, float, float]:
+    return (
+        float(np.exp(rng.normal(0, 0.2))),
+        float(rng.uniform(0.8, 1.2)),
+        float(rng.uniform(-0.05, 0.05)),
+    )
+
+
+def _usable(per_class: dict[int, torch.Tensor]) -> bool:
+    return sum(len(c) >= 2 for c in per_class.values()) >= 2
 
 
 def make_episodes(
-    pools: dict, rng: np.random.Generator, *, n: int, k_shot: int, n_query: int, augment: bool
+    pools: dict,
+    rng: np.random.Generator,
+    *,
+    n: int,
+    k_shot: int,
+    n_query: int,
+    augment: bool | str,
+    scope: str = "image",
 ) -> list[Episode]:
-    """``n`` episodes, each from one group (groups drawn in proportion to their chips)."""
+    """``n`` episodes, each from one group (groups drawn in proportion to their chips).
+
+    ``augment``: False / "none", "photometric" (per-image intensity jitter only) or True /
+    "geometric" (also one rot90 / flip shared by the whole episode).
+    ``scope``: "image" draws the support and query chips of an episode from one image, like
+    segmenting one micrograph (a class's absolute orientation, contrast or dose may differ
+    between micrographs, so pooling images can pose a task segmentation never meets); groups
+    with no image holding two classes of >= 2 chips fall back to "pool" (chips of the
+    group's images pooled per class).
+    """
+    mode = {True: "geometric", False: "none"}.get(augment, augment)  # type: ignore[arg-type]
+    if mode not in AUGMENTS:
+        raise ValueError(f"augment must be one of {AUGMENTS}, not {augment!r}")
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, not {scope!r}")
     usable = [p for p in pools.values() if p.usable()]
     if not usable:
         raise ValueError("support sets need at least two classes with >= 2 chips each")
@@ -220,14 +333,28 @@ def make_episodes(
     out = []
     for _ in range(n):
         pool = usable[int(rng.choice(len(usable), p=weights / weights.sum()))]
+        images = pool.images
+        if scope == "image":
+            single = [im for im in pool.images if _usable(im)]
+            if single:
+                w = np.array([sum(len(c) for c in im.values()) for im in single], dtype=float)
+                images = [single[int(rng.choice(len(single), p=w / w.sum()))]]
         per_class: dict[int, list[torch.Tensor]] = {}
         # one geometric transform per episode: orientation differences between classes (and
         # between images of one class) are real cues and must survive augmentation
         k, flip = int(rng.integers(4)), bool(rng.random() < 0.5)
-        for image in pool.images:
+        if mode in ("photometric", "rotate"):
+            k, flip = 0, False
+        for image in images:
+            jitter = _jitter(rng)
+            angle = float(rng.uniform(0, 2 * math.pi))
+            idx = next(i for i, im in enumerate(pool.images) if im is image)
+            src = pool.sources[idx] if mode == "rotate" and pool.sources else None
             for cls, chips in image.items():
+                if src is not None:
+                    chips = _rotated_chips(src[0], src[1][cls], pool.chip_size, angle)
                 per_class.setdefault(cls, []).append(
-                    _augment(chips, rng, k, flip) if augment else chips
+                    chips if mode == "none" else _augment(chips, k, flip, jitter)
                 )
         chips_l, labels, sup = [], [], []
         way = 0
@@ -284,6 +411,15 @@ def evaluate_encoder(encoder: Encoder, episodes: Sequence[Episode]) -> dict[str,
 
 
 # --- training ----------------------------------------------------------------------------
+def _better(v: dict, best: dict, select: str) -> bool:
+    """Model selection on the held-out episodes: "acc" (ties broken by lower NLL) or "both"
+    (higher accuracy AND lower NLL: with small held-out sets an accuracy gain of a query or two
+    alone is often noise, and a lower NLL at equal accuracy can be a sharper temperature only)."""
+    if select == "both":
+        return v["acc"] > best["holdout_acc"] and v["loss"] < best["holdout_loss"]
+    return (v["acc"], -v["loss"]) > (best["holdout_acc"], -best["holdout_loss"])
+
+
 def finetune(
     encoder: Encoder,
     train_sets: Sequence[SupportSet],
@@ -304,7 +440,14 @@ def finetune(
     enc = copy.deepcopy(encoder)
     module = trainable_module(enc)
     module.eval()
+    params = trainable_parameters(enc, module, cfg.trainable)
+    if cfg.augment not in AUGMENTS:
+        raise ValueError(f"augment must be one of {AUGMENTS}, not {cfg.augment!r}")
+    if cfg.select not in ("acc", "both"):
+        raise ValueError(f"select must be 'acc' or 'both', not {cfg.select!r}")
     for p in module.parameters():
+        p.requires_grad_(False)
+    for p in params:
         p.requires_grad_(True)
     train_pools = build_pools(train_sets)
     holdout = make_episodes(
@@ -314,10 +457,10 @@ def finetune(
         k_shot=cfg.k_shot,
         n_query=cfg.n_query,
         augment=False,
+        scope=cfg.scope,
     )
     before = evaluate_encoder(enc, holdout)
     log_scale = getattr(module, "log_scale", None)
-    params = list(module.parameters())
     if not isinstance(log_scale, nn.Parameter):
         first = make_episodes(
             train_pools,
@@ -358,7 +501,8 @@ def finetune(
             n=cfg.episodes_per_epoch,
             k_shot=cfg.k_shot,
             n_query=cfg.n_query,
-            augment=True,
+            augment=cfg.augment,
+            scope=cfg.scope,
         ):
             emb = enc.embed_chips(ep.chips.to(enc.device)).float().cpu()
             logits = _episode_logits(emb, ep, log_scale.exp().cpu())
@@ -381,7 +525,7 @@ def finetune(
             "seconds": round(time.perf_counter() - t0, 3),
         }
         history.append(row)
-        if (v["acc"], -v["loss"]) > (best["holdout_acc"], -best["holdout_loss"]):
+        if _better(v, best, cfg.select):
             best = {"epoch": epoch, "holdout_acc": v["acc"], "holdout_loss": v["loss"]}
             best_state = copy.deepcopy(module.state_dict())
         if callback is not None and callback(epoch, row) is False:
