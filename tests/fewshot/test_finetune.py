@@ -59,7 +59,6 @@ def test_finetune_changes_only_the_head_and_leaves_the_input_alone(encoder):
     cfg = FinetuneConfig(epochs=2, episodes_per_epoch=2, lr=1e-2, threads=1, select="acc")
     result = finetune(encoder, sets[:1], sets[1:], cfg)
     tuned = trainable_module(result.encoder)
-    after = tuned.state_dict()
     for key, value in trainable_module(encoder).state_dict().items():
         assert torch.equal(value, before[key]), f"input encoder changed at {key}"
     for name, param in tuned.cnn.named_parameters():
