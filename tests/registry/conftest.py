@@ -1,4 +1,4 @@
-"""Registry fixtures: a throw-away MLflow store per test, committed-weights stand-in, servers."""
+"""Registry fixtures: a throw-away MLflow store per test and the committed default weights."""
 
 from __future__ import annotations
 
@@ -9,23 +9,12 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def default_weights(tmp_path_factory):
-    """The committed default weights, or (while they are not committed) a random stand-in."""
+def default_weights():
+    """The committed default weights (a fresh machine must work with them, no download)."""
     from workers.fewshot.encoders import default as default_mod
 
-    if (default_mod.BUNDLED_WEIGHTS / "config.json").is_file():
-        yield default_mod.BUNDLED_WEIGHTS
-        return
-    from workers.fewshot.encoders import build_encoder, save_encoder
-
-    path = tmp_path_factory.mktemp("weights") / "default"
-    save_encoder(
-        build_encoder("default", device="cpu", weights=None), path, metadata={"stand_in": True}
-    )
-    mp = pytest.MonkeyPatch()
-    mp.setattr(default_mod, "BUNDLED_WEIGHTS", path)
-    yield path
-    mp.undo()
+    assert (default_mod.BUNDLED_WEIGHTS / "config.json").is_file()
+    return default_mod.BUNDLED_WEIGHTS
 
 
 @pytest.fixture(scope="session")
