@@ -24,6 +24,7 @@ from catalog.formats import (
     read,
     thumbnail,
 )
+from tests.support.micrographs import dm_bytes
 
 DATA = Path("/work/shared/data/pychip")
 if not DATA.exists():  # CI clones main with shared/ beside it
@@ -52,24 +53,7 @@ def probe_error(path, filename, max_pixels=LIMIT) -> FormatError:
 
 def write_dm(path, data, *, version, scale=0.25, units="nm", tags=None):
     """Write a DM3/DM4 file with nionswift-io's writer (the files GMS also reads)."""
-    from nion.data import Calibration, DataAndMetadata
-    from nionswift_plugin.DM_IO import dm3_image_utils
-
-    spatial = [Calibration.Calibration(0.0, scale, units)] * 2
-    if data.ndim == 3:
-        calibrations = [Calibration.Calibration(0.0, 1.0, "s"), *spatial]
-        descriptor = DataAndMetadata.DataDescriptor(True, 0, 2)
-    else:
-        calibrations = spatial
-        descriptor = DataAndMetadata.DataDescriptor(False, 0, 2)
-    xdata = DataAndMetadata.new_data_and_metadata(
-        data,
-        dimensional_calibrations=calibrations,
-        data_descriptor=descriptor,
-        metadata=tags or {},
-    )
-    with open(path, "wb") as fh:
-        dm3_image_utils.save_image(xdata, fh, version)
+    path.write_bytes(dm_bytes(data, version=version, scale=scale, units=units, tags=tags))
     return path
 
 
