@@ -205,3 +205,38 @@ def click_chip(page, row: int, col: int, *, chip: int, ox: int = 0, oy: int = 0)
             "y": t["y"] + (oy + (row + 0.5) * chip) * t["s"],
         }
     )
+
+
+@pytest.fixture
+def labelled_dataset(lab_owner, tmp_path):
+    """A ready simulated 512 px image with three classes and a 32 px grid (set up through
+    services)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from catalog.models import Dataset
+    from catalog.services import image_ingest, image_upload
+    from labeling.services import class_create, grid_create, schema_get_or_create_default
+
+    tif = tmp_path / "crowd.tif"
+    s = simulated_tiff(tif, size=512)
+    lab = lab_owner.memberships.get().lab
+    dataset = Dataset.objects.create(lab=lab, title="Crowd set", created_by=lab_owner)
+    image = image_upload(
+        user=lab_owner, dataset=dataset, upload=SimpleUploadedFile("crowd.tif", tif.read_bytes())
+    )
+    image = image_ingest(image_id=image.pk)
+    assert image.status == "ready", image.error
+    schema, _ = schema_get_or_create_default(user=lab_owner, dataset=dataset)
+    classes = [
+        class_create(user=lab_owner, schema=schema, name=name, colour=colour)
+        for name, colour in [("STO", "#0072b2"), ("Ge", "#e69f00"), ("vacuum", "#009e73")]
+    ]
+    grid, _ = grid_create(user=lab_owner, image=image, chip_size=32)
+    return {
+        "sim": s,
+        "image": image,
+        "schema": schema,
+        "classes": classes,
+        "grid": grid,
+        "lab": lab,
+    }

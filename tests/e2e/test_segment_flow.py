@@ -139,46 +139,13 @@ def test_upload_grid_support_segment_export_history(
     assert not page.errors, page.errors
 
 
-@pytest.fixture
-def labelled_dataset(lab_owner, tmp_path):
-    """A ready simulated image with three classes and a 32 px grid (set up through services)."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from catalog.models import Dataset
-    from catalog.services import image_ingest, image_upload
-    from labeling.services import class_create, grid_create, schema_get_or_create_default
-
-    tif = tmp_path / "crowd.tif"
-    s = simulated_tiff(tif, size=512)
-    lab = lab_owner.memberships.get().lab
-    dataset = Dataset.objects.create(lab=lab, title="Crowd set", created_by=lab_owner)
-    image = image_upload(
-        user=lab_owner, dataset=dataset, upload=SimpleUploadedFile("crowd.tif", tif.read_bytes())
-    )
-    image = image_ingest(image_id=image.pk)
-    assert image.status == "ready", image.error
-    schema, _ = schema_get_or_create_default(user=lab_owner, dataset=dataset)
-    classes = [
-        class_create(user=lab_owner, schema=schema, name=name, colour=colour)
-        for name, colour in [("STO", "#0072b2"), ("Ge", "#e69f00"), ("vacuum", "#009e73")]
-    ]
-    grid, _ = grid_create(user=lab_owner, image=image, chip_size=CHIP)
-    return {
-        "sim": s,
-        "image": image,
-        "schema": schema,
-        "classes": classes,
-        "grid": grid,
-        "lab": lab,
-    }
-
-
 def test_crowd_micro_task(page, lab_owner, labelled_dataset):
     """Answer one 3x3 panel; the counter of answers goes up."""
     sign_in(page, lab_owner.username)
     page.get_by_test_id("nav-crowd").click()
     expect(page.get_by_test_id("crowd-chip")).to_have_count(9)
     expect(page.get_by_test_id("crowd-question")).to_contain_text("Select every chip that shows")
+    expect(page.get_by_test_id("crowd-counter")).to_contain_text("this session")
     expect(page.get_by_test_id("crowd-count")).to_have_text("0")
     page.get_by_test_id("crowd-chip").nth(0).click()
     page.get_by_test_id("crowd-chip").nth(4).click()

@@ -149,7 +149,8 @@ export const labeling = {
   /** Current labels per chip; scope "me" or "all" (with counts per class). */
   votes: (gridId, schemaId, scope = "me") => get(`grids/${gridId}/votes/`, { schema: schemaId, user: scope }),
   vote: (gridId, body) => post(`grids/${gridId}/votes/`, body),
-  support: (gridId, schemaId, rule = "single_owner") => get(`grids/${gridId}/support`, { schema: schemaId, rule }),
+  support: (gridId, schemaId, rule = "single_owner", extra = {}) =>
+    get(`grids/${gridId}/support`, { schema: schemaId, rule, ...extra }),
   versions: (schemaId) => list(`schemas/${schemaId}/versions/`),
   freeze: (schemaId, body) => post(`schemas/${schemaId}/versions/`, body),
   supportSet: (versionId) => get(`support-sets/${versionId}/`),
@@ -161,6 +162,7 @@ export const labeling = {
 export const analysis = {
   createJob: (body) => post("segmentation-jobs/", body),
   job: (jobId) => get(`segmentation-jobs/${jobId}/`),
+  cancel: (jobId) => post(`segmentation-jobs/${jobId}/cancel`),
   result: (resultId) => get(`segmentation-results/${resultId}/`),
   exportUrl: (resultId, kind) => `/api/segmentation-results/${resultId}/export/${kind}`,
   history: (imageId) => list(`images/${imageId}/results/`),

@@ -2,6 +2,7 @@
 // confidence view, fraction chart with error bars, statistics table and exports.
 import * as api from "../api.js";
 import { fractionChart } from "../chart.js";
+import { currentLab, hasRole, state } from "../state.js";
 import { h, append, errorBox, fmtDate, fmtNum, fmtPct, hexToRgb, showError, sleep, toast } from "../ui.js";
 import { confidenceCanvas, labelsCanvas } from "../viewer.js";
 
@@ -20,18 +21,66 @@ export async function mount(ws, panel) {
   let overlays = {}; // mode -> canvas (built once per result)
 
   const runBtn = h("button", { type: "button", class: "btn btn-primary btn-big", testid: "segment" }, "Segment");
+  const cancelBtn = h("button", { type: "button", class: "btn", testid: "cancel-job", hidden: true }, "Cancel");
+  const cancelMsg = h("div", { testid: "cancel-error" });
+  let currentJob = null; // the job being polled, while it is queued or running
+
+  // Which support set to segment with: one's own chips, or (curators and owners) a lab consensus.
+  const lab = state.labs.find((l) => l.id === ws.dataset.lab) || currentLab();
+  const canConsensus = hasRole(lab, "curator");
+  let rule = "single_owner";
+  let minVotes = 2;
+  const majorityLabel = () => `Lab consensus — majority (min votes ${minVotes})`;
+  const majorityOption = h("option", { value: "majority" }, majorityLabel());
+  const sourceSelect = h("select", { id: "support-source", testid: "support-source" },
+    h("option", { value: "single_owner" }, "My chips"), majorityOption,
+    h("option", { value: "curator" }, "Curator approval"));
+  const minVotesInput = h("input", { type: "number", id: "min-votes", testid: "min-votes", min: 1, max: 100,
+    value: minVotes, style: { width: "4.5rem" } });
+  const minVotesField = h("span", { class: "inline-fields", hidden: true },
+    h("label", { for: "min-votes" }, "Min votes"), minVotesInput);
+  const sourceBox = canConsensus
+    ? h("div", { class: "inline-fields", testid: "support-source-box", style: { margin: ".5rem 0", flexWrap: "wrap" } },
+      h("label", { for: "support-source" }, "Support set"), sourceSelect, minVotesField)
+    : null;
   const progressBox = h("div", { class: "progress-box", testid: "job-progress", "aria-live": "polite" });
   const summary = h("div", { class: "small muted", testid: "support-summary" });
   const resultBox = h("div", { testid: "result" });
+  // Time series: a frame selector on the viewer and per-frame fractions in the panel.
+  const frameBar = h("div", { class: "viewer-frames", testid: "frame-selector", hidden: true });
+  const frameBox = h("div", { testid: "frames" });
+  viewer.root.append(frameBar);
+  let frameResults = []; // this image's results of the shown job, by frame
+  let frameJobId = null;
+  let frameUi = null; // {job, slider, number, note, rows} while built for one job's frames
+  let shownJob = null;
+  let showSeq = 0;
+  let describeSeq = 0;
   append(panel, [
     h("h2", {}, "Segment"),
     h("p", { class: "muted small" }, "Freezes your current support set as a new version and labels every chip of the grid by its nearest class prototype."),
+    sourceBox,
     summary,
-    h("div", { class: "form-actions", style: { justifyContent: "flex-start" } }, runBtn),
-    progressBox, resultBox,
+    h("div", { class: "form-actions", style: { justifyContent: "flex-start" } }, runBtn, cancelBtn),
+    progressBox, cancelMsg, frameBox, resultBox,
   ]);
 
   runBtn.addEventListener("click", run);
+  cancelBtn.addEventListener("click", cancel);
+  sourceSelect.addEventListener("change", () => {
+    rule = sourceSelect.value;
+    minVotesField.hidden = rule !== "majority";
+    describeSupport().catch((e) => showError(e, "Support set"));
+  });
+  minVotesInput.addEventListener("change", () => {
+    const n = Math.round(Number(minVotesInput.value));
+    const next = Number.isFinite(n) ? Math.min(100, Math.max(1, n)) : 2;
+    minVotesInput.value = next;
+    if (next === minVotes) return;
+    minVotes = next;
+    majorityOption.textContent = majorityLabel();
+    describeSupport().catch((e) => showError(e, "Support set"));
+  });
 
   try {
     await ws.ensureSchema();
@@ -47,10 +96,17 @@ export async function mount(ws, panel) {
     }
   } catch (e) { showError(e, "Loading results"); }
 
+  /** The freeze request for the chosen support set. */
+  function freezeBody() {
+    return rule === "majority" ? { rule, min_votes: minVotes, grids: [ws.grid.id] } : { rule, grids: [ws.grid.id] };
+  }
+
   async function describeSupport() {
-    const state = await api.labeling.votes(ws.grid.id, ws.schema.id, "me");
+    if (rule !== "single_owner") return describeConsensus();
+    describeSeq++;
+    const votes = await api.labeling.votes(ws.grid.id, ws.schema.id, "me");
     const counts = {};
-    for (const c of state.chips || []) if (c.class) counts[c.class] = (counts[c.class] || 0) + 1;
+    for (const c of votes.chips || []) if (c.class) counts[c.class] = (counts[c.class] || 0) + 1;
     const parts = ws.classes.map((c) => `${c.name} ${counts[c.id] || 0}`);
     summary.replaceChildren(`Support set on the ${ws.grid.chip_size} px grid: `, parts.join(" · ") || "no classes yet", ".");
     const ok = ws.classes.length >= 2 && ws.classes.every((c) => (counts[c.id] || 0) >= 1);
@@ -59,26 +115,76 @@ export async function mount(ws, panel) {
     if (!ok) summary.append(" ", h("a", { href: `#/images/${image.id}/support` }, "Add examples"));
   }
 
+  // A consensus set is the server's to judge: show its counts and warnings, and let the job
+  // request report what is wrong (e.g. too few classes agreed on).
+  async function describeConsensus() {
+    const my = ++describeSeq;
+    const stale = () => my !== describeSeq || disposed;
+    summary.setAttribute("aria-busy", "true"); // keep the old text meanwhile: no layout jump
+    const extra = rule === "majority" ? { min_votes: minVotes } : {};
+    let s;
+    try { s = await api.labeling.support(ws.grid.id, ws.schema.id, rule, extra); } catch (e) {
+      if (stale()) return;
+      summary.removeAttribute("aria-busy");
+      summary.replaceChildren(errorBox(e));
+      runBtn.disabled = false;
+      return;
+    }
+    if (stale()) return;
+    summary.removeAttribute("aria-busy");
+    const counts = Object.fromEntries((s.classes || []).map((c) => [c.id, c.count || 0]));
+    const name = rule === "majority" ? `Lab consensus (majority, at least ${minVotes} vote${minVotes === 1 ? "" : "s"})` : "Curator approval";
+    const parts = ws.classes.map((c) => `${c.name} ${counts[c.id] || 0}`);
+    summary.replaceChildren(`${name} on the ${ws.grid.chip_size} px grid: `, parts.join(" · ") || "no classes yet", ".");
+    for (const w of s.warnings || []) summary.append(h("br"), h("span", { testid: "support-warning" }, "⚠ ", w));
+    runBtn.disabled = false;
+    runBtn.title = "";
+  }
+
+  async function cancel() {
+    if (!currentJob) return;
+    cancelBtn.disabled = true;
+    try {
+      const job = await api.analysis.cancel(currentJob.id);
+      currentJob = job;
+      toast("Job cancelled.", "ok");
+    } catch (e) {
+      cancelBtn.disabled = false;
+      cancelMsg.replaceChildren(errorBox(e));
+      showError(e, "Cancel");
+    }
+  }
+
   async function run() {
     runBtn.disabled = true;
+    cancelMsg.replaceChildren();
     performance.clearMarks("chiplab:segment-click");
     performance.mark("chiplab:segment-click");
     const t0 = performance.now();
     progress("Freezing the support set…", 0);
     try {
-      const version = await api.labeling.freeze(ws.schema.id, { rule: "single_owner", grids: [ws.grid.id] });
+      const version = await api.labeling.freeze(ws.schema.id, freezeBody());
       progress(`Support set v${version.number} frozen; queueing the job…`, 0);
       let job = await api.analysis.createJob({ support_set: version.id, images: [image.id] });
       ws.emit("job", job);
+      currentJob = job;
+      cancelBtn.hidden = false;
+      cancelBtn.disabled = false;
       let delay = 250;
       while (!["succeeded", "failed", "cancelled"].includes(job.status)) {
         if (disposed) return;
         await sleep(delay);
         delay = Math.min(1000, delay * 1.3);
+        if (currentJob && currentJob.status === "cancelled") { job = currentJob; break; }
         job = await api.analysis.job(job.id);
         const p = job.progress || {};
         progress(job.status === "queued" ? "Waiting for a worker…"
           : `Classifying chips: ${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()}`, p.fraction || 0, job.status);
+      }
+      cancelBtn.hidden = true;
+      if (job.status === "cancelled") {
+        progress("The job was cancelled.", 0, "cancelled");
+        return;
       }
       if (job.status !== "succeeded") {
         throw new Error(job.status === "failed" ? `The segmentation failed: ${job.error || "no reason given"}` : "The job was cancelled.");
@@ -98,6 +204,8 @@ export async function mount(ws, panel) {
       progressBox.replaceChildren(errorBox(e));
       showError(e, "Segment");
     } finally {
+      currentJob = null;
+      cancelBtn.hidden = true;
       runBtn.disabled = false;
       runBtn.textContent = "Segment again";
     }
@@ -110,8 +218,12 @@ export async function mount(ws, panel) {
   }
 
   async function showResult(resultId, job) {
+    const my = ++showSeq;
     const r = await api.analysis.result(resultId);
-    if (disposed) return;
+    if (disposed || my !== showSeq) return;
+    await loadFrames(r, job);
+    if (disposed || my !== showSeq) return;
+    if (job) shownJob = job;
     result = r;
     if (r.grid !== ws.grid.id) {
       const grid = ws.grids.find((g) => g.id === r.grid) || await api.labeling.grid(r.grid);
@@ -121,8 +233,84 @@ export async function mount(ws, panel) {
     drawOverlay();
     viewer.canvas.dataset.overlay = "drawn";
     viewer.canvas.dataset.result = r.id;
+    viewer.canvas.dataset.frame = r.frame || 0;
+    renderFrames(r);
     renderResult(r, job);
     runBtn.textContent = "Segment again";
+  }
+
+  /** The results of r's job for this image, one per frame (only fetched for time series). */
+  async function loadFrames(r, job) {
+    if (!(image.frames > 1)) { frameResults = []; frameJobId = null; return; }
+    if (frameJobId === r.job) return;
+    const j = job && job.id === r.job && job.results ? job
+      : await api.analysis.job(r.job).catch((e) => { showError(e, "Loading the frames"); return null; });
+    frameResults = ((j && j.results) || []).filter((x) => x.image === image.id)
+      .sort((a, b) => (a.frame || 0) - (b.frame || 0));
+    frameJobId = r.job;
+  }
+
+  function selectFrame(frame) {
+    const hit = frameResults.find((x) => (x.frame || 0) === frame);
+    if (!hit || (result && hit.id === result.id)) return;
+    showResult(hit.id, shownJob && shownJob.id === hit.job ? shownJob : undefined)
+      .catch((e) => showError(e, "Loading the frame"));
+  }
+
+  function renderFrames(r) {
+    const frame = r.frame || 0;
+    if (frameResults.length <= 1) {
+      frameUi = null;
+      frameBar.hidden = true;
+      frameBox.replaceChildren(image.frames > 1 ? h("p", { class: "small muted", testid: "frame-note" },
+        `This image has ${image.frames} frames; this result covers frame ${frame} only.`) : "");
+      return;
+    }
+    if (frameUi && frameUi.job === r.job) { updateFrameUi(frame); return; }
+    const first = frameResults[0].frame || 0;
+    const last = frameResults[frameResults.length - 1].frame || 0;
+    const slider = h("input", { type: "range", min: first, max: last, step: 1, value: frame,
+      testid: "frame-slider", "aria-label": "Frame",
+      oninput: (ev) => selectFrame(Number(ev.target.value)) });
+    const number = h("input", { type: "number", min: first, max: last, step: 1, value: frame,
+      testid: "frame-number", "aria-label": "Frame number",
+      onchange: (ev) => {
+        const f = Math.min(last, Math.max(first, Math.round(Number(ev.target.value)) || 0));
+        ev.target.value = f;
+        selectFrame(f);
+      } });
+    const note = h("span", { class: "frame-note", testid: "frame-preview-note" });
+    frameBar.hidden = false;
+    frameBar.replaceChildren(h("label", {}, "Frame ", slider), number, h("span", {}, ` of ${first}–${last}`), note);
+
+    const classes = r.classes || [];
+    frameBox.replaceChildren(
+      h("h3", {}, "Frames"),
+      h("p", { class: "small muted" }, `${frameResults.length} frames segmented. The image behind the overlay is always frame 0: only the first frame has a preview.`),
+      h("div", { class: "table-scroll", style: { maxHeight: "14rem", overflow: "auto" } },
+        h("table", { class: "stats", testid: "frame-table" },
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Frame"),
+            classes.map((c) => h("th", { scope: "col" }, h("span", { class: "swatch", style: { background: colourOf(c) } }), c.name)))),
+          h("tbody", {}, frameResults.map((x) => h("tr", {
+            testid: "frame-row", "data-frame": x.frame || 0, style: { cursor: "pointer" },
+            title: `Show frame ${x.frame || 0}`, onclick: () => selectFrame(x.frame || 0) },
+          h("td", {}, String(x.frame || 0)),
+          classes.map((c, i) => h("td", {}, fmtPct((x.fractions || [])[i] || 0)))))))));
+    frameUi = { job: r.job, slider, number, note, rows: [...frameBox.querySelectorAll("tr[data-frame]")] };
+    updateFrameUi(frame);
+  }
+
+  function updateFrameUi(frame) {
+    const { slider, number, note, rows } = frameUi;
+    if (Number(slider.value) !== frame) slider.value = frame;
+    if (document.activeElement !== number) number.value = frame;
+    note.textContent = frame === 0 ? "Background: frame 0."
+      : `Overlay: frame ${frame} · background: frame 0 (the preview shows the first frame only).`;
+    for (const tr of rows) {
+      const on = Number(tr.dataset.frame) === frame;
+      if (on) tr.setAttribute("aria-current", "true"); else tr.removeAttribute("aria-current");
+      tr.style.fontWeight = on ? "600" : "";
+    }
   }
 
   function colourOf(c) {
@@ -177,6 +365,7 @@ export async function mount(ws, panel) {
     resultBox.replaceChildren(
       h("h3", {}, "Result"),
       h("p", { class: "small muted", testid: "result-meta" },
+        image.frames > 1 ? `frame ${r.frame || 0} · ` : "",
         `${r.rows} × ${r.cols} chips · mean confidence ${fmtPct(r.mean_confidence)} · ${fmtDate(r.created)}`,
         support && support.number ? ` · support set v${support.number}` : "",
         model && model.name ? ` · model ${model.name} v${model.version}` : "",
@@ -198,6 +387,8 @@ export async function mount(ws, panel) {
 
   return () => {
     disposed = true;
+    frameBar.remove();
+    delete viewer.canvas.dataset.frame;
     viewer.setOverlay(null);
     delete viewer.canvas.dataset.overlay;
   };

@@ -12,10 +12,12 @@ export async function render(root) {
     h("p", { class: "muted" }, "Short questions about single chips help your lab's support sets and models. No knowledge of the model needed."));
   if (!lab) { page.append(h("p", { class: "muted" }, "Join a lab to answer its tasks.")); return; }
 
+  // The server has no per-user count of task answers, so this counts this browser session's.
   const counterKey = `chiplab.crowd.answers.${state.user.id}`;
-  let answered = parseInt(localStorage.getItem(counterKey) || "0", 10);
-  const counter = h("span", { class: "counter", testid: "crowd-counter", "aria-live": "polite" });
-  const setCounter = () => { counter.replaceChildren("Answers given: ", h("strong", { testid: "crowd-count" }, String(answered))); };
+  let answered = parseInt(sessionStorage.getItem(counterKey) || "0", 10) || 0;
+  const counter = h("span", { class: "counter", testid: "crowd-counter", "aria-live": "polite",
+    title: "Counted in this browser tab since you opened it" });
+  const setCounter = () => { counter.replaceChildren("Answers given this session: ", h("strong", { testid: "crowd-count" }, String(answered))); };
   setCounter();
 
   const datasetSelect = h("select", { id: "crowd-dataset", testid: "crowd-dataset" });
@@ -82,7 +84,7 @@ export async function render(root) {
         const selectedChips = [...selected].map((k) => k.split(",").map(Number));
         const res = await api.labeling.crowdAnswer(task.task, selectedChips);
         answered += 1;
-        localStorage.setItem(counterKey, String(answered));
+        sessionStorage.setItem(counterKey, String(answered));
         setCounter();
         toast(`Thanks! ${res.selected} selected, ${res.not_selected} not.`, "ok", { timeout: 2000 });
         next();
