@@ -1,6 +1,7 @@
 """One domain error type, mapped to HTTP once (in the DRF exception handler)."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -58,6 +59,10 @@ def exception_handler(exc, context):
     """Render every API error as ``{"error": {"code", "message", "fields"?}}``."""
     if isinstance(exc, ChiplabError):
         return Response(_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        # e.g. a malformed id in a query parameter reaching a UUID lookup
+        message = "; ".join(exc.messages) or "Invalid input."
+        return Response(_body("invalid", message), status=400)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

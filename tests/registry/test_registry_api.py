@@ -95,6 +95,7 @@ def test_import_validates_the_state_dict(mlflow_store, world, client_for):
     assert resp.json()["name"] == f"{world.lab.slug}.mine" and resp.json()["dim"] == 512
     bad = {
         "garbage": SimpleUploadedFile("x.pt", b"not a torch file"),
+        "truncated pickle": SimpleUploadedFile("x.pt", b"\x80\x02"),  # EOFError, no message
         "wrong arch": resnet18_upload(),
         "not a dict": _saved(torch.zeros(3)),
         "pickled code": _saved(torch.nn.Linear(2, 2)),
@@ -147,3 +148,10 @@ def test_training_job_endpoints(setup, world, client_for, django_capture_on_comm
     assert resp.status_code == 200 and resp.json()["status"] == "cancelled"
     assert client_for(world.curator).post(f"/api/training-jobs/{job_id}/cancel").status_code == 409
     assert TrainingJob.objects.get(pk=job_id).finished is not None
+
+
+@pytest.mark.parametrize("query", ["?lab=", "?lab=not-a-uuid"])
+def test_malformed_lab_filter_is_a_client_error(setup, world, client_for, query):
+    resp = client_for(world.viewer).get(f"/api/models/{query}")
+    assert resp.status_code in (400, 404), resp.content
+    assert resp.json()["error"]["message"]

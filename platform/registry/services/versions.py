@@ -611,7 +611,7 @@ def _validated_resnet(path: Path, *, arch: str, input_size: int, layer: str):
     except Exception as err:  # any unreadable or unsafe file is the user's input error
         raise Invalid(
             f"Not a PyTorch state dict loadable with weights_only=True: "
-            f"{str(err).splitlines()[0][:300]}",
+            f"{(str(err).splitlines() or [type(err).__name__])[0][:300]}",
             fields={"file": ["invalid"]},
         ) from None
     if not isinstance(state, dict) or not state:
