@@ -1,8 +1,12 @@
 """The one task decorator: acks late, requeue on worker loss, bounded retries, time limits."""
 
+import logging
+
 from django.db import InterfaceError, OperationalError
 
 from workers.celery_app import TASK_QUEUES, app
+
+log = logging.getLogger(__name__)
 
 # Only errors that may pass by themselves are retried; domain errors are recorded at once.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -39,3 +43,20 @@ def chiplab_task(*, queue: str = "default", time_limit: int = 3600, max_retries:
         return task
 
     return decorator
+
+
+def run_or_record_failure(task, *, run, fail, subject: str, unavailable: str) -> None:
+    """Run ``run()``; what it works on must end failed with a reason, never pending forever.
+
+    Transient errors propagate (the decorator retries them) and are recorded with
+    ``unavailable`` on the last attempt; any other error is recorded at once.
+    """
+    try:
+        run()
+    except TRANSIENT_ERRORS:
+        if task.request.retries >= task.max_retries:
+            fail(reason=unavailable)
+        raise
+    except Exception as err:
+        log.exception("%s failed", subject)
+        fail(reason=f"{type(err).__name__}: {err}")

@@ -5,7 +5,7 @@ import threading
 
 from celery.signals import worker_init, worker_process_init
 
-from workers.tasks.base import TRANSIENT_ERRORS, chiplab_task
+from workers.tasks.base import chiplab_task, run_or_record_failure
 
 log = logging.getLogger(__name__)
 
@@ -14,15 +14,13 @@ log = logging.getLogger(__name__)
 def segment_job(self, job_id: str) -> None:
     from analysis.runner import segmentation_job_fail, segmentation_job_run
 
-    try:
-        segmentation_job_run(job_id=job_id)
-    except TRANSIENT_ERRORS:
-        if self.request.retries >= self.max_retries:
-            segmentation_job_fail(job_id=job_id, reason="storage or database unavailable")
-        raise
-    except Exception as err:  # a job must end as failed, never running forever
-        log.exception("segmentation job %s failed", job_id)
-        segmentation_job_fail(job_id=job_id, reason=f"{type(err).__name__}: {err}")
+    run_or_record_failure(
+        self,
+        run=lambda: segmentation_job_run(job_id=job_id),
+        fail=lambda reason: segmentation_job_fail(job_id=job_id, reason=reason),
+        subject=f"segmentation job {job_id}",
+        unavailable="storage or database unavailable",
+    )
 
 
 @worker_init.connect
