@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from tests.factories import DatasetFactory, LabFactory, MembershipFactory, UserFactory
 from tests.support.services import IN_CI, ROOT, free_port, start_moto, stop, wait_http
+from workers.local_worker import start_worker
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -261,39 +262,10 @@ def celery_worker(django_db_setup, django_db_blocker, mlflow_server):
         "CHIPLAB_DATA_DIR": str(settings.DATA_DIR),
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
     }
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "-Q",
-                "default,gpu",
-                "-P",
-                "prefork",
-                "-c",
-                "2",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"test-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 90
-    while "ready." not in log_path.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop(proc)
-            pytest.fail(f"Celery worker did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.3)
+    try:
+        proc = start_worker(env=env, log_path=log_path, name=f"test-{os.getpid()}", timeout=90)
+    except RuntimeError as err:
+        pytest.fail(str(err))
     yield proc
     stop(proc)
 

@@ -14,11 +14,9 @@ dataset (named ``bench-…``), starts a worker unless ``--no-worker`` and prints
 
 from __future__ import annotations
 
-import io
 import os
 import statistics
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-ROOT = Path(settings.REPO_DIR)
+from workers.fewshot import sim
+from workers.local_worker import start_worker
 
 
 def _ok(response, status=(200, 201)):
@@ -36,33 +35,8 @@ def _ok(response, status=(200, 201)):
 
 
 def _sim_tiff(size: int) -> tuple[bytes, object]:
-    import tifffile
-
-    from workers.fewshot import sim
-
     s = sim.generate("sto_ge_interface", seed=0, size=(size, size))
-    data = np.clip(s.image * 300, 0, 65535).astype(np.uint16)
-    buf = io.BytesIO()
-    tifffile.imwrite(
-        buf,
-        data,
-        imagej=True,
-        resolution=(1 / s.pixel_size, 1 / s.pixel_size),
-        metadata={"unit": "nm"},
-    )
-    return buf.getvalue(), s
-
-
-def _pure_chips(s, chip: int, n: int) -> dict[int, list[tuple[int, int]]]:
-    from workers.fewshot.chipping import ChipGrid, chip_truth
-
-    truth, purity = chip_truth(s.truth, ChipGrid.for_shape(s.truth.shape, chip), return_purity=True)
-    rng = np.random.default_rng(0)
-    out = {}
-    for k in range(len(s.class_names)):
-        cand = np.argwhere((truth == k) & (purity >= 0.99))
-        out[k] = [tuple(map(int, rc)) for rc in cand[rng.permutation(len(cand))[:n]]]
-    return out
+    return sim.tiff_bytes(s), s
 
 
 def _start_worker(log_path: Path) -> subprocess.Popen:
@@ -70,38 +44,7 @@ def _start_worker(log_path: Path) -> subprocess.Popen:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings"),
     }
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app",
-            "worker",
-            "-Q",
-            "default,gpu",
-            "-P",
-            "prefork",
-            "-c",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"bench-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while "ready." not in log_path.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"worker did not start:\n{log_path.read_text()[-2000:]}")
-        time.sleep(0.2)
+    proc = start_worker(env=env, log_path=log_path, name=f"bench-{os.getpid()}", concurrency=1)
     time.sleep(3)  # let the pool process finish its warm-up
     return proc
 
@@ -217,7 +160,7 @@ def run(
         grid = _ok(
             labeller.post(f"/api/images/{image['id']}/grids/", {"chip_size": chip}, format="json")
         )
-        chips = _pure_chips(s, chip, 3 + edits)
+        chips = sim.pure_chips(s, chip=chip, per_class=3 + edits)
 
         def vote(k: int, i: int) -> None:
             r, c = chips[k][i]

@@ -1,9 +1,6 @@
 """Helpers of the analysis tests: simulated micrographs with known truth, uploaded, labelled."""
 
-import io
-
 import numpy as np
-import tifffile
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from workers.fewshot import sim
@@ -16,31 +13,12 @@ CASE = "sto_ge_interface"
 def sim_tiff(*, size=(256, 256), seed=0, frames: int = 1) -> tuple[bytes, sim.SimImage]:
     """A simulated micrograph as 16-bit TIFF bytes (ImageJ calibration) and its truth."""
     s = sim.generate(CASE, seed=seed, size=size)
-    data = np.clip(s.image * 300, 0, 65535).astype(np.uint16)
-    if frames > 1:
-        data = np.stack([data] * frames)
-    buf = io.BytesIO()
-    tifffile.imwrite(
-        buf,
-        data,
-        imagej=True,
-        resolution=(1 / s.pixel_size, 1 / s.pixel_size),
-        metadata={"unit": "nm", "axes": "TYX" if frames > 1 else "YX"},
-    )
-    return buf.getvalue(), s
+    return sim.tiff_bytes(s, frames=frames), s
 
 
 def truth_chips(s: sim.SimImage, *, per_class: int = 3, seed: int = 0) -> dict[int, list]:
     """``per_class`` pure chips (row, col) of every class, chosen reproducibly."""
-    grid = ChipGrid.for_shape(s.truth.shape, CHIP)
-    truth, purity = chip_truth(s.truth, grid, return_purity=True)
-    rng = np.random.default_rng(seed)
-    out = {}
-    for k in range(len(s.class_names)):
-        candidates = np.argwhere((truth == k) & (purity >= 0.99))
-        pick = candidates[rng.choice(len(candidates), size=per_class, replace=False)]
-        out[k] = [(int(r), int(c)) for r, c in pick]
-    return out
+    return sim.pure_chips(s, chip=CHIP, per_class=per_class, seed=seed)
 
 
 def chip_truth_grid(s: sim.SimImage) -> np.ndarray:

@@ -8,9 +8,7 @@ import os
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
-import tifffile
 
 from accounts.models import Role
 from tests.factories import LabFactory, MembershipFactory
@@ -148,15 +146,7 @@ def simulated_tiff(path: Path, *, size=1024, case="sto_ge_interface", seed=0):
     from workers.fewshot import sim
 
     s = sim.generate(case, seed=seed, size=(size, size))
-    lo, hi = np.percentile(s.image, [0.1, 99.9])
-    data = (np.clip((s.image - lo) / (hi - lo), 0, 1) * 60000).astype(np.uint16)
-    tifffile.imwrite(
-        path,
-        data,
-        imagej=True,
-        resolution=(1 / s.pixel_size, 1 / s.pixel_size),
-        metadata={"unit": "nm"},
-    )
+    path.write_bytes(sim.tiff_bytes(s))
     return s
 
 
@@ -183,16 +173,9 @@ def champion_model(transactional_db):
 
 def pure_chips(s, *, chip: int, per_class: int, seed: int = 0) -> dict[int, list[tuple[int, int]]]:
     """``per_class`` chips of each simulated class that contain only that class."""
-    from workers.fewshot.chipping import ChipGrid, chip_truth
+    from workers.fewshot import sim
 
-    truth, purity = chip_truth(s.truth, ChipGrid.for_shape(s.truth.shape, chip), return_purity=True)
-    rng = np.random.default_rng(seed)
-    out = {}
-    for k in range(len(s.class_names)):
-        candidates = np.argwhere((truth == k) & (purity >= 0.99))
-        pick = candidates[rng.choice(len(candidates), size=per_class, replace=False)]
-        out[k] = [(int(r), int(c)) for r, c in pick]
-    return out
+    return sim.pure_chips(s, chip=chip, per_class=per_class, seed=seed)
 
 
 def click_chip(page, row: int, col: int, *, chip: int, ox: int = 0, oy: int = 0):

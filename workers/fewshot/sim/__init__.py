@@ -6,6 +6,7 @@ s.image (H, W) float32 counts, s.truth (H, W) int32 -> s.class_names
 """
 
 from workers.fewshot.sim.cases import CASES, generate
+from workers.fewshot.sim.files import pure_chips, tiff_bytes
 from workers.fewshot.sim.imaging import ImagingConfig
 from workers.fewshot.sim.randomized import random_scene
 from workers.fewshot.sim.scene import CaseSpec, SimImage
@@ -18,5 +19,7 @@ __all__ = [
     "ImagingConfig",
     "SimImage",
     "generate",
+    "pure_chips",
     "random_scene",
+    "tiff_bytes",
 ]

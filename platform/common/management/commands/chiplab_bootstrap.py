@@ -1,11 +1,8 @@
 """Create the demo lab, user, dataset and a simulated micrograph (idempotent)."""
 
-import io
 import os
 import secrets
 
-import numpy as np
-import tifffile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -21,18 +18,7 @@ def demo_micrograph_tiff(*, seed: int = 0, size: int = 1024) -> bytes:
 
     name = "sto_ge_interface"  # pyChip's own system: STO / Ge / amorphous, HAADF-like
     scene = sim.generate(name, seed=seed, size=(size, size))
-    data = scene.image.astype(np.float64)
-    lo, hi = np.percentile(data, [0.1, 99.9])
-    counts = np.clip((data - lo) / max(hi - lo, 1e-9) * 60000, 0, 65535).astype(np.uint16)
-    buffer = io.BytesIO()
-    tifffile.imwrite(
-        buffer,
-        counts,
-        imagej=True,
-        resolution=(1 / scene.pixel_size, 1 / scene.pixel_size),
-        metadata={"unit": scene.pixel_unit, "Info": f"Chiplab simulator case {name}"},
-    )
-    return buffer.getvalue()
+    return sim.tiff_bytes(scene, description=f"Chiplab simulator case {name}")
 
 
 class Command(BaseCommand):
