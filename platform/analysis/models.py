@@ -13,15 +13,14 @@ from django.db import models
 
 from accounts.models import Lab
 from catalog.models import Image
-from common.jobs import FINISHED, JobStatus
+from common.jobs import FINISHED, Job, JobStatus  # noqa: F401 - re-exported for the app
 from labeling.models import Grid, SupportSetVersion
 from registry.models import ModelVersion
 
 
-class SegmentationJob(models.Model):
+class SegmentationJob(Job):
     """Segment images with a frozen support set and a model version (runs on the gpu queue)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="segmentation_jobs")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -37,25 +36,16 @@ class SegmentationJob(models.Model):
     params = models.JSONField(
         default=dict, blank=True, help_text="chip_size, offset, temperature, bootstrap, seed, …"
     )
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress_done = models.PositiveBigIntegerField(default=0, help_text="chips classified")
     progress_total = models.PositiveBigIntegerField(default=0, help_text="chips to classify")
     timings = models.JSONField(default=dict, blank=True, help_text="seconds per stage")
-    error = models.TextField(blank=True)
     code_version = models.CharField(max_length=100, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-    started = models.DateTimeField(null=True, blank=True)
-    finished = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created"]
+    class Meta(Job.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"segmentation {self.id} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED
 
 
 class JobImage(models.Model):

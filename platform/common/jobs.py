@@ -1,4 +1,6 @@
-"""Status of asynchronous jobs (segmentation, training): the job row is the truth."""
+"""Asynchronous jobs (segmentation, training): status, timing, error; the row is the truth."""
+
+import uuid
 
 from django.db import models
 
@@ -12,3 +14,23 @@ class JobStatus(models.TextChoices):
 
 
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Job(models.Model):
+    """Fields every job shares; concrete jobs add what they run on and what they produce."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created"]
+
+    @property
+    def is_finished(self) -> bool:
+        """Succeeded, failed or cancelled: nothing will change it any more."""
+        return self.status in FINISHED

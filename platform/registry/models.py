@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import Lab
-from common.jobs import FINISHED, JobStatus  # noqa: F401 - re-exported for the app
+from common.jobs import FINISHED, Job, JobStatus  # noqa: F401 - re-exported for the app
 
 
 class Source(models.TextChoices):
@@ -127,10 +127,9 @@ class AliasEvent(models.Model):
         return f"{self.name}@{self.alias} {self.action}"
 
 
-class TrainingJob(models.Model):
+class TrainingJob(Job):
     """Episodic fine-tuning of an encoder on frozen support-set versions (gpu queue)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="training_jobs")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -140,23 +139,18 @@ class TrainingJob(models.Model):
     support_set_versions = models.JSONField(default=list, help_text="SupportSetVersion ids")
     include_public = models.BooleanField(default=False)
     params = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.FloatField(default=0.0)
     metrics = models.JSONField(default=dict, blank=True)
     history = models.JSONField(default=list, blank=True)
     lineage = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
     result_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     mlflow_run_id = models.CharField(max_length=64, blank=True)
     timings = models.JSONField(default=dict, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-    started = models.DateTimeField(null=True, blank=True)
-    finished = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created"]
+    class Meta(Job.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"training {self.id} ({self.status})"

@@ -175,3 +175,17 @@ def test_encoder_method_runs_the_engine_pipeline():
 def test_bench_covers_all_groups():
     groups = set(all_cases().values())
     assert groups == {"lattices", "particles", "textures"}
+
+
+def test_bench_evaluates_a_weights_directory_for_the_default_encoder(tmp_path):
+    from workers.fewshot.bench.methods import available_encoders, weights_fingerprint
+    from workers.fewshot.encoders import build_encoder, save_encoder
+
+    trained = build_encoder("default", weights=None, context=True)  # stands in for a run's output
+    save_encoder(trained, tmp_path / "run")
+    built, skipped = available_encoders(["default", "fourier"], weights=str(tmp_path / "run"))
+    assert not skipped
+    assert weights_fingerprint(built["default"]) == weights_fingerprint(trained)
+    committed, _ = available_encoders(["default"])
+    assert weights_fingerprint(committed["default"]) != weights_fingerprint(trained)
+    assert built["fourier"].margin(32) == 0 and built["default"].margin(32) == 16

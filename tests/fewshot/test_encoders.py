@@ -14,7 +14,7 @@ from workers.fewshot.encoders import (
     load_encoder,
     save_encoder,
 )
-from workers.fewshot.encoders.base import extract_chips
+from workers.fewshot.encoders.base import centre_chips, context_margin, extract_chips
 from workers.fewshot.encoders.resnet import StateDictError, resnet
 
 
@@ -28,7 +28,9 @@ def test_registry_lists_the_three_encoders():
     ("name", "kwargs"),
     [
         ("fourier", {}),
+        ("fourier", {"context": True}),
         ("default", {"weights": None}),
+        ("default", {"weights": None, "context": True}),
         ("default", {}),
         ("resnet", {"weights": None, "input_size": 32}),
     ],
@@ -43,13 +45,17 @@ def test_embed_shapes(name, kwargs, chip):
     assert emb.dtype == torch.float32 and torch.isfinite(emb).all()
 
 
-def test_embed_whole_image_matches_chip_by_chip():
-    enc = build_encoder("fourier")
-    img = np.random.default_rng(1).random((40, 40)).astype(np.float32)
+@pytest.mark.parametrize("kwargs", [{}, {"context": True}])
+def test_embed_whole_image_matches_chip_by_chip(kwargs):
+    enc = build_encoder("fourier", **kwargs)
+    img = np.random.default_rng(1).random((56, 56)).astype(np.float32)
     grid = ChipGrid.for_shape(img.shape, 16, offset=(3, 0))
     emb = enc.embed(img, grid)
-    y0, x0, y1, x1 = grid.chip_box(1, 1)
-    single = enc.embed_chips(torch.from_numpy(img[y0:y1, x0:x1])[None, None])
+    m = enc.margin(16)
+    assert m == (8 if kwargs else 0)
+    y0, x0, y1, x1 = grid.chip_box(1, 1)  # an interior chip: its context lies in the image
+    window = img[y0 - m : y1 + m, x0 - m : x1 + m]
+    single = enc.embed_chips(torch.from_numpy(np.ascontiguousarray(window))[None, None])
     torch.testing.assert_close(emb[1, 1], single[0], rtol=1e-4, atol=1e-4)
 
 
@@ -58,6 +64,28 @@ def test_extract_chips_with_stride():
     chips, (nr, nc) = extract_chips(img, chip_size=4, offset=(1, 0), stride=2)
     assert (nr, nc) == (3, 4) and chips.shape == (12, 1, 4, 4)
     torch.testing.assert_close(chips[5, 0], img[3:7, 2:6])
+
+
+def test_extract_chips_with_context_margin_mirrors_at_edges():
+    img = torch.arange(120.0).reshape(10, 12)
+    chips, (nr, nc) = extract_chips(img, chip_size=4, offset=(1, 2), margin=2)
+    assert (nr, nc) == (2, 2) and chips.shape == (4, 1, 8, 8)
+    # chip (1, 1) covers rows 5..8, cols 6..9: its window is rows 3..10, cols 4..11
+    torch.testing.assert_close(chips[3, 0, :7], img[3:10, 4:12][:7])
+    torch.testing.assert_close(chips[3, 0, 7], img[8, 4:12])  # row 10 mirrors row 8
+    torch.testing.assert_close(centre_chips(chips)[3, 0], img[5:9, 6:10])
+    # chip (0, 0) covers rows 1..4, cols 2..5: window rows -1..6 (row -1 mirrors row 1)
+    torch.testing.assert_close(chips[0, 0, 0], img[1, 0:8])
+    # a margin wider than the image is mirrored repeatedly instead of failing
+    wide, _ = extract_chips(img[:3, :3], chip_size=3, margin=5)
+    assert wide.shape == (1, 1, 13, 13)
+    torch.testing.assert_close(wide[0, 0, 5:8, 5:8], img[:3, :3])
+
+
+@pytest.mark.parametrize("s", [5, 8, 32, 33])
+def test_centre_chips_inverts_context_margin(s):
+    windows = torch.zeros(2, 1, s + 2 * context_margin(s), s + 2 * context_margin(s))
+    assert centre_chips(windows).shape == (2, 1, s, s)
 
 
 def test_fourier_is_orientation_sensitive():

@@ -1,12 +1,15 @@
 """Episodic training: episodes, loss, learning, support-set episodes."""
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 
 from tests.fewshot.synthetic import stripes
 from workers.fewshot.chipping import ChipGrid
+from workers.fewshot.encoders.base import centre_chips
 from workers.fewshot.encoders.default import ChipNet, ChipNetConfig
 from workers.fewshot.episodes import (
     episode_from_scene,
@@ -48,14 +51,36 @@ def test_episode_from_scene_has_support_and_queries_per_class():
         assert int((~ep.support & (ep.labels == k)).sum()) >= 1
 
 
-def test_training_steps_reduce_loss_and_overfit_one_episode():
+def test_episode_windows_carry_context_around_their_chip():
+    s = standin_scene(np.random.default_rng(0), size=(64, 96))
+    plain = episode_from_scene(
+        s.image, s.truth, np.random.default_rng(1), chip_size=16, k_shot=2, n_query=3
+    )
+    wide = episode_from_scene(
+        s.image, s.truth, np.random.default_rng(1), chip_size=16, k_shot=2, n_query=3, margin=8
+    )
+    assert wide.chips.shape[1:] == (1, 32, 32)
+    # same draw, same chips: the centre of each window is the plain episode's chip
+    torch.testing.assert_close(centre_chips(wide.chips), plain.chips)
+    assert torch.equal(wide.labels, plain.labels) and torch.equal(wide.support, plain.support)
+
+
+@pytest.mark.parametrize("context", [False, True])
+def test_training_steps_reduce_loss_and_overfit_one_episode(context):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     s = standin_scene(rng, size=(64, 128))
     ep = episode_from_scene(
-        s.image, s.truth, rng, chip_size=16, k_shot=2, n_query=6, do_augment=False
+        s.image,
+        s.truth,
+        rng,
+        chip_size=16,
+        k_shot=2,
+        n_query=6,
+        do_augment=False,
+        margin=8 if context else 0,
     )
-    net = ChipNet(TINY)
+    net = ChipNet(dataclasses.replace(TINY, context=context))
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     _, first = loss(net, [ep])
     assert set(first) >= {"loss", "acc", "scale"}

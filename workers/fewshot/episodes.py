@@ -19,7 +19,7 @@ import torch
 from scipy import ndimage
 
 from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
-from workers.fewshot.encoders.base import extract_chips
+from workers.fewshot.encoders.base import context_margin, extract_chips
 
 if TYPE_CHECKING:
     from workers.fewshot.train import TrainConfig
@@ -40,7 +40,10 @@ __all__ = [
 
 @dataclass
 class Episode:
-    """Chips (N, 1, s, s) float32, labels (N,) int64 in 0..n_way-1, support mask (N,) bool."""
+    """Chips (N, 1, w, w) float32, labels (N,) int64 in 0..n_way-1, support mask (N,) bool.
+
+    w is the chip size plus twice the encoder's context margin (``Encoder.margin``).
+    """
 
     chips: torch.Tensor
     labels: torch.Tensor
@@ -100,8 +103,12 @@ def episode_from_scene(
     support_purity: float = 0.85,
     do_augment: bool = True,
     normalised: bool = False,
+    margin: int = 0,
 ) -> Episode | None:
-    """One episode from a scene (H, W) with pixel truth; None when < 2 classes have enough chips."""
+    """One episode from a scene (H, W) with pixel truth; None when < 2 classes have enough chips.
+
+    Chips are labelled by their own pixels; with ``margin`` each comes with that much context.
+    """
     img = image if normalised else normalise(image)
     if do_augment:
         img, truth = augment(img, truth, rng)
@@ -122,7 +129,9 @@ def episode_from_scene(
     if pick is None:
         return None
     idx, lab, sup = pick
-    chips, _ = extract_chips(torch.from_numpy(img), chip_size=chip_size, offset=offset)
+    chips, _ = extract_chips(
+        torch.from_numpy(img), chip_size=chip_size, offset=offset, margin=margin
+    )
     return Episode(chips[torch.tensor(idx)].clone(), torch.tensor(lab), torch.tensor(sup))
 
 
@@ -146,6 +155,7 @@ def episodes_from_support_sets(
     n_query: int = 12,
     n_episodes: int = 1,
     do_augment: bool = True,
+    margin: Callable[[int], int] = lambda chip_size: 0,
 ) -> list[Episode]:
     """Episodes from labelled support sets [(image, grid, {class: [(row, col), ...]}), ...].
 
@@ -153,6 +163,7 @@ def episodes_from_support_sets(
     each class's chips over its images, and splits them into up to ``k_shot`` support (leaving
     at least one query) and up to ``n_query`` query chips. Classes with < 2 chips are skipped.
     Augmentation flips/rotates each image (all chips of that image alike) and jitters intensity.
+    ``margin(chip_size)`` gives the context cut around each chip (``Encoder.margin``).
     """
     groups: dict[int, list[SupportSet]] = {}
     for s in sets:
@@ -165,7 +176,10 @@ def episodes_from_support_sets(
         for image, grid, support in groups[size]:
             img = normalise(image)
             chips, _ = extract_chips(
-                torch.from_numpy(img), chip_size=grid.chip_size, offset=grid.offset
+                torch.from_numpy(img),
+                chip_size=grid.chip_size,
+                offset=grid.offset,
+                margin=margin(grid.chip_size),
             )
             if do_augment:
                 chips = _augment_chips(chips, rng)
@@ -344,6 +358,7 @@ class ScenePool:
                 n_query=cfg.n_query,
                 support_purity=cfg.support_purity,
                 normalised=True,
+                margin=context_margin(chip_size) if cfg.arch.context else 0,
             )
             if ep is not None:
                 out.append(ep)

@@ -96,9 +96,13 @@ class Episode:
 
 @dataclass
 class Pool:
-    """Labelled chips of one chip size: per image, {class: (n, 1, s, s) normalised chips}."""
+    """Labelled chips of one chip size: per image, {class: (n, 1, w, w) normalised windows}.
+
+    w = chip_size + 2 * margin: the chip and the context the encoder reads around it.
+    """
 
     chip_size: int
+    margin: int = 0
     images: list[dict[int, torch.Tensor]] = field(default_factory=list)
     #: per image: (normalised image (H, W), {class: (n, 2) chip origins (y0, x0)}), so that
     #: "rotate" augmentation can resample chips at any angle from their surroundings
@@ -228,28 +232,35 @@ def _valid(sets: Sequence[SupportSet]) -> bool:
     return sum(n >= 2 for n in counts.values()) >= 2
 
 
-def build_pools(sets: Sequence[SupportSet]) -> dict:
-    """Cut the labelled chips of each image once: {group key: Pool}."""
+def build_pools(
+    sets: Sequence[SupportSet], margin: Callable[[int], int] = lambda chip_size: 0
+) -> dict:
+    """Cut the labelled chips of each image once: {group key: Pool}.
+
+    ``margin(chip_size)`` is the context the encoder reads around a chip (``Encoder.margin``).
+    """
     pools: dict = {}
     for image, grid, support, *rest in sets:
         img = normalise(np.asarray(image, dtype=np.float32))
         if img.ndim == 3:
             img = img[0]
+        m = margin(grid.chip_size)
         chips, _ = extract_chips(
             torch.from_numpy(np.ascontiguousarray(img)),
             chip_size=grid.chip_size,
             offset=grid.offset,
+            margin=m,
         )
         per_class, origins = {}, {}
         for cls, rc in support.items():
             if rc:
                 rows = torch.tensor([grid.index(r, c) for r, c in rc])
                 per_class[int(cls)] = chips[rows].clone()
-                origins[int(cls)] = torch.tensor(
-                    [grid.chip_box(r, c)[:2] for r, c in rc], dtype=torch.float32
+                origins[int(cls)] = (
+                    torch.tensor([grid.chip_box(r, c)[:2] for r, c in rc], dtype=torch.float32) - m
                 )
         key = rest[0] if rest else grid.chip_size
-        pool = pools.setdefault(key, Pool(grid.chip_size))
+        pool = pools.setdefault(key, Pool(grid.chip_size, m))
         pool.images.append(per_class)
         pool.sources.append((torch.from_numpy(np.ascontiguousarray(img)), origins))
     return {s: p for s, p in pools.items() if p.class_counts()}
@@ -352,7 +363,8 @@ def make_episodes(
             src = pool.sources[idx] if mode == "rotate" and pool.sources else None
             for cls, chips in image.items():
                 if src is not None:
-                    chips = _rotated_chips(src[0], src[1][cls], pool.chip_size, angle)
+                    size = pool.chip_size + 2 * pool.margin
+                    chips = _rotated_chips(src[0], src[1][cls], size, angle)
                 per_class.setdefault(cls, []).append(
                     chips if mode == "none" else _augment(chips, k, flip, jitter)
                 )
@@ -449,9 +461,9 @@ def finetune(
         p.requires_grad_(False)
     for p in params:
         p.requires_grad_(True)
-    train_pools = build_pools(train_sets)
+    train_pools = build_pools(train_sets, enc.margin)
     holdout = make_episodes(
-        build_pools(holdout_sets),
+        build_pools(holdout_sets, enc.margin),
         np.random.default_rng(cfg.seed + 7919),
         n=cfg.holdout_episodes,
         k_shot=cfg.k_shot,

@@ -110,7 +110,7 @@ def run_case(case: str, args, base) -> dict:
         select=args.select,
     )
     result = finetune(base, train_sets, val_sets, cfg)
-    test_pools = build_pools([(s.image, g, sup) for s, g, _, sup in test_items])
+    test_pools = build_pools([(s.image, g, sup) for s, g, _, sup in test_items], base.margin)
     draws: dict[str, list[dict[str, float]]] = {"base": [], "fine-tuned": []}
     for d in range(args.draws):
         # fresh support chips per draw, identical for both encoders; episodes within one image

@@ -70,6 +70,14 @@ class Segmentation:
     temperature: float = 1.0
 
 
+# torch imports its compiler stack (~1.2 s) on the first use_deterministic_algorithms() call:
+# pay that once when the engine is imported (worker start-up), not inside the first segmentation.
+torch.use_deterministic_algorithms(
+    torch.are_deterministic_algorithms_enabled(),
+    warn_only=torch.is_deterministic_algorithms_warn_only_enabled(),
+)
+
+
 @contextmanager
 def deterministic(seed: int) -> Iterator[None]:
     """Seed torch/numpy and enable deterministic torch kernels for the duration (restored after)."""

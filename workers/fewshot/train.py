@@ -55,7 +55,7 @@ class TrainConfig:
     val_episodes: int = 30
     val_every: int = 400
     threads: int = 1
-    arch: ChipNetConfig = field(default_factory=ChipNetConfig)
+    arch: ChipNetConfig = field(default_factory=lambda: ChipNetConfig(context=True))
 
     def to_json(self) -> dict:
         """JSON-ready dict."""

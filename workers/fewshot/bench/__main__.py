@@ -69,7 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ks", default="1,3,5", help="support chips per class, comma list")
     p.add_argument("--draws", type=int, help="support draws per (case, k)")
     p.add_argument("--size", type=int, help="image size for the accuracy part")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="base seed of images and support draws")
+    p.add_argument(
+        "--weights",
+        metavar="DIR",
+        help="default-encoder weights directory (e.g. from workers.fewshot.train); "
+        "default: the committed weights",
+    )
     p.add_argument("--no-peer", action="store_true", help="skip the pixel-classifier peer")
     p.add_argument("--no-speed", action="store_true", help="skip the speed section")
     p.add_argument("--big", type=int, help="size of the time/memory run (0 = skip)")
@@ -90,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         images=min(mode.images, a.draws or mode.draws),
         seed=a.seed,
     )
-    encoders, skipped = available_encoders([e for e in a.encoders.split(",") if e])
+    encoders, skipped = available_encoders(
+        [e for e in a.encoders.split(",") if e], weights=a.weights
+    )
     for name, enc in encoders.items():
         fingerprint = weights_fingerprint(enc)
         print(f"encoder {name!r}: D={enc.dim}, weights {fingerprint or 'none (training-free)'}")
@@ -124,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             n: {"dim": e.dim, "config": e.config(), "weights_sha256_16": weights_fingerprint(e)}
             for n, e in encoders.items()
         },
+        "default_weights": a.weights or "committed",
         "peer": asdict(PeerConfig(seed=a.seed)),
         "summary": summary,
         "trials": [asdict(t) for t in trials],
@@ -192,7 +201,8 @@ def _speed(a: argparse.Namespace, mode: Mode, encoders: dict) -> dict:
     )
     big = mode.big_size if a.big is None else a.big
     if big:
-        b = measure_in_subprocess(size=big, chip=64, encoder=name, seed=a.seed)
+        weights = a.weights if name == "default" else None
+        b = measure_in_subprocess(size=big, chip=64, encoder=name, seed=a.seed, weights=weights)
         out["big"] = b
         if "error" in b:
             print(f"{big}x{big} px run failed: {b['error']}")

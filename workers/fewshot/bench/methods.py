@@ -68,8 +68,14 @@ class _CachedEncoder:
         return self._cache[key]
 
 
-def available_encoders(names: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Build the named engine encoders on CPU -> ({name: encoder}, {name: reason it is skipped})."""
+def available_encoders(
+    names: list[str], *, weights: str | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Build the named engine encoders on CPU -> ({name: encoder}, {name: reason it is skipped}).
+
+    ``weights`` is a directory written by ``save_encoder`` for the default encoder (e.g. a
+    training run's output); None uses the committed weights.
+    """
     built, skipped = {}, {}
     try:
         from workers.fewshot.encoders import build_encoder
@@ -77,7 +83,8 @@ def available_encoders(names: list[str]) -> tuple[dict[str, Any], dict[str, str]
         return {}, {n: f"workers.fewshot.encoders unavailable ({exc})" for n in names}
     for name in names:
         try:
-            built[name] = build_encoder(name, device="cpu")
+            options = {"weights": weights} if weights and name == "default" else {}
+            built[name] = build_encoder(name, device="cpu", **options)
         except Exception as exc:
             skipped[name] = f"{type(exc).__name__}: {exc}"
     return built, skipped

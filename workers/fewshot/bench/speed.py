@@ -105,12 +105,14 @@ def _rss_kib(field: str) -> int | None:
     return None
 
 
-def _child(size: int, chip: int, encoder_name: str, k: int, seed: int) -> dict:
+def _child(
+    size: int, chip: int, encoder_name: str, k: int, seed: int, weights: str | None = None
+) -> dict:
     """Run inside the subprocess: generate, reset the peak, segment, report time and memory."""
     from workers.fewshot.encoders import build_encoder
     from workers.fewshot.pipeline import segment
 
-    encoder = build_encoder(encoder_name, device="cpu")
+    encoder = build_encoder(encoder_name, device="cpu", **({"weights": weights} if weights else {}))
     t0 = time.perf_counter()
     s, grid, support = _support(SPEED_CASE, size, chip, k, seed)
     t_generate = time.perf_counter() - t0
@@ -156,6 +158,7 @@ def measure_in_subprocess(
     encoder: str = "default",
     k: int = 5,
     seed: int = 0,
+    weights: str | None = None,
     timeout: float = 900,
 ) -> dict:
     """Run :func:`_child` in a fresh interpreter and return its JSON report."""
@@ -173,6 +176,7 @@ def measure_in_subprocess(
         str(k),
         "--seed",
         str(seed),
+        *(["--weights", weights] if weights else []),
     ]
     env = dict(
         os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
@@ -197,8 +201,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--encoder", default="default")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", help="weights directory of the encoder (default: committed)")
     a = p.parse_args(argv)
-    print(json.dumps(_child(a.size, a.chip, a.encoder, a.k, a.seed)))
+    print(json.dumps(_child(a.size, a.chip, a.encoder, a.k, a.seed, a.weights)))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from workers.fewshot.encoders import default, fourier, resnet  # noqa: F401  (re
 from workers.fewshot.encoders.base import (
     Encoder,
     build_encoder,
+    centre_chips,
+    context_margin,
     extract_chips,
     list_encoders,
     register_encoder,
@@ -20,6 +22,8 @@ __all__ = [
     "ChecksumError",
     "Encoder",
     "build_encoder",
+    "centre_chips",
+    "context_margin",
     "extract_chips",
     "list_encoders",
     "load_encoder",

@@ -14,6 +14,8 @@ from workers.fewshot.chipping import ChipGrid
 __all__ = [
     "Encoder",
     "build_encoder",
+    "centre_chips",
+    "context_margin",
     "extract_chips",
     "list_encoders",
     "register_encoder",
@@ -65,13 +67,16 @@ def extract_chips(
     chip_size: int,
     offset: tuple[int, int] = (0, 0),
     stride: int | None = None,
+    margin: int = 0,
 ) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Cut windows from an image in one call: (H, W) -> ((N, 1, s, s), (n_rows, n_cols)).
+    """Cut windows from an image in one call: (H, W) -> ((N, 1, w, w), (n_rows, n_cols)).
 
     ``stride`` defaults to ``chip_size`` (the chip grid); a smaller stride gives overlapping
-    windows whose origins are ``offset + i * stride``.
+    windows whose origins are ``offset + i * stride``. With ``margin`` m > 0 each window is the
+    chip plus m px of surrounding context on every side (w = chip_size + 2 m, the chip at its
+    centre); context beyond the image edge is mirrored (reflect padding).
     """
-    s = int(chip_size)
+    s, m = int(chip_size), int(margin)
     t = int(stride or s)
     region = image[offset[0] :, offset[1] :]
     h, w = region.shape
@@ -80,11 +85,42 @@ def extract_chips(
         raise ValueError(
             f"no {s}px window fits in a {tuple(image.shape)} image after offset {offset}"
         )
+    if m > 0:
+        region = _reflect_pad(image, m)[offset[0] :, offset[1] :]
     # as_strided gives a view: no copy until the encoder reads the windows.
     region = region.contiguous()
     sh, sw = region.stride()
-    windows = region.as_strided((n_rows, n_cols, s, s), (t * sh, t * sw, sh, sw))
-    return windows.reshape(n_rows * n_cols, 1, s, s), (n_rows, n_cols)
+    size = s + 2 * m
+    windows = region.as_strided((n_rows, n_cols, size, size), (t * sh, t * sw, sh, sw))
+    return windows.reshape(n_rows * n_cols, 1, size, size), (n_rows, n_cols)
+
+
+def _reflect_pad(image: torch.Tensor, m: int) -> torch.Tensor:
+    """Mirror ``m`` px on every side of (H, W); repeated for margins wider than the image."""
+    x = image[None, None]
+    while m > 0:
+        step = min(m, x.shape[-2] - 1, x.shape[-1] - 1)
+        if step < 1:  # a 1-px image has nothing to mirror
+            return F.pad(x, (m, m, m, m), mode="replicate")[0, 0]
+        x = F.pad(x, (step, step, step, step), mode="reflect")
+        m -= step
+    return x[0, 0]
+
+
+def context_margin(chip_size: int) -> int:
+    """Context of encoders that read around chips: half a chip per side (window ~2x chip)."""
+    return int(chip_size) // 2
+
+
+def centre_chips(windows: torch.Tensor) -> torch.Tensor:
+    """The chips at the centre of context windows cut with :func:`context_margin`.
+
+    (N, C, w, w) -> (N, C, s, s) with w = s + 2 * (s // 2), i.e. s = (w + 1) // 2.
+    """
+    w = windows.shape[-1]
+    s = (w + 1) // 2
+    m = (w - s) // 2
+    return windows[..., m : m + s, m : m + s]
 
 
 def resize_chips(chips: torch.Tensor, size: int) -> torch.Tensor:
@@ -118,8 +154,18 @@ class Encoder:
         """JSON-serialisable builder options that recreate this encoder (see save_encoder)."""
         return {}
 
+    def margin(self, chip_size: int) -> int:
+        """Context (px per side) the encoder reads around each chip; 0 = the chip alone.
+
+        :meth:`embed_chips` then receives windows of ``chip_size + 2 * margin`` px, chip centred.
+        """
+        return 0
+
     def embed_chips(self, chips: torch.Tensor) -> torch.Tensor:
-        """Embed a batch of chips: (N, 1, s, s) float32 in ~[0, 1] -> (N, D) float32."""
+        """Embed a batch of chips: (N, 1, w, w) float32 in ~[0, 1] -> (N, D) float32.
+
+        w = s + 2 * margin(s): the chip plus its context window (see :meth:`margin`).
+        """
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -152,10 +198,17 @@ class Encoder:
                 f"image shape {tuple(img.shape)} does not match grid {(grid.height, grid.width)}"
             )
         chips, (n_rows, n_cols) = extract_chips(
-            img.to(torch.float32), chip_size=grid.chip_size, offset=grid.offset, stride=stride
+            img.to(torch.float32),
+            chip_size=grid.chip_size,
+            offset=grid.offset,
+            stride=stride,
+            margin=self.margin(grid.chip_size),
         )
+        # contiguous batches: the strided window views are ~20 % slower to compute on
         out = [
-            self.embed_chips(chips[i : i + self.batch_size].to(self.device)).float().cpu()
+            self.embed_chips(chips[i : i + self.batch_size].to(self.device).contiguous())
+            .float()
+            .cpu()
             for i in range(0, chips.shape[0], self.batch_size)
         ]
         return torch.cat(out).reshape(n_rows, n_cols, -1)

@@ -10,7 +10,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from workers.fewshot.encoders.base import Encoder, register_encoder, resize_chips
+from workers.fewshot.encoders.base import (
+    Encoder,
+    centre_chips,
+    context_margin,
+    register_encoder,
+    resize_chips,
+)
 from workers.fewshot.encoders.fourier import FourierConfig, fourier_dim, fourier_features
 from workers.fewshot.encoders.spectral import N_STATS, intensity_stats, polar_log_spectrum
 
@@ -32,6 +38,8 @@ class ChipNetConfig:
     embed_dim: int = 64
     #: append the (fixed) fourier descriptor, scaled by a learned factor, to the embedding
     fourier_skip: bool = True
+    #: read a window twice the chip size around each chip (see ``ChipNet``)
+    context: bool = False
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ChipNetConfig:
@@ -55,11 +63,18 @@ class ChipNet(nn.Module):
 
     - pixels: chips resized to ``input_size``, a 4-stage CNN, global mean + max pooling (shape,
       texture; not rotation-invariant on purpose: lattice orientation is a class cue);
-    - spectrum: the polar log power spectrum (R x A) at full chip resolution, flattened so the
+    - spectrum: the polar log power spectrum (R x A) at full resolution, flattened so the
       absolute orientation survives, through an MLP (spacing, orientation, symmetry);
     - intensity statistics (mean, std, quantiles, gradient energies) through a linear layer.
     The branches are concatenated and projected; with ``fourier_skip`` the fourier encoder's
     descriptor, times a learned weight, is appended (D = embed_dim + fourier dim).
+
+    With ``context`` the input is a window of about twice the chip size centred on the chip
+    (``Encoder.margin``): pixels and statistics still come from the chip itself, while the
+    spectrum branch reads the whole Hann-windowed window, whose finer frequency sampling and
+    ~4x more lattice periods resolve small orientation and spacing differences and low-dose
+    lattices that a chip alone cannot; the window's fourier descriptor (spectral groups, without
+    intensity statistics) is appended as well.
     ``log_scale`` is the learned inverse softmax temperature used in training
     (logits = -exp(log_scale) * squared distance).
     """
@@ -94,15 +109,24 @@ class ChipNet(nn.Module):
         )
         self.log_scale = nn.Parameter(torch.tensor(0.0))
         self.fourier_cfg = FourierConfig(n_radial=cfg.n_radial, n_angular=cfg.n_angular)
-        self.fourier_weight = nn.Parameter(torch.tensor(1.0)) if cfg.fourier_skip else None
-        self.dim = cfg.embed_dim + (fourier_dim(self.fourier_cfg) if cfg.fourier_skip else 0)
+        skip = cfg.fourier_skip
+        self.fourier_weight = nn.Parameter(torch.tensor(1.0)) if skip else None
+        self.context_weight = nn.Parameter(torch.tensor(1.0)) if skip and cfg.context else None
+        self.dim = cfg.embed_dim
+        if skip:
+            self.dim += fourier_dim(self.fourier_cfg)
+        if self.context_weight is not None:
+            self.dim += fourier_dim(self.fourier_cfg, intensity=False)
 
-    def forward(self, chips: torch.Tensor) -> torch.Tensor:
-        """(N, 1, s, s) -> (N, dim)."""
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        """(N, 1, w, w) -> (N, dim); w = chip size, or chip + context with ``cfg.context``."""
+        chips = centre_chips(windows) if self.cfg.context else windows
         x = resize_chips(chips, self.cfg.input_size) - 0.5
         f = self.cnn(x)
         pix = torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], dim=1)
-        polar = polar_log_spectrum(chips, n_radial=self.cfg.n_radial, n_angular=self.cfg.n_angular)
+        polar = polar_log_spectrum(
+            windows, n_radial=self.cfg.n_radial, n_angular=self.cfg.n_angular
+        )
         raw_stats = intensity_stats(chips)
         spec = self.spectral(polar.flatten(1))
         stats = self.stats(raw_stats)
@@ -111,8 +135,14 @@ class ChipNet(nn.Module):
             return emb
         # The hand-made descriptor keeps exact orientation / spacing cues in the metric; the
         # learned part is trained to complement it.
-        fourier = fourier_features(chips, self.fourier_cfg, polar=polar, stats=raw_stats)
-        return torch.cat([emb, self.fourier_weight * fourier], dim=1)
+        if self.context_weight is None:
+            fourier = fourier_features(chips, self.fourier_cfg, polar=polar, stats=raw_stats)
+            return torch.cat([emb, self.fourier_weight * fourier], dim=1)
+        own = fourier_features(chips, self.fourier_cfg, stats=raw_stats)
+        # the window's spectral groups only: its intensity statistics would mostly repeat the
+        # chip's and cost as much as the rest of the window descriptor
+        wide = fourier_features(windows, self.fourier_cfg, polar=polar, intensity=False)
+        return torch.cat([emb, self.fourier_weight * own, self.context_weight * wide], dim=1)
 
 
 class DefaultEncoder(Encoder):
@@ -134,8 +164,12 @@ class DefaultEncoder(Encoder):
         """Builder options (architecture)."""
         return asdict(self.net.cfg)
 
+    def margin(self, chip_size: int) -> int:
+        """Half a chip of context per side when the network was built with ``context``."""
+        return context_margin(chip_size) if self.net.cfg.context else 0
+
     def embed_chips(self, chips: torch.Tensor) -> torch.Tensor:
-        """(N, 1, s, s) -> (N, D)."""
+        """(N, 1, w, w) -> (N, D); windows of ``chip + 2 * margin`` px."""
         self.net.eval()
         return self.net(chips.to(self.device))
 

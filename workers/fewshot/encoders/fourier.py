@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from workers.fewshot.encoders.base import Encoder, register_encoder
+from workers.fewshot.encoders.base import Encoder, context_margin, register_encoder
 from workers.fewshot.encoders.spectral import (
     N_STATS,
     R_MAX,
@@ -32,6 +32,9 @@ class FourierConfig:
     w_angular: float = 1.0
     w_lattice: float = 1.0
     w_intensity: float = 1.0
+    #: describe a window twice the chip size centred on each chip (finer spectra, less noise,
+    #: blurrier boundaries) instead of the chip alone
+    context: bool = False
 
 
 def fourier_features(
@@ -40,10 +43,12 @@ def fourier_features(
     *,
     polar: torch.Tensor | None = None,
     stats: torch.Tensor | None = None,
+    intensity: bool = True,
 ) -> torch.Tensor:
     """Describe chips: (N, 1, s, s) -> (N, D), D = R + A + 2 + 3 * n_harmonics + 9.
 
-    ``polar`` (N, R, A) and ``stats`` (N, 9) may be passed when already computed.
+    ``polar`` (N, R, A) and ``stats`` (N, 9) may be passed when already computed; with
+    ``intensity=False`` the intensity group is left out (D = R + A + 2 + 3 * n_harmonics).
 
     Groups (each scaled to a comparable magnitude, then weighted):
     radial profile of the log power (lattice spacings / texture scale); angular profile of the
@@ -78,27 +83,25 @@ def fourier_features(
     im = (angular[:, None, :] * torch.sin(phase)).mean(-1)
     harmonics = torch.cat([re, im, torch.sqrt(re.square() + im.square())], dim=1)
 
-    if stats is None:
-        stats = intensity_stats(chips)
-    stats = torch.cat([stats[:, :7] * 4.0, stats[:, 7:] / 2.0], dim=1)
-
     def group(x: torch.Tensor, weight: float, scale: float) -> torch.Tensor:
         return x * (weight / (scale * math.sqrt(x.shape[1])))
 
-    return torch.cat(
-        [
-            group(radial, cfg.w_radial, 2.0),
-            group(angular, cfg.w_angular, 1.0),
-            group(torch.cat([lattice, harmonics], 1), cfg.w_lattice, 0.5),
-            group(stats, cfg.w_intensity, 1.0),
-        ],
-        dim=1,
-    )
+    groups = [
+        group(radial, cfg.w_radial, 2.0),
+        group(angular, cfg.w_angular, 1.0),
+        group(torch.cat([lattice, harmonics], 1), cfg.w_lattice, 0.5),
+    ]
+    if intensity:
+        if stats is None:
+            stats = intensity_stats(chips)
+        stats = torch.cat([stats[:, :7] * 4.0, stats[:, 7:] / 2.0], dim=1)
+        groups.append(group(stats, cfg.w_intensity, 1.0))
+    return torch.cat(groups, dim=1)
 
 
-def fourier_dim(cfg: FourierConfig) -> int:
+def fourier_dim(cfg: FourierConfig, *, intensity: bool = True) -> int:
     """Length D of :func:`fourier_features`."""
-    return cfg.n_radial + cfg.n_angular + 2 + 3 * cfg.n_harmonics + N_STATS
+    return cfg.n_radial + cfg.n_angular + 2 + 3 * cfg.n_harmonics + (N_STATS if intensity else 0)
 
 
 class FourierEncoder(Encoder):
@@ -115,8 +118,12 @@ class FourierEncoder(Encoder):
         """Builder options."""
         return asdict(self.cfg)
 
+    def margin(self, chip_size: int) -> int:
+        """Half a chip of context per side when ``context`` is set."""
+        return context_margin(chip_size) if self.cfg.context else 0
+
     def embed_chips(self, chips: torch.Tensor) -> torch.Tensor:
-        """(N, 1, s, s) -> (N, D)."""
+        """(N, 1, w, w) -> (N, D): the descriptor of each window (chip or chip + context)."""
         return fourier_features(chips.to(self.device), self.cfg)
 
 
