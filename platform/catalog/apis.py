@@ -140,12 +140,11 @@ class ImageDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-_DOWNLOAD = extend_schema(
-    responses={
-        200: OpenApiResponse(description="The file (local storage)"),
-        302: OpenApiResponse(description="Redirect to a short-lived presigned URL (S3)"),
-    }
-)
+_DOWNLOAD_RESPONSES = {
+    200: OpenApiResponse(description="The file (local storage)"),
+    302: OpenApiResponse(description="Redirect to a short-lived presigned URL (S3)"),
+}
+_DOWNLOAD = extend_schema(responses=_DOWNLOAD_RESPONSES)
 
 
 class ImageOriginalApi(APIView):
@@ -176,6 +175,48 @@ class _DerivedImageApi(APIView):
 
 class ImagePreviewApi(_DerivedImageApi):
     key_field, suffix = "preview_key", "preview"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "frame",
+                int,
+                description="Frame of a time series (default 0). Previews exist for the first "
+                f"{services.MAX_FRAME_PREVIEWS} frames.",
+            )
+        ],
+        responses=_DOWNLOAD_RESPONSES,
+    )
+    def get(self, request, image_id):
+        raw = request.query_params.get("frame", "0")
+        try:
+            frame = int(raw)
+        except ValueError:
+            raise Invalid(
+                f"frame: {raw!r} is not a frame number.", fields={"frame": ["invalid"]}
+            ) from None
+        if frame == 0:
+            return super().get(request, image_id)
+        image = selectors.image_get(user=request.user, image_id=image_id)
+        if not 0 <= frame < image.frames:
+            raise Invalid(
+                f"Frame {frame} is out of range: the image has {image.frames} frame(s).",
+                fields={"frame": ["out_of_range"]},
+            )
+        if image.status != ImageStatus.READY:
+            raise NotFound(f"No preview yet: the image is {image.status}.", code="not_ready")
+        if frame >= image.preview_frames:
+            raise NotFound(
+                f"Frame {frame} has no preview: previews are made for the first "
+                f"{image.preview_frames} frames.",
+                code="no_frame_preview",
+            )
+        stem = image.original_filename.rsplit(".", 1)[0]
+        return storage.download_response(
+            services.frame_preview_key(image, frame),
+            filename=f"{stem}.frame{frame}.preview.png",
+            content_type="image/png",
+        )
 
 
 class ImageThumbnailApi(_DerivedImageApi):

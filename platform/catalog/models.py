@@ -68,6 +68,10 @@ class Image(models.Model):
     instrument = models.JSONField(default=dict, blank=True)
     metadata_raw = models.JSONField(default=dict, blank=True)
     preview_key = models.CharField(max_length=512, blank=True)
+    preview_frames = models.PositiveIntegerField(
+        default=0,
+        help_text="leading frames with a preview (0: preview_key, others: frame_preview_key)",
+    )
     thumbnail_key = models.CharField(max_length=512, blank=True)
     status = models.CharField(
         max_length=8, choices=ImageStatus.choices, default=ImageStatus.PENDING

@@ -74,6 +74,7 @@ class ImageSerializer(serializers.ModelSerializer):
             "width",
             "height",
             "frames",
+            "preview_frames",
             "channels",
             "dtype",
             "pixel_size",

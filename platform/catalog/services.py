@@ -84,7 +84,17 @@ def _image_prefix(dataset: Dataset, image_id: uuid.UUID) -> str:
 
 
 def _image_keys(image: Image) -> list[str]:
-    return [k for k in (image.original_key, image.preview_key, image.thumbnail_key) if k]
+    frames = [frame_preview_key(image, i) for i in range(1, image.preview_frames)]
+    return [k for k in (image.original_key, image.preview_key, image.thumbnail_key) if k] + frames
+
+
+#: time series get a preview for each of their first frames (about 0.1-4 MB each)
+MAX_FRAME_PREVIEWS = 100
+
+
+def frame_preview_key(image: Image, frame: int) -> str:
+    """Storage key of the preview of frame ``frame`` >= 1 (frame 0 is ``image.preview_key``)."""
+    return f"{_image_prefix(image.dataset, image.pk)}/preview-frame-{frame:05d}.png"
 
 
 @contextlib.contextmanager
@@ -225,6 +235,12 @@ def image_ingest(*, image_id) -> Image:
         thumb_key = storage.put_bytes(
             f"{prefix}/thumbnail.png", formats.encode_png(formats.thumbnail(micrograph.data))
         )
+        preview_frames = min(micrograph.frames, MAX_FRAME_PREVIEWS)
+        for frame in range(1, preview_frames):
+            storage.put_bytes(
+                frame_preview_key(image, frame),
+                formats.encode_png(formats.preview(micrograph.data, index=frame)),
+            )
     except formats.FormatError as err:
         Image.objects.filter(pk=image.pk).update(status=ImageStatus.FAILED, error=str(err))
         image.refresh_from_db()
@@ -234,6 +250,7 @@ def image_ingest(*, image_id) -> Image:
         status=ImageStatus.READY,
         error="",
         preview_key=preview_key,
+        preview_frames=preview_frames,
         thumbnail_key=thumb_key,
         pixel_size=calibration.get("pixel_size"),
         pixel_unit=calibration.get("pixel_unit") or "",

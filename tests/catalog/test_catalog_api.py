@@ -306,6 +306,25 @@ def test_original_round_trips_bit_exact_through_s3(client_for, world, s3_storage
     assert hashlib.sha256(fetched.content).hexdigest() == hashlib.sha256(content).hexdigest()
 
 
+def test_deleting_a_time_series_removes_its_frame_previews(client_for, world):
+    from django.test import TestCase
+
+    from catalog import services
+
+    dataset = world.dataset()
+    stack = np.stack(
+        [np.full((16, 20), v, np.uint16) + np.arange(20, dtype=np.uint16) for v in (0, 9)]
+    )
+    image_id = upload(client_for(world.curator), dataset, tiff_bytes(stack), "s.tif").json()["id"]
+    image = services.image_ingest(image_id=image_id)
+    assert image.preview_frames == 2
+    frame_key = services.frame_preview_key(image, 1)
+    assert default_storage.exists(frame_key)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert client_for(world.curator).delete(f"/api/images/{image_id}/").status_code == 204
+    assert stored_objects(dataset) == []
+
+
 def test_curator_deletes_image_and_its_objects(client_for, world):
     dataset = world.dataset()
     image_id = upload(client_for(world.curator), dataset, png_bytes(), "a.png").json()["id"]

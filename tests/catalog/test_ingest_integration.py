@@ -168,3 +168,27 @@ def test_unreadable_original_ends_failed_with_reason(celery_worker, client_for, 
     )
     assert body["status"] == "failed"
     assert body["error"]
+
+
+def test_time_series_has_a_preview_per_frame(celery_worker, client_for, world, wait):
+    rng = np.random.default_rng(3)
+    # 5 frames: tifffile reads a leading axis of 3 or 4 as colour samples
+    frames = np.stack([rng.integers(0, 4000, (32, 40)).astype(np.uint16) for _ in range(5)])
+    dataset = world.dataset()
+    curator = client_for(world.curator)
+    body = _ready(curator, _upload(curator, dataset, tiff_bytes(frames), "series.tif"), wait)
+    assert (body["frames"], body["preview_frames"]) == (5, 5)
+    url = body["links"]["preview"]
+    shown = [_png(curator, f"{url}?frame={i}") for i in range(5)]
+    assert np.array_equal(shown[0], _png(curator, url))  # frame 0 is the usual preview
+    for i, png in enumerate(shown):
+        # each preview is its own frame: it tracks that frame's pixels, not another's
+        corr = [np.corrcoef(png.ravel(), f.ravel())[0, 1] for f in frames]
+        assert int(np.argmax(corr)) == i and corr[i] > 0.99
+    viewer = client_for(world.viewer)
+    for bad in ("5", "-1", "x"):
+        response = viewer.get(f"{url}?frame={bad}")
+        assert (
+            response.status_code == 400 and "frame" in response.json()["error"]["message"].lower()
+        )
+    assert client_for(world.outsider).get(f"{url}?frame=1").status_code == 404

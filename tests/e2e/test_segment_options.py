@@ -150,7 +150,7 @@ def test_segment_with_majority_consensus(
 
 def test_time_series_frame_selector(page, celery_worker, lab_owner, champion_model, tmp_path):
     """A three-frame stack: the job gives one result per frame; the frame selector shows each
-    frame's overlay and the per-frame fractions, and says the preview is frame 0 only."""
+    frame's overlay over that frame's own preview, and the per-frame fractions."""
     import numpy as np
     import tifffile
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -205,11 +205,16 @@ def test_time_series_frame_selector(page, celery_worker, lab_owner, champion_mod
     expect(page.get_by_test_id("frame-selector")).to_be_visible()
     expect(page.get_by_test_id("frame-row")).to_have_count(3)
     expect(canvas).to_have_attribute("data-frame", "0")
+    expect(canvas).to_have_attribute("data-src", f"/api/images/{image.pk}/preview")
     first = canvas.get_attribute("data-result")
     page.get_by_test_id("frame-slider").fill("2")
     expect(canvas).to_have_attribute("data-frame", "2")
     expect(canvas).not_to_have_attribute("data-result", first)
-    expect(page.get_by_test_id("frame-preview-note")).to_contain_text("frame 0")
+    expect(page.get_by_test_id("frame-preview-note")).to_have_text(
+        "Overlay and background: frame 2."
+    )
+    # the background is frame 2's own preview (frame 0 when the overlay is frame 0)
+    expect(canvas).to_have_attribute("data-src", f"/api/images/{image.pk}/preview?frame=2")
     expect(page.get_by_test_id("frame-row").nth(2)).to_have_attribute("aria-current", "true")
     expect(page.get_by_test_id("frame-number")).to_have_value("2")
     page.shot("frame-2")

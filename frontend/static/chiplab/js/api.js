@@ -127,7 +127,8 @@ export const datasets = {
 
 export const images = {
   get: (id) => get(`images/${id}/`),
-  previewUrl: (id) => `/api/images/${id}/preview`,
+  /** Preview of frame 0, or of another frame of a time series (see image.preview_frames). */
+  previewUrl: (id, frame = 0) => `/api/images/${id}/preview${frame ? `?frame=${frame}` : ""}`,
   thumbnailUrl: (id) => `/api/images/${id}/thumbnail`,
   originalUrl: (id) => `/api/images/${id}/original`,
 };

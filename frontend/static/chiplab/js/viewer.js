@@ -54,7 +54,7 @@ export class Viewer {
     this.ready = this._load(src);
   }
 
-  async _load(src) {
+  async _load(src, { keepView = false } = {}) {
     const img = new Image();
     img.decoding = "async";
     img.src = src;
@@ -69,8 +69,17 @@ export class Viewer {
     this.img = window.createImageBitmap ? await createImageBitmap(img) : img;
     this.pw = img.naturalWidth;
     this.ph = img.naturalHeight;
+    this.src = src;
+    this.canvas.dataset.src = src;
     this.status.textContent = "";
-    this.fit();
+    if (keepView) this.requestDraw(); else this.fit();
+  }
+
+  /** Show another background (e.g. another frame of a time series), keeping zoom and pan. */
+  setSource(src) {
+    if (src === this.src) return this.ready;
+    this.ready = this.ready.catch(() => {}).then(() => this._load(src, { keepView: true }));
+    return this.ready;
   }
 
   destroy() {

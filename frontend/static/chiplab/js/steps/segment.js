@@ -234,9 +234,20 @@ export async function mount(ws, panel) {
     viewer.canvas.dataset.overlay = "drawn";
     viewer.canvas.dataset.result = r.id;
     viewer.canvas.dataset.frame = r.frame || 0;
+    showBackground(r.frame || 0);
     renderFrames(r);
     renderResult(r, job);
     runBtn.textContent = "Segment again";
+  }
+
+  /** The frame behind the overlay: its own preview when it has one, else frame 0. */
+  function backgroundFrame(frame) {
+    return frame < (image.preview_frames || 1) ? frame : 0;
+  }
+
+  function showBackground(frame) {
+    viewer.setSource(api.images.previewUrl(image.id, backgroundFrame(frame)))
+      .catch((e) => showError(e, "Loading the frame's image"));
   }
 
   /** The results of r's job for this image, one per frame (only fetched for time series). */
@@ -286,7 +297,7 @@ export async function mount(ws, panel) {
     const classes = r.classes || [];
     frameBox.replaceChildren(
       h("h3", {}, "Frames"),
-      h("p", { class: "small muted" }, `${frameResults.length} frames segmented. The image behind the overlay is always frame 0: only the first frame has a preview.`),
+      h("p", { class: "small muted" }, `${frameResults.length} frames segmented; the image behind the overlay follows the frame shown.`),
       h("div", { class: "table-scroll", style: { maxHeight: "14rem", overflow: "auto" } },
         h("table", { class: "stats", testid: "frame-table" },
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Frame"),
@@ -304,8 +315,8 @@ export async function mount(ws, panel) {
     const { slider, number, note, rows } = frameUi;
     if (Number(slider.value) !== frame) slider.value = frame;
     if (document.activeElement !== number) number.value = frame;
-    note.textContent = frame === 0 ? "Background: frame 0."
-      : `Overlay: frame ${frame} · background: frame 0 (the preview shows the first frame only).`;
+    note.textContent = backgroundFrame(frame) === frame ? `Overlay and background: frame ${frame}.`
+      : `Overlay: frame ${frame} · background: frame 0 (previews exist for the first ${image.preview_frames} frames).`;
     for (const tr of rows) {
       const on = Number(tr.dataset.frame) === frame;
       if (on) tr.setAttribute("aria-current", "true"); else tr.removeAttribute("aria-current");
@@ -389,6 +400,7 @@ export async function mount(ws, panel) {
     disposed = true;
     frameBar.remove();
     delete viewer.canvas.dataset.frame;
+    viewer.setSource(api.images.previewUrl(image.id)).catch(() => {}); // labelling uses frame 0
     viewer.setOverlay(null);
     delete viewer.canvas.dataset.overlay;
   };
