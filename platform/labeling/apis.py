@@ -368,7 +368,13 @@ class CrowdTaskAnswerApi(APIView):
             user=request.user, task=data["task"], selected=data["selected"]
         )
         positive = sum(1 for v in votes if not v.negative)
+        answered = services.crowd_answers_count(user=request.user, schema=votes[0].schema)
         return Response(
-            {"votes": len(votes), "selected": positive, "not_selected": len(votes) - positive},
+            {
+                "votes": len(votes),
+                "selected": positive,
+                "not_selected": len(votes) - positive,
+                "answered": answered,
+            },
             status=status.HTTP_201_CREATED,
         )

@@ -346,6 +346,7 @@ class CrowdTaskSerializer(_WithClassField, serializers.Serializer):
     question = serializers.CharField()
     chips = PanelChipSerializer(many=True)
     signals = serializers.DictField(child=serializers.BooleanField())
+    answered = serializers.IntegerField(help_text="Tasks you have answered in this schema")
 
 
 class CrowdAnswerSerializer(serializers.Serializer):
@@ -364,3 +365,4 @@ class CrowdAnswerResultSerializer(serializers.Serializer):
     votes = serializers.IntegerField()
     selected = serializers.IntegerField()
     not_selected = serializers.IntegerField()
+    answered = serializers.IntegerField(help_text="Tasks you have answered in this schema")

@@ -140,12 +140,12 @@ def test_upload_grid_support_segment_export_history(
 
 
 def test_crowd_micro_task(page, lab_owner, labelled_dataset):
-    """Answer one 3x3 panel; the counter of answers goes up."""
+    """Answer one 3x3 panel; the server's count of my answers goes up and survives a reload."""
     sign_in(page, lab_owner.username)
     page.get_by_test_id("nav-crowd").click()
     expect(page.get_by_test_id("crowd-chip")).to_have_count(9)
     expect(page.get_by_test_id("crowd-question")).to_contain_text("Select every chip that shows")
-    expect(page.get_by_test_id("crowd-counter")).to_contain_text("this session")
+    expect(page.get_by_test_id("crowd-counter")).to_contain_text("Your answers for this dataset")
     expect(page.get_by_test_id("crowd-count")).to_have_text("0")
     page.get_by_test_id("crowd-chip").nth(0).click()
     page.get_by_test_id("crowd-chip").nth(4).click()
@@ -160,6 +160,9 @@ def test_crowd_micro_task(page, lab_owner, labelled_dataset):
     from labeling.models import Vote
 
     assert Vote.objects.filter(user=lab_owner, source="task").count() == 9
+    page.reload()  # the count is the server's, not the page's
+    expect(page.get_by_test_id("crowd-chip")).to_have_count(9)
+    expect(page.get_by_test_id("crowd-count")).to_have_text("1")
     assert not page.errors, page.errors
 
 

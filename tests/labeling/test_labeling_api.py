@@ -351,6 +351,7 @@ def test_crowd_task_round_trip(client_for, world, lab):
         "votes": len(panel),
         "selected": 3,
         "not_selected": len(panel) - 3,
+        "answered": 1,
     }
     assert (
         annotator.post(answer, {"task": body["task"], "selected": []}, format="json").status_code

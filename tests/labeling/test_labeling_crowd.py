@@ -52,6 +52,20 @@ def test_answers_become_votes(world, lab):
     assert labelled == {panel[0], panel[4]} and negated == set(panel) - labelled
 
 
+def test_answers_are_counted_per_user_and_schema(world, lab):
+    count = services.crowd_answers_count
+    assert count(user=world.annotator, schema=lab.schema) == 0
+    for done, seed in enumerate((3, 4)):
+        task = services.crowd_task_next(user=world.annotator, schema=lab.schema, seed=seed)
+        assert task["answered"] == done
+        services.crowd_task_answer(user=world.annotator, task=task["task"], selected=[])
+    assert count(user=world.annotator, schema=lab.schema) == 2
+    assert services.crowd_task_next(user=world.annotator, schema=lab.schema)["answered"] == 2
+    assert count(user=lab.second, schema=lab.schema) == 0  # plain clicks are not answers
+    cast(lab.second, lab.grid, {(0, 0): lab.sto})
+    assert count(user=lab.second, schema=lab.schema) == 0
+
+
 def test_answers_are_checked_against_the_issued_panel(world, lab):
     task = services.crowd_task_next(user=world.annotator, schema=lab.schema, seed=3)
     panel = {(c["row"], c["col"]) for c in task["chips"]}

@@ -7,7 +7,7 @@ gold answers and freeze lab-wide (majority / curator / someone else's) versions.
 """
 
 from ..selectors import support_state
-from .crowd_tasks import crowd_task_answer, crowd_task_next
+from .crowd_tasks import crowd_answers_count, crowd_task_answer, crowd_task_next
 from .grids import grid_create
 from .schemas import (
     class_create,
@@ -23,6 +23,7 @@ __all__ = [
     "class_create",
     "class_remove",
     "class_update",
+    "crowd_answers_count",
     "crowd_task_answer",
     "crowd_task_next",
     "gold_set",

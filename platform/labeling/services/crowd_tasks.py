@@ -14,6 +14,15 @@ from ..selectors import grids_of_dataset
 
 
 # --- crowd tasks -------------------------------------------------------------------
+def crowd_answers_count(*, user, schema: LabelSchema) -> int:
+    """How many crowd tasks ``user`` has answered in ``schema`` (each answer stores one vote per
+    panel chip, all with client id ``task:<task id>:<row>:<col>``)."""
+    ids = Vote.objects.filter(user=user, schema=schema, source=VoteSource.TASK).values_list(
+        "client_id", flat=True
+    )
+    return len({cid.split(":")[1] for cid in ids if cid.startswith("task:")})
+
+
 def crowd_task_next(
     *, user, schema: LabelSchema, grid: Grid | None = None, seed: int | None = None
 ) -> dict:
@@ -61,6 +70,7 @@ def crowd_task_next(
         "question": f"Select every chip that shows {label_class.name}.",
         "chips": [crowd.chip_view(grid, row, col) for row, col in picked["chips"]],
         "signals": picked["signals"],
+        "answered": crowd_answers_count(user=user, schema=schema),
     }
 
 

@@ -1,6 +1,6 @@
 // Crowd micro-tasks: "select every chip that shows Ge" on a 3×3 panel of chip crops.
 import * as api from "../api.js";
-import { currentLab, state } from "../state.js";
+import { currentLab } from "../state.js";
 import { h, clear, errorBox, showError, toast } from "../ui.js";
 import { cropCanvas, loadBitmap } from "../crops.js";
 
@@ -12,13 +12,12 @@ export async function render(root) {
     h("p", { class: "muted" }, "Short questions about single chips help your lab's support sets and models. No knowledge of the model needed."));
   if (!lab) { page.append(h("p", { class: "muted" }, "Join a lab to answer its tasks.")); return; }
 
-  // The server has no per-user count of task answers, so this counts this browser session's.
-  const counterKey = `chiplab.crowd.answers.${state.user.id}`;
-  let answered = parseInt(sessionStorage.getItem(counterKey) || "0", 10) || 0;
+  // The server counts your answers per dataset (schema); shown once the first task arrives.
   const counter = h("span", { class: "counter", testid: "crowd-counter", "aria-live": "polite",
-    title: "Counted in this browser tab since you opened it" });
-  const setCounter = () => { counter.replaceChildren("Answers given this session: ", h("strong", { testid: "crowd-count" }, String(answered))); };
-  setCounter();
+    title: "Tasks you have answered for this dataset, on any device" });
+  const setCounter = (n) => {
+    counter.replaceChildren("Your answers for this dataset: ", h("strong", { testid: "crowd-count" }, String(n)));
+  };
 
   const datasetSelect = h("select", { id: "crowd-dataset", testid: "crowd-dataset" });
   const card = h("div", { class: "card crowd-card", testid: "crowd-card" });
@@ -42,6 +41,7 @@ export async function render(root) {
       const schema = schemas.find((s) => s.is_default) || schemas[0];
       if (!schema) { clear(card).append(h("p", { class: "muted", testid: "crowd-empty" }, "Nobody has defined classes for this dataset yet.")); return; }
       const task = await api.labeling.crowdTask(schema.id);
+      setCounter(task.answered);
       if (!stopped) await showTask(task);
     } catch (e) {
       if (["no_task", "no_grids", "no_classes"].includes(e.code)) {
@@ -83,9 +83,7 @@ export async function render(root) {
       try {
         const selectedChips = [...selected].map((k) => k.split(",").map(Number));
         const res = await api.labeling.crowdAnswer(task.task, selectedChips);
-        answered += 1;
-        sessionStorage.setItem(counterKey, String(answered));
-        setCounter();
+        setCounter(res.answered);
         toast(`Thanks! ${res.selected} selected, ${res.not_selected} not.`, "ok", { timeout: 2000 });
         next();
       } catch (e) {
