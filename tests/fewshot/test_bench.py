@@ -189,3 +189,14 @@ def test_bench_evaluates_a_weights_directory_for_the_default_encoder(tmp_path):
     committed, _ = available_encoders(["default"])
     assert weights_fingerprint(committed["default"]) != weights_fingerprint(trained)
     assert built["fourier"].margin(32) == 0 and built["default"].margin(32) == 16
+
+
+def test_speed_comparison_times_engine_and_peer_in_fresh_processes():
+    from workers.fewshot.bench.speed import speed_compare
+
+    s = speed_compare(size=192, chip=32, k=2)
+    assert "error" not in s, s
+    assert s["chips"] == 36 and s["engine_runs"] == 5 and s["peer_runs"] == 3
+    assert 0 < s["engine_seconds"] < 30 and 0 < s["peer_seconds"] < 60
+    assert set(s["engine_stages"]) >= {"embed", "classify", "statistics"}
+    assert s["speedup"] == pytest.approx(s["peer_seconds"] / s["engine_seconds"])

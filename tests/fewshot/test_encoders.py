@@ -154,3 +154,13 @@ def test_resnet_adapter_loads_own_state_dict_and_rejects_wrong_one(tmp_path):
         build_encoder("resnet", weights=tmp_path / "bad.pth")
     with pytest.raises(StateDictError, match="resnet50"):
         build_encoder("resnet", weights=path, arch="resnet50")
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 8, 8), (2, 3, 7, 9), (4, 8, 32, 32)])
+def test_fast_max_pool_equals_torch_max_pool(shape):
+    from torch import nn
+
+    from workers.fewshot.encoders.default import MaxPool2
+
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(MaxPool2()(x), nn.MaxPool2d(2)(x))

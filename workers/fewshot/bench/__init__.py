@@ -7,8 +7,6 @@ python -m workers.fewshot.bench --json results.json
 
 import os
 
-# torch and scikit-learn ship different OpenMP runtimes; with the default active waiting, the
-# threads of one keep spinning for a while after its parallel region and steal the cores from
-# the other, which adds ~0.4 s to whichever method runs next. Passive waiting makes the timings
-# of interleaved methods independent. Set before torch / sklearn initialise OpenMP.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+#: the user's own OpenMP wait policy, captured before ``__main__`` sets PASSIVE for the
+#: benchmark's process; the speed measurements' fresh processes get this one back
+USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
+# torch and scikit-learn ship different OpenMP runtimes; with the default active waiting, the
+# threads of one keep spinning for a while after its parallel region and steal the cores from
+# the other, which adds ~0.4 s to whichever method runs next in this process. Passive waiting
+# makes the timings of interleaved methods independent (it slows torch's short parallel loops
+# a little, so the speed section times each method in its own process with the user's
+# setting). Set before torch / sklearn initialise OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
-import os
 import platform
 import sys
 import time
@@ -183,25 +192,26 @@ def _speed(a: argparse.Namespace, mode: Mode, encoders: dict) -> dict:
         return out
     if name != "default":
         print(f"NOTE: default encoder unavailable, speed measured with {name!r}")
-    s = speed_compare(
-        encoders[name], size=mode.speed_size, chip=32, seed=a.seed, peer=PeerConfig(seed=a.seed)
-    )
+    weights = a.weights if name == "default" else None
+    s = speed_compare(encoder=name, weights=weights, size=mode.speed_size, chip=32, seed=a.seed)
+    if "error" in s:
+        print(f"speed comparison failed: {s['error']}")
+        return out
     s["encoder"] = name
     out["compare"] = s
     stages = ", ".join(f"{k} {v:.3f}" for k, v in s["engine_stages"].items())
     print(f"{s['size']}x{s['size']} px, {s['chip_size']}px chips ({s['chips']} chips), k={s['k']}:")
     print(
-        f"  engine ({name}) segment: {s['engine_seconds']:.2f}s (first call "
-        f"{s['engine_first_seconds']:.2f}s) [{stages}]"
+        f"  engine ({name}) segment: {s['engine_seconds']:.3f}s median of {s['engine_runs']} "
+        f"(first call {s['engine_first_seconds']:.2f}s) [{stages}]"
     )
     print(
         f"  peer (features {s['peer_features_seconds']:.2f}s + fit/predict "
-        f"{s['peer_fit_predict_seconds']:.2f}s): {s['peer_seconds']:.2f}s"
-        f"  -> speedup {s['speedup']:.1f}x"
+        f"{s['peer_fit_predict_seconds']:.2f}s): {s['peer_seconds']:.2f}s median of "
+        f"{s['peer_runs']}  -> speedup {s['speedup']:.1f}x"
     )
     big = mode.big_size if a.big is None else a.big
     if big:
-        weights = a.weights if name == "default" else None
         b = measure_in_subprocess(size=big, chip=64, encoder=name, seed=a.seed, weights=weights)
         out["big"] = b
         if "error" in b:

@@ -50,6 +50,18 @@ class ChipNetConfig:
         return cls(**d)
 
 
+class MaxPool2(nn.Module):
+    """``nn.MaxPool2d(2)`` (odd edges dropped) as two element-wise maxima of strided views: the
+    same values, ~15x faster on CPU than max_pool2d on (N, C, H, W) tensors, which made pooling
+    a third of the encoder's time."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        x = x[..., : h - h % 2, : w - w % 2]
+        x = torch.maximum(x[..., 0::2, :], x[..., 1::2, :])
+        return torch.maximum(x[..., 0::2], x[..., 1::2])
+
+
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
@@ -87,7 +99,7 @@ class ChipNet(nn.Module):
         for i, w in enumerate(cfg.widths):
             layers.append(_conv_block(c, w))
             if i < len(cfg.widths) - 1:
-                layers.append(nn.MaxPool2d(2))
+                layers.append(MaxPool2())
             c = w
         self.cnn = nn.Sequential(*layers)
         n_spec = cfg.n_radial * cfg.n_angular

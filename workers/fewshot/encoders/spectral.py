@@ -71,10 +71,37 @@ def polar_log_spectrum(
     spacing = math.pi * R_MAX * s / 2 / n_angular  # arc length between polar samples, px
     k = 2 * int(spacing // 2) + 1
     if k > 1:
-        power = F.avg_pool2d(power, k, stride=1, padding=k // 2, count_include_pad=False)
+        power = _box_mean(power, k)
     grid = _polar_grid(s, n_radial, n_angular, x.device).expand(n, -1, -1, -1)
     polar = F.grid_sample(power, grid, mode="bilinear", padding_mode="border", align_corners=True)
     return torch.log(polar[:, 0] + _EPS)
+
+
+def _box_mean_1d(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:
+    """Mean over a centred window of k (odd) along ``dim``, windows clipped at the edges."""
+    r, n = k // 2, x.shape[dim]
+    pad = [0, 0] * (x.ndim - 1 - dim % x.ndim) + [r, r]
+    padded = F.pad(x, pad)
+    total = sum(padded.narrow(dim, i, n) for i in range(k))
+    idx = torch.arange(n, device=x.device)
+    count = (torch.clamp(idx + r, max=n - 1) - torch.clamp(idx - r, min=0) + 1).to(x.dtype)
+    shape = [1] * x.ndim
+    shape[dim] = n
+    return total / count.reshape(shape)
+
+
+def _box_mean(x: torch.Tensor, k: int) -> torch.Tensor:
+    """``avg_pool2d(x, k, stride=1, padding=k // 2, count_include_pad=False)`` for odd k, as
+    two 1-D passes of shifted sums: the same values, several times faster on CPU."""
+    return _box_mean_1d(_box_mean_1d(x, k, -2), k, -1)
+
+
+def _mean_pool2(x: torch.Tensor) -> torch.Tensor:
+    """``avg_pool2d(x, 2)`` (odd edges dropped) as two element-wise means of strided views."""
+    h, w = x.shape[-2:]
+    x = x[..., : h - h % 2, : w - w % 2]
+    x = (x[..., 0::2, :] + x[..., 1::2, :]) * 0.5
+    return (x[..., 0::2] + x[..., 1::2]) * 0.5
 
 
 def intensity_stats(chips: torch.Tensor) -> torch.Tensor:
@@ -98,7 +125,7 @@ def intensity_stats(chips: torch.Tensor) -> torch.Tensor:
     small = F.interpolate(x, size=(16, 16), mode="area") if s > 16 else x
     q = torch.quantile(small.reshape(n, -1), torch.tensor(_QUANTILES, device=x.device), dim=1).T
     grad = _grad_energy(x)
-    coarse = _grad_energy(F.avg_pool2d(x, 2)) if s >= 4 else grad
+    coarse = _grad_energy(_mean_pool2(x)) if s >= 4 else grad
     return torch.cat(
         [
             mean[:, None],
