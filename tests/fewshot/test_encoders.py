@@ -164,3 +164,16 @@ def test_fast_max_pool_equals_torch_max_pool(shape):
 
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     assert torch.equal(MaxPool2()(x), nn.MaxPool2d(2)(x))
+
+
+@pytest.mark.parametrize("k", [3, 5])
+@pytest.mark.parametrize("shape", [(2, 1, 16, 9), (2, 1, 64, 33), (3, 1, 7, 5)])
+def test_fast_box_and_mean_pools_equal_torch_avg_pool(k, shape):
+    import torch.nn.functional as F
+
+    from workers.fewshot.encoders.spectral import _box_mean, _mean_pool2
+
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(1))
+    expected = F.avg_pool2d(x, k, stride=1, padding=k // 2, count_include_pad=False)
+    torch.testing.assert_close(_box_mean(x, k), expected, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(_mean_pool2(x), F.avg_pool2d(x, 2), rtol=1e-6, atol=1e-6)
