@@ -164,12 +164,15 @@ class _DerivedImageApi(APIView):
     @_DOWNLOAD
     def get(self, request, image_id):
         image = selectors.image_get(user=request.user, image_id=image_id)
-        key = getattr(image, self.key_field)
+        return self.serve(image, getattr(image, self.key_field), self.suffix)
+
+    def serve(self, image, key: str, name: str):
+        """Stream (or redirect to) the PNG at ``key``, downloaded as ``<stem>.<name>.png``."""
         if image.status != ImageStatus.READY or not key:
             raise NotFound(f"No {self.suffix} yet: the image is {image.status}.", code="not_ready")
         stem = image.original_filename.rsplit(".", 1)[0]
         return storage.download_response(
-            key, filename=f"{stem}.{self.suffix}.png", content_type="image/png"
+            key, filename=f"{stem}.{name}.png", content_type="image/png"
         )
 
 
@@ -195,28 +198,21 @@ class ImagePreviewApi(_DerivedImageApi):
             raise Invalid(
                 f"frame: {raw!r} is not a frame number.", fields={"frame": ["invalid"]}
             ) from None
-        if frame == 0:
-            return super().get(request, image_id)
         image = selectors.image_get(user=request.user, image_id=image_id)
+        if frame == 0:
+            return self.serve(image, image.preview_key, self.suffix)
         if not 0 <= frame < image.frames:
             raise Invalid(
                 f"Frame {frame} is out of range: the image has {image.frames} frame(s).",
                 fields={"frame": ["out_of_range"]},
             )
-        if image.status != ImageStatus.READY:
-            raise NotFound(f"No preview yet: the image is {image.status}.", code="not_ready")
-        if frame >= image.preview_frames:
+        if image.status == ImageStatus.READY and frame >= image.preview_frames:
             raise NotFound(
                 f"Frame {frame} has no preview: previews are made for the first "
                 f"{image.preview_frames} frames.",
                 code="no_frame_preview",
             )
-        stem = image.original_filename.rsplit(".", 1)[0]
-        return storage.download_response(
-            services.frame_preview_key(image, frame),
-            filename=f"{stem}.frame{frame}.preview.png",
-            content_type="image/png",
-        )
+        return self.serve(image, services.frame_preview_key(image, frame), f"frame{frame}.preview")
 
 
 class ImageThumbnailApi(_DerivedImageApi):

@@ -19,7 +19,7 @@ import torch
 from scipy import ndimage
 
 from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
-from workers.fewshot.encoders.base import context_margin, extract_chips
+from workers.fewshot.encoders.base import extract_chips
 
 if TYPE_CHECKING:
     from workers.fewshot.train import TrainConfig
@@ -358,7 +358,7 @@ class ScenePool:
                 n_query=cfg.n_query,
                 support_purity=cfg.support_purity,
                 normalised=True,
-                margin=context_margin(chip_size) if cfg.arch.context else 0,
+                margin=cfg.arch.margin(chip_size),
             )
             if ep is not None:
                 out.append(ep)

@@ -23,6 +23,7 @@ __all__ = [
     "PeerConfig",
     "PixelForestPeer",
     "available_encoders",
+    "engine_encoder",
     "weights_fingerprint",
 ]
 
@@ -77,17 +78,21 @@ def available_encoders(
     training run's output); None uses the committed weights.
     """
     built, skipped = {}, {}
-    try:
-        from workers.fewshot.encoders import build_encoder
-    except Exception as exc:  # the engine core may not be installed yet
-        return {}, {n: f"workers.fewshot.encoders unavailable ({exc})" for n in names}
     for name in names:
         try:
-            options = {"weights": weights} if weights and name == "default" else {}
-            built[name] = build_encoder(name, device="cpu", **options)
+            built[name] = engine_encoder(name, weights=weights)
         except Exception as exc:
             skipped[name] = f"{type(exc).__name__}: {exc}"
     return built, skipped
+
+
+def engine_encoder(name: str, *, weights: str | None = None) -> Any:
+    """Build an engine encoder on CPU; ``weights`` (a ``save_encoder`` directory) replaces the
+    committed weights of the default encoder and is ignored for the others."""
+    from workers.fewshot.encoders import build_encoder
+
+    options = {"weights": weights} if weights and name == "default" else {}
+    return build_encoder(name, device="cpu", **options)
 
 
 def weights_fingerprint(encoder: Any) -> str | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from workers.fewshot import sim
-from workers.fewshot.bench.methods import PeerConfig, PixelForestPeer
+from workers.fewshot.bench.methods import PeerConfig, PixelForestPeer, engine_encoder
 from workers.fewshot.bench.sampling import sample_support
 from workers.fewshot.chipping import ChipGrid, chip_truth
 
@@ -146,10 +146,9 @@ def _child(
     size: int, chip: int, encoder_name: str, k: int, seed: int, weights: str | None = None
 ) -> dict:
     """Run inside the subprocess: generate, reset the peak, segment, report time and memory."""
-    from workers.fewshot.encoders import build_encoder
     from workers.fewshot.pipeline import segment
 
-    encoder = build_encoder(encoder_name, device="cpu", **({"weights": weights} if weights else {}))
+    encoder = engine_encoder(encoder_name, weights=weights)
     t0 = time.perf_counter()
     s, grid, support = _support(SPEED_CASE, size, chip, k, seed)
     t_generate = time.perf_counter() - t0
@@ -253,10 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.part == "peer":
         report = time_peer(size=a.size, chip=a.chip, k=a.k, seed=a.seed)
     elif a.part == "engine":
-        from workers.fewshot.encoders import build_encoder
-
-        options = {"weights": a.weights} if a.weights else {}
-        encoder = build_encoder(a.encoder, device="cpu", **options)
+        encoder = engine_encoder(a.encoder, weights=a.weights)
         report = time_engine(encoder, size=a.size, chip=a.chip, k=a.k, seed=a.seed)
     else:
         report = _child(a.size, a.chip, a.encoder, a.k, a.seed, a.weights)

