@@ -196,47 +196,6 @@ def test_random_scenes_are_varied_and_reproducible():
         assert len(np.unique(s.truth)) >= 2
 
 
-_SIBLING_KEYS = ("motif", "spacing_px", "angle_deg", "thickness", "mirror", "density")
-
-
-def _differing(a: dict, b: dict) -> set[str]:
-    """The generating parameters among ``_SIBLING_KEYS`` on which two classes differ."""
-    return {
-        k
-        for k in _SIBLING_KEYS
-        if k in a
-        and (a[k] != b[k] if isinstance(a[k], str) else not np.isclose(float(a[k]), float(b[k])))
-    }
-
-
-def test_sibling_scenes_differ_in_one_property_per_class():
-    seen = set()
-    for i in range(40):
-        s = sim.random_scene(np.random.default_rng(i), size=(96, 96), sibling_fraction=1.0)
-        if s.group == "particles":
-            assert not s.meta["siblings"]
-            continue
-        assert s.meta["siblings"]
-        first, *others = [c for c in s.meta["classes"] if c["kind"] != "absent"]
-        assert first["kind"] in ("lattice", "amorphous")
-        for c in others:
-            assert c["kind"] == first["kind"]
-            if isinstance(c.get("angle_deg"), list) or isinstance(first.get("angle_deg"), list):
-                continue  # grains with jittered orientations: angles listed per grain
-            diff = _differing(first, c)
-            seen |= diff
-            # a class is one change away from the first (a ladder's second step changes the
-            # same property twice); never identical
-            assert len(diff) == 1, (s.class_names, diff)
-    assert {"thickness", "spacing_px", "angle_deg", "motif"} <= seen
-
-
-def test_sibling_fraction_zero_leaves_the_scene_stream_unchanged():
-    a = sim.random_scene(np.random.default_rng(5), size=(64, 64))
-    b = sim.random_scene(np.random.default_rng(5), size=(64, 64), sibling_fraction=0.0)
-    np.testing.assert_array_equal(a.image, b.image)
-
-
 def _texture_levels(name: str) -> np.ndarray:
     """The values a standardised 8-bit texture can take after the mosaic's contrast mapping."""
     from skimage import data

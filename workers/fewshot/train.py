@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import functools
 import json
 import shlex
 import sys
@@ -48,7 +47,6 @@ class TrainConfig:
     texture_fraction: float = 0.2  # pool scenes that are procedural texture mosaics
     rotate_fraction: float = 0.4  # episodes whose scene gets a rotated half (orientation classes)
     scale_fraction: float = 0.0  # of the others: a magnified half (lattice-spacing classes)
-    sibling_fraction: float = 0.0  # lattice scenes whose classes differ in one property
     k_shot: tuple[int, int] = (1, 5)
     n_query: int = 10  # per class
     support_purity: float = 0.6
@@ -125,7 +123,7 @@ def train(
     if source is None:
         from workers.fewshot import sim
 
-        source = functools.partial(sim.random_scene, sibling_fraction=cfg.sibling_fraction)
+        source = sim.random_scene
     t_start = time.perf_counter()
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -193,7 +191,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--val-every", type=int, default=TrainConfig.val_every)
     p.add_argument("--threads", type=int, default=TrainConfig.threads)
     p.add_argument("--scale-fraction", type=float, default=TrainConfig.scale_fraction)
-    p.add_argument("--sibling-fraction", type=float, default=TrainConfig.sibling_fraction)
     args = p.parse_args(argv)
     cfg = TrainConfig(
         seed=args.seed,
@@ -203,7 +200,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         val_every=args.val_every,
         threads=args.threads,
         scale_fraction=args.scale_fraction,
-        sibling_fraction=args.sibling_fraction,
     )
     argv_list = list(sys.argv[1:] if argv is None else argv)
     command = "python -m workers.fewshot.train " + " ".join(shlex.quote(a) for a in argv_list)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 
@@ -73,75 +72,8 @@ def _distinct(a: dict, b: dict) -> bool:
     )
 
 
-#: motifs whose mirror image is not a translated copy (twins are visible)
-_CHIRAL_MOTIFS = ("diamond110",)
-#: motif pairs that differ only in the decoration of the same cell
-_RELATED_MOTIFS = {
-    "perovskite": "perovskite_disordered",
-    "perovskite_disordered": "perovskite",
-    "hexagonal": "honeycomb",
-    "honeycomb": "hexagonal",
-}
-
-
-def _sibling(t: dict, change: str, rng: np.random.Generator, sign: float | None = None) -> dict:
-    """A copy of template ``t`` differing in one property, by a small but visible amount.
-
-    Such pairs are the hard cases of practice (thickness terraces, strained or rotated domains,
-    cation ordering, twins) that independently drawn templates almost never produce.
-    ``sign`` (+1 / -1) sets the direction of a graded change; None draws it.
-    """
-    s = dict(t)
-    sign = float(rng.choice([-1.0, 1.0])) if sign is None else sign
-    if change == "thickness":
-        s["thickness"] = t["thickness"] * float(rng.uniform(0.55, 0.8)) ** sign
-    elif change == "spacing":
-        s["spacing"] = t["spacing"] * (1.0 + sign * float(rng.uniform(0.07, 0.15)))
-    elif change == "angle":
-        s["angle"] = t["angle"] + sign * float(rng.uniform(5.0, 12.0))
-    elif change == "motif":
-        s["motif"] = _RELATED_MOTIFS[t["motif"]]
-    elif change == "mirror":
-        s["mirror"] = not t.get("mirror", False)
-    elif change == "density":
-        s["density"] = t["density"] * float(rng.uniform(0.45, 0.7)) ** sign
-    return s
-
-
-def _sibling_changes(t: dict) -> tuple[str, ...]:
-    """The single-property changes that make a visibly different sibling of template ``t``."""
-    if t["kind"] == "amorphous":
-        return ("density",)
-    changes = ["thickness", "spacing", "angle"]
-    if t["motif"] in _RELATED_MOTIFS:
-        changes.append("motif")
-    if t["motif"] in _CHIRAL_MOTIFS:
-        changes.append("mirror")
-    return tuple(changes)
-
-
-def _templates(rng: np.random.Generator, n: int, *, siblings: bool = False) -> list[dict]:
-    """``n`` mutually distinct class templates.
-
-    With ``siblings`` the first is a lattice or amorphous film and the others each change one
-    property of it (:func:`_sibling`): either each a different property, or (half the time
-    with three or more classes, always for films) a ladder of one graded property, such as
-    thickness terraces 1, f, f^2.
-    """
-    if siblings:
-        first = _random_template(rng)
-        while first["kind"] == "vacuum":
-            first = _random_template(rng)
-        options = _sibling_changes(first)
-        graded = [c for c in options if c not in ("motif", "mirror")]
-        if n > 2 and (first["kind"] == "amorphous" or rng.random() < 0.5):
-            change, sign = str(rng.choice(graded)), float(rng.choice([-1.0, 1.0]))
-            out = [first]
-            for _ in range(n - 1):
-                out.append(_sibling(out[-1], change, rng, sign))
-            return out
-        changes = rng.choice(options, size=n - 1, replace=len(options) < n - 1)
-        return [first, *(_sibling(first, str(c), rng) for c in changes)]
+def _templates(rng: np.random.Generator, n: int) -> list[dict]:
+    """``n`` mutually distinct class templates."""
     out: list[dict] = []
     while len(out) < n:
         t = _random_template(rng)
@@ -160,21 +92,14 @@ def _phase(
         return Amorphous(density=t["density"], sigma=t["sigma"], weight=t["weight"])
     angle = t["angle"] + (rng.uniform(-angle_jitter, angle_jitter) if angle_jitter else 0.0)
     return Lattice(
-        t["motif"],
-        t["spacing"],
-        angle,
-        mirror=t.get("mirror", False),
-        origin=origin,
-        sigma=t["sigma"],
-        thickness=t["thickness"],
+        t["motif"], t["spacing"], angle, origin=origin, sigma=t["sigma"], thickness=t["thickness"]
     )
 
 
 def _name(t: dict) -> str:
     """A readable class name from a template."""
     if t["kind"] == "lattice":
-        mirror = "_m" if t.get("mirror") else ""
-        return f"{t['motif']}_a{t['spacing']:.1f}_r{t['angle']:.0f}_t{t['thickness']:.2f}{mirror}"
+        return f"{t['motif']}_a{t['spacing']:.1f}_r{t['angle']:.0f}_t{t['thickness']:.2f}"
     if t["kind"] == "amorphous":
         return f"amorphous_d{t['density']:.3f}"
     return "vacuum"
@@ -187,17 +112,16 @@ def _regions_scene(
     region_class: list[int],
     n_classes: int,
     angle_jitter: float = 0.0,
-    siblings: bool = False,
 ) -> Scene:
-    """Assign random distinct templates (``_templates``) to classes and render the regions."""
-    templates = _templates(rng, n_classes, siblings=siblings)
+    """Assign random distinct templates to classes and render the regions."""
+    templates = _templates(rng, n_classes)
     origin = (canvas[0] / 2 + rng.uniform(-8, 8), canvas[1] / 2 + rng.uniform(-8, 8))
     phases = [_phase(templates[c], origin, angle_jitter, rng) for c in region_class]
     names = [_name(t) for t in templates]
     return lattice_scene(regions, phases, region_class, names, rng)
 
 
-def _interface(rng, canvas, siblings=False):
+def _interface(rng, canvas):
     """2-3 layers with stepped / wavy interfaces."""
     n = int(rng.integers(2, 4))
     cuts = sorted(rng.uniform(-0.35, 0.35, n - 1))
@@ -211,37 +135,36 @@ def _interface(rng, canvas, siblings=False):
         wavelength=rng.uniform(80, 300),
         rng=rng,
     )
-    return _regions_scene(rng, canvas, regions, list(range(n)), n, siblings=siblings)
+    return _regions_scene(rng, canvas, regions, list(range(n)), n)
 
 
-def _grains(rng, canvas, siblings=False):
+def _grains(rng, canvas):
     """Voronoi grains of 2-3 classes; grains of one class may differ a little in orientation."""
     n_classes = int(rng.integers(2, 4))
     n = max(n_classes + 1, round(canvas[0] * canvas[1] / rng.uniform(90, 160) ** 2))
     regions = layouts.voronoi(canvas, n, rng, boundary_wave=rng.uniform(0, 6))
     region_class = [int(c) for c in rng.permutation(np.arange(n) % n_classes)]
-    jitter = float(rng.choice([0.0, 3.0]))
     return _regions_scene(
-        rng, canvas, regions, region_class, n_classes, angle_jitter=jitter, siblings=siblings
+        rng, canvas, regions, region_class, n_classes, angle_jitter=float(rng.choice([0.0, 3.0]))
     )
 
 
-def _islands(rng, canvas, siblings=False):
+def _islands(rng, canvas):
     """Islands of one class in a matrix of another."""
     regions = layouts.blobs(
         canvas, rng, fraction=rng.uniform(0.25, 0.55), scale=rng.uniform(30, 70)
     )
-    return _regions_scene(rng, canvas, regions, [0, 1], 2, siblings=siblings)
+    return _regions_scene(rng, canvas, regions, [0, 1], 2)
 
 
-def _lamellae(rng, canvas, siblings=False):
+def _lamellae(rng, canvas):
     """Parallel bands alternating between two classes (twins, rotated or strained domains)."""
     n = max(3, int(rng.integers(2, 6) * max(canvas) / 256))
     cuts = list(np.sort(rng.uniform(-0.45, 0.45, n)))
     regions = layouts.layers(
         canvas, cuts, angle=rng.uniform(0, 180), wave=rng.uniform(0, 4), rng=rng
     )
-    return _regions_scene(rng, canvas, regions, [i % 2 for i in range(n + 1)], 2, siblings=siblings)
+    return _regions_scene(rng, canvas, regions, [i % 2 for i in range(n + 1)], 2)
 
 
 def _particles(rng, canvas):
@@ -266,24 +189,14 @@ FAMILIES: dict[str, tuple[str, Callable[[np.random.Generator, tuple[int, int]], 
 }
 
 
-def random_scene(
-    rng: np.random.Generator,
-    *,
-    size: int | tuple[int, int] = (256, 256),
-    sibling_fraction: float = 0.0,
-) -> SimImage:
+def random_scene(rng: np.random.Generator, *, size: int | tuple[int, int] = (256, 256)) -> SimImage:
     """A random scene: random family, class parameters and imaging model, drawn from ``rng``.
 
     Every class in ``class_names`` is a distinct visual category, but a class may cover only a
     few pixels (or none after cropping): samplers should check ``np.bincount(truth)``.
-    ``sibling_fraction``: share of region scenes (not particles) whose classes differ in a single
-    property (``_templates(siblings=True)``); 0 draws nothing extra from ``rng``.
     """
     family = str(rng.choice(sorted(FAMILIES)))
     group, build = FAMILIES[family]
-    siblings = group == "lattices" and sibling_fraction > 0 and rng.random() < sibling_fraction
-    if siblings:
-        build = functools.partial(build, siblings=True)
     imaging = random_imaging(rng)
     image, truth, scene, record = image_scene(build, rng, as_size(size), imaging)
     pixel_size = 0.0325 if group == "lattices" else 0.5
@@ -294,5 +207,5 @@ def random_scene(
         pixel_size,
         "nm",
         group,
-        {"family": family, "siblings": siblings, "classes": scene.classes, "imaging": record},
+        {"family": family, "classes": scene.classes, "imaging": record},
     )
