@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from workers.fewshot.bench.ceiling import displaced_majority, is_reference, reference_name
 from workers.fewshot.bench.methods import EncoderMethod, PixelForestPeer, _CachedEncoder
 from workers.fewshot.bench.metrics import accuracy, confusion, mean_iou, per_class_iou
 from workers.fewshot.bench.report import PEER, format_tables, summarise
@@ -92,7 +93,8 @@ def test_tiny_bench_run_with_the_peer():
         case, cfg, [_Oracle(case, size, chip), _Constant(), PixelForestPeer()], log=lambda _: None
     )
     by = {t.method: t for t in trials}
-    assert set(by) == {"oracle", "constant", PEER}
+    refs = {reference_name(q) for q in cfg.ceilings}
+    assert set(by) == {"oracle", "constant", PEER} | refs
     from workers.fewshot import sim
 
     s = sim.generate(case, seed=0, size=size)
@@ -110,8 +112,43 @@ def test_tiny_bench_run_with_the_peer():
     summary = summarise(trials)
     row = next(r for r in summary["cases"] if r["method"] == "oracle")
     assert row["delta_miou_vs_peer"]["mean"] == pytest.approx(1.0 - by[PEER].miou)
+    # references are scored on the same chips but are not segmenters: no timing, no deltas
+    for name in refs:
+        assert 0.0 < by[name].miou <= 1.0 and math.isnan(by[name].seconds)
+        ref_row = next(r for r in summary["cases"] if r["method"] == name)
+        assert "delta_miou_vs_peer" not in ref_row
     table = format_tables(summary)
-    assert case in table and "== particles ==" in table
+    assert case in table and "== particles ==" in table and reference_name(3) in table
+
+
+def _two_band_truth(boundary_x: int) -> np.ndarray:
+    truth = np.zeros((64, 128), np.int32)
+    truth[:, boundary_x:] = 1
+    return truth
+
+
+def test_displaced_majority_without_shift_is_the_chip_truth():
+    truth = _two_band_truth(40)
+    grid = ChipGrid.for_shape(truth.shape, 32)
+    got = displaced_majority(truth, grid, 0, np.random.default_rng(0))
+    np.testing.assert_array_equal(got, chip_truth(truth, grid))
+
+
+def test_displaced_majority_errs_only_where_a_boundary_is_within_the_shift():
+    # chip column 1 spans x 32..63 and holds 8 px of class 0 (the boundary at x = 40)
+    truth = _two_band_truth(40)
+    grid = ChipGrid.for_shape(truth.shape, 32)
+    exact = chip_truth(truth, grid)
+    small = [displaced_majority(truth, grid, 3, np.random.default_rng(i)) for i in range(20)]
+    assert all(np.array_equal(s, exact) for s in small)  # 8 +- 3 px of class 0 < 16 px
+    large = np.stack(
+        [displaced_majority(truth, grid, 12, np.random.default_rng(i)) for i in range(20)]
+    )
+    assert (large[:, :, 1] != exact[:, 1]).any()  # up to 20 px of class 0: sometimes flips
+    np.testing.assert_array_equal(
+        large[:, :, [0, 2, 3]], np.broadcast_to(exact[:, [0, 2, 3]], (20, 2, 3))
+    )
+    assert is_reference(reference_name(12)) and not is_reference("oracle")
 
 
 def test_summary_pairs_each_draw_with_the_peer_draw():

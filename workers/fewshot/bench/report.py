@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from workers.fewshot.bench.ceiling import is_reference
 from workers.fewshot.bench.run import Trial
 
 __all__ = ["PEER", "format_tables", "summarise"]
@@ -43,7 +44,7 @@ def summarise(trials: list[Trial]) -> dict:
             "n_classes": ts[0].n_classes,
         }
         paired = [(t, peer[(case, k, t.draw)]) for t in ts if (case, k, t.draw) in peer]
-        if paired and method != PEER:
+        if paired and method != PEER and not is_reference(method):
             row["delta_miou_vs_peer"] = _stats([t.miou - p.miou for t, p in paired])
             row["delta_accuracy_vs_peer"] = _stats([t.accuracy - p.accuracy for t, p in paired])
             row["speedup_vs_peer"] = float(
@@ -84,9 +85,12 @@ def format_tables(summary: dict) -> str:
         "mIoU / accuracy: chip level, non-support chips, mean±std over draws. dmIoU/peer: mean "
         "paired difference to the peer (same support sets); mIoU/peer: ratio of means; s/pred: "
         "per-image preparation (embedding / features) + one prediction; speedup: peer s/pred "
-        "over the method's."
+        "over the method's. oracle±q px: boundary-limited reference, exact inside regions with "
+        "boundaries placed up to q px off (not a segmenter; workers/fewshot/bench/ceiling.py)."
     ]
-    methods = sorted({r["method"] for r in summary["cases"]}, key=lambda m: (m == PEER, m))
+    methods = sorted(
+        {r["method"] for r in summary["cases"]}, key=lambda m: (is_reference(m), m == PEER, m)
+    )
     for group in dict.fromkeys(r["group"] for r in summary["cases"]):
         lines += [
             "",
@@ -112,15 +116,16 @@ def format_tables(summary: dict) -> str:
                     p = peer_mean.get((case, k))
                     ratio = f"{r['miou']['mean'] / p:.2f}" if p and m != PEER else ""
                     speed = f"{r['speedup_vs_peer']:.1f}x" if "speedup_vs_peer" in r else ""
+                    seconds = "" if is_reference(m) else f"{r['seconds']['mean']:7.3f}"
                     lines.append(
                         f"{case:26s} {k:2d} {m:10s} {_pm(r['miou']):>12s} "
                         f"{_pm(r['accuracy']):>12s} {delta:>10s} {ratio:>9s} "
-                        f"{r['seconds']['mean']:7.3f} {speed:>7s}"
+                        f"{seconds:>7s} {speed:>7s}"
                     )
         lines += [f"-- {group}: mean over cases --"]
         for g in sorted(
             (g for g in summary["groups"] if g["group"] == group),
-            key=lambda g: (g["k"], g["method"] == PEER, g["method"]),
+            key=lambda g: (g["k"], is_reference(g["method"]), g["method"] == PEER, g["method"]),
         ):
             extra = (
                 f"  dmIoU/peer {g['delta_miou_vs_peer']:+.3f}  wins {g['wins_vs_peer']}/"
@@ -128,8 +133,9 @@ def format_tables(summary: dict) -> str:
                 if "delta_miou_vs_peer" in g
                 else ""
             )
+            seconds = "" if is_reference(g["method"]) else f"  s/pred {g['seconds']:.3f}"
             lines.append(
                 f"   k={g['k']} {g['method']:10s} mIoU {g['miou']:.3f}  "
-                f"acc {g['accuracy']:.3f}  s/pred {g['seconds']:.3f}{extra}"
+                f"acc {g['accuracy']:.3f}{seconds}{extra}"
             )
     return "\n".join(lines)

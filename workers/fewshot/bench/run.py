@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workers.fewshot import sim
+from workers.fewshot.bench.ceiling import SHIFTS_PX, displaced_majority, reference_name
 from workers.fewshot.bench.methods import Method
 from workers.fewshot.bench.metrics import accuracy, confusion, mean_iou
 from workers.fewshot.bench.sampling import sample_support, support_mask
@@ -23,7 +24,8 @@ class AccuracyConfig:
     """What the accuracy benchmark runs.
 
     size: image (H, W); chip_size: px; ks: support chips per class; draws: support sets per k;
-    images: distinct images (seeds) per case, draws cycle over them; seed: base seed.
+    images: distinct images (seeds) per case, draws cycle over them; seed: base seed;
+    ceilings: boundary precisions (px) of the boundary-limited references (bench.ceiling).
     """
 
     cases: tuple[str, ...] = ()
@@ -33,6 +35,7 @@ class AccuracyConfig:
     draws: int = 10
     images: int = 2
     seed: int = 0
+    ceilings: tuple[int, ...] = SHIFTS_PX
 
 
 @dataclass
@@ -72,15 +75,27 @@ def run_case(
             log(f"  {case}: image {image_index} has < 2 classes at chip level, skipped")
             continue
         prep = {m.name: m.prepare(s.image, grid) for m in methods}
+        refs = {}
+        for shift in cfg.ceilings:
+            rng = np.random.default_rng([cfg.seed + image_index, zlib.crc32(case.encode()), shift])
+            raw = displaced_majority(s.truth, grid, shift, rng)
+            # a class that is the majority of no chip counts as wrong
+            idx = np.searchsorted(present, raw).clip(0, present.size - 1)
+            known = present[idx] == raw
+            refs[reference_name(shift)] = np.where(known, idx, (chip_labels + 1) % present.size)
         for k in cfg.ks:
             for draw in range(image_index, cfg.draws, cfg.images):
                 rng = np.random.default_rng([cfg.seed, zlib.crc32(case.encode()), k, draw])
                 support = sample_support(chip_labels, k, rng)
                 query = ~support_mask(support, chip_labels.shape)
+
+                preds: dict[str, tuple[np.ndarray, float]] = {}
                 for m in methods:
                     t0 = time.perf_counter()
                     pred, _ = m.predict(support)
-                    seconds = prep[m.name] + time.perf_counter() - t0
+                    preds[m.name] = (pred, prep[m.name] + time.perf_counter() - t0)
+                preds |= {name: (pred, float("nan")) for name, pred in refs.items()}
+                for name, (pred, seconds) in preds.items():
                     cm = confusion(chip_labels[query], np.asarray(pred)[query], present.size)
                     trials.append(
                         Trial(
@@ -88,7 +103,7 @@ def run_case(
                             group,
                             k,
                             draw,
-                            m.name,
+                            name,
                             accuracy(cm),
                             mean_iou(cm),
                             seconds,
