@@ -35,8 +35,12 @@ def _open_segment(page, d):
     expect(page.get_by_test_id("toasts")).not_to_contain_text("Loading results")
 
 
-def test_cancel_queued_job(page, lab_owner, labelled_dataset, monkeypatch):
-    """No worker takes the job (enqueueing is switched off), so it stays queued: Cancel stops it."""
+def test_cancel_queued_job(page, lab_owner, champion_model, labelled_dataset, monkeypatch):
+    """No worker takes the job (enqueueing is switched off), so it stays queued: Cancel stops it.
+
+    A champion is registered up front, as ``make run`` does at start-up: otherwise the first job
+    registers the built-in encoders in MLflow, which can take longer than the UI checks wait.
+    """
     from analysis import services
     from analysis.models import SegmentationJob
 
@@ -60,7 +64,9 @@ def test_cancel_queued_job(page, lab_owner, labelled_dataset, monkeypatch):
     assert not page.errors, page.errors
 
 
-def test_cancel_finished_job_shows_the_api_message(page, lab_owner, labelled_dataset, monkeypatch):
+def test_cancel_finished_job_shows_the_api_message(
+    page, lab_owner, champion_model, labelled_dataset, monkeypatch
+):
     """The page still thinks the job runs (its status polls are rewritten) while the server
     knows it has failed: Cancel shows the server's 409 message."""
     from analysis import services
