@@ -153,6 +153,21 @@ def test_tiff_keeps_native_dtype(tmp_path, dtype):
     np.testing.assert_array_equal(micrograph.data, pixels)
 
 
+@pytest.mark.parametrize("fill", [np.nan, np.inf])
+def test_image_without_a_finite_pixel_is_refused_on_read(tmp_path, fill):
+    path = tmp_path / "blank.tif"
+    tifffile.imwrite(path, np.full((16, 16), fill, np.float32))
+    with pytest.raises(FormatError) as info:
+        read(path, fmt="tiff")
+    assert info.value.code == "no_finite_pixels" and info.value.http_status == 400
+    assert "no finite pixel" in str(info.value)
+    # one finite pixel is enough: NaN-padded detector frames are real data
+    pixels = np.full((16, 16), np.nan, np.float32)
+    pixels[3, 4] = 7.0
+    tifffile.imwrite(path, pixels)
+    assert read(path, fmt="tiff").data[3, 4] == 7.0
+
+
 def test_bigtiff_is_accepted(tmp_path):
     pixels = noise((16, 24), "uint16")
     path = tmp_path / "big.tif"

@@ -114,9 +114,9 @@ def test_tiny_bench_run_with_the_peer():
     assert row["delta_miou_vs_peer"]["mean"] == pytest.approx(1.0 - by[PEER].miou)
     # references are scored on the same chips but are not segmenters: no timing, no deltas
     for name in refs:
-        assert 0.0 < by[name].miou <= 1.0 and math.isnan(by[name].seconds)
+        assert 0.0 < by[name].miou <= 1.0
         ref_row = next(r for r in summary["cases"] if r["method"] == name)
-        assert "delta_miou_vs_peer" not in ref_row
+        assert "delta_miou_vs_peer" not in ref_row and "seconds" not in ref_row
     table = format_tables(summary)
     assert case in table and "== particles ==" in table and reference_name(3) in table
 

@@ -1,6 +1,7 @@
 """Chip-size suggestion and label-next guidance."""
 
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from tests.fewshot.synthetic import stripes
@@ -56,3 +57,11 @@ def test_label_next_fills_up_when_spacing_runs_out():
     assert len(picks) == 4
     assert len({(p.row, p.col) for p in picks}) == 4
     assert (0, 0) not in {(p.row, p.col) for p in picks}
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (4, 4), (2, 400), (400, 3), (8, 8)])
+def test_chip_size_suggestion_fits_tiny_and_thin_images(shape):
+    image = np.random.default_rng(0).integers(0, 255, shape).astype(np.uint8)
+    s = suggest_chip_size(image)
+    assert 1 <= s.chip_size <= min(shape)
+    assert s.method == "feature_scale"  # too small to hold several periods

@@ -73,7 +73,7 @@ def _correlation_length(image: np.ndarray, *, max_side: int = 512) -> float:
     r = np.rint(np.hypot(yy, xx)).astype(np.int64)
     mask = r < side // 2
     prof = np.bincount(r[mask], weights=ac[mask]) / np.maximum(np.bincount(r[mask]), 1)
-    if prof[0] <= 0:
+    if not prof.size or prof[0] <= 0:  # a 1 px image, or no contrast at all
         return float(side)
     prof = prof / prof[0]
     below = np.flatnonzero(prof < np.exp(-1))
@@ -92,7 +92,7 @@ def suggest_chip_size(
 ) -> ChipSizeSuggestion:
     """Suggest a chip size: ``periods`` lattice periods when the image is periodic, else
     ``scale_factor`` x the autocorrelation length; rounded to ``multiple`` and clamped to
-    [min_size, max_size (default min(H, W) // 4)].
+    [min_size, max_size (default min(H, W) // 4)], and never above min(H, W).
 
     Periodicity = the strongest peak of the radial power spectrum above its running median
     (window ~1/8 of the radii), accepted when that prominence (natural log) >= min_prominence.
@@ -100,7 +100,9 @@ def suggest_chip_size(
     h, w = (
         np.asarray(image).shape[-2:] if np.asarray(image).ndim == 2 else np.asarray(image).shape[:2]
     )
-    hi = max_size or max(min_size, min(h, w) // 4)
+    # never larger than the image: tiny images get a chip of their smaller side at most
+    hi = min(max_size or max(min_size, min(h, w) // 4), min(h, w))
+    lo = min(min_size, hi)
     radii, logp, side = radial_power(image)
     # A lattice gives a sharp radial peak; smooth roll-offs (blur, blob textures) do not.
     # Prominence = log power above the running median over a window much wider than a peak.
@@ -108,13 +110,13 @@ def suggest_chip_size(
     excess = logp - ndimage.median_filter(logp, size=window, mode="nearest")
     use = radii >= 3  # periods up to side/3: a chip must hold several of them
     r, excess = radii[use].astype(np.float64), excess[use]
-    i = int(np.argmax(excess))
-    prominence = float(excess[i])
+    i = int(np.argmax(excess)) if excess.size else 0
+    prominence = float(excess[i]) if excess.size else 0.0  # too small to hold a period
     corr = _correlation_length(image)
 
     def clamp(x: float) -> int:
         v = round(x / multiple) * multiple
-        return int(min(max(v, min_size), hi))
+        return int(min(max(v, lo), hi))
 
     if prominence >= min_prominence:
         period = side / float(r[i])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from .base import FORMATS, FormatError, Micrograph, Probe
 from .raster import probe_raster, read_raster
 from .sniff import check_extension, sniff
@@ -40,10 +42,17 @@ def read(path: str | os.PathLike[str], *, fmt: str) -> Micrograph:
             "extension_mismatch", f"The file holds {actual.upper()}, not {fmt.upper()}."
         )
     if fmt in ("png", "jpeg"):
-        return read_raster(path, fmt=fmt)
-    if fmt == "tiff":
-        return read_tiff(path)
-    return _dm().read_dm(path, fmt=fmt)
+        micrograph = read_raster(path, fmt=fmt)
+    elif fmt == "tiff":
+        micrograph = read_tiff(path)
+    else:
+        micrograph = _dm().read_dm(path, fmt=fmt)
+    if np.issubdtype(micrograph.data.dtype, np.inexact) and not np.isfinite(micrograph.data).any():
+        raise FormatError(
+            "no_finite_pixels",
+            "The image holds no finite pixel values (all NaN or infinite): nothing to analyse.",
+        )
+    return micrograph
 
 
 def _dm():

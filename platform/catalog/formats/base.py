@@ -27,6 +27,7 @@ ERROR_CODES: dict[str, int] = {
     "corrupt": 400,
     "too_large_dimensions": 413,
     "unsupported_content": 415,
+    "no_finite_pixels": 400,
 }
 
 

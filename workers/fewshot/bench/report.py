@@ -40,9 +40,10 @@ def summarise(trials: list[Trial]) -> dict:
             "method": method,
             "miou": _stats([t.miou for t in ts]),
             "accuracy": _stats([t.accuracy for t in ts]),
-            "seconds": _stats([t.seconds for t in ts]),
             "n_classes": ts[0].n_classes,
         }
+        if not is_reference(method):
+            row["seconds"] = _stats([t.seconds for t in ts])
         paired = [(t, peer[(case, k, t.draw)]) for t in ts if (case, k, t.draw) in peer]
         if paired and method != PEER and not is_reference(method):
             row["delta_miou_vs_peer"] = _stats([t.miou - p.miou for t, p in paired])
@@ -64,8 +65,9 @@ def summarise(trials: list[Trial]) -> dict:
             "cases": len(rows),
             "miou": float(np.mean([r["miou"]["mean"] for r in rows])),
             "accuracy": float(np.mean([r["accuracy"]["mean"] for r in rows])),
-            "seconds": float(np.mean([r["seconds"]["mean"] for r in rows])),
         }
+        if not is_reference(method):
+            g["seconds"] = float(np.mean([r["seconds"]["mean"] for r in rows]))
         if all("delta_miou_vs_peer" in r for r in rows):
             g["delta_miou_vs_peer"] = float(
                 np.mean([r["delta_miou_vs_peer"]["mean"] for r in rows])
