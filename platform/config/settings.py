@@ -162,6 +162,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 CHIPLAB_MAX_UPLOAD_BYTES = env.int("CHIPLAB_MAX_UPLOAD_BYTES", default=2 * 1024**3)
 # Decompression-bomb guard: width x height x frames of one upload.
 CHIPLAB_MAX_PIXELS = env.int("CHIPLAB_MAX_PIXELS", default=1024**3)
+# Chips per grid: bounds the time of one segmentation (a job is cancelled between frames).
+CHIPLAB_MAX_CHIPS_PER_GRID = env.int("CHIPLAB_MAX_CHIPS_PER_GRID", default=512**2)
 
 # --- Celery ------------------------------------------------------------------------
 _broker_dir = DATA_DIR / "broker"
