@@ -203,10 +203,24 @@ def _enqueue_ingest(image_id) -> None:
 
 
 def image_delete(*, user, image: Image) -> None:
+    """Delete an image with its grids, votes, results and every stored file derived from it.
+
+    Refused (409) while chips of the image belong to a frozen support-set version: versions are
+    immutable records that jobs re-run and models were trained on.
+    """
     require_role(user=user, lab_id=image.dataset.lab_id, role=Role.CURATOR)
+    frozen = image.grids.filter(support_sets__isnull=False).values("support_sets").distinct()
+    if n := frozen.count():
+        raise Conflict(
+            f"Chips of this image are in {n} frozen support-set version(s), which jobs and "
+            "trained models refer to; the image cannot be deleted without breaking them.",
+            code="in_use",
+        )
     keys = _image_keys(image)
+    for result in image.segmentation_results.all():  # exports (overlays show the micrograph)
+        keys += [result.arrays_key, *result.artefacts.values()]
     image.delete()
-    transaction.on_commit(lambda: [storage.delete(k) for k in keys])
+    transaction.on_commit(lambda: [storage.delete(k) for k in keys if k])
 
 
 @contextlib.contextmanager

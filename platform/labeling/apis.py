@@ -269,7 +269,10 @@ class GridGoldApi(APIView):
         tags=TAG,
         request=GoldSetSerializer,
         responses=GoldChipSerializer(many=True),
-        description="Curators set reference answers; class null clears one.",
+        description="Curators set reference answers; class null clears one. Setting a gold "
+        'answer also records it as the curator\'s vote on that chip (source "gold"), which '
+        "replaces the curator's own vote (current label) on those chips; earlier votes stay in "
+        "the history. Clearing a gold answer leaves the votes as they are.",
     )
     def post(self, request, grid_id):
         data = valid(GoldSetSerializer, request.data)

@@ -17,9 +17,11 @@ Rules (what is "in the support set" for a chip):
 
 Agreement. A user "agrees" with a reference class k on a chip when their label is k and
 disagrees when their label is another class or they said "not k"; users with no label and no
-"not k" have no say. Per-chip agreement = agreeing / having a say. The reported consensus is
-the unique most-labelled class among chips with at least two opinions (the rater is included
-in the consensus they are compared to).
+"not k" have no say. Per-chip agreement = agreeing / having a say. Every chip with at least two
+opinions and a label is rated: its consensus is the unique most-labelled class (the rater is
+included in the consensus they are compared to); a tie for the lead is rated too, as
+disagreement, against the tied class with the best agreement (so at most 1/2), and has no
+consensus. Per-annotator agreement with the consensus only uses chips that have one.
 """
 
 from __future__ import annotations
@@ -165,12 +167,19 @@ def decide(
     return decide_curator(curators), state
 
 
-def _top_label(ops: dict[str, Opinion]) -> str | None:
+def _leaders(ops: dict[str, Opinion]) -> list[str]:
+    """The most-labelled classes of one chip (several on a tie, none without labels)."""
     counts = Counter(op.label for op in ops.values() if op.label is not None)
     if not counts:
-        return None
-    (best, n), *rest = counts.most_common(2)
-    return None if rest and rest[0][1] == n else best
+        return []
+    most = max(counts.values())
+    return sorted(k for k, n in counts.items() if n == most)
+
+
+def _top_label(ops: dict[str, Opinion]) -> str | None:
+    """The unique most-labelled class; None on a tie for the lead."""
+    leaders = _leaders(ops)
+    return leaders[0] if len(leaders) == 1 else None
 
 
 # --- agreement ---------------------------------------------------------------------
@@ -205,21 +214,27 @@ def agreement_with(decisions: dict[Chip, Decision], state) -> dict:
 
 
 def agreement_report(state, *, gold: dict[Chip, str]) -> dict:
-    """Per-chip agreement with the consensus and per-annotator agreement with it and with gold."""
+    """Per-chip agreement (tied chips included, without a consensus) and per-annotator
+    agreement with the consensus and with gold."""
     per_chip, consensus = [], {}
     for chip, ops in sorted(state.items()):
         voices = sum(1 for op in ops.values() if not op.empty)
-        top = _top_label(ops)
-        if voices < 2 or top is None:
+        leaders = _leaders(ops)
+        if voices < 2 or not leaders:
             continue
-        agree, say = chip_agreement(ops, top)
-        consensus[chip] = top
+        # a tie is disagreement, not a chip to skip: rate it against the tied class that
+        # agrees best (they have as many labels; "not k" opinions can tell them apart)
+        agree, say = max((chip_agreement(ops, k) for k in leaders), key=lambda a_s: a_s[0] / a_s[1])
+        tied = len(leaders) > 1
+        if not tied:
+            consensus[chip] = leaders[0]
         per_chip.append(
             {
                 "grid": chip[0],
                 "row": chip[1],
                 "col": chip[2],
-                "consensus": top,
+                "consensus": None if tied else leaders[0],
+                "tied": tied,
                 "agree": agree,
                 "voters": say,
                 "agreement": round(agree / say, 4),

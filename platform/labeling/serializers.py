@@ -298,17 +298,24 @@ class ChipAgreementSerializer(serializers.Serializer):
     grid = serializers.UUIDField()
     row = serializers.IntegerField()
     col = serializers.IntegerField()
-    consensus = serializers.UUIDField()
+    consensus = serializers.UUIDField(
+        allow_null=True, help_text="The unique most-labelled class; null on a tie"
+    )
+    tied = serializers.BooleanField(help_text="Several classes share the most labels")
     agree = serializers.IntegerField()
     voters = serializers.IntegerField()
-    agreement = serializers.FloatField()
+    agreement = serializers.FloatField(
+        help_text="Share of the voters agreeing with the consensus (on a tie: with the "
+        "tied class that agrees best, so at most 0.5)"
+    )
 
 
 class AgreementSerializer(serializers.Serializer):
     schema = serializers.UUIDField()
     per_chip = ChipAgreementSerializer(many=True)
     overall = serializers.FloatField(
-        allow_null=True, help_text="Mean per-chip agreement (chips with >= 2 voters)"
+        allow_null=True,
+        help_text="Mean per-chip agreement (chips with >= 2 voters, tied chips included)",
     )
     annotators = AnnotatorAgreementSerializer(many=True)
     gold_chips = serializers.IntegerField()

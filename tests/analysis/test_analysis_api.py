@@ -448,3 +448,34 @@ def test_a_job_that_cannot_run_ends_failed_with_a_reason(client_for, world, segm
     job = run(response.json()["id"])
     assert job.status == JobStatus.FAILED and "no-such-encoder" in job.error
     assert job.finished is not None
+
+
+def test_an_image_in_a_frozen_support_set_cannot_be_deleted(client_for, world, finished):
+    curator = client_for(world.curator)
+    response = curator.delete(f"/api/images/{finished['image'].pk}/")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "in_use"
+    assert "frozen support-set version" in response.json()["error"]["message"]
+    rerun = finished["client"].post(f"{JOBS}{finished['job'].pk}/rerun")
+    assert rerun.status_code in (200, 201, 202), rerun.json()
+
+
+def test_deleting_a_target_image_deletes_its_results_and_their_files(
+    client_for, world, segmentable
+):
+    from django.core.files.storage import default_storage
+    from django.test import TestCase
+
+    target, _ = upload_ready_image(world, dataset=segmentable["image"].dataset, seed=2)
+    client = client_for(world.annotator)
+    body = job_body(segmentable)
+    body["images"] = [str(target.pk)]
+    job = run(create(client, **body).json()["id"])
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    result = SegmentationResult.objects.get(job=job, image=target)
+    keys = [result.arrays_key, *result.artefacts.values()]
+    assert len(keys) > 1 and all(default_storage.exists(k) for k in keys)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert client_for(world.curator).delete(f"/api/images/{target.pk}/").status_code == 204
+    assert not SegmentationResult.objects.filter(image_id=target.pk).exists()
+    assert not any(default_storage.exists(k) for k in keys)

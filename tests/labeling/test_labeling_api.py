@@ -320,13 +320,26 @@ def test_gold_and_agreement(client_for, world, lab):
     assert response.status_code == 200 and response.json()[0]["class"] == str(lab.sto.pk)
     assert len(client_for(world.curator).get(url).json()) == 1
     bad = {"chips": [{"row": 9, "col": 0, "class": str(lab.sto.pk)}]}
-    assert client_for(world.curator).post(url, bad, format="json").status_code == 400
+    response = client_for(world.curator).post(url, bad, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"chips": ["row/col out of range"]}
     cast(world.annotator, lab.grid, {(0, 0): lab.ge})
     report = client_for(world.viewer).get(f"/api/schemas/{lab.schema.pk}/agreement").json()
     users = {r["username"]: r for r in report["annotators"]}
     assert users[world.annotator.username]["agreement_with_gold"] == 0.0
     assert users[world.curator.username]["agreement_with_gold"] == 1.0
-    assert report["per_chip"] == []  # one X against one Y: no consensus
+    # one X against one Y: no consensus, but a disagreement that counts
+    assert [(p["row"], p["col"], p["consensus"], p["tied"]) for p in report["per_chip"]] == [
+        (0, 0, None, True)
+    ]
+    assert report["per_chip"][0]["agreement"] == 0.5 and report["overall"] == 0.5
+
+
+def test_gold_description_says_it_replaces_the_curators_vote(client_for, world):
+    response = client_for(world.viewer).get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    post = response.json()["paths"]["/api/grids/{grid_id}/gold/"]["post"]
+    assert "replaces" in post["description"] and "own vote" in post["description"]
 
 
 def test_crowd_task_round_trip(client_for, world, lab):

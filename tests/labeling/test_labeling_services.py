@@ -47,8 +47,9 @@ def test_grid_geometry_crops_edges_and_is_created_once(world):
 @pytest.mark.parametrize(
     "chip_size,offset,message",
     [
-        (0, 0, "between 1 and 200"),
-        (201, 0, "between 1 and 200"),
+        (0, 0, "between 8 and 200"),
+        (7, 0, "between 8 and 200"),
+        (201, 0, "between 8 and 200"),
         (32, 32, "offset_x"),
         (32, -1, "offset_x"),
         (200, 10, "No complete chip"),
@@ -60,6 +61,23 @@ def test_bad_grids_are_refused(world, chip_size, offset, message):
         services.grid_create(
             user=world.annotator, image=image, chip_size=chip_size, offset_x=offset
         )
+
+
+def test_tiny_images_take_chips_of_their_smaller_side(world):
+    image = ReadyImageFactory(dataset=world.dataset(), width=6, height=4)
+    grid, _ = services.grid_create(user=world.annotator, image=image, chip_size=4)
+    assert (grid.rows, grid.cols) == (1, 1)
+    with pytest.raises(Invalid, match="between 4 and 4"):
+        services.grid_create(user=world.annotator, image=image, chip_size=3)
+
+
+def test_grids_with_too_many_chips_are_refused(world, settings):
+    settings.CHIPLAB_MAX_CHIPS_PER_GRID = 48
+    image = ReadyImageFactory(dataset=world.dataset(), width=256, height=200)
+    with pytest.raises(Invalid, match="at most 48"):
+        services.grid_create(user=world.annotator, image=image, chip_size=16)  # 12 x 16 chips
+    grid, _ = services.grid_create(user=world.annotator, image=image, chip_size=32)  # 6 x 8
+    assert grid.rows * grid.cols == 48
 
 
 def test_grids_need_a_ready_image_and_an_annotator(world):
@@ -449,6 +467,60 @@ def test_agreement_on_a_hand_computed_example(world, lab):
     assert users[c.username]["agreement_with_consensus"] == 0.5
     assert users[c.username]["agreement_with_gold"] == 1.0
     assert report["gold_chips"] == 2
+
+
+def test_agreement_counts_tied_chips_as_disagreement(world, lab):
+    a, b, c = world.annotator, lab.second, world.curator
+    x, y = lab.sto, lab.ge
+    # (0,0): A X, B Y -> tie 1:1, agreement 1/2; (0,1): A X, B X, C X -> X, 3/3;
+    # (1,1): A X, B Y, C "not X" -> tie; Y is the tied class with the best agreement (1/2,
+    # X has 1/3) -> 1/2
+    cast(a, lab.grid, {(0, 0): x, (0, 1): x, (1, 1): x})
+    cast(b, lab.grid, {(0, 0): y, (0, 1): x, (1, 1): y})
+    cast(c, lab.grid, {(0, 1): x})
+    Vote.objects.create(
+        user=c,
+        grid=lab.grid,
+        schema=lab.schema,
+        row=1,
+        col=1,
+        label_class=x,
+        negative=True,
+        source="task",
+    )
+    report = selectors.agreement(user=world.viewer, schema=lab.schema)
+    per_chip = {
+        (p["row"], p["col"]): (p["consensus"], p["tied"], p["agree"], p["voters"], p["agreement"])
+        for p in report["per_chip"]
+    }
+    assert per_chip == {
+        (0, 0): (None, True, 1, 2, 0.5),
+        (0, 1): (str(x.pk), False, 3, 3, 1.0),
+        (1, 1): (None, True, 1, 2, 0.5),
+    }
+    assert report["overall"] == round((0.5 + 1 + 0.5) / 3, 4)
+    # tied chips have no consensus to agree with: per-annotator figures only use (0,1)
+    users = {r["username"]: r for r in report["annotators"]}
+    for user in (a, b, c):
+        assert (
+            users[user.username]["consensus_agree"],
+            users[user.username]["consensus_chips"],
+        ) == (1, 1)
+    # the consensus labels are unchanged: a tie is still no label under the majority rule
+    live = selectors.support_state(
+        user=world.viewer, schema=lab.schema, grids=[lab.grid], rule="majority"
+    )
+    assert chips_of(live) == {(0, 1): str(x.pk)}
+
+
+def test_gold_outside_the_grid_names_the_chips_field(world, lab):
+    with pytest.raises(Invalid) as error:
+        services.gold_set(
+            user=world.curator, grid=lab.grid, chips=[{"row": 9, "col": 0, "class": lab.sto}]
+        )
+    assert error.value.code == "outside_grid"
+    assert error.value.fields == {"chips": ["row/col out of range"]}
+    assert not Vote.objects.exists() and not GoldChip.objects.exists()
 
 
 def test_agreement_is_for_members_only(world, lab):

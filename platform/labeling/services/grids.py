@@ -1,5 +1,6 @@
 """Chip grids over ready images."""
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Role
@@ -9,8 +10,12 @@ from common.errors import Conflict, Invalid
 
 from ..models import Grid
 
-
 # --- grids -------------------------------------------------------------------------
+#: smallest chip the encoders can describe (a few px hold no texture or lattice); images
+#: smaller than this take one chip of their smaller side at most
+MIN_CHIP_SIZE = 8
+
+
 def _geometry(image: Image, chip_size: int, offset_x: int, offset_y: int) -> dict:
     """rows, cols and margins, from the engine's ChipGrid (the same arithmetic as its docs)."""
     rows = (image.height - offset_y) // chip_size
@@ -49,9 +54,10 @@ def grid_create(
     if image.status != ImageStatus.READY:
         raise Conflict(f"The image is {image.status}; grids need a ready image.", code="not_ready")
     limit = min(image.width, image.height)
-    if not 1 <= chip_size <= limit:
+    low = min(MIN_CHIP_SIZE, limit)
+    if not low <= chip_size <= limit:
         raise Invalid(
-            f"Chip size must be between 1 and {limit} px for this "
+            f"Chip size must be between {low} and {limit} px for this "
             f"{image.width}x{image.height} image.",
             fields={"chip_size": ["range"]},
         )
@@ -62,6 +68,14 @@ def grid_create(
                 fields={axis: ["range"]},
             )
     geometry = _geometry(image, chip_size, offset_x, offset_y)
+    n_chips = geometry["rows"] * geometry["cols"]
+    if n_chips > settings.CHIPLAB_MAX_CHIPS_PER_GRID:
+        raise Invalid(
+            f"{chip_size} px chips cut this {image.width}x{image.height} image into {n_chips} "
+            f"chips; a grid may have at most {settings.CHIPLAB_MAX_CHIPS_PER_GRID}. "
+            "Choose larger chips.",
+            fields={"chip_size": ["too many chips"]},
+        )
     return Grid.objects.get_or_create(
         image=image,
         chip_size=chip_size,

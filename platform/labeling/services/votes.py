@@ -162,11 +162,22 @@ def gold_set(
 ) -> list[GoldChip]:
     """Curator reference answers ``[{"row", "col", "class": LabelClass | id | None}]``.
 
-    Setting gold also records a vote (source "gold"); ``class`` None clears the gold answer.
+    Setting gold also records it as the curator's vote (source "gold"), which replaces their
+    own current label of that chip; ``class`` None clears the gold answer (votes stay).
     """
     require_role(user=user, lab_id=grid.image.dataset.lab_id, role=Role.CURATOR)
     if not chips:
         raise Invalid("No chips given.", fields={"chips": ["empty"]})
+    if len(chips) > MAX_BATCH:
+        raise Invalid(f"At most {MAX_BATCH} chips per request.", fields={"chips": ["too many"]})
+    # checked before the votes are cast, so that errors name this request's field
+    outside = [(c["row"], c["col"]) for c in chips if not grid.contains(c["row"], c["col"])]
+    if outside:
+        raise Invalid(
+            f"Chip {outside[0]} is outside this {grid.rows}x{grid.cols} grid.",
+            code="outside_grid",
+            fields={"chips": ["row/col out of range"]},
+        )
     setting = [c for c in chips if c.get("class") is not None]
     if setting:
         votes_cast_many(
@@ -181,12 +192,6 @@ def gold_set(
     )
     out = []
     for c in chips:
-        if not grid.contains(c["row"], c["col"]):
-            raise Invalid(
-                f"Chip {(c['row'], c['col'])} is outside this grid.",
-                code="outside_grid",
-                fields={"chips": ["row/col out of range"]},
-            )
         key = {"grid": grid, "schema": schema, "row": c["row"], "col": c["col"]}
         if c.get("class") is None:
             GoldChip.objects.filter(**key).delete()
