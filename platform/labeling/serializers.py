@@ -83,7 +83,10 @@ class GridSerializer(serializers.ModelSerializer):
 
 
 class GridCreateSerializer(serializers.Serializer):
-    chip_size = serializers.IntegerField()
+    chip_size = serializers.IntegerField(
+        help_text="chip edge in px: from 8 (or the image's smaller side, if smaller) to "
+        "min(width, height); a grid has at most CHIPLAB_MAX_CHIPS_PER_GRID chips"
+    )
     offset_x = serializers.IntegerField(default=0)
     offset_y = serializers.IntegerField(default=0)
 
