@@ -12,17 +12,13 @@ embedded before only re-classifies.
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import os
-import subprocess
 import threading
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 
 from common import storage
 
@@ -143,36 +139,3 @@ def embeddings_get(key: str) -> tuple[np.ndarray | None, str]:
 def embeddings_put(key: str, value: np.ndarray) -> None:
     MEMORY_CACHE.put(key, value)
     storage.put_bytes(key, npz_bytes(embeddings=value))
-
-
-# --- code version --------------------------------------------------------------------
-@functools.cache
-def _git_version() -> str:
-    root = Path(settings.REPO_DIR)
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--tags"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def code_version() -> str:
-    """settings.CHIPLAB_CODE_VERSION, else ``git describe``, else the package version."""
-    if settings.CHIPLAB_CODE_VERSION:
-        return settings.CHIPLAB_CODE_VERSION
-    if version := _git_version():
-        return f"git:{version}"
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as package_version
-
-    try:
-        return f"chiplab {package_version('chiplab')}"
-    except PackageNotFoundError:
-        return "unknown"

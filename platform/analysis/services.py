@@ -326,7 +326,7 @@ def segmentation_job_create(
 
 
 def _job_insert(*, user, lab_id, version, model, params, targets, rerun_of=None):
-    from .artefacts import code_version
+    from common.provenance import code_version
 
     job = SegmentationJob.objects.create(
         lab_id=lab_id,

@@ -26,6 +26,7 @@ from accounts.selectors import require_role
 from catalog.licences import OPEN_LICENCES
 from catalog.models import Visibility
 from common.errors import Conflict, Invalid, NotFound
+from common.provenance import code_version
 
 from .. import tracking
 from ..models import FINISHED, JobStatus, ModelVersion, Source, TrainingJob
@@ -541,7 +542,7 @@ def _load_support_sets(job: TrainingJob) -> tuple[list, dict]:
         ],
         "labs": sorted({s.schema.dataset.lab.slug for s in sets}),
         "licences": sorted({s.schema.dataset.licence for s in sets}),
-        "code_version": settings.CHIPLAB_CODE_VERSION,
+        "code_version": code_version(),
     }
     return out, lineage
 
