@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from common.errors import Forbidden, NotFound
+from common.errors import Forbidden, Invalid, NotFound
 
 from .models import ROLE_RANK, ApiToken, Lab, Membership, Role, User
 
@@ -46,6 +46,43 @@ def lab_get(*, user, lab_id) -> Lab:
 def lab_members(*, user, lab_id) -> QuerySet[Membership]:
     require_role(user=user, lab_id=lab_id, role=Role.VIEWER)
     return Membership.objects.filter(lab_id=lab_id).select_related("user").order_by("created")
+
+
+def email_in_use(*, email: str, excluding: User | None = None) -> bool:
+    """Whether another account has this e-mail address (ignoring case); blank is never taken."""
+    email = (email or "").strip()
+    if not email:
+        return False
+    others = User.objects.filter(email__iexact=email)
+    if excluding is not None:
+        others = others.exclude(pk=excluding.pk)
+    return others.exists()
+
+
+def user_for_invite(*, who: str) -> User:
+    """The one account that ``who`` names: its username, or else its e-mail address.
+
+    A username matches exactly (or ignoring case when that is unique); an e-mail matches
+    ignoring case. Old databases may hold accounts sharing an e-mail, and a username may look
+    like someone else's e-mail: when ``who`` could mean more than one account this refuses,
+    rather than add a stranger to a lab.
+    """
+    who = (who or "").strip()
+    if not who:
+        raise Invalid("Name a user by username or e-mail.", fields={"user": ["required"]})
+    exact = User.objects.filter(username=who).first()
+    by_name = [exact] if exact else list(User.objects.filter(username__iexact=who)[:2])
+    by_email = list(User.objects.filter(email__iexact=who).exclude(email="")[:2])
+    found = {user.pk: user for user in (*by_name, *by_email)}
+    if not found:
+        raise Invalid(f"No user '{who}'.", fields={"user": ["unknown"]})
+    if len(found) > 1:
+        raise Invalid(
+            f"'{who}' matches more than one account; add the person by their username.",
+            code="ambiguous_user",
+            fields={"user": ["ambiguous"]},
+        )
+    return next(iter(found.values()))
 
 
 def tokens_of(*, user: User) -> QuerySet[ApiToken]:

@@ -5,7 +5,6 @@ import secrets
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -13,7 +12,7 @@ from common.errors import Conflict, Invalid, NotFound
 
 from .authentication import hash_key
 from .models import ApiToken, Lab, Membership, Role, User
-from .selectors import require_role
+from .selectors import email_in_use, require_role, user_for_invite
 
 
 def user_create(*, username: str, password: str, email: str = "", **extra) -> User:
@@ -22,6 +21,14 @@ def user_create(*, username: str, password: str, email: str = "", **extra) -> Us
         raise Invalid("A username is required.", fields={"username": ["required"]})
     if User.objects.filter(username__iexact=username).exists():
         raise Conflict("That username is taken.", fields={"username": ["taken"]})
+    email = (email or "").strip()
+    if email_in_use(email=email):
+        # an e-mail names one account: lab owners add people by it (member_invite)
+        raise Invalid(
+            "That e-mail address is already used by another account.",
+            code="email_taken",
+            fields={"email": ["already used by another account"]},
+        )
     try:
         validate_password(password, User(username=username, email=email))
     except DjangoValidationError as err:
@@ -78,14 +85,7 @@ def member_invite(*, user: User, lab: Lab, who: str, role: str = Role.VIEWER) ->
     """Add an existing user (by username or e-mail) to a lab with a role."""
     require_role(user=user, lab_id=lab.pk, role=Role.OWNER)
     role = _valid_role(role)
-    who = (who or "").strip()
-    invitee = (
-        User.objects.filter(Q(username__iexact=who) | (Q(email__iexact=who) & ~Q(email=""))).first()
-        if who
-        else None
-    )
-    if invitee is None:
-        raise Invalid(f"No user '{who}'.", fields={"user": ["unknown"]})
+    invitee = user_for_invite(who=who)
     try:
         with transaction.atomic():
             return Membership.objects.create(user=invitee, lab=lab, role=role)

@@ -4,6 +4,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -30,6 +31,8 @@ _RUN_RULES = (
 
 
 class SegmentationJobListApi(APIView):
+    pagination_class = LimitOffsetPagination  # GET pages via common.apis.paginated
+
     @extend_schema(
         parameters=[
             OpenApiParameter("image", OpenApiTypes.UUID, description="jobs that segment it"),
@@ -129,6 +132,8 @@ class SegmentationResultExportApi(APIView):
 
 
 class ImageResultListApi(APIView):
+    pagination_class = LimitOffsetPagination  # GET pages via common.apis.paginated
+
     @extend_schema(
         responses=ResultSerializer(many=True),
         description="Every segmentation of this image, newest first.",

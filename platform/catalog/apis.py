@@ -3,6 +3,7 @@
 from django.db.models import Count
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -36,6 +37,8 @@ class LicenceListApi(APIView):
 
 
 class DatasetListApi(APIView):
+    pagination_class = LimitOffsetPagination  # GET pages via common.apis.paginated
+
     permission_classes = [AllowAny]
 
     @extend_schema(
@@ -96,6 +99,8 @@ class DatasetJsonLdApi(APIView):
 
 
 class DatasetImageListApi(APIView):
+    pagination_class = LimitOffsetPagination  # GET pages via common.apis.paginated
+
     permission_classes = [AllowAny]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 

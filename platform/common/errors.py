@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -55,10 +56,46 @@ def _body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": error}
 
 
+NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
+
+
+def flat_fields(detail, prefix: str = "") -> dict[str, list[str]]:
+    """Nested validation errors as ``{"params.chip_size": ["…"], "votes[3].row": ["…"]}``.
+
+    Serializer errors nest dicts (nested serializers), dicts keyed by index (list fields and
+    ``many=True``) and lists of per-item dicts (older DRF); clients get one level of plain
+    strings, and an object-level error of a nested serializer is reported under its path.
+    """
+    flat: dict[str, list[str]] = {}
+
+    def add(path: str, value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, int):
+                    add(f"{path}[{key}]", item)
+                elif key == NON_FIELD and path:
+                    add(path, item)
+                else:
+                    add(f"{path}.{key}" if path else str(key), item)
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                add(f"{path}[{index}]" if isinstance(item, dict | list) else path, item)
+        elif value is not None:
+            flat.setdefault(path or NON_FIELD, []).append(str(value))
+
+    add(prefix, detail)
+    return flat
+
+
+def _validation_message(fields: dict[str, list[str]]) -> str:
+    path, messages = next(iter(fields.items()), (NON_FIELD, ["Invalid input."]))
+    return messages[0] if path == NON_FIELD else f"{path}: {messages[0]}"
+
+
 def exception_handler(exc, context):
     """Render every API error as ``{"error": {"code", "message", "fields"?}}``."""
     if isinstance(exc, ChiplabError):
-        return Response(_body(exc.code, exc.message, exc.fields), status=exc.status)
+        return Response(_body(exc.code, exc.message, flat_fields(exc.fields)), status=exc.status)
     if isinstance(exc, DjangoValidationError):
         # e.g. a malformed id in a query parameter reaching a UUID lookup
         message = "; ".join(exc.messages) or "Invalid input."
@@ -72,10 +109,8 @@ def exception_handler(exc, context):
         return None
     detail = response.data
     if isinstance(exc, drf_exceptions.ValidationError):
-        fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
-        first = next(iter(fields.items()), ("", ["invalid input"]))
-        message = f"{first[0]}: {first[1][0] if isinstance(first[1], list) else first[1]}"
-        response.data = _body("invalid", message, fields)
+        fields = flat_fields(detail if isinstance(detail, dict) else {NON_FIELD: detail})
+        response.data = _body("invalid", _validation_message(fields), fields)
     else:
         message = detail.get("detail", str(exc)) if isinstance(detail, dict) else str(detail)
         code = getattr(exc, "default_code", "error")

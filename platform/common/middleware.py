@@ -1,7 +1,12 @@
-"""Refuse request bodies over the upload limit before anything reads them."""
+"""Request guards: the upload limit, and JSON error bodies for everything under /api/."""
+
+from http import HTTPStatus
 
 from django.conf import settings
 from django.http import JsonResponse
+from rest_framework.response import Response as DrfResponse
+
+API_PREFIX = "/api/"
 
 
 class UploadLimitMiddleware:
@@ -30,3 +35,47 @@ class UploadLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class ApiErrorMiddleware:
+    """Give error pages under /api/ the API's JSON error body instead of Django's HTML.
+
+    DRF views already answer errors in JSON; this covers what happens outside them: URLs
+    that match no route (404) and unhandled exceptions (500, also with DEBUG on, whose
+    traceback page must not reach API clients). Django has logged the exception by the
+    time the response gets here. Keep it last in ``MIDDLEWARE`` so that it sees the
+    response for the failed view and the other middleware still add their headers.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not request.path_info.startswith(API_PREFIX)
+            or isinstance(response, DrfResponse)
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        status = response.status_code
+        if status == 404:
+            code = "not_found"
+            if getattr(request, "resolver_match", None) is None:
+                message = f"Not found: no API endpoint matches {request.path} (see /api/docs/)."
+            else:
+                message = "Not found."
+        elif status >= 500:
+            code, message = "server_error", "Internal server error; it has been logged."
+        else:
+            try:
+                phrase = HTTPStatus(status).phrase
+            except ValueError:
+                phrase = "Error"
+            code, message = phrase.lower().replace(" ", "_"), f"{phrase}."
+        json_response = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+        # Django logs an error response once; the replacement must not be logged again.
+        if getattr(response, "_has_been_logged", False):
+            json_response._has_been_logged = True
+        return json_response

@@ -7,6 +7,7 @@ import zipfile
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -67,6 +68,8 @@ class ModelRollbackApi(APIView):
 
 
 class ModelVersionListApi(APIView):
+    pagination_class = LimitOffsetPagination  # GET pages via common.apis.paginated
+
     @extend_schema(
         parameters=[_LAB_FILTER, OpenApiParameter("name", str, description="registered name")],
         responses=ModelVersionSerializer(many=True),
@@ -169,6 +172,8 @@ class ModelImportApi(APIView):
 
 
 class TrainingJobListApi(APIView):
+    pagination_class = LimitOffsetPagination  # GET pages via common.apis.paginated
+
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     @extend_schema(responses=TrainingJobSerializer(many=True))
