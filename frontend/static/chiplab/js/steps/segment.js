@@ -20,7 +20,9 @@ export async function mount(ws, panel) {
   let opacity = 0.55;
   let overlays = {}; // mode -> canvas (built once per result)
 
-  const runBtn = h("button", { type: "button", class: "btn btn-primary btn-big", testid: "segment" }, "Segment");
+  // disabled until the support set is described (the schema and grid it needs are loaded)
+  const runBtn = h("button", { type: "button", class: "btn btn-primary btn-big", testid: "segment",
+    disabled: true }, "Segment");
   const cancelBtn = h("button", { type: "button", class: "btn", testid: "cancel-job", hidden: true }, "Cancel");
   const cancelMsg = h("div", { testid: "cancel-error" });
   let currentJob = null; // the job being polled, while it is queued or running
