@@ -14,6 +14,23 @@ MAX_BATCH = 1000
 
 
 # --- votes -------------------------------------------------------------------------
+
+
+def _check_batch(grid, items: list[dict], *, field: str) -> None:
+    """Refuse an empty or oversized batch of chips and chips outside ``grid``, naming ``field``."""
+    if not items:
+        raise Invalid(f"No {field} given.", fields={field: ["empty"]})
+    if len(items) > MAX_BATCH:
+        raise Invalid(f"At most {MAX_BATCH} {field} per request.", fields={field: ["too many"]})
+    outside = [(i["row"], i["col"]) for i in items if not grid.contains(i["row"], i["col"])]
+    if outside:
+        raise Invalid(
+            f"Chip {outside[0]} is outside this {grid.rows}x{grid.cols} grid.",
+            code="outside_grid",
+            fields={field: ["row/col out of range"]},
+        )
+
+
 def _resolve_classes(*, grid: Grid, schema: LabelSchema | None, wanted: Iterable) -> tuple:
     """(schema, {class id: LabelClass}) for the class ids or objects voted for."""
     ids = {str(getattr(k, "pk", k)) for k in wanted if k is not None}
@@ -94,17 +111,7 @@ def votes_cast_many(
     require_role(user=user, lab_id=grid.image.dataset.lab_id, role=Role.ANNOTATOR)
     if source not in VoteSource.values:
         raise Invalid(f"Unknown vote source '{source}'.", fields={"source": ["unknown"]})
-    if not votes:
-        raise Invalid("No votes given.", fields={"votes": ["empty"]})
-    if len(votes) > MAX_BATCH:
-        raise Invalid(f"At most {MAX_BATCH} votes per request.", fields={"votes": ["too many"]})
-    outside = [(v["row"], v["col"]) for v in votes if not grid.contains(v["row"], v["col"])]
-    if outside:
-        raise Invalid(
-            f"Chip {outside[0]} is outside this {grid.rows}x{grid.cols} grid.",
-            code="outside_grid",
-            fields={"votes": ["row/col out of range"]},
-        )
+    _check_batch(grid, votes, field="votes")
     client_ids = [v["client_id"] for v in votes if v.get("client_id")]
     if len(set(client_ids)) != len(client_ids):
         raise Invalid(
@@ -166,18 +173,8 @@ def gold_set(
     own current label of that chip; ``class`` None clears the gold answer (votes stay).
     """
     require_role(user=user, lab_id=grid.image.dataset.lab_id, role=Role.CURATOR)
-    if not chips:
-        raise Invalid("No chips given.", fields={"chips": ["empty"]})
-    if len(chips) > MAX_BATCH:
-        raise Invalid(f"At most {MAX_BATCH} chips per request.", fields={"chips": ["too many"]})
     # checked before the votes are cast, so that errors name this request's field
-    outside = [(c["row"], c["col"]) for c in chips if not grid.contains(c["row"], c["col"])]
-    if outside:
-        raise Invalid(
-            f"Chip {outside[0]} is outside this {grid.rows}x{grid.cols} grid.",
-            code="outside_grid",
-            fields={"chips": ["row/col out of range"]},
-        )
+    _check_batch(grid, chips, field="chips")
     setting = [c for c in chips if c.get("class") is not None]
     if setting:
         votes_cast_many(
