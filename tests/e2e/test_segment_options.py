@@ -91,7 +91,8 @@ def test_cancel_finished_job_shows_the_api_message(
     page.get_by_test_id("cancel-job").click()
     expect(page.get_by_test_id("cancel-error")).to_contain_text("already failed")
     page.shot("cancel-409")
-    page.unroute(JOB_DETAIL, running)
+    # wait for a status poll still in the handler: unrouting under it made fulfill() fail
+    page.unroute_all(behavior="wait")
     expect(page.get_by_test_id("job-progress")).to_contain_text("stopped by the test")
     expect(page.get_by_test_id("cancel-job")).to_be_hidden()
     assert not page.errors, page.errors
