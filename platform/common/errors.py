@@ -49,7 +49,8 @@ class Unsupported(ChiplabError):
     status, code = 415, "unsupported_media_type"
 
 
-def _body(code: str, message: str, fields: dict | None = None) -> dict:
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    """The API's error body: ``{"error": {"code", "message", "fields"?}}``."""
     error = {"code": code, "message": message}
     if fields:
         error["fields"] = fields
@@ -95,11 +96,13 @@ def _validation_message(fields: dict[str, list[str]]) -> str:
 def exception_handler(exc, context):
     """Render every API error as ``{"error": {"code", "message", "fields"?}}``."""
     if isinstance(exc, ChiplabError):
-        return Response(_body(exc.code, exc.message, flat_fields(exc.fields)), status=exc.status)
+        return Response(
+            error_body(exc.code, exc.message, flat_fields(exc.fields)), status=exc.status
+        )
     if isinstance(exc, DjangoValidationError):
         # e.g. a malformed id in a query parameter reaching a UUID lookup
         message = "; ".join(exc.messages) or "Invalid input."
-        return Response(_body("invalid", message), status=400)
+        return Response(error_body("invalid", message), status=400)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -110,9 +113,9 @@ def exception_handler(exc, context):
     detail = response.data
     if isinstance(exc, drf_exceptions.ValidationError):
         fields = flat_fields(detail if isinstance(detail, dict) else {NON_FIELD: detail})
-        response.data = _body("invalid", _validation_message(fields), fields)
+        response.data = error_body("invalid", _validation_message(fields), fields)
     else:
         message = detail.get("detail", str(exc)) if isinstance(detail, dict) else str(detail)
         code = getattr(exc, "default_code", "error")
-        response.data = _body(code, str(message))
+        response.data = error_body(code, str(message))
     return response

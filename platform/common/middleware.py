@@ -6,6 +6,8 @@ from django.conf import settings
 from django.http import JsonResponse
 from rest_framework.response import Response as DrfResponse
 
+from common.errors import error_body
+
 API_PREFIX = "/api/"
 
 
@@ -17,23 +19,15 @@ class UploadLimitMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse(
-                {"error": {"code": "invalid", "message": "Bad Content-Length header."}},
-                status=400,
-            )
+            return JsonResponse(error_body("invalid", "Bad Content-Length header."), status=400)
         # Multipart framing adds a little; the file itself is checked again after parsing.
         limit = settings.CHIPLAB_MAX_UPLOAD_BYTES + 64 * 1024
         if length > limit:
-            return JsonResponse(
-                {
-                    "error": {
-                        "code": "file_too_large",
-                        "message": f"The request is {length} bytes; this server accepts "
-                        f"uploads of at most {settings.CHIPLAB_MAX_UPLOAD_BYTES} bytes.",
-                    }
-                },
-                status=413,
+            message = (
+                f"The request is {length} bytes; this server accepts "
+                f"uploads of at most {settings.CHIPLAB_MAX_UPLOAD_BYTES} bytes."
             )
+            return JsonResponse(error_body("file_too_large", message), status=413)
         return self.get_response(request)
 
 
@@ -74,7 +68,7 @@ class ApiErrorMiddleware:
             except ValueError:
                 phrase = "Error"
             code, message = phrase.lower().replace(" ", "_"), f"{phrase}."
-        json_response = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+        json_response = JsonResponse(error_body(code, message), status=status)
         # Django logs an error response once; the replacement must not be logged again.
         if getattr(response, "_has_been_logged", False):
             json_response._has_been_logged = True
