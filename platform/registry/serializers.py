@@ -125,7 +125,15 @@ class TrainingParamsSerializer(serializers.Serializer):
     weight_decay = serializers.FloatField(min_value=0, max_value=1, default=1e-4)
     k_shot = serializers.IntegerField(min_value=1, max_value=50, default=3)
     n_query = serializers.IntegerField(min_value=1, max_value=200, default=12)
-    holdout_fraction = serializers.FloatField(min_value=0.1, max_value=0.5, default=0.25)
+    holdout_fraction = serializers.FloatField(
+        min_value=0.1,
+        max_value=0.5,
+        default=0.25,
+        help_text="Share of images (>= 3 per support-set version) or of each class's chips held "
+        "out to select the epoch. Per class at least 2 chips are held out and 2 kept for "
+        "training, so small sets hold out more than asked (4 chips split 2/2); the job's "
+        "metrics report the share actually held out.",
+    )
     holdout_episodes = serializers.IntegerField(min_value=1, max_value=500, default=16)
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
 

@@ -41,6 +41,10 @@ def test_training_registers_a_challenger_with_lineage_and_history(world, support
     assert len(images) == 2 and all(len(i["sha256"]) == 64 for i in images)
     assert version.lineage["licences"] == ["CC-BY-4.0"]
     assert version.lineage["code_version"]  # the same code version jobs record
+    split = version.lineage["split"]  # the share actually held out, not only the one asked for
+    assert split["holdout_share"] == pytest.approx(
+        split["holdout_chips"] / (split["train_chips"] + split["holdout_chips"]), abs=1e-3
+    )
     assert version.card["trained_on"].startswith("1 support-set version")
     # the public champion's metrics do not receive another lab's evaluation
     assert "evaluations" not in ModelVersion.objects.get(name="chiplab-default").metrics

@@ -582,6 +582,7 @@ def _split(data: list, params: dict) -> tuple[list, list, dict]:
             "train_chips": n(train),
             "holdout_chips": n(hold),
             "holdout_fraction": float(params["holdout_fraction"]),
+            "holdout_share": round(n(hold) / (n(train) + n(hold)), 3),
             "method": "per support-set version: whole images when >= 3, else chips per class",
         },
     )
