@@ -354,6 +354,48 @@ def test_landing_page_embeds_jsonld(client_for, world, client):
     assert doc["name"] == "Public STO/Ge set" and doc["@id"].endswith(f"/datasets/{dataset.pk}/")
 
 
+def test_landing_page_cannot_be_scripted_through_dataset_text(world, client):
+    """A curator's title/description/keywords end up inside the page's JSON-LD <script>."""
+    import json
+    from html.parser import HTMLParser
+
+    attack = "x</script><script>document.body.dataset.pwned=1</script><!--"
+    dataset = world.dataset(
+        visibility=Visibility.PUBLIC,
+        title=attack,
+        description=f"d {attack}",
+        keywords=[attack],
+        licence="CC-BY-4.0",
+    )
+    page = client.get(f"/datasets/{dataset.pk}/")
+    assert page.status_code == 200
+
+    class Scripts(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.blocks, self._in = [], False
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "script":
+                self.blocks.append([dict(attrs).get("type"), ""])
+                self._in = True
+
+        def handle_endtag(self, tag):
+            self._in = self._in and tag != "script"
+
+        def handle_data(self, data):
+            if self._in:
+                self.blocks[-1][1] += data
+
+    parser = Scripts()
+    parser.feed(page.content.decode())
+    assert [kind for kind, _ in parser.blocks] == ["application/ld+json"]  # nothing injected
+    doc = json.loads(parser.blocks[0][1])
+    assert doc["name"] == attack and attack in doc["keywords"]  # the text itself is kept
+    csp = page["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp
+
+
 def test_concurrent_dataset_edits_of_different_fields_both_survive(world):
     from catalog import services
 
