@@ -29,6 +29,9 @@ from .models import FINISHED, JobImage, JobStatus, SegmentationJob
 
 MAX_IMAGES = 1000
 TEMPERATURE_CHOICES = ("encoder", "auto")
+#: numeric temperatures (squared embedding distances are ~1e-2..1e3): far outside, softmax
+#: over float32 distances overflows to NaN probabilities
+TEMPERATURE_RANGE = (1e-6, 1e6)
 DEFAULT_PARAMS = {
     "temperature": "encoder",
     "bootstrap": 200,
@@ -263,11 +266,13 @@ def clean_params(params: dict | None, version: SupportSetVersion) -> dict:
         or (
             isinstance(temperature, int | float)
             and not isinstance(temperature, bool)
-            and temperature > 0
+            and TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1]
         )
     ):
         raise Invalid(
-            "temperature is 'encoder', 'auto' or a positive number.",
+            "temperature is 'encoder', 'auto' or a number from {:g} to {:g}.".format(
+                *TEMPERATURE_RANGE
+            ),
             fields={"params": ["temperature"]},
         )
     return {**out, "chip_size": chip_size, "offset": offset}

@@ -104,11 +104,19 @@ class DatasetImageListApi(APIView):
     permission_classes = [AllowAny]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(responses=ImageSerializer(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=ImageStatus.values)],
+        responses=ImageSerializer(many=True),
+    )
     def get(self, request, dataset_id):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
         images = dataset.images.all()
         if image_status := request.query_params.get("status"):
+            if image_status not in ImageStatus.values:
+                raise Invalid(
+                    f"status: {image_status!r} is not one of {', '.join(ImageStatus.values)}.",
+                    fields={"status": ["invalid_choice"]},
+                )
             images = images.filter(status=image_status)
         return paginated(request, self, images, ImageSerializer)
 

@@ -71,11 +71,26 @@ def dataset_update(*, user, dataset: Dataset, **fields) -> Dataset:
     return dataset
 
 
+@transaction.atomic
 def dataset_delete(*, user, dataset: Dataset) -> None:
+    """Delete a dataset with its images, grids, schemas, votes, results and stored files.
+
+    Refused (409) while any of its schemas has a frozen support-set version, like an image's.
+    """
     require_role(user=user, lab_id=dataset.lab_id, role=Role.CURATOR)
-    keys = [k for image in dataset.images.all() for k in _image_keys(image)]
+    frozen = dataset.schemas.filter(versions__isnull=False).values("versions").distinct()
+    if n := frozen.count():
+        raise Conflict(
+            f"The dataset has {n} frozen support-set version(s), which jobs and trained models "
+            "refer to; it cannot be deleted without breaking them (make it private instead).",
+            code="in_use",
+        )
+    keys = [k for image in dataset.images.all() for k in _stored_keys(image)]
+    for schema in dataset.schemas.all():  # votes and gold answers protect their classes
+        schema.votes.all().delete()
+        schema.gold.all().delete()
     dataset.delete()
-    transaction.on_commit(lambda: [storage.delete(k) for k in keys])
+    transaction.on_commit(lambda: [storage.delete(k) for k in keys if k])
 
 
 # --- images ------------------------------------------------------------------------
@@ -216,11 +231,18 @@ def image_delete(*, user, image: Image) -> None:
             "trained models refer to; the image cannot be deleted without breaking them.",
             code="in_use",
         )
-    keys = _image_keys(image)
-    for result in image.segmentation_results.all():  # exports (overlays show the micrograph)
-        keys += [result.arrays_key, *result.artefacts.values()]
+    keys = _stored_keys(image)
     image.delete()
     transaction.on_commit(lambda: [storage.delete(k) for k in keys if k])
+
+
+def _stored_keys(image: Image) -> list[str]:
+    """Every stored file derived from ``image``: original, previews, its results' exports
+    (overlays show the micrograph)."""
+    keys = _image_keys(image)
+    for result in image.segmentation_results.all():
+        keys += [result.arrays_key, *result.artefacts.values()]
+    return keys
 
 
 @contextlib.contextmanager
@@ -242,7 +264,7 @@ def image_ingest(*, image_id) -> Image:
         return image
     try:
         with original_path(image) as path:
-            micrograph = formats.read(path, fmt=image.format)
+            micrograph = formats.read(path, fmt=image.format, filename=image.original_filename)
         prefix = _image_prefix(image.dataset, image.pk)
         preview = formats.preview(micrograph.data)
         preview_key = storage.put_bytes(f"{prefix}/preview.png", formats.encode_png(preview))

@@ -14,11 +14,12 @@ from analysis import artefacts, exports
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
 from analysis.runner import segmentation_job_run
 from analysis.selectors import latest_confidence
-from catalog.models import ImageStatus, Visibility
+from catalog.models import Dataset, ImageStatus, Visibility
 from labeling.models import SupportSetVersion
 from tests.analysis.helpers import (
     chip_truth_grid,
     download,
+    labelled_schema,
     truth_chips,
     upload_ready_image,
     vote_truth,
@@ -115,6 +116,8 @@ def test_whole_dataset_as_images(client_for, world, segmentable):
         ({"images": {"folder": "x"}}, 400, "dataset"),
         ({"params": {"chip_size": 16}}, 400, "chip size"),
         ({"params": {"temperature": "hot"}}, 400, "temperature"),
+        ({"params": {"temperature": 1e-200}}, 400, "temperature"),  # NaN probabilities
+        ({"params": {"temperature": 1e300}}, 400, "temperature"),
         ({"params": {"bootstrap": -1}}, 400, "bootstrap"),
         ({"support_set": None}, 400, "support_set"),
     ],
@@ -478,4 +481,33 @@ def test_deleting_a_target_image_deletes_its_results_and_their_files(
     with TestCase.captureOnCommitCallbacks(execute=True):
         assert client_for(world.curator).delete(f"/api/images/{target.pk}/").status_code == 204
     assert not SegmentationResult.objects.filter(image_id=target.pk).exists()
+    assert not any(default_storage.exists(k) for k in keys)
+
+
+def test_a_dataset_with_frozen_support_sets_cannot_be_deleted(client_for, world, finished):
+    dataset = finished["image"].dataset
+    response = client_for(world.curator).delete(f"/api/datasets/{dataset.pk}/")
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["code"] == "in_use"
+    assert "frozen support-set version" in response.json()["error"]["message"]
+    assert Dataset.objects.filter(pk=dataset.pk).exists()
+    assert SegmentationResult.objects.filter(job=finished["job"]).exists()
+
+
+def test_a_dataset_with_votes_but_no_frozen_version_is_deleted_whole(client_for, world):
+    from django.core.files.storage import default_storage
+    from django.test import TestCase
+
+    from labeling.models import Vote
+
+    image, s = upload_ready_image(world)
+    schema, classes, grid = labelled_schema(world, image, s)
+    vote_truth(world.annotator, grid, schema, classes, truth_chips(s))
+    assert Vote.objects.filter(grid=grid).exists()
+    keys = [image.original_key, image.preview_key, image.thumbnail_key]
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client_for(world.curator).delete(f"/api/datasets/{image.dataset_id}/")
+    assert response.status_code == 204, response.content
+    assert not Dataset.objects.filter(pk=image.dataset_id).exists()
+    assert not Vote.objects.filter(grid_id=grid.pk).exists()
     assert not any(default_storage.exists(k) for k in keys)

@@ -149,6 +149,15 @@ def test_jsonld_describes_the_dataset(client_for, world):
     assert doc["distribution"][0]["encodingFormat"] == "image/tiff"
 
 
+def test_image_list_filters_by_status_and_refuses_an_unknown_one(client_for, world):
+    dataset = world.dataset()
+    client = client_for(world.viewer)
+    assert client.get(f"/api/datasets/{dataset.pk}/images/?status=ready").status_code == 200
+    response = client.get(f"/api/datasets/{dataset.pk}/images/?status=done")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"status": ["invalid_choice"]}
+
+
 # --- uploads -----------------------------------------------------------------------
 def test_upload_stores_original_and_metadata_row(client_for, world):
     dataset = world.dataset()

@@ -515,6 +515,16 @@ def test_truncated_png_and_jpeg(tmp_path, fmt):
     assert probe_error(path, path.name).code == "corrupt"
 
 
+def test_errors_name_the_upload_not_the_servers_temporary_path(tmp_path):
+    path = tmp_path / "tmp3o17a3ha.jpg"  # a JPEG signature and nothing Pillow can identify
+    path.write_bytes(b"\xff\xd8\xff" + bytes(50))
+    error = probe_error(path, "session 4.jpg")
+    assert "'session 4.jpg'" in str(error) and str(tmp_path) not in str(error)
+    with pytest.raises(FormatError) as read_error:
+        read(path, fmt="jpeg", filename="session 4.jpg")
+    assert "'session 4.jpg'" in str(read_error.value) and str(tmp_path) not in str(read_error.value)
+
+
 def _png_header(width: int, height: int) -> bytes:
     """A PNG signature and IHDR (8-bit grey) with a valid CRC, and no pixel data at all."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -20,22 +22,29 @@ def probe(path: str | os.PathLike[str], *, filename: str, max_pixels: int) -> Pr
     (before any decoding); then every frame is decoded once, one at a time, so
     truncation and damaged compressed streams are found. Raises :class:`FormatError`.
     """
-    fmt = sniff(path)
-    check_extension(fmt, filename)
-    if fmt in ("png", "jpeg"):
-        return probe_raster(path, fmt=fmt, max_pixels=max_pixels)
-    if fmt == "tiff":
-        return probe_tiff(path, max_pixels=max_pixels)
-    return _dm().probe_dm(path, fmt=fmt, max_pixels=max_pixels)
+    with _path_hidden(path, f"'{filename}'"):
+        fmt = sniff(path)
+        check_extension(fmt, filename)
+        if fmt in ("png", "jpeg"):
+            return probe_raster(path, fmt=fmt, max_pixels=max_pixels)
+        if fmt == "tiff":
+            return probe_tiff(path, max_pixels=max_pixels)
+        return _dm().probe_dm(path, fmt=fmt, max_pixels=max_pixels)
 
 
-def read(path: str | os.PathLike[str], *, fmt: str) -> Micrograph:
+def read(path: str | os.PathLike[str], *, fmt: str, filename: str = "original") -> Micrograph:
     """Decode a file already accepted by :func:`probe` (``fmt`` is ``Probe.format``).
 
-    Raises :class:`FormatError` if the content is not ``fmt`` or turns out damaged.
+    Raises :class:`FormatError` if the content is not ``fmt`` or turns out damaged; its
+    message names the file as ``filename``, never by its local path.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+    with _path_hidden(path, f"'{filename}'"):
+        return _read(path, fmt)
+
+
+def _read(path: str | os.PathLike[str], fmt: str) -> Micrograph:
     actual = sniff(path)
     if actual != fmt:
         raise FormatError(
@@ -53,6 +62,22 @@ def read(path: str | os.PathLike[str], *, fmt: str) -> Micrograph:
             "The image holds no finite pixel values (all NaN or infinite): nothing to analyse.",
         )
     return micrograph
+
+
+@contextmanager
+def _path_hidden(path: str | os.PathLike[str], name: str) -> Iterator[None]:
+    """Decoders quote the file they read ("cannot identify image file '/tmp/…'"): the
+    uploader sees ``name`` instead of the server's temporary path."""
+    try:
+        yield
+    except FormatError as err:
+        local = os.fspath(path)
+        if local not in err.message:
+            raise
+        for quoted in (f"'{local}'", f'"{local}"', local):
+            err.message = err.message.replace(quoted, name)
+        err.args = (err.message,)
+        raise
 
 
 def _dm():
