@@ -25,6 +25,7 @@ import numpy as np
 UNLABELLED = 255
 #: PNG text chunk key (and OME MapAnnotation namespace) holding the class table
 CLASS_TABLE_KEY = "chiplab:classes"
+PROVENANCE_KEY = "chiplab:provenance"
 
 
 def hex_to_rgb(colour: str) -> tuple[int, int, int]:
@@ -149,11 +150,16 @@ def mask_png(
     chip_size: int,
     offset: Sequence[int],
     image_shape: Sequence[int],
+    provenance: dict | None = None,
 ) -> bytes:
-    """Class index per pixel at image size (8-bit grey PNG) with the class table as iTXt."""
+    """Class index per pixel at image size (8-bit grey PNG) with the class table as iTXt
+    (and the result's provenance under :data:`PROVENANCE_KEY`)."""
     mask = upsample_labels(labels, chip_size=chip_size, offset=offset, shape=image_shape)
     table = class_table(classes, chip_size=chip_size, offset=offset)
-    return _png(mask, text={CLASS_TABLE_KEY: json.dumps(table)})
+    text = {CLASS_TABLE_KEY: json.dumps(table)}
+    if provenance:
+        text[PROVENANCE_KEY] = json.dumps(provenance)
+    return _png(mask, text=text)
 
 
 def read_png_class_table(data: bytes) -> dict:
@@ -174,11 +180,13 @@ def mask_ome_tiff(
     pixel_size: float | None = None,
     pixel_unit: str | None = None,
     name: str = "labels",
+    provenance: dict | None = None,
 ) -> bytes:
     """Label image as OME-TIFF: (rows, cols) -> YX, a series (T, rows, cols) -> TYX, uint8.
 
-    The class table is the image Description (JSON) and a MapAnnotation (index -> name) in
-    the namespace :data:`CLASS_TABLE_KEY`; physical pixel size is set when calibrated.
+    The class table is the image Description (JSON, with the result's ``provenance`` when
+    given) and a MapAnnotation (index -> name) in the namespace :data:`CLASS_TABLE_KEY`;
+    physical pixel size is set when calibrated.
     """
     import tifffile
 
@@ -188,6 +196,8 @@ def mask_ome_tiff(
         [upsample_labels(f, chip_size=chip_size, offset=offset, shape=image_shape) for f in series]
     )
     table = class_table(classes, chip_size=chip_size, offset=offset)
+    if provenance:
+        table = {**table, "provenance": provenance}
     metadata: dict = {
         "axes": "YX" if lab.ndim == 2 else "TYX",
         "Name": name,
@@ -253,19 +263,41 @@ def counts_rows(stats: dict, classes: Sequence[dict]) -> list[dict]:
     return rows
 
 
-def counts_csv(stats: dict, classes: Sequence[dict], *, frame: int | None = None) -> str:
-    """The per-class table as CSV (empty cells where a value is unknown)."""
+def counts_csv(
+    stats: dict,
+    classes: Sequence[dict],
+    *,
+    frame: int | None = None,
+    provenance: dict | None = None,
+) -> str:
+    """The per-class table as CSV (empty cells where a value is unknown).
+
+    With ``provenance`` (see ``analysis.runner.provenance``) every row also names the job, the
+    image's sha256, the support-set version and the model version, so a table copied out of
+    its folder still says where it came from.
+    """
     rows = counts_rows(stats, classes)
+    source = _provenance_columns(provenance) if provenance else {}
     buf = io.StringIO()
-    fields = (["frame"] if frame is not None else []) + list(rows[0] if rows else [])
+    fields = (["frame"] if frame is not None else []) + list(rows[0] if rows else []) + [*source]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        values = {k: ("" if v is None else v) for k, v in row.items()}
+        values = {k: ("" if v is None else v) for k, v in row.items()} | source
         if frame is not None:
             values["frame"] = frame
         writer.writerow(values)
     return buf.getvalue()
+
+
+def _provenance_columns(provenance: dict) -> dict:
+    model = provenance["model_version"]
+    return {
+        "job": provenance["job"],
+        "image_sha256": provenance["image"]["sha256"],
+        "support_set_version": provenance["support_set"]["id"],
+        "model_version": f"{model['name']} v{model['version']}",
+    }
 
 
 def probability_summary(probs: np.ndarray, confidence: np.ndarray) -> dict:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from catalog.fair import persistent_url
 from catalog.models import Image
 from common import storage
 
@@ -284,6 +285,11 @@ def provenance(job: SegmentationJob, image: Image, frame: int, *, temperature: f
             "pixel_unit": image.pixel_unit,
         },
         "frame": frame,
+        "dataset": {
+            "id": str(image.dataset_id),
+            "persistent_url": persistent_url(image.dataset),
+            "licence": image.dataset.licence,
+        },
         "support_set": {
             "id": str(version.pk),
             "number": version.number,
@@ -305,6 +311,7 @@ def provenance(job: SegmentationJob, image: Image, frame: int, *, temperature: f
         "temperature": temperature,
         "code_version": job.code_version,
         "created_by": str(job.created_by_id),
+        "started": job.started.isoformat() if job.started else None,
     }
 
 
@@ -352,15 +359,16 @@ def _save(
         "overlay.png": exports.overlay_png(
             images.preview(image, frame), result.labels, classes, **geometry
         ),
-        "mask.png": exports.mask_png(result.labels, classes, **geometry),
+        "mask.png": exports.mask_png(result.labels, classes, **geometry, provenance=prov),
         "mask.ome.tif": exports.mask_ome_tiff(
             result.labels,
             classes,
             **geometry,
             pixel_size=image.pixel_size,
             pixel_unit=image.pixel_unit or None,
+            provenance=prov,
         ),
-        "counts.csv": exports.counts_csv(stats, classes).encode(),
+        "counts.csv": exports.counts_csv(stats, classes, provenance=prov).encode(),
         "result.json": exports.result_json(document),
         "chart.svg": exports.chart_svg(stats, classes, title=title).encode(),
         "chart.png": exports.chart_png(stats, classes, title=title),

@@ -32,21 +32,9 @@ def dataset_jsonld(dataset: Dataset, request=None) -> dict:
     identifiers = [url, f"urn:uuid:{dataset.pk}"]
     if dataset.doi:
         identifiers.insert(0, f"https://doi.org/{dataset.doi}")
-    distribution = []
-    for image in dataset.images.filter(status=ImageStatus.READY):
-        item = {
-            "@type": "DataDownload",
-            "name": image.original_filename,
-            "contentUrl": base + reverse("image-original", args=[image.pk]),
-            "encodingFormat": _mime(image.format),
-            "contentSize": f"{image.size_bytes} B",
-            "sha256": image.sha256,
-            "width": image.width,
-            "height": image.height,
-        }
-        if image.pixel_size:
-            item["description"] = f"pixel size {image.pixel_size:g} {image.pixel_unit}"
-        distribution.append(item)
+    images = list(dataset.images.filter(status=ImageStatus.READY))
+    distribution = [_download(image, base) for image in images]
+    modified = max([dataset.modified, *(i.ingested or i.created for i in images)])
     doc = {
         "@context": "https://schema.org/",
         "@type": "Dataset",
@@ -60,12 +48,45 @@ def dataset_jsonld(dataset: Dataset, request=None) -> dict:
         "creator": [_creator(c) for c in dataset.creators],
         "publisher": {"@type": "Organization", "name": dataset.lab.name},
         "dateCreated": dataset.created.isoformat(),
-        "dateModified": dataset.modified.isoformat(),
+        "dateModified": modified.isoformat(),
         "isAccessibleForFree": True,
         "measurementTechnique": "Electron microscopy",
         "distribution": distribution,
     }
     return doc
+
+
+def _property(name: str, value, unit: str | None = None) -> dict:
+    prop = {"@type": "PropertyValue", "propertyID": name, "value": value}
+    if unit:
+        prop["unitText"] = unit
+    return prop
+
+
+def _download(image, base: str) -> dict:
+    """One original file: where to get it, its checksum, size, calibration and instrument."""
+    props = [_property("sha256", image.sha256), _property("dtype", image.dtype)]
+    if image.frames > 1:
+        props.append(_property("frames", image.frames))
+    if image.pixel_size:
+        props.append(_property("pixel_size", image.pixel_size, image.pixel_unit))
+    props += [
+        _property(key, value)
+        for key, value in sorted((image.instrument or {}).items())
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
+    ]
+    return {
+        "@type": "DataDownload",
+        "identifier": f"urn:uuid:{image.pk}",
+        "name": image.original_filename,
+        "contentUrl": base + reverse("image-original", args=[image.pk]),
+        "encodingFormat": _mime(image.format),
+        "contentSize": f"{image.size_bytes} B",
+        "width": {"@type": "QuantitativeValue", "value": image.width, "unitText": "px"},
+        "height": {"@type": "QuantitativeValue", "value": image.height, "unitText": "px"},
+        "dateCreated": image.created.isoformat(),
+        "additionalProperty": props,
+    }
 
 
 _MIME = {

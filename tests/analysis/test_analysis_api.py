@@ -289,6 +289,15 @@ def test_exports_open_and_agree_with_the_json(finished):
     rows = list(csv.DictReader(io.StringIO(get("counts.csv").decode())))
     assert [int(r["count"]) for r in rows] == document["stats"]["counts"]
     assert [r["class"] for r in rows] == [c["name"] for c in document["classes"]]
+    # every file says where it came from, not only result.json
+    prov = document["provenance"]
+    assert prov["dataset"]["licence"] and prov["dataset"]["id"] == str(result.image.dataset_id)
+    assert {r["image_sha256"] for r in rows} == {prov["image"]["sha256"]}
+    assert {r["support_set_version"] for r in rows} == {prov["support_set"]["id"]}
+    with PILImage.open(io.BytesIO(get("mask.png"))) as img:
+        assert json.loads(img.text[exports.PROVENANCE_KEY]) == prov
+    with tifffile.TiffFile(io.BytesIO(get("mask.ome.tif"))) as tif:
+        assert prov["image"]["sha256"] in tif.ome_metadata
     with PILImage.open(io.BytesIO(get("overlay.png"))) as img:
         overlay = np.asarray(img)
     colour = exports.hex_to_rgb(document["classes"][int(labels[0, 0])]["colour"])

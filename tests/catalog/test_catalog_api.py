@@ -2,11 +2,13 @@
 
 import contextlib
 import hashlib
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from catalog.models import Dataset, Image, Visibility
 from tests.support.micrographs import JEOL_TIFF, calibrated_tiff_bytes, png_bytes, tiff_bytes
@@ -139,14 +141,31 @@ def test_jsonld_describes_the_dataset(client_for, world):
         dtype="uint16",
         status="ready",
         uploaded_by=world.curator,
+        pixel_size=0.05,
+        pixel_unit="nm",
+        instrument={"microscope": "JEM-ARM300F", "voltage_kv": 300.0, "tags": {"x": 1}},
+        ingested=timezone.now() + timedelta(minutes=5),
     )
     doc = client_for(world.viewer).get(f"/api/datasets/{dataset.pk}/jsonld").json()
     assert doc["@type"] == "Dataset" and doc["@context"] == "https://schema.org/"
     assert doc["license"] == "https://spdx.org/licenses/CC0-1.0.html"
     assert "https://doi.org/10.1234/abc" in doc["identifier"]
     assert doc["creator"][0]["identifier"] == "https://orcid.org/0000-0002-1825-0097"
-    assert doc["distribution"][0]["sha256"] == "ab" * 32
-    assert doc["distribution"][0]["encodingFormat"] == "image/tiff"
+    item = doc["distribution"][0]
+    assert item["encodingFormat"] == "image/tiff" and item["width"]["value"] == 4
+    props = {p["propertyID"]: p for p in item["additionalProperty"]}
+    assert all(p["@type"] == "PropertyValue" for p in props.values())
+    assert props["sha256"]["value"] == "ab" * 32
+    assert props["pixel_size"] == {
+        "@type": "PropertyValue",
+        "propertyID": "pixel_size",
+        "value": 0.05,
+        "unitText": "nm",
+    }
+    assert props["microscope"]["value"] == "JEM-ARM300F" and props["voltage_kv"]["value"] == 300
+    assert "tags" not in props  # nested vendor trees stay in the image's own metadata
+    # adding (ingesting) an image modifies the dataset
+    assert datetime.fromisoformat(doc["dateModified"]) > dataset.modified
 
 
 def test_image_list_filters_by_status_and_refuses_an_unknown_one(client_for, world):
