@@ -4,12 +4,11 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common import storage
-from common.apis import paginated, valid
+from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import NotFound
 
 from . import selectors, services

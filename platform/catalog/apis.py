@@ -3,7 +3,6 @@
 from django.db.models import Count
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -11,7 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import lab_get
 from common import storage
-from common.apis import paginated, valid
+from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import Invalid, NotFound
 
 from . import selectors, services

@@ -1,6 +1,12 @@
 """One domain error type, mapped to HTTP once (in the DRF exception handler)."""
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
@@ -93,8 +99,30 @@ def _validation_message(fields: dict[str, list[str]]) -> str:
     return messages[0] if path == NON_FIELD else f"{path}: {messages[0]}"
 
 
+def _request_limit_error(exc) -> ChiplabError | None:
+    """Django's limits on request bodies, raised when a view first reads the data.
+
+    Left to Django they become a bare "400 Bad Request" with no reason given.
+    """
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return TooLarge(
+            f"The request's JSON or form data is over this server's limit of {limit:,} bytes "
+            f"({limit / 1024**2:.1f} MiB). Send files as multipart/form-data file fields, "
+            f"which may be larger."
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return Invalid(f"The request has more than {limit} form fields.", code="too_many_fields")
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return Invalid(f"The request has more than {limit} files.", code="too_many_files")
+    return None
+
+
 def exception_handler(exc, context):
     """Render every API error as ``{"error": {"code", "message", "fields"?}}``."""
+    exc = _request_limit_error(exc) or exc
     if isinstance(exc, ChiplabError):
         return Response(
             error_body(exc.code, exc.message, flat_fields(exc.fields)), status=exc.status

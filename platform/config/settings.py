@@ -6,7 +6,9 @@ Services mode is the same code pointed at Postgres, MinIO/S3, Redis/RabbitMQ and
 server through the variables listed in ``infra/.env.example``.
 """
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -40,6 +42,18 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 elif not SECRET_KEY:
     SECRET_KEY = "embedded-mode-only-not-a-secret"
+
+# Base of persistent dataset URLs (JSON-LD @id, landing pages); unset = the request's host,
+# which the client names (any of DJANGO_ALLOWED_HOSTS), so production requires it.
+CHIPLAB_PUBLIC_URL = env.str("CHIPLAB_PUBLIC_URL", default="")
+_public_url = urlsplit(CHIPLAB_PUBLIC_URL)
+if (CHIPLAB_PUBLIC_URL or PRODUCTION) and not (
+    _public_url.scheme in {"http", "https"} and _public_url.netloc
+):
+    raise ImproperlyConfigured(
+        "CHIPLAB_PUBLIC_URL must be the site's public address, e.g. https://chiplab.example.org"
+        " (production requires it: persistent dataset ids are built from it)."
+    )
 
 # --- paths -------------------------------------------------------------------------
 DATA_DIR = Path(env.str("CHIPLAB_DATA_DIR", default=str(REPO_DIR / "var"))).resolve()
@@ -216,15 +230,46 @@ CHIPLAB_TRAIN_MAX_EPOCHS = env.int("CHIPLAB_TRAIN_MAX_EPOCHS", default=100)
 CHIPLAB_TRAIN_TIME_LIMIT = env.int("CHIPLAB_TRAIN_TIME_LIMIT", default=6 * 3600)
 # --- end registry ----------------------------------------------------------------
 
+
+# --- rate limits -------------------------------------------------------------------
+def _rate(name: str, default: str) -> str:
+    rate = env.str(name, default=default)
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
+        raise ImproperlyConfigured(f"{name} must be a rate like 10/min (per s, min, hour or day).")
+    return rate
+
+
+_NUM_PROXIES = env.int("CHIPLAB_NUM_PROXIES", default=0)
+if _NUM_PROXIES < 0:
+    raise ImproperlyConfigured("CHIPLAB_NUM_PROXIES must be 0 or more.")
+
+# Throttles count requests in the default cache: one count for all web processes only when
+# that cache is shared (redis://…); the default is per process.
+CACHES = {"default": env.cache_url("CHIPLAB_CACHE_URL", default="locmemcache://")}
+
 # --- DRF / OpenAPI -----------------------------------------------------------------
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": [
+        "common.parsers.JSONParser",  # refuses absurdly nested JSON with a 400
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Views opt in with `throttle_scope`; requests are counted per client address.
+    "DEFAULT_THROTTLE_CLASSES": ["common.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "login": _rate("CHIPLAB_LOGIN_RATE", "10/min"),
+        "register": _rate("CHIPLAB_REGISTER_RATE", "20/hour"),
+    },
+    # Reverse proxies whose X-Forwarded-For entries are trusted for the client address; with
+    # 0 the header is ignored (anyone can forge it), with none DRF would trust it blindly.
+    "NUM_PROXIES": _NUM_PROXIES,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "common.apis.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "common.errors.exception_handler",
@@ -256,7 +301,6 @@ USE_I18N = True
 USE_TZ = True
 CHIPLAB_CODE_VERSION = env.str("CHIPLAB_CODE_VERSION", default="")
 CHIPLAB_OPEN_SIGNUP = env.bool("CHIPLAB_OPEN_SIGNUP", default=not PRODUCTION)
-CHIPLAB_PUBLIC_URL = env.str("CHIPLAB_PUBLIC_URL", default="")
 
 LOGGING = {
     "version": 1,

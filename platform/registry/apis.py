@@ -7,14 +7,13 @@ import zipfile
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role
 from accounts.selectors import lab_get, require_role
-from common.apis import paginated, valid
+from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import Invalid
 
 from . import selectors, services

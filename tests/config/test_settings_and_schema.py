@@ -1,6 +1,7 @@
 """Settings guard production; the OpenAPI schema is valid and complete."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -9,6 +10,11 @@ import pytest
 from tests.support.services import ROOT
 
 GOOD_SECRET = "x" * 50
+SAFE = {
+    "DJANGO_SECRET_KEY": GOOD_SECRET,
+    "DJANGO_ALLOWED_HOSTS": "lab.example.org",
+    "CHIPLAB_PUBLIC_URL": "https://lab.example.org",
+}
 
 
 def load_settings(**env) -> subprocess.CompletedProcess:
@@ -38,6 +44,12 @@ def load_settings(**env) -> subprocess.CompletedProcess:
         ),
         ({"DJANGO_SECRET_KEY": GOOD_SECRET}, "DJANGO_ALLOWED_HOSTS"),
         ({"DJANGO_SECRET_KEY": GOOD_SECRET, "DJANGO_ALLOWED_HOSTS": "*"}, "DJANGO_ALLOWED_HOSTS"),
+        # persistent dataset ids must not follow the request's Host header
+        ({**SAFE, "CHIPLAB_PUBLIC_URL": ""}, "CHIPLAB_PUBLIC_URL"),
+        ({**SAFE, "CHIPLAB_PUBLIC_URL": "lab.example.org"}, "CHIPLAB_PUBLIC_URL"),
+        ({**SAFE, "CHIPLAB_PUBLIC_URL": "ftp://lab.example.org"}, "CHIPLAB_PUBLIC_URL"),
+        ({**SAFE, "CHIPLAB_LOGIN_RATE": "lots"}, "CHIPLAB_LOGIN_RATE"),
+        ({**SAFE, "CHIPLAB_REGISTER_RATE": "5/fortnight"}, "CHIPLAB_REGISTER_RATE"),
     ],
 )
 def test_production_refuses_unsafe_settings(env, message, tmp_path):
@@ -47,13 +59,12 @@ def test_production_refuses_unsafe_settings(env, message, tmp_path):
 
 
 def test_production_starts_when_safe(tmp_path):
-    result = load_settings(
-        CHIPLAB_MODE="production",
-        CHIPLAB_DATA_DIR=str(tmp_path),
-        DJANGO_SECRET_KEY=GOOD_SECRET,
-        DJANGO_ALLOWED_HOSTS="lab.example.org",
-    )
+    result = load_settings(CHIPLAB_MODE="production", CHIPLAB_DATA_DIR=str(tmp_path), **SAFE)
     assert result.returncode == 0, result.stderr
+
+
+def test_embedded_mode_needs_no_public_url(tmp_path):
+    assert load_settings(CHIPLAB_DATA_DIR=str(tmp_path)).returncode == 0
 
 
 def test_unknown_storage_backend_is_refused(tmp_path):
@@ -96,3 +107,44 @@ def test_schema_and_docs_are_served(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn.jsdelivr" not in docs.content  # served offline from the sidecar package
+
+
+def example_environment() -> dict[str, str]:
+    """infra/.env.example read as docker compose reads it (`` #`` starts a comment)."""
+    values = {}
+    for line in (ROOT / "infra" / ".env.example").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            values[key.strip()] = re.split(r"\s+#", value, maxsplit=1)[0].strip()
+    return values
+
+
+def test_the_example_environment_is_a_valid_production_configuration(tmp_path):
+    """infra/.env.example documents every required setting with a value production accepts."""
+    script = (
+        "from django.conf import settings; import django; django.setup(); "
+        "print(settings.PRODUCTION, settings.CHIPLAB_PUBLIC_URL, "
+        "settings.CACHES['default']['BACKEND'], settings.REST_FRAMEWORK['NUM_PROXIES'])"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CHIPLAB_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT / "platform",
+        env={
+            **clean,
+            **example_environment(),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "CHIPLAB_ENV_FILE": "/nonexistent",
+            "CHIPLAB_DATA_DIR": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == [
+        "True",
+        "https://chiplab.example.org",
+        "django.core.cache.backends.redis.RedisCache",
+        "0",
+    ]

@@ -1,0 +1,102 @@
+"""Hostile request bodies get a clear 4xx in the API's error format, never a 500 or a bare 400."""
+
+import json
+
+import pytest
+from django.test import Client
+from rest_framework.settings import api_settings
+
+from common.parsers import MAX_JSON_DEPTH
+
+pytestmark = pytest.mark.django_db
+
+
+def post_json(client, path, text):
+    return client.post(path, text, content_type="application/json")
+
+
+# --- deeply nested JSON ---------------------------------------------------------------
+@pytest.mark.parametrize("depth", [100_000, MAX_JSON_DEPTH + 1])
+def test_deeply_nested_json_is_a_400_even_before_signing_in(depth):
+    client = Client(raise_request_exception=False)
+    response = post_json(client, "/api/auth/login", "[" * depth + "]" * depth)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "parse_error"
+    assert "nested" in error["message"] and str(MAX_JSON_DEPTH) in error["message"]
+
+
+def test_deeply_nested_json_in_an_object_is_refused(client_for, user):
+    nested = json.loads("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH)
+    body = {"name": "Lab", "description": nested}
+    response = client_for(user).post("/api/labs/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+
+
+def test_json_at_the_depth_limit_still_parses(client_for, user):
+    nested = "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)
+    body = '{"name": "Lab", "description": ' + nested + "}"
+    response = post_json(client_for(user), "/api/labs/", body)
+    # the parser accepts it; the serializer then says what is wrong with the field
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"description": ["Not a valid string."]}
+
+
+def test_the_project_parsers_are_the_defaults():
+    names = [cls.__module__ + "." + cls.__name__ for cls in api_settings.DEFAULT_PARSER_CLASSES]
+    assert names == [
+        "common.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ]
+
+
+# --- bodies above DATA_UPLOAD_MAX_MEMORY_SIZE --------------------------------------------
+def big_json(settings):
+    return json.dumps({"username": "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE, "password": "y"})
+
+
+def assert_too_large(response, settings):
+    assert response.status_code == 413, response.content[:300]
+    error = response.json()["error"]
+    assert error["code"] == "too_large"
+    assert f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}" in error["message"]
+    assert "multipart" in error["message"]
+
+
+def test_a_json_body_over_the_limit_is_413_naming_it(settings):
+    client = Client(raise_request_exception=False)
+    assert_too_large(post_json(client, "/api/auth/login", big_json(settings)), settings)
+
+
+def test_a_signed_in_json_body_over_the_limit_is_413(client_for, user, settings):
+    response = client_for(user).post(
+        "/api/labs/", big_json(settings), content_type="application/json"
+    )
+    assert_too_large(response, settings)
+
+
+def test_form_bodies_over_the_limit_are_413(settings):
+    client = Client(raise_request_exception=False)
+    text = {"username": "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE, "password": "y"}
+    urlencoded = client.post(
+        "/api/auth/login",
+        "username=" + text["username"],
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert_too_large(urlencoded, settings)
+    multipart = client.post("/api/auth/login", text)  # form fields, no file
+    assert_too_large(multipart, settings)
+
+
+def test_too_many_form_fields_is_a_clear_400(settings):
+    client = Client(raise_request_exception=False)
+    body = "&".join(f"f{n}=1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    response = client.post(
+        "/api/auth/login", body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "too_many_fields"
+    assert str(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS) in error["message"]
