@@ -19,12 +19,13 @@ from .serializers import (
     LabUpdateSerializer,
     LoginSerializer,
     MembershipSerializer,
+    MeSerializer,
+    MeUpdateSerializer,
     RegisterSerializer,
     RoleSerializer,
     TokenCreatedSerializer,
     TokenCreateSerializer,
     TokenSerializer,
-    UserSerializer,
 )
 
 
@@ -37,8 +38,9 @@ def _valid(serializer_class, data):
 class LoginApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_scope = "login"  # per client address: CHIPLAB_LOGIN_RATE
 
-    @extend_schema(request=LoginSerializer, responses=UserSerializer)
+    @extend_schema(request=LoginSerializer, responses=MeSerializer)
     def post(self, request):
         data = _valid(LoginSerializer, request.data)
         user = authenticate(request, username=data["username"], password=data["password"])
@@ -46,7 +48,7 @@ class LoginApi(APIView):
             raise Invalid("Wrong username or password.", code="bad_credentials")
         login(request, user)
         get_token(request)
-        return Response(UserSerializer(user).data)
+        return Response(MeSerializer(user).data)
 
 
 class LogoutApi(APIView):
@@ -61,21 +63,27 @@ class LogoutApi(APIView):
 class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_scope = "register"  # per client address: CHIPLAB_REGISTER_RATE
 
-    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
+    @extend_schema(request=RegisterSerializer, responses={201: MeSerializer})
     def post(self, request):
         if not settings.CHIPLAB_OPEN_SIGNUP:
             raise Forbidden("Sign-up is closed on this server; ask a lab owner for an account.")
         data = _valid(RegisterSerializer, request.data)
         user = services.user_create(**data)
-        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+        return Response(MeSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
 class MeApi(APIView):
-    @extend_schema(responses=UserSerializer)
+    @extend_schema(responses=MeSerializer)
     def get(self, request):
         get_token(request)  # sets the CSRF cookie for the browser client
-        return Response(UserSerializer(request.user).data)
+        return Response(MeSerializer(request.user).data)
+
+    @extend_schema(request=MeUpdateSerializer, responses=MeSerializer)
+    def patch(self, request):
+        data = _valid(MeUpdateSerializer, request.data)
+        return Response(MeSerializer(services.user_update(user=request.user, **data)).data)
 
 
 class TokenListApi(APIView):

@@ -4,9 +4,41 @@ from .models import ApiToken, Lab, Membership, Role, User
 
 
 class UserSerializer(serializers.ModelSerializer):
+    """Another user as lab members see them: no e-mail address."""
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "first_name", "last_name", "orcid"]
+
+
+class MeSerializer(serializers.ModelSerializer):
+    """The signed-in user's own account, with their e-mail address."""
+
     class Meta:
         model = User
         fields = ["id", "username", "email", "first_name", "last_name", "orcid"]
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    """What users change about themselves; FAIR exports credit them by these."""
+
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    orcid = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text="ORCID iD as 0000-0002-1825-0097 (checksum verified); blank removes it.",
+    )
+
+    def validate(self, attrs):
+        # Say so rather than silently ignore an attempt to change e.g. the e-mail here.
+        others = sorted(set(self.initial_data) - set(self.fields))
+        if others:
+            raise serializers.ValidationError(
+                {name: ["This field cannot be changed here."] for name in others}
+            )
+        return attrs
 
 
 class LabSerializer(serializers.ModelSerializer):
@@ -71,6 +103,6 @@ class LoginSerializer(serializers.Serializer):
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = serializers.CharField(max_length=150, validators=[User.username_validator])
     email = serializers.EmailField(required=False, allow_blank=True)
     password = serializers.CharField(style={"input_type": "password"})

@@ -1,5 +1,6 @@
 """Writes about users, labs, memberships and tokens (validate, then act, in one transaction)."""
 
+import re
 import secrets
 
 from django.contrib.auth.password_validation import validate_password
@@ -16,9 +17,15 @@ from .selectors import email_in_use, require_role, user_for_invite
 
 
 def user_create(*, username: str, password: str, email: str = "", **extra) -> User:
-    username = (username or "").strip()
+    # NFKC first (as create_user does), so that the checks see the name that is stored
+    username = User.normalize_username((username or "").strip())
     if not username:
         raise Invalid("A username is required.", fields={"username": ["required"]})
+    try:
+        # the model's validators: letters, digits and @.+-_ only, at most 150 characters
+        User._meta.get_field("username").run_validators(username)
+    except DjangoValidationError as err:
+        raise Invalid(" ".join(err.messages), fields={"username": err.messages}) from err
     if User.objects.filter(username__iexact=username).exists():
         raise Conflict("That username is taken.", fields={"username": ["taken"]})
     email = (email or "").strip()
@@ -33,7 +40,62 @@ def user_create(*, username: str, password: str, email: str = "", **extra) -> Us
         validate_password(password, User(username=username, email=email))
     except DjangoValidationError as err:
         raise Invalid(" ".join(err.messages), fields={"password": err.messages}) from err
-    return User.objects.create_user(username=username, email=email, password=password, **extra)
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(
+                username=username, email=email, password=password, **extra
+            )
+    except IntegrityError as err:  # the same name registered a moment ago
+        raise Conflict("That username is taken.", fields={"username": ["taken"]}) from err
+
+
+ORCID_FORM = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]")
+
+
+def _valid_orcid(orcid: str) -> str:
+    """An ORCID iD in its canonical form, or Invalid (format, then ISO 7064 mod 11-2)."""
+    orcid = orcid.strip().upper()
+    if not orcid:
+        return ""
+    if not ORCID_FORM.fullmatch(orcid):
+        message = f"'{orcid}' is not an ORCID iD; write it as 0000-0002-1825-0097."
+        raise Invalid(message, fields={"orcid": [message]})
+    digits = orcid.replace("-", "")
+    total = 0
+    for digit in digits[:-1]:
+        total = (total + int(digit)) * 2
+    check = (12 - total % 11) % 11
+    if digits[-1] != ("X" if check == 10 else str(check)):
+        message = f"'{orcid}' is not a valid ORCID iD: its last character (checksum) is wrong."
+        raise Invalid(message, fields={"orcid": [message]})
+    return orcid
+
+
+@transaction.atomic
+def user_update(
+    *,
+    user: User,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    orcid: str | None = None,
+) -> User:
+    """Change the signed-in user's own name and ORCID iD (None leaves a field as it is)."""
+    changes = {}
+    for name, value in (("first_name", first_name), ("last_name", last_name)):
+        if value is not None:
+            value = value.strip()
+            limit = User._meta.get_field(name).max_length
+            if len(value) > limit:
+                message = f"At most {limit} characters."
+                raise Invalid(f"{name}: {message}", fields={name: [message]})
+            changes[name] = value
+    if orcid is not None:
+        changes["orcid"] = _valid_orcid(orcid)
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if changes:
+        user.save(update_fields=list(changes))
+    return user
 
 
 @transaction.atomic
@@ -97,8 +159,19 @@ def _owners_left(lab: Lab, excluding: Membership) -> int:
     return lab.memberships.filter(role=Role.OWNER).exclude(pk=excluding.pk).count()
 
 
+def _lock(lab: Lab) -> None:
+    """Serialise owner changes in one lab until the transaction ends.
+
+    Without it two owners leaving (or being demoted) at once each count the other as
+    remaining, and the lab is left with no owner.
+    """
+    if not list(Lab.objects.select_for_update().filter(pk=lab.pk).values_list("pk", flat=True)):
+        raise NotFound("Lab not found.")
+
+
 @transaction.atomic
 def member_set_role(*, user: User, lab: Lab, member_id, role: str) -> Membership:
+    _lock(lab)  # first: the acting owner may just have been demoted by another owner
     require_role(user=user, lab_id=lab.pk, role=Role.OWNER)
     role = _valid_role(role)
     membership = _membership(lab, member_id)
@@ -111,6 +184,7 @@ def member_set_role(*, user: User, lab: Lab, member_id, role: str) -> Membership
 
 @transaction.atomic
 def member_remove(*, user: User, lab: Lab, member_id) -> None:
+    _lock(lab)
     if str(member_id) != str(user.pk):
         require_role(user=user, lab_id=lab.pk, role=Role.OWNER)
     else:
