@@ -32,6 +32,7 @@ from .serializers import (
     LabelClassSerializer,
     LabelSchemaSerializer,
     SchemaCreateSerializer,
+    SchemaQuerySerializer,
     SupportQuerySerializer,
     SupportSetVersionSerializer,
     SupportStateSerializer,
@@ -170,7 +171,7 @@ class GridVoteApi(APIView):
                 "user",
                 str,
                 enum=["me", "all"],
-                description="me: your labels; all: everyone's, with counts",
+                description="me: your labels; all: everyone's, with counts (lab members only)",
             ),
             _schema_param(),
         ],
@@ -179,8 +180,16 @@ class GridVoteApi(APIView):
                 description="Current state per chip: "
                 "{grid, schema, user, chips: [{row, col, class, not} | "
                 "{row, col, mine, counts, not_counts, users}]}"
-            )
+            ),
+            403: OpenApiResponse(
+                description="user=all by someone outside the dataset's lab (a public "
+                "dataset): members_only"
+            ),
         },
+        description="user=all lists each annotator's current label (user id and class) and is "
+        "for members of the dataset's lab only. Users below curator see only their own vote "
+        "on chips with a gold answer (counts included): the curator's gold answer is "
+        "recorded as their vote there.",
     )
     def get(self, request, grid_id):
         query = valid(VotesQuerySerializer, request.query_params)
@@ -236,7 +245,10 @@ class GridSupportApi(APIView):
         parameters=[SupportQuerySerializer],
         responses=SupportStateSerializer,
         description="The support set a rule derives from the current votes, with "
-        "counts per class and guidance warnings (before freezing).",
+        "counts per class and guidance warnings (before freezing). For members of the "
+        "dataset's lab only (403 members_only for others: they read frozen versions). Below "
+        "curator it is derived as if on chips with a gold answer only you had voted, so it "
+        "can differ there from what freezing gives.",
     )
     def get(self, request, grid_id):
         query = valid(SupportQuerySerializer, request.query_params)
@@ -256,11 +268,17 @@ class GridSupportApi(APIView):
 
 
 class GridGoldApi(APIView):
-    @extend_schema(tags=TAG, parameters=[_schema_param()], responses=GoldChipSerializer(many=True))
+    @extend_schema(
+        tags=TAG,
+        parameters=[SchemaQuerySerializer],
+        responses=GoldChipSerializer(many=True),
+        description="The reference answers (curators only).",
+    )
     def get(self, request, grid_id):
+        query = valid(SchemaQuerySerializer, request.query_params)
         grid = selectors.grid_get(user=request.user, grid_id=grid_id)
         schema = selectors.schema_for_grid(
-            user=request.user, grid=grid, schema_id=request.query_params.get("schema")
+            user=request.user, grid=grid, schema_id=query.get("schema")
         )
         gold = selectors.gold_of_grid(user=request.user, grid=grid, schema=schema)
         return Response(GoldChipSerializer(gold, many=True).data)
@@ -288,7 +306,12 @@ class GridGoldApi(APIView):
 
 # --- frozen versions, agreement ----------------------------------------------------
 class SchemaVersionListApi(APIView):
-    @extend_schema(tags=TAG, responses=SupportSetVersionSerializer(many=True))
+    @extend_schema(
+        tags=TAG,
+        responses=SupportSetVersionSerializer(many=True),
+        description="The frozen versions, oldest first; anonymised for readers outside the "
+        "dataset's lab (see SupportSetVersion).",
+    )
     def get(self, request, schema_id):
         versions = selectors.versions_of_schema(user=request.user, schema_id=schema_id)
         return Response(SupportSetVersionSerializer(versions, many=True).data)
@@ -315,18 +338,38 @@ class SchemaVersionListApi(APIView):
             min_votes=data["min_votes"],
             grids=grids,
         )
+        version = selectors.support_set_get(user=request.user, version_id=version.pk)
         return Response(SupportSetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
 class SupportSetDetailApi(APIView):
-    @extend_schema(tags=TAG, responses=SupportSetVersionSerializer)
+    @extend_schema(
+        tags=TAG,
+        responses=SupportSetVersionSerializer,
+        description="One frozen version; anonymised for readers outside the dataset's lab "
+        "(see SupportSetVersion).",
+    )
     def get(self, request, version_id):
         version = selectors.support_set_get(user=request.user, version_id=version_id)
         return Response(SupportSetVersionSerializer(version).data)
 
 
 class SchemaAgreementApi(APIView):
-    @extend_schema(tags=TAG, parameters=[AgreementQuerySerializer], responses=AgreementSerializer)
+    @extend_schema(
+        tags=TAG,
+        parameters=[AgreementQuerySerializer],
+        responses={
+            200: AgreementSerializer,
+            403: OpenApiResponse(
+                description="Someone outside the dataset's lab (a public dataset): members_only"
+            ),
+        },
+        description="Agreement per chip and per annotator. It rates individual people, so "
+        "it is for members of the dataset's lab only: others get 403 members_only (frozen "
+        "versions carry per-chip agreement anonymously). Below curator, chips with a gold "
+        "answer are left out of per_chip, overall and the agreement with the consensus; "
+        "everyone's agreement with gold is still given. A grid of another dataset is a 400.",
+    )
     def get(self, request, schema_id):
         query = valid(AgreementQuerySerializer, request.query_params)
         schema = selectors.schema_get(user=request.user, schema_id=schema_id)

@@ -22,6 +22,12 @@ opinions and a label is rated: its consensus is the unique most-labelled class (
 included in the consensus they are compared to); a tie for the lead is rated too, as
 disagreement, against the tied class with the best agreement (so at most 1/2), and has no
 consensus. Per-annotator agreement with the consensus only uses chips that have one.
+
+Redaction (reads only). What a user may not see is left out before deriving anything from it:
+``redact`` drops the opinions on some chips of everyone but the viewer, and ``decide`` /
+``support_state`` take the same ``hidden`` chips. Selectors use it to hide other users' votes
+on gold chips from users below curator; freezing never redacts, so the consensus rules
+themselves are unchanged.
 """
 
 from __future__ import annotations
@@ -104,6 +110,23 @@ def opinions(*, schema: LabelSchema, grids: Iterable[Grid]) -> dict[Chip, dict[s
     return fold(vote_rows(schema=schema, grids=grids), active=active_class_ids(schema))
 
 
+def redact(state, *, hidden: frozenset[Chip], keep: str | None = None) -> dict:
+    """``state`` without anyone's opinion on the ``hidden`` chips but ``keep``'s (a user id).
+
+    In a one-voice fold (key "curators") nobody is kept, so hidden chips drop out.
+    """
+    if not hidden:
+        return state
+    out = dict(state)
+    for chip in hidden & state.keys():
+        kept = {user: op for user, op in state[chip].items() if user == keep}
+        if kept:
+            out[chip] = kept
+        else:
+            del out[chip]
+    return out
+
+
 def active_class_ids(schema: LabelSchema) -> set[str]:
     return {str(pk) for pk in schema.classes.filter(removed_at=None).values_list("pk", flat=True)}
 
@@ -150,11 +173,23 @@ def decide_curator(curator_state) -> dict[Chip, Decision]:
 
 
 def decide(
-    *, schema: LabelSchema, grids: list[Grid], rule: str, owner=None, min_votes: int = 2
+    *,
+    schema: LabelSchema,
+    grids: list[Grid],
+    rule: str,
+    owner=None,
+    min_votes: int = 2,
+    hidden: frozenset[Chip] = frozenset(),
+    keep: str | None = None,
 ) -> tuple[dict[Chip, Decision], dict[Chip, dict[str, Opinion]]]:
-    """The support chips under ``rule`` and everyone's current opinions (for agreement)."""
+    """The support chips under ``rule`` and everyone's current opinions (for agreement).
+
+    ``hidden`` chips only count ``keep``'s opinion (see ``redact``); freezing hides nothing.
+    """
     active = active_class_ids(schema)
-    state = fold(vote_rows(schema=schema, grids=grids), active=active)
+    state = redact(
+        fold(vote_rows(schema=schema, grids=grids), active=active), hidden=hidden, keep=keep
+    )
     if rule == ConsensusRule.SINGLE_OWNER:
         return decide_single_owner(state, owner=str(owner)), state
     if rule == ConsensusRule.MAJORITY:
@@ -164,7 +199,7 @@ def decide(
         active=active,
         one_voice=True,
     )
-    return decide_curator(curators), state
+    return decide_curator(redact(curators, hidden=hidden)), state
 
 
 def _leaders(ops: dict[str, Opinion]) -> list[str]:
@@ -213,11 +248,19 @@ def agreement_with(decisions: dict[Chip, Decision], state) -> dict:
     }
 
 
-def agreement_report(state, *, gold: dict[Chip, str]) -> dict:
+def agreement_report(
+    state, *, gold: dict[Chip, str], hidden: frozenset[Chip] = frozenset()
+) -> dict:
     """Per-chip agreement (tied chips included, without a consensus) and per-annotator
-    agreement with the consensus and with gold."""
+    agreement with the consensus and with gold.
+
+    ``hidden`` chips are neither rated per chip nor a consensus to agree with (their
+    opinions are not the reader's to see); agreement with gold still uses every opinion.
+    """
     per_chip, consensus = [], {}
     for chip, ops in sorted(state.items()):
+        if chip in hidden:
+            continue
         voices = sum(1 for op in ops.values() if not op.empty)
         leaders = _leaders(ops)
         if voices < 2 or not leaders:
@@ -324,15 +367,29 @@ def class_snapshot(schema: LabelSchema) -> list[dict]:
 
 
 def support_state(
-    *, schema: LabelSchema, grids: list[Grid], rule: str, owner=None, min_votes: int = 2
+    *,
+    schema: LabelSchema,
+    grids: list[Grid],
+    rule: str,
+    owner=None,
+    min_votes: int = 2,
+    hidden: frozenset[Chip] = frozenset(),
+    keep: str | None = None,
 ) -> dict:
     """The support set ``rule`` derives right now from the votes on ``grids`` (no access check).
 
     Returns chips (with grid, image, row, col, class and how many voices back it), counts per
     class, contributors, agreement of all voters with each chip's class and guidance warnings.
+    ``hidden`` / ``keep``: derive it as if on the hidden chips only ``keep`` had voted.
     """
     decisions, state = decide(
-        schema=schema, grids=grids, rule=rule, owner=owner, min_votes=min_votes
+        schema=schema,
+        grids=grids,
+        rule=rule,
+        owner=owner,
+        min_votes=min_votes,
+        hidden=hidden,
+        keep=keep,
     )
     by_id = {str(g.pk): g for g in grids}
     classes = class_snapshot(schema)

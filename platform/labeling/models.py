@@ -44,6 +44,10 @@ class LabelSchema(models.Model):
         return self.dataset.lab_id
 
 
+# the largest order every database takes in a PositiveIntegerField (Postgres: a 32-bit integer)
+MAX_CLASS_ORDER = 2**31 - 1
+
+
 class LabelClass(models.Model):
     """A class of a schema (STO, Ge, vacuum…). Removal is soft: votes keep pointing at it."""
 

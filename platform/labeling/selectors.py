@@ -1,23 +1,58 @@
 """Reads of schemas, grids, votes, support sets and agreement.
 
 Everything here hangs off an image and is visible exactly when its image (dataset) is
-(``catalog.selectors``); what exposes individual annotators' performance (agreement, gold)
-additionally needs lab membership.
+(``catalog.selectors``). Who labelled what is the lab's own business: individual votes, the live
+support set derived from them, agreement reports and gold answers need lab membership (a
+visible dataset of another lab, i.e. a public one, gets 403 ``members_only``; an invisible one
+404 as everywhere), and frozen versions show non-members their contributors anonymised.
+Within the lab, users below curator do not see other users' votes on chips with a gold answer
+(setting gold records it as the curator's vote: it would give away the answers annotators are
+scored against); those chips are left out of everything derived for them, as if only they had
+voted there.
 """
 
 from collections import Counter
 
 from django.db.models import QuerySet
 
-from accounts.models import Role
-from accounts.selectors import require_role
+from accounts.models import ROLE_RANK, Role
+from accounts.selectors import require_role, role_in_lab
 from catalog.models import Dataset, Image, ImageStatus
 from catalog.selectors import dataset_get, datasets_visible_to, image_get, images_visible_to
 from common import storage
-from common.errors import Invalid, NotFound
+from common.errors import Forbidden, Invalid, NotFound
 
 from . import consensus
 from .models import ConsensusRule, GoldChip, Grid, LabelClass, LabelSchema, SupportSetVersion
+
+
+# --- who may see whose votes ------------------------------------------------------
+def _require_member(*, user, dataset: Dataset, message: str) -> str:
+    """The user's role in the dataset's lab; for non-members NotFound when they cannot see the
+    dataset and Forbidden ``members_only`` when they can (a public dataset: nothing leaks)."""
+    role = role_in_lab(user=user, lab_id=dataset.lab_id)
+    if role is None:
+        dataset_get(user=user, dataset_id=dataset.pk)
+        raise Forbidden(message, code="members_only")
+    return role
+
+
+def identities_visible(*, user, lab_id) -> bool:
+    """Whether ``user`` may see who labelled what in the lab (user ids, usernames)."""
+    return role_in_lab(user=user, lab_id=lab_id) is not None
+
+
+def gold_hidden(*, user, role: str, schema: LabelSchema, grids) -> frozenset:
+    """The chips (grid id, row, col) on which ``user`` may see only their own votes: below
+    curator, every chip with a gold answer; curators and owners see everything."""
+    if ROLE_RANK[Role(role)] >= ROLE_RANK[Role.CURATOR]:
+        return frozenset()
+    return frozenset(
+        (str(g), r, c)
+        for g, r, c in GoldChip.objects.filter(schema=schema, grid__in=list(grids)).values_list(
+            "grid_id", "row", "col"
+        )
+    )
 
 
 # --- schemas and classes -----------------------------------------------------------
@@ -147,11 +182,23 @@ def _suggest_from_preview(image: Image) -> dict:
 
 # --- votes -------------------------------------------------------------------------
 def votes_current(*, user, grid: Grid, schema: LabelSchema, scope: str = "me") -> dict:
-    """Current state per chip: the acting user's labels (``me``) or everyone's with counts."""
+    """Current state per chip: the acting user's labels (``me``) or everyone's with counts.
+
+    ``all`` is for lab members; below curator, chips with a gold answer show only your vote.
+    """
     if scope not in ("me", "all"):
         raise Invalid("user must be 'me' or 'all'.", fields={"user": ["me or all"]})
-    state = consensus.opinions(schema=schema, grids=[grid])
     me = str(user.pk)
+    state = consensus.opinions(schema=schema, grids=[grid])
+    if scope == "all":
+        role = _require_member(
+            user=user,
+            dataset=grid.image.dataset,
+            message="Per-annotator votes (user=all) are visible to members of the dataset's "
+            "lab only; user=me shows your own.",
+        )
+        hidden = gold_hidden(user=user, role=role, schema=schema, grids=[grid])
+        state = consensus.redact(state, hidden=hidden, keep=me)
     chips = []
     for (_, row, col), ops in sorted(state.items()):
         if scope == "me":
@@ -184,6 +231,11 @@ def votes_current(*, user, grid: Grid, schema: LabelSchema, scope: str = "me") -
 
 def gold_of_grid(*, user, grid: Grid, schema: LabelSchema) -> QuerySet[GoldChip]:
     # annotators must not see the answers they are scored against
+    _require_member(
+        user=user,
+        dataset=grid.image.dataset,
+        message="Gold answers are visible to the curators of the dataset's lab only.",
+    )
     require_role(user=user, lab_id=grid.image.dataset.lab_id, role=Role.CURATOR)
     return GoldChip.objects.filter(grid=grid, schema=schema).order_by("row", "col")
 
@@ -204,8 +256,17 @@ def support_state(
 ) -> dict:
     """The live support set ``rule`` derives from the votes on ``grids`` (before freezing).
 
-    single_owner defaults to the acting user. See ``labeling.consensus`` for the rules.
+    single_owner defaults to the acting user. See ``labeling.consensus`` for the rules. For lab
+    members only (it is derived from individual votes; outsiders see frozen versions); below
+    curator it is derived as if on chips with a gold answer only the acting user had voted.
     """
+    role = _require_member(
+        user=user,
+        dataset=schema.dataset,
+        message="The live support set is derived from individual votes and visible to "
+        "members of the dataset's lab only; its frozen versions (schemas/<id>/versions/) "
+        "are public.",
+    )
     clean_rule(rule, min_votes)
     for grid in grids:
         if grid.image.dataset_id != schema.dataset_id:
@@ -216,32 +277,61 @@ def support_state(
     if rule == ConsensusRule.SINGLE_OWNER and owner is None:
         owner = user.pk
     return consensus.support_state(
-        schema=schema, grids=grids, rule=rule, owner=owner, min_votes=min_votes
+        schema=schema,
+        grids=grids,
+        rule=rule,
+        owner=owner,
+        min_votes=min_votes,
+        hidden=gold_hidden(user=user, role=role, schema=schema, grids=grids),
+        keep=str(user.pk),
     )
 
 
-def versions_of_schema(*, user, schema_id) -> QuerySet[SupportSetVersion]:
+def versions_of_schema(*, user, schema_id) -> list[SupportSetVersion]:
+    """The schema's frozen versions, each with ``identities_shown`` (see ``support_set_get``)."""
     schema = schema_get(user=user, schema_id=schema_id)
-    return schema.versions.select_related("created_by").order_by("number")
+    shown = identities_visible(user=user, lab_id=schema.dataset.lab_id)
+    versions = list(schema.versions.order_by("number"))
+    for version in versions:
+        version.identities_shown = shown
+    return versions
 
 
 def support_set_get(*, user, version_id) -> SupportSetVersion:
+    """A frozen version; ``identities_shown`` is False for non-members of its lab, whose view
+    of it is anonymised (``SupportSetVersionSerializer``)."""
     version = (
         SupportSetVersion.objects.filter(
             pk=version_id, schema__in=schemas_visible_to(user=user).values("pk")
         )
-        .select_related("schema", "created_by")
+        .select_related("schema", "schema__dataset")
         .first()
     )
     if version is None:
         raise NotFound("Support set version not found.")
+    version.identities_shown = identities_visible(user=user, lab_id=version.schema.dataset.lab_id)
     return version
 
 
 # --- agreement ---------------------------------------------------------------------
 def agreement(*, user, schema: LabelSchema, grid: Grid | None = None) -> dict:
-    """Per-chip agreement with the consensus; per-annotator agreement with it and with gold."""
-    require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.VIEWER)
+    """Per-chip agreement with the consensus; per-annotator agreement with it and with gold.
+
+    For lab members only. Below curator, chips with a gold answer are left out of the per-chip
+    figures and of agreement with the consensus (everyone's agreement with gold stays).
+    """
+    role = _require_member(
+        user=user,
+        dataset=schema.dataset,
+        message="Agreement reports rate individual annotators and are visible to members of "
+        "the dataset's lab only; frozen versions (schemas/<id>/versions/) include per-chip "
+        "agreement.",
+    )
+    if grid is not None and grid.image.dataset_id != schema.dataset_id:
+        raise Invalid(
+            "That grid is on an image of another dataset than this schema's.",
+            fields={"grid": ["other dataset"]},
+        )
     grids = [grid] if grid is not None else list(grids_of_dataset(schema.dataset))
     state = consensus.opinions(schema=schema, grids=grids)
     gold = {
@@ -250,7 +340,8 @@ def agreement(*, user, schema: LabelSchema, grid: Grid | None = None) -> dict:
             schema=schema, grid__in=grids, label_class__removed_at=None
         ).values_list("grid_id", "row", "col", "label_class_id")
     }
-    report = consensus.agreement_report(state, gold=gold)
+    hidden = gold_hidden(user=user, role=role, schema=schema, grids=grids)
+    report = consensus.agreement_report(state, gold=gold, hidden=hidden)
     names = consensus.usernames(row["user"] for row in report["annotators"])
     for row in report["annotators"]:
         row["username"] = names.get(row["user"], "")

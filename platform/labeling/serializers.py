@@ -1,6 +1,15 @@
 from rest_framework import serializers
 
-from .models import ConsensusRule, GoldChip, Grid, LabelClass, LabelSchema, SupportSetVersion, Vote
+from .models import (
+    MAX_CLASS_ORDER,
+    ConsensusRule,
+    GoldChip,
+    Grid,
+    LabelClass,
+    LabelSchema,
+    SupportSetVersion,
+    Vote,
+)
 
 
 class _WithClassField:
@@ -50,7 +59,12 @@ class ClassWriteSerializer(serializers.Serializer):
         required=False,
         help_text="#rrggbb; a free palette colour when omitted",
     )
-    order = serializers.IntegerField(min_value=0, required=False)
+    order = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_CLASS_ORDER,
+        required=False,
+        help_text=f"Sort position, 0 to {MAX_CLASS_ORDER}; after the others when omitted",
+    )
 
 
 # --- grids -------------------------------------------------------------------------
@@ -176,6 +190,12 @@ class VotesQuerySerializer(serializers.Serializer):
     schema = serializers.UUIDField(required=False)
 
 
+class SchemaQuerySerializer(serializers.Serializer):
+    schema = serializers.UUIDField(
+        required=False, help_text="Label schema id (default: the dataset's default schema)"
+    )
+
+
 # --- gold --------------------------------------------------------------------------
 class GoldInSerializer(_WithClassField, serializers.Serializer):
     row = serializers.IntegerField(min_value=0)
@@ -239,9 +259,13 @@ class ClassCountSerializer(serializers.Serializer):
 
 
 class ContributorSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    username = serializers.CharField()
-    votes = serializers.IntegerField()
+    id = serializers.UUIDField(
+        allow_null=True, help_text="null when you are not a member of the dataset's lab"
+    )
+    username = serializers.CharField(
+        allow_null=True, help_text="null when you are not a member of the dataset's lab"
+    )
+    votes = serializers.IntegerField(help_text="Support chips this contributor's votes back")
 
 
 class SupportStateSerializer(serializers.Serializer):
@@ -255,8 +279,27 @@ class SupportStateSerializer(serializers.Serializer):
 
 
 class SupportSetVersionSerializer(serializers.ModelSerializer):
+    """A frozen, immutable support set: which chips, which class, the consensus rule, per-chip
+    agreement and who contributed.
+
+    Members of the dataset's lab see who contributed. Anyone else (a public dataset) sees the
+    same version anonymised: every contributor is listed (most backed chips first) with their
+    vote count but with ``id`` and ``username`` null, and ``created_by`` and the single-owner
+    rule's ``params.owner`` are null.
+    """
+
     schema = serializers.UUIDField(source="schema_id", read_only=True)
-    created_by = serializers.UUIDField(source="created_by_id", read_only=True)
+    created_by = serializers.UUIDField(
+        source="created_by_id",
+        read_only=True,
+        allow_null=True,
+        help_text="Who froze it; null when you are not a member of the dataset's lab",
+    )
+    params = serializers.DictField(
+        read_only=True,
+        help_text="The rule's parameters: {min_votes} (majority), {owner} (single_owner; "
+        "null when you are not a member of the dataset's lab) or {} (curator)",
+    )
     chips = SupportChipSerializer(many=True, read_only=True)
     classes = ClassCountSerializer(many=True, read_only=True)
     contributors = ContributorSerializer(many=True, read_only=True)
@@ -281,9 +324,23 @@ class SupportSetVersionSerializer(serializers.ModelSerializer):
             "created",
         ]
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # the selectors mark what the reader may see; unmarked versions stay anonymous
+        if not getattr(instance, "identities_shown", False):
+            data["created_by"] = None
+            data["contributors"] = [
+                {"id": None, "username": None, "votes": c["votes"]} for c in data["contributors"]
+            ]
+            if "owner" in data["params"]:
+                data["params"] = {**data["params"], "owner": None}
+        return data
+
 
 class AgreementQuerySerializer(serializers.Serializer):
-    grid = serializers.UUIDField(required=False)
+    grid = serializers.UUIDField(
+        required=False, help_text="Only this grid (of the schema's dataset); default: all"
+    )
 
 
 class AnnotatorAgreementSerializer(serializers.Serializer):

@@ -324,7 +324,7 @@ def test_gold_and_agreement(client_for, world, lab):
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"chips": ["row/col out of range"]}
     cast(world.annotator, lab.grid, {(0, 0): lab.ge})
-    report = client_for(world.viewer).get(f"/api/schemas/{lab.schema.pk}/agreement").json()
+    report = client_for(world.curator).get(f"/api/schemas/{lab.schema.pk}/agreement").json()
     users = {r["username"]: r for r in report["annotators"]}
     assert users[world.annotator.username]["agreement_with_gold"] == 0.0
     assert users[world.curator.username]["agreement_with_gold"] == 1.0
@@ -333,6 +333,10 @@ def test_gold_and_agreement(client_for, world, lab):
         (0, 0, None, True)
     ]
     assert report["per_chip"][0]["agreement"] == 0.5 and report["overall"] == 0.5
+    # a viewer gets the same scores, but not the gold chip (its other vote is the gold answer)
+    seen = client_for(world.viewer).get(f"/api/schemas/{lab.schema.pk}/agreement").json()
+    assert seen["annotators"] == report["annotators"]
+    assert seen["per_chip"] == [] and seen["overall"] is None
 
 
 def test_gold_description_says_it_replaces_the_curators_vote(client_for, world):

@@ -445,7 +445,7 @@ def test_agreement_on_a_hand_computed_example(world, lab):
         grid=lab.grid,
         chips=[{"row": 0, "col": 0, "class": y}, {"row": 1, "col": 1, "class": y}],
     )
-    report = selectors.agreement(user=world.viewer, schema=lab.schema)
+    report = selectors.agreement(user=world.curator, schema=lab.schema)
     per_chip = {
         (p["row"], p["col"]): (p["consensus"], p["agree"], p["voters"]) for p in report["per_chip"]
     }
@@ -467,6 +467,16 @@ def test_agreement_on_a_hand_computed_example(world, lab):
     assert users[c.username]["agreement_with_consensus"] == 0.5
     assert users[c.username]["agreement_with_gold"] == 1.0
     assert report["gold_chips"] == 2
+    # below curator the gold chips (0,0) and (1,1) are left out: only (0,1) is rated
+    seen = selectors.agreement(user=world.viewer, schema=lab.schema)
+    assert [(p["row"], p["col"], p["agree"], p["voters"]) for p in seen["per_chip"]] == [
+        (0, 1, 2, 2)
+    ]
+    assert seen["overall"] == 1.0
+    users = {r["username"]: r for r in seen["annotators"]}
+    assert (users[a.username]["consensus_agree"], users[a.username]["consensus_chips"]) == (1, 1)
+    assert users[a.username]["agreement_with_gold"] == 0.0  # gold scores are unchanged
+    assert users[b.username]["agreement_with_gold"] == 0.5
 
 
 def test_agreement_counts_tied_chips_as_disagreement(world, lab):

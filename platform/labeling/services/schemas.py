@@ -11,7 +11,7 @@ from accounts.selectors import require_role
 from catalog.models import Dataset
 from common.errors import Conflict, Invalid
 
-from ..models import LabelClass, LabelSchema
+from ..models import MAX_CLASS_ORDER, LabelClass, LabelSchema
 
 DEFAULT_SCHEMA_NAME = "Default"
 PALETTE = [
@@ -71,7 +71,9 @@ def schema_create(*, user, dataset: Dataset, name: str) -> LabelSchema:
         raise Conflict(f"This dataset already has a schema named '{name}'.") from err
 
 
-def _clean_class_fields(schema: LabelSchema, *, name=None, colour=None, exclude=None) -> dict:
+def _clean_class_fields(
+    schema: LabelSchema, *, name=None, colour=None, order=None, exclude=None
+) -> dict:
     fields = {}
     if name is not None:
         name = name.strip()
@@ -91,6 +93,14 @@ def _clean_class_fields(schema: LabelSchema, *, name=None, colour=None, exclude=
                 f"Colour '{colour}' is not of the form #rrggbb.", fields={"colour": ["#rrggbb"]}
             )
         fields["colour"] = colour.lower()
+    if order is not None:
+        # beyond 2**31 - 1 some databases refuse the row: a 500 instead of the user's error
+        if not 0 <= order <= MAX_CLASS_ORDER:
+            raise Invalid(
+                f"order must be a whole number from 0 to {MAX_CLASS_ORDER}.",
+                fields={"order": [f"0 to {MAX_CLASS_ORDER}"]},
+            )
+        fields["order"] = order
     return fields
 
 
@@ -99,7 +109,7 @@ def class_create(
     *, user, schema: LabelSchema, name: str, colour: str | None = None, order: int | None = None
 ) -> LabelClass:
     require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.CURATOR)
-    fields = _clean_class_fields(schema, name=name, colour=colour)
+    fields = _clean_class_fields(schema, name=name, colour=colour, order=order)
     active = schema.classes.filter(removed_at=None)
     if colour is None:
         used = set(active.values_list("colour", flat=True))
@@ -107,10 +117,11 @@ def class_create(
             (c for c in PALETTE if c not in used), PALETTE[active.count() % len(PALETTE)]
         )
     if order is None:
-        order = (schema.classes.aggregate(m=Max("order"))["m"] or 0) + 1
+        last = schema.classes.aggregate(m=Max("order"))["m"] or 0
+        fields["order"] = min(last + 1, MAX_CLASS_ORDER)
     try:
         with transaction.atomic():
-            return LabelClass.objects.create(schema=schema, order=order, **fields)
+            return LabelClass.objects.create(schema=schema, **fields)
     except IntegrityError as err:
         raise Conflict(f"'{name}' is already a class of this schema.") from err
 
@@ -129,9 +140,7 @@ def class_update(
     require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.CURATOR)
     if label_class.removed_at is not None:
         raise Conflict(f"'{label_class.name}' was removed; removed classes cannot change.")
-    fields = _clean_class_fields(schema, name=name, colour=colour, exclude=label_class)
-    if order is not None:
-        fields["order"] = order
+    fields = _clean_class_fields(schema, name=name, colour=colour, order=order, exclude=label_class)
     for key, value in fields.items():
         setattr(label_class, key, value)
     try:
