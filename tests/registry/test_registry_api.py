@@ -1,6 +1,7 @@
 """Registry API: listing, cards, download, import checks, promotion, roll-back, jobs, isolation."""
 
 import io
+import json
 import zipfile
 
 import pytest
@@ -60,10 +61,10 @@ def test_download_is_a_zip_with_weights_card_and_lineage(setup, world, client_fo
         names = set(zf.namelist())
     assert {"encoder/config.json", "encoder/weights.pt", "card.json", "lineage.json"} <= names
     builtin = ModelVersion.objects.get(name="chiplab-fourier")
-    assert (
-        client_for(world.outsider).get(f"/api/model-versions/{builtin.pk}/download").status_code
-        == 200
-    )
+    resp = client_for(world.outsider).get(f"/api/model-versions/{builtin.pk}/download")
+    assert resp.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(b"".join(resp.streaming_content))) as zf:
+        assert json.loads(zf.read("card.json"))["licence"] == "BSD-3-Clause"
 
 
 def test_promote_and_rollback_through_the_api(setup, world, client_for):

@@ -46,6 +46,7 @@ def test_training_registers_a_challenger_with_lineage_and_history(world, support
         split["holdout_chips"] / (split["train_chips"] + split["holdout_chips"]), abs=1e-3
     )
     assert version.card["trained_on"].startswith("1 support-set version")
+    assert version.card["data_licences"] == ["CC-BY-4.0"]
     # the public champion's metrics do not receive another lab's evaluation
     assert "evaluations" not in ModelVersion.objects.get(name="chiplab-default").metrics
     c = tracking.client()

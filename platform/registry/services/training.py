@@ -469,6 +469,8 @@ def _card(job: TrainingJob, lineage: dict, metrics: dict) -> dict:
         "chips of the same support sets (not independent samples). Check it "
         "against the champion before promoting; it may forget other domains.",
         "training_job": str(job.pk),
+        # the weights derive from these datasets: their terms (e.g. attribution) carry over
+        "data_licences": lineage["licences"],
     }
 
 

@@ -51,6 +51,11 @@ def experiment_for(lab: Lab | None) -> str:
 
 
 # --- built-in encoders ------------------------------------------------------------------
+#: the built-ins' weights are made by this project's code from its own simulator (no third-party
+#: data), and are released under the project's licence (pyproject.toml)
+BUILTIN_LICENCE = "BSD-3-Clause"
+
+
 def _builtin_card(kind: str) -> dict[str, Any]:
     if kind == "default":
         return {
@@ -62,6 +67,7 @@ def _builtin_card(kind: str) -> dict[str, Any]:
             "chips per class.",
             "limitations": "Trained on simulations only; fine-tune on a lab's support sets for "
             "unusual contrast or textures.",
+            "licence": BUILTIN_LICENCE,
         }
     return {
         "summary": "Training-free Fourier descriptor (radial/angular spectrum, lattice "
@@ -69,6 +75,7 @@ def _builtin_card(kind: str) -> dict[str, Any]:
         "trained_on": "nothing (no learned weights)",
         "intended_use": "Lattice/texture discrimination; a baseline that needs no weights.",
         "limitations": "Cannot be fine-tuned; weak on shape-only differences.",
+        "licence": BUILTIN_LICENCE,
     }
 
 
@@ -576,6 +583,7 @@ def model_version_import(
             "intended_use": "Feature extractor for few-shot chip classification.",
             "limitations": "Not trained on micrographs by Chiplab; compare against the "
             "champion on held-out episodes before promoting.",
+            "licence": "unknown: set by the lab that supplied the weights",
         }
         lineage = {
             "imported": {"filename": upload.name, "sha256": upload_sha, "by": str(user.pk)},
