@@ -1,6 +1,5 @@
 """Segmentation API: jobs (create, status, cancel, re-run), results and their exports."""
 
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -124,9 +123,6 @@ class SegmentationResultExportApi(APIView):
         stem = result.image.original_filename.rsplit(".", 1)[0]
         frame = f".f{result.frame}" if result.image.frames > 1 else ""
         filename = f"{stem}{frame}.{kind}"
-        if kind in ("result.json", "chart.svg", "counts.csv") and not storage.is_s3():
-            with storage.open_(key) as fh:  # small text: served inline for scripts
-                return HttpResponse(fh.read(), content_type=EXPORT_KINDS[kind])
         return storage.download_response(key, filename=filename, content_type=EXPORT_KINDS[kind])
 
 

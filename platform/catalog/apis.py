@@ -21,6 +21,7 @@ from .serializers import (
     DatasetCreateSerializer,
     DatasetSerializer,
     DatasetWriteSerializer,
+    ImageCalibrationSerializer,
     ImageDetailSerializer,
     ImageSerializer,
     ImageUploadSerializer,
@@ -143,6 +144,18 @@ class ImageDetailApi(APIView):
     @extend_schema(responses=ImageDetailSerializer)
     def get(self, request, image_id):
         image = selectors.image_get(user=request.user, image_id=image_id)
+        return Response(ImageDetailSerializer(image).data)
+
+    @extend_schema(
+        request=ImageCalibrationSerializer,
+        responses=ImageDetailSerializer,
+        description="Set the pixel size by hand (curators), e.g. from the scale bar of a "
+        "JPEG or PNG export; ``pixel_size: null`` goes back to the file's own calibration.",
+    )
+    def patch(self, request, image_id):
+        image = selectors.image_get(user=request.user, image_id=image_id)
+        data = valid(ImageCalibrationSerializer, request.data)
+        image = services.image_calibrate(user=request.user, image=image, **data)
         return Response(ImageDetailSerializer(image).data)
 
     @extend_schema(responses={204: None})

@@ -104,3 +104,18 @@ class ImageDetailSerializer(ImageSerializer):
 
 class ImageUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="jpg, png, tiff (8/16-bit, float, stacks), dm3, dm4")
+
+
+class ImageCalibrationSerializer(serializers.Serializer):
+    pixel_size = serializers.FloatField(
+        allow_null=True,
+        min_value=1e-6,
+        max_value=1e9,
+        help_text="Real-space length of one pixel, in pixel_unit; null goes back to the "
+        "calibration read from the file (or none).",
+    )
+    pixel_unit = serializers.ChoiceField(
+        choices=["pm", "Å", "nm", "µm", "mm"],
+        default="nm",
+        help_text="Stored normalised to nm.",
+    )

@@ -21,6 +21,7 @@ from common import storage
 from common.errors import Conflict, Invalid, NotFound, TooLarge, Unsupported
 
 from . import formats
+from .formats.units import calibration, uncalibrated
 from .licences import LICENCES
 from .models import Dataset, Image, ImageStatus, Visibility
 
@@ -243,6 +244,32 @@ def _stored_keys(image: Image) -> list[str]:
     for result in image.segmentation_results.all():
         keys += [result.arrays_key, *result.artefacts.values()]
     return keys
+
+
+def image_calibrate(*, user, image: Image, pixel_size: float | None, pixel_unit: str) -> Image:
+    """Set the pixel size by hand (e.g. from a JPEG's scale bar), or with ``None`` go back to
+    what the file said. The file's own calibration is kept under ``calibration["extracted"]``;
+    results already computed keep the pixel size they used (their provenance names it)."""
+    require_role(user=user, lab_id=image.dataset.lab_id, role=Role.CURATOR)
+    if image.status != ImageStatus.READY:
+        raise Conflict(
+            f"The image is {image.status}: its calibration is read at ingest; set it by hand "
+            "once the image is ready.",
+            code="not_ready",
+        )
+    current = image.calibration or {}
+    extracted = current.get("extracted", current) if current.get("source") == "manual" else current
+    if pixel_size is None:
+        cal = {k: v for k, v in extracted.items() if k != "extracted"} or uncalibrated()
+    else:
+        cal = calibration(pixel_size, pixel_unit, source="manual")
+        cal.update(set_by=str(user.pk), set_at=timezone.now().isoformat(), extracted=extracted)
+    image.calibration = cal
+    image.pixel_size = cal.get("pixel_size")
+    image.pixel_unit = cal.get("pixel_unit") or ""
+    image.save(update_fields=["calibration", "pixel_size", "pixel_unit"])
+    Dataset.objects.filter(pk=image.dataset_id).update(modified=timezone.now())
+    return image
 
 
 @contextlib.contextmanager

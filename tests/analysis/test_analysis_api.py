@@ -4,6 +4,7 @@ in-process (the worker path is covered by the integration test)."""
 import csv
 import io
 import json
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -306,6 +307,14 @@ def test_exports_open_and_agree_with_the_json(finished):
     assert get("chart.svg").count(b'class="bar"') == 3
     assert get("chart.png").startswith(b"\x89PNG")
     assert client.get(base + "labels.exe").status_code == 404
+    # every kind downloads under the image's name (several images' exports must not collide)
+    stem = result.image.original_filename.rsplit(".", 1)[0]
+    for kind in ("counts.csv", "result.json", "chart.svg", "overlay.png"):
+        response = client.get(base + kind)
+        if response.status_code == 302:  # S3: the presigned URL asks for the same name
+            assert f"{stem}.{kind}" in unquote(response["Location"]), response["Location"]
+        else:
+            assert f'filename="{stem}.{kind}"' in response["Content-Disposition"]
 
 
 def test_history_listing_and_latest_confidence(finished):
@@ -520,3 +529,39 @@ def test_a_dataset_with_votes_but_no_frozen_version_is_deleted_whole(client_for,
     assert not Dataset.objects.filter(pk=image.dataset_id).exists()
     assert not Vote.objects.filter(grid_id=grid.pk).exists()
     assert not any(default_storage.exists(k) for k in keys)
+
+
+def test_a_curator_calibrates_an_image_by_hand_and_new_results_use_it(
+    client_for, world, segmentable
+):
+    image = segmentable["image"]
+    url = f"/api/images/{image.pk}/"
+    assert image.pixel_size == pytest.approx(0.0325)  # read from the file
+    refused = client_for(world.annotator).patch(url, {"pixel_size": 5}, format="json")
+    assert refused.status_code == 403
+    curator = client_for(world.curator)
+    for body, field in [
+        ({"pixel_size": -1}, "pixel_size"),
+        ({"pixel_size": 5, "pixel_unit": "furlong"}, "pixel_unit"),
+        ({"pixel_unit": "nm"}, "pixel_size"),
+    ]:
+        bad = curator.patch(url, body, format="json")
+        assert bad.status_code == 400 and field in bad.json()["error"]["fields"], bad.json()
+    done = curator.patch(url, {"pixel_size": 50, "pixel_unit": "pm"}, format="json")
+    assert done.status_code == 200, done.json()
+    body = done.json()
+    assert body["pixel_size"] == pytest.approx(0.05) and body["pixel_unit"] == "nm"
+    assert body["calibration"]["source"] == "manual"
+    assert body["calibration"]["extracted"]["pixel_size"] == pytest.approx(0.0325)
+
+    job = run(create(client_for(world.annotator), **job_body(segmentable)).json()["id"])
+    result = job.results.get()
+    assert result.provenance["image"]["pixel_size"] == pytest.approx(0.05)
+    assert result.areas[0] == pytest.approx(result.counts[0] * (32 * 0.05) ** 2, rel=1e-3)
+
+    back = curator.patch(url, {"pixel_size": None}, format="json")
+    assert back.status_code == 200
+    assert back.json()["pixel_size"] == pytest.approx(0.0325)
+    assert back.json()["calibration"]["source"] != "manual"
+    result.refresh_from_db()
+    assert result.areas[0] == pytest.approx(result.counts[0] * (32 * 0.05) ** 2, rel=1e-3)
