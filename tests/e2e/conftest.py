@@ -194,32 +194,63 @@ def click_chip(page, row: int, col: int, *, chip: int, ox: int = 0, oy: int = 0)
 def labelled_dataset(lab_owner, tmp_path):
     """A ready simulated 512 px image with three classes and a 32 px grid (set up through
     services)."""
+    return make_dataset(lab_owner, tmp_path)
+
+
+def make_dataset(owner, tmp_path, *, png=False, title="Crowd set", size=512):
+    """A ready simulated image in a new dataset of the owner's lab, with the three classes
+    STO, Ge and vacuum and a 32 px grid (set up through services). ``png``: an 8-bit PNG,
+    which carries no pixel size (uncalibrated)."""
+    import numpy as np
     from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image as PILImage
 
     from catalog.models import Dataset
     from catalog.services import image_ingest, image_upload
     from labeling.services import class_create, grid_create, schema_get_or_create_default
 
     tif = tmp_path / "crowd.tif"
-    s = simulated_tiff(tif, size=512)
-    lab = lab_owner.memberships.get().lab
-    dataset = Dataset.objects.create(lab=lab, title="Crowd set", created_by=lab_owner)
-    image = image_upload(
-        user=lab_owner, dataset=dataset, upload=SimpleUploadedFile("crowd.tif", tif.read_bytes())
-    )
+    s = simulated_tiff(tif, size=size)
+    name, data = "crowd.tif", tif.read_bytes()
+    if png:
+        lo, hi = np.percentile(s.image, [0.1, 99.9])
+        grey = (np.clip((s.image - lo) / max(hi - lo, 1e-9), 0, 1) * 255).astype(np.uint8)
+        out = tmp_path / "crowd.png"
+        PILImage.fromarray(grey).save(out)
+        name, data = "crowd.png", out.read_bytes()
+    lab = owner.memberships.get().lab
+    dataset = Dataset.objects.create(lab=lab, title=title, created_by=owner)
+    image = image_upload(user=owner, dataset=dataset, upload=SimpleUploadedFile(name, data))
     image = image_ingest(image_id=image.pk)
     assert image.status == "ready", image.error
-    schema, _ = schema_get_or_create_default(user=lab_owner, dataset=dataset)
+    schema, _ = schema_get_or_create_default(user=owner, dataset=dataset)
     classes = [
-        class_create(user=lab_owner, schema=schema, name=name, colour=colour)
+        class_create(user=owner, schema=schema, name=name, colour=colour)
         for name, colour in [("STO", "#0072b2"), ("Ge", "#e69f00"), ("vacuum", "#009e73")]
     ]
-    grid, _ = grid_create(user=lab_owner, image=image, chip_size=32)
+    grid, _ = grid_create(user=owner, image=image, chip_size=32)
     return {
         "sim": s,
         "image": image,
+        "dataset": dataset,
         "schema": schema,
         "classes": classes,
         "grid": grid,
         "lab": lab,
     }
+
+
+def vote(user, d, *, per_class=2, classes=None, chip=32, seed=0):
+    """``user`` labels ``per_class`` pure chips of each simulated class (or of ``classes``,
+    indices into d["classes"]) on d["grid"]."""
+    from labeling.services import votes_cast_many
+
+    chips = pure_chips(d["sim"], chip=chip, per_class=per_class, seed=seed)
+    keep = range(len(d["classes"])) if classes is None else classes
+    votes_cast_many(
+        user=user,
+        grid=d["grid"],
+        schema=d["schema"],
+        votes=[{"row": r, "col": c, "class": d["classes"][k].pk} for k in keep for r, c in chips[k]],
+    )
+    return chips

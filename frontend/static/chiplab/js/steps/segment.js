@@ -111,10 +111,28 @@ export async function mount(ws, panel) {
     for (const c of votes.chips || []) if (c.class) counts[c.class] = (counts[c.class] || 0) + 1;
     const parts = ws.classes.map((c) => `${c.name} ${counts[c.id] || 0}`);
     summary.replaceChildren(`Support set on the ${ws.grid.chip_size} px grid: `, parts.join(" · ") || "no classes yet", ".");
-    const ok = ws.classes.length >= 2 && ws.classes.every((c) => (counts[c.id] || 0) >= 1);
+    // Classes belong to the whole dataset: those without chips on this grid are left out of
+    // the frozen set (and the result), so two classes with chips are enough.
+    const used = ws.classes.filter((c) => (counts[c.id] || 0) >= 1);
+    const ok = used.length >= 2;
     runBtn.disabled = !ok;
-    runBtn.title = ok ? "" : "Give at least two classes example chips first (step 2).";
-    if (!ok) summary.append(" ", h("a", { href: `#/images/${image.id}/support` }, "Add examples"));
+    runBtn.title = ok ? "" : "Give at least two classes example chips on this grid first (step 2).";
+    if (!ok) {
+      summary.append(" ", h("span", { testid: "support-missing" },
+        `Give at least two classes example chips on this grid (${used.length} ha${used.length === 1 ? "s" : "ve"} some).`),
+        " ", h("a", { href: `#/images/${image.id}/support` }, "Add examples"));
+    }
+    leftOutNote(ws.classes.filter((c) => !(counts[c.id] || 0)), ok);
+  }
+
+  /** Say plainly which of the dataset's classes this segmentation will not use. */
+  function leftOutNote(unused, ok) {
+    if (!ok || !unused.length) return;
+    const names = unused.map((c) => c.name);
+    const list = names.length === 1 ? names[0] : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+    const one = names.length === 1;
+    summary.append(h("br"), h("span", { testid: "support-left-out" },
+      `${list} ha${one ? "s" : "ve"} no chips here and ${one ? "is" : "are"} left out of this segmentation.`));
   }
 
   // A consensus set is the server's to judge: show its counts and warnings, and let the job
