@@ -231,13 +231,20 @@ export async function mount(ws, panel) {
 
   async function removeClass(cls) {
     const n = countOf(cls.id);
-    if (!confirm(`Remove class “${cls.name}”${n ? ` and its ${n} chip${n === 1 ? "" : "s"} from the support set` : ""}? Its history is kept.`)) return;
+    // Classes belong to the dataset (one label schema), not to this image: say so. The API
+    // keeps removed classes for history but cannot bring one back, so there is no Undo.
+    const here = n ? ` (${n} of them yours on this image)` : "";
+    if (!confirm(`Remove class “${cls.name}” from the dataset “${ws.dataset.title}”?\n\n`
+      + "Classes are shared by all images of this dataset: it is removed from every image, "
+      + `and everyone's chips of this class stop counting in support sets${here}. `
+      + "Frozen support sets and earlier results keep it.\n\nThis cannot be undone.")) return;
     try {
       await api.labeling.removeClass(cls.id);
       ws.classes = ws.classes.filter((c) => c.id !== cls.id);
       for (const [k, v] of [...mine]) if (v === cls.id) mine.delete(k);
       if (ws.activeClassId === cls.id) ws.activeClassId = ws.classes[0]?.id || null;
       refresh();
+      toast(`Class “${cls.name}” removed from every image of “${ws.dataset.title}”.`, "ok");
     } catch (e) { showError(e, `Removing ${cls.name}`); }
   }
 
