@@ -98,7 +98,9 @@ def _freeze_working_set(*, user, schema_id, rule, owner, min_votes) -> SupportSe
         owner = user.pk
     own = rule == ConsensusRule.SINGLE_OWNER and str(owner) == str(user.pk)
     require_role(user=user, lab_id=lab_id, role=Role.ANNOTATOR if own else Role.CURATOR)
-    return support_set_freeze(user=user, schema=schema, rule=rule, owner=owner, min_votes=min_votes)
+    return support_set_freeze(
+        user=user, schema=schema, rule=rule, owner=owner, min_votes=min_votes, reuse=True
+    )
 
 
 def support_classes(version: SupportSetVersion) -> list[dict]:

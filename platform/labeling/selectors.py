@@ -171,6 +171,12 @@ def _suggest_from_preview(image: Image) -> dict:
     for key in ("period_px", "correlation_length_px"):
         if suggestion.get(key) is not None:
             suggestion[key] = round(suggestion[key] * scale, 2)
+    if scale != 1:  # the engine's reason speaks of preview pixels
+        suggestion["reason"] += (
+            f" on the preview, downscaled {scale:.2f}x; in image pixels -> {chip} px"
+        )
+    elif chip != suggestion["chip_size"]:
+        suggestion["reason"] += f"; at most the image's smaller side -> {chip} px"
     return {
         **suggestion,
         "chip_size": chip,

@@ -78,16 +78,29 @@ def test_someone_elses_support_set_needs_a_curator(client_for, world, segmentabl
 
 
 def test_working_set_is_frozen_for_the_job(client_for, world, segmentable):
+    from labeling.services import vote_cast
+
+    def segment_working_set():
+        response = create(
+            client_for(world.annotator),
+            schema=str(segmentable["schema"].pk),
+            rule="single_owner",
+            images=[str(segmentable["image"].pk)],
+        )
+        assert response.status_code == 201, response.json()
+        return response.json()["support_set"]["number"]
+
     before = SupportSetVersion.objects.count()
-    response = create(
-        client_for(world.annotator),
-        schema=str(segmentable["schema"].pk),
-        rule="single_owner",
-        images=[str(segmentable["image"].pk)],
-    )
-    assert response.status_code == 201, response.json()
+    # unchanged since the fixture froze v1: the job reuses it instead of an identical v2
+    assert segment_working_set() == segmentable["version"].number
+    assert SupportSetVersion.objects.count() == before
+    grid, classes = segmentable["grid"], segmentable["classes"]
+    taken = {(c["row"], c["col"]) for c in segmentable["version"].chips}
+    free = next((r, c) for r in range(grid.rows) for c in range(grid.cols) if (r, c) not in taken)
+    vote_cast(user=world.annotator, grid=grid, row=free[0], col=free[1], label_class=classes[0])
+    assert segment_working_set() == segmentable["version"].number + 1  # changed: a new one
+    assert segment_working_set() == segmentable["version"].number + 1
     assert SupportSetVersion.objects.count() == before + 1
-    assert response.json()["support_set"]["number"] == segmentable["version"].number + 1
     # a consensus working set is the curators' to run
     response = create(
         client_for(world.annotator),

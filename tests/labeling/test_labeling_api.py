@@ -175,6 +175,8 @@ def test_chip_size_suggestion_from_the_preview(client_for, world):
     assert body["method"] == "periodicity" and body["preview_scale"] == 2.0
     assert body["period_px"] == pytest.approx(32, rel=0.1)  # 16 preview px x 2
     assert 1 <= body["chip_size"] <= 512 and body["chip_size"] % 2 == 0
+    # the explanation ends with the number it explains, in image pixels
+    assert body["reason"].endswith(f"-> {body['chip_size']} px"), body["reason"]
     no_preview = ReadyImageFactory(dataset=image.dataset)
     assert (
         client_for(world.viewer)

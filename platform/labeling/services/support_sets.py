@@ -1,7 +1,9 @@
 """Freezing support sets into numbered, immutable versions."""
 
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Max
 
 from accounts.models import Membership, Role
 from accounts.selectors import require_role
@@ -22,11 +24,14 @@ def support_set_freeze(
     owner=None,
     min_votes: int = 2,
     grids: list[Grid] | None = None,
+    reuse: bool = False,
 ) -> SupportSetVersion:
     """Freeze the support set ``rule`` derives now into the schema's next numbered version.
 
     Grids default to every grid of the dataset with support chips; all must share one chip
     size and offset. Classes without chips are left out; fewer than two classes is refused.
+    With ``reuse`` (a job freezing the working set), the newest version is returned instead
+    when it holds exactly what would be frozen (same rule, chips, classes, contributors).
     """
     clean_rule(rule, min_votes)
     lab_id = schema.dataset.lab_id
@@ -70,27 +75,36 @@ def support_set_freeze(
             code="too_few_classes",
         )
     chip_size, offset_x, offset_y = _one_geometry(grids)
-    number = (schema.versions.aggregate(m=Max("number"))["m"] or 0) + 1
-    version = SupportSetVersion.objects.create(
-        schema=schema,
-        number=number,
-        rule=rule,
-        params=state["params"],
-        chips=[
+    content = {
+        "rule": rule,
+        "params": state["params"],
+        "chips": [
             {k: chip[k] for k in ("grid", "image", "row", "col", "class")}
             for chip in state["chips"]
         ],
-        classes=[{k: c[k] for k in ("id", "name", "colour")} for c in classes],
-        chip_size=chip_size,
-        offset_x=offset_x,
-        offset_y=offset_y,
-        contributors=state["contributors"],
-        agreement=state["agreement"],
-        warnings=state["warnings"],
-        created_by=user,
+        "classes": [{k: c[k] for k in ("id", "name", "colour")} for c in classes],
+        "chip_size": chip_size,
+        "offset_x": offset_x,
+        "offset_y": offset_y,
+        "contributors": state["contributors"],
+        "agreement": state["agreement"],
+        "warnings": state["warnings"],
+    }
+    latest = schema.versions.order_by("-number").first()
+    if reuse and latest is not None and _same_content(latest, content):
+        return latest
+    number = (latest.number if latest else 0) + 1
+    version = SupportSetVersion.objects.create(
+        schema=schema, number=number, created_by=user, **content
     )
     version.grids.set(grids)
     return version
+
+
+def _same_content(version: SupportSetVersion, content: dict) -> bool:
+    """Whether ``version`` holds ``content`` (compared as stored: JSON round trip)."""
+    stored = {field: getattr(version, field) for field in content}
+    return stored == json.loads(json.dumps(content, cls=DjangoJSONEncoder))
 
 
 def _one_geometry(grids: list[Grid]) -> tuple[int, int, int]:
