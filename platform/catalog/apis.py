@@ -3,7 +3,7 @@
 from django.db.models import Count
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,6 +12,7 @@ from accounts.selectors import lab_get
 from common import storage
 from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import Invalid, NotFound
+from common.parsers import JSONParser
 
 from . import selectors, services
 from .fair import dataset_jsonld

@@ -7,7 +7,7 @@ import zipfile
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +15,7 @@ from accounts.models import Role
 from accounts.selectors import lab_get, require_role
 from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import Invalid
+from common.parsers import JSONParser
 
 from . import selectors, services
 from .serializers import (

@@ -100,3 +100,21 @@ def test_too_many_form_fields_is_a_clear_400(settings):
     error = response.json()["error"]
     assert error["code"] == "too_many_fields"
     assert str(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS) in error["message"]
+
+
+def test_no_api_view_falls_back_to_drfs_own_json_parser():
+    """Views that set parser_classes must use the project's depth-checking JSON parser."""
+    from django.urls import get_resolver
+    from rest_framework.parsers import JSONParser as DrfJSONParser
+
+    def views(patterns):
+        for p in patterns:
+            if hasattr(p, "url_patterns"):
+                yield from views(p.url_patterns)
+            elif cls := getattr(p.callback, "cls", None):
+                yield cls
+
+    found = list(views(get_resolver().url_patterns))
+    assert len(found) > 30
+    plain = [c.__name__ for c in found if DrfJSONParser in c.parser_classes]
+    assert plain == []
