@@ -1,5 +1,6 @@
 """Object storage helpers over Django's default storage (local disk or S3/MinIO)."""
 
+import functools
 import mimetypes
 from typing import IO
 
@@ -46,7 +47,7 @@ def download_response(key: str, *, filename: str, content_type: str | None = Non
     """A short-lived presigned redirect (S3) or a streamed response (local disk)."""
     content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
     if is_s3():
-        url = default_storage.url(
+        url = _signer().url(
             key,
             parameters={
                 "ResponseContentDisposition": f'attachment; filename="{filename}"',
@@ -60,3 +61,21 @@ def download_response(key: str, *, filename: str, content_type: str | None = Non
         filename=filename,
         content_type=content_type,
     )
+
+
+def _signer():
+    """The storage that signs download URLs: the default one, or the same bucket addressed
+    through ``S3_PUBLIC_ENDPOINT_URL`` (a V4 signature covers the host, so the URL must be
+    signed for the host the browser will ask)."""
+    public = settings.S3_PUBLIC_ENDPOINT_URL
+    if not public:
+        return default_storage
+    options = settings.STORAGES["default"]["OPTIONS"]
+    return _public_storage(tuple(sorted({**options, "endpoint_url": public}.items())))
+
+
+@functools.lru_cache(maxsize=4)
+def _public_storage(options: tuple):
+    from storages.backends.s3 import S3Storage
+
+    return S3Storage(**dict(options))

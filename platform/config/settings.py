@@ -160,6 +160,11 @@ elif CHIPLAB_STORAGE == "local":
 else:
     raise ImproperlyConfigured("CHIPLAB_STORAGE must be 'local' or 's3'.")
 
+# The address browsers use for presigned downloads when the app reaches S3 on a private
+# name (compose: http://minio:9000 inside, MinIO's published port outside); URLs are signed
+# for this host. Unset: the endpoint above.
+S3_PUBLIC_ENDPOINT_URL = env.str("S3_PUBLIC_ENDPOINT_URL", default=None)
+
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
