@@ -1,6 +1,5 @@
 """Writes about users, labs, memberships and tokens (validate, then act, in one transaction)."""
 
-import re
 import secrets
 
 from django.contrib.auth.password_validation import validate_password
@@ -10,6 +9,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from common.errors import Conflict, Invalid, NotFound
+from common.orcid import normalise_orcid
 
 from .authentication import hash_key
 from .models import ApiToken, Lab, Membership, Role, User
@@ -49,26 +49,11 @@ def user_create(*, username: str, password: str, email: str = "", **extra) -> Us
         raise Conflict("That username is taken.", fields={"username": ["taken"]}) from err
 
 
-ORCID_FORM = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]")
-
-
 def _valid_orcid(orcid: str) -> str:
-    """An ORCID iD in its canonical form, or Invalid (format, then ISO 7064 mod 11-2)."""
-    orcid = orcid.strip().upper()
-    if not orcid:
-        return ""
-    if not ORCID_FORM.fullmatch(orcid):
-        message = f"'{orcid}' is not an ORCID iD; write it as 0000-0002-1825-0097."
-        raise Invalid(message, fields={"orcid": [message]})
-    digits = orcid.replace("-", "")
-    total = 0
-    for digit in digits[:-1]:
-        total = (total + int(digit)) * 2
-    check = (12 - total % 11) % 11
-    if digits[-1] != ("X" if check == 10 else str(check)):
-        message = f"'{orcid}' is not a valid ORCID iD: its last character (checksum) is wrong."
-        raise Invalid(message, fields={"orcid": [message]})
-    return orcid
+    try:
+        return normalise_orcid(orcid)
+    except ValueError as err:
+        raise Invalid(str(err), fields={"orcid": [str(err)]}) from None
 
 
 @transaction.atomic

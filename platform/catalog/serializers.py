@@ -1,16 +1,22 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from common.orcid import normalise_orcid
+
 from .licences import LICENCES
 from .models import Dataset, Image, Visibility
 
 
 class CreatorSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    orcid = serializers.RegexField(
-        r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$", required=False, allow_blank=True
-    )
+    orcid = serializers.CharField(max_length=19, required=False, allow_blank=True)
     affiliation = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+    def validate_orcid(self, value: str) -> str:
+        try:
+            return normalise_orcid(value)
+        except ValueError as err:
+            raise serializers.ValidationError(str(err)) from None
 
 
 class DatasetSerializer(serializers.ModelSerializer):

@@ -59,6 +59,23 @@ def test_curator_creates_dataset_with_fair_metadata(client_for, world):
     assert body["creators"][0]["orcid"] == "0000-0002-1825-0097"
 
 
+def test_a_creator_orcid_must_carry_a_valid_checksum(client_for, world):
+    body = {"lab": str(world.lab.pk), "title": "x"}
+    curator = client_for(world.curator)
+    bad = curator.post(
+        "/api/datasets/",
+        {**body, "creators": [{"name": "A", "orcid": "0000-0002-1825-0098"}]},
+        format="json",
+    )
+    assert bad.status_code == 400 and "checksum" in bad.json()["error"]["message"]
+    good = curator.post(
+        "/api/datasets/",
+        {**body, "creators": [{"name": "A", "orcid": "0000-0002-1694-233x"}]},
+        format="json",
+    )
+    assert good.status_code == 201 and good.json()["creators"][0]["orcid"] == "0000-0002-1694-233X"
+
+
 @pytest.mark.parametrize("role", ["viewer", "annotator"])
 def test_low_roles_cannot_create_datasets(client_for, world, role):
     response = client_for(world.users[role]).post(

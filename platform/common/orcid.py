@@ -1,0 +1,24 @@
+"""ORCID iDs: the canonical 0000-0000-0000-000X form with its ISO 7064 mod 11-2 checksum."""
+
+import re
+
+ORCID_FORM = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]")
+
+
+def normalise_orcid(orcid: str) -> str:
+    """``orcid`` in canonical form ("" stays ""); ValueError says what is wrong with it."""
+    orcid = orcid.strip().upper()
+    if not orcid:
+        return ""
+    if not ORCID_FORM.fullmatch(orcid):
+        raise ValueError(f"'{orcid}' is not an ORCID iD; write it as 0000-0002-1825-0097.")
+    digits = orcid.replace("-", "")
+    total = 0
+    for digit in digits[:-1]:
+        total = (total + int(digit)) * 2
+    check = (12 - total % 11) % 11
+    if digits[-1] != ("X" if check == 10 else str(check)):
+        raise ValueError(
+            f"'{orcid}' is not a valid ORCID iD: its last character (checksum) is wrong."
+        )
+    return orcid
