@@ -144,6 +144,13 @@ def test_segment_with_majority_consensus(
     assert job.support_set.rule == "majority"
     assert job.support_set.params.get("min_votes") == 2, job.support_set.params
     assert len(job.support_set.chips) == 6
+    # reopened later, the selector names the support set the shown result was made with
+    page.reload()
+    expect(canvas).to_have_attribute("data-overlay", "drawn")
+    expect(source).to_have_value("majority")
+    expect(page.get_by_test_id("min-votes")).to_have_value("2")
+    expect(page.get_by_test_id("result-meta")).to_contain_text("(lab majority)")
+    expect(page.get_by_test_id("support-summary")).to_contain_text("Lab consensus")
     assert not page.errors, page.errors
 
     # an annotator only has their own chips
@@ -231,4 +238,11 @@ def test_time_series_frame_selector(page, celery_worker, lab_owner, champion_mod
     expect(canvas).to_have_attribute("data-frame", "1")
     expect(page.get_by_test_id("result-meta")).to_contain_text("frame 1")
     expect(page.get_by_test_id("toasts")).not_to_contain_text("Loading")
+    # the Segment tab reopens the newest job at its first frame, not its last
+    page.get_by_test_id("step-history").click()
+    expect(page.get_by_test_id("history-result")).to_have_count(3)
+    page.get_by_test_id("step-segment").click()
+    expect(canvas).to_have_attribute("data-result", first)
+    expect(canvas).to_have_attribute("data-frame", "0")
+    expect(page.get_by_test_id("frame-slider")).to_have_value("0")
     assert not page.errors, page.errors

@@ -12,6 +12,8 @@ const EXPORTS = [
   ["result.json", "Result JSON"],
 ];
 
+const RULES = { majority: "lab majority", curator: "curator approval" };
+
 export async function mount(ws, panel) {
   const { viewer, image } = ws;
   let disposed = false;
@@ -84,19 +86,77 @@ export async function mount(ws, panel) {
     describeSupport().catch((e) => showError(e, "Support set"));
   });
 
+  let matchedSupport = null; // the support set the selector was last matched to
+  let following = false; // a job is being followed: Segment waits for it
+  let supportOk = false; // the chosen support set can be segmented
+  const updateRunBtn = () => { runBtn.disabled = following || !supportOk; };
+
   try {
     await ws.ensureSchema();
-    await describeSupport();
-    // Reopen: a result chosen in History, else the newest result on this grid.
+    // A job of this grid still queued or running (the page was reloaded, or the tab left and
+    // reopened): follow it rather than show a partial result.
+    const active = await activeJob();
+    // Reopen: a result chosen in History, else the newest finished result on this grid
+    // (frame 0 of a time series).
     const wanted = ws.openResultId;
     ws.openResultId = null;
     if (wanted) await showResult(wanted);
     else {
       const history = await api.analysis.history(image.id).catch((e) => (api.isMissing(e) ? [] : Promise.reject(e)));
-      const latest = history.find((r) => r.grid === ws.grid.id);
+      const latest = newestResult(history, active && active.id);
       if (latest && !disposed) await showResult(latest.id);
     }
+    if (!disposed) await describeSupport();
+    if (active && !disposed) {
+      follow(active, { reattached: true });
+    }
   } catch (e) { showError(e, "Loading results"); }
+
+  /** The newest queued or running job that segments this grid, or null. */
+  async function activeJob() {
+    const [queued, running] = await Promise.all(["queued", "running"].map((status) =>
+      api.analysis.jobs({ image: image.id, status }).catch((e) => (api.isMissing(e) ? [] : Promise.reject(e)))));
+    const g = ws.grid;
+    const onGrid = (j) => {
+      const p = j.params || {};
+      const [oy, ox] = p.offset || [0, 0];
+      return p.chip_size === g.chip_size && oy === (g.offset_y || 0) && ox === (g.offset_x || 0);
+    };
+    const jobs = [...queued, ...running].filter(onGrid)
+      .sort((a, b) => String(b.created).localeCompare(String(a.created)));
+    const mine = jobs.find((j) => state.user && j.created_by === state.user.username);
+    return mine || jobs[0] || null;
+  }
+
+  /** The newest result on this grid (frame 0 of its job), leaving out a job still running. */
+  function newestResult(history, skipJob) {
+    const here = history.filter((r) => r.grid === ws.grid.id && r.job !== skipJob);
+    if (!here.length) return null;
+    const newest = here.reduce((a, b) => (String(b.created) > String(a.created) ? b : a));
+    return here.filter((r) => r.job === newest.job)
+      .reduce((a, b) => ((b.frame || 0) < (a.frame || 0) ? b : a));
+  }
+
+  /** Point the support-set selector at the set a shown result was made with. */
+  async function matchSource(r) {
+    const support = (r.provenance || {}).support_set;
+    if (!canConsensus || !support || !support.rule || support.id === matchedSupport) return;
+    matchedSupport = support.id;
+    let votes = minVotes;
+    if (support.rule === "majority" && support.id) {
+      const version = await api.labeling.supportSet(support.id).catch(() => null);
+      const n = Number(version && version.params && version.params.min_votes);
+      if (Number.isFinite(n) && n >= 1) votes = n;
+    }
+    if (disposed || (support.rule === rule && votes === minVotes)) return;
+    rule = support.rule;
+    minVotes = votes;
+    sourceSelect.value = rule;
+    minVotesInput.value = minVotes;
+    majorityOption.textContent = majorityLabel();
+    minVotesField.hidden = rule !== "majority";
+    describeSupport().catch((e) => showError(e, "Support set"));
+  }
 
   /** The freeze request for the chosen support set. */
   function freezeBody() {
@@ -105,8 +165,9 @@ export async function mount(ws, panel) {
 
   async function describeSupport() {
     if (rule !== "single_owner") return describeConsensus();
-    describeSeq++;
+    const my = ++describeSeq;
     const votes = await api.labeling.votes(ws.grid.id, ws.schema.id, "me");
+    if (my !== describeSeq || disposed) return;
     const counts = {};
     for (const c of votes.chips || []) if (c.class) counts[c.class] = (counts[c.class] || 0) + 1;
     const parts = ws.classes.map((c) => `${c.name} ${counts[c.id] || 0}`);
@@ -115,7 +176,8 @@ export async function mount(ws, panel) {
     // the frozen set (and the result), so two classes with chips are enough.
     const used = ws.classes.filter((c) => (counts[c.id] || 0) >= 1);
     const ok = used.length >= 2;
-    runBtn.disabled = !ok;
+    supportOk = ok;
+    updateRunBtn();
     runBtn.title = ok ? "" : "Give at least two classes example chips on this grid first (step 2).";
     if (!ok) {
       summary.append(" ", h("span", { testid: "support-missing" },
@@ -147,7 +209,8 @@ export async function mount(ws, panel) {
       if (stale()) return;
       summary.removeAttribute("aria-busy");
       summary.replaceChildren(errorBox(e));
-      runBtn.disabled = false;
+      supportOk = true; // the job request will say what is wrong
+      updateRunBtn();
       return;
     }
     if (stale()) return;
@@ -157,7 +220,8 @@ export async function mount(ws, panel) {
     const parts = ws.classes.map((c) => `${c.name} ${counts[c.id] || 0}`);
     summary.replaceChildren(`${name} on the ${ws.grid.chip_size} px grid: `, parts.join(" · ") || "no classes yet", ".");
     for (const w of s.warnings || []) summary.append(h("br"), h("span", { testid: "support-warning" }, "⚠ ", w));
-    runBtn.disabled = false;
+    supportOk = true;
+    updateRunBtn();
     runBtn.title = "";
   }
 
@@ -176,20 +240,43 @@ export async function mount(ws, panel) {
   }
 
   async function run() {
-    runBtn.disabled = true;
+    following = true;
+    updateRunBtn();
     cancelMsg.replaceChildren();
     performance.clearMarks("chiplab:segment-click");
     performance.mark("chiplab:segment-click");
     const t0 = performance.now();
     progress("Freezing the support set…", 0);
+    let job;
     try {
       const version = await api.labeling.freeze(ws.schema.id, freezeBody());
       progress(`Support set v${version.number} frozen; queueing the job…`, 0);
-      let job = await api.analysis.createJob({ support_set: version.id, images: [image.id] });
-      ws.emit("job", job);
-      currentJob = job;
-      cancelBtn.hidden = false;
-      cancelBtn.disabled = false;
+      job = await api.analysis.createJob({ support_set: version.id, images: [image.id] });
+    } catch (e) {
+      progressBox.replaceChildren(errorBox(e));
+      showError(e, "Segment");
+      following = false;
+      updateRunBtn();
+      return;
+    }
+    await follow(job, { t0 });
+  }
+
+  /** Poll a job until it finishes (progress and Cancel meanwhile), then show its result. */
+  async function follow(job, { t0 = null, reattached = false } = {}) {
+    following = true;
+    updateRunBtn();
+    ws.emit("job", job);
+    currentJob = job;
+    const own = state.user && job.created_by === state.user.username;
+    cancelBtn.hidden = !(own || canConsensus);
+    cancelBtn.disabled = false;
+    progressBox.dataset.job = job.id;
+    if (reattached) {
+      progress(`Following the job started ${fmtDate(job.created)}${own ? "" : ` by ${job.created_by}`}…`,
+        (job.progress || {}).fraction || 0, job.status);
+    }
+    try {
       let delay = 250;
       while (!["succeeded", "failed", "cancelled"].includes(job.status)) {
         if (disposed) return;
@@ -197,6 +284,7 @@ export async function mount(ws, panel) {
         delay = Math.min(1000, delay * 1.3);
         if (currentJob && currentJob.status === "cancelled") { job = currentJob; break; }
         job = await api.analysis.job(job.id);
+        if (disposed) return;
         const p = job.progress || {};
         progress(job.status === "queued" ? "Waiting for a worker…"
           : `Classifying chips: ${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()}`, p.fraction || 0, job.status);
@@ -212,22 +300,30 @@ export async function mount(ws, panel) {
       const mine = (job.results || []).find((r) => r.image === image.id && r.frame === 0) || (job.results || [])[0];
       if (!mine) throw new Error("The job finished without a result for this image.");
       await showResult(mine.id, job);
-      viewer.draw(); // paint now rather than on the next animation frame, then take the time
-      const ms = performance.now() - t0;
-      performance.mark("chiplab:overlay-drawn");
-      performance.measure("chiplab:segment-to-overlay", "chiplab:segment-click", "chiplab:overlay-drawn");
-      window.__chiplabTimings = { ...(window.__chiplabTimings || {}), segmentToOverlayMs: ms };
-      progress(`Done in ${(ms / 1000).toFixed(2)} s (click → overlay).`, 1, "succeeded");
-      progressBox.dataset.ms = Math.round(ms);
+      if (t0 === null) {
+        progress("Done.", 1, "succeeded");
+      } else {
+        viewer.draw(); // paint now rather than on the next animation frame, then take the time
+        const ms = performance.now() - t0;
+        performance.mark("chiplab:overlay-drawn");
+        performance.measure("chiplab:segment-to-overlay", "chiplab:segment-click", "chiplab:overlay-drawn");
+        window.__chiplabTimings = { ...(window.__chiplabTimings || {}), segmentToOverlayMs: ms };
+        progress(`Done in ${(ms / 1000).toFixed(2)} s (click → overlay).`, 1, "succeeded");
+        progressBox.dataset.ms = Math.round(ms);
+      }
       toast("Segmentation finished.", "ok");
     } catch (e) {
+      if (disposed) return;
       progressBox.replaceChildren(errorBox(e));
       showError(e, "Segment");
     } finally {
       currentJob = null;
       cancelBtn.hidden = true;
-      runBtn.disabled = false;
-      runBtn.textContent = "Segment again";
+      following = false;
+      if (!disposed) {
+        updateRunBtn();
+        runBtn.textContent = "Segment again";
+      }
     }
   }
 
@@ -258,6 +354,7 @@ export async function mount(ws, panel) {
     renderFrames(r);
     renderResult(r, job);
     runBtn.textContent = "Segment again";
+    await matchSource(r).catch((e) => console.warn("support source", e));
   }
 
   /** The frame behind the overlay: its own preview when it has one, else frame 0. */
@@ -398,7 +495,9 @@ export async function mount(ws, panel) {
       h("p", { class: "small muted", testid: "result-meta" },
         image.frames > 1 ? `frame ${r.frame || 0} · ` : "",
         `${r.rows} × ${r.cols} chips · mean confidence ${fmtPct(r.mean_confidence)} · ${fmtDate(r.created)}`,
-        support && support.number ? ` · support set v${support.number}` : "",
+        support && support.number ? ` · support set v${support.number}${RULES[support.rule] ? ` (${RULES[support.rule]})` : ""}` : "",
+        r.job_status && r.job_status !== "succeeded" ? h("span", { testid: "result-partial" },
+          ` · from a job that ${r.job_status === "running" || r.job_status === "queued" ? "is still running" : `was ${r.job_status}`}`) : null,
         model && model.name ? ` · model ${model.name} v${model.version}` : "",
         job && job.timings && Object.keys(job.timings).length ? h("span", { testid: "job-timings" }, h("br"),
           "worker: ", Object.entries(job.timings).filter(([, v]) => typeof v === "number")
