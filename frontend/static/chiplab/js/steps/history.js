@@ -32,20 +32,39 @@ export async function mount(ws, panel) {
         onclick: () => { ws.setGrid(g); ws.goStep("support"); } }, ws.grid?.id === g.id ? "Current" : "Open")));
   }
 
-  const load = async (fn, box, what) => {
-    try { return await fn(); } catch (e) {
-      empty(box, api.isMissing(e) ? "Not available on this server yet." : `Could not load ${what}: ${e.message}`);
-      if (!api.isMissing(e)) showError(e, `Loading ${what}`);
-      return null;
+  let stopped = false;
+  let pollTimer = null;
+  const shown = { results: null, jobs: null };
+  const ACTIVE = ["queued", "running"];
+
+  /** Results and jobs of this image; polled while a job is queued or running. */
+  async function loadRuns({ quiet = false } = {}) {
+    const grab = async (fn, what) => {
+      try { return { data: await fn() }; } catch (e) {
+        if (!quiet && !api.isMissing(e)) showError(e, `Loading ${what}`);
+        return { error: api.isMissing(e) ? "Not available on this server yet." : `Could not load ${what}: ${e.message}` };
+      }
+    };
+    const [results, jobs] = await Promise.all([
+      grab(() => api.analysis.history(image.id), "results"),
+      grab(() => api.analysis.jobs({ image: image.id }), "jobs"),
+    ]);
+    if (stopped) return;
+    // Redraw only what changed: a list rebuilt under the pointer would swallow clicks.
+    const sig = (x, f) => x.error || JSON.stringify((x.data || []).map(f));
+    const rs = sig(results, (r) => r.id);
+    const js = sig(jobs, (j) => [j.id, j.status, (j.progress || {}).done]);
+    if (rs !== shown.results) { shown.results = rs; renderResults(results); }
+    if (js !== shown.jobs) { shown.jobs = js; renderJobs(jobs); }
+    clearTimeout(pollTimer);
+    if (jobs.data && jobs.data.some((j) => ACTIVE.includes(j.status))) {
+      pollTimer = setTimeout(() => loadRuns({ quiet: true }), 1000);
     }
-  };
+  }
 
-  const [results, jobs] = await Promise.all([
-    load(() => api.analysis.history(image.id), resultsBox, "results"),
-    load(() => api.analysis.jobs({ image: image.id }), jobsBox, "jobs"),
-  ]);
-
-  if (results) {
+  function renderResults({ data: results, error }) {
+    resultsBox.replaceChildren();
+    if (error) { empty(resultsBox, error); return; }
     if (!results.length) empty(resultsBox, "No segmentation yet.");
     for (const r of results) {
       const fr = r.classes.map((c, i) => `${c.name} ${fmtPct(r.fractions[i], 0)}`).join(" · ");
@@ -57,23 +76,48 @@ export async function mount(ws, panel) {
     }
   }
 
-  if (jobs) {
+  function renderJobs({ data: jobs, error }) {
+    jobsBox.replaceChildren();
+    if (error) { empty(jobsBox, error); return; }
     if (!jobs.length) empty(jobsBox, "No jobs yet.");
     for (const j of jobs.slice(0, 30)) {
-      jobsBox.append(h("li", { class: "history-item", testid: "history-job" },
+      const p = j.progress || {};
+      const running = ACTIVE.includes(j.status);
+      const rerun = h("button", { type: "button", class: "btn btn-small", testid: "history-rerun",
+        title: "Run again with the same support set, model and parameters",
+        onclick: async () => {
+          rerun.disabled = true;
+          try {
+            const job = await api.analysis.rerun(j.id);
+            toast("Re-run queued; it is at the top of the jobs list.", "ok");
+            highlight = job.id;
+            shown.jobs = null;
+            await loadRuns();
+          } catch (e) { showError(e, "Re-run"); rerun.disabled = false; }
+        } }, "Re-run");
+      jobsBox.append(h("li", { class: "history-item", testid: "history-job",
+        dataset: { id: j.id, status: j.status }, "aria-current": j.id === highlight ? "true" : undefined },
         h("span", {}, statusPill(j.status), ` ${fmtDate(j.created)} · by ${j.created_by} · support set v${j.support_set.number} · ${j.model_version.name} v${j.model_version.version}`,
+          j.rerun_of ? h("span", { class: "muted small" }, " · re-run") : null,
+          running ? h("span", { class: "history-progress", testid: "history-job-progress" }, h("br"),
+            h("progress", { max: 1, value: p.fraction || 0, "aria-label": "Job progress" }), " ",
+            h("span", { class: "muted small" }, j.status === "queued" ? "waiting for a worker"
+              : `${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`)) : null,
           j.error ? h("span", { class: "error-text small" }, h("br"), j.error) : null),
-        h("button", { type: "button", class: "btn btn-small", title: "Run again with the same support set, model and parameters",
-          onclick: async () => {
-            try { await api.analysis.rerun(j.id); toast("Re-run queued; it will appear here.", "ok"); ws.goStep("history"); }
-            catch (e) { showError(e, "Re-run"); }
-          } }, "Re-run")));
+        running ? null : rerun));
     }
   }
 
+  let highlight = null; // the job just queued from here
+  await loadRuns();
+
   try {
     await ws.ensureSchema();
-    const versions = await load(() => api.labeling.versions(ws.schema.id), versionsBox, "support-set versions");
+    let versions = null;
+    try { versions = await api.labeling.versions(ws.schema.id); } catch (e) {
+      empty(versionsBox, api.isMissing(e) ? "Not available on this server yet." : `Could not load support-set versions: ${e.message}`);
+      if (!api.isMissing(e)) showError(e, "Loading support-set versions");
+    }
     if (versions) {
       const gridIds = new Set(ws.grids.map((g) => g.id));
       const here = versions.filter((v) => v.chips.some((c) => gridIds.has(c.grid)));
@@ -98,5 +142,5 @@ export async function mount(ws, panel) {
     toast(`Showing support set v${v.number} (${v.chips.length} chips).`, "info");
   }
 
-  return () => viewer.setChips([]);
+  return () => { stopped = true; clearTimeout(pollTimer); viewer.setChips([]); };
 }
