@@ -53,7 +53,34 @@ def dataset_jsonld(dataset: Dataset, request=None) -> dict:
         "measurementTechnique": "Electron microscopy",
         "distribution": distribution,
     }
+    if parts := _annotation_parts(dataset, base):
+        doc["hasPart"] = parts
     return doc
+
+
+def _annotation_parts(dataset: Dataset, base: str) -> list[dict]:
+    """The dataset's frozen support-set versions: published, citable chip annotations."""
+    from labeling.models import SupportSetVersion  # labeling builds on catalog
+
+    versions = SupportSetVersion.objects.filter(schema__dataset=dataset).select_related("schema")
+    return [
+        {
+            "@type": "Dataset",
+            "@id": f"urn:uuid:{version.pk}",
+            "name": f"{version.schema.name} support set v{version.number}",
+            "description": f"{len(version.chips)} labelled {version.chip_size} px chips of "
+            f"{len(version.classes)} classes ({', '.join(c['name'] for c in version.classes)})"
+            f", consensus rule '{version.rule}'",
+            "dateCreated": version.created.isoformat(),
+            "license": licence_url(dataset.licence) or dataset.licence,
+            "distribution": {
+                "@type": "DataDownload",
+                "contentUrl": base + reverse("support-set-detail", args=[version.pk]),
+                "encodingFormat": "application/json",
+            },
+        }
+        for version in versions.order_by("schema__name", "number")
+    ]
 
 
 def _property(name: str, value, unit: str | None = None) -> dict:

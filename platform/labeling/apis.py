@@ -8,6 +8,7 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import status
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -55,11 +56,22 @@ def _schema_param(required=False):
 
 
 # --- schemas and classes -----------------------------------------------------------
+def _identities(request, dataset) -> dict:
+    """Serializer context: may the reader see who created things (a member of the lab)?"""
+    shown = dataset is not None and selectors.identities_visible(
+        user=request.user, lab_id=dataset.lab_id
+    )
+    return {"identities": shown}
+
+
 class DatasetSchemaListApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]  # a public dataset's, for anyone
+
     @extend_schema(tags=TAG, responses=LabelSchemaSerializer(many=True))
     def get(self, request, dataset_id):
-        schemas = selectors.schemas_of_dataset(user=request.user, dataset_id=dataset_id)
-        return Response(LabelSchemaSerializer(schemas, many=True).data)
+        schemas = list(selectors.schemas_of_dataset(user=request.user, dataset_id=dataset_id))
+        context = _identities(request, schemas[0].dataset if schemas else None)
+        return Response(LabelSchemaSerializer(schemas, many=True, context=context).data)
 
     @extend_schema(
         tags=TAG,
@@ -81,16 +93,20 @@ class DatasetSchemaListApi(APIView):
                 user=request.user, dataset=dataset
             )
         return Response(
-            LabelSchemaSerializer(schema).data,
+            LabelSchemaSerializer(schema, context={"identities": True}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 
 class SchemaDetailApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
     @extend_schema(tags=TAG, responses=LabelSchemaSerializer)
     def get(self, request, schema_id):
         schema = selectors.schema_get(user=request.user, schema_id=schema_id)
-        return Response(LabelSchemaSerializer(schema).data)
+        return Response(
+            LabelSchemaSerializer(schema, context=_identities(request, schema.dataset)).data
+        )
 
 
 class SchemaClassListApi(APIView):
@@ -128,10 +144,13 @@ class ClassDetailApi(APIView):
 
 # --- grids -------------------------------------------------------------------------
 class ImageGridListApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
     @extend_schema(tags=TAG, responses=GridSerializer(many=True))
     def get(self, request, image_id):
-        grids = selectors.grids_of_image(user=request.user, image_id=image_id)
-        return Response(GridSerializer(grids, many=True).data)
+        grids = list(selectors.grids_of_image(user=request.user, image_id=image_id))
+        context = _identities(request, grids[0].image.dataset if grids else None)
+        return Response(GridSerializer(grids, many=True, context=context).data)
 
     @extend_schema(
         tags=TAG,
@@ -144,15 +163,18 @@ class ImageGridListApi(APIView):
         data = valid(GridCreateSerializer, request.data)
         grid, created = services.grid_create(user=request.user, image=image, **data)
         return Response(
-            GridSerializer(grid).data,
+            GridSerializer(grid, context={"identities": True}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 
 class GridDetailApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
     @extend_schema(tags=TAG, responses=GridSerializer)
     def get(self, request, grid_id):
-        return Response(GridSerializer(selectors.grid_get(user=request.user, grid_id=grid_id)).data)
+        grid = selectors.grid_get(user=request.user, grid_id=grid_id)
+        return Response(GridSerializer(grid, context=_identities(request, grid.image.dataset)).data)
 
 
 class ChipSizeSuggestionApi(APIView):
@@ -306,6 +328,8 @@ class GridGoldApi(APIView):
 
 # --- frozen versions, agreement ----------------------------------------------------
 class SchemaVersionListApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]  # frozen versions are published
+
     @extend_schema(
         tags=TAG,
         responses=SupportSetVersionSerializer(many=True),
@@ -343,6 +367,8 @@ class SchemaVersionListApi(APIView):
 
 
 class SupportSetDetailApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
     @extend_schema(
         tags=TAG,
         responses=SupportSetVersionSerializer,

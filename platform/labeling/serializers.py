@@ -32,9 +32,25 @@ class LabelClassSerializer(serializers.ModelSerializer):
         fields = ["id", "schema", "name", "colour", "order", "active", "removed_at", "created"]
 
 
-class LabelSchemaSerializer(serializers.ModelSerializer):
+class _MembersSeeCreator:
+    """``created_by`` only for members of the dataset's lab: the view passes
+    ``context={"identities": True}`` when the reader is one (null otherwise)."""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("identities", False):
+            data["created_by"] = None
+        return data
+
+
+class LabelSchemaSerializer(_MembersSeeCreator, serializers.ModelSerializer):
     dataset = serializers.UUIDField(source="dataset_id", read_only=True)
-    created_by = serializers.UUIDField(source="created_by_id", read_only=True)
+    created_by = serializers.UUIDField(
+        source="created_by_id",
+        read_only=True,
+        allow_null=True,
+        help_text="null when you are not a member of the dataset's lab",
+    )
     classes = LabelClassSerializer(many=True, read_only=True)
 
     class Meta:
@@ -75,9 +91,14 @@ class MarginsSerializer(serializers.Serializer):
     right = serializers.IntegerField()
 
 
-class GridSerializer(serializers.ModelSerializer):
+class GridSerializer(_MembersSeeCreator, serializers.ModelSerializer):
     image = serializers.UUIDField(source="image_id", read_only=True)
-    created_by = serializers.UUIDField(source="created_by_id", read_only=True)
+    created_by = serializers.UUIDField(
+        source="created_by_id",
+        read_only=True,
+        allow_null=True,
+        help_text="null when you are not a member of the dataset's lab",
+    )
     margins = MarginsSerializer(read_only=True)
 
     class Meta:

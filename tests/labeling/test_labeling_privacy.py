@@ -242,3 +242,37 @@ def test_gold_with_a_malformed_schema_names_the_field(client_for, world, lab):
     assert list(response.json()["error"]["fields"]) == ["schema"]
     ok = client_for(world.curator).get(f"/api/grids/{lab.grid.pk}/gold/", {"schema": lab.schema.pk})
     assert ok.status_code == 200 and ok.json() == []
+
+
+def test_anyone_reads_a_public_datasets_published_annotations_without_identities(
+    client_for, world, public
+):
+    """FAIR: frozen versions of a public dataset are readable without an account, linked from
+    the dataset's JSON-LD, and name no lab member; a private dataset's stay hidden."""
+    anonymous = client_for()
+    schemas = anonymous.get(f"/api/datasets/{public.dataset.pk}/schemas/")
+    assert schemas.status_code == 200, schemas.content
+    assert [s["created_by"] for s in schemas.json()] == [None]
+    grid = anonymous.get(f"/api/grids/{public.grid.pk}/")
+    assert grid.status_code == 200 and grid.json()["created_by"] is None
+    assert anonymous.get(f"/api/images/{public.grid.image_id}/grids/").status_code == 200
+    versions = anonymous.get(f"/api/schemas/{public.schema.pk}/versions/")
+    assert versions.status_code == 200 and len(versions.json()) == 2
+    text = versions.content.decode()
+    assert not any(str(m.pk) in text or m.username in text for m in public.members)
+    doc = anonymous.get(f"/api/datasets/{public.dataset.pk}/jsonld").json()
+    links = {p["distribution"]["contentUrl"].rsplit("/api", 1)[1] for p in doc["hasPart"]}
+    assert links == {f"/support-sets/{v.pk}/" for v in (public.majority, public.own)}
+    for link in links:
+        assert anonymous.get("/api" + link).status_code == 200
+    # members still see who created what; writing needs an account
+    member = client_for(world.viewer).get(f"/api/grids/{public.grid.pk}/").json()
+    assert member["created_by"] == str(public.grid.created_by_id)
+    assert anonymous.post(f"/api/images/{public.grid.image_id}/grids/", {}).status_code in (
+        401,
+        403,
+    )
+    public.dataset.visibility = "lab"
+    public.dataset.save()
+    assert anonymous.get(f"/api/schemas/{public.schema.pk}/versions/").status_code == 404
+    assert anonymous.get(f"/api/support-sets/{public.own.pk}/").status_code == 404
