@@ -70,3 +70,24 @@ def test_other_lab_sees_none_of_the_datasets(new_page, lab_owner, other_lab_owne
     expect(theirs.get_by_test_id("page-error")).to_be_visible()
     expect(theirs.locator("body")).not_to_contain_text("Secret interfaces")
     theirs.screenshot(path=str(artifacts / "02-other-lab-direct-link.png"))
+
+
+def test_double_submit_creates_one_dataset_and_one_upload(page, lab_owner, tmp_path):
+    """A double click on Create sends one request; a file chosen twice is uploaded once."""
+    from catalog.models import Dataset, Image
+
+    tif = tmp_path / "sto_ge.tif"
+    simulated_tiff(tif, size=256)
+    sign_in(page, lab_owner.username)
+    page.get_by_test_id("new-dataset").click()
+    page.get_by_test_id("dataset-title").fill("Once only")
+    page.get_by_test_id("dataset-create").dblclick()
+    expect(page.get_by_test_id("dataset-heading")).to_have_text("Once only")
+    assert Dataset.objects.filter(title="Once only").count() == 1
+
+    page.get_by_test_id("file-input").set_input_files([str(tif), str(tif)])
+    expect(page.get_by_test_id("toasts")).to_contain_text("sto_ge.tif is already in the upload list")
+    expect(page.get_by_test_id("image-tile")).to_have_count(1)
+    expect(page.get_by_test_id("upload-error")).to_have_count(0)
+    assert Image.objects.count() == 1
+    assert not page.errors, page.errors

@@ -58,6 +58,25 @@ export function showError(err, context) {
   toast(context ? `${context}: ${msg}` : msg, "error");
 }
 
+/**
+ * Run a request with its button disabled (and marked busy) until it settles, so that a double
+ * click or a second Enter cannot send it twice. Returns fn's result; a call while busy is a no-op.
+ */
+export async function whileBusy(button, fn) {
+  if (button.dataset.busy) return undefined;
+  button.dataset.busy = "1";
+  const wasDisabled = button.disabled;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    return await fn();
+  } finally {
+    delete button.dataset.busy;
+    button.removeAttribute("aria-busy");
+    button.disabled = wasDisabled;
+  }
+}
+
 /** Inline error box (forms); returns the element. */
 export function errorBox(err) {
   const fields = err && err.fields && typeof err.fields === "object"

@@ -1,7 +1,7 @@
 // Step 2: the support-set board. Click chips to vote them into the active class; click again
 // to retract (a vote with class null). Number keys switch class.
 import * as api from "../api.js";
-import { h, append, debounce, errorBox, showError, toast } from "../ui.js";
+import { h, append, debounce, errorBox, showError, toast, whileBusy } from "../ui.js";
 import { chipCrop } from "../crops.js";
 import { state } from "../state.js";
 
@@ -206,20 +206,22 @@ export async function mount(ws, panel) {
     }
   }
 
-  async function addClass() {
+  function addClass() {
     const name = newName.value.trim();
     if (!name) { newName.focus(); return; }
     if (!ws.schema) { toast("The label schema could not be loaded; reload the page.", "error"); return; }
-    newName.value = ""; // typing the next name may start while this one is saved
-    try {
-      const cls = await api.labeling.addClass(ws.schema.id, { name, colour: ws.nextColour() });
-      ws.classes.push(cls);
-      ws.activeClassId = cls.id;
-      refresh();
-    } catch (e) {
-      if (!newName.value) newName.value = name;
-      showError(e, "Adding a class");
-    }
+    whileBusy(addBtn, async () => {
+      newName.value = ""; // typing the next name may start while this one is saved
+      try {
+        const cls = await api.labeling.addClass(ws.schema.id, { name, colour: ws.nextColour() });
+        ws.classes.push(cls);
+        ws.activeClassId = cls.id;
+        refresh();
+      } catch (e) {
+        if (!newName.value) newName.value = name;
+        showError(e, "Adding a class");
+      }
+    });
   }
 
   async function updateClass(cls, body) {

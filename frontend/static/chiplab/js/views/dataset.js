@@ -97,51 +97,70 @@ export async function render(root, { datasetId }) {
     }, POLL_MS);
   }
 
-  async function startUploads(files) {
-    // Sequential: keeps the progress honest and the server's memory flat.
-    const rows = files.map((file) => {
+  // One queue for every drop and choice: uploads run one at a time (honest progress, a flat
+  // server memory), and a file already waiting or uploading is not queued twice.
+  const queue = [];
+  let pumping = false;
+  const fileKey = (f) => `${f.name}|${f.size}|${f.lastModified}`;
+
+  function startUploads(files) {
+    for (const file of files) {
+      const busy = queue.find((r) => !r.finished && !r.cancelled && r.key === fileKey(file));
+      if (busy) { toast(`${file.name} is already in the upload list.`, "info"); continue; }
       const bar = h("progress", { max: 100, value: 0, "aria-label": `Upload progress of ${file.name}` });
       const status = h("span", { class: "small muted" }, "waiting");
       const cancel = h("button", { type: "button", class: "btn btn-quiet btn-small", "aria-label": `Cancel ${file.name}` }, "Cancel");
       const li = h("li", { class: "upload-row", testid: "upload-row" },
         h("span", { class: "upload-name" }, file.name), h("span", { class: "small muted" }, fmtBytes(file.size)), bar, status, cancel);
       uploads.append(li);
-      const row = { file, li, bar, status, cancel, cancelled: false, handle: null };
+      const row = { file, key: fileKey(file), li, bar, status, cancel, cancelled: false, finished: false, handle: null };
       cancel.onclick = () => {
         row.cancelled = true;
         if (row.handle) row.handle.abort();
         else { status.textContent = "cancelled"; li.remove(); }
       };
-      return row;
-    });
-    for (const row of rows) {
-      if (stopped) return;
-      if (row.cancelled) continue;
-      row.status.textContent = "uploading";
-      const handle = api.datasets.upload(datasetId, row.file, (loaded, total) => {
-        const pct = total ? Math.round((loaded / total) * 100) : 0;
-        row.bar.value = pct;
-        row.status.textContent = pct >= 100 ? "processing…" : `${pct} %`;
-      });
-      row.handle = handle;
-      try {
-        const img = await handle.promise;
-        row.bar.value = 100;
-        row.status.textContent = "uploaded";
-        row.li.dataset.state = "done";
-        row.li.setAttribute("data-testid", "upload-row-done");
-        row.cancel.remove();
-        put(img);
-        schedulePoll();
-        setTimeout(() => row.li.remove(), 6000);
-      } catch (e) {
-        row.status.textContent = "failed";
-        row.li.dataset.state = "failed";
-        row.li.append(h("span", { class: "error-text small", testid: "upload-error" }, e.message));
-        row.cancel.textContent = "Dismiss";
-        row.cancel.onclick = () => row.li.remove();
-        if (e.code !== "aborted") showError(e, `Upload of ${row.file.name}`);
+      queue.push(row);
+    }
+    pump();
+  }
+
+  async function pump() {
+    if (pumping) return;
+    pumping = true;
+    try {
+      for (let row; (row = queue.find((r) => !r.finished && !r.cancelled));) {
+        if (stopped) return;
+        await uploadOne(row);
+        row.finished = true;
       }
+    } finally { pumping = false; }
+  }
+
+  async function uploadOne(row) {
+    row.status.textContent = "uploading";
+    const handle = api.datasets.upload(datasetId, row.file, (loaded, total) => {
+      const pct = total ? Math.round((loaded / total) * 100) : 0;
+      row.bar.value = pct;
+      row.status.textContent = pct >= 100 ? "processing…" : `${pct} %`;
+    });
+    row.handle = handle;
+    try {
+      const img = await handle.promise;
+      row.bar.value = 100;
+      row.status.textContent = "uploaded";
+      row.li.dataset.state = "done";
+      row.li.setAttribute("data-testid", "upload-row-done");
+      row.cancel.remove();
+      put(img);
+      schedulePoll();
+      setTimeout(() => row.li.remove(), 6000);
+    } catch (e) {
+      row.status.textContent = "failed";
+      row.li.dataset.state = "failed";
+      row.li.append(h("span", { class: "error-text small", testid: "upload-error" }, e.message));
+      row.cancel.textContent = "Dismiss";
+      row.cancel.onclick = () => row.li.remove();
+      if (e.code !== "aborted") showError(e, `Upload of ${row.file.name}`);
     }
   }
 

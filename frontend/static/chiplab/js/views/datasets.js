@@ -2,7 +2,7 @@
 import * as api from "../api.js";
 import { go } from "../main.js";
 import { currentLab, hasRole } from "../state.js";
-import { h, clear, errorBox, fmtDate, showError, toast } from "../ui.js";
+import { h, clear, errorBox, fmtDate, showError, toast, whileBusy } from "../ui.js";
 
 export async function render(root) {
   const lab = currentLab();
@@ -75,16 +75,19 @@ function createForm(lab) {
     for (const l of ls) licence.append(h("option", { value: l.id, selected: l.id === "CC-BY-4.0" }, `${l.id} — ${l.name}`));
   }).catch((e) => showError(e, "Loading licences"));
   const errors = h("div");
+  const submit = h("button", { type: "submit", class: "btn btn-primary", testid: "dataset-create" }, "Create");
   const form = h("form", { class: "card form-card", testid: "dataset-form", "aria-label": "New dataset",
-    onsubmit: async (ev) => {
+    onsubmit: (ev) => {
       ev.preventDefault();
-      errors.replaceChildren();
-      try {
-        const ds = await api.datasets.create({ lab: lab.id, title: title.value.trim(),
-          description: desc.value, visibility: vis.value, licence: licence.value });
-        toast(`Dataset “${ds.title}” created.`, "ok");
-        go(`#/datasets/${ds.id}`);
-      } catch (e) { errors.replaceChildren(errorBox(e)); }
+      whileBusy(submit, async () => {
+        errors.replaceChildren();
+        try {
+          const ds = await api.datasets.create({ lab: lab.id, title: title.value.trim(),
+            description: desc.value, visibility: vis.value, licence: licence.value });
+          toast(`Dataset “${ds.title}” created.`, "ok");
+          go(`#/datasets/${ds.id}`);
+        } catch (e) { errors.replaceChildren(errorBox(e)); }
+      });
     } },
     h("h2", {}, "New dataset"),
     h("div", { class: "form-grid" },
@@ -95,6 +98,6 @@ function createForm(lab) {
     errors,
     h("div", { class: "form-actions" },
       h("button", { type: "button", class: "btn", onclick: () => form.remove() }, "Cancel"),
-      h("button", { type: "submit", class: "btn btn-primary", testid: "dataset-create" }, "Create")));
+      submit));
   return form;
 }
