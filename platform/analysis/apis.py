@@ -121,7 +121,7 @@ class SegmentationResultExportApi(APIView):
         if not key:
             raise NotFound(f"This result has no {kind} export.")
         stem = result.image.original_filename.rsplit(".", 1)[0]
-        frame = f".f{result.frame}" if result.image.frames > 1 else ""
+        frame = f".f{result.frame}" if result.image.frames > 1 and kind != "series.csv" else ""
         filename = f"{stem}{frame}.{kind}"
         return storage.download_response(key, filename=filename, content_type=EXPORT_KINDS[kind])
 

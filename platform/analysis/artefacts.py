@@ -33,6 +33,7 @@ EXPORT_KINDS: dict[str, str] = {
     "result.json": "application/json",
     "chart.svg": "image/svg+xml",
     "chart.png": "image/png",
+    "series.csv": "text/csv",  # time series only: every frame's table in one file
 }
 
 

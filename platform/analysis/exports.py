@@ -290,6 +290,13 @@ def counts_csv(
     return buf.getvalue()
 
 
+def series_csv(frames: Sequence[tuple[int, dict]], classes: Sequence[dict], **kw) -> str:
+    """The per-class tables of a time series' frames, ``[(frame, stats), …]``, as one CSV
+    with a leading ``frame`` column (``kw``: ``provenance`` as for :func:`counts_csv`)."""
+    parts = [counts_csv(stats, classes, frame=frame, **kw) for frame, stats in frames]
+    return "".join(p if i == 0 else p.split("\n", 1)[1] for i, p in enumerate(parts))
+
+
 def _provenance_columns(provenance: dict) -> dict:
     model = provenance["model_version"]
     return {

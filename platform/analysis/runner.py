@@ -411,7 +411,8 @@ def _save(
 
 
 def _write_series(job: SegmentationJob, image: Image) -> None:
-    """Add the per-frame fractions of a series to each frame's stats and result.json."""
+    """Add the per-frame fractions of a series to each frame's stats and result.json, and
+    write the whole series' table (series.csv, shared by the frames' results)."""
     import json
 
     results = list(job.results.filter(image=image).order_by("frame"))
@@ -419,9 +420,17 @@ def _write_series(job: SegmentationJob, image: Image) -> None:
         {"frame": r.frame, "fractions": r.fractions, "fraction_std": r.fraction_std}
         for r in results
     ]
+    table = exports.series_csv(
+        [(r.frame, r.stats) for r in results],
+        results[0].classes,
+        provenance=results[0].provenance,
+    )
+    prefix = artefacts.result_prefix(lab_id=job.lab_id, job_id=job.pk, image_id=image.pk, frame=0)
+    table_key = storage.put_bytes(f"{prefix.rsplit('/', 1)[0]}/series.csv", table.encode())
     for r in results:
         r.stats = {**r.stats, "series": series}
-        r.save(update_fields=["stats"])
+        r.artefacts = {**r.artefacts, "series.csv": table_key}
+        r.save(update_fields=["stats", "artefacts"])
         key = r.artefacts.get("result.json")
         if key:
             with storage.open_(key) as fh:

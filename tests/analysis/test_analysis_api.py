@@ -380,6 +380,15 @@ def test_time_series_is_segmented_frame_by_frame(client_for, world, segmentable)
         download(client, f"/api/segmentation-results/{results[2].pk}/export/result.json")
     )
     assert document["frame"] == 2 and len(document["series"]) == 3
+    # the whole series in one table: a row per frame and class
+    table = download(client, f"/api/segmentation-results/{results[1].pk}/export/series.csv")
+    rows = list(csv.DictReader(io.StringIO(table.decode())))
+    n_classes = len(results[0].classes)
+    assert [int(r["frame"]) for r in rows] == [f for f in (0, 1, 2) for _ in range(n_classes)]
+    for r in results:
+        mine = [float(row["fraction"]) for row in rows if int(row["frame"]) == r.frame]
+        assert mine == pytest.approx(r.fractions)
+    assert {row["job"] for row in rows} == {str(job.pk)}
 
 
 # --- isolation -----------------------------------------------------------------------
