@@ -42,3 +42,52 @@ def test_one_class_with_chips_is_not_enough(page, lab_owner, labelled_dataset):
     expect(page.get_by_test_id("segment")).to_be_disabled()
     expect(page.get_by_test_id("support-left-out")).to_have_count(0)
     assert not page.errors, page.errors
+
+
+def test_uncalibrated_areas_in_pixels_and_fraction_intervals(
+    page, celery_worker, lab_owner, champion_model, tmp_path
+):
+    """A PNG has no pixel size: areas are shown in px² (not "–"). Fractions carry the
+    bootstrap interval, in the table and as the chart's error bars."""
+    import re
+
+    from analysis.models import SegmentationResult
+
+    d = make_dataset(lab_owner, tmp_path, png=True)
+    assert not d["image"].pixel_size
+    vote(lab_owner, d)
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/segment")
+    expect(page.get_by_test_id("segment")).to_be_enabled()
+    page.get_by_test_id("segment").click()
+    expect(page.get_by_test_id("viewer-canvas")).to_have_attribute(
+        "data-overlay", "drawn", timeout=180_000
+    )
+    page.shot("uncalibrated-result")
+    result = SegmentationResult.objects.get()
+    stats = result.stats
+    table = page.get_by_test_id("stats-table")
+    expect(table.locator("th").nth(3)).to_have_text("Area (px²)")
+    expect(table).to_contain_text("95 % interval")
+    expect(page.get_by_test_id("area-note")).to_contain_text("Areas are in pixels")
+    table.scroll_into_view_if_needed()
+    page.shot("stats-table")
+    areas = page.get_by_test_id("stats-area").all_inner_texts()
+    assert areas == [f"{a:,}" for a in stats["areas_px"]], (areas, stats["areas_px"])
+    fractions = page.get_by_test_id("stats-fraction").all_inner_texts()
+    for i, text in enumerate(fractions):
+        lo, hi = stats["fractions_ci_low"][i], stats["fractions_ci_high"][i]
+        assert text == (
+            f"{stats['fractions'][i] * 100:.1f} % ({lo * 100:.1f}–{hi * 100:.1f} %)"
+        ), text
+        assert re.fullmatch(r"\d+\.\d % \(\d+\.\d–\d+\.\d %\)", text), text
+    bars = page.get_by_test_id("error-bar")
+    expect(bars).to_have_count(3)
+    for i in range(3):
+        assert float(bars.nth(i).get_attribute("data-lo")) == pytest.approx(
+            max(0, stats["fractions_ci_low"][i])
+        )
+        assert float(bars.nth(i).get_attribute("data-hi")) == pytest.approx(
+            min(1, stats["fractions_ci_high"][i])
+        )
+    assert not page.errors, page.errors

@@ -1,15 +1,16 @@
-// SVG bar chart of class fractions with error bars (± one standard deviation).
+// SVG bar chart of class fractions with error bars: the bootstrap interval (lo–hi) when known,
+// else ± one standard deviation clipped to 0–1.
 import { h, s, fmtNum, fmtPct } from "./ui.js";
 
 /**
- * @param {{name:string, colour:string, fraction:number, std:number|null, count:number,
- *          area:number|null}[]} rows
+ * @param {{name:string, colour:string, fraction:number, std:number|null, lo?:number|null,
+ *          hi?:number|null, level?:number, count:number, area:number|null}[]} rows
  * @param {{unit?:string, title?:string}} opts
  */
 export function fractionChart(rows, { unit = "", title = "Class fractions" } = {}) {
   const W = 320, H = 200, m = { l: 38, r: 8, t: 10, b: 38 };
   const iw = W - m.l - m.r, ih = H - m.t - m.b;
-  const top = Math.min(1, Math.max(0.1, ...rows.map((r) => r.fraction + (r.std || 0))) * 1.1);
+  const top = Math.min(1, Math.max(0.1, ...rows.map((r) => upper(r))) * 1.1);
   const niceTop = Math.min(1, Math.ceil(top * 10) / 10);
   const y = (v) => m.t + ih - (v / niceTop) * ih;
   const band = iw / Math.max(1, rows.length);
@@ -35,13 +36,14 @@ export function fractionChart(rows, { unit = "", title = "Class fractions" } = {
     g.append(s("title", {}, describe(r, unit)));
     g.append(s("rect", { x: cx - bw / 2, y: y(r.fraction), width: bw, height: Math.max(0, y(0) - y(r.fraction)),
       fill: r.colour, rx: 2 }));
-    if (r.std) {
-      const lo = Math.max(0, r.fraction - r.std), hi = Math.min(1, r.fraction + r.std);
+    const bar = interval(r);
+    if (bar) {
+      const [lo, hi] = bar;
       const ew = Math.min(12, bw / 3);
       g.append(s("path", { d: `M${cx},${y(lo)}V${y(hi)}M${cx - ew / 2},${y(lo)}H${cx + ew / 2}M${cx - ew / 2},${y(hi)}H${cx + ew / 2}`,
-        stroke: "#1f2933", "stroke-width": 1.3, fill: "none", testid: "error-bar" }));
+        stroke: "#1f2933", "stroke-width": 1.3, fill: "none", testid: "error-bar", "data-lo": lo, "data-hi": hi }));
     }
-    g.append(s("text", { x: cx, y: Math.min(y(r.fraction + (r.std || 0)) - 4, y(0) - 4), "text-anchor": "middle", "font-size": 10, fill: "#1f2933" },
+    g.append(s("text", { x: cx, y: Math.min(y(upper(r)) - 4, y(0) - 4), "text-anchor": "middle", "font-size": 10, fill: "#1f2933" },
       fmtPct(r.fraction, 1)));
     g.append(s("text", { x: cx, y: H - m.b + 14, "text-anchor": "middle", "font-size": 10.5, fill: "#1f2933" },
       r.name.length > 12 ? r.name.slice(0, 11) + "…" : r.name));
@@ -64,8 +66,25 @@ export function fractionChart(rows, { unit = "", title = "Class fractions" } = {
   return h("div", { class: "chart-box" }, svg, tip);
 }
 
+const known = (v) => v !== null && v !== undefined;
+
+/** The error bar's ends: the interval when known, else ± s.d. clipped to 0–1; null for none. */
+function interval(r) {
+  if (known(r.lo) && known(r.hi)) return [Math.max(0, r.lo), Math.min(1, r.hi)];
+  if (r.std) return [Math.max(0, r.fraction - r.std), Math.min(1, r.fraction + r.std)];
+  return null;
+}
+
+function upper(r) {
+  const bar = interval(r);
+  return Math.max(r.fraction, bar ? bar[1] : 0);
+}
+
 function describe(r, unit) {
-  const lines = [`${r.name}: ${fmtPct(r.fraction, 1)}${r.std ? ` ± ${fmtPct(r.std, 1)}` : ""}`,
+  const spread = known(r.lo) && known(r.hi)
+    ? ` (${r.level || 95} % interval ${(r.lo * 100).toFixed(1)}–${fmtPct(r.hi, 1)})`
+    : r.std ? ` ± ${fmtPct(r.std, 1)}` : "";
+  const lines = [`${r.name}: ${fmtPct(r.fraction, 1)}${spread}`,
     `${r.count} chip${r.count === 1 ? "" : "s"}`];
   if (r.area !== null && r.area !== undefined) lines.push(`area ${fmtNum(r.area, 4)} ${unit}`);
   return lines.join("\n");

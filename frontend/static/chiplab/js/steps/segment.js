@@ -459,11 +459,23 @@ export async function mount(ws, panel) {
   }
 
   function renderResult(r, job) {
-    const areaKnown = Array.isArray(r.areas);
-    const std = r.fraction_std && r.fraction_std.length ? r.fraction_std : (r.stats && r.stats.fractions_std_prob) || [];
+    const stats = r.stats || {};
+    // Physical areas when the image was calibrated at the time; else the pixel areas.
+    const calibrated = Array.isArray(r.areas) && r.areas.length > 0;
+    const areas = calibrated ? r.areas : (Array.isArray(stats.areas_px) ? stats.areas_px : []);
+    const unit = calibrated ? (r.area_unit || stats.area_unit || "px^2").replace("^2", "²") : "px²";
+    const std = r.fraction_std && r.fraction_std.length ? r.fraction_std : stats.fractions_std_prob || [];
+    // The bootstrap's percentile interval: never below 0 or above 1, unlike ± s.d.
+    const low = stats.fractions_ci_low || [];
+    const high = stats.fractions_ci_high || [];
+    const level = Math.round(((stats.bootstrap && stats.bootstrap.ci) || 0.95) * 100);
     const rows = r.classes.map((c, i) => ({ name: c.name, colour: colourOf(c), fraction: r.fractions[i] || 0,
-      std: std[i] ?? null, count: r.counts[i] || 0, area: areaKnown ? r.areas[i] : null }));
-    const unit = (r.area_unit || "px^2").replace("^2", "²");
+      std: std[i] ?? null, lo: low[i] ?? null, hi: high[i] ?? null, level,
+      count: r.counts[i] || 0, area: areas[i] ?? null }));
+    const hasCi = rows.some((x) => x.lo !== null && x.hi !== null);
+    const fractionText = (x) => (x.lo !== null && x.hi !== null
+      ? `${fmtPct(x.fraction)} (${(x.lo * 100).toFixed(1)}–${fmtPct(x.hi)})`
+      : `${fmtPct(x.fraction)}${x.std !== null ? ` ± ${fmtPct(x.std)}` : ""}`);
 
     const opacityInput = h("input", { type: "range", min: 0, max: 100, value: Math.round(opacity * 100),
       id: "overlay-opacity", testid: "overlay-opacity",
@@ -480,12 +492,17 @@ export async function mount(ws, panel) {
 
     const table = h("table", { class: "stats", testid: "stats-table" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Class"), h("th", { scope: "col" }, "Chips"),
-        h("th", { scope: "col" }, "Fraction"), h("th", { scope: "col" }, `Area (${unit})`))),
+        h("th", { scope: "col", title: hasCi ? `${level} % interval over support resamples` : "" },
+          hasCi ? `Fraction (${level} % interval)` : "Fraction"),
+        h("th", { scope: "col" }, `Area (${unit})`))),
       h("tbody", {}, rows.map((x) => h("tr", {},
         h("td", {}, h("span", { class: "swatch", style: { background: x.colour } }), x.name),
         h("td", {}, x.count.toLocaleString()),
-        h("td", {}, `${fmtPct(x.fraction)}${x.std !== null ? ` ± ${fmtPct(x.std)}` : ""}`),
-        h("td", {}, x.area !== null ? fmtNum(x.area, 4) : "–")))));
+        h("td", { testid: "stats-fraction" }, fractionText(x)),
+        h("td", { testid: "stats-area" }, x.area === null ? "–"
+          : calibrated ? fmtNum(x.area, 4) : Math.round(x.area).toLocaleString())))));
+    const areaNote = calibrated ? null : h("p", { class: "small muted", testid: "area-note" },
+      "Areas are in pixels: the image had no pixel size when this was segmented.");
 
     const prov = r.provenance || {};
     const model = prov.model_version || prov.model || (job && job.model_version) || null;
@@ -507,8 +524,10 @@ export async function mount(ws, panel) {
           modeInput("classes", "Classes"), modeInput("confidence", "Confidence"), modeInput("off", "Off")),
         h("label", { for: "overlay-opacity" }, "Opacity"), opacityInput),
       legend,
-      fractionChart(rows, { unit, title: "Class area fractions (± 1 s.d. over support resamples)" }),
+      fractionChart(rows, { unit, title: hasCi ? `Class area fractions (${level} % interval over support resamples)`
+        : "Class area fractions (± 1 s.d. over support resamples)" }),
       table,
+      areaNote,
       h("h3", {}, "Export"),
       h("div", { class: "exports", testid: "exports" }, EXPORTS.map(([kind, label]) =>
         h("a", { class: "btn btn-small", href: api.analysis.exportUrl(r.id, kind), download: "",
