@@ -251,6 +251,8 @@ def vote(user, d, *, per_class=2, classes=None, chip=32, seed=0):
         user=user,
         grid=d["grid"],
         schema=d["schema"],
-        votes=[{"row": r, "col": c, "class": d["classes"][k].pk} for k in keep for r, c in chips[k]],
+        votes=[
+            {"row": r, "col": c, "class": d["classes"][k].pk} for k in keep for r, c in chips[k]
+        ],
     )
     return chips

@@ -86,7 +86,9 @@ def test_double_submit_creates_one_dataset_and_one_upload(page, lab_owner, tmp_p
     assert Dataset.objects.filter(title="Once only").count() == 1
 
     page.get_by_test_id("file-input").set_input_files([str(tif), str(tif)])
-    expect(page.get_by_test_id("toasts")).to_contain_text("sto_ge.tif is already in the upload list")
+    expect(page.get_by_test_id("toasts")).to_contain_text(
+        "sto_ge.tif is already in the upload list"
+    )
     expect(page.get_by_test_id("image-tile")).to_have_count(1)
     expect(page.get_by_test_id("upload-error")).to_have_count(0)
     assert Image.objects.count() == 1

@@ -41,7 +41,9 @@ def test_reload_during_a_job_follows_it(
     expect(page.get_by_test_id("cancel-job")).to_be_hidden()
     expect(segment).to_be_enabled()
     expect(page.get_by_test_id("chart-bar")).to_have_count(3)
-    assert canvas.get_attribute("data-result") == str(SegmentationJob.objects.get().results.get().pk)
+    assert canvas.get_attribute("data-result") == str(
+        SegmentationJob.objects.get().results.get().pk
+    )
     assert not page.errors, page.errors
 
 

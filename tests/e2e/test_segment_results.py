@@ -77,9 +77,9 @@ def test_uncalibrated_areas_in_pixels_and_fraction_intervals(
     fractions = page.get_by_test_id("stats-fraction").all_inner_texts()
     for i, text in enumerate(fractions):
         lo, hi = stats["fractions_ci_low"][i], stats["fractions_ci_high"][i]
-        assert text == (
-            f"{stats['fractions'][i] * 100:.1f} % ({lo * 100:.1f}–{hi * 100:.1f} %)"
-        ), text
+        assert text == (f"{stats['fractions'][i] * 100:.1f} % ({lo * 100:.1f}–{hi * 100:.1f} %)"), (
+            text
+        )
         assert re.fullmatch(r"\d+\.\d % \(\d+\.\d–\d+\.\d %\)", text), text
     bars = page.get_by_test_id("error-bar")
     expect(bars).to_have_count(3)
