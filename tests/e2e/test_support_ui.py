@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in, vote
+from tests.e2e.conftest import click_chip, pure_chips, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -32,4 +32,81 @@ def test_removing_a_class_says_it_leaves_every_image(page, lab_owner, labelled_d
     expect(page.get_by_test_id("toasts")).to_contain_text("removed from every image")
     d["classes"][2].refresh_from_db()
     assert d["classes"][2].removed_at is not None
+    assert not page.errors, page.errors
+
+
+def _member(d, role):
+    from tests.factories import MembershipFactory
+
+    return MembershipFactory(lab=d["lab"], role=role).user
+
+
+def test_annotator_sees_no_curator_controls(page, labelled_dataset):
+    """Annotators label and segment; datasets, uploads and the classes are the curators'."""
+    from accounts.models import Role
+
+    d = labelled_dataset
+    annotator = _member(d, Role.ANNOTATOR)
+    sign_in(page, annotator.username)
+    expect(page.get_by_test_id("dataset-card")).to_have_count(1)
+    expect(page.get_by_test_id("new-dataset")).to_have_count(0)
+    page.get_by_test_id("dataset-card").click()
+    expect(page.get_by_test_id("dataset-heading")).to_have_text("Crowd set")
+    expect(page.get_by_test_id("upload-note")).to_be_visible()
+    expect(page.get_by_test_id("dropzone")).to_have_count(0)
+
+    page.goto(f"/#/images/{d['image'].pk}/support")
+    items = page.get_by_test_id("class-item")
+    expect(items).to_have_count(3)
+    expect(page.get_by_test_id("new-class-name")).to_have_count(0)
+    expect(page.get_by_test_id("add-class")).to_have_count(0)
+    expect(page.get_by_test_id("remove-class")).to_have_count(0)
+    expect(items.first.get_by_test_id("class-name")).to_have_attribute("readonly", "")
+    expect(items.first.get_by_test_id("class-colour")).to_be_disabled()
+    # labelling is theirs
+    row, col = pure_chips(d["sim"], chip=32, per_class=1)[0][0]
+    click_chip(page, row, col, chip=32)
+    expect(items.first.get_by_test_id("class-count")).to_have_text("1 chip")
+    page.get_by_test_id("step-segment").click()
+    expect(page.get_by_test_id("segment")).to_be_visible()
+    expect(page.get_by_test_id("support-source")).to_have_count(0)
+    page.shot("annotator")
+    expect(page.get_by_test_id("toast-error")).to_have_count(0)
+    assert not page.errors, page.errors
+
+
+def test_viewer_sees_no_write_controls(page, lab_owner, labelled_dataset):
+    from accounts.models import Role
+    from labeling.models import Vote
+
+    d = labelled_dataset
+    vote(lab_owner, d)
+    viewer = _member(d, Role.VIEWER)
+    sign_in(page, viewer.username)
+    expect(page.get_by_test_id("dataset-card")).to_have_count(1)
+    expect(page.get_by_test_id("new-dataset")).to_have_count(0)
+
+    page.goto(f"/#/images/{d['image'].pk}/support")
+    expect(page.get_by_test_id("class-item")).to_have_count(3)
+    expect(page.get_by_test_id("read-only-note")).to_contain_text("viewer")
+    expect(page.get_by_test_id("add-class")).to_have_count(0)
+    expect(page.get_by_test_id("remove-class")).to_have_count(0)
+    expect(page.get_by_test_id("guidance")).to_be_hidden()
+    click_chip(page, 0, 0, chip=32)
+    expect(page.get_by_test_id("class-item").first.get_by_test_id("class-count")).to_have_text(
+        "0 chips"
+    )
+    page.get_by_test_id("step-segment").click()
+    expect(page.get_by_test_id("read-only-note")).to_contain_text("look at the results")
+    expect(page.get_by_test_id("segment")).to_have_count(0)
+    page.get_by_test_id("step-grid").click()
+    page.get_by_test_id("chip-size-slider").fill("40")
+    expect(page.get_by_test_id("use-grid")).to_be_disabled()
+    page.get_by_test_id("chip-size-slider").fill("32")
+    expect(page.get_by_test_id("use-grid")).to_be_enabled()
+    page.get_by_test_id("nav-crowd").click()
+    expect(page.get_by_test_id("crowd-read-only")).to_be_visible()
+    page.shot("viewer")
+    expect(page.get_by_test_id("toast-error")).to_have_count(0)
+    assert not Vote.objects.filter(user=viewer).exists()
     assert not page.errors, page.errors

@@ -29,6 +29,11 @@ export function pickLab(labs) {
   return (labs.find((l) => l.id === saved) || labs[0] || {}).id || null;
 }
 
+/** The signed-in user's membership of a lab (with its role), or null when not a member. */
+export function labById(labId) {
+  return state.labs.find((l) => l.id === labId) || null;
+}
+
 const ROLE_RANK = { viewer: 0, annotator: 1, curator: 2, owner: 3 };
 export function hasRole(lab, role) {
   return !!lab && (ROLE_RANK[lab.role] ?? -1) >= ROLE_RANK[role];

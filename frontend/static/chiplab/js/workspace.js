@@ -1,11 +1,16 @@
 // Shared state of one image workspace: the active grid, the label schema and its classes.
 import * as api from "./api.js";
+import { hasRole, labById } from "./state.js";
 import { PALETTE } from "./ui.js";
 
 export function createWorkspace({ image, dataset, viewer }) {
   const handlers = {};
   const ws = {
     image, dataset, viewer,
+    // The user's role where the image lives (none for another lab's public data): what the
+    // API will allow. Viewers read; annotators also label and segment; curators manage classes.
+    lab: labById(dataset.lab),
+    can(role) { return hasRole(ws.lab, role); },
     grids: [],
     grid: null,
     schema: null,
@@ -38,12 +43,14 @@ export function createWorkspace({ image, dataset, viewer }) {
       ws.emit("grid", grid);
     },
 
-    /** The dataset's default label schema (created on first use) with its classes. */
+    /** The dataset's default label schema (created on first use) with its classes; null for
+     * a reader of a dataset nobody has labelled yet (creating it needs the annotator role). */
     async ensureSchema() {
       if (ws.schema) return ws.schema;
       const schemas = await api.labeling.schemas(dataset.id);
-      const schema = schemas.find((s) => s.is_default) || await api.labeling.defaultSchema(dataset.id);
-      ws.setSchema(schema);
+      const schema = schemas.find((s) => s.is_default)
+        || (ws.can("annotator") ? await api.labeling.defaultSchema(dataset.id) : null);
+      if (schema) ws.setSchema(schema);
       return ws.schema;
     },
 

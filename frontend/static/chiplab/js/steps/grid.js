@@ -61,7 +61,10 @@ export async function mount(ws, panel) {
     ox.max = oy.max = chip - 1;
     const existing = ws.grids.find((g) => g.chip_size === chip && (g.offset_x || 0) === x && (g.offset_y || 0) === y);
     useBtn.textContent = existing ? "Use this grid (saved)" : "Use this grid";
-    useBtn.disabled = n < 1;
+    // New grids need the annotator role; readers open the saved ones.
+    const mayCreate = existing || ws.can("annotator");
+    useBtn.disabled = n < 1 || !mayCreate;
+    useBtn.title = mayCreate ? "" : "Viewers can open the saved grids below; new grids need the annotator role.";
   }
 
   slider.addEventListener("input", () => { number.value = slider.value; redraw(); });

@@ -1,5 +1,6 @@
 // History: earlier grids, support-set versions, jobs and results of this image — reopen any.
 import * as api from "../api.js";
+import { state } from "../state.js";
 import { h, append, fmtDate, fmtPct, showError, statusPill, toast } from "../ui.js";
 
 export async function mount(ws, panel) {
@@ -76,6 +77,13 @@ export async function mount(ws, panel) {
     }
   }
 
+  /** Whether the API lets this user re-run a job: curators any; annotators their own chips. */
+  function mayRerun(j) {
+    if (ws.can("curator")) return true;
+    return ws.can("annotator") && !!state.user && j.created_by === state.user.username
+      && (j.support_set || {}).rule === "single_owner";
+  }
+
   function renderJobs({ data: jobs, error }) {
     jobsBox.replaceChildren();
     if (error) { empty(jobsBox, error); return; }
@@ -104,7 +112,7 @@ export async function mount(ws, panel) {
             h("span", { class: "muted small" }, j.status === "queued" ? "waiting for a worker"
               : `${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`)) : null,
           j.error ? h("span", { class: "error-text small" }, h("br"), j.error) : null),
-        running ? null : rerun));
+        running || !mayRerun(j) ? null : rerun));
     }
   }
 
@@ -113,10 +121,13 @@ export async function mount(ws, panel) {
 
   try {
     await ws.ensureSchema();
-    let versions = null;
-    try { versions = await api.labeling.versions(ws.schema.id); } catch (e) {
-      empty(versionsBox, api.isMissing(e) ? "Not available on this server yet." : `Could not load support-set versions: ${e.message}`);
-      if (!api.isMissing(e)) showError(e, "Loading support-set versions");
+    let versions = []; // a reader of a dataset nobody labelled yet has no schema
+    if (ws.schema) {
+      try { versions = await api.labeling.versions(ws.schema.id); } catch (e) {
+        versions = null;
+        empty(versionsBox, api.isMissing(e) ? "Not available on this server yet." : `Could not load support-set versions: ${e.message}`);
+        if (!api.isMissing(e)) showError(e, "Loading support-set versions");
+      }
     }
     if (versions) {
       const gridIds = new Set(ws.grids.map((g) => g.id));

@@ -2,7 +2,7 @@
 // confidence view, fraction chart with error bars, statistics table and exports.
 import * as api from "../api.js";
 import { fractionChart } from "../chart.js";
-import { currentLab, hasRole, state } from "../state.js";
+import { state } from "../state.js";
 import { h, append, errorBox, fmtDate, fmtNum, fmtPct, hexToRgb, showError, sleep, toast } from "../ui.js";
 import { confidenceCanvas, labelsCanvas } from "../viewer.js";
 
@@ -30,8 +30,9 @@ export async function mount(ws, panel) {
   let currentJob = null; // the job being polled, while it is queued or running
 
   // Which support set to segment with: one's own chips, or (curators and owners) a lab consensus.
-  const lab = state.labs.find((l) => l.id === ws.dataset.lab) || currentLab();
-  const canConsensus = hasRole(lab, "curator");
+  // Annotators segment with their own chips; curators also with a lab consensus; viewers read.
+  const canRun = ws.can("annotator");
+  const canConsensus = ws.can("curator");
   let rule = "single_owner";
   let minVotes = 2;
   const majorityLabel = () => `Lab consensus — majority (min votes ${minVotes})`;
@@ -65,7 +66,9 @@ export async function mount(ws, panel) {
     h("p", { class: "muted small" }, "Freezes your current support set as a new version and labels every chip of the grid by its nearest class prototype."),
     sourceBox,
     summary,
-    h("div", { class: "form-actions", style: { justifyContent: "flex-start" } }, runBtn, cancelBtn),
+    canRun ? null : h("p", { class: "muted small", testid: "read-only-note" },
+      "You are a viewer in this lab: you can look at the results; segmenting needs the annotator role."),
+    h("div", { class: "form-actions", style: { justifyContent: "flex-start" } }, canRun ? runBtn : null, cancelBtn),
     progressBox, cancelMsg, frameBox, resultBox,
   ]);
 
@@ -164,6 +167,7 @@ export async function mount(ws, panel) {
   }
 
   async function describeSupport() {
+    if (!canRun || !ws.schema) return;
     if (rule !== "single_owner") return describeConsensus();
     const my = ++describeSeq;
     const votes = await api.labeling.votes(ws.grid.id, ws.schema.id, "me");

@@ -16,6 +16,10 @@ export async function mount(ws, panel) {
   let showOthers = false;
   let serverWarnings = [];
   let disposed = false;
+  // What the API allows here: curators manage the dataset's classes, annotators label chips,
+  // viewers look.
+  const canManage = ws.can("curator");
+  const canVote = ws.can("annotator");
 
   const classList = h("ul", { class: "class-list", testid: "class-list", "aria-label": "Classes" });
   const guidance = h("div", { class: "guidance", testid: "guidance", "aria-live": "polite" });
@@ -30,10 +34,13 @@ export async function mount(ws, panel) {
 
   append(panel, [
     h("h2", {}, "Support set"),
-    h("p", { class: "muted small" }, "Choose a class, then click example chips on the image. Click a chip again to remove it. ",
-      `Give each class ${MIN_PER_CLASS}–${MAX_PER_CLASS} clear examples. Keys `, h("span", { class: "kbd" }, "1"), "–",
-      h("span", { class: "kbd" }, "9"), " switch class."),
-    classList, addForm, errors, guidance,
+    canVote
+      ? h("p", { class: "muted small" }, "Choose a class, then click example chips on the image. Click a chip again to remove it. ",
+        `Give each class ${MIN_PER_CLASS}–${MAX_PER_CLASS} clear examples. Keys `, h("span", { class: "kbd" }, "1"), "–",
+        h("span", { class: "kbd" }, "9"), " switch class.")
+      : h("p", { class: "muted small", testid: "read-only-note" },
+        "You are a viewer in this lab: you can look at the classes and chips; labelling needs the annotator role."),
+    classList, canManage ? addForm : null, errors, guidance,
     h("label", { class: "toggle", for: "show-others" }, othersToggle, "Show other annotators' votes (crowd)"),
     h("p", { class: "muted small" }, "Others' votes appear as a small corner triangle in the colour of their most-voted class."),
     h("div", { class: "form-actions" },
@@ -44,8 +51,10 @@ export async function mount(ws, panel) {
   // --- data ------------------------------------------------------------------------
   try {
     await ws.ensureSchema();
-    const current = await api.labeling.votes(grid.id, ws.schema.id, "me");
-    for (const c of current.chips || []) if (c.class) mine.set(`${c.row},${c.col}`, c.class);
+    if (ws.schema && canVote) {
+      const current = await api.labeling.votes(grid.id, ws.schema.id, "me");
+      for (const c of current.chips || []) if (c.class) mine.set(`${c.row},${c.col}`, c.class);
+    }
   } catch (e) {
     errors.replaceChildren(errorBox(e));
     showError(e, "Loading the support set");
@@ -67,11 +76,13 @@ export async function mount(ws, panel) {
       const active = cls.id === ws.activeClassId;
       const status = n < MIN_PER_CLASS ? "low" : n > MAX_PER_CLASS ? "high" : "ok";
       const colour = h("input", { type: "color", value: cls.colour, testid: "class-colour",
-        "aria-label": `Colour of ${cls.name}`,
+        "aria-label": `Colour of ${cls.name}`, disabled: !canManage,
+        title: canManage ? "" : "Colours are changed by the lab's curators",
         onclick: (ev) => ev.stopPropagation(),
         onchange: (ev) => updateClass(cls, { colour: ev.target.value }) });
       const name = h("input", { type: "text", class: "class-name", value: cls.name, testid: "class-name",
-        "aria-label": `Name of class ${i + 1}`, maxlength: 100,
+        "aria-label": `Name of class ${i + 1}`, maxlength: 100, readonly: !canManage,
+        title: canManage ? "" : "Classes are renamed by the lab's curators",
         onfocus: () => select(cls.id),
         onchange: (ev) => { const v = ev.target.value.trim(); if (v && v !== cls.name) updateClass(cls, { name: v }); else ev.target.value = cls.name; },
         onkeydown: (ev) => { if (ev.key === "Enter") ev.target.blur(); } });
@@ -102,22 +113,24 @@ export async function mount(ws, panel) {
             title: `${MIN_PER_CLASS}–${MAX_PER_CLASS} examples recommended` }, `${n} chip${n === 1 ? "" : "s"}`),
           h("input", { type: "radio", name: "active-class", class: "visually-hidden", checked: active,
             "aria-label": `Active class ${cls.name}`, testid: "class-radio", onchange: () => select(cls.id) }),
-          h("button", { type: "button", class: "btn btn-quiet btn-small", testid: "remove-class",
+          canManage ? h("button", { type: "button", class: "btn btn-quiet btn-small", testid: "remove-class",
             "aria-label": `Remove class ${cls.name}`, title: "Remove class",
-            onclick: (ev) => { ev.stopPropagation(); removeClass(cls); } }, "✕")),
+            onclick: (ev) => { ev.stopPropagation(); removeClass(cls); } }, "✕") : null),
         thumbs);
       classList.append(li);
     });
     if (!ws.classes.length) {
       classList.append(h("li", { class: "muted small", testid: "no-classes" },
-        "No classes yet. Add the features you want to map (e.g. STO, Ge, vacuum)."));
+        canManage ? "No classes yet. Add the features you want to map (e.g. STO, Ge, vacuum)."
+          : "No classes yet. The lab's curators add the dataset's classes."));
     }
     renderGuidance();
   }
 
   function renderGuidance() {
+    if (!canVote) { guidance.replaceChildren(); guidance.hidden = true; return; }
     const lines = [];
-    if (ws.classes.length < 2) lines.push("Add at least two classes.");
+    if (ws.classes.length < 2) lines.push(canManage ? "Add at least two classes." : "The dataset needs at least two classes; the lab's curators add them.");
     for (const cls of ws.classes) {
       const n = countOf(cls.id);
       if (n < MIN_PER_CLASS) lines.push(`${cls.name}: add ${MIN_PER_CLASS - n} more chip${MIN_PER_CLASS - n === 1 ? "" : "s"}.`);
@@ -151,7 +164,7 @@ export async function mount(ws, panel) {
   function refresh() { renderClasses(); paint(); refreshServerGuidance(); }
 
   const refreshServerGuidance = debounce(async () => {
-    if (disposed || !ws.schema) return;
+    if (disposed || !ws.schema || !canVote) return;
     try {
       const s = await api.labeling.support(grid.id, ws.schema.id);
       // Counting advice is already given locally; keep the server's other warnings.
@@ -161,7 +174,7 @@ export async function mount(ws, panel) {
   }, 400);
 
   async function loadOthers() {
-    if (!showOthers) { paint(); return; }
+    if (!showOthers || !ws.schema) { paint(); return; }
     try {
       const s = await api.labeling.votes(grid.id, ws.schema.id, "all");
       const me = state.user && state.user.id;
@@ -257,7 +270,7 @@ export async function mount(ws, panel) {
     if (k >= 1 && k <= 9 && ws.classes[k - 1]) { ev.preventDefault(); select(ws.classes[k - 1].id); }
   };
   document.addEventListener("keydown", onKey);
-  viewer.onChipClick = (row, col) => toggle(row, col);
+  viewer.onChipClick = canVote ? (row, col) => toggle(row, col) : null;
   const offClasses = ws.on("classes", refresh);
   refresh();
 

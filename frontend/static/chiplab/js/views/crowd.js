@@ -1,6 +1,6 @@
 // Crowd micro-tasks: "select every chip that shows Ge" on a 3×3 panel of chip crops.
 import * as api from "../api.js";
-import { currentLab } from "../state.js";
+import { currentLab, hasRole } from "../state.js";
 import { h, clear, errorBox, showError, toast } from "../ui.js";
 import { cropCanvas, loadBitmap } from "../crops.js";
 
@@ -11,6 +11,11 @@ export async function render(root) {
   page.append(h("h1", {}, "Crowd tasks"),
     h("p", { class: "muted" }, "Short questions about single chips help your lab's support sets and models. No knowledge of the model needed."));
   if (!lab) { page.append(h("p", { class: "muted" }, "Join a lab to answer its tasks.")); return; }
+  if (!hasRole(lab, "annotator")) {
+    page.append(h("p", { class: "muted", testid: "crowd-read-only" },
+      `You are a viewer in ${lab.name}: its annotators, curators and owners answer crowd tasks.`));
+    return;
+  }
 
   // The server counts your answers per dataset (schema); shown once the first task arrives.
   const counter = h("span", { class: "counter", testid: "crowd-counter", "aria-live": "polite",

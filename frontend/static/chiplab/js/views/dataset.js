@@ -1,5 +1,6 @@
 // One dataset: its images (thumbnails, status, polling while pending) and the upload area.
 import * as api from "../api.js";
+import { hasRole, labById } from "../state.js";
 import { h, clear, errorBox, fmtBytes, fmtDate, showError, statusPill, toast } from "../ui.js";
 
 const POLL_MS = 1500;
@@ -8,6 +9,7 @@ export async function render(root, { datasetId }) {
   const page = h("div", { class: "page" });
   root.append(page);
   const ds = await api.datasets.get(datasetId);
+  const canUpload = hasRole(labById(ds.lab), "curator"); // uploads are the curators' (API)
   const grid = h("div", { class: "image-grid", testid: "image-list" });
   const uploads = h("ul", { class: "upload-list", testid: "upload-list", "aria-label": "Uploads" });
   const tiles = new Map(); // image id -> {el, image}
@@ -40,7 +42,9 @@ export async function render(root, { datasetId }) {
         h("h1", { testid: "dataset-heading" }, ds.title),
         h("p", { class: "muted small" }, `${ds.lab_name} · ${ds.visibility} · ${ds.licence} · created ${fmtDate(ds.created)}`),
         ds.description ? h("p", {}, ds.description) : null)),
-    drop, uploads,
+    canUpload ? drop : h("p", { class: "muted small", testid: "upload-note" },
+      "Only the lab's curators and owners upload images to a dataset."),
+    uploads,
     h("h2", { class: "section-title" }, "Images"), grid);
 
   function tile(img) {
@@ -73,7 +77,7 @@ export async function render(root, { datasetId }) {
     const list = await api.datasets.images(datasetId);
     clear(grid);
     tiles.clear();
-    if (!list.length) grid.append(h("p", { class: "empty", testid: "images-empty" }, "No images yet — upload some above."));
+    if (!list.length) grid.append(h("p", { class: "empty", testid: "images-empty" }, canUpload ? "No images yet — upload some above." : "No images yet."));
     list.forEach(put);
     schedulePoll();
   }

@@ -14,7 +14,7 @@ export async function render(root) {
     return;
   }
   const listBox = h("div", { class: "dataset-grid", testid: "dataset-list", "aria-busy": "true" });
-  const canCreate = hasRole(lab, "annotator");
+  const canCreate = hasRole(lab, "curator"); // the API lets curators and owners create
   const formBox = h("div");
   page.append(
     h("div", { class: "page-head" },
@@ -30,7 +30,7 @@ export async function render(root) {
     listBox.removeAttribute("aria-busy");
     if (!items.length) {
       listBox.append(h("p", { class: "empty", testid: "datasets-empty" },
-        "No datasets yet.", canCreate ? " Create one to upload micrographs." : ""));
+        "No datasets yet.", canCreate ? " Create one to upload micrographs." : " A curator of the lab can create one."));
     }
     for (const ds of items) listBox.append(card(ds, abort.signal));
   } catch (e) {
