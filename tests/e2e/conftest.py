@@ -256,3 +256,26 @@ def vote(user, d, *, per_class=2, classes=None, chip=32, seed=0):
         ],
     )
     return chips
+
+
+def image_box(page, width: int, height: int) -> dict:
+    """Where the micrograph (width x height image pixels) is drawn on the page."""
+    canvas = page.get_by_test_id("viewer-canvas")
+    box = canvas.bounding_box()
+    t = canvas.evaluate("c => ({s: +c.dataset.scale, x: +c.dataset.tx, y: +c.dataset.ty})")
+    return {
+        "x": box["x"] + t["x"],
+        "y": box["y"] + t["y"],
+        "width": width * t["s"],
+        "height": height * t["s"],
+    }
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    """Whether two bounding boxes ({x, y, width, height}) share any area."""
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )

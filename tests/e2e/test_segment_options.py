@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import pure_chips, sign_in
+from tests.e2e.conftest import image_box, overlaps, pure_chips, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -219,6 +219,11 @@ def test_time_series_frame_selector(page, celery_worker, lab_owner, champion_mod
     expect(page.get_by_test_id("frame-selector")).to_be_visible()
     expect(page.get_by_test_id("frame-row")).to_have_count(3)
     expect(canvas).to_have_attribute("data-frame", "0")
+    # the frame bar sits beside the image, not on it
+    page.get_by_test_id("zoom-fit").click()
+    assert not overlaps(
+        page.get_by_test_id("frame-selector").bounding_box(), image_box(page, 256, 256)
+    )
     expect(canvas).to_have_attribute("data-src", f"/api/images/{image.pk}/preview")
     first = canvas.get_attribute("data-result")
     page.get_by_test_id("frame-slider").fill("2")

@@ -110,3 +110,31 @@ def test_viewer_sees_no_write_controls(page, lab_owner, labelled_dataset):
     expect(page.get_by_test_id("toast-error")).to_have_count(0)
     assert not Vote.objects.filter(user=viewer).exists()
     assert not page.errors, page.errors
+
+
+def test_viewer_controls_leave_the_image_free(new_page, artifacts, lab_owner, labelled_dataset):
+    """At fit zoom the image can fill the whole stage (here a square one): the zoom controls sit
+    beside it, so a click on the top-right chip labels that chip."""
+    import re
+
+    from tests.e2e.conftest import image_box, overlaps
+
+    d = labelled_dataset
+    page = new_page(width=1180, height=900)  # a square stage: the image fills it
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/support")
+    expect(page.get_by_test_id("class-item")).to_have_count(3)
+    canvas = page.get_by_test_id("viewer-canvas")
+    expect(canvas).to_have_attribute("data-src", re.compile("preview"))
+    expect(page.get_by_test_id("zoom-label")).to_have_text("100 %")
+    image = image_box(page, 512, 512)
+    for control in ("zoom-in", "zoom-out", "zoom-fit", "zoom-label"):
+        assert not overlaps(page.get_by_test_id(control).bounding_box(), image), control
+    cols = d["grid"].cols
+    click_chip(page, 0, cols - 1, chip=32)
+    expect(page.get_by_test_id("class-item").first.get_by_test_id("class-count")).to_have_text(
+        "1 chip"
+    )
+    expect(page.get_by_test_id("zoom-label")).to_have_text("100 %")
+    page.screenshot(path=str(artifacts / "01-top-right-chip.png"))
+    assert not page.errors, page.errors

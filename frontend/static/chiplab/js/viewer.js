@@ -43,13 +43,18 @@ export class Viewer {
       btn("⤢", "Fit image", () => this.fit(), "zoom-fit"),
       this.zoomLabel);
     this.status = h("div", { class: "viewer-status", "aria-hidden": "true" }, "Loading image…");
-    this.root = h("div", { class: "viewer", testid: "viewer" }, this.canvas, this.controls, this.status);
+    // Controls live in a bar above the image area, never on top of the image: a click on a
+    // chip at the edge must label it, not zoom. Steps put their own tools in `toolbar`.
+    this.toolbar = h("div", { class: "viewer-tools", testid: "viewer-tools" });
+    this.bar = h("div", { class: "viewer-bar" }, this.toolbar, this.controls);
+    this.area = h("div", { class: "viewer-area" }, this.canvas, this.status);
+    this.root = h("div", { class: "viewer", testid: "viewer" }, this.bar, this.area);
     host.append(this.root);
     this.ctx = this.canvas.getContext("2d", { alpha: false });
 
     this._bind();
     this._ro = new ResizeObserver(() => this._resize());
-    this._ro.observe(this.root);
+    this._ro.observe(this.area);
     this._resize();
     this.ready = this._load(src);
   }
@@ -90,7 +95,7 @@ export class Viewer {
 
   // --- geometry --------------------------------------------------------------------
   _resize() {
-    const r = this.root.getBoundingClientRect();
+    const r = this.area.getBoundingClientRect();
     this.cw = Math.max(1, Math.round(r.width));
     this.ch = Math.max(1, Math.round(r.height));
     this.dpr = window.devicePixelRatio || 1;

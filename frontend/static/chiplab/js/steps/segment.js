@@ -54,7 +54,7 @@ export async function mount(ws, panel) {
   // Time series: a frame selector on the viewer and per-frame fractions in the panel.
   const frameBar = h("div", { class: "viewer-frames", testid: "frame-selector", hidden: true });
   const frameBox = h("div", { testid: "frames" });
-  viewer.root.append(frameBar);
+  viewer.toolbar.append(frameBar);
   let frameResults = []; // this image's results of the shown job, by frame
   let frameJobId = null;
   let frameUi = null; // {job, slider, number, note, rows} while built for one job's frames
