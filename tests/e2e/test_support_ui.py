@@ -138,3 +138,22 @@ def test_viewer_controls_leave_the_image_free(new_page, artifacts, lab_owner, la
     expect(page.get_by_test_id("zoom-label")).to_have_text("100 %")
     page.screenshot(path=str(artifacts / "01-top-right-chip.png"))
     assert not page.errors, page.errors
+
+
+def test_after_adding_a_class_number_keys_switch_class(page, lab_owner, labelled_dataset):
+    """Focus returns to the image after Add class, so 1–9 switch class instead of typing."""
+    d = labelled_dataset
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/support")
+    items = page.get_by_test_id("class-item")
+    expect(items).to_have_count(3)
+    name = page.get_by_test_id("new-class-name")
+    name.fill("Pt")
+    name.press("Enter")
+    expect(items).to_have_count(4)
+    expect(items.nth(3)).to_have_attribute("aria-current", "true")
+    expect(page.get_by_test_id("viewer-canvas")).to_be_focused()
+    page.keyboard.press("1")
+    expect(items.nth(0)).to_have_attribute("aria-current", "true")
+    expect(name).to_have_value("")
+    assert not page.errors, page.errors

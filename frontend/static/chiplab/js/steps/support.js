@@ -230,6 +230,9 @@ export async function mount(ws, panel) {
         ws.classes.push(cls);
         ws.activeClassId = cls.id;
         refresh();
+        // Back to the image, where chips are clicked and 1–9 switch class (in the name box
+        // they typed digits) — unless the next name is already being typed.
+        if (!(document.activeElement === newName && newName.value)) viewer.canvas.focus({ preventScroll: true });
       } catch (e) {
         if (!newName.value) newName.value = name;
         showError(e, "Adding a class");
