@@ -157,3 +157,49 @@ def test_after_adding_a_class_number_keys_switch_class(page, lab_owner, labelled
     expect(items.nth(0)).to_have_attribute("aria-current", "true")
     expect(name).to_have_value("")
     assert not page.errors, page.errors
+
+
+def test_out_of_range_grid_values_are_clamped_visibly(page, lab_owner, labelled_dataset):
+    """A typed chip size or offset out of range is set to the nearest allowed value in the
+    box itself, with a hint saying why (the 512 px image allows 8-256 px chips)."""
+    d = labelled_dataset
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/grid")
+    size = page.get_by_test_id("chip-size-input")
+    slider = page.get_by_test_id("chip-size-slider")
+    hint = page.get_by_test_id("grid-hint")
+    expect(size).to_have_value("32")
+    size.fill("5000")
+    size.press("Enter")
+    expect(size).to_have_value("256")
+    expect(slider).to_have_value("256")
+    expect(hint).to_have_text(
+        "Chip size: at most 256 px for this image (half the image's shorter side)."
+    )
+    expect(page.get_by_test_id("chip-total")).to_have_text("4")
+    size.fill("3")
+    size.press("Enter")
+    expect(size).to_have_value("8")
+    expect(hint).to_have_text("Chip size: at least 8 px.")
+    size.fill("32")
+    size.press("Enter")
+    expect(hint).to_be_hidden()
+
+    page.locator(".offsets summary").click()
+    ox = page.get_by_test_id("offset-x")
+    ox.fill("1000")
+    ox.press("Enter")
+    expect(ox).to_have_value("31")
+    expect(hint).to_contain_text("x offset: at most 31 px with 32 px chips")
+    oy = page.get_by_test_id("offset-y")
+    oy.fill("-5")
+    oy.press("Enter")
+    expect(oy).to_have_value("0")
+    expect(hint).to_have_text("y offset: at least 0 px.")
+    # a smaller chip size takes the offset down with it, and says so
+    size.fill("16")
+    size.press("Enter")
+    expect(ox).to_have_value("15")
+    expect(hint).to_contain_text("x offset: at most 15 px with 16 px chips")
+    page.shot("clamped")
+    assert not page.errors, page.errors

@@ -23,6 +23,9 @@ export async function mount(ws, panel) {
   const oy = h("input", { type: "number", id: "offset-y", min: 0, value: ws.grid?.offset_y || 0,
     class: "num", testid: "offset-y" });
   const count = h("p", { id: "chip-count", class: "readout", testid: "chip-count", "aria-live": "polite" });
+  // Why a typed value was changed: out-of-range input is clamped where the user can see it.
+  const hint = h("p", { class: "field-hint small", testid: "grid-hint", "aria-live": "polite", hidden: true });
+  const maxWhy = max === Math.floor(minSide / 2) ? "half the image's shorter side" : "the largest chip size offered";
   const suggestBox = h("div", { class: "suggestion", testid: "suggestion" },
     h("span", { class: "muted small" }, "Looking for a suggested chip size…"));
   const errors = h("div");
@@ -37,6 +40,7 @@ export async function mount(ws, panel) {
     h("details", { class: "offsets" }, h("summary", {}, "Offset"),
       h("div", { class: "inline-fields" },
         h("label", { for: "offset-x" }, "x"), ox, h("label", { for: "offset-y" }, "y"), oy)),
+    hint,
     count, errors,
     h("div", { class: "form-actions" }, useBtn),
     earlierGrids(ws)]);
@@ -67,14 +71,47 @@ export async function mount(ws, panel) {
     useBtn.title = mayCreate ? "" : "Viewers can open the saved grids below; new grids need the annotator role.";
   }
 
-  slider.addEventListener("input", () => { number.value = slider.value; redraw(); });
+  function say(text) { hint.textContent = text || ""; hint.hidden = !text; }
+
+  /** Put a typed offset back in 0..chip-1 in the box itself, saying why. */
+  function fixOffset(input, axis) {
+    const chip = values().chip;
+    const v = parseInt(input.value, 10) || 0; // as values() reads it
+    const fixed = clamp(v, 0, chip - 1);
+    if (String(fixed) === input.value) return "";
+    input.value = fixed; // an empty or fractional entry is normalised without a word
+    if (v < 0) return `${axis} offset: at least 0 px.`;
+    if (v > chip - 1) return `${axis} offset: at most ${chip - 1} px with ${chip} px chips (a whole chip more is the same grid).`;
+    return "";
+  }
+
+  const offsetNotes = () => [fixOffset(ox, "x"), fixOffset(oy, "y")].filter(Boolean).join(" ");
+
+  slider.addEventListener("input", () => { number.value = slider.value; redraw(); say(offsetNotes()); });
   number.addEventListener("input", () => {
     const v = parseInt(number.value, 10);
     if (v >= min && v <= max) { slider.value = v; redraw(); }
   });
-  number.addEventListener("change", () => { number.value = slider.value; });
-  ox.addEventListener("input", redraw);
-  oy.addEventListener("input", redraw);
+  number.addEventListener("change", () => {
+    const raw = Number(number.value);
+    let v = Number(slider.value);
+    let note = "";
+    if (number.value === "" || !Number.isFinite(raw)) {
+      note = `Chip size: a whole number of pixels, ${min}–${max}.`;
+    } else {
+      v = clamp(Math.trunc(raw), min, max);
+      if (raw < min) note = `Chip size: at least ${min} px.`;
+      else if (raw > max) note = `Chip size: at most ${max} px for this image (${maxWhy}).`;
+    }
+    slider.value = v;
+    number.value = v;
+    redraw();
+    say([note, offsetNotes()].filter(Boolean).join(" "));
+  });
+  for (const [input, axis] of [[ox, "x"], [oy, "y"]]) {
+    input.addEventListener("input", redraw);
+    input.addEventListener("change", () => { say(fixOffset(input, axis)); redraw(); });
+  }
 
   useBtn.addEventListener("click", async () => {
     errors.replaceChildren();
@@ -110,7 +147,7 @@ export async function mount(ws, panel) {
       h("span", {}, "Suggested: ", h("strong", { testid: "suggested-size" }, `${suggestion} px`)),
       why ? h("span", { class: "muted small" }, ` — ${why}`) : null, " ",
       h("button", { type: "button", class: "btn btn-small", testid: "use-suggestion", onclick: () => {
-        slider.value = clamped; number.value = clamped; redraw();
+        slider.value = clamped; number.value = clamped; say(""); redraw();
       } }, "Use suggestion"));
     if (!ws.grid && slider.value == start) { slider.value = clamped; number.value = clamped; redraw(); }
   }).catch((e) => {
