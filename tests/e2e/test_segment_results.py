@@ -91,3 +91,56 @@ def test_uncalibrated_areas_in_pixels_and_fraction_intervals(
             min(1, stats["fractions_ci_high"][i])
         )
     assert not page.errors, page.errors
+
+
+def test_manual_pixel_size_gives_physical_areas(
+    page, celery_worker, lab_owner, champion_model, tmp_path
+):
+    """A curator sets a PNG's pixel size by hand (0.5 Å = 0.05 nm): the next segmentation
+    reports nm², the earlier result keeps px², and clearing goes back to the file's (none)."""
+    d = make_dataset(lab_owner, tmp_path, png=True)
+    vote(lab_owner, d)
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/segment")
+    expect(page.get_by_test_id("segment")).to_be_enabled()
+    page.get_by_test_id("segment").click()
+    canvas = page.get_by_test_id("viewer-canvas")
+    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+    area_header = page.get_by_test_id("stats-table").locator("th").nth(3)
+    expect(area_header).to_have_text("Area (px²)")
+    first = canvas.get_attribute("data-result")
+
+    page.get_by_test_id("image-metadata").locator("summary").click()
+    meta = page.get_by_test_id("meta-image")
+    expect(meta).to_contain_text("not calibrated")
+    page.get_by_test_id("pixel-size").fill("0.5")
+    page.get_by_test_id("pixel-unit").select_option("Å")
+    page.get_by_test_id("pixel-size-save").click()
+    expect(meta).to_contain_text("0.05 nm / px")
+    expect(meta).to_contain_text("set by hand")
+    expect(page.get_by_test_id("toasts")).to_contain_text("New segmentations report areas in nm²")
+    expect(page.get_by_test_id("calibration-form")).to_contain_text("results made before keep")
+    page.shot("calibrated")
+    d["image"].refresh_from_db()
+    assert d["image"].pixel_size == pytest.approx(0.05)
+    assert d["image"].pixel_unit == "nm"
+
+    page.get_by_test_id("segment").click()
+    expect(canvas).not_to_have_attribute("data-result", first, timeout=180_000)
+    expect(canvas).to_have_attribute("data-overlay", "drawn")
+    expect(area_header).to_have_text("Area (nm²)")
+    expect(page.get_by_test_id("area-note")).to_have_count(0)
+    # the earlier result keeps the pixel areas it was made with
+    page.get_by_test_id("step-history").click()
+    page.locator(f'[data-testid="history-result"][data-id="{first}"]').get_by_test_id(
+        "history-open-result"
+    ).click()
+    expect(canvas).to_have_attribute("data-result", first)
+    expect(area_header).to_have_text("Area (px²)")
+    expect(page.get_by_test_id("area-note")).to_contain_text("segment again for physical areas")
+
+    page.get_by_test_id("pixel-size-clear").click()
+    expect(meta).to_contain_text("not calibrated")
+    d["image"].refresh_from_db()
+    assert d["image"].pixel_size is None
+    assert not page.errors, page.errors

@@ -70,6 +70,9 @@ def test_annotator_sees_no_curator_controls(page, labelled_dataset):
     page.get_by_test_id("step-segment").click()
     expect(page.get_by_test_id("segment")).to_be_visible()
     expect(page.get_by_test_id("support-source")).to_have_count(0)
+    page.get_by_test_id("image-metadata").locator("summary").click()
+    expect(page.get_by_test_id("meta-image")).to_be_visible()
+    expect(page.get_by_test_id("calibration-form")).to_have_count(0)
     page.shot("annotator")
     expect(page.get_by_test_id("toast-error")).to_have_count(0)
     assert not page.errors, page.errors

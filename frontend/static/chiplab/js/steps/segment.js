@@ -506,7 +506,9 @@ export async function mount(ws, panel) {
         h("td", { testid: "stats-area" }, x.area === null ? "–"
           : calibrated ? fmtNum(x.area, 4) : Math.round(x.area).toLocaleString())))));
     const areaNote = calibrated ? null : h("p", { class: "small muted", testid: "area-note" },
-      "Areas are in pixels: the image had no pixel size when this was segmented.");
+      "Areas are in pixels: the image had no pixel size when this was segmented.",
+      image.pixel_size ? ` It has one now (${fmtNum(image.pixel_size, 4)} ${image.pixel_unit} / px): segment again for physical areas.`
+        : canConsensus ? " Curators can set one under “Image metadata” below." : "");
 
     const prov = r.provenance || {};
     const model = prov.model_version || prov.model || (job && job.model_version) || null;

@@ -2,7 +2,8 @@
 // Steps are sub-routes (#/images/<id>/<step>) handled by update() without reloading the viewer.
 import * as api from "../api.js";
 import { go } from "../main.js";
-import { h, clear, fmtBytes, fmtDate, fmtNum, showError, statusPill } from "../ui.js";
+import { hasRole, labById } from "../state.js";
+import { h, clear, errorBox, fmtBytes, fmtDate, fmtNum, showError, statusPill, toast, whileBusy } from "../ui.js";
 import { Viewer } from "../viewer.js";
 import { createWorkspace } from "../workspace.js";
 
@@ -38,7 +39,7 @@ export async function render(root, { imageId, step }) {
         h("span", { testid: "image-name" }, image.original_filename)),
       tabs),
     h("div", { class: "workspace" }, stage, panel),
-    metadataBlock(image));
+    metadata(image, image.status === "ready" && hasRole(labById(dataset.lab), "curator")));
 
   if (image.status !== "ready") {
     stage.append(h("div", { class: "pad", style: { color: "#e8edf3" } }, h("p", { testid: "image-not-ready" }, statusPill(image.status), " ",
@@ -120,19 +121,80 @@ export async function render(root, { imageId, step }) {
   };
 }
 
-function metadataBlock(image) {
+/** The metadata panel; curators can set the pixel size by hand there (re-rendered in place). */
+function metadata(image, canCalibrate) {
+  let block = null;
+  const render = (open = false) => {
+    const next = metadataBlock(image, canCalibrate ? calibrationForm(image, (updated) => {
+      Object.assign(image, updated); // the workspace shares this object: grid readouts follow
+      render(true);
+    }) : null);
+    if (open) next.open = true;
+    if (block) block.replaceWith(next);
+    block = next;
+    return block;
+  };
+  return render();
+}
+
+const UNITS = ["pm", "Å", "nm", "µm", "mm"]; // what PATCH images/<id>/ accepts
+
+/** "Set pixel size": a number and a unit, PATCHed to the image (curators). */
+function calibrationForm(image, onSaved) {
+  const manual = (image.calibration || {}).source === "manual";
+  const size = h("input", { type: "number", id: "pixel-size", testid: "pixel-size", min: 0, step: "any",
+    required: true, class: "num", value: manual && image.pixel_size ? +image.pixel_size.toPrecision(6) : "",
+    "aria-describedby": "pixel-size-help" });
+  const unit = h("select", { id: "pixel-unit", testid: "pixel-unit", "aria-label": "Unit of the pixel size" },
+    UNITS.map((u) => h("option", { value: u, selected: u === "nm" }, u)));
+  const errors = h("div");
+  const save = h("button", { type: "submit", class: "btn btn-small", testid: "pixel-size-save" }, "Set pixel size");
+  const send = (body, button) => whileBusy(button, async () => {
+    errors.replaceChildren();
+    try {
+      const updated = await api.patch(`images/${image.id}/`, body);
+      toast(updated.pixel_size
+        ? `Pixel size set to ${fmtNum(updated.pixel_size, 4)} ${updated.pixel_unit}. New segmentations report areas in ${updated.pixel_unit}².`
+        : "Back to the file's own calibration.", "ok");
+      onSaved(updated);
+    } catch (e) { errors.replaceChildren(errorBox(e)); }
+  });
+  const clearBtn = manual ? h("button", { type: "button", class: "btn btn-small btn-quiet", testid: "pixel-size-clear",
+    onclick: (ev) => send({ pixel_size: null }, ev.currentTarget) }, "Use the file's calibration") : null;
+  return h("form", { class: "calibration-form", testid: "calibration-form",
+    onsubmit: (ev) => {
+      ev.preventDefault();
+      const value = Number(size.value);
+      if (!(value > 0)) {
+        errors.replaceChildren(errorBox(new Error("The pixel size is a number greater than 0.")));
+        size.focus();
+        return;
+      }
+      send({ pixel_size: value, pixel_unit: unit.value }, save);
+    } },
+    h("label", { for: "pixel-size", class: "field-label" }, manual ? "Pixel size (set by hand)" : "Set pixel size"),
+    h("div", { class: "inline-fields" }, size, unit, h("span", { class: "muted small" }, "per pixel"), save, clearBtn),
+    h("p", { class: "muted small", id: "pixel-size-help" },
+      "For images whose file has no calibration (e.g. JPEG/PNG exports), read it off the scale bar. ",
+      "New segmentations report areas in physical units; results made before keep theirs."),
+    errors);
+}
+
+function metadataBlock(image, calibrationControl = null) {
   const rows = [
     ["File", `${image.original_filename} (${image.format}, ${fmtBytes(image.size_bytes)})`],
     ["Size", `${image.width} × ${image.height} px${image.frames > 1 ? `, ${image.frames} frames` : ""}${image.channels > 1 ? `, ${image.channels} channels` : ""}, ${image.dtype}`],
     ["Calibration", image.pixel_size
-      ? `${fmtNum(image.pixel_size, 4)} ${image.pixel_unit} / px (field of view ${fmtNum(image.pixel_size * image.width, 4)} × ${fmtNum(image.pixel_size * image.height, 4)} ${image.pixel_unit})`
+      ? `${fmtNum(image.pixel_size, 4)} ${image.pixel_unit} / px (field of view ${fmtNum(image.pixel_size * image.width, 4)} × ${fmtNum(image.pixel_size * image.height, 4)} ${image.pixel_unit})${(image.calibration || {}).source === "manual" ? ", set by hand" : ""}`
       : "not calibrated — areas are reported in pixels"],
     ["Status", statusPill(image.status)],
     ["Uploaded", fmtDate(image.created)],
     ["SHA-256", h("code", { class: "small" }, image.sha256)],
   ];
   const instrument = Object.entries(image.instrument || {}).filter(([, v]) => v !== null && v !== "");
-  const calibration = Object.entries(image.calibration || {}).filter(([k, v]) => v !== null && v !== "" && typeof v !== "object");
+  const calibration = Object.entries(image.calibration || {})
+    .filter(([k, v]) => v !== null && v !== "" && typeof v !== "object" && k !== "set_by")
+    .map(([k, v]) => [k, k === "set_at" ? fmtDate(v) : v]);
   const table = (pairs, testid) => h("table", { class: "kv", testid },
     h("tbody", {}, pairs.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, humanKey(k)),
       h("td", {}, typeof v === "object" && !(v instanceof Node) ? JSON.stringify(v) : v)))));
@@ -141,7 +203,7 @@ function metadataBlock(image) {
     h("div", { class: "metadata-cols" },
       h("div", {}, h("h3", {}, "Image"), table(rows, "meta-image")),
       h("div", {}, h("h3", {}, "Calibration"), calibration.length ? table(calibration, "meta-calibration")
-        : h("p", { class: "muted small" }, "No calibration metadata in the file.")),
+        : h("p", { class: "muted small" }, "No calibration metadata in the file."), calibrationControl),
       h("div", {}, h("h3", {}, "Instrument"), instrument.length ? table(instrument, "meta-instrument")
         : h("p", { class: "muted small" }, "No instrument metadata in the file."))));
 }
