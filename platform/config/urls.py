@@ -6,6 +6,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from catalog.views import dataset_landing
+from common.csp import with_app_policy
 
 api = [
     path("", include("accounts.urls")),
@@ -19,7 +20,7 @@ api = [
 ]
 
 # The browser app (frontend/): one shell page, hash-routed client side.
-app_shell = ensure_csrf_cookie(TemplateView.as_view(template_name="index.html"))
+app_shell = with_app_policy(ensure_csrf_cookie(TemplateView.as_view(template_name="index.html")))
 
 urlpatterns = [
     path("", app_shell, name="app"),
