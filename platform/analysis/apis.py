@@ -35,7 +35,13 @@ class SegmentationJobListApi(APIView):
         parameters=[
             OpenApiParameter("image", OpenApiTypes.UUID, description="jobs that segment it"),
             OpenApiParameter("lab", OpenApiTypes.UUID, description="jobs of this lab"),
-            OpenApiParameter("status", str, description="queued, running, succeeded, …"),
+            OpenApiParameter("grid", OpenApiTypes.UUID, description="jobs on this grid"),
+            OpenApiParameter(
+                "status",
+                str,
+                description="one or more of queued, running, succeeded, failed, cancelled, "
+                "comma-separated (e.g. queued,running: the jobs still to finish)",
+            ),
         ],
         responses=JobSerializer(many=True),
     )
@@ -45,7 +51,8 @@ class SegmentationJobListApi(APIView):
             user=request.user,
             image_id=query.get("image"),
             lab_id=query.get("lab"),
-            status=query.get("status"),
+            grid_id=query.get("grid"),
+            statuses=query.get("status"),
         )
         return paginated(request, self, jobs, JobSerializer)
 
@@ -57,7 +64,10 @@ class SegmentationJobListApi(APIView):
     def post(self, request):
         data = valid(JobCreateSerializer, request.data)
         job = services.segmentation_job_create(user=request.user, **data)
-        return Response(JobDetailSerializer(job).data, status=status.HTTP_201_CREATED)
+        return Response(
+            JobDetailSerializer(job, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class SegmentationJobDetailApi(APIView):
@@ -67,7 +77,7 @@ class SegmentationJobDetailApi(APIView):
     )
     def get(self, request, job_id):
         job = selectors.job_get(user=request.user, job_id=job_id)
-        return Response(JobDetailSerializer(job).data)
+        return Response(JobDetailSerializer(job, context={"request": request}).data)
 
 
 class SegmentationJobCancelApi(APIView):
@@ -78,7 +88,7 @@ class SegmentationJobCancelApi(APIView):
     def post(self, request, job_id):
         job = selectors.job_get(user=request.user, job_id=job_id)
         job = services.segmentation_job_cancel(user=request.user, job=job)
-        return Response(JobDetailSerializer(job).data)
+        return Response(JobDetailSerializer(job, context={"request": request}).data)
 
 
 class SegmentationJobRerunApi(APIView):
@@ -91,7 +101,10 @@ class SegmentationJobRerunApi(APIView):
     def post(self, request, job_id):
         job = selectors.job_get(user=request.user, job_id=job_id)
         new = services.segmentation_job_rerun(user=request.user, job=job)
-        return Response(JobDetailSerializer(new).data, status=status.HTTP_201_CREATED)
+        return Response(
+            JobDetailSerializer(new, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class SegmentationResultDetailApi(APIView):

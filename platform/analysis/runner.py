@@ -295,6 +295,7 @@ def provenance(job: SegmentationJob, image: Image, frame: int, *, temperature: f
             "number": version.number,
             "schema": str(version.schema_id),
             "rule": version.rule,
+            "params": version.params,
             "n_chips": len(version.chips),
             "chip_size": version.chip_size,
             "offset": [version.offset_y, version.offset_x],

@@ -41,7 +41,7 @@ def job_get(*, user, job_id) -> SegmentationJob:
 
 
 def jobs_list(
-    *, user, image_id=None, lab_id=None, status: str | None = None
+    *, user, image_id=None, lab_id=None, grid_id=None, statuses: list[str] | None = None
 ) -> QuerySet[SegmentationJob]:
     jobs = jobs_visible_to(user=user)
     if image_id is not None:
@@ -49,8 +49,10 @@ def jobs_list(
         jobs = jobs.filter(job_images__image=image)
     if lab_id is not None:
         jobs = jobs.filter(lab_id=lab_get(user=user, lab_id=lab_id).pk)
-    if status:
-        jobs = jobs.filter(status=status)
+    if grid_id is not None:
+        jobs = jobs.filter(job_images__grid_id=grid_id)
+    if statuses:
+        jobs = jobs.filter(status__in=statuses)
     return jobs.order_by("-created").distinct()
 
 

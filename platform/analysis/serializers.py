@@ -1,4 +1,5 @@
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labeling.models import ConsensusRule
@@ -69,7 +70,18 @@ class JobCreateSerializer(serializers.Serializer):
 class JobQuerySerializer(serializers.Serializer):
     image = serializers.UUIDField(required=False)
     lab = serializers.UUIDField(required=False)
-    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    grid = serializers.UUIDField(required=False)
+    status = serializers.CharField(required=False)
+
+    def validate_status(self, value: str) -> list[str]:
+        wanted = [s.strip() for s in value.split(",") if s.strip()]
+        unknown = [s for s in wanted if s not in JobStatus.values]
+        if unknown or not wanted:
+            raise serializers.ValidationError(
+                f"{', '.join(unknown) or 'nothing'}: use one or more of "
+                f"{', '.join(JobStatus.values)}, comma-separated."
+            )
+        return wanted
 
 
 def _links_of_result(result) -> dict:
@@ -145,6 +157,8 @@ class JobSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
     status = serializers.ChoiceField(choices=JobStatus.choices, read_only=True)
     links = serializers.SerializerMethodField()
+    grids = serializers.SerializerMethodField()
+    permissions = serializers.SerializerMethodField()
 
     class Meta:
         model = SegmentationJob
@@ -155,6 +169,8 @@ class JobSerializer(serializers.ModelSerializer):
             "support_set",
             "model_version",
             "images",
+            "grids",
+            "permissions",
             "params",
             "status",
             "progress",
@@ -170,7 +186,32 @@ class JobSerializer(serializers.ModelSerializer):
 
     def get_support_set(self, job) -> dict:
         v = job.support_set
-        return {"id": str(v.pk), "number": v.number, "schema": str(v.schema_id), "rule": v.rule}
+        return {
+            "id": str(v.pk),
+            "number": v.number,
+            "schema": str(v.schema_id),
+            "rule": v.rule,
+            "params": v.params,
+        }
+
+    def get_grids(self, job) -> list[str]:
+        """The grid each image is segmented on, in the images' order."""
+        return [str(g) for g in job.job_images.order_by("order").values_list("grid_id", flat=True)]
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {"rerun": {"type": "boolean"}, "cancel": {"type": "boolean"}},
+            "description": "What the requesting user may do with this job.",
+        }
+    )
+    def get_permissions(self, job) -> dict:
+        from .services import job_permissions
+
+        request = self.context.get("request")
+        if request is None:
+            return {"rerun": False, "cancel": False}
+        return job_permissions(user=request.user, job=job)
 
     def get_model_version(self, job) -> dict:
         m = job.model_version

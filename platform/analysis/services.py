@@ -22,7 +22,7 @@ from accounts.models import Role
 from accounts.selectors import require_role
 from catalog.models import Image, ImageStatus
 from catalog.selectors import dataset_get, image_get
-from common.errors import Conflict, Invalid, NotFound
+from common.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.models import ConsensusRule, Grid, LabelSchema, SupportSetVersion
 
 from .models import FINISHED, JobImage, JobStatus, SegmentationJob
@@ -52,6 +52,26 @@ def _require_run_role(*, user, lab_id, version: SupportSetVersion) -> None:
     require_role(user=user, lab_id=lab_id, role=Role.ANNOTATOR)
     if not _is_own(version, user):
         require_role(user=user, lab_id=lab_id, role=Role.CURATOR)
+
+
+def job_permissions(*, user, job: SegmentationJob) -> dict[str, bool]:
+    """What ``user`` may do with ``job``, by the same rules as rerun and cancel."""
+    allowed = {}
+    checks = {
+        "rerun": lambda: _require_run_role(user=user, lab_id=job.lab_id, version=job.support_set),
+        "cancel": lambda: require_role(
+            user=user,
+            lab_id=job.lab_id,
+            role=Role.ANNOTATOR if job.created_by_id == user.pk else Role.CURATOR,
+        ),
+    }
+    for action, check in checks.items():
+        try:
+            check()
+            allowed[action] = True
+        except (Forbidden, NotFound):
+            allowed[action] = False
+    return allowed
 
 
 # --- support sets --------------------------------------------------------------------

@@ -25,6 +25,7 @@ from tests.analysis.helpers import (
     upload_ready_image,
     vote_truth,
 )
+from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 JOBS = "/api/segmentation-jobs/"
@@ -233,6 +234,43 @@ def test_cancel_a_queued_job_then_cancelling_again_is_a_conflict(client_for, wor
     assert "already been cancelled" in again.json()["error"]["message"]
     assert run(job_id).status == JobStatus.CANCELLED  # a late delivery does nothing
     assert not SegmentationResult.objects.filter(job_id=job_id).exists()
+
+
+def test_jobs_filter_by_grid_and_several_statuses_and_say_what_you_may_do(
+    client_for, world, segmentable
+):
+    annotator = client_for(world.annotator)
+    queued = create(annotator, **job_body(segmentable)).json()
+    done = run(create(annotator, **job_body(segmentable)).json()["id"])
+    grid = str(segmentable["grid"].pk)
+    assert queued["grids"] == [grid]
+    assert queued["support_set"]["params"] == segmentable["version"].params
+
+    def listed(client, **query):
+        response = client.get(JOBS, query)
+        assert response.status_code == 200, response.json()
+        return {j["id"]: j for j in response.json()["results"]}
+
+    active = listed(annotator, grid=grid, status="queued,running")
+    assert list(active) == [queued["id"]]
+    assert set(listed(annotator, grid=grid, status="queued, succeeded")) == {
+        queued["id"],
+        str(done.pk),
+    }
+    other_grid = "00000000-0000-0000-0000-000000000000"
+    assert listed(annotator, grid=other_grid) == {}
+    bad = annotator.get(JOBS, {"status": "queued,done"})
+    assert bad.status_code == 400 and "done" in bad.json()["error"]["message"]
+    # permissions follow the rules of rerun and cancel, per requesting user
+    assert active[queued["id"]]["permissions"] == {"rerun": True, "cancel": True}
+    seen_by_viewer = listed(client_for(world.viewer), grid=grid)[queued["id"]]
+    assert seen_by_viewer["permissions"] == {"rerun": False, "cancel": False}
+    seen_by_curator = listed(client_for(world.curator), grid=grid)[queued["id"]]
+    assert seen_by_curator["permissions"] == {"rerun": True, "cancel": True}
+    other_annotator = MembershipFactory(lab=world.lab, role="annotator").user
+    seen_by_other = listed(client_for(other_annotator), grid=grid)[queued["id"]]
+    assert seen_by_other["permissions"] == {"rerun": False, "cancel": False}
+    assert client_for(other_annotator).post(f"{JOBS}{queued['id']}/rerun").status_code == 403
 
 
 # --- running in-process, results and exports -----------------------------------------
