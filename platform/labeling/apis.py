@@ -20,6 +20,7 @@ from .serializers import (
     AgreementQuerySerializer,
     AgreementSerializer,
     ChipSizeSuggestionSerializer,
+    ClassUpdateSerializer,
     ClassWriteSerializer,
     CrowdAnswerResultSerializer,
     CrowdAnswerSerializer,
@@ -121,13 +122,14 @@ class SchemaClassListApi(APIView):
 class ClassDetailApi(APIView):
     @extend_schema(
         tags=TAG,
-        request=ClassWriteSerializer,
+        request=ClassUpdateSerializer,
         responses=LabelClassSerializer,
-        description="Rename, recolour or reorder a class.",
+        description="Rename, recolour or reorder a class; `active: true` restores a removed "
+        "class with its votes.",
     )
     def patch(self, request, class_id):
         label_class = selectors.class_get(user=request.user, class_id=class_id)
-        data = valid(ClassWriteSerializer, request.data, partial=True)
+        data = valid(ClassUpdateSerializer, request.data, partial=True)
         label_class = services.class_update(user=request.user, label_class=label_class, **data)
         return Response(LabelClassSerializer(label_class).data)
 

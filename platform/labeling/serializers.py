@@ -83,6 +83,13 @@ class ClassWriteSerializer(serializers.Serializer):
     )
 
 
+class ClassUpdateSerializer(ClassWriteSerializer):
+    active = serializers.BooleanField(
+        required=False,
+        help_text="true restores a removed class with its votes (undo), false removes it",
+    )
+
+
 # --- grids -------------------------------------------------------------------------
 class MarginsSerializer(serializers.Serializer):
     top = serializers.IntegerField()

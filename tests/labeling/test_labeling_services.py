@@ -111,6 +111,20 @@ def test_classes_add_rename_recolour_remove(world, lab):
     assert err.value.code == "class_removed"
     with pytest.raises(Conflict):
         services.class_update(user=world.curator, label_class=lab.sto, name="again")
+    # undo the removal: refused while an active class has the name, then restored with votes
+    with pytest.raises(Conflict, match="already"):
+        services.class_update(user=world.curator, label_class=lab.sto, active=True)
+    restored = services.class_update(
+        user=world.curator, label_class=lab.sto, active=True, name="STO (old)"
+    )
+    assert restored.removed_at is None and restored.name == "STO (old)"
+    assert restored.votes.count() == 1
+    cast(world.annotator, lab.grid, {(0, 1): restored})  # takes votes again
+    with pytest.raises(Forbidden):
+        services.class_update(user=world.annotator, label_class=restored, active=False)
+    services.class_update(user=world.curator, label_class=restored, active=False)
+    restored.refresh_from_db()
+    assert restored.removed_at is not None
 
 
 def test_concurrent_edits_of_a_class_do_not_undo_each_other(world, lab):

@@ -134,13 +134,34 @@ def class_update(
     name: str | None = None,
     colour: str | None = None,
     order: int | None = None,
+    active: bool | None = None,
 ) -> LabelClass:
-    """Rename, recolour or reorder a class (history keeps pointing at the same class)."""
+    """Rename, recolour or reorder a class (history keeps pointing at the same class).
+
+    ``active=True`` restores a removed class with its votes (undo of a removal); refused while
+    an active class has its name. ``active=False`` removes it like :func:`class_remove`.
+    """
     schema = label_class.schema
     require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.CURATOR)
-    if label_class.removed_at is not None:
-        raise Conflict(f"'{label_class.name}' was removed; removed classes cannot change.")
+    if active is False:
+        return class_remove(user=user, label_class=label_class)
+    restore = active is True and label_class.removed_at is not None
+    if label_class.removed_at is not None and not restore:
+        raise Conflict(
+            f"'{label_class.name}' was removed; restore it (active: true) before changing it."
+        )
     fields = _clean_class_fields(schema, name=name, colour=colour, order=order, exclude=label_class)
+    if restore:
+        taken = schema.classes.filter(
+            removed_at=None, name__iexact=fields.get("name", label_class.name)
+        )
+        if taken.exclude(pk=label_class.pk).exists():
+            raise Conflict(
+                f"'{fields.get('name', label_class.name)}' is already an active class of this "
+                "schema; rename one of them to restore this one.",
+                code="name_taken",
+            )
+        fields["removed_at"] = None
     for key, value in fields.items():
         setattr(label_class, key, value)
     try:
