@@ -28,8 +28,64 @@ def test_removing_a_class_says_it_leaves_every_image(page, lab_owner, labelled_d
     assert "“vacuum” from the dataset “Crowd set”" in messages[0], messages[0]
     assert "removed from every image" in messages[0], messages[0]
     assert "1 of them yours on this image" in messages[0], messages[0]
-    assert "cannot be undone" in messages[0], messages[0]
+    assert "offers Undo" in messages[0], messages[0]
     expect(page.get_by_test_id("toasts")).to_contain_text("removed from every image")
+    d["classes"][2].refresh_from_db()
+    assert d["classes"][2].removed_at is not None
+    assert not page.errors, page.errors
+
+
+def test_undo_brings_a_removed_class_back_with_its_chips(page, lab_owner, labelled_dataset):
+    """Undo in the removal's message restores the class, and its chips count again."""
+    d = labelled_dataset
+    vote(lab_owner, d, per_class=2)
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/support")
+    items = page.get_by_test_id("class-item")
+    expect(items).to_have_count(3)
+    expect(items.nth(1).get_by_test_id("class-chips").locator("canvas")).to_have_count(2)
+    page.once("dialog", lambda dialog: dialog.accept())
+    items.nth(1).get_by_test_id("remove-class").click()
+    expect(items).to_have_count(2)
+    expect(page.get_by_test_id("class-name").nth(1)).to_have_value("vacuum")
+    page.shot("removed")
+
+    page.get_by_test_id("undo-remove-class").click()
+    expect(items).to_have_count(3)
+    expect(page.get_by_test_id("class-name").nth(1)).to_have_value("Ge")
+    expect(items.nth(1).get_by_test_id("class-count")).to_have_text("2 chips")
+    expect(items.nth(1).get_by_test_id("class-chips").locator("canvas")).to_have_count(2)
+    expect(page.get_by_test_id("toasts")).to_contain_text("“Ge” restored")
+    expect(page.get_by_test_id("undo-remove-class")).to_have_count(0)
+    page.shot("restored")
+    d["classes"][1].refresh_from_db()
+    assert d["classes"][1].removed_at is None
+    # still there after a reload: the server has it back
+    page.reload()
+    expect(items).to_have_count(3)
+    expect(items.nth(1).get_by_test_id("class-count")).to_have_text("2 chips")
+    expect(page.get_by_test_id("toast-error")).to_have_count(0)
+    assert not page.errors, page.errors
+
+
+def test_undo_says_when_the_name_is_taken_again(page, lab_owner, labelled_dataset):
+    """A class of the same name added after the removal blocks the undo: the API's 409
+    message is shown and nothing changes."""
+    d = labelled_dataset
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/support")
+    items = page.get_by_test_id("class-item")
+    expect(items).to_have_count(3)
+    page.once("dialog", lambda dialog: dialog.accept())
+    items.nth(2).get_by_test_id("remove-class").click()
+    expect(items).to_have_count(2)
+    page.get_by_test_id("new-class-name").fill("vacuum")
+    page.get_by_test_id("add-class").click()
+    expect(items).to_have_count(3)
+    page.get_by_test_id("undo-remove-class").click()
+    expect(page.get_by_test_id("toast-error")).to_contain_text("already an active class")
+    expect(items).to_have_count(3)
+    page.shot("name-taken")
     d["classes"][2].refresh_from_db()
     assert d["classes"][2].removed_at is not None
     assert not page.errors, page.errors

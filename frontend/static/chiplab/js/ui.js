@@ -36,14 +36,21 @@ export function s(tag, attrs = {}, ...children) {
 export function clear(el) { while (el.firstChild) el.firstChild.remove(); return el; }
 
 let toastSeq = 0;
-/** Show a message in the toast area. kind: info | ok | error. Errors stay until dismissed. */
-export function toast(message, kind = "info", { timeout } = {}) {
+/**
+ * Show a message in the toast area. kind: info | ok | error. Errors stay until dismissed.
+ * action: {label, onClick, testid?} adds a button (e.g. Undo) that runs onClick and closes it.
+ */
+export function toast(message, kind = "info", { timeout, action } = {}) {
   const box = document.getElementById("toasts");
   const id = `toast-${++toastSeq}`;
   const close = h("button", { type: "button", class: "toast-close", "aria-label": "Dismiss",
     onclick: () => node.remove() }, "×");
+  const actionBtn = action ? h("button", { type: "button", class: "btn btn-small toast-action",
+    testid: action.testid || "toast-action",
+    onclick: async () => { actionBtn.disabled = true; node.remove(); await action.onClick(); } },
+  action.label) : null;
   const node = h("div", { class: `toast toast-${kind}`, id, testid: `toast-${kind}`,
-    role: kind === "error" ? "alert" : undefined }, h("span", {}, message), close);
+    role: kind === "error" ? "alert" : undefined }, h("span", {}, message), actionBtn, close);
   box.append(node);
   const t = timeout ?? (kind === "error" ? 0 : 4000);
   if (t) setTimeout(() => node.remove(), t);

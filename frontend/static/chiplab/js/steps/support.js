@@ -51,10 +51,7 @@ export async function mount(ws, panel) {
   // --- data ------------------------------------------------------------------------
   try {
     await ws.ensureSchema();
-    if (ws.schema && canVote) {
-      const current = await api.labeling.votes(grid.id, ws.schema.id, "me");
-      for (const c of current.chips || []) if (c.class) mine.set(`${c.row},${c.col}`, c.class);
-    }
+    await loadMine();
   } catch (e) {
     errors.replaceChildren(errorBox(e));
     showError(e, "Loading the support set");
@@ -62,6 +59,14 @@ export async function mount(ws, panel) {
   if (disposed) return;
   addBtn.disabled = !ws.schema;
   await viewer.ready.catch(() => {});
+
+  /** My current labels on this grid (again after a class is restored: its votes come back). */
+  async function loadMine() {
+    if (!ws.schema || !canVote) return;
+    const current = await api.labeling.votes(grid.id, ws.schema.id, "me");
+    mine.clear();
+    for (const c of current.chips || []) if (c.class) mine.set(`${c.row},${c.col}`, c.class);
+  }
 
   function countOf(classId) {
     let n = 0;
@@ -250,20 +255,35 @@ export async function mount(ws, panel) {
   async function removeClass(cls) {
     const n = countOf(cls.id);
     // Classes belong to the dataset (one label schema), not to this image: say so. The API
-    // keeps removed classes for history but cannot bring one back, so there is no Undo.
+    // keeps removed classes with their votes, and the toast's Undo restores one.
     const here = n ? ` (${n} of them yours on this image)` : "";
     if (!confirm(`Remove class “${cls.name}” from the dataset “${ws.dataset.title}”?\n\n`
       + "Classes are shared by all images of this dataset: it is removed from every image, "
       + `and everyone's chips of this class stop counting in support sets${here}. `
-      + "Frozen support sets and earlier results keep it.\n\nThis cannot be undone.")) return;
+      + "Frozen support sets and earlier results keep it.\n\nThe message that follows offers Undo.")) return;
     try {
       await api.labeling.removeClass(cls.id);
       ws.classes = ws.classes.filter((c) => c.id !== cls.id);
       for (const [k, v] of [...mine]) if (v === cls.id) mine.delete(k);
       if (ws.activeClassId === cls.id) ws.activeClassId = ws.classes[0]?.id || null;
       refresh();
-      toast(`Class “${cls.name}” removed from every image of “${ws.dataset.title}”.`, "ok");
+      toast(`Class “${cls.name}” removed from every image of “${ws.dataset.title}”.`, "ok",
+        { timeout: 15000, action: { label: "Undo", testid: "undo-remove-class", onClick: () => restoreClass(cls) } });
     } catch (e) { showError(e, `Removing ${cls.name}`); }
+  }
+
+  /** Undo a removal: the class comes back with everyone's votes (409 while its name is taken). */
+  async function restoreClass(cls) {
+    try {
+      await api.labeling.updateClass(cls.id, { active: true });
+    } catch (e) { showError(e, `Restoring ${cls.name}`); return; }
+    toast(`Class “${cls.name}” restored with its chips.`, "ok");
+    if (disposed) return; // another step or page: it loads the classes afresh
+    try {
+      await ws.refreshSchema(); // emits "classes", which re-renders the board
+      await loadMine();
+      if (!disposed) refresh();
+    } catch (e) { showError(e, "Reloading the classes"); }
   }
 
   const onKey = (ev) => {
