@@ -87,3 +87,63 @@ def test_rerun_from_history_shows_the_new_job(
     expect(page.get_by_test_id("history-job-progress")).to_have_count(0)
     page.shot("rerun-done")
     assert not page.errors, page.errors
+
+
+def test_controls_follow_the_jobs_permissions(
+    page, lab_owner, champion_model, labelled_dataset, monkeypatch
+):
+    """An annotator follows the owner's job still queued on the grid, but may not cancel or
+    re-run it (the owner's chips); their own job they may cancel, then re-run. Jobs on
+    another grid of the image are not followed. No worker runs anything here."""
+    from accounts.models import Role
+    from analysis import services
+    from analysis.models import SegmentationJob
+    from labeling.services import grid_create
+    from tests.factories import MembershipFactory
+
+    monkeypatch.setattr(services, "_enqueue", lambda job_id: None)
+    d = labelled_dataset
+    mate = MembershipFactory(lab=d["lab"], role=Role.ANNOTATOR).user
+    vote(lab_owner, d)
+    vote(mate, d)
+    image = str(d["image"].pk)
+    schema = d["schema"].pk
+    # a job on another grid of the same image, made first: it is not this grid's
+    other_grid, _ = grid_create(user=lab_owner, image=d["image"], chip_size=32, offset_x=8)
+    theirs = services.segmentation_job_create(user=lab_owner, images=[image], schema=schema)
+    assert [str(g) for g in theirs.job_images.values_list("grid_id", flat=True)] == [
+        str(d["grid"].pk)
+    ]
+    elsewhere = services.segmentation_job_create(user=lab_owner, images=[image], schema=schema)
+    elsewhere.job_images.update(grid=other_grid)
+
+    sign_in(page, mate.username)
+    # the workspace opens the newest grid unless told otherwise: open the first one
+    page.evaluate(f"localStorage.setItem('chiplab.grid.{image}', '{d['grid'].pk}')")
+    page.goto(f"/#/images/{image}/segment")
+    progress = page.get_by_test_id("job-progress")
+    expect(progress).to_have_attribute("data-job", str(theirs.pk))
+    expect(page.get_by_test_id("job-status")).to_have_text("queued")
+    expect(progress).to_contain_text(f"by {lab_owner.username}")
+    expect(page.get_by_test_id("cancel-job")).to_be_hidden()
+    page.shot("following-theirs")
+
+    mine = services.segmentation_job_create(user=mate, images=[image], schema=schema)
+    page.get_by_test_id("step-history").click()
+    jobs = page.get_by_test_id("history-job")
+    expect(jobs).to_have_count(3)
+    row = {j: page.locator(f'[data-testid="history-job"][data-id="{j.pk}"]') for j in (theirs, mine)}
+    expect(row[theirs].get_by_test_id("history-cancel")).to_have_count(0)
+    expect(row[mine].get_by_test_id("history-cancel")).to_be_visible()
+    row[mine].get_by_test_id("history-cancel").click()
+    expect(row[mine]).to_have_attribute("data-status", "cancelled")
+    expect(row[mine].get_by_test_id("history-rerun")).to_be_visible()
+    SegmentationJob.objects.filter(pk=theirs.pk).update(status="cancelled")
+    page.reload()
+    expect(jobs).to_have_count(3)
+    expect(row[theirs]).to_have_attribute("data-status", "cancelled")
+    expect(row[theirs].get_by_test_id("history-rerun")).to_have_count(0)
+    expect(row[mine].get_by_test_id("history-rerun")).to_be_visible()
+    page.shot("history")
+    assert SegmentationJob.objects.get(pk=mine.pk).status == "cancelled"
+    assert not page.errors, page.errors

@@ -1,6 +1,5 @@
 // History: earlier grids, support-set versions, jobs and results of this image — reopen any.
 import * as api from "../api.js";
-import { state } from "../state.js";
 import { h, append, fmtDate, fmtPct, showError, statusPill, toast } from "../ui.js";
 
 export async function mount(ws, panel) {
@@ -77,13 +76,6 @@ export async function mount(ws, panel) {
     }
   }
 
-  /** Whether the API lets this user re-run a job: curators any; annotators their own chips. */
-  function mayRerun(j) {
-    if (ws.can("curator")) return true;
-    return ws.can("annotator") && !!state.user && j.created_by === state.user.username
-      && (j.support_set || {}).rule === "single_owner";
-  }
-
   function renderJobs({ data: jobs, error }) {
     jobsBox.replaceChildren();
     if (error) { empty(jobsBox, error); return; }
@@ -103,6 +95,19 @@ export async function mount(ws, panel) {
             await loadRuns();
           } catch (e) { showError(e, "Re-run"); rerun.disabled = false; }
         } }, "Re-run");
+      const cancel = h("button", { type: "button", class: "btn btn-small", testid: "history-cancel",
+        title: "Stop this job",
+        onclick: async () => {
+          cancel.disabled = true;
+          try {
+            await api.analysis.cancel(j.id);
+            toast("Job cancelled.", "ok");
+            shown.jobs = null;
+            await loadRuns();
+          } catch (e) { showError(e, "Cancel"); cancel.disabled = false; }
+        } }, "Cancel");
+      // What this user may do with the job is the API's to say (permissions).
+      const may = j.permissions || {};
       jobsBox.append(h("li", { class: "history-item", testid: "history-job",
         dataset: { id: j.id, status: j.status }, "aria-current": j.id === highlight ? "true" : undefined },
         h("span", {}, statusPill(j.status), ` ${fmtDate(j.created)} · by ${j.created_by} · support set v${j.support_set.number} · ${j.model_version.name} v${j.model_version.version}`,
@@ -112,7 +117,7 @@ export async function mount(ws, panel) {
             h("span", { class: "muted small" }, j.status === "queued" ? "waiting for a worker"
               : `${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`)) : null,
           j.error ? h("span", { class: "error-text small" }, h("br"), j.error) : null),
-        running || !mayRerun(j) ? null : rerun));
+        running ? (may.cancel ? cancel : null) : (may.rerun ? rerun : null)));
     }
   }
 

@@ -115,18 +115,10 @@ export async function mount(ws, panel) {
     }
   } catch (e) { showError(e, "Loading results"); }
 
-  /** The newest queued or running job that segments this grid, or null. */
+  /** The newest queued or running job that segments this grid (one's own first), or null. */
   async function activeJob() {
-    const [queued, running] = await Promise.all(["queued", "running"].map((status) =>
-      api.analysis.jobs({ image: image.id, status }).catch((e) => (api.isMissing(e) ? [] : Promise.reject(e)))));
-    const g = ws.grid;
-    const onGrid = (j) => {
-      const p = j.params || {};
-      const [oy, ox] = p.offset || [0, 0];
-      return p.chip_size === g.chip_size && oy === (g.offset_y || 0) && ox === (g.offset_x || 0);
-    };
-    const jobs = [...queued, ...running].filter(onGrid)
-      .sort((a, b) => String(b.created).localeCompare(String(a.created)));
+    const jobs = await api.analysis.jobs({ grid: ws.grid.id, status: "queued,running" })
+      .catch((e) => (api.isMissing(e) ? [] : Promise.reject(e))); // newest first
     const mine = jobs.find((j) => state.user && j.created_by === state.user.username);
     return mine || jobs[0] || null;
   }
@@ -141,14 +133,15 @@ export async function mount(ws, panel) {
   }
 
   /** Point the support-set selector at the set a shown result was made with. */
-  async function matchSource(r) {
+  function matchSource(r, job) {
     const support = (r.provenance || {}).support_set;
     if (!canConsensus || !support || !support.rule || support.id === matchedSupport) return;
     matchedSupport = support.id;
     let votes = minVotes;
-    if (support.rule === "majority" && support.id) {
-      const version = await api.labeling.supportSet(support.id).catch(() => null);
-      const n = Number(version && version.params && version.params.min_votes);
+    if (support.rule === "majority") {
+      // the rule's params are in the result's provenance (and on its job)
+      const params = support.params || (job && job.support_set && job.support_set.params) || {};
+      const n = Number(params.min_votes);
       if (Number.isFinite(n) && n >= 1) votes = n;
     }
     if (disposed || (support.rule === rule && votes === minVotes)) return;
@@ -273,7 +266,7 @@ export async function mount(ws, panel) {
     ws.emit("job", job);
     currentJob = job;
     const own = state.user && job.created_by === state.user.username;
-    cancelBtn.hidden = !(own || canConsensus);
+    cancelBtn.hidden = !(job.permissions || {}).cancel; // the API says who may cancel it
     cancelBtn.disabled = false;
     progressBox.dataset.job = job.id;
     if (reattached) {
@@ -358,7 +351,7 @@ export async function mount(ws, panel) {
     renderFrames(r);
     renderResult(r, job);
     runBtn.textContent = "Segment again";
-    await matchSource(r).catch((e) => console.warn("support source", e));
+    matchSource(r, job);
   }
 
   /** The frame behind the overlay: its own preview when it has one, else frame 0. */
