@@ -115,7 +115,17 @@ export const auth = {
   logout: () => post("auth/logout"),
 };
 
-export const labs = { list: () => list("labs/") };
+export const labs = {
+  list: () => list("labs/"),
+  get: (id) => get(`labs/${id}/`),
+  create: (body) => post("labs/", body),
+  members: (id) => list(`labs/${id}/members/`),
+  /** who: a username or an e-mail address of an existing account. */
+  invite: (id, who, role) => post(`labs/${id}/members/`, { user: who, role }),
+  setRole: (id, userId, role) => patch(`labs/${id}/members/${userId}/`, { role }),
+  removeMember: (id, userId) => del(`labs/${id}/members/${userId}/`),
+  leave: (id) => post(`labs/${id}/leave`),
+};
 
 export const datasets = {
   list: (lab) => list("datasets/", { lab }),

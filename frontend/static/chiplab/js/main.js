@@ -10,6 +10,8 @@ const routes = [
   [/^#\/images\/([\w-]+)(?:\/(grid|support|segment|history))?$/, () => import("./views/image.js"),
     ["imageId", "step"]],
   [/^#\/crowd$/, () => import("./views/crowd.js"), []],
+  [/^#\/lab$/, () => import("./views/lab.js"), []],
+  [/^#\/labs\/([\w-]+)$/, () => import("./views/lab.js"), ["labId"]],
 ];
 
 const main = document.getElementById("main");
@@ -63,8 +65,10 @@ async function route() {
 
 function highlightNav(hash) {
   document.querySelectorAll("#mainnav a").forEach((a) => {
-    const on = hash.startsWith(a.getAttribute("href"))
-      || (a.getAttribute("href") === "#/datasets" && hash.startsWith("#/images"));
+    const href = a.getAttribute("href");
+    const on = hash.startsWith(href)
+      || (href === "#/datasets" && hash.startsWith("#/images"))
+      || (href === "#/lab" && hash.startsWith("#/labs/"));
     if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
 }
@@ -74,7 +78,8 @@ function renderSession() {
   document.getElementById("mainnav").hidden = !signedIn;
   document.getElementById("session").hidden = !signedIn;
   if (!signedIn) return;
-  document.getElementById("who").textContent = state.user.username;
+  const who = document.getElementById("who");
+  who.textContent = state.user.username;
   const select = document.getElementById("lab-select");
   clear(select);
   if (!state.labs.length) select.append(h("option", { value: "" }, "No lab"));
@@ -82,6 +87,15 @@ function renderSession() {
     select.append(h("option", { value: lab.id, selected: lab.id === state.labId },
       `${lab.name}${lab.role ? ` (${lab.role})` : ""}`));
   }
+}
+
+/** Fetch the user's labs again (after joining, leaving or creating one); keeps the current
+ * lab when still a member, else picks another. Returns the labs. */
+export async function reloadLabs({ select } = {}) {
+  const labs = await api.labs.list();
+  const keep = select || state.labId;
+  set({ labs, labId: labs.some((l) => l.id === keep) ? keep : pickLab(labs) });
+  return labs;
 }
 
 /** Called after a successful sign-in (or at boot with a live session). */
@@ -101,9 +115,12 @@ async function boot() {
   });
   document.getElementById("lab-select").addEventListener("change", (ev) => {
     set({ labId: ev.target.value });
-    // Pages of another lab's objects make no sense after a switch: go to the lab's datasets.
-    if (!location.hash.startsWith("#/crowd")) go("#/datasets");
-    else route();
+    // Pages about "the current lab" follow the switch; pages of another lab's objects make no
+    // sense after it: go to the lab's datasets.
+    const hash = location.hash;
+    if (["#/crowd", "#/lab"].includes(hash)) route();
+    else if (hash.startsWith("#/labs/")) go("#/lab");
+    else go("#/datasets");
   });
   document.getElementById("logout").addEventListener("click", async () => {
     try { await api.auth.logout(); } catch (e) { showError(e, "Sign out"); }
@@ -111,7 +128,7 @@ async function boot() {
     renderSession();
     go("#/login");
   });
-  subscribe((_, patch) => { if ("labs" in patch) renderSession(); });
+  subscribe((_, patch) => { if ("labs" in patch || "labId" in patch) renderSession(); });
   try {
     const me = await api.auth.me();
     await startSession(me);

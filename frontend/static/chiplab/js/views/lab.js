@@ -1,0 +1,197 @@
+// A lab: its name, your role and its members. Owners invite people, change roles and remove
+// members; everyone can leave; anyone can create a new lab (and becomes its owner).
+import * as api from "../api.js";
+import { go, reloadLabs } from "../main.js";
+import { currentLab, set, state } from "../state.js";
+import { h, errorBox, fmtDate, showError, toast, whileBusy } from "../ui.js";
+
+const ROLES = ["viewer", "annotator", "curator", "owner"];
+const ROLE_HELP = "Viewers read; annotators also label chips, answer crowd tasks and segment; "
+  + "curators also manage datasets, classes, consensus versions and models; owners also manage members.";
+
+export async function render(root, { labId } = {}) {
+  const page = h("div", { class: "page" });
+  root.append(page);
+  const id = labId || (currentLab() || {}).id;
+  const newLabBox = h("div");
+  const newLabBtn = h("button", { type: "button", class: "btn", testid: "new-lab",
+    onclick: () => { newLabBox.replaceChildren(createForm(newLabBox)); newLabBox.querySelector("input").focus(); } },
+  "New lab");
+  if (!id) {
+    page.append(
+      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Lab")), newLabBtn),
+      newLabBox,
+      h("p", { class: "muted", testid: "no-lab" },
+        "You are not a member of any lab yet. Ask a lab owner to add you (by your username or e-mail), or create a lab."));
+    return;
+  }
+
+  const lab = await api.labs.get(id);
+  if (lab.id !== state.labId && state.labs.some((l) => l.id === lab.id)) set({ labId: lab.id });
+  const isOwner = lab.role === "owner";
+  const members = h("tbody", {});
+  const listErrors = h("div");
+  const leaveErrors = h("div");
+  const leaveBtn = h("button", { type: "button", class: "btn", testid: "leave-lab" }, "Leave lab");
+  leaveBtn.addEventListener("click", () => leave());
+
+  page.append(
+    h("div", { class: "page-head" },
+      h("div", {},
+        h("h1", { testid: "lab-name" }, lab.name),
+        h("p", { class: "muted" }, "Your role: ", h("strong", { testid: "lab-role" }, lab.role || "–"),
+          ` · ${lab.slug} · created ${fmtDate(lab.created)}`),
+        lab.description ? h("p", {}, lab.description) : null),
+      h("div", { class: "inline-fields" }, newLabBtn, leaveBtn)),
+    newLabBox, leaveErrors,
+    h("h2", { class: "section-title" }, "Members"),
+    h("p", { class: "muted small" }, ROLE_HELP),
+    isOwner ? inviteForm() : h("p", { class: "muted small", testid: "members-read-only" },
+      "The lab's owners add and remove members and change their roles."),
+    h("div", { class: "card table-card" },
+      h("table", { class: "data-table", testid: "member-list" },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Username"), h("th", { scope: "col" }, "Name"),
+          h("th", { scope: "col" }, "Role"), h("th", { scope: "col" }, "Member since"),
+          isOwner ? h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")) : null)),
+        members)),
+    listErrors);
+
+  async function load() {
+    listErrors.replaceChildren();
+    try {
+      const rows = await api.labs.members(lab.id);
+      members.replaceChildren(...rows.map(memberRow));
+    } catch (e) { listErrors.replaceChildren(errorBox(e)); showError(e, "Loading members"); }
+  }
+
+  function memberRow(m) {
+    const u = m.user;
+    const me = state.user && u.id === state.user.id;
+    const name = [u.first_name, u.last_name].filter(Boolean).join(" ");
+    let role = h("span", { testid: "member-role" }, m.role);
+    let actions = null;
+    if (isOwner) {
+      role = h("select", { testid: "member-role", "aria-label": `Role of ${u.username}` },
+        ROLES.map((r) => h("option", { value: r, selected: r === m.role }, r)));
+      role.addEventListener("change", () => setRole(m, role));
+      const remove = h("button", { type: "button", class: "btn btn-small btn-quiet", testid: "remove-member",
+        "aria-label": `Remove ${u.username} from the lab` }, "Remove");
+      remove.addEventListener("click", () => removeMember(m, remove));
+      actions = h("td", { class: "actions" }, me ? null : remove);
+    }
+    return h("tr", { testid: "member-row", dataset: { username: u.username } },
+      h("td", {}, u.username, me ? h("span", { class: "muted small" }, " (you)") : null),
+      h("td", {}, name || h("span", { class: "muted" }, "–"),
+        u.orcid ? h("span", { class: "muted small" }, ` · ORCID ${u.orcid}`) : null),
+      h("td", {}, role),
+      h("td", { class: "muted small" }, fmtDate(m.created)),
+      actions);
+  }
+
+  function inviteForm() {
+    const who = h("input", { id: "invite-user", testid: "invite-user", required: true, autocomplete: "off",
+      placeholder: "username or e-mail" });
+    const role = h("select", { id: "invite-role", testid: "invite-role" },
+      ROLES.map((r) => h("option", { value: r, selected: r === "annotator" }, r)));
+    const submit = h("button", { type: "submit", class: "btn btn-primary", testid: "invite-submit" }, "Add member");
+    const errors = h("div");
+    return h("form", { class: "card form-card", testid: "invite-form", "aria-label": "Add a member",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        const value = who.value.trim();
+        if (!value) { who.focus(); return; }
+        whileBusy(submit, async () => {
+          errors.replaceChildren();
+          try {
+            const m = await api.labs.invite(lab.id, value, role.value);
+            toast(`${m.user.username} added to ${lab.name} as ${m.role}.`, "ok");
+            who.value = "";
+            await load();
+          } catch (e) { errors.replaceChildren(errorBox(e)); }
+        });
+      } },
+    h("div", { class: "inline-fields" },
+      h("label", { for: "invite-user" }, "Add an existing account"), who,
+      h("label", { for: "invite-role" }, "as"), role, submit),
+    errors);
+  }
+
+  async function setRole(m, select) {
+    const before = m.role;
+    select.disabled = true;
+    try {
+      const updated = await api.labs.setRole(lab.id, m.user.id, select.value);
+      m.role = updated.role;
+      toast(`${m.user.username} is now ${updated.role}.`, "ok");
+      if (state.user && m.user.id === state.user.id) {
+        await reloadLabs(); // one's own role changed: what the app offers changes with it
+        go(`#/labs/${lab.id}`);
+        return;
+      }
+    } catch (e) {
+      select.value = before;
+      showError(e, `Changing ${m.user.username}'s role`);
+    } finally { select.disabled = false; }
+  }
+
+  function removeMember(m, button) {
+    if (!confirm(`Remove ${m.user.username} from ${lab.name}? They lose access to the lab's private data; their votes and results stay.`)) return;
+    whileBusy(button, async () => {
+      try {
+        await api.labs.removeMember(lab.id, m.user.id);
+        toast(`${m.user.username} removed from ${lab.name}.`, "ok");
+        await load();
+      } catch (e) { showError(e, `Removing ${m.user.username}`); }
+    });
+  }
+
+  function leave() {
+    if (!confirm(`Leave ${lab.name}? You lose access to its private data until an owner adds you again.`)) return;
+    whileBusy(leaveBtn, async () => {
+      leaveErrors.replaceChildren();
+      try {
+        await api.labs.leave(lab.id);
+      } catch (e) {
+        // e.g. 409: the last owner cannot leave
+        leaveErrors.replaceChildren(errorBox(e));
+        showError(e, "Leaving the lab");
+        return;
+      }
+      toast(`You left ${lab.name}.`, "ok");
+      await reloadLabs().catch((e) => showError(e, "Loading your labs"));
+      go("#/lab");
+    });
+  }
+
+  await load();
+}
+
+/** "New lab": a name (and a description); the creator becomes its owner. */
+function createForm(box) {
+  const name = h("input", { id: "lab-new-name", testid: "lab-new-name", required: true, maxlength: 200 });
+  const desc = h("textarea", { id: "lab-new-desc", testid: "lab-new-description", rows: 2 });
+  const errors = h("div");
+  const submit = h("button", { type: "submit", class: "btn btn-primary", testid: "lab-create" }, "Create lab");
+  const form = h("form", { class: "card form-card", testid: "lab-form", "aria-label": "New lab",
+    onsubmit: (ev) => {
+      ev.preventDefault();
+      whileBusy(submit, async () => {
+        errors.replaceChildren();
+        try {
+          const lab = await api.labs.create({ name: name.value.trim(), description: desc.value });
+          await reloadLabs({ select: lab.id });
+          toast(`Lab “${lab.name}” created; you are its owner.`, "ok");
+          go(`#/labs/${lab.id}`);
+        } catch (e) { errors.replaceChildren(errorBox(e)); }
+      });
+    } },
+  h("h2", {}, "New lab"),
+  h("div", { class: "form-grid" },
+    h("label", { for: "lab-new-name" }, "Name"), name,
+    h("label", { for: "lab-new-desc" }, "Description"), desc),
+  errors,
+  h("div", { class: "form-actions" },
+    h("button", { type: "button", class: "btn", onclick: () => box.replaceChildren() }, "Cancel"),
+    submit));
+  return form;
+}
