@@ -113,6 +113,15 @@ export const auth = {
   me: () => get("auth/me"),
   login: (username, password) => post("auth/login", { username, password }),
   logout: () => post("auth/logout"),
+  /** Change one's own first_name, last_name, orcid. */
+  updateMe: (body) => patch("auth/me", body),
+};
+
+/** Per-user API tokens: the plain key is in the create response only. */
+export const tokens = {
+  list: () => list("tokens/"),
+  create: (name) => post("tokens/", { name }),
+  revoke: (id) => del(`tokens/${id}/`),
 };
 
 export const labs = {

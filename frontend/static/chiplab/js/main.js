@@ -12,6 +12,7 @@ const routes = [
   [/^#\/crowd$/, () => import("./views/crowd.js"), []],
   [/^#\/lab$/, () => import("./views/lab.js"), []],
   [/^#\/labs\/([\w-]+)$/, () => import("./views/lab.js"), ["labId"]],
+  [/^#\/profile$/, () => import("./views/profile.js"), []],
 ];
 
 const main = document.getElementById("main");
@@ -80,6 +81,7 @@ function renderSession() {
   if (!signedIn) return;
   const who = document.getElementById("who");
   who.textContent = state.user.username;
+  who.title = `Your profile and API tokens (${state.user.username})`;
   const select = document.getElementById("lab-select");
   clear(select);
   if (!state.labs.length) select.append(h("option", { value: "" }, "No lab"));
@@ -118,7 +120,7 @@ async function boot() {
     // Pages about "the current lab" follow the switch; pages of another lab's objects make no
     // sense after it: go to the lab's datasets.
     const hash = location.hash;
-    if (["#/crowd", "#/lab"].includes(hash)) route();
+    if (["#/crowd", "#/lab", "#/profile"].includes(hash)) route();
     else if (hash.startsWith("#/labs/")) go("#/lab");
     else go("#/datasets");
   });
