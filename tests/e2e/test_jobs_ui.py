@@ -132,7 +132,9 @@ def test_controls_follow_the_jobs_permissions(
     page.get_by_test_id("step-history").click()
     jobs = page.get_by_test_id("history-job")
     expect(jobs).to_have_count(3)
-    row = {j: page.locator(f'[data-testid="history-job"][data-id="{j.pk}"]') for j in (theirs, mine)}
+    row = {
+        j: page.locator(f'[data-testid="history-job"][data-id="{j.pk}"]') for j in (theirs, mine)
+    }
     expect(row[theirs].get_by_test_id("history-cancel")).to_have_count(0)
     expect(row[mine].get_by_test_id("history-cancel")).to_be_visible()
     row[mine].get_by_test_id("history-cancel").click()
