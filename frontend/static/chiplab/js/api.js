@@ -189,3 +189,23 @@ export const analysis = {
   jobs: (query) => list("segmentation-jobs/", query),
   rerun: (jobId) => post(`segmentation-jobs/${jobId}/rerun`),
 };
+
+// --- registry (model versions, champions, training) ----------------------------------
+export const registry = {
+  champion: (labId) => get(`labs/${labId}/champion`),
+  /** Model versions visible to the user (public ones and their labs'); query: {lab, name}. */
+  versions: (query) => list("model-versions/", query),
+  version: (id) => get(`model-versions/${id}/`),
+  promote: (id, body = {}) => post(`model-versions/${id}/promote`, body),
+  rollback: (name, body = {}) => post(`models/${encodeURIComponent(name)}/rollback`, body),
+  downloadUrl: (id) => `/api/model-versions/${id}/download`,
+  trainingJobs: (labId) => list(`labs/${labId}/training-jobs/`),
+  createTraining: (labId, body) => post(`labs/${labId}/training-jobs/`, body),
+  trainingJob: (id) => get(`training-jobs/${id}/`),
+  cancelTraining: (id) => post(`training-jobs/${id}/cancel`),
+};
+
+/** The model versions a lab's jobs may use: public ones and the lab's own (the API's rule). */
+export function usableVersions(versions, labId) {
+  return versions.filter((v) => !v.lab || v.visibility === "public" || v.lab === labId);
+}

@@ -12,6 +12,7 @@ const routes = [
   [/^#\/crowd$/, () => import("./views/crowd.js"), []],
   [/^#\/lab$/, () => import("./views/lab.js"), []],
   [/^#\/labs\/([\w-]+)$/, () => import("./views/lab.js"), ["labId"]],
+  [/^#\/models$/, () => import("./views/models.js"), []],
   [/^#\/profile$/, () => import("./views/profile.js"), []],
 ];
 
@@ -120,7 +121,7 @@ async function boot() {
     // Pages about "the current lab" follow the switch; pages of another lab's objects make no
     // sense after it: go to the lab's datasets.
     const hash = location.hash;
-    if (["#/crowd", "#/lab", "#/profile"].includes(hash)) route();
+    if (["#/crowd", "#/models", "#/lab", "#/profile"].includes(hash)) route();
     else if (hash.startsWith("#/labs/")) go("#/lab");
     else go("#/datasets");
   });

@@ -48,6 +48,12 @@ export async function mount(ws, panel) {
     ? h("div", { class: "inline-fields", testid: "support-source-box", style: { margin: ".5rem 0", flexWrap: "wrap" } },
       h("label", { for: "support-source" }, "Support set"), sourceSelect, minVotesField)
     : null;
+  // Which model: the lab's champion unless another version available to the lab is chosen.
+  const modelSelect = h("select", { id: "model-version", testid: "model-version" });
+  const modelBox = h("div", { class: "inline-fields", testid: "model-box", hidden: true,
+    style: { margin: ".5rem 0", flexWrap: "wrap" } },
+  h("label", { for: "model-version" }, "Model"), modelSelect,
+  h("a", { href: "#/models", class: "small" }, "About the models"));
   const progressBox = h("div", { class: "progress-box", testid: "job-progress", "aria-live": "polite" });
   const summary = h("div", { class: "small muted", testid: "support-summary" });
   const resultBox = h("div", { testid: "result" });
@@ -65,6 +71,7 @@ export async function mount(ws, panel) {
     h("h2", {}, "Segment"),
     h("p", { class: "muted small" }, "Freezes your current support set as a new version and labels every chip of the grid by its nearest class prototype."),
     sourceBox,
+    canRun ? modelBox : null,
     summary,
     canRun ? null : h("p", { class: "muted small", testid: "read-only-note" },
       "You are a viewer in this lab: you can look at the results; segmenting needs the annotator role."),
@@ -93,6 +100,23 @@ export async function mount(ws, panel) {
   let following = false; // a job is being followed: Segment waits for it
   let supportOk = false; // the chosen support set can be segmented
   const updateRunBtn = () => { runBtn.disabled = following || !supportOk; };
+
+  if (canRun) loadModels().catch((e) => console.warn("models", e));
+
+  /** Fill the model selector: the champion first (chosen), then every version the lab may use. */
+  async function loadModels() {
+    const labId = ws.dataset.lab;
+    const usable = api.usableVersions(await api.registry.versions(), labId);
+    // None registered yet: the server picks (and registers) the default when the job is made.
+    if (!usable.length || disposed) return;
+    const champion = await api.registry.champion(labId);
+    if (disposed) return;
+    const label = (v) => `${v.name} v${v.version} · ${v.encoder_kind}`;
+    modelSelect.replaceChildren(
+      h("option", { value: champion.id, selected: true }, `${label(champion)} (lab champion)`),
+      ...usable.filter((v) => v.id !== champion.id).map((v) => h("option", { value: v.id }, label(v))));
+    modelBox.hidden = false;
+  }
 
   try {
     await ws.ensureSchema();
@@ -248,7 +272,8 @@ export async function mount(ws, panel) {
     try {
       const version = await api.labeling.freeze(ws.schema.id, freezeBody());
       progress(`Support set v${version.number} frozen; queueing the job…`, 0);
-      job = await api.analysis.createJob({ support_set: version.id, images: [image.id] });
+      const model = modelBox.hidden ? {} : { model_version: modelSelect.value };
+      job = await api.analysis.createJob({ support_set: version.id, images: [image.id], ...model });
     } catch (e) {
       progressBox.replaceChildren(errorBox(e));
       showError(e, "Segment");
