@@ -7,6 +7,7 @@ e2e tests skip locally and fail in CI (``CI=true``).
 import os
 import re
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -220,7 +221,10 @@ def make_dataset(owner, tmp_path, *, png=False, title="Crowd set", size=512):
         name, data = "crowd.png", out.read_bytes()
     lab = owner.memberships.get().lab
     dataset = Dataset.objects.create(lab=lab, title=title, created_by=owner)
-    image = image_upload(user=owner, dataset=dataset, upload=SimpleUploadedFile(name, data))
+    # Ingest here, and only here: a Celery worker started by an earlier test would otherwise
+    # ingest the same image at the same time, and the two writes of its preview collide.
+    with mock.patch("catalog.services._enqueue_ingest", lambda image_id: None):
+        image = image_upload(user=owner, dataset=dataset, upload=SimpleUploadedFile(name, data))
     image = image_ingest(image_id=image.pk)
     assert image.status == "ready", image.error
     schema, _ = schema_get_or_create_default(user=owner, dataset=dataset)
