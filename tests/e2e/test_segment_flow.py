@@ -103,7 +103,9 @@ def test_upload_grid_support_segment_export_history(
     page.shot("confidence")
     page.locator("label", has=page.get_by_test_id("view-classes")).click()
 
-    # 5. export CSV and check its content
+    # 5. export CSV and check its content (one image, one frame: no series table)
+    expect(page.get_by_test_id("export-counts.csv")).to_be_visible()
+    expect(page.get_by_test_id("export-series.csv")).to_have_count(0)
     with page.expect_download() as info:
         page.get_by_test_id("export-counts.csv").click()
     text = Path(info.value.path()).read_text(encoding="utf-8")

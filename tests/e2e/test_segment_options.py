@@ -1,6 +1,10 @@
 """E2E: the segment step's extras: cancelling a job, and segmenting with a lab consensus."""
 
+import csv
+import io
 import re
+from pathlib import Path
+from unittest import mock
 
 import pytest
 from playwright.sync_api import expect
@@ -185,11 +189,12 @@ def test_time_series_frame_selector(page, celery_worker, lab_owner, champion_mod
     tifffile.imwrite(tmp_path / "stack.tif", stack, imagej=True, metadata={"axes": "TYX"})
     lab = lab_owner.memberships.get().lab
     dataset = Dataset.objects.create(lab=lab, title="Series", created_by=lab_owner)
-    image = image_upload(
-        user=lab_owner,
-        dataset=dataset,
-        upload=SimpleUploadedFile("stack.tif", (tmp_path / "stack.tif").read_bytes()),
-    )
+    with mock.patch("catalog.services._enqueue_ingest", lambda image_id: None):  # ingested below
+        image = image_upload(
+            user=lab_owner,
+            dataset=dataset,
+            upload=SimpleUploadedFile("stack.tif", (tmp_path / "stack.tif").read_bytes()),
+        )
     image = image_ingest(image_id=image.pk)
     assert image.status == "ready", image.error
     assert image.frames == 3
@@ -219,6 +224,13 @@ def test_time_series_frame_selector(page, celery_worker, lab_owner, champion_mod
     expect(page.get_by_test_id("frame-selector")).to_be_visible()
     expect(page.get_by_test_id("frame-row")).to_have_count(3)
     expect(canvas).to_have_attribute("data-frame", "0")
+    # one CSV holds every frame's table
+    with page.expect_download() as info:
+        page.get_by_test_id("export-series.csv").click()
+    assert info.value.suggested_filename == "stack.series.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    assert sorted({int(r["frame"]) for r in rows}) == [0, 1, 2], rows
+    assert len(rows) == 9, rows
     # the frame bar sits beside the image, not on it
     page.get_by_test_id("zoom-fit").click()
     assert not overlaps(

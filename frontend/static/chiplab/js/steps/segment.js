@@ -9,8 +9,14 @@ import { confidenceCanvas, labelsCanvas } from "../viewer.js";
 const EXPORTS = [
   ["overlay.png", "Overlay PNG"], ["mask.png", "Mask PNG"], ["mask.ome.tif", "OME-TIFF mask"],
   ["chart.svg", "Chart SVG"], ["chart.png", "Chart PNG"], ["counts.csv", "Counts CSV"],
-  ["result.json", "Result JSON"],
+  ["result.json", "Result JSON"], ["series.csv", "Series CSV"],
 ];
+
+/** Whether a result has an export: a time series' job writes one series.csv for all frames. */
+function hasExport(r, kind, frames) {
+  if (r.links && !r.links[kind]) return false;
+  return kind !== "series.csv" || frames > 1;
+}
 
 const RULES = { majority: "lab majority", curator: "curator approval" };
 
@@ -553,9 +559,10 @@ export async function mount(ws, panel) {
       table,
       areaNote,
       h("h3", {}, "Export"),
-      h("div", { class: "exports", testid: "exports" }, EXPORTS.map(([kind, label]) =>
-        h("a", { class: "btn btn-small", href: api.analysis.exportUrl(r.id, kind), download: "",
-          testid: `export-${kind}` }, label))));
+      h("div", { class: "exports", testid: "exports" }, EXPORTS.filter(([kind]) => hasExport(r, kind, frameResults.length))
+        .map(([kind, label]) => h("a", { class: "btn btn-small", href: api.analysis.exportUrl(r.id, kind), download: "",
+          testid: `export-${kind}`,
+          title: kind === "series.csv" ? `Every frame's table (${frameResults.length} frames) in one file` : undefined }, label))));
   }
 
   return () => {
