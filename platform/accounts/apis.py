@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.apis import valid
 from common.errors import Forbidden, Invalid
 
 from . import selectors, services
@@ -29,12 +30,6 @@ from .serializers import (
 )
 
 
-def _valid(serializer_class, data):
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class LoginApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
@@ -42,7 +37,7 @@ class LoginApi(APIView):
 
     @extend_schema(request=LoginSerializer, responses=MeSerializer)
     def post(self, request):
-        data = _valid(LoginSerializer, request.data)
+        data = valid(LoginSerializer, request.data)
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
             raise Invalid("Wrong username or password.", code="bad_credentials")
@@ -69,7 +64,7 @@ class RegisterApi(APIView):
     def post(self, request):
         if not settings.CHIPLAB_OPEN_SIGNUP:
             raise Forbidden("Sign-up is closed on this server; ask a lab owner for an account.")
-        data = _valid(RegisterSerializer, request.data)
+        data = valid(RegisterSerializer, request.data)
         user = services.user_create(**data)
         return Response(MeSerializer(user).data, status=status.HTTP_201_CREATED)
 
@@ -82,7 +77,7 @@ class MeApi(APIView):
 
     @extend_schema(request=MeUpdateSerializer, responses=MeSerializer)
     def patch(self, request):
-        data = _valid(MeUpdateSerializer, request.data)
+        data = valid(MeUpdateSerializer, request.data)
         return Response(MeSerializer(services.user_update(user=request.user, **data)).data)
 
 
@@ -93,7 +88,7 @@ class TokenListApi(APIView):
 
     @extend_schema(request=TokenCreateSerializer, responses={201: TokenCreatedSerializer})
     def post(self, request):
-        data = _valid(TokenCreateSerializer, request.data)
+        data = valid(TokenCreateSerializer, request.data)
         token, key = services.token_create(user=request.user, name=data["name"])
         body = TokenSerializer(token).data | {"key": key}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -125,7 +120,7 @@ class LabListApi(APIView):
 
     @extend_schema(request=LabCreateSerializer, responses={201: LabSerializer})
     def post(self, request):
-        lab = services.lab_create(user=request.user, **_valid(LabCreateSerializer, request.data))
+        lab = services.lab_create(user=request.user, **valid(LabCreateSerializer, request.data))
         lab.my_role = "owner"
         return Response(LabSerializer(lab).data, status=status.HTTP_201_CREATED)
 
@@ -140,7 +135,7 @@ class LabDetailApi(APIView):
     def patch(self, request, lab_id):
         lab = selectors.lab_get(user=request.user, lab_id=lab_id)
         lab = services.lab_update(
-            user=request.user, lab=lab, **_valid(LabUpdateSerializer, request.data)
+            user=request.user, lab=lab, **valid(LabUpdateSerializer, request.data)
         )
         return Response(LabSerializer(_with_role([lab], request.user)[0]).data)
 
@@ -154,7 +149,7 @@ class MemberListApi(APIView):
     @extend_schema(request=InviteSerializer, responses={201: MembershipSerializer})
     def post(self, request, lab_id):
         lab = selectors.lab_get(user=request.user, lab_id=lab_id)
-        data = _valid(InviteSerializer, request.data)
+        data = valid(InviteSerializer, request.data)
         membership = services.member_invite(
             user=request.user, lab=lab, who=data["user"], role=data["role"]
         )
@@ -165,9 +160,9 @@ class MemberDetailApi(APIView):
     @extend_schema(request=RoleSerializer, responses=MembershipSerializer)
     def patch(self, request, lab_id, user_id):
         lab = selectors.lab_get(user=request.user, lab_id=lab_id)
-        data = _valid(RoleSerializer, request.data)
+        data = valid(RoleSerializer, request.data, partial=True)
         membership = services.member_set_role(
-            user=request.user, lab=lab, member_id=user_id, role=data["role"]
+            user=request.user, lab=lab, member_id=user_id, role=data.get("role")
         )
         return Response(MembershipSerializer(membership).data)
 

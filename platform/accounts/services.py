@@ -155,11 +155,12 @@ def _lock(lab: Lab) -> None:
 
 
 @transaction.atomic
-def member_set_role(*, user: User, lab: Lab, member_id, role: str) -> Membership:
+def member_set_role(*, user: User, lab: Lab, member_id, role: str | None) -> Membership:
+    """Change a member's role (owners); ``role`` None changes nothing (an empty PATCH)."""
     _lock(lab)  # first: the acting owner may just have been demoted by another owner
     require_role(user=user, lab_id=lab.pk, role=Role.OWNER)
-    role = _valid_role(role)
     membership = _membership(lab, member_id)
+    role = _valid_role(membership.role if role is None else role)
     if membership.role == Role.OWNER and role != Role.OWNER and not _owners_left(lab, membership):
         raise Conflict("A lab must keep at least one owner.")
     membership.role = role

@@ -12,7 +12,6 @@ from accounts.selectors import lab_get
 from common import storage
 from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import Invalid, NotFound
-from common.parsers import JSONParser
 
 from . import selectors, services
 from .fair import dataset_jsonld
@@ -26,13 +25,14 @@ from .serializers import (
     ImageDetailSerializer,
     ImageSerializer,
     ImageUploadSerializer,
+    LicenceSerializer,
 )
 
 
 class LicenceListApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=LicenceSerializer(many=True))
     def get(self, request):
         return Response([{"id": k, "name": v} for k, v in LICENCES.items()])
 
@@ -61,6 +61,7 @@ class DatasetListApi(APIView):
         data = valid(DatasetCreateSerializer, request.data)
         lab = lab_get(user=request.user, lab_id=data.pop("lab"))
         dataset = services.dataset_create(user=request.user, lab=lab, **data)
+        dataset.image_count = 0
         return Response(
             DatasetSerializer(dataset, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
@@ -81,6 +82,7 @@ class DatasetDetailApi(APIView):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
         data = valid(DatasetWriteSerializer, request.data, partial=True)
         dataset = services.dataset_update(user=request.user, dataset=dataset, **data)
+        dataset.image_count = dataset.images.count()
         return Response(DatasetSerializer(dataset, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
@@ -103,7 +105,7 @@ class DatasetImageListApi(APIView):
     pagination_class = LimitOffsetPagination  # GET pages via common.apis.paginated
 
     permission_classes = [AllowAny]
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser]  # the upload: a file
 
     @extend_schema(
         parameters=[OpenApiParameter("status", str, enum=ImageStatus.values)],
@@ -155,8 +157,18 @@ class ImageDetailApi(APIView):
     )
     def patch(self, request, image_id):
         image = selectors.image_get(user=request.user, image_id=image_id)
-        data = valid(ImageCalibrationSerializer, request.data)
-        image = services.image_calibrate(user=request.user, image=image, **data)
+        data = valid(ImageCalibrationSerializer, request.data, partial=True)
+        if "pixel_unit" in data and "pixel_size" not in data:
+            raise Invalid(
+                "Send pixel_size with its pixel_unit.", fields={"pixel_size": ["required"]}
+            )
+        if "pixel_size" in data:  # nothing sent: nothing changes
+            image = services.image_calibrate(
+                user=request.user,
+                image=image,
+                pixel_size=data["pixel_size"],
+                pixel_unit=data.get("pixel_unit", "nm"),
+            )
         return Response(ImageDetailSerializer(image).data)
 
     @extend_schema(responses={204: None})

@@ -7,6 +7,11 @@ from .licences import LICENCES
 from .models import Dataset, Image, Visibility
 
 
+class LicenceSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="SPDX identifier")
+    name = serializers.CharField()
+
+
 class CreatorSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     orcid = serializers.CharField(max_length=19, required=False, allow_blank=True)

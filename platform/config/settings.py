@@ -254,11 +254,9 @@ CACHES = {"default": env.cache_url("CHIPLAB_CACHE_URL", default="locmemcache://"
 
 # --- DRF / OpenAPI -----------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_PARSER_CLASSES": [
-        "common.parsers.JSONParser",  # refuses absurdly nested JSON with a 400
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON bodies (nested lists, null) everywhere; the two upload views add multipart.
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],  # a 400 for absurd nesting
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Views opt in with `throttle_scope`; requests are counted per client address.
     "DEFAULT_THROTTLE_CLASSES": ["common.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {

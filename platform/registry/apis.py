@@ -15,7 +15,6 @@ from accounts.models import Role
 from accounts.selectors import lab_get, require_role
 from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import Invalid
-from common.parsers import JSONParser
 
 from . import selectors, services
 from .serializers import (
@@ -37,7 +36,7 @@ _LAB_FILTER = OpenApiParameter("lab", str, description="only models of this lab 
 class ModelListApi(APIView):
     @extend_schema(parameters=[_LAB_FILTER], responses=ModelSummarySerializer(many=True))
     def get(self, request):
-        lab_id = request.query_params.get("lab")
+        lab_id = request.query_params.get("lab") or None  # empty: no filter, as elsewhere
         if lab_id:
             lab_id = lab_get(user=request.user, lab_id=lab_id).pk
         models = selectors.models_visible_to(user=request.user, lab_id=lab_id)
@@ -173,8 +172,6 @@ class ModelImportApi(APIView):
 
 class TrainingJobListApi(APIView):
     pagination_class = LimitOffsetPagination  # GET pages via common.apis.paginated
-
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     @extend_schema(responses=TrainingJobSerializer(many=True))
     def get(self, request, lab_id):

@@ -8,8 +8,12 @@ from .services.versions import IMPORT_ARCHS
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    lab_slug = serializers.SlugRelatedField(source="lab", slug_field="slug", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    lab_slug = serializers.SlugRelatedField(
+        source="lab", slug_field="slug", read_only=True, allow_null=True
+    )
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     # plain strings: enum components named "visibility"/"source" already exist in the schema
     visibility = serializers.CharField(read_only=True, help_text="lab | public")
     source = serializers.CharField(read_only=True, help_text="builtin | trained | imported")
@@ -52,7 +56,7 @@ class AliasEventSerializer(serializers.ModelSerializer):
     previous_name = serializers.CharField(
         source="previous.name", read_only=True, allow_null=True, default=None
     )
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = AliasEvent

@@ -57,6 +57,11 @@ def test_curator_creates_dataset_with_fair_metadata(client_for, world):
     body = response.json()
     assert body["persistent_url"].endswith(f"/datasets/{body['id']}/")
     assert body["creators"][0]["orcid"] == "0000-0002-1825-0097"
+    assert body["image_count"] == 0  # the schema's required field, as GET gives it
+    patched = client_for(world.curator).patch(
+        f"/api/datasets/{body['id']}/", {"title": "STO/Ge"}, format="json"
+    )
+    assert patched.status_code == 200 and patched.json()["image_count"] == 0
 
 
 def test_a_creator_orcid_must_carry_a_valid_checksum(client_for, world):

@@ -43,13 +43,13 @@ def test_json_at_the_depth_limit_still_parses(client_for, user):
     assert response.json()["error"]["fields"] == {"description": ["Not a valid string."]}
 
 
-def test_the_project_parsers_are_the_defaults():
+def test_the_project_parsers_are_the_defaults(client_for, user):
+    """JSON only (bodies hold lists, objects and null, which forms cannot carry); a form post
+    to a JSON endpoint is refused with 415 instead of being half understood."""
     names = [cls.__module__ + "." + cls.__name__ for cls in api_settings.DEFAULT_PARSER_CLASSES]
-    assert names == [
-        "common.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ]
+    assert names == ["common.parsers.JSONParser"]
+    form = client_for(user).post("/api/labs/", {"name": ""}, format="multipart")
+    assert form.status_code == 415 and form.json()["error"]["code"] == "unsupported_media_type"
 
 
 # --- bodies above DATA_UPLOAD_MAX_MEMORY_SIZE --------------------------------------------
@@ -77,25 +77,22 @@ def test_a_signed_in_json_body_over_the_limit_is_413(client_for, user, settings)
     assert_too_large(response, settings)
 
 
-def test_form_bodies_over_the_limit_are_413(settings):
-    client = Client(raise_request_exception=False)
-    text = {"username": "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE, "password": "y"}
+def test_form_bodies_over_the_limit_are_413(settings, client_for, world):
+    """Form bodies reach only the upload view (the rest of the API takes JSON)."""
+    client, url = client_for(world.curator), f"/api/datasets/{world.dataset().pk}/images/"
+    text = {"note": "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
     urlencoded = client.post(
-        "/api/auth/login",
-        "username=" + text["username"],
-        content_type="application/x-www-form-urlencoded",
+        url, "note=" + text["note"], content_type="application/x-www-form-urlencoded"
     )
     assert_too_large(urlencoded, settings)
-    multipart = client.post("/api/auth/login", text)  # form fields, no file
+    multipart = client.post(url, text, format="multipart")  # form fields, no file
     assert_too_large(multipart, settings)
 
 
-def test_too_many_form_fields_is_a_clear_400(settings):
-    client = Client(raise_request_exception=False)
+def test_too_many_form_fields_is_a_clear_400(settings, client_for, world):
+    client, url = client_for(world.curator), f"/api/datasets/{world.dataset().pk}/images/"
     body = "&".join(f"f{n}=1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
-    response = client.post(
-        "/api/auth/login", body, content_type="application/x-www-form-urlencoded"
-    )
+    response = client.post(url, body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "too_many_fields"
