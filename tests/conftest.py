@@ -97,7 +97,11 @@ def local_storage(settings, tmp_path):
         **settings.STORAGES,
         "default": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "objects"), "base_url": None},
+            "OPTIONS": {
+                "location": str(tmp_path / "objects"),
+                "base_url": None,
+                "allow_overwrite": True,
+            },
         },
     }
     return tmp_path / "objects"

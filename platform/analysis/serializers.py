@@ -85,11 +85,13 @@ class JobQuerySerializer(serializers.Serializer):
 
 
 def _links_of_result(result) -> dict:
+    """The result and the exports it has (series.csv only for time series)."""
     return {
         "self": reverse("segmentation-result-detail", args=[result.pk]),
         **{
             kind: reverse("segmentation-result-export", args=[result.pk, kind])
             for kind in EXPORT_KINDS
+            if kind in result.artefacts
         },
     }
 

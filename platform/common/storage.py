@@ -15,10 +15,8 @@ def is_s3() -> bool:
 
 def put(key: str, fileobj: IO[bytes]) -> str:
     """Store ``fileobj`` under exactly ``key`` (streamed; overwrites) and return the key."""
-    if default_storage.exists(key):
-        default_storage.delete(key)
     saved = default_storage.save(key, fileobj)
-    if saved != key:  # storages never rename with file_overwrite; guard the invariant
+    if saved != key:  # overwriting storages never rename (S3 file_overwrite, local allow_overwrite)
         default_storage.delete(saved)
         raise RuntimeError(f"storage renamed {key!r} to {saved!r}")
     return key

@@ -155,7 +155,13 @@ if CHIPLAB_STORAGE == "s3":
 elif CHIPLAB_STORAGE == "local":
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(DATA_DIR / "objects"), "base_url": None},
+        # overwrite in place, like S3: two writers of one key (a re-delivered ingest) must
+        # not get a renamed copy
+        "OPTIONS": {
+            "location": str(DATA_DIR / "objects"),
+            "base_url": None,
+            "allow_overwrite": True,
+        },
     }
 else:
     raise ImproperlyConfigured("CHIPLAB_STORAGE must be 'local' or 's3'.")

@@ -34,6 +34,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "metrics",
             "weights_sha256",
             "mlflow_run_id",
+            "card",  # small: summary, intended use, limitations, licences
             "created_by",
             "created",
         ]
@@ -42,7 +43,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
 class ModelVersionDetailSerializer(ModelVersionSerializer):
     class Meta(ModelVersionSerializer.Meta):
-        fields = [*ModelVersionSerializer.Meta.fields, "config", "lineage", "card"]
+        fields = [*ModelVersionSerializer.Meta.fields, "config", "lineage"]
         read_only_fields = fields
 
 

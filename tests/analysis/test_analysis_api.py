@@ -358,6 +358,8 @@ def test_exports_open_and_agree_with_the_json(finished):
     assert get("chart.svg").count(b'class="bar"') == 3
     assert get("chart.png").startswith(b"\x89PNG")
     assert client.get(base + "labels.exe").status_code == 404
+    single = client.get(f"/api/segmentation-results/{result.pk}/").json()["links"]
+    assert "series.csv" not in single and "mask.ome.tif" in single
     # every kind downloads under the image's name (several images' exports must not collide)
     stem = result.image.original_filename.rsplit(".", 1)[0]
     for kind in ("counts.csv", "result.json", "chart.svg", "overlay.png"):
@@ -427,6 +429,9 @@ def test_time_series_is_segmented_frame_by_frame(client_for, world, segmentable)
         mine = [float(row["fraction"]) for row in rows if int(row["frame"]) == r.frame]
         assert mine == pytest.approx(r.fractions)
     assert {row["job"] for row in rows} == {str(job.pk)}
+    # links name only the exports a result has
+    links = client.get(f"/api/segmentation-results/{results[1].pk}/").json()["links"]
+    assert "series.csv" in links and "counts.csv" in links
 
 
 # --- isolation -----------------------------------------------------------------------

@@ -27,3 +27,16 @@ def test_download_urls_are_signed_for_the_address_browsers_reach(s3_storage, set
         assert urlsplit(url).netloc == urlsplit(s3_storage).netloc
     finally:
         storage.delete(key)
+
+
+def test_two_writers_of_one_key_both_succeed(local_storage):
+    """A re-delivered ingest writing the same preview at the same time must not fail."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(n):
+        return storage.put_bytes("images/x/preview.png", b"preview" * 10_000)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(write, range(32))) == ["images/x/preview.png"] * 32
+    with storage.open_("images/x/preview.png") as fh:
+        assert fh.read() == b"preview" * 10_000

@@ -33,6 +33,7 @@ def test_lists_and_details_hide_other_labs(setup, world, client_for):
     assert detail["card"]["summary"] and detail["lineage"]["imported"]["sha256"]
     listed = client_for(world.viewer).get("/api/model-versions/", {"lab": world.lab.pk}).json()
     assert [v["id"] for v in listed["results"]] == [str(mine.pk)]
+    assert listed["results"][0]["card"] == detail["card"]  # lists carry the card too
     assert client_for(world.viewer).get(f"/api/models/{mine.name}/").json()["versions"] == 1
     out = client_for(world.outsider)
     for url in (
@@ -158,3 +159,10 @@ def test_malformed_lab_filter_is_a_client_error(setup, world, client_for):
     # an empty filter is no filter, as on the other lists
     everything = client_for(world.viewer).get("/api/models/")
     assert client_for(world.viewer).get("/api/models/?lab=").json() == everything.json()
+
+
+def test_reading_the_champion_registers_nothing(mlflow_store, world, client_for):
+    """A read never writes: with nothing registered the champion is simply not there yet."""
+    response = client_for(world.viewer).get(f"/api/labs/{world.lab.pk}/champion")
+    assert response.status_code == 404 and "registered" in response.json()["error"]["message"]
+    assert not ModelVersion.objects.exists()
