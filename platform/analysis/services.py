@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,6 +24,7 @@ from accounts.selectors import require_role
 from catalog.models import Image, ImageStatus
 from catalog.selectors import dataset_get, image_get
 from common.errors import Conflict, Forbidden, Invalid, NotFound
+from common.jobs import require_queue_room
 from labeling.models import ConsensusRule, Grid, LabelSchema, SupportSetVersion
 
 from .models import FINISHED, JobImage, JobStatus, SegmentationJob
@@ -355,6 +357,11 @@ def segmentation_job_create(
 def _job_insert(*, user, lab_id, version, model, params, targets, rerun_of=None):
     from common.provenance import code_version
 
+    require_queue_room(
+        SegmentationJob.objects.filter(lab_id=lab_id),
+        limit=settings.CHIPLAB_MAX_ACTIVE_JOBS_PER_LAB,
+        what="segmentation jobs",
+    )
     job = SegmentationJob.objects.create(
         lab_id=lab_id,
         created_by=user,

@@ -55,6 +55,10 @@ class Unsupported(ChiplabError):
     status, code = 415, "unsupported_media_type"
 
 
+class TooMany(ChiplabError):
+    status, code = 429, "too_many"
+
+
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     """The API's error body: ``{"error": {"code", "message", "fields"?}}``."""
     error = {"code": code, "message": message}

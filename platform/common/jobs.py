@@ -34,3 +34,16 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         """Succeeded, failed or cancelled: nothing will change it any more."""
         return self.status in FINISHED
+
+
+def require_queue_room(jobs, *, limit: int, what: str) -> None:
+    """Refuse a new job (429 ``queue_full``) while ``jobs`` (a lab's) hold ``limit`` that
+    have not finished: one lab cannot fill the shared workers' queue."""
+    from .errors import TooMany
+
+    if jobs.exclude(status__in=FINISHED).count() >= limit:
+        raise TooMany(
+            f"Your lab already has {limit} {what} queued or running; wait for some to finish "
+            "or cancel them.",
+            code="queue_full",
+        )

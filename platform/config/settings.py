@@ -238,6 +238,10 @@ CHIPLAB_ENCODER_CACHE_SIZE = env.int("CHIPLAB_ENCODER_CACHE_SIZE", default=4)
 CHIPLAB_MAX_MODEL_UPLOAD_BYTES = env.int("CHIPLAB_MAX_MODEL_UPLOAD_BYTES", default=512 * 1024**2)
 # Upper bound on fine-tuning effort per job.
 CHIPLAB_TRAIN_MAX_EPOCHS = env.int("CHIPLAB_TRAIN_MAX_EPOCHS", default=100)
+# unfinished jobs a lab may have at once (more: 429 queue_full), so one lab cannot fill the
+# shared workers' queue
+CHIPLAB_MAX_ACTIVE_JOBS_PER_LAB = env.int("CHIPLAB_MAX_ACTIVE_JOBS_PER_LAB", default=50)
+CHIPLAB_MAX_ACTIVE_TRAINING_PER_LAB = env.int("CHIPLAB_MAX_ACTIVE_TRAINING_PER_LAB", default=3)
 CHIPLAB_TRAIN_TIME_LIMIT = env.int("CHIPLAB_TRAIN_TIME_LIMIT", default=6 * 3600)
 # --- end registry ----------------------------------------------------------------
 

@@ -630,3 +630,16 @@ def test_a_curator_calibrates_an_image_by_hand_and_new_results_use_it(
     assert back.json()["calibration"]["source"] != "manual"
     result.refresh_from_db()
     assert result.areas[0] == pytest.approx(result.counts[0] * (32 * 0.05) ** 2, rel=1e-3)
+
+
+def test_a_lab_cannot_fill_the_queue(client_for, world, segmentable, settings):
+    settings.CHIPLAB_MAX_ACTIVE_JOBS_PER_LAB = 2
+    client = client_for(world.annotator)
+    first = create(client, **job_body(segmentable)).json()["id"]
+    assert create(client, **job_body(segmentable)).status_code == 201
+    full = create(client, **job_body(segmentable))
+    assert full.status_code == 429 and full.json()["error"]["code"] == "queue_full"
+    assert "2 segmentation jobs" in full.json()["error"]["message"]
+    assert client.post(f"{JOBS}{first}/rerun").status_code == 429
+    client.post(f"{JOBS}{first}/cancel")  # a finished one makes room
+    assert create(client, **job_body(segmentable)).status_code == 201

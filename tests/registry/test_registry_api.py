@@ -125,7 +125,9 @@ def _saved(obj) -> SimpleUploadedFile:
     return SimpleUploadedFile("x.pt", buf.getvalue())
 
 
-def test_training_job_endpoints(setup, world, client_for, django_capture_on_commit_callbacks):
+def test_training_job_endpoints(
+    setup, world, client_for, django_capture_on_commit_callbacks, settings
+):
     from tests.registry.helpers import TINY_PARAMS, sim_support_set
 
     support = sim_support_set(world.curator, world.dataset(), seeds=(0,))
@@ -140,6 +142,9 @@ def test_training_job_endpoints(setup, world, client_for, django_capture_on_comm
     assert resp.status_code == 201 and len(callbacks) == 1  # enqueued on commit
     job_id = resp.json()["id"]
     assert resp.json()["status"] == "queued" and resp.json()["base_version"]["lab"] is None
+    settings.CHIPLAB_MAX_ACTIVE_TRAINING_PER_LAB = 1  # one queued: the lab's queue is full
+    full = client_for(world.curator).post(url, body, format="json")
+    assert full.status_code == 429 and full.json()["error"]["code"] == "queue_full"
     listed = client_for(world.viewer).get(url).json()
     assert [j["id"] for j in listed["results"]] == [job_id]
     out = client_for(world.outsider)

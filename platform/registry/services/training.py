@@ -26,6 +26,7 @@ from accounts.selectors import require_role
 from catalog.licences import OPEN_LICENCES
 from catalog.models import Visibility
 from common.errors import Conflict, Invalid, NotFound
+from common.jobs import require_queue_room
 from common.provenance import code_version
 
 from .. import tracking
@@ -86,6 +87,11 @@ def training_job_create(
 ) -> TrainingJob:
     """Validate and enqueue a fine-tuning job (curator+ of ``lab``)."""
     require_role(user=user, lab_id=lab.pk, role=Role.CURATOR)
+    require_queue_room(
+        TrainingJob.objects.filter(lab=lab),
+        limit=settings.CHIPLAB_MAX_ACTIVE_TRAINING_PER_LAB,
+        what="training jobs",
+    )
     base = model_version_resolve(user=user, lab=lab, version_id=base_version_id)
     if base.encoder_kind not in TRAINABLE_KINDS:
         raise Invalid(
