@@ -25,10 +25,11 @@ class MeUpdateSerializer(serializers.Serializer):
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     orcid = serializers.CharField(
-        max_length=40,
+        max_length=64,
         required=False,
         allow_blank=True,
-        help_text="ORCID iD as 0000-0002-1825-0097 (checksum verified); blank removes it.",
+        help_text="ORCID iD as 0000-0002-1825-0097 or its https://orcid.org/ URL (checksum "
+        "verified, stored bare); blank removes it.",
     )
 
     def validate(self, attrs):

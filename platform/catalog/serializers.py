@@ -14,7 +14,7 @@ class LicenceSerializer(serializers.Serializer):
 
 class CreatorSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    orcid = serializers.CharField(max_length=19, required=False, allow_blank=True)
+    orcid = serializers.CharField(max_length=64, required=False, allow_blank=True)
     affiliation = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
     def validate_orcid(self, value: str) -> str:

@@ -345,8 +345,9 @@ class SchemaVersionListApi(APIView):
     @extend_schema(
         tags=TAG,
         request=FreezeSerializer,
-        responses={201: SupportSetVersionSerializer},
-        description="Freeze the current support set into the next immutable version.",
+        responses={201: SupportSetVersionSerializer, 200: SupportSetVersionSerializer},
+        description="Freeze the current support set into the next immutable version (201); "
+        "with `reuse: true` an unchanged support set returns its newest version (200).",
     )
     def post(self, request, schema_id):
         data = valid(FreezeSerializer, request.data)
@@ -363,9 +364,14 @@ class SchemaVersionListApi(APIView):
             owner=data.get("owner"),
             min_votes=data["min_votes"],
             grids=grids,
+            reuse=data["reuse"],
         )
+        created = not getattr(version, "reused", False)
         version = selectors.support_set_get(user=request.user, version_id=version.pk)
-        return Response(SupportSetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+        return Response(
+            SupportSetVersionSerializer(version).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class SupportSetDetailApi(APIView):

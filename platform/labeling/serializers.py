@@ -268,6 +268,11 @@ class FreezeSerializer(serializers.Serializer):
     grids = serializers.ListField(
         child=serializers.UUIDField(), required=False, allow_empty=False, max_length=1000
     )
+    reuse = serializers.BooleanField(
+        default=False,
+        help_text="true: when the newest version already holds exactly this support set, "
+        "return it (200) instead of freezing an identical new one",
+    )
 
 
 class SupportChipSerializer(_WithClassField, serializers.Serializer):

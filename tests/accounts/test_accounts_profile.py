@@ -109,7 +109,8 @@ def test_new_datasets_credit_the_profile_name_and_orcid(client_for, world):
         "0000-0002-1694-2330",  # X expected
         "0000000218250097",  # no hyphens
         "0000-0002-1825-009",  # too short
-        "https://orcid.org/0000-0002-1825-0097",
+        "https://orcid.org/0000-0002-1825-0098",  # the URL form, checked the same way
+        "https://example.org/0000-0002-1825-0097",
         "abcd-efgh-ijkl-mnop",
     ],
 )
@@ -120,6 +121,11 @@ def test_bad_orcids_are_refused(client_for, user, orcid):
     assert "orcid" in error["fields"] and "ORCID" in error["message"]
     user.refresh_from_db()
     assert user.orcid == ""
+
+
+def test_the_orcid_url_form_is_stored_bare(client_for, user):
+    response = patch_me(client_for, user, {"orcid": "https://orcid.org/0000-0002-1825-0097"})
+    assert response.status_code == 200 and response.json()["orcid"] == "0000-0002-1825-0097"
 
 
 def test_orcid_can_be_cleared(client_for, user):

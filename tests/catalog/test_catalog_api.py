@@ -79,6 +79,12 @@ def test_a_creator_orcid_must_carry_a_valid_checksum(client_for, world):
         format="json",
     )
     assert good.status_code == 201 and good.json()["creators"][0]["orcid"] == "0000-0002-1694-233X"
+    as_url = curator.post(  # the form ORCID recommends showing
+        "/api/datasets/",
+        {**body, "creators": [{"name": "A", "orcid": "https://orcid.org/0000-0002-1825-0097"}]},
+        format="json",
+    )
+    assert as_url.json()["creators"][0]["orcid"] == "0000-0002-1825-0097"
 
 
 @pytest.mark.parametrize("role", ["viewer", "annotator"])

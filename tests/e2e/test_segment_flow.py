@@ -105,6 +105,7 @@ def test_upload_grid_support_segment_export_history(
 
     # 5. export CSV and check its content (one image, one frame: no series table)
     expect(page.get_by_test_id("export-counts.csv")).to_be_visible()
+    assert "null" not in page.get_by_test_id("result").inner_text()  # no stray empty parts
     expect(page.get_by_test_id("export-series.csv")).to_have_count(0)
     with page.expect_download() as info:
         page.get_by_test_id("export-counts.csv").click()

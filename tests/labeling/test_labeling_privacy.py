@@ -276,3 +276,22 @@ def test_anyone_reads_a_public_datasets_published_annotations_without_identities
     public.dataset.save()
     assert anonymous.get(f"/api/schemas/{public.schema.pk}/versions/").status_code == 404
     assert anonymous.get(f"/api/support-sets/{public.own.pk}/").status_code == 404
+
+
+def test_freezing_an_unchanged_support_set_with_reuse_returns_the_newest_version(
+    client_for, world, lab
+):
+    cast(world.annotator, lab.grid, {(0, 0): lab.sto, (3, 3): lab.ge})
+    url = f"/api/schemas/{lab.schema.pk}/versions/"
+    annotator = client_for(world.annotator)
+    body = {"rule": "single_owner", "grids": [str(lab.grid.pk)], "reuse": True}
+    first = annotator.post(url, body, format="json")
+    assert first.status_code == 201, first.json()
+    again = annotator.post(url, body, format="json")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    # without reuse an explicit freeze still numbers a new version
+    fresh = annotator.post(url, {**body, "reuse": False}, format="json")
+    assert fresh.status_code == 201 and fresh.json()["number"] == first.json()["number"] + 1
+    cast(world.annotator, lab.grid, {(1, 1): lab.ge})  # changed: a new one
+    changed = annotator.post(url, body, format="json")
+    assert changed.status_code == 201 and changed.json()["number"] == fresh.json()["number"] + 1

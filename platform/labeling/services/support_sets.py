@@ -92,6 +92,7 @@ def support_set_freeze(
     }
     latest = schema.versions.order_by("-number").first()
     if reuse and latest is not None and _same_content(latest, content):
+        latest.reused = True
         return latest
     number = (latest.number if latest else 0) + 1
     version = SupportSetVersion.objects.create(

@@ -103,6 +103,7 @@ export async function mount(ws, panel) {
   });
 
   let matchedSupport = null; // the support set the selector was last matched to
+  let shownModel = null; // the model version of the result shown (the selector follows it)
   let following = false; // a job is being followed: Segment waits for it
   let supportOk = false; // the chosen support set can be segmented
   const updateRunBtn = () => { runBtn.disabled = following || !supportOk; };
@@ -121,7 +122,13 @@ export async function mount(ws, panel) {
     modelSelect.replaceChildren(
       h("option", { value: champion.id, selected: true }, `${label(champion)} (lab champion)`),
       ...usable.filter((v) => v.id !== champion.id).map((v) => h("option", { value: v.id }, label(v))));
+    selectModel(shownModel);
     modelBox.hidden = false;
+  }
+
+  /** Choose ``id`` in the model selector when the lab may use it. */
+  function selectModel(id) {
+    if (id && [...modelSelect.options].some((o) => o.value === id)) modelSelect.value = id;
   }
 
   try {
@@ -186,7 +193,9 @@ export async function mount(ws, panel) {
 
   /** The freeze request for the chosen support set. */
   function freezeBody() {
-    return rule === "majority" ? { rule, min_votes: minVotes, grids: [ws.grid.id] } : { rule, grids: [ws.grid.id] };
+    // reuse: an unchanged support set runs on its newest version instead of an identical new one
+    const body = { rule, grids: [ws.grid.id], reuse: true };
+    return rule === "majority" ? { ...body, min_votes: minVotes } : body;
   }
 
   async function describeSupport() {
@@ -383,6 +392,8 @@ export async function mount(ws, panel) {
     renderResult(r, job);
     runBtn.textContent = "Segment again";
     matchSource(r, job);
+    shownModel = ((r.provenance || {}).model_version || {}).id || shownModel;
+    selectModel(shownModel);
   }
 
   /** The frame behind the overlay: its own preview when it has one, else frame 0. */
@@ -557,7 +568,7 @@ export async function mount(ws, panel) {
       fractionChart(rows, { unit, title: hasCi ? `Class area fractions (${level} % interval over support resamples)`
         : "Class area fractions (± 1 s.d. over support resamples)" }),
       table,
-      areaNote,
+      areaNote || "",
       h("h3", {}, "Export"),
       h("div", { class: "exports", testid: "exports" }, EXPORTS.filter(([kind]) => hasExport(r, kind, frameResults.length))
         .map(([kind, label]) => h("a", { class: "btn btn-small", href: api.analysis.exportUrl(r.id, kind), download: "",

@@ -141,7 +141,9 @@ export async function render(root) {
           h("span", { class: "muted small" }, `${SOURCES[v.source] || v.source}${v.lab_slug ? ` · ${v.lab_slug}` : " · public"} · ${fmtDate(v.created)}`)),
         h("td", { testid: "model-aliases" }, isChampion ? h("span", { class: "pill pill-succeeded", testid: "lab-champion" }, "lab champion") : null,
           (v.aliases || []).map((a) => h("span", { class: "pill pill-alias",
-            title: `MLflow alias “${a}” of the registered model ${v.name}${own ? "" : " (public models' aliases are managed by platform administrators)"}` }, a))),
+            title: `MLflow alias “${a}” of the registered model ${v.name}${own ? "" : " (public models' aliases are managed by platform administrators)"}` },
+            // a public model's champion alias marks its current version, not this lab's choice
+            a === "champion" && !own ? "current" : a))),
         h("td", {}, v.encoder_kind, v.dim ? h("span", { class: "muted small" }, ` · ${v.dim}-d`) : null),
         h("td", { testid: "model-accuracy" }, accuracy(v)),
         h("td", { class: "small model-card" }, card.summary ? h("span", {}, card.summary, h("br")) : null,
