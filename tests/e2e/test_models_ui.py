@@ -235,3 +235,23 @@ def test_cancel_a_queued_training_job(page, lab_owner, builtins, labelled_datase
     page.shot("training-cancelled")
     assert TrainingJob.objects.get().status == "cancelled"
     assert not page.errors, page.errors
+
+
+def test_a_support_set_too_small_to_hold_out_is_marked(page, lab_owner, builtins, labelled_dataset):
+    """Three chips per class: the set can train beside a larger one but holds nothing out."""
+    from labeling.services import support_set_freeze
+
+    d = labelled_dataset
+    vote(lab_owner, d, per_class=3)
+    support_set_freeze(user=lab_owner, schema=d["schema"], rule="single_owner", grids=[d["grid"]])
+    sign_in(page, lab_owner.username)
+    page.goto("/#/models")
+    sets = page.get_by_test_id("training-set")
+    expect(sets).to_have_count(1)
+    expect(sets.first.get_by_test_id("training-set-small")).to_contain_text("too few chips")
+    vote(lab_owner, d, per_class=4, seed=1)  # now four per class: it holds chips out
+    support_set_freeze(user=lab_owner, schema=d["schema"], rule="single_owner", grids=[d["grid"]])
+    page.reload()
+    expect(sets).to_have_count(2)
+    expect(sets.first.get_by_test_id("training-set-small")).to_have_count(0)  # newest first
+    assert not page.errors, page.errors

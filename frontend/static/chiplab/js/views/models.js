@@ -279,11 +279,16 @@ export async function render(root) {
           "No frozen support set yet: segmenting an image freezes one (Segment step)."));
       }
       for (const { dataset, version: v } of sets) {
-        const counts = (v.classes || []).map((c) => `${c.name} ${v.chips.filter((x) => x.class === c.id).length}`).join(" · ");
+        const perClass = (v.classes || []).map((c) => [c.name, v.chips.filter((x) => x.class === c.id).length]);
+        const counts = perClass.map(([name, n]) => `${name} ${n}`).join(" · ");
+        // the server holds chips out per class of >= 4 chips and needs two such classes
+        const holdsOut = perClass.filter(([, n]) => n >= 4).length >= 2;
         setsBox.append(h("label", { class: "set-option", testid: "training-set" },
           h("input", { type: "checkbox", value: v.id, testid: "training-set-check" }),
           h("span", {}, h("strong", {}, dataset.title), ` v${v.number} · ${v.rule.replace("_", " ")} · ${v.chip_size} px · `,
-            h("span", { class: "muted" }, `${counts} · ${fmtDate(v.created)}`))));
+            h("span", { class: "muted" }, `${counts} · ${fmtDate(v.created)}`),
+            holdsOut ? null : h("span", { class: "muted small", testid: "training-set-small" },
+              " · too few chips to hold any out: trains only, beside a larger set"))));
       }
       setsBox.append(h("p", { class: "muted small" }, "Training needs two classes with at least four chips each (some are held out)."));
     } catch (e) {
