@@ -208,12 +208,17 @@ class JobSerializer(serializers.ModelSerializer):
         }
     )
     def get_permissions(self, job) -> dict:
+        from accounts.selectors import role_in_lab
+
         from .services import job_permissions
 
         request = self.context.get("request")
         if request is None:
             return {"rerun": False, "cancel": False}
-        return job_permissions(user=request.user, job=job)
+        roles = self.context.setdefault("roles", {})  # one lookup per lab, not per job
+        if job.lab_id not in roles:
+            roles[job.lab_id] = role_in_lab(user=request.user, lab_id=job.lab_id)
+        return job_permissions(user=request.user, job=job, role=roles[job.lab_id])
 
     def get_model_version(self, job) -> dict:
         m = job.model_version

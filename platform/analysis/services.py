@@ -19,11 +19,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Role
+from accounts.models import ROLE_RANK, Role
 from accounts.selectors import require_role
 from catalog.models import Image, ImageStatus
 from catalog.selectors import dataset_get, image_get
-from common.errors import Conflict, Forbidden, Invalid, NotFound
+from common.errors import Conflict, Invalid, NotFound
 from common.jobs import require_queue_room
 from labeling.models import ConsensusRule, Grid, LabelSchema, SupportSetVersion
 
@@ -50,30 +50,33 @@ def _is_own(version: SupportSetVersion, user) -> bool:
     ) == str(user.pk)
 
 
+def _run_role(version: SupportSetVersion, user) -> str:
+    """The role running a job on ``version`` needs: annotators run their own working set."""
+    return Role.ANNOTATOR if _is_own(version, user) else Role.CURATOR
+
+
+def _cancel_role(job: SegmentationJob, user) -> str:
+    """The role cancelling ``job`` needs: annotators cancel their own jobs."""
+    return Role.ANNOTATOR if job.created_by_id == user.pk else Role.CURATOR
+
+
 def _require_run_role(*, user, lab_id, version: SupportSetVersion) -> None:
     require_role(user=user, lab_id=lab_id, role=Role.ANNOTATOR)
-    if not _is_own(version, user):
+    if _run_role(version, user) == Role.CURATOR:
         require_role(user=user, lab_id=lab_id, role=Role.CURATOR)
 
 
-def job_permissions(*, user, job: SegmentationJob) -> dict[str, bool]:
-    """What ``user`` may do with ``job``, by the same rules as rerun and cancel."""
-    allowed = {}
-    checks = {
-        "rerun": lambda: _require_run_role(user=user, lab_id=job.lab_id, version=job.support_set),
-        "cancel": lambda: require_role(
-            user=user,
-            lab_id=job.lab_id,
-            role=Role.ANNOTATOR if job.created_by_id == user.pk else Role.CURATOR,
-        ),
+def job_permissions(*, user, job: SegmentationJob, role: str | None) -> dict[str, bool]:
+    """What ``user``, whose role in the job's lab is ``role`` (None: not a member), may do with
+    ``job``, by the rules of rerun and cancel."""
+
+    def has(needed: str) -> bool:
+        return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(needed)]
+
+    return {
+        "rerun": has(_run_role(job.support_set, user)),
+        "cancel": has(_cancel_role(job, user)),
     }
-    for action, check in checks.items():
-        try:
-            check()
-            allowed[action] = True
-        except (Forbidden, NotFound):
-            allowed[action] = False
-    return allowed
 
 
 # --- support sets --------------------------------------------------------------------
@@ -412,8 +415,7 @@ def segmentation_job_rerun(*, user, job: SegmentationJob) -> SegmentationJob:
 @transaction.atomic
 def segmentation_job_cancel(*, user, job: SegmentationJob) -> SegmentationJob:
     """Stop a queued or running job (the worker checks between frames)."""
-    own = job.created_by_id == user.pk
-    require_role(user=user, lab_id=job.lab_id, role=Role.ANNOTATOR if own else Role.CURATOR)
+    require_role(user=user, lab_id=job.lab_id, role=_cancel_role(job, user))
     job = SegmentationJob.objects.select_for_update().get(pk=job.pk)
     if job.status in FINISHED:
         raise Conflict(

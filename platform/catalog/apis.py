@@ -48,7 +48,7 @@ class DatasetListApi(APIView):
     )
     def get(self, request):
         datasets = selectors.datasets_visible_to(user=request.user).annotate(
-            image_count=Count("images")
+            n_images=Count("images")
         )
         if lab := request.query_params.get("lab"):
             datasets = datasets.filter(lab_id=lab_get(user=request.user, lab_id=lab).pk)
@@ -61,7 +61,6 @@ class DatasetListApi(APIView):
         data = valid(DatasetCreateSerializer, request.data)
         lab = lab_get(user=request.user, lab_id=data.pop("lab"))
         dataset = services.dataset_create(user=request.user, lab=lab, **data)
-        dataset.image_count = 0
         return Response(
             DatasetSerializer(dataset, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
@@ -74,7 +73,6 @@ class DatasetDetailApi(APIView):
     @extend_schema(responses=DatasetSerializer)
     def get(self, request, dataset_id):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
-        dataset.image_count = dataset.images.count()
         return Response(DatasetSerializer(dataset, context={"request": request}).data)
 
     @extend_schema(request=DatasetWriteSerializer, responses=DatasetSerializer)
@@ -82,7 +80,6 @@ class DatasetDetailApi(APIView):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
         data = valid(DatasetWriteSerializer, request.data, partial=True)
         dataset = services.dataset_update(user=request.user, dataset=dataset, **data)
-        dataset.image_count = dataset.images.count()
         return Response(DatasetSerializer(dataset, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
@@ -158,10 +155,6 @@ class ImageDetailApi(APIView):
     def patch(self, request, image_id):
         image = selectors.image_get(user=request.user, image_id=image_id)
         data = valid(ImageCalibrationSerializer, request.data, partial=True)
-        if "pixel_unit" in data and "pixel_size" not in data:
-            raise Invalid(
-                "Send pixel_size with its pixel_unit.", fields={"pixel_size": ["required"]}
-            )
         if "pixel_size" in data:  # nothing sent: nothing changes
             image = services.image_calibrate(
                 user=request.user,

@@ -27,7 +27,7 @@ class CreatorSerializer(serializers.Serializer):
 class DatasetSerializer(serializers.ModelSerializer):
     lab = serializers.UUIDField(source="lab_id", read_only=True)
     lab_name = serializers.CharField(source="lab.name", read_only=True)
-    image_count = serializers.IntegerField(read_only=True, required=False)
+    image_count = serializers.SerializerMethodField()
     persistent_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -53,6 +53,11 @@ class DatasetSerializer(serializers.ModelSerializer):
         from .fair import persistent_url
 
         return persistent_url(dataset, self.context.get("request"))
+
+    def get_image_count(self, dataset) -> int:
+        """Annotated by lists (``n_images``: one query for the page), else counted."""
+        n = getattr(dataset, "n_images", None)
+        return dataset.images.count() if n is None else n
 
 
 class DatasetWriteSerializer(serializers.Serializer):
@@ -130,3 +135,10 @@ class ImageCalibrationSerializer(serializers.Serializer):
         default="nm",
         help_text="Stored normalised to nm.",
     )
+
+    def validate(self, attrs):
+        if "pixel_unit" in attrs and "pixel_size" not in attrs:
+            raise serializers.ValidationError(
+                {"pixel_size": "Send pixel_size with its pixel_unit."}
+            )
+        return attrs

@@ -339,8 +339,9 @@ class SchemaVersionListApi(APIView):
         "dataset's lab (see SupportSetVersion).",
     )
     def get(self, request, schema_id):
-        versions = selectors.versions_of_schema(user=request.user, schema_id=schema_id)
-        return Response(SupportSetVersionSerializer(versions, many=True).data)
+        versions = list(selectors.versions_of_schema(user=request.user, schema_id=schema_id))
+        context = _identities(request, versions[0].schema.dataset if versions else None)
+        return Response(SupportSetVersionSerializer(versions, many=True, context=context).data)
 
     @extend_schema(
         tags=TAG,
@@ -367,9 +368,8 @@ class SchemaVersionListApi(APIView):
             reuse=data["reuse"],
         )
         created = not getattr(version, "reused", False)
-        version = selectors.support_set_get(user=request.user, version_id=version.pk)
         return Response(
-            SupportSetVersionSerializer(version).data,
+            SupportSetVersionSerializer(version, context={"identities": True}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -385,7 +385,8 @@ class SupportSetDetailApi(APIView):
     )
     def get(self, request, version_id):
         version = selectors.support_set_get(user=request.user, version_id=version_id)
-        return Response(SupportSetVersionSerializer(version).data)
+        context = _identities(request, version.schema.dataset)
+        return Response(SupportSetVersionSerializer(version, context=context).data)
 
 
 class SchemaAgreementApi(APIView):

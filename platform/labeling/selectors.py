@@ -293,19 +293,15 @@ def support_state(
     )
 
 
-def versions_of_schema(*, user, schema_id) -> list[SupportSetVersion]:
-    """The schema's frozen versions, each with ``identities_shown`` (see ``support_set_get``)."""
+def versions_of_schema(*, user, schema_id) -> QuerySet[SupportSetVersion]:
+    """The schema's frozen versions (non-members of its lab see them anonymised)."""
     schema = schema_get(user=user, schema_id=schema_id)
-    shown = identities_visible(user=user, lab_id=schema.dataset.lab_id)
-    versions = list(schema.versions.order_by("number"))
-    for version in versions:
-        version.identities_shown = shown
-    return versions
+    return schema.versions.select_related("schema__dataset").order_by("number")
 
 
 def support_set_get(*, user, version_id) -> SupportSetVersion:
-    """A frozen version; ``identities_shown`` is False for non-members of its lab, whose view
-    of it is anonymised (``SupportSetVersionSerializer``)."""
+    """A frozen version (non-members of its lab see it anonymised:
+    ``SupportSetVersionSerializer``)."""
     version = (
         SupportSetVersion.objects.filter(
             pk=version_id, schema__in=schemas_visible_to(user=user).values("pk")
@@ -315,7 +311,6 @@ def support_set_get(*, user, version_id) -> SupportSetVersion:
     )
     if version is None:
         raise NotFound("Support set version not found.")
-    version.identities_shown = identities_visible(user=user, lab_id=version.schema.dataset.lab_id)
     return version
 
 

@@ -311,7 +311,7 @@ class SupportStateSerializer(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.CharField())
 
 
-class SupportSetVersionSerializer(serializers.ModelSerializer):
+class SupportSetVersionSerializer(_MembersSeeCreator, serializers.ModelSerializer):
     """A frozen, immutable support set: which chips, which class, the consensus rule, per-chip
     agreement and who contributed.
 
@@ -358,10 +358,8 @@ class SupportSetVersionSerializer(serializers.ModelSerializer):
         ]
 
     def to_representation(self, instance):
-        data = super().to_representation(instance)
-        # the selectors mark what the reader may see; unmarked versions stay anonymous
-        if not getattr(instance, "identities_shown", False):
-            data["created_by"] = None
+        data = super().to_representation(instance)  # created_by: see _MembersSeeCreator
+        if not self.context.get("identities", False):
             data["contributors"] = [
                 {"id": None, "username": None, "votes": c["votes"]} for c in data["contributors"]
             ]
