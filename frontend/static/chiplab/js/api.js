@@ -149,7 +149,6 @@ export const images = {
   /** Preview of frame 0, or of another frame of a time series (see image.preview_frames). */
   previewUrl: (id, frame = 0) => `/api/images/${id}/preview${frame ? `?frame=${frame}` : ""}`,
   thumbnailUrl: (id) => `/api/images/${id}/thumbnail`,
-  originalUrl: (id) => `/api/images/${id}/original`,
 };
 
 // --- labeling (grids, schemas and classes, votes, support sets, crowd tasks) -----------
@@ -173,7 +172,6 @@ export const labeling = {
     get(`grids/${gridId}/support`, { schema: schemaId, rule, ...extra }),
   versions: (schemaId) => list(`schemas/${schemaId}/versions/`),
   freeze: (schemaId, body) => post(`schemas/${schemaId}/versions/`, body),
-  supportSet: (versionId) => get(`support-sets/${versionId}/`),
   crowdTask: (schemaId, query) => get(`schemas/${schemaId}/crowd-task`, query),
   crowdAnswer: (task, selected) => post("crowd-tasks/answer", { task, selected }),
 };
@@ -201,7 +199,6 @@ export const registry = {
   downloadUrl: (id) => `/api/model-versions/${id}/download`,
   trainingJobs: (labId) => list(`labs/${labId}/training-jobs/`),
   createTraining: (labId, body) => post(`labs/${labId}/training-jobs/`, body),
-  trainingJob: (id) => get(`training-jobs/${id}/`),
   cancelTraining: (id) => post(`training-jobs/${id}/cancel`),
 };
 
