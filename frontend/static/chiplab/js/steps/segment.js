@@ -306,6 +306,7 @@ export async function mount(ws, panel) {
     ws.emit("job", job);
     currentJob = job;
     const own = state.user && job.created_by === state.user.username;
+    const by = own ? "" : ` (started by ${job.created_by})`; // kept on every poll, not only the first
     cancelBtn.hidden = !(job.permissions || {}).cancel; // the API says who may cancel it
     cancelBtn.disabled = false;
     progressBox.dataset.job = job.id;
@@ -323,8 +324,9 @@ export async function mount(ws, panel) {
         job = await api.analysis.job(job.id);
         if (disposed) return;
         const p = job.progress || {};
-        progress(job.status === "queued" ? "Waiting for a worker…"
-          : `Classifying chips: ${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()}`, p.fraction || 0, job.status);
+        progress((job.status === "queued" ? "Waiting for a worker…"
+          : `Classifying chips: ${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()}`) + by,
+          p.fraction || 0, job.status);
       }
       cancelBtn.hidden = true;
       if (job.status === "cancelled") {
