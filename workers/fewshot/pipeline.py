@@ -10,8 +10,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from workers.fewshot.boundary import (
+    BoundaryConfig,
+    chip_features,
+    refine_boundaries,
+    support_frequencies,
+)
 from workers.fewshot.chipping import ChipGrid, normalise
 from workers.fewshot.classifier import (
+    Prediction,
     Prototypes,
     calibrate_temperature,
     fit_prototypes,
@@ -39,6 +46,9 @@ class SegmentOptions:
     stride: window stride in px for sliding-window embedding (None = chip grid only); chip
         probabilities then average the log probabilities of the overlapping windows.
     bootstrap: number of support resamples for the abundance uncertainty (0 = off).
+    boundary: re-decide chips on class boundaries by unmixing area-linear features against
+        local prototypes (``workers.fewshot.boundary``; None = off). Their probabilities become
+        the estimated class fractions of the chip.
     """
 
     temperature: float | str = "encoder"
@@ -49,6 +59,7 @@ class SegmentOptions:
     stride: int | None = None
     bootstrap: int = 200
     ci: float = 0.95
+    boundary: BoundaryConfig | None = field(default_factory=BoundaryConfig)
 
 
 @dataclass
@@ -188,6 +199,9 @@ def segment_images(
                 threshold=opts.refine_threshold,
                 query_weight=opts.refine_weight,
             )
+        freqs = None
+        if opts.boundary is not None:
+            freqs = support_frequencies(norms, grids, support, n_peaks=opts.boundary.n_peaks)
         timer.lap("prototypes")
         results = []
         for i, (grid, emb, norm) in enumerate(zip(grids, embs, norms, strict=True)):
@@ -198,6 +212,9 @@ def segment_images(
                 ).reshape(grid.n_chips, -1)
             pred = prediction_from_log_probs(logp, protos)
             timer.lap("classify")
+            if opts.boundary is not None:
+                pred = _refine_boundaries(pred, norm, grid, freqs, protos.classes, opts.boundary)
+                timer.lap("boundary")
             boot = None
             if opts.bootstrap > 0:
                 idx = bootstrap_labels(emb, support_emb, n_resamples=opts.bootstrap, seed=seed)
@@ -235,6 +252,29 @@ def segment_images(
     for r in results:
         r.timings = timings
     return results
+
+
+def _refine_boundaries(
+    pred: Prediction,
+    norm: np.ndarray,
+    grid: ChipGrid,
+    freqs: np.ndarray,
+    classes: Sequence[int],
+    cfg: BoundaryConfig,
+) -> Prediction:
+    """Prediction with boundary chips re-decided; their probabilities are the unmixed fractions."""
+    shape = (grid.rows, grid.cols)
+    unmixed = refine_boundaries(
+        pred.labels.reshape(shape),
+        pred.confidence.reshape(shape),
+        chip_features(norm, grid, freqs),
+        classes,
+        cfg,
+    )
+    decided = unmixed.decided.ravel()
+    probs = pred.probs.copy()
+    probs[decided] = unmixed.fractions.reshape(grid.n_chips, -1)[decided].astype(probs.dtype)
+    return Prediction(probs, unmixed.labels.ravel().astype(pred.labels.dtype), probs.max(axis=1))
 
 
 def _temperature(choice: float | str, enc: Encoder, support_emb: dict[int, torch.Tensor]) -> float:

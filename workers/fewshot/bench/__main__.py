@@ -86,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         "default: the committed weights",
     )
     p.add_argument("--no-peer", action="store_true", help="skip the pixel-classifier peer")
+    p.add_argument(
+        "--no-boundary",
+        action="store_true",
+        help="engine without the boundary refinement (SegmentOptions.boundary=None)",
+    )
     p.add_argument("--no-speed", action="store_true", help="skip the speed section")
     p.add_argument("--big", type=int, help="size of the time/memory run (0 = skip)")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
@@ -113,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"encoder {name!r}: D={enc.dim}, weights {fingerprint or 'none (training-free)'}")
     for name, why in skipped.items():
         print(f"NOTE: encoder {name!r} not available, skipped: {why}")
-    methods = [EncoderMethod(n, e, seed=a.seed) for n, e in encoders.items()]
+    methods = [
+        EncoderMethod(n, e, seed=a.seed, boundary=not a.no_boundary) for n, e in encoders.items()
+    ]
     if not a.no_peer:
         methods.append(PixelForestPeer(PeerConfig(seed=a.seed)))
     if not methods:
@@ -122,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"chiplab few-shot bench ({'quick' if a.quick else 'full'}): {len(cfg.cases)} cases, "
         f"{cfg.size[0]}px images, {cfg.chip_size}px chips, k={list(cfg.ks)}, "
-        f"{cfg.draws} draws, methods={[m.name for m in methods]}"
+        f"{cfg.draws} draws, methods={[m.name for m in methods]}, "
+        f"boundary refinement {'off' if a.no_boundary else 'on'}"
     )
     t_start = time.perf_counter()
     _warm_up(methods, cfg)
@@ -142,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             for n, e in encoders.items()
         },
         "default_weights": a.weights or "committed",
+        "boundary_refinement": not a.no_boundary,
         "peer": asdict(PeerConfig(seed=a.seed)),
         "summary": summary,
         "trials": [asdict(t) for t in trials],

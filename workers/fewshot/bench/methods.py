@@ -111,12 +111,14 @@ def weights_fingerprint(encoder: Any) -> str | None:
 
 
 class EncoderMethod:
-    """An engine encoder run through ``pipeline.segment`` (default options, no bootstrap)."""
+    """An engine encoder run through ``pipeline.segment`` (default options, no bootstrap;
+    ``boundary=False`` turns the boundary refinement off, to measure what it adds)."""
 
-    def __init__(self, name: str, encoder: Any, *, seed: int = 0) -> None:
+    def __init__(self, name: str, encoder: Any, *, seed: int = 0, boundary: bool = True) -> None:
         self.name = name
         self._encoder = _CachedEncoder(encoder)
         self._seed = seed
+        self._boundary = boundary
         self._image: np.ndarray | None = None
         self._grid: ChipGrid | None = None
 
@@ -139,7 +141,9 @@ class EncoderMethod:
             encoder=self._encoder,
             offset=self._grid.offset,
             seed=self._seed,
-            options=SegmentOptions(bootstrap=0),
+            options=SegmentOptions(bootstrap=0)
+            if self._boundary
+            else SegmentOptions(bootstrap=0, boundary=None),
         )
         # The cached embedding costs ~nothing here; its real cost is counted by prepare().
         return np.asarray(seg.labels), time.perf_counter() - t0

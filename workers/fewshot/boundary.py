@@ -1,0 +1,244 @@
+"""Boundary refinement: re-decide chips on class boundaries by unmixing area-linear features.
+
+A chip that straddles two domains belongs to the class that covers most of it. Its embedding,
+a non-linear function of the chip (and, for the default encoder, of context around it), lies
+wherever the network puts mixtures, so "nearest prototype" often picks the minority class.
+Features that are chip means of per-pixel maps are instead linear in the area each class covers:
+a chip 60 % A and 40 % B has features close to 0.6 a + 0.4 b, with a and b the features of pure
+A and pure B chips nearby. Non-negative least squares (weights summing to one) against local
+prototypes, the means of nearby interior chips of each candidate class, estimates the fractions,
+and the chip takes the class with the largest one.
+
+The per-pixel maps are the amplitudes of complex Gabor filters tuned to the strongest spectral
+peaks of the support chips' windows (lattice spacing, orientation and motif: what tells lattice
+domains apart), plus intensity and squared intensity. They are computed on the region the grid
+covers with one FFT of the image and one small inverse FFT per peak, decimated to 8 samples per
+chip side (the amplitudes vary on the scale of the filter, about a fifth of a chip).
+
+Only chips whose label differs from a neighbour's and whose confidence is below a threshold are
+re-decided, and only when every candidate class has interior chips to stand for it: objects of
+about a chip or smaller (particles) have none and keep the classifier's labels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import ndimage
+from scipy.optimize import nnls
+
+from workers.fewshot.chipping import ChipGrid
+
+__all__ = [
+    "BoundaryConfig",
+    "Unmixed",
+    "chip_features",
+    "refine_boundaries",
+    "support_frequencies",
+]
+
+Support = dict[int, list[tuple[int, int]]]
+
+
+@dataclass(frozen=True)
+class BoundaryConfig:
+    """Boundary refinement settings (defaults chosen on validation images, see CONTRACT.md).
+
+    confidence: chips at or above this classifier confidence keep their label.
+    n_peaks: spectral peaks taken from each class's support windows (Gabor filters).
+    radius: chips around a boundary chip whose interior chips form its local prototypes.
+    min_local: interior chips of a class within ``radius`` needed for a local prototype;
+    min_global: otherwise the class's image-wide interior mean stands in if the class has at
+        least this many interior chips; else the chip keeps its label.
+    """
+
+    confidence: float = 0.9
+    n_peaks: int = 8
+    radius: int = 3
+    min_local: int = 2
+    min_global: int = 3
+
+
+@dataclass
+class Unmixed:
+    """Refined labels (rows, cols) and the estimated class fractions of the re-decided chips
+    (rows, cols, K) in ``classes`` order, NaN for chips that were not re-decided."""
+
+    labels: np.ndarray
+    fractions: np.ndarray
+
+    @property
+    def decided(self) -> np.ndarray:
+        """Boolean (rows, cols): chips whose label came from unmixing."""
+        return ~np.isnan(self.fractions[..., 0])
+
+
+def gabor_sigma(chip_size: int) -> float:
+    """Spatial sigma (px) of the Gabor filters: 6 px for 32 px chips, scaled with the chip."""
+    return max(1.5, chip_size * 3 / 16)
+
+
+def support_frequencies(
+    images: Sequence[np.ndarray],
+    grids: Sequence[ChipGrid],
+    supports: Sequence[Support],
+    *,
+    n_peaks: int = 8,
+) -> np.ndarray:
+    """Strongest spectral peaks of each class's support windows -> (F, 2) (ky, kx) cycles/px.
+
+    Windows are twice the chip, centred on each support chip (mirrored at the image edge) and
+    Hann-weighted; each class's mean power spectrum gives its ``n_peaks`` local maxima away from
+    DC (one of each +k / -k pair). Peaks closer than a bin to one already kept are dropped.
+    """
+    by_class: dict[int, list[np.ndarray]] = {}
+    win = None
+    for norm, grid, support in zip(images, grids, supports, strict=True):
+        s = grid.chip_size
+        win = 2 * s
+        padded = np.pad(norm, s, mode="symmetric")
+        for k, chips in support.items():
+            for r, c in chips:
+                y0, x0, _, _ = grid.chip_box(r, c)
+                # chip (y0, x0) is at (y0 + s, x0 + s) in the padded image; window starts s/2 before
+                by_class.setdefault(int(k), []).append(
+                    padded[y0 + s // 2 : y0 + s // 2 + win, x0 + s // 2 : x0 + s // 2 + win]
+                )
+    if win is None:
+        return np.zeros((0, 2))
+    hann = np.outer(np.hanning(win), np.hanning(win))
+    centre = win // 2
+    yy, xx = np.mgrid[:win, :win] - centre
+    # DC and its neighbours (the window's own leakage) and one half-plane (power is symmetric)
+    keep = (np.hypot(yy, xx) > 2) & ((xx > 0) | ((xx == 0) & (yy > 0)))
+    freqs: list[tuple[float, float]] = []
+    for k in sorted(by_class):
+        w = np.stack(by_class[k])
+        w = (w - w.mean(axis=(1, 2), keepdims=True)) * hann
+        power = (np.abs(np.fft.fftshift(np.fft.fft2(w), axes=(1, 2))) ** 2).mean(0)
+        power = np.where(keep, power, 0.0)
+        peaks = (power == ndimage.maximum_filter(power, size=3)) & (power > 0)
+        ys, xs = np.nonzero(peaks)
+        for i in np.argsort(-power[ys, xs], kind="stable")[:n_peaks]:
+            f = ((ys[i] - centre) / win, (xs[i] - centre) / win)
+            if all(
+                min(math.dist(f, g), math.dist(f, (-g[0], -g[1]))) > 0.75 / win for g in freqs
+            ):
+                freqs.append(f)
+    return np.asarray(freqs, dtype=np.float64).reshape(-1, 2)
+
+
+def _decimation(chip_size: int) -> int:
+    """Largest divisor of the chip size giving at least 8 samples per chip side (1 for < 16)."""
+    return max(d for d in range(1, chip_size // 8 + 1) if chip_size % d == 0) if chip_size >= 8 else 1
+
+
+def chip_features(norm: np.ndarray, grid: ChipGrid, freqs: np.ndarray) -> np.ndarray:
+    """Chip means of per-pixel maps, linear in class areas: (rows, cols, F + 2) float64.
+
+    Columns: the Gabor amplitude at each frequency of ``freqs`` (spatial sigma
+    :func:`gabor_sigma`), then intensity and squared intensity.
+    """
+    s = grid.chip_size
+    ys, xs = grid.covered
+    a = torch.from_numpy(np.ascontiguousarray(norm[ys, xs], dtype=np.float32))
+    rows, cols = grid.rows, grid.cols
+    cells = a.reshape(rows, s, cols, s)
+    feats = [cells.mean(dim=(1, 3)), (cells * cells).mean(dim=(1, 3))]
+    if len(freqs):
+        H, W = a.shape
+        d = _decimation(s)
+        h, w = H // d, W // d
+        spec = torch.fft.fft2(a - a.mean())
+        oy = torch.fft.fftfreq(h, 1 / h).round().long()  # bin offsets in FFT order
+        ox = torch.fft.fftfreq(w, 1 / w).round().long()
+        sf = 1 / (2 * math.pi * gabor_sigma(s))
+        # sample each d x d cell at its centre, not its corner: a shift of (d - 1) / 2 px
+        t = (d - 1) / 2
+        shift_y = torch.exp(2j * math.pi * oy / H * t)
+        shift_x = torch.exp(2j * math.pi * ox / W * t)
+        gy = torch.exp(-((oy / H) ** 2) / (2 * sf**2))
+        gx = torch.exp(-((ox / W) ** 2) / (2 * sf**2))
+        filt = torch.outer(gy * shift_y, gx * shift_x).to(torch.complex64)
+        n = s // d
+        for ky, kx in freqs:
+            cy, cx = round(ky * H), round(kx * W)
+            sub = spec[((cy + oy) % H)[:, None], ((cx + ox) % W)[None, :]]
+            amp = torch.fft.ifft2(sub * filt).abs()  # (h, w): one sample per d x d cell
+            feats.append(amp.reshape(rows, n, cols, n).mean(dim=(1, 3)))
+    return torch.stack(feats, dim=-1).double().numpy()
+
+
+def _box_sum(x: np.ndarray, radius: int) -> np.ndarray:
+    """Sum over the (2 radius + 1)^2 neighbourhood of each chip (zero outside): (R, C, ...)."""
+    size = (2 * radius + 1, 2 * radius + 1) + (1,) * (x.ndim - 2)
+    return ndimage.uniform_filter(x, size=size, mode="constant") * (2 * radius + 1) ** 2
+
+
+def refine_boundaries(
+    labels: np.ndarray,
+    confidence: np.ndarray,
+    features: np.ndarray,
+    classes: Sequence[int],
+    cfg: BoundaryConfig | None = None,
+) -> Unmixed:
+    """Re-decide boundary chips by unmixing their features against local class prototypes.
+
+    labels (rows, cols) class ids; confidence (rows, cols) classifier confidence; features
+    (rows, cols, F) from :func:`chip_features`; classes: the ids, in the order of the returned
+    fraction columns. A chip is on a boundary when one of its 8 neighbours has another label;
+    its candidates are the labels in its 3 x 3 neighbourhood.
+    """
+    cfg = cfg or BoundaryConfig()
+    classes = [int(k) for k in classes]
+    col_of = {k: i for i, k in enumerate(classes)}
+    R, C = labels.shape
+    std = features.reshape(-1, features.shape[-1]).std(axis=0)
+    x = features / np.where(std > 0, std, 1.0)
+    padded = np.pad(labels, 1, mode="edge")
+    hood = np.stack(
+        [padded[1 + dy : 1 + dy + R, 1 + dx : 1 + dx + C] for dy in (-1, 0, 1) for dx in (-1, 0, 1)],
+        axis=-1,
+    )
+    boundary = (hood != labels[..., None]).any(axis=-1)
+    interior = ~boundary
+    fractions = np.full((R, C, len(classes)), np.nan)
+    out = labels.copy()
+    todo = boundary & (confidence < cfg.confidence)
+    if not todo.any():
+        return Unmixed(out, fractions)
+    local_sum, local_n, global_mean = {}, {}, {}
+    for k in classes:
+        m = interior & (labels == k)
+        local_n[k] = _box_sum(m.astype(np.float64), cfg.radius)
+        local_sum[k] = _box_sum(x * m[..., None], cfg.radius)
+        if m.sum() >= cfg.min_global:
+            global_mean[k] = x[m].mean(axis=0)
+    for r, c in zip(*np.nonzero(todo), strict=True):
+        cands = [int(k) for k in np.unique(hood[r, c])]
+        protos = []
+        for k in cands:
+            n = local_n[k][r, c]
+            if n >= cfg.min_local - 1e-6:
+                protos.append(local_sum[k][r, c] / n)
+            elif k in global_mean:
+                protos.append(global_mean[k])
+            else:
+                break
+        else:
+            # weights >= 0 summing to one: the sum constraint as a heavily weighted extra row
+            p = np.stack(protos, axis=1)
+            scale = 10.0 * max(1.0, float(np.abs(p).max()))
+            a = np.vstack([p, np.full((1, len(cands)), scale)])
+            w, _ = nnls(a, np.append(x[r, c], scale))
+            total = w.sum()
+            w = w / total if total > 0 else np.full(len(cands), 1 / len(cands))
+            fractions[r, c] = 0.0
+            for k, wk in zip(cands, w, strict=True):
+                fractions[r, c, col_of[k]] = wk
+            out[r, c] = cands[int(np.argmax(w))]
+    return Unmixed(out, fractions)
