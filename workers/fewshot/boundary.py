@@ -125,16 +125,14 @@ def support_frequencies(
         ys, xs = np.nonzero(peaks)
         for i in np.argsort(-power[ys, xs], kind="stable")[:n_peaks]:
             f = ((ys[i] - centre) / win, (xs[i] - centre) / win)
-            if all(
-                min(math.dist(f, g), math.dist(f, (-g[0], -g[1]))) > 0.75 / win for g in freqs
-            ):
+            if all(min(math.dist(f, g), math.dist(f, (-g[0], -g[1]))) > 0.75 / win for g in freqs):
                 freqs.append(f)
     return np.asarray(freqs, dtype=np.float64).reshape(-1, 2)
 
 
 def _decimation(chip_size: int) -> int:
-    """Largest divisor of the chip size giving at least 8 samples per chip side (1 for < 16)."""
-    return max(d for d in range(1, chip_size // 8 + 1) if chip_size % d == 0) if chip_size >= 8 else 1
+    """Largest divisor of the chip size leaving at least 8 samples per chip side (1 below 16 px)."""
+    return max(d for d in range(1, max(1, chip_size // 8) + 1) if chip_size % d == 0)
 
 
 def chip_features(norm: np.ndarray, grid: ChipGrid, freqs: np.ndarray) -> np.ndarray:
@@ -200,10 +198,8 @@ def refine_boundaries(
     std = features.reshape(-1, features.shape[-1]).std(axis=0)
     x = features / np.where(std > 0, std, 1.0)
     padded = np.pad(labels, 1, mode="edge")
-    hood = np.stack(
-        [padded[1 + dy : 1 + dy + R, 1 + dx : 1 + dx + C] for dy in (-1, 0, 1) for dx in (-1, 0, 1)],
-        axis=-1,
-    )
+    shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    hood = np.stack([padded[1 + dy : 1 + dy + R, 1 + dx : 1 + dx + C] for dy, dx in shifts], -1)
     boundary = (hood != labels[..., None]).any(axis=-1)
     interior = ~boundary
     fractions = np.full((R, C, len(classes)), np.nan)
