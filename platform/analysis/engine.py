@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from workers.fewshot.boundary import BoundaryConfig, refine_prediction, support_frequencies
 from workers.fewshot.chipping import ChipGrid, normalise
 from workers.fewshot.classifier import (
     calibrate_temperature,
@@ -49,15 +50,19 @@ class Options:
     smooth: float = 0.0
     bootstrap: int = 200
     seed: int = 0
+    boundary: bool = False
 
     @classmethod
     def from_params(cls, params: dict) -> Options:
+        """Options of a job's params; a job from before boundary refinement (no "boundary"
+        param) re-runs without it, as it first ran (new jobs record it, see DEFAULT_PARAMS)."""
         return cls(
             temperature=params.get("temperature", "encoder"),
             refine=bool(params.get("refine", False)),
             smooth=float(params.get("smooth", 0.0)),
             bootstrap=int(params.get("bootstrap", 200)),
             seed=int(params.get("seed", 0)),
+            boundary=bool(params.get("boundary", False)),
         )
 
 
@@ -71,6 +76,20 @@ class FrameResult:
     stats: dict
 
 
+def normalised_frames(data: np.ndarray) -> np.ndarray:
+    """(H, W), (H, W, C) or (T, H, W) pixels -> (T, H, W) float32 (percentiles pooled)."""
+    norm = normalise(data)
+    return norm[None] if norm.ndim == 2 else norm
+
+
+def boundary_frequencies(
+    frames: list[np.ndarray], grids: list[ChipGrid], supports: list[dict]
+) -> np.ndarray:
+    """Spectral peaks of the support chips (normalised support frames, their grids and
+    {class index: [(row, col)]}) for the boundary refinement: (F, 2) cycles/px."""
+    return support_frequencies(frames, grids, supports, n_peaks=BoundaryConfig().n_peaks)
+
+
 def embed_frames(
     data: np.ndarray, *, encoder, chip_size: int, offset: tuple[int, int], seed: int = 0
 ) -> np.ndarray:
@@ -79,8 +98,7 @@ def embed_frames(
     A stack is normalised with percentiles pooled over its frames (frames stay comparable),
     like ``workers.fewshot.chipping.normalise``; every frame is embedded whole, batched.
     """
-    norm = normalise(data)
-    frames = norm[None] if norm.ndim == 2 else norm
+    frames = normalised_frames(data)
     grid = ChipGrid.for_shape(frames.shape[1:], chip_size, offset)
     if grid.rows < 1 or grid.cols < 1:
         raise ValueError(f"no {chip_size}px chip fits in a {frames.shape[1:]} image")
@@ -109,11 +127,15 @@ class Classifier:
         *,
         options: Options,
         encoder_temperature: float | None = None,
+        frequencies: np.ndarray | None = None,
     ) -> None:
         classes = sorted(support_emb)
         if classes != list(range(len(classes))) or len(classes) < 2:
             raise ValueError(f"support classes must be 0..K-1 with K >= 2, got {classes}")
+        if options.boundary and frequencies is None:
+            raise ValueError("boundary refinement needs the support chips' frequencies")
         self.options = options
+        self.frequencies = frequencies
         self.n_classes = len(classes)
         self.support = {
             k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in support_emb.items()
@@ -133,8 +155,11 @@ class Classifier:
         chip_size: int,
         pixel_size: float | None = None,
         pixel_unit: str | None = None,
+        pixels: np.ndarray | None = None,
+        offset: tuple[int, int] = (0, 0),
     ) -> FrameResult:
-        """Label one grid of embeddings (rows, cols, D)."""
+        """Label one grid of embeddings (rows, cols, D); with boundary refinement, ``pixels`` is
+        the normalised frame (H, W) and ``offset`` the grid's (y, x) offset."""
         rows, cols, dim = emb.shape
         opts = self.options
         with deterministic(opts.seed), single_thread():
@@ -148,6 +173,13 @@ class Classifier:
                     rows * cols, -1
                 )
             pred = prediction_from_log_probs(logp, protos)
+            if opts.boundary:
+                if pixels is None:
+                    raise ValueError("boundary refinement needs the frame's pixels")
+                grid = ChipGrid.for_shape(pixels.shape, chip_size, offset)
+                if (grid.rows, grid.cols) != (rows, cols):
+                    raise ValueError(f"{grid.rows}x{grid.cols} grid for {rows}x{cols} embeddings")
+                pred = refine_prediction(pred, pixels, grid, self.frequencies, protos.classes)
             boot = None
             if opts.bootstrap > 0:
                 boot = bootstrap_labels(q, self.support, n_resamples=opts.bootstrap, seed=opts.seed)

@@ -20,9 +20,17 @@ from django.utils import timezone
 from catalog.fair import persistent_url
 from catalog.models import Image
 from common import storage
+from workers.fewshot.chipping import ChipGrid
 
 from . import artefacts, exports
-from .engine import Classifier, FrameResult, Options, embed_frames
+from .engine import (
+    Classifier,
+    FrameResult,
+    Options,
+    boundary_frequencies,
+    embed_frames,
+    normalised_frames,
+)
 from .models import JobStatus, SegmentationJob, SegmentationResult
 from .services import support_classes
 
@@ -156,6 +164,7 @@ class _Images:
         self.params = job.params
         self._embeddings: dict[str, np.ndarray] = {}
         self._data: dict[str, np.ndarray] = {}
+        self._frames: dict[str, np.ndarray] = {}
 
     def data(self, image: Image) -> np.ndarray:
         """Decoded pixels (H, W) or (T, H, W) of the original (read once)."""
@@ -169,6 +178,17 @@ class _Images:
                 self._data[key] = formats.read(path, fmt=image.format).data
             self.clock.add("load", t)
         return self._data[key]
+
+    def frames(self, image: Image) -> np.ndarray:
+        """Normalised pixels (T, H, W), as the encoder saw them (for boundary refinement)."""
+        key = str(image.pk)
+        if key not in self._frames:
+            self._frames[key] = normalised_frames(self.data(image))
+        return self._frames[key]
+
+    def grid(self, frame: np.ndarray) -> ChipGrid:
+        """The job's chip grid over one (H, W) frame."""
+        return ChipGrid.for_shape(frame.shape, self.params["chip_size"], self.params["offset"])
 
     def embeddings(self, image: Image) -> np.ndarray:
         key = str(image.pk)
@@ -228,20 +248,31 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
     images = _Images(job, encoder, clock)
 
     # support embeddings: each support image embedded once (frame 0), pooled per class
+    options = Options.from_params(job.params)
     support: dict[int, list[np.ndarray]] = {c["index"]: [] for c in classes}
     by_image: dict[str, list[dict]] = {}
     for chip in version.chips:
         by_image.setdefault(str(chip["image"]), []).append(chip)
+    # for the boundary refinement: each support image's frame 0, its grid and chips per class
+    frames, grids, positions_of = [], [], []
     for image in Image.objects.filter(pk__in=list(by_image)):
         emb = images.embeddings(image)[0]
+        positions: dict[int, list[tuple[int, int]]] = {}
         for chip in by_image[str(image.pk)]:
-            support[index_of[str(chip["class"])]].append(emb[int(chip["row"]), int(chip["col"])])
+            k, row, col = index_of[str(chip["class"])], int(chip["row"]), int(chip["col"])
+            support[k].append(emb[row, col])
+            positions.setdefault(k, []).append((row, col))
+        if options.boundary:
+            frames.append(images.frames(image)[0])
+            grids.append(images.grid(frames[-1]))
+            positions_of.append(positions)
         _check_cancelled(job)
     t = time.perf_counter()
     classifier = Classifier(
         {k: np.stack(v) for k, v in support.items()},
-        options=Options.from_params(job.params),
+        options=options,
         encoder_temperature=getattr(encoder, "default_temperature", None),
+        frequencies=boundary_frequencies(frames, grids, positions_of) if options.boundary else None,
     )
     clock.add("classify", t)
 
@@ -253,12 +284,15 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
             _check_cancelled(job)
             if (str(image.pk), frame) in done:
                 continue
+            pixels = images.frames(image)[frame] if options.boundary else None
             t = time.perf_counter()
             result = classifier.classify(
                 emb[frame],
                 chip_size=grid.chip_size,
                 pixel_size=image.pixel_size,
                 pixel_unit=image.pixel_unit or None,
+                pixels=pixels,
+                offset=(grid.offset_y, grid.offset_x),
             )
             clock.add("classify", t)
             _save(job, image, grid, frame, result, classes, images, clock)

@@ -28,6 +28,11 @@ class JobParamsSerializer(serializers.Serializer):
         max_value=4,
         help_text="neighbour smoothing of chip probabilities",
     )
+    boundary = serializers.BooleanField(
+        required=False,
+        help_text="re-decide chips on class boundaries by the class fractions unmixed from "
+        "their pixels (default true); their probabilities are then those fractions",
+    )
     chip_size = serializers.IntegerField(
         required=False, min_value=1, help_text="must equal the support set's chip size"
     )

@@ -40,6 +40,7 @@ DEFAULT_PARAMS = {
     "seed": 0,
     "refine": False,
     "smooth": 0.0,
+    "boundary": True,
 }
 
 

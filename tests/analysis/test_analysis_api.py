@@ -12,6 +12,7 @@ import tifffile
 from PIL import Image as PILImage
 
 from analysis import artefacts, exports
+from analysis.engine import Options
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
 from analysis.runner import segmentation_job_run
 from analysis.selectors import latest_confidence
@@ -134,6 +135,7 @@ def test_whole_dataset_as_images(client_for, world, segmentable):
         ({"params": {"temperature": 1e-200}}, 400, "temperature"),  # NaN probabilities
         ({"params": {"temperature": 1e300}}, 400, "temperature"),
         ({"params": {"bootstrap": -1}}, 400, "bootstrap"),
+        ({"params": {"boundary": "sometimes"}}, 400, "boundary"),
         ({"support_set": None}, 400, "support_set"),
     ],
 )
@@ -401,6 +403,41 @@ def test_rerun_reproduces_labels_and_only_reclassifies(finished):
     c = artefacts.npz_load(SegmentationResult.objects.get(job=cold).arrays_key)
     np.testing.assert_array_equal(a["labels"], c["labels"])
     assert client.post(f"{JOBS}{job.pk}/cancel").status_code == 409
+
+
+def test_boundary_refinement_is_a_recorded_param(client_for, world, segmentable):
+    """New jobs record boundary: true and re-decide only chips on class boundaries, whose
+    probabilities become unmixed class fractions; boundary: false classifies by prototypes only,
+    and so do re-runs of jobs from before the param existed."""
+    client = client_for(world.annotator)
+    # a high temperature: every chip is unsure, so every boundary chip is re-decided
+    hot = {"temperature": 1000.0}
+    on = run(create(client, **job_body(segmentable, params=hot)).json()["id"])
+    off = run(
+        create(client, **job_body(segmentable, params={**hot, "boundary": False})).json()["id"]
+    )
+    assert on.status == off.status == JobStatus.SUCCEEDED, (on.error, off.error)
+    assert on.params["boundary"] is True and off.params["boundary"] is False
+    a = artefacts.npz_load(SegmentationResult.objects.get(job=on).arrays_key)
+    b = artefacts.npz_load(SegmentationResult.objects.get(job=off).arrays_key)
+    redecided = (a["probs"] != b["probs"]).any(-1)
+    assert redecided.any()
+    # only chips with a neighbour of another class (in the prototype labels) are re-decided
+    padded = np.pad(b["labels"], 1, mode="edge")
+    rows, cols = b["labels"].shape
+    shifted = [
+        padded[1 + y : 1 + y + rows, 1 + x : 1 + x + cols] for y in (-1, 0, 1) for x in (-1, 0, 1)
+    ]
+    on_boundary = (np.stack(shifted) != b["labels"]).any(0)
+    assert on_boundary[redecided].all()
+    np.testing.assert_array_equal(a["labels"][~redecided], b["labels"][~redecided])
+    np.testing.assert_allclose(a["probs"].sum(-1), 1.0, rtol=1e-5)
+    truth = chip_truth_grid(segmentable["sim"])
+    # measured: 64 / 64 chips right with it, 59 / 64 without (the interface chips)
+    assert (a["labels"] == truth).mean() > (b["labels"] == truth).mean()
+    assert Options.from_params({k: v for k, v in on.params.items() if k != "boundary"}) == (
+        Options.from_params(off.params)
+    )
 
 
 def test_time_series_is_segmented_frame_by_frame(client_for, world, segmentable):

@@ -32,12 +32,14 @@ from scipy import ndimage
 from scipy.optimize import nnls
 
 from workers.fewshot.chipping import ChipGrid
+from workers.fewshot.classifier import Prediction
 
 __all__ = [
     "BoundaryConfig",
     "Unmixed",
     "chip_features",
     "refine_boundaries",
+    "refine_prediction",
     "support_frequencies",
 ]
 
@@ -238,3 +240,28 @@ def refine_boundaries(
                 fractions[r, c, col_of[k]] = wk
             out[r, c] = cands[int(np.argmax(w))]
     return Unmixed(out, fractions)
+
+
+def refine_prediction(
+    pred: Prediction,
+    norm: np.ndarray,
+    grid: ChipGrid,
+    freqs: np.ndarray,
+    classes: Sequence[int],
+    cfg: BoundaryConfig | None = None,
+) -> Prediction:
+    """A flat (rows * cols) prediction with its boundary chips re-decided on the normalised
+    image ``norm``; their probabilities become the unmixed class fractions."""
+    shape = (grid.rows, grid.cols)
+    unmixed = refine_boundaries(
+        pred.labels.reshape(shape),
+        pred.confidence.reshape(shape),
+        chip_features(norm, grid, freqs),
+        classes,
+        cfg,
+    )
+    decided = unmixed.decided.ravel()
+    probs = pred.probs.copy()
+    probs[decided] = unmixed.fractions.reshape(grid.n_chips, -1)[decided].astype(probs.dtype)
+    labels = unmixed.labels.ravel().astype(pred.labels.dtype)
+    return Prediction(probs, labels, probs.max(axis=1))

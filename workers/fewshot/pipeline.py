@@ -10,15 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from workers.fewshot.boundary import (
-    BoundaryConfig,
-    chip_features,
-    refine_boundaries,
-    support_frequencies,
-)
+from workers.fewshot.boundary import BoundaryConfig, refine_prediction, support_frequencies
 from workers.fewshot.chipping import ChipGrid, normalise
 from workers.fewshot.classifier import (
-    Prediction,
     Prototypes,
     calibrate_temperature,
     fit_prototypes,
@@ -213,7 +207,7 @@ def segment_images(
             pred = prediction_from_log_probs(logp, protos)
             timer.lap("classify")
             if opts.boundary is not None:
-                pred = _refine_boundaries(pred, norm, grid, freqs, protos.classes, opts.boundary)
+                pred = refine_prediction(pred, norm, grid, freqs, protos.classes, opts.boundary)
                 timer.lap("boundary")
             boot = None
             if opts.bootstrap > 0:
@@ -252,29 +246,6 @@ def segment_images(
     for r in results:
         r.timings = timings
     return results
-
-
-def _refine_boundaries(
-    pred: Prediction,
-    norm: np.ndarray,
-    grid: ChipGrid,
-    freqs: np.ndarray,
-    classes: Sequence[int],
-    cfg: BoundaryConfig,
-) -> Prediction:
-    """Prediction with boundary chips re-decided; their probabilities are the unmixed fractions."""
-    shape = (grid.rows, grid.cols)
-    unmixed = refine_boundaries(
-        pred.labels.reshape(shape),
-        pred.confidence.reshape(shape),
-        chip_features(norm, grid, freqs),
-        classes,
-        cfg,
-    )
-    decided = unmixed.decided.ravel()
-    probs = pred.probs.copy()
-    probs[decided] = unmixed.fractions.reshape(grid.n_chips, -1)[decided].astype(probs.dtype)
-    return Prediction(probs, unmixed.labels.ravel().astype(pred.labels.dtype), probs.max(axis=1))
 
 
 def _temperature(choice: float | str, enc: Encoder, support_emb: dict[int, torch.Tensor]) -> float:
