@@ -15,7 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from workers.fewshot.boundary import BoundaryConfig, refine_prediction, support_frequencies
+from workers.fewshot.boundary import (
+    BoundaryConfig,
+    chip_features,
+    refine_prediction,
+    support_frequencies,
+)
 from workers.fewshot.chipping import ChipGrid, normalise
 from workers.fewshot.classifier import (
     calibrate_temperature,
@@ -162,6 +167,15 @@ class Classifier:
         the normalised frame (H, W) and ``offset`` the grid's (y, x) offset."""
         rows, cols, dim = emb.shape
         opts = self.options
+        features = None
+        if opts.boundary:
+            if pixels is None:
+                raise ValueError("boundary refinement needs the frame's pixels")
+            grid = ChipGrid.for_shape(pixels.shape, chip_size, offset)
+            if (grid.rows, grid.cols) != (rows, cols):
+                raise ValueError(f"{grid.rows}x{grid.cols} grid for {rows}x{cols} embeddings")
+            # FFTs of a whole frame: worth the threads that the small steps below do without
+            features = chip_features(pixels, grid, self.frequencies)
         with deterministic(opts.seed), single_thread():
             q = torch.as_tensor(np.ascontiguousarray(emb, np.float32)).reshape(-1, dim)
             protos = self.protos
@@ -173,13 +187,8 @@ class Classifier:
                     rows * cols, -1
                 )
             pred = prediction_from_log_probs(logp, protos)
-            if opts.boundary:
-                if pixels is None:
-                    raise ValueError("boundary refinement needs the frame's pixels")
-                grid = ChipGrid.for_shape(pixels.shape, chip_size, offset)
-                if (grid.rows, grid.cols) != (rows, cols):
-                    raise ValueError(f"{grid.rows}x{grid.cols} grid for {rows}x{cols} embeddings")
-                pred = refine_prediction(pred, pixels, grid, self.frequencies, protos.classes)
+            if features is not None:
+                pred = refine_prediction(pred, features, protos.classes)
             boot = None
             if opts.bootstrap > 0:
                 boot = bootstrap_labels(q, self.support, n_resamples=opts.bootstrap, seed=opts.seed)

@@ -164,7 +164,6 @@ class _Images:
         self.params = job.params
         self._embeddings: dict[str, np.ndarray] = {}
         self._data: dict[str, np.ndarray] = {}
-        self._frames: dict[str, np.ndarray] = {}
 
     def data(self, image: Image) -> np.ndarray:
         """Decoded pixels (H, W) or (T, H, W) of the original (read once)."""
@@ -180,11 +179,15 @@ class _Images:
         return self._data[key]
 
     def frames(self, image: Image) -> np.ndarray:
-        """Normalised pixels (T, H, W), as the encoder saw them (for boundary refinement)."""
-        key = str(image.pk)
-        if key not in self._frames:
-            self._frames[key] = normalised_frames(self.data(image))
-        return self._frames[key]
+        """Normalised pixels (T, H, W), as the encoder saw them (for boundary refinement);
+        kept in the worker's memory cache like embeddings, so an edited support set's re-run
+        neither reads nor normalises the original again."""
+        key = f"frames:{image.sha256}"
+        frames = artefacts.MEMORY_CACHE.get(key)
+        if frames is None:
+            frames = normalised_frames(self.data(image))
+            artefacts.MEMORY_CACHE.put(key, frames)
+        return frames
 
     def grid(self, frame: np.ndarray) -> ChipGrid:
         """The job's chip grid over one (H, W) frame."""

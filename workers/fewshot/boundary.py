@@ -244,24 +244,23 @@ def refine_boundaries(
 
 def refine_prediction(
     pred: Prediction,
-    norm: np.ndarray,
-    grid: ChipGrid,
-    freqs: np.ndarray,
+    features: np.ndarray,
     classes: Sequence[int],
     cfg: BoundaryConfig | None = None,
 ) -> Prediction:
-    """A flat (rows * cols) prediction with its boundary chips re-decided on the normalised
-    image ``norm``; their probabilities become the unmixed class fractions."""
-    shape = (grid.rows, grid.cols)
+    """A flat (rows * cols) prediction with its boundary chips re-decided, given the grid's
+    :func:`chip_features` (rows, cols, F); re-decided chips' probabilities become their
+    unmixed class fractions."""
+    rows, cols = features.shape[:2]
     unmixed = refine_boundaries(
-        pred.labels.reshape(shape),
-        pred.confidence.reshape(shape),
-        chip_features(norm, grid, freqs),
+        pred.labels.reshape(rows, cols),
+        pred.confidence.reshape(rows, cols),
+        features,
         classes,
         cfg,
     )
     decided = unmixed.decided.ravel()
     probs = pred.probs.copy()
-    probs[decided] = unmixed.fractions.reshape(grid.n_chips, -1)[decided].astype(probs.dtype)
+    probs[decided] = unmixed.fractions.reshape(rows * cols, -1)[decided].astype(probs.dtype)
     labels = unmixed.labels.ravel().astype(pred.labels.dtype)
     return Prediction(probs, labels, probs.max(axis=1))

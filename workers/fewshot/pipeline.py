@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from workers.fewshot.boundary import BoundaryConfig, refine_prediction, support_frequencies
+from workers.fewshot.boundary import (
+    BoundaryConfig,
+    chip_features,
+    refine_prediction,
+    support_frequencies,
+)
 from workers.fewshot.chipping import ChipGrid, normalise
 from workers.fewshot.classifier import (
     Prototypes,
@@ -207,7 +212,8 @@ def segment_images(
             pred = prediction_from_log_probs(logp, protos)
             timer.lap("classify")
             if opts.boundary is not None:
-                pred = refine_prediction(pred, norm, grid, freqs, protos.classes, opts.boundary)
+                features = chip_features(norm, grid, freqs)
+                pred = refine_prediction(pred, features, protos.classes, opts.boundary)
                 timer.lap("boundary")
             boot = None
             if opts.bootstrap > 0:
