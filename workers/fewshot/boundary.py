@@ -12,7 +12,7 @@ and the chip takes the class with the largest one.
 The per-pixel maps are the amplitudes of complex Gabor filters tuned to the strongest spectral
 peaks of the support chips' windows (lattice spacing, orientation and motif: what tells lattice
 domains apart), plus intensity and squared intensity. They are computed on the region the grid
-covers with one FFT of the image and one small inverse FFT per peak, decimated to 8 samples per
+covers with one FFT of the image and one small inverse FFT per peak, decimated to 4 samples per
 chip side (the amplitudes vary on the scale of the filter, about a fifth of a chip).
 
 Only chips whose label differs from a neighbour's and whose confidence is below a threshold are
@@ -133,8 +133,21 @@ def support_frequencies(
 
 
 def _decimation(chip_size: int) -> int:
-    """Largest divisor of the chip size leaving at least 8 samples per chip side (1 below 16 px)."""
-    return max(d for d in range(1, max(1, chip_size // 8) + 1) if chip_size % d == 0)
+    """Largest divisor of the chip size leaving at least 4 samples per chip side (1 below 8 px).
+
+    4 samples per side measured as accurate as 8 on the validation images (lattices 0.966 both,
+    textures 0.808 vs 0.810) at two thirds of the time."""
+    return max(d for d in range(1, max(1, chip_size // 4) + 1) if chip_size % d == 0)
+
+
+def _band(half: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor, width: int) -> torch.Tensor:
+    """Bins (iy x ix) of the full 2-D spectrum of a real image from its ``rfft2`` ``half``:
+    columns past the middle are the complex conjugates of the mirrored bins."""
+    mirrored = ix > width // 2
+    cols = torch.where(mirrored, width - ix, ix)[None, :]
+    rows = torch.where(mirrored[None, :], (-iy[:, None]) % half.shape[0], iy[:, None])
+    values = half[rows, cols.expand_as(rows)]
+    return torch.where(mirrored[None, :], values.conj(), values)
 
 
 def chip_features(norm: np.ndarray, grid: ChipGrid, freqs: np.ndarray) -> np.ndarray:
@@ -153,7 +166,7 @@ def chip_features(norm: np.ndarray, grid: ChipGrid, freqs: np.ndarray) -> np.nda
         H, W = a.shape
         d = _decimation(s)
         h, w = H // d, W // d
-        spec = torch.fft.fft2(a - a.mean())
+        spec = torch.fft.rfft2(a - a.mean())  # (H, W // 2 + 1): half the work of fft2
         oy = torch.fft.fftfreq(h, 1 / h).round().long()  # bin offsets in FFT order
         ox = torch.fft.fftfreq(w, 1 / w).round().long()
         sf = 1 / (2 * math.pi * gabor_sigma(s))
@@ -167,7 +180,7 @@ def chip_features(norm: np.ndarray, grid: ChipGrid, freqs: np.ndarray) -> np.nda
         n = s // d
         for ky, kx in freqs:
             cy, cx = round(ky * H), round(kx * W)
-            sub = spec[((cy + oy) % H)[:, None], ((cx + ox) % W)[None, :]]
+            sub = _band(spec, (cy + oy) % H, (cx + ox) % W, W)
             amp = torch.fft.ifft2(sub * filt).abs()  # (h, w): one sample per d x d cell
             feats.append(amp.reshape(rows, n, cols, n).mean(dim=(1, 3)))
     return torch.stack(feats, dim=-1).double().numpy()
