@@ -3,7 +3,9 @@
 Keys are deterministic (a re-delivered task overwrites the same objects):
 
 - ``labs/<lab>/segmentations/<job>/<image>/f<frame>/arrays.npz`` (+ one object per export kind)
-- ``labs/<lab>/embeddings/<model version>/<image sha256>/c<size>_y<top>_x<left>.npz``
+- ``labs/<lab>/embeddings/<model version>/<image sha256>/r<recipe>_c<size>_y<top>_x<left>.npz``
+  (recipe: ``workers.fewshot.chipping.NORMALISE_RECIPE``, so an engine whose normalisation
+  changed never reuses embeddings of what an older one saw)
 
 Embeddings are a pure function of (image bytes, model version, chip size, offset), so they
 are cached: in the worker's memory (a small LRU) and in storage, and a job whose images were
@@ -21,6 +23,7 @@ from collections import OrderedDict
 import numpy as np
 
 from common import storage
+from workers.fewshot.chipping import NORMALISE_RECIPE
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ def embeddings_key(
 ) -> str:
     return (
         f"labs/{lab_id}/embeddings/{model_version_id}/{sha256}/"
-        f"c{chip_size}_y{offset[0]}_x{offset[1]}.npz"
+        f"r{NORMALISE_RECIPE}_c{chip_size}_y{offset[0]}_x{offset[1]}.npz"
     )
 
 

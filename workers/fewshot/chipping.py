@@ -7,7 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["ChipGrid", "chip_truth", "normalise", "to_grey"]
+__all__ = ["NORMALISE_RECIPE", "ChipGrid", "chip_truth", "normalise", "to_grey"]
+
+#: bumped whenever ``normalise`` changes what an encoder sees (cached embeddings name it):
+#: 2 = percentiles of a ~250k-pixel subsample with an odd step (1: ~1M pixels, any step)
+NORMALISE_RECIPE = 2
 
 
 @dataclass(frozen=True)
@@ -144,8 +148,11 @@ def normalise(array: np.ndarray, *, low: float = 0.5, high: float = 99.5) -> np.
         raise ValueError(f"expected (H, W), (H, W, 3) or (T, H, W), got shape {a.shape}")
     floating = np.issubdtype(a.dtype, np.floating)
     flat = a.reshape(-1)
-    # Percentiles of a ~1M-pixel subsample are exact enough and keep 4k x 4k images fast.
-    sample = flat[:: max(1, flat.size // 1_000_000)]
+    # Percentiles of a ~250k-pixel subsample are exact enough (rank error ~0.01 %) and cost a
+    # fifth of a full 1M-pixel partition. The step is odd so that, on even image widths, each
+    # row samples other columns: a step dividing the width would read the same few columns of
+    # every row and miss the peaks of a lattice whose period shares that step.
+    sample = flat[:: max(1, flat.size // 250_000) | 1]
     if floating:
         sample = sample[np.isfinite(sample)]
     if sample.size == 0:
