@@ -188,10 +188,13 @@ class Classifier:
                 )
             pred = prediction_from_log_probs(logp, protos)
             if features is not None:
-                pred = refine_prediction(pred, features, protos.classes)
+                pred, decided = refine_prediction(pred, features, protos.classes)
             boot = None
             if opts.bootstrap > 0:
                 boot = bootstrap_labels(q, self.support, n_resamples=opts.bootstrap, seed=opts.seed)
+                if features is not None:
+                    # unmixed chips keep their label in every resample (as in pipeline.segment)
+                    boot[:, decided] = pred.labels[decided]
             labels = pred.labels.reshape(rows, cols)
             stats = abundance(
                 labels,

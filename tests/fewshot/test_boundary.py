@@ -120,3 +120,15 @@ def test_segment_labels_straddling_chips_by_majority_and_reports_fractions():
         options=SegmentOptions(boundary=None),
     )
     assert "boundary" not in off.timings
+
+
+def test_fraction_intervals_contain_the_refined_fractions():
+    """Support resampling relabels chips by prototype; chips decided by unmixing keep their
+    label in every resample, so the interval stays around the reported fractions."""
+    image, _ = two_domains(256, 64 + 22, height=96, seed=2)
+    support = {0: [(0, 0), (2, 1)], 1: [(0, 6), (1, 7)]}
+    seg = segment(image, chip_size=32, support=support, encoder=build_encoder("default"))
+    st = seg.stats
+    assert st["fractions"][0] == pytest.approx(9 / 24)  # three columns of three chips
+    for k in (0, 1):
+        assert st["fractions_ci_low"][k] <= st["fractions"][k] <= st["fractions_ci_high"][k]

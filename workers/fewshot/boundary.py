@@ -260,10 +260,10 @@ def refine_prediction(
     features: np.ndarray,
     classes: Sequence[int],
     cfg: BoundaryConfig | None = None,
-) -> Prediction:
+) -> tuple[Prediction, np.ndarray]:
     """A flat (rows * cols) prediction with its boundary chips re-decided, given the grid's
-    :func:`chip_features` (rows, cols, F); re-decided chips' probabilities become their
-    unmixed class fractions."""
+    :func:`chip_features` (rows, cols, F), and the flat mask of the re-decided chips; their
+    probabilities become their unmixed class fractions."""
     rows, cols = features.shape[:2]
     unmixed = refine_boundaries(
         pred.labels.reshape(rows, cols),
@@ -276,4 +276,4 @@ def refine_prediction(
     probs = pred.probs.copy()
     probs[decided] = unmixed.fractions.reshape(rows * cols, -1)[decided].astype(probs.dtype)
     labels = unmixed.labels.ravel().astype(pred.labels.dtype)
-    return Prediction(probs, labels, probs.max(axis=1))
+    return Prediction(probs, labels, probs.max(axis=1)), decided

@@ -213,12 +213,16 @@ def segment_images(
             timer.lap("classify")
             if opts.boundary is not None:
                 features = chip_features(norm, grid, freqs)
-                pred = refine_prediction(pred, features, protos.classes, opts.boundary)
+                pred, decided = refine_prediction(pred, features, protos.classes, opts.boundary)
                 timer.lap("boundary")
             boot = None
             if opts.bootstrap > 0:
                 idx = bootstrap_labels(emb, support_emb, n_resamples=opts.bootstrap, seed=seed)
                 boot = np.asarray(classes)[idx]
+                if opts.boundary is not None:
+                    # unmixing does not use the prototypes: its chips keep their label in
+                    # every support resample (else the interval is centred on other labels)
+                    boot[:, decided] = pred.labels[decided]
             n_ids = classes[-1] + 1
             probs_by_id = np.zeros((grid.n_chips, n_ids), np.float32)
             probs_by_id[:, classes] = pred.probs
