@@ -75,7 +75,7 @@ export async function mount(ws, panel) {
   let describeSeq = 0;
   append(panel, [
     h("h2", {}, "Segment"),
-    h("p", { class: "muted small" }, "Freezes your current support set as a new version and labels every chip of the grid by its nearest class prototype."),
+    h("p", { class: "muted small" }, "Freezes your current support set as a new version and labels every chip of the grid by its nearest class prototype; a chip on a boundary between classes takes the class that covers most of it (its confidence is then that class's share)."),
     sourceBox,
     canRun ? modelBox : null,
     summary,
