@@ -151,10 +151,10 @@ def _band(half: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor, width: int) ->
 
 
 def chip_features(norm: np.ndarray, grid: ChipGrid, freqs: np.ndarray) -> np.ndarray:
-    """Chip means of per-pixel maps, linear in class areas: (rows, cols, F + 2) float64.
+    """Chip means of per-pixel maps, linear in class areas: (rows, cols, 2 + F) float64.
 
-    Columns: the Gabor amplitude at each frequency of ``freqs`` (spatial sigma
-    :func:`gabor_sigma`), then intensity and squared intensity.
+    Columns: intensity, squared intensity, then the Gabor amplitude at each frequency of
+    ``freqs`` (spatial sigma :func:`gabor_sigma`).
     """
     s = grid.chip_size
     ys, xs = grid.covered
