@@ -15,12 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from workers.fewshot.boundary import (
-    BoundaryConfig,
-    chip_features,
-    refine_prediction,
-    support_frequencies,
-)
+from workers.fewshot.boundary import chip_features, refine_prediction
 from workers.fewshot.chipping import ChipGrid, normalise
 from workers.fewshot.classifier import (
     calibrate_temperature,
@@ -87,14 +82,6 @@ def normalised_frames(data: np.ndarray) -> np.ndarray:
     return norm[None] if norm.ndim == 2 else norm
 
 
-def boundary_frequencies(
-    frames: list[np.ndarray], grids: list[ChipGrid], supports: list[dict]
-) -> np.ndarray:
-    """Spectral peaks of the support chips (normalised support frames, their grids and
-    {class index: [(row, col)]}) for the boundary refinement: (F, 2) cycles/px."""
-    return support_frequencies(frames, grids, supports, n_peaks=BoundaryConfig().n_peaks)
-
-
 def embed_frames(
     data: np.ndarray, *, encoder, chip_size: int, offset: tuple[int, int], seed: int = 0
 ) -> np.ndarray:
@@ -138,7 +125,10 @@ class Classifier:
         if classes != list(range(len(classes))) or len(classes) < 2:
             raise ValueError(f"support classes must be 0..K-1 with K >= 2, got {classes}")
         if options.boundary and frequencies is None:
-            raise ValueError("boundary refinement needs the support chips' frequencies")
+            raise ValueError(
+                "boundary refinement needs the support chips' frequencies "
+                "(workers.fewshot.boundary.support_frequencies)"
+            )
         self.options = options
         self.frequencies = frequencies
         self.n_classes = len(classes)

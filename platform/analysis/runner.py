@@ -20,6 +20,7 @@ from django.utils import timezone
 from catalog.fair import persistent_url
 from catalog.models import Image
 from common import storage
+from workers.fewshot.boundary import support_frequencies
 from workers.fewshot.chipping import ChipGrid
 
 from . import artefacts, exports
@@ -27,7 +28,6 @@ from .engine import (
     Classifier,
     FrameResult,
     Options,
-    boundary_frequencies,
     embed_frames,
     normalised_frames,
 )
@@ -275,7 +275,7 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
         {k: np.stack(v) for k, v in support.items()},
         options=options,
         encoder_temperature=getattr(encoder, "default_temperature", None),
-        frequencies=boundary_frequencies(frames, grids, positions_of) if options.boundary else None,
+        frequencies=support_frequencies(frames, grids, positions_of) if options.boundary else None,
     )
     clock.add("classify", t)
 

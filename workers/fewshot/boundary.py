@@ -89,7 +89,7 @@ def support_frequencies(
     grids: Sequence[ChipGrid],
     supports: Sequence[Support],
     *,
-    n_peaks: int = 8,
+    n_peaks: int = BoundaryConfig.n_peaks,
 ) -> np.ndarray:
     """Strongest spectral peaks of each class's support windows -> (F, 2) (ky, kx) cycles/px.
 
@@ -249,8 +249,7 @@ def refine_boundaries(
             total = w.sum()
             w = w / total if total > 0 else np.full(len(cands), 1 / len(cands))
             fractions[r, c] = 0.0
-            for k, wk in zip(cands, w, strict=True):
-                fractions[r, c, col_of[k]] = wk
+            fractions[r, c, [col_of[k] for k in cands]] = w
             out[r, c] = cands[int(np.argmax(w))]
     return Unmixed(out, fractions)
 

@@ -131,6 +131,7 @@ class EncoderMethod:
 
     def predict(self, support: Support) -> tuple[np.ndarray, float]:
         """Classify every chip via ``pipeline.segment``; embedding comes from the cache."""
+        from workers.fewshot.boundary import BoundaryConfig
         from workers.fewshot.pipeline import SegmentOptions, segment
 
         t0 = time.perf_counter()
@@ -141,9 +142,9 @@ class EncoderMethod:
             encoder=self._encoder,
             offset=self._grid.offset,
             seed=self._seed,
-            options=SegmentOptions(bootstrap=0)
-            if self._boundary
-            else SegmentOptions(bootstrap=0, boundary=None),
+            options=SegmentOptions(
+                bootstrap=0, boundary=BoundaryConfig() if self._boundary else None
+            ),
         )
         # The cached embedding costs ~nothing here; its real cost is counted by prepare().
         return np.asarray(seg.labels), time.perf_counter() - t0
