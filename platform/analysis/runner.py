@@ -20,21 +20,35 @@ from django.utils import timezone
 from catalog.fair import persistent_url
 from catalog.models import Image
 from common import storage
-from workers.fewshot.boundary import support_frequencies
+from workers.fewshot.boundary import BoundaryConfig
 from workers.fewshot.chipping import ChipGrid
-
-from . import artefacts, exports
-from .engine import (
-    Classifier,
-    FrameResult,
-    Options,
-    embed_frames,
+from workers.fewshot.pipeline import (
+    Embedded,
+    Segmentation,
+    Segmenter,
+    SegmentOptions,
+    embed,
     normalised_frames,
 )
+
+from . import artefacts, exports
 from .models import JobStatus, SegmentationJob, SegmentationResult
 from .services import support_classes
 
 log = logging.getLogger(__name__)
+
+
+def options_from_params(params: dict) -> SegmentOptions:
+    """The core's options for a job's params; a job from before boundary refinement (no
+    "boundary" param) re-runs without it, as it first ran (new jobs record it)."""
+    return SegmentOptions(
+        temperature=params.get("temperature", "encoder"),
+        refine=bool(params.get("refine", False)),
+        smooth=float(params.get("smooth", 0.0)),
+        bootstrap=int(params.get("bootstrap", 200)),
+        seed=int(params.get("seed", 0)),
+        boundary=BoundaryConfig() if params.get("boundary", False) else None,
+    )
 
 
 class JobCancelled(Exception):
@@ -103,22 +117,21 @@ def warm_up() -> None:
     from workers.fewshot.encoders import build_encoder
 
     rng = np.random.default_rng(0)
-    embed_frames(
-        rng.random((64, 64)).astype(np.float32),
-        encoder=build_encoder("fourier"),
-        chip_size=32,
-        offset=(0, 0),
+    image = embed(
+        rng.random((64, 64)).astype(np.float32), encoder=build_encoder("fourier"), chip_size=32
     )
     torch.nn.functional.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(2, 1, 3, 3))
-    support = {k: rng.normal(size=(2, 8)).astype(np.float32) for k in range(2)}
-    frame = Classifier(support, options=Options(bootstrap=2), encoder_temperature=1.0).classify(
-        rng.normal(size=(2, 2, 8)).astype(np.float32), chip_size=4
-    )
+    frame = Segmenter.fit(
+        [image],
+        [{0: [(0, 0)], 1: [(1, 1)]}],
+        options=SegmentOptions(bootstrap=2),
+        encoder_temperature=1.0,
+    ).classify(image.embeddings[0], grid=image.grid, pixels=image.frames[0])
     classes = [{"name": "a", "colour": "#ff0000"}, {"name": "b", "colour": "#0000ff"}]
-    geometry = {"chip_size": 4, "offset": (0, 0), "image_shape": (8, 8)}
+    geometry = {"chip_size": 32, "offset": (0, 0), "image_shape": (64, 64)}
     exports.chart_png(frame.stats, classes)
     exports.mask_ome_tiff(frame.labels, classes, **geometry)
-    exports.overlay_png(np.zeros((8, 8), np.uint8), frame.labels, classes, **geometry)
+    exports.overlay_png(np.zeros((64, 64), np.uint8), frame.labels, classes, **geometry)
     artefacts.npz_bytes(x=frame.probs)
 
 
@@ -162,7 +175,8 @@ class _Images:
     def __init__(self, job: SegmentationJob, encoder, clock: _Clock) -> None:
         self.job, self.encoder, self.clock = job, encoder, clock
         self.params = job.params
-        self._embeddings: dict[str, np.ndarray] = {}
+        self.options = options_from_params(job.params)
+        self._embedded: dict[str, Embedded] = {}
         self._data: dict[str, np.ndarray] = {}
 
     def data(self, image: Image) -> np.ndarray:
@@ -189,14 +203,12 @@ class _Images:
             artefacts.MEMORY_CACHE.put(key, frames)
         return frames
 
-    def grid(self, frame: np.ndarray) -> ChipGrid:
-        """The job's chip grid over one (H, W) frame."""
-        return ChipGrid.for_shape(frame.shape, self.params["chip_size"], self.params["offset"])
-
-    def embeddings(self, image: Image) -> np.ndarray:
+    def embedded(self, image: Image) -> Embedded:
+        """The image embedded on the job's grid (through the embeddings cache); its frames are
+        kept only for boundary refinement."""
         key = str(image.pk)
-        if key in self._embeddings:
-            return self._embeddings[key]
+        if key in self._embedded:
+            return self._embedded[key]
         offset = tuple(self.params["offset"])
         cache_key = artefacts.embeddings_key(
             lab_id=self.job.lab_id,
@@ -211,20 +223,24 @@ class _Images:
         if emb is None:
             data = self.data(image)
             t = time.perf_counter()
-            emb = embed_frames(
+            out = embed(
                 data,
                 encoder=self.encoder,
                 chip_size=self.params["chip_size"],
                 offset=offset,
-                seed=int(self.params.get("seed", 0)),
+                seed=self.options.seed,
             )
             t = self.clock.add("embed", t)
-            artefacts.embeddings_put(cache_key, emb)
+            artefacts.embeddings_put(cache_key, out.embeddings)
+            artefacts.MEMORY_CACHE.put(f"frames:{image.sha256}", out.frames)
             self.clock.add("save", t)
+            emb = out.embeddings
         else:
             self.clock.add("load", t)
-        self._embeddings[key] = emb
-        return emb
+        frames = self.frames(image) if self.options.boundary is not None else None
+        grid = ChipGrid.for_shape((image.height, image.width), self.params["chip_size"], offset)
+        self._embedded[key] = Embedded(frames, grid, emb)
+        return self._embedded[key]
 
     def preview(self, image: Image, frame: int) -> np.ndarray:
         """The grey preview the overlay is drawn on (frame 0: the stored one)."""
@@ -250,59 +266,49 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
     encoder = _encoder(job, clock)
     images = _Images(job, encoder, clock)
 
-    # support embeddings: each support image embedded once (frame 0), pooled per class
-    options = Options.from_params(job.params)
-    support: dict[int, list[np.ndarray]] = {c["index"]: [] for c in classes}
-    by_image: dict[str, list[dict]] = {}
+    # the support chips, per image they were picked on (frame 0), as class index -> positions
+    by_image: dict[str, dict[int, list[tuple[int, int]]]] = {}
     for chip in version.chips:
-        by_image.setdefault(str(chip["image"]), []).append(chip)
-    # for the boundary refinement: each support image's frame 0, its grid and chips per class
-    frames, grids, positions_of = [], [], []
+        positions = by_image.setdefault(str(chip["image"]), {})
+        positions.setdefault(index_of[str(chip["class"])], []).append(
+            (int(chip["row"]), int(chip["col"]))
+        )
+    support_images, support = [], []
     for image in Image.objects.filter(pk__in=list(by_image)):
-        emb = images.embeddings(image)[0]
-        positions: dict[int, list[tuple[int, int]]] = {}
-        for chip in by_image[str(image.pk)]:
-            k, row, col = index_of[str(chip["class"])], int(chip["row"]), int(chip["col"])
-            support[k].append(emb[row, col])
-            positions.setdefault(k, []).append((row, col))
-        if options.boundary:
-            frames.append(images.frames(image)[0])
-            grids.append(images.grid(frames[-1]))
-            positions_of.append(positions)
+        support_images.append(images.embedded(image))
+        support.append(by_image[str(image.pk)])
         _check_cancelled(job)
     t = time.perf_counter()
-    classifier = Classifier(
-        {k: np.stack(v) for k, v in support.items()},
-        options=options,
+    segmenter = Segmenter.fit(
+        support_images,
+        support,
+        options=images.options,
         encoder_temperature=getattr(encoder, "default_temperature", None),
-        frequencies=support_frequencies(frames, grids, positions_of) if options.boundary else None,
     )
     clock.add("classify", t)
 
     done = {(str(i), f) for i, f in job.results.values_list("image_id", "frame")}
     for job_image in job.job_images.select_related("image", "grid").order_by("order"):
         image, grid = job_image.image, job_image.grid
-        emb = images.embeddings(image)
-        for frame in range(emb.shape[0]):
+        embedded = images.embedded(image)
+        for frame in range(embedded.embeddings.shape[0]):
             _check_cancelled(job)
             if (str(image.pk), frame) in done:
                 continue
-            pixels = images.frames(image)[frame] if options.boundary else None
             t = time.perf_counter()
-            result = classifier.classify(
-                emb[frame],
-                chip_size=grid.chip_size,
+            result = segmenter.classify(
+                embedded.embeddings[frame],
+                grid=embedded.grid,
+                pixels=None if embedded.frames is None else embedded.frames[frame],
                 pixel_size=image.pixel_size,
                 pixel_unit=image.pixel_unit or None,
-                pixels=pixels,
-                offset=(grid.offset_y, grid.offset_x),
             )
             clock.add("classify", t)
             _save(job, image, grid, frame, result, classes, images, clock)
             SegmentationJob.objects.filter(pk=job.pk).update(
                 progress_done=F("progress_done") + grid.rows * grid.cols
             )
-        if emb.shape[0] > 1:
+        if embedded.embeddings.shape[0] > 1:
             _write_series(job, image)
 
 
@@ -358,7 +364,7 @@ def _save(
     image: Image,
     grid,
     frame: int,
-    result: FrameResult,
+    result: Segmentation,
     classes: list[dict],
     images: _Images,
     clock: _Clock,

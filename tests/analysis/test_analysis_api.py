@@ -12,9 +12,8 @@ import tifffile
 from PIL import Image as PILImage
 
 from analysis import artefacts, exports
-from analysis.engine import Options
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
-from analysis.runner import segmentation_job_run
+from analysis.runner import options_from_params, segmentation_job_run
 from analysis.selectors import latest_confidence
 from catalog.models import Dataset, ImageStatus, Visibility
 from labeling.models import SupportSetVersion
@@ -435,8 +434,8 @@ def test_boundary_refinement_is_a_recorded_param(client_for, world, segmentable)
     truth = chip_truth_grid(segmentable["sim"])
     # measured: 64 / 64 chips right with it, 59 / 64 without (the interface chips)
     assert (a["labels"] == truth).mean() > (b["labels"] == truth).mean()
-    assert Options.from_params({k: v for k, v in on.params.items() if k != "boundary"}) == (
-        Options.from_params(off.params)
+    assert options_from_params({k: v for k, v in on.params.items() if k != "boundary"}) == (
+        options_from_params(off.params)
     )
 
 
@@ -541,13 +540,13 @@ def test_cancel_while_running_stops_between_frames(client_for, world, segmentabl
 
     client = client_for(world.annotator)
     job_id = create(client, **job_body(segmentable)).json()["id"]
-    original = runner._Images.embeddings
+    original = runner._Images.embedded
 
-    def embeddings_then_cancel(self, image):
+    def embedded_then_cancel(self, image):
         SegmentationJob.objects.filter(pk=job_id).update(status=JobStatus.CANCELLED)
         return original(self, image)
 
-    monkeypatch.setattr(runner._Images, "embeddings", embeddings_then_cancel)
+    monkeypatch.setattr(runner._Images, "embedded", embedded_then_cancel)
     job = run(job_id)
     assert job.status == JobStatus.CANCELLED
     assert not SegmentationResult.objects.filter(job_id=job_id).exists()

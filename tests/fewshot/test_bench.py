@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from workers.fewshot.bench.ceiling import displaced_majority, is_reference, reference_name
-from workers.fewshot.bench.methods import EncoderMethod, PixelForestPeer, _CachedEncoder
+from workers.fewshot.bench.methods import EncoderMethod, PixelForestPeer
 from workers.fewshot.bench.metrics import accuracy, confusion, mean_iou, per_class_iou
 from workers.fewshot.bench.report import PEER, format_tables, summarise
 from workers.fewshot.bench.run import AccuracyConfig, Trial, all_cases, run_case
@@ -175,21 +175,19 @@ class _CountingEncoder:
     def __init__(self):
         self.calls = 0
 
-    def embed(self, image, grid, *, stride=None):
+    def embed(self, image, grid):
         self.calls += 1
-        return np.full((grid.rows, grid.cols, 2), float(self.calls))
+        return np.random.default_rng(self.calls).normal(size=(grid.rows, grid.cols, 4))
 
 
-def test_cached_encoder_embeds_each_image_once():
+def test_encoder_method_embeds_each_image_once_and_fits_per_support_set():
     inner = _CountingEncoder()
-    enc = _CachedEncoder(inner)
-    grid = ChipGrid.for_shape((64, 64), 32)
-    a, b = np.zeros((64, 64), np.float32), np.ones((64, 64), np.float32)
-    first = enc.embed(a, grid)
-    assert enc.embed(a.copy(), grid) is first and inner.calls == 1
-    enc.embed(b, grid)
-    assert inner.calls == 2
-    assert enc.default_temperature == 2.5  # attributes are delegated
+    method = EncoderMethod("counting", inner, boundary=False)
+    method.prepare(np.zeros((64, 96), np.float32), ChipGrid.for_shape((64, 96), 32))
+    first, _ = method.predict({0: [(0, 0)], 1: [(1, 2)]})
+    swapped, _ = method.predict({1: [(0, 0)], 0: [(1, 2)]})
+    assert inner.calls == 1  # one embedding, two support sets
+    assert first[0, 0] == 0 and first[1, 2] == 1 and swapped[0, 0] == 1 and swapped[1, 2] == 0
 
 
 def test_encoder_method_runs_the_engine_pipeline():

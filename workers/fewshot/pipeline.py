@@ -1,4 +1,15 @@
-"""End-to-end few-shot segmentation: normalise -> embed -> prototypes -> classify -> statistics."""
+"""The one segmentation core, split where re-use pays: embed once -> fit to a support set ->
+classify, many times.
+
+    embedded = embed(image, encoder=enc, chip_size=32)              # the expensive step, cacheable
+    seg = Segmenter.fit([embedded], [support], options=...,
+                        encoder_temperature=enc.default_temperature)  # prototypes, temperature
+    result = seg.classify(embedded.embeddings[0], grid=embedded.grid,
+                          pixels=embedded.frames[0])                 # labels, probs, statistics
+
+Jobs (``platform/analysis/runner.py``), the benchmarks, the fine-tuning evaluation and streams
+all go through these three steps; ``segment``/``segment_images`` chain them for one call.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +29,6 @@ from workers.fewshot.boundary import (
 )
 from workers.fewshot.chipping import ChipGrid, normalise
 from workers.fewshot.classifier import (
-    Prototypes,
     calibrate_temperature,
     fit_prototypes,
     log_probs,
@@ -29,22 +39,31 @@ from workers.fewshot.classifier import (
 from workers.fewshot.encoders import Encoder, build_encoder
 from workers.fewshot.stats import abundance, bootstrap_labels
 
-__all__ = ["SegmentOptions", "Segmentation", "deterministic", "segment", "segment_images"]
+__all__ = [
+    "Embedded",
+    "SegmentOptions",
+    "Segmentation",
+    "Segmenter",
+    "deterministic",
+    "embed",
+    "normalised_frames",
+    "segment",
+    "segment_images",
+]
 
 Support = dict[int, list[tuple[int, int]]]
 
 
 @dataclass(frozen=True)
 class SegmentOptions:
-    """Classifier options (defaults are the measured best; see the engine README in CONTRACT.md).
+    """Classifier options (defaults are the measured best; see CONTRACT.md).
 
     temperature: float, "encoder" (the encoder's trained temperature, else auto) or "auto"
         (leave-one-out calibration on the support chips).
     refine: transductive prototype refinement with confident queries (threshold, weight).
     smooth: strength of the 4-neighbour smoothing of log probabilities (0 = off).
-    stride: window stride in px for sliding-window embedding (None = chip grid only); chip
-        probabilities then average the log probabilities of the overlapping windows.
     bootstrap: number of support resamples for the abundance uncertainty (0 = off).
+    seed: seeds the embedding (where an encoder is stochastic) and the bootstrap.
     boundary: re-decide chips on class boundaries by unmixing area-linear features against
         local prototypes (``workers.fewshot.boundary``; None = off). Their probabilities become
         the estimated class fractions of the chip.
@@ -55,15 +74,25 @@ class SegmentOptions:
     refine_threshold: float = 0.9
     refine_weight: float = 1.0
     smooth: float = 0.0
-    stride: int | None = None
     bootstrap: int = 200
     ci: float = 0.95
+    seed: int = 0
     boundary: BoundaryConfig | None = field(default_factory=BoundaryConfig)
 
 
 @dataclass
+class Embedded:
+    """One image embedded once: frames (T, H, W) normalised pixels (None where not kept),
+    grid, embeddings (T, rows, cols, D) float32."""
+
+    frames: np.ndarray | None
+    grid: ChipGrid
+    embeddings: np.ndarray
+
+
+@dataclass
 class Segmentation:
-    """Result for one image.
+    """Result for one frame.
 
     labels (rows, cols) int64 class ids; probs (rows, cols, K) float32, columns in the order of
     ``classes``; confidence (rows, cols) float32; stats (stats.abundance); timings (s per stage).
@@ -76,7 +105,6 @@ class Segmentation:
     timings: dict[str, float]
     grid: ChipGrid
     classes: tuple[int, ...] = ()
-    embeddings: torch.Tensor | None = field(default=None, repr=False)
     temperature: float = 1.0
 
 
@@ -90,7 +118,7 @@ torch.use_deterministic_algorithms(
 
 @contextmanager
 def deterministic(seed: int) -> Iterator[None]:
-    """Seed torch/numpy and enable deterministic torch kernels for the duration (restored after)."""
+    """Seed torch and enable deterministic torch kernels for the duration (restored after)."""
     prev = torch.are_deterministic_algorithms_enabled()
     prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -99,6 +127,18 @@ def deterministic(seed: int) -> Iterator[None]:
         yield
     finally:
         torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run small tensor ops on one thread: classifying a few thousand chips is dominated by
+    thread hand-offs otherwise (10x slower on a busy machine)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class _Timer:
@@ -111,10 +151,209 @@ class _Timer:
         self.timings[stage] = self.timings.get(stage, 0.0) + now - self._t
         self._t = now
 
+    def rounded(self) -> dict[str, float]:
+        out = {k: round(v, 4) for k, v in self.timings.items()}
+        out["total"] = round(sum(self.timings.values()), 4)
+        return out
 
-def _support_rows(support: Support, grid: ChipGrid) -> dict[int, list[int]]:
-    """{class: [(row, col)]} -> {class: [flat chip index]}, validated against the grid."""
-    return {int(k): [grid.index(int(r), int(c)) for r, c in chips] for k, chips in support.items()}
+
+def normalised_frames(image: np.ndarray) -> np.ndarray:
+    """(H, W), (H, W, C) or (T, H, W) pixels -> (T, H, W) float32 as the encoders see them
+    (``chipping.normalise``: percentiles pooled over a stack's frames)."""
+    norm = normalise(image)
+    return norm[None] if norm.ndim == 2 else norm
+
+
+def embed(
+    image: np.ndarray,
+    *,
+    encoder: Encoder,
+    chip_size: int,
+    offset: tuple[int, int] = (0, 0),
+    seed: int = 0,
+    keep_frames: bool = True,
+) -> Embedded:
+    """Embed every chip of an image or frame stack: (H, W) | (H, W, 3) | (T, H, W) -> Embedded.
+
+    A stack is normalised with percentiles pooled over its frames (frames stay comparable);
+    every frame is embedded whole, batched. ``keep_frames`` keeps the normalised pixels, which
+    boundary refinement needs.
+    """
+    frames = normalised_frames(image)
+    grid = ChipGrid.for_shape(frames.shape[1:], chip_size, offset)
+    with deterministic(seed):
+        out = [np.asarray(encoder.embed(frame, grid), dtype=np.float32) for frame in frames]
+    return Embedded(frames if keep_frames else None, grid, np.stack(out))
+
+
+def resolve_temperature(
+    choice: float | str,
+    *,
+    encoder_temperature: float | None,
+    support_emb: dict[int, torch.Tensor],
+) -> float:
+    """A number, "encoder" (the encoder's trained temperature, else calibrated) or "auto"."""
+    if choice == "encoder" and encoder_temperature is not None:
+        return float(encoder_temperature)
+    if choice in ("encoder", "auto"):
+        return calibrate_temperature(support_emb)
+    return float(choice)
+
+
+class Segmenter:
+    """Prototypes fitted once on pooled support embeddings; classifies any number of grids.
+
+    Class ids are any non-negative ints (usually 0..K-1); probability columns follow
+    ``classes`` (sorted ids), labels hold ids, and statistics lists are indexed by id (length
+    max id + 1; absent ids count 0).
+    """
+
+    def __init__(
+        self,
+        support_emb: dict[int, np.ndarray],
+        *,
+        options: SegmentOptions | None = None,
+        encoder_temperature: float | None = None,
+        frequencies: np.ndarray | None = None,
+    ) -> None:
+        """support_emb {class id: (n_k, D)}; ``frequencies`` the support chips' spectral peaks
+        (``boundary.support_frequencies``), required with boundary refinement."""
+        self.options = opts = options or SegmentOptions()
+        self.classes = tuple(sorted(int(k) for k, v in support_emb.items() if len(v)))
+        if len(self.classes) < 2 or self.classes[0] < 0:
+            raise ValueError(
+                f"support needs >= 2 classes with ids >= 0 and >= 1 chip, got {self.classes}"
+            )
+        if opts.boundary is not None and frequencies is None:
+            raise ValueError(
+                "boundary refinement needs the support chips' frequencies "
+                "(workers.fewshot.boundary.support_frequencies)"
+            )
+        self.frequencies = frequencies
+        self.support = {
+            k: torch.as_tensor(np.asarray(support_emb[k], np.float32)) for k in self.classes
+        }
+        with single_thread():
+            self.protos = fit_prototypes(self.support)
+            self.temperature = resolve_temperature(
+                opts.temperature, encoder_temperature=encoder_temperature, support_emb=self.support
+            )
+
+    @classmethod
+    def fit(
+        cls,
+        images: Sequence[Embedded],
+        support: Sequence[Support],
+        *,
+        options: SegmentOptions | None = None,
+        encoder_temperature: float | None = None,
+    ) -> Segmenter:
+        """Fit to support chips {class id: [(row, col)]} picked on frame 0 of each image
+        (``support[i]`` belongs to ``images[i]`` and may be empty); classes are pooled."""
+        opts = options or SegmentOptions()
+        if len(support) != len(images):
+            raise ValueError(f"need one support dict per image ({len(images)}), got {len(support)}")
+        pooled: dict[int, list[np.ndarray]] = {}
+        for img, chips in zip(images, support, strict=True):
+            for k, positions in chips.items():
+                if len(positions):
+                    flat = img.embeddings[0].reshape(img.grid.n_chips, -1)
+                    index = [img.grid.index(int(r), int(c)) for r, c in positions]
+                    pooled.setdefault(int(k), []).append(flat[index])
+        frequencies = None
+        if opts.boundary is not None:
+            if any(img.frames is None for img in images):
+                raise ValueError("boundary refinement needs the images' frames (keep_frames)")
+            frequencies = support_frequencies(
+                [img.frames[0] for img in images],
+                [img.grid for img in images],
+                support,
+                n_peaks=opts.boundary.n_peaks,
+            )
+        return cls(
+            {k: np.concatenate(v) for k, v in pooled.items()},
+            options=opts,
+            encoder_temperature=encoder_temperature,
+            frequencies=frequencies,
+        )
+
+    def classify(
+        self,
+        emb: np.ndarray,
+        *,
+        grid: ChipGrid,
+        pixels: np.ndarray | None = None,
+        pixel_size: float | None = None,
+        pixel_unit: str | None = None,
+    ) -> Segmentation:
+        """Label one grid of embeddings (rows, cols, D); with boundary refinement ``pixels`` is
+        the normalised frame (H, W) that ``grid`` cuts."""
+        opts, timer = self.options, _Timer()
+        rows, cols, dim = emb.shape
+        if (grid.rows, grid.cols) != (rows, cols):
+            raise ValueError(f"{grid.rows}x{grid.cols} grid for {rows}x{cols} embeddings")
+        features = None
+        if opts.boundary is not None:
+            if pixels is None:
+                raise ValueError("boundary refinement needs the frame's pixels")
+            # FFTs of a whole frame: worth the threads that the small steps below do without
+            features = chip_features(pixels, grid, self.frequencies)
+            timer.lap("boundary")
+        with deterministic(opts.seed), single_thread():
+            q = torch.as_tensor(np.ascontiguousarray(emb, np.float32)).reshape(-1, dim)
+            protos = self.protos
+            if opts.refine:
+                protos = refine_prototypes(
+                    q,
+                    protos,
+                    self.temperature,
+                    threshold=opts.refine_threshold,
+                    query_weight=opts.refine_weight,
+                )
+            logp = log_probs(q, protos.centres, self.temperature)
+            if opts.smooth > 0:
+                logp = smooth_log_probs(logp.reshape(rows, cols, -1), strength=opts.smooth)
+                logp = logp.reshape(rows * cols, -1)
+            pred = prediction_from_log_probs(logp, protos)
+            timer.lap("classify")
+            decided = None
+            if features is not None:
+                pred, decided = refine_prediction(pred, features, protos.classes, opts.boundary)
+                timer.lap("boundary")
+            boot = None
+            if opts.bootstrap > 0:
+                idx = bootstrap_labels(q, self.support, n_resamples=opts.bootstrap, seed=opts.seed)
+                boot = np.asarray(self.classes)[idx]
+                if decided is not None:
+                    # unmixing does not use the prototypes: its chips keep their label in
+                    # every support resample (else the interval is centred on other labels)
+                    boot[:, decided] = pred.labels[decided]
+            n_ids = self.classes[-1] + 1
+            probs_by_id = np.zeros((rows * cols, n_ids), np.float32)
+            probs_by_id[:, list(self.classes)] = pred.probs
+            labels = pred.labels.reshape(rows, cols).astype(np.int64)
+            stats = abundance(
+                labels,
+                probs_by_id,
+                n_classes=n_ids,
+                chip_area_px=grid.chip_size**2,
+                pixel_size=pixel_size,
+                pixel_unit=pixel_unit,
+                bootstrap=boot,
+                ci=opts.ci,
+            )
+            stats["temperature"] = self.temperature
+            timer.lap("statistics")
+        return Segmentation(
+            labels=labels,
+            probs=pred.probs.reshape(rows, cols, -1).astype(np.float32),
+            confidence=pred.confidence.reshape(rows, cols).astype(np.float32),
+            stats=stats,
+            timings=timer.rounded(),
+            grid=grid,
+            classes=self.classes,
+            temperature=self.temperature,
+        )
 
 
 def segment(
@@ -124,7 +363,6 @@ def segment(
     support: Support,
     encoder: Encoder | str = "default",
     offset: tuple[int, int] = (0, 0),
-    seed: int = 0,
     pixel_size: float | None = None,
     pixel_unit: str | None = None,
     options: SegmentOptions | None = None,
@@ -136,7 +374,6 @@ def segment(
         support=[support],
         encoder=encoder,
         offset=offset,
-        seed=seed,
         pixel_size=pixel_size,
         pixel_unit=pixel_unit,
         options=options,
@@ -150,148 +387,37 @@ def segment_images(
     support: Sequence[Support],
     encoder: Encoder | str = "default",
     offset: tuple[int, int] = (0, 0),
-    seed: int = 0,
     pixel_size: float | Sequence[float | None] | None = None,
     pixel_unit: str | None = None,
     options: SegmentOptions | None = None,
 ) -> list[Segmentation]:
-    """Segment several images with one pooled support set.
-
-    ``support[i]`` holds the support chips picked on ``images[i]`` (may be empty); every image is
-    embedded once, support embeddings are pooled per class across images, and each image is
-    classified against the same prototypes. Class ids are any non-negative ints (usually
-    0..K-1); probability columns follow ``Segmentation.classes`` (sorted ids), labels hold ids,
-    and statistics lists are indexed by id (length max id + 1; absent ids count 0).
-    """
+    """Segment several images (frame 0 of each) with one pooled support set: ``embed`` each,
+    ``Segmenter.fit`` on all, ``classify`` each. Timings add the embedding and fitting stages
+    to each result's classification stages."""
     opts = options or SegmentOptions()
-    if len(support) != len(images):
-        raise ValueError(f"need one support dict per image ({len(images)}), got {len(support)}")
-    classes = sorted({int(k) for s in support for k, v in s.items() if len(v)})
-    if len(classes) < 2 or classes[0] < 0:
-        raise ValueError(f"support needs >= 2 classes with ids >= 0 and >= 1 chip, got {classes}")
     sizes = list(pixel_size) if isinstance(pixel_size, Sequence) else [pixel_size] * len(images)
     enc = build_encoder(encoder) if isinstance(encoder, str) else encoder
-    with deterministic(seed):
-        timer = _Timer()
-        grids, embs, norms = [], [], []
-        for img in images:
-            norm = normalise(img)
-            timer.lap("normalise")
-            grid = ChipGrid.for_shape(norm.shape, chip_size, offset)
-            emb = enc.embed(norm, grid)  # (rows, cols, D)
-            timer.lap("embed")
-            grids.append(grid)
-            embs.append(emb.reshape(-1, emb.shape[-1]))
-            norms.append(norm)
-        support_emb = {k: [] for k in classes}
-        for s, grid, emb in zip(support, grids, embs, strict=True):
-            for k, rows in _support_rows(s, grid).items():
-                support_emb[k].append(emb[rows])
-        support_emb = {k: torch.cat(v) for k, v in support_emb.items()}
-        protos = fit_prototypes(support_emb)
-        temperature = _temperature(opts.temperature, enc, support_emb)
-        if opts.refine:
-            protos = refine_prototypes(
-                torch.cat(embs),
-                protos,
-                temperature,
-                threshold=opts.refine_threshold,
-                query_weight=opts.refine_weight,
-            )
-        freqs = None
-        if opts.boundary is not None:
-            freqs = support_frequencies(norms, grids, support, n_peaks=opts.boundary.n_peaks)
-        timer.lap("prototypes")
-        results = []
-        for i, (grid, emb, norm) in enumerate(zip(grids, embs, norms, strict=True)):
-            logp = _chip_log_probs(enc, norm, grid, emb, protos, temperature, opts)
-            if opts.smooth > 0:
-                logp = smooth_log_probs(
-                    logp.reshape(grid.rows, grid.cols, -1), strength=opts.smooth
-                ).reshape(grid.n_chips, -1)
-            pred = prediction_from_log_probs(logp, protos)
-            timer.lap("classify")
-            if opts.boundary is not None:
-                features = chip_features(norm, grid, freqs)
-                pred, decided = refine_prediction(pred, features, protos.classes, opts.boundary)
-                timer.lap("boundary")
-            boot = None
-            if opts.bootstrap > 0:
-                idx = bootstrap_labels(emb, support_emb, n_resamples=opts.bootstrap, seed=seed)
-                boot = np.asarray(classes)[idx]
-                if opts.boundary is not None:
-                    # unmixing does not use the prototypes: its chips keep their label in
-                    # every support resample (else the interval is centred on other labels)
-                    boot[:, decided] = pred.labels[decided]
-            n_ids = classes[-1] + 1
-            probs_by_id = np.zeros((grid.n_chips, n_ids), np.float32)
-            probs_by_id[:, classes] = pred.probs
-            st = abundance(
-                pred.labels.reshape(grid.rows, grid.cols),
-                probs_by_id,
-                n_classes=n_ids,
-                chip_area_px=chip_size**2,
-                pixel_size=sizes[i],
-                pixel_unit=pixel_unit,
-                bootstrap=boot,
-                ci=opts.ci,
-            )
-            st["temperature"] = temperature
-            timer.lap("statistics")
-            results.append(
-                Segmentation(
-                    labels=pred.labels.reshape(grid.rows, grid.cols),
-                    probs=pred.probs.reshape(grid.rows, grid.cols, -1),
-                    confidence=pred.confidence.reshape(grid.rows, grid.cols),
-                    stats=st,
-                    timings={},
-                    grid=grid,
-                    classes=tuple(classes),
-                    embeddings=emb.reshape(grid.rows, grid.cols, -1),
-                    temperature=temperature,
-                )
-            )
-    timings = {k: round(v, 4) for k, v in timer.timings.items()}
-    timings["total"] = round(sum(timer.timings.values()), 4)
-    for r in results:
-        r.timings = timings
+    timer = _Timer()
+    embedded = [
+        embed(img, encoder=enc, chip_size=chip_size, offset=offset, seed=opts.seed)
+        for img in images
+    ]
+    timer.lap("embed")
+    segmenter = Segmenter.fit(
+        embedded, support, options=opts, encoder_temperature=enc.default_temperature
+    )
+    timer.lap("prototypes")
+    results = []
+    for img, size in zip(embedded, sizes, strict=True):
+        seg = segmenter.classify(
+            img.embeddings[0],
+            grid=img.grid,
+            pixels=img.frames[0],
+            pixel_size=size,
+            pixel_unit=pixel_unit,
+        )
+        stages = {**timer.timings, **{k: v for k, v in seg.timings.items() if k != "total"}}
+        seg.timings = {k: round(v, 4) for k, v in stages.items()}
+        seg.timings["total"] = round(sum(stages.values()), 4)
+        results.append(seg)
     return results
-
-
-def _temperature(choice: float | str, enc: Encoder, support_emb: dict[int, torch.Tensor]) -> float:
-    """Resolve SegmentOptions.temperature to a number."""
-    if choice == "encoder" and enc.default_temperature is not None:
-        return float(enc.default_temperature)
-    if choice in ("encoder", "auto"):
-        return calibrate_temperature(support_emb)
-    return float(choice)
-
-
-def _chip_log_probs(
-    enc: Encoder,
-    norm: np.ndarray,
-    grid: ChipGrid,
-    emb: torch.Tensor,
-    protos: Prototypes,
-    temperature: float,
-    opts: SegmentOptions,
-) -> torch.Tensor:
-    """Log probabilities per chip (N, K); with a stride, averaged over overlapping windows."""
-    if opts.stride is None or opts.stride >= grid.chip_size:
-        return log_probs(emb, protos.centres, temperature)
-    s, t = grid.chip_size, int(opts.stride)
-    if s % t:
-        raise ValueError(f"stride {t} must divide chip_size {s}")
-    f = s // t
-    win = enc.embed(norm, grid, stride=t)  # (nr, nc, D), window (i, j) at offset + (i t, j t)
-    nr, nc, d = win.shape
-    lw = log_probs(win.reshape(-1, d), protos.centres, temperature).reshape(nr, nc, -1)
-    # A chip (r, c) starts at window (r f, c f); windows shifted by |u| < f strides overlap it by
-    # (1 - |u|/f) per axis: weight log probs by the overlap area (a separable triangle kernel).
-    tri = 1 - torch.arange(-(f - 1), f).abs().float() / f
-    kernel = torch.outer(tri, tri)
-    x = lw.permute(2, 0, 1).unsqueeze(1)  # (K, 1, nr, nc)
-    num = torch.nn.functional.conv2d(x, kernel[None, None], padding=f - 1)
-    den = torch.nn.functional.conv2d(torch.ones(1, 1, nr, nc), kernel[None, None], padding=f - 1)
-    avg = (num / den)[:, 0, ::f, ::f][:, : grid.rows, : grid.cols]  # (K, rows, cols)
-    return torch.log_softmax(avg.permute(1, 2, 0).reshape(grid.n_chips, -1), dim=-1)

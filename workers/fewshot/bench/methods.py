@@ -40,35 +40,6 @@ class Method(Protocol):
         """Chip labels (rows, cols) int for a support set {class: [(r, c)]}, and seconds taken."""
 
 
-class _CachedEncoder:
-    """Wraps an encoder so repeated ``embed`` calls on the same image reuse the embedding.
-
-    ``pipeline.segment`` embeds the image on every call; the benchmark draws many support sets
-    per image, and embedding is deterministic, so the cached result is exactly what a fresh call
-    returns. Everything else is delegated to the wrapped encoder.
-    """
-
-    def __init__(self, encoder: Any) -> None:
-        self._encoder = encoder
-        self._cache: dict[tuple, Any] = {}
-        self.last_embed_seconds = 0.0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._encoder, name)
-
-    def embed(self, image, grid, *, stride=None):
-        key = (
-            hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest(),
-            grid,
-            stride,
-        )
-        if key not in self._cache:
-            t0 = time.perf_counter()
-            self._cache = {key: self._encoder.embed(image, grid, stride=stride)}
-            self.last_embed_seconds = time.perf_counter() - t0
-        return self._cache[key]
-
-
 def available_encoders(
     names: list[str], *, weights: str | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -111,42 +82,48 @@ def weights_fingerprint(encoder: Any) -> str | None:
 
 
 class EncoderMethod:
-    """An engine encoder run through ``pipeline.segment`` (default options, no bootstrap;
-    ``boundary=False`` turns the boundary refinement off, to measure what it adds)."""
+    """An engine encoder run through the segmentation core as a job runs it: ``embed`` once per
+    image, then ``Segmenter.fit`` + ``classify`` per support set (default options, no
+    bootstrap; ``boundary=False`` turns the boundary refinement off, to measure what it adds)."""
 
     def __init__(self, name: str, encoder: Any, *, seed: int = 0, boundary: bool = True) -> None:
+        from workers.fewshot.boundary import BoundaryConfig
+        from workers.fewshot.pipeline import SegmentOptions
+
         self.name = name
-        self._encoder = _CachedEncoder(encoder)
-        self._seed = seed
-        self._boundary = boundary
-        self._image: np.ndarray | None = None
-        self._grid: ChipGrid | None = None
+        self._encoder = encoder
+        self.options = SegmentOptions(
+            bootstrap=0, seed=seed, boundary=BoundaryConfig() if boundary else None
+        )
+        self._embedded = None
 
     def prepare(self, image: np.ndarray, grid: ChipGrid) -> float:
         """Embed the image once (normalise + embed, timed)."""
-        self._image, self._grid = image, grid
+        from workers.fewshot.pipeline import embed
+
         t0 = time.perf_counter()
-        self._encoder.embed(normalise(image), grid)
+        self._embedded = embed(
+            image,
+            encoder=self._encoder,
+            chip_size=grid.chip_size,
+            offset=grid.offset,
+            seed=self.options.seed,
+        )
         return time.perf_counter() - t0
 
     def predict(self, support: Support) -> tuple[np.ndarray, float]:
-        """Classify every chip via ``pipeline.segment``; embedding comes from the cache."""
-        from workers.fewshot.boundary import BoundaryConfig
-        from workers.fewshot.pipeline import SegmentOptions, segment
+        """Fit to the support set and classify every chip of the prepared image."""
+        from workers.fewshot.pipeline import Segmenter
 
         t0 = time.perf_counter()
-        seg = segment(
-            self._image,
-            chip_size=self._grid.chip_size,
-            support=support,
-            encoder=self._encoder,
-            offset=self._grid.offset,
-            seed=self._seed,
-            options=SegmentOptions(
-                bootstrap=0, boundary=BoundaryConfig() if self._boundary else None
-            ),
+        img = self._embedded
+        segmenter = Segmenter.fit(
+            [img],
+            [support],
+            options=self.options,
+            encoder_temperature=self._encoder.default_temperature,
         )
-        # The cached embedding costs ~nothing here; its real cost is counted by prepare().
+        seg = segmenter.classify(img.embeddings[0], grid=img.grid, pixels=img.frames[0])
         return np.asarray(seg.labels), time.perf_counter() - t0
 
 

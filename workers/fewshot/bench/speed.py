@@ -50,7 +50,7 @@ def time_engine(
     The first call pays one-off torch start-up costs and is reported on its own; the median of
     the next ``repeats`` calls is the figure (this shared 2-core machine varies ~20 %).
     """
-    from workers.fewshot.pipeline import segment
+    from workers.fewshot.pipeline import SegmentOptions, segment
 
     s, grid, support = _support(SPEED_CASE, size, chip, k, seed)
     runs = []
@@ -61,7 +61,7 @@ def time_engine(
             chip_size=chip,
             support=support,
             encoder=encoder,
-            seed=seed,
+            options=SegmentOptions(seed=seed),
             pixel_size=s.pixel_size,
             pixel_unit=s.pixel_unit,
         )
@@ -146,7 +146,7 @@ def _child(
     size: int, chip: int, encoder_name: str, k: int, seed: int, weights: str | None = None
 ) -> dict:
     """Run inside the subprocess: generate, reset the peak, segment, report time and memory."""
-    from workers.fewshot.pipeline import segment
+    from workers.fewshot.pipeline import SegmentOptions, segment
 
     encoder = engine_encoder(encoder_name, weights=weights)
     t0 = time.perf_counter()
@@ -164,7 +164,7 @@ def _child(
         chip_size=chip,
         support=support,
         encoder=encoder,
-        seed=seed,
+        options=SegmentOptions(seed=seed),
         pixel_size=s.pixel_size,
         pixel_unit=s.pixel_unit,
     )
