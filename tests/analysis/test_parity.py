@@ -25,7 +25,11 @@ def test_a_job_and_the_library_give_identical_labels_and_fractions(
     version = segmentable["version"]
     response = client_for(world.annotator).post(
         "/api/segmentation-jobs/",
-        {"support_set": str(version.pk), "images": [str(segmentable["image"].pk)], "params": params},
+        {
+            "support_set": str(version.pk),
+            "images": [str(segmentable["image"].pk)],
+            "params": params,
+        },
         format="json",
     )
     assert response.status_code == 201, response.json()
