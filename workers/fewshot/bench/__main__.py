@@ -1,4 +1,8 @@
-"""Command line: ``python -m workers.fewshot.bench [--quick] [--json PATH] [--cases ...]``."""
+"""Command line: ``python -m workers.fewshot.bench [--quick] [--set all] [--json PATH] ...``.
+
+Accuracy is reported per case set (bench.suites): seen (selection), unseen (report), real
+micrographs (report); settings are chosen on seen only.
+"""
 
 from __future__ import annotations
 
@@ -28,9 +32,10 @@ from workers.fewshot.bench.methods import (
     available_encoders,
     weights_fingerprint,
 )
-from workers.fewshot.bench.report import format_tables, summarise
+from workers.fewshot.bench.report import format_sets, summarise
 from workers.fewshot.bench.run import AccuracyConfig, all_cases, run_case
 from workers.fewshot.bench.speed import measure_in_subprocess, speed_compare
+from workers.fewshot.bench.suites import SETS
 
 ENCODERS = ("default", "fourier")
 
@@ -50,9 +55,9 @@ FULL = Mode(size=512, draws=10, images=2, speed_size=1024, big_size=4096)
 QUICK = Mode(size=384, draws=2, images=1, speed_size=1024, big_size=4096)
 
 
-def _select_cases(spec: str | None) -> list[str]:
-    """Case names from a comma list of case or group names (default: all)."""
-    cases = all_cases()
+def _select_cases(spec: str | None, sets: tuple[str, ...] = tuple(SETS)) -> list[str]:
+    """Case names of ``sets`` from a comma list of case or group names (default: all)."""
+    cases = all_cases(sets)
     if not spec:
         return list(cases)
     out: list[str] = []
@@ -73,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--quick", action="store_true", help="384 px images, 2 draws (~1-2 min)")
     p.add_argument("--json", metavar="PATH", help="write all figures to this JSON file")
+    p.add_argument(
+        "--set",
+        default="all",
+        choices=[*SETS, "all"],
+        help="case set: seen (settings are chosen on it), unseen, real (report), or all",
+    )
     p.add_argument("--cases", help="comma list of cases or groups (lattices, particles, textures)")
     p.add_argument("--encoders", default=",".join(ENCODERS), help="engine encoders to run")
     p.add_argument("--ks", default="1,3,5", help="support chips per class, comma list")
@@ -95,15 +106,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--big", type=int, help="size of the time/memory run (0 = skip)")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     a = p.parse_args(argv)
+    sets = tuple(SETS) if a.set == "all" else (a.set,)
     if a.list:
-        from workers.fewshot import sim
+        from workers.fewshot import sim, unseen
+        from workers.fewshot.unseen.real import REAL_CASES
 
         for name, spec in (sim.CASES | sim.TEXTURE_CASES).items():
-            print(f"{name:26s} {spec.group:10s} {spec.difficulty:7s} {spec.description}")
+            print(f"seen    {name:30s} {spec.group:10s} {spec.description}")
+        for name, case in unseen.UNSEEN_CASES.items():
+            print(f"unseen  {name:30s} {case.group:10s} {case.description}")
+        for name, case in REAL_CASES.items():
+            print(f"real    {name:30s} {case.group:10s} {case.image}")
         return 0
     mode = QUICK if a.quick else FULL
     cfg = AccuracyConfig(
-        cases=tuple(_select_cases(a.cases)),
+        cases=tuple(_select_cases(a.cases, sets)),
         size=(a.size or mode.size,) * 2,
         ks=tuple(int(k) for k in a.ks.split(",")),
         draws=a.draws or mode.draws,
@@ -127,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         print("nothing to run")
         return 1
     print(
-        f"chiplab few-shot bench ({'quick' if a.quick else 'full'}): {len(cfg.cases)} cases, "
+        f"chiplab few-shot bench ({'quick' if a.quick else 'full'}): sets {list(sets)}, "
+        f"{len(cfg.cases)} cases, "
         f"{cfg.size[0]}px images, {cfg.chip_size}px chips, k={list(cfg.ks)}, "
         f"{cfg.draws} draws, methods={[m.name for m in methods]}, "
         f"boundary refinement {'off' if a.no_boundary else 'on'}"
@@ -139,8 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         trials += run_case(case, cfg, methods)
         print(f"  {case:28s} done in {time.perf_counter() - t0:5.1f}s", flush=True)
-    summary = summarise(trials)
-    print(format_tables(summary))
+    titles = {name: SETS[name].title for name in sets}
+    summary = {
+        name: summarise([t for t in trials if t.suite == name])
+        for name in sets
+        if any(t.suite == name for t in trials)
+    }
+    print(format_sets(summary, titles))
     results = {
         "config": asdict(cfg),
         "mode": asdict(mode),
@@ -152,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "default_weights": a.weights or "committed",
         "boundary_refinement": not a.no_boundary,
         "peer": asdict(PeerConfig(seed=a.seed)),
+        "sets": titles,
         "summary": summary,
         "trials": [asdict(t) for t in trials],
         "environment": {

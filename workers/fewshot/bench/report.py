@@ -9,7 +9,7 @@ import numpy as np
 from workers.fewshot.bench.ceiling import is_reference
 from workers.fewshot.bench.run import Trial
 
-__all__ = ["PEER", "format_tables", "summarise"]
+__all__ = ["PEER", "format_overview", "format_sets", "format_tables", "summarise"]
 
 PEER = "peer_rf"
 
@@ -44,6 +44,12 @@ def summarise(trials: list[Trial]) -> dict:
         }
         if not is_reference(method):
             row["seconds"] = _stats([t.seconds for t in ts])
+        for key in ("pixel_miou", "objects"):
+            if all(key in t.extra for t in ts):
+                row[key] = _stats([t.extra[key] for t in ts])
+        for key in ("objects_truth", "objects_truth_chips"):
+            if ts[0].extra.get(key) is not None:
+                row[key] = ts[0].extra[key]
         paired = [(t, peer[(case, k, t.draw)]) for t in ts if (case, k, t.draw) in peer]
         if paired and method != PEER and not is_reference(method):
             row["delta_miou_vs_peer"] = _stats([t.miou - p.miou for t, p in paired])
@@ -79,6 +85,20 @@ def summarise(trials: list[Trial]) -> dict:
 
 def _pm(s: dict) -> str:
     return f"{s['mean']:.3f}±{s['std']:.3f}"
+
+
+def _objects(r: dict) -> str:
+    """Pixel mIoU and object count of a case row (real micrographs), as one text cell."""
+    parts = []
+    if "pixel_miou" in r:
+        parts.append(f"pixel mIoU {_pm(r['pixel_miou'])}")
+    if "objects" in r:
+        parts.append(
+            f"objects {r['objects']['mean']:.1f}±{r['objects']['std']:.1f} (8-connected chips; "
+            f"truth {r.get('objects_truth')} particles, {r.get('objects_truth_chips')} as chips "
+            f"at least half particle)"
+        )
+    return "; ".join(parts)
 
 
 def format_tables(summary: dict) -> str:
@@ -124,6 +144,8 @@ def format_tables(summary: dict) -> str:
                         f"{_pm(r['accuracy']):>12s} {delta:>10s} {ratio:>9s} "
                         f"{seconds:>7s} {speed:>7s}"
                     )
+                    if "pixel_miou" in r or "objects" in r:
+                        lines.append(f"{'':40s}{_objects(r)}")
         lines += [f"-- {group}: mean over cases --"]
         for g in sorted(
             (g for g in summary["groups"] if g["group"] == group),
@@ -141,3 +163,33 @@ def format_tables(summary: dict) -> str:
                 f"acc {g['accuracy']:.3f}{seconds}{extra}"
             )
     return "\n".join(lines)
+
+
+def format_overview(summaries: dict[str, dict], titles: dict[str, str]) -> str:
+    """One line per (set, group, method): group mIoU at each k, sets in the given order."""
+    ks = sorted({g["k"] for s in summaries.values() for g in s["groups"]})
+    head = f"{'set':28s} {'group':10s} {'method':10s} " + " ".join(f"{f'k={k}':>6s}" for k in ks)
+    lines = ["== mIoU overview: mean over a group's cases ==", head]
+    for name, summary in summaries.items():
+        groups = summary["groups"]
+        methods = sorted(
+            {g["method"] for g in groups}, key=lambda m: (is_reference(m), m == PEER, m)
+        )
+        for group in dict.fromkeys(g["group"] for g in groups):
+            for m in methods:
+                by_k = {
+                    g["k"]: g["miou"] for g in groups if (g["group"], g["method"]) == (group, m)
+                }
+                cells = " ".join(f"{by_k[k]:6.3f}" if k in by_k else f"{'':6s}" for k in ks)
+                lines.append(f"{titles.get(name, name):28s} {group:10s} {m:10s} {cells}")
+    return "\n".join(lines)
+
+
+def format_sets(summaries: dict[str, dict], titles: dict[str, str]) -> str:
+    """Each set's tables under its own title (``summaries``: {set: summarise(its trials)}),
+    then the overview."""
+    blocks = []
+    for name, summary in summaries.items():
+        bar = "#" * 12
+        blocks += [f"\n{bar} {titles.get(name, name)} {bar}", format_tables(summary)]
+    return "\n".join([*blocks, "", format_overview(summaries, titles)])

@@ -1,4 +1,8 @@
-"""Accuracy benchmark: every case x k support chips per class x seeded draws x method."""
+"""Accuracy benchmark: every case x k support chips per class x seeded draws x method.
+
+Cases come from the sets in ``bench.suites`` (seen / unseen / real); the loop is the same for
+all: chips whose truth is -1 (real data: mixed chips) are neither drawn as support nor scored.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage
 
-from workers.fewshot import sim
 from workers.fewshot.bench.ceiling import SHIFTS_PX, displaced_majority, reference_name
 from workers.fewshot.bench.methods import Method
 from workers.fewshot.bench.metrics import accuracy, confusion, mean_iou
 from workers.fewshot.bench.sampling import sample_support, support_mask
-from workers.fewshot.chipping import ChipGrid, chip_truth
+from workers.fewshot.bench.suites import SETS, Sample, set_of
 
 __all__ = ["AccuracyConfig", "Trial", "all_cases", "run_case"]
 
@@ -53,41 +57,63 @@ class Trial:
     n_query: int
     n_classes: int
     extra: dict = field(default_factory=dict)
+    suite: str = "seen"
 
 
-def all_cases() -> dict[str, str]:
-    """{case name: group} for the simulator and texture cases, in registry order."""
-    return {n: s.group for n, s in (sim.CASES | sim.TEXTURE_CASES).items()}
+def all_cases(sets: tuple[str, ...] = ("seen",)) -> dict[str, str]:
+    """{case name: group} of the named sets (default: the seen set), in registry order."""
+    return {c: g for name in sets for c, g in SETS[name].cases().items()}
+
+
+def _object_figures(sample: Sample, pred: np.ndarray) -> dict:
+    """Pixel mIoU (chip labels painted on their pixels vs the pixel mask) and object count
+    (8-connected groups of chips of the counted class), where the sample has that truth."""
+    out: dict = {}
+    if sample.mask is not None:
+        g = sample.grid
+        painted = np.full(sample.mask.shape, -1)
+        (y0, x0), (y1, x1) = g.chip_box(0, 0)[:2], g.chip_box(g.rows - 1, g.cols - 1)[2:]
+        painted[y0:y1, x0:x1] = np.kron(pred, np.ones((g.chip_size, g.chip_size), int))
+        scored = (sample.mask >= 0) & (painted >= 0)
+        cm = confusion(sample.mask[scored], painted[scored], sample.present.size)
+        out["pixel_miou"] = mean_iou(cm)
+    if sample.count_class is not None:
+        hits = np.asarray(pred) == sample.count_class
+        out["objects"] = int(ndimage.label(hits, structure=np.ones((3, 3)))[1])
+        out["objects_truth"] = sample.n_objects
+        out["objects_truth_chips"] = sample.n_objects_chips
+    return out
 
 
 def run_case(
     case: str, cfg: AccuracyConfig, methods: list[Method], log: Callable[[str], None] = print
 ) -> list[Trial]:
-    """Benchmark all methods on one case; support sets are shared by the methods (paired)."""
+    """Benchmark all methods on one case of any set; support sets are shared by the methods
+    (paired)."""
     trials: list[Trial] = []
-    group = all_cases()[case]
-    for image_index in range(min(cfg.images, cfg.draws)):
-        s = sim.generate(case, seed=cfg.seed + image_index, size=cfg.size)
-        grid = ChipGrid.for_shape(s.image.shape, cfg.chip_size)
-        present, dense = np.unique(chip_truth(s.truth, grid), return_inverse=True)
-        chip_labels = dense.reshape(grid.rows, grid.cols)
+    suite = set_of(case)
+    group = suite.cases()[case]
+    n_images = 1 if suite.fixed else min(cfg.images, cfg.draws)
+    for image_index in range(n_images):
+        sample = suite.load(case, cfg.seed + image_index, cfg.size, cfg.chip_size)
+        chip_labels, present, grid = sample.labels, sample.present, sample.grid
         if present.size < 2:
             log(f"  {case}: image {image_index} has < 2 classes at chip level, skipped")
             continue
-        prep = {m.name: m.prepare(s.image, grid) for m in methods}
+        prep = {m.name: m.prepare(sample.image, grid) for m in methods}
         refs = {}
-        for shift in cfg.ceilings:
+        for shift in cfg.ceilings if sample.truth is not None else ():
             rng = np.random.default_rng([cfg.seed + image_index, zlib.crc32(case.encode()), shift])
-            raw = displaced_majority(s.truth, grid, shift, rng)
+            raw = displaced_majority(sample.truth, grid, shift, rng)
             # a class that is the majority of no chip counts as wrong
             idx = np.searchsorted(present, raw).clip(0, present.size - 1)
             known = present[idx] == raw
             refs[reference_name(shift)] = np.where(known, idx, (chip_labels + 1) % present.size)
         for k in cfg.ks:
-            for draw in range(image_index, cfg.draws, cfg.images):
+            for draw in range(image_index, cfg.draws, n_images):
                 rng = np.random.default_rng([cfg.seed, zlib.crc32(case.encode()), k, draw])
                 support = sample_support(chip_labels, k, rng)
-                query = ~support_mask(support, chip_labels.shape)
+                query = (chip_labels >= 0) & ~support_mask(support, chip_labels.shape)
 
                 preds: dict[str, tuple[np.ndarray, float]] = {}
                 for m in methods:
@@ -97,6 +123,9 @@ def run_case(
                 preds |= {name: (pred, 0.0) for name, pred in refs.items()}  # not timed
                 for name, (pred, seconds) in preds.items():
                     cm = confusion(chip_labels[query], np.asarray(pred)[query], present.size)
+                    extra = {"image_seed": cfg.seed + image_index}
+                    if name in prep:
+                        extra |= _object_figures(sample, np.asarray(pred))
                     trials.append(
                         Trial(
                             case,
@@ -109,7 +138,8 @@ def run_case(
                             seconds,
                             int(query.sum()),
                             int(present.size),
-                            {"image_seed": cfg.seed + image_index},
+                            extra,
+                            suite.name,
                         )
                     )
     return trials

@@ -12,11 +12,12 @@ Support = dict[int, list[tuple[int, int]]]
 def sample_support(chip_labels: np.ndarray, k: int, rng: np.random.Generator) -> Support:
     """Draw up to ``k`` chips per class of ``chip_labels`` (rows, cols) -> {class: [(r, c)]}.
 
-    Classes are the labels found in ``chip_labels``; a class with fewer than ``k`` chips
-    contributes all of them. Chips are listed in the order drawn (reproducible for one rng state).
+    Classes are the labels >= 0 found in ``chip_labels`` (negative: not scored, never drawn); a
+    class with fewer than ``k`` chips contributes all of them. Chips are listed in the order
+    drawn (reproducible for one rng state).
     """
     support: Support = {}
-    for c in np.unique(chip_labels):
+    for c in np.unique(chip_labels[chip_labels >= 0]):
         rows, cols = np.nonzero(chip_labels == c)
         pick = rng.choice(rows.size, size=min(k, rows.size), replace=False)
         support[int(c)] = [(int(rows[i]), int(cols[i])) for i in pick]
