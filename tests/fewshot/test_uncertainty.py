@@ -1,0 +1,116 @@
+"""Held-out support checks, calibrated confidence, ECE and the chip-size sensitivity helper."""
+
+import numpy as np
+import pytest
+
+from workers.fewshot.uncertainty import (
+    calibrated_probs,
+    chip_size_sensitivity,
+    disagreements,
+    expected_calibration_error,
+    outliers,
+    support_check,
+)
+
+
+def _blobs(rng, centres, n, spread=0.3):
+    return {k: rng.normal(c, spread, (n, len(c))) for k, c in enumerate(centres)}
+
+
+def test_mislabelled_support_chip_is_flagged():
+    rng = np.random.default_rng(0)
+    support = _blobs(rng, [(-2.0, 0.0), (2.0, 0.0)], 4)
+    # a class-1 chip clicked as class 0: it helps build prototype 0, yet held out it is nearer 1
+    support[0] = np.vstack([support[0], [[2.1, 0.1]]])
+    check = support_check(support)
+    assert len(check) == 9
+    bad = disagreements(check)
+    assert [(c["class_id"], c["index"], c["predicted"]) for c in bad] == [(0, 4, 1)]
+    assert bad[0]["probability"] > 0.9 and bad[0]["own_probability"] < 0.1
+    assert all(c["agrees"] for c in check if c is not bad[0] and c["class_id"] == 1)
+
+
+def test_in_sample_scoring_would_hide_it():
+    """Why leave-one-out: with 2 chips the wrong one is half of its own prototype."""
+    support = {0: np.array([[-2.0, 0.0], [2.0, 0.0]]), 1: np.array([[2.2, 0.0], [1.8, 0.0]])}
+    check = support_check(support, temperature=1.0)
+    assert not check[1]["agrees"] and check[1]["predicted"] == 1
+    assert check[1]["own_probability"] < 1e-6
+
+
+def test_single_chip_class_uses_typical_held_out_distance():
+    rng = np.random.default_rng(1)
+    support = _blobs(rng, [(-2.0, 0.0), (2.0, 0.0)], 3)
+    support[2] = np.array([[8.0, 8.0]])  # far from the others: agrees
+    support[3] = np.array([[2.05, 0.0]])  # on top of class 1's mean: disagrees
+    check = {(c["class_id"], c["index"]): c for c in support_check(support)}
+    assert check[(2, 0)]["single"] and check[(2, 0)]["checked"] and check[(2, 0)]["agrees"]
+    assert not check[(3, 0)]["agrees"] and check[(3, 0)]["predicted"] == 1
+    # one chip per class: nothing to compare with, reported unchecked rather than certain
+    lone = support_check({0: np.zeros((1, 2)), 1: np.ones((1, 2))})
+    assert all(not c["checked"] and c["probability"] is None for c in lone)
+    assert disagreements(lone) == []
+
+
+def test_ece_known_values():
+    # all at 0.8 confidence, 80 % correct: perfectly calibrated
+    assert expected_calibration_error(np.full(10, 0.8), np.arange(10) < 8) == pytest.approx(0.0)
+    # half at 0.95 all right, half at 0.65 all wrong: (0.05 + 0.65) / 2
+    conf = np.r_[np.full(5, 0.95), np.full(5, 0.65)]
+    corr = np.r_[np.ones(5, bool), np.zeros(5, bool)]
+    assert expected_calibration_error(conf, corr) == pytest.approx(0.35)
+    # a confidence of exactly 1 falls in the last bin; empty input is 0
+    assert expected_calibration_error([1.0, 1.0], [True, False]) == pytest.approx(0.5)
+    assert expected_calibration_error([], []) == 0.0
+
+
+def test_calibrated_probs_on_a_simulated_gaussian_task_are_calibrated():
+    """Two isotropic Gaussian classes in 5-D (about the effective dimension the scale was
+    fitted at): the calibrated probabilities match the accuracy, a low fixed T does not."""
+    rng = np.random.default_rng(2)
+    centres = np.zeros((2, 5))
+    centres[:, 0] = [-0.8, 0.8]
+    y = rng.integers(0, 2, 20000)
+    x = centres[y] + rng.normal(0, 1, (20000, 5))
+    d = ((x[:, None, :] - centres[None]) ** 2).sum(-1)
+    p, t = calibrated_probs(d)
+    assert p.shape == (20000, 2) and t.shape == (20000,)
+    np.testing.assert_allclose(p.sum(1), 1.0)
+    ece = expected_calibration_error(p.max(1), p.argmax(1) == y)
+    assert ece < 0.05
+    # a temperature far too low (a confident encoder) is badly calibrated on the same data
+    z = np.exp(-(d - d.min(1, keepdims=True)) / 0.05)
+    assert expected_calibration_error((z / z.sum(1, keepdims=True)).max(1), p.argmax(1) == y) > 0.1
+
+
+def test_outlier_chip_gets_low_confidence():
+    rng = np.random.default_rng(3)
+    centres = np.zeros((2, 5))
+    centres[:, 0] = [-1.0, 1.0]
+    chips = centres[rng.integers(0, 2, 200)] + rng.normal(0, 0.3, (200, 5))
+    x = np.vstack([chips, [[3.0, 40.0, 0, 0, 0]]])
+    d = ((x[:, None, :] - centres[None]) ** 2).sum(-1)
+    p, _ = calibrated_probs(d)
+    # nearer class 1 by 8 (squared) units: a fixed temperature calls it certain ...
+    assert 1 / (1 + np.exp(-(d[-1, 0] - d[-1, 1]) / 0.5)) > 0.999
+    # ... but it is 40 x farther from both than chips usually are: close to a coin flip
+    assert p[-1].max() < 0.65
+    assert outliers(d)[-1] and outliers(d)[:-1].mean() < 0.02
+    assert np.median(p[:-1].max(1)) > 0.9
+
+
+def test_chip_size_sensitivity():
+    out = chip_size_sensitivity(
+        {32: [0.24, 0.76], 16: [0.15, 0.85], 64: [0.22, 0.78]},
+        32,
+        ci_low=[0.20, 0.70],
+        ci_high=[0.28, 0.80],
+    )
+    assert out["compared"] == [16, 64]
+    np.testing.assert_allclose(out["max_shift"], [0.09, 0.09])
+    np.testing.assert_allclose(out["half_width"], [0.04, 0.05])
+    assert out["exceeds"] == [True, True] and out["any_exceeds"]
+    calm = chip_size_sensitivity({32: [0.5, 0.5], 64: [0.51, 0.49]}, 32, [0.4, 0.4], [0.6, 0.6])
+    assert not calm["any_exceeds"]
+    alone = chip_size_sensitivity({32: [0.5, 0.5]}, 32, [0.4, 0.4], [0.6, 0.6])
+    assert alone["max_shift"] == [0.0, 0.0] and not alone["any_exceeds"]
