@@ -273,8 +273,9 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
         positions.setdefault(index_of[str(chip["class"])], []).append(
             (int(chip["row"]), int(chip["col"]))
         )
-    support_images, support = [], []
+    support_ids, support_images, support = [], [], []
     for image in Image.objects.filter(pk__in=list(by_image)):
+        support_ids.append(str(image.pk))
         support_images.append(images.embedded(image))
         support.append(by_image[str(image.pk)])
         _check_cancelled(job)
@@ -285,6 +286,8 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
         options=images.options,
         encoder_temperature=getattr(encoder, "default_temperature", None),
     )
+    for item in segmenter.support_check["disagree"]:  # examples are named by image id
+        item["image"] = support_ids[item["image"]]
     clock.add("classify", t)
 
     done = {(str(i), f) for i, f in job.results.values_list("image_id", "frame")}

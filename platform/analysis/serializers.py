@@ -132,7 +132,32 @@ class ResultSerializer(serializers.ModelSerializer):
         return _links_of_result(result)
 
 
+class DisagreementSerializer(serializers.Serializer):
+    image = serializers.CharField(help_text="id of the image the example was clicked on")
+    row = serializers.IntegerField()
+    col = serializers.IntegerField()
+    class_index = serializers.IntegerField(source="class", help_text="the class it was clicked as")
+    predicted_index = serializers.IntegerField(
+        source="predicted", help_text="the class the model gives it, held out"
+    )
+    probability = serializers.FloatField(help_text="held-out probability of predicted_index")
+
+
+class SupportCheckSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    n_checked = serializers.IntegerField()
+    n_examples = serializers.IntegerField()
+    disagree = DisagreementSerializer(many=True)
+
+
 class ResultDetailSerializer(ResultSerializer):
+    support_check = SupportCheckSerializer(
+        source="stats.support_check",
+        read_only=True,
+        allow_null=True,
+        help_text="every support chip classified leave-one-out (without itself); the examples "
+        "the model would label as another class (null for results from before the check)",
+    )
     labels = serializers.SerializerMethodField(help_text="class index per chip (rows x cols)")
     confidence = serializers.SerializerMethodField(help_text="max probability per chip")
     job_status = serializers.CharField(source="job.status", read_only=True)
@@ -141,6 +166,7 @@ class ResultDetailSerializer(ResultSerializer):
         fields = [
             *ResultSerializer.Meta.fields,
             "job_status",
+            "support_check",
             "labels",
             "confidence",
             "stats",

@@ -1,5 +1,7 @@
 """E2E: what the Segment step offers and shows: dataset-wide classes, areas and intervals."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -143,4 +145,37 @@ def test_manual_pixel_size_gives_physical_areas(
     expect(meta).to_contain_text("not calibrated")
     d["image"].refresh_from_db()
     assert d["image"].pixel_size is None
+    assert not page.errors, page.errors
+
+
+def test_a_wrong_example_is_flagged_on_the_map_and_listed(
+    page, celery_worker, lab_owner, champion_model, tmp_path
+):
+    """A vacuum chip clicked as Ge: the result lists it with the class it looks like and
+    outlines it on the map, instead of silently painting it in vacuum's colour."""
+    from labeling.services import votes_cast_many
+
+    d = make_dataset(lab_owner, tmp_path)
+    chips = vote(lab_owner, d, per_class=3)
+    names = [c.name for c in d["classes"]]
+    ge, vacuum = names.index("Ge"), names.index("vacuum")
+    row, col = chips[vacuum][0]
+    votes_cast_many(
+        user=lab_owner,
+        grid=d["grid"],
+        schema=d["schema"],
+        votes=[{"row": row, "col": col, "class": d["classes"][ge].pk}],
+    )
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/segment")
+    page.get_by_test_id("segment").click()
+    expect(page.get_by_test_id("viewer-canvas")).to_have_attribute(
+        "data-overlay", "drawn", timeout=180_000
+    )
+    box = page.get_by_test_id("support-check")
+    expect(box).to_contain_text("of your 9 examples disagree")
+    expect(page.get_by_test_id("support-disagreement").first).to_have_text(
+        re.compile(rf"chip \({row}, {col}\) was clicked as Ge, looks like vacuum \(\d+(\.\d)? %\)")
+    )
+    page.shot("wrong-example-flagged")
     assert not page.errors, page.errors

@@ -114,3 +114,18 @@ def test_smoke_lsfo_rgb_jpeg():
     seg = segment(image, chip_size=48, support=_extreme_chips(image, 48, 2), encoder="fourier")
     assert seg.grid.rows == 787 // 48 and seg.grid.cols == 790 // 48
     assert set(np.unique(seg.labels)) == {0, 1}
+
+
+@pytest.mark.parametrize("name", ["fourier", "default"])
+def test_a_wrong_example_is_flagged_not_silently_relabelled(two_phase, name):
+    """A chip of phase 1 clicked as phase 0 is reported, with the class it looks like."""
+    image, _ = two_phase
+    wrong = {0: [(0, 0), (5, 1), (1, 2), (4, 6)], 1: [(0, 7), (3, 6), (2, 7)]}
+    seg = segment(image, chip_size=16, support=wrong, encoder=name)
+    check = seg.stats["support_check"]
+    assert check["n_checked"] == check["n_examples"] == 7
+    assert [
+        (d["image"], d["row"], d["col"], d["class"], d["predicted"]) for d in check["disagree"]
+    ] == [(0, 4, 6, 0, 1)]
+    right = segment(image, chip_size=16, support=SUPPORT, encoder=name)
+    assert right.stats["support_check"]["disagree"] == []

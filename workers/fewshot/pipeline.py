@@ -38,6 +38,7 @@ from workers.fewshot.classifier import (
 )
 from workers.fewshot.encoders import Encoder, build_encoder
 from workers.fewshot.stats import abundance, bootstrap_labels
+from workers.fewshot.uncertainty import disagreements, support_check
 
 __all__ = [
     "Embedded",
@@ -215,9 +216,12 @@ class Segmenter:
         options: SegmentOptions | None = None,
         encoder_temperature: float | None = None,
         frequencies: np.ndarray | None = None,
+        support_chips: dict[int, list[tuple[int, int, int]]] | None = None,
     ) -> None:
         """support_emb {class id: (n_k, D)}; ``frequencies`` the support chips' spectral peaks
-        (``boundary.support_frequencies``), required with boundary refinement."""
+        (``boundary.support_frequencies``), required with boundary refinement; support_chips
+        {class id: [(image index, row, col)]} in the order of support_emb's rows (names the
+        chips of the support check)."""
         self.options = opts = options or SegmentOptions()
         self.classes = tuple(sorted(int(k) for k, v in support_emb.items() if len(v)))
         if len(self.classes) < 2 or self.classes[0] < 0:
@@ -238,6 +242,7 @@ class Segmenter:
             self.temperature = resolve_temperature(
                 opts.temperature, encoder_temperature=encoder_temperature, support_emb=self.support
             )
+            self.support_check = _support_check(self.support, self.temperature, support_chips)
 
     @classmethod
     def fit(
@@ -254,12 +259,16 @@ class Segmenter:
         if len(support) != len(images):
             raise ValueError(f"need one support dict per image ({len(images)}), got {len(support)}")
         pooled: dict[int, list[np.ndarray]] = {}
-        for img, chips in zip(images, support, strict=True):
+        chips_of: dict[int, list[tuple[int, int, int]]] = {}
+        for i, (img, chips) in enumerate(zip(images, support, strict=True)):
             for k, positions in chips.items():
                 if len(positions):
                     flat = img.embeddings[0].reshape(img.grid.n_chips, -1)
                     index = [img.grid.index(int(r), int(c)) for r, c in positions]
                     pooled.setdefault(int(k), []).append(flat[index])
+                    chips_of.setdefault(int(k), []).extend(
+                        (i, int(r), int(c)) for r, c in positions
+                    )
         frequencies = None
         if opts.boundary is not None:
             if any(img.frames is None for img in images):
@@ -275,6 +284,7 @@ class Segmenter:
             options=opts,
             encoder_temperature=encoder_temperature,
             frequencies=frequencies,
+            support_chips=chips_of,
         )
 
     def classify(
@@ -343,6 +353,7 @@ class Segmenter:
                 ci=opts.ci,
             )
             stats["temperature"] = self.temperature
+            stats["support_check"] = self.support_check
             timer.lap("statistics")
         return Segmentation(
             labels=labels,
@@ -354,6 +365,37 @@ class Segmenter:
             classes=self.classes,
             temperature=self.temperature,
         )
+
+
+def _support_check(
+    support: dict[int, torch.Tensor],
+    temperature: float,
+    chips: dict[int, list[tuple[int, int, int]]] | None,
+) -> dict:
+    """Every support chip classified leave-one-out (``uncertainty.support_check``), as a
+    JSON-ready summary: how many were checked and the examples the model would label otherwise
+    (most confident first), each with its class, predicted class and probability, and its
+    (image index, row, col)."""
+    check = support_check(support, temperature)
+    disagree = []
+    for c in disagreements(check):
+        item = {
+            "class": c["class_id"],
+            "predicted": c["predicted"],
+            "probability": round(c["probability"], 4),
+        }
+        if chips is not None:
+            item["image"], item["row"], item["col"] = chips[c["class_id"]][c["index"]]
+        disagree.append(item)
+    # most confident first: one wrong example also pulls its class's held-out prototype, so the
+    # right examples of that class can follow it, less surely
+    disagree.sort(key=lambda d: -d["probability"])
+    return {
+        "method": "leave-one-out: each example against prototypes built without it",
+        "n_checked": sum(c["checked"] for c in check),
+        "n_examples": len(check),
+        "disagree": disagree,
+    }
 
 
 def segment(

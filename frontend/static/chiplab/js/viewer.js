@@ -341,6 +341,19 @@ export class Viewer {
       if (chip.row < r0 || chip.row >= r1 || chip.col < c0 || chip.col >= c1) continue;
       const x = tx + (g.ox + chip.col * g.chip) * s;
       const y = ty + (g.oy + chip.row * g.chip) * s;
+      if (chip.kind === "flag") {
+        // An example the model disagrees with: a red-and-white dashed frame over the result.
+        ctx.lineWidth = Math.max(2, Math.min(4, step / 8));
+        ctx.setLineDash([6, 4]);
+        ctx.strokeStyle = "#ffffff";
+        ctx.strokeRect(x + inset, y + inset, step - 2 * inset, step - 2 * inset);
+        ctx.lineDashOffset = 5;
+        ctx.strokeStyle = "#d7191c";
+        ctx.strokeRect(x + inset, y + inset, step - 2 * inset, step - 2 * inset);
+        ctx.setLineDash([]);
+        ctx.lineDashOffset = 0;
+        continue;
+      }
       if (chip.kind === "other") {
         // Someone else's vote: a corner marker, so that one's own clicks stay readable.
         const m = Math.max(4, step * 0.28);

@@ -499,6 +499,29 @@ export async function mount(ws, panel) {
     viewer.setOverlay({ canvas: overlays[mode], opacity });
   }
 
+  // Examples the model would label as another class when each is held out: listed, and
+  // outlined on the map (never shown silently in the other class's colour).
+  function supportCheck(r) {
+    const check = r.support_check;
+    const flagged = check ? check.disagree.filter((d) => d.image === image.id) : [];
+    viewer.setChips(flagged.map((d) => ({ row: d.row, col: d.col, kind: "flag" })));
+    if (!check) return "";
+    const byIndex = Object.fromEntries(r.classes.map((c) => [c.index, c]));
+    const name = (i) => (byIndex[i] ? byIndex[i].name : `class ${i}`);
+    if (!check.disagree.length) {
+      return h("p", { class: "small muted", testid: "support-check" },
+        `All ${check.n_checked} examples agree with the model when each is held out.`);
+    }
+    const n = check.disagree.length;
+    return h("div", { class: "support-check", testid: "support-check", role: "status" },
+      h("strong", {}, `${n} of your ${check.n_examples} examples disagree${n === 1 ? "s" : ""}`),
+      " with the model (each held out of its own class). Check them: a wrong example pulls its class.",
+      h("ul", {}, check.disagree.map((d) => h("li", { testid: "support-disagreement" },
+        `chip (${d.row}, ${d.col}) was clicked as ${name(d.class_index)}, looks like `,
+        h("strong", {}, name(d.predicted_index)), ` (${fmtPct(d.probability)})`,
+        d.image !== image.id ? " · on another image" : ""))));
+  }
+
   function renderResult(r, job) {
     const stats = r.stats || {};
     // Physical areas when the image was calibrated at the time; else the pixel areas.
@@ -547,6 +570,8 @@ export async function mount(ws, panel) {
       image.pixel_size ? ` It has one now (${fmtNum(image.pixel_size, 4)} ${image.pixel_unit} / px): segment again for physical areas.`
         : canConsensus ? " Curators can set one under “Image metadata” below." : "");
 
+    const check = supportCheck(r);
+
     const prov = r.provenance || {};
     const model = prov.model_version || prov.model || (job && job.model_version) || null;
     const support = prov.support_set || (job && job.support_set) || null;
@@ -566,6 +591,7 @@ export async function mount(ws, panel) {
         h("span", {}, "View"), h("div", { class: "segmented", role: "radiogroup", "aria-label": "Overlay view" },
           modeInput("classes", "Classes"), modeInput("confidence", "Confidence"), modeInput("off", "Off")),
         h("label", { for: "overlay-opacity" }, "Opacity"), opacityInput),
+      check,
       legend,
       fractionChart(rows, { unit, title: hasCi ? `Class area fractions (${level} % interval over support resamples)`
         : "Class area fractions (± 1 s.d. over support resamples)" }),
@@ -584,6 +610,7 @@ export async function mount(ws, panel) {
     delete viewer.canvas.dataset.frame;
     viewer.setSource(api.images.previewUrl(image.id)).catch(() => {}); // labelling uses frame 0
     viewer.setOverlay(null);
+    viewer.setChips([]);
     delete viewer.canvas.dataset.overlay;
   };
 }
