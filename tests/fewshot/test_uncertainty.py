@@ -26,7 +26,7 @@ def test_mislabelled_support_chip_is_flagged():
     assert len(check) == 9
     bad = disagreements(check)
     assert [(c["class_id"], c["index"], c["predicted"]) for c in bad] == [(0, 4, 1)]
-    assert bad[0]["probability"] > 0.9 and bad[0]["own_probability"] < 0.1
+    assert bad[0]["flagged"] and bad[0]["probability"] > 0.9 and bad[0]["own_probability"] < 0.1
     assert all(c["agrees"] for c in check if c is not bad[0] and c["class_id"] == 1)
 
 
@@ -114,3 +114,40 @@ def test_chip_size_sensitivity():
     assert not calm["any_exceeds"]
     alone = chip_size_sensitivity({32: [0.5, 0.5]}, 32, [0.4, 0.4], [0.6, 0.6])
     assert alone["max_shift"] == [0.0, 0.0] and not alone["any_exceeds"]
+
+
+def test_a_narrow_held_out_disagreement_is_not_flagged():
+    """An example on a class boundary, held out slightly nearer the other class: it disagrees
+    (argmax) but its own class keeps a fair probability, so it is not shown as wrong."""
+    square = np.array([[0.0, 0.5], [0.0, -0.5], [-0.5, 0.0], [0.5, 0.0]])
+    shift = np.array([1.0, 0.0])
+    support = {0: np.vstack([square - shift, [[0.05, 0.0]]]), 1: square + shift}
+    chip = next(c for c in support_check(support) if c["class_id"] == 0 and c["index"] == 4)
+    assert chip["checked"] and chip["own_probability"] > 0.2
+    assert not chip["flagged"] and chip not in disagreements(support_check(support))
+
+
+def test_uncertainty_bench_on_a_tiny_image():
+    from tests.fewshot.synthetic import stripes
+    from workers.fewshot.bench.uncertainty import Prepared, evaluate_draw, summarise
+    from workers.fewshot.chipping import ChipGrid, normalise
+    from workers.fewshot.encoders import build_encoder
+
+    rng = np.random.default_rng(0)
+    image = np.concatenate(
+        [stripes((128, 64), 6.0, 0.0, rng), stripes((128, 64), 6.0, 60.0, rng)], axis=1
+    )
+    grid = ChipGrid.for_shape(image.shape, 16)
+    truth = np.zeros((grid.rows, grid.cols), int)
+    truth[:, grid.cols // 2 :] = 1
+    frame = normalise(image)
+    enc = build_encoder("fourier")
+    prep = Prepared("tiny", "test", grid, frame, truth, truth)
+    prep.emb["fourier"] = enc.embed(frame, grid).reshape(grid.n_chips, -1).float()
+    draws = [evaluate_draw(prep, "fourier", None, 3, d) for d in range(3)]
+    out = summarise(draws)
+    assert out["n_draws"] == 3 and out["n_chips"] == 3 * (grid.n_chips - 6)
+    for when in ("before", "after"):
+        assert 0 <= out[when]["ece"] <= 1 and 0 <= out[when]["coverage"] <= 1
+    assert out["accuracy"] > 0.9 and out["after"]["coverage"] == 1.0
+    assert out["moved_found_rate"] == 1.0

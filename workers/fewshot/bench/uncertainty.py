@@ -1,0 +1,303 @@
+"""Uncertainty benchmark: calibration of chip confidence, coverage of fraction intervals.
+
+    python -m workers.fewshot.bench.uncertainty                 # seen, unseen and real sets
+    python -m workers.fewshot.bench.uncertainty --set seen --draws 2
+    python -m workers.fewshot.bench.uncertainty --json uncertainty.json
+
+Sets (``bench.suites``): "seen" (simulator + texture cases at seeds >= 100: the only images the
+settings were chosen on), "unseen" (the independent simulator ``workers.fewshot.unseen``, seeds
+0-1) and "real" (micrographs with hand-checked chip truth). Each image is embedded once per
+encoder; every seeded support draw (k chips per class from the scored chips of each class)
+re-fits prototypes on the cached embeddings, then labels chips as the engine does (the
+encoder's temperature, boundary refinement on).
+
+Figures, per set, encoder and k, "before" (the engine's probabilities and support-bootstrap
+interval) and "after" (``uncertainty.calibrated_probs``, ``stats.fraction_interval``):
+
+- ECE: expected calibration error, 15 equal-width bins of max probability, pooled over the
+  scored query chips (support chips left out) of all draws; with mean confidence and accuracy.
+- coverage: share of (image, draw, class) trials whose 95 % interval holds the true fraction
+  (chips whose majority truth is the class, over all chips of the grid); mean interval width.
+- support check: share of clean support chips flagged by the leave-one-out check (false
+  alarms), and share of draws where one chip moved to another class's examples is flagged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from workers.fewshot.boundary import (
+    BoundaryConfig,
+    chip_features,
+    refine_prediction,
+    support_frequencies,
+)
+from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
+from workers.fewshot.classifier import (
+    fit_prototypes,
+    prediction_from_log_probs,
+    squared_distances,
+)
+from workers.fewshot.pipeline import resolve_temperature
+from workers.fewshot.stats import (
+    bootstrap_labels,
+    fraction_interval,
+    interval_multiplier,
+    interval_probs,
+)
+from workers.fewshot.uncertainty import (
+    calibrated_probs,
+    disagreements,
+    expected_calibration_error,
+    support_check,
+)
+
+__all__ = ["Prepared", "evaluate_draw", "prepare", "run", "summarise"]
+
+SEEDS = {"seen": (100, 101), "unseen": (0, 1), "real": (0,)}
+
+
+@dataclass
+class Prepared:
+    """One image on its grid with its embeddings per encoder.
+
+    scored (rows, cols): dense class of chips whose truth is sure enough to score a label and to
+    pick as support, -1 otherwise; truth (rows, cols): dense majority class of every chip, what
+    class fractions are scored against.
+    """
+
+    name: str
+    set: str
+    grid: ChipGrid
+    frame: np.ndarray
+    scored: np.ndarray
+    truth: np.ndarray
+    emb: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def prepare(set_name: str, case: str, seed: int, encoders: dict, *, chip_size: int = 32):
+    """Load, normalise and embed one image of a set -> Prepared (None: < 2 classes)."""
+    from workers.fewshot.bench.suites import SETS
+
+    sample = SETS[set_name].load(case, seed, (512, 512), chip_size)
+    if set_name == "real":
+        from workers.fewshot.unseen.real import load_real
+
+        mask = load_real(case).mask  # 0 support, 1 particle, 2 edge band (particle for areas)
+        raw = chip_truth((mask > 0).astype(np.int32), sample.grid)
+        truth = np.searchsorted(sample.present, np.minimum(raw, sample.present.max()))
+    else:
+        truth = sample.labels
+    if sample.present.size < 2:
+        return None
+    frame = normalise(sample.image)
+    prep = Prepared(f"{case}@{seed}", set_name, sample.grid, frame, sample.labels, truth)
+    for name, enc in encoders.items():
+        prep.emb[name] = enc.embed(frame, sample.grid).reshape(sample.grid.n_chips, -1).float()
+    return prep
+
+
+def _draw_support(prep: Prepared, k: int, rng: np.random.Generator) -> dict[int, np.ndarray]:
+    """k flat chip indices per class, drawn from the scored chips of that class."""
+    flat = prep.scored.ravel()
+    out = {}
+    for c in np.unique(flat[flat >= 0]):
+        idx = np.flatnonzero(flat == c)
+        out[int(c)] = rng.choice(idx, size=min(k, idx.size), replace=False)
+    return out
+
+
+def evaluate_draw(
+    prep: Prepared, enc_name: str, enc_temperature: float | None, k: int, draw: int
+) -> dict | None:
+    """One support draw -> per-chip confidences / correctness and per-class intervals."""
+    rng = np.random.default_rng([zlib.crc32(prep.name.encode()), k, draw])
+    sup = _draw_support(prep, k, rng)
+    if len(sup) < 2:
+        return None
+    emb = prep.emb[enc_name]
+    classes = sorted(sup)
+    n_classes = len(classes)
+    support_emb = {c: emb[sup[c]] for c in classes}
+    protos = fit_prototypes(support_emb)
+    temperature = resolve_temperature(
+        "encoder", encoder_temperature=enc_temperature, support_emb=support_emb
+    )
+    d = squared_distances(emb, protos.centres)
+    pred = prediction_from_log_probs(torch.log_softmax(-d / temperature, -1), protos)
+    positions = {c: [prep.grid.position(int(i)) for i in sup[c]] for c in classes}
+    freqs = support_frequencies([prep.frame], [prep.grid], [positions])
+    features = chip_features(prep.frame, prep.grid, freqs)
+    pred, decided = refine_prediction(pred, features, protos.classes, BoundaryConfig())
+    labels = pred.labels  # dense class = column (classes are 0..K-1 here)
+    n = labels.size
+    truth = prep.truth.ravel()
+    scored = prep.scored.ravel()
+    query = scored >= 0
+    for c in classes:
+        query[sup[c]] = False
+
+    # after: calibrated probabilities; unmixed boundary chips keep their estimated fractions
+    after, _ = calibrated_probs(d)
+    after[decided] = pred.probs[decided]
+    point = np.bincount(labels, minlength=n_classes)[:n_classes] / n
+    true_frac = np.bincount(truth, minlength=n_classes)[:n_classes] / n
+    iv = fraction_interval(
+        interval_probs(after, support=sup), point, multiplier=interval_multiplier(enc_name)
+    )
+    # before: the support bootstrap as the engine ran it (unmixed chips keep their label)
+    boot = bootstrap_labels(emb, support_emb, n_resamples=200, seed=draw)
+    boot[:, decided] = labels[decided]
+    bfrac = np.stack([np.bincount(b, minlength=n_classes)[:n_classes] / n for b in boot])
+    b_lo, b_hi = np.quantile(bfrac, [0.025, 0.975], axis=0)
+
+    # support check: clean, then with one chip of class 0 moved to class 1's examples
+    check = support_check(support_emb, temperature=None, reference=float(d.min(1)[0].median()))
+    checked = [c for c in check if c["checked"]]
+    moved = None
+    if k >= 2 and len(sup[classes[0]]) >= 2:
+        wrong = {c: v.clone() for c, v in support_emb.items()}
+        wrong[classes[1]] = torch.cat([wrong[classes[1]], wrong[classes[0]][:1]])
+        wrong[classes[0]] = wrong[classes[0]][1:]
+        found = support_check(wrong, temperature=None, reference=float(d.min(1)[0].median()))
+        moved = any(
+            c["class_id"] == classes[1] and c["index"] == len(wrong[classes[1]]) - 1
+            for c in disagreements(found)
+        )
+    return {
+        "correct": (labels == truth)[query],
+        "conf_before": pred.probs[query].max(1),
+        "conf_after": after[query].max(1),
+        "truth": true_frac,
+        "point": point,
+        "before": (np.minimum(b_lo, point), np.maximum(b_hi, point)),
+        "after": (np.asarray(iv["low"]), np.asarray(iv["high"])),
+        "n_checked": len(checked),
+        "n_false_flags": sum(c["flagged"] for c in checked),
+        "moved_found": moved,
+    }
+
+
+def summarise(draws: list[dict]) -> dict:
+    """Pooled figures of a list of evaluate_draw results."""
+    correct = np.concatenate([r["correct"] for r in draws])
+    out = {"n_draws": len(draws), "n_chips": int(correct.size), "accuracy": float(correct.mean())}
+    for when in ("before", "after"):
+        conf = np.concatenate([r[f"conf_{when}"] for r in draws])
+        hits, widths = [], []
+        for r in draws:
+            lo, hi = r[when]
+            hits.append((lo - 1e-9 <= r["truth"]) & (r["truth"] <= hi + 1e-9))
+            widths.append(hi - lo)
+        out[when] = {
+            "ece": expected_calibration_error(conf, correct),
+            "mean_confidence": float(conf.mean()),
+            "coverage": float(np.concatenate(hits).mean()),
+            "width": float(np.concatenate(widths).mean()),
+        }
+    checked = sum(r["n_checked"] for r in draws)
+    out["false_flag_rate"] = sum(r["n_false_flags"] for r in draws) / max(checked, 1)
+    moved = [r["moved_found"] for r in draws if r["moved_found"] is not None]
+    out["moved_found_rate"] = float(np.mean(moved)) if moved else None
+    out["abs_error_median"] = float(
+        np.median(np.concatenate([np.abs(r["truth"] - r["point"]) for r in draws]))
+    )
+    return out
+
+
+def run(
+    sets=("seen", "unseen", "real"),
+    encoders=("default", "fourier"),
+    ks=(1, 3, 5),
+    draws: int = 5,
+    chip_size: int = 32,
+    log=print,
+) -> dict:
+    """Every set x encoder x k -> summarise() of its draws ({set: {encoder: {k: figures}}})."""
+    from workers.fewshot.bench.suites import SETS
+    from workers.fewshot.encoders import build_encoder
+
+    built = {name: build_encoder(name) for name in encoders}
+    results: dict = {}
+    for set_name in sets:
+        try:
+            cases = list(SETS[set_name].cases())
+        except (ImportError, FileNotFoundError) as exc:
+            log(f"{set_name}: skipped ({exc})")
+            continue
+        seeds = SEEDS[set_name]
+        per: dict = {e: {k: [] for k in ks} for e in encoders}
+        t0 = time.perf_counter()
+        for case in cases:
+            for seed in seeds:
+                try:
+                    prep = prepare(set_name, case, seed, built, chip_size=chip_size)
+                except FileNotFoundError as exc:
+                    log(f"{set_name}/{case}: skipped ({exc})")
+                    prep = None
+                if prep is None:
+                    continue
+                for e in encoders:
+                    for k in ks:
+                        for draw in range(draws * (2 if set_name == "real" else 1)):
+                            r = evaluate_draw(prep, e, built[e].default_temperature, k, draw)
+                            if r is not None:
+                                per[e][k].append(r)
+        results[set_name] = {e: {k: summarise(v) for k, v in per[e].items() if v} for e in encoders}
+        log(f"{set_name}: {len(cases)} cases in {time.perf_counter() - t0:.0f} s")
+    return results
+
+
+def format_table(results: dict) -> str:
+    """One line per set, encoder and k: before -> after."""
+    lines = [
+        "set     encoder  k  ECE before->after  conf before->after  acc    "
+        "coverage before->after  width before->after  LOO false flags / moved found",
+    ]
+    for set_name, by_enc in results.items():
+        for e, by_k in by_enc.items():
+            for k, f in by_k.items():
+                b, a = f["before"], f["after"]
+                moved = "-" if f["moved_found_rate"] is None else f"{f['moved_found_rate']:.2f}"
+                lines.append(
+                    f"{set_name:7s} {e:8s} {k:2d}  {b['ece']:.3f} -> {a['ece']:.3f}     "
+                    f"{b['mean_confidence']:.3f} -> {a['mean_confidence']:.3f}      "
+                    f"{f['accuracy']:.3f}  {b['coverage']:.3f} -> {a['coverage']:.3f}         "
+                    f"{b['width']:.3f} -> {a['width']:.3f}        "
+                    f"{f['false_flag_rate']:.3f} / {moved}"
+                )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--set", action="append", choices=["seen", "unseen", "real"], dest="sets")
+    p.add_argument("--encoder", action="append", choices=["default", "fourier"], dest="encoders")
+    p.add_argument("--ks", type=int, nargs="+", default=[1, 3, 5])
+    p.add_argument("--draws", type=int, default=5, help="support draws per image and k")
+    p.add_argument("--chip-size", type=int, default=32, help="simulated sets (real: its own)")
+    p.add_argument("--json", help="write the figures here")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    results = run(
+        sets=tuple(args.sets or ("seen", "unseen", "real")),
+        encoders=tuple(args.encoders or ("default", "fourier")),
+        ks=tuple(args.ks),
+        draws=args.draws,
+        chip_size=args.chip_size,
+    )
+    print(format_table(results))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
