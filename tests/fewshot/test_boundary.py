@@ -132,3 +132,21 @@ def test_fraction_intervals_contain_the_refined_fractions():
     assert st["fractions"][0] == pytest.approx(9 / 24)  # three columns of three chips
     for k in (0, 1):
         assert st["fractions_ci_low"][k] <= st["fractions"][k] <= st["fractions_ci_high"][k]
+
+
+@pytest.mark.parametrize("chip", [27, 37])
+def test_chip_features_of_chip_sizes_that_4_does_not_divide(chip):
+    """4 Gabor samples per chip side at fractional spacing: the features stay area-linear
+    (the unmixing's premise) and the intensity columns exact, for a prime chip size too."""
+    split = 2 * chip + chip // 2  # chip column 2 is half class 0, half class 1
+    image, _ = two_domains(8 * chip, split, height=2 * chip)
+    grid = ChipGrid.for_shape(image.shape, chip)
+    norm = normalise(image)
+    freqs = support_frequencies([norm], [grid], [{0: [(0, 0)], 1: [(0, 7)]}])
+    x = chip_features(norm, grid, freqs)
+    assert x.shape == (2, 8, 2 + len(freqs)) and np.isfinite(x).all()
+    pure_a, pure_b, mixed = x[:, 0].mean(0), x[:, 5:].mean((0, 1)), x[:, 2].mean(0)
+    d = pure_a - pure_b
+    f = float((mixed - pure_b) @ d / (d @ d))
+    assert f == pytest.approx((chip // 2) / chip, abs=0.1)
+    np.testing.assert_allclose(x[..., 0], norm.reshape(2, chip, 8, chip).mean((1, 3)), rtol=1e-5)

@@ -1,6 +1,7 @@
 """Encoder registry, output shapes, batching, resnet adapter and weight serialisation."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -177,3 +178,19 @@ def test_fast_box_and_mean_pools_equal_torch_avg_pool(k, shape):
     expected = F.avg_pool2d(x, k, stride=1, padding=k // 2, count_include_pad=False)
     torch.testing.assert_close(_box_mean(x, k), expected, rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(_mean_pool2(x), F.avg_pool2d(x, 2), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [128, 213, 256, 428])
+def test_summed_area_polar_spectrum_equals_box_filter_and_grid_sample(size, monkeypatch):
+    """Large windows read box means from a summed-area table at the polar samples: the same
+    values as box-filtering the whole spectrum and sampling it bilinearly."""
+    from workers.fewshot.encoders import spectral
+
+    g = torch.Generator().manual_seed(2)
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    lattice = torch.cos(2 * math.pi * (yy * 0.11 + xx * 0.05)) * 0.3 + 0.5
+    x = torch.stack([lattice + 0.05 * torch.rand(size, size, generator=g) for _ in range(3)])
+    x = torch.cat([x[:, None], torch.rand(2, 1, size, size, generator=g)])
+    fast = spectral.polar_log_spectrum(x)
+    monkeypatch.setattr(spectral, "SAT_MIN_BOX", 10**9)  # the filter for every box size
+    torch.testing.assert_close(fast, spectral.polar_log_spectrum(x), rtol=0, atol=5e-5)

@@ -7,11 +7,19 @@ image is generated, so it covers the segmentation only; ru_maxrss as fallback).
     python -m workers.fewshot.bench.speed --size 4096 --chip 64 --encoder default   # JSON line
     python -m workers.fewshot.bench.speed --part engine --size 1024 --chip 32      # engine time
     python -m workers.fewshot.bench.speed --part peer --size 1024 --chip 32        # peer time
+    python -m workers.fewshot.bench.speed --part stages --sizes 4096,3042 \
+        --chip-sizes 32,64,107,128,214,256 --repeats 3 --json out.json     # per-stage times
+
+The stages part times each step of the core (normalise, embed, fit, boundary features,
+classify, statistics) per (image size, chip size); "rerun" is what a re-run after a
+support-set edit pays (the embeddings cached: fit + classify), "cold" adds normalise and
+embed. Labels are digested (sha256) so that runs of two code versions can be compared.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -27,7 +35,7 @@ from workers.fewshot.bench.methods import PeerConfig, PixelForestPeer, engine_en
 from workers.fewshot.bench.sampling import sample_support
 from workers.fewshot.chipping import ChipGrid, chip_truth
 
-__all__ = ["measure_in_subprocess", "speed_compare", "time_engine", "time_peer"]
+__all__ = ["measure_in_subprocess", "speed_compare", "time_engine", "time_peer", "time_stages"]
 
 SPEED_CASE = "sto_ge_interface"
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -40,6 +48,160 @@ def _support(case: str, size: int, chip: int, k: int, seed: int):
     _, dense = np.unique(chip_truth(s.truth, grid), return_inverse=True)
     support = sample_support(dense.reshape(grid.rows, grid.cols), k, np.random.default_rng(seed))
     return s, grid, support
+
+
+def _cached_sim(case: str, seed: int, size: int, cache_dir: str | None):
+    """``sim.generate`` (a 4096^2 image takes several seconds), cached as .npy in cache_dir."""
+    if cache_dir is None:
+        s = sim.generate(case, seed=seed, size=(size, size))
+        return s.image, s.truth
+    base = Path(cache_dir) / f"{case}-s{seed}-{size}"
+    image, truth = base.with_suffix(".image.npy"), base.with_suffix(".truth.npy")
+    if not (image.exists() and truth.exists()):
+        s = sim.generate(case, seed=seed, size=(size, size))
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        np.save(image, s.image)
+        np.save(truth, s.truth)
+    return np.load(image), np.load(truth)
+
+
+def time_stages(
+    encoder,
+    *,
+    size: int = 4096,
+    chips: tuple[int, ...] = (32, 64, 107, 128, 214, 256),
+    k: int = 5,
+    seed: int = 0,
+    repeats: int = 3,
+    warmup: bool = True,
+    cache_dir: str | None = None,
+    out=None,
+) -> list[dict]:
+    """Per-stage seconds of the core on one simulated (size x size) image, per chip size.
+
+    ``stages`` holds wall seconds per stage and, for the timed steps, process CPU seconds
+    (``*_cpu``: all threads; on a shared machine they vary less than wall time).
+
+    Stages: normalise, embed (the encoder over every chip), fit (prototypes and the support
+    chips' spectral peaks), then ``Segmenter.classify``'s own (boundary features + unmixing,
+    classify, statistics with 200 bootstraps). Medians over ``repeats`` runs (after one
+    untimed run with ``warmup``: FFT plans, lru caches), with the min and max of the total.
+    """
+    from workers.fewshot.pipeline import (
+        Embedded,
+        Segmenter,
+        SegmentOptions,
+        deterministic,
+        normalised_frames,
+    )
+
+    image, truth = _cached_sim(SPEED_CASE, seed, size, cache_dir)
+    reports = []
+    for chip in chips:
+        grid = ChipGrid.for_shape(image.shape, chip)
+        _, dense = np.unique(chip_truth(truth, grid), return_inverse=True)
+        support = sample_support(
+            dense.reshape(grid.rows, grid.cols), k, np.random.default_rng(seed)
+        )
+        opts = SegmentOptions(seed=seed)
+        runs, digests = [], set()
+        for i in range(repeats + int(warmup)):
+            t: dict[str, float] = {}
+            clock = _StageClock(t)
+            frames = normalised_frames(image)
+            clock.lap("normalise")
+            with deterministic(seed):
+                emb = np.asarray(encoder.embed(frames[0], grid), dtype=np.float32)[None]
+            clock.lap("embed")
+            segmenter = Segmenter.fit(
+                [Embedded(frames, grid, emb)],
+                [support],
+                options=opts,
+                encoder_temperature=encoder.default_temperature,
+            )
+            clock.lap("fit")
+            seg = segmenter.classify(emb[0], grid=grid, pixels=frames[0])
+            clock.lap("classify_all")
+            t.update({key: v for key, v in seg.timings.items() if key != "total"})
+            t["rerun"] = t["fit"] + t["classify_all"]
+            t["rerun_cpu"] = t["fit_cpu"] + t["classify_all_cpu"]
+            t["cold"] = clock.total
+            t["cpu"] = clock.total_cpu
+            digests.add(hashlib.sha256(np.ascontiguousarray(seg.labels).tobytes()).hexdigest())
+            if i >= int(warmup):
+                runs.append(t)
+        stages = {key: float(np.median([r.get(key, 0.0) for r in runs])) for key in runs[0]}
+        cold = [r["cold"] for r in runs]
+        report = {
+            "size": size,
+            "chip_size": chip,
+            "chips": grid.n_chips,
+            "stages": stages,
+            "cold_min": min(cold),
+            "cold_max": max(cold),
+            "repeats": len(runs),
+            "labels_sha256": sorted(digests)[0][:16] if len(digests) == 1 else "NONDETERMINISTIC",
+            # support ids are the dense truth classes: labels compare directly
+            "chip_accuracy": float((seg.labels == dense.reshape(grid.rows, grid.cols)).mean()),
+        }
+        reports.append(report)
+        if out is not None:
+            out(_stage_line(report))
+    return reports
+
+
+class _StageClock:
+    """Wall and process CPU seconds per stage into ``out`` (``stage``, ``stage_cpu``)."""
+
+    def __init__(self, out: dict[str, float]) -> None:
+        self.out = out
+        self.wall0 = self.wall = time.perf_counter()
+        self.cpu0 = self.cpu = time.process_time()
+
+    def lap(self, stage: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.out[stage] = wall - self.wall
+        self.out[f"{stage}_cpu"] = cpu - self.cpu
+        self.wall, self.cpu = wall, cpu
+
+    @property
+    def total(self) -> float:
+        return self.wall - self.wall0
+
+    @property
+    def total_cpu(self) -> float:
+        return self.cpu - self.cpu0
+
+
+_CPU_COLUMNS = ("embed_cpu", "rerun_cpu", "cpu")
+_STAGE_COLUMNS = (
+    "normalise",
+    "embed",
+    "fit",
+    "boundary",
+    "classify",
+    "statistics",
+    "rerun",
+    "cold",
+)
+
+
+def _stage_line(r: dict) -> str:
+    st = r["stages"]
+    return (
+        f"{r['size']:>5} {r['chip_size']:>4} {r['chips']:>6} "
+        + " ".join(f"{st.get(c, 0.0):>9.3f}" for c in _STAGE_COLUMNS + _CPU_COLUMNS)
+        + f" [{r['cold_min']:.2f}-{r['cold_max']:.2f}] {r['labels_sha256']}"
+    )
+
+
+def stage_header() -> str:
+    """Column names of the lines printed by :func:`time_stages`."""
+    return (
+        f"{'size':>5} {'chip':>4} {'chips':>6} "
+        + " ".join(f"{c:>9}" for c in _STAGE_COLUMNS + _CPU_COLUMNS)
+        + " [cold min-max] labels"
+    )
 
 
 def time_engine(
@@ -241,14 +403,47 @@ def _run_child(
 def main(argv: list[str] | None = None) -> None:
     """CLI of the subprocess measurements (prints one JSON line)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("memory", "engine", "peer"), default="memory")
+    p.add_argument("--part", choices=("memory", "engine", "peer", "stages"), default="memory")
     p.add_argument("--size", type=int, default=4096)
     p.add_argument("--chip", type=int, default=64)
     p.add_argument("--encoder", default="default")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", help="weights directory of the encoder (default: committed)")
+    p.add_argument("--sizes", default="4096,3042,1024", help="stages: image sizes, comma list")
+    p.add_argument(
+        "--chip-sizes", default="32,64,107,128,214,256", help="stages: chip sizes, comma list"
+    )
+    p.add_argument("--repeats", type=int, default=3, help="stages: timed runs per setting")
+    p.add_argument("--no-warmup", action="store_true", help="stages: no untimed first run")
+    p.add_argument("--cache-dir", help="stages: keep generated images here (.npy)")
+    p.add_argument("--json", help="stages: write the reports to this file")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     a = p.parse_args(argv)
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
+    if a.part == "stages":
+        encoder = engine_encoder(a.encoder, weights=a.weights)
+        print(stage_header(), flush=True)
+        reports = []
+        for size in (int(v) for v in a.sizes.split(",")):
+            chips = tuple(c for c in (int(v) for v in a.chip_sizes.split(",")) if c <= size)
+            reports += time_stages(
+                encoder,
+                size=size,
+                chips=chips,
+                k=a.k,
+                seed=a.seed,
+                repeats=a.repeats,
+                warmup=not a.no_warmup,
+                cache_dir=a.cache_dir,
+                out=lambda line: print(line, flush=True),
+            )
+        if a.json:
+            Path(a.json).write_text(json.dumps(reports, indent=1))
+        return
     if a.part == "peer":
         report = time_peer(size=a.size, chip=a.chip, k=a.k, seed=a.seed)
     elif a.part == "engine":

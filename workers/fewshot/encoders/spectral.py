@@ -71,11 +71,74 @@ def polar_log_spectrum(
     power = torch.fft.fftshift(spec.real.square() + spec.imag.square(), dim=-2).unsqueeze(1)
     spacing = math.pi * R_MAX * s / 2 / n_angular  # arc length between polar samples, px
     k = 2 * int(spacing // 2) + 1
+    if k >= SAT_MIN_BOX:
+        polar = _box_polar(power[:, 0], k, n_radial, n_angular)
+        return torch.log(polar.view(n, n_radial, n_angular) + _EPS)
     if k > 1:
         power = _box_mean(power, k)
     grid = _polar_grid(s, n_radial, n_angular, x.device).expand(n, -1, -1, -1)
     polar = F.grid_sample(power, grid, mode="bilinear", padding_mode="border", align_corners=True)
     return torch.log(polar[:, 0] + _EPS)
+
+
+#: box size from which :func:`polar_log_spectrum` reads box means from a summed-area table at
+#: the polar samples' corners instead of box-filtering the whole spectrum (the same values to
+#: float rounding). The filter costs 2 k passes over the spectrum of every window, k ~ s / 25:
+#: for a 214 px chip's 428 px window (k = 17) it was half of the encoder's time.
+SAT_MIN_BOX = 5
+
+
+@lru_cache(maxsize=32)
+def _box_polar_taps(
+    s: int, k: int, n_radial: int, n_angular: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed-area-table taps of the polar samples: index (P, 16) into the flattened table
+    (s + 1, s // 2 + 2) and float64 weights (P, 16), P = R * A.
+
+    Sample p is ``grid_sample``'s bilinear mix (align_corners, border padding) of the box means
+    (k x k, clipped at the edges, as :func:`_box_mean`) at its 4 neighbouring bins; each box sum
+    is 4 table reads.
+    """
+    w = s // 2 + 1
+    grid = _polar_grid(s, n_radial, n_angular, torch.device("cpu"))[0].reshape(-1, 2).double()
+    ix = ((grid[:, 0] + 1) / 2 * (w - 1)).clamp(0, w - 1)
+    iy = ((grid[:, 1] + 1) / 2 * (s - 1)).clamp(0, s - 1)
+    x0, y0 = ix.floor().long(), iy.floor().long()
+    fx, fy = ix - x0, iy - y0
+    r = k // 2
+    index, weight = [], []
+    for cy, wy in ((y0, 1 - fy), ((y0 + 1).clamp(max=s - 1), fy)):
+        for cx, wx in ((x0, 1 - fx), ((x0 + 1).clamp(max=w - 1), fx)):
+            top, bottom = (cy - r).clamp(min=0), (cy + r).clamp(max=s - 1) + 1
+            left, right = (cx - r).clamp(min=0), (cx + r).clamp(max=w - 1) + 1
+            scale = wy * wx / ((bottom - top) * (right - left))
+            for yy, xx, sign in (
+                (bottom, right, 1),
+                (top, right, -1),
+                (bottom, left, -1),
+                (top, left, 1),
+            ):
+                index.append(yy * (w + 1) + xx)
+                weight.append(sign * scale)
+    return (
+        torch.stack(index, 1).to(device),
+        torch.stack(weight, 1).to(device),
+    )
+
+
+def _box_polar(power: torch.Tensor, k: int, n_radial: int, n_angular: int) -> torch.Tensor:
+    """Polar samples of the k x k box-mean of half-plane spectra: (N, s, s // 2 + 1) -> (N, P).
+
+    One float64 summed-area table per spectrum (float32 cumulative sums would lose the faint
+    high-frequency power against the bright low frequencies), read at 16 taps per sample.
+    """
+    n, s, w = power.shape
+    index, weight = _box_polar_taps(s, k, n_radial, n_angular, power.device)
+    table = torch.zeros(n, s + 1, w + 1, dtype=torch.float64, device=power.device)
+    table[:, 1:, 1:] = power
+    table = table.cumsum_(1).cumsum_(2).view(n, -1)
+    taps = table[:, index.view(-1)].view(n, *index.shape)
+    return (taps * weight).sum(-1).float()
 
 
 def _box_mean_1d(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:
