@@ -28,8 +28,10 @@ from workers.fewshot.pipeline import (
     Segmenter,
     SegmentOptions,
     embed,
+    neighbour_fractions,
     normalised_frames,
 )
+from workers.fewshot.uncertainty import chip_size_sensitivity
 
 from . import artefacts, exports
 from .models import JobStatus, SegmentationJob, SegmentationResult
@@ -92,7 +94,7 @@ def segmentation_job_run(*, job_id) -> SegmentationJob | None:
     clock = _Clock()
     total_start = time.perf_counter()
     try:
-        _run(job, clock)
+        state = _run(job, clock)
     except JobCancelled:
         log.info("segmentation job %s cancelled", job.pk)
         _finish(job, clock, total_start, status=None)
@@ -108,7 +110,61 @@ def segmentation_job_run(*, job_id) -> SegmentationJob | None:
         )
         return job
     _finish(job, clock, total_start, status=JobStatus.SUCCEEDED)
+    # after the result is shown: the same support at half and double the chip size
+    try:
+        _chip_size_sensitivity(job, *state)
+    except Exception as err:  # a diagnostic: never turns a finished job into a failure
+        log.exception("chip-size sensitivity of job %s failed", job.pk)
+        for result in job.results.filter(frame=0):
+            error = {"error": f"{type(err).__name__}: {err}"}
+            result.stats = {**result.stats, "chip_size_sensitivity": error}
+            result.save(update_fields=["stats"])
     return job
+
+
+def _chip_size_sensitivity(job: SegmentationJob, images: _Images, support_of: dict) -> None:
+    """How much each image's class fractions (frame 0) move at half and double the chip size,
+    against the reported interval (``uncertainty.chip_size_sensitivity``); written into the
+    results' stats and result.json as ``chip_size_sensitivity``."""
+    import json
+
+    results = {str(r.image_id): r for r in job.results.filter(frame=0)}
+    if not results:
+        return
+    ids = list(dict.fromkeys([*support_of, *results]))
+    by_id = {str(i.pk): i for i in Image.objects.filter(pk__in=ids)}
+    frames = [images.frames(by_id[i])[0] for i in ids]
+    targets = [ids.index(i) for i in results]
+    t = time.perf_counter()
+    moved = neighbour_fractions(
+        frames,
+        [support_of.get(i, {}) for i in ids],
+        encoder=images.encoder,
+        chip_size=images.params["chip_size"],
+        offset=tuple(images.params["offset"]),
+        options=images.options,
+        targets=targets,
+    )
+    seconds = round(time.perf_counter() - t, 4)
+    for n, image_id in enumerate(results):
+        result = results[image_id]
+        stats = result.stats
+        summary = chip_size_sensitivity(
+            {images.params["chip_size"]: stats["fractions"], **{s: f[n] for s, f in moved.items()}},
+            images.params["chip_size"],
+            stats.get("fractions_ci_low", stats["fractions"]),
+            stats.get("fractions_ci_high", stats["fractions"]),
+        )
+        summary["fractions"] = {str(s): f[n] for s, f in moved.items()}
+        summary["seconds"] = seconds
+        result.stats = {**stats, "chip_size_sensitivity": summary}
+        result.save(update_fields=["stats"])
+        key = result.artefacts.get("result.json")
+        if key:
+            with storage.open_(key) as fh:
+                document = json.loads(fh.read())
+            document["stats"]["chip_size_sensitivity"] = summary
+            storage.put_bytes(key, exports.result_json(document))
 
 
 def warm_up() -> None:
@@ -259,7 +315,9 @@ class _Images:
         return formats.preview(self.data(image), index=frame)
 
 
-def _run(job: SegmentationJob, clock: _Clock) -> None:
+def _run(job: SegmentationJob, clock: _Clock) -> tuple[_Images, dict]:
+    """Classify every frame of the job's images -> (the images' caches, the support chips
+    {image id: {class index: [(row, col)]}})."""
     version = job.support_set
     classes = support_classes(version)
     index_of = {c["id"]: c["index"] for c in classes}
@@ -313,6 +371,7 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
             )
         if embedded.embeddings.shape[0] > 1:
             _write_series(job, image)
+    return images, by_image
 
 
 def provenance(job: SegmentationJob, image: Image, frame: int, *, temperature: float) -> dict:

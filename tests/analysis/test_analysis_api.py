@@ -290,6 +290,30 @@ def finished(client_for, world, segmentable):
     }
 
 
+def test_the_result_says_how_fractions_move_at_half_and_double_chip_size(finished):
+    """After the result, the job segments the same support at 16 and 64 px chips and records
+    how far each class's fraction moves against the reported interval (API and result.json)."""
+    client, result = finished["client"], finished["result"]
+    stats = client.get(f"/api/segmentation-results/{result.pk}/").json()["stats"]
+    sens = stats["chip_size_sensitivity"]
+    assert sens["chip_size"] == 32 and sens["compared"] == [16, 64]
+    assert set(sens["fractions"]) == {"16", "64"}
+    for size, fractions in sens["fractions"].items():
+        assert sum(fractions) == pytest.approx(1.0), size
+        shifts = [abs(a - b) for a, b in zip(fractions, stats["fractions"], strict=True)]
+        assert max(shifts) <= max(sens["max_shift"]) + 1e-12
+    half = [
+        (hi - lo) / 2
+        for lo, hi in zip(stats["fractions_ci_low"], stats["fractions_ci_high"], strict=True)
+    ]
+    assert sens["half_width"] == pytest.approx(half)
+    assert sens["exceeds"] == [m > h for m, h in zip(sens["max_shift"], half, strict=True)]
+    document = json.loads(
+        download(client, f"/api/segmentation-results/{result.pk}/export/result.json")
+    )
+    assert document["stats"]["chip_size_sensitivity"] == sens
+
+
 def test_job_segments_the_simulated_micrograph(finished):
     client, job, result = finished["client"], finished["job"], finished["result"]
     body = client.get(f"{JOBS}{job.pk}/").json()

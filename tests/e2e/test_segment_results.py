@@ -177,5 +177,9 @@ def test_a_wrong_example_is_flagged_on_the_map_and_listed(
     expect(page.get_by_test_id("support-disagreement").first).to_have_text(
         re.compile(rf"chip \({row}, {col}\) was clicked as Ge, looks like vacuum \(\d+(\.\d)? %\)")
     )
+    # then the same support at 16 and 64 px chips, compared with the interval
+    expect(page.get_by_test_id("chip-size-sensitivity")).to_contain_text(
+        re.compile(r"At 16 px and 64 px chips|Chip size matters here"), timeout=60_000
+    )
     page.shot("wrong-example-flagged")
     assert not page.errors, page.errors

@@ -129,3 +129,42 @@ def test_a_wrong_example_is_flagged_not_silently_relabelled(two_phase, name):
     ] == [(0, 4, 6, 0, 1)]
     right = segment(image, chip_size=16, support=SUPPORT, encoder=name)
     assert right.stats["support_check"]["disagree"] == []
+
+
+def test_support_moves_to_half_and_double_chip_sizes():
+    from workers.fewshot.pipeline import rescale_support
+
+    half = ChipGrid.for_shape((96, 128), 8)
+    assert rescale_support({0: [(1, 2)], 1: [(5, 7)]}, 0.5, half) == {
+        0: [(2, 4), (2, 5), (3, 4), (3, 5)],
+        1: [(10, 14), (10, 15), (11, 14), (11, 15)],
+    }
+    double = ChipGrid.for_shape((96, 128), 32)  # 3 x 4 chips
+    moved = rescale_support({0: [(0, 0), (1, 1), (2, 3)], 1: [(0, 1), (5, 7), (4, 2)]}, 2, double)
+    # (0, 0) holds examples of both classes: left out; (1, 1) and (2, 3) are one chip
+    assert moved == {0: [(1, 1)], 1: [(2, 1), (2, 3)]}
+    with pytest.raises(ValueError, match=r"0\.5 or 2"):
+        rescale_support({0: [(0, 0)]}, 3, double)
+
+
+def test_fractions_at_neighbouring_chip_sizes(two_phase):
+    from workers.fewshot.pipeline import neighbour_fractions, normalised_frames
+    from workers.fewshot.uncertainty import chip_size_sensitivity
+
+    image, _ = two_phase
+    frame = normalised_frames(image)[0]
+    moved = neighbour_fractions([frame], [SUPPORT], encoder=build_encoder("fourier"), chip_size=16)
+    assert sorted(moved) == [8, 32]
+    for size, (fractions,) in moved.items():
+        assert fractions == pytest.approx([0.5, 0.5], abs=0.1), size  # half of the image each
+    summary = chip_size_sensitivity(
+        {16: [0.5, 0.5], **{s: f[0] for s, f in moved.items()}}, 16, [0.45, 0.45], [0.55, 0.55]
+    )
+    assert summary["compared"] == [8, 32] and len(summary["max_shift"]) == 2
+    # a chip size whose half no longer fits 8 px, and a double that does not fit the image
+    assert (
+        sorted(
+            neighbour_fractions([frame], [SUPPORT], encoder=build_encoder("fourier"), chip_size=48)
+        )
+        == []
+    )

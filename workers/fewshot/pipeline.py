@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -47,7 +47,10 @@ __all__ = [
     "Segmenter",
     "deterministic",
     "embed",
+    "embed_frames",
+    "neighbour_fractions",
     "normalised_frames",
+    "rescale_support",
     "segment",
     "segment_images",
 ]
@@ -180,11 +183,25 @@ def embed(
     every frame is embedded whole, batched. ``keep_frames`` keeps the normalised pixels, which
     boundary refinement needs.
     """
-    frames = normalised_frames(image)
+    out = embed_frames(
+        normalised_frames(image), encoder=encoder, chip_size=chip_size, offset=offset, seed=seed
+    )
+    return out if keep_frames else Embedded(None, out.grid, out.embeddings)
+
+
+def embed_frames(
+    frames: np.ndarray,
+    *,
+    encoder: Encoder,
+    chip_size: int,
+    offset: tuple[int, int] = (0, 0),
+    seed: int = 0,
+) -> Embedded:
+    """``embed`` for frames already normalised by ``normalised_frames``: (T, H, W) -> Embedded."""
     grid = ChipGrid.for_shape(frames.shape[1:], chip_size, offset)
     with deterministic(seed):
         out = [np.asarray(encoder.embed(frame, grid), dtype=np.float32) for frame in frames]
-    return Embedded(frames if keep_frames else None, grid, np.stack(out))
+    return Embedded(frames, grid, np.stack(out))
 
 
 def resolve_temperature(
@@ -365,6 +382,78 @@ class Segmenter:
             classes=self.classes,
             temperature=self.temperature,
         )
+
+
+def rescale_support(support: Support, factor: float, grid: ChipGrid) -> Support:
+    """Support chips {class: [(row, col)]} of an s px grid moved to ``grid`` (s * factor px,
+    same offset): factor 0.5 gives the four chips inside each example, 2 the chip containing it.
+    Chips outside ``grid`` and chips claimed by two classes are left out."""
+    if factor == 0.5:
+        moved = {
+            k: [(2 * r + i, 2 * c + j) for r, c in v for i in (0, 1) for j in (0, 1)]
+            for k, v in support.items()
+        }
+    elif factor == 2:
+        moved = {k: sorted({(r // 2, c // 2) for r, c in v}) for k, v in support.items()}
+    else:
+        raise ValueError(f"chip size factor must be 0.5 or 2, got {factor}")
+    owners: dict[tuple[int, int], set[int]] = {}
+    for k, v in moved.items():
+        for rc in v:
+            owners.setdefault(rc, set()).add(k)
+    return {
+        k: [(r, c) for r, c in v if r < grid.rows and c < grid.cols and len(owners[(r, c)]) == 1]
+        for k, v in moved.items()
+    }
+
+
+def neighbour_fractions(
+    frames: Sequence[np.ndarray],
+    support: Sequence[Support],
+    *,
+    encoder: Encoder,
+    chip_size: int,
+    offset: tuple[int, int] = (0, 0),
+    options: SegmentOptions | None = None,
+    targets: Sequence[int] = (0,),
+    max_chips: int = 65_536,
+) -> dict[int, list[list[float]]]:
+    """Class fractions of the ``targets`` images at half and double the chip size.
+
+    frames: one normalised frame (H, W) per image (``normalised_frames(...)[0]``); support: the
+    chips picked on each at ``chip_size`` (moved by ``rescale_support``). Returns {chip size:
+    [fractions per target]} for each neighbouring size that is >= 8 px, fits the images, keeps
+    >= 1 chip of every class and cuts at most ``max_chips`` chips in all (no bootstrap: only the
+    labels are compared). Feeds ``uncertainty.chip_size_sensitivity``.
+    """
+    opts = replace(options or SegmentOptions(), bootstrap=0)
+    shortest = min(min(f.shape) for f in frames)
+    out: dict[int, list[list[float]]] = {}
+    for factor in (0.5, 2):
+        size = int(chip_size * factor)
+        if size < 8 or size > shortest - max(offset):
+            continue
+        grids = [ChipGrid.for_shape(f.shape, size, offset) for f in frames]
+        if sum(g.n_chips for g in grids) > max_chips:
+            continue
+        moved = [rescale_support(sup, factor, g) for sup, g in zip(support, grids, strict=True)]
+        classes = {k for sup in support for k, v in sup.items() if v}
+        if {k for sup in moved for k, v in sup.items() if v} != classes:
+            continue
+        embedded = [
+            embed_frames(f[None], encoder=encoder, chip_size=size, offset=offset, seed=opts.seed)
+            for f in frames
+        ]
+        segmenter = Segmenter.fit(
+            embedded, moved, options=opts, encoder_temperature=encoder.default_temperature
+        )
+        out[size] = [
+            segmenter.classify(
+                embedded[i].embeddings[0], grid=embedded[i].grid, pixels=frames[i]
+            ).stats["fractions"]
+            for i in targets
+        ]
+    return out
 
 
 def _support_check(

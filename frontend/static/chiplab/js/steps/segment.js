@@ -522,6 +522,35 @@ export async function mount(ws, panel) {
         d.image !== image.id ? " · on another image" : ""))));
   }
 
+  // How much the fractions move at half and double the chip size: computed by the job right
+  // after the result, so it may arrive a moment later.
+  async function showSensitivity(box, r, rows) {
+    let sens = (r.stats || {}).chip_size_sensitivity;
+    if (!sens && r.job_status === "succeeded" && (r.frame || 0) === 0) {
+      box.textContent = "Checking the fractions at half and double the chip size…";
+      for (let i = 0; i < 120 && !sens; i++) {
+        await sleep(1000);
+        if (disposed || result !== r) return;
+        sens = ((await api.analysis.result(r.id)).stats || {}).chip_size_sensitivity;
+      }
+    }
+    if (!sens) { box.textContent = ""; return; }
+    if (sens.error) { box.textContent = `The chip-size check failed: ${sens.error}`; return; }
+    if (!sens.compared.length) {
+      box.textContent = "No neighbouring chip size could be checked (too small, too large for the image, or an example class would be lost).";
+      return;
+    }
+    const sizes = sens.compared.map((x) => `${x} px`).join(" and ");
+    const worst = sens.max_shift.map((m, i) => [m, i]).filter(([, i]) => rows[i]).sort((a, b) => b[0] - a[0])[0];
+    const over = sens.exceeds.map((e, i) => (e && rows[i] ? rows[i].name : null)).filter(Boolean);
+    box.classList.toggle("support-check", over.length > 0);
+    box.replaceChildren(over.length
+      ? h("span", {}, h("strong", {}, `Chip size matters here: `),
+        `at ${sizes} chips ${over.join(", ")} move${over.length === 1 ? "s" : ""} by more than the interval `
+        + `(up to ${(worst[0] * 100).toFixed(1)} points). Report the chip size with these fractions, or compare sizes.`)
+      : `At ${sizes} chips the fractions move by at most ${(worst[0] * 100).toFixed(1)} points, within the intervals.`);
+  }
+
   function renderResult(r, job) {
     const stats = r.stats || {};
     // Physical areas when the image was calibrated at the time; else the pixel areas.
@@ -532,7 +561,9 @@ export async function mount(ws, panel) {
     // The bootstrap's percentile interval: never below 0 or above 1, unlike ± s.d.
     const low = stats.fractions_ci_low || [];
     const high = stats.fractions_ci_high || [];
-    const level = Math.round(((stats.bootstrap && stats.bootstrap.ci) || 0.95) * 100);
+    const level = Math.round(((stats.interval || stats.bootstrap || {}).ci || 0.95) * 100);
+    // What the interval covers, in the words of the engine that computed it.
+    const covers = stats.interval ? stats.interval.covers : "the choice of support chips only (support resamples)";
     const rows = r.classes.map((c, i) => ({ name: c.name, colour: colourOf(c), fraction: r.fractions[i] || 0,
       std: std[i] ?? null, lo: low[i] ?? null, hi: high[i] ?? null, level,
       count: r.counts[i] || 0, area: areas[i] ?? null }));
@@ -556,7 +587,7 @@ export async function mount(ws, panel) {
 
     const table = h("table", { class: "stats", testid: "stats-table" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Class"), h("th", { scope: "col" }, "Chips"),
-        h("th", { scope: "col", title: hasCi ? `${level} % interval over support resamples` : "" },
+        h("th", { scope: "col", title: hasCi ? `${level} % interval; it covers ${covers}` : "" },
           hasCi ? `Fraction (${level} % interval)` : "Fraction"),
         h("th", { scope: "col" }, `Area (${unit})`))),
       h("tbody", {}, rows.map((x) => h("tr", {},
@@ -571,6 +602,8 @@ export async function mount(ws, panel) {
         : canConsensus ? " Curators can set one under “Image metadata” below." : "");
 
     const check = supportCheck(r);
+    const sensitivityBox = h("p", { class: "small", testid: "chip-size-sensitivity" });
+    showSensitivity(sensitivityBox, r, rows);
 
     const prov = r.provenance || {};
     const model = prov.model_version || prov.model || (job && job.model_version) || null;
@@ -593,9 +626,11 @@ export async function mount(ws, panel) {
         h("label", { for: "overlay-opacity" }, "Opacity"), opacityInput),
       check,
       legend,
-      fractionChart(rows, { unit, title: hasCi ? `Class area fractions (${level} % interval over support resamples)`
+      fractionChart(rows, { unit, title: hasCi ? `Class area fractions (${level} % interval)`
         : "Class area fractions (± 1 s.d. over support resamples)" }),
       table,
+      hasCi ? h("p", { class: "small muted", testid: "interval-note" }, `The ${level} % interval covers ${covers}.`) : "",
+      sensitivityBox,
       areaNote || "",
       h("h3", {}, "Export"),
       h("div", { class: "exports", testid: "exports" }, EXPORTS.filter(([kind]) => hasExport(r, kind, frameResults.length))
