@@ -124,3 +124,12 @@ def test_abundance_reports_the_interval_and_keeps_the_bootstrap():
     assert st["areas_std"][0] == pytest.approx(st["fractions_std"][0] * 64 * 4)
     # half-width 0.5 * sqrt(0.16) = 0.2 around the soft fraction
     assert st["fractions_ci_high"][0] - st["fractions_ci_low"][0] == pytest.approx(0.4, abs=1e-6)
+
+
+def test_mean_confidence_by_class():
+    """A map of sure background and unsure particles: the overall mean hides the particles."""
+    labels = np.array([[0, 0, 0, 0], [0, 0, 0, 1]])
+    probs = np.array([[0.99, 0.01]] * 7 + [[0.4, 0.6]])
+    st = abundance(labels, probs, n_classes=3, chip_area_px=1)
+    assert st["mean_confidence"] == pytest.approx((7 * 0.99 + 0.6) / 8)
+    assert st["mean_confidence_by_class"] == pytest.approx([0.99, 0.6, 0.0])

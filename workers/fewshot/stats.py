@@ -87,8 +87,10 @@ def abundance(
 
     labels (rows, cols) class indices 0..K-1; probs (rows, cols, K) or (N, K); bootstrap
     (B, N) labels from :func:`bootstrap_labels` or None. Keys: n_chips, counts, fractions
-    (hard), soft_fractions (mean probability), fractions_std_prob (from per-chip probabilities,
-    chips treated as independent), and with a bootstrap fractions_std / fractions_ci_low /
+    (hard), soft_fractions (mean probability), fractions_std_prob (from per-chip
+    probabilities, chips treated as independent), mean_confidence (over all chips: dominated by
+    the largest class), mean_confidence_by_class (over the chips labelled each class, 0 where
+    none), and with a bootstrap fractions_std / fractions_ci_low /
     fractions_ci_high (percentile interval over support resamples); areas_px and, when
     ``pixel_size`` is known, areas in ``pixel_unit``^2 (with areas_std).
 
@@ -109,6 +111,9 @@ def abundance(
         "soft_fractions": _pad(p.mean(0) if n else np.zeros(0), n_classes),
         "fractions_std_prob": _pad(np.sqrt((p * (1 - p)).sum(0)) / max(n, 1), n_classes),
         "mean_confidence": float(p.max(1).mean()) if n else 0.0,
+        "mean_confidence_by_class": _pad(
+            _class_means(p.max(1) if n else p[:, 0], lab, n_classes), n_classes
+        ),
     }
     std = np.zeros(n_classes)
     if bootstrap is not None and len(bootstrap):
@@ -152,6 +157,13 @@ def abundance(
         out["areas_std"] = (std * total).tolist()
         out["area_unit"] = f"{pixel_unit or 'px'}^2"
     return out
+
+
+def _class_means(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Mean of values over the chips of each label 0..n-1 (0 for labels without chips)."""
+    total = np.bincount(labels, values, minlength=n)[:n]
+    count = np.bincount(labels, minlength=n)[:n]
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
 def _pad(values: np.ndarray, n: int) -> list[float]:
