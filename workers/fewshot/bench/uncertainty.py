@@ -59,7 +59,7 @@ from workers.fewshot.uncertainty import (
     support_check,
 )
 
-__all__ = ["Prepared", "evaluate_draw", "prepare", "run", "summarise"]
+__all__ = ["Prepared", "chip_size_study", "evaluate_draw", "prepare", "run", "summarise"]
 
 SEEDS = {"seen": (100, 101), "unseen": (0, 1), "real": (0,)}
 
@@ -80,13 +80,28 @@ class Prepared:
     scored: np.ndarray
     truth: np.ndarray
     emb: dict[str, torch.Tensor] = field(default_factory=dict)
+    present: tuple[int, ...] = ()
 
 
-def prepare(set_name: str, case: str, seed: int, encoders: dict, *, chip_size: int = 32):
-    """Load, normalise and embed one image of a set -> Prepared (None: < 2 classes)."""
+def prepare(
+    set_name: str, case: str, seed: int, encoders: dict, *, chip_size: int | None = None
+) -> Prepared | None:
+    """Load, normalise and embed one image of a set -> Prepared (None: < 2 classes).
+
+    chip_size None: 32 px for simulated sets, the truth file's grid for real images; a real
+    image at another chip size is scored against the chip majority of its pixel mask.
+    """
     from workers.fewshot.bench.suites import SETS
 
-    sample = SETS[set_name].load(case, seed, (512, 512), chip_size)
+    if set_name == "real" and chip_size is not None:
+        from workers.fewshot.unseen.real import load_real
+
+        r = load_real(case)
+        if chip_size != r.chip_size:
+            grid = ChipGrid.for_shape(r.image.shape, chip_size, offset=r.offset)
+            truth = chip_truth((r.mask > 0).astype(np.int32), grid)
+            return _embedded(f"{case}@{seed}", set_name, r.image, grid, truth, truth, encoders)
+    sample = SETS[set_name].load(case, seed, (512, 512), chip_size or 32)
     if set_name == "real":
         from workers.fewshot.unseen.real import load_real
 
@@ -97,10 +112,19 @@ def prepare(set_name: str, case: str, seed: int, encoders: dict, *, chip_size: i
         truth = sample.labels
     if sample.present.size < 2:
         return None
-    frame = normalise(sample.image)
-    prep = Prepared(f"{case}@{seed}", set_name, sample.grid, frame, sample.labels, truth)
-    for name, enc in encoders.items():
-        prep.emb[name] = enc.embed(frame, sample.grid).reshape(sample.grid.n_chips, -1).float()
+    prep = _embedded(
+        f"{case}@{seed}", set_name, sample.image, sample.grid, sample.labels, truth, encoders
+    )
+    prep.present = tuple(int(c) for c in sample.present)
+    return prep
+
+
+def _embedded(name, set_name, image, grid, scored, truth, encoders) -> Prepared:
+    frame = normalise(image)
+    prep = Prepared(name, set_name, grid, frame, scored, truth)
+    prep.present = tuple(range(int(truth.max()) + 1))
+    for enc_name, enc in encoders.items():
+        prep.emb[enc_name] = enc.embed(frame, grid).reshape(grid.n_chips, -1).float()
     return prep
 
 
@@ -115,11 +139,20 @@ def _draw_support(prep: Prepared, k: int, rng: np.random.Generator) -> dict[int,
 
 
 def evaluate_draw(
-    prep: Prepared, enc_name: str, enc_temperature: float | None, k: int, draw: int
+    prep: Prepared,
+    enc_name: str,
+    enc_temperature: float | None,
+    k: int,
+    draw: int,
+    *,
+    support: dict[int, np.ndarray] | None = None,
 ) -> dict | None:
-    """One support draw -> per-chip confidences / correctness and per-class intervals."""
+    """One support draw -> per-chip confidences / correctness and per-class intervals.
+
+    support {dense class: flat chip indices} overrides the seeded draw of k chips per class.
+    """
     rng = np.random.default_rng([zlib.crc32(prep.name.encode()), k, draw])
-    sup = _draw_support(prep, k, rng)
+    sup = _draw_support(prep, k, rng) if support is None else support
     if len(sup) < 2:
         return None
     emb = prep.emb[enc_name]
@@ -172,6 +205,7 @@ def evaluate_draw(
             for c in disagreements(found)
         )
     return {
+        "truth_class": truth[query],
         "correct": (labels == truth)[query],
         "conf_before": pred.probs[query].max(1),
         "conf_after": after[query].max(1),
@@ -201,6 +235,18 @@ def summarise(draws: list[dict]) -> dict:
             "mean_confidence": float(conf.mean()),
             "coverage": float(np.concatenate(hits).mean()),
             "width": float(np.concatenate(widths).mean()),
+        }
+    truth_class = np.concatenate([r["truth_class"] for r in draws])
+    out["by_truth_class"] = {}
+    for c in np.unique(truth_class):
+        m = truth_class == c
+        out["by_truth_class"][int(c)] = {
+            "n_chips": int(m.sum()),
+            "accuracy": float(correct[m].mean()),
+            **{
+                f"confidence_{w}": float(np.concatenate([r[f"conf_{w}"] for r in draws])[m].mean())
+                for w in ("before", "after")
+            },
         }
     checked = sum(r["n_checked"] for r in draws)
     out["false_flag_rate"] = sum(r["n_false_flags"] for r in draws) / max(checked, 1)
@@ -255,6 +301,112 @@ def run(
     return results
 
 
+def _moved_support(base: Prepared, other: Prepared, sup: dict[int, np.ndarray]) -> dict:
+    """The same clicks on another grid: each support chip's centre -> the chip holding it."""
+    out = {}
+    g, h = base.grid, other.grid
+    for c, idx in sup.items():
+        chosen = []
+        for i in idx:
+            y0, x0, y1, x1 = g.chip_box(*g.position(int(i)))
+            r = min(max(((y0 + y1) // 2 - h.offset[0]) // h.chip_size, 0), h.rows - 1)
+            col = min(max(((x0 + x1) // 2 - h.offset[1]) // h.chip_size, 0), h.cols - 1)
+            chosen.append(h.index(r, col))
+        out[c] = np.unique(chosen)
+    return out
+
+
+def chip_size_study(
+    set_name: str,
+    encoder: str = "default",
+    *,
+    k: int = 3,
+    draws: int = 3,
+    base: int | None = None,
+    log=print,
+) -> dict:
+    """Fractions at chip sizes s / 2, s and 2 s from the same clicks, and their sensitivity.
+
+    Per (image, draw, class): whether the largest shift from the size-s fraction exceeds the
+    size-s interval's half-width, and whether the size-s interval holds the size-s truth; the
+    summary says how often each happens and how often the interval misses when the shift
+    exceeds it (the flag is useful if misses concentrate there). Coverage and width at each size.
+    """
+    from workers.fewshot.bench.suites import SETS
+    from workers.fewshot.encoders import build_encoder
+    from workers.fewshot.uncertainty import chip_size_sensitivity
+
+    enc = build_encoder(encoder)
+    rows = []
+    for case in SETS[set_name].cases():
+        for seed in SEEDS[set_name]:
+            base_prep = prepare(set_name, case, seed, {encoder: enc}, chip_size=base)
+            if base_prep is None:
+                continue
+            s = base_prep.grid.chip_size
+            preps = {s: base_prep}
+            for t in (s // 2, 2 * s):
+                p = prepare(set_name, case, seed, {encoder: enc}, chip_size=t)
+                if p is not None and p.present == base_prep.present:
+                    preps[t] = p
+            if len(preps) < 2:
+                continue
+            for draw in range(draws):
+                rng = np.random.default_rng([zlib.crc32(base_prep.name.encode()), k, draw, s])
+                sup = _draw_support(base_prep, k, rng)
+                res = {}
+                for t, p in preps.items():
+                    moved = sup if t == s else _moved_support(base_prep, p, sup)
+                    res[t] = evaluate_draw(
+                        p, encoder, enc.default_temperature, k, draw, support=moved
+                    )
+                if any(r is None for r in res.values()):
+                    continue
+                lo, hi = res[s]["after"]
+                sens = chip_size_sensitivity(
+                    {t: r["point"].tolist() for t, r in res.items()}, s, lo.tolist(), hi.tolist()
+                )
+                hits = {
+                    t: (r["after"][0] - 1e-9 <= r["truth"]) & (r["truth"] <= r["after"][1] + 1e-9)
+                    for t, r in res.items()
+                }
+                for j in range(len(lo)):
+                    rows.append(
+                        {
+                            "exceeds": sens["exceeds"][j],
+                            "shift": sens["max_shift"][j],
+                            "half": sens["half_width"][j],
+                            "hit": {t: bool(h[j]) for t, h in hits.items()},
+                            "width": {
+                                t: float(r["after"][1][j] - r["after"][0][j])
+                                for t, r in res.items()
+                            },
+                            "base": s,
+                        }
+                    )
+    log(f"chip sizes ({set_name}, {encoder}, k = {k}): {len(rows)} trials")
+    if not rows:
+        return {}
+    exceeds = np.array([r["exceeds"] for r in rows])
+    miss = np.array([not r["hit"][r["base"]] for r in rows])
+    sizes = sorted({t for r in rows for t in r["hit"]})
+    return {
+        "n_trials": len(rows),
+        "exceeds_rate": float(exceeds.mean()),
+        "median_shift": float(np.median([r["shift"] for r in rows])),
+        "median_half_width": float(np.median([r["half"] for r in rows])),
+        "miss_rate_when_exceeds": float(miss[exceeds].mean()) if exceeds.any() else None,
+        "miss_rate_otherwise": float(miss[~exceeds].mean()) if (~exceeds).any() else None,
+        "by_size": {
+            int(t): {
+                "coverage": float(np.mean([r["hit"][t] for r in rows if t in r["hit"]])),
+                "width": float(np.mean([r["width"][t] for r in rows if t in r["width"]])),
+            }
+            for t in sizes
+        },
+    }
+
+
 def format_table(results: dict) -> str:
     """One line per set, encoder and k: before -> after."""
     lines = [
@@ -276,6 +428,21 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def format_by_class(results: dict) -> str:
+    """Accuracy and mean confidence of the query chips of each true class (minorities matter)."""
+    lines = ["set     encoder  k  true class: n, accuracy, confidence before -> after"]
+    for set_name, by_enc in results.items():
+        for e, by_k in by_enc.items():
+            for k, f in by_k.items():
+                parts = [
+                    f"{c}: {v['n_chips']}, {v['accuracy']:.3f}, "
+                    f"{v['confidence_before']:.3f} -> {v['confidence_after']:.3f}"
+                    for c, v in f["by_truth_class"].items()
+                ]
+                lines.append(f"{set_name:7s} {e:8s} {k:2d}  " + " | ".join(parts))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--set", action="append", choices=["seen", "unseen", "real"], dest="sets")
@@ -284,6 +451,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--draws", type=int, default=5, help="support draws per image and k")
     p.add_argument("--chip-size", type=int, default=32, help="simulated sets (real: its own)")
     p.add_argument("--json", help="write the figures here")
+    p.add_argument(
+        "--chip-sizes", action="store_true", help="also the chip-size study (k = 3, default)"
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     results = run(
@@ -294,6 +464,13 @@ def main(argv: list[str] | None = None) -> None:
         chip_size=args.chip_size,
     )
     print(format_table(results))
+    print(format_by_class(results))
+    if args.chip_sizes:
+        results["chip_sizes"] = {}
+        for set_name in args.sets or ("seen", "unseen", "real"):
+            study = chip_size_study(set_name, draws=max(1, args.draws // 2 + 1))
+            results["chip_sizes"][set_name] = study
+            print(f"chip sizes {set_name}: {json.dumps(study)}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1)
