@@ -54,8 +54,10 @@ def embeddings_key(
 
 
 def npz_bytes(**arrays: np.ndarray) -> bytes:
+    """Arrays as an (uncompressed) .npz: deflate saves ~6 % of float32 embeddings at ~35 MB/s,
+    i.e. 0.4-1.8 s for a 4096^2 image's 32 px chips (12.6 MB) on the first Segment click."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez(buf, **arrays)
     return buf.getvalue()
 
 

@@ -17,6 +17,9 @@ import csv
 import io
 import json
 import math
+import os
+import struct
+import zlib
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
@@ -68,9 +71,18 @@ def upsample_labels(
     rows, cols = lab.shape
     top, left = int(offset[0]), int(offset[1])
     mask = np.full((height, width), UNLABELLED, np.uint8)
-    block = np.repeat(np.repeat(lab.astype(np.uint8), chip_size, 0), chip_size, 1)
-    mask[top : top + rows * chip_size, left : left + cols * chip_size] = block
+    # one broadcast write of every chip's block (np.repeat twice made two 4096^2 copies)
+    region = mask[top : top + rows * chip_size, left : left + cols * chip_size]
+    region.reshape(rows, chip_size, cols, chip_size)[...] = lab.astype(np.uint8)[:, None, :, None]
     return mask
+
+
+def _chip_index(n: int, *, start: int, count: int, chip_size: int, extent: int) -> np.ndarray:
+    """Chip index along one axis of each of ``n`` preview pixels covering ``extent`` image px
+    (nearest image pixel, as ``upsample_labels`` then subsampling); ``count`` = off the grid."""
+    px = np.minimum((np.arange(n) * extent) // n, extent - 1)
+    idx = (px - start) // chip_size
+    return np.where((px >= start) & (idx < count), idx, count)
 
 
 def overlay_rgb(
@@ -94,30 +106,105 @@ def overlay_rgb(
     if grey.dtype != np.uint8:
         grey = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
     h, w = grey.shape
-    mask = upsample_labels(labels, chip_size=chip_size, offset=offset, shape=image_shape)
-    if (h, w) != (int(image_shape[0]), int(image_shape[1])):  # nearest chip of each pixel
-        ys = np.minimum((np.arange(h) * int(image_shape[0])) // h, int(image_shape[0]) - 1)
-        xs = np.minimum((np.arange(w) * int(image_shape[1])) // w, int(image_shape[1]) - 1)
-        mask = mask[ys][:, xs]
+    lab = np.asarray(labels)
+    if lab.size and (lab.min() < 0 or lab.max() >= UNLABELLED):
+        raise ValueError(f"class indices must be in 0..{UNLABELLED - 1}")
+    rows, cols = lab.shape
+    # the chip under each preview pixel, read straight from the label grid (not from a mask
+    # at the original's size, 16 M pixels for a 4096^2 image, then subsampled)
+    ry = _chip_index(
+        h, start=int(offset[0]), count=rows, chip_size=chip_size, extent=int(image_shape[0])
+    )
+    cx = _chip_index(
+        w, start=int(offset[1]), count=cols, chip_size=chip_size, extent=int(image_shape[1])
+    )
+    padded = np.full((rows + 1, cols + 1), UNLABELLED, np.uint8)
+    padded[:rows, :cols] = lab
+    mask = padded[ry[:, None], cx[None, :]]
     # one lookup (class, grey) -> RGB instead of per-pixel float blending: fast on 4k previews
     levels = np.arange(256, dtype=np.float32)[:, None]
-    lut = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 256, axis=0).repeat(3, 2)
+    lut = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 256, axis=0).repeat(4, 2)
     for i, c in enumerate(classes):
         colour = np.asarray(hex_to_rgb(c.get("colour", "")), np.float32)[None, :]
-        lut[i] = np.clip(np.rint((1 - alpha) * levels + alpha * colour), 0, 255)
-    return lut[mask, grey]
+        lut[i, :, :3] = np.clip(np.rint((1 - alpha) * levels + alpha * colour), 0, 255)
+    # the table as little-endian uint32 words R | G << 8 | B << 16: one 4-byte gather per
+    # pixel on a flat index, 4x faster than lut[mask, grey] (two index arrays, 3 bytes each)
+    words = lut.reshape(-1, 4).copy().view("<u4")[:, 0]
+    index = mask.astype(np.uint16) << 8
+    index |= grey
+    return words[index].view(np.uint8).reshape(h, w, 4)[..., :3]
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: raw bytes per deflate part: below this one thread compresses the whole image
+_PNG_PART_BYTES = 1 << 20
+_png_pool = None
+_png_pool_pid = None
+_png_workers = 1
+
+
+def _png_threads():
+    """(pool, size): threads that deflate parts of one PNG at once (zlib releases the GIL),
+    one per core; re-created after a fork (Celery's prefork pool)."""
+    global _png_pool, _png_pool_pid, _png_workers
+    from concurrent.futures import ThreadPoolExecutor
+
+    if _png_pool is None or _png_pool_pid != os.getpid():
+        _png_workers = max(1, min(4, len(os.sched_getaffinity(0))))
+        _png_pool = ThreadPoolExecutor(_png_workers, thread_name_prefix="png")
+        _png_pool_pid = os.getpid()
+    return _png_pool, _png_workers
+
+
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data))
+        + tag
+        + data
+        + struct.pack(">I", zlib.crc32(data, zlib.crc32(tag)))
+    )
 
 
 def _png(array: np.ndarray, *, text: dict[str, str] | None = None) -> bytes:
-    from PIL import Image, PngImagePlugin
+    """8-bit grey (H, W) or RGB(A) (H, W, 3|4) -> PNG bytes, ``text`` as iTXt chunks.
 
-    info = PngImagePlugin.PngInfo()
+    Written here rather than by Pillow, which took 0.27 s of CPU for a 2048^2 overlay (and
+    0.13 s of it before compressing at all): every scanline uses filter 0 (none), which on
+    noisy micrograph overlays also gives the smaller file (4.7 vs 5.5 MB at zlib level 1,
+    Pillow's adaptive filters), and the deflate stream is compressed in parts on all cores
+    (independent raw deflate blocks joined by full flushes: one valid zlib stream).
+    """
+    a = np.ascontiguousarray(array, dtype=np.uint8)
+    if a.ndim == 2:
+        colour_type, channels = 0, 1
+    elif a.ndim == 3 and a.shape[2] in (3, 4):
+        colour_type, channels = (2 if a.shape[2] == 3 else 6), a.shape[2]
+    else:
+        raise ValueError(f"cannot write a PNG of shape {a.shape}")
+    height, width = a.shape[:2]
+    raw = np.zeros((height, width * channels + 1), np.uint8)  # column 0: filter type 0
+    raw[:, 1:] = a.reshape(height, width * channels)
+    pool, workers = _png_threads()
+    parts = np.array_split(raw, max(1, min(workers, height, raw.nbytes // _PNG_PART_BYTES)))
+
+    def deflate(i: int) -> bytes:
+        # level 1: these are written on every job and re-runs must feel instant
+        co = zlib.compressobj(1, zlib.DEFLATED, -15)
+        last = i == len(parts) - 1
+        return co.compress(parts[i]) + co.flush(zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH)
+
+    blobs = list(pool.map(deflate, range(len(parts)))) if len(parts) > 1 else [deflate(0)]
+    adler = 1
+    for part in parts:
+        adler = zlib.adler32(part, adler)
+    stream = b"\x78\x01" + b"".join(blobs) + struct.pack(">I", adler)
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    chunks = [_PNG_SIGNATURE, _png_chunk(b"IHDR", header)]
     for key, value in (text or {}).items():
-        info.add_itxt(key, value)
-    buf = io.BytesIO()
-    # fast zlib level: these are written on every job and re-runs must feel instant
-    Image.fromarray(array).save(buf, format="PNG", pnginfo=info, compress_level=1)
-    return buf.getvalue()
+        # iTXt: keyword, no compression, no language tag or translated keyword, UTF-8 text
+        chunks.append(_png_chunk(b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + value.encode()))
+    chunks += [_png_chunk(b"IDAT", stream), _png_chunk(b"IEND", b"")]
+    return b"".join(chunks)
 
 
 def overlay_png(
