@@ -284,7 +284,9 @@ def run(
         for case in cases:
             for seed in seeds:
                 try:
-                    prep = prepare(set_name, case, seed, built, chip_size=chip_size)
+                    # a real image on its truth file's grid
+                    size = None if set_name == "real" else chip_size
+                    prep = prepare(set_name, case, seed, built, chip_size=size)
                 except FileNotFoundError as exc:
                     log(f"{set_name}/{case}: skipped ({exc})")
                     prep = None
