@@ -150,3 +150,19 @@ def test_chip_features_of_chip_sizes_that_4_does_not_divide(chip):
     f = float((mixed - pure_b) @ d / (d @ d))
     assert f == pytest.approx((chip // 2) / chip, abs=0.1)
     np.testing.assert_allclose(x[..., 0], norm.reshape(2, chip, 8, chip).mean((1, 3)), rtol=1e-5)
+
+
+def test_a_frame_spectrum_computed_once_serves_every_support_set():
+    from workers.fewshot.boundary import frame_spectrum
+
+    image, _ = two_domains(256, 90)
+    norm = normalise(image)
+    grid = ChipGrid.for_shape(norm.shape, 32)
+    spectrum = frame_spectrum(norm, grid)
+    for support in ({0: [(0, 0)], 1: [(0, 7)]}, {0: [(1, 1)], 1: [(1, 6), (0, 5)]}):
+        freqs = support_frequencies([norm], [grid], [support])
+        np.testing.assert_array_equal(
+            chip_features(norm, grid, freqs, spectrum=spectrum), chip_features(norm, grid, freqs)
+        )
+    with pytest.raises(ValueError, match="grid"):
+        chip_features(norm, ChipGrid.for_shape(norm.shape, 16), freqs, spectrum=spectrum)
