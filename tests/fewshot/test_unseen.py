@@ -118,13 +118,26 @@ class _Constant:
         return np.zeros(self._shape, int), 0.0
 
 
+class _Truth:
+    """Predicts the real image's chip truth (unscored chips as class 0): checks the bookkeeping."""
+
+    name = "truth"
+
+    def prepare(self, image, grid):
+        return 0.0
+
+    def predict(self, support):
+        return np.maximum(load_real("real_moo3_particles").chip_labels, 0), 0.0
+
+
 def test_bench_runs_unseen_and_real_end_to_end():
+    from scipy import ndimage
+
     from workers.fewshot.bench.methods import PixelForestPeer
 
-    cases = ("u_graphene_layers", "real_moo3_particles")
-    cfg = AccuracyConfig(cases=cases, size=(128, 128), ks=(1,), draws=2, images=2, ceilings=())
-    methods = [_Constant(), PixelForestPeer()]
-    trials = [t for case in cases for t in run_case(case, cfg, methods, log=lambda _: None)]
+    cfg = AccuracyConfig(size=(128, 128), ks=(1,), draws=2, images=2, ceilings=())
+    trials = run_case("u_graphene_layers", cfg, [_Constant(), PixelForestPeer()], log=print)
+    trials += run_case("real_moo3_particles", cfg, [_Constant(), _Truth()], log=print)
     assert {t.suite for t in trials} == {"unseen", "real"}
     assert set_of("real_moo3_particles").fixed
     real = [t for t in trials if t.suite == "real"]
@@ -134,8 +147,11 @@ def test_bench_runs_unseen_and_real_end_to_end():
     const = next(t for t in real if t.method == "constant")
     assert const.accuracy == pytest.approx(896 / 927)
     assert const.extra["objects"] == 0 and const.extra["objects_truth"] == 18
-    peer = next(t for t in real if t.method == "peer_rf")
-    assert 0 <= peer.extra["pixel_miou"] <= 1 and peer.extra["objects"] >= 1
+    truth = next(t for t in real if t.method == "truth")
+    assert truth.accuracy == truth.miou == 1.0
+    particle_chips = load_real("real_moo3_particles").chip_labels == 1
+    groups = ndimage.label(particle_chips, np.ones((3, 3)))[1]
+    assert truth.extra["objects"] == groups and 0.5 < truth.extra["pixel_miou"] < 1.0
     summaries = {s: summarise([t for t in trials if t.suite == s]) for s in ("unseen", "real")}
     text = format_sets(summaries, {s: SETS[s].title for s in summaries})
     assert "unseen (report)" in text and "real micrographs (report)" in text
