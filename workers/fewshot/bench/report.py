@@ -101,7 +101,7 @@ def _objects(r: dict) -> str:
     return "; ".join(parts)
 
 
-def format_tables(summary: dict) -> str:
+def format_tables(summary: dict, *, legend: bool = True) -> str:
     """Text tables: per group, one line per (case, k, method), then the group means."""
     lines: list[str] = [
         "mIoU / accuracy: chip level, non-support chips, mean±std over draws. dmIoU/peer: mean "
@@ -110,6 +110,7 @@ def format_tables(summary: dict) -> str:
         "over the method's. oracle±q px: boundary-limited reference, exact inside regions with "
         "boundaries placed up to q px off (not a segmenter; workers/fewshot/bench/ceiling.py)."
     ]
+    lines = lines if legend else []
     methods = sorted(
         {r["method"] for r in summary["cases"]}, key=lambda m: (is_reference(m), m == PEER, m)
     )
@@ -189,7 +190,7 @@ def format_sets(summaries: dict[str, dict], titles: dict[str, str]) -> str:
     """Each set's tables under its own title (``summaries``: {set: summarise(its trials)}),
     then the overview."""
     blocks = []
-    for name, summary in summaries.items():
+    for i, (name, summary) in enumerate(summaries.items()):
         bar = "#" * 12
-        blocks += [f"\n{bar} {titles.get(name, name)} {bar}", format_tables(summary)]
+        blocks += [f"\n{bar} {titles.get(name, name)} {bar}", format_tables(summary, legend=i == 0)]
     return "\n".join([*blocks, "", format_overview(summaries, titles)])
