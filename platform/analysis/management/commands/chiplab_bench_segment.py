@@ -21,18 +21,45 @@ class Command(BaseCommand):
             help="use an already running worker instead of starting one",
         )
         parser.add_argument("--migrate", action="store_true", help="migrate the database first")
+        parser.add_argument(
+            "--chip-sizes", help="comma list: one round trip (or --stages row) per chip size"
+        )
+        parser.add_argument("--sizes", help="--stages: comma list of image sizes (default: --size)")
+        parser.add_argument(
+            "--stages",
+            action="store_true",
+            help="time the worker's steps in this process (no database, broker or worker)",
+        )
+        parser.add_argument("--repeats", type=int, default=3, help="--stages: timed runs")
 
-    def handle(self, *args, size, chip, edits, no_worker, migrate, **options):
+    def handle(
+        self,
+        *args,
+        size,
+        chip,
+        edits,
+        no_worker,
+        migrate,
+        chip_sizes,
+        sizes,
+        stages,
+        repeats,
+        **options,
+    ):
         from django.core.management import call_command
 
         from analysis.bench import run
+        from analysis.bench import stages as time_stages
 
+        def out(line):
+            self.stdout.write(line)
+
+        chips = [int(c) for c in chip_sizes.split(",")] if chip_sizes else [chip]
+        if stages:
+            sizes = tuple(int(v) for v in sizes.split(",")) if sizes else (size,)
+            time_stages(sizes=sizes, chips=tuple(chips), repeats=repeats, out=out)
+            return
         if migrate:
             call_command("migrate", verbosity=0)
-        run(
-            size=size,
-            chip=chip,
-            edits=edits,
-            start_worker=not no_worker,
-            out=lambda line: self.stdout.write(line),
-        )
+        for c in chips:
+            run(size=size, chip=c, edits=edits, start_worker=not no_worker, out=out)
