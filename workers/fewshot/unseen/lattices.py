@@ -64,7 +64,7 @@ def _n_grains(canvas: tuple[int, int], size: float) -> int:
 def hex_grain_rotation(rng, canvas) -> Drawn:
     """Hexagonal grains in two orientation families 5-15 degrees apart (+-1 degree within one)."""
     a, base = rng.uniform(14, 20), rng.uniform(0, 60)
-    delta = rng.uniform(5, 15) * rng.choice([-1, 1])
+    delta = float(rng.uniform(5, 15) * rng.choice([-1, 1]))
     n = _n_grains(canvas, 170)
     regions = grains(canvas, n, rng, warp=8.0)
     kinds = [int(k) for k in rng.permutation(np.arange(n) % 2)]
