@@ -173,15 +173,11 @@ def warm_up() -> None:
     from workers.fewshot.encoders import build_encoder
 
     rng = np.random.default_rng(0)
-    image = embed(
-        rng.random((64, 64)).astype(np.float32), encoder=build_encoder("fourier"), chip_size=32
-    )
     torch.nn.functional.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(2, 1, 3, 3))
+    encoder = build_encoder("fourier")
+    image = embed(rng.random((64, 64)).astype(np.float32), encoder=encoder, chip_size=32)
     frame = Segmenter.fit(
-        [image],
-        [{0: [(0, 0)], 1: [(1, 1)]}],
-        options=SegmentOptions(bootstrap=2),
-        encoder_temperature=1.0,
+        [image], [{0: [(0, 0)], 1: [(1, 1)]}], encoder=encoder, options=SegmentOptions(bootstrap=2)
     ).classify(image.embeddings[0], grid=image.grid, pixels=image.frames[0])
     classes = [{"name": "a", "colour": "#ff0000"}, {"name": "b", "colour": "#0000ff"}]
     geometry = {"chip_size": 32, "offset": (0, 0), "image_shape": (64, 64)}
@@ -341,8 +337,8 @@ def _run(job: SegmentationJob, clock: _Clock) -> tuple[_Images, dict]:
     segmenter = Segmenter.fit(
         support_images,
         support,
+        encoder=encoder,
         options=images.options,
-        encoder_temperature=getattr(encoder, "default_temperature", None),
     )
     for item in segmenter.support_check["disagree"]:  # examples are named by image id
         item["image"] = support_ids[item["image"]]
@@ -363,6 +359,7 @@ def _run(job: SegmentationJob, clock: _Clock) -> tuple[_Images, dict]:
                 pixels=None if embedded.frames is None else embedded.frames[frame],
                 pixel_size=image.pixel_size,
                 pixel_unit=image.pixel_unit or None,
+                support=by_image.get(str(image.pk)) if frame == 0 else None,
             )
             clock.add("classify", t)
             _save(job, image, grid, frame, result, classes, images, clock)

@@ -3,7 +3,7 @@ classify, many times.
 
     embedded = embed(image, encoder=enc, chip_size=32)              # the expensive step, cacheable
     seg = Segmenter.fit([embedded], [support], options=...,
-                        encoder_temperature=enc.default_temperature)  # prototypes, temperature
+                        encoder=enc)                          # prototypes, temperature
     result = seg.classify(embedded.embeddings[0], grid=embedded.grid,
                           pixels=embedded.frames[0])                 # labels, probs, statistics
 
@@ -31,14 +31,20 @@ from workers.fewshot.chipping import ChipGrid, normalise
 from workers.fewshot.classifier import (
     calibrate_temperature,
     fit_prototypes,
-    log_probs,
     prediction_from_log_probs,
     refine_prototypes,
     smooth_log_probs,
+    squared_distances,
 )
 from workers.fewshot.encoders import Encoder, build_encoder
-from workers.fewshot.stats import abundance, bootstrap_labels
-from workers.fewshot.uncertainty import disagreements, support_check
+from workers.fewshot.stats import (
+    abundance,
+    bootstrap_labels,
+    fraction_interval,
+    interval_multiplier,
+    interval_probs,
+)
+from workers.fewshot.uncertainty import calibrated_probs, disagreements, support_check
 
 __all__ = [
     "Embedded",
@@ -71,6 +77,10 @@ class SegmentOptions:
     boundary: re-decide chips on class boundaries by unmixing area-linear features against
         local prototypes (``workers.fewshot.boundary``; None = off). Their probabilities become
         the estimated class fractions of the chip.
+    calibration: "per-chip" (``uncertainty.calibrated_probs``: a temperature per chip from the
+        image's own distances, so confidence means what it says on data the encoder never saw
+        and a chip like no example is not shown as certain) or None (softmax at ``temperature``;
+        labels are the same either way without smoothing).
     """
 
     temperature: float | str = "encoder"
@@ -82,6 +92,7 @@ class SegmentOptions:
     ci: float = 0.95
     seed: int = 0
     boundary: BoundaryConfig | None = field(default_factory=BoundaryConfig)
+    calibration: str | None = "per-chip"
 
 
 @dataclass
@@ -232,6 +243,7 @@ class Segmenter:
         *,
         options: SegmentOptions | None = None,
         encoder_temperature: float | None = None,
+        encoder_name: str | None = None,
         frequencies: np.ndarray | None = None,
         support_chips: dict[int, list[tuple[int, int, int]]] | None = None,
     ) -> None:
@@ -251,6 +263,7 @@ class Segmenter:
                 "(workers.fewshot.boundary.support_frequencies)"
             )
         self.frequencies = frequencies
+        self.encoder_name = encoder_name
         self.support = {
             k: torch.as_tensor(np.asarray(support_emb[k], np.float32)) for k in self.classes
         }
@@ -259,7 +272,13 @@ class Segmenter:
             self.temperature = resolve_temperature(
                 opts.temperature, encoder_temperature=encoder_temperature, support_emb=self.support
             )
-            self.support_check = _support_check(self.support, self.temperature, support_chips)
+            # held out, each example is scored like a query chip: with the per-chip
+            # calibration when it is on, else at the job's temperature
+            self.support_check = _support_check(
+                self.support,
+                None if opts.calibration == "per-chip" else self.temperature,
+                support_chips,
+            )
 
     @classmethod
     def fit(
@@ -267,11 +286,12 @@ class Segmenter:
         images: Sequence[Embedded],
         support: Sequence[Support],
         *,
+        encoder: Encoder,
         options: SegmentOptions | None = None,
-        encoder_temperature: float | None = None,
     ) -> Segmenter:
         """Fit to support chips {class id: [(row, col)]} picked on frame 0 of each image
-        (``support[i]`` belongs to ``images[i]`` and may be empty); classes are pooled."""
+        (``support[i]`` belongs to ``images[i]`` and may be empty); classes are pooled.
+        ``encoder``: the one that embedded the images (its trained temperature and name)."""
         opts = options or SegmentOptions()
         if len(support) != len(images):
             raise ValueError(f"need one support dict per image ({len(images)}), got {len(support)}")
@@ -299,7 +319,8 @@ class Segmenter:
         return cls(
             {k: np.concatenate(v) for k, v in pooled.items()},
             options=opts,
-            encoder_temperature=encoder_temperature,
+            encoder_temperature=getattr(encoder, "default_temperature", None),
+            encoder_name=getattr(encoder, "name", None),
             frequencies=frequencies,
             support_chips=chips_of,
         )
@@ -312,9 +333,12 @@ class Segmenter:
         pixels: np.ndarray | None = None,
         pixel_size: float | None = None,
         pixel_unit: str | None = None,
+        support: Support | None = None,
     ) -> Segmentation:
         """Label one grid of embeddings (rows, cols, D); with boundary refinement ``pixels`` is
-        the normalised frame (H, W) that ``grid`` cuts."""
+        the normalised frame (H, W) that ``grid`` cuts. ``support``: the example chips clicked
+        on this grid {class id: [(row, col)]}, whose class the fraction interval takes as known
+        (their labels stay the model's: disagreements are reported, see ``support_check``)."""
         opts, timer = self.options, _Timer()
         rows, cols, dim = emb.shape
         if (grid.rows, grid.cols) != (rows, cols):
@@ -337,7 +361,12 @@ class Segmenter:
                     threshold=opts.refine_threshold,
                     query_weight=opts.refine_weight,
                 )
-            logp = log_probs(q, protos.centres, self.temperature)
+            dist = squared_distances(q, protos.centres)
+            if opts.calibration == "per-chip":
+                probs, _ = calibrated_probs(dist)
+                logp = torch.from_numpy(np.log(np.maximum(probs, 1e-30))).float()
+            else:
+                logp = torch.log_softmax(-dist / self.temperature, dim=-1)
             if opts.smooth > 0:
                 logp = smooth_log_probs(logp.reshape(rows, cols, -1), strength=opts.smooth)
                 logp = logp.reshape(rows * cols, -1)
@@ -359,6 +388,14 @@ class Segmenter:
             probs_by_id = np.zeros((rows * cols, n_ids), np.float32)
             probs_by_id[:, list(self.classes)] = pred.probs
             labels = pred.labels.reshape(rows, cols).astype(np.int64)
+            # the interval covers the map's errors: the clicked chips count as known
+            clicked = {k: [grid.index(r, c) for r, c in v] for k, v in (support or {}).items()}
+            interval = fraction_interval(
+                interval_probs(probs_by_id, support=clicked),
+                np.bincount(labels.ravel(), minlength=n_ids) / labels.size,
+                multiplier=interval_multiplier(self.encoder_name),
+                ci=opts.ci,
+            )
             stats = abundance(
                 labels,
                 probs_by_id,
@@ -368,8 +405,10 @@ class Segmenter:
                 pixel_unit=pixel_unit,
                 bootstrap=boot,
                 ci=opts.ci,
+                interval=interval,
             )
             stats["temperature"] = self.temperature
+            stats["calibration"] = opts.calibration or "encoder temperature"
             stats["support_check"] = self.support_check
             timer.lap("statistics")
         return Segmentation(
@@ -444,9 +483,7 @@ def neighbour_fractions(
             embed_frames(f[None], encoder=encoder, chip_size=size, offset=offset, seed=opts.seed)
             for f in frames
         ]
-        segmenter = Segmenter.fit(
-            embedded, moved, options=opts, encoder_temperature=encoder.default_temperature
-        )
+        segmenter = Segmenter.fit(embedded, moved, encoder=encoder, options=opts)
         out[size] = [
             segmenter.classify(
                 embedded[i].embeddings[0], grid=embedded[i].grid, pixels=frames[i]
@@ -458,7 +495,7 @@ def neighbour_fractions(
 
 def _support_check(
     support: dict[int, torch.Tensor],
-    temperature: float,
+    temperature: float | None,
     chips: dict[int, list[tuple[int, int, int]]] | None,
 ) -> dict:
     """Every support chip classified leave-one-out (``uncertainty.support_check``), as a
@@ -534,18 +571,17 @@ def segment_images(
         for img in images
     ]
     timer.lap("embed")
-    segmenter = Segmenter.fit(
-        embedded, support, options=opts, encoder_temperature=enc.default_temperature
-    )
+    segmenter = Segmenter.fit(embedded, support, encoder=enc, options=opts)
     timer.lap("prototypes")
     results = []
-    for img, size in zip(embedded, sizes, strict=True):
+    for img, size, chips in zip(embedded, sizes, support, strict=True):
         seg = segmenter.classify(
             img.embeddings[0],
             grid=img.grid,
             pixels=img.frames[0],
             pixel_size=size,
             pixel_unit=pixel_unit,
+            support=chips,
         )
         stages = {**timer.timings, **{k: v for k, v in seg.timings.items() if k != "total"}}
         seg.timings = {k: round(v, 4) for k, v in stages.items()}

@@ -120,8 +120,8 @@ class EncoderMethod:
         segmenter = Segmenter.fit(
             [img],
             [support],
+            encoder=self._encoder,
             options=self.options,
-            encoder_temperature=self._encoder.default_temperature,
         )
         seg = segmenter.classify(img.embeddings[0], grid=img.grid, pixels=img.frames[0])
         return np.asarray(seg.labels), time.perf_counter() - t0

@@ -116,8 +116,8 @@ def time_stages(
             segmenter = Segmenter.fit(
                 [Embedded(frames, grid, emb)],
                 [support],
+                encoder=encoder,
                 options=opts,
-                encoder_temperature=encoder.default_temperature,
             )
             clock.lap("fit")
             seg = segmenter.classify(emb[0], grid=grid, pixels=frames[0])
