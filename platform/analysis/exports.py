@@ -341,6 +341,7 @@ def counts_rows(stats: dict, classes: Sequence[dict]) -> list[dict]:
                 "fraction_std": None if std[i] is None else float(std[i]),
                 "fraction_ci_low": None if low[i] is None else float(low[i]),
                 "fraction_ci_high": None if high[i] is None else float(high[i]),
+                "interval": interval_label(stats),
                 "area_px": int(stats["areas_px"][i]),
                 "area": None if areas[i] is None else float(areas[i]),
                 "area_std": None if areas_std[i] is None else float(areas_std[i]),
@@ -446,12 +447,31 @@ def result_json(document: dict) -> bytes:
 
 
 # --- the abundance chart -------------------------------------------------------------
+def interval_label(stats: dict) -> str:
+    """What a result's fraction interval is, in a few words (charts and tables say it)."""
+    interval = stats.get("interval")
+    if interval:
+        return f"{round(100 * interval['ci'])} % interval: {interval['method']}"
+    if stats.get("fractions_ci_low"):
+        level = round(100 * stats.get("bootstrap", {}).get("ci", 0.95))
+        return f"{level} % interval over support resamples"
+    return "± 1 s.d. over support resamples" if stats.get("fractions_std") else ""
+
+
 def _chart_values(stats: dict, classes: Sequence[dict]):
+    """Names, fractions, error-bar ends (the reported interval, else ± 1 s.d.) and colours."""
     fractions = [float(v) for v in stats["fractions"]]
-    std = [float(v) for v in (stats.get("fractions_std") or [0.0] * len(fractions))]
+    n = len(fractions)
+    if stats.get("fractions_ci_low"):
+        lows = [float(v) for v in stats["fractions_ci_low"]]
+        highs = [float(v) for v in stats["fractions_ci_high"]]
+    else:
+        std = [float(v) for v in (stats.get("fractions_std") or [0.0] * n)]
+        lows = [f - s for f, s in zip(fractions, std, strict=True)]
+        highs = [f + s for f, s in zip(fractions, std, strict=True)]
     names = [c.get("name", f"class {i}") for i, c in enumerate(classes)]
     colours = [c.get("colour") or "#888888" for c in classes]
-    return names, fractions, std, colours
+    return names, fractions, lows[:n], highs[:n], colours
 
 
 def chart_svg(
@@ -462,15 +482,16 @@ def chart_svg(
     width: int = 480,
     height: int = 300,
 ) -> str:
-    """Bar chart of class area fractions with ±1 std error bars, as a small standalone SVG.
+    """Bar chart of class area fractions with the reported interval as error bars (named in a
+    caption), as a small standalone SVG.
 
-    Every bar is a ``<rect class="bar" data-class=... data-fraction=...>`` so scripts (and
-    tests) can read the values back.
+    Every bar is a ``<rect class="bar" data-class=... data-fraction=... data-low=...
+    data-high=...>`` so scripts (and tests) can read the values back.
     """
-    names, fractions, std, colours = _chart_values(stats, classes)
-    left, right, top, bottom = 48, 12, 32, 48
+    names, fractions, lows, highs, colours = _chart_values(stats, classes)
+    left, right, top, bottom = 48, 12, 32, 62
     plot_w, plot_h = width - left - right, height - top - bottom
-    ymax = max(1e-9, max([f + s for f, s in zip(fractions, std, strict=True)] + [0.0]))
+    ymax = max(1e-9, max([*highs, 0.0]))
     ymax = min(1.0, math.ceil(ymax * 10) / 10) if ymax <= 1 else ymax
 
     def y(v: float) -> float:
@@ -493,23 +514,30 @@ def chart_svg(
         parts.append(
             f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:.2f}</text>'
         )
-    for i, (name, f, s, colour) in enumerate(zip(names, fractions, std, colours, strict=True)):
+    bars = zip(names, fractions, lows, highs, colours, strict=True)
+    for i, (name, f, lo, hi, colour) in enumerate(bars):
         x = left + slot * i + (slot - bar) / 2
         cx = x + bar / 2
         parts.append(
             f'<rect class="bar" data-class="{escape(name, {chr(34): "&quot;"})}" '
-            f'data-fraction="{f:.6f}" data-std="{s:.6f}" x="{x:.1f}" y="{y(f):.1f}" '
-            f'width="{bar:.1f}" height="{top + plot_h - y(f):.1f}" fill="{escape(colour)}" '
-            'stroke="#333" stroke-width="0.5"/>'
+            f'data-fraction="{f:.6f}" data-low="{lo:.6f}" data-high="{hi:.6f}" x="{x:.1f}" '
+            f'y="{y(f):.1f}" width="{bar:.1f}" height="{top + plot_h - y(f):.1f}" '
+            f'fill="{escape(colour)}" stroke="#333" stroke-width="0.5"/>'
         )
-        if s > 0:
+        if hi > lo:
             parts.append(
-                f'<path class="error" d="M{cx:.1f},{y(f - s):.1f}V{y(f + s):.1f}'
-                f'M{cx - 5:.1f},{y(f - s):.1f}h10M{cx - 5:.1f},{y(f + s):.1f}h10" '
+                f'<path class="error" d="M{cx:.1f},{y(lo):.1f}V{y(hi):.1f}'
+                f'M{cx - 5:.1f},{y(lo):.1f}h10M{cx - 5:.1f},{y(hi):.1f}h10" '
                 'stroke="#000" fill="none"/>'
             )
         parts.append(
             f'<text x="{cx:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{escape(name)}</text>'
+        )
+    caption = interval_label(stats)
+    if caption:
+        parts.append(
+            f'<text class="caption" x="{width / 2:.1f}" y="{height - 10}" text-anchor="middle" '
+            f'font-size="10">error bars: {escape(caption)}</text>'
         )
     parts.append(
         f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
@@ -534,16 +562,16 @@ def chart_png(
     """
     from PIL import Image, ImageDraw, ImageFont
 
-    names, fractions, std, colours = _chart_values(stats, classes)
+    names, fractions, lows, highs, colours = _chart_values(stats, classes)
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
     try:
         font = ImageFont.load_default(size=12)
     except TypeError:  # Pillow without FreeType: the fixed bitmap font
         font = ImageFont.load_default()
-    left, right, top, bottom = 48, 12, 32, 48
+    left, right, top, bottom = 48, 12, 32, 62
     plot_w, plot_h = width - left - right, height - top - bottom
-    ymax = max(1e-9, max([f + s for f, s in zip(fractions, std, strict=True)] + [0.0]))
+    ymax = max(1e-9, max([*highs, 0.0]))
     ymax = min(1.0, math.ceil(ymax * 10) / 10) if ymax <= 1 else ymax
 
     def y(v: float) -> float:
@@ -555,13 +583,19 @@ def chart_png(
         draw.text((left - 6, y(tick)), f"{tick:.2f}", fill="black", font=font, anchor="rm")
     slot = plot_w / max(len(names), 1)
     bar = slot * 0.6
-    for i, (name, f, s, colour) in enumerate(zip(names, fractions, std, colours, strict=True)):
+    bars = zip(names, fractions, lows, highs, colours, strict=True)
+    for i, (name, f, lo, hi, colour) in enumerate(bars):
         x = left + slot * i + (slot - bar) / 2
         cx = x + bar / 2
         draw.rectangle([x, y(f), x + bar, top + plot_h], fill=hex_to_rgb(colour), outline="#333")
-        if s > 0:
-            draw.line([(cx, y(f - s)), (cx, y(f + s))], fill="black", width=1)
-            for v in (f - s, f + s):
+        if hi > lo:
+            draw.line([(cx, y(lo)), (cx, y(hi))], fill="black", width=1)
+            for v in (lo, hi):
                 draw.line([(cx - 5, y(v)), (cx + 5, y(v))], fill="black", width=1)
         draw.text((cx, top + plot_h + 14), name, fill="black", font=font, anchor="mm")
+    caption = interval_label(stats)
+    if caption:
+        draw.text(
+            (width / 2, height - 10), f"error bars: {caption}", fill="#333", font=font, anchor="mm"
+        )
     return _png(np.asarray(img))

@@ -159,6 +159,22 @@ def test_chart_svg_parses_with_one_bar_per_class():
     assert len(errors) == 3
 
 
+def test_charts_and_tables_say_what_the_interval_is():
+    """The error bars are the reported interval, and every chart and table names it."""
+    interval = {"method": "calibrated chip probabilities", "ci": 0.95, "covers": "map errors"}
+    stats = {**STATS, "interval": interval}
+    root = ET.fromstring(exports.chart_svg(stats, CLASSES))
+    bars = [el for el in root.iter("{http://www.w3.org/2000/svg}rect") if el.get("class") == "bar"]
+    assert [float(b.get("data-low")) for b in bars] == STATS["fractions_ci_low"]
+    assert [float(b.get("data-high")) for b in bars] == STATS["fractions_ci_high"]
+    caption = next(el for el in root.iter() if el.get("class") == "caption")
+    assert caption.text == "error bars: 95 % interval: calibrated chip probabilities"
+    rows = list(csv.DictReader(io.StringIO(exports.counts_csv(stats, CLASSES))))
+    assert {r["interval"] for r in rows} == {"95 % interval: calibrated chip probabilities"}
+    old = list(csv.DictReader(io.StringIO(exports.counts_csv(STATS, CLASSES))))
+    assert {r["interval"] for r in old} == {"95 % interval over support resamples"}
+
+
 def test_chart_png_is_an_image():
     data = exports.chart_png(STATS, CLASSES)
     with Image.open(io.BytesIO(data)) as img:
