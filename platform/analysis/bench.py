@@ -323,8 +323,8 @@ def _job_steps(*, path, scene, preview_png, classes, encoder, chip, support) -> 
     segmenter = Segmenter.fit(
         [embedded],
         [support],
+        encoder=encoder,
         options=SegmentOptions(),
-        encoder_temperature=encoder.default_temperature,
     )
     lap("fit")
     result = segmenter.classify(
