@@ -28,6 +28,7 @@ from workers.fewshot.pipeline import (
     Segmenter,
     SegmentOptions,
     embed,
+    embed_frames,
     neighbour_fractions,
     normalised_frames,
 )
@@ -144,6 +145,7 @@ def _chip_size_sensitivity(job: SegmentationJob, images: _Images, support_of: di
         offset=tuple(images.params["offset"]),
         options=images.options,
         targets=targets,
+        embedder=lambda i, size: images.embedded(by_id[ids[i]], size),
     )
     seconds = round(time.perf_counter() - t, 4)
     for n, image_id in enumerate(results):
@@ -255,42 +257,43 @@ class _Images:
             artefacts.MEMORY_CACHE.put(key, frames)
         return frames
 
-    def embedded(self, image: Image) -> Embedded:
-        """The image embedded on the job's grid (through the embeddings cache); its frames are
-        kept only for boundary refinement."""
-        key = str(image.pk)
+    def embedded(self, image: Image, chip_size: int | None = None) -> Embedded:
+        """The image embedded on the job's grid, or on a grid of another ``chip_size`` (frame 0
+        only: the chip-size check), through the embeddings cache; its frames are kept only for
+        boundary refinement."""
+        size = chip_size or self.params["chip_size"]
+        key = f"{image.pk}:{size}"
         if key in self._embedded:
             return self._embedded[key]
         offset = tuple(self.params["offset"])
+        # a series at another chip size embeds frame 0 only: not cached under the key that
+        # a job at that chip size reads (it needs every frame)
+        cached = size == self.params["chip_size"] or image.frames == 1
         cache_key = artefacts.embeddings_key(
             lab_id=self.job.lab_id,
             model_version_id=self.job.model_version_id,
             sha256=image.sha256,
-            chip_size=self.params["chip_size"],
+            chip_size=size,
             offset=offset,
         )
         t = time.perf_counter()
-        emb, source = artefacts.embeddings_get(cache_key)
+        emb, source = artefacts.embeddings_get(cache_key) if cached else (None, "miss")
         self.clock.cache[source] += 1
         if emb is None:
-            data = self.data(image)
+            frames = self.frames(image)
             t = time.perf_counter()
-            out = embed(
-                data,
-                encoder=self.encoder,
-                chip_size=self.params["chip_size"],
-                offset=offset,
-                seed=self.options.seed,
-            )
+            frames = frames if size == self.params["chip_size"] else frames[:1]
+            emb = embed_frames(
+                frames, encoder=self.encoder, chip_size=size, offset=offset, seed=self.options.seed
+            ).embeddings
             t = self.clock.add("embed", t)
-            artefacts.embeddings_put(cache_key, out.embeddings)
-            artefacts.MEMORY_CACHE.put(f"frames:{image.sha256}", out.frames)
+            if cached:
+                artefacts.embeddings_put(cache_key, emb)
             self.clock.add("save", t)
-            emb = out.embeddings
         else:
             self.clock.add("load", t)
         frames = self.frames(image) if self.options.boundary is not None else None
-        grid = ChipGrid.for_shape((image.height, image.width), self.params["chip_size"], offset)
+        grid = ChipGrid.for_shape((image.height, image.width), size, offset)
         self._embedded[key] = Embedded(frames, grid, emb)
         return self._embedded[key]
 

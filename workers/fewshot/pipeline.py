@@ -14,7 +14,7 @@ all go through these three steps; ``segment``/``segment_images`` chain them for 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -29,6 +29,7 @@ from workers.fewshot.boundary import (
 )
 from workers.fewshot.chipping import ChipGrid, normalise
 from workers.fewshot.classifier import (
+    Prediction,
     calibrate_temperature,
     fit_prototypes,
     prediction_from_log_probs,
@@ -374,7 +375,8 @@ class Segmenter:
             timer.lap("classify")
             decided = None
             if features is not None:
-                pred, decided = refine_prediction(pred, features, protos.classes, opts.boundary)
+                unmixed, decided = refine_prediction(pred, features, protos.classes, opts.boundary)
+                pred = _mixed_prediction(pred, unmixed, decided, protos.classes)
                 timer.lap("boundary")
             boot = None
             if opts.bootstrap > 0:
@@ -423,6 +425,23 @@ class Segmenter:
         )
 
 
+def _mixed_prediction(
+    before: Prediction, unmixed: Prediction, decided: np.ndarray, classes: Sequence[int]
+) -> Prediction:
+    """Re-decided boundary chips keep the unmixing's label; their probabilities average the
+    unmixed class fractions (an estimate of area) with the classifier's probabilities, and
+    their confidence is the probability of that label. Where the two disagree, e.g. a faint
+    particle chip unmixed as support against a bright particle's interior, the chip is shown
+    as unsure rather than as certain of an area estimate. Columns follow ``classes``."""
+    if not decided.any():
+        return unmixed
+    probs = unmixed.probs.copy()
+    probs[decided] = 0.5 * (unmixed.probs[decided] + before.probs[decided])
+    own = probs[np.arange(len(probs)), np.searchsorted(np.asarray(classes), unmixed.labels)]
+    confidence = np.where(decided, own, unmixed.confidence)
+    return Prediction(probs.astype(np.float32), unmixed.labels, confidence.astype(np.float32))
+
+
 def rescale_support(support: Support, factor: float, grid: ChipGrid) -> Support:
     """Support chips {class: [(row, col)]} of an s px grid moved to ``grid`` (s * factor px,
     same offset): factor 0.5 gives the four chips inside each example, 2 the chip containing it.
@@ -455,7 +474,8 @@ def neighbour_fractions(
     offset: tuple[int, int] = (0, 0),
     options: SegmentOptions | None = None,
     targets: Sequence[int] = (0,),
-    max_chips: int = 65_536,
+    max_chips: int = 16_384,
+    embedder: Callable[[int, int], Embedded] | None = None,
 ) -> dict[int, list[list[float]]]:
     """Class fractions of the ``targets`` images at half and double the chip size.
 
@@ -463,7 +483,9 @@ def neighbour_fractions(
     chips picked on each at ``chip_size`` (moved by ``rescale_support``). Returns {chip size:
     [fractions per target]} for each neighbouring size that is >= 8 px, fits the images, keeps
     >= 1 chip of every class and cuts at most ``max_chips`` chips in all (no bootstrap: only the
-    labels are compared). Feeds ``uncertainty.chip_size_sensitivity``.
+    labels are compared). Feeds ``uncertainty.chip_size_sensitivity``. ``embedder(i, size)``
+    gives image i embedded at ``size`` (a job's goes through its embeddings cache); by default
+    frame i is embedded here.
     """
     opts = replace(options or SegmentOptions(), bootstrap=0)
     shortest = min(min(f.shape) for f in frames)
@@ -480,8 +502,12 @@ def neighbour_fractions(
         if {k for sup in moved for k, v in sup.items() if v} != classes:
             continue
         embedded = [
-            embed_frames(f[None], encoder=encoder, chip_size=size, offset=offset, seed=opts.seed)
-            for f in frames
+            embedder(i, size)
+            if embedder is not None
+            else embed_frames(
+                f[None], encoder=encoder, chip_size=size, offset=offset, seed=opts.seed
+            )
+            for i, f in enumerate(frames)
         ]
         segmenter = Segmenter.fit(embedded, moved, encoder=encoder, options=opts)
         out[size] = [
