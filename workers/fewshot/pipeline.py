@@ -46,6 +46,7 @@ from workers.fewshot.stats import (
     interval_probs,
 )
 from workers.fewshot.uncertainty import calibrated_probs, disagreements, support_check
+from workers.fewshot.weighting import group_weights
 
 __all__ = [
     "Embedded",
@@ -78,6 +79,8 @@ class SegmentOptions:
     boundary: re-decide chips on class boundaries by unmixing area-linear features against
         local prototypes (``workers.fewshot.boundary``; None = off). Their probabilities become
         the estimated class fractions of the chip.
+    weighting: per-task weights of the encoder's feature groups chosen on the support chips
+        ("loo": leave-one-out, ``workers.fewshot.weighting``; None = the embedding as is).
     calibration: "per-chip" (``uncertainty.calibrated_probs``: a temperature per chip from the
         image's own distances, so confidence means what it says on data the encoder never saw
         and a chip like no example is not shown as certain) or None (softmax at ``temperature``;
@@ -93,6 +96,7 @@ class SegmentOptions:
     ci: float = 0.95
     seed: int = 0
     boundary: BoundaryConfig | None = field(default_factory=BoundaryConfig)
+    weighting: str | None = "loo"
     calibration: str | None = "per-chip"
 
 
@@ -246,6 +250,7 @@ class Segmenter:
         encoder_temperature: float | None = None,
         encoder_name: str | None = None,
         frequencies: np.ndarray | None = None,
+        groups: Sequence[tuple[str, slice]] | None = None,
         support_chips: dict[int, list[tuple[int, int, int]]] | None = None,
     ) -> None:
         """support_emb {class id: (n_k, D)}; ``frequencies`` the support chips' spectral peaks
@@ -268,6 +273,16 @@ class Segmenter:
         self.support = {
             k: torch.as_tensor(np.asarray(support_emb[k], np.float32)) for k in self.classes
         }
+        # per-task weights of the encoder's feature groups (``groups``: Encoder.groups), applied
+        # to support and query embeddings alike
+        self.weights = None
+        if opts.weighting is not None and groups:
+            w = group_weights(
+                {k: v.numpy() for k, v in self.support.items()}, groups, method=opts.weighting
+            )
+            if np.any(w != 1):
+                self.weights = torch.as_tensor(w, dtype=torch.float32)
+                self.support = {k: v * self.weights for k, v in self.support.items()}
         with single_thread():
             self.protos = fit_prototypes(self.support)
             self.temperature = resolve_temperature(
@@ -323,6 +338,7 @@ class Segmenter:
             encoder_temperature=getattr(encoder, "default_temperature", None),
             encoder_name=getattr(encoder, "name", None),
             frequencies=frequencies,
+            groups=getattr(encoder, "groups", None),
             support_chips=chips_of,
         )
 
@@ -353,6 +369,8 @@ class Segmenter:
             timer.lap("boundary")
         with deterministic(opts.seed), single_thread():
             q = torch.as_tensor(np.ascontiguousarray(emb, np.float32)).reshape(-1, dim)
+            if self.weights is not None:
+                q = q * self.weights
             protos = self.protos
             if opts.refine:
                 protos = refine_prototypes(

@@ -158,6 +158,12 @@ class Encoder:
         """JSON-serialisable builder options that recreate this encoder (see save_encoder)."""
         return {}
 
+    @property
+    def groups(self) -> list[tuple[str, slice]]:
+        """Named feature groups [(name, slice)] covering the embedding in order (for per-task
+        weighting, ``workers.fewshot.weighting``); one group unless an encoder says more."""
+        return [("all", slice(0, self.dim))]
+
     def margin(self, chip_size: int) -> int:
         """Context (px per side) the encoder reads around each chip; 0 = the chip alone.
 

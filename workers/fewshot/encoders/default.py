@@ -17,7 +17,12 @@ from workers.fewshot.encoders.base import (
     register_encoder,
     resize_chips,
 )
-from workers.fewshot.encoders.fourier import FourierConfig, fourier_dim, fourier_features
+from workers.fewshot.encoders.fourier import (
+    FourierConfig,
+    fourier_dim,
+    fourier_features,
+    fourier_groups,
+)
 from workers.fewshot.encoders.spectral import (
     N_STATS,
     intensity_stats,
@@ -179,6 +184,21 @@ class DefaultEncoder(Encoder):
     def config(self) -> dict[str, Any]:
         """Builder options (architecture)."""
         return asdict(self.net.cfg)
+
+    @property
+    def groups(self) -> list[tuple[str, slice]]:
+        """``learned`` (the fused CNN / spectral-MLP / statistics projection, not separable),
+        then the chip's descriptor groups ``chip_*`` and the window's ``window_*``."""
+        net = self.net
+        out = [("learned", slice(0, net.cfg.embed_dim))]
+        if net.fourier_weight is None:
+            return out
+        out += fourier_groups(net.fourier_cfg, start=net.cfg.embed_dim, prefix="chip_")
+        if net.context_weight is not None:
+            out += fourier_groups(
+                net.fourier_cfg, start=out[-1][1].stop, prefix="window_", intensity=False
+            )
+        return out
 
     def margin(self, chip_size: int) -> int:
         """Half a chip of context per side when the network was built with ``context``."""

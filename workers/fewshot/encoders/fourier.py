@@ -17,7 +17,13 @@ from workers.fewshot.encoders.spectral import (
     polar_log_spectrum,
 )
 
-__all__ = ["FourierConfig", "FourierEncoder", "fourier_dim", "fourier_features"]
+__all__ = [
+    "FourierConfig",
+    "FourierEncoder",
+    "fourier_dim",
+    "fourier_features",
+    "fourier_groups",
+]
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,25 @@ def fourier_features(
     return torch.cat(groups, dim=1)
 
 
+def fourier_groups(
+    cfg: FourierConfig, *, start: int = 0, prefix: str = "", intensity: bool = True
+) -> list[tuple[str, slice]]:
+    """Named slices of :func:`fourier_features` (radial, angular, lattice, [intensity]), offset
+    by ``start``, names prefixed with ``prefix``."""
+    sizes = [
+        ("radial", cfg.n_radial),
+        ("angular", cfg.n_angular),
+        ("lattice", 2 + 3 * cfg.n_harmonics),
+    ]
+    if intensity:
+        sizes.append(("intensity", N_STATS))
+    out, at = [], start
+    for name, n in sizes:
+        out.append((prefix + name, slice(at, at + n)))
+        at += n
+    return out
+
+
 def fourier_dim(cfg: FourierConfig, *, intensity: bool = True) -> int:
     """Length D of :func:`fourier_features`."""
     return cfg.n_radial + cfg.n_angular + 2 + 3 * cfg.n_harmonics + (N_STATS if intensity else 0)
@@ -117,6 +142,11 @@ class FourierEncoder(Encoder):
     def config(self) -> dict[str, Any]:
         """Builder options."""
         return asdict(self.cfg)
+
+    @property
+    def groups(self) -> list[tuple[str, slice]]:
+        """radial, angular, lattice and intensity slices of the descriptor."""
+        return fourier_groups(self.cfg)
 
     def margin(self, chip_size: int) -> int:
         """Half a chip of context per side when ``context`` is set."""
