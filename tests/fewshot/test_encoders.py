@@ -60,6 +60,23 @@ def test_embed_whole_image_matches_chip_by_chip(kwargs):
     torch.testing.assert_close(emb[1, 1], single[0], rtol=1e-4, atol=1e-4)
 
 
+def test_embed_batches_by_window_pixels(monkeypatch):
+    """Large windows go through in small batches (at most ``batch_pixels`` window pixels per
+    pass, ``batch_size`` windows at most), with the embeddings of one big batch."""
+    enc = build_encoder("default")
+    img = np.random.default_rng(2).random((160, 200)).astype(np.float32)
+    grid = ChipGrid.for_shape(img.shape, 40)  # 80 px windows with context
+    sizes = []
+    embed_chips = enc.embed_chips
+    monkeypatch.setattr(enc, "embed_chips", lambda x: sizes.append(len(x)) or embed_chips(x))
+    whole = enc.embed(img, grid)
+    assert sizes == [grid.n_chips]  # 20 windows of 80^2 px: well under 1 M px
+    sizes.clear()
+    enc.batch_pixels = 3 * 80 * 80
+    torch.testing.assert_close(enc.embed(img, grid), whole, rtol=1e-5, atol=1e-5)
+    assert sizes == [3] * 6 + [2]
+
+
 def test_extract_chips_with_stride():
     img = torch.arange(100.0).reshape(10, 10)
     chips, (nr, nc) = extract_chips(img, chip_size=4, offset=(1, 0), stride=2)
