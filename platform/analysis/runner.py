@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 
 
 def options_from_params(params: dict) -> SegmentOptions:
-    """The core's options for a job's params; a job from before boundary refinement (no
-    "boundary" param) re-runs without it, as it first ran (new jobs record it)."""
+    """The core's options for a job's params; a job from before boundary refinement or group
+    weighting (no "boundary" / "weighting" param) re-runs without them, as it first ran (new
+    jobs record both)."""
     return SegmentOptions(
         temperature=params.get("temperature", "encoder"),
         refine=bool(params.get("refine", False)),
@@ -51,6 +52,7 @@ def options_from_params(params: dict) -> SegmentOptions:
         bootstrap=int(params.get("bootstrap", 200)),
         seed=int(params.get("seed", 0)),
         boundary=BoundaryConfig() if params.get("boundary", False) else None,
+        weighting="loo" if params.get("weighting", False) else None,
     )
 
 

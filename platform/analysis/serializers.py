@@ -33,6 +33,12 @@ class JobParamsSerializer(serializers.Serializer):
         help_text="re-decide chips on class boundaries by the class fractions unmixed from "
         "their pixels (default true); their probabilities are then those fractions",
     )
+    weighting = serializers.BooleanField(
+        required=False,
+        help_text="weight the encoder's feature groups per support set, chosen leave-one-out "
+        "on the support chips (default true; e.g. drops intensity features when the examples "
+        "show they mislead)",
+    )
     chip_size = serializers.IntegerField(
         required=False, min_value=1, help_text="must equal the support set's chip size"
     )

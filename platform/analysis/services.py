@@ -41,6 +41,7 @@ DEFAULT_PARAMS = {
     "refine": False,
     "smooth": 0.0,
     "boundary": True,
+    "weighting": True,
 }
 
 

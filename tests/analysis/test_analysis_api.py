@@ -135,6 +135,7 @@ def test_whole_dataset_as_images(client_for, world, segmentable):
         ({"params": {"temperature": 1e300}}, 400, "temperature"),
         ({"params": {"bootstrap": -1}}, 400, "bootstrap"),
         ({"params": {"boundary": "sometimes"}}, 400, "boundary"),
+        ({"params": {"weighting": "often"}}, 400, "weighting"),
         ({"support_set": None}, 400, "support_set"),
     ],
 )
@@ -461,6 +462,11 @@ def test_boundary_refinement_is_a_recorded_param(client_for, world, segmentable)
     assert options_from_params({k: v for k, v in on.params.items() if k != "boundary"}) == (
         options_from_params(off.params)
     )
+    # group weighting: recorded in new jobs; params from before it existed mean off
+    assert on.params["weighting"] is True
+    assert options_from_params(on.params).weighting == "loo"
+    old = {k: v for k, v in on.params.items() if k != "weighting"}
+    assert options_from_params(old).weighting is None
 
 
 def test_time_series_is_segmented_frame_by_frame(client_for, world, segmentable):

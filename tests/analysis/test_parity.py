@@ -18,7 +18,9 @@ from workers.fewshot.pipeline import SegmentOptions, segment
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("params", [{}, {"boundary": False, "smooth": 0.5, "bootstrap": 50}])
+@pytest.mark.parametrize(
+    "params", [{}, {"boundary": False, "weighting": False, "smooth": 0.5, "bootstrap": 50}]
+)
 def test_a_job_and_the_library_give_identical_labels_and_fractions(
     client_for, world, segmentable, params
 ):
@@ -56,6 +58,7 @@ def test_a_job_and_the_library_give_identical_labels_and_fractions(
             smooth=params.get("smooth", 0.0),
             bootstrap=params.get("bootstrap", 200),
             boundary=SegmentOptions().boundary if params.get("boundary", True) else None,
+            weighting="loo" if params.get("weighting", True) else None,
         ),
     )
 
