@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
+from django.conf import settings
 
 from common import storage
 from workers.fewshot.chipping import NORMALISE_RECIPE
@@ -123,7 +124,7 @@ class _Lru:
             self._items.clear()
 
 
-MEMORY_CACHE = _Lru(max_bytes=256 * 1024 * 1024)
+MEMORY_CACHE = _Lru(max_bytes=settings.CHIPLAB_WORKER_CACHE_MB * 1024 * 1024)
 
 
 def embeddings_get(key: str) -> tuple[np.ndarray | None, str]:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from catalog.fair import persistent_url
 from catalog.models import Image
 from common import storage
-from workers.fewshot.boundary import BoundaryConfig
+from workers.fewshot.boundary import BoundaryConfig, FrameSpectrum, frame_spectrum
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.pipeline import (
     Embedded,
@@ -299,6 +299,17 @@ class _Images:
         self._embedded[key] = Embedded(frames, grid, emb)
         return self._embedded[key]
 
+    def spectrum(self, image: Image, frame: int, grid: ChipGrid) -> FrameSpectrum:
+        """The support-independent part of the boundary features of one frame on the job's
+        grid, kept in the worker's memory cache: a re-run after a support-set edit skips the
+        whole-frame FFT."""
+        key = f"spectrum:{image.sha256}:{grid.chip_size}:{grid.offset[0]}:{grid.offset[1]}:{frame}"
+        cached = artefacts.MEMORY_CACHE.get(key)
+        if cached is None:
+            cached = frame_spectrum(self.frames(image)[frame], grid)
+            artefacts.MEMORY_CACHE.put(key, cached)
+        return cached
+
     def preview(self, image: Image, frame: int) -> np.ndarray:
         """The grey preview the overlay is drawn on (frame 0: the stored one)."""
         if frame == 0 and image.preview_key:
@@ -362,6 +373,9 @@ def _run(job: SegmentationJob, clock: _Clock) -> tuple[_Images, dict]:
                 embedded.embeddings[frame],
                 grid=embedded.grid,
                 pixels=None if embedded.frames is None else embedded.frames[frame],
+                spectrum=None
+                if embedded.frames is None
+                else images.spectrum(image, frame, embedded.grid),
                 pixel_size=image.pixel_size,
                 pixel_unit=image.pixel_unit or None,
                 support=by_image.get(str(image.pk)) if frame == 0 else None,

@@ -234,6 +234,9 @@ CHIPLAB_MODEL_CACHE_DIR = Path(
 ).resolve()
 # Encoders kept in memory per worker process.
 CHIPLAB_ENCODER_CACHE_SIZE = env.int("CHIPLAB_ENCODER_CACHE_SIZE", default=4)
+# Memory per worker process for re-runs (embeddings, normalised frames and their spectra,
+# previews): a 4096^2 image takes ~150 MiB. Bounded to 16..16384 MiB.
+CHIPLAB_WORKER_CACHE_MB = min(max(env.int("CHIPLAB_WORKER_CACHE_MB", default=512), 16), 16384)
 # Largest accepted imported state dict.
 CHIPLAB_MAX_MODEL_UPLOAD_BYTES = env.int("CHIPLAB_MAX_MODEL_UPLOAD_BYTES", default=512 * 1024**2)
 # Upper bound on fine-tuning effort per job.

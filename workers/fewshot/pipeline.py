@@ -23,6 +23,7 @@ import torch
 
 from workers.fewshot.boundary import (
     BoundaryConfig,
+    FrameSpectrum,
     chip_features,
     refine_prediction,
     support_frequencies,
@@ -351,11 +352,14 @@ class Segmenter:
         pixel_size: float | None = None,
         pixel_unit: str | None = None,
         support: Support | None = None,
+        spectrum: FrameSpectrum | None = None,
     ) -> Segmentation:
         """Label one grid of embeddings (rows, cols, D); with boundary refinement ``pixels`` is
         the normalised frame (H, W) that ``grid`` cuts. ``support``: the example chips clicked
         on this grid {class id: [(row, col)]}, whose class the fraction interval takes as known
-        (their labels stay the model's: disagreements are reported, see ``support_check``)."""
+        (their labels stay the model's: disagreements are reported, see ``support_check``).
+        ``spectrum``: ``boundary.frame_spectrum(pixels, grid)``, which does not depend on the
+        support set: a caller re-running the same frame passes it to skip a whole-frame FFT."""
         opts, timer = self.options, _Timer()
         rows, cols, dim = emb.shape
         if (grid.rows, grid.cols) != (rows, cols):
@@ -365,7 +369,7 @@ class Segmenter:
             if pixels is None:
                 raise ValueError("boundary refinement needs the frame's pixels")
             # FFTs of a whole frame: worth the threads that the small steps below do without
-            features = chip_features(pixels, grid, self.frequencies)
+            features = chip_features(pixels, grid, self.frequencies, spectrum=spectrum)
             timer.lap("boundary")
         with deterministic(opts.seed), single_thread():
             q = torch.as_tensor(np.ascontiguousarray(emb, np.float32)).reshape(-1, dim)

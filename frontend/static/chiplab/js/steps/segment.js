@@ -315,11 +315,14 @@ export async function mount(ws, panel) {
         (job.progress || {}).fraction || 0, job.status);
     }
     try {
-      let delay = 250;
+      // every 100 ms for the first second (a re-run after a support edit takes ~0.3 s on the
+      // worker), then backing off to once a second
+      const started = performance.now();
+      let delay = 100;
       while (!["succeeded", "failed", "cancelled"].includes(job.status)) {
         if (disposed) return;
         await sleep(delay);
-        delay = Math.min(1000, delay * 1.3);
+        if (performance.now() - started > 1000) delay = Math.min(1000, delay * 1.3);
         if (currentJob && currentJob.status === "cancelled") { job = currentJob; break; }
         job = await api.analysis.job(job.id);
         if (disposed) return;
