@@ -1,0 +1,232 @@
+"""Particle instances, shape measurements and size statistics (workers.fewshot.objects)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from workers.fewshot.objects import (
+    MAX_PIXELS,
+    instance_rows,
+    instances,
+    instances_table_csv,
+    size_distribution,
+)
+
+
+def disc(shape, cy, cx, r):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+
+
+def ellipse(shape, cy, cx, a, b, angle_deg):
+    """Semi-axes a (along angle_deg from +x, counter-clockwise as displayed) and b."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    t = math.radians(angle_deg)
+    x, y = xx - cx, -(yy - cy)  # y up, as displayed
+    u = math.cos(t) * x + math.sin(t) * y
+    v = -math.sin(t) * x + math.cos(t) * y
+    return (u / a) ** 2 + (v / b) ** 2 < 1
+
+
+def test_two_touching_discs_split_into_two_with_their_areas():
+    left, right = disc((60, 100), 30.2, 30.4, 12), disc((60, 100), 30.2, 54.4, 12)
+    labels = (left | right).astype(np.int32)
+    inst = instances(labels, 1)
+    assert inst.n == 2
+    np.testing.assert_allclose(sorted(inst.area_px), [left.sum(), right.sum()], rtol=0.05)
+    assert not inst.edge.any()
+    # Without splitting they are one component.
+    assert instances(labels, 1, split="none").n == 1
+
+
+def test_small_touching_discs_and_unequal_pair_split():
+    small = disc((40, 60), 20, 20, 4) | disc((40, 60), 20, 28, 4)
+    assert instances(small.astype(int), 1).n == 2
+    unequal = disc((80, 120), 40.3, 30.2, 16) | disc((80, 120), 40.3, 50.2, 4)
+    assert instances(unequal.astype(int), 1).n == 2
+
+
+@pytest.mark.parametrize("angle", [30.0, -60.0, 90.0])
+def test_an_ellipse_is_one_instance_with_its_orientation_and_aspect(angle):
+    from skimage.measure import regionprops
+
+    mask = ellipse((100, 100), 50.3, 49.6, 30, 10, angle)
+    inst = instances(mask.astype(np.int32), 1)
+    assert inst.n == 1
+    assert abs((inst.orientation_deg[0] - angle + 90) % 180 - 90) < 1.5
+    assert inst.aspect_ratio[0] == pytest.approx(3.0, rel=0.05)
+    assert inst.major_axis_px[0] == pytest.approx(60, rel=0.03)
+    assert inst.feret_max_px[0] == pytest.approx(
+        regionprops(mask.astype(int))[0].feret_diameter_max, abs=1
+    )
+    assert inst.feret_min_px[0] == pytest.approx(20, abs=1.5)
+    assert 0.5 < inst.circularity[0] < 0.8  # 4 pi A / P^2 of a 3:1 ellipse: 0.64
+
+
+def test_thin_diagonal_ellipse_and_rod_stay_whole():
+    thin = ellipse((60, 60), 30, 30, 12, 2.6, 40)
+    assert instances(thin.astype(int), 1).n == 1
+    rod = np.zeros((40, 120), np.int32)
+    rod[14:26, 10:110] = 1
+    assert instances(rod, 1).n == 1
+
+
+def test_disc_measurements():
+    mask = disc((80, 80), 40.3, 39.8, 15)
+    inst = instances(mask.astype(np.int32) * 2, 2, intensity=np.where(mask, 5.0, 1.0))
+    assert inst.class_id == 2 and inst.n == 1
+    assert inst.equivalent_diameter_px[0] == pytest.approx(30, rel=0.02)
+    assert inst.feret_min_px[0] == pytest.approx(30, abs=1.5)
+    assert inst.feret_max_px[0] == pytest.approx(30, abs=1.5)
+    assert inst.circularity[0] == pytest.approx(1.0, abs=0.05)
+    assert (inst.centroid_y[0], inst.centroid_x[0]) == pytest.approx((40.3, 39.8), abs=0.1)
+    assert inst.mean_intensity[0] == 5.0
+
+
+def test_physical_units_areas_in_nm2_and_density_per_um2():
+    labels = np.zeros((100, 100), np.int32)
+    labels |= disc((100, 100), 30, 30, 8)
+    labels |= disc((100, 100), 70, 60, 8)
+    inst = instances(labels, 1, pixel_size=0.5, pixel_unit="nm")
+    rows = instance_rows(inst)
+    assert rows[0]["area_nm2"] == pytest.approx(rows[0]["area_px"] * 0.25)
+    assert rows[0]["equivalent_diameter_nm"] == pytest.approx(rows[0]["equivalent_diameter_px"] / 2)
+    dist = size_distribution(inst, n_boot=0)
+    # 100 x 100 px at 0.5 nm = 50 x 50 nm = 0.0025 µm^2, two interior particles.
+    assert dist["field_area"] == pytest.approx(0.0025)
+    assert dist["number_density"] == pytest.approx(2 / 0.0025)
+    assert dist["number_density_unit"] == "1/µm^2" and dist["length_unit"] == "nm"
+    assert dist["median"] == pytest.approx(np.median(inst.equivalent_diameter_px) / 2)
+    # The same calibration in ångström and micrometres gives the same numbers.
+    for size, unit in [(5.0, "Å"), (5.0, "A"), (0.0005, "µm"), (500.0, "pm")]:
+        other = size_distribution(inst, pixel_size=size, pixel_unit=unit, n_boot=0)
+        assert other["number_density"] == pytest.approx(dist["number_density"])
+        assert other["median"] == pytest.approx(dist["median"])
+    # Uncalibrated: px and per px^2.
+    plain = size_distribution(instances(labels, 1), n_boot=0)
+    assert plain["length_unit"] == "px" and plain["number_density"] == pytest.approx(2 / 1e4)
+
+
+def test_edge_flag_image_border_and_uncovered_margin():
+    labels = np.zeros((80, 80), np.int32)
+    labels |= disc((80, 80), 2, 40, 6)  # cut by the top edge
+    labels |= disc((80, 80), 40, 40, 6)  # interior
+    labels |= disc((80, 80), 64, 60, 6)  # touches the uncovered margin below (row 70)
+    labels[70:, :] = -1
+    inst = instances(labels, 1)
+    assert inst.n == 3
+    by_row = dict(zip(np.round(inst.centroid_y).astype(int), inst.edge, strict=True))
+    assert by_row[40] == np.False_ and inst.n_edge == 2
+    dist = size_distribution(inst, n_boot=0)
+    assert (dist["n_total"], dist["n_edge"], dist["n_measured"]) == (3, 2, 1)
+    assert size_distribution(inst, exclude_edge=False, n_boot=0)["n_measured"] == 3
+    # Density: interior + half the edge-touching particles, over covered pixels only.
+    assert dist["number_density"] == pytest.approx(2 / (70 * 80))
+
+
+def field_of_particles(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((300, 300), np.int32)
+    for y, x in zip(np.arange(n) // 7 * 40 + 25, np.arange(n) % 7 * 40 + 25, strict=True):
+        labels |= disc(labels.shape, y, x, rng.uniform(4, 14))
+    return labels
+
+
+def test_histogram_sums_to_count_and_bootstrap_contains_median():
+    inst = instances(field_of_particles(), 1)
+    dist = size_distribution(inst, n_boot=300, seed=1)
+    assert sum(dist["histogram"]["counts"]) == dist["n_measured"] == inst.n - inst.n_edge
+    assert len(dist["histogram"]["edges"]) == len(dist["histogram"]["counts"]) + 1
+    low, high = dist["bootstrap"]["intervals"]["median"]
+    assert low <= dist["median"] <= high and low < high
+    for key in ("mean", "std", "p10", "p25", "p75", "p90"):
+        assert len(dist["bootstrap"]["intervals"][key]) == 2
+    assert dist["p10"] <= dist["p25"] <= dist["median"] <= dist["p75"] <= dist["p90"]
+    json.dumps(dist)
+    # Same seed, same intervals; explicit edges count what falls outside.
+    assert size_distribution(inst, n_boot=300, seed=1) == dist
+    clipped = size_distribution(inst, n_boot=0, bins=[10, 20])
+    assert (
+        sum(clipped["histogram"]["counts"]) + clipped["histogram"]["outside"]
+        == inst.n - inst.n_edge
+    )
+
+
+def test_table_rows_and_csv():
+    inst = instances(field_of_particles(n=5), 1, pixel_size=2.0, pixel_unit="nm")
+    rows = instance_rows(inst)
+    assert [r["id"] for r in rows] == list(range(1, inst.n + 1))
+    json.dumps(rows)
+    text = instances_table_csv(inst).splitlines()
+    assert len(text) == inst.n + 1 and text[0].startswith("id,class_id,area_px")
+    assert "area_nm2" in text[0]
+    assert instances_table_csv(instances(np.zeros((5, 5), np.int32), 1)).count("\n") == 1
+
+
+def test_empty_and_small_objects():
+    labels = np.zeros((20, 20), np.int32)
+    labels[2, 2] = 1  # a 1 px speck, under the default min_area_px
+    inst = instances(labels, 1)
+    assert inst.n == 0
+    assert instances(labels, 1, min_area_px=1).n == 1
+    dist = size_distribution(inst)
+    assert dist["n_total"] == 0 and dist["median"] is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"min_area_px": 0}, "min_area_px"),
+        ({"min_area_px": 10**9}, "min_area_px"),
+        ({"neck": 1.5}, "neck"),
+        ({"neck": 0}, "neck"),
+        ({"min_peak_px": 0.1}, "min_peak_px"),
+        ({"smooth": 50}, "smooth"),
+        ({"split": "magic"}, "split"),
+        ({"pixel_size": -1.0, "pixel_unit": "nm"}, "pixel_size"),
+        ({"pixel_size": 1.0, "pixel_unit": "furlong"}, "unit"),
+        ({"intensity": np.zeros((3, 3))}, "intensity"),
+    ],
+)
+def test_bounded_settings_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        instances(np.zeros((10, 10), np.int32), 1, **kwargs)
+
+
+def test_bounded_statistics_and_maps_are_rejected():
+    inst = instances(field_of_particles(n=3), 1)
+    for kwargs, message in [
+        ({"n_boot": 10**6}, "n_boot"),
+        ({"bins": 0}, "bins"),
+        ({"bins": 10**5}, "bins"),
+        ({"bins": [3, 2, 1]}, "increasing"),
+        ({"bins": "many"}, "bins"),
+        ({"ci": 1.0}, "ci"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            size_distribution(inst, **kwargs)
+    huge = np.broadcast_to(np.zeros(1, np.int32), (MAX_PIXELS // 1000 + 1, 1001))
+    with pytest.raises(ValueError, match="pixels"):
+        instances(huge, 1)
+    with pytest.raises(ValueError, match="integer"):
+        instances(np.zeros((4, 4)), 1)
+
+
+def test_several_classes_found_on_their_union_with_majority_class():
+    labels = np.zeros((60, 100), np.int32)
+    labels[disc(labels.shape, 30, 25, 12)] = 1
+    right = disc(labels.shape, 30, 70, 12)
+    labels[right] = 2
+    labels[right & (np.arange(100)[None, :] < 66)] = 1  # a third of it misclassified as kind 1
+    assert instances(labels, 1).n == 2  # kind 1 alone: a disc and a fragment
+    both = instances(labels, [1, 2])
+    assert both.n == 2 and both.class_id == [1, 2]
+    assert list(both.classes) == [1, 2]
+    assert both.class_fraction[0] == 1.0 and 0.5 < both.class_fraction[1] < 1.0
+    kind2 = size_distribution(both, only_class=2, n_boot=0)
+    assert kind2["n_total"] == 1 and kind2["class_id"] == 2
+    assert [r["class_id"] for r in instance_rows(both)] == [1, 2]
+    with pytest.raises(ValueError, match="class_id"):
+        instances(labels, [])
