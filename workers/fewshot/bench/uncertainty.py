@@ -8,11 +8,12 @@ Sets (``bench.suites``): "seen" (simulator + texture cases at seeds >= 100: the 
 settings were chosen on), "unseen" (the independent simulator ``workers.fewshot.unseen``, seeds
 0-1) and "real" (micrographs with hand-checked chip truth). Each image is embedded once per
 encoder; every seeded support draw (k chips per class from the scored chips of each class)
-re-fits prototypes on the cached embeddings, then labels chips as the engine does (the
-encoder's temperature, boundary refinement on).
+goes through the segmentation core (``pipeline.Segmenter``) twice: "after" with the defaults
+users run (per-chip calibration, group weighting, the interval of ``stats.fraction_interval``)
+and "before" as the engine was (the encoder's temperature, no weighting, the support-bootstrap
+interval).
 
-Figures, per set, encoder and k, "before" (the engine's probabilities and support-bootstrap
-interval) and "after" (``uncertainty.calibrated_probs``, ``stats.fraction_interval``):
+Figures, per set, encoder and k, before -> after:
 
 - ECE: expected calibration error, 15 equal-width bins of max probability, pooled over the
   scored query chips (support chips left out) of all draws; with mean confidence and accuracy.
@@ -43,35 +44,14 @@ import json
 import time
 import zlib
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-from workers.fewshot.boundary import (
-    BoundaryConfig,
-    chip_features,
-    refine_prediction,
-    support_frequencies,
-)
 from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
-from workers.fewshot.classifier import (
-    fit_prototypes,
-    prediction_from_log_probs,
-    squared_distances,
-)
-from workers.fewshot.pipeline import resolve_temperature
-from workers.fewshot.stats import (
-    bootstrap_labels,
-    fraction_interval,
-    interval_multiplier,
-    interval_probs,
-)
-from workers.fewshot.uncertainty import (
-    calibrated_probs,
-    disagreements,
-    expected_calibration_error,
-    support_check,
-)
+from workers.fewshot.pipeline import Embedded, Segmentation, Segmenter, SegmentOptions
+from workers.fewshot.uncertainty import expected_calibration_error
 
 __all__ = ["Prepared", "chip_size_study", "evaluate_draw", "prepare", "run", "summarise"]
 
@@ -152,6 +132,12 @@ def _draw_support(prep: Prepared, k: int, rng: np.random.Generator) -> dict[int,
     return out
 
 
+#: "before": the engine as it was (the encoder's temperature, no group weighting, the support
+#: bootstrap as the interval); "after": the defaults users run
+BEFORE = SegmentOptions(calibration=None, weighting=None)
+AFTER = SegmentOptions()
+
+
 def evaluate_draw(
     prep: Prepared,
     enc_name: str,
@@ -161,7 +147,8 @@ def evaluate_draw(
     *,
     support: dict[int, np.ndarray] | None = None,
 ) -> dict | None:
-    """One support draw -> per-chip confidences / correctness and per-class intervals.
+    """One support draw through the segmentation core -> per-chip confidences / correctness and
+    per-class intervals, before and after.
 
     support {dense class: flat chip indices} overrides the seeded draw of k chips per class.
     """
@@ -169,66 +156,55 @@ def evaluate_draw(
     sup = _draw_support(prep, k, rng) if support is None else support
     if len(sup) < 2:
         return None
-    emb = prep.emb[enc_name]
     classes = sorted(sup)
     n_classes = len(classes)
-    support_emb = {c: emb[sup[c]] for c in classes}
-    protos = fit_prototypes(support_emb)
-    temperature = resolve_temperature(
-        "encoder", encoder_temperature=enc_temperature, support_emb=support_emb
-    )
-    d = squared_distances(emb, protos.centres)
-    pred = prediction_from_log_probs(torch.log_softmax(-d / temperature, -1), protos)
-    positions = {c: [prep.grid.position(int(i)) for i in sup[c]] for c in classes}
-    freqs = support_frequencies([prep.frame], [prep.grid], [positions])
-    features = chip_features(prep.frame, prep.grid, freqs)
-    pred, decided = refine_prediction(pred, features, protos.classes, BoundaryConfig())
-    labels = pred.labels  # dense class = column (classes are 0..K-1 here)
-    n = labels.size
+    grid = prep.grid
+    positions = {c: [grid.position(int(i)) for i in sup[c]] for c in classes}
+    emb = prep.emb[enc_name].numpy().reshape(grid.rows, grid.cols, -1)
+    image = Embedded(prep.frame[None], grid, emb[None])
+    encoder = SimpleNamespace(name=enc_name, default_temperature=enc_temperature)
+
+    def core(options: SegmentOptions, chips: dict) -> tuple[Segmenter, Segmentation]:
+        segmenter = Segmenter.fit([image], [chips], encoder=encoder, options=options)
+        seg = segmenter.classify(emb, grid=grid, pixels=prep.frame, support=chips)
+        return segmenter, seg
+
+    segmenter, after = core(AFTER, positions)
+    _, before = core(BEFORE, positions)
+    n = grid.n_chips
     truth = prep.truth.ravel()
-    scored = prep.scored.ravel()
-    query = scored >= 0
+    query = prep.scored.ravel() >= 0
     for c in classes:
         query[sup[c]] = False
-
-    # after: calibrated probabilities; unmixed boundary chips keep their estimated fractions
-    after, _ = calibrated_probs(d)
-    after[decided] = pred.probs[decided]
-    point = np.bincount(labels, minlength=n_classes)[:n_classes] / n
     true_frac = np.bincount(truth, minlength=n_classes)[:n_classes] / n
-    iv = fraction_interval(
-        interval_probs(after, support=sup), point, multiplier=interval_multiplier(enc_name)
-    )
-    # before: the support bootstrap as the engine ran it (unmixed chips keep their label)
-    boot = bootstrap_labels(emb, support_emb, n_resamples=200, seed=draw)
-    boot[:, decided] = labels[decided]
-    bfrac = np.stack([np.bincount(b, minlength=n_classes)[:n_classes] / n for b in boot])
-    b_lo, b_hi = np.quantile(bfrac, [0.025, 0.975], axis=0)
 
-    # support check: clean, then with one chip of class 0 moved to class 1's examples
-    check = support_check(support_emb, temperature=None, reference=float(d.min(1)[0].median()))
-    checked = [c for c in check if c["checked"]]
+    def interval(stats: dict) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(stats["fractions_ci_low"]), np.asarray(stats["fractions_ci_high"])
+
+    boot = before.stats["bootstrap"]  # the interval the engine reported before this one
+    check = segmenter.support_check
     moved = None
-    if k >= 2 and len(sup[classes[0]]) >= 2:
-        wrong = {c: v.clone() for c, v in support_emb.items()}
-        wrong[classes[1]] = torch.cat([wrong[classes[1]], wrong[classes[0]][:1]])
-        wrong[classes[0]] = wrong[classes[0]][1:]
-        found = support_check(wrong, temperature=None, reference=float(d.min(1)[0].median()))
+    if k >= 2 and len(positions[classes[0]]) >= 2:
+        # one example of class 0 clicked as class 1: is it flagged?
+        chip = positions[classes[0]][0]
+        wrong = {**positions, classes[0]: positions[classes[0]][1:]}
+        wrong[classes[1]] = [*positions[classes[1]], chip]
+        flagged = Segmenter.fit([image], [wrong], encoder=encoder, options=AFTER).support_check
         moved = any(
-            c["class_id"] == classes[1] and c["index"] == len(wrong[classes[1]]) - 1
-            for c in disagreements(found)
+            d["class"] == classes[1] and (d["row"], d["col"]) == chip for d in flagged["disagree"]
         )
     return {
         "truth_class": truth[query],
-        "correct": (labels == truth)[query],
-        "conf_before": pred.probs[query].max(1),
-        "conf_after": after[query].max(1),
+        "correct": (after.labels.ravel() == truth)[query],
+        "correct_before": (before.labels.ravel() == truth)[query],
+        "conf_before": before.confidence.ravel()[query],
+        "conf_after": after.confidence.ravel()[query],
         "truth": true_frac,
-        "point": point,
-        "before": (np.minimum(b_lo, point), np.maximum(b_hi, point)),
-        "after": (np.asarray(iv["low"]), np.asarray(iv["high"])),
-        "n_checked": len(checked),
-        "n_false_flags": sum(c["flagged"] for c in checked),
+        "point": np.asarray(after.stats["fractions"][:n_classes]),
+        "before": (np.asarray(boot["ci_low"]), np.asarray(boot["ci_high"])),
+        "after": interval(after.stats),
+        "n_checked": check["n_checked"],
+        "n_false_flags": len(check["disagree"]),
         "moved_found": moved,
     }
 
@@ -239,13 +215,15 @@ def summarise(draws: list[dict]) -> dict:
     out = {"n_draws": len(draws), "n_chips": int(correct.size), "accuracy": float(correct.mean())}
     for when in ("before", "after"):
         conf = np.concatenate([r[f"conf_{when}"] for r in draws])
+        right = correct if when == "after" else np.concatenate([r["correct_before"] for r in draws])
         hits, widths = [], []
         for r in draws:
             lo, hi = r[when]
             hits.append((lo - 1e-9 <= r["truth"]) & (r["truth"] <= hi + 1e-9))
             widths.append(hi - lo)
         out[when] = {
-            "ece": expected_calibration_error(conf, correct),
+            "ece": expected_calibration_error(conf, right),
+            "accuracy": float(right.mean()),
             "mean_confidence": float(conf.mean()),
             "coverage": float(np.concatenate(hits).mean()),
             "width": float(np.concatenate(widths).mean()),
