@@ -171,6 +171,49 @@ def _chip_size_sensitivity(job: SegmentationJob, images: _Images, support_of: di
             storage.put_bytes(key, exports.result_json(document))
 
 
+def embeddings_prefetch(*, grid_id) -> bool:
+    """Embed a grid's image (every frame) with the model a job of its lab would use by default,
+    into the embeddings cache and this worker's frame cache; False when there is nothing to do
+    (grid gone, no model, already cached)."""
+    from labeling.models import Grid
+    from registry.selectors import lab_champion, public_champion
+    from registry.services import encoder_load
+    from workers.fewshot.encoders import resolve_device
+
+    grid = Grid.objects.select_related("image__dataset").filter(pk=grid_id).first()
+    if grid is None:
+        return False
+    image = grid.image
+    model = lab_champion(lab_id=image.dataset.lab_id) or public_champion()
+    if model is None:
+        return False
+    key = artefacts.embeddings_key(
+        lab_id=image.dataset.lab_id,
+        model_version_id=model.pk,
+        sha256=image.sha256,
+        chip_size=grid.chip_size,
+        offset=(grid.offset_y, grid.offset_x),
+    )
+    if storage.exists(key):
+        return False
+    from catalog import formats
+    from catalog.services import original_path
+
+    with original_path(image) as path:
+        data = formats.read(path, fmt=image.format).data
+    frames = normalised_frames(data)
+    artefacts.MEMORY_CACHE.put(f"frames:{image.sha256}", frames)
+    out = embed_frames(
+        frames,
+        encoder=encoder_load(model_version=model, device=resolve_device("auto")),
+        chip_size=grid.chip_size,
+        offset=(grid.offset_y, grid.offset_x),
+        seed=0,  # the cache key has no seed: the encoders embed deterministically
+    )
+    artefacts.embeddings_put(key, out.embeddings)
+    return True
+
+
 def warm_up() -> None:
     """Pay one-time costs (torch kernels, FFT plans, fonts, codecs) when a worker starts, not
     inside the first job: "change the support set and re-run" must feel instant."""

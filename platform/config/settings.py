@@ -234,6 +234,11 @@ CHIPLAB_MODEL_CACHE_DIR = Path(
 ).resolve()
 # Encoders kept in memory per worker process.
 CHIPLAB_ENCODER_CACHE_SIZE = env.int("CHIPLAB_ENCODER_CACHE_SIZE", default=4)
+# Images of at least this many pixels are embedded with the lab's champion as soon as a grid
+# is created (the Segment click then only classifies); 0 = every image, -1 = never.
+CHIPLAB_PREFETCH_MIN_PIXELS = env.int("CHIPLAB_PREFETCH_MIN_PIXELS", default=2048 * 2048)
+if CHIPLAB_PREFETCH_MIN_PIXELS < 0:
+    CHIPLAB_PREFETCH_MIN_PIXELS = 2**62
 # Memory per worker process for re-runs (embeddings, normalised frames and their spectra,
 # previews): a 4096^2 image takes ~150 MiB. Bounded to 16..16384 MiB.
 CHIPLAB_WORKER_CACHE_MB = min(max(env.int("CHIPLAB_WORKER_CACHE_MB", default=512), 16), 16384)

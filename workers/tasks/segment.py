@@ -23,6 +23,18 @@ def segment_job(self, job_id: str) -> None:
     )
 
 
+@chiplab_task(queue="gpu", time_limit=900)
+def prefetch_embeddings(self, grid_id: str) -> None:
+    """Embed a new grid's image with its lab's champion into the embeddings cache; a cache,
+    so a failure is only logged (the job embeds then)."""
+    from analysis.runner import embeddings_prefetch
+
+    try:
+        embeddings_prefetch(grid_id=grid_id)
+    except Exception:
+        log.exception("prefetching the embeddings of grid %s failed", grid_id)
+
+
 @worker_init.connect
 def _preload(**_kwargs) -> None:
     """Import torch and the engine once in the main process; pool processes are forked from it

@@ -76,10 +76,20 @@ def grid_create(
             "Choose larger chips.",
             fields={"chip_size": ["too many chips"]},
         )
-    return Grid.objects.get_or_create(
+    grid, created = Grid.objects.get_or_create(
         image=image,
         chip_size=chip_size,
         offset_x=offset_x,
         offset_y=offset_y,
         defaults={**geometry, "created_by": user},
     )
+    if created and image.width * image.height >= settings.CHIPLAB_PREFETCH_MIN_PIXELS:
+        # a large image: embed it while the user clicks examples, so Segment only classifies
+        transaction.on_commit(lambda: _enqueue_prefetch(grid.pk))
+    return grid, created
+
+
+def _enqueue_prefetch(grid_id) -> None:
+    from workers.tasks.segment import prefetch_embeddings
+
+    prefetch_embeddings.delay(str(grid_id))
