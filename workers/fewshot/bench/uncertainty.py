@@ -22,19 +22,19 @@ Figures, per set, encoder and k, before -> after:
 - support check: share of clean support chips flagged by the leave-one-out check (false
   alarms), and share of draws where one chip moved to another class's examples is flagged.
 
-Measured 2026-12-04 (5 draws per image and k; real: 10 draws, 16 px grid), default encoder,
-k = 1 / 3 / 5, before -> after:
+Measured 2026-12-04 through the core (4 draws per image and k; real: 8 draws, 16 px grid),
+default encoder, k = 1 / 3 / 5, before -> after (settings chosen on "seen" only):
 
-    seen    ECE 0.064/0.079/0.085 -> 0.023/0.021/0.019  coverage 0.10/0.51/0.50 -> 0.91/0.98/0.995
-            width 0.000/0.059/0.041 -> 0.204/0.175/0.165
-    unseen  ECE 0.062/0.082/0.081 -> 0.071/0.037/0.033  coverage 0.02/0.62/0.54 -> 0.76/0.90/0.89
-            width 0.000/0.129/0.104 -> 0.254/0.244/0.228
-    real    ECE 0.008/0.004/0.004 -> 0.005/0.003/0.002  coverage 0.0/0.0/0.0 -> 0.8/0.9/1.0
-            width 0.000/0.021/0.022 -> 0.080/0.077/0.079; particle chips: accuracy
-            0.74/0.86/0.84, mean confidence 0.98/0.99/0.98 -> 0.85/0.90/0.88
+    seen    ECE 0.079/0.096/0.101 -> 0.025/0.018/0.015  coverage 0.10/0.50/0.49 -> 0.91/0.97/1.00
+            width 0.000/0.060/0.042 -> 0.197/0.161/0.150
+    unseen  ECE 0.063/0.095/0.094 -> 0.075/0.045/0.033  coverage 0.02/0.64/0.53 -> 0.76/0.93/0.90
+            width 0.000/0.131/0.111 -> 0.258/0.248/0.230
+    real    ECE 0.008/0.004/0.004 -> 0.007/0.003/0.003  coverage 0.0/0.0/0.0 -> 0.75/0.875/0.875
+            width 0.000/0.019/0.024 -> 0.079/0.079/0.076; particle chips: accuracy
+            0.69/0.77/0.80, mean confidence 0.985/0.982/0.974 -> 0.85/0.87/0.88
 
-Fourier: seen ECE 0.116/0.061/0.031 -> 0.025/0.037/0.037, coverage 0.94/0.96/0.97 (width ~0.4);
-unseen ECE 0.061/0.111/0.083 -> 0.065/0.024/0.036, coverage 0.85/0.96/0.985 (width ~0.47).
+Fourier: unseen ECE 0.079/0.129/0.096 -> 0.056/0.029/0.045, coverage 0.86/0.97/0.99 (width
+0.47-0.49).
 """
 
 from __future__ import annotations
