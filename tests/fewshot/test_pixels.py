@@ -1,0 +1,150 @@
+"""Pixel maps from chip segmentations (workers.fewshot.pixels): tiny images, hand-made chip maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.fewshot.synthetic import stripes
+from workers.fewshot.boundary import support_frequencies
+from workers.fewshot.chipping import ChipGrid, chip_truth
+from workers.fewshot.pipeline import Segmentation, segment
+from workers.fewshot.pixels import PixelConfig, pixel_map
+
+
+def _segmentation(truth: np.ndarray, grid: ChipGrid, confidence: float = 0.95) -> Segmentation:
+    """A chip map as the classifier would give it: each chip's majority class, with
+    ``confidence`` on pure chips and the chip's purity on mixed ones."""
+    labels, purity = chip_truth(truth, grid, return_purity=True)
+    classes = tuple(int(k) for k in np.unique(truth))
+    K = len(classes)
+    conf = np.where(purity == 1, confidence, np.maximum(purity, 1 / K)).astype(np.float32)
+    probs = np.repeat(((1 - conf) / (K - 1))[..., None], K, -1).astype(np.float32)
+    np.put_along_axis(probs, np.searchsorted(classes, labels)[..., None], conf[..., None], -1)
+    return Segmentation(labels.astype(np.int64), probs, conf, {}, {}, grid, classes)
+
+
+def _two_phase(boundary_x: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """128 x 160: 0 deg fringes left of ``boundary_x`` (class 0), 60 deg fringes right (1)."""
+    rng = np.random.default_rng(0)
+    left = stripes((128, 160), 6.0, 0.0, rng)
+    right = stripes((128, 160), 6.0, 60.0, rng)
+    truth = np.zeros((128, 160), np.int32)
+    truth[:, boundary_x:] = 1
+    return np.where(truth == 0, left, right).clip(0, 1), truth
+
+
+def _particles() -> tuple[np.ndarray, np.ndarray]:
+    """224 x 224 noisy support (0) with a bright block on chips (1..3, 1..3) and one disc of
+    radius 10 px (a third of a chip) in the middle of chip (5, 5) (particle, 1)."""
+    rng = np.random.default_rng(1)
+    truth = np.zeros((224, 224), np.int32)
+    truth[32:128, 32:128] = 1
+    yy, xx = np.indices(truth.shape)
+    truth[(yy - 176) ** 2 + (xx - 176) ** 2 <= 100] = 1
+    image = 0.2 + 0.6 * truth + rng.normal(0, 0.05, truth.shape)
+    return image.astype(np.float32), truth
+
+
+PARTICLE_SUPPORT = {0: [(0, 4), (5, 0), (6, 3)], 1: [(1, 1), (2, 2)]}
+
+
+def _run(image, truth, support, chip=32, offset=(0, 0), config=None):
+    grid = ChipGrid.for_shape(image.shape, chip, offset)
+    seg = _segmentation(truth, grid)
+    freqs = support_frequencies([image], [grid], [support])
+    return pixel_map(image, seg, frequencies=freqs, support=support, config=config), seg
+
+
+def test_a_boundary_through_the_middle_of_chips_is_placed_within_a_few_pixels():
+    image, truth = _two_phase(boundary_x=48)
+    pm, seg = _run(image, truth, {0: [(0, 0), (2, 0)], 1: [(0, 4), (3, 4)]})
+    # the chip map can only put the boundary at 32 or 64 px
+    assert set(np.unique(seg.labels[:, 1])) == {0}
+    rows = pm.labels[8:-8]
+    first = (rows == 1).argmax(axis=1)  # first class-1 pixel of each row
+    assert np.all(np.abs(first - 48) <= 6), first
+    assert (pm.labels == truth).mean() > 0.97
+    # less sure on the boundary than inside a domain
+    profile = pm.confidence[8:-8].mean(axis=0)
+    assert profile[40:56].min() < 0.8 and profile[100:120].min() > 0.95
+
+
+def test_a_particle_smaller_than_a_chip_appears():
+    image, truth = _particles()
+    pm, seg = _run(image, truth, PARTICLE_SUPPORT)
+    assert seg.labels[5, 5] == 0  # the chip map misses it
+    disc = truth.astype(bool) & (np.indices(truth.shape)[0] > 150)
+    assert (pm.labels[disc] == 1).mean() > 0.6
+    assert (pm.labels[150:, 150:] == 1).sum() < 1.2 * disc.sum()
+
+
+def test_confident_interiors_keep_their_chip_label():
+    image, truth = _particles()
+    pm, _ = _run(image, truth, PARTICLE_SUPPORT)
+    assert np.all(pm.labels[36:124, 36:124] == 1)
+    assert np.all(pm.labels[136:, :150] == 0)
+
+
+def test_shapes_dtypes_and_the_uncovered_margin():
+    image, truth = _two_phase()
+    image, truth = image[:110, :150], truth[:110, :150]
+    pm, _ = _run(image, truth, {0: [(0, 0), (1, 0)], 1: [(0, 3), (1, 3)]}, offset=(5, 3))
+    assert pm.labels.shape == pm.confidence.shape == image.shape
+    assert pm.labels.dtype == np.int16 and pm.confidence.dtype == np.float32
+    grid = ChipGrid.for_shape(image.shape, 32, (5, 3))
+    inside = np.zeros(image.shape, bool)
+    inside[grid.covered] = True
+    assert np.all(pm.labels[~inside] == -1) and np.all(pm.confidence[~inside] == 0)
+    assert np.all(pm.labels[inside] >= 0)
+    assert np.all((pm.confidence[inside] > 0) & (pm.confidence[inside] <= 1))
+    assert pm.classes == (0, 1)
+
+
+def test_class_ids_need_not_be_consecutive_and_three_classes_work():
+    image, truth = _two_phase(boundary_x=80)
+    truth = np.where(truth == 1, 7, 2)
+    truth[96:, :] = 4
+    image = np.where(truth == 4, 0.1, image).astype(np.float32)
+    pm, seg = _run(image, truth, {2: [(0, 0), (1, 1)], 7: [(0, 4), (1, 3)], 4: [(3, 1), (3, 3)]})
+    assert seg.classes == (2, 4, 7)
+    assert set(np.unique(pm.labels)) == {2, 4, 7}
+    assert (pm.labels == truth).mean() > 0.95
+
+
+def test_deterministic():
+    image, truth = _particles()
+    a, _ = _run(image, truth, PARTICLE_SUPPORT, config=PixelConfig(samples=4))
+    b, _ = _run(image, truth, PARTICLE_SUPPORT, config=PixelConfig(samples=4))
+    assert np.array_equal(a.labels, b.labels) and np.array_equal(a.confidence, b.confidence)
+
+
+@pytest.mark.parametrize("chip", [16, 20])
+def test_chip_sizes_the_sample_count_does_not_divide(chip):
+    image, truth = _two_phase(boundary_x=50)
+    pm, _ = _run(image, truth, {0: [(0, 0), (2, 0)], 1: [(0, 5), (2, 5)]}, chip=chip)
+    assert (pm.labels[pm.labels >= 0] == truth[pm.labels >= 0]).mean() > 0.95
+
+
+def test_from_the_segmentation_core():
+    """As a job calls it: the frame, the core's Segmentation and the segmenter's frequencies."""
+    from workers.fewshot.boundary import support_frequencies as freqs_of
+    from workers.fewshot.chipping import normalise
+
+    image, truth = _two_phase(boundary_x=48)
+    support = {0: [(0, 0), (2, 0)], 1: [(0, 4), (3, 4)]}
+    seg = segment(image, chip_size=32, support=support, encoder="fourier")
+    frame = normalise(image)
+    freqs = freqs_of([frame], [seg.grid], [support])
+    pm = pixel_map(frame, seg, frequencies=freqs, support=support)
+    assert (pm.labels == truth).mean() > 0.95
+
+
+def test_without_frequencies_the_chip_map_decides_what_pixels_cannot_tell():
+    """Fringes that differ only in orientation look alike without Gabor features: the map
+    follows the chips (a job with boundary refinement off has no frequencies)."""
+    image, truth = _two_phase(boundary_x=64)
+    grid = ChipGrid.for_shape(image.shape, 32)
+    seg = _segmentation(truth, grid)
+    pm = pixel_map(image, seg, frequencies=None, support={0: [(0, 0)], 1: [(0, 4)]})
+    assert (pm.labels == truth).mean() > 0.9

@@ -1,0 +1,327 @@
+"""Pixel-map benchmark: ``python -m workers.fewshot.bench.pixels [--set seen] [--cases ...]``.
+
+For each case image and seeded support draw (k chips per class), the default encoder runs
+through the segmentation core (embed -> Segmenter.fit -> classify, as a job runs it) and
+``pixels.pixel_map`` turns its chip map into a pixel map. Scored against the pixel truth:
+
+- pixel mIoU of the chip map painted on its pixels ("chip"), of the pixel map ("pixel") and of
+  the pixel-classifier peer's own pixel map (``bench.methods.PixelForestPeer``: a random forest
+  on multiscale features of the support chips' pixels, "peer");
+- boundary error: mean symmetric distance (px) between predicted and true class boundaries
+  (4-connected label changes inside the covered area), also as a fraction of the chip size;
+- calibration of the pixel confidence: expected calibration error (10 bins) and mean
+  confidence vs accuracy.
+
+Pixels whose true class is the majority of no chip (the support could not name it) are left
+out. Real MoO3: the edge band (mask value 2) is left out ("pixel") and, as a second figure,
+counted as particle ("+edge"). Settings are chosen on the seen set (seeds >= 100 by default);
+``--set unseen`` / ``real`` report. ``--speed`` times ``pixel_map`` at 1024^2 and 4096^2.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse
+import json
+import time
+import zlib
+from dataclasses import fields, replace
+
+import numpy as np
+from scipy import ndimage
+
+from workers.fewshot.bench.metrics import confusion, mean_iou
+from workers.fewshot.bench.sampling import sample_support
+from workers.fewshot.bench.suites import SETS, Sample
+from workers.fewshot.pixels import PixelConfig, pixel_map
+
+__all__ = ["boundary_error", "calibration", "main", "pixel_miou"]
+
+
+def pixel_miou(truth: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    """mIoU over pixels where truth >= 0 and pred >= 0."""
+    ok = (truth >= 0) & (pred >= 0)
+    return mean_iou(confusion(truth[ok], pred[ok], n_classes))
+
+
+def _edges(labels: np.ndarray) -> np.ndarray:
+    """Pixels whose right or lower neighbour has another label."""
+    e = np.zeros(labels.shape, bool)
+    e[:, :-1] |= labels[:, 1:] != labels[:, :-1]
+    e[:-1, :] |= labels[1:, :] != labels[:-1, :]
+    return e
+
+
+def boundary_error(truth: np.ndarray, pred: np.ndarray) -> float:
+    """Mean symmetric distance (px) between the class boundaries of two label maps of the same
+    region (nan when either has none)."""
+    et, ep = _edges(truth), _edges(pred)
+    if not et.any() or not ep.any():
+        return float("nan")
+    dt = ndimage.distance_transform_edt(~et)
+    dp = ndimage.distance_transform_edt(~ep)
+    return float((dt[ep].sum() + dp[et].sum()) / (ep.sum() + et.sum()))
+
+
+def calibration(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of confidences against correctness (equal-width bins)."""
+    idx = np.minimum((conf * bins).astype(int), bins - 1)
+    n = np.bincount(idx, minlength=bins)
+    c = np.bincount(idx, weights=conf, minlength=bins)
+    a = np.bincount(idx, weights=correct.astype(float), minlength=bins)
+    return float(np.abs(c - a).sum() / max(1, n.sum()))
+
+
+def _dense_truth(sample: Sample) -> np.ndarray:
+    """Pixel truth as dense class indices (-1: not scored)."""
+    if sample.mask is not None:
+        return sample.mask
+    t = sample.truth
+    idx = np.searchsorted(sample.present, t).clip(0, sample.present.size - 1)
+    return np.where(sample.present[idx] == t, idx, -1)
+
+
+def _painted(sample: Sample, chip_labels: np.ndarray) -> np.ndarray:
+    g = sample.grid
+    out = np.full((g.height, g.width), -1)
+    s = g.chip_size
+    out[g.covered] = np.kron(chip_labels, np.ones((s, s), int))
+    return out
+
+
+def _covered(labels: np.ndarray, sample: Sample) -> np.ndarray:
+    return labels[sample.grid.covered]
+
+
+def _peer_pixels(peer, support) -> np.ndarray:
+    """The peer's own pixel map (what ``PixelForestPeer.predict`` votes per chip)."""
+    from skimage.future import fit_segmenter, predict_segmenter
+    from sklearn.ensemble import RandomForestClassifier
+
+    grid = peer._grid
+    labels = np.zeros((grid.height, grid.width), np.int32)
+    for c, chips in support.items():
+        for r, col in chips:
+            y0, x0, y1, x1 = grid.chip_box(r, col)
+            labels[y0:y1, x0:x1] = c + 1
+    clf = RandomForestClassifier(
+        n_estimators=peer.cfg.n_estimators,
+        max_depth=peer.cfg.max_depth,
+        n_jobs=1,
+        random_state=peer.cfg.seed,
+    )
+    clf = fit_segmenter(labels, peer._features, clf)
+    return predict_segmenter(peer._features, clf) - 1
+
+
+def run_image(
+    sample: Sample,
+    *,
+    encoder,
+    configs: dict[str, PixelConfig],
+    draws: list[int],
+    k: int,
+    case: str,
+    peer: bool,
+) -> list[dict]:
+    """All draws on one image: chip / pixel / peer figures per (draw, config)."""
+    from workers.fewshot.bench.methods import PixelForestPeer
+    from workers.fewshot.pipeline import Segmenter, SegmentOptions, embed
+
+    emb = embed(
+        sample.image, encoder=encoder, chip_size=sample.grid.chip_size, offset=sample.grid.offset
+    )
+    frame = emb.frames[0]
+    truth = _dense_truth(sample)
+    K = sample.present.size
+    s = sample.grid.chip_size
+    pr = None
+    if peer:
+        pr = PixelForestPeer()
+        pr.prepare(sample.image, sample.grid)
+    out = []
+    for draw in draws:
+        rng = np.random.default_rng([0, zlib.crc32(case.encode()), k, draw])
+        support = sample_support(sample.labels, k, rng)
+        segm = Segmenter.fit([emb], [support], encoder=encoder, options=SegmentOptions(bootstrap=0))
+        seg = segm.classify(emb.embeddings[0], grid=emb.grid, pixels=frame)
+        chip = _painted(sample, np.asarray(seg.labels))
+        tc = _covered(truth, sample)
+        row = {
+            "case": case,
+            "draw": draw,
+            "chip": pixel_miou(truth, chip, K),
+            "chip_bnd": boundary_error(tc, _covered(chip, sample)),
+            "chip_size": s,
+        }
+        if sample.mask is not None:
+            edge = np.where(sample.mask < 0, 1, sample.mask)  # edge band as particle
+            row["chip_edge"] = pixel_miou(edge, chip, K)
+        if pr is not None:
+            pp = _peer_pixels(pr, support)
+            row["peer"] = pixel_miou(truth, pp, K)
+            row["peer_bnd"] = boundary_error(tc, _covered(pp, sample))
+        for name, cfg in configs.items():
+            pm = pixel_map(frame, seg, frequencies=segm.frequencies, support=support, config=cfg)
+            lab = pm.labels.astype(int)
+            ok = (truth >= 0) & (lab >= 0)
+            row[f"pixel:{name}"] = pixel_miou(truth, lab, K)
+            row[f"bnd:{name}"] = boundary_error(tc, _covered(lab, sample))
+            row[f"ece:{name}"] = calibration(pm.confidence[ok], lab[ok] == truth[ok])
+            row[f"conf:{name}"] = float(pm.confidence[ok].mean())
+            row[f"acc:{name}"] = float((lab[ok] == truth[ok]).mean())
+            row[f"sec:{name}"] = pm.timings["total"]
+            if sample.mask is not None:
+                row[f"edge:{name}"] = pixel_miou(edge, lab, K)
+        out.append(row)
+    return out
+
+
+def _parse_config(spec: str) -> PixelConfig:
+    """'name=value,name=value' -> PixelConfig."""
+    kinds = {f.name: f.type for f in fields(PixelConfig)}
+    cfg = PixelConfig()
+    for item in filter(None, spec.split(",")):
+        key, value = item.split("=")
+        cast = int if kinds[key] in ("int", int) else float
+        cfg = replace(cfg, **{key: cast(value)})
+    return cfg
+
+
+def _summarise(rows: list[dict], groups: dict[str, str], configs: list[str]) -> None:
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(groups[r["case"]], []).append(r)
+    by["all"] = rows
+    for g, rs in by.items():
+
+        def m(key, rs=rs):
+            v = [r[key] for r in rs if key in r and np.isfinite(r[key])]
+            return float(np.mean(v)) if v else float("nan")
+
+        s = rs[0]["chip_size"]
+        line = f"{g:10s} n={len(rs):3d} chip {m('chip'):.3f} bnd {m('chip_bnd'):5.1f}px"
+        if any("peer" in r for r in rs):
+            line += f" | peer {m('peer'):.3f} bnd {m('peer_bnd'):5.1f}"
+        if any("chip_edge" in r for r in rs):
+            line += f" | chip+edge {m('chip_edge'):.3f}"
+        print(line)
+        for c in configs:
+            extra = f" +edge {m('edge:' + c):.3f}" if any("chip_edge" in r for r in rs) else ""
+            print(
+                f"    {c:24s} pixel {m('pixel:' + c):.3f} ({m('pixel:' + c) - m('chip'):+.3f})"
+                f" bnd {m('bnd:' + c):5.1f}px ({m('bnd:' + c) / s:.2f} chip){extra}"
+                f" ece {m('ece:' + c):.3f} conf {m('conf:' + c):.3f} acc {m('acc:' + c):.3f}"
+                f" {m('sec:' + c) * 1000:.0f} ms"
+            )
+
+
+def speed(sizes=(1024, 4096), chip_sizes=(32, 64), repeats: int = 3) -> None:
+    """Time ``pixel_map`` (features, fit, map) on a tiled sim lattice with a made-up chip map."""
+    from workers.fewshot import sim
+    from workers.fewshot.boundary import support_frequencies
+    from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
+    from workers.fewshot.pipeline import Segmentation
+
+    base = sim.generate("sto_ge_interface", seed=100, size=(512, 512))
+    for size in sizes:
+        reps = size // 512
+        image = np.tile(base.image, (reps, reps))
+        truth = np.tile(base.truth, (reps, reps))
+        frame = normalise(image)
+        for s in chip_sizes:
+            grid = ChipGrid.for_shape(frame.shape, s)
+            labels = chip_truth(truth, grid)
+            classes = tuple(int(c) for c in np.unique(labels))
+            col = np.searchsorted(classes, labels)
+            probs = np.full((*labels.shape, len(classes)), 0.1 / (len(classes) - 1), np.float32)
+            np.put_along_axis(probs, col[..., None], 0.9, -1)
+            support = {
+                k: [tuple(int(v) for v in p) for p in np.argwhere(labels == k)[:3]] for k in classes
+            }
+            freqs = support_frequencies([frame], [grid], [support])
+            seg = Segmentation(labels, probs, probs.max(-1), {}, {}, grid, classes)
+            best = None
+            for _ in range(repeats):
+                pm = pixel_map(frame, seg, frequencies=freqs, support=support)
+                if best is None or pm.timings["total"] < best["total"]:
+                    best = pm.timings
+            print(f"speed {size}^2 chip {s} px, {len(freqs)} peaks, K={len(classes)}: {best}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the pixel-map benchmark and print group tables."""
+    p = argparse.ArgumentParser(prog="python -m workers.fewshot.bench.pixels")
+    p.add_argument("--set", default="seen", choices=list(SETS))
+    p.add_argument("--cases", help="comma list of case or group names")
+    p.add_argument("--k", type=int, default=3)
+    p.add_argument("--draws", type=int, default=2, help="support draws per image")
+    p.add_argument("--images", type=int, default=1, help="images per case")
+    p.add_argument("--seed", type=int, help="first image seed (seen: 100, others: 0)")
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--chip-size", type=int, default=32)
+    p.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        help="name:key=value,... a PixelConfig variant (repeatable)",
+    )
+    p.add_argument("--no-peer", action="store_true")
+    p.add_argument("--speed", action="store_true", help="only time pixel_map")
+    p.add_argument("--json", metavar="PATH")
+    a = p.parse_args(argv)
+    if a.speed:
+        speed()
+        return 0
+    import torch
+
+    from workers.fewshot.encoders import build_encoder
+
+    torch.set_num_threads(1)
+    suite = SETS[a.set]
+    groups = suite.cases()
+    cases = list(groups)
+    if a.cases:
+        want = a.cases.split(",")
+        cases = [c for c in cases if c in want or groups[c] in want]
+    configs = {"default": PixelConfig()}
+    for spec in a.config:
+        name, _, body = spec.partition(":")
+        configs[name] = _parse_config(body)
+    seed = a.seed if a.seed is not None else (100 if a.set == "seen" else 0)
+    encoder = build_encoder("default", device="cpu")
+    rows: list[dict] = []
+    t0 = time.perf_counter()
+    n_images = 1 if suite.fixed else a.images
+    for case in cases:
+        for i in range(n_images):
+            sample = suite.load(case, seed + i, (a.size, a.size), a.chip_size)
+            if sample.present.size < 2:
+                continue
+            draws = list(range(i, a.draws * n_images, n_images))
+            rows += run_image(
+                sample,
+                encoder=encoder,
+                configs=configs,
+                draws=draws,
+                k=a.k,
+                case=case,
+                peer=not a.no_peer,
+            )
+        print(f"{case}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    _summarise(rows, groups, list(configs))
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(
+                {"set": a.set, "configs": {k: vars(v) for k, v in configs.items()}, "rows": rows},
+                fh,
+                indent=1,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
