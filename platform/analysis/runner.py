@@ -97,7 +97,7 @@ def segmentation_job_run(*, job_id) -> SegmentationJob | None:
     clock = _Clock()
     total_start = time.perf_counter()
     try:
-        state = _run(job, clock)
+        _run(job, clock)
     except JobCancelled:
         log.info("segmentation job %s cancelled", job.pk)
         _finish(job, clock, total_start, status=None)
@@ -113,16 +113,42 @@ def segmentation_job_run(*, job_id) -> SegmentationJob | None:
         )
         return job
     _finish(job, clock, total_start, status=JobStatus.SUCCEEDED)
-    # after the result is shown: the same support at half and double the chip size
+    # after the result is shown, on the default queue: the GPU queue moves on to the next job
+    transaction.on_commit(lambda: _enqueue_chip_size_check(job.pk))
+    return job
+
+
+def _enqueue_chip_size_check(job_id) -> None:
+    from workers.tasks.segment import chip_size_check
+
+    chip_size_check.delay(str(job_id))
+
+
+def chip_size_check_run(*, job_id) -> bool:
+    """Record in each result of a finished job (frame 0) how far its fractions move at half
+    and double the chip size; False when there is nothing to do (job not succeeded, or done).
+    A failure is recorded in the results, never changes the job."""
+    job = (
+        SegmentationJob.objects.select_related("support_set", "model_version", "lab")
+        .filter(pk=job_id, status=JobStatus.SUCCEEDED)
+        .first()
+    )
+    if (
+        job is None
+        or not job.results.filter(frame=0).exclude(stats__has_key="chip_size_sensitivity").exists()
+    ):
+        return False
+    clock = _Clock()
     try:
-        _chip_size_sensitivity(job, *state)
+        images = _Images(job, _encoder(job, clock), clock)
+        _chip_size_sensitivity(job, images, _support_chips(job.support_set))
     except Exception as err:  # a diagnostic: never turns a finished job into a failure
         log.exception("chip-size sensitivity of job %s failed", job.pk)
         for result in job.results.filter(frame=0):
             error = {"error": f"{type(err).__name__}: {err}"}
             result.stats = {**result.stats, "chip_size_sensitivity": error}
             result.save(update_fields=["stats"])
-    return job
+    return True
 
 
 def _chip_size_sensitivity(job: SegmentationJob, images: _Images, support_of: dict) -> None:
@@ -370,22 +396,26 @@ class _Images:
         return formats.preview(self.data(image), index=frame)
 
 
-def _run(job: SegmentationJob, clock: _Clock) -> tuple[_Images, dict]:
-    """Classify every frame of the job's images -> (the images' caches, the support chips
-    {image id: {class index: [(row, col)]}})."""
-    version = job.support_set
-    classes = support_classes(version)
-    index_of = {c["id"]: c["index"] for c in classes}
-    encoder = _encoder(job, clock)
-    images = _Images(job, encoder, clock)
-
-    # the support chips, per image they were picked on (frame 0), as class index -> positions
+def _support_chips(version) -> dict[str, dict[int, list[tuple[int, int]]]]:
+    """A support set's chips per image they were picked on (frame 0): {image id: {class
+    index: [(row, col)]}}."""
+    index_of = {c["id"]: c["index"] for c in support_classes(version)}
     by_image: dict[str, dict[int, list[tuple[int, int]]]] = {}
     for chip in version.chips:
         positions = by_image.setdefault(str(chip["image"]), {})
         positions.setdefault(index_of[str(chip["class"])], []).append(
             (int(chip["row"]), int(chip["col"]))
         )
+    return by_image
+
+
+def _run(job: SegmentationJob, clock: _Clock) -> None:
+    """Classify every frame of the job's images, saving each result."""
+    version = job.support_set
+    classes = support_classes(version)
+    encoder = _encoder(job, clock)
+    images = _Images(job, encoder, clock)
+    by_image = _support_chips(version)
     support_ids, support_images, support = [], [], []
     for image in Image.objects.filter(pk__in=list(by_image)):
         support_ids.append(str(image.pk))
@@ -430,7 +460,6 @@ def _run(job: SegmentationJob, clock: _Clock) -> tuple[_Images, dict]:
             )
         if embedded.embeddings.shape[0] > 1:
             _write_series(job, image)
-    return images, by_image
 
 
 def provenance(job: SegmentationJob, image: Image, frame: int, *, temperature: float) -> dict:

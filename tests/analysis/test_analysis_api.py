@@ -292,9 +292,15 @@ def finished(client_for, world, segmentable):
 
 
 def test_the_result_says_how_fractions_move_at_half_and_double_chip_size(finished):
-    """After the result, the job segments the same support at 16 and 64 px chips and records
-    how far each class's fraction moves against the reported interval (API and result.json)."""
+    """After the result, a task on the default queue segments the same support at 16 and 64 px
+    chips and records how far each class's fraction moves against the reported interval (API
+    and result.json)."""
+    from analysis.runner import chip_size_check_run
+
     client, result = finished["client"], finished["result"]
+    assert "chip_size_sensitivity" not in result.stats  # not on the result's critical path
+    assert chip_size_check_run(job_id=finished["job"].pk) is True  # the default-queue task
+    assert chip_size_check_run(job_id=finished["job"].pk) is False  # done: idempotent
     stats = client.get(f"/api/segmentation-results/{result.pk}/").json()["stats"]
     sens = stats["chip_size_sensitivity"]
     assert sens["chip_size"] == 32 and sens["compared"] == [16, 64]

@@ -23,6 +23,14 @@ def segment_job(self, job_id: str) -> None:
     )
 
 
+@chiplab_task(queue="default", time_limit=900)
+def chip_size_check(self, job_id: str) -> None:
+    """A finished job's fractions at half and double the chip size (off the gpu queue)."""
+    from analysis.runner import chip_size_check_run
+
+    chip_size_check_run(job_id=job_id)
+
+
 @chiplab_task(queue="gpu", time_limit=900)
 def prefetch_embeddings(self, grid_id: str) -> None:
     """Embed a new grid's image with its lab's champion into the embeddings cache; a cache,
