@@ -151,6 +151,11 @@ def chip_size_check_run(*, job_id) -> bool:
     return True
 
 
+def _labels(result: SegmentationResult) -> np.ndarray:
+    """A result's label grid (rows, cols) of class indices."""
+    return artefacts.npz_load(result.arrays_key)["labels"]
+
+
 def _chip_size_sensitivity(job: SegmentationJob, images: _Images, support_of: dict) -> None:
     """How much each image's class fractions (frame 0) move at half and double the chip size,
     against the reported interval (``uncertainty.chip_size_sensitivity``); written into the
@@ -174,6 +179,7 @@ def _chip_size_sensitivity(job: SegmentationJob, images: _Images, support_of: di
         options=images.options,
         targets=targets,
         embedder=lambda i, size: images.embedded(by_id[ids[i]], size),
+        labels=[_labels(results[i]) if i in results else None for i in ids],
     )
     seconds = round(time.perf_counter() - t, 4)
     for n, image_id in enumerate(results):

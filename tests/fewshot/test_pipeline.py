@@ -143,6 +143,13 @@ def test_support_moves_to_half_and_double_chip_sizes():
     moved = rescale_support({0: [(0, 0), (1, 1), (2, 3)], 1: [(0, 1), (5, 7), (4, 2)]}, 2, double)
     # (0, 0) holds examples of both classes: left out; (1, 1) and (2, 3) are one chip
     assert moved == {0: [(1, 1)], 1: [(2, 1), (2, 3)]}
+    # with the s px map: a 2s chip stays an example only where all four of its chips are
+    # of the example's class (a small particle's 2s chip is mostly support)
+    labels = np.zeros((6, 8), np.int64)
+    labels[4:6, 2:4] = 1
+    labels[0, 3] = 1
+    checked = rescale_support({1: [(4, 2), (0, 2)], 0: [(2, 6)]}, 2, double, labels)
+    assert checked == {1: [(2, 1)], 0: [(1, 3)]}
     with pytest.raises(ValueError, match=r"0\.5 or 2"):
         rescale_support({0: [(0, 0)]}, 3, double)
 

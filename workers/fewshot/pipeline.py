@@ -464,9 +464,13 @@ def _mixed_prediction(
     return Prediction(probs.astype(np.float32), unmixed.labels, confidence.astype(np.float32))
 
 
-def rescale_support(support: Support, factor: float, grid: ChipGrid) -> Support:
+def rescale_support(
+    support: Support, factor: float, grid: ChipGrid, labels: np.ndarray | None = None
+) -> Support:
     """Support chips {class: [(row, col)]} of an s px grid moved to ``grid`` (s * factor px,
-    same offset): factor 0.5 gives the four chips inside each example, 2 the chip containing it.
+    same offset): factor 0.5 gives the four chips inside each example, 2 the chip containing it
+    (with ``labels``, the s px map's labels (rows, cols), only where the map gives all four of
+    its s px chips the example's class: a 2s chip around a small particle is mostly support).
     Chips outside ``grid`` and chips claimed by two classes are left out."""
     if factor == 0.5:
         moved = {
@@ -475,6 +479,15 @@ def rescale_support(support: Support, factor: float, grid: ChipGrid) -> Support:
         }
     elif factor == 2:
         moved = {k: sorted({(r // 2, c // 2) for r, c in v}) for k, v in support.items()}
+        if labels is not None:
+            moved = {
+                k: [
+                    (r, c)
+                    for r, c in v
+                    if (labels[2 * r : 2 * r + 2, 2 * c : 2 * c + 2] == k).all()
+                ]
+                for k, v in moved.items()
+            }
     else:
         raise ValueError(f"chip size factor must be 0.5 or 2, got {factor}")
     owners: dict[tuple[int, int], set[int]] = {}
@@ -498,6 +511,7 @@ def neighbour_fractions(
     targets: Sequence[int] = (0,),
     max_chips: int = 16_384,
     embedder: Callable[[int, int], Embedded] | None = None,
+    labels: Sequence[np.ndarray | None] | None = None,
 ) -> dict[int, list[list[float]]]:
     """Class fractions of the ``targets`` images at half and double the chip size.
 
@@ -507,7 +521,8 @@ def neighbour_fractions(
     >= 1 chip of every class and cuts at most ``max_chips`` chips in all (no bootstrap: only the
     labels are compared). Feeds ``uncertainty.chip_size_sensitivity``. ``embedder(i, size)``
     gives image i embedded at ``size`` (a job's goes through its embeddings cache); by default
-    frame i is embedded here.
+    frame i is embedded here. ``labels``: each image's map at ``chip_size`` (or None), which
+    decides where an example still holds at double the chip size (``rescale_support``).
     """
     opts = replace(options or SegmentOptions(), bootstrap=0)
     shortest = min(min(f.shape) for f in frames)
@@ -519,7 +534,10 @@ def neighbour_fractions(
         grids = [ChipGrid.for_shape(f.shape, size, offset) for f in frames]
         if sum(g.n_chips for g in grids) > max_chips:
             continue
-        moved = [rescale_support(sup, factor, g) for sup, g in zip(support, grids, strict=True)]
+        moved = [
+            rescale_support(sup, factor, g, None if labels is None else labels[i])
+            for i, (sup, g) in enumerate(zip(support, grids, strict=True))
+        ]
         classes = {k for sup in support for k, v in sup.items() if v}
         if {k for sup in moved for k, v in sup.items() if v} != classes:
             continue
