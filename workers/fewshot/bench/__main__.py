@@ -34,7 +34,12 @@ from workers.fewshot.bench.methods import (
 )
 from workers.fewshot.bench.report import format_sets, summarise
 from workers.fewshot.bench.run import AccuracyConfig, all_cases, run_case
-from workers.fewshot.bench.speed import measure_in_subprocess, speed_compare
+from workers.fewshot.bench.speed import (
+    measure_in_subprocess,
+    speed_compare,
+    stage_header,
+    time_stages,
+)
 from workers.fewshot.bench.suites import SETS
 
 ENCODERS = ("default", "fourier")
@@ -103,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         help="engine without the boundary refinement (SegmentOptions.boundary=None)",
     )
     p.add_argument("--no-speed", action="store_true", help="skip the speed section")
+    p.add_argument(
+        "--no-uncertainty",
+        action="store_true",
+        help="skip the uncertainty section (calibration, interval coverage and width)",
+    )
     p.add_argument("--big", type=int, help="size of the time/memory run (0 = skip)")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     a = p.parse_args(argv)
@@ -186,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             "machine": platform.machine(),
         },
     }
+    if not a.no_uncertainty:
+        results["uncertainty"] = _uncertainty(a, mode, sets, encoders)
     if not a.no_speed:
         results["speed"] = _speed(a, mode, encoders)
     results["elapsed_seconds"] = time.perf_counter() - t_start
@@ -213,6 +225,27 @@ def _warm_up(methods: list, cfg: AccuracyConfig) -> None:
         seed=cfg.seed,
     )
     run_case(tiny.cases[0], tiny, methods, log=lambda _: None)
+
+
+def _uncertainty(a: argparse.Namespace, mode: Mode, sets: tuple[str, ...], encoders: dict) -> dict:
+    """Print and return the uncertainty section (``bench.uncertainty``: ECE, coverage and
+    width of the fraction intervals, held-out support check) for the same sets and k."""
+    from workers.fewshot.bench.uncertainty import format_table, run
+
+    print(
+        "\n== uncertainty (through the core; before = encoder temperature + support bootstrap) =="
+    )
+    names = tuple(e for e in ("default", "fourier") if e in encoders)
+    results = run(
+        sets=sets,
+        encoders=names,
+        ks=tuple(int(k) for k in a.ks.split(",")),
+        draws=max(1, (a.draws or mode.draws) // 2),
+        log=lambda line: print(line, flush=True),
+        built={e: encoders[e] for e in names},
+    )
+    print(format_table(results))
+    return results
 
 
 def _speed(a: argparse.Namespace, mode: Mode, encoders: dict) -> dict:
@@ -243,6 +276,22 @@ def _speed(a: argparse.Namespace, mode: Mode, encoders: dict) -> dict:
         f"{s['peer_fit_predict_seconds']:.2f}s): {s['peer_seconds']:.2f}s median of "
         f"{s['peer_runs']}  -> speedup {s['speedup']:.1f}x"
     )
+    print(
+        f"stages per chip size (wall s, medians of 3; {name} encoder; in this process, whose "
+        "passive OpenMP waiting slows torch: `python -m workers.fewshot.bench.speed --part "
+        "stages` times them on their own):"
+    )
+    print("  " + stage_header())
+    out["stages"] = []
+    for size in (mode.speed_size, mode.big_size if a.big is None else a.big):
+        if size:
+            out["stages"] += time_stages(
+                encoders[name],
+                size=size,
+                chips=tuple(c for c in (32, 64, 128, 256) if c <= size),
+                seed=a.seed,
+                out=lambda line: print("  " + line, flush=True),
+            )
     big = mode.big_size if a.big is None else a.big
     if big:
         b = measure_in_subprocess(size=big, chip=64, encoder=name, seed=a.seed, weights=weights)

@@ -257,12 +257,14 @@ def run(
     draws: int = 5,
     chip_size: int = 32,
     log=print,
+    built: dict | None = None,
 ) -> dict:
-    """Every set x encoder x k -> summarise() of its draws ({set: {encoder: {k: figures}}})."""
+    """Every set x encoder x k -> summarise() of its draws ({set: {encoder: {k: figures}}});
+    ``built`` {name: encoder} replaces building the named encoders (e.g. other weights)."""
     from workers.fewshot.bench.suites import SETS
     from workers.fewshot.encoders import build_encoder
 
-    built = {name: build_encoder(name) for name in encoders}
+    built = built or {name: build_encoder(name) for name in encoders}
     results: dict = {}
     for set_name in sets:
         try:
