@@ -254,10 +254,12 @@ class Segmenter:
         groups: Sequence[tuple[str, slice]] | None = None,
         support_chips: dict[int, list[tuple[int, int, int]]] | None = None,
     ) -> None:
-        """support_emb {class id: (n_k, D)}; ``frequencies`` the support chips' spectral peaks
-        (``boundary.support_frequencies``), required with boundary refinement; support_chips
-        {class id: [(image index, row, col)]} in the order of support_emb's rows (names the
-        chips of the support check)."""
+        """support_emb {class id: (n_k, D)}; encoder_temperature and encoder_name of the
+        encoder that embedded them (its trained temperature; the interval's multiplier);
+        ``frequencies`` the support chips' spectral peaks (``boundary.support_frequencies``),
+        required with boundary refinement; ``groups`` the encoder's feature groups (group
+        weighting); support_chips {class id: [(image index, row, col)]} in the order of
+        support_emb's rows (names the chips of the support check)."""
         self.options = opts = options or SegmentOptions()
         self.classes = tuple(sorted(int(k) for k, v in support_emb.items() if len(v)))
         if len(self.classes) < 2 or self.classes[0] < 0:
