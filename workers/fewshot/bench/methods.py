@@ -173,23 +173,34 @@ class PixelForestPeer:
 
     def predict(self, support: Support) -> tuple[np.ndarray, float]:
         """Train the forest on support-chip pixels, predict all pixels, vote per chip."""
+        t0 = time.perf_counter()
+        chips = chip_truth(self.pixel_labels(support), self._grid)
+        return chips, time.perf_counter() - t0
+
+    def pixel_labels(
+        self, support: Support, *, pixel_truth: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The forest's class per pixel (H, W) for a support set, before the vote per chip.
+
+        Each support chip's pixels are labelled with the chip's class (the peer), or with their
+        own class from ``pixel_truth`` (H, W) when given (brush-painted chips, as in ilastik).
+        """
         from skimage.future import fit_segmenter, predict_segmenter
         from sklearn.ensemble import RandomForestClassifier
 
-        t0 = time.perf_counter()
         grid = self._grid
-        labels = np.zeros((grid.height, grid.width), np.int32)  # 0 = unlabelled
+        train = np.zeros((grid.height, grid.width), np.int32)  # 0 = unlabelled
         for c, chips in support.items():
             for r, col in chips:
                 y0, x0, y1, x1 = grid.chip_box(r, col)
-                labels[y0:y1, x0:x1] = c + 1
+                train[y0:y1, x0:x1] = (
+                    c + 1 if pixel_truth is None else pixel_truth[y0:y1, x0:x1] + 1
+                )
         clf = RandomForestClassifier(
             n_estimators=self.cfg.n_estimators,
             max_depth=self.cfg.max_depth,
             n_jobs=self.cfg.n_jobs,
             random_state=self.cfg.seed,
         )
-        clf = fit_segmenter(labels, self._features, clf)
-        pixels = predict_segmenter(self._features, clf) - 1
-        chips = chip_truth(pixels, grid)
-        return chips, time.perf_counter() - t0
+        clf = fit_segmenter(train, self._features, clf)
+        return predict_segmenter(self._features, clf) - 1

@@ -45,9 +45,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from workers.fewshot.bench.methods import PeerConfig
+from workers.fewshot.bench.methods import PeerConfig, PixelForestPeer
 from workers.fewshot.bench.sampling import sample_support
-from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
+from workers.fewshot.chipping import ChipGrid, chip_truth
 from workers.fewshot.objects import instances, size_distribution
 
 __all__ = ["CASES", "ObjectCase", "peer_pixel_map", "run", "touching_scene"]
@@ -177,37 +177,9 @@ def peer_pixel_map(
 
     Each support pixel is labelled with its chip's class (the peer), or with its own class from
     ``pixel_truth`` (H, W) when given (brush-painted support chips, the ilastik way)."""
-    from skimage.feature import multiscale_basic_features
-    from skimage.future import fit_segmenter, predict_segmenter
-    from sklearn.ensemble import RandomForestClassifier
-
-    cfg = cfg or PeerConfig(n_jobs=2)
-    features = multiscale_basic_features(
-        normalise(image),
-        intensity=True,
-        edges=True,
-        texture=True,
-        sigma_min=cfg.sigma_min,
-        sigma_max=cfg.sigma_max,
-        channel_axis=None,
-    ).astype(np.float32)
-    support = sample_support(chip_labels, k, rng)
-    train = np.zeros(image.shape, np.int32)
-    for c, chips in support.items():
-        for r, col in chips:
-            y0, x0, y1, x1 = grid.chip_box(r, col)
-            if pixel_truth is None:
-                train[y0:y1, x0:x1] = c + 1
-            else:
-                train[y0:y1, x0:x1] = pixel_truth[y0:y1, x0:x1] + 1
-    clf = RandomForestClassifier(
-        n_estimators=cfg.n_estimators,
-        max_depth=cfg.max_depth,
-        n_jobs=cfg.n_jobs,
-        random_state=cfg.seed,
-    )
-    clf = fit_segmenter(train, features, clf)
-    return predict_segmenter(features, clf) - 1
+    peer = PixelForestPeer(cfg or PeerConfig(n_jobs=2))
+    peer.prepare(image, grid)
+    return peer.pixel_labels(sample_support(chip_labels, k, rng), pixel_truth=pixel_truth)
 
 
 def _regionprops(class_map: np.ndarray, class_id: int) -> tuple[int, np.ndarray]:

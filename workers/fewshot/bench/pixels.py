@@ -96,27 +96,6 @@ def _covered(labels: np.ndarray, sample: Sample) -> np.ndarray:
     return labels[sample.grid.covered]
 
 
-def _peer_pixels(peer, support) -> np.ndarray:
-    """The peer's own pixel map (what ``PixelForestPeer.predict`` votes per chip)."""
-    from skimage.future import fit_segmenter, predict_segmenter
-    from sklearn.ensemble import RandomForestClassifier
-
-    grid = peer._grid
-    labels = np.zeros((grid.height, grid.width), np.int32)
-    for c, chips in support.items():
-        for r, col in chips:
-            y0, x0, y1, x1 = grid.chip_box(r, col)
-            labels[y0:y1, x0:x1] = c + 1
-    clf = RandomForestClassifier(
-        n_estimators=peer.cfg.n_estimators,
-        max_depth=peer.cfg.max_depth,
-        n_jobs=1,
-        random_state=peer.cfg.seed,
-    )
-    clf = fit_segmenter(labels, peer._features, clf)
-    return predict_segmenter(peer._features, clf) - 1
-
-
 def run_image(
     sample: Sample,
     *,
@@ -161,7 +140,7 @@ def run_image(
             edge = np.where(sample.mask < 0, 1, sample.mask)  # edge band as particle
             row["chip_edge"] = pixel_miou(edge, chip, K)
         if pr is not None:
-            pp = _peer_pixels(pr, support)
+            pp = pr.pixel_labels(support)
             row["peer"] = pixel_miou(truth, pp, K)
             row["peer_bnd"] = boundary_error(tc, _covered(pp, sample))
         for name, cfg in configs.items():
