@@ -17,6 +17,17 @@ export function createWorkspace({ image, dataset, viewer }) {
     classes: [],
     activeClassId: null,
     missing: new Set(), // API areas that are not deployed on this server yet
+    writes: new Set(), // label writes still in flight: a freeze waits for them
+
+    /** Run a label write so that `settled()` waits for it. */
+    write(promise) {
+      ws.writes.add(promise);
+      const done = () => ws.writes.delete(promise);
+      promise.then(done, done);
+      return promise;
+    },
+    /** Every label write made so far has been answered (failed ones included). */
+    async settled() { await Promise.allSettled([...ws.writes]); },
     on(evt, fn) { (handlers[evt] ||= new Set()).add(fn); return () => handlers[evt].delete(fn); },
     emit(evt, data) { (handlers[evt] || []).forEach((fn) => fn(data)); },
 

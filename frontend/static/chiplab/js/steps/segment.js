@@ -285,6 +285,7 @@ export async function mount(ws, panel) {
     progress("Freezing the support set…", 0);
     let job;
     try {
+      await ws.settled(); // a chip clicked just before Segment belongs in this support set
       const version = await api.labeling.freeze(ws.schema.id, freezeBody());
       progress(`Support set v${version.number} frozen; queueing the job…`, 0);
       const model = modelBox.hidden ? {} : { model_version: modelSelect.value };

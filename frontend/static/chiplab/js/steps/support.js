@@ -216,7 +216,7 @@ export async function mount(ws, panel) {
     if (next) mine.set(key, next); else mine.delete(key);
     refresh();
     try {
-      await api.labeling.vote(grid.id, { schema: ws.schema.id, row, col, class: next });
+      await ws.write(api.labeling.vote(grid.id, { schema: ws.schema.id, row, col, class: next }));
     } catch (e) {
       if (before) mine.set(key, before); else mine.delete(key);
       refresh();
