@@ -31,13 +31,15 @@ log = logging.getLogger(__name__)
 #: export kind -> (content type, file suffix)
 EXPORT_KINDS: dict[str, str] = {
     "overlay.png": "image/png",
-    "mask.png": "image/png",
+    "mask.png": "image/png",  # the pixel map, indexed colour
+    "confidence.png": "image/png",  # per-pixel confidence, 8-bit grey
     "mask.ome.tif": "image/tiff",
     "counts.csv": "text/csv",
     "result.json": "application/json",
     "chart.svg": "image/svg+xml",
     "chart.png": "image/png",
     "series.csv": "text/csv",  # time series only: every frame's table in one file
+    "particles.csv": "text/csv",  # with object classes only: one line per particle
 }
 
 

@@ -250,8 +250,8 @@ def stages(
 
     encoder = build_encoder("default")
     reports = []
-    stages_order = ("load", "embed", "save", "fit", "classify", "preview", "overlay.png")
-    stages_order += ("mask.png", "mask.ome.tif", "json+csv+charts", "arrays")
+    stages_order = ("load", "embed", "save", "fit", "classify", "pixels", "preview")
+    stages_order += ("overlay.png", "mask.png", "mask.ome.tif", "json+csv+charts", "arrays")
     out(
         f"{'size':>5} {'chip':>4} {'chips':>6} "
         + " ".join(f"{k[:12]:>12}" for k in stages_order)
@@ -303,7 +303,7 @@ def _job_steps(*, path, scene, preview_png, classes, encoder, chip, support) -> 
     from catalog import formats
     from workers.fewshot.pipeline import Segmenter, SegmentOptions, embed
 
-    from . import artefacts, exports
+    from . import artefacts, exports, maps
 
     t: dict[str, float] = {}
     clock = time.perf_counter()
@@ -335,15 +335,27 @@ def _job_steps(*, path, scene, preview_png, classes, encoder, chip, support) -> 
         pixel_unit=scene.pixel_unit,
     )
     lap("classify")
+    outputs = maps.pixel_outputs(
+        embedded.frames[0],
+        result,
+        classes,
+        frequencies=segmenter.frequencies,
+        support=support,
+        spectrum=None,
+        intensity=pixels.astype(np.float32),
+        pixel_size=scene.pixel_size,
+        pixel_unit=scene.pixel_unit,
+    )
+    lap("pixels")
     preview = _decode_png(preview_png)
     lap("preview")
-    size = pixels.shape[-2:]
-    geometry = {"chip_size": chip, "offset": (0, 0), "image_shape": size}
-    exports.overlay_png(preview, result.labels, classes, **geometry)
+    geometry = {"chip_size": chip, "offset": (0, 0)}
+    exports.overlay_png(preview, outputs.mask, classes)
     lap("overlay.png")
-    exports.mask_png(result.labels, classes, **geometry, provenance={})
+    exports.mask_png(outputs.mask, classes, **geometry, provenance={})
+    exports.confidence_png(outputs.confidence)
     lap("mask.png")
-    exports.mask_ome_tiff(result.labels, classes, **geometry, pixel_size=scene.pixel_size)
+    exports.mask_ome_tiff(outputs.mask, classes, **geometry, pixel_size=scene.pixel_size)
     lap("mask.ome.tif")
     document = exports.result_document(
         labels=result.labels,

@@ -34,7 +34,7 @@ from workers.fewshot.pipeline import (
 )
 from workers.fewshot.uncertainty import chip_size_sensitivity
 
-from . import artefacts, exports
+from . import artefacts, exports, maps
 from .models import JobStatus, SegmentationJob, SegmentationResult
 from .services import support_classes
 
@@ -258,11 +258,26 @@ def warm_up() -> None:
     frame = Segmenter.fit(
         [image], [{0: [(0, 0)], 1: [(1, 1)]}], encoder=encoder, options=SegmentOptions(bootstrap=2)
     ).classify(image.embeddings[0], grid=image.grid, pixels=image.frames[0])
-    classes = [{"name": "a", "colour": "#ff0000"}, {"name": "b", "colour": "#0000ff"}]
-    geometry = {"chip_size": 32, "offset": (0, 0), "image_shape": (64, 64)}
+    classes = [
+        {"index": 0, "name": "a", "colour": "#ff0000"},
+        {"index": 1, "name": "b", "colour": "#0000ff", "kind": "objects"},
+    ]
+    pixels = maps.pixel_outputs(
+        image.frames[0],
+        frame,
+        classes,
+        frequencies=None,
+        support=None,
+        spectrum=None,
+        intensity=image.frames[0],
+        pixel_size=None,
+        pixel_unit=None,
+    )
+    geometry = {"chip_size": 32, "offset": (0, 0)}
     exports.chart_png(frame.stats, classes)
-    exports.mask_ome_tiff(frame.labels, classes, **geometry)
-    exports.overlay_png(np.zeros((64, 64), np.uint8), frame.labels, classes, **geometry)
+    exports.mask_ome_tiff(pixels.mask, classes, **geometry)
+    exports.mask_png(pixels.mask, classes, **geometry)
+    exports.overlay_png(np.zeros((64, 64), np.uint8), pixels.mask, classes)
     artefacts.npz_bytes(x=frame.probs)
 
 
@@ -448,19 +463,33 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
             if (str(image.pk), frame) in done:
                 continue
             t = time.perf_counter()
+            spectrum = images.spectrum(image, frame, embedded.grid)
+            support = by_image.get(str(image.pk)) if frame == 0 else None
             result = segmenter.classify(
                 embedded.embeddings[frame],
                 grid=embedded.grid,
                 pixels=None if embedded.frames is None else embedded.frames[frame],
-                spectrum=None
-                if embedded.frames is None
-                else images.spectrum(image, frame, embedded.grid),
+                spectrum=None if embedded.frames is None else spectrum,
                 pixel_size=image.pixel_size,
                 pixel_unit=image.pixel_unit or None,
-                support=by_image.get(str(image.pk)) if frame == 0 else None,
+                support=support,
             )
-            clock.add("classify", t)
-            _save(job, image, grid, frame, result, classes, images, clock)
+            t = clock.add("classify", t)
+            data = images.data(image)
+            pixels = maps.pixel_outputs(
+                images.frames(image)[frame],
+                result,
+                classes,
+                frequencies=segmenter.frequencies,
+                support=support,
+                spectrum=spectrum,
+                intensity=(data if data.ndim == 2 else data[frame]).astype(np.float32),
+                pixel_size=image.pixel_size,
+                pixel_unit=image.pixel_unit or None,
+                seed=images.options.seed,
+            )
+            clock.add("pixels", t)
+            _save(job, image, grid, frame, result, pixels, classes, images, clock)
             SegmentationJob.objects.filter(pk=job.pk).update(
                 progress_done=F("progress_done") + grid.rows * grid.cols
             )
@@ -521,6 +550,7 @@ def _save(
     grid,
     frame: int,
     result: Segmentation,
+    pixels: maps.PixelOutputs,
     classes: list[dict],
     images: _Images,
     clock: _Clock,
@@ -529,12 +559,8 @@ def _save(
     prefix = artefacts.result_prefix(
         lab_id=job.lab_id, job_id=job.pk, image_id=image.pk, frame=frame
     )
-    stats = result.stats
-    geometry = {
-        "chip_size": grid.chip_size,
-        "offset": (grid.offset_y, grid.offset_x),
-        "image_shape": (image.height, image.width),
-    }
+    stats = {**result.stats, **pixels.stats}
+    geometry = {"chip_size": grid.chip_size, "offset": (grid.offset_y, grid.offset_x)}
     prov = provenance(job, image, frame, temperature=stats.get("temperature"))
     grid_doc = {
         "id": str(grid.pk),
@@ -556,12 +582,11 @@ def _save(
     )
     title = f"{image.original_filename}" + (f" (frame {frame})" if image.frames > 1 else "")
     blobs = {
-        "overlay.png": exports.overlay_png(
-            images.preview(image, frame), result.labels, classes, **geometry
-        ),
-        "mask.png": exports.mask_png(result.labels, classes, **geometry, provenance=prov),
+        "overlay.png": exports.overlay_png(images.preview(image, frame), pixels.mask, classes),
+        "mask.png": exports.mask_png(pixels.mask, classes, **geometry, provenance=prov),
+        "confidence.png": exports.confidence_png(pixels.confidence),
         "mask.ome.tif": exports.mask_ome_tiff(
-            result.labels,
+            pixels.mask,
             classes,
             **geometry,
             pixel_size=image.pixel_size,
@@ -573,6 +598,8 @@ def _save(
         "chart.svg": exports.chart_svg(stats, classes, title=title).encode(),
         "chart.png": exports.chart_png(stats, classes, title=title),
     }
+    if "objects" in stats:
+        blobs["particles.csv"] = maps.particles_csv(pixels.particles, provenance=prov).encode()
     t = clock.add("exports", t)
     arrays = artefacts.npz_bytes(
         labels=result.labels.astype(np.int16), probs=result.probs, confidence=result.confidence

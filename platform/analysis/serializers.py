@@ -156,7 +156,39 @@ class SupportCheckSerializer(serializers.Serializer):
     disagree = DisagreementSerializer(many=True)
 
 
+class PixelMapSerializer(serializers.Serializer):
+    n_pixels = serializers.IntegerField(help_text="pixels the map covers")
+    counts = serializers.ListField(child=serializers.IntegerField(), help_text="pixels per class")
+    fractions = serializers.ListField(child=serializers.FloatField())
+    areas = serializers.ListField(
+        child=serializers.FloatField(), required=False, help_text="when the image is calibrated"
+    )
+    area_unit = serializers.CharField(required=False)
+    mean_confidence = serializers.FloatField()
+    uncertain_fraction = serializers.FloatField(
+        help_text="share of pixels whose confidence is below uncertain_below"
+    )
+    uncertain_below = serializers.FloatField()
+    method = serializers.CharField()
+
+
 class ResultDetailSerializer(ResultSerializer):
+    pixel_map = PixelMapSerializer(
+        source="stats.pixels",
+        read_only=True,
+        allow_null=True,
+        help_text="statistics of the full-resolution map (exports mask.png, confidence.png); "
+        "null for results from before pixel maps",
+    )
+    objects = serializers.DictField(
+        source="stats.objects",
+        child=serializers.JSONField(),
+        read_only=True,
+        allow_null=True,
+        help_text="per class marked as objects (by name): count, number density and the "
+        "equivalent-diameter distribution with bootstrap intervals "
+        "(workers.fewshot.objects.size_distribution); the particles are in particles.csv",
+    )
     support_check = SupportCheckSerializer(
         source="stats.support_check",
         read_only=True,
@@ -172,6 +204,8 @@ class ResultDetailSerializer(ResultSerializer):
         fields = [
             *ResultSerializer.Meta.fields,
             "job_status",
+            "pixel_map",
+            "objects",
             "support_check",
             "labels",
             "confidence",

@@ -136,7 +136,13 @@ def support_classes(version: SupportSetVersion) -> list[dict]:
     for chip in version.chips:
         counts[str(chip["class"])] = counts.get(str(chip["class"]), 0) + 1
     classes = [
-        {"index": i, "id": str(c["id"]), "name": c["name"], "colour": c.get("colour", "")}
+        {
+            "index": i,
+            "id": str(c["id"]),
+            "name": c["name"],
+            "colour": c.get("colour", ""),
+            "kind": c.get("kind", "region"),  # versions frozen before kinds: regions
+        }
         for i, c in enumerate(version.classes)
     ]
     known = {c["id"] for c in classes}

@@ -124,8 +124,8 @@ class ClassDetailApi(APIView):
         tags=TAG,
         request=ClassUpdateSerializer,
         responses=LabelClassSerializer,
-        description="Rename, recolour or reorder a class; `active: true` restores a removed "
-        "class with its votes.",
+        description="Rename, recolour, reorder or re-kind (region | objects) a class; "
+        "`active: true` restores a removed class with its votes.",
     )
     def patch(self, request, class_id):
         label_class = selectors.class_get(user=request.user, class_id=class_id)

@@ -361,7 +361,7 @@ def guidance_warnings(
 # --- the derived support set ---------------------------------------------------------
 def class_snapshot(schema: LabelSchema) -> list[dict]:
     return [
-        {"id": str(c.pk), "name": c.name, "colour": c.colour}
+        {"id": str(c.pk), "name": c.name, "colour": c.colour, "kind": c.kind}
         for c in schema.classes.filter(removed_at=None)
     ]
 

@@ -48,6 +48,14 @@ class LabelSchema(models.Model):
 MAX_CLASS_ORDER = 2**31 - 1
 
 
+class ClassKind(models.TextChoices):
+    """What a class is: an area (a phase, the support, vacuum) or countable objects (particles,
+    precipitates, voids), whose results also give instances and a size distribution."""
+
+    REGION = "region", "region"
+    OBJECTS = "objects", "objects"
+
+
 class LabelClass(models.Model):
     """A class of a schema (STO, Ge, vacuum…). Removal is soft: votes keep pointing at it."""
 
@@ -55,6 +63,7 @@ class LabelClass(models.Model):
     schema = models.ForeignKey(LabelSchema, on_delete=models.CASCADE, related_name="classes")
     name = models.CharField(max_length=100)
     colour = models.CharField(max_length=7, help_text="#rrggbb")
+    kind = models.CharField(max_length=10, choices=ClassKind.choices, default=ClassKind.REGION)
     order = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
     removed_at = models.DateTimeField(null=True, blank=True)
@@ -216,7 +225,9 @@ class SupportSetVersion(models.Model):
     chips = models.JSONField(
         default=list, help_text='[{"grid", "image", "row", "col", "class"}] (ids as strings)'
     )
-    classes = models.JSONField(default=list, help_text='[{"id", "name", "colour"}] snapshot')
+    classes = models.JSONField(
+        default=list, help_text='[{"id", "name", "colour", "kind"}] snapshot'
+    )
     chip_size = models.PositiveIntegerField()
     offset_x = models.PositiveIntegerField(default=0)
     offset_y = models.PositiveIntegerField(default=0)

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from .models import (
     MAX_CLASS_ORDER,
+    ClassKind,
     ConsensusRule,
     GoldChip,
     Grid,
@@ -29,7 +30,17 @@ class LabelClassSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LabelClass
-        fields = ["id", "schema", "name", "colour", "order", "active", "removed_at", "created"]
+        fields = [
+            "id",
+            "schema",
+            "name",
+            "colour",
+            "kind",
+            "order",
+            "active",
+            "removed_at",
+            "created",
+        ]
 
 
 class _MembersSeeCreator:
@@ -80,6 +91,12 @@ class ClassWriteSerializer(serializers.Serializer):
         max_value=MAX_CLASS_ORDER,
         required=False,
         help_text=f"Sort position, 0 to {MAX_CLASS_ORDER}; after the others when omitted",
+    )
+    kind = serializers.ChoiceField(
+        choices=ClassKind.choices,
+        required=False,
+        help_text="region (default) or objects: particles, precipitates, voids… whose results "
+        "also give instances, counts and a size distribution",
     )
 
 
@@ -288,6 +305,7 @@ class ClassCountSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     colour = serializers.CharField()
+    kind = serializers.CharField(default="region", help_text="region or objects")
     count = serializers.IntegerField(required=False)
 
 

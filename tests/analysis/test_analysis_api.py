@@ -321,6 +321,49 @@ def test_the_result_says_how_fractions_move_at_half_and_double_chip_size(finishe
     assert document["stats"]["chip_size_sensitivity"] == sens
 
 
+def test_a_class_marked_as_objects_gets_instances_and_a_particle_table(
+    client_for, world, segmentable
+):
+    """A curator marks a class as objects (API); the support set frozen after it carries the
+    kind, and the result counts that class's pieces of the pixel map with sizes in nm."""
+    from labeling.services import support_set_freeze
+
+    schema, classes = segmentable["schema"], segmentable["classes"]
+    target = classes[-1]
+    curator = client_for(world.curator)
+    bad = curator.patch(f"/api/classes/{target.pk}/", {"kind": "blob"}, format="json")
+    assert bad.status_code == 400 and "kind" in bad.json()["error"]["fields"]
+    body = curator.patch(f"/api/classes/{target.pk}/", {"kind": "objects"}, format="json").json()
+    assert body["kind"] == "objects"
+    assert client_for(world.annotator).patch(
+        f"/api/classes/{target.pk}/", {"kind": "region"}, format="json"
+    ).status_code in (403, 404)  # curators decide what a class is
+    version = support_set_freeze(user=world.annotator, schema=schema, rule="single_owner")
+    assert version.pk != segmentable["version"].pk  # the kind is part of the snapshot
+    assert {c["name"]: c["kind"] for c in version.classes}[target.name] == "objects"
+
+    client = client_for(world.annotator)
+    job_id = create(client, **job_body({**segmentable, "version": version})).json()["id"]
+    job = run(job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    result = SegmentationResult.objects.get(job=job)
+    detail = client.get(f"/api/segmentation-results/{result.pk}/").json()
+    assert set(detail["objects"]) == {target.name}
+    found = detail["objects"][target.name]
+    assert found["n_total"] >= 1 and found["length_unit"] == "nm"  # the TIFF is calibrated
+    assert found["number_density_unit"] == "1/µm^2"
+    base = f"/api/segmentation-results/{result.pk}/export/"
+    rows = list(csv.DictReader(io.StringIO(download(client, base + "particles.csv").decode())))
+    assert len(rows) == found["n_total"]
+    assert {r["class"] for r in rows} == {target.name}
+    with PILImage.open(io.BytesIO(download(client, base + "mask.png"))) as img:
+        mask = np.asarray(img)
+    index = next(c["index"] for c in detail["classes"] if c["name"] == target.name)
+    area_px = sum(float(r["area_px"]) for r in rows)
+    assert area_px <= (mask == index).sum()  # instances are pieces of the class's pixels
+    assert float(rows[0]["area_nm2"]) == pytest.approx(float(rows[0]["area_px"]) * 0.0325**2)
+
+
 def test_job_segments_the_simulated_micrograph(finished):
     client, job, result = finished["client"], finished["job"], finished["result"]
     body = client.get(f"{JOBS}{job.pk}/").json()
@@ -364,12 +407,23 @@ def test_exports_open_and_agree_with_the_json(finished):
 
     document = json.loads(get("result.json"))
     labels = np.asarray(document["labels"])
-    mask = exports.upsample_labels(labels, chip_size=32, offset=(0, 0), shape=(256, 256))
+    chips = exports.upsample_labels(labels, chip_size=32, offset=(0, 0), shape=(256, 256))
+    # the image exports are the pixel map: indexed colour, at least as right as the chip map
     with PILImage.open(io.BytesIO(get("mask.png"))) as img:
-        np.testing.assert_array_equal(np.asarray(img), mask)
+        assert img.mode == "P" and img.size == (256, 256)
+        mask = np.asarray(img)
+    truth = finished["sim"].truth
+    assert (mask == truth).mean() >= (chips == truth).mean() - 0.005
+    assert (mask == chips).mean() >= 0.8  # it refines the chip map, not replaces it
     with tifffile.TiffFile(io.BytesIO(get("mask.ome.tif"))) as tif:
         np.testing.assert_array_equal(tif.series[0].asarray(), mask)
         assert "STO" in tif.ome_metadata and 'PhysicalSizeX="0.0325"' in tif.ome_metadata
+    pixel_map = client.get(f"/api/segmentation-results/{result.pk}/").json()["pixel_map"]
+    assert pixel_map["counts"] == np.bincount(mask.ravel(), minlength=3).tolist()
+    with PILImage.open(io.BytesIO(get("confidence.png"))) as img:
+        confidence = np.asarray(img) / 255.0
+    assert confidence.shape == (256, 256)
+    assert confidence.mean() == pytest.approx(pixel_map["mean_confidence"], abs=0.01)
     rows = list(csv.DictReader(io.StringIO(get("counts.csv").decode())))
     assert [int(r["count"]) for r in rows] == document["stats"]["counts"]
     assert [r["class"] for r in rows] == [c["name"] for c in document["classes"]]
@@ -384,14 +438,15 @@ def test_exports_open_and_agree_with_the_json(finished):
         assert prov["image"]["sha256"] in tif.ome_metadata
     with PILImage.open(io.BytesIO(get("overlay.png"))) as img:
         overlay = np.asarray(img)
-    colour = exports.hex_to_rgb(document["classes"][int(labels[0, 0])]["colour"])
-    # the overlay pixel leans towards its chip's class colour
+    colour = exports.hex_to_rgb(document["classes"][int(mask[16, 16])]["colour"])
+    # the overlay pixel leans towards its class colour
     assert np.argmax(overlay[16, 16].astype(int) - overlay[16, 16].mean()) == np.argmax(colour)
     assert get("chart.svg").count(b'class="bar"') == 3
     assert get("chart.png").startswith(b"\x89PNG")
     assert client.get(base + "labels.exe").status_code == 404
     single = client.get(f"/api/segmentation-results/{result.pk}/").json()["links"]
     assert "series.csv" not in single and "mask.ome.tif" in single
+    assert "particles.csv" not in single  # no class is marked as objects
     # every kind downloads under the image's name (several images' exports must not collide)
     stem = result.image.original_filename.rsplit(".", 1)[0]
     for kind in ("counts.csv", "result.json", "chart.svg", "overlay.png"):

@@ -44,39 +44,53 @@ def test_mask_upsamples_chips_and_marks_margins():
     assert (mask[5:9, 10:14] == 1).all() and (mask[5:9, 2:6] == 2).all()
 
 
-def test_mask_png_values_and_class_table():
-    data = exports.mask_png(LABELS, CLASSES, **GRID)
+MASK = exports.upsample_labels(LABELS, chip_size=4, offset=(1, 2), shape=(10, 15))
+MASK_GRID = {"chip_size": 4, "offset": (1, 2)}
+
+
+def test_mask_png_is_indexed_colour_with_class_indices_and_table():
+    data = exports.mask_png(MASK, CLASSES, **MASK_GRID)
     with Image.open(io.BytesIO(data)) as img:
-        assert img.mode == "L" and img.size == (15, 10)
-        pixels = np.asarray(img)
-    np.testing.assert_array_equal(
-        pixels, exports.upsample_labels(LABELS, chip_size=4, offset=(1, 2), shape=(10, 15))
-    )
+        assert img.mode == "P" and img.size == (15, 10)
+        pixels = np.asarray(img)  # the indices, as written
+        rgba = np.asarray(img.convert("RGBA"))
+    np.testing.assert_array_equal(pixels, MASK)
+    # it looks like the map: class colours, uncovered pixels transparent
+    assert tuple(rgba[2, 3]) == (255, 0, 0, 255) and tuple(rgba[2, 7]) == (0, 255, 0, 255)
+    assert rgba[0, 0, 3] == 0
     table = exports.read_png_class_table(data)
     assert [c["name"] for c in table["classes"]] == ["STO", "Ge", "vacuum"]
     assert [c["index"] for c in table["classes"]] == [0, 1, 2]
     assert table["unlabelled"] == 255 and table["chip_size"] == 4 and table["offset"] == [1, 2]
+    assert table["resolution"] == "pixel"
 
 
-def test_overlay_blends_class_colours_at_known_chips():
+def test_confidence_png_quantises_to_8_bits():
+    conf = np.array([[0.0, 0.5, 1.0], [np.nan, 0.25, 0.999]], np.float32)
+    with Image.open(io.BytesIO(exports.confidence_png(conf))) as img:
+        assert img.mode == "L"
+        np.testing.assert_array_equal(np.asarray(img), [[0, 128, 255], [0, 64, 255]])
+
+
+def test_overlay_blends_class_colours_at_known_pixels():
     preview = np.full((10, 15), 100, np.uint8)
-    rgb = exports.overlay_rgb(preview, LABELS, CLASSES, alpha=0.5, **GRID)
+    rgb = exports.overlay_rgb(preview, MASK, CLASSES, alpha=0.5)
     assert rgb.shape == (10, 15, 3)
     assert tuple(rgb[2, 3]) == (178, 50, 50)  # chip (0, 0): STO red over grey 100
     assert tuple(rgb[2, 7]) == (50, 178, 50)  # chip (0, 1): Ge green
     assert tuple(rgb[6, 3]) == (50, 50, 178)  # chip (1, 0): vacuum blue
     assert tuple(rgb[0, 0]) == (100, 100, 100)  # margin stays grey
-    png = exports.overlay_png(preview, LABELS, CLASSES, alpha=0.5, **GRID)
+    png = exports.overlay_png(preview, MASK, CLASSES, alpha=0.5)
     with Image.open(io.BytesIO(png)) as img:
         assert img.mode == "RGB" and np.array_equal(np.asarray(img), rgb)
 
 
-def test_overlay_maps_chips_onto_a_downscaled_preview():
-    labels = np.array([[0, 1], [1, 0]])
-    preview = np.zeros((4, 4), np.uint8)  # half of an 8 x 8 image with 4 px chips
-    rgb = exports.overlay_rgb(
-        preview, labels, CLASSES, chip_size=4, offset=(0, 0), image_shape=(8, 8), alpha=1.0
+def test_overlay_samples_the_mask_onto_a_downscaled_preview():
+    mask = exports.upsample_labels(
+        np.array([[0, 1], [1, 0]]), chip_size=4, offset=(0, 0), shape=(8, 8)
     )
+    preview = np.zeros((4, 4), np.uint8)  # half of an 8 x 8 image
+    rgb = exports.overlay_rgb(preview, mask, CLASSES, alpha=1.0)
     assert tuple(rgb[0, 0]) == (255, 0, 0) and tuple(rgb[0, 3]) == (0, 255, 0)
     assert tuple(rgb[3, 0]) == (0, 255, 0) and tuple(rgb[3, 3]) == (255, 0, 0)
 
@@ -84,7 +98,14 @@ def test_overlay_maps_chips_onto_a_downscaled_preview():
 @pytest.mark.parametrize("series", [False, True])
 def test_ome_tiff_shape_class_table_and_calibration(series):
     labels = np.stack([LABELS, 2 - LABELS]) if series else LABELS
-    data = exports.mask_ome_tiff(labels, CLASSES, pixel_size=0.0325, pixel_unit="nm", **GRID)
+    mask = (
+        np.stack(
+            [exports.upsample_labels(f, chip_size=4, offset=(1, 2), shape=(10, 15)) for f in labels]
+        )
+        if series
+        else MASK
+    )
+    data = exports.mask_ome_tiff(mask, CLASSES, pixel_size=0.0325, pixel_unit="nm", **MASK_GRID)
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
         assert tif.is_ome
         array = tif.series[0].asarray()
@@ -105,9 +126,10 @@ def test_ome_tiff_shape_class_table_and_calibration(series):
 
 
 def test_ome_tiff_without_calibration_has_no_physical_size():
-    data = exports.mask_ome_tiff(LABELS, CLASSES, **GRID)
+    data = exports.mask_ome_tiff(MASK, CLASSES, **MASK_GRID)
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
         assert "PhysicalSizeX" not in tif.ome_metadata
+        assert tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
 
 
 def test_csv_and_json_agree():
@@ -197,15 +219,13 @@ def test_png_writer_round_trips_through_pillow(shape):
         np.testing.assert_array_equal(np.asarray(img), pixels)
 
 
-def test_overlay_of_a_large_grid_equals_the_full_size_mask_subsampled():
-    """The overlay reads each preview pixel's chip from the label grid: the same as
-    upsampling to the original's size and taking the nearest pixel."""
+def test_overlay_of_a_large_mask_is_its_nearest_pixel_subsample():
+    """Each preview pixel takes the class of the nearest pixel of the full-size mask."""
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 3, (37, 41))
-    geometry = {"chip_size": 7, "offset": (3, 5), "image_shape": (266, 300)}
-    preview = rng.integers(0, 256, (133, 150)).astype(np.uint8)
-    rgb = exports.overlay_rgb(preview, labels, CLASSES, alpha=1.0, **geometry)
     mask = exports.upsample_labels(labels, chip_size=7, offset=(3, 5), shape=(266, 300))
+    preview = rng.integers(0, 256, (133, 150)).astype(np.uint8)
+    rgb = exports.overlay_rgb(preview, mask, CLASSES, alpha=1.0)
     nearest = mask[(np.arange(133) * 266) // 133][:, (np.arange(150) * 300) // 150]
     colours = np.array([exports.hex_to_rgb(c["colour"]) for c in CLASSES], np.uint8)
     off = nearest == exports.UNLABELLED

@@ -138,7 +138,8 @@ def test_two_annotators_consensus_segments_the_truth(
     with PILImage.open(io.BytesIO(download(curator, base + "mask.png"))) as img:
         mask = np.asarray(img)
     assert mask.shape == (256, 256)
-    np.testing.assert_array_equal(mask[::CHIP, ::CHIP], labels)
+    chips = np.asarray(labels).repeat(CHIP, 0).repeat(CHIP, 1)
+    assert (mask == chips).mean() >= 0.8  # the pixel map refines the chip map
     with tifffile.TiffFile(io.BytesIO(download(curator, base + "mask.ome.tif"))) as tif:
         np.testing.assert_array_equal(tif.series[0].asarray(), mask)
     with PILImage.open(io.BytesIO(download(curator, base + "overlay.png"))) as img:

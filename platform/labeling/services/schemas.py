@@ -11,7 +11,7 @@ from accounts.selectors import require_role
 from catalog.models import Dataset
 from common.errors import Conflict, Invalid
 
-from ..models import MAX_CLASS_ORDER, LabelClass, LabelSchema
+from ..models import MAX_CLASS_ORDER, ClassKind, LabelClass, LabelSchema
 
 DEFAULT_SCHEMA_NAME = "Default"
 PALETTE = [
@@ -72,9 +72,16 @@ def schema_create(*, user, dataset: Dataset, name: str) -> LabelSchema:
 
 
 def _clean_class_fields(
-    schema: LabelSchema, *, name=None, colour=None, order=None, exclude=None
+    schema: LabelSchema, *, name=None, colour=None, order=None, kind=None, exclude=None
 ) -> dict:
     fields = {}
+    if kind is not None:
+        if kind not in ClassKind.values:
+            raise Invalid(
+                f"kind must be one of {', '.join(ClassKind.values)}, not '{kind}'.",
+                fields={"kind": ["region or objects"]},
+            )
+        fields["kind"] = kind
     if name is not None:
         name = name.strip()
         if not name:
@@ -106,10 +113,16 @@ def _clean_class_fields(
 
 @transaction.atomic
 def class_create(
-    *, user, schema: LabelSchema, name: str, colour: str | None = None, order: int | None = None
+    *,
+    user,
+    schema: LabelSchema,
+    name: str,
+    colour: str | None = None,
+    order: int | None = None,
+    kind: str | None = None,
 ) -> LabelClass:
     require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.CURATOR)
-    fields = _clean_class_fields(schema, name=name, colour=colour, order=order)
+    fields = _clean_class_fields(schema, name=name, colour=colour, order=order, kind=kind)
     active = schema.classes.filter(removed_at=None)
     if colour is None:
         used = set(active.values_list("colour", flat=True))
@@ -134,9 +147,10 @@ def class_update(
     name: str | None = None,
     colour: str | None = None,
     order: int | None = None,
+    kind: str | None = None,
     active: bool | None = None,
 ) -> LabelClass:
-    """Rename, recolour or reorder a class (history keeps pointing at the same class).
+    """Rename, recolour, reorder or re-kind a class (history keeps pointing at the same class).
 
     ``active=True`` restores a removed class with its votes (undo of a removal); refused while
     an active class has its name. ``active=False`` removes it like :func:`class_remove`.
@@ -150,7 +164,9 @@ def class_update(
         raise Conflict(
             f"'{label_class.name}' was removed; restore it (active: true) before changing it."
         )
-    fields = _clean_class_fields(schema, name=name, colour=colour, order=order, exclude=label_class)
+    fields = _clean_class_fields(
+        schema, name=name, colour=colour, order=order, kind=kind, exclude=label_class
+    )
     if restore:
         taken = schema.classes.filter(
             removed_at=None, name__iexact=fields.get("name", label_class.name)

@@ -82,7 +82,7 @@ def support_set_freeze(
             {k: chip[k] for k in ("grid", "image", "row", "col", "class")}
             for chip in state["chips"]
         ],
-        "classes": [{k: c[k] for k in ("id", "name", "colour")} for c in classes],
+        "classes": [{k: c[k] for k in ("id", "name", "colour", "kind")} for c in classes],
         "chip_size": chip_size,
         "offset_x": offset_x,
         "offset_y": offset_y,
