@@ -238,10 +238,27 @@ def mask_png(
     return _png(mask, text=text, palette=_palette(classes), transparent=(UNLABELLED,))
 
 
+#: the confidence colour map (viridis stops, as the page draws it): dark purple = unsure
+CONFIDENCE_STOPS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
+
+
+def _confidence_palette() -> list[tuple[int, int, int]]:
+    stops = np.asarray(CONFIDENCE_STOPS, np.float64)
+    f = np.linspace(0.0, len(stops) - 1, 256)
+    k = np.minimum(f.astype(int), len(stops) - 2)
+    t = (f - k)[:, None]
+    rgb = np.rint(stops[k] + (stops[k + 1] - stops[k]) * t).astype(int)
+    return [tuple(v) for v in rgb.tolist()]
+
+
 def confidence_png(confidence: np.ndarray) -> bytes:
-    """Per-pixel confidence (H, W) in [0, 1] as 8-bit grey (255 = 1.0; uncovered pixels 0)."""
+    """Per-pixel confidence (H, W) in [0, 1] as 8-bit values (255 = 1.0; uncovered pixels 0)
+    in an indexed-colour PNG whose palette is the confidence colour map: a reader gets the
+    values back, a viewer shows the map as on screen."""
     conf = np.nan_to_num(np.asarray(confidence, np.float32), nan=0.0)
-    return _png(np.clip(np.rint(conf * 255.0), 0, 255).astype(np.uint8))
+    values = np.clip(np.rint(conf * 255.0), 0, 255).astype(np.uint8)
+    text = {"chiplab:confidence": "value / 255 = confidence of the pixel's class"}
+    return _png(values, text=text, palette=_confidence_palette())
 
 
 def read_png_class_table(data: bytes) -> dict:

@@ -72,20 +72,27 @@ def pixel_outputs(
     timings = {"pixels": sum(pm.timings.values())}
     particles: list[dict] = []
     found = {}
-    for c in classes:
-        if c.get("kind") != "objects":
-            continue
+    kinds = [c for c in classes if c.get("kind") == "objects"]
+    if kinds:
+        # one instance map over every object class: a particle whose pixels the classifier
+        # split between two kinds stays one particle, of its majority class
+        ids = [int(c["index"]) for c in kinds]
         inst = objects.instances(
             pm.labels,
-            int(c["index"]),
+            ids if len(ids) > 1 else ids[0],
             intensity=intensity,
             pixel_size=pixel_size,
             pixel_unit=pixel_unit,
         )
-        dist = objects.size_distribution(inst, n_boot=OBJECT_BOOTSTRAP, seed=seed)
-        found[c["name"]] = {"class_index": int(c["index"]), **dist}
-        for row in objects.instance_rows(inst):
-            particles.append({"class": c["name"], **row})
+        for c in kinds:
+            dist = objects.size_distribution(
+                inst, n_boot=OBJECT_BOOTSTRAP, seed=seed, only_class=int(c["index"])
+            )
+            found[c["name"]] = {"class_index": int(c["index"]), **dist}
+        name_of = {int(c["index"]): c["name"] for c in kinds}
+        particles = [
+            {"class": name_of[row["class_id"]], **row} for row in objects.instance_rows(inst)
+        ]
     if found:
         stats["objects"] = found
     timings["objects"] = time.perf_counter() - t

@@ -68,8 +68,11 @@ def test_mask_png_is_indexed_colour_with_class_indices_and_table():
 def test_confidence_png_quantises_to_8_bits():
     conf = np.array([[0.0, 0.5, 1.0], [np.nan, 0.25, 0.999]], np.float32)
     with Image.open(io.BytesIO(exports.confidence_png(conf))) as img:
-        assert img.mode == "L"
+        assert img.mode == "P"  # the values, shown in the confidence colour map
         np.testing.assert_array_equal(np.asarray(img), [[0, 128, 255], [0, 64, 255]])
+        rgb = np.asarray(img.convert("RGB"))
+    assert tuple(rgb[0, 0]) == exports.CONFIDENCE_STOPS[0]
+    assert tuple(rgb[0, 2]) == exports.CONFIDENCE_STOPS[-1]
 
 
 def test_overlay_blends_class_colours_at_known_pixels():

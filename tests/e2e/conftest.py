@@ -198,10 +198,12 @@ def labelled_dataset(lab_owner, tmp_path):
     return make_dataset(lab_owner, tmp_path)
 
 
-def make_dataset(owner, tmp_path, *, png=False, title="Crowd set", size=512):
-    """A ready simulated image in a new dataset of the owner's lab, with the three classes
-    STO, Ge and vacuum and a 32 px grid (set up through services). ``png``: an 8-bit PNG,
-    which carries no pixel size (uncalibrated)."""
+def make_dataset(
+    owner, tmp_path, *, png=False, title="Crowd set", size=512, case="sto_ge_interface"
+):
+    """A ready simulated image in a new dataset of the owner's lab, with the simulator's
+    classes (STO, Ge and vacuum for the default case) and a 32 px grid (set up through
+    services). ``png``: an 8-bit PNG, which carries no pixel size (uncalibrated)."""
     import numpy as np
     from django.core.files.uploadedfile import SimpleUploadedFile
     from PIL import Image as PILImage
@@ -211,7 +213,7 @@ def make_dataset(owner, tmp_path, *, png=False, title="Crowd set", size=512):
     from labeling.services import class_create, grid_create, schema_get_or_create_default
 
     tif = tmp_path / "crowd.tif"
-    s = simulated_tiff(tif, size=size)
+    s = simulated_tiff(tif, size=size, case=case)
     name, data = "crowd.tif", tif.read_bytes()
     if png:
         lo, hi = np.percentile(s.image, [0.1, 99.9])
@@ -230,7 +232,7 @@ def make_dataset(owner, tmp_path, *, png=False, title="Crowd set", size=512):
     schema, _ = schema_get_or_create_default(user=owner, dataset=dataset)
     classes = [
         class_create(user=owner, schema=schema, name=name, colour=colour)
-        for name, colour in [("STO", "#0072b2"), ("Ge", "#e69f00"), ("vacuum", "#009e73")]
+        for name, colour in zip(s.class_names, ("#0072b2", "#e69f00", "#009e73"), strict=True)
     ]
     grid, _ = grid_create(user=owner, image=image, chip_size=32)
     return {

@@ -89,3 +89,60 @@ function describe(r, unit) {
   if (r.area !== null && r.area !== undefined) lines.push(`area ${fmtNum(r.area, 4)} ${unit}`);
   return lines.join("\n");
 }
+
+/**
+ * SVG histogram of particle sizes (``workers.fewshot.objects.size_distribution``): bars over
+ * the bin edges, the median as a line, labelled axes; hovering a bar names its range and count.
+ * @param {{histogram:{edges:number[], counts:number[]}, median:number|null, length_unit:string}} dist
+ * @param {{colour?:string, title?:string}} opts
+ */
+export function histogramChart(dist, { colour = "#0072b2", title = "Size distribution" } = {}) {
+  const W = 320, H = 190, m = { l: 38, r: 8, t: 10, b: 40 };
+  const iw = W - m.l - m.r, ih = H - m.t - m.b;
+  const { edges, counts } = dist.histogram;
+  const unit = dist.length_unit || "px";
+  const lo = edges[0], hi = edges[edges.length - 1];
+  const top = Math.max(1, ...counts);
+  const x = (v) => m.l + ((v - lo) / Math.max(1e-12, hi - lo)) * iw;
+  const y = (v) => m.t + ih - (v / top) * ih;
+  const tip = h("div", { class: "chart-tip", hidden: true, role: "tooltip", testid: "histogram-tooltip" });
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", testid: "size-histogram",
+    "aria-label": `${title}: ${counts.reduce((a, b) => a + b, 0)} particles measured` });
+  svg.append(s("title", {}, title));
+  svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(0), y2: y(0), stroke: "#8a94a3" }));
+  for (const v of [0, Math.ceil(top / 2), top]) {
+    svg.append(s("text", { x: m.l - 5, y: y(v) + 3.5, "text-anchor": "end", "font-size": 9.5, fill: "#5f6b7a" }, String(v)));
+  }
+  counts.forEach((n, i) => {
+    const label = `${fmtNum(edges[i], 3)}–${fmtNum(edges[i + 1], 3)} ${unit}: ${n} particle${n === 1 ? "" : "s"}`;
+    const g = s("g", { class: "bar", tabindex: "0", testid: "histogram-bar", "data-count": n, "aria-label": label });
+    g.append(s("title", {}, label));
+    g.append(s("rect", { x: x(edges[i]) + 0.5, y: y(n), width: Math.max(0.5, x(edges[i + 1]) - x(edges[i]) - 1),
+      height: Math.max(0, y(0) - y(n)), fill: colour }));
+    const show = (ev) => {
+      tip.hidden = false;
+      tip.textContent = label;
+      const r = g.getBoundingClientRect();
+      tip.style.left = `${Math.min(window.innerWidth - 260, (ev.clientX ?? r.left) + 12)}px`;
+      tip.style.top = `${(ev.clientY ?? r.top) + 12}px`;
+    };
+    g.addEventListener("mousemove", show);
+    g.addEventListener("focus", show);
+    g.addEventListener("mouseleave", () => { tip.hidden = true; });
+    g.addEventListener("blur", () => { tip.hidden = true; });
+    svg.append(g);
+  });
+  if (dist.median !== null && dist.median !== undefined) {
+    svg.append(s("line", { x1: x(dist.median), x2: x(dist.median), y1: m.t, y2: y(0), stroke: "#1f2933",
+      "stroke-dasharray": "3 2", testid: "histogram-median" }));
+  }
+  [lo, (lo + hi) / 2, hi].forEach((v, i) => {
+    svg.append(s("text", { x: x(v), y: H - m.b + 13, "text-anchor": ["start", "middle", "end"][i], "font-size": 9.5,
+      fill: "#5f6b7a" }, fmtNum(v, 3)));
+  });
+  svg.append(s("text", { x: m.l + iw / 2, y: H - 6, "text-anchor": "middle", "font-size": 10, fill: "#1f2933" },
+    `equivalent diameter (${unit})`));
+  svg.append(s("text", { x: 10, y: m.t + ih / 2, transform: `rotate(-90 10 ${m.t + ih / 2})`, "text-anchor": "middle",
+    "font-size": 9.5, fill: "#5f6b7a" }, "particles"));
+  return h("div", { class: "chart-box" }, svg, tip);
+}

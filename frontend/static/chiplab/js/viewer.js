@@ -23,7 +23,7 @@ export class Viewer {
     this.ty = 0;
     this.grid = null; // {chip, ox, oy, rows, cols}
     this.chips = []; // [{row, col, color, kind: "mine"|"other"|"support"}]
-    this.overlay = null; // {canvas, opacity}
+    this.overlay = null; // {canvas, opacity} (one pixel per chip) or {image, opacity} (image size)
     this.hover = null;
     this.showGrid = true;
     this.onChipClick = null; // (row, col, event) => void
@@ -279,8 +279,19 @@ export class Viewer {
       vis = { c0, r0, c1, r1 };
     }
 
-    // Result overlay: one canvas pixel per chip, scaled up without smoothing.
-    if (g && this.overlay && vis.c1 > vis.c0 && vis.r1 > vis.r0) {
+    // Result overlay: a pixel map (an image at the original's size) or a chip map (one canvas
+    // pixel per chip), scaled up without smoothing.
+    if (this.overlay && this.overlay.image) {
+      const im = this.overlay.image;
+      const mx = im.naturalWidth / W;
+      const my = im.naturalHeight / H;
+      ctx.save();
+      ctx.imageSmoothingEnabled = false;
+      ctx.globalAlpha = this.overlay.opacity;
+      ctx.drawImage(im, x0 * mx, y0 * my, (x1 - x0) * mx, (y1 - y0) * my,
+        tx + x0 * s, ty + y0 * s, (x1 - x0) * s, (y1 - y0) * s);
+      ctx.restore();
+    } else if (g && this.overlay && vis.c1 > vis.c0 && vis.r1 > vis.r0) {
       const { c0, r0, c1, r1 } = vis;
       ctx.save();
       ctx.imageSmoothingEnabled = false;

@@ -1,15 +1,17 @@
-// Step 3: segment with one click; progress; overlay (drawn client-side from the label grid),
-// confidence view, fraction chart with error bars, statistics table and exports.
+// Step 3: segment with one click; progress; the pixel map (the result's mask.png) or the chip
+// map (drawn client-side from the label grid), confidence views, fraction chart with error bars,
+// statistics table, objects (count and size histogram) and exports.
 import * as api from "../api.js";
-import { fractionChart } from "../chart.js";
+import { fractionChart, histogramChart } from "../chart.js";
 import { state } from "../state.js";
 import { h, append, errorBox, fmtDate, fmtNum, fmtPct, hexToRgb, showError, sleep, toast } from "../ui.js";
 import { confidenceCanvas, labelsCanvas } from "../viewer.js";
 
 const EXPORTS = [
-  ["overlay.png", "Overlay PNG"], ["mask.png", "Mask PNG"], ["mask.ome.tif", "OME-TIFF mask"],
-  ["chart.svg", "Chart SVG"], ["chart.png", "Chart PNG"], ["counts.csv", "Counts CSV"],
-  ["result.json", "Result JSON"], ["series.csv", "Series CSV"],
+  ["overlay.png", "Overlay PNG"], ["mask.png", "Mask PNG"], ["confidence.png", "Confidence PNG"],
+  ["mask.ome.tif", "OME-TIFF mask"], ["chart.svg", "Chart SVG"], ["chart.png", "Chart PNG"],
+  ["counts.csv", "Counts CSV"], ["particles.csv", "Particles CSV"], ["result.json", "Result JSON"],
+  ["series.csv", "Series CSV"],
 ];
 
 /** Whether a result has an export: a time series' job writes one series.csv for all frames. */
@@ -26,7 +28,7 @@ export async function mount(ws, panel) {
   let result = null;
   let mode = "classes";
   let opacity = 0.55;
-  let overlays = {}; // mode -> canvas (built once per result)
+  let overlays = {}; // mode -> promise of the viewer's overlay source (made once per result)
 
   // disabled until the support set is described (the schema and grid it needs are loaded)
   const runBtn = h("button", { type: "button", class: "btn btn-primary btn-big", testid: "segment",
@@ -389,8 +391,8 @@ export async function mount(ws, panel) {
       ws.setGrid(grid);
     }
     overlays = {};
-    drawOverlay();
-    viewer.canvas.dataset.overlay = "drawn";
+    viewer.canvas.dataset.overlay = "loading";
+    const drawn = drawOverlay();
     viewer.canvas.dataset.result = r.id;
     viewer.canvas.dataset.frame = r.frame || 0;
     showBackground(r.frame || 0);
@@ -398,6 +400,8 @@ export async function mount(ws, panel) {
     renderResult(r, job);
     runBtn.textContent = "Segment again";
     matchSource(r, job);
+    await drawn;
+    if (!disposed && result === r) viewer.canvas.dataset.overlay = "drawn";
     shownModel = ((r.provenance || {}).model_version || {}).id || shownModel;
     selectModel(shownModel);
   }
@@ -491,16 +495,38 @@ export async function mount(ws, panel) {
     return (live && live.colour) || c.colour;
   }
 
-  function drawOverlay() {
+  /** What a view draws: the pixel map and its confidence are the result's exports (images at
+   * the original's size, in the class colours and the confidence colour map); the chip views
+   * are drawn here from the label and confidence grids. Results from before pixel maps have
+   * only the chip views. */
+  async function overlaySource(r, m) {
+    const pixel = r.pixel_map && (m === "classes" || m === "confidence");
+    if (pixel) {
+      const img = new Image();
+      img.src = api.analysis.exportUrl(r.id, m === "classes" ? "mask.png" : "confidence.png");
+      await img.decode();
+      return { image: img };
+    }
+    return { canvas: m === "confidence" || m === "chip-confidence"
+      ? confidenceCanvas(r.confidence, r.rows, r.cols)
+      : labelsCanvas(r.labels, r.rows, r.cols,
+        Object.fromEntries(r.classes.map((c) => [c.index, hexToRgb(colourOf(c))]))) };
+  }
+
+  async function drawOverlay() {
     if (!result) return;
     if (mode === "off") { viewer.setOverlay(null); return; }
-    if (!overlays[mode]) {
-      overlays[mode] = mode === "confidence"
-        ? confidenceCanvas(result.confidence, result.rows, result.cols)
-        : labelsCanvas(result.labels, result.rows, result.cols,
-          Object.fromEntries(result.classes.map((c) => [c.index, hexToRgb(colourOf(c))])));
+    const r = result, m = mode;
+    overlays[m] ||= overlaySource(r, m);
+    let source;
+    try { source = await overlays[m]; } catch {
+      delete overlays[m];
+      if (disposed || r !== result) return;
+      toast("The pixel map could not be loaded; showing the chip map.", "error");
+      source = await overlaySource({ ...r, pixel_map: null }, m);
     }
-    viewer.setOverlay({ canvas: overlays[mode], opacity });
+    if (disposed || r !== result || m !== mode) return;
+    viewer.setOverlay({ ...source, opacity });
   }
 
   // Examples the model would label as another class when each is held out: listed, and
@@ -555,6 +581,30 @@ export async function mount(ws, panel) {
       : `At ${sizes} chips the fractions move by at most ${(worst[0] * 100).toFixed(1)} points, within the intervals.`);
   }
 
+  /** Count, density and size distribution of each class marked as objects. */
+  function objectsBox(r, level) {
+    const found = r.objects || {};
+    const names = Object.keys(found);
+    if (!names.length) return "";
+    return h("div", { testid: "objects" }, h("h3", {}, "Objects"), ...names.map((name) => {
+      const d = found[name];
+      const c = r.classes.find((x) => x.name === name);
+      const u = d.length_unit;
+      const ci = d.bootstrap && d.bootstrap.intervals ? d.bootstrap.intervals.median : null;
+      const density = d.number_density === null ? "–"
+        : `${fmtNum(d.number_density, 3)} per ${d.number_density_unit.replace("1/", "").replace("^2", "²")}`;
+      return h("div", { class: "objects-class", testid: "objects-class", dataset: { class: name } },
+        h("p", {}, h("strong", { testid: "objects-count" }, `${d.n_total} × ${name}`),
+          ` · ${d.n_edge} touch the edge (left out of the sizes) · density ${density}`),
+        d.median === null ? h("p", { class: "small muted" }, "No particle away from the edge to measure.")
+          : h("p", { class: "small", testid: "objects-sizes" },
+            `Median equivalent diameter ${fmtNum(d.median, 3)} ${u}`,
+            ci ? ` (${level} % interval ${fmtNum(ci[0], 3)}–${fmtNum(ci[1], 3)}, particles resampled)` : "",
+            ` · mean ${fmtNum(d.mean, 3)} ${u}, s.d. ${fmtNum(d.std, 3)} ${u} · ${d.n_measured} measured`),
+        d.n_measured ? histogramChart(d, { colour: c ? colourOf(c) : undefined, title: `${name}: equivalent diameters` }) : "");
+    }));
+  }
+
   function renderResult(r, job) {
     const stats = r.stats || {};
     // Physical areas when the image was calibrated at the time; else the pixel areas.
@@ -584,28 +634,34 @@ export async function mount(ws, panel) {
         onchange: () => { mode = value; drawOverlay(); legend.replaceChildren(...legendItems()); } }),
       h("span", {}, label));
     const legend = h("div", { class: "legend", testid: "legend" });
-    const legendItems = () => mode === "confidence"
+    const legendItems = () => mode === "confidence" || mode === "chip-confidence"
       ? [h("span", {}, h("span", { class: "swatch", style: { background: "linear-gradient(90deg,#440154,#21918c,#fde725)", width: "4rem" } }), "low → high confidence")]
       : rows.map((x) => h("span", {}, h("span", { class: "swatch", style: { background: x.colour } }), x.name));
     legend.replaceChildren(...legendItems());
 
+    const px = r.pixel_map;
     const table = h("table", { class: "stats", testid: "stats-table" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Class"), h("th", { scope: "col" }, "Chips"),
         h("th", { scope: "col", title: hasCi ? `${level} % interval; it covers ${covers}` : "" },
           hasCi ? `Fraction (${level} % interval)` : "Fraction"),
-        h("th", { scope: "col" }, `Area (${unit})`))),
-      h("tbody", {}, rows.map((x) => h("tr", {},
+        h("th", { scope: "col" }, `Area (${unit})`),
+        px ? h("th", { scope: "col", title: "Share of the pixel map's pixels (no interval)" }, "Pixel map") : null)),
+      h("tbody", {}, rows.map((x, i) => h("tr", {},
         h("td", {}, h("span", { class: "swatch", style: { background: x.colour } }), x.name),
         h("td", {}, x.count.toLocaleString()),
         h("td", { testid: "stats-fraction" }, fractionText(x)),
         h("td", { testid: "stats-area" }, x.area === null ? "–"
-          : calibrated ? fmtNum(x.area, 4) : Math.round(x.area).toLocaleString())))));
+          : calibrated ? fmtNum(x.area, 4) : Math.round(x.area).toLocaleString()),
+        px ? h("td", { testid: "stats-pixel-fraction" }, fmtPct(px.fractions[i] || 0)) : null))));
     const areaNote = calibrated ? null : h("p", { class: "small muted", testid: "area-note" },
       "Areas are in pixels: the image had no pixel size when this was segmented.",
       image.pixel_size ? ` It has one now (${fmtNum(image.pixel_size, 4)} ${image.pixel_unit} / px): segment again for physical areas.`
         : canConsensus ? " Curators can set one under “Image metadata” below." : "");
 
     const check = supportCheck(r);
+    const pixelNote = px ? h("p", { class: "small muted", testid: "pixel-map-note" },
+      `Pixel map: ${fmtPct(px.uncertain_fraction)} of its pixels are below ${Math.round(px.uncertain_below * 100)} % `
+      + "confidence (see the Confidence view); the chip fractions carry the interval.") : "";
     const sensitivityBox = h("p", { class: "small", testid: "chip-size-sensitivity" });
     showSensitivity(sensitivityBox, r, rows);
 
@@ -626,7 +682,11 @@ export async function mount(ws, panel) {
             .map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(" · ")) : null),
       h("div", { class: "seg-controls" },
         h("span", {}, "View"), h("div", { class: "segmented", role: "radiogroup", "aria-label": "Overlay view" },
-          modeInput("classes", "Classes"), modeInput("confidence", "Confidence"), modeInput("off", "Off")),
+          modeInput("classes", r.pixel_map ? "Pixels" : "Classes"),
+          r.pixel_map ? modeInput("chips", "Chips") : null,
+          modeInput("confidence", "Confidence"),
+          r.pixel_map ? modeInput("chip-confidence", "Chip conf.") : null,
+          modeInput("off", "Off")),
         h("label", { for: "overlay-opacity" }, "Opacity"), opacityInput),
       check,
       legend,
@@ -635,7 +695,9 @@ export async function mount(ws, panel) {
       table,
       hasCi ? h("p", { class: "small muted", testid: "interval-note" }, `The ${level} % interval covers ${covers}.`) : "",
       sensitivityBox,
+      pixelNote,
       areaNote || "",
+      objectsBox(r, level),
       h("h3", {}, "Export"),
       h("div", { class: "exports", testid: "exports" }, EXPORTS.filter(([kind]) => hasExport(r, kind, frameResults.length))
         .map(([kind, label]) => h("a", { class: "btn btn-small", href: api.analysis.exportUrl(r.id, kind), download: "",

@@ -91,6 +91,14 @@ export async function mount(ws, panel) {
         onfocus: () => select(cls.id),
         onchange: (ev) => { const v = ev.target.value.trim(); if (v && v !== cls.name) updateClass(cls, { name: v }); else ev.target.value = cls.name; },
         onkeydown: (ev) => { if (ev.key === "Enter") ev.target.blur(); } });
+      // Objects (particles, precipitates, voids) are also counted and sized in the result.
+      const kind = h("label", { class: "class-kind small", title: canManage
+        ? "Count this class's pieces as objects (particles…): results give a count and a size histogram"
+        : "Whether a class is counted as objects is set by the lab's curators",
+      onclick: (ev) => ev.stopPropagation() },
+      h("input", { type: "checkbox", testid: "class-kind", checked: cls.kind === "objects", disabled: !canManage,
+        "aria-label": `Count ${cls.name} as objects`,
+        onchange: (ev) => updateClass(cls, { kind: ev.target.checked ? "objects" : "region" }) }), " objects");
       const thumbs = h("div", { class: "chip-thumbs", testid: "class-chips" });
       for (const [key, cid] of mine) {
         if (cid !== cls.id) continue;
@@ -116,6 +124,7 @@ export async function mount(ws, panel) {
           colour, name,
           h("span", { class: `class-count count-${status}`, testid: "class-count",
             title: `${MIN_PER_CLASS}–${MAX_PER_CLASS} examples recommended` }, `${n} chip${n === 1 ? "" : "s"}`),
+          kind,
           h("input", { type: "radio", name: "active-class", class: "visually-hidden", checked: active,
             "aria-label": `Active class ${cls.name}`, testid: "class-radio", onchange: () => select(cls.id) }),
           canManage ? h("button", { type: "button", class: "btn btn-quiet btn-small", testid: "remove-class",
@@ -247,7 +256,7 @@ export async function mount(ws, panel) {
 
   async function updateClass(cls, body) {
     try {
-      Object.assign(cls, await api.labeling.updateClass(cls.id, body));
+      Object.assign(cls, await ws.write(api.labeling.updateClass(cls.id, body)));
     } catch (e) { showError(e, `Updating ${cls.name}`); }
     refresh();
   }

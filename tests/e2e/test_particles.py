@@ -1,0 +1,68 @@
+"""E2E: particles in the browser: a class marked as objects is counted and sized, the map is
+the pixel map, and the particle table downloads."""
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+from scipy import ndimage
+
+from tests.e2e.conftest import make_dataset, sign_in, vote
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_particles_counted_with_a_size_histogram_on_the_pixel_map(
+    page, celery_worker, lab_owner, champion_model, tmp_path
+):
+    d = make_dataset(lab_owner, tmp_path, case="particles_round_faceted", title="Particles")
+    vote(lab_owner, d, per_class=3)
+    s = d["sim"]
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/support")
+    items = page.get_by_test_id("class-item")
+    expect(items).to_have_count(3)
+    for k in (1, 2):  # round and faceted particles are objects; carbon support is a region
+        items.nth(k).get_by_test_id("class-kind").check()
+        expect(items.nth(k).get_by_test_id("class-kind")).to_be_checked()
+    page.get_by_test_id("step-segment").click()
+    page.get_by_test_id("segment").click()
+    canvas = page.get_by_test_id("viewer-canvas")
+    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+
+    # the default view is the pixel map; the chip map is one click away
+    expect(page.get_by_test_id("view-classes")).to_be_checked()
+    expect(page.get_by_test_id("view-chips")).to_be_attached()
+    expect(page.get_by_test_id("stats-pixel-fraction")).to_have_count(3)
+    expect(page.get_by_test_id("pixel-map-note")).to_contain_text("of its pixels are below")
+
+    # objects: one section per object class, with a count, sizes in nm and a histogram
+    sections = page.get_by_test_id("objects-class")
+    expect(sections).to_have_count(2)
+    expect(page.get_by_test_id("size-histogram")).to_have_count(2)
+    expect(page.get_by_test_id("objects-sizes").first).to_contain_text(" nm")
+    page.get_by_test_id("histogram-bar").first.hover()
+    expect(page.get_by_test_id("histogram-tooltip").first).to_contain_text("particle")
+    page.shot("particles")
+
+    # the count shown is the table's, and near the simulator's number of particles
+    with page.expect_download() as info:
+        page.get_by_test_id("export-particles.csv").click()
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    shown = sum(int(t.split(" ")[0]) for t in page.get_by_test_id("objects-count").all_inner_texts())
+    assert shown == len(rows)
+    _, truth = ndimage.label(s.truth > 0)
+    assert 0.6 * truth <= len(rows) <= 1.5 * truth, (len(rows), truth)
+    assert {r["class"] for r in rows} <= {"round", "faceted"}
+    assert all(float(r["equivalent_diameter_nm"]) > 0 for r in rows)
+
+    page.locator("label", has=page.get_by_test_id("view-confidence")).click()
+    expect(canvas).to_have_attribute("data-overlay", "drawn")
+    page.shot("particles-confidence")
+    page.locator("label", has=page.get_by_test_id("view-chips")).click()
+    page.shot("particles-chips")
+    assert np.isfinite(len(rows))
+    assert not page.errors, page.errors
