@@ -160,7 +160,7 @@ def _suggest_from_preview(image: Image) -> dict:
     import numpy as np
     from PIL import Image as PILImage
 
-    from workers.fewshot.guidance import suggest_chip_size
+    from workers.fewshot.guidance import suggest_chip_size, uncovered_share
 
     with storage.open_(image.preview_key) as fh:
         preview = np.asarray(PILImage.open(fh).convert("L"), dtype=np.float32)
@@ -177,12 +177,15 @@ def _suggest_from_preview(image: Image) -> dict:
         )
     elif chip != suggestion["chip_size"]:
         suggestion["reason"] += f"; at most the image's smaller side -> {chip} px"
+    grid = [image.height // chip, image.width // chip]  # at offset 0, in image pixels
     return {
         **suggestion,
         "chip_size": chip,
         "computed_on": "preview",
         "preview_scale": round(scale, 4),
         "max_chip_size": limit,
+        "grid": grid,
+        "uncovered_fraction": round(uncovered_share(image.height, image.width, chip), 4),
     }
 
 

@@ -160,6 +160,12 @@ class ChipSizeSuggestionSerializer(serializers.Serializer):
     computed_on = serializers.CharField()
     preview_scale = serializers.FloatField(help_text="original px per preview px")
     max_chip_size = serializers.IntegerField()
+    grid = serializers.ListField(
+        child=serializers.IntegerField(), help_text="[rows, cols] of chips at offset 0"
+    )
+    uncovered_fraction = serializers.FloatField(
+        help_text="share of the image that grid leaves out (right and bottom margins)"
+    )
 
 
 # --- votes -------------------------------------------------------------------------

@@ -33,6 +33,16 @@ def test_particles_counted_with_a_size_histogram_on_the_pixel_map(
     canvas = page.get_by_test_id("viewer-canvas")
     expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
 
+    # a scale bar in the image's unit, whose drawn length is its length at the current zoom
+    bar = page.get_by_test_id("scale-bar")
+    expect(bar).to_be_visible()
+    expect(bar).to_contain_text("nm")
+    scale = float(canvas.get_attribute("data-scale"))
+    width = page.locator("[data-testid=scale-bar] .scale-line").bounding_box()["width"]
+    assert width == pytest.approx(
+        float(bar.get_attribute("data-length")) / s.pixel_size * scale, abs=2.5
+    )
+
     # the default view is the pixel map; the chip map is one click away
     expect(page.get_by_test_id("view-classes")).to_be_checked()
     expect(page.get_by_test_id("view-chips")).to_be_attached()
@@ -52,7 +62,9 @@ def test_particles_counted_with_a_size_histogram_on_the_pixel_map(
     with page.expect_download() as info:
         page.get_by_test_id("export-particles.csv").click()
     rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
-    shown = sum(int(t.split(" ")[0]) for t in page.get_by_test_id("objects-count").all_inner_texts())
+    shown = sum(
+        int(t.split(" ")[0]) for t in page.get_by_test_id("objects-count").all_inner_texts()
+    )
     assert shown == len(rows)
     _, truth = ndimage.label(s.truth > 0)
     assert 0.6 * truth <= len(rows) <= 1.5 * truth, (len(rows), truth)

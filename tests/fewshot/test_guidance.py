@@ -65,3 +65,31 @@ def test_chip_size_suggestion_fits_tiny_and_thin_images(shape):
     s = suggest_chip_size(image)
     assert 1 <= s.chip_size <= min(shape)
     assert s.method == "feature_scale"  # too small to hold several periods
+
+
+def test_aperiodic_images_get_at_least_8_x_8_chips_and_say_what_the_grid_leaves_out():
+    """Large blobs (particles) on a 512 px image: 4 x the correlation length would be a 4 x 4
+    grid that hides most particles; the suggestion is capped at 8 x 8 chips and says so."""
+    rng = np.random.default_rng(1)
+    blobs = ndimage.gaussian_filter(rng.normal(size=(512, 512)), 12)
+    s = suggest_chip_size(blobs)
+    assert s.method == "feature_scale" and 4 * s.correlation_length_px > 64
+    assert s.chip_size == 64 and s.grid == (8, 8)
+    assert "capped at 64 px" in s.reason and "8 x 8 grid" in s.reason
+    assert s.uncovered_fraction == 0.0
+
+
+def test_among_close_sizes_the_one_with_small_margins_is_taken():
+    """A 790 px periodic image: 6 periods of 12 px would be 72 px chips leaving 17 % out;
+    64 px (within 20 %) leaves 5 %, and the reason names the share."""
+    img = stripes((790, 787), 12.0, 30.0, np.random.default_rng(0))
+    s = suggest_chip_size(img)
+    assert s.method == "periodicity"
+    assert s.chip_size == 64 and s.grid == (12, 12)
+    assert s.uncovered_fraction == pytest.approx(1 - 768 * 768 / (790 * 787))
+    assert "5.1% of the image outside" in s.reason
+
+
+def test_a_periodic_grid_below_8_x_8_says_why():
+    s = suggest_chip_size(stripes((256, 256), 8.0, 30.0, np.random.default_rng(0)))
+    assert s.grid == (5, 5) and "a chip must hold 6 periods" in s.reason

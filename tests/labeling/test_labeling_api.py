@@ -188,6 +188,11 @@ def test_chip_size_suggestion_from_the_preview(client_for, world):
     assert 1 <= body["chip_size"] <= 512 and body["chip_size"] % 2 == 0
     # the explanation ends with the number it explains, in image pixels
     assert body["reason"].endswith(f"-> {body['chip_size']} px"), body["reason"]
+    chip = body["chip_size"]
+    assert body["grid"] == [512 // chip, 512 // chip]
+    assert body["uncovered_fraction"] == pytest.approx(
+        1 - (512 // chip * chip) ** 2 / 512**2, abs=1e-4
+    )
     no_preview = ReadyImageFactory(dataset=image.dataset)
     assert (
         client_for(world.viewer)

@@ -31,10 +31,33 @@ class ChipSizeSuggestion:
     peak_prominence: float  # log power of the strongest radial peak above its running median
     correlation_length_px: float
     reason: str
+    grid: tuple[int, int] = (0, 0)  # (rows, cols) of chips at offset 0
+    uncovered_fraction: float = 0.0  # share of the image the grid leaves out (margins)
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
         return asdict(self)
+
+
+MIN_CHIPS_PER_SIDE = 8
+
+
+def uncovered_share(height: int, width: int, chip: int) -> float:
+    """Share of an (height, width) image that a grid of ``chip`` px chips at offset 0 leaves
+    out (the right and bottom margins)."""
+    chip = max(1, int(chip))
+    covered = (height // chip) * chip * (width // chip) * chip
+    return 1.0 - covered / float(height * width)
+
+
+def _fit_margins(h: int, w: int, target: int, lo: int, hi: int, multiple: int) -> int:
+    """Among sizes that are multiples of ``multiple`` within 20 % of ``target`` (and within
+    [lo, hi]), the one that leaves the smallest margins; the nearest to ``target`` on ties."""
+    step = max(1, multiple)
+    sizes = [
+        v for v in range(max(lo, step), hi + 1, step) if abs(v - target) <= 0.2 * target + 1e-9
+    ] or [target]
+    return min(sizes, key=lambda v: (round(uncovered_share(h, w, v), 3), abs(v - target)))
 
 
 def radial_power(image: np.ndarray, *, max_side: int = 1024) -> tuple[np.ndarray, np.ndarray, int]:
@@ -91,8 +114,12 @@ def suggest_chip_size(
     min_prominence: float = 1.5,
 ) -> ChipSizeSuggestion:
     """Suggest a chip size: ``periods`` lattice periods when the image is periodic, else
-    ``scale_factor`` x the autocorrelation length; rounded to ``multiple`` and clamped to
-    [min_size, max_size (default min(H, W) // 4)], and never above min(H, W).
+    ``scale_factor`` x the autocorrelation length; rounded to ``multiple``, clamped to
+    [min_size, max_size] and never above min(H, W). The default max_size keeps at least
+    8 x 8 chips on an aperiodic image (objects: a 4 x 4 grid of particles' chips hides most of
+    them) and 4 x 4 on a periodic one (6 periods must fit); the reason says when the grid has
+    fewer than 8 x 8 chips and why. Within 20 % of the size, the one leaving the smallest
+    margins is taken; ``uncovered_fraction`` says what share of the image the grid leaves out.
 
     Periodicity = the strongest peak of the radial power spectrum above its running median
     (window ~1/8 of the radii), accepted when that prominence (natural log) >= min_prominence.
@@ -101,8 +128,9 @@ def suggest_chip_size(
         np.asarray(image).shape[-2:] if np.asarray(image).ndim == 2 else np.asarray(image).shape[:2]
     )
     # never larger than the image: tiny images get a chip of their smaller side at most
-    hi = min(max_size or max(min_size, min(h, w) // 4), min(h, w))
-    lo = min(min_size, hi)
+    side_min = min(h, w)
+    hi_periodic = min(max_size or max(min_size, side_min // 4), side_min)
+    hi_objects = min(max_size or max(min_size, side_min // MIN_CHIPS_PER_SIDE), side_min)
     radii, logp, side = radial_power(image)
     # A lattice gives a sharp radial peak; smooth roll-offs (blur, blob textures) do not.
     # Prominence = log power above the running median over a window much wider than a peak.
@@ -114,25 +142,46 @@ def suggest_chip_size(
     prominence = float(excess[i]) if excess.size else 0.0  # too small to hold a period
     corr = _correlation_length(image)
 
-    def clamp(x: float) -> int:
-        v = round(x / multiple) * multiple
-        return int(min(max(v, lo), hi))
+    def pick(x: float, hi: int) -> tuple[int, str]:
+        lo = min(min_size, hi)
+        v = int(min(max(round(x / multiple) * multiple, lo), hi))
+        note = ""
+        if hi < round(x / multiple) * multiple:
+            note = f"; capped at {hi} px (the image's smaller side / {side_min // hi})"
+        fitted = _fit_margins(h, w, v, lo, hi, multiple) if v >= multiple else v
+        if fitted != v:
+            note += f"; {fitted} px leaves smaller margins than {v} px"
+        return fitted, note
+
+    def summary(size: int, why_few: str) -> tuple[tuple[int, int], float, str]:
+        grid = (h // size, w // size)
+        share = uncovered_share(h, w, size)
+        text = f"; a {grid[0]} x {grid[1]} grid leaving {share:.1%} of the image outside"
+        if min(grid) < MIN_CHIPS_PER_SIDE:
+            text += f" (fewer than {MIN_CHIPS_PER_SIDE} x {MIN_CHIPS_PER_SIDE} chips: {why_few})"
+        return grid, share, text
 
     if prominence >= min_prominence:
         period = side / float(r[i])
-        size = clamp(periods * period)
+        size, note = pick(periods * period, hi_periodic)
+        grid, share, text = summary(size, f"a chip must hold {periods:g} periods")
         reason = (
             f"radial power peak at {period:.1f} px "
             f"(prominence {prominence:.2f} >= {min_prominence}); "
-            f"{periods:g} periods = {periods * period:.0f} px -> {size} px"
+            f"{periods:g} periods = {periods * period:.0f} px -> {size} px{note}{text}"
         )
-        return ChipSizeSuggestion(size, "periodicity", period, prominence, corr, reason)
-    size = clamp(scale_factor * corr)
+        return ChipSizeSuggestion(
+            size, "periodicity", period, prominence, corr, reason, grid, share
+        )
+    size, note = pick(scale_factor * corr, hi_objects)
+    grid, share, text = summary(
+        size, f"the image is smaller than {MIN_CHIPS_PER_SIDE} chips of {min_size} px"
+    )
     reason = (
         f"no clear periodicity (peak prominence {prominence:.2f} < {min_prominence}); "
-        f"autocorrelation length {corr:.1f} px x {scale_factor:g} -> {size} px"
+        f"autocorrelation length {corr:.1f} px x {scale_factor:g} -> {size} px{note}{text}"
     )
-    return ChipSizeSuggestion(size, "feature_scale", None, prominence, corr, reason)
+    return ChipSizeSuggestion(size, "feature_scale", None, prominence, corr, reason, grid, share)
 
 
 class ChipSuggestion(NamedTuple):

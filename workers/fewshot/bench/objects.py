@@ -12,7 +12,9 @@ Scenes with known instances:
 - the simulator's particle cases (``sim.generate``: particles never touch, >= 3 px apart),
   truth instances = 8-connected components of each particle class.
 
-Three pixel maps per scene: the TRUE class mask (measures splitting and measuring alone), the
+Four pixel maps per scene: Chiplab's (``chiplab_map``: the default encoder's chip segmentation
+from k = 5 support chips per class, then ``pixels.pixel_map``: what a job gives), the
+TRUE class mask (measures splitting and measuring alone), the
 pixel map of the ilastik-style peer (``peer_map``: ``bench.methods.PixelForestPeer``'s pixel
 step, multiscale features + random forest on the pixels of k = 5 support chips per class, each
 pixel labelled with its chip's class, before its chip vote) and the same forest trained on the
@@ -182,6 +184,37 @@ def peer_pixel_map(
     return peer.pixel_labels(sample_support(chip_labels, k, rng), pixel_truth=pixel_truth)
 
 
+_ENCODER = None
+
+
+def chiplab_pixel_map(
+    image: np.ndarray,
+    chip_labels: np.ndarray,
+    grid: ChipGrid,
+    *,
+    k: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """What a job gives (H, W) int class ids, -1 uncovered: the default encoder's chip
+    segmentation from ``k`` support chips per class (drawn from ``chip_labels`` as
+    ``peer_pixel_map`` draws them, so the same chips for the same ``rng``), then the pixel map
+    (``pixels.pixel_map``)."""
+    global _ENCODER
+    from workers.fewshot.encoders import build_encoder
+    from workers.fewshot.pipeline import Segmenter, SegmentOptions, embed
+    from workers.fewshot.pixels import pixel_map
+
+    if _ENCODER is None:
+        _ENCODER = build_encoder("default")
+    support = sample_support(chip_labels, k, rng)
+    emb = embed(image, encoder=_ENCODER, chip_size=grid.chip_size, offset=grid.offset)
+    segmenter = Segmenter.fit([emb], [support], encoder=_ENCODER, options=SegmentOptions())
+    seg = segmenter.classify(emb.embeddings[0], grid=emb.grid, pixels=emb.frames[0])
+    frame = emb.frames[0]
+    pm = pixel_map(frame, seg, frequencies=segmenter.frequencies, support=support)
+    return pm.labels.astype(np.int32)
+
+
 def _regionprops(class_map: np.ndarray, class_id: int) -> tuple[int, np.ndarray]:
     """The plain recipe: 8-connected ``label`` + ``regionprops`` -> (count, interior diameters)."""
     from skimage.measure import label, regionprops
@@ -265,6 +298,8 @@ def run_case(name: str, *, images: int, size: int, peer: bool, k: int = 5) -> li
             rng = np.random.default_rng([i, zlib.crc32(name.encode()), k])
             maps["peer_map"] = peer_pixel_map(image, chips, grid, k=k, rng=rng)
             rng = np.random.default_rng([i, zlib.crc32(name.encode()), k])  # same chips
+            maps["chiplab_map"] = chiplab_pixel_map(image, chips, grid, k=k, rng=rng)
+            rng = np.random.default_rng([i, zlib.crc32(name.encode()), k])  # same chips
             maps["ilastik_map"] = peer_pixel_map(
                 image, chips, grid, k=k, rng=rng, pixel_truth=class_map
             )
@@ -319,13 +354,16 @@ def run_moo3(*, peer: bool, k: int = 5, draws: int = 3) -> dict:
         }
     if peer:
         grid = ChipGrid.for_shape(real.image.shape, real.chip_size, real.offset)
-        for key, truth in (("peer_map", None), ("ilastik_map", labels)):
+        for key, truth in (("peer_map", None), ("ilastik_map", labels), ("chiplab_map", None)):
             counts = {m: [] for m in METHODS}
             for draw in range(draws):
                 rng = np.random.default_rng([draw, zlib.crc32(b"moo3"), k])
-                pmap = peer_pixel_map(
-                    real.image, real.chip_labels, grid, k=k, rng=rng, pixel_truth=truth
-                )
+                if key == "chiplab_map":
+                    pmap = chiplab_pixel_map(real.image, real.chip_labels, grid, k=k, rng=rng)
+                else:
+                    pmap = peer_pixel_map(
+                        real.image, real.chip_labels, grid, k=k, rng=rng, pixel_truth=truth
+                    )
                 for m in METHODS:
                     counts[m].append(_measure(pmap, 1, m)[0])
             out[f"{key}_counts"] = counts

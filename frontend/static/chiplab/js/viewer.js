@@ -15,9 +15,11 @@ export class Viewer {
    * @param {HTMLElement} host  element to fill
    * @param {{width:number,height:number,src:string,label?:string}} opts
    */
-  constructor(host, { width, height, src, label }) {
+  constructor(host, { width, height, src, label, pixelSize = null, pixelUnit = "" }) {
     this.W = width;
     this.H = height;
+    this.pixelSize = pixelSize; // physical size of one image pixel (pixelUnit), for the scale bar
+    this.pixelUnit = pixelUnit;
     this.scale = 1;
     this.tx = 0;
     this.ty = 0;
@@ -37,7 +39,12 @@ export class Viewer {
     const btn = (txt, title, fn, id) => h("button", { type: "button", class: "btn btn-icon", title,
       "aria-label": title, testid: id, onclick: fn }, txt);
     this.zoomLabel = h("span", { class: "zoom-label", testid: "zoom-label" }, "");
-    this.controls = h("div", { class: "viewer-controls" },
+    // Scale bar in the bar above the image (never over it): a round length at the current zoom.
+    this.scaleLine = h("span", { class: "scale-line" });
+    this.scaleText = h("span", {}, "");
+    this.scaleBar = h("span", { class: "scale-bar", testid: "scale-bar", hidden: !pixelSize },
+      this.scaleLine, this.scaleText);
+    this.controls = h("div", { class: "viewer-controls" }, this.scaleBar,
       btn("+", "Zoom in", () => this.zoomBy(1.5), "zoom-in"),
       btn("−", "Zoom out", () => this.zoomBy(1 / 1.5), "zoom-out"),
       btn("⤢", "Fit image", () => this.fit(), "zoom-fit"),
@@ -402,7 +409,29 @@ export class Viewer {
     d.tx = this.tx;
     d.ty = this.ty;
     this.zoomLabel.textContent = `${Math.round((this.scale / this.fitScale()) * 100)} %`;
+    if (this.pixelSize) {
+      const bar = scaleBarLength(this.pixelSize, this.pixelUnit, this.scale);
+      this.scaleLine.style.width = `${bar.px.toFixed(1)}px`;
+      this.scaleText.textContent = bar.label;
+      this.scaleBar.dataset.length = bar.value;
+      this.scaleBar.dataset.unit = bar.unit;
+    }
   }
+}
+
+const UNIT_STEPS = { pm: ["pm", "nm", 1e3], nm: ["nm", "µm", 1e3], "µm": ["µm", "mm", 1e3], um: ["µm", "mm", 1e3] };
+
+/** A scale bar of about 60–150 screen px: a 1, 2 or 5 × 10^n length at ``scale`` screen px
+ * per image pixel, in the image's unit (or the next larger one from 1000 on). */
+export function scaleBarLength(pixelSize, unit, scale, target = 90) {
+  const per = pixelSize / scale; // physical length of one screen px
+  const want = target * per;
+  const p10 = 10 ** Math.floor(Math.log10(want));
+  const value = [1, 2, 5, 10].map((m) => m * p10).find((v) => v >= want * 0.66) || 10 * p10;
+  const [small, large, factor] = UNIT_STEPS[unit] || [unit, unit, Infinity];
+  const shown = value >= factor ? [value / factor, large] : [value, small];
+  const label = `${Number(shown[0].toPrecision(3))} ${shown[1]}`;
+  return { px: value / per, value, unit, label };
 }
 
 /** A (cols × rows) canvas with one pixel per chip coloured by class (label −1 = transparent). */

@@ -144,7 +144,9 @@ export async function mount(ws, panel) {
     marker.title = `Suggested: ${suggestion} px`;
     const why = s.reason || s.explanation || (s.period_px ? `lattice period ≈ ${fmtNum(s.period_px)} px` : "");
     suggestBox.replaceChildren(
-      h("span", {}, "Suggested: ", h("strong", { testid: "suggested-size" }, `${suggestion} px`)),
+      h("span", {}, "Suggested: ", h("strong", { testid: "suggested-size" }, `${suggestion} px`),
+        s.grid ? h("span", { testid: "suggested-grid" }, ` (${s.grid[0]} × ${s.grid[1]} chips; `
+          + `${(s.uncovered_fraction * 100).toFixed(1)} % of the image outside the grid)`) : null),
       why ? h("span", { class: "muted small" }, ` — ${why}`) : null, " ",
       h("button", { type: "button", class: "btn btn-small", testid: "use-suggestion", onclick: () => {
         slider.value = clamped; number.value = clamped; say(""); redraw();

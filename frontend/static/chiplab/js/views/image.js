@@ -60,7 +60,8 @@ export async function render(root, { imageId, step }) {
   }
 
   const viewer = new Viewer(stage, { width: image.width, height: image.height,
-    src: api.images.previewUrl(image.id), label: `Micrograph ${image.original_filename}` });
+    src: api.images.previewUrl(image.id), label: `Micrograph ${image.original_filename}`,
+    pixelSize: image.pixel_size, pixelUnit: image.pixel_unit });
   viewer.ready.catch((e) => showError(e));
   const ws = createWorkspace({ image, dataset, viewer });
   await ws.load().catch((e) => showError(e, "Loading grids and classes"));
