@@ -292,8 +292,6 @@ def pixel_map(
     # between the best two classes, the confidence (the posterior for two classes, an upper
     # bound of it for more)
     Hc, Wc = R * grid.chip_size, C * grid.chip_size
-    labels = np.full((grid.height, grid.width), -1, np.int16)
-    confidence = np.zeros((grid.height, grid.width), np.float32)
     st = torch.from_numpy(np.ascontiguousarray(score.transpose(2, 0, 1), np.float32))[None]
     if K == 2:
         diff = F.interpolate(st[:, 1:] - st[:, :1], size=(Hc, Wc), mode="bilinear")[0, 0]
@@ -310,8 +308,18 @@ def pixel_map(
             second = torch.maximum(second, torch.minimum(best, up[j]))
             best = torch.maximum(best, up[j])
         margin = best.sub_(second)
-    labels[grid.covered] = np.asarray(classes, np.int16)[full.numpy()]
-    confidence[grid.covered] = torch.sigmoid_(margin).numpy()
+    ids = np.asarray(classes, np.int16)
+    full_np = full.numpy()
+    if not np.array_equal(ids, np.arange(K)):  # class ids other than 0..K-1
+        full_np = ids[full_np]
+    conf_np = torch.sigmoid_(margin).numpy()
+    if (Hc, Wc) == (grid.height, grid.width):  # the grid covers the frame: no copies
+        labels, confidence = full_np, conf_np
+    else:
+        labels = np.full((grid.height, grid.width), -1, np.int16)
+        confidence = np.zeros((grid.height, grid.width), np.float32)
+        labels[grid.covered] = full_np
+        confidence[grid.covered] = conf_np
     t_end = time.perf_counter()
     timings = {
         "features": round(t_feat - t0, 4),
