@@ -40,6 +40,7 @@ EXPORT_KINDS: dict[str, str] = {
     "chart.png": "image/png",
     "series.csv": "text/csv",  # time series only: every frame's table in one file
     "particles.csv": "text/csv",  # with object classes only: one line per particle
+    "profile.csv": "text/csv",  # class fractions per row band and per column band
 }
 
 

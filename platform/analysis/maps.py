@@ -5,6 +5,9 @@ For every frame the runner classifies, :func:`pixel_outputs` turns the chip segm
 - the full-resolution label map and per-pixel confidence (``workers.fewshot.pixels``), as a
   uint8 mask of class indices (:data:`exports.UNLABELLED` where the grid does not reach);
 - the map's class fractions, physical areas and confidence summary (``stats["pixels"]``);
+- class-fraction profiles down the rows and across the columns of the map, and the
+  interfaces where the dominant class changes (``stats["layers"]``, ``workers.fewshot.profiles``;
+  the ``profile.csv`` export);
 - for each class marked as objects (``kind == "objects"``: particles, precipitates, voids),
   its instances and their size distribution (``stats["objects"]``, ``workers.fewshot.objects``)
   and the particle table rows (the ``particles.csv`` export).
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from workers.fewshot import objects
+from workers.fewshot import objects, profiles
 from workers.fewshot.boundary import FrameSpectrum
 from workers.fewshot.pipeline import Segmentation
 from workers.fewshot.pixels import pixel_map
@@ -33,6 +36,8 @@ from .exports import UNLABELLED
 UNCERTAIN_BELOW = 0.75
 #: bootstrap resamples of the particle statistics
 OBJECT_BOOTSTRAP = 1000
+#: at most this many bands per profile (the band is the image side / this, rounded up)
+PROFILE_BANDS = 256
 
 
 @dataclass
@@ -68,7 +73,10 @@ def pixel_outputs(
     pm = pixel_map(frame, seg, frequencies=frequencies, support=support, spectrum=spectrum)
     t = time.perf_counter()
     mask = np.where(pm.labels < 0, UNLABELLED, pm.labels).astype(np.uint8)
-    stats = {"pixels": pixel_stats(pm.labels, pm.confidence, len(classes), pixel_size, pixel_unit)}
+    stats = {
+        "pixels": pixel_stats(pm.labels, pm.confidence, len(classes), pixel_size, pixel_unit),
+        "layers": layer_stats(pm.labels, len(classes), pixel_size, pixel_unit),
+    }
     timings = {"pixels": sum(pm.timings.values())}
     particles: list[dict] = []
     found = {}
@@ -97,6 +105,45 @@ def pixel_outputs(
         stats["objects"] = found
     timings["objects"] = time.perf_counter() - t
     return PixelOutputs(mask, pm.confidence, stats, particles, timings)
+
+
+def layer_stats(
+    labels: np.ndarray, n_classes: int, pixel_size: float | None, pixel_unit: str | None
+) -> dict:
+    """Class-fraction profiles down the rows ("y") and across the columns ("x") of a pixel map,
+    each with the interfaces where its dominant class changes and its purity (the mean share
+    of a band's dominant class); ``main_axis`` is the purer one: the axis that crosses the
+    layers (horizontal layers give pure row bands and mixed column bands)."""
+    out: dict = {}
+    for axis, n in (("y", labels.shape[0]), ("x", labels.shape[1])):
+        band = max(1, -(-n // PROFILE_BANDS))
+        prof = profiles.class_profile(labels, n_classes, axis=axis, band=band)
+        out[axis] = {
+            **prof.to_dict(pixel_size=pixel_size, pixel_unit=pixel_unit),
+            "interfaces": profiles.interfaces(prof, pixel_size=pixel_size, pixel_unit=pixel_unit),
+            "purity": float(np.nanmean(prof.fractions.max(1)))
+            if np.isfinite(prof.fractions).any()
+            else 0.0,
+        }
+    out["main_axis"] = max(("y", "x"), key=lambda a: out[a]["purity"])
+    return out
+
+
+def profile_csv(layers: dict, classes: list[dict]) -> str:
+    """Both profiles as one table: axis, band centre (px and the image's unit), fractions."""
+    names = [c["name"] for c in classes]
+    buf = io.StringIO()
+    unit = layers["y"].get("unit")
+    header = ["axis", "position_px", *([f"position_{unit}"] if unit else []), *names]
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for axis in ("y", "x"):
+        prof = layers[axis]
+        for i, pos in enumerate(prof["positions_px"]):
+            phys = [prof["positions"][i]] if unit else []
+            fr = ["" if v is None else v for v in prof["fractions"][i]]
+            writer.writerow([axis, pos, *phys, *fr])
+    return buf.getvalue()
 
 
 def pixel_stats(

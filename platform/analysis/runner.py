@@ -600,6 +600,8 @@ def _save(
     }
     if "objects" in stats:
         blobs["particles.csv"] = maps.particles_csv(pixels.particles, provenance=prov).encode()
+    if "layers" in stats:
+        blobs["profile.csv"] = maps.profile_csv(stats["layers"], classes).encode()
     t = clock.add("exports", t)
     arrays = artefacts.npz_bytes(
         labels=result.labels.astype(np.int16), probs=result.probs, confidence=result.confidence

@@ -26,6 +26,7 @@ from tests.analysis.helpers import (
     vote_truth,
 )
 from tests.factories import MembershipFactory
+from workers.fewshot.profiles import class_profile, interfaces
 
 pytestmark = pytest.mark.django_db
 JOBS = "/api/segmentation-jobs/"
@@ -420,6 +421,18 @@ def test_exports_open_and_agree_with_the_json(finished):
         assert "STO" in tif.ome_metadata and 'PhysicalSizeX="0.0325"' in tif.ome_metadata
     pixel_map = client.get(f"/api/segmentation-results/{result.pk}/").json()["pixel_map"]
     assert pixel_map["counts"] == np.bincount(mask.ravel(), minlength=3).tolist()
+    # layers: the interfaces down the rows are the truth's, within a quarter chip (8 px)
+    layers = client.get(f"/api/segmentation-results/{result.pk}/").json()["stats"]["layers"]
+    assert layers["main_axis"] == "y"  # the simulated layers are horizontal
+    truth = interfaces(class_profile(finished["sim"].truth, 3, axis="y"))
+    found = layers["y"]["interfaces"]
+    assert [i["between"] for i in found] == [t["between"] for t in truth]
+    for f, t in zip(found, truth, strict=True):
+        assert abs(f["position_px"] - t["position_px"]) <= 8, (f, t)
+        assert f["position"] == pytest.approx(f["position_px"] * 0.0325) and f["unit"] == "nm"
+    rows = list(csv.DictReader(io.StringIO(get("profile.csv").decode())))
+    assert len(rows) == len(layers["y"]["positions_px"]) + len(layers["x"]["positions_px"])
+    assert {"axis", "position_px", "position_nm", "STO", "Ge", "vacuum"} <= set(rows[0])
     with PILImage.open(io.BytesIO(get("confidence.png"))) as img:
         confidence = np.asarray(img) / 255.0
     assert confidence.shape == (256, 256)

@@ -95,6 +95,13 @@ def test_upload_grid_support_segment_export_history(
     expect(page.get_by_test_id("error-bar").first).to_be_attached()
     expect(page.get_by_test_id("stats-table")).to_contain_text("nm²")
     page.shot("segmented")
+    # layers: the profile down the rows with the two interfaces of the simulated stack, in nm
+    expect(page.get_by_test_id("profile-axis-y")).to_be_checked()
+    expect(page.get_by_test_id("interface")).to_have_count(2)
+    expect(page.get_by_test_id("interface").first).to_contain_text(" nm")
+    expect(page.get_by_test_id("profile-line")).to_have_count(3)
+    page.get_by_test_id("layers").scroll_into_view_if_needed()
+    page.shot("layers")
     page.get_by_test_id("chart-bar").nth(1).hover()
     expect(page.get_by_test_id("chart-tooltip")).to_contain_text("chips")
     page.locator("label", has=page.get_by_test_id("view-confidence")).click()

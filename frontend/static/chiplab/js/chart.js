@@ -146,3 +146,50 @@ export function histogramChart(dist, { colour = "#0072b2", title = "Size distrib
     "font-size": 9.5, fill: "#5f6b7a" }, "particles"));
   return h("div", { class: "chart-box" }, svg, tip);
 }
+
+/**
+ * SVG line chart of class fractions along one axis of the pixel map (a layer profile), with the
+ * interfaces as dashed lines. ``prof``: the result's ``stats.layers.y|x``.
+ * @param {{positions_px:number[], positions?:number[], unit?:string, fractions:(number|null)[][],
+ *          interfaces:{position_px:number}[]}} prof
+ * @param {{name:string, colour:string}[]} classes
+ */
+export function profileChart(prof, classes, { title = "Class fractions along the image" } = {}) {
+  const W = 320, H = 190, m = { l: 38, r: 8, t: 10, b: 40 };
+  const iw = W - m.l - m.r, ih = H - m.t - m.b;
+  const physical = Array.isArray(prof.positions) && prof.unit;
+  const pos = physical ? prof.positions : prof.positions_px;
+  const scale = physical ? prof.positions[0] / (prof.positions_px[0] || 1) : 1;
+  const lo = 0, hi = Math.max(1e-9, pos[pos.length - 1] + (pos.length > 1 ? (pos[1] - pos[0]) / 2 : 1));
+  const x = (v) => m.l + ((v - lo) / (hi - lo)) * iw;
+  const y = (v) => m.t + ih - v * ih;
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", testid: "profile-chart",
+    "aria-label": `${title}: ${prof.interfaces.length} interface${prof.interfaces.length === 1 ? "" : "s"}` });
+  svg.append(s("title", {}, title));
+  for (const v of [0, 0.5, 1]) {
+    svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: v === 0 ? "#8a94a3" : "#e3e7ec" }));
+    svg.append(s("text", { x: m.l - 5, y: y(v) + 3.5, "text-anchor": "end", "font-size": 9.5, fill: "#5f6b7a" }, `${v * 100}%`));
+  }
+  classes.forEach((c, k) => {
+    let d = "";
+    prof.fractions.forEach((row, i) => {
+      const v = row[k];
+      if (v === null || v === undefined) return;
+      d += `${d && prof.fractions[i - 1] && prof.fractions[i - 1][k] !== null ? "L" : "M"}${x(pos[i]).toFixed(1)},${y(v).toFixed(1)}`;
+    });
+    svg.append(s("path", { d, fill: "none", stroke: c.colour, "stroke-width": 1.6, testid: "profile-line", "data-class": c.name },
+      s("title", {}, c.name)));
+  });
+  for (const it of prof.interfaces) {
+    const v = it.position_px * scale;
+    svg.append(s("line", { x1: x(v), x2: x(v), y1: m.t, y2: y(0), stroke: "#1f2933", "stroke-dasharray": "3 2",
+      testid: "profile-interface" }));
+  }
+  [lo, (lo + hi) / 2, hi].forEach((v, i) => {
+    svg.append(s("text", { x: x(v), y: H - m.b + 13, "text-anchor": ["start", "middle", "end"][i], "font-size": 9.5,
+      fill: "#5f6b7a" }, fmtNum(v, 3)));
+  });
+  svg.append(s("text", { x: m.l + iw / 2, y: H - 6, "text-anchor": "middle", "font-size": 10, fill: "#1f2933" },
+    `position (${physical ? prof.unit : "px"})`));
+  return h("div", { class: "chart-box" }, svg);
+}

@@ -2,7 +2,7 @@
 // map (drawn client-side from the label grid), confidence views, fraction chart with error bars,
 // statistics table, objects (count and size histogram) and exports.
 import * as api from "../api.js";
-import { fractionChart, histogramChart } from "../chart.js";
+import { fractionChart, histogramChart, profileChart } from "../chart.js";
 import { state } from "../state.js";
 import { h, append, errorBox, fmtDate, fmtNum, fmtPct, hexToRgb, showError, sleep, toast } from "../ui.js";
 import { confidenceCanvas, labelsCanvas } from "../viewer.js";
@@ -10,7 +10,8 @@ import { confidenceCanvas, labelsCanvas } from "../viewer.js";
 const EXPORTS = [
   ["overlay.png", "Overlay PNG"], ["mask.png", "Mask PNG"], ["confidence.png", "Confidence PNG"],
   ["mask.ome.tif", "OME-TIFF mask"], ["chart.svg", "Chart SVG"], ["chart.png", "Chart PNG"],
-  ["counts.csv", "Counts CSV"], ["particles.csv", "Particles CSV"], ["result.json", "Result JSON"],
+  ["counts.csv", "Counts CSV"], ["particles.csv", "Particles CSV"], ["profile.csv", "Profile CSV"],
+  ["result.json", "Result JSON"],
   ["series.csv", "Series CSV"],
 ];
 
@@ -515,7 +516,7 @@ export async function mount(ws, panel) {
 
   async function drawOverlay() {
     if (!result) return;
-    if (mode === "off") { viewer.setOverlay(null); return; }
+    if (mode === "off") { viewer.showGrid = true; viewer.setOverlay(null); return; }
     const r = result, m = mode;
     overlays[m] ||= overlaySource(r, m);
     let source;
@@ -526,6 +527,7 @@ export async function mount(ws, panel) {
       source = await overlaySource({ ...r, pixel_map: null }, m);
     }
     if (disposed || r !== result || m !== mode) return;
+    viewer.showGrid = !source.image; // grid lines would hide the pixel map's edges
     viewer.setOverlay({ ...source, opacity });
   }
 
@@ -579,6 +581,38 @@ export async function mount(ws, panel) {
         `at ${sizes} chips ${over.join(", ")} move${over.length === 1 ? "s" : ""} by more than the interval `
         + `(up to ${(worst[0] * 100).toFixed(1)} points). Report the chip size with these fractions, or compare sizes.`)
       : `At ${sizes} chips the fractions move by at most ${(worst[0] * 100).toFixed(1)} points, within the intervals.`);
+  }
+
+  /** Layers: the class-fraction profile across the layers (down the rows or across the
+   * columns, the purer one first) with the interfaces, when the map has any. */
+  function layersBox(r) {
+    const layers = (r.stats || {}).layers;
+    if (!layers || !(layers.y.interfaces.length || layers.x.interfaces.length)) return "";
+    const classes = r.classes.map((c) => ({ name: c.name, colour: colourOf(c) }));
+    let axis = layers.main_axis || "y";
+    const body = h("div", {});
+    const render = () => {
+      const prof = layers[axis];
+      const unit = prof.unit || "px";
+      const at = (it) => (prof.unit ? it.position : it.position_px);
+      const width = (it) => (prof.unit ? it.width : it.width_px);
+      body.replaceChildren(profileChart(prof, classes, {
+        title: `Class fractions ${axis === "y" ? "down the rows" : "across the columns"}` }),
+      prof.interfaces.length
+        ? h("ul", { class: "small plain-list" }, prof.interfaces.map((it) => h("li", { testid: "interface" },
+          `${classes[it.between[0]].name} | ${classes[it.between[1]].name} at ${fmtNum(at(it), 4)} ${unit}`,
+          width(it) !== null && width(it) !== undefined ? ` (10–90 % transition ${fmtNum(width(it), 3)} ${unit})` : "")))
+        : h("p", { class: "small muted" }, "No interface along this direction."));
+    };
+    const pickAxis = (value, label) => h("label", {},
+      h("input", { type: "radio", name: "profile-axis", value, checked: axis === value, testid: `profile-axis-${value}`,
+        onchange: () => { axis = value; render(); } }), h("span", {}, label));
+    render();
+    return h("div", { testid: "layers" }, h("h3", {}, "Layers and interfaces"),
+      h("div", { class: "seg-controls" }, h("span", {}, "Along"),
+        h("div", { class: "segmented", role: "radiogroup", "aria-label": "Profile direction" },
+          pickAxis("y", "rows ↓"), pickAxis("x", "columns →"))),
+      body);
   }
 
   /** Count, density and size distribution of each class marked as objects. */
@@ -698,6 +732,7 @@ export async function mount(ws, panel) {
       pixelNote,
       areaNote || "",
       objectsBox(r, level),
+      layersBox(r),
       h("h3", {}, "Export"),
       h("div", { class: "exports", testid: "exports" }, EXPORTS.filter(([kind]) => hasExport(r, kind, frameResults.length))
         .map(([kind, label]) => h("a", { class: "btn btn-small", href: api.analysis.exportUrl(r.id, kind), download: "",
@@ -711,6 +746,7 @@ export async function mount(ws, panel) {
     delete viewer.canvas.dataset.frame;
     viewer.setSource(api.images.previewUrl(image.id)).catch(() => {}); // labelling uses frame 0
     viewer.setOverlay(null);
+    viewer.showGrid = true;
     viewer.setChips([]);
     delete viewer.canvas.dataset.overlay;
   };

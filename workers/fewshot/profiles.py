@@ -1,0 +1,152 @@
+"""Layers and interfaces: class-fraction profiles across a pixel map and where classes meet.
+
+A thin film, a multilayer or an interface is read across the layers: for each row (or
+column) band of the label map, the share of each class; an interface is where the dominant
+class changes, placed where the two classes' fractions cross (linear interpolation between
+band centres), in nm when the image is calibrated.
+
+``class_profile(labels, n_classes, axis="y", band=1)``: positions (band centres, px) and
+fractions (bands, K) over covered pixels (label >= 0); bands with no covered pixel are NaN.
+``interfaces(profile, min_run=...)``: the crossings, each with the two classes, the position
+(px and, when calibrated, nm) and the width of the transition (10-90 % of the fraction
+change, a measure of roughness or blur), ignoring runs of a dominant class shorter than
+``min_run`` bands (noise).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+__all__ = ["Profile", "class_profile", "interfaces"]
+
+MAX_BAND = 4096
+
+
+@dataclass
+class Profile:
+    """axis "y" (position down the image: one value per row band) or "x" (per column band);
+    positions (n,) px at band centres; fractions (n, K); covered (n,) pixels per band."""
+
+    axis: str
+    band: int
+    positions: np.ndarray
+    fractions: np.ndarray
+    covered: np.ndarray
+
+    def to_dict(self, *, pixel_size: float | None = None, pixel_unit: str | None = None) -> dict:
+        """JSON-ready: NaN bands as null; positions also in the image's unit when calibrated."""
+        out = {
+            "axis": self.axis,
+            "band_px": self.band,
+            "positions_px": [float(p) for p in self.positions],
+            "fractions": [
+                [None if not math.isfinite(v) else round(float(v), 5) for v in row]
+                for row in self.fractions
+            ],
+        }
+        if pixel_size:
+            out["positions"] = [float(p) * float(pixel_size) for p in self.positions]
+            out["unit"] = pixel_unit or "px"
+        return out
+
+
+def class_profile(labels: np.ndarray, n_classes: int, *, axis: str = "y", band: int = 1) -> Profile:
+    """Class fractions per row band (axis "y") or column band (axis "x") of ``labels`` (H, W)
+    int class ids 0..n_classes-1, -1 = not covered; ``band`` rows/columns per value (1..4096)."""
+    lab = np.asarray(labels)
+    if lab.ndim != 2 or lab.size == 0:
+        raise ValueError(f"labels must be a non-empty (H, W) map, got shape {lab.shape}")
+    if axis not in ("y", "x"):
+        raise ValueError(f'axis must be "y" (rows) or "x" (columns), got {axis!r}')
+    if not 1 <= int(band) <= MAX_BAND:
+        raise ValueError(f"band must be 1 to {MAX_BAND} px, got {band}")
+    if not 1 <= int(n_classes) <= 256:
+        raise ValueError(f"n_classes must be 1 to 256, got {n_classes}")
+    band = int(band)
+    lab = lab if axis == "y" else lab.T
+    n = lab.shape[0]
+    edges = np.arange(0, n, band)
+    bands = np.repeat(np.arange(edges.size), band)[:n]
+    ok = (lab >= 0) & (lab < n_classes)
+    rows = np.broadcast_to(bands[:, None], lab.shape)[ok]
+    counts = np.bincount(rows * n_classes + lab[ok], minlength=edges.size * n_classes)
+    counts = counts.reshape(edges.size, n_classes).astype(np.float64)
+    covered = counts.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fractions = counts / covered[:, None]
+    ends = np.minimum(edges + band, n)
+    positions = (edges + ends - 1) / 2.0
+    return Profile(axis, band, positions, fractions, covered.astype(np.int64))
+
+
+def interfaces(
+    profile: Profile,
+    *,
+    min_run: int = 3,
+    pixel_size: float | None = None,
+    pixel_unit: str | None = None,
+) -> list[dict]:
+    """Where the dominant class changes along the profile (runs shorter than ``min_run``
+    bands are absorbed by their neighbours): [{between: [a, b], position_px, width_px,
+    position / width in the image's unit when calibrated}], in order along the axis."""
+    f = profile.fractions
+    valid = np.isfinite(f).all(1)
+    if valid.sum() < 2:
+        return []
+    idx = np.flatnonzero(valid)
+    dom = f[idx].argmax(1)
+    # runs of one dominant class; short runs (noise) take their left neighbour's class
+    runs = _runs(dom)
+    while len(runs) > 1 and min(r[2] - r[1] for r in runs) < min_run:
+        i = min(range(len(runs)), key=lambda j: runs[j][2] - runs[j][1])
+        k = i - 1 if i > 0 else i + 1
+        dom[runs[i][1] : runs[i][2]] = runs[k][0]
+        runs = _runs(dom)
+    out = []
+    for (a, _, end_a), (b, start_b, _) in pairwise(runs):
+        lo, hi = idx[end_a - 1], idx[start_b]
+        span = idx[max(0, end_a - 1 - 2 * min_run) : min(len(idx), start_b + 1 + 2 * min_run)]
+        pos = _crossing(profile.positions, f[:, a] - f[:, b], lo, hi)
+        width = _transition_width(profile.positions[span], f[span, b] - f[span, a])
+        item = {"between": [int(a), int(b)], "position_px": pos, "width_px": width}
+        if pixel_size:
+            item["position"] = pos * float(pixel_size)
+            item["width"] = None if width is None else width * float(pixel_size)
+            item["unit"] = pixel_unit or "px"
+        out.append(item)
+    return out
+
+
+def _runs(dom: np.ndarray) -> list[tuple[int, int, int]]:
+    """(class, start, end) of each run of equal values."""
+    change = np.flatnonzero(np.diff(dom)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [dom.size]])
+    return [(int(dom[s]), int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
+
+
+def _crossing(pos: np.ndarray, diff: np.ndarray, lo: int, hi: int) -> float:
+    """Position between band ``lo`` (diff > 0 side) and ``hi`` where ``diff`` crosses 0."""
+    d0, d1 = float(diff[lo]), float(diff[hi])
+    if not (math.isfinite(d0) and math.isfinite(d1)) or d0 == d1:
+        return float((pos[lo] + pos[hi]) / 2)
+    t = min(max(d0 / (d0 - d1), 0.0), 1.0)
+    return float(pos[lo] + t * (pos[hi] - pos[lo]))
+
+
+def _transition_width(pos: np.ndarray, rise: np.ndarray) -> float | None:
+    """10-90 % width of a rising difference ``rise`` (from -1 towards +1) over ``pos``."""
+    if rise.size < 3:
+        return None
+    lo_v, hi_v = float(rise.min()), float(rise.max())
+    if hi_v - lo_v < 0.2:
+        return None
+
+    def first(q: float) -> float:
+        return float(pos[np.flatnonzero(rise >= lo_v + q * (hi_v - lo_v))[0]])
+
+    return abs(first(0.9) - first(0.1))
