@@ -205,10 +205,59 @@ def _png(
 
 
 def overlay_png(
-    preview: np.ndarray, mask: np.ndarray, classes: Sequence[dict], *, alpha: float = 0.45
+    preview: np.ndarray,
+    mask: np.ndarray,
+    classes: Sequence[dict],
+    *,
+    alpha: float = 0.45,
+    pixel_size: float | None = None,
+    pixel_unit: str | None = None,
 ) -> bytes:
-    """The coloured overlay (see :func:`overlay_rgb`) as PNG bytes."""
-    return _png(overlay_rgb(preview, mask, classes, alpha=alpha))
+    """The coloured overlay (see :func:`overlay_rgb`) as PNG bytes, with a footer under the
+    image: a scale bar when calibrated (``pixel_size`` per pixel of the original, whose width
+    is ``mask``'s) and the class legend."""
+    rgb = overlay_rgb(preview, mask, classes, alpha=alpha)
+    per_px = pixel_size * mask.shape[1] / rgb.shape[1] if pixel_size else None
+    return _png(_with_footer(rgb, classes, per_px, pixel_unit))
+
+
+def scale_bar(width_px: int, per_px: float, unit: str | None) -> tuple[float, str]:
+    """A 1, 2 or 5 x 10^n length of about a fifth of ``width_px`` pixels of ``per_px`` each:
+    (length in px, label)."""
+    want = width_px * per_px / 5
+    p10 = 10 ** math.floor(math.log10(want))
+    value = next(m * p10 for m in (1, 2, 5, 10) if m * p10 >= want * 0.6)
+    label = f"{value:g} {unit or 'px'}"
+    return value / per_px, label
+
+
+def _with_footer(
+    rgb: np.ndarray, classes: Sequence[dict], per_px: float | None, unit: str | None
+) -> np.ndarray:
+    """``rgb`` with a white band below: scale bar (when ``per_px``) and the class legend."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    h, w = rgb.shape[:2]
+    size = int(min(max(12, w / 60), 48))
+    band = int(size * 2.2)
+    img = Image.new("RGB", (w, h + band), (255, 255, 255))
+    img.paste(Image.fromarray(np.ascontiguousarray(rgb)), (0, 0))
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=size)
+    x, y = size // 2, h + band // 2
+    if per_px:
+        length, label = scale_bar(w, per_px, unit)
+        draw.rectangle([x, y - size // 6, x + length, y + size // 6], fill=(0, 0, 0))
+        draw.text((x + length + size // 3, y), label, fill=(0, 0, 0), font=font, anchor="lm")
+        x += int(length + size // 3 + draw.textlength(label, font=font) + size)
+    for c in classes:
+        draw.rectangle(
+            [x, y - size // 2, x + size, y + size // 2], fill=hex_to_rgb(c.get("colour", ""))
+        )
+        name = str(c.get("name", ""))
+        draw.text((x + int(size * 1.3), y), name, fill=(0, 0, 0), font=font, anchor="lm")
+        x += int(size * 1.3 + draw.textlength(name, font=font) + size)
+    return np.asarray(img)
 
 
 def _palette(classes: Sequence[dict]) -> list[tuple[int, int, int]]:

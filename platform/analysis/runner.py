@@ -582,7 +582,13 @@ def _save(
     )
     title = f"{image.original_filename}" + (f" (frame {frame})" if image.frames > 1 else "")
     blobs = {
-        "overlay.png": exports.overlay_png(images.preview(image, frame), pixels.mask, classes),
+        "overlay.png": exports.overlay_png(
+            images.preview(image, frame),
+            pixels.mask,
+            classes,
+            pixel_size=image.pixel_size,
+            pixel_unit=image.pixel_unit or None,
+        ),
         "mask.png": exports.mask_png(pixels.mask, classes, **geometry, provenance=prov),
         "confidence.png": exports.confidence_png(pixels.confidence),
         "mask.ome.tif": exports.mask_ome_tiff(

@@ -84,8 +84,28 @@ def test_overlay_blends_class_colours_at_known_pixels():
     assert tuple(rgb[6, 3]) == (50, 50, 178)  # chip (1, 0): vacuum blue
     assert tuple(rgb[0, 0]) == (100, 100, 100)  # margin stays grey
     png = exports.overlay_png(preview, MASK, CLASSES, alpha=0.5)
-    with Image.open(io.BytesIO(png)) as img:
-        assert img.mode == "RGB" and np.array_equal(np.asarray(img), rgb)
+    with Image.open(io.BytesIO(png)) as img:  # the overlay, then a footer with the legend
+        assert img.mode == "RGB" and np.array_equal(np.asarray(img)[:10], rgb)
+
+
+def test_overlay_png_footer_has_the_legend_and_a_scale_bar_when_calibrated():
+    mask = np.zeros((200, 300), np.uint8)
+    mask[:, 150:] = 1
+    preview = np.full((200, 300), 100, np.uint8)
+    plain = exports.overlay_png(preview, mask, CLASSES[:2])
+    scaled = exports.overlay_png(preview, mask, CLASSES[:2], pixel_size=0.5, pixel_unit="nm")
+    for data in (plain, scaled):
+        with Image.open(io.BytesIO(data)) as img:
+            footer = np.asarray(img)[200:]
+        assert footer.shape[0] >= 20 and footer.shape[1] == 300
+        colours = {tuple(p) for p in footer.reshape(-1, 3)}
+        assert (255, 0, 0) in colours and (0, 255, 0) in colours  # STO and Ge swatches
+    with Image.open(io.BytesIO(scaled)) as img:
+        footer = np.asarray(img)[200:]
+    black = (footer == 0).all(-1)
+    length, label = exports.scale_bar(300, 0.5, "nm")
+    assert label == "20 nm" and length == 40  # a fifth of 150 nm, rounded to 1-2-5
+    assert black[:, :60].sum(1).max() >= length - 1  # the bar, drawn at the left
 
 
 def test_overlay_samples_the_mask_onto_a_downscaled_preview():
