@@ -408,6 +408,21 @@ def counts_rows(stats: dict, classes: Sequence[dict]) -> list[dict]:
     return rows
 
 
+#: a spreadsheet treats a cell starting with one of these as a formula
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A value safe to open in a spreadsheet: text that would start a formula (a class named
+    "=HYPERLINK(...)") is prefixed with a quote (OWASP CSV injection); numbers pass as they
+    are, None becomes an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def counts_csv(
     stats: dict,
     classes: Sequence[dict],
@@ -428,7 +443,7 @@ def counts_csv(
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        values = {k: ("" if v is None else v) for k, v in row.items()} | source
+        values = {k: csv_cell(v) for k, v in (row | source).items()}
         if frame is not None:
             values["frame"] = frame
         writer.writerow(values)

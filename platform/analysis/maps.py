@@ -30,7 +30,7 @@ from workers.fewshot.boundary import FrameSpectrum
 from workers.fewshot.pipeline import Segmentation
 from workers.fewshot.pixels import pixel_map
 
-from .exports import UNLABELLED
+from .exports import UNLABELLED, csv_cell
 
 #: a pixel below this confidence counts as uncertain in the summary
 UNCERTAIN_BELOW = 0.75
@@ -134,7 +134,7 @@ def profile_csv(layers: dict, classes: list[dict]) -> str:
     names = [c["name"] for c in classes]
     buf = io.StringIO()
     unit = layers["y"].get("unit")
-    header = ["axis", "position_px", *([f"position_{unit}"] if unit else []), *names]
+    header = ["axis", "position_px", *([f"position_{unit}"] if unit else []), *map(csv_cell, names)]
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     for axis in ("y", "x"):
@@ -188,5 +188,5 @@ def particles_csv(rows: list[dict], *, provenance: dict | None = None) -> str:
     writer = csv.DictWriter(buf, fieldnames=[*header, *extra], lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({**{k: "" if v is None else v for k, v in row.items()}, **extra})
+        writer.writerow({k: csv_cell(v) for k, v in {**row, **extra}.items()})
     return buf.getvalue()

@@ -254,3 +254,17 @@ def test_overlay_of_a_large_mask_is_its_nearest_pixel_subsample():
     off = nearest == exports.UNLABELLED
     np.testing.assert_array_equal(rgb[~off], colours[nearest[~off]])
     np.testing.assert_array_equal(rgb[off], np.repeat(preview[off][:, None], 3, 1))
+
+
+def test_csv_cells_that_would_be_spreadsheet_formulas_are_quoted():
+    """A class named like a formula cannot run in the spreadsheet that opens the table."""
+    classes = [
+        {"id": "a", "name": '=HYPERLINK("http://x","y")', "colour": "#ff0000"},
+        {"id": "b", "name": "+1", "colour": "#00ff00"},
+        {"id": "c", "name": "-2 nm layer", "colour": "#0000ff"},
+    ]
+    text = exports.counts_csv(STATS, classes)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["class"] for r in rows] == ['\'=HYPERLINK("http://x","y")', "'+1", "'-2 nm layer"]
+    assert exports.csv_cell(-0.5) == -0.5 and exports.csv_cell(None) == ""
+    assert [float(r["fraction"]) for r in rows] == pytest.approx(STATS["fractions"])

@@ -148,3 +148,16 @@ def test_without_frequencies_the_chip_map_decides_what_pixels_cannot_tell():
     seg = _segmentation(truth, grid)
     pm = pixel_map(image, seg, frequencies=None, support={0: [(0, 0)], 1: [(0, 4)]})
     assert (pm.labels == truth).mean() > 0.9
+
+
+def test_chip_vote_takes_each_chips_majority_and_ignores_uncovered_pixels():
+    from workers.fewshot.chipping import ChipGrid
+    from workers.fewshot.pixels import chip_vote
+
+    grid = ChipGrid.for_shape((9, 12), 4, (1, 0))  # 2 x 3 chips, a top row uncovered
+    labels = np.full((9, 12), -1, np.int16)
+    labels[1:9, :] = 0
+    labels[1:4, 4:8] = 2  # 12 of the 16 pixels of chip (0, 1)
+    labels[5:9, 8:12] = -1  # chip (1, 2): nothing covered -> its fallback
+    fallback = np.array([[1, 1, 1], [1, 1, 2]])
+    np.testing.assert_array_equal(chip_vote(labels, grid, fallback), [[0, 2, 0], [0, 0, 2]])

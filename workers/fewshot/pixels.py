@@ -55,7 +55,7 @@ from workers.fewshot.chipping import ChipGrid
 if TYPE_CHECKING:
     from workers.fewshot.pipeline import Segmentation
 
-__all__ = ["PixelConfig", "PixelMap", "pixel_features", "pixel_map"]
+__all__ = ["PixelConfig", "PixelMap", "chip_vote", "pixel_features", "pixel_map"]
 
 Support = dict[int, list[tuple[int, int]]]
 
@@ -328,3 +328,20 @@ def pixel_map(
         "total": round(t_end - t0, 4),
     }
     return PixelMap(labels, confidence, classes, timings)
+
+
+def chip_vote(labels: np.ndarray, grid: ChipGrid, fallback: np.ndarray) -> np.ndarray:
+    """Each chip's majority class in a pixel map (H, W) (-1 = uncovered, ignored); a chip
+    with no covered pixel keeps ``fallback`` (rows, cols)."""
+    region = np.asarray(labels)[grid.covered]
+    s = grid.chip_size
+    cells = region.reshape(grid.rows, s, grid.cols, s).transpose(0, 2, 1, 3)
+    cells = cells.reshape(grid.rows * grid.cols, s * s).astype(np.int64)
+    k = int(max(cells.max(initial=-1), np.max(fallback, initial=0))) + 2
+    counts = np.zeros((cells.shape[0], k), np.int64)
+    rows = np.repeat(np.arange(cells.shape[0]), s * s)
+    np.add.at(counts, (rows, cells.ravel() + 1), 1)
+    counts[:, 0] = 0  # uncovered pixels do not vote
+    best = counts.argmax(1) - 1
+    out = np.where(counts.max(1) > 0, best, np.asarray(fallback).ravel())
+    return out.reshape(grid.rows, grid.cols)

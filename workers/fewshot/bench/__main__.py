@@ -107,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="engine without the boundary refinement (SegmentOptions.boundary=None)",
     )
+    p.add_argument(
+        "--pixel-vote",
+        action="store_true",
+        help="also run each encoder with chip labels by majority of its pixel map (name+px)",
+    )
     p.add_argument("--no-speed", action="store_true", help="skip the speed section")
     p.add_argument(
         "--no-uncertainty",
@@ -148,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     methods = [
         EncoderMethod(n, e, seed=a.seed, boundary=not a.no_boundary) for n, e in encoders.items()
     ]
+    if a.pixel_vote:
+        methods += [
+            EncoderMethod(f"{n}+px", e, seed=a.seed, boundary=not a.no_boundary, pixel_vote=True)
+            for n, e in encoders.items()
+        ]
     if not a.no_peer:
         methods.append(PixelForestPeer(PeerConfig(seed=a.seed)))
     if not methods:
