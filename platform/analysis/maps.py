@@ -69,8 +69,11 @@ def pixel_outputs(
     """The pixel map of one frame (``frame``: normalised pixels the grid cuts) and its objects.
 
     classes: the job's class table (index order) with each class's ``kind``; intensity: the
-    original frame (mean intensity per particle, in the file's units)."""
-    pm = pixel_map(frame, seg, frequencies=frequencies, support=support, spectrum=spectrum)
+    original frame (mean intensity per particle, in the file's units). The segmentation's own
+    pixel map is used when it has one (the core's pixel vote), else it is made here."""
+    pm = seg.pixel_map or pixel_map(
+        frame, seg, frequencies=frequencies, support=support, spectrum=spectrum
+    )
     t = time.perf_counter()
     mask = np.where(pm.labels < 0, UNLABELLED, pm.labels).astype(np.uint8)
     stats = {

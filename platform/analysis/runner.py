@@ -42,9 +42,9 @@ log = logging.getLogger(__name__)
 
 
 def options_from_params(params: dict) -> SegmentOptions:
-    """The core's options for a job's params; a job from before boundary refinement or group
-    weighting (no "boundary" / "weighting" param) re-runs without them, as it first ran (new
-    jobs record both)."""
+    """The core's options for a job's params; a job from before boundary refinement, group
+    weighting or the pixel vote (no "boundary" / "weighting" / "pixel_vote" param) re-runs
+    without them, as it first ran (new jobs record all three)."""
     return SegmentOptions(
         temperature=params.get("temperature", "encoder"),
         refine=bool(params.get("refine", False)),
@@ -53,6 +53,7 @@ def options_from_params(params: dict) -> SegmentOptions:
         seed=int(params.get("seed", 0)),
         boundary=BoundaryConfig() if params.get("boundary", False) else None,
         weighting="loo" if params.get("weighting", False) else None,
+        pixel_vote=bool(params.get("pixel_vote", False)),
     )
 
 
@@ -384,7 +385,8 @@ class _Images:
             self.clock.add("save", t)
         else:
             self.clock.add("load", t)
-        frames = self.frames(image) if self.options.boundary is not None else None
+        opts = self.options
+        frames = self.frames(image) if opts.boundary is not None or opts.pixel_vote else None
         grid = ChipGrid.for_shape((image.height, image.width), size, offset)
         self._embedded[key] = Embedded(frames, grid, emb)
         return self._embedded[key]
@@ -469,7 +471,7 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
                 embedded.embeddings[frame],
                 grid=embedded.grid,
                 pixels=None if embedded.frames is None else embedded.frames[frame],
-                spectrum=None if embedded.frames is None else spectrum,
+                spectrum=spectrum,
                 pixel_size=image.pixel_size,
                 pixel_unit=image.pixel_unit or None,
                 support=support,

@@ -39,6 +39,11 @@ class JobParamsSerializer(serializers.Serializer):
         "on the support chips (default true; e.g. drops intensity features when the examples "
         "show they mislead)",
     )
+    pixel_vote = serializers.BooleanField(
+        required=False,
+        help_text="make the full-resolution pixel map and give each chip the class most of its "
+        "pixels have (default true); chips changed by the vote show low confidence",
+    )
     chip_size = serializers.IntegerField(
         required=False, min_value=1, help_text="must equal the support set's chip size"
     )

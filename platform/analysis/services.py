@@ -42,6 +42,7 @@ DEFAULT_PARAMS = {
     "smooth": 0.0,
     "boundary": True,
     "weighting": True,
+    "pixel_vote": True,
 }
 
 

@@ -508,8 +508,9 @@ def test_boundary_refinement_is_a_recorded_param(client_for, world, segmentable)
     probabilities become unmixed class fractions; boundary: false classifies by prototypes only,
     and so do re-runs of jobs from before the param existed."""
     client = client_for(world.annotator)
-    # a high temperature: every chip is unsure, so every boundary chip is re-decided
-    hot = {"temperature": 1000.0}
+    # a high temperature: every chip is unsure, so every boundary chip is re-decided (the
+    # pixel vote, which relabels chips too, is off in both)
+    hot = {"temperature": 1000.0, "pixel_vote": False}
     on = run(create(client, **job_body(segmentable, params=hot)).json()["id"])
     off = run(
         create(client, **job_body(segmentable, params={**hot, "boundary": False})).json()["id"]
@@ -541,6 +542,12 @@ def test_boundary_refinement_is_a_recorded_param(client_for, world, segmentable)
     assert options_from_params(on.params).weighting == "loo"
     old = {k: v for k, v in on.params.items() if k != "weighting"}
     assert options_from_params(old).weighting is None
+    # the pixel vote: on unless asked off; params from before it existed mean off
+    default = create(client, **job_body(segmentable)).json()["params"]
+    assert default["pixel_vote"] is True and options_from_params(default).pixel_vote is True
+    assert options_from_params(on.params).pixel_vote is False
+    old = {k: v for k, v in default.items() if k != "pixel_vote"}
+    assert options_from_params(old).pixel_vote is False
 
 
 def test_time_series_is_segmented_frame_by_frame(client_for, world, segmentable):

@@ -150,6 +150,41 @@ def test_without_frequencies_the_chip_map_decides_what_pixels_cannot_tell():
     assert (pm.labels == truth).mean() > 0.9
 
 
+def test_with_nothing_to_train_on_the_chip_map_decides():
+    """No support chip on this grid and no confident interior chip (a 4 x 5 grid of unsure
+    chips, as the chip-size check at double size can give): the pixel map is the chip map."""
+    image, truth = _two_phase(boundary_x=64)
+    grid = ChipGrid.for_shape(image.shape, 32)
+    seg = _segmentation(truth, grid, confidence=0.55)  # below PixelConfig.confident (0.6)
+    pm = pixel_map(image, seg, frequencies=None, support=None)
+    chips = np.repeat(np.repeat(seg.labels, 32, 0), 32, 1)
+    assert (pm.labels == chips).mean() > 0.97
+
+
+def test_the_core_relabels_chips_by_their_pixels_and_returns_the_pixel_map():
+    """With the pixel vote (default) a chip takes the class most of its pixels have, and the
+    result carries the pixel map; without it the labels are the chip classifier's."""
+    from workers.fewshot.pipeline import SegmentOptions
+
+    image, truth = _particles()
+    on = segment(image, chip_size=32, support=PARTICLE_SUPPORT, encoder="fourier")
+    off = segment(
+        image,
+        chip_size=32,
+        support=PARTICLE_SUPPORT,
+        encoder="fourier",
+        options=SegmentOptions(pixel_vote=False),
+    )
+    assert on.pixel_map is not None and off.pixel_map is None
+    assert on.pixel_map.labels.shape == image.shape
+    majority = chip_truth(truth, on.grid)
+    assert (on.labels == majority).mean() >= (off.labels == majority).mean()
+    changed = on.labels != off.labels
+    # a relabelled chip says the two steps disagreed: its confidence is below the others'
+    if changed.any():
+        assert on.confidence[changed].max() < on.confidence[~changed].mean()
+
+
 def test_chip_vote_takes_each_chips_majority_and_ignores_uncovered_pixels():
     from workers.fewshot.chipping import ChipGrid
     from workers.fewshot.pixels import chip_vote

@@ -96,10 +96,13 @@ def test_encoder_groups_cover_the_embedding(name):
 def test_segmenter_applies_the_weights_to_support_and_queries():
     support, query, truth = _nuisance_task()
     grid = ChipGrid.for_shape((2 * 4, 40 * 4), 4)  # 2 rows x 40 chips
-    opts = SegmentOptions(bootstrap=0, boundary=None, temperature=1.0)
+    opts = SegmentOptions(bootstrap=0, boundary=None, temperature=1.0, pixel_vote=False)
     emb = query.reshape(2, 40, 12).astype(np.float32)
     on = Segmenter(support, options=opts, groups=GROUPS)
-    off = Segmenter(support, options=SegmentOptions(bootstrap=0, boundary=None, weighting=None))
+    off = Segmenter(
+        support,
+        options=SegmentOptions(bootstrap=0, boundary=None, weighting=None, pixel_vote=False),
+    )
     assert on.weights is not None and off.weights is None
     truth = truth.reshape(2, 40)
     assert (on.classify(emb, grid=grid).labels == truth).mean() == 1.0

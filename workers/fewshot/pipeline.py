@@ -39,6 +39,7 @@ from workers.fewshot.classifier import (
     squared_distances,
 )
 from workers.fewshot.encoders import Encoder, build_encoder
+from workers.fewshot.pixels import PixelMap, chip_shares, pixel_map
 from workers.fewshot.stats import (
     abundance,
     bootstrap_labels,
@@ -86,6 +87,12 @@ class SegmentOptions:
         image's own distances, so confidence means what it says on data the encoder never saw
         and a chip like no example is not shown as certain) or None (softmax at ``temperature``;
         labels are the same either way without smoothing).
+    pixel_vote: make the pixel map (``workers.fewshot.pixels``, returned as
+        ``Segmentation.pixel_map``) and give each chip the class most of its pixels have;
+        a chip whose label changes gets the mean of its pixel shares and its classifier
+        probabilities (so a disagreement shows as low confidence). Needs the frame's pixels.
+        Chosen on the seen cases (k = 3: lattices 0.966 -> 0.979, particles 0.724 -> 0.739,
+        textures 0.816 -> 0.839 chip mIoU).
     """
 
     temperature: float | str = "encoder"
@@ -99,6 +106,7 @@ class SegmentOptions:
     boundary: BoundaryConfig | None = field(default_factory=BoundaryConfig)
     weighting: str | None = "loo"
     calibration: str | None = "per-chip"
+    pixel_vote: bool = True
 
 
 @dataclass
@@ -127,6 +135,7 @@ class Segmentation:
     grid: ChipGrid
     classes: tuple[int, ...] = ()
     temperature: float = 1.0
+    pixel_map: PixelMap | None = None
 
 
 # torch imports its compiler stack (~1.2 s) on the first use_deterministic_algorithms() call:
@@ -367,9 +376,9 @@ class Segmenter:
         if (grid.rows, grid.cols) != (rows, cols):
             raise ValueError(f"{grid.rows}x{grid.cols} grid for {rows}x{cols} embeddings")
         features = None
+        if (opts.boundary is not None or opts.pixel_vote) and pixels is None:
+            raise ValueError("boundary refinement and the pixel vote need the frame's pixels")
         if opts.boundary is not None:
-            if pixels is None:
-                raise ValueError("boundary refinement needs the frame's pixels")
             # FFTs of a whole frame: worth the threads that the small steps below do without
             features = chip_features(pixels, grid, self.frequencies, spectrum=spectrum)
             timer.lap("boundary")
@@ -402,13 +411,20 @@ class Segmenter:
                 unmixed, decided = refine_prediction(pred, features, protos.classes, opts.boundary)
                 pred = _mixed_prediction(pred, unmixed, decided, protos.classes)
                 timer.lap("boundary")
+        pm = None
+        if opts.pixel_vote:  # whole-frame work: with the threads the steps above do without
+            pm, pred, voted = self._pixel_vote(pred, pixels, grid, support, spectrum)
+            decided = voted if decided is None else (decided | voted)
+            timer.lap("pixels")
+        with deterministic(opts.seed), single_thread():
             boot = None
             if opts.bootstrap > 0:
                 idx = bootstrap_labels(q, self.support, n_resamples=opts.bootstrap, seed=opts.seed)
                 boot = np.asarray(self.classes)[idx]
                 if decided is not None:
-                    # unmixing does not use the prototypes: its chips keep their label in
-                    # every support resample (else the interval is centred on other labels)
+                    # unmixing and the pixel vote do not use the prototypes: their chips keep
+                    # their label in every support resample (else the interval is centred on
+                    # other labels)
                     boot[:, decided] = pred.labels[decided]
             n_ids = self.classes[-1] + 1
             probs_by_id = np.zeros((rows * cols, n_ids), np.float32)
@@ -446,6 +462,48 @@ class Segmenter:
             grid=grid,
             classes=self.classes,
             temperature=self.temperature,
+            pixel_map=pm,
+        )
+
+    def _pixel_vote(
+        self,
+        pred: Prediction,
+        pixels: np.ndarray,
+        grid: ChipGrid,
+        support: Support | None,
+        spectrum: FrameSpectrum | None,
+    ) -> tuple[PixelMap, Prediction, np.ndarray]:
+        """The pixel map of the frame from the chip prediction, and the prediction with each
+        chip's label the majority of its pixels (chips changed: ``voted``, flat)."""
+        rows, cols = grid.rows, grid.cols
+        chips = Segmentation(
+            labels=pred.labels.reshape(rows, cols),
+            probs=pred.probs.reshape(rows, cols, -1),
+            confidence=pred.confidence.reshape(rows, cols),
+            stats={},
+            timings={},
+            grid=grid,
+            classes=self.classes,
+        )
+        pm = pixel_map(
+            pixels, chips, frequencies=self.frequencies, support=support, spectrum=spectrum
+        )
+        shares = chip_shares(pm.labels, grid, self.classes)
+        covered = shares.sum(1) > 0
+        col = np.searchsorted(np.asarray(self.classes), pred.labels)
+        voted = covered & (shares.argmax(1) != col)
+        if not voted.any():
+            return pm, pred, voted
+        probs = pred.probs.copy()
+        probs[voted] = 0.5 * (probs[voted] + shares[voted])
+        labels = pred.labels.copy()
+        labels[voted] = np.asarray(self.classes)[shares[voted].argmax(1)]
+        own = probs[np.arange(len(probs)), np.searchsorted(np.asarray(self.classes), labels)]
+        confidence = np.where(voted, own, pred.confidence)
+        return (
+            pm,
+            Prediction(probs.astype(np.float32), labels, confidence.astype(np.float32)),
+            voted,
         )
 
 

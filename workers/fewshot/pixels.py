@@ -259,24 +259,28 @@ def pixel_map(
     idx = np.flatnonzero(ytrain >= 0)
     if len(idx) > 40_000:  # a fixed, evenly spread subsample: deterministic
         idx = idx[:: len(idx) // 40_000 + 1]
-    xi, yi = x[idx].astype(np.float64), ytrain[idx]
-    means, white = _lda(xi, yi, K, cfg.shrinkage)
-    # second pass: a mixed training chip (a particle chip is partly support) keeps only the
-    # pixels that look like its class
-    agree = _log_lik(x[idx], means, white).argmax(1) == yi
-    if agree.sum() > 10 * x.shape[1]:
-        means2, white2 = _lda(xi[agree], yi[agree], K, cfg.shrinkage)
-        if np.isfinite(means2[:, 0]).sum() == np.isfinite(means[:, 0]).sum():
-            means, white = means2, white2
-            xi, yi = xi[agree], yi[agree]
-    ll = _log_lik(x, means, white)
-    if cfg.diagonal > 0:
-        md, wd = _lda(xi, yi, K, cfg.shrinkage, diagonal=True)
-        ll = (1 - cfg.diagonal) * ll + cfg.diagonal * _log_lik(x, md, wd)
-    missing = ~np.isfinite(ll[0])
-    if missing.any():
-        # a class with no training pixels: the pixel classifier has no say, its chips decide
-        ll[:, missing] = ll[:, ~missing].max(1, keepdims=True)
+    if idx.size:
+        xi, yi = x[idx].astype(np.float64), ytrain[idx]
+        means, white = _lda(xi, yi, K, cfg.shrinkage)
+        # second pass: a mixed training chip (a particle chip is partly support) keeps only the
+        # pixels that look like its class
+        agree = _log_lik(x[idx], means, white).argmax(1) == yi
+        if agree.sum() > 10 * x.shape[1]:
+            means2, white2 = _lda(xi[agree], yi[agree], K, cfg.shrinkage)
+            if np.isfinite(means2[:, 0]).sum() == np.isfinite(means[:, 0]).sum():
+                means, white = means2, white2
+                xi, yi = xi[agree], yi[agree]
+        ll = _log_lik(x, means, white)
+        if cfg.diagonal > 0:
+            md, wd = _lda(xi, yi, K, cfg.shrinkage, diagonal=True)
+            ll = (1 - cfg.diagonal) * ll + cfg.diagonal * _log_lik(x, md, wd)
+        missing = ~np.isfinite(ll[0])
+        if missing.any():
+            # a class with no training pixels: the pixel classifier has no say, its chips decide
+            ll[:, missing] = ll[:, ~missing].max(1, keepdims=True)
+    else:  # no training pixel (no support chip or confident interior chip here): the chip
+        # map alone decides
+        ll = np.zeros((h * w, K))
     ll = ll.reshape(h, w, K)
     t_fit = time.perf_counter()
 
@@ -330,18 +334,31 @@ def pixel_map(
     return PixelMap(labels, confidence, classes, timings)
 
 
-def chip_vote(labels: np.ndarray, grid: ChipGrid, fallback: np.ndarray) -> np.ndarray:
-    """Each chip's majority class in a pixel map (H, W) (-1 = uncovered, ignored); a chip
-    with no covered pixel keeps ``fallback`` (rows, cols)."""
+def chip_shares(labels: np.ndarray, grid: ChipGrid, classes: tuple[int, ...]) -> np.ndarray:
+    """Each chip's share of pixels of each class in a pixel map (H, W) (class ids, -1 =
+    uncovered, not counted): (rows * cols, K) float32, columns in the order of ``classes``;
+    a row of zeros where no pixel of the chip is covered."""
     region = np.asarray(labels)[grid.covered]
     s = grid.chip_size
     cells = region.reshape(grid.rows, s, grid.cols, s).transpose(0, 2, 1, 3)
-    cells = cells.reshape(grid.rows * grid.cols, s * s).astype(np.int64)
-    k = int(max(cells.max(initial=-1), np.max(fallback, initial=0))) + 2
-    counts = np.zeros((cells.shape[0], k), np.int64)
-    rows = np.repeat(np.arange(cells.shape[0]), s * s)
-    np.add.at(counts, (rows, cells.ravel() + 1), 1)
-    counts[:, 0] = 0  # uncovered pixels do not vote
-    best = counts.argmax(1) - 1
-    out = np.where(counts.max(1) > 0, best, np.asarray(fallback).ravel())
+    cells = cells.reshape(grid.rows * grid.cols, s * s)
+    ids = np.asarray(classes)
+    col = np.full(int(max(ids.max(), cells.max(initial=0))) + 2, -1, np.int64)
+    col[ids] = np.arange(ids.size)
+    index = col[np.where(cells >= 0, cells, col.size - 1)]  # unknown and uncovered: -1
+    counts = np.zeros((cells.shape[0], ids.size + 1), np.int64)
+    np.add.at(counts, (np.repeat(np.arange(cells.shape[0]), s * s), index.ravel() + 1), 1)
+    return (counts[:, 1:] / (s * s)).astype(np.float32)
+
+
+def chip_vote(labels: np.ndarray, grid: ChipGrid, fallback: np.ndarray) -> np.ndarray:
+    """Each chip's majority class in a pixel map (H, W) (-1 = uncovered, ignored); a chip
+    with no covered pixel keeps ``fallback`` (rows, cols)."""
+    fallback = np.asarray(fallback)
+    classes = tuple(
+        int(c) for c in np.unique(np.concatenate([np.ravel(labels), fallback.ravel()])) if c >= 0
+    )
+    shares = chip_shares(labels, grid, classes)
+    best = np.asarray(classes)[shares.argmax(1)]
+    out = np.where(shares.sum(1) > 0, best, fallback.ravel())
     return out.reshape(grid.rows, grid.cols)

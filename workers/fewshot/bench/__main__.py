@@ -108,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         help="engine without the boundary refinement (SegmentOptions.boundary=None)",
     )
     p.add_argument(
-        "--pixel-vote",
+        "--no-pixel-vote",
         action="store_true",
-        help="also run each encoder with chip labels by majority of its pixel map (name+px)",
+        help="also run each encoder without the pixel vote (SegmentOptions.pixel_vote=False; "
+        "named <encoder>-chips)",
     )
     p.add_argument("--no-speed", action="store_true", help="skip the speed section")
     p.add_argument(
@@ -153,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     methods = [
         EncoderMethod(n, e, seed=a.seed, boundary=not a.no_boundary) for n, e in encoders.items()
     ]
-    if a.pixel_vote:
+    if a.no_pixel_vote:
         methods += [
-            EncoderMethod(f"{n}+px", e, seed=a.seed, boundary=not a.no_boundary, pixel_vote=True)
+            EncoderMethod(
+                f"{n}-chips", e, seed=a.seed, boundary=not a.no_boundary, pixel_vote=False
+            )
             for n, e in encoders.items()
         ]
     if not a.no_peer:

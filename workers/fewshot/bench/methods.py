@@ -93,16 +93,18 @@ class EncoderMethod:
         *,
         seed: int = 0,
         boundary: bool = True,
-        pixel_vote: bool = False,
+        pixel_vote: bool = True,
     ) -> None:
         from workers.fewshot.boundary import BoundaryConfig
         from workers.fewshot.pipeline import SegmentOptions
 
         self.name = name
         self._encoder = encoder
-        self.pixel_vote = pixel_vote
         self.options = SegmentOptions(
-            bootstrap=0, seed=seed, boundary=BoundaryConfig() if boundary else None
+            bootstrap=0,
+            seed=seed,
+            boundary=BoundaryConfig() if boundary else None,
+            pixel_vote=pixel_vote,
         )
         self._embedded = None
 
@@ -133,11 +135,6 @@ class EncoderMethod:
             options=self.options,
         )
         seg = segmenter.classify(img.embeddings[0], grid=img.grid, pixels=img.frames[0])
-        if self.pixel_vote:
-            from workers.fewshot.pixels import chip_vote, pixel_map
-
-            pm = pixel_map(img.frames[0], seg, frequencies=segmenter.frequencies, support=support)
-            return chip_vote(pm.labels, img.grid, seg.labels), time.perf_counter() - t0
         return np.asarray(seg.labels), time.perf_counter() - t0
 
 
