@@ -6,6 +6,8 @@ VENV=${VENV:-.venv}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 export MLFLOW_DISABLE_TELEMETRY=true
+# the settings turn DEBUG on only when this is a loopback address (or DJANGO_DEBUG is set)
+export CHIPLAB_BIND_HOST="$HOST"
 
 "$VENV/bin/celery" -A workers.celery_app worker -Q default,gpu --concurrency 2 \
   --loglevel INFO --hostname "embedded@%h" &

@@ -5,6 +5,7 @@ from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import get_token
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,7 +13,7 @@ from rest_framework.views import APIView
 from common.apis import valid
 from common.errors import Forbidden, Invalid
 
-from . import selectors, services
+from . import login_guard, selectors, services
 from .serializers import (
     InviteSerializer,
     LabCreateSerializer,
@@ -38,6 +39,10 @@ class LoginApi(APIView):
     @extend_schema(request=LoginSerializer, responses=MeSerializer)
     def post(self, request):
         data = valid(LoginSerializer, request.data)
+        if wait := login_guard.account_wait(username=data["username"]):
+            raise Throttled(
+                wait=wait, detail="Too many failed sign-ins for this account; it is paused."
+            )
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
             raise Invalid("Wrong username or password.", code="bad_credentials")

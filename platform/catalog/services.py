@@ -134,18 +134,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-_FORMAT_STATUS = {
-    "unknown_format": Unsupported,
-    "extension_mismatch": Unsupported,
-    "too_large_dimensions": TooLarge,
-}
+_FORMAT_STATUS = {400: Invalid, 413: TooLarge, 415: Unsupported}
 
 
 def _probe(path: Path, filename: str) -> "formats.Probe":
     try:
-        return formats.probe(path, filename=filename, max_pixels=settings.CHIPLAB_MAX_PIXELS)
+        return formats.probe(
+            path,
+            filename=filename,
+            max_pixels=settings.CHIPLAB_MAX_PIXELS,
+            max_bytes=settings.CHIPLAB_MAX_DECODED_BYTES,
+        )
     except formats.FormatError as err:
-        raise _FORMAT_STATUS.get(err.code, Invalid)(str(err), code=err.code) from err
+        raise _FORMAT_STATUS.get(err.http_status, Invalid)(str(err), code=err.code) from err
 
 
 def check_upload_size(size: int | None) -> None:
@@ -291,7 +292,12 @@ def image_ingest(*, image_id) -> Image:
         return image
     try:
         with original_path(image) as path:
-            micrograph = formats.read(path, fmt=image.format, filename=image.original_filename)
+            micrograph = formats.read(
+                path,
+                fmt=image.format,
+                filename=image.original_filename,
+                max_bytes=settings.CHIPLAB_MAX_DECODED_BYTES,
+            )
         prefix = _image_prefix(image.dataset, image.pk)
         preview = formats.preview(micrograph.data)
         preview_key = storage.put_bytes(f"{prefix}/preview.png", formats.encode_png(preview))

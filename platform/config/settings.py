@@ -6,6 +6,7 @@ Services mode is the same code pointed at Postgres, MinIO/S3, Redis/RabbitMQ and
 server through the variables listed in ``infra/.env.example``.
 """
 
+import ipaddress
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,7 +26,24 @@ PRODUCTION = CHIPLAB_MODE == "production"
 if CHIPLAB_MODE not in {"embedded", "production"}:
     raise ImproperlyConfigured("CHIPLAB_MODE must be 'embedded' or 'production'.")
 
-DEBUG = env.bool("DJANGO_DEBUG", default=not PRODUCTION)
+
+def _loopback(host: str) -> bool:
+    """Whether a bind address (``127.0.0.1``, ``::1``, ``localhost``…) reaches this machine only."""
+    host = host.strip().removeprefix("[").removesuffix("]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# The address the web server listens on, as infra/run-embedded.sh binds it (its HOST). DEBUG
+# pages show tracebacks, settings and SQL to whoever gets an error, so DEBUG is on by default
+# only in embedded mode bound to loopback; anything else (0.0.0.0, a LAN address, unknown) runs
+# without it unless DJANGO_DEBUG says otherwise.
+CHIPLAB_BIND_HOST = env.str("CHIPLAB_BIND_HOST", default="")
+DEBUG = env.bool("DJANGO_DEBUG", default=not PRODUCTION and _loopback(CHIPLAB_BIND_HOST))
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[] if PRODUCTION else ["*"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -61,7 +79,7 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- apps --------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.admin_site.ChiplabAdminConfig",  # django.contrib.admin, login rate limited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -101,7 +119,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/accounts/login/"
+# The app shell signs people in (POST /api/auth/login); there is no server-rendered login page.
+LOGIN_URL = "/"
 LOGIN_REDIRECT_URL = "/"
 
 TEMPLATES = [
@@ -186,8 +205,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_TEMP_DIR = env.str("CHIPLAB_UPLOAD_TMP", default=None)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 CHIPLAB_MAX_UPLOAD_BYTES = env.int("CHIPLAB_MAX_UPLOAD_BYTES", default=2 * 1024**3)
-# Decompression-bomb guard: width x height x frames of one upload.
+# Decompression-bomb guards, checked from the file's header before any decoding: width x
+# height x frames, and decoded bytes (pixels x samples per pixel x bytes per sample, every
+# frame; the default is the upload limit, so any uncompressed file accepted by size fits).
 CHIPLAB_MAX_PIXELS = env.int("CHIPLAB_MAX_PIXELS", default=1024**3)
+CHIPLAB_MAX_DECODED_BYTES = env.int("CHIPLAB_MAX_DECODED_BYTES", default=2 * 1024**3)
 # Chips per grid: bounds the time of one segmentation (a job is cancelled between frames).
 CHIPLAB_MAX_CHIPS_PER_GRID = env.int("CHIPLAB_MAX_CHIPS_PER_GRID", default=512**2)
 
@@ -265,6 +287,14 @@ def _rate(name: str, default: str) -> str:
 _NUM_PROXIES = env.int("CHIPLAB_NUM_PROXIES", default=0)
 if _NUM_PROXIES < 0:
     raise ImproperlyConfigured("CHIPLAB_NUM_PROXIES must be 0 or more.")
+
+# Per-account backoff of sign-ins (API and admin, accounts.login_guard): after this many failures
+# in a row, each further attempt on the account waits 1, 2, 4... s after the last failure, up
+# to the maximum, whatever the client address; a successful sign-in resets it.
+CHIPLAB_LOGIN_BACKOFF_AFTER = env.int("CHIPLAB_LOGIN_BACKOFF_AFTER", default=5)
+CHIPLAB_LOGIN_BACKOFF_MAX_SECONDS = env.int("CHIPLAB_LOGIN_BACKOFF_MAX_SECONDS", default=900)
+if CHIPLAB_LOGIN_BACKOFF_AFTER < 1 or CHIPLAB_LOGIN_BACKOFF_MAX_SECONDS < 1:
+    raise ImproperlyConfigured("CHIPLAB_LOGIN_BACKOFF_AFTER and _MAX_SECONDS must be 1 or more.")
 
 # Throttles count requests in the default cache: one count for all web processes only when
 # that cache is shared (redis://…); the default is per process.

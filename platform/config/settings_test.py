@@ -16,3 +16,4 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {"login": "10000/min", "register": "10000/min"},
 }
+CHIPLAB_LOGIN_BACKOFF_AFTER = 10000  # tests of the backoff lower it

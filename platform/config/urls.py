@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
@@ -25,8 +24,8 @@ app_shell = with_app_policy(ensure_csrf_cookie(TemplateView.as_view(template_nam
 urlpatterns = [
     path("", app_shell, name="app"),
     path("api/", include(api)),
+    # its login is rate limited like the API's sign-in (accounts.admin_site); people sign in
+    # through the app (POST /api/auth/login): there is no other login page
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("datasets/<uuid:dataset_id>/", dataset_landing, name="dataset-landing"),
 ]

@@ -9,12 +9,16 @@ ImageJ and OME-TIFF), ``"dm3"``, ``"dm4"`` (Gatan). Accepted extensions, case-in
 
 API
 ---
-``probe(path, *, filename, max_pixels) -> Probe``
-    Sniffs the first 32 bytes, checks the extension, checks header width × height × frames
-    against ``max_pixels`` *before* decoding, then decodes every frame one at a time.
+``probe(path, *, filename, max_pixels, max_bytes=DEFAULT_MAX_DECODED_BYTES) -> Probe``
+    Sniffs the first 32 bytes, checks the extension, checks from the header *before*
+    decoding: width × height × frames against ``max_pixels``, at most
+    ``MAX_SAMPLES_PER_PIXEL`` (4) samples per pixel, and the decoded bytes (pixels ×
+    samples × bytes per sample, every frame) against ``max_bytes``; then decodes every frame
+    one at a time. TIFF pages and tiles are checked against the first page's IFD before
+    each is decoded, and Deflate/LZMA segments never inflate past their declared size.
     ``Probe(format, width, height, frames, dtype, channels)``: ``dtype``/``channels`` describe
     the stored samples (an RGB JPEG is ``"uint8"``, 3).
-``read(path, *, fmt) -> Micrograph``
+``read(path, *, fmt, filename="original", max_bytes=None) -> Micrograph``
     ``data``: ``(H, W)``, or ``(T, H, W)`` for multi-page TIFFs and DM stacks (all axes before
     Y, X — time, Z, channel — are flattened into T). Grey samples keep their native dtype
     (uint8/16/32, int8/16/32, float32/64; bilevel → uint8). Colour is converted to grey:
@@ -31,7 +35,8 @@ API
     when the file has one), ``operator``, ``specimen``, ``detector``, ``image_source``,
     ``camera_length_mm``, ``defocus_nm``, ``spot_size``, ``exposure_s``, ``frame_time_s``.
     ``raw``: the original tag tree, JSON-serialisable, truncated (depth 16, 256 items per
-    container, 16 KiB per string, binary blobs summarised).
+    container, 16 KiB per string, binary blobs summarised). With ``max_bytes``, the header
+    checks of ``probe`` (samples, decoded bytes) are made again before decoding.
 ``preview(data, *, max_side=2048, index=0) -> uint8 (h, w)``,
 ``thumbnail(data, *, side=256, index=0)``
     0.5–99.5 % percentile stretch of frame ``index``, antialiased downscale, never upscaled.
@@ -42,18 +47,30 @@ Errors
 ------
 ``FormatError(code, message)``: ``str(err)`` names the problem for the uploader;
 ``err.code`` ∈ ``ERROR_CODES`` (``empty``, ``unknown_format``, ``extension_mismatch``,
-``corrupt``, ``too_large_dimensions``, ``unsupported_content``) and ``err.http_status``
+``corrupt``, ``too_large_dimensions``, ``too_large_decoded``, ``unsupported_content``,
+``no_finite_pixels``) and ``err.http_status``
 is the matching 400/413/415.
 """
 
 from .api import probe, read
-from .base import ERROR_CODES, EXTENSIONS, FORMATS, FormatError, Micrograph, Probe
+from .base import (
+    DEFAULT_MAX_DECODED_BYTES,
+    ERROR_CODES,
+    EXTENSIONS,
+    FORMATS,
+    MAX_SAMPLES_PER_PIXEL,
+    FormatError,
+    Micrograph,
+    Probe,
+)
 from .preview import encode_png, preview, thumbnail
 
 __all__ = [
+    "DEFAULT_MAX_DECODED_BYTES",
     "ERROR_CODES",
     "EXTENSIONS",
     "FORMATS",
+    "MAX_SAMPLES_PER_PIXEL",
     "FormatError",
     "Micrograph",
     "Probe",

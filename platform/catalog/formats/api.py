@@ -8,54 +8,70 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .base import FORMATS, FormatError, Micrograph, Probe
+from .base import DEFAULT_MAX_DECODED_BYTES, FORMATS, FormatError, Micrograph, Probe
 from .raster import probe_raster, read_raster
 from .sniff import check_extension, sniff
 from .tiff import probe_tiff, read_tiff
 
 
-def probe(path: str | os.PathLike[str], *, filename: str, max_pixels: int) -> Probe:
+def probe(
+    path: str | os.PathLike[str],
+    *,
+    filename: str,
+    max_pixels: int,
+    max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+) -> Probe:
     """Validate the file at ``path`` (uploaded as ``filename``) and describe it.
 
     Checks, in order: not empty; a known signature (only the first bytes are read);
-    the extension matches the content; header dimensions × frames ≤ ``max_pixels``
-    (before any decoding); then every frame is decoded once, one at a time, so
-    truncation and damaged compressed streams are found. Raises :class:`FormatError`.
+    the extension matches the content; from the header alone (before any decoding),
+    width × height × frames ≤ ``max_pixels``, at most 4 samples per pixel and decoded bytes
+    (pixels × samples × bytes per sample) ≤ ``max_bytes``; then every frame is decoded once,
+    one at a time, so truncation and damaged compressed streams are found. Raises
+    :class:`FormatError`.
     """
     with _path_hidden(path, f"'{filename}'"):
         fmt = sniff(path)
         check_extension(fmt, filename)
         if fmt in ("png", "jpeg"):
-            return probe_raster(path, fmt=fmt, max_pixels=max_pixels)
+            return probe_raster(path, fmt=fmt, max_pixels=max_pixels, max_bytes=max_bytes)
         if fmt == "tiff":
-            return probe_tiff(path, max_pixels=max_pixels)
-        return _dm().probe_dm(path, fmt=fmt, max_pixels=max_pixels)
+            return probe_tiff(path, max_pixels=max_pixels, max_bytes=max_bytes)
+        return _dm().probe_dm(path, fmt=fmt, max_pixels=max_pixels, max_bytes=max_bytes)
 
 
-def read(path: str | os.PathLike[str], *, fmt: str, filename: str = "original") -> Micrograph:
+def read(
+    path: str | os.PathLike[str],
+    *,
+    fmt: str,
+    filename: str = "original",
+    max_bytes: int | None = None,
+) -> Micrograph:
     """Decode a file already accepted by :func:`probe` (``fmt`` is ``Probe.format``).
 
-    Raises :class:`FormatError` if the content is not ``fmt`` or turns out damaged; its
+    With ``max_bytes``, samples per pixel and decoded bytes are checked from the header
+    again before decoding (a file accepted under an older, larger budget). Raises
+    :class:`FormatError` if the content is not ``fmt``, over that budget or damaged; its
     message names the file as ``filename``, never by its local path.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
     with _path_hidden(path, f"'{filename}'"):
-        return _read(path, fmt)
+        return _read(path, fmt, max_bytes)
 
 
-def _read(path: str | os.PathLike[str], fmt: str) -> Micrograph:
+def _read(path: str | os.PathLike[str], fmt: str, max_bytes: int | None) -> Micrograph:
     actual = sniff(path)
     if actual != fmt:
         raise FormatError(
             "extension_mismatch", f"The file holds {actual.upper()}, not {fmt.upper()}."
         )
     if fmt in ("png", "jpeg"):
-        micrograph = read_raster(path, fmt=fmt)
+        micrograph = read_raster(path, fmt=fmt, max_bytes=max_bytes)
     elif fmt == "tiff":
-        micrograph = read_tiff(path)
+        micrograph = read_tiff(path, max_bytes=max_bytes)
     else:
-        micrograph = _dm().read_dm(path, fmt=fmt)
+        micrograph = _dm().read_dm(path, fmt=fmt, max_bytes=max_bytes)
     if np.issubdtype(micrograph.data.dtype, np.inexact) and not np.isfinite(micrograph.data).any():
         raise FormatError(
             "no_finite_pixels",

@@ -19,6 +19,13 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
     "dm4": (".dm4",),
 }
 
+#: Samples per pixel a micrograph may store: grey, grey + alpha, RGB, RGBA (or CMYK).
+MAX_SAMPLES_PER_PIXEL = 4
+
+#: Decoded bytes one file may declare unless the caller sets another budget: the default upload
+#: limit, so that every uncompressed file the server accepts by size also fits once decoded.
+DEFAULT_MAX_DECODED_BYTES = 2 * 1024**3
+
 #: Error codes a :class:`FormatError` can carry, with the HTTP status the API should use.
 ERROR_CODES: dict[str, int] = {
     "empty": 400,
@@ -26,6 +33,7 @@ ERROR_CODES: dict[str, int] = {
     "extension_mismatch": 415,
     "corrupt": 400,
     "too_large_dimensions": 413,
+    "too_large_decoded": 413,
     "unsupported_content": 415,
     "no_finite_pixels": 400,
 }
@@ -105,3 +113,44 @@ def check_dimensions(*, width: int, height: int, frames: int, max_pixels: int) -
             f"The image declares {width}x{height} pixels x {frames} frame(s) = {total:,} pixels, "
             f"more than the limit of {max_pixels:,}.",
         )
+
+
+def check_samples(samples: int, *, where: str) -> None:
+    """Refuse more than :data:`MAX_SAMPLES_PER_PIXEL` samples per pixel (from the header)."""
+    if int(samples) > MAX_SAMPLES_PER_PIXEL:
+        raise FormatError(
+            "unsupported_content",
+            f"The {where} stores {samples} samples per pixel; a micrograph has at most "
+            f"{MAX_SAMPLES_PER_PIXEL} (grey, grey + alpha, RGB or RGBA).",
+        )
+
+
+def check_decoded_size(
+    *,
+    width: int,
+    height: int,
+    frames: int,
+    samples: int,
+    itemsize: int,
+    max_bytes: int,
+    where: str,
+) -> int:
+    """Refuse a file whose header declares more decoded bytes than ``max_bytes``.
+
+    The decoded size is width × height × frames × samples per pixel × bytes per sample, all
+    read from the header before any pixel is decoded: a small compressed file may declare
+    gigabytes. Returns that size.
+    """
+    total = int(width) * int(height) * int(frames) * max(int(samples), 1) * max(int(itemsize), 1)
+    if total > max_bytes:
+        raise FormatError(
+            "too_large_decoded",
+            f"The {where} declares {width}x{height} pixels x {frames} frame(s) x {samples} "
+            f"sample(s) of {itemsize} byte(s) = {_mib(total)} once decoded, more than this "
+            f"server's limit of {_mib(max_bytes)}.",
+        )
+    return total
+
+
+def _mib(nbytes: int) -> str:
+    return f"{nbytes / 1024**2:,.1f} MiB"

@@ -10,7 +10,15 @@ from typing import Any, BinaryIO
 import numpy as np
 from rsciio.digitalmicrograph._api import DigitalMicrographReader
 
-from .base import FormatError, Micrograph, Probe, check_dimensions
+from .base import (
+    DEFAULT_MAX_DECODED_BYTES,
+    FormatError,
+    Micrograph,
+    Probe,
+    check_decoded_size,
+    check_dimensions,
+    check_samples,
+)
 from .pixels import check_dtype, stack_grey
 from .tree import dig, json_safe
 from .units import calibration, uncalibrated
@@ -128,8 +136,27 @@ def _read_frame(fh: BinaryIO, image: _Image, index: int) -> np.ndarray:
     return pixels.reshape(image.height, image.width).astype(image.dtype.newbyteorder("="))
 
 
-def probe_dm(path: str | os.PathLike[str], *, fmt: str, max_pixels: int) -> Probe:
-    """Validate a DM3/DM4: tags and dimensions first, then every frame is read once."""
+def _check_budget(image: _Image, fmt: str, max_bytes: int) -> None:
+    check_samples(image.channels, where=fmt.upper())
+    check_decoded_size(
+        width=image.width,
+        height=image.height,
+        frames=image.frames,
+        samples=image.channels,
+        itemsize=image.dtype.itemsize,
+        max_bytes=max_bytes,
+        where=fmt.upper(),
+    )
+
+
+def probe_dm(
+    path: str | os.PathLike[str],
+    *,
+    fmt: str,
+    max_pixels: int,
+    max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+) -> Probe:
+    """Validate a DM3/DM4: tags, dimensions and decoded size first, then every frame is read."""
     file_size = os.path.getsize(path)
     with open(path, "rb") as fh:
         _, images = _parse(fh, fmt)
@@ -137,6 +164,7 @@ def probe_dm(path: str | os.PathLike[str], *, fmt: str, max_pixels: int) -> Prob
         check_dimensions(
             width=image.width, height=image.height, frames=image.frames, max_pixels=max_pixels
         )
+        _check_budget(image, fmt, max_bytes)
         if image.channels == 1:
             check_dtype(image.dtype, where=fmt.upper())
         for index in range(image.frames):
@@ -151,12 +179,17 @@ def probe_dm(path: str | os.PathLike[str], *, fmt: str, max_pixels: int) -> Prob
     )
 
 
-def read_dm(path: str | os.PathLike[str], *, fmt: str) -> Micrograph:
-    """Decode a DM3/DM4 into ``(H, W)`` or ``(T, H, W)`` with calibration and instrument tags."""
+def read_dm(path: str | os.PathLike[str], *, fmt: str, max_bytes: int | None = None) -> Micrograph:
+    """Decode a DM3/DM4 into ``(H, W)`` or ``(T, H, W)`` with calibration and instrument tags.
+
+    With ``max_bytes``, the tags are checked against that budget before any pixel is read.
+    """
     file_size = os.path.getsize(path)
     with open(path, "rb") as fh:
         tree, images = _parse(fh, fmt)
         image = _main_image(images, fmt, file_size)
+        if max_bytes is not None:
+            _check_budget(image, fmt, max_bytes)
         frames = (_read_frame(fh, image, i) for i in range(image.frames))
         data, conversion = stack_grey(frames, image.frames)
     raw = {key: value for key, value in tree.items() if key != "ImageList"}

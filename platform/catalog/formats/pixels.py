@@ -14,6 +14,9 @@ SUPPORTED_DTYPES = frozenset(
 
 # ITU-R BT.601 luma weights, the convention of Pillow's "L" conversion and of most viewers.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# Colour is converted a block of rows at a time: a float32 copy of a whole RGB frame would take
+# 12 bytes per pixel on top of the frame (the same numbers either way: each pixel's own dot).
+_LUMA_BLOCK_BYTES = 16 * 1024**2
 
 
 def check_dtype(dtype: np.dtype | str, *, where: str) -> np.dtype:
@@ -52,7 +55,11 @@ def to_grey(frame: np.ndarray) -> tuple[np.ndarray, str | None]:
     red = rgb[:, :, 0]
     if np.array_equal(red, rgb[:, :, 1]) and np.array_equal(red, rgb[:, :, 2]):
         return np.ascontiguousarray(red), "identical_channels"
-    return rgb.astype(np.float32) @ _LUMA, "luminance"
+    grey = np.empty(rgb.shape[:2], dtype=np.float32)
+    rows = max(1, _LUMA_BLOCK_BYTES // max(1, rgb.shape[1] * 3 * 4))
+    for start in range(0, rgb.shape[0], rows):
+        grey[start : start + rows] = rgb[start : start + rows].astype(np.float32) @ _LUMA
+    return grey, "luminance"
 
 
 def merge_conversions(conversions: list[str | None]) -> str | None:

@@ -12,7 +12,15 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .base import FormatError, Micrograph, Probe, check_dimensions
+from .base import (
+    DEFAULT_MAX_DECODED_BYTES,
+    FormatError,
+    Micrograph,
+    Probe,
+    check_decoded_size,
+    check_dimensions,
+    check_samples,
+)
 from .pixels import to_grey
 from .tree import json_safe
 from .units import from_density, uncalibrated
@@ -123,22 +131,53 @@ def _jpeg_size(fh: BinaryIO) -> tuple[int, int] | None:
     return None
 
 
-def probe_raster(path: str | os.PathLike[str], *, fmt: str, max_pixels: int) -> Probe:
-    """Validate a PNG/JPEG: dimensions from the header first, then a full decode."""
+def probe_raster(
+    path: str | os.PathLike[str],
+    *,
+    fmt: str,
+    max_pixels: int,
+    max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+) -> Probe:
+    """Validate a PNG/JPEG: dimensions and decoded size from the header, then a full decode."""
     declared = header_size(path, fmt)
     if declared is not None:
         check_dimensions(width=declared[0], height=declared[1], frames=1, max_pixels=max_pixels)
-    with _opened(path, fmt) as image:
+    with _opened(path, fmt) as image:  # opening reads the header only
         width, height = image.size
         check_dimensions(width=width, height=height, frames=1, max_pixels=max_pixels)
-        dtype, channels = _MODES.get(image.mode, ("uint8", len(image.getbands())))
+        dtype, channels = _check_budget(image, fmt, max_bytes)
         _decode(image, fmt)
     return Probe(format=fmt, width=width, height=height, frames=1, dtype=dtype, channels=channels)
 
 
-def read_raster(path: str | os.PathLike[str], *, fmt: str) -> Micrograph:
-    """Decode a PNG/JPEG into a grey ``(H, W)`` micrograph."""
+def _check_budget(image: Image.Image, fmt: str, max_bytes: int) -> tuple[str, int]:
+    """Stored sample dtype and samples per pixel of an opened (not yet decoded) image, checked
+    against the samples-per-pixel limit and the decoded-bytes budget."""
+    dtype, channels = _MODES.get(image.mode, ("uint8", len(image.getbands())))
+    check_samples(channels, where=fmt.upper())
+    width, height = image.size
+    check_decoded_size(
+        width=width,
+        height=height,
+        frames=1,
+        samples=channels,
+        itemsize=np.dtype(dtype).itemsize,
+        max_bytes=max_bytes,
+        where=fmt.upper(),
+    )
+    return dtype, channels
+
+
+def read_raster(
+    path: str | os.PathLike[str], *, fmt: str, max_bytes: int | None = None
+) -> Micrograph:
+    """Decode a PNG/JPEG into a grey ``(H, W)`` micrograph.
+
+    With ``max_bytes``, the header is checked against that budget before any decoding.
+    """
     with _opened(path, fmt) as image:
+        if max_bytes is not None:
+            _check_budget(image, fmt, max_bytes)
         info = dict(image.info)
         mode, size = image.mode, image.size
         array = _decode(image, fmt)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import lzma
 import math
 import os
 import re
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +17,15 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from .base import FormatError, Micrograph, Probe, check_dimensions
+from .base import (
+    DEFAULT_MAX_DECODED_BYTES,
+    FormatError,
+    Micrograph,
+    Probe,
+    check_decoded_size,
+    check_dimensions,
+    check_samples,
+)
 from .pixels import check_dtype, stack_grey
 from .tiff_metadata import tiff_metadata
 from .units import uncalibrated
@@ -23,6 +33,9 @@ from .units import uncalibrated
 logger = logging.getLogger(__name__)
 
 _REPR = re.compile(r"<tifffile\.[^>]*>\s*")
+
+#: Tiles may overhang a small image (a 64 px image in one 256 px tile), but not by gigabytes.
+_MAX_TILE_OVERHANG_BYTES = 16 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,8 @@ class _Layout:
     width: int
     channels: int
     dtype: np.dtype
+    samples: int  # SamplesPerPixel of the first page's IFD
+    page_bytes: int  # decoded bytes of one page, from the first page's IFD
 
 
 class _ErrorTrap(logging.Handler):
@@ -93,6 +108,7 @@ def _layout(tif: tifffile.TiffFile) -> _Layout:
         raise FormatError("unsupported_content", f"The TIFF image has axes {axes!r}, not an image.")
     sizes = dict(zip(axes, shape, strict=True))
     frames = math.prod(n for a, n in zip(axes, shape, strict=True) if a not in "YXS")
+    keyframe = series.keyframe
     return _Layout(
         series=series,
         frames=frames,
@@ -100,7 +116,54 @@ def _layout(tif: tifffile.TiffFile) -> _Layout:
         width=sizes["X"],
         channels=sizes.get("S", 1),
         dtype=dtype,
+        samples=int(keyframe.samplesperpixel),
+        page_bytes=math.prod(int(n) for n in keyframe.shape) * _itemsize(dtype),
     )
+
+
+def _itemsize(dtype: np.dtype | None) -> int:
+    return np.dtype(dtype).itemsize if dtype is not None else 1
+
+
+def _check_budget(layout: _Layout, max_bytes: int) -> None:
+    """Samples per pixel and decoded bytes of the whole series, from the IFDs alone."""
+    check_samples(max(layout.samples, layout.channels), where="TIFF")
+    check_decoded_size(
+        width=layout.width,
+        height=layout.height,
+        frames=layout.frames,
+        samples=layout.channels,
+        itemsize=_itemsize(layout.dtype),
+        max_bytes=max_bytes,
+        where="TIFF",
+    )
+
+
+def _check_page(page: tifffile.TiffPage | tifffile.TiffFrame, layout: _Layout) -> None:
+    """Refuse, before decoding it, a page whose IFD declares more than the first page's size.
+
+    tifffile allocates what each page's own IFD declares (and a tile's full size per tile),
+    so a later page or an oversized tile could ask for far more than the series' shape.
+    """
+    keyframe = page.keyframe
+    check_samples(keyframe.samplesperpixel, where="TIFF page")
+    itemsize = _itemsize(keyframe.dtype)
+    declared = math.prod(int(n) for n in keyframe.shape) * itemsize
+    if declared > layout.page_bytes:
+        raise FormatError(
+            "corrupt",
+            f"A TIFF page declares {declared:,} bytes of pixels, more than the "
+            f"{layout.page_bytes:,} of the first page.",
+        )
+    if keyframe.is_tiled:
+        samples = keyframe.samplesperpixel if keyframe.planarconfig == 1 else 1
+        tile = keyframe.tiledepth * keyframe.tilelength * keyframe.tilewidth * samples * itemsize
+        if tile > max(layout.page_bytes, _MAX_TILE_OVERHANG_BYTES):
+            raise FormatError(
+                "corrupt",
+                f"The TIFF declares tiles of {keyframe.tilewidth}x{keyframe.tilelength} pixels, "
+                f"far larger than its {keyframe.imagewidth}x{keyframe.imagelength} image.",
+            )
 
 
 def _iter_frames(tif: tifffile.TiffFile, layout: _Layout, file_size: int) -> Iterator[np.ndarray]:
@@ -108,6 +171,7 @@ def _iter_frames(tif: tifffile.TiffFile, layout: _Layout, file_size: int) -> Ite
     for page in layout.series.pages:
         if page is None:
             raise FormatError("corrupt", "A TIFF page is missing (truncated file?).")
+        _check_page(page, layout)
         _check_extents(page, file_size)
         array = _decode_page(tif, page)
         page_axes = page.axes if hasattr(page, "axes") else page.keyframe.axes
@@ -182,14 +246,20 @@ def _frames_of(array: np.ndarray, axes: str, layout: _Layout) -> Iterator[np.nda
     yield from array
 
 
-def probe_tiff(path: str | os.PathLike[str], *, max_pixels: int) -> Probe:
-    """Validate a TIFF: layout and bomb check from the IFDs, then decode every frame."""
+def probe_tiff(
+    path: str | os.PathLike[str],
+    *,
+    max_pixels: int,
+    max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+) -> Probe:
+    """Validate a TIFF: layout and bomb checks from the IFDs, then decode every frame."""
     file_size = os.path.getsize(path)
     with _opened(path) as (tif, trap):
         layout = _layout(tif)
         check_dimensions(
             width=layout.width, height=layout.height, frames=layout.frames, max_pixels=max_pixels
         )
+        _check_budget(layout, max_bytes)
         check_dtype(layout.dtype, where="TIFF")
         _raise_trapped(trap)
         seen = 0
@@ -208,11 +278,16 @@ def probe_tiff(path: str | os.PathLike[str], *, max_pixels: int) -> Probe:
     )
 
 
-def read_tiff(path: str | os.PathLike[str]) -> Micrograph:
-    """Decode a TIFF into ``(H, W)`` or ``(T, H, W)`` grey pixels with its metadata."""
+def read_tiff(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Micrograph:
+    """Decode a TIFF into ``(H, W)`` or ``(T, H, W)`` grey pixels with its metadata.
+
+    With ``max_bytes``, the IFDs are checked against that budget before any decoding.
+    """
     file_size = os.path.getsize(path)
     with _opened(path) as (tif, trap):
         layout = _layout(tif)
+        if max_bytes is not None:
+            _check_budget(layout, max_bytes)
         check_dtype(layout.dtype, where="TIFF")
         data, conversion = stack_grey(_iter_frames(tif, layout, file_size), layout.frames)
         _raise_trapped(trap)
@@ -231,3 +306,43 @@ def read_tiff(path: str | os.PathLike[str]) -> Micrograph:
         raw=raw,
         rgb_conversion=conversion,
     )
+
+
+# --- bounded decompression ------------------------------------------------------------
+# Without the optional imagecodecs package, tifffile inflates Deflate and LZMA segments with
+# zlib.decompress / lzma.decompress, which ignore the segment size tifffile passes as ``out``:
+# a strip of a few megabytes can inflate to gigabytes before tifffile cuts it to size. These
+# decoders stop at that size (tifffile keeps only that much anyway: same pixels, bounded memory).
+
+
+def _inflate(data: bytes, /, *, out: object = None, **_: object) -> bytes:
+    """A Deflate segment, inflated to at most ``out`` bytes (its decoded size)."""
+    limit = out if isinstance(out, int) and out > 0 else 0
+    decompressor = zlib.decompressobj()
+    result = decompressor.decompress(bytes(data), limit)  # 0: no limit
+    if not decompressor.eof and (not limit or len(result) < limit):
+        raise zlib.error("incomplete or truncated Deflate stream")
+    return result
+
+
+def _unxz(data: bytes, /, *, out: object = None, **_: object) -> bytes:
+    """An LZMA segment, decompressed to at most ``out`` bytes (its decoded size)."""
+    limit = out if isinstance(out, int) and out > 0 else -1
+    decompressor = lzma.LZMADecompressor()
+    result = decompressor.decompress(bytes(data), limit)  # -1: no limit
+    if not decompressor.eof and (limit < 0 or len(result) < limit):
+        raise lzma.LZMAError("incomplete or truncated LZMA stream")
+    return result
+
+
+def _install_bounded_decoders() -> None:
+    codecs = getattr(tifffile.TIFF.DECOMPRESSORS, "_codecs", None)
+    if not isinstance(codecs, dict):  # a tifffile whose codec table changed shape
+        logger.warning("tifffile's codec table not found: Deflate/LZMA TIFFs decode unbounded")
+        return
+    for compression in (8, 32946, 50013):  # Adobe Deflate, Deflate, PixTIFF Deflate
+        codecs[compression] = _inflate
+    codecs[34925] = _unxz
+
+
+_install_bounded_decoders()

@@ -7,6 +7,7 @@ from .training import (
     training_job_run,
 )
 from .versions import (
+    WeightsMismatch,
     artifact_dir,
     encoder_cache_clear,
     encoder_load,
@@ -15,9 +16,11 @@ from .versions import (
     model_version_promote,
     registry_init,
     version_register,
+    weights_verify,
 )
 
 __all__ = [
+    "WeightsMismatch",
     "artifact_dir",
     "encoder_cache_clear",
     "encoder_load",
@@ -30,4 +33,5 @@ __all__ = [
     "training_job_fail",
     "training_job_run",
     "version_register",
+    "weights_verify",
 ]
