@@ -1,0 +1,1 @@
+"""The client's areas, one per part of the API (``client.labs``, ``client.jobs``, …)."""

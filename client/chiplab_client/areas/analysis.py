@@ -1,0 +1,156 @@
+"""Analysis: segmentation jobs, their results and the results' exports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..jobs import SegmentationJob
+from ..operations import operation
+from ..types import JobStatus, Result, Rule
+from ._base import Area, present
+
+#: every export a result can have (series.csv: time series; particles.csv: object classes)
+EXPORT_KINDS = (
+    "overlay.png",
+    "mask.png",
+    "confidence.png",
+    "mask.ome.tif",
+    "counts.csv",
+    "result.json",
+    "chart.svg",
+    "chart.png",
+    "series.csv",
+    "particles.csv",
+    "profile.csv",
+)
+
+
+class SegmentationJobs(Area):
+    @operation("segmentation_jobs_list", "GET", "/api/segmentation-jobs/")
+    def list(
+        self,
+        *,
+        image: str | None = None,
+        grid: str | None = None,
+        lab: str | None = None,
+        status: JobStatus | Iterable[JobStatus] | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[SegmentationJob]:
+        """Jobs you may see, newest first; ``status=["queued", "running"]``: unfinished."""
+        if status is not None and not isinstance(status, str):
+            status = ",".join(status)
+        query = {"image": image, "grid": grid, "lab": lab, "status": status}
+        for data in self._pages("segmentation_jobs_list", query=query, page_size=page_size):
+            yield SegmentationJob(self, data)
+
+    @operation("segmentation_jobs_create", "POST", "/api/segmentation-jobs/")
+    def create(
+        self,
+        images: Iterable[str] | None = None,
+        *,
+        dataset: str | None = None,
+        support_set: str | None = None,
+        schema: str | None = None,
+        rule: Rule | None = None,
+        owner: str | None = None,
+        min_votes: int | None = None,
+        model_version: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> SegmentationJob:
+        """Segment ``images`` (ids) or every image of ``dataset``.
+
+        With a frozen ``support_set`` version, or with ``schema`` (+ ``rule``) to freeze the
+        schema's current votes now. ``model_version``: default the lab's champion.
+        ``params``: seed, bootstrap, temperature, refine, smooth, boundary, weighting.
+        """
+        if (images is None) == (dataset is None):
+            raise ValueError("give either images or dataset")
+        body = present(
+            images=list(images) if images is not None else {"dataset": dataset},
+            support_set=support_set,
+            schema=schema,
+            rule=rule,
+            owner=owner,
+            min_votes=min_votes,
+            model_version=model_version,
+            params=params,
+        )
+        return SegmentationJob(self, self._call("segmentation_jobs_create", body=body))
+
+    @operation("segmentation_jobs_retrieve", "GET", "/api/segmentation-jobs/{job_id}/")
+    def get(self, job_id: str) -> SegmentationJob:
+        return SegmentationJob(self, self._call("segmentation_jobs_retrieve", job_id=job_id))
+
+    @operation("segmentation_jobs_cancel_create", "POST", "/api/segmentation-jobs/{job_id}/cancel")
+    def cancel(self, job_id: str) -> SegmentationJob:
+        return SegmentationJob(self, self._call("segmentation_jobs_cancel_create", job_id=job_id))
+
+    @operation("segmentation_jobs_rerun_create", "POST", "/api/segmentation-jobs/{job_id}/rerun")
+    def rerun(self, job_id: str) -> SegmentationJob:
+        return SegmentationJob(self, self._call("segmentation_jobs_rerun_create", job_id=job_id))
+
+
+class Results(Area):
+    @operation("segmentation_results_retrieve", "GET", "/api/segmentation-results/{result_id}/")
+    def get(self, result_id: str) -> dict[str, Any]:
+        """A result with its label and confidence grids, statistics and provenance."""
+        return self._call("segmentation_results_retrieve", result_id=result_id)
+
+    @operation("images_results_list", "GET", "/api/images/{image_id}/results/")
+    def of_image(self, image_id: str, *, page_size: int | None = None) -> Iterator[Result]:
+        """Every segmentation of an image, newest first."""
+        return self._pages("images_results_list", image_id=image_id, page_size=page_size)
+
+    @operation(
+        "segmentation_results_export_retrieve",
+        "GET",
+        "/api/segmentation-results/{result_id}/export/{kind}",
+    )
+    def export(self, result_id: str, kind: str) -> bytes:
+        """One export's bytes (``kind``: one of :data:`EXPORT_KINDS`)."""
+        path = self._path("segmentation_results_export_retrieve", result_id=result_id, kind=kind)
+        return self._http.content(path)
+
+    @operation(
+        "segmentation_results_export_retrieve",
+        "GET",
+        "/api/segmentation-results/{result_id}/export/{kind}",
+    )
+    def download_export(self, result_id: str, kind: str, dest: str | os.PathLike) -> Path:
+        """One export to ``dest`` (a folder: under the server's file name)."""
+        path = self._path("segmentation_results_export_retrieve", result_id=result_id, kind=kind)
+        return self._http.download(path, dest)
+
+    def download_job(
+        self,
+        job_id: str,
+        out_dir: str | os.PathLike,
+        *,
+        kinds: Iterable[str] | None = None,
+        on_file: Callable[[Path], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every export of every result of a job, to ``out_dir/<result id>/``.
+
+        Returns the job's results, each with ``files`` (the paths written). ``kinds``
+        restricts the exports fetched.
+        """
+        wanted = set(kinds) if kinds is not None else None
+        job = self._client.jobs.get(job_id)
+        out = Path(out_dir)
+        results = []
+        for result in job.results:
+            folder = out / result["id"]
+            folder.mkdir(parents=True, exist_ok=True)
+            files = []
+            for kind in result.get("links", {}):
+                if kind == "self" or (wanted is not None and kind not in wanted):
+                    continue
+                path = self.download_export(result["id"], kind, folder)
+                files.append(path)
+                if on_file is not None:
+                    on_file(path)
+            results.append({**result, "files": files})
+        return results

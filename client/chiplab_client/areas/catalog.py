@@ -1,0 +1,184 @@
+"""Catalog: datasets, their images (uploads, originals, previews) and licences."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .._http import FilePart, Progress, multipart
+from ..operations import OPERATIONS, operation
+from ..types import Dataset, Image, ImageStatus, Visibility
+from ._base import UNSET, Area, given, present
+
+
+class Datasets(Area):
+    @operation("licences_list", "GET", "/api/licences/")
+    def licences(self) -> list[dict[str, Any]]:
+        """The licences a dataset may carry (SPDX ids)."""
+        return self._call("licences_list")
+
+    @operation("datasets_list", "GET", "/api/datasets/")
+    def list(self, *, lab: str | None = None, page_size: int | None = None) -> Iterator[Dataset]:
+        """Every dataset you may see (of one lab with ``lab``), following the pages."""
+        return self._pages("datasets_list", query={"lab": lab}, page_size=page_size)
+
+    @operation("datasets_create", "POST", "/api/datasets/")
+    def create(
+        self,
+        lab: str,
+        title: str,
+        *,
+        description: str | None = None,
+        keywords: list[str] | None = None,
+        licence: str | None = None,
+        visibility: Visibility | None = None,
+        creators: list[dict[str, str]] | None = None,
+        doi: str | None = None,
+    ) -> Dataset:
+        body = present(
+            lab=lab,
+            title=title,
+            description=description,
+            keywords=keywords,
+            licence=licence,
+            visibility=visibility,
+            creators=creators,
+            doi=doi,
+        )
+        return self._call("datasets_create", body=body)
+
+    @operation("datasets_retrieve", "GET", "/api/datasets/{dataset_id}/")
+    def get(self, dataset_id: str) -> Dataset:
+        return self._call("datasets_retrieve", dataset_id=dataset_id)
+
+    @operation("datasets_partial_update", "PATCH", "/api/datasets/{dataset_id}/")
+    def update(
+        self,
+        dataset_id: str,
+        *,
+        title: str = UNSET,
+        description: str = UNSET,
+        keywords: list[str] = UNSET,
+        licence: str = UNSET,
+        visibility: Visibility = UNSET,
+        creators: list[dict[str, str]] = UNSET,
+        doi: str = UNSET,
+    ) -> Dataset:
+        body = given(
+            title=title,
+            description=description,
+            keywords=keywords,
+            licence=licence,
+            visibility=visibility,
+            creators=creators,
+            doi=doi,
+        )
+        return self._call("datasets_partial_update", dataset_id=dataset_id, body=body)
+
+    @operation("datasets_destroy", "DELETE", "/api/datasets/{dataset_id}/")
+    def delete(self, dataset_id: str) -> None:
+        self._call("datasets_destroy", dataset_id=dataset_id)
+
+    @operation("datasets_jsonld_retrieve", "GET", "/api/datasets/{dataset_id}/jsonld")
+    def jsonld(self, dataset_id: str) -> dict[str, Any]:
+        """The dataset's schema.org JSON-LD."""
+        return self._call("datasets_jsonld_retrieve", dataset_id=dataset_id)
+
+
+class Images(Area):
+    @operation("datasets_images_list", "GET", "/api/datasets/{dataset_id}/images/")
+    def list(
+        self,
+        dataset_id: str,
+        *,
+        status: ImageStatus | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Image]:
+        """Every image of a dataset, following the pages."""
+        return self._pages(
+            "datasets_images_list",
+            dataset_id=dataset_id,
+            query={"status": status},
+            page_size=page_size,
+        )
+
+    @operation("datasets_images_create", "POST", "/api/datasets/{dataset_id}/images/")
+    def upload(
+        self,
+        dataset_id: str,
+        file: str | os.PathLike | bytes,
+        *,
+        filename: str | None = None,
+        progress: Progress | None = None,
+    ) -> Image:
+        """Upload a micrograph (jpg, png, tiff, dm3, dm4), streamed from disk.
+
+        ``progress(sent, total)`` is called as the bytes go out. The answer is the new image,
+        ``pending`` until a worker has ingested it. A file already in the dataset (same
+        sha256) is refused with a 409 ``duplicate``.
+        """
+        if isinstance(file, bytes):
+            if not filename:
+                raise ValueError("filename is needed with bytes")
+            source: Path | bytes = file
+        else:
+            source = Path(file)
+            filename = filename or source.name
+        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        ctype, length, chunks = multipart(
+            {}, {"file": FilePart(filename, source, content_type)}, progress
+        )
+        response = self._http.request(
+            OPERATIONS["datasets_images_create"].method,
+            self._path("datasets_images_create", dataset_id=dataset_id),
+            body=chunks,
+            headers={"Content-Type": ctype, "Content-Length": str(length)},
+        )
+        return response.json()
+
+    @operation("images_retrieve", "GET", "/api/images/{image_id}/")
+    def get(self, image_id: str) -> Image:
+        """One image with its metadata (``metadata_raw``: what the file's tags said)."""
+        return self._call("images_retrieve", image_id=image_id)
+
+    @operation("images_partial_update", "PATCH", "/api/images/{image_id}/")
+    def set_calibration(
+        self, image_id: str, pixel_size: float | None, pixel_unit: str | None = None
+    ) -> Image:
+        """Set the pixel size by hand (curators); ``None`` goes back to the file's own."""
+        body = {"pixel_size": pixel_size, **present(pixel_unit=pixel_unit)}
+        return self._call("images_partial_update", image_id=image_id, body=body)
+
+    @operation("images_destroy", "DELETE", "/api/images/{image_id}/")
+    def delete(self, image_id: str) -> None:
+        self._call("images_destroy", image_id=image_id)
+
+    @operation("images_original_retrieve", "GET", "/api/images/{image_id}/original")
+    def download_original(
+        self, image_id: str, dest: str | os.PathLike, *, progress: Progress | None = None
+    ) -> Path:
+        """The original file, bit-exact, to ``dest`` (a folder: under its own name)."""
+        return self._http.download(
+            self._path("images_original_retrieve", image_id=image_id), dest, progress=progress
+        )
+
+    @operation("images_preview_retrieve", "GET", "/api/images/{image_id}/preview")
+    def preview(self, image_id: str, *, frame: int | None = None) -> bytes:
+        """The percentile-stretched preview PNG (of one frame of a time series)."""
+        return self._http.content(
+            self._path("images_preview_retrieve", image_id=image_id), query={"frame": frame}
+        )
+
+    @operation("images_thumbnail_retrieve", "GET", "/api/images/{image_id}/thumbnail")
+    def thumbnail(self, image_id: str) -> bytes:
+        return self._http.content(self._path("images_thumbnail_retrieve", image_id=image_id))
+
+    @operation(
+        "images_chip_size_suggestion_retrieve", "GET", "/api/images/{image_id}/chip-size-suggestion"
+    )
+    def chip_size_suggestion(self, image_id: str) -> dict[str, Any]:
+        """A chip size from the image's periodicity, with the reasons."""
+        return self._call("images_chip_size_suggestion_retrieve", image_id=image_id)
