@@ -134,7 +134,10 @@ class EncoderMethod:
             encoder=self._encoder,
             options=self.options,
         )
-        seg = segmenter.classify(img.embeddings[0], grid=img.grid, pixels=img.frames[0])
+        # as a job does: the clicked chips are known (interval) and train the pixel map
+        seg = segmenter.classify(
+            img.embeddings[0], grid=img.grid, pixels=img.frames[0], support=support
+        )
         return np.asarray(seg.labels), time.perf_counter() - t0
 
 

@@ -202,17 +202,16 @@ def chiplab_pixel_map(
     global _ENCODER
     from workers.fewshot.encoders import build_encoder
     from workers.fewshot.pipeline import Segmenter, SegmentOptions, embed
-    from workers.fewshot.pixels import pixel_map
 
     if _ENCODER is None:
         _ENCODER = build_encoder("default")
     support = sample_support(chip_labels, k, rng)
     emb = embed(image, encoder=_ENCODER, chip_size=grid.chip_size, offset=grid.offset)
     segmenter = Segmenter.fit([emb], [support], encoder=_ENCODER, options=SegmentOptions())
-    seg = segmenter.classify(emb.embeddings[0], grid=emb.grid, pixels=emb.frames[0])
-    frame = emb.frames[0]
-    pm = pixel_map(frame, seg, frequencies=segmenter.frequencies, support=support)
-    return pm.labels.astype(np.int32)
+    seg = segmenter.classify(
+        emb.embeddings[0], grid=emb.grid, pixels=emb.frames[0], support=support
+    )
+    return seg.pixel_map.labels.astype(np.int32)  # the core's pixel map, as a job stores it
 
 
 def _regionprops(class_map: np.ndarray, class_id: int) -> tuple[int, np.ndarray]:

@@ -125,8 +125,10 @@ def run_image(
     for draw in draws:
         rng = np.random.default_rng([0, zlib.crc32(case.encode()), k, draw])
         support = sample_support(sample.labels, k, rng)
-        segm = Segmenter.fit([emb], [support], encoder=encoder, options=SegmentOptions(bootstrap=0))
-        seg = segm.classify(emb.embeddings[0], grid=emb.grid, pixels=frame)
+        # the chip classifier's map (no pixel vote): what each pixel-map variant starts from
+        opts = SegmentOptions(bootstrap=0, pixel_vote=False)
+        segm = Segmenter.fit([emb], [support], encoder=encoder, options=opts)
+        seg = segm.classify(emb.embeddings[0], grid=emb.grid, pixels=frame, support=support)
         chip = _painted(sample, np.asarray(seg.labels))
         tc = _covered(truth, sample)
         row = {
