@@ -338,17 +338,11 @@ def chip_shares(labels: np.ndarray, grid: ChipGrid, classes: tuple[int, ...]) ->
     """Each chip's share of pixels of each class in a pixel map (H, W) (class ids, -1 =
     uncovered, not counted): (rows * cols, K) float32, columns in the order of ``classes``;
     a row of zeros where no pixel of the chip is covered."""
-    region = np.asarray(labels)[grid.covered]
     s = grid.chip_size
-    cells = region.reshape(grid.rows, s, grid.cols, s).transpose(0, 2, 1, 3)
-    cells = cells.reshape(grid.rows * grid.cols, s * s)
-    ids = np.asarray(classes)
-    col = np.full(int(max(ids.max(), cells.max(initial=0))) + 2, -1, np.int64)
-    col[ids] = np.arange(ids.size)
-    index = col[np.where(cells >= 0, cells, col.size - 1)]  # unknown and uncovered: -1
-    counts = np.zeros((cells.shape[0], ids.size + 1), np.int64)
-    np.add.at(counts, (np.repeat(np.arange(cells.shape[0]), s * s), index.ravel() + 1), 1)
-    return (counts[:, 1:] / (s * s)).astype(np.float32)
+    cells = np.asarray(labels)[grid.covered].reshape(grid.rows, s, grid.cols, s)
+    # one comparison per class (a per-pixel scatter took 0.5 s on a 4096^2 map)
+    counts = np.stack([(cells == k).sum(axis=(1, 3), dtype=np.int64) for k in classes], -1)
+    return (counts.reshape(grid.rows * grid.cols, len(classes)) / (s * s)).astype(np.float32)
 
 
 def chip_vote(labels: np.ndarray, grid: ChipGrid, fallback: np.ndarray) -> np.ndarray:
