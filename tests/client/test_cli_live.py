@@ -152,7 +152,7 @@ def test_upload_usage_errors(world, logged_in, chiplab, tmp_path):
 
 
 def test_segment_creates_a_job(world, logged_in, chiplab, model_version):
-    """Without a worker the job stays queued; `segment` answers with it at once."""
+    """`segment` answers with the queued job at once (without --wait)."""
     from labeling.services import (
         class_create,
         grid_create,
@@ -188,9 +188,12 @@ def test_segment_creates_a_job(world, logged_in, chiplab, model_version):
     job = run.json()
     assert job["status"] == "queued" and job["images"] == [str(image.pk)]
     assert job["params"]["seed"] == 7 and job["model_version"]["id"] == str(model_version.pk)
-    # results of an unfinished job: exit 1, saying so
+    # results of a job without results: exit 1, saying so (in CI a real worker may have taken
+    # the job by now, and fails it: the factory's image has no file)
     results = chiplab("results", job["id"], "--out", "unused", "--json")
-    assert results.code == 1 and results.error()["code"] == "job_queued"
+    assert results.code == 1, results.stdout
+    assert results.error()["code"] in ("job_queued", "job_running", "job_failed")
+    assert job["id"] in results.error()["message"]
     # a support set of another lab: the API's 404
     assert chiplab("segment", "--images", str(image.pk), "--support-set", str(image.pk)).code == 1
 
