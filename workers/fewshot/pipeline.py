@@ -68,6 +68,13 @@ __all__ = [
 Support = dict[int, list[tuple[int, int]]]
 
 
+#: a chip relabelled by the pixel vote: the weight of its pixel shares against its classifier
+#: probabilities in its reported probabilities (seen cases, k = 3 / 5, expected calibration
+#: error: 0.5 -> 0.029 / 0.021, 0.75 -> 0.028 / 0.020, 1.0 -> 0.026 / 0.019: no real choice;
+#: the mean keeps a disagreement visible)
+VOTE_SHARE_WEIGHT = 0.5
+
+
 @dataclass(frozen=True)
 class SegmentOptions:
     """Classifier options (defaults are the measured best; see CONTRACT.md).
@@ -495,7 +502,8 @@ class Segmenter:
         if not voted.any():
             return pm, pred, voted
         probs = pred.probs.copy()
-        probs[voted] = 0.5 * (probs[voted] + shares[voted])
+        w = VOTE_SHARE_WEIGHT
+        probs[voted] = (1 - w) * probs[voted] + w * shares[voted]
         labels = pred.labels.copy()
         labels[voted] = np.asarray(self.classes)[shares[voted].argmax(1)]
         own = probs[np.arange(len(probs)), np.searchsorted(np.asarray(self.classes), labels)]
