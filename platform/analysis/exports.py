@@ -405,6 +405,21 @@ def counts_rows(stats: dict, classes: Sequence[dict]) -> list[dict]:
                 "area_unit": stats.get("area_unit", "") if areas[i] is not None else "",
             }
         )
+    objects = {o["class_index"]: o for o in (stats.get("objects") or {}).values()}
+    if objects:  # classes marked as objects: their count and sizes (empty for regions)
+        for i, row in enumerate(rows):
+            o = objects.get(i) or {}
+            row.update(
+                {
+                    "objects": o.get("n_total"),
+                    "objects_at_edge": o.get("n_edge"),
+                    "number_density": o.get("number_density"),
+                    "number_density_unit": o.get("number_density_unit", ""),
+                    "median_diameter": o.get("median"),
+                    "mean_diameter": o.get("mean"),
+                    "diameter_unit": o.get("length_unit", ""),
+                }
+            )
     return rows
 
 

@@ -654,7 +654,16 @@ def _write_series(job: SegmentationJob, image: Image) -> None:
 
     results = list(job.results.filter(image=image).order_by("frame"))
     series = [
-        {"frame": r.frame, "fractions": r.fractions, "fraction_std": r.fraction_std}
+        {
+            "frame": r.frame,
+            "fractions": r.fractions,
+            "fraction_std": r.fraction_std,
+            **(
+                {"objects": {n: o["n_total"] for n, o in r.stats["objects"].items()}}
+                if r.stats.get("objects")
+                else {}
+            ),
+        }
         for r in results
     ]
     table = exports.series_csv(

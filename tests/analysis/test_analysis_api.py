@@ -357,6 +357,8 @@ def test_a_class_marked_as_objects_gets_instances_and_a_particle_table(
     rows = list(csv.DictReader(io.StringIO(download(client, base + "particles.csv").decode())))
     assert len(rows) == found["n_total"]
     assert {r["class"] for r in rows} == {target.name}
+    counts = list(csv.DictReader(io.StringIO(download(client, base + "counts.csv").decode())))
+    assert {r["class"]: r["objects"] for r in counts}[target.name] == str(found["n_total"])
     with PILImage.open(io.BytesIO(download(client, base + "mask.png"))) as img:
         mask = np.asarray(img)
     index = next(c["index"] for c in detail["classes"] if c["name"] == target.name)

@@ -268,3 +268,31 @@ def test_csv_cells_that_would_be_spreadsheet_formulas_are_quoted():
     assert [r["class"] for r in rows] == ['\'=HYPERLINK("http://x","y")', "'+1", "'-2 nm layer"]
     assert exports.csv_cell(-0.5) == -0.5 and exports.csv_cell(None) == ""
     assert [float(r["fraction"]) for r in rows] == pytest.approx(STATS["fractions"])
+
+
+def test_counts_csv_gives_object_counts_and_sizes_of_object_classes():
+    """With a class marked as objects, its row carries the count, density and diameters (a
+    series' table thereby gives counts and sizes per frame); region rows leave them empty."""
+    stats = {
+        **STATS,
+        "objects": {
+            "Ge": {
+                "class_index": 1,
+                "n_total": 12,
+                "n_edge": 2,
+                "number_density": 3.5,
+                "number_density_unit": "1/µm^2",
+                "median": 4.2,
+                "mean": 4.4,
+                "length_unit": "nm",
+            }
+        },
+    }
+    rows = list(csv.DictReader(io.StringIO(exports.series_csv([(0, stats), (1, stats)], CLASSES))))
+    ge = [r for r in rows if r["class"] == "Ge"]
+    assert [r["frame"] for r in ge] == ["0", "1"]
+    assert ge[0]["objects"] == "12" and ge[0]["median_diameter"] == "4.2"
+    assert ge[0]["diameter_unit"] == "nm" and ge[0]["objects_at_edge"] == "2"
+    assert {r["objects"] for r in rows if r["class"] != "Ge"} == {""}
+    plain = list(csv.DictReader(io.StringIO(exports.counts_csv(STATS, CLASSES))))
+    assert "objects" not in plain[0]
