@@ -82,3 +82,18 @@ def test_episodes_take_support_and_query_from_one_image():
     for episode in episodes:
         keys = {tuple(c.flatten()[:8].tolist()) for c in episode.chips}
         assert any(keys <= image_keys for image_keys in chips_per_image)
+
+
+def test_finetune_restores_the_process_thread_count(encoder):
+    """A worker runs other jobs after a training: its torch thread count is left as it was."""
+    import torch
+
+    sets = labelled_sets()
+    original = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        cfg = FinetuneConfig(epochs=1, episodes_per_epoch=1, lr=1e-2, threads=1, select="acc")
+        finetune(encoder, sets[:1], sets[1:], cfg)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(original)

@@ -32,6 +32,7 @@ from torch import nn
 
 from workers.fewshot.chipping import normalise
 from workers.fewshot.encoders.base import Encoder, extract_chips
+from workers.fewshot.pipeline import torch_threads
 
 __all__ = [
     "FinetuneConfig",
@@ -443,10 +444,22 @@ def finetune(
     """Fine-tune a copy of ``encoder``; keeps the epoch with the best held-out accuracy.
 
     ``callback(epoch, row)`` is called after every epoch with the history row; returning False
-    stops training (cancellation). Epoch 0 is the base encoder.
+    stops training (cancellation). Epoch 0 is the base encoder. Torch runs on ``cfg.threads``
+    threads meanwhile; the process's setting is restored after.
     """
+    with torch_threads(cfg.threads):
+        return _finetune(encoder, train_sets, holdout_sets, cfg, callback=callback)
+
+
+def _finetune(
+    encoder: Encoder,
+    train_sets: Sequence[SupportSet],
+    holdout_sets: Sequence[SupportSet],
+    cfg: FinetuneConfig,
+    *,
+    callback: Callable[[int, dict], bool] | None,
+) -> FinetuneResult:
     t0 = time.perf_counter()
-    torch.set_num_threads(max(1, cfg.threads))
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     enc = copy.deepcopy(encoder)

@@ -167,15 +167,21 @@ def deterministic(seed: int) -> Iterator[None]:
 
 
 @contextmanager
-def single_thread() -> Iterator[None]:
-    """Run small tensor ops on one thread: classifying a few thousand chips is dominated by
-    thread hand-offs otherwise (10x slower on a busy machine)."""
+def torch_threads(n: int) -> Iterator[None]:
+    """Run torch on ``n`` threads inside the block, and restore the process's setting after
+    (a worker runs other jobs afterwards)."""
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(max(1, int(n)))
     try:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def single_thread():
+    """Run small tensor ops on one thread: classifying a few thousand chips is dominated by
+    thread hand-offs otherwise (10x slower on a busy machine)."""
+    return torch_threads(1)
 
 
 class _Timer:
