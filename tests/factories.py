@@ -65,3 +65,19 @@ class ReadyImageFactory(factory.django.DjangoModelFactory):
     dtype = "uint8"
     status = "ready"
     uploaded_by = factory.LazyAttribute(lambda i: i.dataset.created_by)
+
+
+def fourier_champion():
+    """The training-free built-in encoder registered as the public champion (no MLflow)."""
+    from registry.models import ModelAlias, ModelVersion, ModelVisibility, Source
+
+    version = ModelVersion.objects.create(
+        name="chiplab-fourier",
+        version=1,
+        encoder_kind="fourier",
+        source=Source.BUILTIN,
+        visibility=ModelVisibility.PUBLIC,
+        mlflow_run_id="run-test",
+    )
+    ModelAlias.objects.create(name="chiplab-fourier", alias="champion", version=version)
+    return version

@@ -6,8 +6,8 @@ small arrays and reused by scripts. Conventions shared by every export:
 - ``labels`` is the chip-resolution label grid (rows, cols) of class *indices* 0..K-1, or a
   series (T, rows, cols); chip (r, c) covers pixels ``offset + (r, c) * chip_size``.
 - ``mask`` is the pixel-resolution map (H, W) uint8 of class indices at the original's size
-  (``workers.fewshot.pixels``; ``upsample_labels`` turns a chip grid into one). The image
-  exports (overlay, mask PNG, OME-TIFF) are of the mask: what the user sees by default.
+  (``workers.fewshot.pixels``). The image exports (overlay, mask PNG, OME-TIFF) are of the
+  mask: what the user sees by default.
 - ``classes`` is the class table ``[{"index", "id", "name", "colour": "#rrggbb"}, ...]`` in
   index order; it travels with every export (PNG text chunk, OME annotations, CSV rows).
 - Pixels the map does not cover (cropped margins) are :data:`UNLABELLED` in masks
@@ -62,23 +62,6 @@ def class_table(classes: Sequence[dict], *, chip_size: int, offset: Sequence[int
         "chip_size": int(chip_size),
         "offset": [int(offset[0]), int(offset[1])],
     }
-
-
-def upsample_labels(
-    labels: np.ndarray, *, chip_size: int, offset: Sequence[int], shape: Sequence[int]
-) -> np.ndarray:
-    """Chip labels (rows, cols) -> pixel mask (H, W) uint8, margins = :data:`UNLABELLED`."""
-    lab = np.asarray(labels)
-    if lab.size and (lab.min() < 0 or lab.max() >= UNLABELLED):
-        raise ValueError(f"class indices must be in 0..{UNLABELLED - 1}")
-    height, width = int(shape[0]), int(shape[1])
-    rows, cols = lab.shape
-    top, left = int(offset[0]), int(offset[1])
-    mask = np.full((height, width), UNLABELLED, np.uint8)
-    # one broadcast write of every chip's block (np.repeat twice made two 4096^2 copies)
-    region = mask[top : top + rows * chip_size, left : left + cols * chip_size]
-    region.reshape(rows, chip_size, cols, chip_size)[...] = lab.astype(np.uint8)[:, None, :, None]
-    return mask
 
 
 def overlay_rgb(

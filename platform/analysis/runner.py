@@ -339,6 +339,11 @@ class _Images:
             self.clock.add("load", t)
         return self._data[key]
 
+    def intensity(self, image: Image, frame: int) -> np.ndarray:
+        """One frame of the original as float32 (H, W), in the file's units."""
+        data = self.data(image)
+        return (data if data.ndim == 2 else data[frame]).astype(np.float32)
+
     def frames(self, image: Image) -> np.ndarray:
         """Normalised pixels (T, H, W), as the encoder saw them (for boundary refinement);
         kept in the worker's memory cache like embeddings, so an edited support set's re-run
@@ -456,6 +461,7 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
         item["image"] = support_ids[item["image"]]
     clock.add("classify", t)
 
+    has_objects = any(c.get("kind") == "objects" for c in classes)
     done = {(str(i), f) for i, f in job.results.values_list("image_id", "frame")}
     for job_image in job.job_images.select_related("image", "grid").order_by("order"):
         image, grid = job_image.image, job_image.grid
@@ -477,7 +483,6 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
                 support=support,
             )
             t = clock.add("classify", t)
-            data = images.data(image)
             pixels = maps.pixel_outputs(
                 images.frames(image)[frame],
                 result,
@@ -485,7 +490,9 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
                 frequencies=segmenter.frequencies,
                 support=support,
                 spectrum=spectrum,
-                intensity=(data if data.ndim == 2 else data[frame]).astype(np.float32),
+                # the original's values, for the particles' mean intensity: read only when
+                # a class is counted as objects (re-runs otherwise work from cached frames)
+                intensity=images.intensity(image, frame) if has_objects else None,
                 pixel_size=image.pixel_size,
                 pixel_unit=image.pixel_unit or None,
                 seed=images.options.seed,

@@ -4,23 +4,13 @@ simulated micrograph with known truth."""
 import pytest
 
 from tests.analysis.helpers import labelled_schema, truth_chips, upload_ready_image, vote_truth
+from tests.factories import fourier_champion
 
 
 @pytest.fixture
 def model_version(db):
     """The training-free built-in encoder as the public champion (no MLflow needed)."""
-    from registry.models import ModelAlias, ModelVersion, ModelVisibility, Source
-
-    version = ModelVersion.objects.create(
-        name="chiplab-fourier",
-        version=1,
-        encoder_kind="fourier",
-        source=Source.BUILTIN,
-        visibility=ModelVisibility.PUBLIC,
-        mlflow_run_id="run-test",
-    )
-    ModelAlias.objects.create(name="chiplab-fourier", alias="champion", version=version)
-    return version
+    return fourier_champion()
 
 
 @pytest.fixture

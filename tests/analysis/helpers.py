@@ -10,6 +10,18 @@ CHIP = 32
 CASE = "sto_ge_interface"
 
 
+def chip_mask(labels, *, chip_size: int, offset=(0, 0), shape) -> np.ndarray:
+    """A chip label grid (rows, cols) painted on pixels (H, W) uint8, margins 255 (the
+    exports' UNLABELLED): the chip map as a pixel mask, to compare pixel maps with."""
+    lab = np.asarray(labels, np.uint8)
+    mask = np.full(tuple(shape), 255, np.uint8)
+    top, left = offset
+    rows, cols = lab.shape
+    block = lab.repeat(chip_size, 0).repeat(chip_size, 1)
+    mask[top : top + rows * chip_size, left : left + cols * chip_size] = block
+    return mask
+
+
 def sim_tiff(*, size=(256, 256), seed=0, frames: int = 1) -> tuple[bytes, sim.SimImage]:
     """A simulated micrograph as 16-bit TIFF bytes (ImageJ calibration) and its truth."""
     s = sim.generate(CASE, seed=seed, size=size)

@@ -18,6 +18,7 @@ from analysis.selectors import latest_confidence
 from catalog.models import Dataset, ImageStatus, Visibility
 from labeling.models import SupportSetVersion
 from tests.analysis.helpers import (
+    chip_mask,
     chip_truth_grid,
     download,
     labelled_schema,
@@ -410,7 +411,7 @@ def test_exports_open_and_agree_with_the_json(finished):
 
     document = json.loads(get("result.json"))
     labels = np.asarray(document["labels"])
-    chips = exports.upsample_labels(labels, chip_size=32, offset=(0, 0), shape=(256, 256))
+    chips = chip_mask(labels, chip_size=32, offset=(0, 0), shape=(256, 256))
     # the image exports are the pixel map: indexed colour, at least as right as the chip map
     with PILImage.open(io.BytesIO(get("mask.png"))) as img:
         assert img.mode == "P" and img.size == (256, 256)

@@ -11,6 +11,7 @@ import tifffile
 from PIL import Image
 
 from analysis import exports
+from tests.analysis.helpers import chip_mask
 
 CLASSES = [
     {"id": "a", "name": "STO", "colour": "#ff0000"},
@@ -34,8 +35,8 @@ STATS = {
 }
 
 
-def test_mask_upsamples_chips_and_marks_margins():
-    mask = exports.upsample_labels(LABELS, chip_size=4, offset=(1, 2), shape=(10, 15))
+def test_chip_masks_paint_chips_and_mark_margins():
+    mask = chip_mask(LABELS, chip_size=4, offset=(1, 2), shape=(10, 15))
     assert mask.shape == (10, 15) and mask.dtype == np.uint8
     assert (mask[0] == exports.UNLABELLED).all()  # top margin (offset 1)
     assert (mask[:, :2] == exports.UNLABELLED).all()  # left margin (offset 2)
@@ -44,7 +45,7 @@ def test_mask_upsamples_chips_and_marks_margins():
     assert (mask[5:9, 10:14] == 1).all() and (mask[5:9, 2:6] == 2).all()
 
 
-MASK = exports.upsample_labels(LABELS, chip_size=4, offset=(1, 2), shape=(10, 15))
+MASK = chip_mask(LABELS, chip_size=4, offset=(1, 2), shape=(10, 15))
 MASK_GRID = {"chip_size": 4, "offset": (1, 2)}
 
 
@@ -109,9 +110,7 @@ def test_overlay_png_footer_has_the_legend_and_a_scale_bar_when_calibrated():
 
 
 def test_overlay_samples_the_mask_onto_a_downscaled_preview():
-    mask = exports.upsample_labels(
-        np.array([[0, 1], [1, 0]]), chip_size=4, offset=(0, 0), shape=(8, 8)
-    )
+    mask = chip_mask(np.array([[0, 1], [1, 0]]), chip_size=4, offset=(0, 0), shape=(8, 8))
     preview = np.zeros((4, 4), np.uint8)  # half of an 8 x 8 image
     rgb = exports.overlay_rgb(preview, mask, CLASSES, alpha=1.0)
     assert tuple(rgb[0, 0]) == (255, 0, 0) and tuple(rgb[0, 3]) == (0, 255, 0)
@@ -122,9 +121,7 @@ def test_overlay_samples_the_mask_onto_a_downscaled_preview():
 def test_ome_tiff_shape_class_table_and_calibration(series):
     labels = np.stack([LABELS, 2 - LABELS]) if series else LABELS
     mask = (
-        np.stack(
-            [exports.upsample_labels(f, chip_size=4, offset=(1, 2), shape=(10, 15)) for f in labels]
-        )
+        np.stack([chip_mask(f, chip_size=4, offset=(1, 2), shape=(10, 15)) for f in labels])
         if series
         else MASK
     )
@@ -246,7 +243,7 @@ def test_overlay_of_a_large_mask_is_its_nearest_pixel_subsample():
     """Each preview pixel takes the class of the nearest pixel of the full-size mask."""
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 3, (37, 41))
-    mask = exports.upsample_labels(labels, chip_size=7, offset=(3, 5), shape=(266, 300))
+    mask = chip_mask(labels, chip_size=7, offset=(3, 5), shape=(266, 300))
     preview = rng.integers(0, 256, (133, 150)).astype(np.uint8)
     rgb = exports.overlay_rgb(preview, mask, CLASSES, alpha=1.0)
     nearest = mask[(np.arange(133) * 266) // 133][:, (np.arange(150) * 300) // 150]

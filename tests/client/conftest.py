@@ -10,6 +10,7 @@ from chiplab_client.cli import main
 
 from accounts.services import token_create
 from tests.client.helpers import png_bytes
+from tests.factories import fourier_champion
 
 
 @pytest.fixture
@@ -98,15 +99,4 @@ def micrographs(tmp_path):
 @pytest.fixture
 def model_version(transactional_db):
     """The training-free built-in encoder as the public champion (no MLflow needed)."""
-    from registry.models import ModelAlias, ModelVersion, ModelVisibility, Source
-
-    version = ModelVersion.objects.create(
-        name="chiplab-fourier",
-        version=1,
-        encoder_kind="fourier",
-        source=Source.BUILTIN,
-        visibility=ModelVisibility.PUBLIC,
-        mlflow_run_id="run-test",
-    )
-    ModelAlias.objects.create(name="chiplab-fourier", alias="champion", version=version)
-    return version
+    return fourier_champion()

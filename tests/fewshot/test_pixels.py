@@ -185,14 +185,17 @@ def test_the_core_relabels_chips_by_their_pixels_and_returns_the_pixel_map():
         assert on.confidence[changed].max() < on.confidence[~changed].mean()
 
 
-def test_chip_vote_takes_each_chips_majority_and_ignores_uncovered_pixels():
+def test_chip_shares_count_each_chips_pixels_and_ignore_uncovered_ones():
     from workers.fewshot.chipping import ChipGrid
-    from workers.fewshot.pixels import chip_vote
+    from workers.fewshot.pixels import chip_shares
 
     grid = ChipGrid.for_shape((9, 12), 4, (1, 0))  # 2 x 3 chips, a top row uncovered
     labels = np.full((9, 12), -1, np.int16)
     labels[1:9, :] = 0
     labels[1:4, 4:8] = 2  # 12 of the 16 pixels of chip (0, 1)
-    labels[5:9, 8:12] = -1  # chip (1, 2): nothing covered -> its fallback
-    fallback = np.array([[1, 1, 1], [1, 1, 2]])
-    np.testing.assert_array_equal(chip_vote(labels, grid, fallback), [[0, 2, 0], [0, 0, 2]])
+    labels[5:9, 8:12] = -1  # chip (1, 2): nothing covered
+    shares = chip_shares(labels, grid, (0, 2))
+    assert shares.shape == (6, 2)
+    np.testing.assert_allclose(shares[1], [0.25, 0.75])
+    np.testing.assert_allclose(shares[0], [1.0, 0.0])
+    np.testing.assert_allclose(shares[5], [0.0, 0.0])  # no vote: the chip keeps its label

@@ -55,7 +55,7 @@ from workers.fewshot.chipping import ChipGrid
 if TYPE_CHECKING:
     from workers.fewshot.pipeline import Segmentation
 
-__all__ = ["PixelConfig", "PixelMap", "chip_vote", "pixel_features", "pixel_map"]
+__all__ = ["PixelConfig", "PixelMap", "chip_shares", "pixel_features", "pixel_map"]
 
 Support = dict[int, list[tuple[int, int]]]
 
@@ -344,15 +344,3 @@ def chip_shares(labels: np.ndarray, grid: ChipGrid, classes: tuple[int, ...]) ->
     counts = np.stack([(cells == k).sum(axis=(1, 3), dtype=np.int64) for k in classes], -1)
     return (counts.reshape(grid.rows * grid.cols, len(classes)) / (s * s)).astype(np.float32)
 
-
-def chip_vote(labels: np.ndarray, grid: ChipGrid, fallback: np.ndarray) -> np.ndarray:
-    """Each chip's majority class in a pixel map (H, W) (-1 = uncovered, ignored); a chip
-    with no covered pixel keeps ``fallback`` (rows, cols)."""
-    fallback = np.asarray(fallback)
-    classes = tuple(
-        int(c) for c in np.unique(np.concatenate([np.ravel(labels), fallback.ravel()])) if c >= 0
-    )
-    shares = chip_shares(labels, grid, classes)
-    best = np.asarray(classes)[shares.argmax(1)]
-    out = np.where(shares.sum(1) > 0, best, fallback.ravel())
-    return out.reshape(grid.rows, grid.cols)
