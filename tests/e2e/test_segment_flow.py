@@ -125,8 +125,14 @@ def test_upload_grid_support_segment_export_history(
     # 6. re-run after changing a chip is one click
     page.get_by_test_id("step-support").click()
     row, col = pure_chips(s, chip=CHIP, per_class=PER_CLASS + 1, seed=1)[1][0]
+    ge_count = page.get_by_test_id("class-item").nth(1).get_by_test_id("class-count")
+    # the step has loaded my labels (and listens for clicks) before the chip is clicked
+    expect(ge_count).to_have_text(f"{PER_CLASS} chips")
+    page.get_by_test_id("viewer-canvas").focus()
     page.keyboard.press("2")
+    expect(page.get_by_test_id("class-item").nth(1)).to_have_attribute("aria-current", "true")
     click_chip(page, row, col, chip=CHIP)
+    expect(ge_count).not_to_have_text(f"{PER_CLASS} chips")  # the click changed the set
     page.get_by_test_id("step-segment").click()
     expect(page.get_by_test_id("segment")).to_have_text("Segment again")
     first = canvas.get_attribute("data-result")
