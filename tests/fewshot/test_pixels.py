@@ -199,3 +199,26 @@ def test_chip_shares_count_each_chips_pixels_and_ignore_uncovered_ones():
     np.testing.assert_allclose(shares[1], [0.25, 0.75])
     np.testing.assert_allclose(shares[0], [1.0, 0.0])
     np.testing.assert_allclose(shares[5], [0.0, 0.0])  # no vote: the chip keeps its label
+
+
+def test_a_faint_spot_in_a_confident_support_chip_is_not_shown_as_certain():
+    """A faint small particle (a tenth of the bright ones' contrast, 4 px radius) inside a
+    support chip the chip map calls support with 0.99: the pixel map may miss it, but not
+    with confidence; the support around it and elsewhere stays certain."""
+    image, truth = _particles()
+    yy, xx = np.indices(image.shape)
+    spot = (yy - 176) ** 2 + (xx - 48) ** 2 <= 16  # chip (5, 1): support in the chip map
+    image = image + 0.12 * spot
+    grid = ChipGrid.for_shape(image.shape, 32)
+    seg = _segmentation(truth, grid, confidence=0.99)
+    freqs = support_frequencies([image], [grid], [PARTICLE_SUPPORT])
+    on = pixel_map(image, seg, frequencies=freqs, support=PARTICLE_SUPPORT)
+    off = pixel_map(
+        image, seg, frequencies=freqs, support=PARTICLE_SUPPORT, config=PixelConfig(blob_z=0)
+    )
+    assert off.labels[176, 48] == 0 and off.confidence[spot].min() > 0.9  # missed, "certain"
+    missed = spot & (on.labels == 0)
+    assert missed.any()
+    assert np.median(on.confidence[missed]) <= 0.55
+    far = (truth == 0) & ((yy - 176) ** 2 + (xx - 48) ** 2 > 30**2)
+    assert (on.confidence[far] > 0.9).mean() > 0.95

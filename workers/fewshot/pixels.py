@@ -75,6 +75,9 @@ class PixelConfig:
     coarse: the coarse smoothing scale as a fraction of the chip (the fine one is 1 / 16).
     smooth: sigma of the score smoothing, in samples.
     shrinkage: covariance shrinkage towards its diagonal.
+    blob_z: a sample whose local contrast stands out of its class's by more than this many
+        robust standard deviations, towards another class, is shown as uncertain with its
+        neighbours (0: off; ``_blob_excess``).
     """
 
     samples: int = 8
@@ -87,6 +90,7 @@ class PixelConfig:
     coarse: float = 0.25
     smooth: float = 0.7
     shrinkage: float = 0.1
+    blob_z: float = 3.0
 
 
 @dataclass
@@ -206,6 +210,32 @@ def _log_lik(x: np.ndarray, means: np.ndarray, white: np.ndarray) -> np.ndarray:
     return out
 
 
+def _blob_excess(x: np.ndarray, best: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """How far each sample's local contrast stands out of its class's, towards another
+    class's brightness: (N,), in robust standard deviations of the class's own contrast.
+
+    x: standardised ``pixel_features`` (N, F); best: each sample's class column; means: the
+    classes' feature means (K, F) (NaN rows: no training samples). Contrast is the fine minus
+    the coarse intensity (a difference of Gaussians: a compact spot); its spread per class is
+    the larger of the MAD (Gaussian-scaled) and a third of the 99th percentile of deviations
+    in that direction, so a class with heavy-tailed contrast (atomic columns) flags at most
+    about 1 % of its samples. The sign is that of the other class's mean intensity minus this
+    class's: a faint particle on the support is a bright spot where particles are brighter.
+    """
+    dog = x[:, 0] - x[:, 2]
+    out = np.full(len(x), -np.inf)
+    for j in range(len(means)):
+        sel = best == j
+        if sel.sum() < 50 or not np.isfinite(means[j, 0]):
+            continue
+        dev = dog[sel] - np.median(dog[sel])
+        mad = 1.4826 * np.median(np.abs(dev))
+        for sign in {np.sign(m[0] - means[j, 0]) for m in means if np.isfinite(m[0])} - {0}:
+            tail = np.quantile(sign * dev, 0.99) / 3
+            out[sel] = np.maximum(out[sel], sign * dev / (max(mad, tail) + 1e-6))
+    return out
+
+
 def pixel_map(
     frame: np.ndarray,
     seg: Segmentation,
@@ -271,6 +301,7 @@ def pixel_map(
                 means, white = means2, white2
                 xi, yi = xi[agree], yi[agree]
         ll = _log_lik(x, means, white)
+        class_means = means
         if cfg.diagonal > 0:
             md, wd = _lda(xi, yi, K, cfg.shrinkage, diagonal=True)
             ll = (1 - cfg.diagonal) * ll + cfg.diagonal * _log_lik(x, md, wd)
@@ -281,6 +312,7 @@ def pixel_map(
     else:  # no training pixel (no support chip or confident interior chip here): the chip
         # map alone decides
         ll = np.zeros((h * w, K))
+        class_means = None
     ll = ll.reshape(h, w, K)
     t_fit = time.perf_counter()
 
@@ -291,6 +323,15 @@ def pixel_map(
     prior /= prior.sum(-1, keepdims=True)
     score = cfg.pixel_weight * ll + cfg.prior_weight * np.log(prior)
     score = _gauss(score, cfg.smooth)
+    # a compact spot that stands out of its class towards another (a faint particle in a
+    # confident support chip, which neither the chip nor the pixel classifier calls a
+    # particle) is not shown as certain: its samples and their neighbours get at most 1 / 2
+    flag = None
+    if class_means is not None and cfg.blob_z > 0:
+        z = _blob_excess(x, score.reshape(h * w, K).argmax(1), class_means)
+        flag = ndimage.binary_dilation((z > cfg.blob_z).reshape(h, w), np.ones((3, 3)))
+        if not flag.any():
+            flag = None
 
     # full resolution: bilinearly upsampled scores give the labels and, from the margin
     # between the best two classes, the confidence (the posterior for two classes, an upper
@@ -316,7 +357,12 @@ def pixel_map(
     full_np = full.numpy()
     if not np.array_equal(ids, np.arange(K)):  # class ids other than 0..K-1
         full_np = ids[full_np]
-    conf_np = torch.sigmoid_(margin).numpy()
+    conf = torch.sigmoid_(margin)
+    if flag is not None:  # soft-edged: at most 1 / 2 where the upsampled flag is 1
+        f = torch.from_numpy(flag.astype(np.float32))[None, None]
+        f = F.interpolate(f, size=(Hc, Wc), mode="bilinear")[0, 0]
+        conf = torch.minimum(conf, torch.sigmoid_(f.mul_(-30).add_(30)))
+    conf_np = conf.numpy()
     if (Hc, Wc) == (grid.height, grid.width):  # the grid covers the frame: no copies
         labels, confidence = full_np, conf_np
     else:
@@ -343,4 +389,3 @@ def chip_shares(labels: np.ndarray, grid: ChipGrid, classes: tuple[int, ...]) ->
     # one comparison per class (a per-pixel scatter took 0.5 s on a 4096^2 map)
     counts = np.stack([(cells == k).sum(axis=(1, 3), dtype=np.int64) for k in classes], -1)
     return (counts.reshape(grid.rows * grid.cols, len(classes)) / (s * s)).astype(np.float32)
-

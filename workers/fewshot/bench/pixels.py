@@ -10,7 +10,12 @@ through the segmentation core (embed -> Segmenter.fit -> classify, as a job runs
 - boundary error: mean symmetric distance (px) between predicted and true class boundaries
   (4-connected label changes inside the covered area), also as a fraction of the chip size;
 - calibration of the pixel confidence: expected calibration error (10 bins) and mean
-  confidence vs accuracy.
+  confidence vs accuracy;
+- missed objects shown as uncertain (particle cases and real images with counted objects):
+  truth objects (8-connected components of every class but the largest, >= 16 px) that the
+  map misses (under half their pixels given their class), and the share of those whose median
+  pixel confidence is below ``UNSURE`` (what the Confidence view shows as uncertain), next to
+  the share of correctly labelled pixels shown as uncertain (the price of flagging).
 
 Pixels whose true class is the majority of no chip (the support could not name it) are left
 out. Real MoO3: the edge band (mask value 2) is left out ("pixel") and, as a second figure,
@@ -38,7 +43,9 @@ from workers.fewshot.bench.sampling import sample_support
 from workers.fewshot.bench.suites import SETS, Sample
 from workers.fewshot.pixels import PixelConfig, pixel_map
 
-__all__ = ["boundary_error", "calibration", "main", "pixel_miou"]
+__all__ = ["boundary_error", "calibration", "main", "missed_objects", "pixel_miou"]
+
+UNSURE = 0.75  # confidence below which the UI calls a pixel uncertain (analysis.maps)
 
 
 def pixel_miou(truth: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
@@ -75,6 +82,33 @@ def calibration(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
     return float(np.abs(c - a).sum() / max(1, n.sum()))
 
 
+def missed_objects(
+    truth: np.ndarray, labels: np.ndarray, confidence: np.ndarray, *, min_px: int = 16
+) -> tuple[int, int, int]:
+    """(objects, missed, missed shown as uncertain) over the truth objects of ``truth`` (dense
+    classes, -1 ignored): 8-connected components of every class but the largest."""
+    valid = truth[truth >= 0]
+    if valid.size == 0:
+        return 0, 0, 0
+    background = int(np.bincount(valid).argmax())
+    n = missed = flagged = 0
+    for k in np.unique(valid):
+        if k == background:
+            continue
+        comp, _ = ndimage.label(truth == k, np.ones((3, 3)))
+        for obj in ndimage.find_objects(comp):
+            idx = comp[obj] > 0  # the bounding box may hold other objects: take the largest
+            ids, counts = np.unique(comp[obj][idx], return_counts=True)
+            this = comp[obj] == ids[counts.argmax()]
+            if this.sum() < min_px:
+                continue
+            n += 1
+            if (labels[obj][this] == k).mean() < 0.5:
+                missed += 1
+                flagged += int(np.median(confidence[obj][this]) < UNSURE)
+    return n, missed, flagged
+
+
 def _dense_truth(sample: Sample) -> np.ndarray:
     """Pixel truth as dense class indices (-1: not scored)."""
     if sample.mask is not None:
@@ -105,6 +139,7 @@ def run_image(
     k: int,
     case: str,
     peer: bool,
+    objects: bool = False,
 ) -> list[dict]:
     """All draws on one image: chip / pixel / peer figures per (draw, config)."""
     from workers.fewshot.bench.methods import PixelForestPeer
@@ -155,6 +190,13 @@ def run_image(
             row[f"conf:{name}"] = float(pm.confidence[ok].mean())
             row[f"acc:{name}"] = float((lab[ok] == truth[ok]).mean())
             row[f"sec:{name}"] = pm.timings["total"]
+            right = ok & (lab == truth)
+            row[f"unsure:{name}"] = float((pm.confidence[right] < UNSURE).mean())
+            if objects:
+                n_obj, n_miss, n_flag = missed_objects(truth, lab, pm.confidence)
+                row[f"obj:{name}"] = n_obj
+                row[f"miss:{name}"] = n_miss
+                row[f"flag:{name}"] = n_flag
             if sample.mask is not None:
                 row[f"edge:{name}"] = pixel_miou(edge, lab, K)
         out.append(row)
@@ -198,6 +240,15 @@ def _summarise(rows: list[dict], groups: dict[str, str], configs: list[str]) -> 
                 f" ece {m('ece:' + c):.3f} conf {m('conf:' + c):.3f} acc {m('acc:' + c):.3f}"
                 f" {m('sec:' + c) * 1000:.0f} ms"
             )
+            n_miss = sum(r.get("miss:" + c, 0) for r in rs)
+            if any("obj:" + c in r for r in rs):
+                n_obj = sum(r.get("obj:" + c, 0) for r in rs)
+                n_flag = sum(r.get("flag:" + c, 0) for r in rs)
+                print(
+                    f"    {'':24s} objects {n_obj}, missed {n_miss}, missed shown uncertain"
+                    f" {n_flag} ({n_flag / max(1, n_miss):.0%}); right pixels shown uncertain"
+                    f" {m('unsure:' + c):.1%}"
+                )
 
 
 def speed(sizes=(1024, 4096), chip_sizes=(32, 64), repeats: int = 3) -> None:
@@ -291,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                 k=a.k,
                 case=case,
                 peer=not a.no_peer,
+                objects=groups[case] == "particles" or sample.count_class is not None,
             )
         print(f"{case}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
     _summarise(rows, groups, list(configs))

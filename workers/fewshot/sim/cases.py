@@ -207,6 +207,27 @@ def _particles(*kinds: ParticleKind, coverage: float = 0.4):
     return build
 
 
+def _mixed_thickness(rng, canvas):
+    """One particle class of many sizes and thicknesses, sparse: small thin particles are
+    faint next to large thick ones (the physics of most misses on real particle images)."""
+    kinds = [
+        ParticleKind("thin_small", "sphere", radius=(3, 9), z=0.3),
+        ParticleKind("thick_small", "sphere", radius=(3, 9), z=1.0),
+        ParticleKind("thin", "polygon", radius=(9, 20), z=0.35, sides=(5, 6, 8)),
+        ParticleKind("thick", "sphere", radius=(18, 40), z=1.0),
+    ]
+    scene = particle_scene(rng, canvas, kinds, coverage=0.12)
+    truth = np.minimum(scene.truth, 1).astype(np.int32)
+    area = np.bincount(scene.truth.ravel(), minlength=len(kinds) + 1)[1:]
+    mean = float(np.average([c["expected_mean"] for c in scene.classes[1:]], weights=area + 1e-9))
+    classes = [
+        scene.classes[0],
+        {"kind": "particle", "expected_mean": mean, "mixture": scene.classes[1:]},
+    ]
+    names = ["carbon", "particle"]
+    return dataclasses.replace(scene, truth=truth, class_names=names, classes=classes)
+
+
 def _case(name, group, description, build, imaging, *, difficulty="medium", tags=()) -> CaseSpec:
     pixel_size = 0.0325 if group == "lattices" else 0.5
     return CaseSpec(name, group, description, build, imaging, pixel_size, difficulty, tags)
@@ -328,6 +349,15 @@ CASES: dict[str, CaseSpec] = {
             dataclasses.replace(LOW_MAG, dose=3.0),
             difficulty="hard",
             tags=("shape", "low-dose"),
+        ),
+        _case(
+            "particles_mixed_thickness",
+            "particles",
+            "sparse particles of one class, 3-40 px radius, thin ones faint",
+            _mixed_thickness,
+            LOW_MAG,
+            difficulty="hard",
+            tags=("thickness", "small"),
         ),
     ]
 }
