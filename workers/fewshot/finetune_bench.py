@@ -187,21 +187,23 @@ def main(argv=None) -> int:
     p.add_argument("--select", default=FinetuneConfig.select, choices=("acc", "both"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (CUDA when available)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
     try:
-        base = build_encoder("default", device="cpu")
+        base = build_encoder("default", device=args.device)
         base_name = "default (committed weights)"
     except FileNotFoundError:
-        base = build_encoder("default", device="cpu", weights=None)
+        base = build_encoder("default", device=args.device, weights=None)
         base_name = "default ARCHITECTURE, RANDOM weights (committed weights missing)"
     print(
         f"base={base_name}; train images={args.train}, held-out test images={args.test} "
         f"({args.size}px, seeds 1000+), chip={args.chip_size}px, k={args.k_shot}, "
         f"draws={args.draws}; fine-tune epochs={args.epochs}x{args.episodes}, lr={args.lr}, "
-        f"augment={args.augment}, trainable={args.trainable}, scope={args.scope}"
+        f"augment={args.augment}, trainable={args.trainable}, scope={args.scope}, "
+        f"device={base.device}"
     )
     print("figures: mean ± std over draws; diff = fine-tuned - base per draw")
     for case in args.cases.split(","):

@@ -57,13 +57,14 @@ def available_encoders(
     return built, skipped
 
 
-def engine_encoder(name: str, *, weights: str | None = None) -> Any:
-    """Build an engine encoder on CPU; ``weights`` (a ``save_encoder`` directory) replaces the
-    committed weights of the default encoder and is ignored for the others."""
+def engine_encoder(name: str, *, weights: str | None = None, device: str = "cpu") -> Any:
+    """Build an engine encoder (on the CPU unless ``device`` says otherwise); ``weights`` (a
+    ``save_encoder`` directory) replaces the committed weights of the default encoder and is
+    ignored for the others."""
     from workers.fewshot.encoders import build_encoder
 
     options = {"weights": weights} if weights and name == "default" else {}
-    return build_encoder(name, device="cpu", **options)
+    return build_encoder(name, device=device, **options)
 
 
 def weights_fingerprint(encoder: Any) -> str | None:

@@ -419,13 +419,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cache-dir", help="stages: keep generated images here (.npy)")
     p.add_argument("--json", help="stages: write the reports to this file")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--device", default="cpu", help="stages: cpu, cuda or auto")
     a = p.parse_args(argv)
     if a.threads:
         import torch
 
         torch.set_num_threads(a.threads)
     if a.part == "stages":
-        encoder = engine_encoder(a.encoder, weights=a.weights)
+        import torch
+
+        encoder = engine_encoder(a.encoder, weights=a.weights, device=a.device)
+        print(f"encoder {a.encoder} on {encoder.device}, torch threads {torch.get_num_threads()}")
         print(stage_header(), flush=True)
         reports = []
         for size in (int(v) for v in a.sizes.split(",")):
