@@ -9,8 +9,20 @@ export MLFLOW_DISABLE_TELEMETRY=true
 # the settings turn DEBUG on only when this is a loopback address (or DJANGO_DEBUG is set)
 export CHIPLAB_BIND_HOST="$HOST"
 
-"$VENV/bin/celery" -A workers.celery_app worker -Q default,gpu --concurrency 2 \
-  --loglevel INFO --hostname "embedded@%h" &
+# The worker is started again whenever it exits (killed, out of memory); when it starts it
+# enqueues again the jobs a dead worker had taken from the filesystem broker (workers/recovery.py).
+supervise_worker() {
+  local pid=""
+  trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; [ -n "$pid" ] && wait "$pid"; exit 0' TERM INT
+  while true; do
+    "$VENV/bin/celery" -A workers.celery_app worker -Q default,gpu --concurrency 2 \
+      --loglevel INFO --hostname "embedded@%h" &
+    pid=$!
+    wait "$pid" || echo "celery worker exited ($?); starting it again in 2 s" >&2
+    sleep 2
+  done
+}
+supervise_worker &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null; wait $WORKER 2>/dev/null' EXIT INT TERM
 

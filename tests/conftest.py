@@ -1,5 +1,6 @@
 """Shared fixtures: users in labs with roles, API clients, and the real services."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.models import Role
+from tests.common.held_jobs import held_jobs
 from tests.factories import DatasetFactory, LabFactory, MembershipFactory, UserFactory
 from tests.support.services import IN_CI, ROOT, free_port, start_moto, stop, wait_http
 from workers.local_worker import start_worker
@@ -288,3 +290,11 @@ def wait_for(predicate, *, timeout: float = 120, interval: float = 0.2, what: st
 @pytest.fixture
 def wait():
     return wait_for
+
+
+@pytest.fixture
+def hold_jobs():
+    """``hold_jobs(*task paths)``: jobs of those tasks (all when none are named) are kept from
+    the workers until ``.release()`` (see tests.common.held_jobs)."""
+    with contextlib.ExitStack() as stack:
+        yield lambda *tasks: stack.enter_context(held_jobs(*tasks))

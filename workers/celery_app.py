@@ -21,4 +21,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Filled by workers.tasks.base.chiplab_task: task name -> queue ("default" or "gpu").
 TASK_QUEUES: dict[str, dict[str, str]] = {}
 app.conf.task_routes = [TASK_QUEUES]
-app.conf.include = ["workers.tasks.ingest", "workers.tasks.segment", "workers.tasks.train"]
+app.conf.include = [
+    "workers.tasks.ingest",
+    "workers.tasks.segment",
+    "workers.tasks.train",
+    "workers.tasks.webhooks",
+]

@@ -8,6 +8,7 @@
 
 from ._http import __version__
 from .areas.analysis import EXPORT_KINDS
+from .areas.webhooks import SignatureError, verify_signature
 from .client import Client
 from .errors import ChiplabError
 from .jobs import SegmentationJob, TrainingJob
@@ -18,7 +19,9 @@ __all__ = [
     "ChiplabError",
     "Client",
     "SegmentationJob",
+    "SignatureError",
     "TrainingJob",
     "__version__",
     "covered_operations",
+    "verify_signature",
 ]

@@ -24,6 +24,7 @@ from .client import Client
 from .errors import ChiplabError
 from .jobs import SegmentationJob
 from .uploads import expand, upload_many
+from .watch import Frame, Watcher
 
 OK, API_ERROR, USAGE = 0, 1, 2
 
@@ -223,6 +224,100 @@ def cmd_results(args: argparse.Namespace, out: Output, client: Client) -> int:
     return OK
 
 
+def cmd_import(args: argparse.Namespace, out: Output, client: Client) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"no file {path}")
+    report = client.grids.import_annotations(
+        args.grid,
+        path,
+        classes=_classes(args.classes),
+        schema=args.schema,
+        target="gold" if args.gold else "votes",
+        threshold=args.threshold,
+    )
+    if out.as_json:
+        out.json(report)
+    else:
+        out.table(report["classes"], ["name", "chips", "id"])
+        reasons = ", ".join(f"{k} {v}" for k, v in report["skipped_reasons"].items() if v)
+        out.note(
+            f"{report['labelled']} of {report['chips']} chips labelled as "
+            f"{report['target']}, {report['skipped']} skipped"
+            + (f" ({reasons})" if reasons else "")
+        )
+    return OK
+
+
+def cmd_watch(args: argparse.Namespace, out: Output, client: Client) -> int:
+    params = dict(_param(p) for p in args.param or [])
+    failed = 0
+
+    def show(frame: Frame) -> None:
+        nonlocal failed
+        failed += frame.status == "failed"
+        if out.as_json:
+            out.stdout.write(json.dumps(frame.as_dict(), default=str) + "\n")
+            out.stdout.flush()
+            return
+        if frame.status != "succeeded":
+            reason = (frame.error or {}).get("message") or "already in the dataset"
+            out.line(f"{frame.path.name}  {frame.status}: {reason}")
+        for r in frame.results:
+            parts = ", ".join(
+                f"{c['class']} {c['fraction']:.3f}"
+                for c in r["classes"]
+                if c["fraction"] is not None
+            )
+            where = f" frame {r['frame']}" if r.get("frame") else ""
+            out.line(f"{frame.path.name}{where}  {parts}  ({frame.timings['total']:.2f} s)")
+        out.stdout.flush()
+
+    watcher = Watcher(
+        client,
+        args.folder,
+        dataset=args.dataset,
+        support_set=args.support_set,
+        model_version=args.model,
+        params=params or None,
+        on_frame=show,
+        interval=args.interval,
+        settle=args.settle,
+        parallel=args.parallel,
+    )
+    if not Path(args.folder).is_dir():
+        raise UsageError(f"no folder {args.folder}")
+    if not out.as_json:
+        out.note(f"watching {args.folder} (Ctrl-C to stop)")
+    watcher.run(max_frames=args.max_frames, timeout=args.timeout)
+    return API_ERROR if failed else OK
+
+
+def _classes(specs: list[str] | None) -> dict[str, str | None] | None:
+    """``--classes`` as a table: a JSON object, or VALUE=CLASS pairs (comma-separated or
+    repeated); an empty CLASS (``0=``) marks background."""
+    if not specs:
+        return None
+    table: dict[str, str | None] = {}
+    for spec in specs:
+        if spec.lstrip().startswith("{"):
+            try:
+                loaded = json.loads(spec)
+            except ValueError as err:
+                raise UsageError(f"--classes {spec!r}: not JSON ({err})") from err
+            if not isinstance(loaded, dict):
+                raise UsageError(f"--classes {spec!r}: expected a JSON object")
+            table.update({str(k): v for k, v in loaded.items()})
+            continue
+        for pair in spec.split(","):
+            key, sep, name = pair.partition("=")
+            if not sep or not key.strip():
+                raise UsageError(f"--classes {pair!r}: expected VALUE=CLASS (e.g. 1=STO)")
+            table[key.strip()] = name.strip() or None
+    return table
+
+
+# --- helpers -----------------------------------------------------------------------------
 # --- helpers -----------------------------------------------------------------------------
 def _param(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
@@ -356,6 +451,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wait", action="store_true", help="wait for the job first")
     p.add_argument("--timeout", type=float, help="seconds to wait at most")
+    p = command("import", cmd_import, "import a label mask or a CSV of chips into a grid")
+    p.add_argument("file", metavar="MASK|CSV", help="PNG/TIFF label mask or CSV (row,col,class)")
+    p.add_argument("--grid", required=True, help="grid id")
+    p.add_argument(
+        "--classes",
+        action="append",
+        metavar="TABLE",
+        help='mask value or colour -> class: 1=STO,2=Ge,0= or \'{"#ff0000": "STO"}\'',
+    )
+    p.add_argument("--schema", help="label schema id (default: the dataset's default)")
+    p.add_argument("--gold", action="store_true", help="as gold answers (curators)")
+    p.add_argument(
+        "--threshold", type=float, help="share of a chip its class must cover (0.5-1, def. 0.75)"
+    )
+    p = command("watch", cmd_watch, "upload and segment each new file of a folder as it arrives")
+    p.add_argument("folder", metavar="DIR", help="folder the instrument writes to")
+    p.add_argument("--dataset", required=True, help="dataset id to upload to")
+    p.add_argument("--support-set", required=True, help="frozen support-set version id")
+    p.add_argument("--model", help="model version id (default: the lab's champion)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="e.g. seed=7")
+    p.add_argument("--interval", type=float, default=0.1, help="seconds between looks (0.1)")
+    p.add_argument(
+        "--settle", type=float, default=0.3, help="seconds a file must stay unchanged (0.3)"
+    )
+    p.add_argument("--parallel", type=int, default=2, help="frames processed at once (2)")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--timeout", type=float, help="stop after this many seconds")
     return parser
 
 

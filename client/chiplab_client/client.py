@@ -12,6 +12,7 @@ from .areas.analysis import Results, SegmentationJobs
 from .areas.catalog import Datasets, Images
 from .areas.labeling import Classes, Crowd, Grids, Schemas, SupportSets, Votes
 from .areas.registry import Models, ModelVersions, Training
+from .areas.webhooks import Webhooks
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -70,6 +71,8 @@ class Client:
         self.models = Models(self)
         self.model_versions = ModelVersions(self)
         self.training = Training(self)
+        # webhooks
+        self.webhooks = Webhooks(self)
 
     @property
     def url(self) -> str:

@@ -34,6 +34,7 @@ EXPORT_KINDS: dict[str, str] = {
     "mask.png": "image/png",  # the pixel map, indexed colour
     "confidence.png": "image/png",  # per-pixel confidence, 8-bit grey
     "mask.ome.tif": "image/tiff",
+    "coco.json": "application/json",  # the pixel map as COCO: one RLE per class
     "counts.csv": "text/csv",
     "result.json": "application/json",
     "chart.svg": "image/svg+xml",

@@ -129,8 +129,10 @@ def run(
     labeller.force_authenticate(annotator)
 
     from registry.selectors import model_version_resolve
+    from registry.services import builtins_ensure
 
-    model = model_version_resolve(user=owner, lab=lab)  # registers built-ins once, untimed
+    builtins_ensure()  # registers the built-ins once, untimed
+    model = model_version_resolve(user=owner, lab=lab)
     out(
         f"mode: db={settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
         f"broker={settings.CELERY_BROKER_URL.split(':', 1)[0]} storage={settings.CHIPLAB_STORAGE}"

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -20,6 +22,8 @@ from django.utils import timezone
 from catalog.fair import persistent_url
 from catalog.models import Image
 from common import storage
+from common.jobs import enqueue_on_commit
+from webhooks.services import event_emit
 from workers.fewshot.boundary import BoundaryConfig, FrameSpectrum, frame_spectrum
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.pipeline import (
@@ -115,14 +119,8 @@ def segmentation_job_run(*, job_id) -> SegmentationJob | None:
         return job
     _finish(job, clock, total_start, status=JobStatus.SUCCEEDED)
     # after the result is shown, on the default queue: the GPU queue moves on to the next job
-    transaction.on_commit(lambda: _enqueue_chip_size_check(job.pk))
+    enqueue_on_commit("workers.tasks.segment.chip_size_check", job.pk)
     return job
-
-
-def _enqueue_chip_size_check(job_id) -> None:
-    from workers.tasks.segment import chip_size_check
-
-    chip_size_check.delay(str(job_id))
 
 
 def chip_size_check_run(*, job_id) -> bool:
@@ -284,9 +282,11 @@ def warm_up() -> None:
 
 def segmentation_job_fail(*, job_id, reason: str) -> None:
     """Record a failure the task could not recover from (retries exhausted, time limit)."""
-    SegmentationJob.objects.filter(
+    changed = SegmentationJob.objects.filter(
         pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
     ).update(status=JobStatus.FAILED, error=reason[:2000], finished=timezone.now())
+    if changed:
+        event_emit("job.failed", job_id)
 
 
 def _finish(job, clock: _Clock, total_start: float, *, status, error: str = "") -> None:
@@ -298,12 +298,16 @@ def _finish(job, clock: _Clock, total_start: float, *, status, error: str = "") 
     if status is not None:
         fields.update(status=status, error=error[:2000])
     # never overwrite a cancel that arrived meanwhile
-    SegmentationJob.objects.filter(pk=job.pk).exclude(
-        status__in=[JobStatus.CANCELLED, JobStatus.SUCCEEDED, JobStatus.FAILED]
-    ).update(**fields)
+    changed = (
+        SegmentationJob.objects.filter(pk=job.pk)
+        .exclude(status__in=[JobStatus.CANCELLED, JobStatus.SUCCEEDED, JobStatus.FAILED])
+        .update(**fields)
+    )
     if status is None:
         SegmentationJob.objects.filter(pk=job.pk).update(timings=timings)
     job.refresh_from_db()
+    if status is not None and changed:
+        event_emit("job.succeeded" if status == JobStatus.SUCCEEDED else "job.failed", job.pk)
 
 
 def _encoder(job: SegmentationJob, clock: _Clock):
@@ -316,6 +320,20 @@ def _encoder(job: SegmentationJob, clock: _Clock):
     return encoder
 
 
+class _Recent(OrderedDict):
+    """A dict keeping the ``CHIPLAB_JOB_IMAGE_CACHE`` most recently used entries."""
+
+    def __getitem__(self, key):
+        self.move_to_end(key)
+        return super().__getitem__(key)
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > settings.CHIPLAB_JOB_IMAGE_CACHE:
+            self.popitem(last=False)
+
+
 class _Images:
     """Embeddings (T, rows, cols, D) of each image, once per job, through the cache."""
 
@@ -323,8 +341,9 @@ class _Images:
         self.job, self.encoder, self.clock = job, encoder, clock
         self.params = job.params
         self.options = options_from_params(job.params)
-        self._embedded: dict[str, Embedded] = {}
-        self._data: dict[str, np.ndarray] = {}
+        # bounded (CHIPLAB_JOB_IMAGE_CACHE images): a job of 1,000 images holds a few at once
+        self._embedded: dict[str, Embedded] = _Recent()
+        self._data: dict[str, np.ndarray] = _Recent()
 
     def data(self, image: Image) -> np.ndarray:
         """Decoded pixels (H, W) or (T, H, W) of the original (read once)."""
@@ -609,6 +628,9 @@ def _save(
             provenance=prov,
         ),
         "counts.csv": exports.counts_csv(stats, classes, provenance=prov).encode(),
+        "coco.json": exports.mask_coco(
+            pixels.mask, classes, **geometry, provenance=prov, file_name=image.original_filename
+        ),
         "result.json": exports.result_json(document),
         "chart.svg": exports.chart_svg(stats, classes, title=title).encode(),
         "chart.png": exports.chart_png(stats, classes, title=title),

@@ -1,6 +1,7 @@
 """Catalog API: datasets, image upload, metadata, downloads and JSON-LD."""
 
 from django.db.models import Count
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -13,13 +14,15 @@ from common import storage
 from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import Invalid, NotFound
 
-from . import selectors, services
-from .fair import dataset_jsonld
+from . import rocrate, selectors, services, versions
+from .fair import dataset_jsonld, version_jsonld
 from .licences import LICENCES
 from .models import ImageStatus
 from .serializers import (
     DatasetCreateSerializer,
     DatasetSerializer,
+    DatasetVersionCreateSerializer,
+    DatasetVersionSerializer,
     DatasetWriteSerializer,
     ImageCalibrationSerializer,
     ImageDetailSerializer,
@@ -248,3 +251,92 @@ class ImagePreviewApi(_DerivedImageApi):
 
 class ImageThumbnailApi(_DerivedImageApi):
     key_field, suffix = "thumbnail_key", "thumbnail"
+
+
+# --- dataset versions ------------------------------------------------------------------
+class DatasetVersionListApi(APIView):
+    pagination_class = LimitOffsetPagination  # GET pages via common.apis.paginated
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=DatasetVersionSerializer(many=True))
+    def get(self, request, dataset_id):
+        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+        found = selectors.dataset_versions_visible_to(user=request.user).filter(dataset=dataset)
+        return paginated(request, self, found, DatasetVersionSerializer)
+
+    @extend_schema(
+        request=DatasetVersionCreateSerializer,
+        responses={201: DatasetVersionSerializer},
+        description="Publish the next version (curators): the dataset's metadata, licence and "
+        "ready images as they are now, with the chosen frozen support sets and results. A "
+        "version never changes; a correction is a new version.",
+    )
+    def post(self, request, dataset_id):
+        if not request.user.is_authenticated:
+            raise NotFound("Dataset not found.")
+        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+        data = valid(DatasetVersionCreateSerializer, request.data)
+        version = versions.dataset_version_create(user=request.user, dataset=dataset, **data)
+        return Response(
+            DatasetVersionSerializer(version, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class DatasetVersionLatestApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=DatasetVersionSerializer, description="The latest version.")
+    def get(self, request, dataset_id):
+        version = selectors.dataset_version_latest(user=request.user, dataset_id=dataset_id)
+        return Response(DatasetVersionSerializer(version, context={"request": request}).data)
+
+
+class DatasetVersionDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=DatasetVersionSerializer)
+    def get(self, request, version_id):
+        version = selectors.dataset_version_get(user=request.user, version_id=version_id)
+        return Response(DatasetVersionSerializer(version, context={"request": request}).data)
+
+
+class DatasetVersionJsonLdApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: OpenApiResponse(description="schema.org Dataset JSON-LD")})
+    def get(self, request, version_id):
+        version = selectors.dataset_version_get(user=request.user, version_id=version_id)
+        return Response(version_jsonld(version, request), content_type="application/ld+json")
+
+
+class DatasetVersionCrateMetadataApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="dataset_versions_crate_metadata_retrieve",
+        responses={200: OpenApiResponse(description="The crate's ro-crate-metadata.json")},
+    )
+    def get(self, request, version_id):
+        version = selectors.dataset_version_get(user=request.user, version_id=version_id)
+        return Response(rocrate.metadata(version, request), content_type="application/ld+json")
+
+
+class DatasetVersionCrateApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="dataset_versions_crate_retrieve",
+        responses={200: OpenApiResponse(description="The RO-Crate 1.2 package (zip, streamed)")},
+    )
+    def get(self, request, version_id):
+        version = selectors.dataset_version_get(user=request.user, version_id=version_id)
+        response = StreamingHttpResponse(
+            rocrate.zip_stream(version, request), content_type="application/zip"
+        )
+        stem = "".join(c if c.isalnum() else "-" for c in version.title)[:60].strip("-")
+        name = f"{stem or 'dataset'}-v{version.number}.crate.zip"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["X-Content-Size-Hint"] = str(rocrate.zip_size_hint(version))
+        return response

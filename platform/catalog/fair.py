@@ -127,3 +127,60 @@ _MIME = {
 
 def _mime(fmt: str) -> str:
     return _MIME.get(fmt, "application/octet-stream")
+
+
+# --- dataset versions ------------------------------------------------------------------
+def version_persistent_url(version, request=None) -> str:
+    return base_url(request) + reverse("dataset-version-landing", args=[version.pk])
+
+
+def version_jsonld(version, request=None) -> dict:
+    """schema.org ``Dataset`` of a published version: frozen metadata and files, the RO-Crate
+    as its package, and the dataset it is a version of."""
+    base = base_url(request)
+    url = version_persistent_url(version, request)
+    identifiers = [url, f"urn:uuid:{version.pk}"]
+    if version.doi:
+        identifiers.insert(0, f"https://doi.org/{version.doi}")
+    licence = licence_url(version.licence) or version.licence
+    manifest = version.manifest
+    crate = {
+        "@type": "DataDownload",
+        "name": "RO-Crate package (zip)",
+        "contentUrl": base + reverse("dataset-version-crate", args=[version.pk]),
+        "encodingFormat": "application/zip",
+    }
+    return {
+        "@context": "https://schema.org/",
+        "@type": "Dataset",
+        "@id": url,
+        "url": url,
+        "identifier": identifiers,
+        "name": f"{version.title} (version {version.number})",
+        "description": version.description or version.title,
+        "version": str(version.number),
+        "keywords": version.keywords,
+        "license": licence,
+        "creator": [_creator(c) for c in version.creators],
+        "publisher": {"@type": "Organization", "name": manifest["lab"]["name"]},
+        "datePublished": version.created.isoformat(),
+        "isAccessibleForFree": True,
+        "measurementTechnique": "Electron microscopy",
+        "isPartOf": {"@type": "Dataset", "@id": persistent_url(version.dataset, request)},
+        "distribution": [crate] + [_manifest_download(image, base) for image in manifest["images"]],
+    }
+
+
+def _manifest_download(image: dict, base: str) -> dict:
+    props = [_property("sha256", image["sha256"]), _property("dtype", image["dtype"])]
+    if image.get("pixel_size"):
+        props.append(_property("pixel_size", image["pixel_size"], image.get("pixel_unit")))
+    return {
+        "@type": "DataDownload",
+        "identifier": f"urn:uuid:{image['id']}",
+        "name": image["filename"],
+        "contentUrl": base + reverse("image-original", args=[image["id"]]),
+        "encodingFormat": image["encoding_format"],
+        "contentSize": f"{image['size']} B",
+        "additionalProperty": props,
+    }

@@ -77,6 +77,9 @@ class Image(models.Model):
         max_length=8, choices=ImageStatus.choices, default=ImageStatus.PENDING
     )
     error = models.TextField(blank=True)
+    # deliveries of the ingest task and the process running it (common.jobs.delivery_begin)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -95,3 +98,46 @@ class Image(models.Model):
     @property
     def lab_id(self):
         return self.dataset.lab_id
+
+
+class DatasetVersion(models.Model):
+    """An immutable, numbered snapshot of a dataset: its metadata, licence and creators as they
+    were, its ready images by sha256, the frozen support sets and the results a curator chose
+    (result files copied to the version's own keys). Its UUID is its persistent identifier.
+
+    Never updated: corrections make a new version (``catalog.versions``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    note = models.TextField(blank=True, help_text="what this version is, or what it corrects")
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    licence = models.CharField(max_length=64)
+    creators = models.JSONField(default=list, blank=True)
+    doi = models.CharField(max_length=200, blank=True)
+    images = models.ManyToManyField(Image, related_name="dataset_versions")
+    support_sets = models.ManyToManyField(
+        "labeling.SupportSetVersion", blank=True, related_name="dataset_versions"
+    )
+    results = models.ManyToManyField(
+        "analysis.SegmentationResult", blank=True, related_name="dataset_versions"
+    )
+    manifest = models.JSONField(
+        default=dict,
+        help_text="the frozen files: images, support sets and results, with sha256 and sizes",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="unique_dataset_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} v{self.number}"

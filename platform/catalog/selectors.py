@@ -5,7 +5,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import Membership, Role
 from common.errors import NotFound
 
-from .models import Dataset, Image, Visibility
+from .models import Dataset, DatasetVersion, Image, Visibility
 
 _CURATING = [Role.CURATOR, Role.OWNER]
 
@@ -46,3 +46,26 @@ def image_get(*, user, image_id) -> Image:
     if image is None:
         raise NotFound("Image not found.")
     return image
+
+
+# --- dataset versions: visible exactly when their dataset is -------------------------
+def dataset_versions_visible_to(*, user) -> QuerySet[DatasetVersion]:
+    return DatasetVersion.objects.filter(
+        dataset__in=datasets_visible_to(user=user).values("pk")
+    ).select_related("dataset", "dataset__lab", "created_by")
+
+
+def dataset_version_get(*, user, version_id) -> DatasetVersion:
+    version = dataset_versions_visible_to(user=user).filter(pk=version_id).first()
+    if version is None:
+        raise NotFound("Dataset version not found.")
+    return version
+
+
+def dataset_version_latest(*, user, dataset_id) -> DatasetVersion:
+    """The highest-numbered version of a dataset (the "latest" alias)."""
+    dataset = dataset_get(user=user, dataset_id=dataset_id)
+    version = dataset_versions_visible_to(user=user).filter(dataset=dataset).first()
+    if version is None:
+        raise NotFound("The dataset has no published version yet.", code="no_version")
+    return version

@@ -1,10 +1,11 @@
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.orcid import normalise_orcid
 
 from .licences import LICENCES
-from .models import Dataset, Image, Visibility
+from .models import Dataset, DatasetVersion, Image, Visibility
 
 
 class LicenceSerializer(serializers.Serializer):
@@ -142,3 +143,111 @@ class ImageCalibrationSerializer(serializers.Serializer):
                 {"pixel_size": "Send pixel_size with its pixel_unit."}
             )
         return attrs
+
+
+# --- dataset versions ------------------------------------------------------------------
+class DatasetVersionCreateSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, help_text="what this version is"
+    )
+    support_sets = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=50,
+        help_text="frozen support-set versions of the dataset to include",
+    )
+    results = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=200,
+        help_text="segmentation results to include (their support sets come with them)",
+    )
+
+
+class VersionImageSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    filename = serializers.CharField()
+    sha256 = serializers.CharField()
+    size = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    frames = serializers.IntegerField()
+    pixel_size = serializers.FloatField(allow_null=True)
+    pixel_unit = serializers.CharField(allow_blank=True)
+
+
+class VersionSupportSetSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    n_chips = serializers.IntegerField()
+    classes = serializers.ListField(child=serializers.CharField())
+
+
+class VersionResultSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    image = serializers.UUIDField()
+    frame = serializers.IntegerField()
+    support_set = serializers.UUIDField()
+    code_version = serializers.CharField(allow_blank=True)
+    files = serializers.ListField(child=serializers.CharField())
+
+
+class DatasetVersionSerializer(serializers.ModelSerializer):
+    dataset = serializers.UUIDField(source="dataset_id", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    persistent_url = serializers.SerializerMethodField()
+    images = serializers.SerializerMethodField()
+    support_sets = serializers.SerializerMethodField()
+    results = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DatasetVersion
+        fields = [
+            "id",
+            "dataset",
+            "number",
+            "note",
+            "title",
+            "description",
+            "keywords",
+            "licence",
+            "creators",
+            "doi",
+            "created",
+            "created_by",
+            "persistent_url",
+            "images",
+            "support_sets",
+            "results",
+            "links",
+        ]
+
+    def get_persistent_url(self, version) -> str:
+        from .fair import version_persistent_url
+
+        return version_persistent_url(version, self.context.get("request"))
+
+    @extend_schema_field(VersionImageSerializer(many=True))
+    def get_images(self, version):
+        return VersionImageSerializer(version.manifest.get("images", []), many=True).data
+
+    @extend_schema_field(VersionSupportSetSerializer(many=True))
+    def get_support_sets(self, version):
+        return VersionSupportSetSerializer(version.manifest.get("support_sets", []), many=True).data
+
+    @extend_schema_field(VersionResultSerializer(many=True))
+    def get_results(self, version):
+        results = [
+            {**r, "files": [f["name"] for f in r["files"]]}
+            for r in version.manifest.get("results", [])
+        ]
+        return VersionResultSerializer(results, many=True).data
+
+    def get_links(self, version) -> dict[str, str]:
+        return {
+            "self": reverse("dataset-version-detail", args=[version.pk]),
+            "landing": reverse("dataset-version-landing", args=[version.pk]),
+            "crate": reverse("dataset-version-crate", args=[version.pk]),
+            "jsonld": reverse("dataset-version-jsonld", args=[version.pk]),
+        }

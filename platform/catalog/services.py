@@ -19,6 +19,8 @@ from accounts.models import Lab, Role
 from accounts.selectors import require_role
 from common import storage
 from common.errors import Conflict, Invalid, NotFound, TooLarge, Unsupported
+from common.jobs import enqueue_on_commit
+from webhooks.services import event_emit
 
 from . import formats
 from .formats.units import calibration, uncalibrated
@@ -79,6 +81,12 @@ def dataset_delete(*, user, dataset: Dataset) -> None:
     Refused (409) while any of its schemas has a frozen support-set version, like an image's.
     """
     require_role(user=user, lab_id=dataset.lab_id, role=Role.CURATOR)
+    if n := dataset.versions.count():
+        raise Conflict(
+            f"The dataset has {n} published version(s), which are citable records; it cannot "
+            "be deleted (make it private instead).",
+            code="published",
+        )
     frozen = dataset.schemas.filter(versions__isnull=False).values("versions").distinct()
     if n := frozen.count():
         raise Conflict(
@@ -193,7 +201,7 @@ def image_upload(*, user, dataset: Dataset, upload: UploadedFile) -> Image:
                 dtype=probe.dtype,
                 uploaded_by=user,
             )
-            transaction.on_commit(lambda: _enqueue_ingest(image.pk))
+            enqueue_on_commit("workers.tasks.ingest.ingest_image", image.pk)
     except IntegrityError as err:
         storage.delete(key)
         raise Conflict("This file is already in the dataset.", code="duplicate") from err
@@ -213,12 +221,6 @@ def _refuse_duplicate(dataset: Dataset, sha256: str) -> None:
         )
 
 
-def _enqueue_ingest(image_id) -> None:
-    from workers.tasks.ingest import ingest_image
-
-    ingest_image.delay(str(image_id))
-
-
 def image_delete(*, user, image: Image) -> None:
     """Delete an image with its grids, votes, results and every stored file derived from it.
 
@@ -226,6 +228,12 @@ def image_delete(*, user, image: Image) -> None:
     immutable records that jobs re-run and models were trained on.
     """
     require_role(user=user, lab_id=image.dataset.lab_id, role=Role.CURATOR)
+    if numbers := list(image.dataset_versions.values_list("number", flat=True)):
+        raise Conflict(
+            f"The image is in published version(s) {', '.join(map(str, sorted(numbers)))} of "
+            "the dataset, which never change; it cannot be deleted.",
+            code="published",
+        )
     frozen = image.grids.filter(support_sets__isnull=False).values("support_sets").distinct()
     if n := frozen.count():
         raise Conflict(
@@ -313,6 +321,7 @@ def image_ingest(*, image_id) -> Image:
     except formats.FormatError as err:
         Image.objects.filter(pk=image.pk).update(status=ImageStatus.FAILED, error=str(err))
         image.refresh_from_db()
+        event_emit("image.failed", image.pk)
         return image
     calibration = micrograph.calibration or {}
     Image.objects.filter(pk=image.pk).update(
@@ -329,10 +338,15 @@ def image_ingest(*, image_id) -> Image:
         ingested=timezone.now(),
     )
     image.refresh_from_db()
+    event_emit("image.ready", image.pk)
     return image
 
 
 def image_mark_failed(*, image_id, reason: str) -> None:
-    Image.objects.filter(pk=image_id).exclude(status=ImageStatus.READY).update(
-        status=ImageStatus.FAILED, error=reason[:2000]
+    changed = (
+        Image.objects.filter(pk=image_id)
+        .exclude(status=ImageStatus.READY)
+        .update(status=ImageStatus.FAILED, error=reason[:2000])
     )
+    if changed:
+        event_emit("image.failed", image_id)

@@ -14,6 +14,36 @@ urlpatterns = [
         apis.DatasetImageListApi.as_view(),
         name="dataset-images",
     ),
+    path(
+        "datasets/<uuid:dataset_id>/versions/",
+        apis.DatasetVersionListApi.as_view(),
+        name="dataset-versions",
+    ),
+    path(
+        "datasets/<uuid:dataset_id>/versions/latest",
+        apis.DatasetVersionLatestApi.as_view(),
+        name="dataset-version-latest",
+    ),
+    path(
+        "dataset-versions/<uuid:version_id>/",
+        apis.DatasetVersionDetailApi.as_view(),
+        name="dataset-version-detail",
+    ),
+    path(
+        "dataset-versions/<uuid:version_id>/jsonld",
+        apis.DatasetVersionJsonLdApi.as_view(),
+        name="dataset-version-jsonld",
+    ),
+    path(
+        "dataset-versions/<uuid:version_id>/ro-crate-metadata.json",
+        apis.DatasetVersionCrateMetadataApi.as_view(),
+        name="dataset-version-crate-metadata",
+    ),
+    path(
+        "dataset-versions/<uuid:version_id>/ro-crate.zip",
+        apis.DatasetVersionCrateApi.as_view(),
+        name="dataset-version-crate",
+    ),
     path("images/<uuid:image_id>/", apis.ImageDetailApi.as_view(), name="image-detail"),
     path("images/<uuid:image_id>/original", apis.ImageOriginalApi.as_view(), name="image-original"),
     path("images/<uuid:image_id>/preview", apis.ImagePreviewApi.as_view(), name="image-preview"),

@@ -2,13 +2,14 @@
 
 import json
 
-from django.http import Http404
-from django.shortcuts import render
+from django.contrib.auth.models import AnonymousUser
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
 
 from common.errors import NotFound
 
 from . import selectors
-from .fair import dataset_jsonld
+from .fair import dataset_jsonld, version_jsonld
 from .licences import LICENCES, licence_url
 
 #: The page runs no script (its JSON-LD block is data) and loads nothing but its own inline
@@ -40,6 +41,9 @@ def dataset_landing(request, dataset_id):
         {
             "dataset": dataset,
             "images": dataset.images.all(),
+            "versions": selectors.dataset_versions_visible_to(user=request.user).filter(
+                dataset=dataset
+            ),
             "licence_name": LICENCES.get(dataset.licence, dataset.licence),
             "licence_url": licence_url(dataset.licence),
             "jsonld": script_safe_json(jsonld),
@@ -48,3 +52,73 @@ def dataset_landing(request, dataset_id):
     )
     response["Content-Security-Policy"] = LANDING_CSP
     return response
+
+
+def dataset_version_landing(request, version_id):
+    """The landing page of a published version: its frozen metadata, files and package."""
+    try:
+        version = selectors.dataset_version_get(user=request.user, version_id=version_id)
+    except NotFound as err:
+        raise Http404("Dataset version not found") from err
+    jsonld = version_jsonld(version, request)
+    latest = (
+        selectors.dataset_versions_visible_to(user=request.user)
+        .filter(dataset_id=version.dataset_id)
+        .first()
+    )
+    response = render(
+        request,
+        "catalog/dataset_version_landing.html",
+        {
+            "version": version,
+            "manifest": version.manifest,
+            "latest": latest,
+            "licence_name": LICENCES.get(version.licence, version.licence),
+            "licence_url": licence_url(version.licence),
+            "jsonld": script_safe_json(jsonld),
+            "persistent_url": jsonld["@id"],
+        },
+    )
+    response["Content-Security-Policy"] = LANDING_CSP
+    return response
+
+
+def dataset_version_latest_landing(request, dataset_id):
+    """The "latest" alias: a redirect to the landing page of the dataset's newest version."""
+    try:
+        version = selectors.dataset_version_latest(user=request.user, dataset_id=dataset_id)
+    except NotFound as err:
+        raise Http404("No published version") from err
+    return redirect("dataset-version-landing", version_id=version.pk)
+
+
+#: a sitemap holds at most 50,000 URLs (sitemaps.org); the newest are listed
+SITEMAP_MAX_URLS = 50_000
+
+
+def sitemap(request):
+    """sitemap.xml of the public datasets' and versions' landing pages, for harvesters and
+    dataset search engines (everything else is private to labs and never listed)."""
+    from xml.sax.saxutils import escape
+
+    from .fair import persistent_url, version_persistent_url
+
+    anonymous = AnonymousUser()
+    urls: list[tuple[str, str]] = []
+    for version in selectors.dataset_versions_visible_to(user=anonymous).order_by("-created")[
+        : SITEMAP_MAX_URLS // 2
+    ]:
+        urls.append((version_persistent_url(version, request), version.created.date().isoformat()))
+    for dataset in selectors.datasets_visible_to(user=anonymous).order_by("-modified")[
+        : SITEMAP_MAX_URLS - len(urls)
+    ]:
+        urls.append((persistent_url(dataset, request), dataset.modified.date().isoformat()))
+    body = "".join(
+        f"<url><loc>{escape(loc)}</loc><lastmod>{lastmod}</lastmod></url>\n"
+        for loc, lastmod in urls
+    )
+    return HttpResponse(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + body + "</urlset>\n",
+        content_type="application/xml",
+    )

@@ -1,8 +1,17 @@
 """Asynchronous jobs (segmentation, training): status, timing, error; the row is the truth."""
 
+import os
+import socket
 import uuid
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
 
-from django.db import models
+from django.apps import apps
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
 
 
 class JobStatus(models.TextChoices):
@@ -25,6 +34,10 @@ class Job(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # Deliveries of the job's task (see :func:`delivery_begin`): how many started, and which
+    # process runs it now, so that a redelivered job whose worker died is told from a duplicate.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
 
     class Meta:
         abstract = True
@@ -47,3 +60,120 @@ def require_queue_room(jobs, *, limit: int, what: str) -> None:
             "or cancel them.",
             code="queue_full",
         )
+
+
+def enqueue_on_commit(task: str, *args) -> None:
+    """Send the Celery task at dotted path ``task`` with ``args`` (ids, sent as strings) once
+    the current transaction commits (at once outside one): the worker must find the rows.
+
+    Apps name tasks by path and never import ``workers.tasks``; the task's decorator routes it
+    to its queue. Tests hold jobs back by replacing :func:`enqueue`, the one seam.
+    """
+    sent = tuple(str(a) for a in args)
+    transaction.on_commit(lambda: enqueue(task, *sent))
+
+
+def enqueue(task: str, *args: str) -> None:
+    """Send the Celery task at dotted path ``task`` now (see :func:`enqueue_on_commit`)."""
+    import_string(task).delay(*args)
+
+
+# --- deliveries: a task's row counts them, so one that kills its worker cannot loop -----------
+@dataclass(frozen=True)
+class Tracked:
+    """How a task's row records deliveries: its model (``app.Model``, with ``status``,
+    ``error``, ``attempts`` and ``worker`` fields), the statuses in which there is nothing left
+    to do, and the status (and timestamp field, if any) that marks it failed."""
+
+    model: str
+    done: tuple[str, ...] = FINISHED
+    failed: str = JobStatus.FAILED
+    finished_field: str | None = "finished"
+
+    def rows(self):
+        return apps.get_model(self.model).objects
+
+
+def process_identity() -> str:
+    """``host:pid:start`` of this process: the start time tells a reused pid apart."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_ticks(os.getpid())}"
+
+
+def _start_ticks(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat.rsplit(")", 1)[1].split()
+    return "" if fields[0] == "Z" else fields[19]  # a zombie has exited
+
+
+def process_alive(identity: str) -> bool:
+    """Whether the process named by :func:`process_identity` still runs. A process on another
+    host cannot be asked and counts as gone: the broker only redelivers a message whose
+    consumer was lost (or whose visibility timeout, longer than any task may run, passed)."""
+    host, _, rest = identity.partition(":")
+    pid, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    ticks = _start_ticks(int(pid))
+    return bool(ticks) and ticks == start
+
+
+class Delivery(Enum):
+    RUN = "run"  # go ahead
+    SKIP = "skip"  # done already, gone, or a live process runs it: a duplicate
+    FAILED = "failed"  # too many deliveries were lost with their worker: recorded failed
+
+
+def delivery_begin(tracked: Tracked, pk, *, retries: int, max_lost: int) -> Delivery:
+    """Count a delivery of ``pk``'s task on its row (locked) and say whether to run it.
+
+    Every delivery that ends (success, failure, or a retry sent for a transient error) is
+    counted by Celery's ``retries``; the others, ``attempts - retries``, were lost with their
+    worker (killed, out of memory). After ``max_lost`` of those the row fails with the reason
+    instead of running a task that kills every worker it is given to.
+    """
+    me = f"{process_identity()}#{retries}"
+    with transaction.atomic():
+        row = (
+            tracked.rows()
+            .select_for_update()
+            .filter(pk=pk)
+            .only("pk", "status", "attempts", "worker")
+            .first()
+        )
+        if row is None or row.status in tracked.done:
+            return Delivery.SKIP
+        if row.worker and row.worker != me and _running(row.worker, retries=retries):
+            return Delivery.SKIP
+        lost = row.attempts - retries
+        if lost >= max_lost:
+            fields = {
+                "status": tracked.failed,
+                "worker": "",
+                "error": (
+                    f"Stopped: its worker process died {lost} times while running it (killed, "
+                    "for instance when out of memory). Try fewer or smaller images, or ask an "
+                    "administrator to check the worker's memory limit."
+                ),
+            }
+            if tracked.finished_field:
+                fields[tracked.finished_field] = timezone.now()
+            tracked.rows().filter(pk=pk).update(**fields)
+            return Delivery.FAILED
+        tracked.rows().filter(pk=pk).update(attempts=F("attempts") + 1, worker=me)
+    return Delivery.RUN
+
+
+def _running(marker: str, *, retries: int) -> bool:
+    """Whether the delivery marked ``identity#retries`` may still run: its process lives and
+    it is not an earlier delivery (one that sent the retry now delivered has ended)."""
+    identity, _, theirs = marker.rpartition("#")
+    return process_alive(identity) and theirs.isdigit() and int(theirs) >= retries
+
+
+def delivery_end(tracked: Tracked, pk, *, retries: int) -> None:
+    """This process no longer runs ``pk``'s task (it ended; a retry may be sent)."""
+    me = f"{process_identity()}#{retries}"
+    tracked.rows().filter(pk=pk, worker=me).update(worker="")

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "labeling",
     "analysis",
     "registry",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -213,6 +214,22 @@ CHIPLAB_MAX_DECODED_BYTES = env.int("CHIPLAB_MAX_DECODED_BYTES", default=2 * 102
 # Chips per grid: bounds the time of one segmentation (a job is cancelled between frames).
 CHIPLAB_MAX_CHIPS_PER_GRID = env.int("CHIPLAB_MAX_CHIPS_PER_GRID", default=512**2)
 
+# --- bounded jobs (labeling.services.support_sets, analysis.services.job_bounds_check) ------
+# Support chips a frozen version may hold, in all and per class (a job refits on them and the
+# bootstrap resamples them), and the versions a schema may accumulate (its list is not paged).
+CHIPLAB_MAX_SUPPORT_CHIPS = env.int("CHIPLAB_MAX_SUPPORT_CHIPS", default=2000)
+CHIPLAB_MAX_SUPPORT_CHIPS_PER_CLASS = env.int("CHIPLAB_MAX_SUPPORT_CHIPS_PER_CLASS", default=500)
+CHIPLAB_MAX_VERSIONS_PER_SCHEMA = env.int("CHIPLAB_MAX_VERSIONS_PER_SCHEMA", default=1000)
+# Chips one job classifies (every frame of every image: frames x chips), and bootstrap
+# resamples x those chips (each resample relabels every chip).
+CHIPLAB_MAX_JOB_CHIPS = env.int("CHIPLAB_MAX_JOB_CHIPS", default=2**24)
+CHIPLAB_MAX_JOB_BOOTSTRAP_CHIPS = env.int("CHIPLAB_MAX_JOB_BOOTSTRAP_CHIPS", default=4 * 10**9)
+# A job's estimated peak memory in a worker (support images, the largest image's pixels,
+# embeddings and maps, the bootstrap's prototypes); over it the job is refused with HTTP 413.
+CHIPLAB_JOB_MEMORY_BUDGET_MB = env.int("CHIPLAB_JOB_MEMORY_BUDGET_MB", default=4096)
+# Images whose decoded pixels and embeddings a running job keeps in memory at once (LRU).
+CHIPLAB_JOB_IMAGE_CACHE = max(env.int("CHIPLAB_JOB_IMAGE_CACHE", default=4), 1)
+
 # --- Celery ------------------------------------------------------------------------
 _broker_dir = DATA_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -274,6 +291,44 @@ CHIPLAB_MAX_ACTIVE_JOBS_PER_LAB = env.int("CHIPLAB_MAX_ACTIVE_JOBS_PER_LAB", def
 CHIPLAB_MAX_ACTIVE_TRAINING_PER_LAB = env.int("CHIPLAB_MAX_ACTIVE_TRAINING_PER_LAB", default=3)
 CHIPLAB_TRAIN_TIME_LIMIT = env.int("CHIPLAB_TRAIN_TIME_LIMIT", default=6 * 3600)
 # --- end registry ----------------------------------------------------------------
+
+# --- worker faults (workers.tasks.base) ------------------------------------------------
+# Deliveries of one job (segmentation, training, ingest) that may be lost with their worker
+# process (killed, e.g. out of memory) before the job fails with that reason instead of
+# being requeued again. Retries after transient errors are bounded apart.
+CHIPLAB_JOB_MAX_ATTEMPTS = max(env.int("CHIPLAB_JOB_MAX_ATTEMPTS", default=3), 1)
+# Memory (heap and private mappings) one worker pool process may use, in MiB: past it an
+# allocation fails and the job records "Out of memory". 0 = 80% of the machine's memory shared
+# among the worker's processes; -1 = no cap.
+CHIPLAB_WORKER_MAX_MEMORY_MB = env.int("CHIPLAB_WORKER_MAX_MEMORY_MB", default=0)
+# The longest any task may run (its hard time limit): training, or a segmentation job (1 h).
+# Brokers that redeliver a message not acknowledged in time (Redis, SQS) wait longer than
+# that, or a long job would be run a second time while the first still runs.
+CHIPLAB_MAX_TASK_SECONDS = max(CHIPLAB_TRAIN_TIME_LIMIT, 3600) + 30
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = CHIPLAB_MAX_TASK_SECONDS + 300
+
+
+# --- webhooks -------------------------------------------------------------------------
+# Refuse hook URLs that resolve to loopback, link-local, private or other internal addresses
+# (at registration and before each delivery) [on in production, off in embedded mode].
+CHIPLAB_WEBHOOK_REFUSE_PRIVATE = env.bool("CHIPLAB_WEBHOOK_REFUSE_PRIVATE", default=PRODUCTION)
+# Networks exempt from that refusal, e.g. "10.1.2.0/24,127.0.0.1/32" [none].
+CHIPLAB_WEBHOOK_ALLOWED_NETWORKS = env.list("CHIPLAB_WEBHOOK_ALLOWED_NETWORKS", default=[])
+try:
+    for _network in CHIPLAB_WEBHOOK_ALLOWED_NETWORKS:
+        ipaddress.ip_network(_network, strict=False)
+except ValueError as _err:
+    raise ImproperlyConfigured(f"CHIPLAB_WEBHOOK_ALLOWED_NETWORKS: {_err}") from None
+# Each network wait of a delivery (connect, send, each read), 1..30 s.
+CHIPLAB_WEBHOOK_TIMEOUT_SECONDS = min(
+    max(env.float("CHIPLAB_WEBHOOK_TIMEOUT_SECONDS", default=10.0), 1), 30
+)
+# Attempts per delivery (1..12), the first retry after the base delay, each later one after
+# twice the one before (at most 1 h).
+CHIPLAB_WEBHOOK_MAX_ATTEMPTS = min(max(env.int("CHIPLAB_WEBHOOK_MAX_ATTEMPTS", default=6), 1), 12)
+CHIPLAB_WEBHOOK_RETRY_BASE_SECONDS = min(
+    max(env.float("CHIPLAB_WEBHOOK_RETRY_BASE_SECONDS", default=30.0), 0.1), 3600
+)
 
 
 # --- rate limits -------------------------------------------------------------------

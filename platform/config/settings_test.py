@@ -17,3 +17,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"login": "10000/min", "register": "10000/min"},
 }
 CHIPLAB_LOGIN_BACKOFF_AFTER = 10000  # tests of the backoff lower it
+# Deliveries behave as in production (internal addresses refused) except to 127.0.0.1, where
+# tests run their receivers; retries come quickly.
+CHIPLAB_WEBHOOK_REFUSE_PRIVATE = True
+CHIPLAB_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+CHIPLAB_WEBHOOK_RETRY_BASE_SECONDS = 0.5
+CHIPLAB_WEBHOOK_TIMEOUT_SECONDS = 5.0

@@ -4,7 +4,12 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from catalog.views import dataset_landing
+from catalog.views import (
+    dataset_landing,
+    dataset_version_landing,
+    dataset_version_latest_landing,
+    sitemap,
+)
 from common.csp import with_app_policy
 
 api = [
@@ -13,6 +18,7 @@ api = [
     path("", include("labeling.urls")),
     path("", include("analysis.urls")),
     path("", include("registry.urls")),
+    path("", include("webhooks.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
@@ -28,4 +34,15 @@ urlpatterns = [
     # through the app (POST /api/auth/login): there is no other login page
     path("admin/", admin.site.urls),
     path("datasets/<uuid:dataset_id>/", dataset_landing, name="dataset-landing"),
+    path(
+        "datasets/<uuid:dataset_id>/versions/latest/",
+        dataset_version_latest_landing,
+        name="dataset-version-latest-landing",
+    ),
+    path(
+        "dataset-versions/<uuid:version_id>/",
+        dataset_version_landing,
+        name="dataset-version-landing",
+    ),
+    path("sitemap.xml", sitemap, name="sitemap"),
 ]

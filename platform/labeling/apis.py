@@ -8,17 +8,21 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.selectors import dataset_get, image_get
 from common.apis import valid
+from common.errors import TooLarge
 
 from . import selectors, services
 from .serializers import (
     AgreementQuerySerializer,
     AgreementSerializer,
+    AnnotationImportResultSerializer,
+    AnnotationImportSerializer,
     ChipSizeSuggestionSerializer,
     ClassUpdateSerializer,
     ClassWriteSerializer,
@@ -326,6 +330,49 @@ class GridGoldApi(APIView):
         )
         gold = services.gold_set(user=request.user, grid=grid, schema=schema, chips=data["chips"])
         return Response(GoldChipSerializer(gold, many=True).data)
+
+
+# --- annotation import -------------------------------------------------------------
+class GridImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]  # the file
+
+    @extend_schema(
+        tags=TAG,
+        request={"multipart/form-data": AnnotationImportSerializer},
+        responses={201: AnnotationImportResultSerializer},
+        description="Import a label mask (PNG/TIFF: integer values or RGB colours, mapped to "
+        "classes by `classes`) or a CSV of chips (row,col,class) into this grid as your votes "
+        "(annotators and up) or as gold answers (`target=gold`, curators). A mask's chip gets "
+        "the class covering at least `threshold` of it, else it is skipped. All or nothing; "
+        "the answer counts chips per class and the chips skipped. 400 on a mask of another "
+        "size (size_mismatch), an unknown class (unknown_class) or unmapped values "
+        "(unknown_value); 413 past the size limits.",
+    )
+    def post(self, request, grid_id):
+        grid = selectors.grid_get(user=request.user, grid_id=grid_id)
+        upload = request.FILES.get("file")
+        if upload is not None and upload.size > services.imports.MAX_IMPORT_BYTES:
+            raise TooLarge(
+                f"An import file may have at most "
+                f"{services.imports.MAX_IMPORT_BYTES // 1024**2} MB.",
+                fields={"file": ["too large"]},
+            )
+        data = valid(AnnotationImportSerializer, request.data)
+        schema = (
+            selectors.schema_get(user=request.user, schema_id=data["schema"])
+            if data.get("schema")
+            else None
+        )
+        report = services.annotations_import(
+            user=request.user,
+            grid=grid,
+            data=data["file"].read(),
+            classes=data.get("classes"),
+            schema=schema,
+            target=data["target"],
+            threshold=data["threshold"],
+        )
+        return Response(report, status=status.HTTP_201_CREATED)
 
 
 # --- frozen versions, agreement ----------------------------------------------------

@@ -274,6 +274,62 @@ class GoldChipSerializer(serializers.ModelSerializer):
         return fields
 
 
+# --- annotation import -------------------------------------------------------------
+class AnnotationImportSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="A label mask (PNG or TIFF of the image's size: one integer per class, or "
+        "RGB with a colour table) or a CSV of chips (row,col,class; header optional)."
+    )
+    classes = serializers.JSONField(
+        required=False,
+        binary=True,
+        help_text="JSON: mask value or colour -> class name or id, null for background: "
+        '{"1": "STO", "2": "Ge", "0": null} or {"#ff0000": "STO"}. Required for masks; for a '
+        "CSV it maps its class cells (default: they are class names or ids).",
+    )
+    schema = serializers.UUIDField(required=False, help_text="Default: the dataset's default")
+    target = serializers.ChoiceField(
+        choices=["votes", "gold"],
+        default="votes",
+        help_text="votes: your votes (annotators and up); gold: reference answers (curators).",
+    )
+    threshold = serializers.FloatField(
+        default=0.75,
+        min_value=0.5,
+        max_value=1.0,
+        help_text="A mask's chip gets the class covering at least this share of it; "
+        "other chips are skipped.",
+    )
+
+
+class ImportedClassSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    chips = serializers.IntegerField()
+
+
+class AnnotationImportResultSerializer(serializers.Serializer):
+    import_ = serializers.CharField(help_text="Id of the import (votes' client_id import:<id>:…)")
+    grid = serializers.UUIDField()
+    schema = serializers.UUIDField()
+    target = serializers.ChoiceField(choices=["votes", "gold"])
+    format = serializers.ChoiceField(choices=["mask", "csv"])
+    threshold = serializers.FloatField(allow_null=True)
+    chips = serializers.IntegerField(help_text="Chips of the grid")
+    labelled = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    skipped_reasons = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="mask: mixed | unlabelled; csv: not_listed | unlabelled",
+    )
+    classes = ImportedClassSerializer(many=True)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["import"] = fields.pop("import_")
+        return fields
+
+
 # --- support sets ------------------------------------------------------------------
 class SupportQuerySerializer(serializers.Serializer):
     schema = serializers.UUIDField(required=False)

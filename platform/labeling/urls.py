@@ -25,6 +25,7 @@ urlpatterns = [
     path("grids/<uuid:grid_id>/votes/", apis.GridVoteApi.as_view(), name="grid-votes"),
     path("grids/<uuid:grid_id>/support", apis.GridSupportApi.as_view(), name="grid-support"),
     path("grids/<uuid:grid_id>/gold/", apis.GridGoldApi.as_view(), name="grid-gold"),
+    path("grids/<uuid:grid_id>/import", apis.GridImportApi.as_view(), name="grid-import"),
     path(
         "schemas/<uuid:schema_id>/versions/",
         apis.SchemaVersionListApi.as_view(),

@@ -136,7 +136,7 @@ class LabChampionApi(APIView):
     @extend_schema(responses=ModelVersionDetailSerializer)
     def get(self, request, lab_id):
         lab = lab_get(user=request.user, lab_id=lab_id)
-        version = selectors.model_version_resolve(user=request.user, lab=lab, register=False)
+        version = selectors.model_version_resolve(user=request.user, lab=lab)
         return Response(ModelVersionDetailSerializer(version).data)
 
 

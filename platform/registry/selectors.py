@@ -78,12 +78,12 @@ def public_champion() -> ModelVersion | None:
     return None
 
 
-def model_version_resolve(*, user, lab, version_id=None, register=True) -> ModelVersion:
-    """The model version a job of ``lab`` should use.
+def model_version_resolve(*, user, lab, version_id=None) -> ModelVersion:
+    """The model version a job of ``lab`` should use (a read: it never registers anything).
 
     With ``version_id``: that version if it is public or owned by ``lab`` (else NotFound).
-    Without: the lab's ``champion`` if it has one, else the public default's champion
-    (registering the built-in encoders on first use, unless ``register`` is False: a read).
+    Without: the lab's ``champion`` if it has one, else the public default's champion, else
+    NotFound (writes that need one call ``registry.services.builtins_ensure`` first).
     """
     lab_id = lab.pk if isinstance(lab, Lab) else lab
     require_role(user=user, lab_id=lab_id, role=Role.VIEWER)
@@ -95,11 +95,6 @@ def model_version_resolve(*, user, lab, version_id=None, register=True) -> Model
             raise NotFound("Model version not found.")
         return version
     version = lab_champion(lab_id=lab_id) or public_champion()
-    if version is None and register:
-        from .services import registry_init
-
-        registry_init()
-        version = public_champion()
     if version is None:
         raise NotFound("No model is registered yet.")
     return version

@@ -4,7 +4,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from .models import AliasEvent, ModelVersion, TrainingJob
-from .services.versions import IMPORT_ARCHS
+from .services.imports import IMPORT_ARCHS
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):

@@ -828,25 +828,24 @@ def test_a_wrong_example_is_flagged_in_the_result(client_for, world, model_versi
 
 
 def test_a_new_grid_on_a_large_image_is_embedded_before_segment(
-    client_for, world, segmentable, settings, monkeypatch, django_capture_on_commit_callbacks
+    client_for, world, segmentable, settings, hold_jobs, django_capture_on_commit_callbacks
 ):
     """Grids of images at or above CHIPLAB_PREFETCH_MIN_PIXELS are embedded with the lab's
     default model when created; the job then only reads the cache and classifies."""
     from analysis.runner import embeddings_prefetch
     from labeling.services import grid_create
-    from labeling.services import grids as grid_services
 
-    enqueued = []
-    monkeypatch.setattr(grid_services, "_enqueue_prefetch", enqueued.append)
+    held = hold_jobs()
+    prefetch = "workers.tasks.segment.prefetch_embeddings"
     image = segmentable["image"]
     settings.CHIPLAB_PREFETCH_MIN_PIXELS = image.width * image.height + 1
     with django_capture_on_commit_callbacks(execute=True):
         grid_create(user=world.annotator, image=image, chip_size=48)
-    assert enqueued == []  # smaller than the threshold
+    assert held.held == []  # smaller than the threshold
     settings.CHIPLAB_PREFETCH_MIN_PIXELS = image.width * image.height
     with django_capture_on_commit_callbacks(execute=True):
         grid, created = grid_create(user=world.annotator, image=image, chip_size=40)
-    assert created and enqueued == [grid.pk]
+    assert created and held.held == [(prefetch, (str(grid.pk),))]
 
     artefacts.MEMORY_CACHE.clear()
     assert embeddings_prefetch(grid_id=segmentable["grid"].pk) is True

@@ -7,11 +7,11 @@ e2e tests skip locally and fail in CI (``CI=true``).
 import os
 import re
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
 from accounts.models import Role
+from tests.common.held_jobs import held_jobs
 from tests.factories import LabFactory, MembershipFactory
 from tests.support.services import IN_CI, ROOT
 
@@ -225,7 +225,7 @@ def make_dataset(
     dataset = Dataset.objects.create(lab=lab, title=title, created_by=owner)
     # Ingest here, and only here: a Celery worker started by an earlier test would otherwise
     # ingest the same image at the same time, and the two writes of its preview collide.
-    with mock.patch("catalog.services._enqueue_ingest", lambda image_id: None):
+    with held_jobs("workers.tasks.ingest.ingest_image"):
         image = image_upload(user=owner, dataset=dataset, upload=SimpleUploadedFile(name, data))
     image = image_ingest(image_id=image.pk)
     assert image.status == "ready", image.error

@@ -5,19 +5,18 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import sign_in, vote
 
+SEGMENT = "workers.tasks.segment.segment_job"
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_reload_during_a_job_follows_it(
-    page, celery_worker, lab_owner, champion_model, labelled_dataset, monkeypatch
+    page, celery_worker, lab_owner, champion_model, labelled_dataset, hold_jobs
 ):
     """A reload while the job waits keeps following it (progress and Cancel), and its result
     is shown when it is done. No worker takes the job until the test hands it over."""
-    from analysis import services
     from analysis.models import SegmentationJob
 
-    enqueue = services._enqueue
-    monkeypatch.setattr(services, "_enqueue", lambda job_id: None)
+    held = hold_jobs(SEGMENT)
     d = labelled_dataset
     vote(lab_owner, d)
     sign_in(page, lab_owner.username)
@@ -34,7 +33,7 @@ def test_reload_during_a_job_follows_it(
     expect(page.get_by_test_id("viewer-canvas")).not_to_have_attribute("data-overlay", "drawn")
     page.shot("reattached")
 
-    enqueue(SegmentationJob.objects.get().pk)
+    assert held.release() == 1
     canvas = page.get_by_test_id("viewer-canvas")
     expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
     expect(page.get_by_test_id("job-status")).to_have_text("succeeded")
@@ -48,15 +47,13 @@ def test_reload_during_a_job_follows_it(
 
 
 def test_rerun_from_history_shows_the_new_job(
-    page, celery_worker, lab_owner, champion_model, labelled_dataset, monkeypatch
+    page, celery_worker, lab_owner, champion_model, labelled_dataset, hold_jobs
 ):
     """Re-run in History lists the new job at once, with its progress, and its result when
     it is done (jobs reach the worker only when the test hands them over)."""
-    from analysis import services
     from analysis.models import SegmentationJob
 
-    enqueue = services._enqueue
-    monkeypatch.setattr(services, "_enqueue", lambda job_id: None)
+    held = hold_jobs(SEGMENT)
     d = labelled_dataset
     vote(lab_owner, d)
     sign_in(page, lab_owner.username)
@@ -64,7 +61,7 @@ def test_rerun_from_history_shows_the_new_job(
     expect(page.get_by_test_id("segment")).to_be_enabled()
     page.get_by_test_id("segment").click()
     expect(page.get_by_test_id("job-status")).to_have_text("queued")
-    enqueue(SegmentationJob.objects.get().pk)
+    assert held.release() == 1
     expect(page.get_by_test_id("viewer-canvas")).to_have_attribute(
         "data-overlay", "drawn", timeout=180_000
     )
@@ -81,7 +78,8 @@ def test_rerun_from_history_shows_the_new_job(
     )
     page.shot("rerun-queued")
     rerun = SegmentationJob.objects.exclude(rerun_of=None).get()
-    enqueue(rerun.pk)
+    assert held.args(SEGMENT) == [(str(rerun.pk),)]
+    assert held.release() == 1
     expect(page.get_by_test_id("history-result")).to_have_count(2, timeout=180_000)
     expect(jobs.first).to_have_attribute("data-status", "succeeded")
     expect(page.get_by_test_id("history-job-progress")).to_have_count(0)
@@ -90,7 +88,7 @@ def test_rerun_from_history_shows_the_new_job(
 
 
 def test_controls_follow_the_jobs_permissions(
-    page, lab_owner, champion_model, labelled_dataset, monkeypatch
+    page, lab_owner, champion_model, labelled_dataset, hold_jobs
 ):
     """An annotator follows the owner's job still queued on the grid, but may not cancel or
     re-run it (the owner's chips); their own job they may cancel, then re-run. Jobs on
@@ -101,7 +99,7 @@ def test_controls_follow_the_jobs_permissions(
     from labeling.services import grid_create
     from tests.factories import MembershipFactory
 
-    monkeypatch.setattr(services, "_enqueue", lambda job_id: None)
+    hold_jobs(SEGMENT)
     d = labelled_dataset
     mate = MembershipFactory(lab=d["lab"], role=Role.ANNOTATOR).user
     vote(lab_owner, d)

@@ -19,7 +19,7 @@ def builtins(transactional_db):
     """The two built-in encoders as ``registry_init`` mirrors them (public, with their cards,
     each its model's champion; chiplab-default is the platform default), without MLflow."""
     from registry.models import ModelAlias, ModelVersion, ModelVisibility, Source
-    from registry.services.versions import _builtin_card
+    from registry.services.builtins import builtin_card
 
     out = {}
     for kind in ("default", "fourier"):
@@ -31,7 +31,7 @@ def builtins(transactional_db):
             source=Source.BUILTIN,
             visibility=ModelVisibility.PUBLIC,
             mlflow_run_id="run-e2e",
-            card=_builtin_card(kind),
+            card=builtin_card(kind),
             aliases=["champion"],
         )
         ModelAlias.objects.create(name=name, alias="champion", version=version)
@@ -212,13 +212,12 @@ def test_training_job_from_a_frozen_support_set(
     assert not page.errors, page.errors
 
 
-def test_cancel_a_queued_training_job(page, lab_owner, builtins, labelled_dataset, monkeypatch):
+def test_cancel_a_queued_training_job(page, lab_owner, builtins, labelled_dataset, hold_jobs):
     """No worker takes the job here: it waits with its progress shown, and Cancel stops it."""
     from labeling.services import support_set_freeze
     from registry.models import TrainingJob
-    from registry.services import training
 
-    monkeypatch.setattr(training, "_enqueue", lambda job_id: None)
+    hold_jobs("workers.tasks.train.train_job")
     d = labelled_dataset
     vote(lab_owner, d, per_class=4)
     support_set_freeze(user=lab_owner, schema=d["schema"], rule="single_owner", grids=[d["grid"]])

@@ -4,11 +4,11 @@ import csv
 import io
 import re
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.common.held_jobs import held_jobs
 from tests.e2e.conftest import image_box, overlaps, pure_chips, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -39,16 +39,15 @@ def _open_segment(page, d):
     expect(page.get_by_test_id("toasts")).not_to_contain_text("Loading results")
 
 
-def test_cancel_queued_job(page, lab_owner, champion_model, labelled_dataset, monkeypatch):
+def test_cancel_queued_job(page, lab_owner, champion_model, labelled_dataset, hold_jobs):
     """No worker takes the job (enqueueing is switched off), so it stays queued: Cancel stops it.
 
     A champion is registered up front, as ``make run`` does at start-up: otherwise the first job
     registers the built-in encoders in MLflow, which can take longer than the UI checks wait.
     """
-    from analysis import services
     from analysis.models import SegmentationJob
 
-    monkeypatch.setattr(services, "_enqueue", lambda job_id: None)
+    hold_jobs("workers.tasks.segment.segment_job")
     d = labelled_dataset
     _vote(lab_owner, d)
     sign_in(page, lab_owner.username)
@@ -69,14 +68,13 @@ def test_cancel_queued_job(page, lab_owner, champion_model, labelled_dataset, mo
 
 
 def test_cancel_finished_job_shows_the_api_message(
-    page, lab_owner, champion_model, labelled_dataset, monkeypatch
+    page, lab_owner, champion_model, labelled_dataset, hold_jobs
 ):
     """The page still thinks the job runs (its status polls are rewritten) while the server
     knows it has failed: Cancel shows the server's 409 message."""
-    from analysis import services
     from analysis.models import SegmentationJob
 
-    monkeypatch.setattr(services, "_enqueue", lambda job_id: None)
+    hold_jobs("workers.tasks.segment.segment_job")
     d = labelled_dataset
     _vote(lab_owner, d)
 
@@ -189,7 +187,7 @@ def test_time_series_frame_selector(page, celery_worker, lab_owner, champion_mod
     tifffile.imwrite(tmp_path / "stack.tif", stack, imagej=True, metadata={"axes": "TYX"})
     lab = lab_owner.memberships.get().lab
     dataset = Dataset.objects.create(lab=lab, title="Series", created_by=lab_owner)
-    with mock.patch("catalog.services._enqueue_ingest", lambda image_id: None):  # ingested below
+    with held_jobs("workers.tasks.ingest.ingest_image"):  # ingested below
         image = image_upload(
             user=lab_owner,
             dataset=dataset,

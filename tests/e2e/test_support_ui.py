@@ -1,5 +1,7 @@
 """E2E: the support-set step: dataset-wide classes, roles, keyboard focus, grid inputs."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -261,4 +263,43 @@ def test_out_of_range_grid_values_are_clamped_visibly(page, lab_owner, labelled_
     expect(ox).to_have_value("15")
     expect(hint).to_contain_text("x offset: at most 15 px with 16 px chips")
     page.shot("clamped")
+    assert not page.errors, page.errors
+
+
+def test_clicks_made_while_labels_load_are_applied(page, lab_owner, labelled_dataset, wait):
+    """The board's "my labels" answer is held back here: chips clicked meanwhile are applied
+    once the labels are in, against them (a labelled chip clicked again is retracted), never
+    dropped."""
+    from labeling.models import Vote
+
+    d = labelled_dataset
+    labelled = vote(lab_owner, d, per_class=1, classes=[0])[0][0]
+    fresh = next(c for c in pure_chips(d["sim"], chip=32, per_class=3, seed=1)[0] if c != labelled)
+    mine_url = re.compile(r"/api/grids/[^/]+/votes/\?.*user=me")
+    held = []
+    page.route(mine_url, lambda route: held.append(route))
+    sign_in(page, lab_owner.username)
+    with page.expect_request(mine_url):
+        page.goto(f"/#/images/{d['image'].pk}/support")
+    expect(page.get_by_test_id("viewer-canvas")).to_have_attribute("data-scale", re.compile(r"\d"))
+    expect(page.get_by_test_id("class-item")).to_have_count(0)  # the board still loads
+    assert len(held) == 1, held
+    click_chip(page, *labelled, chip=32)
+    click_chip(page, *fresh, chip=32)
+    held[0].continue_()
+    page.unroute(mine_url)
+    first = page.get_by_test_id("class-item").first
+    expect(first.get_by_test_id("class-count")).to_have_text("1 chip")
+    crops = first.get_by_test_id("class-chips").locator("canvas")
+    expect(crops).to_have_count(1)
+    expect(crops.first).to_have_attribute("title", re.compile(rf"^Chip \({fresh[0]}, {fresh[1]}\)"))
+    page.shot("clicks-applied")
+
+    def latest():
+        state = {}
+        for v in Vote.objects.filter(user=lab_owner, grid=d["grid"]).order_by("id"):
+            state[(v.row, v.col)] = v.label_class_id
+        return state
+
+    wait(lambda: latest() == {labelled: None, fresh: d["classes"][0].pk}, timeout=10, what="votes")
     assert not page.errors, page.errors

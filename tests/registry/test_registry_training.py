@@ -25,10 +25,13 @@ def _create(world, support, **kw):
     )
 
 
-def test_training_registers_a_challenger_with_lineage_and_history(world, support, settings):
+def test_training_registers_a_challenger_with_lineage_and_history(
+    world, support, settings, django_capture_on_commit_callbacks
+):
     job = _create(world, support)
     assert job.status == JobStatus.QUEUED and job.base_version.name == "chiplab-default"
-    job = services.training_job_run(job_id=job.pk)
+    with django_capture_on_commit_callbacks(execute=True):  # MLflow's alias is set on commit
+        job = services.training_job_run(job_id=job.pk)
     assert job.status == JobStatus.SUCCEEDED, job.error
     version = job.result_version
     assert version.name == f"{world.lab.slug}.default-finetuned" and version.version == 1

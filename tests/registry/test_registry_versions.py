@@ -37,9 +37,18 @@ def test_init_mirrors_what_mlflow_already_has(registered):
     assert len(tracking.client().search_model_versions("name='chiplab-default'")) == 1
 
 
-def test_resolve_defaults_to_public_champion_lazily(mlflow_store, world):
+def test_resolve_is_a_read_and_builtins_ensure_registers(mlflow_store, world):
+    """Resolving never registers (no MLflow write from a read); the write that needs a model
+    (``builtins_ensure``, called before a job's transaction) registers the built-ins once."""
+    with pytest.raises(NotFound, match="registered"):
+        selectors.model_version_resolve(user=world.viewer, lab=world.lab)
+    assert not ModelVersion.objects.exists()
+    assert tracking.client().search_registered_models() == []
+    services.builtins_ensure()
     version = selectors.model_version_resolve(user=world.viewer, lab=world.lab)
     assert version.name == "chiplab-default" and version.version == 1
+    services.builtins_ensure()  # already there: nothing new
+    assert ModelVersion.objects.count() == 2
 
 
 def test_resolve_prefers_lab_champion_and_hides_other_labs(registered, world):
@@ -80,7 +89,9 @@ def test_encoder_load_builtin_and_registered_are_cached(registered, world):
     assert loaded.name == "resnet" and loaded.dim == mine.dim
 
 
-def test_promote_and_rollback_walk_the_history(registered, world):
+def test_promote_and_rollback_walk_the_history(
+    registered, world, django_capture_on_commit_callbacks
+):
     v1 = lab_version(world.lab, world.curator)
     v2 = lab_version(world.lab, world.curator, name=v1.name.split(".", 1)[1])
     assert v2.version == 2
@@ -88,16 +99,20 @@ def test_promote_and_rollback_walk_the_history(registered, world):
         services.model_version_promote(user=world.annotator, version=v1)
     with pytest.raises(NotFound):
         services.model_version_promote(user=world.outsider, version=v1)
-    services.model_version_promote(user=world.curator, version=v1)
-    services.model_version_promote(user=world.curator, version=v2)
     c = tracking.client()
+    with django_capture_on_commit_callbacks(execute=True):  # MLflow is synced after commit
+        services.model_version_promote(user=world.curator, version=v1)
+        services.model_version_promote(user=world.curator, version=v2)
     assert int(c.get_model_version_by_alias(v1.name, "champion").version) == 2
-    assert services.model_rollback(user=world.curator, name=v1.name) == v1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.model_rollback(user=world.curator, name=v1.name) == v1
     assert int(c.get_model_version_by_alias(v1.name, "champion").version) == 1
     v1.refresh_from_db()
     assert v1.aliases == ["champion"]
     # no earlier champion: the lab falls back to the public default
-    assert services.model_rollback(user=world.curator, name=v1.name) is None
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.model_rollback(user=world.curator, name=v1.name) is None
+    assert "champion" not in c.get_registered_model(v1.name).aliases
     assert selectors.model_version_resolve(user=world.viewer, lab=world.lab).lab is None
     actions = list(AliasEvent.objects.filter(name=v1.name).values_list("action", flat=True))
     assert actions[:2] == ["rollback", "rollback"]
@@ -127,3 +142,82 @@ def test_new_committed_weights_become_a_new_champion_version(registered, tmp_pat
     a = next(iter(old.state_dict().values()))
     b = next(iter(cur.state_dict().values()))
     assert not torch.equal(a, b)
+
+
+def _alias_state(*names):
+    """The mirror's aliases, the history's length and MLflow's aliases of ``names``."""
+    c = tracking.client()
+    return (
+        sorted(ModelAlias.objects.filter(name__in=names).values_list("name", "alias", "version")),
+        AliasEvent.objects.filter(name__in=names).count(),
+        {n: {k: int(v) for k, v in c.get_registered_model(n).aliases.items()} for n in names},
+    )
+
+
+def test_a_failed_mlflow_sync_leaves_the_committed_move_and_resyncs(
+    registered, world, monkeypatch, django_capture_on_commit_callbacks
+):
+    """MLflow is told after commit: when it fails, the promotion stands (jobs use it), the
+    failure is reported by ``aliases_sync``, and running it again brings MLflow in line."""
+    v1 = lab_version(world.lab, world.curator)
+    v2 = lab_version(world.lab, world.curator, name=v1.name.split(".", 1)[1])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.model_version_promote(user=world.curator, version=v1)
+    calls = []
+
+    def down(*args):
+        calls.append(args)
+        raise ConnectionError("MLflow is down")
+
+    monkeypatch.setattr(tracking, "set_alias", down)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.model_version_promote(user=world.curator, version=v2)
+        assert calls == []  # nothing is sent to MLflow inside the transaction
+    for callback in callbacks:
+        callback()  # the sync after commit fails, and says so in the log only
+    assert calls == [(v1.name, "champion", 2)]
+    assert selectors.model_version_resolve(user=world.viewer, lab=world.lab) == v2
+    assert int(tracking.client().get_model_version_by_alias(v1.name, "champion").version) == 1
+    assert services.aliases_sync(names=[v1.name]) == [v1.name]  # still down: reported
+    monkeypatch.undo()
+    assert services.aliases_sync(names=[v1.name]) == []
+    assert services.aliases_sync(names=[v1.name]) == []  # idempotent
+    assert _alias_state(v1.name)[2] == {v1.name: {"champion": 2}}
+
+
+def test_a_failure_inside_a_promotion_or_rollback_changes_nothing(
+    registered, world, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Moving the lab's champion to another of its models (and back) clears one alias and
+    sets another: a failure between the two rolls both back (one transaction), and MLflow is
+    not touched."""
+    from registry.services import aliases
+
+    a = lab_version(world.lab, world.curator, name="a")
+    b = lab_version(world.lab, world.curator, name="b")
+    real_move = aliases._move_alias
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    def fails_atomically(change):
+        before = _alias_state(a.name, b.name)
+        monkeypatch.setattr(aliases, "_move_alias", broken)  # runs after the clear
+        with (
+            django_capture_on_commit_callbacks(execute=True) as callbacks,
+            pytest.raises(RuntimeError),
+        ):
+            change()
+        monkeypatch.setattr(aliases, "_move_alias", real_move)
+        assert callbacks == [] and _alias_state(a.name, b.name) == before
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.model_version_promote(user=world.curator, version=a)
+    fails_atomically(lambda: services.model_version_promote(user=world.curator, version=b))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.model_version_promote(user=world.curator, version=b)
+    assert _alias_state(a.name, b.name)[2] == {a.name: {}, b.name: {"champion": 1}}
+    fails_atomically(lambda: services.model_rollback(user=world.curator, name=b.name))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.model_rollback(user=world.curator, name=b.name) == a
+    assert _alias_state(a.name, b.name)[2] == {a.name: {"champion": 1}, b.name: {}}

@@ -42,7 +42,7 @@ from workers.fewshot.encoders import Encoder, build_encoder
 from workers.fewshot.pixels import PixelMap, chip_shares, pixel_map
 from workers.fewshot.stats import (
     abundance,
-    bootstrap_labels,
+    bootstrap_counts,
     fraction_interval,
     interval_multiplier,
     interval_probs,
@@ -431,15 +431,19 @@ class Segmenter:
             timer.lap("pixels")
         with deterministic(opts.seed), single_thread():
             boot = None
-            if opts.bootstrap > 0:
-                idx = bootstrap_labels(q, self.support, n_resamples=opts.bootstrap, seed=opts.seed)
-                boot = np.asarray(self.classes)[idx]
-                if decided is not None:
-                    # unmixing and the pixel vote do not use the prototypes: their chips keep
-                    # their label in every support resample (else the interval is centred on
-                    # other labels)
-                    boot[:, decided] = pred.labels[decided]
             n_ids = self.classes[-1] + 1
+            if opts.bootstrap > 0:
+                # unmixing and the pixel vote do not use the prototypes: their chips keep
+                # their label in every support resample (else the interval is centred on
+                # other labels); counted in blocks, never as (B, N) labels
+                boot = bootstrap_counts(
+                    q,
+                    self.support,
+                    n_classes=n_ids,
+                    n_resamples=opts.bootstrap,
+                    seed=opts.seed,
+                    fixed=None if decided is None else np.where(decided, pred.labels, -1),
+                )
             probs_by_id = np.zeros((rows * cols, n_ids), np.float32)
             probs_by_id[:, list(self.classes)] = pred.probs
             labels = pred.labels.reshape(rows, cols).astype(np.int64)
@@ -458,7 +462,7 @@ class Segmenter:
                 chip_area_px=grid.chip_size**2,
                 pixel_size=pixel_size,
                 pixel_unit=pixel_unit,
-                bootstrap=boot,
+                bootstrap_counts=boot,
                 ci=opts.ci,
                 interval=interval,
             )

@@ -10,6 +10,7 @@ from workers.fewshot.classifier import squared_distances
 __all__ = [
     "INTERVAL_MULTIPLIER",
     "abundance",
+    "bootstrap_counts",
     "bootstrap_labels",
     "fraction_interval",
     "interval_multiplier",
@@ -35,6 +36,53 @@ INTERVAL_COVERS = (
 )
 
 
+#: resampled support chips gathered at once ((block, n_k, D) floats) when computing prototypes
+_GATHER_BLOCK = 4_000_000
+#: (queries, B K) squared distances computed at once
+_DISTANCE_BLOCK = 4_000_000
+
+
+def _resampled_centres(
+    query_emb: torch.Tensor | np.ndarray,
+    support_emb: dict[int, torch.Tensor | np.ndarray],
+    n_resamples: int,
+    seed: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Queries (N, D) and the B x K resampled prototypes (B K, D), resample-major.
+
+    Each resample draws n_k support chips of every class k with replacement. The draws are the
+    same for a seed whatever the block size: every class's (B, n_k) indices are drawn at once
+    (B x support chips integers); their (B, n_k, D) embeddings are gathered block by block.
+    """
+    q = torch.as_tensor(
+        np.asarray(query_emb) if not torch.is_tensor(query_emb) else query_emb
+    ).float()
+    sup = [
+        torch.as_tensor(
+            np.asarray(support_emb[k]) if not torch.is_tensor(support_emb[k]) else support_emb[k]
+        ).float()
+        for k in sorted(support_emb)
+    ]
+    rng = np.random.default_rng(seed)
+    centres = []
+    for v in sup:
+        idx = torch.from_numpy(rng.integers(0, v.shape[0], size=(n_resamples, v.shape[0])))
+        block = max(1, _GATHER_BLOCK // max(1, v.shape[0] * v.shape[1]))
+        centres.append(
+            torch.cat([v[idx[b : b + block]].mean(1) for b in range(0, n_resamples, block)])
+        )  # (B, D)
+    return q, torch.stack(centres, dim=1).reshape(n_resamples * len(sup), -1)  # (B K, D)
+
+
+def _bootstrap_chunks(q: torch.Tensor, centres: torch.Tensor, n_resamples: int, k: int):
+    """(start, (B, n) sorted-class indices) for consecutive chunks of n queries: the
+    (n, B K) distances stay under ``_DISTANCE_BLOCK`` floats."""
+    step = max(1, _DISTANCE_BLOCK // (n_resamples * k))
+    for i in range(0, q.shape[0], step):
+        d = squared_distances(q[i : i + step], centres).reshape(-1, n_resamples, k)
+        yield i, d.argmin(-1).T.numpy()
+
+
 def bootstrap_labels(
     query_emb: torch.Tensor | np.ndarray,
     support_emb: dict[int, torch.Tensor | np.ndarray],
@@ -47,31 +95,45 @@ def bootstrap_labels(
     Each resample draws n_k support chips of every class k with replacement, recomputes the
     prototypes and assigns each query to the nearest one. Embeddings are computed once; the
     B x K resampled prototypes are one matrix, so each chunk of queries is one matrix product
-    (N, B K) rather than B small batched ones (5x faster for 1,024 chips).
+    (N, B K) rather than B small batched ones (5x faster for 1,024 chips). The (B, N) result
+    is materialised: jobs use :func:`bootstrap_counts`, which streams it.
     """
-    q = torch.as_tensor(
-        np.asarray(query_emb) if not torch.is_tensor(query_emb) else query_emb
-    ).float()
-    classes = sorted(support_emb)
-    sup = [
-        torch.as_tensor(
-            np.asarray(support_emb[k]) if not torch.is_tensor(support_emb[k]) else support_emb[k]
-        ).float()
-        for k in classes
-    ]
-    rng = np.random.default_rng(seed)
-    centres = []
-    for v in sup:
-        idx = torch.from_numpy(rng.integers(0, v.shape[0], size=(n_resamples, v.shape[0])))
-        centres.append(v[idx].mean(1))  # (B, D)
-    k = len(classes)
-    centres = torch.stack(centres, dim=1).reshape(n_resamples * k, -1)  # (B K, D)
+    q, centres = _resampled_centres(query_emb, support_emb, n_resamples, seed)
     out = np.empty((n_resamples, q.shape[0]), np.int64)
-    step = max(1, 4_000_000 // (n_resamples * k))  # bound the (n, B K) distance memory
-    for i in range(0, q.shape[0], step):
-        d = squared_distances(q[i : i + step], centres).reshape(-1, n_resamples, k)
-        out[:, i : i + step] = d.argmin(-1).T.numpy()
+    for i, labels in _bootstrap_chunks(q, centres, n_resamples, len(support_emb)):
+        out[:, i : i + labels.shape[1]] = labels
     return out
+
+
+def bootstrap_counts(
+    query_emb: torch.Tensor | np.ndarray,
+    support_emb: dict[int, torch.Tensor | np.ndarray],
+    *,
+    n_classes: int,
+    n_resamples: int = 200,
+    seed: int = 0,
+    fixed: np.ndarray | None = None,
+) -> np.ndarray:
+    """Chips per class id under resampled support sets, streamed: (N, D) -> (B, n_classes).
+
+    The same resamples and labels as :func:`bootstrap_labels` (same seed: identical counts),
+    with support class ids (keys of ``support_emb``, in 0..n_classes-1) instead of indices,
+    counted chunk by chunk of queries: memory is B x K x D prototypes plus one chunk, never
+    B x N labels. ``fixed`` (N,) class ids: chips that keep that label in every resample
+    (-1: relabelled), e.g. chips re-decided without the prototypes.
+    """
+    ids = np.asarray(sorted(support_emb), np.int64)
+    q, centres = _resampled_centres(query_emb, support_emb, n_resamples, seed)
+    keep = None if fixed is None else np.asarray(fixed, np.int64).reshape(-1)
+    rows = (np.arange(n_resamples, dtype=np.int64) * n_classes)[:, None]
+    counts = np.zeros(n_resamples * n_classes, np.int64)
+    for i, labels in _bootstrap_chunks(q, centres, n_resamples, len(ids)):
+        labels = ids[labels]  # (B, n) class ids
+        if keep is not None:
+            chunk = keep[i : i + labels.shape[1]]
+            labels = np.where(chunk >= 0, chunk, labels)
+        counts += np.bincount((labels + rows).ravel(), minlength=counts.size)
+    return counts.reshape(n_resamples, n_classes)
 
 
 def abundance(
@@ -85,6 +147,7 @@ def abundance(
     bootstrap: np.ndarray | None = None,
     ci: float = 0.95,
     interval: dict | None = None,
+    bootstrap_counts: np.ndarray | None = None,
 ) -> dict:
     """Per-class statistics of a labelled grid (JSON-ready lists of length K).
 
@@ -99,7 +162,8 @@ def abundance(
 
     ``interval`` (from :func:`fraction_interval`, lists of length n_classes) replaces the
     bootstrap's fractions_ci_low / high and fractions_std (the bootstrap percentiles stay
-    under ``bootstrap``) and is described under ``interval``.
+    under ``bootstrap``) and is described under ``interval``. ``bootstrap_counts`` (B,
+    n_classes) from :func:`bootstrap_counts` stands for ``bootstrap`` without its (B, N) labels.
     """
     lab = np.asarray(labels).reshape(-1)
     p = np.asarray(probs, dtype=np.float64).reshape(lab.size, -1)
@@ -119,10 +183,14 @@ def abundance(
         ),
     }
     std = np.zeros(n_classes)
-    if bootstrap is not None and len(bootstrap):
+    bfrac = None
+    if bootstrap_counts is not None and len(bootstrap_counts):
+        bfrac = np.asarray(bootstrap_counts)[:, :n_classes] / n
+    elif bootstrap is not None and len(bootstrap):
         bfrac = np.stack(
             [np.bincount(b, minlength=n_classes)[:n_classes] / n for b in np.asarray(bootstrap)]
         )
+    if bfrac is not None:
         std = bfrac.std(0, ddof=1) if len(bfrac) > 1 else np.zeros(n_classes)
         alpha = (1 - ci) / 2
         out.update(

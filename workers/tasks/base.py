@@ -1,9 +1,25 @@
-"""The one task decorator: acks late, requeue on worker loss, bounded retries, time limits."""
+"""The one task decorator: acks late, requeue on worker loss, bounded retries, time limits.
 
+A task that works on a row (a job, an image) names it with ``tracks``: each delivery is then
+counted on the row inside its lock (``common.jobs.delivery_begin``), so a message whose task
+kills its worker (out of memory) is not requeued forever but fails with the reason after
+``CHIPLAB_JOB_MAX_ATTEMPTS`` lost deliveries, and a duplicate of a message that a live process
+is running is dropped. Pool processes run under a memory cap (``CHIPLAB_WORKER_MAX_MEMORY_MB``):
+an oversized allocation raises MemoryError, which the job records, instead of inviting the
+kernel's OOM killer.
+"""
+
+import functools
 import logging
+import os
+import resource
 
+from celery.signals import worker_init, worker_process_init
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from common.jobs import Delivery, Tracked, delivery_begin, delivery_end
+from workers import recovery  # noqa: F401  (at worker start: requeue work lost by the last one)
 from workers.celery_app import TASK_QUEUES, app
 
 log = logging.getLogger(__name__)
@@ -23,22 +39,68 @@ try:  # S3 endpoint hiccups
 except ImportError:  # pragma: no cover - boto is a pinned dependency
     pass
 
+# What a hard time limit adds to the soft one (the task's cleanup time).
+HARD_LIMIT_MARGIN = 30
 
-def chiplab_task(*, queue: str = "default", time_limit: int = 3600, max_retries: int = 3):
-    """Register a task with the project's delivery guarantees, routed to ``queue``."""
+SEGMENTATION = Tracked("analysis.SegmentationJob")
+TRAINING = Tracked("registry.TrainingJob")
+INGEST = Tracked("catalog.Image", done=("ready", "failed"), failed="failed", finished_field=None)
+
+
+def chiplab_task(
+    *,
+    queue: str = "default",
+    time_limit: int = 3600,
+    max_retries: int = 3,
+    tracks: Tracked | None = None,
+):
+    """Register a task with the project's delivery guarantees, routed to ``queue``.
+
+    With ``tracks``, the task's first argument is the id of a row of that kind and deliveries
+    are counted on it; without, a delivery lost with its worker is sent again as a retry, which
+    ``max_retries`` bounds (a requeued message would carry no count).
+    """
+    if time_limit + HARD_LIMIT_MARGIN > settings.CHIPLAB_MAX_TASK_SECONDS:
+        raise ValueError(
+            f"time_limit {time_limit}s exceeds CHIPLAB_MAX_TASK_SECONDS, from which the "
+            "broker's visibility timeout is derived: the task would be delivered twice."
+        )
 
     def decorator(fn):
+        body = fn
+        if tracks is not None:
+
+            @functools.wraps(fn)
+            def body(self, pk, *args, **kwargs):
+                outcome = delivery_begin(
+                    tracks,
+                    pk,
+                    retries=self.request.retries,
+                    max_lost=settings.CHIPLAB_JOB_MAX_ATTEMPTS,
+                )
+                if outcome is not Delivery.RUN:
+                    log.warning("%s %s: delivery not run (%s)", self.name, pk, outcome.value)
+                    return None
+                try:
+                    return fn(self, pk, *args, **kwargs)
+                finally:
+                    try:
+                        delivery_end(tracks, pk, retries=self.request.retries)
+                    except Exception:  # the database may be what failed; the marker expires
+                        log.warning("could not clear the worker of %s %s", self.name, pk)
+
         task = app.task(
             bind=True,
             acks_late=True,
             reject_on_worker_lost=True,
+            retry_on_worker_lost=tracks is None,
             autoretry_for=TRANSIENT_ERRORS,
             retry_backoff=True,
             retry_backoff_max=60,
             max_retries=max_retries,
             soft_time_limit=time_limit,
-            time_limit=time_limit + 30,
-        )(fn)
+            time_limit=time_limit + HARD_LIMIT_MARGIN,
+        )(body)
         TASK_QUEUES[task.name] = {"queue": queue}
         return task
 
@@ -57,6 +119,47 @@ def run_or_record_failure(task, *, run, fail, subject: str, unavailable: str) ->
         if task.request.retries >= task.max_retries:
             fail(reason=unavailable)
         raise
+    except MemoryError:
+        log.exception("%s ran out of memory", subject)
+        fail(
+            reason=(
+                f"Out of memory: the job needed more than a worker process may use "
+                f"({memory_cap_mb()} MiB). Try fewer or smaller images."
+            )
+        )
     except Exception as err:
         log.exception("%s failed", subject)
         fail(reason=f"{type(err).__name__}: {err}")
+
+
+# --- memory cap of pool processes ------------------------------------------------------------
+_concurrency = 1
+
+
+def memory_cap_mb() -> int:
+    """The memory a pool process may use: the setting, or (0) 80% of this machine's memory
+    shared among the worker's processes."""
+    if settings.CHIPLAB_WORKER_MAX_MEMORY_MB > 0:
+        return settings.CHIPLAB_WORKER_MAX_MEMORY_MB
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(physical * 0.8 / max(_concurrency, 1)) // 1024**2
+
+
+@worker_init.connect
+def _note_concurrency(sender=None, **_kwargs) -> None:
+    global _concurrency
+    _concurrency = int(getattr(sender, "concurrency", None) or 1)
+
+
+@worker_process_init.connect
+def _cap_memory(**_kwargs) -> None:
+    """Limit the pool process's data (heap and private mappings, not reserved address space,
+    so CUDA still starts): an allocation past it raises MemoryError in the task."""
+    if settings.CHIPLAB_WORKER_MAX_MEMORY_MB < 0:
+        return
+    cap = memory_cap_mb() * 1024**2
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+    log.info("pool process %s: data limited to %d MiB", os.getpid(), cap // 1024**2)

@@ -1,9 +1,9 @@
 """Ingest: metadata, calibration, preview and thumbnail of an uploaded image."""
 
-from workers.tasks.base import chiplab_task, run_or_record_failure
+from workers.tasks.base import INGEST, chiplab_task, run_or_record_failure
 
 
-@chiplab_task(queue="default", time_limit=900)
+@chiplab_task(queue="default", time_limit=900, tracks=INGEST)
 def ingest_image(self, image_id: str) -> None:
     from catalog.services import image_ingest, image_mark_failed
 

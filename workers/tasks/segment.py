@@ -5,12 +5,12 @@ import threading
 
 from celery.signals import worker_init, worker_process_init
 
-from workers.tasks.base import chiplab_task, run_or_record_failure
+from workers.tasks.base import SEGMENTATION, chiplab_task, run_or_record_failure
 
 log = logging.getLogger(__name__)
 
 
-@chiplab_task(queue="gpu", time_limit=3600)
+@chiplab_task(queue="gpu", time_limit=3600, tracks=SEGMENTATION)
 def segment_job(self, job_id: str) -> None:
     from analysis.runner import segmentation_job_fail, segmentation_job_run
 

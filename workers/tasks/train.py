@@ -2,10 +2,12 @@
 
 from django.conf import settings
 
-from workers.tasks.base import chiplab_task, run_or_record_failure
+from workers.tasks.base import TRAINING, chiplab_task, run_or_record_failure
 
 
-@chiplab_task(queue="gpu", time_limit=settings.CHIPLAB_TRAIN_TIME_LIMIT, max_retries=2)
+@chiplab_task(
+    queue="gpu", time_limit=settings.CHIPLAB_TRAIN_TIME_LIMIT, max_retries=2, tracks=TRAINING
+)
 def train_job(self, job_id: str) -> None:
     from registry.services import training_job_fail, training_job_run
 

@@ -18,6 +18,7 @@ EXPORT_KINDS = (
     "mask.png",
     "confidence.png",
     "mask.ome.tif",
+    "coco.json",
     "counts.csv",
     "result.json",
     "chart.svg",

@@ -87,6 +87,66 @@ class Datasets(Area):
         """The dataset's schema.org JSON-LD."""
         return self._call("datasets_jsonld_retrieve", dataset_id=dataset_id)
 
+    # --- published versions (immutable snapshots with an RO-Crate package) -------------
+    @operation("datasets_versions_list", "GET", "/api/datasets/{dataset_id}/versions/")
+    def versions(self, dataset_id: str, *, page_size: int | None = None) -> Iterator[dict]:
+        """The dataset's published versions, newest first."""
+        return self._pages("datasets_versions_list", dataset_id=dataset_id, page_size=page_size)
+
+    @operation("datasets_versions_create", "POST", "/api/datasets/{dataset_id}/versions/")
+    def publish(
+        self,
+        dataset_id: str,
+        *,
+        note: str | None = None,
+        support_sets: list[str] | None = None,
+        results: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Publish the next version (curators): the metadata and ready images as they are now,
+        with the given frozen support sets and results. A version never changes."""
+        body = present(note=note, support_sets=support_sets, results=results)
+        return self._call("datasets_versions_create", dataset_id=dataset_id, body=body)
+
+    @operation(
+        "datasets_versions_latest_retrieve", "GET", "/api/datasets/{dataset_id}/versions/latest"
+    )
+    def latest_version(self, dataset_id: str) -> dict[str, Any]:
+        """The dataset's newest version (404 ``no_version`` before the first)."""
+        return self._call("datasets_versions_latest_retrieve", dataset_id=dataset_id)
+
+    @operation("dataset_versions_retrieve", "GET", "/api/dataset-versions/{version_id}/")
+    def version(self, version_id: str) -> dict[str, Any]:
+        return self._call("dataset_versions_retrieve", version_id=version_id)
+
+    @operation(
+        "dataset_versions_jsonld_retrieve", "GET", "/api/dataset-versions/{version_id}/jsonld"
+    )
+    def version_jsonld(self, version_id: str) -> dict[str, Any]:
+        """The version's schema.org JSON-LD."""
+        return self._call("dataset_versions_jsonld_retrieve", version_id=version_id)
+
+    @operation(
+        "dataset_versions_crate_metadata_retrieve",
+        "GET",
+        "/api/dataset-versions/{version_id}/ro-crate-metadata.json",
+    )
+    def crate_metadata(self, version_id: str) -> dict[str, Any]:
+        """The version's ``ro-crate-metadata.json``."""
+        return self._call("dataset_versions_crate_metadata_retrieve", version_id=version_id)
+
+    @operation(
+        "dataset_versions_crate_retrieve", "GET", "/api/dataset-versions/{version_id}/ro-crate.zip"
+    )
+    def download_crate(
+        self, version_id: str, dest: str | os.PathLike, *, progress: Progress | None = None
+    ) -> Path:
+        """The version's RO-Crate 1.2 package (zip) to ``dest`` (a folder: under its own name)."""
+        return self._http.download(
+            self._path("dataset_versions_crate_retrieve", version_id=version_id),
+            dest,
+            progress=progress,
+        )
+
 
 class Images(Area):
     @operation("datasets_images_list", "GET", "/api/datasets/{dataset_id}/images/")

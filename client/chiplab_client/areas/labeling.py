@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import mimetypes
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
-from ..operations import operation
+from .._http import FilePart, multipart
+from ..operations import OPERATIONS, operation
 from ..types import Grid, LabelClass, LabelSchema, Rule, SupportSetVersion
 from ._base import UNSET, Area, given, present
 
@@ -100,6 +104,50 @@ class Grids(Area):
         """The live (not frozen) support set a consensus rule makes of the votes."""
         query = {"schema": schema, "rule": rule, "owner": owner, "min_votes": min_votes}
         return self._call("grids_support_retrieve", grid_id=grid_id, query=query)
+
+    @operation("grids_import_create", "POST", "/api/grids/{grid_id}/import")
+    def import_annotations(
+        self,
+        grid_id: str,
+        file: str | os.PathLike | bytes,
+        *,
+        classes: Mapping[str, str | None] | None = None,
+        schema: str | None = None,
+        target: Literal["votes", "gold"] = "votes",
+        threshold: float | None = None,
+        filename: str | None = None,
+    ) -> dict[str, Any]:
+        """Import a label mask (PNG/TIFF) or a CSV of chips (row,col,class) into a grid.
+
+        ``classes`` maps mask values (``"1"``) or colours (``"#ff0000"``) to class names or
+        ids, None for background; a CSV's class cells are class names unless mapped.
+        ``target="gold"`` stores reference answers (curators). A mask's chip gets the class
+        covering at least ``threshold`` of it (server default 0.75). All or nothing; returns
+        the report: chips per class and chips skipped.
+        """
+        if isinstance(file, bytes):
+            source: Path | bytes = file
+            filename = filename or "labels"
+        else:
+            source = Path(file)
+            filename = filename or source.name
+        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        fields = present(
+            classes=dict(classes) if classes is not None else None,
+            schema=schema,
+            target=target,
+            threshold=None if threshold is None else str(threshold),
+        )
+        ctype, length, chunks = multipart(
+            fields, {"file": FilePart(filename, source, content_type)}
+        )
+        response = self._http.request(
+            OPERATIONS["grids_import_create"].method,
+            self._path("grids_import_create", grid_id=grid_id),
+            body=chunks,
+            headers={"Content-Type": ctype, "Content-Length": str(length)},
+        )
+        return response.json()
 
 
 class Votes(Area):

@@ -9,6 +9,7 @@ gold answers and freeze lab-wide (majority / curator / someone else's) versions.
 from ..selectors import support_state
 from .crowd_tasks import crowd_answers_count, crowd_task_answer, crowd_task_next
 from .grids import grid_create
+from .imports import annotations_import
 from .schemas import (
     class_create,
     class_remove,
@@ -20,6 +21,7 @@ from .support_sets import support_set_freeze
 from .votes import gold_set, vote_cast, votes_cast_many
 
 __all__ = [
+    "annotations_import",
     "class_create",
     "class_remove",
     "class_update",

@@ -7,6 +7,7 @@ from accounts.models import Role
 from accounts.selectors import require_role
 from catalog.models import Image, ImageStatus
 from common.errors import Conflict, Invalid
+from common.jobs import enqueue_on_commit
 
 from ..models import Grid
 
@@ -85,11 +86,5 @@ def grid_create(
     )
     if created and image.width * image.height >= settings.CHIPLAB_PREFETCH_MIN_PIXELS:
         # a large image: embed it while the user clicks examples, so Segment only classifies
-        transaction.on_commit(lambda: _enqueue_prefetch(grid.pk))
+        enqueue_on_commit("workers.tasks.segment.prefetch_embeddings", grid.pk)
     return grid, created
-
-
-def _enqueue_prefetch(grid_id) -> None:
-    from workers.tasks.segment import prefetch_embeddings
-
-    prefetch_embeddings.delay(str(grid_id))

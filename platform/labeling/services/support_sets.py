@@ -2,12 +2,14 @@
 
 import json
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 from accounts.models import Membership, Role
 from accounts.selectors import require_role
-from common.errors import Invalid
+from common.errors import Conflict, Invalid
+from webhooks.services import event_emit
 
 from .. import consensus
 from ..models import ConsensusRule, Grid, LabelSchema, SupportSetVersion
@@ -74,6 +76,7 @@ def support_set_freeze(
             f"A support set needs chips of at least 2 classes; rule '{rule}' gives {len(classes)}.",
             code="too_few_classes",
         )
+    _check_support_size(state["chips"], classes)
     chip_size, offset_x, offset_y = _one_geometry(grids)
     content = {
         "rule": rule,
@@ -95,11 +98,41 @@ def support_set_freeze(
         latest.reused = True
         return latest
     number = (latest.number if latest else 0) + 1
+    if number > settings.CHIPLAB_MAX_VERSIONS_PER_SCHEMA:
+        raise Conflict(
+            f"The schema already has {number - 1} frozen versions, this server's limit "
+            f"({settings.CHIPLAB_MAX_VERSIONS_PER_SCHEMA}); run jobs on an existing version "
+            "or label in a new schema.",
+            code="too_many_versions",
+        )
     version = SupportSetVersion.objects.create(
         schema=schema, number=number, created_by=user, **content
     )
     version.grids.set(grids)
+    event_emit("support_set.frozen", version.pk)
     return version
+
+
+def _check_support_size(chips: list[dict], classes: list[dict]) -> None:
+    """Refuse a support set over the chip caps (in all and per class): every job refits on
+    its chips and its bootstrap resamples them."""
+    limit = settings.CHIPLAB_MAX_SUPPORT_CHIPS
+    class_limit = settings.CHIPLAB_MAX_SUPPORT_CHIPS_PER_CLASS
+    if len(chips) > limit:
+        raise Invalid(
+            f"A support set holds at most {limit} chips; this one would hold {len(chips)}. "
+            "Keep fewer, representative examples.",
+            code="too_many_support_chips",
+            fields={"chips": ["too many"]},
+        )
+    over = [c["name"] for c in classes if c["count"] > class_limit]
+    if over:
+        raise Invalid(
+            f"A support set holds at most {class_limit} chips per class; over it: "
+            f"{', '.join(over)}. Keep fewer, representative examples.",
+            code="too_many_support_chips",
+            fields={"chips": [f"too many for {name}" for name in over]},
+        )
 
 
 def _same_content(version: SupportSetVersion, content: dict) -> bool:

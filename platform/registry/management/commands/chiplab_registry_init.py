@@ -1,4 +1,5 @@
-"""Register the engine's built-in encoders in MLflow (version 1, aliased champion); idempotent."""
+"""Register the engine's built-in encoders in MLflow (aliased champion) and set MLflow's aliases
+of every model to the platform's; idempotent."""
 
 from django.core.management.base import BaseCommand
 

@@ -1,5 +1,6 @@
 // History: earlier grids, support-set versions, jobs and results of this image — reopen any.
 import * as api from "../api.js";
+import { poll } from "../poll.js";
 import { h, append, fmtDate, fmtPct, showError, statusPill, toast } from "../ui.js";
 
 export async function mount(ws, panel) {
@@ -33,11 +34,12 @@ export async function mount(ws, panel) {
   }
 
   let stopped = false;
-  let pollTimer = null;
+  let runsPoll = null; // following the image's jobs while one is queued or running
   const shown = { results: null, jobs: null };
   const ACTIVE = ["queued", "running"];
 
-  /** Results and jobs of this image; polled while a job is queued or running. */
+  /** Results and jobs of this image; polled while a job is queued or running. Returns
+   * whether one is. */
   async function loadRuns({ quiet = false } = {}) {
     const grab = async (fn, what) => {
       try { return { data: await fn() }; } catch (e) {
@@ -56,10 +58,12 @@ export async function mount(ws, panel) {
     const js = sig(jobs, (j) => [j.id, j.status, (j.progress || {}).done]);
     if (rs !== shown.results) { shown.results = rs; renderResults(results); }
     if (js !== shown.jobs) { shown.jobs = js; renderJobs(jobs); }
-    clearTimeout(pollTimer);
-    if (jobs.data && jobs.data.some((j) => ACTIVE.includes(j.status))) {
-      pollTimer = setTimeout(() => loadRuns({ quiet: true }), 1000);
+    const active = Boolean(jobs.data && jobs.data.some((j) => ACTIVE.includes(j.status)));
+    if (active && !runsPoll) {
+      runsPoll = poll(async () => !(await loadRuns({ quiet: true })), { every: 1000 });
+      runsPoll.done.finally(() => { runsPoll = null; });
     }
+    return active;
   }
 
   function renderResults({ data: results, error }) {
@@ -158,5 +162,5 @@ export async function mount(ws, panel) {
     toast(`Showing support set v${v.number} (${v.chips.length} chips).`, "info");
   }
 
-  return () => { stopped = true; clearTimeout(pollTimer); viewer.setChips([]); };
+  return () => { stopped = true; if (runsPoll) runsPoll.stop(); viewer.setChips([]); };
 }

@@ -48,6 +48,18 @@ export async function mount(ws, panel) {
         onclick: () => ws.goStep("segment") }, "Next: segment →")),
   ]);
 
+  // Chip clicks are taken from the start: those made while my labels load wait for them
+  // (a click toggles the chip's current label, so it needs them) and are then applied in
+  // order. A click is never dropped.
+  const waiting = [];
+  let clicksLive = false;
+  const onChip = (row, col) => {
+    if (disposed) return;
+    if (clicksLive) toggle(row, col);
+    else waiting.push([row, col]);
+  };
+  viewer.onChipClick = canVote ? onChip : null;
+
   // --- data ------------------------------------------------------------------------
   try {
     await ws.ensureSchema();
@@ -302,14 +314,15 @@ export async function mount(ws, panel) {
     if (k >= 1 && k <= 9 && ws.classes[k - 1]) { ev.preventDefault(); select(ws.classes[k - 1].id); }
   };
   document.addEventListener("keydown", onKey);
-  viewer.onChipClick = canVote ? (row, col) => toggle(row, col) : null;
   const offClasses = ws.on("classes", refresh);
   refresh();
+  clicksLive = true;
+  for (const [row, col] of waiting.splice(0)) toggle(row, col);
 
   return () => {
     disposed = true;
     document.removeEventListener("keydown", onKey);
-    viewer.onChipClick = null;
+    if (viewer.onChipClick === onChip) viewer.onChipClick = null; // not another step's
     offClasses();
   };
 }

@@ -1,5 +1,6 @@
 // One dataset: its images (thumbnails, status, polling while pending) and the upload area.
 import * as api from "../api.js";
+import { poll } from "../poll.js";
 import { hasRole, labById } from "../state.js";
 import { h, clear, errorBox, fmtBytes, fmtDate, showError, statusPill, toast } from "../ui.js";
 
@@ -13,7 +14,7 @@ export async function render(root, { datasetId }) {
   const grid = h("div", { class: "image-grid", testid: "image-list" });
   const uploads = h("ul", { class: "upload-list", testid: "upload-list", "aria-label": "Uploads" });
   const tiles = new Map(); // image id -> {el, image}
-  let timer = null;
+  let pendingPoll = null; // checking images still being ingested
   let stopped = false;
 
   const input = h("input", { type: "file", multiple: true, id: "file-input", class: "visually-hidden",
@@ -45,6 +46,7 @@ export async function render(root, { datasetId }) {
     canUpload ? drop : h("p", { class: "muted small", testid: "upload-note" },
       "Only the lab's curators and owners upload images to a dataset."),
     uploads,
+    versionsSection(ds, canUpload),
     h("h2", { class: "section-title" }, "Images"), grid);
 
   function tile(img) {
@@ -83,12 +85,10 @@ export async function render(root, { datasetId }) {
   }
 
   function schedulePoll() {
-    clearTimeout(timer);
-    if (stopped) return;
-    const pending = [...tiles.values()].filter((t) => t.image.status === "pending");
-    if (!pending.length) return;
-    timer = setTimeout(async () => {
-      for (const t of pending) {
+    const pending = () => [...tiles.values()].filter((t) => t.image.status === "pending");
+    if (stopped || pendingPoll || !pending().length) return;
+    pendingPoll = poll(async () => {
+      for (const t of pending()) {
         try {
           const img = await api.images.get(t.image.id);
           if (img.status !== t.image.status) {
@@ -97,8 +97,9 @@ export async function render(root, { datasetId }) {
           }
         } catch (e) { if (!stopped) showError(e, "Checking image status"); }
       }
-      schedulePoll();
-    }, POLL_MS);
+      return !pending().length;
+    }, { every: POLL_MS });
+    pendingPoll.done.finally(() => { pendingPoll = null; });
   }
 
   // One queue for every drop and choice: uploads run one at a time (honest progress, a flat
@@ -169,5 +170,50 @@ export async function render(root, { datasetId }) {
   }
 
   try { await load(); } catch (e) { grid.append(errorBox(e)); showError(e, "Loading images"); }
-  return () => { stopped = true; clearTimeout(timer); };
+  return () => { stopped = true; if (pendingPoll) pendingPoll.stop(); };
+}
+
+// Published versions: immutable, citable snapshots with a landing page and an RO-Crate package.
+// Curators publish the next one (the dataset's metadata and ready images as they are now).
+function versionsSection(ds, canPublish) {
+  const list = h("ul", { class: "version-list", testid: "version-list" });
+  const section = h("section", { class: "versions", "aria-label": "Published versions" },
+    h("h2", { class: "section-title" }, "Published versions"), list);
+
+  function row(v, latest) {
+    return h("li", { testid: "version-row", dataset: { number: v.number } },
+      h("a", { href: v.links.landing, target: "_blank", rel: "noopener" }, `Version ${v.number}`),
+      latest ? h("span", { class: "muted small" }, " (latest)") : null,
+      h("span", { class: "muted small" }, ` · ${fmtDate(v.created)} · ${v.images.length} image(s)` +
+        (v.results.length ? ` · ${v.results.length} result(s)` : "")),
+      v.note ? h("span", { class: "small" }, ` · ${v.note}`) : null, " ",
+      h("a", { class: "btn btn-quiet btn-small", href: v.links.crate, download: "", testid: "crate-download" },
+        "Download RO-Crate"));
+  }
+
+  async function load() {
+    const page = await api.request("GET", `datasets/${ds.id}/versions/`, { query: { limit: 50 } });
+    clear(list);
+    if (!page.results.length) list.append(h("li", { class: "muted small", testid: "versions-empty" }, "No version published yet."));
+    page.results.forEach((v, i) => list.append(row(v, i === 0)));
+  }
+
+  if (canPublish) {
+    const note = h("input", { type: "text", maxlength: 2000, placeholder: "What this version is (optional)",
+      "aria-label": "Version note", testid: "version-note", class: "input" });
+    const button = h("button", { type: "button", class: "btn", testid: "create-version" }, "Create version");
+    button.onclick = async () => {
+      button.disabled = true;
+      try {
+        const v = await api.request("POST", `datasets/${ds.id}/versions/`, { body: { note: note.value } });
+        toast(`Version ${v.number} published.`, "info");
+        note.value = "";
+        await load();
+      } catch (e) { showError(e, "Publishing a version"); } finally { button.disabled = false; }
+    };
+    section.append(h("div", { class: "version-form" }, note, " ", button,
+      h("p", { class: "muted small" }, "A version freezes the metadata, licence and ready images as they are now; it never changes afterwards.")));
+  }
+  load().catch((e) => { list.append(errorBox(e)); });
+  return section;
 }

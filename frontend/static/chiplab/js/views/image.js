@@ -2,6 +2,7 @@
 // Steps are sub-routes (#/images/<id>/<step>) handled by update() without reloading the viewer.
 import * as api from "../api.js";
 import { go } from "../main.js";
+import { poll } from "../poll.js";
 import { hasRole, labById } from "../state.js";
 import { h, clear, errorBox, fmtBytes, fmtDate, fmtNum, showError, statusPill, toast, whileBusy } from "../ui.js";
 import { Viewer } from "../viewer.js";
@@ -45,18 +46,14 @@ export async function render(root, { imageId, step }) {
     stage.append(h("div", { class: "pad", style: { color: "#e8edf3" } }, h("p", { testid: "image-not-ready" }, statusPill(image.status), " ",
       image.status === "failed" ? image.error || "Ingestion failed." : "The image is still being processed; this page opens it when it is ready.")));
     if (image.status !== "pending") return;
-    let stop = false;
-    (async () => {
-      while (!stop) {
-        await new Promise((r) => setTimeout(r, 1500));
-        if (stop) return;
-        try {
-          const now = await api.images.get(image.id);
-          if (now.status !== "pending") { go(location.hash); return; }
-        } catch (e) { showError(e, "Checking the image"); return; }
-      }
-    })();
-    return () => { stop = true; };
+    const waiting = poll(async () => {
+      try {
+        const now = await api.images.get(image.id);
+        if (now.status !== "pending") { go(location.hash); return true; }
+      } catch (e) { showError(e, "Checking the image"); return true; }
+      return false;
+    }, { every: 1500 });
+    return () => waiting.stop();
   }
 
   const viewer = new Viewer(stage, { width: image.width, height: image.height,

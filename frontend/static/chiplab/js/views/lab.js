@@ -3,7 +3,7 @@
 import * as api from "../api.js";
 import { go, reloadLabs } from "../main.js";
 import { currentLab, set, state } from "../state.js";
-import { h, errorBox, fmtDate, showError, toast, whileBusy } from "../ui.js";
+import { h, errorBox, fmtDate, showError, statusPill, toast, whileBusy } from "../ui.js";
 
 const ROLES = ["viewer", "annotator", "curator", "owner"];
 const ROLE_HELP = "Viewers read; annotators also label chips, answer crowd tasks and segment; "
@@ -54,7 +54,8 @@ export async function render(root, { labId } = {}) {
           h("th", { scope: "col" }, "Role"), h("th", { scope: "col" }, "Member since"),
           isOwner ? h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")) : null)),
         members)),
-    listErrors);
+    listErrors,
+    ["curator", "owner"].includes(lab.role) ? webhooksSection(lab) : null);
 
   async function load() {
     listErrors.replaceChildren();
@@ -194,4 +195,141 @@ function createForm(box) {
     h("button", { type: "button", class: "btn", onclick: () => box.replaceChildren() }, "Cancel"),
     submit));
   return form;
+}
+
+const EVENTS = {
+  "image.ready": "Image ready", "image.failed": "Image failed",
+  "job.succeeded": "Job succeeded", "job.failed": "Job failed",
+  "training.finished": "Training finished", "model.promoted": "Model promoted",
+  "support_set.frozen": "Support set frozen",
+};
+
+/** Webhooks (curators): add a URL for events, see its secret once, the delivery log, send a test. */
+function webhooksSection(lab) {
+  const box = h("section", { testid: "webhooks" });
+  const list = h("tbody", {});
+  const secretBox = h("div");
+  const logBox = h("div");
+  const listErrors = h("div");
+  const url = h("input", { id: "hook-url", testid: "hook-url", type: "url", required: true, maxlength: 2000,
+    placeholder: "https://pipeline.example.org/chiplab" });
+  const checks = Object.entries(EVENTS).map(([value, label]) => h("label", { class: "set-option" },
+    h("input", { type: "checkbox", value, testid: "hook-event" }), ` ${label}`));
+  const errors = h("div");
+  const submit = h("button", { type: "submit", class: "btn btn-primary", testid: "hook-create" }, "Add webhook");
+  const form = h("form", { class: "card form-card", testid: "hook-form", "aria-label": "New webhook",
+    onsubmit: (ev) => {
+      ev.preventDefault();
+      const events = checks.map((c) => c.querySelector("input")).filter((c) => c.checked).map((c) => c.value);
+      whileBusy(submit, async () => {
+        errors.replaceChildren();
+        try {
+          const hook = await api.post(`labs/${lab.id}/webhooks/`, { url: url.value.trim(), events });
+          url.value = "";
+          showSecret(hook);
+          await load();
+        } catch (e) { errors.replaceChildren(errorBox(e)); }
+      });
+    } },
+  h("div", { class: "form-grid" }, h("label", { for: "hook-url" }, "URL"), url),
+  h("fieldset", { class: "set-choice" }, h("legend", {}, "Events"), checks),
+  errors, h("div", { class: "form-actions" }, submit));
+
+  box.append(
+    h("h2", { class: "section-title" }, "Webhooks"),
+    h("p", { class: "muted small" }, "Chiplab POSTs a signed JSON event to each URL when what it subscribes to ",
+      "happens, retrying with backoff if it does not answer 2xx. Verify the ", h("code", {}, "Chiplab-Signature"),
+      " header with the secret (see the README)."),
+    form, secretBox,
+    h("div", { class: "card table-card" },
+      h("table", { class: "data-table", testid: "hook-list" },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "URL"), h("th", { scope: "col" }, "Events"),
+          h("th", { scope: "col" }, "Active"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
+        list)),
+    listErrors, logBox);
+
+  async function load() {
+    listErrors.replaceChildren();
+    try {
+      const hooks = await api.list(`labs/${lab.id}/webhooks/`);
+      list.replaceChildren(...hooks.map(row));
+      if (!hooks.length) list.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No webhooks yet.")));
+    } catch (e) { listErrors.replaceChildren(errorBox(e)); }
+  }
+
+  function row(hook) {
+    const active = h("input", { type: "checkbox", testid: "hook-active", checked: hook.active,
+      "aria-label": `Deliver to ${hook.url}` });
+    active.addEventListener("change", async () => {
+      try { await api.patch(`webhooks/${hook.id}/`, { active: active.checked }); }
+      catch (e) { active.checked = !active.checked; showError(e, "Changing the webhook"); }
+    });
+    const button = (label, testid, fn) => {
+      const b = h("button", { type: "button", class: "btn btn-small btn-quiet", testid }, label);
+      b.addEventListener("click", () => whileBusy(b, fn));
+      return b;
+    };
+    return h("tr", { testid: "hook-row", dataset: { id: hook.id } },
+      h("td", { class: "small" }, hook.url, hook.description ? h("span", { class: "muted" }, ` · ${hook.description}`) : null),
+      h("td", { class: "small" }, hook.events.map((e) => EVENTS[e] || e).join(", ")),
+      h("td", {}, active),
+      h("td", { class: "actions" },
+        button("Deliveries", "hook-deliveries", () => showLog(hook)),
+        button("Send test", "hook-test", async () => {
+          try {
+            await api.post(`webhooks/${hook.id}/test`);
+            toast("Test delivery queued.", "ok");
+            await showLog(hook);
+          } catch (e) { showError(e, "Sending a test"); }
+        }),
+        button("New secret", "hook-rotate", async () => {
+          if (!confirm("Replace the secret? Deliveries are signed with the new one from now on.")) return;
+          try { showSecret(await api.post(`webhooks/${hook.id}/rotate-secret`)); }
+          catch (e) { showError(e, "Replacing the secret"); }
+        }),
+        button("Delete", "hook-delete", async () => {
+          if (!confirm(`Delete the webhook to ${hook.url} and its delivery log?`)) return;
+          try { await api.del(`webhooks/${hook.id}/`); logBox.replaceChildren(); await load(); }
+          catch (e) { showError(e, "Deleting the webhook"); }
+        })));
+  }
+
+  function showSecret(hook) {
+    const key = h("input", { type: "text", readonly: true, value: hook.secret, class: "token-key", testid: "hook-secret",
+      "aria-label": "The webhook's secret", onfocus: (ev) => ev.target.select() });
+    secretBox.replaceChildren(h("div", { class: "card form-card token-created", role: "status" },
+      h("p", { class: "token-warning" }, h("strong", {}, "Copy the secret now: you will not see it again."),
+        ` It signs every delivery to ${hook.url}.`),
+      h("div", { class: "inline-fields" }, key,
+        h("button", { type: "button", class: "btn btn-quiet", onclick: () => secretBox.replaceChildren() }, "Done"))));
+    key.focus();
+  }
+
+  async function showLog(hook) {
+    const body = h("tbody", {});
+    const refresh = h("button", { type: "button", class: "btn btn-small", testid: "hook-log-refresh" }, "Refresh");
+    refresh.addEventListener("click", () => whileBusy(refresh, fill));
+    logBox.replaceChildren(h("h3", {}, `Deliveries to ${hook.url} `, refresh),
+      h("div", { class: "card table-card" }, h("table", { class: "data-table", testid: "hook-log" },
+        h("thead", {}, h("tr", {}, ...["Created", "Event", "Status", "Attempts", "Last answer"].map((t) =>
+          h("th", { scope: "col" }, t)))), body)));
+    async function fill() {
+      try {
+        const page = await api.get(`webhooks/${hook.id}/deliveries/`, { limit: 50 });
+        body.replaceChildren(...page.results.map((d) => {
+          const last = d.log[d.log.length - 1];
+          const answer = !last ? "–" : last.status_code ? `HTTP ${last.status_code} · ${last.duration_ms} ms`
+            : last.error;
+          return h("tr", { testid: "hook-log-row" }, h("td", { class: "small" }, fmtDate(d.created)),
+            h("td", {}, d.event), h("td", {}, statusPill(d.status)), h("td", {}, String(d.attempts)),
+            h("td", { class: "small", title: last ? last.error || last.response_excerpt : "" }, answer));
+        }));
+        if (!page.results.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No deliveries yet.")));
+      } catch (e) { showError(e, "Loading deliveries"); }
+    }
+    await fill();
+  }
+
+  load();
+  return box;
 }

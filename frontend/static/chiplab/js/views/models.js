@@ -1,6 +1,7 @@
 // Models of the current lab: its champion, the model versions it may use (cards, licences,
 // downloads), promotion and roll-back (curators) and fine-tuning jobs on frozen support sets.
 import * as api from "../api.js";
+import { poll } from "../poll.js";
 import { currentLab, hasRole } from "../state.js";
 import { h, errorBox, fmtDate, fmtPct, showError, statusPill, toast, whileBusy } from "../ui.js";
 
@@ -155,7 +156,7 @@ export async function render(root) {
   }
 
   // --- training ----------------------------------------------------------------------
-  let pollTimer = null;
+  let jobsPoll = null; // following the lab's training jobs while one is queued or running
   let shownJobs = "";
 
   async function loadJobs({ quiet = false } = {}) {
@@ -172,8 +173,12 @@ export async function render(root) {
       renderJobs(jobs);
       if (finished) loadModels(); // a new version was registered
     }
-    clearTimeout(pollTimer);
-    if (jobs.some((j) => ACTIVE.includes(j.status))) pollTimer = setTimeout(() => loadJobs({ quiet: true }), 1500);
+    const active = jobs.some((j) => ACTIVE.includes(j.status));
+    if (active && !jobsPoll) {
+      jobsPoll = poll(async () => !(await loadJobs({ quiet: true })), { every: 1500 });
+      jobsPoll.done.finally(() => { jobsPoll = null; });
+    }
+    return active;
   }
 
   function renderJobs(jobs) {
@@ -300,7 +305,7 @@ export async function render(root) {
   await loadModels();
   refillBase = await trainingForm();
   await loadJobs();
-  return () => { stopped = true; clearTimeout(pollTimer); };
+  return () => { stopped = true; if (jobsPoll) jobsPoll.stop(); };
 }
 
 /** Every frozen support-set version of the lab's datasets, newest first per dataset. */

@@ -1,0 +1,320 @@
+"""The training runner: episodic fine-tuning on frozen support-set versions, logged to MLflow.
+
+``training_job_run`` (called by ``workers.tasks.train.train_job``): load the support sets'
+images, split the labelled chips into training and held-out parts, fine-tune a copy of the base
+encoder (progress and per-epoch history written to the job row; cancellation checked every
+epoch), log params, metrics, lineage and the encoder to MLflow, register a new version aliased
+``challenger``, evaluate the lab's champion on the same held-out episodes, and auto-promote
+when ``CHIPLAB_AUTO_PROMOTE_MARGIN`` is met. The job finishes in ``_run`` (succeeded) or
+``training_job_run`` (cancelled, failed).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from common.errors import Invalid
+from webhooks.services import event_emit
+
+from .. import tracking
+from ..models import FINISHED, JobStatus, ModelVersion, Source, TrainingJob
+from ..selectors import CHALLENGER, lab_champion, public_champion
+from .aliases import model_version_promote
+from .loading import encoder_load
+from .registration import experiment_for, version_register
+from .training import training_job_fail
+from .training_data import holdout_split, load_support_sets
+
+log = logging.getLogger(__name__)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def training_job_run(*, job_id) -> TrainingJob | None:
+    """Run a queued job (idempotent: finished jobs are skipped; a redelivered running job
+    restarts from scratch, its half-written run closed as failed)."""
+    with transaction.atomic():
+        job = TrainingJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status in FINISHED:
+            return job
+        stale_run = job.mlflow_run_id
+        job.status, job.started, job.error, job.progress = JobStatus.RUNNING, timezone.now(), "", 0
+        job.save(update_fields=["status", "started", "error", "progress"])
+    if stale_run:
+        try:
+            tracking.client().set_terminated(stale_run, status="FAILED")
+        except Exception:
+            log.warning("could not close stale MLflow run %s", stale_run)
+    job = TrainingJob.objects.select_related("lab", "base_version", "created_by").get(pk=job_id)
+    try:
+        return _run(job)
+    except _Cancelled:
+        TrainingJob.objects.filter(pk=job.pk).update(finished=timezone.now())
+        if job.mlflow_run_id:
+            tracking.client().set_terminated(job.mlflow_run_id, status="KILLED")
+        return TrainingJob.objects.get(pk=job.pk)
+    except (ValueError, Invalid) as err:  # data that cannot be trained on: the user's to fix
+        training_job_fail(job_id=job.pk, reason=str(err))
+        return TrainingJob.objects.get(pk=job.pk)
+
+
+def _cancelled(job_id) -> bool:
+    return TrainingJob.objects.filter(pk=job_id, status=JobStatus.CANCELLED).exists()
+
+
+def _run(job: TrainingJob) -> TrainingJob:
+    from workers.fewshot.encoders import resolve_device, save_encoder
+    from workers.fewshot.finetune import FinetuneConfig, finetune
+
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    data, lineage = load_support_sets(job)
+    train_sets, holdout_sets, split = holdout_split(data, job.params)
+    lineage["split"] = split
+    lineage["base_version"] = {
+        "id": str(job.base_version.pk),
+        "name": job.base_version.name,
+        "version": job.base_version.version,
+    }
+    timings["load_data"] = round(time.perf_counter() - t0, 3)
+
+    c = tracking.client()
+    run = c.create_run(
+        tracking.experiment_id(experiment_for(job.lab)),
+        run_name=f"train-{str(job.pk)[:8]}",
+        tags={
+            "chiplab.source": "trained",
+            "chiplab.lab": job.lab.slug,
+            "chiplab.training_job": str(job.pk),
+        },
+    )
+    run_id = run.info.run_id
+    TrainingJob.objects.filter(pk=job.pk).update(mlflow_run_id=run_id, lineage=lineage)
+    job.mlflow_run_id = run_id
+    from mlflow.entities import Metric, Param
+
+    cfg_fields = set(FinetuneConfig.__dataclass_fields__)
+    cfg = FinetuneConfig(**{k: v for k, v in job.params.items() if k in cfg_fields})
+    params = {
+        **cfg.to_json(),
+        "base_model": job.base_version.name,
+        "base_version": job.base_version.version,
+        "encoder_kind": job.base_version.encoder_kind,
+        "support_set_versions": ",".join(job.support_set_versions),
+        "include_public": job.include_public,
+        "n_train_chips": split["train_chips"],
+        "n_holdout_chips": split["holdout_chips"],
+    }
+    c.log_batch(run_id, params=[Param(k, str(v)[:500]) for k, v in params.items()])
+    c.log_dict(run_id, lineage, "lineage.json")
+
+    base = encoder_load(model_version=job.base_version, device=resolve_device("auto"))
+    epochs = max(1, cfg.epochs)
+
+    def on_epoch(epoch: int, row: dict) -> bool:
+        ms = int(time.time() * 1000)
+        metrics = [
+            Metric(k, float(v), ms, epoch) for k, v in row.items() if k != "epoch" and v is not None
+        ]
+        c.log_batch(run_id, metrics=metrics)
+        current = TrainingJob.objects.filter(pk=job.pk).values_list("history", flat=True).first()
+        TrainingJob.objects.filter(pk=job.pk).update(
+            progress=round(0.05 + 0.85 * epoch / epochs, 4), history=[*(current or []), row]
+        )
+        return not _cancelled(job.pk)
+
+    result = finetune(base, train_sets, holdout_sets, cfg, callback=on_epoch)
+    timings["train"] = round(result.seconds, 3)
+    if result.stopped and _cancelled(job.pk):
+        raise _Cancelled
+    t1 = time.perf_counter()
+    holdout_acc = result.best["holdout_acc"]
+    metrics = {
+        "holdout_acc": holdout_acc,
+        "holdout_loss": result.best["holdout_loss"],
+        "best_epoch": result.best["epoch"],
+        "base_holdout_acc": result.before["acc"],
+        "base_holdout_loss": result.before["loss"],
+        "holdout_episodes": len(result.holdout),
+    }
+    c.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), int(time.time() * 1000), 0) for k, v in metrics.items()],
+    )
+    c.log_dict(run_id, result.history, "history.json")
+    card = _card(job, lineage, metrics)
+    with tempfile.TemporaryDirectory(prefix="chiplab-train-") as tmp:
+        enc_dir = Path(tmp) / "encoder"
+        save_encoder(
+            result.encoder,
+            enc_dir,
+            metadata={
+                "training_job": str(job.pk),
+                "mlflow_run_id": run_id,
+                "finetune": cfg.to_json(),
+                "base": lineage["base_version"],
+                "best": result.best,
+            },
+        )
+        version = version_register(
+            lab=job.lab,
+            name=job.model_name,
+            run_id=run_id,
+            kind=job.base_version.encoder_kind,
+            source=Source.TRAINED,
+            encoder_dir=enc_dir,
+            card=card,
+            lineage=lineage,
+            metrics=metrics,
+            user=job.created_by,
+        )
+    model_version_promote(
+        user=job.created_by,
+        version=version,
+        alias=CHALLENGER,
+        note=f"training job {job.pk}",
+        automatic=True,
+    )
+    timings["register"] = round(time.perf_counter() - t1, 3)
+
+    t2 = time.perf_counter()
+    evaluation = _evaluate_against_champion(job, version, result, run_id)
+    timings["evaluate"] = round(time.perf_counter() - t2, 3)
+    timings["total"] = round(time.perf_counter() - t0, 3)
+    c.set_terminated(run_id)
+    TrainingJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.SUCCEEDED,
+        progress=1.0,
+        result_version=version,
+        metrics={**metrics, **evaluation},
+        timings=timings,
+        finished=timezone.now(),
+    )
+    event_emit("training.finished", job.pk)
+    return TrainingJob.objects.get(pk=job.pk)
+
+
+def _evaluate_against_champion(
+    job: TrainingJob, version: ModelVersion, result, run_id: str
+) -> dict:
+    """Score the champion on the challenger's held-out episodes; maybe auto-promote.
+
+    Scores of a lab's data are stored on the champion only when the lab owns it: a public
+    champion's metrics are visible to every lab.
+    """
+    from workers.fewshot.encoders import resolve_device
+    from workers.fewshot.finetune import evaluate_encoder
+
+    champion = lab_champion(lab_id=job.lab_id) or public_champion()
+    out: dict[str, Any] = {"champion": None}
+    if champion is None:
+        return out
+    scores = evaluate_encoder(
+        encoder_load(model_version=champion, device=resolve_device("auto")), result.holdout
+    )
+    challenger_acc = result.best["holdout_acc"]
+    margin = challenger_acc - scores["acc"]
+    out = {
+        "champion": {"id": str(champion.pk), "name": champion.name, "version": champion.version},
+        "champion_holdout_acc": scores["acc"],
+        "champion_holdout_loss": scores["loss"],
+        "margin": margin,
+    }
+    tracking.client().log_batch(
+        run_id, metrics=[_metric("champion_holdout_acc", scores["acc"]), _metric("margin", margin)]
+    )
+    record = {
+        "training_job": str(job.pk),
+        "episodes": scores["episodes"],
+        "queries": scores["queries"],
+        "at": timezone.now().isoformat(),
+    }
+    with transaction.atomic():
+        v = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        v.metrics = {
+            **v.metrics,
+            "champion_holdout_acc": scores["acc"],
+            "margin": margin,
+            "evaluations": [
+                *v.metrics.get("evaluations", []),
+                {
+                    **record,
+                    "role": "challenger",
+                    "acc": challenger_acc,
+                    "against": out["champion"],
+                    "against_acc": scores["acc"],
+                },
+            ],
+        }
+        v.save(update_fields=["metrics"])
+        if champion.lab_id == job.lab_id:
+            ch = ModelVersion.objects.select_for_update().get(pk=champion.pk)
+            ch.metrics = {
+                **ch.metrics,
+                "evaluations": [
+                    *ch.metrics.get("evaluations", []),
+                    {
+                        **record,
+                        "role": "champion",
+                        "acc": scores["acc"],
+                        "against": {
+                            "id": str(version.pk),
+                            "name": version.name,
+                            "version": version.version,
+                        },
+                        "against_acc": challenger_acc,
+                    },
+                ],
+            }
+            ch.save(update_fields=["metrics"])
+    threshold = settings.CHIPLAB_AUTO_PROMOTE_MARGIN
+    if threshold is not None and margin >= threshold:
+        model_version_promote(
+            user=job.created_by,
+            version=version,
+            automatic=True,
+            note=f"auto: held-out accuracy +{margin:.3f} >= {threshold}",
+        )
+        out["auto_promoted"] = True
+    return out
+
+
+def _metric(key: str, value: float):
+    from mlflow.entities import Metric
+
+    return Metric(key, float(value), int(time.time() * 1000), 0)
+
+
+def _card(job: TrainingJob, lineage: dict, metrics: dict) -> dict:
+    sets = lineage["support_set_versions"]
+    return {
+        "summary": f"{job.base_version.encoder_kind} encoder fine-tuned by {job.lab.name} from "
+        f"{job.base_version.name} v{job.base_version.version}.",
+        "trained_on": f"{len(sets)} support-set version(s), {len(lineage['images'])} image(s) "
+        f"from lab(s) {', '.join(lineage['labs'])}; licences "
+        f"{', '.join(lineage['licences'])}.",
+        "classes": sorted({c for s in sets for c in s["classes"]}),
+        "metrics": {
+            "holdout_acc": metrics["holdout_acc"],
+            "base_holdout_acc": metrics["base_holdout_acc"],
+            "holdout_episodes": metrics["holdout_episodes"],
+        },
+        "intended_use": "Few-shot chip classification of micrographs like those it was "
+        "fine-tuned on (same instrument, contrast and scale).",
+        "limitations": "Fine-tuned on few labelled chips; held-out accuracy is measured on "
+        "chips of the same support sets (not independent samples). Check it "
+        "against the champion before promoting; it may forget other domains.",
+        "training_job": str(job.pk),
+        # the weights derive from these datasets: their terms (e.g. attribution) carry over
+        "data_licences": lineage["licences"],
+    }

@@ -1,0 +1,105 @@
+"""Fixtures of the fault tests: real worker processes that the tests start, kill and restart."""
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.support.services import stop
+from workers.local_worker import start_worker
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _children(pid: int) -> list[int]:
+    """The pids of a process's live children, forked by any of its threads (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+class Worker:
+    """A `celery worker` (prefork) on the test database and broker, which a test may kill."""
+
+    def __init__(self, log_dir: Path, env: dict):
+        self.log_dir = log_dir
+        self.env = env
+        self.proc = None
+        self.starts = 0
+
+    def start(self, *, concurrency: int = 1, **env) -> "Worker":
+        self.starts += 1
+        log_path = self.log_dir / f"worker-{self.starts}.log"
+        self.proc = start_worker(
+            env={**self.env, **{k: str(v) for k, v in env.items()}},
+            log_path=log_path,
+            name=f"faults-{os.getpid()}-{self.starts}",
+            concurrency=concurrency,
+            timeout=90,
+        )
+        return self
+
+    def children(self) -> list[int]:
+        return _children(self.proc.pid)
+
+    def kill_child(self) -> int:
+        """SIGKILL the pool process (as the kernel's OOM killer would); its pid."""
+        (pid,) = self.children()
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker: the main process and its pool."""
+        children = self.children()
+        self.proc.kill()
+        self.proc.wait()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+
+    def log(self) -> str:
+        return "\n".join(p.read_text()[-4000:] for p in sorted(self.log_dir.glob("worker-*.log")))
+
+
+@pytest.fixture
+def worker(transactional_db, tmp_path):
+    """A worker to start (``worker.start()``), kill and start again; stopped after the test."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CHIPLAB_DATA_DIR": str(settings.DATA_DIR),
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+    }
+    w = Worker(tmp_path, env)
+    yield w
+    w.stop()
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.02, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,88 @@
+"""Work lost with a worker on the embedded broker is found on the rows and sent again.
+
+The filesystem broker (``workers.broker``) hands a message over by deleting its file: until it
+is acknowledged it lives only in the memory of the worker that took it. A worker killed as a
+whole (or wedged, then killed) takes those messages with it, and their jobs would stay
+"queued" or "running" forever. The embedded install runs one worker, so when it starts nothing
+is in flight: every unfinished row (a job queued or running, an image pending) whose process is
+gone and whose message is not waiting in the queue folder was lost, and is enqueued again.
+
+A message sent twice is harmless: the task's row counts deliveries and skips one that is done
+or that a live process runs (``common.jobs.delivery_begin``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from pathlib import Path
+
+from celery.signals import worker_ready
+from django.conf import settings
+from django.db import connections
+
+from common.jobs import Tracked, process_alive
+
+log = logging.getLogger(__name__)
+
+
+def _unfinished() -> list[tuple[str, Tracked, tuple[str, ...]]]:
+    from workers.tasks.base import INGEST, SEGMENTATION, TRAINING
+
+    return [
+        ("workers.tasks.segment.segment_job", SEGMENTATION, ("queued", "running")),
+        ("workers.tasks.train.train_job", TRAINING, ("queued", "running")),
+        ("workers.tasks.ingest.ingest_image", INGEST, ("pending",)),
+    ]
+
+
+def queued_messages(folder: Path) -> set[tuple[str, str]]:
+    """(task name, first argument) of every message waiting in the broker's queue folder."""
+    found = set()
+    for path in folder.glob("*.msg"):
+        try:
+            message = json.loads(path.read_bytes())
+            body = message["body"]
+            if message.get("properties", {}).get("body_encoding") == "base64":
+                body = base64.b64decode(body)
+            args = json.loads(body)[0]
+            found.add((message["headers"]["task"], str(args[0]) if args else ""))
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            continue  # taken meanwhile, or not a task message
+    return found
+
+
+def requeue_lost(folder: Path) -> list[tuple[str, str]]:
+    """Enqueue again the unfinished rows with no live process and no waiting message."""
+    from workers.celery_app import app
+
+    waiting = queued_messages(folder)
+    sent = []
+    for task, tracked, statuses in _unfinished():
+        rows = tracked.rows().filter(status__in=statuses).values_list("pk", "worker")
+        for pk, worker in rows:
+            identity = worker.rpartition("#")[0]
+            if (task, str(pk)) in waiting or (identity and process_alive(identity)):
+                continue
+            app.tasks[task].delay(str(pk))
+            sent.append((task, str(pk)))
+    return sent
+
+
+@worker_ready.connect
+def _requeue_lost_on_start(**_kwargs) -> None:
+    """On the embedded broker only: Redis and RabbitMQ keep unacknowledged messages and give
+    them back themselves."""
+    if not settings.CELERY_BROKER_URL.startswith("filesystem"):
+        return
+    folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+    try:
+        sent = requeue_lost(folder)
+    except Exception:  # never keep the worker from serving what is queued
+        log.exception("could not look for work lost by a previous worker")
+        return
+    finally:
+        connections.close_all()  # pool processes forked later must not share it
+    for task, pk in sent:
+        log.warning("%s %s was lost with a previous worker: enqueued again", task, pk)
