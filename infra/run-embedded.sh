@@ -15,7 +15,7 @@ supervise_worker() {
   local pid=""
   trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; [ -n "$pid" ] && wait "$pid"; exit 0' TERM INT
   while true; do
-    "$VENV/bin/celery" -A workers.celery_app worker -Q default,gpu --concurrency 2 \
+    "$VENV/bin/celery" -A workers.celery_app worker -Q default,gpu,training --concurrency 2 \
       --loglevel INFO --hostname "embedded@%h" &
     pid=$!
     wait "$pid" || echo "celery worker exited ($?); starting it again in 2 s" >&2

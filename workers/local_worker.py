@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def start_worker(
     *, env: dict, log_path: Path, name: str, concurrency: int = 2, timeout: float = 120
 ) -> subprocess.Popen:
-    """A `celery worker` consuming both queues; RuntimeError if it is not ready in time."""
+    """A `celery worker` consuming every queue; RuntimeError if it is not ready in time."""
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [
@@ -25,7 +25,7 @@ def start_worker(
                 "workers.celery_app",
                 "worker",
                 "-Q",
-                "default,gpu",
+                "default,gpu,training",
                 "-P",
                 "prefork",
                 "-c",

@@ -133,7 +133,21 @@ def cmd_upload(args: argparse.Namespace, out: Output, client: Client) -> int:
             out.line(f"{outcome.status:<8}  {outcome.path}  {what}  {message}".rstrip())
         out.progress("upload", done / len(files), f"{done}/{len(files)} files")
 
-    outcomes = upload_many(client, args.dataset, files, parallel=args.parallel, on_outcome=report)
+    sent_of: dict[Path, int] = {}
+
+    def bytes_sent(path: Path, done: int, total: int | None) -> None:  # --direct: by bytes
+        sent_of[path] = done
+        out.progress("upload", sum(sent_of.values()) / max(1, total_bytes), f"{path.name}")
+
+    outcomes = upload_many(
+        client,
+        args.dataset,
+        files,
+        parallel=args.parallel,
+        on_outcome=report,
+        direct=args.direct,
+        progress=bytes_sent if args.direct else None,
+    )
     out.end_progress()
     seconds = time.monotonic() - started
     sent = sum(o.size for o in outcomes if o.status == "uploaded")
@@ -433,6 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or glob patterns")
     p.add_argument("--dataset", required=True, help="dataset id")
     p.add_argument("--parallel", type=int, default=4, help="uploads at once (default 4)")
+    p.add_argument(
+        "--direct",
+        action="store_true",
+        help="large files: straight to the object store in parts (S3 servers; resumable)",
+    )
     p = command("segment", cmd_segment, "segment images with a frozen support set")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--images", nargs="+", metavar="ID", help="image ids")

@@ -41,6 +41,10 @@ EXPORT_KINDS: dict[str, str] = {
     "chart.png": "image/png",
     "series.csv": "text/csv",  # time series only: every frame's table in one file
     "particles.csv": "text/csv",  # with object classes only: one line per particle
+    # with object classes only: the page's table (bounded) with each particle's box
+    "particles.json": "application/json",
+    "instances.png": "image/png",  # with object classes only: particle id per pixel, RGB-coded
+    "mask.ome.zarr.zip": "application/zip",  # OME-Zarr (NGFF 0.4) in a zarr ZipStore
     "profile.csv": "text/csv",  # class fractions per row band and per column band
 }
 

@@ -791,3 +791,202 @@ def mask_coco(
         "annotations": annotations,
     }
     return json.dumps(document, separators=(",", ":")).encode()
+
+
+# --- objects: the instance map ----------------------------------------------------------
+def instances_png(instances: np.ndarray) -> bytes:
+    """The instance map (H, W) of a result's object classes (0 = no particle, i = particle i
+    of the particle table) as an 8-bit RGB PNG whose colour *is* the id:
+    ``id = R * 65536 + G * 256 + B`` (up to 16,777,215 particles). The page reads it back
+    exactly (a canvas keeps 8-bit RGB) to tell which particle is under the pointer; the
+    OME-Zarr export has the same map as uint32 labels for other tools."""
+    ids = np.asarray(instances)
+    if ids.ndim != 2:
+        raise ValueError(f"an instance map is (H, W), not shape {ids.shape}")
+    if ids.size and (ids.min() < 0 or ids.max() > 0xFFFFFF):
+        raise ValueError("instance ids must be in [0, 16777215]")
+    ids = ids.astype(np.uint32)
+    rgb = np.empty((*ids.shape, 3), np.uint8)
+    rgb[..., 0] = ids >> 16
+    rgb[..., 1] = (ids >> 8) & 0xFF
+    rgb[..., 2] = ids & 0xFF
+    text = {"chiplab:instances": "particle id = R * 65536 + G * 256 + B; 0 = no particle"}
+    return _png(rgb, text=text)
+
+
+def read_instances_png(data: bytes) -> np.ndarray:
+    """The instance ids (H, W) uint32 of a PNG written by :func:`instances_png`."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        rgb = np.asarray(img.convert("RGB")).astype(np.uint32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+# --- OME-Zarr ----------------------------------------------------------------------------
+#: OME-NGFF version written (zarr format 2: what napari-ome-zarr, ome-zarr-py, Fiji's
+#: n5-zarr, QuPath and vizarr read)
+OME_NGFF_VERSION = "0.4"
+#: chunk side of the OME-Zarr arrays (px)
+ZARR_CHUNK = 1024
+_NGFF_UNITS = {
+    "pm": "picometer",
+    "Å": "angstrom",
+    "nm": "nanometer",
+    "µm": "micrometer",
+    "mm": "millimeter",
+    "m": "meter",
+}
+
+
+def _ngff_image_attrs(name: str, pixel_size: float | None, pixel_unit: str | None) -> dict:
+    """The ``multiscales`` of a one-level (y, x) image, in the image's unit when calibrated."""
+    unit = _NGFF_UNITS.get(_ome_unit(pixel_unit)) if pixel_size else None
+    axes = [{"name": a, "type": "space", **({"unit": unit} if unit else {})} for a in "yx"]
+    scale = [float(pixel_size), float(pixel_size)] if unit else [1.0, 1.0]
+    return {
+        "multiscales": [
+            {
+                "version": OME_NGFF_VERSION,
+                "name": name,
+                "axes": axes,
+                "datasets": [
+                    {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}
+                ],
+            }
+        ]
+    }
+
+
+def mask_ome_zarr(
+    mask: np.ndarray,
+    confidence: np.ndarray,
+    classes: Sequence[dict],
+    *,
+    chip_size: int,
+    offset: Sequence[int],
+    instances: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
+    pixel_size: float | None = None,
+    pixel_unit: str | None = None,
+    provenance: dict | None = None,
+) -> bytes:
+    """A result as an OME-Zarr (OME-NGFF 0.4) in one zip file (a zarr ``ZipStore``: opened
+    as it is by zarr, ome-zarr-py and napari, or unzipped).
+
+    Layout: the root image is the per-pixel ``confidence`` (float32, NaN-free: uncovered
+    pixels 0); ``labels/classes`` the pixel map (uint8 class indices, :data:`UNLABELLED`
+    uncovered) with the class colours and names as ``image-label`` colours and properties;
+    ``labels/particles`` the instance map (uint32, 0 = none, i = row i of particles.csv)
+    when the result has object classes; ``reference`` the grey image the map was made on
+    (uint8) when given. The class table and provenance are root attributes
+    (:data:`CLASS_TABLE_KEY`, :data:`PROVENANCE_KEY`). Arrays are Blosc-lz4 compressed (fast:
+    it is written on every job; zstd took 3x as long) in :data:`ZARR_CHUNK`-px chunks.
+    """
+    import tempfile
+
+    import zarr
+    from numcodecs import Blosc
+
+    m = np.asarray(mask, np.uint8)
+    if m.ndim != 2:
+        raise ValueError(f"an OME-Zarr export takes one (H, W) map, not shape {m.shape}")
+    conf = np.nan_to_num(np.asarray(confidence, np.float32), nan=0.0)
+    if conf.shape != m.shape:
+        raise ValueError(f"confidence {conf.shape} and mask {m.shape} differ in shape")
+    table = class_table(classes, chip_size=chip_size, offset=offset)
+    compressor = Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE)
+    chunks = (min(ZARR_CHUNK, m.shape[0]), min(ZARR_CHUNK, m.shape[1]))
+
+    def array(group, data: np.ndarray, fill) -> None:
+        group.create_array(
+            "0",
+            data=data,
+            chunks=chunks,
+            compressors=compressor,
+            fill_value=fill,
+            chunk_key_encoding={"name": "v2", "separator": "/"},
+        )
+
+    label_names = ["classes"] + (["particles"] if instances is not None else [])
+    colours = [
+        {"label-value": c["index"], "rgba": [*hex_to_rgb(c["colour"]), 255]}
+        for c in table["classes"]
+    ]
+    image_label = {"version": OME_NGFF_VERSION, "source": {"image": "../../"}}
+    with tempfile.TemporaryDirectory(prefix="chiplab-zarr-") as tmp:
+        path = os.path.join(tmp, "result.ome.zarr.zip")
+        # a zip member is written once: every group gets its attributes when created
+        store = zarr.storage.ZipStore(path, mode="w")
+        try:
+            root = zarr.create_group(
+                store,
+                zarr_format=2,
+                attributes={
+                    **_ngff_image_attrs("confidence", pixel_size, pixel_unit),
+                    CLASS_TABLE_KEY: table,
+                    **({PROVENANCE_KEY: provenance} if provenance else {}),
+                },
+            )
+            array(root, conf, 0.0)
+            labels = root.create_group("labels", attributes={"labels": label_names})
+            classes_group = labels.create_group(
+                "classes",
+                attributes={
+                    **_ngff_image_attrs("classes", pixel_size, pixel_unit),
+                    "image-label": {
+                        **image_label,
+                        "colors": [*colours, {"label-value": UNLABELLED, "rgba": [0, 0, 0, 0]}],
+                        "properties": [
+                            {"label-value": c["index"], "class": c["name"]}
+                            for c in table["classes"]
+                        ],
+                    },
+                },
+            )
+            array(classes_group, m, UNLABELLED)
+            if instances is not None:
+                ids = np.asarray(instances).astype(np.uint32)
+                if ids.shape != m.shape:
+                    raise ValueError(f"instances {ids.shape} and mask {m.shape} differ in shape")
+                particles = labels.create_group(
+                    "particles",
+                    attributes={
+                        **_ngff_image_attrs("particles", pixel_size, pixel_unit),
+                        "image-label": image_label,
+                    },
+                )
+                array(particles, ids, 0)
+            if reference is not None and np.shape(reference) == m.shape:
+                ref = root.create_group(
+                    "reference", attributes=_ngff_image_attrs("reference", pixel_size, pixel_unit)
+                )
+                array(ref, np.asarray(reference, np.uint8), 0)
+        finally:
+            store.close()
+        with open(path, "rb") as fh:
+            return fh.read()
+
+
+def read_ome_zarr(data: bytes) -> dict[str, np.ndarray | dict]:
+    """The arrays of a :func:`mask_ome_zarr` file: ``confidence``, ``classes``, and
+    ``particles`` / ``reference`` when present, plus the root ``attrs``."""
+    import tempfile
+
+    import zarr
+
+    with tempfile.TemporaryDirectory(prefix="chiplab-zarr-") as tmp:
+        path = os.path.join(tmp, "result.ome.zarr.zip")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        store = zarr.storage.ZipStore(path, mode="r")
+        try:
+            root = zarr.open_group(store, mode="r", zarr_format=2)
+            out: dict = {"attrs": dict(root.attrs), "confidence": root["0"][:]}
+            for name in root["labels"].attrs["labels"]:
+                out[name] = root[f"labels/{name}/0"][:]
+            if "reference" in root:
+                out["reference"] = root["reference/0"][:]
+        finally:
+            store.close()
+    return out

@@ -10,7 +10,9 @@ For every frame the runner classifies, :func:`pixel_outputs` turns the chip segm
   the ``profile.csv`` export);
 - for each class marked as objects (``kind == "objects"``: particles, precipitates, voids),
   its instances and their size distribution (``stats["objects"]``, ``workers.fewshot.objects``)
-  and the particle table rows (the ``particles.csv`` export).
+  and the particle table rows (the ``particles.csv`` export), the instance map (the
+  ``instances.png`` export and ``labels/particles`` of the OME-Zarr) and the page's compact
+  table with each particle's box (the ``particles.json`` export, :func:`particles_json`).
 
 Chip statistics stay what they were (counts of chips, with the support-bootstrap and map-error
 interval); the pixel fractions are the map's own areas, without an interval.
@@ -20,10 +22,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage
 
 from workers.fewshot import objects, profiles
 from workers.fewshot.boundary import FrameSpectrum
@@ -36,6 +40,25 @@ from .exports import UNLABELLED, csv_cell
 UNCERTAIN_BELOW = 0.75
 #: bootstrap resamples of the particle statistics
 OBJECT_BOOTSTRAP = 1000
+#: the page's particle table (particles.json) holds at most this many particles; the CSV
+#: and the instance map hold every one
+MAX_TABLE_PARTICLES = 50_000
+#: particles.json's columns: the table the page shows (the CSV has every column)
+TABLE_COLUMNS = (
+    "id",
+    "class",
+    "area_px",
+    "area_nm2",
+    "equivalent_diameter_px",
+    "equivalent_diameter_nm",
+    "feret_max_px",
+    "feret_max_nm",
+    "feret_min_px",
+    "feret_min_nm",
+    "aspect_ratio",
+    "circularity",
+    "edge",
+)
 #: at most this many bands per profile (the band is the image side / this, rounded up)
 PROFILE_BANDS = 256
 
@@ -44,12 +67,16 @@ PROFILE_BANDS = 256
 class PixelOutputs:
     """mask (H, W) uint8 class indices; confidence (H, W) float32; stats: the "pixels" and
     "objects" entries of a result's stats; particles: one row per instance of every object
-    class (empty without object classes); seconds per stage."""
+    class (empty without object classes); instances: (H, W) int32 particle ids (0 = none,
+    i = ``particles[i - 1]``) or None without object classes; boxes: (n, 4) int32
+    [x0, y0, x1, y1) per particle; seconds per stage."""
 
     mask: np.ndarray
     confidence: np.ndarray
     stats: dict
     particles: list[dict] = field(default_factory=list)
+    instances: np.ndarray | None = None
+    boxes: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -82,6 +109,7 @@ def pixel_outputs(
     }
     timings = {"pixels": sum(pm.timings.values())}
     particles: list[dict] = []
+    ids_map = boxes = None
     found = {}
     kinds = [c for c in classes if c.get("kind") == "objects"]
     if kinds:
@@ -104,10 +132,22 @@ def pixel_outputs(
         particles = [
             {"class": name_of[row["class_id"]], **row} for row in objects.instance_rows(inst)
         ]
+        ids_map, boxes = inst.labels, instance_boxes(inst.labels, inst.n)
     if found:
         stats["objects"] = found
     timings["objects"] = time.perf_counter() - t
-    return PixelOutputs(mask, pm.confidence, stats, particles, timings)
+    return PixelOutputs(
+        mask, pm.confidence, stats, particles, instances=ids_map, boxes=boxes, timings=timings
+    )
+
+
+def instance_boxes(ids: np.ndarray, n: int) -> np.ndarray:
+    """(n, 4) int32 [x0, y0, x1, y1) of particles 1..n of an instance map (0 = none)."""
+    boxes = np.zeros((n, 4), np.int32)
+    for i, sl in enumerate(ndimage.find_objects(ids, max_label=n)):
+        if sl is not None:
+            boxes[i] = (sl[1].start, sl[0].start, sl[1].stop, sl[0].stop)
+    return boxes
 
 
 def layer_stats(
@@ -177,19 +217,39 @@ def pixel_stats(
 
 
 def particles_csv(rows: list[dict], *, provenance: dict | None = None) -> str:
-    """The particle table of a result: one line per instance of every object class (the
-    calibrated columns when the image has a pixel size); the job and image as columns."""
-    header: list[str] = []
-    for row in rows:
-        header += [k for k in row if k not in header]
-    if not header:
-        header = ["class", "id", "class_id", "area_px", "equivalent_diameter_px"]
+    """The particle table of a result: the library's table (``objects.rows_csv``: one line
+    per instance of every object class, the calibrated columns when the image has a pixel
+    size) with the class name in front, the job and image as columns, and cells a
+    spreadsheet cannot take for formulas."""
     extra = {}
     if provenance:
         extra = {"job": provenance.get("job", ""), "image": provenance.get("image", {}).get("id")}
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=[*header, *extra], lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: csv_cell(v) for k, v in {**row, **extra}.items()})
-    return buf.getvalue()
+    return objects.rows_csv(rows, leading=("class",), extra=extra, cell=csv_cell)
+
+
+def _compact(value):
+    """A table cell for the page: floats to 5 significant digits (the CSV has them all)."""
+    if isinstance(value, float):
+        return float(f"{value:.5g}")
+    return value
+
+
+def particles_json(
+    rows: list[dict], boxes: np.ndarray, *, limit: int = MAX_TABLE_PARTICLES
+) -> bytes:
+    """The page's particle table: :data:`TABLE_COLUMNS` present in the rows, one list per
+    particle (at most ``limit``, in id order) and each particle's box [x0, y0, x1, y1) in
+    image pixels, so the page can find and outline a particle in the instance map without
+    scanning it; ``n_total`` and ``truncated`` say when the table is cut (the CSV has all)."""
+    present = set(objects.table_header(rows[:1])) if rows else set()
+    columns = [c for c in TABLE_COLUMNS if c in present]
+    shown = rows[:limit]
+    document = {
+        "format": "chiplab.particles/1",
+        "columns": columns,
+        "rows": [[_compact(row.get(c)) for c in columns] for row in shown],
+        "boxes": np.asarray(boxes[: len(shown)], np.int64).tolist(),
+        "n_total": len(rows),
+        "truncated": len(rows) > len(shown),
+    }
+    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()

@@ -108,14 +108,12 @@ def segmentation_job_run(*, job_id) -> SegmentationJob | None:
         _finish(job, clock, total_start, status=None)
         return job
     except Exception as err:
-        from workers.tasks.base import TRANSIENT_ERRORS
+        from workers.tasks.base import TRANSIENT_ERRORS, failure_reason
 
         if isinstance(err, TRANSIENT_ERRORS):
             raise  # the task retries; the job stays running and resumes where it stopped
         log.exception("segmentation job %s failed", job.pk)
-        _finish(
-            job, clock, total_start, status=JobStatus.FAILED, error=f"{type(err).__name__}: {err}"
-        )
+        _finish(job, clock, total_start, status=JobStatus.FAILED, error=failure_reason(err))
         return job
     _finish(job, clock, total_start, status=JobStatus.SUCCEEDED)
     # after the result is shown, on the default queue: the GPU queue moves on to the next job
@@ -609,9 +607,10 @@ def _save(
         frame=frame,
     )
     title = f"{image.original_filename}" + (f" (frame {frame})" if image.frames > 1 else "")
+    preview = images.preview(image, frame)
     blobs = {
         "overlay.png": exports.overlay_png(
-            images.preview(image, frame),
+            preview,
             pixels.mask,
             classes,
             pixel_size=image.pixel_size,
@@ -635,8 +634,21 @@ def _save(
         "chart.svg": exports.chart_svg(stats, classes, title=title).encode(),
         "chart.png": exports.chart_png(stats, classes, title=title),
     }
+    blobs["mask.ome.zarr.zip"] = exports.mask_ome_zarr(
+        pixels.mask,
+        pixels.confidence,
+        classes,
+        **geometry,
+        instances=pixels.instances,
+        reference=preview if preview.shape == pixels.mask.shape else None,
+        pixel_size=image.pixel_size,
+        pixel_unit=image.pixel_unit or None,
+        provenance=prov,
+    )
     if "objects" in stats:
         blobs["particles.csv"] = maps.particles_csv(pixels.particles, provenance=prov).encode()
+        blobs["particles.json"] = maps.particles_json(pixels.particles, pixels.boxes)
+        blobs["instances.png"] = exports.instances_png(pixels.instances)
     if "layers" in stats:
         blobs["profile.csv"] = maps.profile_csv(stats["layers"], classes).encode()
     t = clock.add("exports", t)

@@ -25,7 +25,8 @@ from accounts.selectors import require_role
 from catalog.models import Image, ImageStatus
 from catalog.selectors import dataset_get, image_get
 from common.errors import Conflict, Invalid, NotFound, TooLarge
-from common.jobs import enqueue_on_commit, require_queue_room
+from common.jobs import enqueue_on_commit
+from common.throttling import require_daily_chips, require_job_room
 from labeling.models import ConsensusRule, Grid, LabelSchema, SupportSetVersion
 from registry.selectors import model_version_resolve
 from registry.services import builtins_ensure
@@ -521,10 +522,22 @@ def _segmentation_job_create(
 def _job_insert(*, user, lab_id, version, model, params, targets, rerun_of=None):
     from common.provenance import code_version
 
-    require_queue_room(
-        SegmentationJob.objects.filter(lab_id=lab_id),
-        limit=settings.CHIPLAB_MAX_ACTIVE_JOBS_PER_LAB,
+    # caps and the daily quota, counted under a lock on the lab (race-free)
+    require_job_room(
+        SegmentationJob.objects,
+        lab_id=lab_id,
+        user=user,
+        lab_limit=settings.CHIPLAB_MAX_ACTIVE_JOBS_PER_LAB,
+        user_limit=settings.CHIPLAB_MAX_ACTIVE_JOBS_PER_USER,
         what="segmentation jobs",
+    )
+    chips = sum(g.rows * g.cols * max(image.frames, 1) for image, g in targets)
+    require_daily_chips(
+        SegmentationJob.objects,
+        lab_id=lab_id,
+        chips=chips,
+        quota=settings.CHIPLAB_DAILY_CHIPS_PER_LAB,
+        now=timezone.now(),
     )
     job = SegmentationJob.objects.create(
         lab_id=lab_id,
@@ -534,7 +547,7 @@ def _job_insert(*, user, lab_id, version, model, params, targets, rerun_of=None)
         params=params,
         rerun_of=rerun_of,
         code_version=code_version(),
-        progress_total=sum(g.rows * g.cols * max(image.frames, 1) for image, g in targets),
+        progress_total=chips,
     )
     JobImage.objects.bulk_create(
         [

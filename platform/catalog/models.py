@@ -141,3 +141,44 @@ class DatasetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} v{self.number}"
+
+
+class DirectUploadStatus(models.TextChoices):
+    UPLOADING = "uploading"  # parts may be PUT to their presigned URLs
+    COMMITTING = "committing"  # the commit checks the bytes (one at a time)
+    COMMITTED = "committed"  # an image was made of it
+    FAILED = "failed"  # the commit refused the bytes; nothing of them is kept
+    ABORTED = "aborted"  # cancelled or expired; the parts are deleted
+
+
+class DirectUpload(models.Model):
+    """A file a client sends straight to the object store in parts (presigned multipart
+    upload), made an image by its commit (``catalog.direct``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="direct_uploads")
+    filename = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    staging_key = models.CharField(max_length=512)
+    s3_upload_id = models.CharField(max_length=1024)
+    part_size = models.BigIntegerField()
+    part_count = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=10, choices=DirectUploadStatus.choices, default=DirectUploadStatus.UPLOADING
+    )
+    error = models.TextField(blank=True)
+    image = models.ForeignKey(
+        Image, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.status})"

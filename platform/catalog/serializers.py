@@ -5,7 +5,7 @@ from rest_framework import serializers
 from common.orcid import normalise_orcid
 
 from .licences import LICENCES
-from .models import Dataset, DatasetVersion, Image, Visibility
+from .models import Dataset, DatasetVersion, DirectUpload, Image, Visibility
 
 
 class LicenceSerializer(serializers.Serializer):
@@ -251,3 +251,78 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
             "crate": reverse("dataset-version-crate", args=[version.pk]),
             "jsonld": reverse("dataset-version-jsonld", args=[version.pk]),
         }
+
+
+# --- direct upload and import in place (catalog.direct) ------------------------------------
+class DirectUploadCreateSerializer(serializers.Serializer):
+    filename = serializers.CharField(max_length=255)
+    size = serializers.IntegerField(min_value=1, help_text="bytes of the file")
+    sha256 = serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$", help_text="of the whole file, checked at commit"
+    )
+
+
+class DirectUploadPartSerializer(serializers.Serializer):
+    number = serializers.IntegerField(help_text="1-based part number")
+    size = serializers.IntegerField(help_text="bytes of this part: PUT exactly these")
+    url = serializers.CharField(help_text="presigned PUT URL; the ETag header of its answer")
+
+
+class DirectUploadSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="upload.id")
+    dataset = serializers.UUIDField(source="upload.dataset_id")
+    filename = serializers.CharField(source="upload.filename")
+    size_bytes = serializers.IntegerField(source="upload.size_bytes")
+    sha256 = serializers.CharField(source="upload.sha256")
+    status = serializers.CharField(source="upload.status")
+    error = serializers.CharField(source="upload.error")
+    part_size = serializers.IntegerField(source="upload.part_size")
+    part_count = serializers.IntegerField(source="upload.part_count")
+    image = serializers.UUIDField(source="upload.image_id", allow_null=True)
+    created = serializers.DateTimeField(source="upload.created")
+    expires = serializers.DateTimeField(source="upload.expires")
+    received = serializers.ListField(
+        child=serializers.IntegerField(), help_text="parts the object store holds"
+    )
+    parts = DirectUploadPartSerializer(
+        many=True, help_text="parts still to send, with their presigned URLs"
+    )
+
+
+class DirectUploadListSerializer(serializers.ModelSerializer):
+    dataset = serializers.UUIDField(source="dataset_id", read_only=True)
+
+    class Meta:
+        model = DirectUpload
+        fields = [
+            "id",
+            "dataset",
+            "filename",
+            "size_bytes",
+            "sha256",
+            "status",
+            "error",
+            "part_size",
+            "part_count",
+            "image",
+            "created",
+            "expires",
+        ]
+
+
+class DatasetImportSerializer(serializers.Serializer):
+    bucket = serializers.CharField(
+        max_length=63, required=False, allow_blank=True, help_text="default: the platform's"
+    )
+    prefix = serializers.CharField(max_length=1024, help_text="e.g. imports/<lab id>/run-7/")
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class DatasetImportResultSerializer(serializers.Serializer):
+    images = ImageSerializer(many=True)
+    errors = ImportErrorSerializer(many=True)

@@ -15,6 +15,26 @@ urlpatterns = [
         name="dataset-images",
     ),
     path(
+        "datasets/<uuid:dataset_id>/uploads/",
+        apis.DirectUploadListApi.as_view(),
+        name="dataset-uploads",
+    ),
+    path(
+        "datasets/<uuid:dataset_id>/uploads/<uuid:upload_id>/",
+        apis.DirectUploadDetailApi.as_view(),
+        name="dataset-upload-detail",
+    ),
+    path(
+        "datasets/<uuid:dataset_id>/uploads/<uuid:upload_id>/commit",
+        apis.DirectUploadCommitApi.as_view(),
+        name="dataset-upload-commit",
+    ),
+    path(
+        "datasets/<uuid:dataset_id>/imports/",
+        apis.DatasetImportApi.as_view(),
+        name="dataset-imports",
+    ),
+    path(
         "datasets/<uuid:dataset_id>/versions/",
         apis.DatasetVersionListApi.as_view(),
         name="dataset-versions",

@@ -77,3 +77,49 @@ def _public_storage(options: tuple):
     from storages.backends.s3 import S3Storage
 
     return S3Storage(**dict(options))
+
+
+# --- the object store's own client (minio SDK): presigned multipart uploads, imports --------
+class NeedsS3(Exception):
+    """The operation needs an S3 store and this server keeps files on its disk."""
+
+
+def s3_bucket() -> str:
+    if not is_s3():
+        raise NeedsS3("this server stores files on its disk")
+    return settings.STORAGES["default"]["OPTIONS"]["bucket_name"]
+
+
+def s3_client(*, public: bool = False):
+    """A ``minio.Minio`` client for the default storage's S3 server (the same endpoint,
+    credentials and region as django-storages). ``public``: addressed through
+    ``S3_PUBLIC_ENDPOINT_URL``, for URLs that clients outside will use (a V4 signature
+    covers the host). Signing needs no request (the region is given)."""
+    if not is_s3():
+        raise NeedsS3("this server stores files on its disk")
+    options = settings.STORAGES["default"]["OPTIONS"]
+    endpoint = (public and settings.S3_PUBLIC_ENDPOINT_URL) or options.get("endpoint_url")
+    return _minio(
+        endpoint or "https://s3.amazonaws.com",
+        options.get("access_key") or "",
+        options.get("secret_key") or "",
+        options.get("region_name") or "us-east-1",
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _minio(endpoint_url: str, access_key: str, secret_key: str, region: str):
+    from urllib.parse import urlsplit
+
+    from minio import Minio
+
+    parts = urlsplit(endpoint_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"S3 endpoint must be an http(s) URL, not {endpoint_url!r}")
+    return Minio(
+        parts.netloc,
+        access_key=access_key or None,
+        secret_key=secret_key or None,
+        secure=parts.scheme == "https",
+        region=region,
+    )

@@ -1,6 +1,17 @@
-"""Rate limits for the endpoints that guess passwords or create accounts."""
+"""Rate limits and quotas: the endpoints that guess passwords or create accounts, the ones that
+create work for the shared workers (jobs, training, imports), per-lab and per-user caps of
+unfinished jobs, and a daily cost quota per lab.
 
+Caps are checked under a row lock on the lab (``lab_lock``), so that two requests of one lab
+cannot both see room for the last job: the second waits for the first to commit and counts
+its job. (SQLite, the embedded default, serialises writing transactions anyway.)
+"""
+
+from datetime import UTC, datetime, time, timedelta
+
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Sum
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
@@ -21,3 +32,99 @@ class ScopedRateThrottle(throttling.ScopedRateThrottle):
             raise ImproperlyConfigured(
                 f"No throttle rate set for the '{self.scope}' scope."
             ) from err
+
+
+# Views whose POST creates work for the shared workers -> their scope in
+# DEFAULT_THROTTLE_RATES (settings: CHIPLAB_JOB_CREATE_RATE, _TRAINING_, _IMPORT_).
+# tests/sharing/test_throttles.py checks that every entry names a view that is routed.
+CREATION_SCOPES = {
+    "analysis.apis.SegmentationJobListApi": "jobs",
+    "analysis.apis.SegmentationJobRerunApi": "jobs",
+    "registry.apis.TrainingJobListApi": "training",
+    "registry.apis.ModelImportApi": "imports",
+}
+
+
+class CreationRateThrottle(throttling.SimpleRateThrottle):
+    """Creations of jobs, training jobs and imports per user (POST only; reads are free).
+
+    Counted per signed-in user, whatever the address; over the rate DRF answers 429 with
+    ``Retry-After``.
+    """
+
+    scope_attr = "creation_scope"
+
+    def __init__(self):  # the rate is read per request (see allow_request)
+        pass
+
+    def allow_request(self, request, view):
+        if request.method != "POST":
+            return True
+        self.scope = CREATION_SCOPES.get(f"{type(view).__module__}.{type(view).__name__}")
+        if self.scope is None:
+            return True
+        self.rate = ScopedRateThrottle.get_rate(self)
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        if not request.user or not request.user.is_authenticated:
+            return None  # refused by authentication, not counted
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+# --- caps and quotas of work ------------------------------------------------------------------
+def lab_lock(lab_id) -> None:
+    """Lock the lab's row until the current transaction ends: caps are counted one request
+    of the lab at a time. Call inside ``transaction.atomic`` before counting."""
+    apps.get_model("accounts", "Lab").objects.select_for_update().filter(pk=lab_id).exists()
+
+
+def require_job_room(jobs, *, lab_id, user, lab_limit: int, user_limit: int, what: str) -> None:
+    """Refuse a new job (429 ``queue_full``) while the lab's unfinished ``jobs`` hold
+    ``lab_limit``, or the user's hold ``user_limit`` (0: no per-user cap). Locks the lab."""
+    from .errors import TooMany  # (errors imports DRF's views, which import this module)
+    from .jobs import FINISHED
+
+    lab_lock(lab_id)
+    active = jobs.filter(lab_id=lab_id).exclude(status__in=FINISHED)
+    if active.count() >= lab_limit:
+        raise TooMany(
+            f"Your lab already has {lab_limit} {what} queued or running; wait for some to "
+            "finish or cancel them.",
+            code="queue_full",
+        )
+    if user_limit and active.filter(created_by=user).count() >= user_limit:
+        raise TooMany(
+            f"You already have {user_limit} {what} queued or running (a member's share of "
+            "the lab's allowance); wait for some to finish or cancel them.",
+            code="queue_full",
+        )
+
+
+def day_start(now: datetime) -> datetime:
+    """Midnight UTC of ``now``'s day: when daily quotas start again."""
+    return datetime.combine(now.astimezone(UTC).date(), time(), UTC)
+
+
+def require_daily_chips(jobs, *, lab_id, chips: int, quota: int, now: datetime) -> None:
+    """Refuse a job of ``chips`` (chips x frames) when the lab's ``jobs`` created today (UTC)
+    plus it would pass ``quota`` (0: none): 429 ``quota_exceeded``, with the figures and the
+    time the quota starts again. Call after :func:`require_job_room` (the lab is locked)."""
+    from .errors import TooMany
+
+    if not quota:
+        return
+    start = day_start(now)
+    used = (
+        jobs.filter(lab_id=lab_id, created__gte=start).aggregate(n=Sum("progress_total"))["n"] or 0
+    )
+    if used + chips > quota:
+        resets = start + timedelta(days=1)
+        raise TooMany(
+            f"Your lab's daily quota is {quota:,} chips (chips x frames of every image); "
+            f"{used:,} are used today and this job needs {chips:,}. The quota starts again at "
+            f"{resets:%Y-%m-%d %H:%M} UTC; fewer images or a larger chip size need less.",
+            code="quota_exceeded",
+            fields={"quota": [str(quota)], "used": [str(used)], "requested": [str(chips)]},
+        )

@@ -48,18 +48,56 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[] if PRODUCTION else ["*"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# Secrets published as examples (infra/.env.example, docs, MinIO's defaults) or looking like
+# placeholders: production refuses them, since anyone can read them.
+KNOWN_EXAMPLE_SECRETS = frozenset(
+    {
+        "change-me-to-a-long-random-string-of-50-characters-or-more",
+        "embedded-mode-only-not-a-secret",
+        "chiplab-minio-secret",
+        "minioadmin",
+        "chiplab",
+        "secret",
+        "password",
+    }
+)
+_PLACEHOLDER = re.compile(r"change[-_ ]?me|changeme|example|placeholder|your[-_ ]", re.I)
+
+
+def _example_secret(value: str | None) -> bool:
+    """Whether ``value`` is a published example or a placeholder (never a real secret)."""
+    value = (value or "").strip()
+    return value.lower() in KNOWN_EXAMPLE_SECRETS or bool(_PLACEHOLDER.search(value))
+
+
 if PRODUCTION:
     if len(SECRET_KEY) < 32:
         raise ImproperlyConfigured("Production needs DJANGO_SECRET_KEY (32+ characters).")
+    if _example_secret(SECRET_KEY):
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is a published example value; generate one, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
     if DEBUG:
         raise ImproperlyConfigured("Production refuses to start with DJANGO_DEBUG on.")
     if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
         raise ImproperlyConfigured("Production needs an explicit DJANGO_ALLOWED_HOSTS list.")
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 elif not SECRET_KEY:
     SECRET_KEY = "embedded-mode-only-not-a-secret"
+
+# TLS ends at a reverse proxy (README "HTTPS behind a reverse proxy"). The proxy must set
+# X-Forwarded-Proto (overwriting any the client sent): Django then knows a request came over
+# HTTPS, redirects plain HTTP to it and sends HSTS. [production: on, HSTS one year]
+if env.bool("DJANGO_TRUST_X_FORWARDED_PROTO", default=PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+if SECURE_HSTS_SECONDS < 0:
+    raise ImproperlyConfigured("DJANGO_SECURE_HSTS_SECONDS must be 0 or more.")
 
 # Base of persistent dataset URLs (JSON-LD @id, landing pages); unset = the request's host,
 # which the client names (any of DJANGO_ALLOWED_HOSTS), so production requires it.
@@ -151,6 +189,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL;"
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    if PRODUCTION and _example_secret(DATABASES["default"].get("PASSWORD")):
+        raise ImproperlyConfigured(
+            "DATABASE_URL has a published example password; set the database's own one."
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- object storage ----------------------------------------------------------------
@@ -185,6 +227,21 @@ elif CHIPLAB_STORAGE == "local":
     }
 else:
     raise ImproperlyConfigured("CHIPLAB_STORAGE must be 'local' or 's3'.")
+if PRODUCTION and CHIPLAB_STORAGE == "s3":
+    _s3 = _default_storage["OPTIONS"]
+    if not _s3["access_key"] or not _s3["secret_key"] or _example_secret(_s3["secret_key"]):
+        raise ImproperlyConfigured(
+            "Production with CHIPLAB_STORAGE=s3 needs S3_ACCESS_KEY and S3_SECRET_KEY of the "
+            "app's own storage user (not an example value)."
+        )
+    if _s3["access_key"] == env.str("MINIO_ROOT_USER", default="") or _s3["access_key"] in {
+        "minioadmin",
+        "root",
+    }:
+        raise ImproperlyConfigured(
+            "S3_ACCESS_KEY is the storage server's root user; give the app a user limited to "
+            "its bucket (infra/compose.yaml's minio-setup creates one)."
+        )
 
 # The address browsers use for presigned downloads when the app reaches S3 on a private
 # name (compose: http://minio:9000 inside, MinIO's published port outside); URLs are signed
@@ -206,6 +263,23 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_TEMP_DIR = env.str("CHIPLAB_UPLOAD_TMP", default=None)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 CHIPLAB_MAX_UPLOAD_BYTES = env.int("CHIPLAB_MAX_UPLOAD_BYTES", default=2 * 1024**3)
+# Direct upload (S3 only): the client PUTs parts of a file straight to the object store with
+# presigned URLs, then commits; the API checks size and sha256 and ingests as for an upload.
+CHIPLAB_DIRECT_UPLOAD_MAX_BYTES = env.int("CHIPLAB_DIRECT_UPLOAD_MAX_BYTES", default=20 * 1024**3)
+# Part size: at least this (S3's minimum is 5 MiB), larger when the file needs more parts.
+CHIPLAB_DIRECT_UPLOAD_PART_BYTES = env.int("CHIPLAB_DIRECT_UPLOAD_PART_BYTES", default=64 * 1024**2)
+CHIPLAB_DIRECT_UPLOAD_MAX_PARTS = env.int("CHIPLAB_DIRECT_UPLOAD_MAX_PARTS", default=1000)
+# An upload not committed by then is aborted (its parts deleted); its URLs stop working.
+CHIPLAB_DIRECT_UPLOAD_EXPIRY_SECONDS = env.int(
+    "CHIPLAB_DIRECT_UPLOAD_EXPIRY_SECONDS", default=86400
+)
+CHIPLAB_DIRECT_UPLOADS_OPEN_PER_DATASET = env.int(
+    "CHIPLAB_DIRECT_UPLOADS_OPEN_PER_DATASET", default=100
+)
+# Import in place: objects under a prefix become images. Curators may read the platform's
+# bucket under imports/<lab id>/ only, and the buckets listed here (operator-trusted).
+CHIPLAB_IMPORT_BUCKETS = env.list("CHIPLAB_IMPORT_BUCKETS", default=[])
+CHIPLAB_IMPORT_MAX_OBJECTS = env.int("CHIPLAB_IMPORT_MAX_OBJECTS", default=200)
 # Decompression-bomb guards, checked from the file's header before any decoding: width x
 # height x frames, and decoded bytes (pixels x samples per pixel x bytes per sample, every
 # frame; the default is the upload limit, so any uncompressed file accepted by size fits).
@@ -231,7 +305,8 @@ CHIPLAB_JOB_MEMORY_BUDGET_MB = env.int("CHIPLAB_JOB_MEMORY_BUDGET_MB", default=4
 CHIPLAB_JOB_IMAGE_CACHE = max(env.int("CHIPLAB_JOB_IMAGE_CACHE", default=4), 1)
 
 # --- Celery ------------------------------------------------------------------------
-_broker_dir = DATA_DIR / "broker"
+# The embedded broker's folder (tests give a worker of their own a private one).
+_broker_dir = Path(env.str("CHIPLAB_BROKER_DIR", default=str(DATA_DIR / "broker")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if CELERY_BROKER_URL.startswith("filesystem"):
@@ -246,6 +321,12 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         # The filesystem transport polls; 0.1 s keeps re-runs interactive at little cost.
         "polling_interval": 0.1,
     }
+if CELERY_BROKER_URL.startswith(("redis", "rediss", "sentinel")):
+    # One list per priority level, polled 0 first: fair sharing (workers.celery_app.route).
+    CELERY_BROKER_TRANSPORT_OPTIONS["priority_steps"] = list(range(10))
+# RabbitMQ serves priorities only on queues declared with x-max-priority (at their creation:
+# a queue declared before without it must be deleted once, see README).
+CELERY_TASK_QUEUE_MAX_PRIORITY = 10
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Routes: each task names its queue in workers.tasks.base.chiplab_task ("gpu" for heavy work).
@@ -289,6 +370,15 @@ CHIPLAB_TRAIN_MAX_EPOCHS = env.int("CHIPLAB_TRAIN_MAX_EPOCHS", default=100)
 # shared workers' queue
 CHIPLAB_MAX_ACTIVE_JOBS_PER_LAB = env.int("CHIPLAB_MAX_ACTIVE_JOBS_PER_LAB", default=50)
 CHIPLAB_MAX_ACTIVE_TRAINING_PER_LAB = env.int("CHIPLAB_MAX_ACTIVE_TRAINING_PER_LAB", default=3)
+# ...and one member may have at once (segmentation and training jobs each), so that one person
+# cannot take their whole lab's allowance; 0 = no per-user cap
+CHIPLAB_MAX_ACTIVE_JOBS_PER_USER = env.int("CHIPLAB_MAX_ACTIVE_JOBS_PER_USER", default=20)
+# Cost quota: chips x frames a lab's segmentation jobs may classify per day (UTC), counted when
+# a job is created; over it HTTP 429 quota_exceeded until midnight UTC. 0 = no quota.
+CHIPLAB_DAILY_CHIPS_PER_LAB = env.int("CHIPLAB_DAILY_CHIPS_PER_LAB", default=100_000_000)
+_caps = (CHIPLAB_MAX_ACTIVE_JOBS_PER_LAB, CHIPLAB_MAX_ACTIVE_TRAINING_PER_LAB)
+if min(*_caps, CHIPLAB_MAX_ACTIVE_JOBS_PER_USER, CHIPLAB_DAILY_CHIPS_PER_LAB) < 0:
+    raise ImproperlyConfigured("Job caps and CHIPLAB_DAILY_CHIPS_PER_LAB must be 0 or more.")
 CHIPLAB_TRAIN_TIME_LIMIT = env.int("CHIPLAB_TRAIN_TIME_LIMIT", default=6 * 3600)
 # --- end registry ----------------------------------------------------------------
 
@@ -361,10 +451,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],  # a 400 for absurd nesting
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Views opt in with `throttle_scope`; requests are counted per client address.
-    "DEFAULT_THROTTLE_CLASSES": ["common.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "common.throttling.ScopedRateThrottle",
+        "common.throttling.CreationRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "login": _rate("CHIPLAB_LOGIN_RATE", "10/min"),
         "register": _rate("CHIPLAB_REGISTER_RATE", "20/hour"),
+        # creations per user (common.throttling.CreationRateThrottle)
+        "jobs": _rate("CHIPLAB_JOB_CREATE_RATE", "60/min"),
+        "training": _rate("CHIPLAB_TRAINING_CREATE_RATE", "20/hour"),
+        "imports": _rate("CHIPLAB_IMPORT_CREATE_RATE", "30/hour"),
     },
     # Reverse proxies whose X-Forwarded-For entries are trusted for the client address; with
     # 0 the header is ignored (anyone can forge it), with none DRF would trust it blindly.

@@ -11,10 +11,13 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
-# The suite signs in and registers far more often than any person; one test lowers these.
+# The suite signs in, registers and creates jobs far more often than any person; tests of the
+# throttles lower these.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
-    "DEFAULT_THROTTLE_RATES": {"login": "10000/min", "register": "10000/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        scope: "10000/min" for scope in ("login", "register", "jobs", "training", "imports")
+    },
 }
 CHIPLAB_LOGIN_BACKOFF_AFTER = 10000  # tests of the backoff lower it
 # Deliveries behave as in production (internal addresses refused) except to 127.0.0.1, where

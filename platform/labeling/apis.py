@@ -17,12 +17,14 @@ from catalog.selectors import dataset_get, image_get
 from common.apis import valid
 from common.errors import TooLarge
 
-from . import selectors, services
+from . import selectors, services, suggestions
 from .serializers import (
     AgreementQuerySerializer,
     AgreementSerializer,
     AnnotationImportResultSerializer,
     AnnotationImportSerializer,
+    CarryResultSerializer,
+    CarrySerializer,
     ChipSizeSuggestionSerializer,
     ClassUpdateSerializer,
     ClassWriteSerializer,
@@ -37,6 +39,8 @@ from .serializers import (
     GridSerializer,
     LabelClassSerializer,
     LabelSchemaSerializer,
+    NextChipsQuerySerializer,
+    NextChipsSerializer,
     SchemaCreateSerializer,
     SchemaQuerySerializer,
     SupportQuerySerializer,
@@ -293,6 +297,50 @@ class GridSupportApi(APIView):
             min_votes=query["min_votes"],
         )
         return Response(SupportStateSerializer(state).data)
+
+
+class GridCarryApi(APIView):
+    @extend_schema(
+        tags=TAG,
+        request=CarrySerializer,
+        responses=CarryResultSerializer,
+        description="Carry your example clicks from another grid of the same image (another "
+        "chip size or offset) to this one: each of this grid's chips takes the class whose "
+        "examples cover most of it (at least half of the smaller chip). They become your "
+        "votes here; the old grid keeps its own. Nothing is carried onto a grid where you "
+        "have labels already (reason target_labelled), so retries and going back change "
+        "nothing.",
+    )
+    def post(self, request, grid_id):
+        data = valid(CarrySerializer, request.data)
+        target = selectors.grid_get(user=request.user, grid_id=grid_id)
+        source = selectors.grid_get(user=request.user, grid_id=data["from_grid"])
+        schema = selectors.schema_for_grid(
+            user=request.user, grid=target, schema_id=data.get("schema")
+        )
+        answer = services.votes_carry(
+            user=request.user, source=source, target=target, schema=schema
+        )
+        return Response(CarryResultSerializer(answer).data)
+
+
+class GridNextChipsApi(APIView):
+    @extend_schema(
+        tags=TAG,
+        parameters=[NextChipsQuerySerializer],
+        responses=NextChipsSerializer,
+        description="Label these next: the chips the newest result on this grid is least "
+        "sure about and that look least like your examples (workers.fewshot.guidance."
+        "label_next), your current examples skipped. 409 no_result before a result exists.",
+    )
+    def get(self, request, grid_id):
+        query = valid(NextChipsQuerySerializer, request.query_params)
+        grid = selectors.grid_get(user=request.user, grid_id=grid_id)
+        schema = selectors.schema_for_grid(
+            user=request.user, grid=grid, schema_id=query.get("schema")
+        )
+        answer = suggestions.next_chips(user=request.user, grid=grid, schema=schema, n=query["n"])
+        return Response(NextChipsSerializer(answer).data)
 
 
 class GridGoldApi(APIView):

@@ -544,3 +544,48 @@ class CrowdAnswerResultSerializer(serializers.Serializer):
     selected = serializers.IntegerField()
     not_selected = serializers.IntegerField()
     answered = serializers.IntegerField(help_text="Tasks you have answered in this schema")
+
+
+class CarrySerializer(serializers.Serializer):
+    from_grid = serializers.UUIDField(help_text="The grid (of the same image) to carry from")
+    schema = serializers.UUIDField(required=False)
+
+
+class CarriedChipSerializer(_WithClassField, serializers.Serializer):
+    row = serializers.IntegerField()
+    col = serializers.IntegerField()
+    class_ = serializers.UUIDField()
+
+
+class CarryResultSerializer(serializers.Serializer):
+    from_grid = serializers.UUIDField()
+    from_chip_size = serializers.IntegerField()
+    from_offset = serializers.ListField(child=serializers.IntegerField(), help_text="[x, y]")
+    examples = serializers.IntegerField(help_text="your labelled chips on the old grid")
+    carried = serializers.IntegerField(help_text="chips labelled on this grid")
+    lost = serializers.IntegerField(help_text="examples that no chip of this grid took")
+    reason = serializers.ChoiceField(
+        choices=["", "no_examples", "target_labelled", "too_many"],
+        allow_blank=True,
+        help_text="why nothing was carried ('' when votes were stored)",
+    )
+    chips = CarriedChipSerializer(many=True)
+
+
+class NextChipsQuerySerializer(serializers.Serializer):
+    schema = serializers.UUIDField(required=False)
+    n = serializers.IntegerField(min_value=1, max_value=32, default=8)
+
+
+class NextChipSerializer(serializers.Serializer):
+    row = serializers.IntegerField()
+    col = serializers.IntegerField()
+    score = serializers.FloatField(help_text="higher: more useful to label")
+    reason = serializers.CharField()
+
+
+class NextChipsSerializer(serializers.Serializer):
+    grid = serializers.UUIDField()
+    result = serializers.UUIDField(help_text="the result the suggestions come from")
+    strategy = serializers.ChoiceField(choices=["mixed", "margin"])
+    chips = NextChipSerializer(many=True)

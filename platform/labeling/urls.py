@@ -24,6 +24,10 @@ urlpatterns = [
     path("grids/<uuid:grid_id>/", apis.GridDetailApi.as_view(), name="grid-detail"),
     path("grids/<uuid:grid_id>/votes/", apis.GridVoteApi.as_view(), name="grid-votes"),
     path("grids/<uuid:grid_id>/support", apis.GridSupportApi.as_view(), name="grid-support"),
+    path("grids/<uuid:grid_id>/carry", apis.GridCarryApi.as_view(), name="grid-carry"),
+    path(
+        "grids/<uuid:grid_id>/next-chips", apis.GridNextChipsApi.as_view(), name="grid-next-chips"
+    ),
     path("grids/<uuid:grid_id>/gold/", apis.GridGoldApi.as_view(), name="grid-gold"),
     path("grids/<uuid:grid_id>/import", apis.GridImportApi.as_view(), name="grid-import"),
     path(

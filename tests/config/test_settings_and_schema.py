@@ -108,31 +108,42 @@ def test_schema_and_docs_are_served(client):
     assert b"cdn.jsdelivr" not in docs.content  # served offline from the sidecar package
 
 
-@pytest.mark.parametrize("how", ["env_file", "environment"])
-def test_the_example_environment_is_a_valid_production_configuration(tmp_path, how):
-    """infra/.env.example documents every required setting with a value production accepts,
-    whether copied to ../.env (read by the settings) or passed as the environment (compose)."""
+# What an administrator sets when copying infra/.env.example: its own secrets.
+OWN_SECRETS = {
+    "DJANGO_SECRET_KEY": "q8Vd3kz0Xw7rL1nT5yB9mP2sJ6hF4cG0aE8uR3iO7tY1wQ5z",
+    "DATABASE_URL": "postgres://chiplab:Tq7wYp2nZr5x@postgres:5432/chiplab",
+    "S3_SECRET_KEY": "Lk3mN8pQ2rS7tV1wX6yZ",
+}
+
+
+def _example(how: str) -> dict:
     example = ROOT / "infra" / ".env.example"
     if how == "env_file":
-        source = {"CHIPLAB_ENV_FILE": str(example)}
-    else:
-        source = {"CHIPLAB_ENV_FILE": "/nonexistent"}
-        for line in example.read_text().splitlines():
-            if "=" in line and not line.startswith("#"):
-                key, value = line.split("=", 1)
-                source[key] = value
+        return {"CHIPLAB_ENV_FILE": str(example)}
+    source = {"CHIPLAB_ENV_FILE": "/nonexistent"}
+    for line in example.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            source[key] = value
+    return source
+
+
+def _run_example(tmp_path, how, **overrides) -> subprocess.CompletedProcess:
     script = (
         "from django.conf import settings; import django; django.setup(); "
         "print(settings.PRODUCTION, settings.CHIPLAB_PUBLIC_URL, "
-        "settings.CACHES['default']['BACKEND'], settings.REST_FRAMEWORK['NUM_PROXIES'])"
+        "settings.CACHES['default']['BACKEND'], settings.REST_FRAMEWORK['NUM_PROXIES'], "
+        "settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS, "
+        "settings.SECURE_PROXY_SSL_HEADER[0])"
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CHIPLAB_"))}
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT / "platform",
         env={
             **clean,
-            **source,
+            **_example(how),
+            **overrides,  # the real environment wins over the env file
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "CHIPLAB_DATA_DIR": str(tmp_path),
         },
@@ -140,10 +151,78 @@ def test_the_example_environment_is_a_valid_production_configuration(tmp_path, h
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize("how", ["env_file", "environment"])
+def test_the_example_environment_is_refused_until_its_secrets_are_replaced(tmp_path, how):
+    """infra/.env.example's secrets are published: production refuses each of them, and
+    accepts the example once they are the administrator's own, whether copied to ../.env
+    (read by the settings) or passed as the environment (compose)."""
+    for missing, message in [
+        ("DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY is a published example"),
+        ("DATABASE_URL", "DATABASE_URL has a published example password"),
+        ("S3_SECRET_KEY", "S3_SECRET_KEY"),
+    ]:
+        own = {k: v for k, v in OWN_SECRETS.items() if k != missing}
+        result = _run_example(tmp_path, how, **own)
+        assert result.returncode != 0, missing
+        assert "ImproperlyConfigured" in result.stderr and message in result.stderr, missing
+    result = _run_example(tmp_path, how, **OWN_SECRETS)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == [
         "True",
         "https://chiplab.example.org",
         "django.core.cache.backends.redis.RedisCache",
         "0",
+        "True",
+        "31536000",
+        "HTTP_X_FORWARDED_PROTO",
     ]
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"DJANGO_SECRET_KEY": "your-secret-key-" + "x" * 40}, "published"),
+        ({"DJANGO_SECRET_KEY": "please-changeme-" + "x" * 40}, "published"),
+        ({"CHIPLAB_STORAGE": "s3", "S3_ACCESS_KEY": "chiplab-app"}, "S3_SECRET_KEY"),
+        ({"CHIPLAB_STORAGE": "s3", "S3_SECRET_KEY": "Lk3mN8pQ2rS7tV1wX6yZ"}, "S3_ACCESS_KEY"),
+        (
+            {
+                "CHIPLAB_STORAGE": "s3",
+                "S3_ACCESS_KEY": "chiplab-app",
+                "S3_SECRET_KEY": "minioadmin",
+            },
+            "S3_SECRET_KEY",
+        ),
+        (
+            {
+                "CHIPLAB_STORAGE": "s3",
+                "S3_ACCESS_KEY": "root-of-minio",
+                "S3_SECRET_KEY": "Lk3mN8pQ2rS7tV1wX6yZ",
+                "MINIO_ROOT_USER": "root-of-minio",
+            },
+            "root user",
+        ),
+        ({"DATABASE_URL": "postgres://chiplab:chiplab@db:5432/chiplab"}, "DATABASE_URL"),
+    ],
+)
+def test_production_refuses_example_secrets_and_missing_storage_credentials(env, message, tmp_path):
+    result = load_settings(
+        CHIPLAB_MODE="production", CHIPLAB_DATA_DIR=str(tmp_path), **{**SAFE, **env}
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_production_accepts_its_own_storage_user(tmp_path):
+    result = load_settings(
+        CHIPLAB_MODE="production",
+        CHIPLAB_DATA_DIR=str(tmp_path),
+        CHIPLAB_STORAGE="s3",
+        S3_ACCESS_KEY="chiplab-app",
+        S3_SECRET_KEY="Lk3mN8pQ2rS7tV1wX6yZ",
+        MINIO_ROOT_USER="chiplab-root",
+        **SAFE,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]

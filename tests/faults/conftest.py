@@ -81,18 +81,62 @@ class Worker:
         return "\n".join(p.read_text()[-4000:] for p in sorted(self.log_dir.glob("worker-*.log")))
 
 
+@contextlib.contextmanager
+def _private_broker(folder: Path):
+    """This process sends tasks to an embedded (filesystem) broker in ``folder`` for a while.
+
+    The faults are those of the embedded install, and a worker of the session (the
+    ``celery_worker`` fixture, on Redis in CI) must not take the jobs these tests kill."""
+    from workers.celery_app import app
+
+    options = {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+    for sub in ("queue", "processed", "control"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    keys = ("broker_url", "broker_write_url", "broker_read_url", "broker_transport_options")
+    saved = {key: app.conf[key] for key in keys}
+    saved_settings = (settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+
+    def use(conf: dict) -> None:
+        app.pool.force_close_all()
+        app._pool = None  # the producer pool is made from the broker settings once
+        app.amqp._producer_pool = None
+        app.conf.update(conf)  # Celery reads and writes through the *_write / *_read urls
+
+    private = {**saved["broker_transport_options"], **options}
+    use({**dict.fromkeys(keys[:3], "filesystem://"), "broker_transport_options": private})
+    settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS = "filesystem://", private
+    try:
+        yield
+    finally:
+        use(saved)
+        settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS = saved_settings
+
+
 @pytest.fixture
 def worker(transactional_db, tmp_path):
-    """A worker to start (``worker.start()``), kill and start again; stopped after the test."""
+    """A worker to start (``worker.start()``), kill and start again; stopped after the test.
+
+    It and this process use a private embedded broker (``_private_broker``)."""
+    folder = tmp_path / "broker"
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
         "CHIPLAB_DATA_DIR": str(settings.DATA_DIR),
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "CELERY_BROKER_URL": "filesystem://",
+        "CHIPLAB_BROKER_DIR": str(folder),
     }
     w = Worker(tmp_path, env)
-    yield w
-    w.stop()
+    with _private_broker(folder):
+        yield w
+        w.stop()
 
 
 def wait_until(predicate, *, timeout: float, interval: float = 0.02, what: str):

@@ -151,7 +151,9 @@ def test_an_allocation_past_the_memory_cap_is_a_recorded_error(worker, world, sc
     (child,) = worker.children()
     baseline = _data_mib(child)
     worker.stop()
-    worker.start(CHIPLAB_WORKER_MAX_MEMORY_MB=baseline + 40)
+    # one OpenMP thread: under so tight a cap libgomp cannot create its threads and ends the
+    # process (exit 1) wherever the first parallel region runs, the warm-up's included
+    worker.start(CHIPLAB_WORKER_MAX_MEMORY_MB=baseline + 40, OMP_NUM_THREADS=1)
     job = _job(world, scene)
     try:
         wait_until(lambda: _get(job).is_finished, timeout=120, what="the job to end")

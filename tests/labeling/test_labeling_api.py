@@ -43,6 +43,8 @@ def _endpoints(lab, version, token):
         ("get", f"/api/grids/{lab.grid.pk}/support?rule=majority", None),
         ("post", f"/api/grids/{lab.grid.pk}/gold/", {"chips": [vote]}),
         ("get", f"/api/grids/{lab.grid.pk}/gold/", None),
+        ("post", f"/api/grids/{lab.grid.pk}/carry", {"from_grid": str(lab.grid.pk)}),
+        ("get", f"/api/grids/{lab.grid.pk}/next-chips", None),
         ("post", f"/api/schemas/{lab.schema.pk}/versions/", {"rule": "majority"}),
         ("get", f"/api/schemas/{lab.schema.pk}/versions/", None),
         ("get", f"/api/support-sets/{version.pk}/", None),

@@ -23,7 +23,8 @@ their statistics:
    particle).
 3. ``size_distribution``: count, number density, equivalent-diameter histogram and summary
    statistics with bootstrap intervals (particles resampled), JSON-ready.
-4. ``instance_rows`` / ``instances_table_csv``: the particle table for export.
+4. ``instance_rows`` / ``instances_table_csv`` (``rows_csv``): the particle table for export,
+   its columns defined here only (the platform's particles.csv adds class names).
 
 Physical units: a pixel size in pm, Å, nm, µm, mm or m; lengths are reported in nm, areas in
 nm^2, number densities per µm^2.
@@ -52,7 +53,9 @@ __all__ = [
     "instances",
     "instances_table_csv",
     "nm_per_unit",
+    "rows_csv",
     "size_distribution",
+    "table_header",
 ]
 
 MAX_PIXELS = 1 << 28  # 16384^2
@@ -664,15 +667,40 @@ def instance_rows(
     return rows
 
 
+def table_header(rows: Sequence[dict], *, leading: Sequence[str] = ()) -> list[str]:
+    """The particle table's columns: every key of ``rows`` in first-seen order (the
+    calibrated columns only when some row has them); without rows, the px columns of
+    :func:`instance_rows` after ``leading`` (keys a caller puts in front, e.g. "class")."""
+    header: list[str] = []
+    for row in rows:
+        header += [k for k in row if k not in header]
+    return header or [*leading, "id", "class_id", *(k for k, _ in _PX_COLUMNS)]
+
+
+def rows_csv(
+    rows: Sequence[dict],
+    *,
+    leading: Sequence[str] = (),
+    extra: dict | None = None,
+    cell=None,
+) -> str:
+    """Particle table rows (:func:`instance_rows`, possibly with keys put in front) as CSV
+    text: :func:`table_header`, then ``extra`` as constant columns on every line; ``cell``
+    maps each value (default: None, i.e. NaN, -> an empty cell)."""
+    extra = extra or {}
+    cell = cell or (lambda v: "" if v is None else v)
+    buf = io.StringIO()
+    writer = csv.DictWriter(
+        buf, fieldnames=[*table_header(rows, leading=leading), *extra], lineterminator="\n"
+    )
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: cell(v) for k, v in {**row, **extra}.items()})
+    return buf.getvalue()
+
+
 def instances_table_csv(
     inst: Instances, *, pixel_size: float | None = None, pixel_unit: str | None = None
 ) -> str:
     """The particle table as CSV text (header + one line per instance; empty cells for NaN)."""
-    rows = instance_rows(inst, pixel_size=pixel_size, pixel_unit=pixel_unit)
-    header = list(rows[0]) if rows else ["id", "class_id", *(k for k, _ in _PX_COLUMNS)]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    return buf.getvalue()
+    return rows_csv(instance_rows(inst, pixel_size=pixel_size, pixel_unit=pixel_unit))

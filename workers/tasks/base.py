@@ -119,17 +119,26 @@ def run_or_record_failure(task, *, run, fail, subject: str, unavailable: str) ->
         if task.request.retries >= task.max_retries:
             fail(reason=unavailable)
         raise
-    except MemoryError:
-        log.exception("%s ran out of memory", subject)
-        fail(
-            reason=(
-                f"Out of memory: the job needed more than a worker process may use "
-                f"({memory_cap_mb()} MiB). Try fewer or smaller images."
-            )
-        )
     except Exception as err:
         log.exception("%s failed", subject)
-        fail(reason=f"{type(err).__name__}: {err}")
+        fail(reason=failure_reason(err))
+
+
+# what allocators and thread libraries say when the memory cap (or the machine) is reached
+_OUT_OF_MEMORY = ("can't allocate memory", "cannot allocate memory", "out of memory")
+# a thread's stack and a native library's pages are memory too
+_OUT_OF_MEMORY += ("can't start new thread", "cannot map zero-fill pages")
+
+
+def failure_reason(err: BaseException) -> str:
+    """The reason a job records for ``err``: out of memory said in words, with the cap."""
+    text = f"{type(err).__name__}: {err}"
+    if isinstance(err, MemoryError) or any(m in text.lower() for m in _OUT_OF_MEMORY):
+        return (
+            f"Out of memory: the job needed more than a worker process may use "
+            f"({memory_cap_mb()} MiB). Try fewer or smaller images. ({text})"
+        )
+    return text
 
 
 # --- memory cap of pool processes ------------------------------------------------------------

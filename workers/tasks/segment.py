@@ -48,7 +48,9 @@ def _preload(**_kwargs) -> None:
     """Import torch and the engine once in the main process; pool processes are forked from it
     and start warm (only imports here: no torch threads before the fork)."""
     try:
+        import numcodecs  # noqa: F401  (the OME-Zarr export's codecs: native libraries)
         import tifffile  # noqa: F401
+        import zarr  # noqa: F401
 
         import analysis.runner  # noqa: F401  (imports the engine, torch, numpy)
     except Exception:  # preloading is an optimisation; never keep a worker from starting

@@ -1,4 +1,5 @@
-"""Training jobs on the gpu queue: a thin entry point over ``registry.services``."""
+"""Training jobs on their own ``training`` queue (hours long: never ahead of interactive
+segmentation on ``gpu``): a thin entry point over ``registry.services``."""
 
 from django.conf import settings
 
@@ -6,7 +7,7 @@ from workers.tasks.base import TRAINING, chiplab_task, run_or_record_failure
 
 
 @chiplab_task(
-    queue="gpu", time_limit=settings.CHIPLAB_TRAIN_TIME_LIMIT, max_retries=2, tracks=TRAINING
+    queue="training", time_limit=settings.CHIPLAB_TRAIN_TIME_LIMIT, max_retries=2, tracks=TRAINING
 )
 def train_job(self, job_id: str) -> None:
     from registry.services import training_job_fail, training_job_run

@@ -12,7 +12,8 @@ from ..operations import operation
 from ..types import JobStatus, Result, Rule
 from ._base import Area, present
 
-#: every export a result can have (series.csv: time series; particles.csv: object classes)
+#: every export a result can have (series.csv: time series; particles.csv, particles.json and
+#: instances.png: object classes; mask.ome.zarr.zip: OME-Zarr in a zarr ZipStore)
 EXPORT_KINDS = (
     "overlay.png",
     "mask.png",
@@ -26,6 +27,9 @@ EXPORT_KINDS = (
     "series.csv",
     "particles.csv",
     "profile.csv",
+    "particles.json",
+    "instances.png",
+    "mask.ome.zarr.zip",
 )
 
 

@@ -105,6 +105,22 @@ class Grids(Area):
         query = {"schema": schema, "rule": rule, "owner": owner, "min_votes": min_votes}
         return self._call("grids_support_retrieve", grid_id=grid_id, query=query)
 
+    @operation("grids_carry_create", "POST", "/api/grids/{grid_id}/carry")
+    def carry(self, grid_id: str, from_grid: str, *, schema: str | None = None) -> dict[str, Any]:
+        """Carry your example clicks of ``from_grid`` (another chip size or offset of the same
+        image) onto this grid as your votes; nothing is carried where you labelled already.
+        Returns ``{examples, carried, lost, reason, chips}``."""
+        body = present(from_grid=from_grid, schema=schema)
+        return self._call("grids_carry_create", grid_id=grid_id, body=body)
+
+    @operation("grids_next_chips_retrieve", "GET", "/api/grids/{grid_id}/next-chips")
+    def next_chips(
+        self, grid_id: str, *, schema: str | None = None, n: int | None = None
+    ) -> dict[str, Any]:
+        """Chips to label next (from the newest result on the grid), your examples skipped."""
+        query = {"schema": schema, "n": n}
+        return self._call("grids_next_chips_retrieve", grid_id=grid_id, query=query)
+
     @operation("grids_import_create", "POST", "/api/grids/{grid_id}/import")
     def import_annotations(
         self,

@@ -7,6 +7,7 @@ gold answers and freeze lab-wide (majority / curator / someone else's) versions.
 """
 
 from ..selectors import support_state
+from .carry import votes_carry
 from .crowd_tasks import crowd_answers_count, crowd_task_answer, crowd_task_next
 from .grids import grid_create
 from .imports import annotations_import
@@ -35,5 +36,6 @@ __all__ = [
     "support_set_freeze",
     "support_state",
     "vote_cast",
+    "votes_carry",
     "votes_cast_many",
 ]

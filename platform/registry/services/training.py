@@ -1,6 +1,6 @@
 """Training jobs: creation (validated, enqueued on commit), cancellation and failure.
 
-``training_job_create`` enqueues ``workers.tasks.train.train_job`` on the gpu queue, which
+``training_job_create`` enqueues ``workers.tasks.train.train_job`` on the training queue, which
 calls ``training_runner.training_job_run``.
 """
 
@@ -18,7 +18,8 @@ from accounts.selectors import require_role
 from catalog.licences import OPEN_LICENCES
 from catalog.models import Visibility
 from common.errors import Conflict, Invalid, NotFound
-from common.jobs import enqueue_on_commit, require_queue_room
+from common.jobs import enqueue_on_commit
+from common.throttling import require_job_room
 from webhooks.services import event_emit
 
 from .. import tracking
@@ -73,11 +74,6 @@ def training_job_create(
 ) -> TrainingJob:
     """Validate and enqueue a fine-tuning job (curator+ of ``lab``)."""
     require_role(user=user, lab_id=lab.pk, role=Role.CURATOR)
-    require_queue_room(
-        TrainingJob.objects.filter(lab=lab),
-        limit=settings.CHIPLAB_MAX_ACTIVE_TRAINING_PER_LAB,
-        what="training jobs",
-    )
     base = model_version_resolve(user=user, lab=lab, version_id=base_version_id)
     if base.encoder_kind not in TRAINABLE_KINDS:
         raise Invalid(
@@ -136,6 +132,15 @@ def training_job_create(
     if owner is not None and owner != lab.pk:
         raise Conflict("That model name belongs to another lab.")
     with transaction.atomic():
+        # the lab's and the user's caps, counted under a lock on the lab (race-free)
+        require_job_room(
+            TrainingJob.objects,
+            lab_id=lab.pk,
+            user=user,
+            lab_limit=settings.CHIPLAB_MAX_ACTIVE_TRAINING_PER_LAB,
+            user_limit=settings.CHIPLAB_MAX_ACTIVE_JOBS_PER_USER,
+            what="training jobs",
+        )
         job = TrainingJob.objects.create(
             lab=lab,
             created_by=user,

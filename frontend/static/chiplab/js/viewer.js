@@ -44,7 +44,20 @@ export class Viewer {
     this.scaleText = h("span", {}, "");
     this.scaleBar = h("span", { class: "scale-bar", testid: "scale-bar", hidden: !pixelSize },
       this.scaleLine, this.scaleText);
+    // Display: brightness / contrast / gamma / invert of the pixels (a lookup table applied to
+    // the preview, never to the data) and the grid lines; remembered per image.
+    this.display = { ...DISPLAY_DEFAULT };
+    this._displayKey = null;
+    this.displayPanel = this._displayControls();
+    this.gridBtn = btn("#", "Hide grid lines (G)", () => this.setShowGrid(!this.showGrid), "grid-toggle");
+    this.gridBtn.setAttribute("aria-pressed", "true");
+    this.displayBtn = btn("◐", "Display: brightness, contrast, gamma, invert", () => {
+      this.displayPanel.hidden = !this.displayPanel.hidden;
+      this.displayBtn.setAttribute("aria-expanded", String(!this.displayPanel.hidden));
+    }, "display-toggle");
+    this.displayBtn.setAttribute("aria-expanded", "false");
     this.controls = h("div", { class: "viewer-controls" }, this.scaleBar,
+      this.gridBtn, this.displayBtn,
       btn("+", "Zoom in", () => this.zoomBy(1.5), "zoom-in"),
       btn("−", "Zoom out", () => this.zoomBy(1 / 1.5), "zoom-out"),
       btn("⤢", "Fit image", () => this.fit(), "zoom-fit"),
@@ -55,7 +68,7 @@ export class Viewer {
     this.toolbar = h("div", { class: "viewer-tools", testid: "viewer-tools" });
     this.bar = h("div", { class: "viewer-bar" }, this.toolbar, this.controls);
     this.area = h("div", { class: "viewer-area" }, this.canvas, this.status);
-    this.root = h("div", { class: "viewer", testid: "viewer" }, this.bar, this.area);
+    this.root = h("div", { class: "viewer", testid: "viewer" }, this.bar, this.displayPanel, this.area);
     host.append(this.root);
     this.ctx = this.canvas.getContext("2d", { alpha: false });
 
@@ -81,6 +94,8 @@ export class Viewer {
     this.img = window.createImageBitmap ? await createImageBitmap(img) : img;
     this.pw = img.naturalWidth;
     this.ph = img.naturalHeight;
+    this._pixels = null; // the preview's pixels, read once when a display setting needs them
+    this._applyDisplay();
     this.src = src;
     this.canvas.dataset.src = src;
     this.status.textContent = "";
@@ -94,7 +109,144 @@ export class Viewer {
     return this.ready;
   }
 
+  // --- display (brightness / contrast / gamma / invert, grid lines) ------------------
+  _displayControls() {
+    const slider = (key, label, min, max, step) => {
+      const input = h("input", { type: "range", min, max, step, value: this.display[key],
+        testid: `display-${key}`, "aria-label": label,
+        oninput: () => this.setDisplay({ [key]: Number(input.value) }) });
+      const out = h("output", { class: "num small", testid: `display-${key}-value` });
+      return { input, out, row: h("label", { class: "display-field" }, h("span", {}, label), input, out) };
+    };
+    const f = {
+      brightness: slider("brightness", "Brightness", -100, 100, 1),
+      contrast: slider("contrast", "Contrast", -100, 100, 1),
+      gamma: slider("gamma", "Gamma", 0.2, 5, 0.05),
+    };
+    const invert = h("input", { type: "checkbox", testid: "display-invert",
+      onchange: () => this.setDisplay({ invert: invert.checked }) });
+    this._displayFields = { ...f, invert };
+    return h("div", { class: "viewer-display", testid: "display-panel", hidden: true },
+      f.brightness.row, f.contrast.row, f.gamma.row,
+      h("label", { class: "display-field toggle" }, invert, "Invert"),
+      h("button", { type: "button", class: "btn btn-small", testid: "display-auto",
+        title: "Stretch the 0.5–99.5 % percentiles of the pixel values to black and white",
+        onclick: () => this.autoContrast(0.005) }, "Auto 0.5–99.5 %"),
+      h("button", { type: "button", class: "btn btn-small", testid: "display-auto-wide",
+        title: "Stretch the 2–98 % percentiles (more contrast, some clipping)",
+        onclick: () => this.autoContrast(0.02) }, "Auto 2–98 %"),
+      h("button", { type: "button", class: "btn btn-small btn-quiet", testid: "display-reset",
+        onclick: () => this.setDisplay({ ...DISPLAY_DEFAULT }) }, "Reset"));
+  }
+
+  /** Remember display settings under ``key`` (an image id) and restore those saved there. */
+  setDisplayKey(key) {
+    this._displayKey = key ? `chiplab.display.${key}` : null;
+    let saved = null;
+    try { saved = JSON.parse(localStorage.getItem(this._displayKey) || "null"); } catch { saved = null; }
+    const { grid = true, ...display } = saved || {};
+    this.setShowGrid(grid !== false, { save: false });
+    this.setDisplay({ ...DISPLAY_DEFAULT, ...display }, { save: false });
+  }
+
+  setShowGrid(on, { save = true } = {}) {
+    this.showGrid = !!on;
+    this.gridBtn.setAttribute("aria-pressed", String(this.showGrid));
+    this.gridBtn.title = this.showGrid ? "Hide grid lines (G)" : "Show grid lines (G)";
+    this.gridBtn.classList.toggle("btn-selected", !this.showGrid);
+    this.canvas.dataset.grid = this.showGrid ? "shown" : "hidden";
+    if (save) this._saveDisplay();
+    this.requestDraw();
+  }
+
+  setDisplay(change, { save = true } = {}) {
+    const d = { ...this.display, ...change };
+    d.brightness = clampNum(d.brightness, -100, 100, 0);
+    d.contrast = clampNum(d.contrast, -100, 100, 0);
+    d.gamma = clampNum(d.gamma, 0.2, 5, 1);
+    d.invert = !!d.invert;
+    this.display = d;
+    for (const key of ["brightness", "contrast", "gamma"]) {
+      const { input, out } = this._displayFields[key];
+      input.value = d[key];
+      out.textContent = key === "gamma" ? d.gamma.toFixed(2) : String(Math.round(d[key]));
+    }
+    this._displayFields.invert.checked = d.invert;
+    this.displayBtn.classList.toggle("btn-selected", !isDefaultDisplay(d));
+    this.canvas.dataset.display = JSON.stringify(d);
+    if (save) this._saveDisplay();
+    this._scheduleDisplay();
+  }
+
+  _saveDisplay() {
+    if (!this._displayKey) return;
+    const value = { ...this.display, grid: this.showGrid };
+    try {
+      if (isDefaultDisplay(this.display) && this.showGrid) localStorage.removeItem(this._displayKey);
+      else localStorage.setItem(this._displayKey, JSON.stringify(value));
+    } catch { /* private mode: not remembered */ }
+  }
+
+  /** Brightness and contrast that stretch the [p, 1 - p] percentiles to black and white. */
+  autoContrast(p) {
+    const px = this._readPixels();
+    if (!px) return;
+    const hist = new Uint32Array(256);
+    for (let i = 0; i < px.length; i += 4) hist[px[i]]++;
+    const n = px.length / 4;
+    const at = (q) => { let acc = 0; for (let v = 0; v < 256; v++) { acc += hist[v]; if (acc >= q * n) return v; } return 255; };
+    let lo = at(p) / 255;
+    let hi = at(1 - p) / 255;
+    if (this.display.invert) [lo, hi] = [1 - hi, 1 - lo];
+    const k = Math.min(4, 1 / Math.max(hi - lo, 1 / 255));
+    this.setDisplay({ contrast: 50 * Math.log2(k), brightness: 100 * (k * (0.5 - lo) - 0.5), gamma: 1 });
+  }
+
+  _readPixels() {
+    if (this._pixels) return this._pixels;
+    if (!this.img) return null;
+    const c = document.createElement("canvas");
+    c.width = this.pw;
+    c.height = this.ph;
+    const ctx = c.getContext("2d", { willReadFrequently: true });
+    ctx.drawImage(this.img, 0, 0);
+    this._pixels = ctx.getImageData(0, 0, this.pw, this.ph).data;
+    return this._pixels;
+  }
+
+  _scheduleDisplay() {
+    if (this._displayFrame) return;
+    this._displayFrame = requestAnimationFrame(() => { this._displayFrame = 0; this._applyDisplay(); });
+  }
+
+  /** The preview through the display's lookup table (the preview itself when neutral). */
+  _applyDisplay() {
+    if (!this.img) return;
+    if (isDefaultDisplay(this.display)) {
+      this.drawn = this.img;
+      this.requestDraw();
+      return;
+    }
+    const lut = displayLut(this.display);
+    const src = this._readPixels();
+    if (!this._displayCanvas) {
+      this._displayCanvas = document.createElement("canvas");
+    }
+    const c = this._displayCanvas;
+    if (c.width !== this.pw || c.height !== this.ph) { c.width = this.pw; c.height = this.ph; }
+    const ctx = c.getContext("2d");
+    const out = ctx.createImageData(this.pw, this.ph);
+    const o = out.data;
+    for (let i = 0; i < src.length; i += 4) {
+      o[i] = lut[src[i]]; o[i + 1] = lut[src[i + 1]]; o[i + 2] = lut[src[i + 2]]; o[i + 3] = 255;
+    }
+    ctx.putImageData(out, 0, 0);
+    this.drawn = c;
+    this.requestDraw();
+  }
+
   destroy() {
+    cancelAnimationFrame(this._displayFrame);
     this._ro.disconnect();
     cancelAnimationFrame(this._frame);
     this.root.remove();
@@ -238,6 +390,7 @@ export class Viewer {
         ArrowUp: () => { this.ty += step; }, ArrowDown: () => { this.ty -= step; },
         "+": () => this.zoomBy(1.25), "=": () => this.zoomBy(1.25), "-": () => this.zoomBy(0.8),
         "0": () => this.fit(),
+        g: () => this.setShowGrid(!this.showGrid),
       };
       if (map[ev.key] && !ev.ctrlKey && !ev.metaKey) {
         ev.preventDefault();
@@ -273,7 +426,7 @@ export class Viewer {
     const ky = this.ph / H;
     ctx.imageSmoothingEnabled = s * Math.min(1 / kx, 1 / ky) < 3;
     ctx.imageSmoothingQuality = "medium";
-    ctx.drawImage(this.img, x0 * kx, y0 * ky, (x1 - x0) * kx, (y1 - y0) * ky,
+    ctx.drawImage(this.drawn || this.img, x0 * kx, y0 * ky, (x1 - x0) * kx, (y1 - y0) * ky,
       tx + x0 * s, ty + y0 * s, (x1 - x0) * s, (y1 - y0) * s);
 
     const g = this.grid;
@@ -372,6 +525,20 @@ export class Viewer {
         ctx.lineDashOffset = 0;
         continue;
       }
+      if (chip.kind === "suggest") {
+        // "Label this next": an amber dashed frame, brighter on the focused suggestion.
+        ctx.lineWidth = Math.max(2, Math.min(4, step / 8));
+        ctx.setLineDash([5, 3]);
+        ctx.strokeStyle = chip.focused ? "#ffd54a" : "rgba(255, 191, 0, 0.85)";
+        ctx.strokeRect(x + inset, y + inset, step - 2 * inset, step - 2 * inset);
+        ctx.setLineDash([]);
+        if (step >= 18 && chip.label) {
+          ctx.font = `600 ${Math.min(14, Math.round(step / 3))}px system-ui, sans-serif`;
+          ctx.fillStyle = "#ffbf00";
+          ctx.fillText(chip.label, x + inset + 3, y + inset + Math.min(14, step / 3) + 1);
+        }
+        continue;
+      }
       if (chip.kind === "other") {
         // Someone else's vote: a corner marker, so that one's own clicks stay readable.
         const m = Math.max(4, step * 0.28);
@@ -417,6 +584,32 @@ export class Viewer {
       this.scaleBar.dataset.unit = bar.unit;
     }
   }
+}
+
+const DISPLAY_DEFAULT = Object.freeze({ brightness: 0, contrast: 0, gamma: 1, invert: false });
+
+function clampNum(v, lo, hi, fallback) {
+  const n = Number(v);
+  return Number.isFinite(n) ? Math.min(hi, Math.max(lo, n)) : fallback;
+}
+
+function isDefaultDisplay(d) {
+  return d.brightness === 0 && d.contrast === 0 && d.gamma === 1 && !d.invert;
+}
+
+/** A 256-entry lookup table: invert, then contrast (x 2^(contrast/50) about mid-grey) and
+ * brightness (+ brightness/100 of the range), then gamma (out = in^(1/gamma)). */
+export function displayLut({ brightness = 0, contrast = 0, gamma = 1, invert = false }) {
+  const lut = new Uint8ClampedArray(256);
+  const k = 2 ** (contrast / 50);
+  for (let v = 0; v < 256; v++) {
+    let x = v / 255;
+    if (invert) x = 1 - x;
+    x = (x - 0.5) * k + 0.5 + brightness / 100;
+    x = Math.min(1, Math.max(0, x));
+    lut[v] = Math.round(255 * x ** (1 / gamma));
+  }
+  return lut;
 }
 
 const UNIT_STEPS = { pm: ["pm", "nm", 1e3], nm: ["nm", "µm", 1e3], "µm": ["µm", "mm", 1e3], um: ["µm", "mm", 1e3] };

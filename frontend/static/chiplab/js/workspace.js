@@ -1,10 +1,11 @@
 // Shared state of one image workspace: the active grid, the label schema and its classes.
 import * as api from "./api.js";
 import { hasRole, labById } from "./state.js";
-import { PALETTE } from "./ui.js";
+import { PALETTE, showError } from "./ui.js";
 
 export function createWorkspace({ image, dataset, viewer }) {
   const handlers = {};
+  viewer.setDisplayKey(image.id); // brightness, contrast, gamma, invert and grid lines, per image
   const ws = {
     image, dataset, viewer,
     // The user's role where the image lives (none for another lab's public data): what the
@@ -17,6 +18,7 @@ export function createWorkspace({ image, dataset, viewer }) {
     classes: [],
     activeClassId: null,
     missing: new Set(), // API areas that are not deployed on this server yet
+    carried: null, // the last carry of example clicks onto a new grid (shown by the Support step)
     writes: new Set(), // label writes still in flight: a freeze waits for them
 
     /** Run a label write so that `settled()` waits for it. */
@@ -74,6 +76,22 @@ export function createWorkspace({ image, dataset, viewer }) {
 
     async refreshSchema() {
       ws.setSchema(await api.labeling.schema(ws.schema.id));
+    },
+
+    /** Carry my example clicks of grid `from` onto `to` (another chip size or offset of this
+     * image); the server stores them as my votes there unless I labelled `to` already. */
+    async carryExamples(from, to) {
+      ws.carried = null;
+      if (!from || !to || from.id === to.id || !ws.can("annotator")) return null;
+      try {
+        if (!(await ws.ensureSchema())) return null;
+        const answer = await ws.write(api.post(`grids/${to.id}/carry`,
+          { from_grid: from.id, schema: ws.schema.id }));
+        ws.carried = { ...answer, grid: to.id, from };
+      } catch (e) {
+        if (!api.isMissing(e)) showError(e, "Carrying your examples to the new grid");
+      }
+      return ws.carried;
     },
 
     classById(id) { return ws.classes.find((c) => c.id === id) || null; },

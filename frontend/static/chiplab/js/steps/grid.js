@@ -120,7 +120,9 @@ export async function mount(ws, panel) {
     try {
       const existing = ws.grids.find((g) => g.chip_size === chip && (g.offset_x || 0) === x && (g.offset_y || 0) === y);
       const grid = existing || await api.labeling.createGrid(image.id, { chip_size: chip, offset_x: x, offset_y: y });
+      const previous = ws.grid;
       ws.setGrid(grid);
+      await ws.carryExamples(previous, grid); // the Support step says what came across
       toast(`Grid of ${grid.rows * grid.cols} chips (${chip} px) selected.`, "ok");
       ws.goStep("support");
     } catch (e) {
@@ -166,7 +168,12 @@ function earlierGrids(ws) {
   return h("div", { class: "earlier" }, h("h3", {}, "Grids of this image"),
     h("ul", { class: "plain-list", testid: "earlier-grids" }, ws.grids.map((g) => h("li", {},
       h("button", { type: "button", class: "btn btn-small" + (ws.grid?.id === g.id ? " btn-selected" : ""),
-        testid: "open-grid", onclick: () => { ws.setGrid(g); ws.goStep("support"); } },
+        testid: "open-grid", onclick: async () => {
+          const previous = ws.grid;
+          ws.setGrid(g);
+          await ws.carryExamples(previous, g);
+          ws.goStep("support");
+        } },
         `${g.chip_size} px · ${g.rows}×${g.cols}`),
       h("span", { class: "muted small" }, ` ${fmtDate(g.created)}`)))));
 }

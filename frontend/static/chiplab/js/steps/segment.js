@@ -128,6 +128,7 @@ export async function mount(ws, panel) {
 
   return () => {
     store.disposed = true;
+    view.dispose();
     frames.bar.remove();
     delete viewer.canvas.dataset.frame;
     viewer.setSource(api.images.previewUrl(image.id)).catch(() => {}); // labelling uses frame 0

@@ -8,7 +8,24 @@ import { state } from "../state.js";
 export const MIN_PER_CLASS = 2;
 export const MAX_PER_CLASS = 10;
 
+/** The board of the current grid; rebuilt when the grid changes under it (e.g. "Back to 64
+ * px" after examples were carried to a new chip size). */
 export async function mount(ws, panel) {
+  let gridId = ws.grid && ws.grid.id;
+  let unmount = (await mountBoard(ws, panel)) || (() => {});
+  const offGrid = ws.on("grid", async (g) => {
+    if (!g || g.id === gridId || !unmount) return;
+    gridId = g.id;
+    const previous = unmount;
+    unmount = null;
+    previous();
+    panel.replaceChildren();
+    unmount = (await mountBoard(ws, panel)) || (() => {});
+  });
+  return () => { offGrid(); if (unmount) unmount(); unmount = null; };
+}
+
+async function mountBoard(ws, panel) {
   const { viewer } = ws;
   const grid = ws.grid;
   const mine = new Map(); // "r,c" -> class id (my current labels)
@@ -31,6 +48,13 @@ export async function mount(ws, panel) {
   const othersToggle = h("input", { type: "checkbox", id: "show-others", testid: "show-others",
     onchange: () => { showOthers = othersToggle.checked; loadOthers(); } });
   const errors = h("div");
+  // "Label these next": chips the newest result on this grid is least sure about.
+  let suggestions = []; // [{row, col, score, reason}]
+  let focused = -1;
+  const nextBtn = h("button", { type: "button", class: "btn btn-small", testid: "suggest-next",
+    title: "Chips the last result on this grid is least sure about, and that look least like your examples",
+    onclick: () => loadNext() }, "Label these next");
+  const nextBox = h("div", { class: "next-chips", testid: "next-chips", "aria-live": "polite" });
 
   append(panel, [
     h("h2", {}, "Support set"),
@@ -40,7 +64,9 @@ export async function mount(ws, panel) {
         h("span", { class: "kbd" }, "9"), " switch class.")
       : h("p", { class: "muted small", testid: "read-only-note" },
         "You are a viewer in this lab: you can look at the classes and chips; labelling needs the annotator role."),
+    carriedNotice(ws, grid),
     classList, canManage ? addForm : null, errors, guidance,
+    canVote ? h("div", { class: "next-chips" }, nextBtn, nextBox) : null,
     h("label", { class: "toggle", for: "show-others" }, othersToggle, "Show other annotators' votes (crowd)"),
     h("p", { class: "muted small" }, "Others' votes appear as a small corner triangle in the colour of their most-voted class."),
     h("div", { class: "form-actions" },
@@ -184,6 +210,8 @@ export async function mount(ws, panel) {
       const [row, col] = key.split(",").map(Number);
       chips.push({ row, col, color: cls.colour, kind: "mine" });
     }
+    suggestions.forEach((c, i) => chips.push({ row: c.row, col: c.col, kind: "suggest",
+      label: String(i + 1), focused: i === focused }));
     viewer.setChips(chips);
   }
 
@@ -214,6 +242,61 @@ export async function mount(ws, panel) {
     } catch (e) { showError(e, "Loading others' votes"); }
   }
 
+  // --- label these next -------------------------------------------------------------
+  async function loadNext() {
+    if (!ws.schema) return;
+    await whileBusy(nextBtn, async () => {
+      try {
+        const answer = await api.get(`grids/${grid.id}/next-chips`, { schema: ws.schema.id, n: 8 });
+        if (disposed) return;
+        suggestions = answer.chips || [];
+        focused = -1;
+        renderNext();
+        paint();
+      } catch (e) {
+        if (e.code === "no_result") {
+          nextBox.replaceChildren(h("p", { class: "muted small", testid: "next-chips-note" },
+            "Segment once on this grid first: suggestions come from its newest result."));
+        } else showError(e, "Suggestions");
+      }
+    });
+  }
+
+  function renderNext() {
+    if (!suggestions.length) { nextBox.replaceChildren(); return; }
+    nextBox.replaceChildren(
+      h("p", { class: "small", testid: "next-chips-note" },
+        `${suggestions.length} chip${suggestions.length === 1 ? "" : "s"} to label next, framed in amber on the image. `,
+        h("span", { class: "kbd" }, "N"), " shows the next one, ", h("span", { class: "kbd" }, "A"),
+        " labels it with the active class; or click it."),
+      h("ul", { class: "next-list", testid: "next-list" }, suggestions.map((c, i) => h("li", {},
+        h("button", { type: "button", class: "btn btn-small" + (i === focused ? " btn-selected" : ""),
+          testid: "next-chip", title: c.reason, dataset: { row: c.row, col: c.col },
+          onclick: () => focusSuggestion(i) }, `${i + 1}: (${c.row}, ${c.col})`)))),
+      h("button", { type: "button", class: "btn btn-small btn-quiet", testid: "next-clear",
+        onclick: () => { suggestions = []; focused = -1; renderNext(); paint(); } }, "Clear"));
+  }
+
+  function focusSuggestion(i) {
+    if (!suggestions.length) return;
+    focused = ((i % suggestions.length) + suggestions.length) % suggestions.length;
+    const c = suggestions[focused];
+    const g = grid.chip_size;
+    viewer.zoomTo(grid.offset_x + c.col * g - 2 * g, grid.offset_y + c.row * g - 2 * g, 5 * g, 5 * g);
+    renderNext();
+    paint();
+  }
+
+  /** A chip just labelled is no longer a suggestion. */
+  function dropSuggestion(row, col) {
+    const i = suggestions.findIndex((c) => c.row === row && c.col === col);
+    if (i < 0) return;
+    suggestions.splice(i, 1);
+    if (focused > i) focused -= 1;
+    else if (focused === i) focused = suggestions.length ? Math.min(i, suggestions.length - 1) : -1;
+    renderNext();
+  }
+
   // --- actions ---------------------------------------------------------------------
   function select(classId) {
     if (ws.activeClassId === classId) return;
@@ -235,6 +318,7 @@ export async function mount(ws, panel) {
     if (!ws.activeClassId && !before) { toast("Add a class first, then click chips.", "error"); return; }
     const next = before && (before === ws.activeClassId || !ws.activeClassId) ? null : ws.activeClassId;
     if (next) mine.set(key, next); else mine.delete(key);
+    if (next) dropSuggestion(row, col);
     refresh();
     try {
       await ws.write(api.labeling.vote(grid.id, { schema: ws.schema.id, row, col, class: next }));
@@ -312,6 +396,12 @@ export async function mount(ws, panel) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const k = parseInt(ev.key, 10);
     if (k >= 1 && k <= 9 && ws.classes[k - 1]) { ev.preventDefault(); select(ws.classes[k - 1].id); }
+    if (suggestions.length && (ev.key === "n" || ev.key === "N")) { ev.preventDefault(); focusSuggestion(focused + 1); }
+    if (focused >= 0 && canVote && (ev.key === "a" || ev.key === "A")) {
+      ev.preventDefault();
+      const c = suggestions[focused];
+      if (c && !mine.has(`${c.row},${c.col}`)) toggle(c.row, c.col);
+    }
   };
   document.addEventListener("keydown", onKey);
   const offClasses = ws.on("classes", refresh);
@@ -325,4 +415,30 @@ export async function mount(ws, panel) {
     if (viewer.onChipClick === onChip) viewer.onChipClick = null; // not another step's
     offClasses();
   };
+}
+
+/** What happened to my examples when this grid was chosen after another (said once). */
+function carriedNotice(ws, grid) {
+  const c = ws.carried;
+  if (!c || c.grid !== grid.id || c.reason === "no_examples") return null;
+  ws.carried = null;
+  const [x, y] = c.from_offset || [0, 0];
+  const size = `${c.from_chip_size} px` + (x || y ? ` (offset ${x}, ${y})` : "");
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  let text;
+  if (c.reason === "") {
+    text = `${plural(c.carried, "example")} carried over from ${size}`
+      + (c.carried !== c.examples ? ` (your ${plural(c.examples, "chip")} there)` : "")
+      + (c.lost ? `; ${plural(c.lost, "example")} covered no chip here mostly enough and stayed behind` : "") + ".";
+  } else if (c.reason === "target_labelled") {
+    text = `This grid keeps the examples you gave it; your ${plural(c.examples, "example")} of ${size} were not carried.`;
+  } else {
+    text = `Your ${plural(c.examples, "example")} of ${size} would cover ${c.carried} chips here, too many to carry: label this grid afresh.`;
+  }
+  return h("div", { class: "carried", testid: "carried", role: "status" },
+    h("p", { testid: "carried-text" }, text),
+    c.reason === "" ? h("p", { class: "muted small" }, "Each chip here took the class of the examples covering most of it. "
+      + `The ${size} grid keeps your original clicks.`) : null,
+    c.from ? h("button", { type: "button", class: "btn btn-small", testid: "carried-back",
+      onclick: () => ws.setGrid(c.from) }, `Back to ${size}`) : null);
 }

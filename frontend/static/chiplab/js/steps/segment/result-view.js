@@ -5,10 +5,12 @@ import { fractionChart, histogramChart, profileChart } from "../../chart.js";
 import { h, fmtDate, fmtNum, fmtPct, hexToRgb, toast } from "../../ui.js";
 import { confidenceCanvas, labelsCanvas } from "../../viewer.js";
 import { poll } from "../../poll.js";
+import { createParticles } from "./particles.js";
 
 const EXPORTS = [
   ["overlay.png", "Overlay PNG"], ["mask.png", "Mask PNG"], ["confidence.png", "Confidence PNG"],
-  ["mask.ome.tif", "OME-TIFF mask"], ["chart.svg", "Chart SVG"], ["chart.png", "Chart PNG"],
+  ["mask.ome.tif", "OME-TIFF mask"], ["mask.ome.zarr.zip", "OME-Zarr (zip)"],
+  ["instances.png", "Particle ids PNG"], ["chart.svg", "Chart SVG"], ["chart.png", "Chart PNG"],
   ["counts.csv", "Counts CSV"], ["particles.csv", "Particles CSV"], ["profile.csv", "Profile CSV"],
   ["result.json", "Result JSON"],
   ["series.csv", "Series CSV"],
@@ -34,6 +36,7 @@ export function createResultView({ ws, store, box, canConsensus }) {
   const v = store.view;
   const shown = () => store.shown.result;
   const frameCount = () => store.frames.results.length;
+  const particles = createParticles({ ws, store });
 
   /** What a view draws: the pixel map and its confidence are the result's exports (images at
    * the original's size, in the class colours and the confidence colour map); the chip views
@@ -273,6 +276,7 @@ export function createResultView({ ws, store, box, canConsensus }) {
       pixelNote,
       areaNote || "",
       objectsBox(r, level),
+      particles.box(r),
       layersBox(r),
       h("h3", {}, "Export"),
       h("div", { class: "exports", testid: "exports" }, EXPORTS.filter(([kind]) => hasExport(r, kind, frameCount()))
@@ -281,5 +285,5 @@ export function createResultView({ ws, store, box, canConsensus }) {
           title: kind === "series.csv" ? `Every frame's table (${frameCount()} frames) in one file` : undefined }, label))));
   }
 
-  return { render: renderResult, drawOverlay };
+  return { render: renderResult, drawOverlay, dispose: particles.dispose };
 }
