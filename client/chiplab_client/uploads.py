@@ -210,9 +210,9 @@ def put_part(
             on_bytes(n)
 
         body = _Slice(path, offset, size, count)
-        request = urlrequest.Request(
-            url, data=body, method="PUT", headers={"Content-Length": str(size)}
-        )
+        # a content type of our own: urllib would send a form's, which stores may parse
+        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
+        request = urlrequest.Request(url, data=body, method="PUT", headers=headers)
         try:
             with urlrequest.urlopen(request, timeout=timeout) as answer:
                 return (answer.headers.get("ETag") or "").strip('"')
