@@ -16,8 +16,15 @@ SAFE = {
 }
 
 
+def _process_env() -> dict:
+    """The environment of a settings subprocess: the process's own (paths, locale), none of
+    the configuration a CI run or a shell exports (database, storage, broker...)."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
+    return {k: os.environ[k] for k in keep if k in os.environ}
+
+
 def load_settings(**env) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CHIPLAB_"))}
+    clean = _process_env()
     return subprocess.run(
         [sys.executable, "-c", "import config.settings"],
         cwd=ROOT / "platform",
@@ -136,7 +143,7 @@ def _run_example(tmp_path, how, **overrides) -> subprocess.CompletedProcess:
         "settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS, "
         "settings.SECURE_PROXY_SSL_HEADER[0])"
     )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CHIPLAB_"))}
+    clean = _process_env()
     return subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT / "platform",

@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from labeling.models import Grid, Vote
 from tests.common.held_jobs import held_jobs
+from tests.conftest import wait_for
 from tests.e2e.conftest import sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -137,7 +138,12 @@ def test_label_these_next(page, lab_owner, labelled_dataset, champion_model):
     row, col = picked[0]
     expect(page.get_by_test_id("class-count").first).to_have_text("4 chips")
     page.shot("accepted")
-    assert Vote.objects.filter(
-        grid=d["grid"], user=lab_owner, row=row, col=col, label_class=d["classes"][0]
-    ).exists()
+    # the count is shown at once; the vote reaches the server a moment later
+    wait_for(
+        lambda: Vote.objects.filter(
+            grid=d["grid"], user=lab_owner, row=row, col=col, label_class=d["classes"][0]
+        ).exists(),
+        timeout=15,
+        what="the accepted suggestion's vote to be stored",
+    )
     assert not page.errors, page.errors

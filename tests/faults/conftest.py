@@ -102,20 +102,21 @@ def _private_broker(folder: Path):
     keys = ("broker_url", "broker_write_url", "broker_read_url", "broker_transport_options")
     saved = {key: app.conf[key] for key in keys}
     saved_settings = (settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS)
-
-    def use(conf: dict) -> None:
-        app.pool.force_close_all()
-        app._pool = None  # the producer pool is made from the broker settings once
-        app.amqp._producer_pool = None
-        app.conf.update(conf)  # Celery reads and writes through the *_write / *_read urls
-
+    # the connection and producer pools are made from the broker settings once: set them
+    # aside (not closed: kombu's producer pools stay registered under their connection) and
+    # let private ones be made, then put the originals back
+    saved_pools = (app._pool, app.amqp._producer_pool)
+    app._pool = app.amqp._producer_pool = None
     private = {**saved["broker_transport_options"], **options}
-    use({**dict.fromkeys(keys[:3], "filesystem://"), "broker_transport_options": private})
+    app.conf.update(dict.fromkeys(keys[:3], "filesystem://"), broker_transport_options=private)
     settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS = "filesystem://", private
     try:
         yield
     finally:
-        use(saved)
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool, app.amqp._producer_pool = saved_pools
+        app.conf.update(saved)
         settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS = saved_settings
 
 

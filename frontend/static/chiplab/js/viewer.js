@@ -80,20 +80,35 @@ export class Viewer {
   }
 
   async _load(src, { keepView = false } = {}) {
-    const img = new Image();
-    img.decoding = "async";
-    img.src = src;
-    try {
-      await img.decode();
-    } catch {
-      this.status.textContent = "The preview could not be loaded.";
-      this.status.classList.add("error-text");
-      throw new Error("The image preview could not be loaded.");
+    // Fetched as bytes first: a bitmap made from them can be read back for the display
+    // settings even when the preview comes from the object store's origin (an <img> from
+    // there taints the canvas); the <img> is the fallback where that origin allows no CORS.
+    let bitmap = null;
+    if (window.createImageBitmap) {
+      try {
+        const res = await fetch(src, { credentials: "same-origin" });
+        if (res.ok) bitmap = await createImageBitmap(await res.blob());
+      } catch {
+        bitmap = null;
+      }
     }
-    // An ImageBitmap is already decoded and uploaded: cheapest to draw every frame.
-    this.img = window.createImageBitmap ? await createImageBitmap(img) : img;
-    this.pw = img.naturalWidth;
-    this.ph = img.naturalHeight;
+    if (!bitmap) {
+      const img = new Image();
+      img.decoding = "async";
+      img.src = src;
+      try {
+        await img.decode();
+      } catch {
+        this.status.textContent = "The preview could not be loaded.";
+        this.status.classList.add("error-text");
+        throw new Error("The image preview could not be loaded.");
+      }
+      // An ImageBitmap is already decoded and uploaded: cheapest to draw every frame.
+      bitmap = window.createImageBitmap ? await createImageBitmap(img) : img;
+    }
+    this.img = bitmap;
+    this.pw = bitmap.naturalWidth || bitmap.width;
+    this.ph = bitmap.naturalHeight || bitmap.height;
     this._pixels = null; // the preview's pixels, read once when a display setting needs them
     this._applyDisplay();
     this.src = src;
@@ -210,7 +225,13 @@ export class Viewer {
     c.height = this.ph;
     const ctx = c.getContext("2d", { willReadFrequently: true });
     ctx.drawImage(this.img, 0, 0);
-    this._pixels = ctx.getImageData(0, 0, this.pw, this.ph).data;
+    try {
+      this._pixels = ctx.getImageData(0, 0, this.pw, this.ph).data;
+    } catch {
+      // a preview from another origin that allows no CORS cannot be read back
+      this.status.textContent = "Display settings are unavailable for this preview.";
+      return null;
+    }
     return this._pixels;
   }
 
@@ -229,6 +250,11 @@ export class Viewer {
     }
     const lut = displayLut(this.display);
     const src = this._readPixels();
+    if (!src) {
+      this.drawn = this.img;
+      this.requestDraw();
+      return;
+    }
     if (!this._displayCanvas) {
       this._displayCanvas = document.createElement("canvas");
     }
