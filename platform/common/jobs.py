@@ -49,19 +49,6 @@ class Job(models.Model):
         return self.status in FINISHED
 
 
-def require_queue_room(jobs, *, limit: int, what: str) -> None:
-    """Refuse a new job (429 ``queue_full``) while ``jobs`` (a lab's) hold ``limit`` that
-    have not finished: one lab cannot fill the shared workers' queue."""
-    from .errors import TooMany
-
-    if jobs.exclude(status__in=FINISHED).count() >= limit:
-        raise TooMany(
-            f"Your lab already has {limit} {what} queued or running; wait for some to finish "
-            "or cancel them.",
-            code="queue_full",
-        )
-
-
 def enqueue_on_commit(task: str, *args) -> None:
     """Send the Celery task at dotted path ``task`` with ``args`` (ids, sent as strings) once
     the current transaction commits (at once outside one): the worker must find the rows.
