@@ -38,6 +38,9 @@ class SegmentationJob(Job):
     )
     progress_done = models.PositiveBigIntegerField(default=0, help_text="chips classified")
     progress_total = models.PositiveBigIntegerField(default=0, help_text="chips to classify")
+    stage = models.CharField(
+        max_length=80, blank=True, help_text="what the worker is doing now (empty when idle)"
+    )
     timings = models.JSONField(default=dict, blank=True, help_text="seconds per stage")
     code_version = models.CharField(max_length=100, blank=True)
 

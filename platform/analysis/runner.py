@@ -292,7 +292,7 @@ def _finish(job, clock: _Clock, total_start: float, *, status, error: str = "") 
     timings["queue_wait"] = round((job.started - job.created).total_seconds(), 4)
     timings["total"] = round(time.perf_counter() - total_start, 4)
     timings["embeddings_cache"] = clock.cache
-    fields = {"timings": timings, "finished": timezone.now()}
+    fields = {"timings": timings, "finished": timezone.now(), "stage": ""}
     if status is not None:
         fields.update(status=status, error=error[:2000])
     # never overwrite a cancel that arrived meanwhile
@@ -454,19 +454,27 @@ def _support_chips(version) -> dict[str, dict[int, list[tuple[int, int]]]]:
     return by_image
 
 
+def _stage(job: SegmentationJob, text: str) -> None:
+    """Say what the worker is doing now (shown with the progress while the job runs)."""
+    SegmentationJob.objects.filter(pk=job.pk).update(stage=text[:80])
+
+
 def _run(job: SegmentationJob, clock: _Clock) -> None:
     """Classify every frame of the job's images, saving each result."""
     version = job.support_set
     classes = support_classes(version)
+    _stage(job, "Loading the model")
     encoder = _encoder(job, clock)
     images = _Images(job, encoder, clock)
     by_image = _support_chips(version)
     support_ids, support_images, support = [], [], []
+    _stage(job, "Embedding the support set's images")
     for image in Image.objects.filter(pk__in=list(by_image)):
         support_ids.append(str(image.pk))
         support_images.append(images.embedded(image))
         support.append(by_image[str(image.pk)])
         _check_cancelled(job)
+    _stage(job, "Fitting the class prototypes")
     t = time.perf_counter()
     segmenter = Segmenter.fit(
         support_images,
@@ -480,13 +488,19 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
 
     has_objects = any(c.get("kind") == "objects" for c in classes)
     done = {(str(i), f) for i, f in job.results.values_list("image_id", "frame")}
-    for job_image in job.job_images.select_related("image", "grid").order_by("order"):
+    job_images = list(job.job_images.select_related("image", "grid").order_by("order"))
+    for n, job_image in enumerate(job_images, start=1):
         image, grid = job_image.image, job_image.grid
+        where = f" (image {n} of {len(job_images)})" if len(job_images) > 1 else ""
+        _stage(job, f"Embedding the chips{where}")
         embedded = images.embedded(image)
-        for frame in range(embedded.embeddings.shape[0]):
+        n_frames = embedded.embeddings.shape[0]
+        for frame in range(n_frames):
             _check_cancelled(job)
             if (str(image.pk), frame) in done:
                 continue
+            at = f" (frame {frame + 1} of {n_frames})" if n_frames > 1 else where
+            _stage(job, f"Classifying the chips and the pixels{at}")
             t = time.perf_counter()
             spectrum = images.spectrum(image, frame, embedded.grid)
             support = by_image.get(str(image.pk)) if frame == 0 else None
@@ -515,6 +529,7 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
                 seed=images.options.seed,
             )
             clock.add("pixels", t)
+            _stage(job, f"Saving the maps and exports{at}")
             _save(job, image, grid, frame, result, pixels, classes, images, clock)
             SegmentationJob.objects.filter(pk=job.pk).update(
                 progress_done=F("progress_done") + grid.rows * grid.cols

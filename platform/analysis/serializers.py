@@ -308,11 +308,25 @@ class JobSerializer(serializers.ModelSerializer):
     def get_images(self, job) -> list[str]:
         return [str(i) for i in job.job_images.order_by("order").values_list("image_id", flat=True)]
 
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "done": {"type": "integer"},
+                "total": {"type": "integer"},
+                "fraction": {"type": "number"},
+                "stage": {"type": "string"},
+            },
+            "description": "Chips classified of the job's total, and what the worker is doing "
+            "now (empty when it is not running).",
+        }
+    )
     def get_progress(self, job) -> dict:
         total = job.progress_total
         return {
             "done": job.progress_done,
             "total": total,
+            "stage": job.stage,
             "fraction": round(job.progress_done / total, 4) if total else 0.0,
         }
 

@@ -56,12 +56,37 @@ def test_annotator_runs_a_job_on_their_own_support_set(client_for, world, segmen
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["status"] == "queued"
-    assert body["progress"] == {"done": 0, "total": 64, "fraction": 0.0}
+    assert body["progress"] == {"done": 0, "total": 64, "fraction": 0.0, "stage": ""}
     assert body["support_set"]["id"] == str(segmentable["version"].pk)
     assert body["model_version"]["name"] == "chiplab-fourier"  # the public champion
     assert body["params"]["chip_size"] == 32 and body["params"]["offset"] == [0, 0]
     assert body["images"] == [str(segmentable["image"].pk)]
     assert body["code_version"]
+
+
+def test_a_running_job_says_what_its_worker_is_doing(client_for, world, segmentable, monkeypatch):
+    """Each stage is written to the job (the Segment step shows it with the chip count, so a
+    long job does not look frozen at 0 / N); a finished job has none."""
+    from analysis import runner
+
+    client = client_for(world.annotator)
+    job_id = create(client, **job_body(segmentable)).json()["id"]
+    seen = []
+    write = runner._stage
+
+    def record(job, text):
+        write(job, text)
+        seen.append(client.get(f"{JOBS}{job_id}/").json()["progress"]["stage"])
+
+    monkeypatch.setattr(runner, "_stage", record)
+    job = run(job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert seen[0] == "Loading the model"
+    assert "Embedding the chips" in seen
+    assert "Classifying the chips and the pixels" in seen
+    assert seen[-1] == "Saving the maps and exports"
+    body = client.get(f"{JOBS}{job_id}/").json()
+    assert body["progress"]["stage"] == "" and body["progress"]["fraction"] == 1.0
 
 
 def test_viewers_cannot_run_jobs(client_for, world, segmentable):
@@ -372,7 +397,7 @@ def test_job_segments_the_simulated_micrograph(finished):
     client, job, result = finished["client"], finished["job"], finished["result"]
     body = client.get(f"{JOBS}{job.pk}/").json()
     assert body["status"] == "succeeded"
-    assert body["progress"] == {"done": 64, "total": 64, "fraction": 1.0}
+    assert body["progress"] == {"done": 64, "total": 64, "fraction": 1.0, "stage": ""}
     for stage in ("queue_wait", "load", "embed", "classify", "exports", "total"):
         assert stage in body["timings"]
     assert body["timings"]["embeddings_cache"]["miss"] == 1

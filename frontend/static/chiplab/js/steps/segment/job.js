@@ -80,8 +80,9 @@ export function createJobRunner({ ws, store, ui, freezeBody, chosenModel, showRe
       last = await api.analysis.job(job.id);
       if (store.disposed) return true;
       const p = last.progress || {};
+      const chips = `${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`;
       progress((last.status === "queued" ? "Waiting for a worker…"
-        : `Classifying chips: ${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()}`) + by,
+        : p.stage ? `${p.stage}… ${chips}` : `Classifying chips: ${chips}`) + by,
       p.fraction || 0, last.status);
       return FINISHED.includes(last.status);
     }, { first: 100, every: 1000, grow: 1.3, growAfter: 1000 });
