@@ -22,17 +22,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Role
 from accounts.selectors import require_role
 from common import storage
 from common.errors import ChiplabError, Conflict, Invalid, NotFound, TooLarge
-from common.jobs import enqueue_on_commit
 
 from .models import Dataset, DirectUpload, DirectUploadStatus, Image
-from .services import _image_prefix, _probe, _refuse_duplicate
+from .services import _image_prefix, _probe, _refuse_duplicate, image_register
 
 log = logging.getLogger(__name__)
 
@@ -411,26 +409,16 @@ def _image_from_object(
         image_id = uuid.uuid4()
         stored_key = f"{_image_prefix(dataset, image_id)}/original{suffix}"
         client.copy_object(own_bucket, stored_key, CopySource(bucket, key))
-        with transaction.atomic():
-            image = Image.objects.create(
-                id=image_id,
-                dataset=dataset,
-                original_filename=filename,
-                original_key=stored_key,
-                size_bytes=got_size,
-                sha256=got_sha,
-                format=probe.format,
-                width=probe.width,
-                height=probe.height,
-                frames=probe.frames,
-                channels=probe.channels,
-                dtype=probe.dtype,
-                uploaded_by=user,
-            )
-            enqueue_on_commit("workers.tasks.ingest.ingest_image", image.pk)
-    except IntegrityError as err:
-        storage.delete(stored_key or "")
-        raise Conflict("This file is already in the dataset.", code="duplicate") from err
+        image = image_register(
+            user=user,
+            dataset=dataset,
+            image_id=image_id,
+            filename=filename,
+            key=stored_key,
+            size=got_size,
+            sha256=got_sha,
+            probe=probe,
+        )
     except BaseException:
         if stored_key:
             storage.delete(stored_key)

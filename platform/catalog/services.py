@@ -185,13 +185,35 @@ def image_upload(*, user, dataset: Dataset, upload: UploadedFile) -> Image:
         with path.open("rb") as fh:
             storage.put(key, File(fh, name=filename))
     try:
+        return image_register(
+            user=user,
+            dataset=dataset,
+            image_id=image_id,
+            filename=filename,
+            key=key,
+            size=upload.size,
+            sha256=sha256,
+            probe=probe,
+        )
+    except BaseException:
+        storage.delete(key)
+        raise
+
+
+def image_register(
+    *, user, dataset: Dataset, image_id, filename: str, key: str, size: int, sha256: str, probe
+) -> Image:
+    """The image row of an original already stored at ``key`` (checked and probed by the
+    caller), its ingest enqueued on commit; 409 when the file is already in the dataset (a
+    concurrent upload of the same file). The caller deletes the stored object on failure."""
+    try:
         with transaction.atomic():
             image = Image.objects.create(
                 id=image_id,
                 dataset=dataset,
                 original_filename=filename,
                 original_key=key,
-                size_bytes=upload.size,
+                size_bytes=size,
                 sha256=sha256,
                 format=probe.format,
                 width=probe.width,
@@ -203,11 +225,7 @@ def image_upload(*, user, dataset: Dataset, upload: UploadedFile) -> Image:
             )
             enqueue_on_commit("workers.tasks.ingest.ingest_image", image.pk)
     except IntegrityError as err:
-        storage.delete(key)
         raise Conflict("This file is already in the dataset.", code="duplicate") from err
-    except BaseException:
-        storage.delete(key)
-        raise
     return image
 
 
