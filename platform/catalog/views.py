@@ -61,11 +61,7 @@ def dataset_version_landing(request, version_id):
     except NotFound as err:
         raise Http404("Dataset version not found") from err
     jsonld = version_jsonld(version, request)
-    latest = (
-        selectors.dataset_versions_visible_to(user=request.user)
-        .filter(dataset_id=version.dataset_id)
-        .first()
-    )
+    latest = selectors.dataset_version_latest(user=request.user, dataset_id=version.dataset_id)
     response = render(
         request,
         "catalog/dataset_version_landing.html",

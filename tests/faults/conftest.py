@@ -1,14 +1,15 @@
 """Fixtures of the fault tests: real worker processes that the tests start, kill and restart."""
 
 import contextlib
+import functools
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+from tests.conftest import wait_for
 from tests.support.services import stop
 from workers.local_worker import start_worker
 
@@ -140,11 +141,5 @@ def worker(transactional_db, tmp_path):
         w.stop()
 
 
-def wait_until(predicate, *, timeout: float, interval: float = 0.02, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+#: the suite's poll, finer: a job's short running window must be caught before it ends
+wait_until = functools.partial(wait_for, interval=0.02)
