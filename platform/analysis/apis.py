@@ -11,7 +11,7 @@ from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import NotFound
 
 from . import selectors, services
-from .artefacts import EXPORT_KINDS
+from .artefacts import EXPORT_KINDS, export_filename
 from .serializers import (
     JobCreateSerializer,
     JobDetailSerializer,
@@ -133,10 +133,9 @@ class SegmentationResultExportApi(APIView):
         key = result.artefacts.get(kind)
         if not key:
             raise NotFound(f"This result has no {kind} export.")
-        stem = result.image.original_filename.rsplit(".", 1)[0]
-        frame = f".f{result.frame}" if result.image.frames > 1 and kind != "series.csv" else ""
-        filename = f"{stem}{frame}.{kind}"
-        return storage.download_response(key, filename=filename, content_type=EXPORT_KINDS[kind])
+        return storage.download_response(
+            key, filename=export_filename(result, kind), content_type=EXPORT_KINDS[kind]
+        )
 
 
 class ImageResultListApi(APIView):

@@ -49,6 +49,15 @@ EXPORT_KINDS: dict[str, str] = {
 }
 
 
+def export_filename(result, kind: str) -> str:
+    """The download name of a result's export: the image's name, the job's time and the
+    result's short id (two results of one image never collide), the frame of a series."""
+    stem = result.image.original_filename.rsplit(".", 1)[0]
+    when = result.job.created.strftime("%Y%m%d-%H%M%S")
+    frame = f".f{result.frame}" if result.image.frames > 1 and kind != "series.csv" else ""
+    return f"{stem}.{when}-{result.pk.hex[:8]}{frame}.{kind}"
+
+
 def result_prefix(*, lab_id, job_id, image_id, frame: int) -> str:
     return f"labs/{lab_id}/segmentations/{job_id}/{image_id}/f{frame}"
 

@@ -53,7 +53,8 @@ def jobs_list(
         jobs = jobs.filter(job_images__grid_id=grid_id)
     if statuses:
         jobs = jobs.filter(status__in=statuses)
-    return jobs.order_by("-created").distinct()
+    # the serializer's images and grids come from one prefetch query per page
+    return jobs.order_by("-created").distinct().prefetch_related("job_images")
 
 
 def results_visible_to(*, user) -> QuerySet[SegmentationResult]:

@@ -488,14 +488,25 @@ def test_exports_open_and_agree_with_the_json(finished):
     single = client.get(f"/api/segmentation-results/{result.pk}/").json()["links"]
     assert "series.csv" not in single and "mask.ome.tif" in single
     assert "particles.csv" not in single  # no class is marked as objects
-    # every kind downloads under the image's name (several images' exports must not collide)
+    # every kind downloads under the image's name, the job's time and the result's short id
+    # (several images' exports, and several results of one image, must not collide)
     stem = result.image.original_filename.rsplit(".", 1)[0]
+    when = result.job.created.strftime("%Y%m%d-%H%M%S")
+    names = set()
     for kind in ("counts.csv", "result.json", "chart.svg", "overlay.png"):
         response = client.get(base + kind)
         if response.status_code == 302:  # S3: the presigned URL asks for the same name
-            assert f"{stem}.{kind}" in unquote(response["Location"]), response["Location"]
+            disposition = unquote(response["Location"])
         else:
-            assert f'filename="{stem}.{kind}"' in response["Content-Disposition"]
+            disposition = response["Content-Disposition"]
+        name = f"{stem}.{when}-{result.pk.hex[:8]}.{kind}"
+        assert name in disposition, disposition
+        names.add(name)
+    rerun = client.post(f"{JOBS}{result.job_id}/rerun").json()["id"]
+    again = SegmentationResult.objects.get(job=run(rerun))
+    response = client.get(f"/api/segmentation-results/{again.pk}/export/counts.csv")
+    other = unquote(response.get("Location", "")) or response["Content-Disposition"]
+    assert f"{stem}." in other and not any(n in other for n in names), other
 
 
 def test_history_listing_and_latest_confidence(finished):

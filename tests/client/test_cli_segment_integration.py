@@ -3,6 +3,7 @@ client, `chiplab segment --wait`, `chiplab results`; every export of every resul
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -77,8 +78,10 @@ def test_upload_segment_wait_and_fetch_every_result(
         assert {"overlay.png", "mask.png", "counts.csv", "result.json"} <= set(kinds)
         files = sorted(p.name for p in (out / result["id"]).iterdir())
         stem = next(n for n, i in images.items() if i == result["image"]).rsplit(".", 1)[0]
-        assert files == sorted(f"{stem}.{kind}" for kind in kinds)
-        document = json.loads((out / result["id"] / f"{stem}.result.json").read_text())
+        # the server's names: image stem, job time, the result's short id, the kind
+        named = re.compile(rf"{re.escape(stem)}\.\d{{8}}-\d{{6}}-{result['id'][:8]}\.(.+)")
+        assert sorted(named.fullmatch(f).group(1) for f in files) == kinds, files
+        document = json.loads(next((out / result["id"]).glob("*.result.json")).read_text())
         assert document["stats"]["counts"] == result["counts"]
     with (out / "results.csv").open() as fh:
         rows = list(csv.DictReader(fh))
