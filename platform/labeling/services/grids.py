@@ -8,6 +8,7 @@ from accounts.selectors import require_role
 from catalog.models import Image, ImageStatus
 from common.errors import Conflict, Invalid
 from common.jobs import enqueue_on_commit
+from workers.fewshot.chipping import ChipGrid
 
 from ..models import Grid
 
@@ -18,31 +19,18 @@ MIN_CHIP_SIZE = 8
 
 
 def _geometry(image: Image, chip_size: int, offset_x: int, offset_y: int) -> dict:
-    """rows, cols and margins, from the engine's ChipGrid (the same arithmetic as its docs)."""
-    rows = (image.height - offset_y) // chip_size
-    cols = (image.width - offset_x) // chip_size
-    if rows < 1 or cols < 1:
+    """rows, cols and margins: the engine's ``ChipGrid`` is the one chip arithmetic."""
+    try:
+        grid = ChipGrid(image.height, image.width, chip_size, (offset_y, offset_x))
+    except ValueError as err:  # no complete chip after the offset, or offset outside the image
         raise Invalid(
             "No complete chip fits in the image with this size and offset.",
             fields={"chip_size": ["too large for the offset"]},
-        )
-    margins = (
-        offset_y,
-        offset_x,
-        image.height - offset_y - rows * chip_size,
-        image.width - offset_x - cols * chip_size,
-    )
-    try:
-        from workers.fewshot.chipping import ChipGrid
-    except ImportError:  # the web image may be built without the ML stack
-        pass
-    else:  # the engine is the reference for chip arithmetic
-        grid = ChipGrid(image.height, image.width, chip_size, (offset_y, offset_x))
-        rows, cols, margins = grid.rows, grid.cols, grid.margins
+        ) from err
     return {
-        "rows": rows,
-        "cols": cols,
-        "margins": dict(zip(("top", "left", "bottom", "right"), margins, strict=True)),
+        "rows": grid.rows,
+        "cols": grid.cols,
+        "margins": dict(zip(("top", "left", "bottom", "right"), grid.margins, strict=True)),
     }
 
 
