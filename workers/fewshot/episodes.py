@@ -42,7 +42,8 @@ __all__ = [
 class Episode:
     """Chips (N, 1, w, w) float32, labels (N,) int64 in 0..n_way-1, support mask (N,) bool.
 
-    w is the chip size plus twice the encoder's context margin (``Encoder.margin``).
+    w is the chip size plus twice the encoder's context margin (``Encoder.margin``). Training
+    (``train``) and fine-tuning (``finetune``) both use this type.
     """
 
     chips: torch.Tensor
@@ -53,6 +54,20 @@ class Episode:
     def n_way(self) -> int:
         """Number of classes."""
         return int(self.labels.max()) + 1
+
+    @property
+    def query_labels(self) -> torch.Tensor:
+        """Labels of the query chips (those not in the support), in order."""
+        return self.labels[~self.support]
+
+    def logits(self, emb: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """Prototypical logits of the query chips: -scale x squared distance to each class's
+        mean support embedding. ``emb`` (N, D): the embeddings of ``chips``, in order. The one
+        loss of training, fine-tuning and their evaluation (cross-entropy on these)."""
+        zs, ys = emb[self.support], self.labels[self.support]
+        protos = torch.stack([zs[ys == k].mean(0) for k in range(self.n_way)])
+        d = (emb[~self.support][:, None, :] - protos[None]).square().sum(-1)
+        return -scale * d
 
 
 def augment(

@@ -32,6 +32,7 @@ from torch import nn
 
 from workers.fewshot.chipping import normalise
 from workers.fewshot.encoders.base import Encoder, extract_chips
+from workers.fewshot.episodes import Episode
 from workers.fewshot.pipeline import torch_threads
 
 __all__ = [
@@ -84,15 +85,6 @@ class FinetuneConfig:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class Episode:
-    """Chips (N, 1, s, s), labels (N,) int64 in 0..n_way-1, support mask (N,) bool."""
-
-    chips: torch.Tensor
-    labels: torch.Tensor
-    support: torch.Tensor
 
 
 @dataclass
@@ -387,20 +379,12 @@ def make_episodes(
 
 
 # --- loss and evaluation -----------------------------------------------------------------
-def _episode_logits(emb: torch.Tensor, ep: Episode, scale: torch.Tensor) -> torch.Tensor:
-    zs, ys = emb[ep.support], ep.labels[ep.support]
-    n_way = int(ep.labels.max()) + 1
-    protos = torch.stack([zs[ys == k].mean(0) for k in range(n_way)])
-    d = (emb[~ep.support][:, None, :] - protos[None]).square().sum(-1)
-    return -scale * d
-
-
 def _fixed_scale(encoder: Encoder, emb: torch.Tensor, ep: Episode) -> torch.Tensor:
     """The encoder's trained inverse temperature, or 1 / mean query-prototype distance."""
     t = encoder.default_temperature
     if t:
         return torch.tensor(1.0 / t)
-    d = -_episode_logits(emb, ep, torch.tensor(1.0))
+    d = -ep.logits(emb, torch.tensor(1.0))
     return 1.0 / d.mean().clamp_min(1e-6)
 
 
@@ -410,8 +394,8 @@ def evaluate_encoder(encoder: Encoder, episodes: Sequence[Episode]) -> dict[str,
     accs, losses, n = [], [], 0
     for ep in episodes:
         emb = encoder.embed_chips(ep.chips.to(encoder.device)).float().cpu()
-        logits = _episode_logits(emb, ep, _fixed_scale(encoder, emb, ep))
-        yq = ep.labels[~ep.support]
+        logits = ep.logits(emb, _fixed_scale(encoder, emb, ep))
+        yq = ep.query_labels
         accs.append(float((logits.argmax(1) == yq).float().mean()))
         losses.append(float(F.cross_entropy(logits, yq)))
         n += len(yq)
@@ -497,7 +481,7 @@ def _finetune(
         )[0]
         with torch.no_grad():
             emb = enc.embed_chips(first.chips.to(enc.device)).float()
-            d = -_episode_logits(emb.cpu(), first, torch.tensor(1.0)).mean()
+            d = -first.logits(emb.cpu(), torch.tensor(1.0)).mean()
         log_scale = nn.Parameter(torch.tensor(-math.log(max(float(d), 1e-6)) + math.log(4.0)))
         params.append(log_scale)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -530,8 +514,8 @@ def _finetune(
             scope=cfg.scope,
         ):
             emb = enc.embed_chips(ep.chips.to(enc.device)).float().cpu()
-            logits = _episode_logits(emb, ep, log_scale.exp().cpu())
-            yq = ep.labels[~ep.support]
+            logits = ep.logits(emb, log_scale.exp().cpu())
+            yq = ep.query_labels
             value = F.cross_entropy(logits, yq)
             opt.zero_grad(set_to_none=True)
             value.backward()

@@ -70,11 +70,7 @@ def loss(net: ChipNet, episodes: Sequence[Episode]) -> tuple[torch.Tensor, dict[
     for e in episodes:
         z = emb[start : start + len(e.labels)]
         start += len(e.labels)
-        zs, ys = z[e.support], e.labels[e.support]
-        zq, yq = z[~e.support], e.labels[~e.support]
-        protos = torch.stack([zs[ys == k].mean(0) for k in range(e.n_way)])
-        d = (zq[:, None, :] - protos[None]).square().sum(-1)
-        logits = -scale * d
+        logits, yq = e.logits(z, scale), e.query_labels
         total = total + F.cross_entropy(logits, yq)
         correct += int((logits.argmax(1) == yq).sum())
         n_q += len(yq)
