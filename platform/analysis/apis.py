@@ -6,17 +6,19 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.selectors import dataset_version_get
 from common import storage
 from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import NotFound
 
-from . import selectors, services
+from . import rederive, selectors, services
 from .artefacts import EXPORT_KINDS, export_filename
 from .serializers import (
     JobCreateSerializer,
     JobDetailSerializer,
     JobQuerySerializer,
     JobSerializer,
+    RederiveReportSerializer,
     ResultDetailSerializer,
     ResultSerializer,
 )
@@ -148,3 +150,23 @@ class ImageResultListApi(APIView):
     def get(self, request, image_id):
         results = selectors.results_of_image(user=request.user, image_id=image_id)
         return paginated(request, self, results, ResultSerializer)
+
+
+class PublishedResultRederiveApi(APIView):
+    throttle_scope = "rederive"  # per client address: CHIPLAB_REDERIVE_RATE
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: RederiveReportSerializer,
+            409: OpenApiResponse(description="model, file or image of the version unavailable"),
+            413: OpenApiResponse(description="more pixels than CHIPLAB_REDERIVE_MAX_PIXELS"),
+        },
+        description="Re-run a result of a published dataset version from the version's "
+        "provenance alone (frozen originals, support set, model version, parameters) and "
+        "report whether the chip labels, the pixel mask and the fractions are bit-identical.",
+    )
+    def post(self, request, version_id, result_id):
+        version = dataset_version_get(user=request.user, version_id=version_id)
+        report = rederive.result_rederive(version=version, result_id=str(result_id))
+        return Response(RederiveReportSerializer(report).data)

@@ -75,6 +75,16 @@ class _Clock:
         self.timings[stage] = self.timings.get(stage, 0.0) + now - since
         return now
 
+    def lapper(self):
+        """``lap(stage)``: adds the time since the previous lap (or since now) to ``stage``."""
+        last = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal last
+            last = self.add(stage, last)
+
+        return lap
+
 
 def _start(job_id) -> SegmentationJob | None:
     with transaction.atomic():
@@ -501,34 +511,21 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
                 continue
             at = f" (frame {frame + 1} of {n_frames})" if n_frames > 1 else where
             _stage(job, f"Classifying the chips and the pixels{at}")
-            t = time.perf_counter()
-            spectrum = images.spectrum(image, frame, embedded.grid)
-            support = by_image.get(str(image.pk)) if frame == 0 else None
-            result = segmenter.classify(
-                embedded.embeddings[frame],
-                grid=embedded.grid,
-                pixels=None if embedded.frames is None else embedded.frames[frame],
-                spectrum=spectrum,
-                pixel_size=image.pixel_size,
-                pixel_unit=image.pixel_unit or None,
-                support=support,
-            )
-            t = clock.add("classify", t)
-            pixels = maps.pixel_outputs(
-                images.frames(image)[frame],
-                result,
-                classes,
-                frequencies=segmenter.frequencies,
-                support=support,
-                spectrum=spectrum,
+            result, pixels = classify_frame(
+                segmenter,
+                embedded,
+                frame,
+                timed=clock.lapper(),  # first: the frame and spectrum fetches count as classify
+                frame_pixels=images.frames(image)[frame],
+                classes=classes,
+                support=by_image.get(str(image.pk)) if frame == 0 else None,
+                spectrum=images.spectrum(image, frame, embedded.grid),
                 # the original's values, for the particles' mean intensity: read only when
                 # a class is counted as objects (re-runs otherwise work from cached frames)
                 intensity=images.intensity(image, frame) if has_objects else None,
                 pixel_size=image.pixel_size,
                 pixel_unit=image.pixel_unit or None,
-                seed=images.options.seed,
             )
-            clock.add("pixels", t)
             _stage(job, f"Saving the maps and exports{at}")
             _save(job, image, grid, frame, result, pixels, classes, images, clock)
             SegmentationJob.objects.filter(pk=job.pk).update(
@@ -536,6 +533,51 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
             )
         if embedded.embeddings.shape[0] > 1:
             _write_series(job, image)
+
+
+def classify_frame(
+    segmenter: Segmenter,
+    embedded: Embedded,
+    frame: int,
+    *,
+    frame_pixels: np.ndarray,
+    classes: list[dict],
+    support: dict | None,
+    spectrum: FrameSpectrum | None,
+    intensity: np.ndarray | None,
+    pixel_size: float | None,
+    pixel_unit: str | None,
+    timed=lambda stage: None,
+) -> tuple[Segmentation, maps.PixelOutputs]:
+    """One frame's chip segmentation and its pixel outputs (map, statistics, particles): what
+    a job stores for each frame, and what a re-derivation (``analysis.rederive``) recomputes.
+    ``frame_pixels``: the normalised frame; ``support``: the chips clicked on this frame
+    ({class index: [(row, col)]}, frame 0 only); ``timed(stage)`` is called after the
+    "classify" and the "pixels" stage."""
+    result = segmenter.classify(
+        embedded.embeddings[frame],
+        grid=embedded.grid,
+        pixels=None if embedded.frames is None else embedded.frames[frame],
+        spectrum=spectrum,
+        pixel_size=pixel_size,
+        pixel_unit=pixel_unit,
+        support=support,
+    )
+    timed("classify")
+    pixels = maps.pixel_outputs(
+        frame_pixels,
+        result,
+        classes,
+        frequencies=segmenter.frequencies,
+        support=support,
+        spectrum=spectrum,
+        intensity=intensity,
+        pixel_size=pixel_size,
+        pixel_unit=pixel_unit,
+        seed=segmenter.options.seed,
+    )
+    timed("pixels")
+    return result, pixels
 
 
 def provenance(job: SegmentationJob, image: Image, frame: int, *, temperature: float) -> dict:

@@ -354,3 +354,30 @@ class JobDetailSerializer(JobSerializer):
         order = dict(job.job_images.values_list("image_id", "order"))
         results = sorted(job.results.all(), key=lambda r: (order.get(r.image_id, 0), r.frame))
         return ResultSerializer(results, many=True).data
+
+
+class _MatchSerializer(serializers.Serializer):
+    identical = serializers.BooleanField()
+    differing = serializers.IntegerField(allow_null=True, help_text="null: shapes differ")
+    total = serializers.IntegerField()
+
+
+class RederiveReportSerializer(serializers.Serializer):
+    """What re-running a published result from its version's provenance gave."""
+
+    version = serializers.UUIDField()
+    result = serializers.UUIDField()
+    identical = serializers.BooleanField(
+        help_text="chip labels, pixel mask and fractions all bit-identical to the published ones"
+    )
+    chip_labels = _MatchSerializer()
+    pixel_mask = _MatchSerializer()
+    fractions = serializers.DictField(
+        child=serializers.ListField(child=serializers.FloatField()),
+        help_text="published and rederived class fractions",
+    )
+    model_version = serializers.DictField()
+    code_version = serializers.DictField(
+        child=serializers.CharField(allow_null=True), help_text="published and now"
+    )
+    seconds = serializers.FloatField()

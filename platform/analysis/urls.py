@@ -32,4 +32,9 @@ urlpatterns = [
     path(
         "images/<uuid:image_id>/results/", apis.ImageResultListApi.as_view(), name="image-results"
     ),
+    path(
+        "dataset-versions/<uuid:version_id>/results/<uuid:result_id>/rederive",
+        apis.PublishedResultRederiveApi.as_view(),
+        name="dataset-version-result-rederive",
+    ),
 ]

@@ -284,6 +284,9 @@ CHIPLAB_IMPORT_MAX_OBJECTS = env.int("CHIPLAB_IMPORT_MAX_OBJECTS", default=200)
 # height x frames, and decoded bytes (pixels x samples per pixel x bytes per sample, every
 # frame; the default is the upload limit, so any uncompressed file accepted by size fits).
 CHIPLAB_MAX_PIXELS = env.int("CHIPLAB_MAX_PIXELS", default=1024**3)
+# Re-deriving a published result (analysis.rederive) reads its image and the support set's
+# images in the web process: at most this many pixels (all frames) per request
+CHIPLAB_REDERIVE_MAX_PIXELS = env.int("CHIPLAB_REDERIVE_MAX_PIXELS", default=8192**2)
 CHIPLAB_MAX_DECODED_BYTES = env.int("CHIPLAB_MAX_DECODED_BYTES", default=2 * 1024**3)
 # Chips per grid: bounds the time of one segmentation (a job is cancelled between frames).
 CHIPLAB_MAX_CHIPS_PER_GRID = env.int("CHIPLAB_MAX_CHIPS_PER_GRID", default=512**2)
@@ -462,6 +465,8 @@ REST_FRAMEWORK = {
         "jobs": _rate("CHIPLAB_JOB_CREATE_RATE", "60/min"),
         "training": _rate("CHIPLAB_TRAINING_CREATE_RATE", "20/hour"),
         "imports": _rate("CHIPLAB_IMPORT_CREATE_RATE", "30/hour"),
+        # re-deriving a published result runs a segmentation in the web process (per address)
+        "rederive": _rate("CHIPLAB_REDERIVE_RATE", "30/hour"),
     },
     # Reverse proxies whose X-Forwarded-For entries are trusted for the client address; with
     # 0 the header is ignored (anyone can forge it), with none DRF would trust it blindly.

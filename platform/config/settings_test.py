@@ -15,8 +15,10 @@ STORAGES["staticfiles"] = {  # noqa: F405
 # throttles lower these.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
+    # every scope of the production rates (a new scope cannot be forgotten here)
     "DEFAULT_THROTTLE_RATES": {
-        scope: "10000/min" for scope in ("login", "register", "jobs", "training", "imports")
+        scope: "10000/min"
+        for scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]  # noqa: F405
     },
 }
 CHIPLAB_LOGIN_BACKOFF_AFTER = 10000  # tests of the backoff lower it

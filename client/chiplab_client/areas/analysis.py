@@ -110,6 +110,18 @@ class Results(Area):
         return self._pages("images_results_list", image_id=image_id, page_size=page_size)
 
     @operation(
+        "dataset_versions_results_rederive_create",
+        "POST",
+        "/api/dataset-versions/{version_id}/results/{result_id}/rederive",
+    )
+    def rederive(self, version_id: str, result_id: str) -> dict[str, Any]:
+        """Re-run a published result from its dataset version's provenance alone: a report
+        with ``identical`` (chip labels, pixel mask and fractions bit-identical) and details."""
+        return self._call(
+            "dataset_versions_results_rederive_create", version_id=version_id, result_id=result_id
+        )
+
+    @operation(
         "segmentation_results_export_retrieve",
         "GET",
         "/api/segmentation-results/{result_id}/export/{kind}",
