@@ -74,7 +74,10 @@ def test_refine_boundaries_gives_a_straddling_chip_its_majority_class():
     expected = chip_truth(truth, grid)
     assert (expected[:, 2] == 0).all()
     support = {0: [(0, 0)], 1: [(0, 7)]}
-    features = chip_features(norm, grid, support_frequencies([norm], [grid], [support]))
+    # the Gabor columns: both domains have the same intensity, so the intensity columns are
+    # noise, which the unmixing's standardisation scales up to the fringes' weight
+    freqs = support_frequencies([norm], [grid], [support])
+    features = chip_features(norm, grid, freqs)[..., 2:]
     wrong = expected.copy()
     wrong[:, 2] = 1  # what a classifier reading context might say
     confidence = np.full(wrong.shape, 0.99)
@@ -170,3 +173,23 @@ def test_a_frame_spectrum_computed_once_serves_every_support_set():
         )
     with pytest.raises(ValueError, match="grid"):
         chip_features(norm, ChipGrid.for_shape(norm.shape, 16), freqs, spectrum=spectrum)
+
+
+def test_gabor_amplitudes_do_not_read_the_opposite_edge():
+    """The frame is zero-padded and each amplitude divided by the filter's weight inside it:
+    at the right edge the left domain's fringe has no amplitude (a periodic FFT read the left
+    edge there), and at the frame's edges a fringe keeps its interior amplitude."""
+    from workers.fewshot.boundary import frame_spectrum, gabor_amplitudes, gabor_sigma
+
+    image, _ = two_domains(256, 128, height=96)
+    norm = normalise(image)
+    grid = ChipGrid.for_shape(norm.shape, 32)
+    spectrum = frame_spectrum(norm, grid)
+    assert spectrum.shape[0] > norm.shape[0] and spectrum.shape[1] > norm.shape[1]
+    left = np.array([[0.0, 1 / 6]])  # the 0 deg fringe of period 6 px, left of x = 128
+    amp = gabor_amplitudes(spectrum, left, samples=4, sigma=gabor_sigma(32))[0].numpy()
+    assert amp.shape == (3 * 4, 8 * 4)  # one sample per 8 px cell
+    interior = amp[4:8, 4:10].mean()
+    assert amp[:, -2:].max() < 0.1 * interior
+    np.testing.assert_allclose(amp[:, 0], interior, rtol=0.15)  # left edge
+    np.testing.assert_allclose(amp[[0, -1], :10], interior, rtol=0.15)  # top and bottom

@@ -8,10 +8,12 @@ is lost. Here the chip classifier's result trains a small per-image pixel classi
    for 32 px chips): intensity and local variance smoothed at s / 16 and s / 4 (s the chip
    size), and the amplitudes of complex Gabor filters tuned to the support chips' spectral
    peaks (``boundary.support_frequencies``: what tells lattice domains apart), from one FFT
-   of the frame and one small inverse FFT per peak. Amplitudes, not log amplitudes: features
-   that mix about linearly with class area put the boundary where the areas are equal (with
-   log features, boundaries moved towards the weaker class: 4.0 vs 1.6 px mean boundary
-   error on three seen lattice cases).
+   of the zero-padded frame and one small inverse FFT per peak (``boundary.gabor_amplitudes``:
+   no wrap-around, which put a strip of the opposite edge's class along the frame's border:
+   seen lattices at k = 1, mean boundary error 3.5 -> 2.7 px). Amplitudes, not log
+   amplitudes: features that mix about linearly with class area put the boundary where the
+   areas are equal (with log features, boundaries moved towards the weaker class: 4.0 vs
+   1.6 px mean boundary error on three seen lattice cases).
 2. Class statistics from the pixels of the support chips and of confidently labelled interior
    chips (confidence >= ``confident`` and 8 neighbours with the same label), re-estimated once
    with only the pixels that the first pass gives to their chip's class (a particle chip is
@@ -32,6 +34,9 @@ pixels agree with it, rises where pixel evidence and chip agree, and falls to ab
 boundaries. Capping it by the chip probability (the first design) was under-confident on
 the seen cases: expected calibration error 0.08 vs 0.02.
 
+A faint spot flagged as uncertain (``blob_z``) is flagged to its own outline (hysteresis on
+its contrast, traced by bilinear upsampling), not as squares of samples.
+
 Not done: an edge-aware step (superpixels, CRF). The features are smoothed at s / 16 (2 px for
 32 px chips) and sampled every s / 8 px, which bounds how small an object can be found:
 about a third of a chip in area (tests/fewshot/test_pixels.py).
@@ -49,7 +54,12 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from workers.fewshot.boundary import FrameSpectrum, _band, frame_spectrum, gabor_sigma
+from workers.fewshot.boundary import (
+    FrameSpectrum,
+    frame_spectrum,
+    gabor_amplitudes,
+    gabor_sigma,
+)
 from workers.fewshot.chipping import ChipGrid
 
 if TYPE_CHECKING:
@@ -78,6 +88,8 @@ class PixelConfig:
     blob_z: a sample whose local contrast stands out of its class's by more than this many
         robust standard deviations, towards another class, is shown as uncertain with its
         neighbours (0: off; ``_blob_excess``).
+    blob_extent: a flagged spot extends over its connected samples above this fraction of
+        ``blob_z`` (``_spot_field``).
     """
 
     samples: int = 8
@@ -91,6 +103,7 @@ class PixelConfig:
     smooth: float = 0.7
     shrinkage: float = 0.1
     blob_z: float = 3.0
+    blob_extent: float = 0.5
 
 
 @dataclass
@@ -149,23 +162,10 @@ def pixel_features(
     if len(frequencies):
         if spectrum is None:
             spectrum = frame_spectrum(frame, grid)
-        spec = spectrum.spectrum
-        H, W = grid.rows * s, grid.cols * s
-        oy = torch.fft.fftfreq(h, 1 / h).round().long()
-        ox = torch.fft.fftfreq(w, 1 / w).round().long()
-        sf = 1 / (2 * math.pi * gabor_sigma(s) * gabor_scale)
-        t = (step - 1) / 2  # sample each cell at its centre
-        shift_y = torch.exp(2j * math.pi * oy / H * t)
-        shift_x = torch.exp(2j * math.pi * ox / W * t)
-        gy = torch.exp(-((oy / H) ** 2) / (2 * sf**2))
-        gx = torch.exp(-((ox / W) ** 2) / (2 * sf**2))
-        filt = torch.outer(gy * shift_y, gx * shift_x).to(torch.complex64)
-        scale = float(h * w) / float(H * W)
-        for ky, kx in frequencies:
-            cy, cx = round(ky * H), round(kx * W)
-            sub = _band(spec, (cy + oy) % H, (cx + ox) % W, W)
-            amp = torch.fft.ifft2(sub * filt).abs().numpy() * scale
-            feats.append(amp)
+        elif spectrum.grid != grid:
+            raise ValueError(f"spectrum of grid {spectrum.grid} used for grid {grid}")
+        sigma = gabor_sigma(s) * gabor_scale
+        feats += list(gabor_amplitudes(spectrum, frequencies, samples=n, sigma=sigma).numpy())
     return np.stack(feats, axis=-1).astype(np.float32)
 
 
@@ -234,6 +234,28 @@ def _blob_excess(x: np.ndarray, best: np.ndarray, means: np.ndarray) -> np.ndarr
             tail = np.quantile(sign * dev, 0.99) / 3
             out[sel] = np.maximum(out[sel], sign * dev / (max(mad, tail) + 1e-6))
     return out
+
+
+def _spot_field(z: np.ndarray, seed: float, extent: float) -> np.ndarray | None:
+    """Where the flagged spots lie, as a field whose 0 level is their contour: (h, w) float32,
+    > 0 inside a spot, or None where no sample exceeds ``seed``.
+
+    z: :func:`_blob_excess` per sample (h, w). A spot is a connected set of samples above
+    ``extent * seed`` that holds one above ``seed`` (hysteresis: it takes the whole spot, not
+    only its peak), holes filled. The field is z / (extent * seed) - 1 (at least 1 / 4 on a
+    spot) on the spots and their 4-neighbours and -1 elsewhere, so that its bilinear
+    upsampling traces each spot's own outline (a flag on whole samples, dilated, showed a
+    blocky square of 3 x 3 samples).
+    """
+    seeds = z > seed
+    if not seeds.any():
+        return None
+    low = extent * seed
+    # the whole spot, holes filled (the contrast of a wide disc dips at its centre)
+    spots = ndimage.binary_fill_holes(ndimage.binary_propagation(seeds, mask=z > low))
+    field = np.maximum(z / low - 1, -1)
+    field = np.where(spots, np.maximum(field, 0.25), field)
+    return np.where(ndimage.binary_dilation(spots), field, -1).astype(np.float32)
 
 
 def pixel_map(
@@ -325,13 +347,11 @@ def pixel_map(
     score = _gauss(score, cfg.smooth)
     # a compact spot that stands out of its class towards another (a faint particle in a
     # confident support chip, which neither the chip nor the pixel classifier calls a
-    # particle) is not shown as certain: its samples and their neighbours get at most 1 / 2
-    flag = None
+    # particle) is not shown as certain: the whole spot, to its own outline, gets about 1 / 2
+    spots = None
     if class_means is not None and cfg.blob_z > 0:
-        z = _blob_excess(x, score.reshape(h * w, K).argmax(1), class_means)
-        flag = ndimage.binary_dilation((z > cfg.blob_z).reshape(h, w), np.ones((3, 3)))
-        if not flag.any():
-            flag = None
+        z = _blob_excess(x, score.reshape(h * w, K).argmax(1), class_means).reshape(h, w)
+        spots = _spot_field(z, cfg.blob_z, cfg.blob_extent)
 
     # full resolution: bilinearly upsampled scores give the labels and, from the margin
     # between the best two classes, the confidence (the posterior for two classes, an upper
@@ -358,10 +378,10 @@ def pixel_map(
     if not np.array_equal(ids, np.arange(K)):  # class ids other than 0..K-1
         full_np = ids[full_np]
     conf = torch.sigmoid_(margin)
-    if flag is not None:  # soft-edged: at most 1 / 2 where the upsampled flag is 1
-        f = torch.from_numpy(flag.astype(np.float32))[None, None]
+    if spots is not None:  # 3 / 4 (uncertain) on a spot's contour, 1 / 2 inside
+        f = torch.from_numpy(spots)[None, None]
         f = F.interpolate(f, size=(Hc, Wc), mode="bilinear")[0, 0]
-        conf = torch.minimum(conf, torch.sigmoid_(f.mul_(-30).add_(30)))
+        conf = torch.minimum(conf, torch.sigmoid_(f.mul_(16)).mul_(-0.5).add_(1))
     conf_np = conf.numpy()
     if (Hc, Wc) == (grid.height, grid.width):  # the grid covers the frame: no copies
         labels, confidence = full_np, conf_np
