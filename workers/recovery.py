@@ -16,6 +16,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
+import threading
+import time
 from pathlib import Path
 
 from celery.signals import worker_ready
@@ -86,3 +89,29 @@ def _requeue_lost_on_start(**_kwargs) -> None:
         connections.close_all()  # pool processes forked later must not share it
     for task, pk in sent:
         log.warning("%s %s was lost with a previous worker: enqueued again", task, pk)
+
+
+# --- messages kept while the broker was down (common.jobs.enqueue) --------------------------
+def _send_pending_forever(every: float) -> None:
+    from common.jobs import pending_tasks_send
+    from common.models import PendingTask
+
+    while True:
+        time.sleep(every)
+        try:
+            if PendingTask.objects.exists():
+                pending_tasks_send()
+        except Exception as err:  # the database or the broker down: try again next round
+            log.warning("could not send the messages kept while the broker was down: %r", err)
+            connections.close_all()  # this thread's own connection, opened afresh next round
+
+
+@worker_ready.connect
+def _start_pending_sender(**_kwargs) -> None:
+    """Every few seconds the worker sends what the web processes kept while the broker was
+    down: a job submitted then is queued as soon as the broker is back."""
+    every = float(os.environ.get("CHIPLAB_PENDING_SEND_SECONDS", "5"))
+    thread = threading.Thread(
+        target=_send_pending_forever, args=(max(every, 0.1),), name="pending-sender", daemon=True
+    )
+    thread.start()

@@ -1,5 +1,7 @@
 """One domain error type, mapped to HTTP once (in the DRF exception handler)."""
 
+import logging
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import (
@@ -13,6 +15,8 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+
+log = logging.getLogger(__name__)
 
 
 class ChiplabError(Exception):
@@ -57,6 +61,14 @@ class Unsupported(ChiplabError):
 
 class TooMany(ChiplabError):
     status, code = 429, "too_many"
+
+
+class Unavailable(ChiplabError):
+    """A service the request needs (database, task queue, object store) did not answer."""
+
+    status, code = 503, "unavailable"
+    #: seconds a client should wait before trying again (the ``Retry-After`` header)
+    retry_after = 5
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -124,13 +136,84 @@ def _request_limit_error(exc) -> ChiplabError | None:
     return None
 
 
+def unavailable(exc: BaseException) -> Unavailable | None:
+    """The 503 for an exception that says a service the request needs is down (or None).
+
+    A database that refuses or drops connections (restarting, unreachable), a task broker
+    that cannot take a message, an object store that cannot be reached: the request failed
+    through no fault of its own, nothing was committed, and the client may try again.
+    """
+    from django.db import InterfaceError
+    from django.db import OperationalError as DatabaseDown
+
+    if isinstance(exc, Unavailable):
+        return exc
+    if isinstance(exc, DatabaseDown | InterfaceError):
+        return Unavailable(
+            "The database is unavailable (restarting or unreachable); nothing was changed. "
+            "Try again in a few seconds.",
+            code="database_unavailable",
+        )
+    if isinstance(exc, broker_errors()):
+        return Unavailable(
+            "The job queue or its cache (Redis) is unavailable (restarting or unreachable); "
+            "try again in a few seconds.",
+            code="queue_unavailable",
+        )
+    if isinstance(exc, _storage_errors()) or _storage_server_error(exc):
+        return Unavailable(
+            "The file store is unavailable (restarting or unreachable); nothing was stored. "
+            "Try again in a few seconds.",
+            code="storage_unavailable",
+        )
+    return None
+
+
+def broker_errors() -> tuple[type[BaseException], ...]:
+    """What sending a Celery message raises when the broker cannot take it."""
+    from kombu.exceptions import OperationalError as BrokerDown
+    from redis.exceptions import ConnectionError as RedisDown
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    return BrokerDown, RedisDown, RedisTimeout
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    """Transport failures of the two S3 clients (boto3 via django-storages, the minio SDK)."""
+    from botocore.exceptions import ConnectionError as BotoConnection
+    from botocore.exceptions import HTTPClientError
+    from urllib3.exceptions import MaxRetryError, ProtocolError
+
+    return BotoConnection, HTTPClientError, MaxRetryError, ProtocolError
+
+
+def _storage_server_error(exc: BaseException) -> bool:
+    """An S3 answer of 5xx (``ServiceUnavailable``, ``SlowDown``, ``InternalError``)."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return status >= 500
+
+
+def error_response(exc: ChiplabError) -> Response:
+    response = Response(
+        error_body(exc.code, exc.message, flat_fields(exc.fields)), status=exc.status
+    )
+    if isinstance(exc, Unavailable):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def exception_handler(exc, context):
     """Render every API error as ``{"error": {"code", "message", "fields"?}}``."""
     exc = _request_limit_error(exc) or exc
+    if (down := unavailable(exc)) is not None and down is not exc:
+        log.warning("503 %s: %r", down.code, exc, exc_info=exc)
+        exc = down
     if isinstance(exc, ChiplabError):
-        return Response(
-            error_body(exc.code, exc.message, flat_fields(exc.fields)), status=exc.status
-        )
+        return error_response(exc)
     if isinstance(exc, DjangoValidationError):
         # e.g. a malformed id in a query parameter reaching a UUID lookup
         message = "; ".join(exc.messages) or "Invalid input."

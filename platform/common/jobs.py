@@ -1,5 +1,6 @@
 """Asynchronous jobs (segmentation, training): status, timing, error; the row is the truth."""
 
+import logging
 import os
 import socket
 import uuid
@@ -12,6 +13,8 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
+
+log = logging.getLogger(__name__)
 
 
 class JobStatus(models.TextChoices):
@@ -61,8 +64,66 @@ def enqueue_on_commit(task: str, *args) -> None:
 
 
 def enqueue(task: str, *args: str) -> None:
-    """Send the Celery task at dotted path ``task`` now (see :func:`enqueue_on_commit`)."""
-    import_string(task).delay(*args)
+    """Send the Celery task at dotted path ``task`` now (see :func:`enqueue_on_commit`).
+
+    A broker that is down (restarting, unreachable) does not lose the job whose row was just
+    committed: the message is kept in the database (:class:`common.models.PendingTask`) and
+    sent when the broker is back, by the workers (``workers.recovery``) or by this process's
+    next successful send.
+    """
+    global _pending_here
+    try:
+        import_string(task).delay(*args)
+    except _send_errors() as err:
+        from common.models import PendingTask
+
+        log.warning("broker down, %s%s kept to be sent later: %r", task, args, err)
+        PendingTask.objects.create(task=task, args=list(args), error=repr(err)[:1000])
+        _pending_here = True
+        return
+    if _pending_here:
+        _pending_here = False
+        pending_tasks_send()
+
+
+#: this process kept a message while the broker was down (its next good send flushes them)
+_pending_here = False
+
+
+def _send_errors() -> tuple[type[BaseException], ...]:
+    from common.errors import broker_errors
+
+    return (*broker_errors(), ConnectionError, TimeoutError)
+
+
+def pending_tasks_send(*, limit: int = 500) -> int:
+    """Send the messages kept while the broker was down, oldest first; how many were sent.
+
+    Rows are locked (``skip_locked``) so two senders never send one twice, and deleted in the
+    transaction that sent them; a broker still down stops the round (tried again later). A
+    message sent twice would be harmless anyway: tasks skip work done or running.
+    """
+    from common.models import PendingTask
+
+    sent = 0
+    with transaction.atomic():
+        rows = PendingTask.objects.select_for_update(skip_locked=True).order_by("id")[:limit]
+        for row in rows:
+            try:
+                import_string(row.task).delay(*row.args)
+            except _send_errors() as err:
+                PendingTask.objects.filter(pk=row.pk).update(
+                    tries=F("tries") + 1, error=repr(err)[:1000]
+                )
+                break
+            except ImportError:
+                log.error("pending task %s names no task: dropped", row)
+            else:
+                sent += 1
+            PendingTask.objects.filter(pk=row.pk).delete()
+    if sent:
+        log.info("sent %d message(s) kept while the broker was down", sent)
+    return sent
 
 
 # --- deliveries: a task's row counts them, so one that kills its worker cannot loop -----------

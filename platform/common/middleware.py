@@ -1,12 +1,16 @@
-"""Request guards: the upload limit, and JSON error bodies for everything under /api/."""
+"""Request guards: the upload limit, JSON error bodies for everything under /api/, and 503s
+while a service the site needs is down."""
 
+import logging
 from http import HTTPStatus
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from rest_framework.response import Response as DrfResponse
 
-from common.errors import error_body
+from common.errors import error_body, unavailable
+
+log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 
@@ -73,3 +77,33 @@ class ApiErrorMiddleware:
         if getattr(response, "_has_been_logged", False):
             json_response._has_been_logged = True
         return json_response
+
+
+class UnavailableMiddleware:
+    """Answer 503 (with ``Retry-After``), not 500, when a view fails because the database,
+    the task queue or the object store is down; the site recovers by itself once it is back.
+
+    DRF views get the same answer from ``common.errors.exception_handler``; this covers the
+    other views (pages, the admin). A broken database connection is closed by Django at the
+    end of the request (``errors_occurred``), so the next request opens a new one.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        down = unavailable(exception)
+        if down is None:
+            return None
+        log.warning("503 %s on %s: %r", down.code, request.path, exception)
+        if request.path_info.startswith(API_PREFIX):
+            response = JsonResponse(error_body(down.code, down.message), status=503)
+        else:
+            response = HttpResponse(
+                down.message, status=503, content_type="text/plain; charset=utf-8"
+            )
+        response["Retry-After"] = str(down.retry_after)
+        return response

@@ -41,6 +41,24 @@ def exists(key: str) -> bool:
     return default_storage.exists(key)
 
 
+def listdir(prefix: str) -> tuple[list[str], list[str]]:
+    """(folders, files) directly under ``prefix``; FileNotFoundError when there is none."""
+    return default_storage.listdir(prefix)
+
+
+def delete_under(prefix: str) -> int:
+    """Delete every object whose key starts with the folder ``prefix`` (no trailing slash);
+    how many were deleted."""
+    prefix = prefix.rstrip("/")
+    try:
+        folders, files = default_storage.listdir(prefix)
+    except FileNotFoundError:  # local disk: nothing was ever written there
+        return 0
+    for name in files:
+        default_storage.delete(f"{prefix}/{name}")
+    return len(files) + sum(delete_under(f"{prefix}/{folder}") for folder in folders)
+
+
 def download_response(key: str, *, filename: str, content_type: str | None = None):
     """A short-lived presigned redirect (S3) or a streamed response (local disk)."""
     content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.analysis.helpers import labelled_schema, truth_chips, upload_ready_image, vote_truth
 from tests.conftest import wait_for
+from tests.factories import fourier_champion
 from tests.support.services import stop
 from workers.local_worker import start_worker
 
@@ -143,3 +145,16 @@ def worker(transactional_db, tmp_path):
 
 #: the suite's poll, finer: a job's short running window must be caught before it ends
 wait_until = functools.partial(wait_for, interval=0.02)
+
+
+@pytest.fixture
+def scene(world):
+    """A 1024 x 1024 px, two-frame image with a frozen support set: a job of about 2 s."""
+    from labeling.services import support_set_freeze
+
+    fourier_champion()
+    image, s = upload_ready_image(world, size=(1024, 1024), frames=2)
+    schema, classes, grid = labelled_schema(world, image, s)
+    vote_truth(world.annotator, grid, schema, classes, truth_chips(s))
+    version = support_set_freeze(user=world.annotator, schema=schema, rule="single_owner")
+    return {"image": image, "version": version}

@@ -12,24 +12,9 @@ from analysis import artefacts
 from analysis.models import SegmentationJob, SegmentationResult
 from analysis.runner import segmentation_job_run
 from analysis.services import segmentation_job_create
-from tests.analysis.helpers import labelled_schema, truth_chips, upload_ready_image, vote_truth
-from tests.factories import fourier_champion
 from tests.faults.conftest import wait_until
 
 pytestmark = [pytest.mark.integration]
-
-
-@pytest.fixture
-def scene(world):
-    """A 1024 x 1024 px, two-frame image with a frozen support set: a job of about 2 s."""
-    from labeling.services import support_set_freeze
-
-    fourier_champion()
-    image, s = upload_ready_image(world, size=(1024, 1024), frames=2)
-    schema, classes, grid = labelled_schema(world, image, s)
-    vote_truth(world.annotator, grid, schema, classes, truth_chips(s))
-    version = support_set_freeze(user=world.annotator, schema=schema, rule="single_owner")
-    return {"image": image, "version": version}
 
 
 def _job(world, scene) -> SegmentationJob:
