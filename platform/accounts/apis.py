@@ -14,7 +14,14 @@ from common.apis import valid
 from common.errors import Forbidden, Invalid
 
 from . import login_guard, selectors, services
+from .models import ApiToken
 from .serializers import (
+    InvitationAcceptedSerializer,
+    InvitationAcceptSerializer,
+    InvitationCreateSerializer,
+    InvitationKeySerializer,
+    InvitationPreviewSerializer,
+    InvitationSerializer,
     InviteSerializer,
     LabCreateSerializer,
     LabSerializer,
@@ -23,6 +30,8 @@ from .serializers import (
     MembershipSerializer,
     MeSerializer,
     MeUpdateSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetSerializer,
     RegisterSerializer,
     RoleSerializer,
     TokenCreatedSerializer,
@@ -94,7 +103,9 @@ class TokenListApi(APIView):
     @extend_schema(request=TokenCreateSerializer, responses={201: TokenCreatedSerializer})
     def post(self, request):
         data = valid(TokenCreateSerializer, request.data)
-        token, key = services.token_create(user=request.user, name=data["name"])
+        token, key = services.token_create(
+            user=request.user, acting_token=_acting_token(request), **data
+        )
         body = TokenSerializer(token).data | {"key": key}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -102,8 +113,19 @@ class TokenListApi(APIView):
 class TokenDetailApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, token_id):
-        services.token_revoke(user=request.user, token_id=token_id)
+        services.token_revoke(
+            user=request.user, token_id=token_id, acting_token=_acting_token(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _acting_token(request) -> ApiToken | None:
+    """The token a request authenticated with (None for a browser session)."""
+    return request.auth if isinstance(request.auth, ApiToken) else None
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/")
 
 
 def _with_role(labs, user):
@@ -183,4 +205,90 @@ class LabLeaveApi(APIView):
     def post(self, request, lab_id):
         lab = selectors.lab_get(user=request.user, lab_id=lab_id)
         services.lab_leave(user=request.user, lab=lab)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationListApi(APIView):
+    """A lab's pending invitations; owners invite an e-mail address with a role."""
+
+    @extend_schema(responses=InvitationSerializer(many=True))
+    def get(self, request, lab_id):
+        invitations = selectors.invitations_of(user=request.user, lab_id=lab_id)[:500]
+        return Response(InvitationSerializer(invitations, many=True).data)
+
+    @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
+    def post(self, request, lab_id):
+        lab = selectors.lab_get(user=request.user, lab_id=lab_id)
+        data = valid(InvitationCreateSerializer, request.data)
+        invitation = services.invitation_create(
+            user=request.user, lab=lab, base_url=_base_url(request), **data
+        )
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationDetailApi(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, invitation_id):
+        services.invitation_revoke(user=request.user, invitation_id=invitation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationPreviewApi(APIView):
+    """What an invitation link offers (lab, role, address), for the page that accepts it."""
+
+    permission_classes = [AllowAny]
+    throttle_scope = "invitations"  # per client address: CHIPLAB_INVITATION_RATE
+
+    @extend_schema(request=InvitationKeySerializer, responses=InvitationPreviewSerializer)
+    def post(self, request):
+        data = valid(InvitationKeySerializer, request.data)
+        invitation = selectors.invitation_by_key(key=data["key"])
+        return Response(InvitationPreviewSerializer(invitation).data)
+
+
+class InvitationAcceptApi(APIView):
+    """Accept an invitation: signed in, as that account; else by creating one (and signing in).
+
+    Works where public sign-up is closed: the invitation is the permission.
+    """
+
+    permission_classes = [AllowAny]
+    throttle_scope = "invitations"
+
+    @extend_schema(request=InvitationAcceptSerializer, responses=InvitationAcceptedSerializer)
+    def post(self, request):
+        data = valid(InvitationAcceptSerializer, request.data)
+        membership, user, created = services.invitation_accept(user=request.user, **data)
+        if created:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            get_token(request)
+        body = {"membership": membership, "account_created": created, "user": user}
+        return Response(InvitationAcceptedSerializer(body).data)
+
+
+class PasswordResetApi(APIView):
+    """Mail a password reset link to an address; the answer never tells if it has an account."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_scope = "password_reset"  # per client address: CHIPLAB_PASSWORD_RESET_RATE
+
+    @extend_schema(request=PasswordResetSerializer, responses={202: None})
+    def post(self, request):
+        data = valid(PasswordResetSerializer, request.data)
+        services.password_reset_request(email=data["email"], base_url=_base_url(request))
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmApi(APIView):
+    """Choose a new password with the link's uid and token; other sessions end."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_scope = "password_reset"
+
+    @extend_schema(request=PasswordResetConfirmSerializer, responses={204: None})
+    def post(self, request):
+        data = valid(PasswordResetConfirmSerializer, request.data)
+        services.password_reset_confirm(**data)
         return Response(status=status.HTTP_204_NO_CONTENT)

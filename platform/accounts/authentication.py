@@ -1,11 +1,23 @@
-"""Token authentication for pipelines: ``Authorization: Token <key>``."""
+"""Token authentication for pipelines: ``Authorization: Token <key>``.
+
+A token works until it is revoked or expires (``expires_at``; tokens made before expiry
+existed have none). Its scopes limit it: ``read`` for GET, HEAD and OPTIONS, ``write`` for
+every other method, ``tokens`` to create or revoke tokens (checked by those views).
+"""
 
 import hashlib
+from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from .models import ApiToken
+from .models import ApiToken, TokenScope
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: ``last_used`` is written at most this often per token: a write on every request would cost
+#: each API call an UPDATE and a commit (a vote is one request)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_key(key: str) -> str:
@@ -25,14 +37,22 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             key = parts[1].decode()
         except UnicodeError as err:
             raise exceptions.AuthenticationFailed("Malformed token.") from err
+        now = timezone.now()
         token = (
             ApiToken.objects.select_related("user")
             .filter(key_hash=hash_key(key), revoked_at__isnull=True)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
             .first()
         )
         if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        ApiToken.objects.filter(pk=token.pk).update(last_used=timezone.now())
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        needed = TokenScope.READ if request.method in SAFE_METHODS else TokenScope.WRITE
+        if not token.allows(needed):
+            raise exceptions.PermissionDenied(
+                f"This token lacks the '{needed}' scope needed for {request.method} requests."
+            )
+        if token.last_used is None or now - token.last_used >= LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used=now)
         return token.user, token
 
     def authenticate_header(self, request):

@@ -1,7 +1,8 @@
 """Password guessing guards shared by every sign-in form: the API's and the admin's.
 
 Two limits, both counted in the default cache (shared by all web processes only when that
-cache is, e.g. ``CHIPLAB_CACHE_URL=redis://…``):
+cache is, e.g. ``CHIPLAB_CACHE_URL=redis://…``), and there too an hourly allowance of password
+reset messages per e-mail address (``reset_mail_allowed``):
 
 - per client address: the ``login`` throttle scope (``CHIPLAB_LOGIN_RATE``), one allowance
   for the API's sign-in and the admin login together;
@@ -85,3 +86,23 @@ def address_wait(request) -> int:
 def login_wait(*, request, username: str) -> int:
     """Seconds this sign-in attempt must wait: the address's rate, then the account's backoff."""
     return address_wait(request) or account_wait(username=username)
+
+
+#: password reset messages one address may receive per hour
+RESETS_PER_ADDRESS = 3
+
+
+def reset_mail_allowed(*, email: str) -> bool:
+    """Count a reset message to ``email``; False once the hour's allowance is spent.
+
+    The form answers alike either way: this only keeps it from flooding someone's inbox.
+    """
+    folded = unicodedata.normalize("NFKC", str(email or "")).casefold().strip()
+    key = "password-reset-mails:" + hashlib.sha256(folded.encode()).hexdigest()[:32]
+    cache.add(key, 0, 3600)
+    try:
+        sent = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, 3600)
+        sent = 1
+    return sent <= RESETS_PER_ADDRESS

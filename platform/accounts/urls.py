@@ -18,4 +18,22 @@ urlpatterns = [
         name="member-detail",
     ),
     path("labs/<uuid:lab_id>/leave", apis.LabLeaveApi.as_view(), name="lab-leave"),
+    path(
+        "labs/<uuid:lab_id>/invitations/",
+        apis.InvitationListApi.as_view(),
+        name="invitation-list",
+    ),
+    path(
+        "invitations/<uuid:invitation_id>/",
+        apis.InvitationDetailApi.as_view(),
+        name="invitation-detail",
+    ),
+    path("invitations/preview", apis.InvitationPreviewApi.as_view(), name="invitation-preview"),
+    path("invitations/accept", apis.InvitationAcceptApi.as_view(), name="invitation-accept"),
+    path("auth/password-reset", apis.PasswordResetApi.as_view(), name="password-reset"),
+    path(
+        "auth/password-reset/confirm",
+        apis.PasswordResetConfirmApi.as_view(),
+        name="password-reset-confirm",
+    ),
 ]

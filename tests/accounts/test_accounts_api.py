@@ -58,7 +58,10 @@ def test_owner_invites_changes_role_and_removes(client_for, world):
     newcomer = UserFactory(email="new@lab.org")
     owner = client_for(world.owner)
     members = f"/api/labs/{world.lab.pk}/members/"
+    # by e-mail address: refused without looking it up (invitations are for addresses)
     response = owner.post(members, {"user": "NEW@lab.org", "role": "annotator"}, format="json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "use_invitation"
+    response = owner.post(members, {"user": newcomer.username, "role": "annotator"}, format="json")
     assert response.status_code == 201, response.json()
     assert response.json()["user"]["username"] == newcomer.username
     assert owner.post(members, {"user": newcomer.username}, format="json").status_code == 409

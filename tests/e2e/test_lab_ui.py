@@ -13,7 +13,7 @@ def _row(page, username):
 
 
 def test_owner_manages_members_and_the_member_sees_the_lab(page, new_page, lab_owner):
-    """The owner adds a second account (by e-mail) as annotator, makes it curator, then
+    """The owner adds a second account (by username) as annotator, makes it curator, then
     removes it; the second user's own session sees the lab come and go."""
     from accounts.models import Membership
     from tests.factories import UserFactory
@@ -41,7 +41,7 @@ def test_owner_manages_members_and_the_member_sees_the_lab(page, new_page, lab_o
     expect(page.get_by_test_id("invite-form").get_by_test_id("error-box")).to_contain_text(
         "No user 'nobody-here'"
     )
-    page.get_by_test_id("invite-user").fill(mate.email)
+    page.get_by_test_id("invite-user").fill(mate.username)
     page.get_by_test_id("invite-role").select_option("annotator")
     page.get_by_test_id("invite-submit").click()
     expect(rows).to_have_count(2)

@@ -75,7 +75,9 @@ def test_uncalibrated_areas_in_pixels_and_fraction_intervals(
     table.scroll_into_view_if_needed()
     page.shot("stats-table")
     areas = page.get_by_test_id("stats-area").all_inner_texts()
-    assert areas == [f"{a:,}" for a in stats["areas_px"]], (areas, stats["areas_px"])
+    # each area with ± (or +above / −below): its fraction's interval, as area
+    assert [a.split(" ")[0] for a in areas] == [f"{a:,}" for a in stats["areas_px"]], areas
+    assert all(re.fullmatch(r"[\d,]+ (± [\d,]+|\+[\d,]+ / −[\d,]+)", a) for a in areas), areas
     fractions = page.get_by_test_id("stats-fraction").all_inner_texts()
     for i, text in enumerate(fractions):
         lo, hi = stats["fractions_ci_low"][i], stats["fractions_ci_high"][i]

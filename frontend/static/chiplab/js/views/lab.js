@@ -22,7 +22,7 @@ export async function render(root, { labId } = {}) {
       h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Lab")), newLabBtn),
       newLabBox,
       h("p", { class: "muted", testid: "no-lab" },
-        "You are not a member of any lab yet. Ask a lab owner to add you (by your username or e-mail), or create a lab."));
+        "You are not a member of any lab yet. Ask a lab owner to invite you (by e-mail) or add you (by your username), or create a lab."));
     return;
   }
 
@@ -46,6 +46,7 @@ export async function render(root, { labId } = {}) {
     newLabBox, leaveErrors,
     h("h2", { class: "section-title" }, "Members"),
     h("p", { class: "muted small" }, ROLE_HELP),
+    ...(isOwner ? [emailInviteSection()] : []), // Element.append would print a null
     isOwner ? inviteForm() : h("p", { class: "muted small", testid: "members-read-only" },
       "The lab's owners add and remove members and change their roles."),
     h("div", { class: "card table-card" },
@@ -55,7 +56,7 @@ export async function render(root, { labId } = {}) {
           isOwner ? h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")) : null)),
         members)),
     listErrors,
-    ["curator", "owner"].includes(lab.role) ? webhooksSection(lab) : null);
+    ...(["curator", "owner"].includes(lab.role) ? [webhooksSection(lab)] : []));
 
   async function load() {
     listErrors.replaceChildren();
@@ -91,7 +92,7 @@ export async function render(root, { labId } = {}) {
 
   function inviteForm() {
     const who = h("input", { id: "invite-user", testid: "invite-user", required: true, autocomplete: "off",
-      placeholder: "username or e-mail" });
+      placeholder: "username", maxlength: 150 });
     const role = h("select", { id: "invite-role", testid: "invite-role" },
       ROLES.map((r) => h("option", { value: r, selected: r === "annotator" }, r)));
     const submit = h("button", { type: "submit", class: "btn btn-primary", testid: "invite-submit" }, "Add member");
@@ -112,9 +113,73 @@ export async function render(root, { labId } = {}) {
         });
       } },
     h("div", { class: "inline-fields" },
-      h("label", { for: "invite-user" }, "Add an existing account"), who,
+      h("label", { for: "invite-user" }, "Or add an account by username"), who,
       h("label", { for: "invite-role" }, "as"), role, submit),
     errors);
+  }
+
+  /** Invite by e-mail: a single-use link with a role and an expiry; pending ones revocable. */
+  function emailInviteSection() {
+    const email = h("input", { id: "invite-email", testid: "invite-email", type: "email", required: true,
+      autocomplete: "off", maxlength: 254, placeholder: "name@institute.org" });
+    const role = h("select", { id: "invite-email-role", testid: "invite-email-role" },
+      ROLES.map((r) => h("option", { value: r, selected: r === "annotator" }, r)));
+    const days = h("select", { id: "invite-days", testid: "invite-days", "aria-label": "The link works for" },
+      [1, 7, 14, 30].map((d) => h("option", { value: d, selected: d === 7 }, d === 1 ? "1 day" : `${d} days`)));
+    const submit = h("button", { type: "submit", class: "btn btn-primary", testid: "invite-send" }, "Send invitation");
+    const errors = h("div");
+    const pending = h("tbody", {});
+    const pendingBox = h("div", { class: "card table-card", hidden: true },
+      h("table", { class: "data-table", testid: "invitation-list" },
+        h("caption", { class: "visually-hidden" }, "Pending invitations"),
+        h("thead", {}, h("tr", {}, ...["E-mail", "Role", "Sent", "Expires"].map((t) => h("th", { scope: "col" }, t)),
+          h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
+        pending));
+    async function loadInvitations() {
+      try {
+        const rows = await api.labs.invitations(lab.id);
+        pending.replaceChildren(...rows.map(invitationRow));
+        pendingBox.hidden = !rows.length;
+      } catch (e) { errors.replaceChildren(errorBox(e)); }
+    }
+    function invitationRow(inv) {
+      const revoke = h("button", { type: "button", class: "btn btn-small btn-quiet", testid: "invitation-revoke",
+        "aria-label": `Revoke the invitation to ${inv.email}` }, "Revoke");
+      revoke.addEventListener("click", () => whileBusy(revoke, async () => {
+        try {
+          await api.invitations.revoke(inv.id);
+          toast(`Invitation to ${inv.email} revoked: its link no longer works.`, "ok");
+          await loadInvitations();
+        } catch (e) { showError(e, "Revoking the invitation"); }
+      }));
+      return h("tr", { testid: "invitation-row", dataset: { email: inv.email } },
+        h("td", {}, inv.email), h("td", {}, inv.role), h("td", { class: "small" }, fmtDate(inv.created)),
+        h("td", { class: "small" }, fmtDate(inv.expires_at)), h("td", { class: "actions" }, revoke));
+    }
+    const form = h("form", { class: "card form-card", testid: "email-invite-form", "aria-label": "Invite by e-mail",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        const value = email.value.trim();
+        if (!value) { email.focus(); return; }
+        whileBusy(submit, async () => {
+          errors.replaceChildren();
+          try {
+            const inv = await api.labs.inviteEmail(lab.id, value, role.value, Number(days.value));
+            toast(`Invitation sent to ${inv.email}; they join as ${inv.role} when they accept.`, "ok");
+            email.value = "";
+            await loadInvitations();
+          } catch (e) { errors.replaceChildren(errorBox(e)); }
+        });
+      } },
+    h("div", { class: "inline-fields" },
+      h("label", { for: "invite-email" }, "Invite by e-mail"), email,
+      h("label", { for: "invite-email-role" }, "as"), role,
+      h("label", { for: "invite-days" }, "link valid"), days, submit),
+    h("p", { class: "muted small" }, "They get a link that works once; with it they join, creating an account ",
+      "if they have none. Nobody is added until they accept."),
+    errors);
+    loadInvitations();
+    return h("div", { testid: "invitations" }, form, pendingBox);
   }
 
   async function setRole(m, select) {

@@ -34,7 +34,11 @@ export function render(root) {
     h("label", { for: "login-username" }, "Username"), user,
     h("label", { for: "login-password" }, "Password"), pass,
     errors,
-    h("div", { class: "form-actions" }, submit));
+    h("div", { class: "form-actions" }, submit),
+    h("p", { class: "small login-links" },
+      h("a", { href: "#/forgot", testid: "forgot-link" }, "Forgot your password?"), " · ",
+      h("a", { href: "#/help", testid: "login-help" }, "What is Chiplab?")),
+    h("p", { class: "muted small" }, "New here? Ask a lab owner for an invitation: it arrives by e-mail."));
   root.append(h("div", { class: "center-page" }, form));
   user.focus();
 }

@@ -52,6 +52,12 @@ function profileForm(me) {
   h("div", { class: "form-actions" }, save));
 }
 
+const SCOPE_HELP = {
+  read: "GET requests: read datasets, results, jobs",
+  write: "every other request: upload, label, start jobs",
+  tokens: "create and revoke tokens (no wider than this one)",
+};
+
 function tokensSection() {
   const box = h("div");
   const list = h("tbody", {});
@@ -61,9 +67,15 @@ function tokensSection() {
     placeholder: "e.g. beamline pipeline" });
   const errors = h("div");
   const submit = h("button", { type: "submit", class: "btn btn-primary", testid: "token-create" }, "Create token");
+  const days = h("select", { id: "token-days", testid: "token-days" },
+    [[7, "7 days"], [30, "30 days"], [90, "90 days"], [365, "1 year"]].map(([d, label]) =>
+      h("option", { value: d, selected: d === 90 }, label)));
+  const scopeBoxes = ["read", "write", "tokens"].map((scope) => h("input", { type: "checkbox", value: scope,
+    testid: `token-scope-${scope}`, checked: scope !== "tokens" }));
   const table = h("table", { class: "data-table", testid: "token-list" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Key starts"),
-      h("th", { scope: "col" }, "Created"), h("th", { scope: "col" }, "Last used"),
+      h("th", { scope: "col" }, "Can"), h("th", { scope: "col" }, "Created"), h("th", { scope: "col" }, "Expires"),
+      h("th", { scope: "col" }, "Last used"),
       h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
     list);
 
@@ -73,7 +85,7 @@ function tokensSection() {
       const tokens = await api.tokens.list();
       list.replaceChildren(...tokens.map(row));
       if (!tokens.length) {
-        list.append(h("tr", { testid: "tokens-empty" }, h("td", { colspan: 5, class: "muted" }, "No tokens yet.")));
+        list.append(h("tr", { testid: "tokens-empty" }, h("td", { colspan: 7, class: "muted" }, "No tokens yet.")));
       }
     } catch (e) { listErrors.replaceChildren(errorBox(e)); showError(e, "Loading tokens"); }
   }
@@ -94,7 +106,9 @@ function tokensSection() {
     });
     return h("tr", { testid: "token-row", dataset: { id: t.id } },
       h("td", {}, t.name), h("td", {}, h("code", {}, `${t.prefix}…`)),
+      h("td", { class: "small", testid: "token-scopes" }, (t.scopes || []).join(", ")),
       h("td", { class: "small" }, fmtDate(t.created)),
+      h("td", { class: "small", testid: "token-expires" }, t.expires_at ? fmtDate(t.expires_at) : "never"),
       h("td", { class: "small", testid: "token-last-used" }, t.last_used ? fmtDate(t.last_used) : h("span", { class: "muted" }, "never")),
       h("td", { class: "actions" }, revoke));
   }
@@ -135,18 +149,24 @@ function tokensSection() {
       whileBusy(submit, async () => {
         errors.replaceChildren();
         try {
-          const t = await api.tokens.create(value);
+          const scopes = scopeBoxes.filter((b) => b.checked).map((b) => b.value);
+          const t = await api.tokens.create(value, { expires_in_days: Number(days.value), scopes });
           name.value = "";
           showKey(t);
           await load();
         } catch (e) { errors.replaceChildren(errorBox(e)); }
       });
     } },
-  h("label", { for: "token-name" }, "New token"), name, submit);
+  h("label", { for: "token-name" }, "New token"), name,
+  h("label", { for: "token-days" }, "expires in"), days,
+  h("fieldset", { class: "scope-choice" }, h("legend", { class: "visually-hidden" }, "What the token may do"),
+    scopeBoxes.map((b) => h("label", { class: "set-option", title: SCOPE_HELP[b.value] }, b, ` ${b.value}`))),
+  submit);
 
   box.append(
     h("p", { class: "muted small" }, "Tokens let scripts and pipelines use the API as you, with your roles: send ",
-      h("code", {}, "Authorization: Token <key>"), ". Revoke a token you no longer use."),
+      h("code", {}, "Authorization: Token <key>"), ". A token can read (GET), write (everything else) and, with ",
+      h("em", {}, "tokens"), ", create narrower tokens. Every new token expires; revoke one you no longer use."),
     h("div", { class: "card form-card" }, form, errors),
     created,
     h("div", { class: "card table-card" }, table),

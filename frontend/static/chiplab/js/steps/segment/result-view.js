@@ -200,6 +200,33 @@ export function createResultView({ ws, store, box, canConsensus }) {
       std: std[i] ?? null, lo: low[i] ?? null, hi: high[i] ?? null, level,
       count: r.counts[i] || 0, area: areas[i] ?? null }));
     const hasCi = rows.some((x) => x.lo !== null && x.hi !== null);
+    // Areas with ± (half the fraction's interval, times the measured area) in a unit that
+    // keeps the numbers readable (µm² rather than 1.41e+5 nm²).
+    const shownArea = calibrated ? readableAreaUnit(unit, areas) : { unit, factor: 1 };
+    const totalArea = areas.reduce((sum, a) => sum + (a || 0), 0);
+    // the value to the decimals of its uncertainty's 2 significant digits (2.25 ± 0.26)
+    const areaNum = (a, decimals) => (!calibrated ? Math.round(a).toLocaleString("en")
+      : decimals === undefined ? fmtNum(a * shownArea.factor, 3)
+      : (a * shownArea.factor).toLocaleString("en", { minimumFractionDigits: decimals, maximumFractionDigits: decimals }));
+    // [below, above] the value: the fraction's interval as area (s.d. × 1.96 without one)
+    const areaSpread = (x) => (x.lo !== null && x.hi !== null
+      ? [(x.fraction - Math.max(0, x.lo)) * totalArea, (Math.min(1, x.hi) - x.fraction) * totalArea]
+      : x.std !== null ? [1.96 * x.std * totalArea, 1.96 * x.std * totalArea] : null);
+    const areaText = (x) => {
+      if (x.area === null) return "–";
+      const spread = areaSpread(x);
+      if (spread === null || !(Math.max(...spread) > 0)) return areaNum(x.area);
+      const [below, above] = spread.map((v) => Math.max(0, v));
+      const step = Math.min(below || above, above || below) * shownArea.factor;
+      const decimals = Math.min(6, Math.max(0, 1 - Math.floor(Math.log10(step))));
+      // ± when the interval is about symmetric; else "+above / −below" (never a negative area)
+      const symmetric = Math.abs(above - below) <= 0.25 * Math.max(above, below);
+      const plusMinus = symmetric ? `± ${areaNum((above + below) / 2, decimals)}`
+        : `+${areaNum(above, decimals)} / −${areaNum(below, decimals)}`;
+      return [areaNum(x.area, decimals), " ", h("span", { class: "nowrap" }, plusMinus)];
+    };
+    const areaRange = (x) => (x.area === null || x.lo === null || x.hi === null ? ""
+      : `${level} % interval: ${areaNum(Math.max(0, x.lo) * totalArea)}–${areaNum(Math.min(1, x.hi) * totalArea)} ${shownArea.unit}`);
     const fractionText = (x) => (x.lo !== null && x.hi !== null
       ? `${fmtPct(x.fraction)} (${(x.lo * 100).toFixed(1)}–${fmtPct(x.hi)})`
       : `${fmtPct(x.fraction)}${x.std !== null ? ` ± ${fmtPct(x.std)}` : ""}`);
@@ -222,14 +249,14 @@ export function createResultView({ ws, store, box, canConsensus }) {
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Class"), h("th", { scope: "col" }, "Chips"),
         h("th", { scope: "col", title: hasCi ? `${level} % interval; it covers ${covers}` : "" },
           hasCi ? `Fraction (${level} % interval)` : "Fraction"),
-        h("th", { scope: "col" }, `Area (${unit})`),
+        h("th", { scope: "col", title: hasCi ? `± or +/−: the fraction's ${level} % interval, as area` : "" },
+          `Area (${shownArea.unit})`),
         px ? h("th", { scope: "col", title: "Share of the pixel map's pixels (no interval)" }, "Pixel map") : null)),
       h("tbody", {}, rows.map((x, i) => h("tr", {},
         h("td", {}, h("span", { class: "swatch", style: { background: x.colour } }), x.name),
         h("td", {}, x.count.toLocaleString()),
         h("td", { testid: "stats-fraction" }, fractionText(x)),
-        h("td", { testid: "stats-area" }, x.area === null ? "–"
-          : calibrated ? fmtNum(x.area, 4) : Math.round(x.area).toLocaleString()),
+        h("td", { testid: "stats-area", title: areaRange(x) }, areaText(x)),
         px ? h("td", { testid: "stats-pixel-fraction" }, fmtPct(px.fractions[i] || 0)) : null))));
     const areaNote = calibrated ? null : h("p", { class: "small muted", testid: "area-note" },
       "Areas are in pixels: the image had no pixel size when this was segmented.",
@@ -286,4 +313,16 @@ export function createResultView({ ws, store, box, canConsensus }) {
   }
 
   return { render: renderResult, drawOverlay, dispose: particles.dispose };
+}
+
+// Lengths of the units areas come in, in nm; areas move up to µm² / mm² when they get large.
+const NM_PER = { pm: 1e-3, "Å": 0.1, nm: 1, "µm": 1e3, um: 1e3, mm: 1e6 };
+
+/** The unit to show areas in (from e.g. "nm²") and the factor to multiply them by. */
+export function readableAreaUnit(unit, areas) {
+  const base = String(unit).replace("²", "");
+  if (!(base in NM_PER)) return { unit, factor: 1 };
+  const largest = Math.max(0, ...areas.filter((a) => typeof a === "number")) * NM_PER[base] ** 2; // nm²
+  const target = largest >= 1e10 ? "mm" : largest >= 1e4 ? "µm" : "nm";
+  return { unit: `${target}²`, factor: (NM_PER[base] / NM_PER[target]) ** 2 };
 }
