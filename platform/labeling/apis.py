@@ -37,10 +37,15 @@ from .serializers import (
     GoldSetSerializer,
     GridCreateSerializer,
     GridSerializer,
+    ImageClassesSerializer,
+    ImageClassesSetSerializer,
     LabelClassSerializer,
     LabelSchemaSerializer,
     NextChipsQuerySerializer,
     NextChipsSerializer,
+    ReviewDecisionSerializer,
+    ReviewQuerySerializer,
+    ReviewQueueSerializer,
     SchemaCreateSerializer,
     SchemaQuerySerializer,
     SupportQuerySerializer,
@@ -250,7 +255,7 @@ class GridVoteApi(APIView):
     )
     def post(self, request, grid_id):
         data = valid(VoteCastSerializer, request.data)
-        grid = selectors.grid_get(user=request.user, grid_id=grid_id)
+        grid = selectors.grid_for_voting(user=request.user, grid_id=grid_id)
         schema = (
             selectors.schema_get(user=request.user, schema_id=data["schema"])
             if data.get("schema")
@@ -497,8 +502,11 @@ class SchemaAgreementApi(APIView):
         description="Agreement per chip and per annotator. It rates individual people, so "
         "it is for members of the dataset's lab only: others get 403 members_only (frozen "
         "versions carry per-chip agreement anonymously). Below curator, chips with a gold "
-        "answer are left out of per_chip, overall and the agreement with the consensus; "
-        "everyone's agreement with gold is still given. A grid of another dataset is a 400.",
+        "answer are left out of per_chip, overall and the agreement with the consensus. "
+        "Gold accuracy counts each annotator's first answer per gold chip; curators and "
+        "owners see everyone's, others only their own and only per batch of gold answers "
+        "(gold_scoring), so no answer can be recovered by voting and reading the score. A "
+        "grid of another dataset is a 400.",
     )
     def get(self, request, schema_id):
         query = valid(AgreementQuerySerializer, request.query_params)
@@ -554,3 +562,96 @@ class CrowdTaskAnswerApi(APIView):
             },
             status=status.HTTP_201_CREATED,
         )
+
+
+# --- classes per image, curator review ---------------------------------------------
+class ImageClassesApi(APIView):
+    @extend_schema(
+        tags=TAG,
+        parameters=[SchemaQuerySerializer],
+        responses=ImageClassesSerializer,
+        description="The classes of the schema that apply to this image: crowd tasks, "
+        "guidance and suggestions only ask about these. mode chosen: ticked by its "
+        "annotators; labels: the classes its labels use; all: every class (nobody labelled "
+        "it yet). 404 no_schema before the dataset has a schema.",
+    )
+    def get(self, request, image_id):
+        query = valid(SchemaQuerySerializer, request.query_params)
+        return Response(
+            selectors.image_classes(
+                user=request.user, image_id=image_id, schema_id=query.get("schema")
+            )
+        )
+
+    @extend_schema(
+        tags=TAG,
+        request=ImageClassesSetSerializer,
+        responses=ImageClassesSerializer,
+        description="Tick the classes that apply to this image (annotators and up); "
+        "classes null goes back to the default. An empty list or a class of another schema "
+        "is a 400.",
+    )
+    def put(self, request, image_id):
+        data = valid(ImageClassesSetSerializer, request.data)
+        image = image_get(user=request.user, image_id=image_id)
+        current = selectors.image_classes(
+            user=request.user, image_id=image.pk, schema_id=data.get("schema")
+        )
+        schema = selectors.schema_get(user=request.user, schema_id=current["schema"])
+        mode, classes = services.image_classes_set(
+            user=request.user, image=image, schema=schema, classes=data["classes"]
+        )
+        return Response(
+            {"image": str(image.pk), "schema": str(schema.pk), "mode": mode, "classes": classes}
+        )
+
+
+class SchemaReviewApi(APIView):
+    @extend_schema(
+        tags=TAG,
+        parameters=[ReviewQuerySerializer],
+        responses=ReviewQueueSerializer,
+        description="Curators: contested chips (two or more opinions, agreement below "
+        "`below`), most contested first, with every opinion, the gold answer and the chip's "
+        "box. A chip leaves the queue once a curator accepts or rejects it and comes back "
+        "with the next vote on it.",
+    )
+    def get(self, request, schema_id):
+        query = valid(ReviewQuerySerializer, request.query_params)
+        schema = selectors.schema_get(user=request.user, schema_id=schema_id)
+        grid = (
+            selectors.grid_get(user=request.user, grid_id=query["grid"])
+            if query.get("grid")
+            else None
+        )
+        return Response(
+            selectors.review_queue(
+                user=request.user,
+                schema=schema,
+                grid=grid,
+                limit=query["limit"],
+                below=query["below"],
+            )
+        )
+
+    @extend_schema(
+        tags=TAG,
+        request=ReviewDecisionSerializer,
+        responses={201: VoteSerializer},
+        description="Curators: accept (the chip is `class`) or reject (it is not `class`) a "
+        "chip; stored as your vote with source review (append-only).",
+    )
+    def post(self, request, schema_id):
+        data = valid(ReviewDecisionSerializer, request.data)
+        schema = selectors.schema_get(user=request.user, schema_id=schema_id)
+        grid = selectors.grid_get(user=request.user, grid_id=data["grid"])
+        vote = services.review_decide(
+            user=request.user,
+            schema=schema,
+            grid=grid,
+            row=data["row"],
+            col=data["col"],
+            action=data["action"],
+            label_class=data["class"],
+        )
+        return Response(VoteSerializer(vote).data, status=status.HTTP_201_CREATED)

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from accounts.models import Membership, Role, User
 
+from .image_classes import classes_of_images
 from .models import ConsensusRule, Grid, LabelSchema, Vote
 
 Chip = tuple[str, int, int]  # (grid id, row, col)
@@ -81,14 +82,13 @@ class Decision:
     supporters: list[str]
 
 
-def vote_rows(*, schema: LabelSchema, grids: Iterable[Grid], users=None):
-    """(grid, row, col, user, class, negative) of the votes in id (= time) order."""
+def vote_rows(*, schema: LabelSchema, grids: Iterable[Grid], users=None, source=False):
+    """(grid, row, col, user, class, negative[, source]) of the votes in id (= time) order."""
     qs = Vote.objects.filter(schema=schema, grid__in=list(grids))
     if users is not None:
         qs = qs.filter(user__in=users)
-    return qs.order_by("id").values_list(
-        "grid_id", "row", "col", "user_id", "label_class_id", "negative"
-    )
+    fields = ["grid_id", "row", "col", "user_id", "label_class_id", "negative"]
+    return qs.order_by("id").values_list(*fields, *(["source"] if source else []))
 
 
 def fold(rows, *, active: set[str], one_voice: bool = False) -> dict[Chip, dict[str, Opinion]]:
@@ -248,14 +248,38 @@ def agreement_with(decisions: dict[Chip, Decision], state) -> dict:
     }
 
 
+def gold_answers(rows, *, gold: dict[Chip, str], active: set[str]) -> dict[str, list[bool]]:
+    """Each user's *first* answer on each gold chip, in the order given: True when right.
+
+    ``rows``: (grid, row, col, user, class, negative, source) in id order. A label is right
+    when it is the gold class; a "not k" (an unselected chip of a crowd panel) is right when k
+    is not the gold class. Later votes on the same chip never change the score (voting again
+    and watching the score is no way to find the answer); the curators' gold-setting votes
+    (source "gold") are not answers.
+    """
+    seen: set[tuple[str, Chip]] = set()
+    out: dict[str, list[bool]] = defaultdict(list)
+    for grid_id, row, col, user_id, class_id, negative, source in rows:
+        chip = (str(grid_id), row, col)
+        truth = gold.get(chip)
+        if truth is None or class_id is None or source == "gold" or str(class_id) not in active:
+            continue
+        key = (str(user_id), chip)
+        if key in seen:
+            continue
+        seen.add(key)
+        out[str(user_id)].append((str(class_id) != truth) if negative else str(class_id) == truth)
+    return out
+
+
 def agreement_report(
-    state, *, gold: dict[Chip, str], hidden: frozenset[Chip] = frozenset()
+    state, *, gold_scores: dict[str, list[bool]], hidden: frozenset[Chip] = frozenset()
 ) -> dict:
-    """Per-chip agreement (tied chips included, without a consensus) and per-annotator
-    agreement with the consensus and with gold.
+    """Per-chip agreement (tied chips included, without a consensus), per-annotator agreement
+    with the consensus and gold accuracy (from ``gold_answers``; callers redact it).
 
     ``hidden`` chips are neither rated per chip nor a consensus to agree with (their
-    opinions are not the reader's to see); agreement with gold still uses every opinion.
+    opinions are not the reader's to see).
     """
     per_chip, consensus = [], {}
     for chip, ops in sorted(state.items()):
@@ -284,13 +308,15 @@ def agreement_report(
             }
         )
     users: dict[str, Counter] = defaultdict(Counter)
-    for reference, name in ((consensus, "consensus"), (gold, "gold")):
-        for chip, k in reference.items():
-            for user, op in state.get(chip, {}).items():
-                verdict = op.judges(k)
-                if verdict is not None:
-                    users[user][f"{name}_chips"] += 1
-                    users[user][f"{name}_agree"] += int(verdict)
+    for chip, k in consensus.items():
+        for user, op in state.get(chip, {}).items():
+            verdict = op.judges(k)
+            if verdict is not None:
+                users[user]["consensus_chips"] += 1
+                users[user]["consensus_agree"] += int(verdict)
+    for user, answers in gold_scores.items():
+        users[user]["gold_chips"] += len(answers)
+        users[user]["gold_agree"] += sum(answers)
     annotators = []
     for user, c in sorted(users.items()):
         row = {"user": user}
@@ -328,13 +354,23 @@ _QUADRANT = {
 
 
 def guidance_warnings(
-    chips: list[dict], *, classes: list[dict], grids: dict[str, Grid]
+    chips: list[dict],
+    *,
+    classes: list[dict],
+    grids: dict[str, Grid],
+    applies: set[str] | None = None,
 ) -> list[str]:
-    """Advice on a support set: 2–10 chips per class, spread over the image(s)."""
+    """Advice on a support set: 2–10 chips per class, spread over the image(s).
+
+    ``applies``: the classes of the images concerned (``labeling.image_classes``); a class
+    that applies to none of them and has no chips is not worth a warning (another material).
+    """
     warnings = []
     for cls in classes:
         mine = [c for c in chips if c["class"] == cls["id"]]
         name, n = cls["name"], len(mine)
+        if n == 0 and applies is not None and cls["id"] not in applies:
+            continue
         if n == 0:
             warnings.append(f"'{name}' has no chips; it is left out of the support set.")
             continue
@@ -405,6 +441,11 @@ def support_state(
         for (g, r, c), d in sorted(decisions.items())
     ]
     counts = Counter(chip["class"] for chip in chips)
+    applies = {
+        k
+        for _, keep in classes_of_images(schema, {g.image_id for g in grids}).values()
+        for k in keep
+    }
     backing = Counter(u for d in decisions.values() for u in d.supporters)
     names = usernames(backing)
     contributors = [
@@ -415,10 +456,17 @@ def support_state(
         "rule": rule,
         "params": _params(rule, owner=owner, min_votes=min_votes),
         "chips": chips,
-        "classes": [{**c, "count": counts.get(c["id"], 0)} for c in classes],
+        "classes": [
+            {**c, "count": counts.get(c["id"], 0), "applies": c["id"] in applies} for c in classes
+        ],
         "contributors": contributors,
         "agreement": agreement_with(decisions, state),
-        "warnings": guidance_warnings(chips, classes=classes, grids=by_id),
+        "warnings": guidance_warnings(
+            chips,
+            classes=classes,
+            grids=by_id,
+            applies=applies,
+        ),
     }
 
 

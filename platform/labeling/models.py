@@ -126,10 +126,32 @@ class Grid(models.Model):
         return 0 <= row < self.rows and 0 <= col < self.cols
 
 
+class ImageClasses(models.Model):
+    """The classes of a schema that apply to one image, ticked by its annotators (several
+    materials in one dataset). Without a row an image has the classes its labels use, or every
+    class while it has none (``labeling.image_classes``)."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="label_classes")
+    schema = models.ForeignKey(LabelSchema, on_delete=models.CASCADE, related_name="image_classes")
+    classes = models.ManyToManyField(LabelClass, related_name="+", blank=True)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "schema"], name="one_class_set_per_image"),
+        ]
+
+    def __str__(self) -> str:
+        return f"classes of {self.image_id} in {self.schema_id}"
+
+
 class VoteSource(models.TextChoices):
     CLICK = "click"
     TASK = "task"
     GOLD = "gold"
+    # a curator's decision on a contested chip (review queue): accepted class or "not" a class
+    REVIEW = "review"
 
 
 class Vote(models.Model):

@@ -11,18 +11,28 @@ scored against); those chips are left out of everything derived for them, as if 
 voted there.
 """
 
+import functools
 from collections import Counter
 
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import QuerySet
 
-from accounts.models import ROLE_RANK, Role
+from accounts.models import ROLE_RANK, Membership, Role
 from accounts.selectors import require_role, role_in_lab
 from catalog.models import Dataset, Image, ImageStatus
-from catalog.selectors import dataset_get, datasets_visible_to, image_get, images_visible_to
+from catalog.selectors import (
+    dataset_get,
+    dataset_visible,
+    datasets_visible_to,
+    image_get,
+    images_visible_to,
+)
 from common import storage
 from common.errors import Forbidden, Invalid, NotFound
 
-from . import consensus
+from . import consensus, crowd
+from .image_classes import classes_of_images
 from .models import ConsensusRule, GoldChip, Grid, LabelClass, LabelSchema, SupportSetVersion
 
 
@@ -128,6 +138,72 @@ def grid_get(*, user, grid_id) -> Grid:
     if grid is None:
         raise NotFound("Grid not found.")
     return grid
+
+
+def grid_for_voting(*, user, grid_id) -> Grid:
+    """``grid_get`` for the vote path (the hottest request), in one query: the grid with what
+    casting a vote reads (its size, its image's dataset and lab) and the user's role in that
+    lab, kept as ``grid.voter_role`` = (user id, role or None) for ``votes_cast_many``.
+
+    Written in SQL because composing it with the ORM cost more CPU than the rest of a vote
+    (profiled); visibility is ``catalog.selectors.dataset_visible``, the same rule as
+    ``datasets_visible_to``. The instances carry only these fields (others load on access).
+    """
+    try:
+        grid_id_db = _db_value(Grid, "id", grid_id)
+    except ValidationError:
+        raise NotFound("Grid not found.") from None
+    with connection.cursor() as cursor:
+        cursor.execute(_voting_sql(), [_db_value(Membership, "user_id", user.pk), grid_id_db])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound("Grid not found.")
+    grid_pk, rows, cols, image_id, dataset_id, lab_id, visibility, created_by_id, role = row
+    dataset = _partial(
+        Dataset,
+        id=dataset_id,
+        lab_id=lab_id,
+        visibility=visibility,
+        created_by_id=created_by_id,
+    )
+    if not dataset_visible(user=user, dataset=dataset, role=role):
+        raise NotFound("Grid not found.")
+    image = _partial(Image, id=image_id, dataset_id=dataset_id)
+    image.dataset = dataset
+    grid = _partial(Grid, id=grid_pk, image_id=image_id, rows=rows, cols=cols)
+    grid.image = image
+    grid.voter_role = (user.pk, role)
+    return grid
+
+
+@functools.cache
+def _voting_sql() -> str:
+    def table(model):
+        return connection.ops.quote_name(model._meta.db_table)
+
+    return (
+        'SELECT g.id, g."rows", g.cols, g.image_id, i.dataset_id, d.lab_id, d.visibility, '
+        "d.created_by_id, (SELECT m.role FROM "
+        f"{table(Membership)} m WHERE m.lab_id = d.lab_id AND m.user_id = %s) "
+        f"FROM {table(Grid)} g JOIN {table(Image)} i ON i.id = g.image_id "
+        f"JOIN {table(Dataset)} d ON d.id = i.dataset_id WHERE g.id = %s"
+    )
+
+
+def _db_value(model, attname: str, value):
+    field = next(f for f in model._meta.concrete_fields if f.attname == attname)
+    return None if value is None else field.get_db_prep_value(field.to_python(value), connection)
+
+
+def _partial(model, **values):
+    """A ``model`` instance as loaded from the database with only ``values`` (by attname,
+    raw from the cursor: converted here, e.g. SQLite's hex UUIDs)."""
+    fields = [f for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(
+        connection.alias,
+        [f.attname for f in fields],
+        [f.to_python(values[f.attname]) for f in fields],
+    )
 
 
 def grids_get_many(*, user, grid_ids) -> list[Grid]:
@@ -318,11 +394,18 @@ def support_set_get(*, user, version_id) -> SupportSetVersion:
 
 
 # --- agreement ---------------------------------------------------------------------
-def agreement(*, user, schema: LabelSchema, grid: Grid | None = None) -> dict:
-    """Per-chip agreement with the consensus; per-annotator agreement with it and with gold.
+GOLD_BATCH = 10  # below curator, your gold accuracy moves only every this many gold answers
 
-    For lab members only. Below curator, chips with a gold answer are left out of the per-chip
-    figures and of agreement with the consensus (everyone's agreement with gold stays).
+
+def agreement(*, user, schema: LabelSchema, grid: Grid | None = None) -> dict:
+    """Per-chip agreement with the consensus; per-annotator agreement with it and gold accuracy.
+
+    For lab members only. Gold accuracy counts each annotator's first answer on each gold chip
+    (``consensus.gold_answers``). Curators and owners see everyone's. Below curator, chips with
+    a gold answer are left out of the per-chip figures and of agreement with the consensus,
+    nobody else's gold accuracy is shown, and your own only over your first ``GOLD_BATCH``,
+    2 x ``GOLD_BATCH``… gold answers (none before the first ``GOLD_BATCH``): no per-chip
+    feedback, so voting and re-reading the score gives no gold answer away.
     """
     role = _require_member(
         user=user,
@@ -337,17 +420,136 @@ def agreement(*, user, schema: LabelSchema, grid: Grid | None = None) -> dict:
             fields={"grid": ["other dataset"]},
         )
     grids = [grid] if grid is not None else list(grids_of_dataset(schema.dataset))
-    state = consensus.opinions(schema=schema, grids=grids)
+    active = consensus.active_class_ids(schema)
+    rows = list(consensus.vote_rows(schema=schema, grids=grids, source=True))
+    state = consensus.fold((r[:6] for r in rows), active=active)
     gold = {
         (str(g), r, c): str(k)
         for g, r, c, k in GoldChip.objects.filter(
             schema=schema, grid__in=grids, label_class__removed_at=None
         ).values_list("grid_id", "row", "col", "label_class_id")
     }
+    scores = consensus.gold_answers(rows, gold=gold, active=active)
+    curator = ROLE_RANK[Role(role)] >= ROLE_RANK[Role.CURATOR]
+    if not curator:
+        me = str(user.pk)
+        mine = scores.get(me, [])
+        shown = len(mine) // GOLD_BATCH * GOLD_BATCH
+        scores = {me: mine[:shown]} if shown else {}
     hidden = gold_hidden(user=user, role=role, schema=schema, grids=grids)
-    report = consensus.agreement_report(state, gold=gold, hidden=hidden)
+    report = consensus.agreement_report(state, gold_scores=scores, hidden=hidden)
     names = consensus.usernames(row["user"] for row in report["annotators"])
     for row in report["annotators"]:
         row["username"] = names.get(row["user"], "")
     report["gold_chips"] = len(gold)
+    report["gold_scoring"] = {
+        "answers": "first answer per gold chip",
+        "shown": "everyone" if curator else "own, per batch",
+        "batch": 1 if curator else GOLD_BATCH,
+    }
     return {"schema": str(schema.pk), **report}
+
+
+# --- classes per image -------------------------------------------------------------
+def image_classes(*, user, image_id, schema_id=None) -> dict:
+    """The classes of a schema that apply to an image: ``{image, schema, mode, classes}``
+    (mode ``chosen``: ticked by its annotators; ``labels``: those its labels use; ``all``)."""
+    image = image_get(user=user, image_id=image_id)
+    if schema_id:
+        schema = schema_get(user=user, schema_id=schema_id)
+        if schema.dataset_id != image.dataset_id:
+            raise Invalid(
+                "That schema belongs to another dataset than this image.",
+                fields={"schema": ["other dataset"]},
+            )
+    else:
+        schemas = list(LabelSchema.objects.filter(dataset_id=image.dataset_id))
+        default = [s for s in schemas if s.is_default] or (schemas if len(schemas) == 1 else [])
+        if not default:
+            raise NotFound("This dataset has no label schema yet.", code="no_schema")
+        schema = default[0]
+    mode, keep = classes_of_images(schema, [image.pk])[str(image.pk)]
+    return {"image": str(image.pk), "schema": str(schema.pk), "mode": mode, "classes": keep}
+
+
+# --- curator review ----------------------------------------------------------------
+MAX_REVIEW = 200
+
+
+def review_queue(
+    *, user, schema: LabelSchema, grid: Grid | None = None, limit: int = 50, below: float = 1.0
+) -> dict:
+    """Contested chips for a curator to accept or reject, most contested first.
+
+    A chip is contested when at least two people have an opinion on it and the agreement with
+    its leading class is below ``below`` (a tie counts as 1/2 at most); it leaves the queue when
+    the newest vote on it is a curator's review and comes back with the next vote.
+    """
+    require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.CURATOR)
+    if not 1 <= limit <= MAX_REVIEW:
+        raise Invalid(f"limit must be 1 to {MAX_REVIEW}.", fields={"limit": ["out of range"]})
+    if not 0 < below <= 1:
+        raise Invalid("below must be in (0, 1].", fields={"below": ["out of range"]})
+    if grid is not None and grid.image.dataset_id != schema.dataset_id:
+        raise Invalid(
+            "That grid is on an image of another dataset than this schema's.",
+            fields={"grid": ["other dataset"]},
+        )
+    grids = [grid] if grid is not None else list(grids_of_dataset(schema.dataset))
+    by_id = {str(g.pk): g for g in grids}
+    active = consensus.active_class_ids(schema)
+    rows = list(consensus.vote_rows(schema=schema, grids=grids, source=True))
+    latest = {(str(r[0]), r[1], r[2]): r[6] for r in rows}
+    state = consensus.fold((r[:6] for r in rows), active=active)
+    gold = {
+        (str(g), r, c): str(k)
+        for g, r, c, k in GoldChip.objects.filter(schema=schema, grid__in=grids).values_list(
+            "grid_id", "row", "col", "label_class_id"
+        )
+    }
+    contested = []
+    for chip, ops in state.items():
+        if latest.get(chip) == "review":
+            continue
+        voices = sum(1 for op in ops.values() if not op.empty)
+        leaders = consensus._leaders(ops)
+        if voices < 2 or not leaders:
+            continue
+        agree, say = max(
+            (consensus.chip_agreement(ops, k) for k in leaders), key=lambda a_s: a_s[0] / a_s[1]
+        )
+        if agree / say < below:
+            contested.append((round(agree / say, 4), -voices, chip, leaders, ops))
+    contested.sort(key=lambda c: (c[0], c[1], c[2]))
+    names = consensus.usernames({u for *_, ops in contested[:limit] for u in ops})
+    items = []
+    for agreement_, minus_voices, chip, leaders, ops in contested[:limit]:
+        grid_ = by_id[chip[0]]
+        items.append(
+            {
+                **crowd.chip_view(grid_, chip[1], chip[2]),
+                "grid": chip[0],
+                "leaders": leaders,
+                "tied": len(leaders) > 1,
+                "agreement": agreement_,
+                "voices": -minus_voices,
+                "counts": dict(
+                    sorted(Counter(op.label for op in ops.values() if op.label).items())
+                ),
+                "not_counts": dict(
+                    sorted(Counter(k for op in ops.values() for k in op.negatives).items())
+                ),
+                "gold": gold.get(chip),
+                "users": [
+                    {
+                        "user": u,
+                        "username": names.get(u, ""),
+                        "class": op.label,
+                        "not": sorted(op.negatives),
+                    }
+                    for u, op in sorted(ops.items())
+                    if not op.empty
+                ],
+            }
+        )
+    return {"schema": str(schema.pk), "contested": len(contested), "chips": items}

@@ -369,6 +369,11 @@ class ClassCountSerializer(serializers.Serializer):
     colour = serializers.CharField()
     kind = serializers.CharField(default="region", help_text="region or objects")
     count = serializers.IntegerField(required=False)
+    applies = serializers.BooleanField(
+        required=False,
+        help_text="The class applies to the image(s) concerned (labeling.image_classes); a "
+        "class that does not and has no chips draws no guidance warning",
+    )
 
 
 class ContributorSerializer(serializers.Serializer):
@@ -481,6 +486,16 @@ class ChipAgreementSerializer(serializers.Serializer):
     )
 
 
+class GoldScoringSerializer(serializers.Serializer):
+    answers = serializers.CharField(help_text="Which answers count: the first per gold chip")
+    shown = serializers.CharField(
+        help_text="'everyone' for curators and owners; 'own, per batch' below curator"
+    )
+    batch = serializers.IntegerField(
+        help_text="Your gold accuracy covers a multiple of this many gold answers (none before)"
+    )
+
+
 class AgreementSerializer(serializers.Serializer):
     schema = serializers.UUIDField()
     per_chip = ChipAgreementSerializer(many=True)
@@ -490,6 +505,7 @@ class AgreementSerializer(serializers.Serializer):
     )
     annotators = AnnotatorAgreementSerializer(many=True)
     gold_chips = serializers.IntegerField()
+    gold_scoring = GoldScoringSerializer()
 
 
 # --- crowd tasks -------------------------------------------------------------------
@@ -589,3 +605,85 @@ class NextChipsSerializer(serializers.Serializer):
     result = serializers.UUIDField(help_text="the result the suggestions come from")
     strategy = serializers.ChoiceField(choices=["mixed", "margin"])
     chips = NextChipSerializer(many=True)
+
+
+# --- classes per image -------------------------------------------------------------
+class ImageClassesSerializer(serializers.Serializer):
+    image = serializers.UUIDField()
+    schema = serializers.UUIDField()
+    mode = serializers.ChoiceField(
+        choices=["chosen", "labels", "all"],
+        help_text="chosen: ticked by the image's annotators; labels: the classes its labels "
+        "use; all: every class (an image nobody has labelled)",
+    )
+    classes = serializers.ListField(
+        child=serializers.UUIDField(), help_text="The classes that apply, in schema order"
+    )
+
+
+class ImageClassesSetSerializer(serializers.Serializer):
+    schema = serializers.UUIDField(required=False, help_text="Default: the dataset's default")
+    classes = serializers.ListField(
+        child=serializers.UUIDField(),
+        allow_null=True,
+        max_length=500,
+        help_text="The classes that apply to this image; null: back to the default",
+    )
+
+
+# --- curator review ----------------------------------------------------------------
+class ReviewQuerySerializer(serializers.Serializer):
+    grid = serializers.UUIDField(required=False, help_text="Only this grid; default: all")
+    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=200)
+    below = serializers.FloatField(
+        required=False,
+        default=1.0,
+        min_value=0.01,
+        max_value=1.0,
+        help_text="Chips whose agreement is below this (default 1: any disagreement)",
+    )
+
+
+class ReviewUserSerializer(_WithClassField, serializers.Serializer):
+    user = serializers.UUIDField()
+    username = serializers.CharField()
+    class_ = serializers.UUIDField(allow_null=True)
+    not_ = serializers.ListField(child=serializers.UUIDField())
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["not"] = fields.pop("not_")
+        return fields
+
+
+class ReviewChipSerializer(serializers.Serializer):
+    grid = serializers.UUIDField()
+    image = serializers.UUIDField()
+    row = serializers.IntegerField()
+    col = serializers.IntegerField()
+    box = BoxSerializer()
+    fraction = BoxSerializer()
+    leaders = serializers.ListField(
+        child=serializers.UUIDField(), help_text="The most-labelled class(es); several on a tie"
+    )
+    tied = serializers.BooleanField()
+    agreement = serializers.FloatField()
+    voices = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    not_counts = serializers.DictField(child=serializers.IntegerField())
+    gold = serializers.UUIDField(allow_null=True)
+    users = ReviewUserSerializer(many=True)
+
+
+class ReviewQueueSerializer(serializers.Serializer):
+    schema = serializers.UUIDField()
+    contested = serializers.IntegerField(help_text="Contested chips in all (chips: the first)")
+    chips = ReviewChipSerializer(many=True)
+
+
+class ReviewDecisionSerializer(_WithClassField, serializers.Serializer):
+    grid = serializers.UUIDField()
+    row = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
+    col = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
+    action = serializers.ChoiceField(choices=["accept", "reject"])
+    class_ = serializers.UUIDField(help_text="accept: the chip is this class; reject: it is not")

@@ -51,4 +51,6 @@ urlpatterns = [
         name="schema-crowd-task",
     ),
     path("crowd-tasks/answer", apis.CrowdTaskAnswerApi.as_view(), name="crowd-task-answer"),
+    path("images/<uuid:image_id>/classes", apis.ImageClassesApi.as_view(), name="image-classes"),
+    path("schemas/<uuid:schema_id>/review", apis.SchemaReviewApi.as_view(), name="schema-review"),
 ]

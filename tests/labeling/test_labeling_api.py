@@ -347,15 +347,17 @@ def test_gold_and_agreement(client_for, world, lab):
     report = client_for(world.curator).get(f"/api/schemas/{lab.schema.pk}/agreement").json()
     users = {r["username"]: r for r in report["annotators"]}
     assert users[world.annotator.username]["agreement_with_gold"] == 0.0
-    assert users[world.curator.username]["agreement_with_gold"] == 1.0
+    # setting a gold answer is not answering it: the curator is not scored against it
+    assert world.curator.username not in users
     # one X against one Y: no consensus, but a disagreement that counts
     assert [(p["row"], p["col"], p["consensus"], p["tied"]) for p in report["per_chip"]] == [
         (0, 0, None, True)
     ]
     assert report["per_chip"][0]["agreement"] == 0.5 and report["overall"] == 0.5
-    # a viewer gets the same scores, but not the gold chip (its other vote is the gold answer)
+    # a viewer gets neither the gold chip (its other vote is the gold answer) nor anyone's
+    # gold accuracy (the annotator's only rated chip is the gold one: nothing is left)
     seen = client_for(world.viewer).get(f"/api/schemas/{lab.schema.pk}/agreement").json()
-    assert seen["annotators"] == report["annotators"]
+    assert seen["annotators"] == [] and seen["gold_chips"] == 1
     assert seen["per_chip"] == [] and seen["overall"] is None
 
 

@@ -10,7 +10,9 @@ from ..selectors import support_state
 from .carry import votes_carry
 from .crowd_tasks import crowd_answers_count, crowd_task_answer, crowd_task_next
 from .grids import grid_create
+from .image_classes import image_classes_set
 from .imports import annotations_import
+from .review import review_decide
 from .schemas import (
     class_create,
     class_remove,
@@ -31,6 +33,8 @@ __all__ = [
     "crowd_task_next",
     "gold_set",
     "grid_create",
+    "image_classes_set",
+    "review_decide",
     "schema_create",
     "schema_get_or_create_default",
     "support_set_freeze",

@@ -14,23 +14,58 @@ from common.errors import Conflict, Invalid
 from ..models import MAX_CLASS_ORDER, ClassKind, LabelClass, LabelSchema
 
 DEFAULT_SCHEMA_NAME = "Default"
-PALETTE = [
-    "#e6194b",
-    "#3cb44b",
-    "#4363d8",
-    "#f58231",
-    "#911eb4",
-    "#42d4f4",
-    "#f032e6",
-    "#bfef45",
-    "#469990",
-    "#9a6324",
-    "#800000",
-    "#000075",
-    "#808000",
-    "#fabed4",
-]
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Colour-blind-safe qualitative colours (Okabe & Ito 2008; Paul Tol's "bright" and "muted"),
+# without black, greys and the darkest ones (they vanish on a dark micrograph). A new class
+# takes the one farthest (``delta_e``) from the colours its schema already uses.
+PALETTE = [
+    "#0072b2",  # Okabe-Ito blue
+    "#e69f00",  # orange
+    "#009e73",  # bluish green
+    "#cc79a7",  # reddish purple
+    "#f0e442",  # yellow
+    "#56b4e9",  # sky blue
+    "#d55e00",  # vermilion
+    "#4477aa",  # Tol bright
+    "#ee6677",
+    "#228833",
+    "#ccbb44",
+    "#66ccee",
+    "#aa3377",
+    "#88ccee",  # Tol muted
+    "#44aa99",
+    "#999933",
+]
+
+
+def lab_of(colour: str) -> tuple[float, float, float]:
+    """CIELAB (D65) of a ``#rrggbb`` sRGB colour."""
+
+    def linear(v: float) -> float:
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(int(colour[i : i + 2], 16) / 255) for i in (1, 3, 5))
+    xyz = (
+        (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047,
+        0.2126 * r + 0.7152 * g + 0.0722 * b,
+        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883,
+    )
+    fx, fy, fz = (t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116 for t in xyz)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def delta_e(a, b) -> float:
+    """Colour difference of two CIELAB colours with lightness at half weight (as CMC 2:1):
+    a light and a dark blue are the same colour on an overlay, so they count as close."""
+    return (((a[0] - b[0]) / 2) ** 2 + (a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2) ** 0.5
+
+
+def distinct_colour(used) -> str:
+    """The palette colour farthest from every colour in ``used`` (the first one when none)."""
+    seen = [lab_of(c) for c in {c.lower() for c in used} if _COLOUR.match(c)]
+    if not seen:
+        return PALETTE[0]
+    return max(PALETTE, key=lambda c: min(delta_e(lab_of(c), u) for u in seen))
 
 
 # --- schemas and classes -----------------------------------------------------------
@@ -125,10 +160,7 @@ def class_create(
     fields = _clean_class_fields(schema, name=name, colour=colour, order=order, kind=kind)
     active = schema.classes.filter(removed_at=None)
     if colour is None:
-        used = set(active.values_list("colour", flat=True))
-        fields["colour"] = next(
-            (c for c in PALETTE if c not in used), PALETTE[active.count() % len(PALETTE)]
-        )
+        fields["colour"] = distinct_colour(active.values_list("colour", flat=True))
     if order is None:
         last = schema.classes.aggregate(m=Max("order"))["m"] or 0
         fields["order"] = min(last + 1, MAX_CLASS_ORDER)

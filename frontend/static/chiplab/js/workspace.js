@@ -1,7 +1,7 @@
 // Shared state of one image workspace: the active grid, the label schema and its classes.
 import * as api from "./api.js";
 import { hasRole, labById } from "./state.js";
-import { PALETTE, showError } from "./ui.js";
+import { showError } from "./ui.js";
 
 export function createWorkspace({ image, dataset, viewer }) {
   const handlers = {};
@@ -95,11 +95,6 @@ export function createWorkspace({ image, dataset, viewer }) {
     },
 
     classById(id) { return ws.classes.find((c) => c.id === id) || null; },
-
-    nextColour() {
-      const used = new Set(ws.classes.map((c) => c.colour.toLowerCase()));
-      return PALETTE.find((c) => !used.has(c)) || PALETTE[ws.classes.length % PALETTE.length];
-    },
 
     destroy() { Object.keys(handlers).forEach((k) => delete handlers[k]); },
   };

@@ -33,6 +33,10 @@ async function mountBoard(ws, panel) {
   let showOthers = false;
   let serverWarnings = [];
   let disposed = false;
+  // The classes of the dataset that apply to this image (several materials in one dataset):
+  // guidance, crowd tasks and suggestions only ask about these. null until loaded.
+  let onImage = null; // Set of class ids
+  let classMode = null; // "chosen" (ticked here), "labels" (those labelled here) or "all"
   // What the API allows here: curators manage the dataset's classes, annotators label chips,
   // viewers look.
   const canManage = ws.can("curator");
@@ -89,7 +93,7 @@ async function mountBoard(ws, panel) {
   // --- data ------------------------------------------------------------------------
   try {
     await ws.ensureSchema();
-    await loadMine();
+    await Promise.all([loadMine(), loadImageClasses()]);
   } catch (e) {
     errors.replaceChildren(errorBox(e));
     showError(e, "Loading the support set");
@@ -104,6 +108,32 @@ async function mountBoard(ws, panel) {
     const current = await api.labeling.votes(grid.id, ws.schema.id, "me");
     mine.clear();
     for (const c of current.chips || []) if (c.class) mine.set(`${c.row},${c.col}`, c.class);
+  }
+
+  async function loadImageClasses() {
+    if (!ws.schema) return;
+    try {
+      const body = await api.labeling.imageClasses(ws.image.id, ws.schema.id);
+      onImage = new Set(body.classes);
+      classMode = body.mode;
+    } catch (e) { if (!api.isMissing(e)) throw e; } // an older server: every class applies
+  }
+
+  /** Whether a class is one of this image's (my examples of it make it one). */
+  function applies(cls) {
+    return !onImage || classMode === "all" || onImage.has(cls.id) || countOf(cls.id) > 0;
+  }
+
+  /** Tick a class on or off for this image (annotators and up). */
+  async function setApplies(cls, on) {
+    const wanted = ws.classes.filter((c) => (c.id === cls.id ? on : applies(c))).map((c) => c.id);
+    if (!wanted.length) { toast("An image needs at least one class.", "error"); renderClasses(); return; }
+    try {
+      const body = await ws.write(api.labeling.setImageClasses(ws.image.id, ws.schema.id, wanted));
+      onImage = new Set(body.classes);
+      classMode = body.mode;
+    } catch (e) { showError(e, `Ticking ${cls.name} for this image`); }
+    refresh();
   }
 
   function countOf(classId) {
@@ -154,20 +184,29 @@ async function mountBoard(ws, panel) {
         });
         thumbs.append(crop);
       }
-      const li = h("li", { class: `class-item${active ? " active" : ""}`, testid: "class-item",
-        dataset: { id: cls.id, count: n }, "aria-current": active ? "true" : undefined,
+      const here = applies(cls);
+      // Is this class one of this image's materials? Unticked: no guidance, no crowd task.
+      const onThis = h("label", { class: "class-here small", title: n
+        ? "You have examples of this class on this image, so it is one of its classes"
+        : "Tick the classes this image shows: guidance and crowd tasks only ask about those",
+      onclick: (ev) => ev.stopPropagation() },
+      h("input", { type: "checkbox", testid: "class-applies", checked: here, disabled: !canVote || n > 0,
+        "aria-label": `${cls.name} is on this image`,
+        onchange: (ev) => setApplies(cls, ev.target.checked) }), " on this image");
+      const li = h("li", { class: `class-item${active ? " active" : ""}${here ? "" : " not-here"}`, testid: "class-item",
+        dataset: { id: cls.id, count: n, here: String(here) }, "aria-current": active ? "true" : undefined,
         onclick: () => select(cls.id) },
         h("div", { class: "class-row" },
           h("span", { class: "class-key", title: `Press ${i + 1}` }, i < 9 ? String(i + 1) : "·"),
           colour, name,
           h("span", { class: `class-count count-${status}`, testid: "class-count",
             title: `${MIN_PER_CLASS}–${MAX_PER_CLASS} examples recommended` }, `${n} chip${n === 1 ? "" : "s"}`),
-          kind,
           h("input", { type: "radio", name: "active-class", class: "visually-hidden", checked: active,
             "aria-label": `Active class ${cls.name}`, testid: "class-radio", onchange: () => select(cls.id) }),
           canManage ? h("button", { type: "button", class: "btn btn-quiet btn-small", testid: "remove-class",
             "aria-label": `Remove class ${cls.name}`, title: "Remove class",
             onclick: (ev) => { ev.stopPropagation(); removeClass(cls); } }, "✕") : null),
+        h("div", { class: "class-opts" }, onThis, kind),
         thumbs);
       classList.append(li);
     });
@@ -183,7 +222,8 @@ async function mountBoard(ws, panel) {
     if (!canVote) { guidance.replaceChildren(); guidance.hidden = true; return; }
     const lines = [];
     if (ws.classes.length < 2) lines.push(canManage ? "Add at least two classes." : "The dataset needs at least two classes; the lab's curators add them.");
-    for (const cls of ws.classes) {
+    const elsewhere = ws.classes.filter((c) => !applies(c)).map((c) => c.name);
+    for (const cls of ws.classes.filter(applies)) {
       const n = countOf(cls.id);
       if (n < MIN_PER_CLASS) lines.push(`${cls.name}: add ${MIN_PER_CLASS - n} more chip${MIN_PER_CLASS - n === 1 ? "" : "s"}.`);
       else if (n > MAX_PER_CLASS) lines.push(`${cls.name}: ${n} chips — more than ${MAX_PER_CLASS} rarely helps; keep the clearest.`);
@@ -191,7 +231,9 @@ async function mountBoard(ws, panel) {
     const ready = !lines.length;
     guidance.replaceChildren(
       h("strong", {}, ready ? "Ready to segment." : "Guidance"),
-      h("ul", { class: "small" }, [...lines, ...serverWarnings].map((t) => h("li", {}, t))));
+      h("ul", { class: "small" }, [...lines, ...serverWarnings].map((t) => h("li", {}, t))),
+      ...(elsewhere.length ? [h("p", { class: "muted small", testid: "not-here-note" },
+        `Not on this image (no guidance, no crowd tasks): ${elsewhere.join(", ")}. Tick “on this image” to include one.`)] : []));
     guidance.dataset.ready = ready;
   }
 
@@ -220,7 +262,7 @@ async function mountBoard(ws, panel) {
   const refreshServerGuidance = debounce(async () => {
     if (disposed || !ws.schema || !canVote) return;
     try {
-      const s = await api.labeling.support(grid.id, ws.schema.id);
+      const [s] = await Promise.all([api.labeling.support(grid.id, ws.schema.id), loadImageClasses()]);
       // Counting advice is already given locally; keep the server's other warnings.
       serverWarnings = (s.warnings || []).filter((w) => !/more chips?|at least|no chips|fewer than|more than/i.test(w));
       renderGuidance();
@@ -322,6 +364,9 @@ async function mountBoard(ws, panel) {
     refresh();
     try {
       await ws.write(api.labeling.vote(grid.id, { schema: ws.schema.id, row, col, class: next }));
+      // an example of a class not ticked for this image makes it one of the image's classes
+      const cls = next && ws.classById(next);
+      if (cls && classMode === "chosen" && !onImage.has(cls.id)) await setApplies(cls, true);
     } catch (e) {
       if (before) mine.set(key, before); else mine.delete(key);
       refresh();
@@ -336,8 +381,10 @@ async function mountBoard(ws, panel) {
     whileBusy(addBtn, async () => {
       newName.value = ""; // typing the next name may start while this one is saved
       try {
-        const cls = await api.labeling.addClass(ws.schema.id, { name, colour: ws.nextColour() });
+        // the server picks a colour far from the classes' colours (colour-blind-safe palette)
+        const cls = await api.labeling.addClass(ws.schema.id, { name });
         ws.classes.push(cls);
+        if (classMode === "chosen") await setApplies(cls, true); // added while on this image
         ws.activeClassId = cls.id;
         refresh();
         // Back to the image, where chips are clicked and 1–9 switch class (in the name box

@@ -1,6 +1,6 @@
 // Crowd micro-tasks: "select every chip that shows Ge" on a 3×3 panel of chip crops.
 import * as api from "../api.js";
-import { currentLab, hasRole } from "../state.js";
+import { currentLab, hasRole, state } from "../state.js";
 import { h, clear, errorBox, showError, toast } from "../ui.js";
 import { cropCanvas, loadBitmap } from "../crops.js";
 
@@ -24,10 +24,28 @@ export async function render(root) {
     counter.replaceChildren("Your answers for this dataset: ", h("strong", { testid: "crowd-count" }, String(n)));
   };
 
+  // Your gold accuracy: some panel chips have a curator's answer (which ones is not shown); it
+  // counts your first answer on each and moves only every 10 gold answers.
+  const quality = h("p", { class: "muted small", testid: "crowd-gold" });
+  let qualityFor = null;
+  async function loadQuality(schemaId) {
+    if (qualityFor === schemaId) return;
+    qualityFor = schemaId;
+    quality.textContent = "";
+    try {
+      const report = await api.labeling.agreement(schemaId);
+      const me = report.annotators.find((a) => a.user === state.user?.id);
+      if (!report.gold_chips) return; // nothing is checked in this dataset
+      quality.textContent = me && me.agreement_with_gold !== null
+        ? `Your accuracy on checked chips: ${Math.round(me.agreement_with_gold * 100)} % of your first ${me.gold_chips}.`
+        : "Some chips have a known answer; your accuracy on them appears after 10 of them.";
+    } catch (e) { qualityFor = null; } // a report is a bonus: tasks work without it
+  }
+
   const datasetSelect = h("select", { id: "crowd-dataset", testid: "crowd-dataset" });
   const card = h("div", { class: "card crowd-card", testid: "crowd-card" });
   page.append(h("div", { class: "inline-fields", style: { marginBottom: "1rem" } },
-    h("label", { for: "crowd-dataset" }, "Dataset"), datasetSelect), card);
+    h("label", { for: "crowd-dataset" }, "Dataset"), datasetSelect), card, quality);
 
   const datasets = await api.datasets.list(lab.id);
   if (!datasets.length) { card.append(h("p", { class: "muted" }, "This lab has no datasets yet.")); return; }
@@ -45,6 +63,7 @@ export async function render(root) {
       const schemas = await api.labeling.schemas(datasetSelect.value);
       const schema = schemas.find((s) => s.is_default) || schemas[0];
       if (!schema) { clear(card).append(h("p", { class: "muted", testid: "crowd-empty" }, "Nobody has defined classes for this dataset yet.")); return; }
+      loadQuality(schema.id);
       const task = await api.labeling.crowdTask(schema.id);
       setCounter(task.answered);
       if (!stopped) await showTask(task);
@@ -89,6 +108,7 @@ export async function render(root) {
         const selectedChips = [...selected].map((k) => k.split(",").map(Number));
         const res = await api.labeling.crowdAnswer(task.task, selectedChips);
         setCounter(res.answered);
+        if (res.answered % 5 === 0) qualityFor = null; // the next task reloads your accuracy
         toast(`Thanks! ${res.selected} selected, ${res.not_selected} not.`, "ok", { timeout: 2000 });
         next();
       } catch (e) {
