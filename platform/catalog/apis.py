@@ -1,11 +1,15 @@
 """Catalog API: datasets, image upload, metadata, downloads and JSON-LD."""
 
+import json
+
 from django.db.models import Count
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,7 +18,7 @@ from common import storage
 from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import Invalid, NotFound
 
-from . import direct, rocrate, selectors, services, versions
+from . import citation, datacite, direct, rocrate, selectors, services, tiles, versions
 from .fair import dataset_jsonld, version_jsonld
 from .licences import LICENCES
 from .models import DirectUploadStatus, ImageStatus
@@ -34,6 +38,7 @@ from .serializers import (
     ImageSerializer,
     ImageUploadSerializer,
     LicenceSerializer,
+    TilesIndexSerializer,
 )
 
 
@@ -258,6 +263,34 @@ class ImageThumbnailApi(_DerivedImageApi):
     key_field, suffix = "thumbnail_key", "thumbnail"
 
 
+class ImageTilesApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="images_tiles_index",
+        responses=TilesIndexSerializer,
+        description="Full-resolution tiles of frame 0 for images larger than the preview: the "
+        "tile size and each level (z: downscaled by 2^z) with its size and tile rows/cols. "
+        "No levels: the preview already has every pixel.",
+    )
+    def get(self, request, image_id):
+        image = selectors.image_get(user=request.user, image_id=image_id)
+        return Response(TilesIndexSerializer(tiles.tiles_index(image)).data)
+
+
+class ImageTileApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="images_tile_retrieve", responses=_DOWNLOAD_RESPONSES)
+    def get(self, request, image_id, z, row, col):
+        image = selectors.image_get(user=request.user, image_id=image_id)
+        key = tiles.tile_get_key(image, z, row, col)
+        stem = image.original_filename.rsplit(".", 1)[0]
+        return storage.download_response(
+            key, filename=f"{stem}.tile-z{z}-{row}-{col}.png", content_type="image/png"
+        )
+
+
 # --- dataset versions ------------------------------------------------------------------
 class DatasetVersionListApi(APIView):
     pagination_class = LimitOffsetPagination  # GET pages via common.apis.paginated
@@ -345,6 +378,84 @@ class DatasetVersionCrateApi(APIView):
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         response["X-Content-Size-Hint"] = str(rocrate.zip_size_hint(version))
         return response
+
+
+# --- DOIs and citations (catalog.datacite, catalog.citation) -------------------------------
+class BibTeXRenderer(BaseRenderer):
+    media_type = "application/x-bibtex"
+    format = "bib"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        # errors reach here as the API's error body when a client asked for BibTeX only
+        return data if isinstance(data, str) else json.dumps(data)
+
+
+class DatasetVersionDataCiteApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="dataset_versions_datacite_retrieve",
+        responses={
+            200: OpenApiResponse(
+                description="DataCite metadata (the REST API's JSON attributes, kernel-4)"
+            )
+        },
+    )
+    def get(self, request, version_id):
+        version = selectors.dataset_version_get(user=request.user, version_id=version_id)
+        return Response(datacite.version_datacite(version, request))
+
+
+class DatasetVersionDoiApi(APIView):
+    @extend_schema(
+        operation_id="dataset_versions_doi_create",
+        request=None,
+        responses={200: DatasetVersionSerializer},
+        description="Register the version's DOI with DataCite and make it findable "
+        "(curators; versions of public datasets). 409 `doi_not_configured` when the server "
+        "has no DataCite account, 409 `has_doi` when it has one, 502 when DataCite refuses "
+        "(a retry registers the same DOI).",
+    )
+    def post(self, request, version_id):
+        if not request.user.is_authenticated:
+            raise NotFound("Dataset version not found.")
+        version = selectors.dataset_version_get(user=request.user, version_id=version_id)
+        version = datacite.dataset_version_doi_mint(
+            user=request.user, version=version, request=request
+        )
+        return Response(DatasetVersionSerializer(version, context={"request": request}).data)
+
+
+class DatasetVersionCitationCslApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="dataset_versions_citation_csl_retrieve",
+        responses={200: OpenApiResponse(description="CSL-JSON (a list of one item)")},
+    )
+    def get(self, request, version_id):
+        version = selectors.dataset_version_get(user=request.user, version_id=version_id)
+        return Response(
+            [citation.version_csl(version, request)],
+            content_type="application/vnd.citationstyles.csl+json",
+        )
+
+
+class DatasetVersionCitationBibTeXApi(APIView):
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer, BibTeXRenderer]
+
+    @extend_schema(
+        operation_id="dataset_versions_citation_bibtex_retrieve",
+        responses={(200, "application/x-bibtex"): OpenApiTypes.STR},
+    )
+    def get(self, request, version_id):
+        version = selectors.dataset_version_get(user=request.user, version_id=version_id)
+        return HttpResponse(
+            citation.version_bibtex(version, request),
+            content_type="application/x-bibtex; charset=utf-8",
+        )
 
 
 # --- direct upload to the object store and import in place (catalog.direct) ----------------

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.urls import reverse
 
-from .licences import licence_url
+from .licences import LICENCES, licence_url
 from .models import Dataset, ImageStatus
 
 
@@ -26,6 +26,32 @@ def _creator(creator: dict) -> dict:
     return person
 
 
+#: what dataset search engines accept as a description (Google: 50 to 5000 characters)
+DESCRIPTION_MIN, DESCRIPTION_MAX = 50, 5000
+
+
+def search_description(text: str, *, title: str, lab: str, licence: str, n_images: int) -> str:
+    """A description search engines take: the curator's text, completed with what the record
+    is when shorter than 50 characters, cut at a word (with an ellipsis) past 5000."""
+    text = (text or "").strip()
+    if len(text) < DESCRIPTION_MIN:
+        what = (
+            f"{title}: {n_images} electron micrograph{'s' if n_images != 1 else ''} published "
+            f"by {lab} under {LICENCES.get(licence, licence)}, with their calibration and "
+            "instrument metadata."
+        )
+        text = f"{text} {what}".strip() if text and text != title else what
+    if len(text) > DESCRIPTION_MAX:
+        cut = text[: DESCRIPTION_MAX - 1].rsplit(" ", 1)[0]
+        text = cut + "…"
+    return text
+
+
+def _creators_or_publisher(creators: list[dict], publisher: dict) -> list[dict]:
+    """Search engines require a creator: the people named, else the publishing lab."""
+    return [_creator(c) for c in creators if (c.get("name") or "").strip()] or [publisher]
+
+
 def dataset_jsonld(dataset: Dataset, request=None) -> dict:
     base = base_url(request)
     url = persistent_url(dataset, request)
@@ -35,6 +61,7 @@ def dataset_jsonld(dataset: Dataset, request=None) -> dict:
     images = list(dataset.images.filter(status=ImageStatus.READY))
     distribution = [_download(image, base) for image in images]
     modified = max([dataset.modified, *(i.ingested or i.created for i in images)])
+    publisher = {"@type": "Organization", "name": dataset.lab.name}
     doc = {
         "@context": "https://schema.org/",
         "@type": "Dataset",
@@ -42,11 +69,17 @@ def dataset_jsonld(dataset: Dataset, request=None) -> dict:
         "url": url,
         "identifier": identifiers,
         "name": dataset.title,
-        "description": dataset.description or dataset.title,
+        "description": search_description(
+            dataset.description,
+            title=dataset.title,
+            lab=dataset.lab.name,
+            licence=dataset.licence,
+            n_images=len(images),
+        ),
         "keywords": dataset.keywords,
         "license": licence_url(dataset.licence) or dataset.licence,
-        "creator": [_creator(c) for c in dataset.creators],
-        "publisher": {"@type": "Organization", "name": dataset.lab.name},
+        "creator": _creators_or_publisher(dataset.creators, publisher),
+        "publisher": publisher,
         "dateCreated": dataset.created.isoformat(),
         "dateModified": modified.isoformat(),
         "isAccessibleForFree": True,
@@ -150,25 +183,52 @@ def version_jsonld(version, request=None) -> dict:
         "contentUrl": base + reverse("dataset-version-crate", args=[version.pk]),
         "encodingFormat": "application/zip",
     }
-    return {
+    publisher = {"@type": "Organization", "name": manifest["lab"]["name"]}
+    doc = {
         "@context": "https://schema.org/",
         "@type": "Dataset",
         "@id": url,
         "url": url,
         "identifier": identifiers,
         "name": f"{version.title} (version {version.number})",
-        "description": version.description or version.title,
+        "description": search_description(
+            version.description,
+            title=version.title,
+            lab=manifest["lab"]["name"],
+            licence=version.licence,
+            n_images=len(manifest["images"]),
+        ),
         "version": str(version.number),
         "keywords": version.keywords,
         "license": licence,
-        "creator": [_creator(c) for c in version.creators],
-        "publisher": {"@type": "Organization", "name": manifest["lab"]["name"]},
+        "creator": _creators_or_publisher(version.creators, publisher),
+        "publisher": publisher,
         "datePublished": version.created.isoformat(),
         "isAccessibleForFree": True,
         "measurementTechnique": "Electron microscopy",
         "isPartOf": {"@type": "Dataset", "@id": persistent_url(version.dataset, request)},
         "distribution": [crate] + [_manifest_download(image, base) for image in manifest["images"]],
     }
+    if version.doi:
+        doc["sameAs"] = f"https://doi.org/{version.doi}"
+    if version.funding:
+        doc["funding"] = [_grant(f) for f in version.funding]
+    return doc
+
+
+def _grant(entry: dict) -> dict:
+    """A funding reference as a schema.org ``MonetaryGrant``."""
+    funder = {"@type": "Organization", "name": entry["funder_name"]}
+    if entry.get("funder_identifier"):
+        funder["identifier"] = entry["funder_identifier"]
+    grant = {"@type": "MonetaryGrant", "funder": funder}
+    if entry.get("award_number"):
+        grant["identifier"] = entry["award_number"]
+    if entry.get("award_title"):
+        grant["name"] = entry["award_title"]
+    if entry.get("award_uri"):
+        grant["url"] = entry["award_uri"]
+    return grant
 
 
 def _manifest_download(image: dict, base: str) -> dict:

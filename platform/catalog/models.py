@@ -28,6 +28,12 @@ class Dataset(models.Model):
         default=list, blank=True, help_text='[{"name": ..., "orcid": ..., "affiliation": ...}]'
     )
     doi = models.CharField(max_length=200, blank=True)
+    funding = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='[{"funder_name": ..., "funder_identifier": ..., "funder_identifier_type": ..., '
+        '"award_number": ..., "award_title": ..., "award_uri": ...}] (DataCite fundingReference)',
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -100,6 +106,11 @@ class Image(models.Model):
         return self.dataset.lab_id
 
 
+class DoiState(models.TextChoices):
+    DRAFT = "draft"  # registered with DataCite, not yet resolvable
+    FINDABLE = "findable"  # published: resolves and is indexed
+
+
 class DatasetVersion(models.Model):
     """An immutable, numbered snapshot of a dataset: its metadata, licence and creators as they
     were, its ready images by sha256, the frozen support sets and the results a curator chose
@@ -116,7 +127,12 @@ class DatasetVersion(models.Model):
     keywords = models.JSONField(default=list, blank=True)
     licence = models.CharField(max_length=64)
     creators = models.JSONField(default=list, blank=True)
+    funding = models.JSONField(default=list, blank=True)
+    # The version's own DOI, minted through DataCite (``catalog.datacite``); registering it is
+    # the one write a published version takes (its content never changes).
     doi = models.CharField(max_length=200, blank=True)
+    doi_state = models.CharField(max_length=10, choices=DoiState.choices, blank=True)
+    doi_registered = models.DateTimeField(null=True, blank=True)
     images = models.ManyToManyField(Image, related_name="dataset_versions")
     support_sets = models.ManyToManyField(
         "labeling.SupportSetVersion", blank=True, related_name="dataset_versions"

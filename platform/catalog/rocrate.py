@@ -8,7 +8,8 @@ provenance is a ``CreateAction``: instrument the model version and Chiplab at it
 version, object the image, the support set and the parameters, result the files.
 
 The zip is written as it is sent (no temporary file, memory bounded by one chunk) and is the
-same bytes on every download (entries dated by the version). Originals are checked against
+same bytes on every download (entries dated by the version; registering the version's DOI
+adds it to the metadata, once). Originals are checked against
 their sha256 as they go out; a mismatch stops the stream rather than ship a wrong file.
 """
 

@@ -25,6 +25,21 @@ class CreatorSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(err)) from None
 
 
+class FundingSerializer(serializers.Serializer):
+    """One funding reference (DataCite ``fundingReference``)."""
+
+    funder_name = serializers.CharField(max_length=300)
+    funder_identifier = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, help_text="e.g. a ROR id URL"
+    )
+    funder_identifier_type = serializers.ChoiceField(
+        choices=["ROR", "Crossref Funder ID", "GRID", "ISNI", "Other"], required=False
+    )
+    award_number = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    award_title = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    award_uri = serializers.URLField(max_length=500, required=False, allow_blank=True)
+
+
 class DatasetSerializer(serializers.ModelSerializer):
     lab = serializers.UUIDField(source="lab_id", read_only=True)
     lab_name = serializers.CharField(source="lab.name", read_only=True)
@@ -44,6 +59,7 @@ class DatasetSerializer(serializers.ModelSerializer):
             "visibility",
             "creators",
             "doi",
+            "funding",
             "created",
             "modified",
             "image_count",
@@ -69,6 +85,7 @@ class DatasetWriteSerializer(serializers.Serializer):
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
     creators = CreatorSerializer(many=True, required=False)
     doi = serializers.RegexField(r"^10\.\d{4,9}/\S+$", required=False, allow_blank=True)
+    funding = FundingSerializer(many=True, required=False, max_length=20)
 
 
 class DatasetCreateSerializer(DatasetWriteSerializer):
@@ -213,7 +230,10 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
             "keywords",
             "licence",
             "creators",
+            "funding",
             "doi",
+            "doi_state",
+            "doi_registered",
             "created",
             "created_by",
             "persistent_url",
@@ -250,6 +270,9 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
             "landing": reverse("dataset-version-landing", args=[version.pk]),
             "crate": reverse("dataset-version-crate", args=[version.pk]),
             "jsonld": reverse("dataset-version-jsonld", args=[version.pk]),
+            "datacite": reverse("dataset-version-datacite", args=[version.pk]),
+            "citation_bibtex": reverse("dataset-version-citation-bibtex", args=[version.pk]),
+            "citation_csl": reverse("dataset-version-citation-csl", args=[version.pk]),
         }
 
 
@@ -326,3 +349,17 @@ class ImportErrorSerializer(serializers.Serializer):
 class DatasetImportResultSerializer(serializers.Serializer):
     images = ImageSerializer(many=True)
     errors = ImportErrorSerializer(many=True)
+
+
+class TileLevelSerializer(serializers.Serializer):
+    z = serializers.IntegerField(help_text="downscaled by 2^z (0: full resolution)")
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    rows = serializers.IntegerField()
+    cols = serializers.IntegerField()
+
+
+class TilesIndexSerializer(serializers.Serializer):
+    tile_size = serializers.IntegerField()
+    preview_max_side = serializers.IntegerField()
+    levels = TileLevelSerializer(many=True)

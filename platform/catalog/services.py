@@ -22,7 +22,7 @@ from common.errors import Conflict, Invalid, NotFound, TooLarge, Unsupported
 from common.jobs import enqueue_on_commit
 from webhooks.services import event_emit
 
-from . import formats
+from . import formats, tiles
 from .formats.units import calibration, uncalibrated
 from .licences import LICENCES
 from .models import Dataset, Image, ImageStatus, Visibility
@@ -50,6 +50,19 @@ def _clean_dataset_fields(fields: dict) -> dict:
             raise Invalid("Each creator needs a name.", fields={"creators": ["name required"]})
     if "keywords" in fields:
         fields["keywords"] = [str(k).strip() for k in fields["keywords"] or [] if str(k).strip()]
+    if "funding" in fields:
+        # kept as given, less empty values (a partial update does not make the API check
+        # nested required fields, so the funder's name is checked here)
+        funding = [
+            {k: str(v).strip() for k, v in dict(entry).items() if str(v or "").strip()}
+            for entry in fields["funding"] or []
+        ]
+        if any(not entry.get("funder_name") for entry in funding):
+            raise Invalid(
+                "Each funding reference needs the funder's name.",
+                fields={"funding": ["funder_name required"]},
+            )
+        fields["funding"] = funding
     return fields
 
 
@@ -81,6 +94,7 @@ def dataset_delete(*, user, dataset: Dataset) -> None:
     Refused (409) while any of its schemas has a frozen support-set version, like an image's.
     """
     require_role(user=user, lab_id=dataset.lab_id, role=Role.CURATOR)
+    dataset = _lock_for_delete(dataset.pk)
     if n := dataset.versions.count():
         raise Conflict(
             f"The dataset has {n} published version(s), which are citable records; it cannot "
@@ -94,12 +108,16 @@ def dataset_delete(*, user, dataset: Dataset) -> None:
             "refer to; it cannot be deleted without breaking them (make it private instead).",
             code="in_use",
         )
-    keys = [k for image in dataset.images.all() for k in _stored_keys(image)]
+    images = list(dataset.images.all())
+    keys = [k for image in images for k in _stored_keys(image)]
+    shas = {image.sha256 for image in images}
+    lab_id = dataset.lab_id
     for schema in dataset.schemas.all():  # votes and gold answers protect their classes
         schema.votes.all().delete()
         schema.gold.all().delete()
+    folder = f"labs/{lab_id}/datasets/{dataset.pk}"
     dataset.delete()
-    transaction.on_commit(lambda: [storage.delete(k) for k in keys if k])
+    transaction.on_commit(lambda: _stored_delete(keys, lab_id=lab_id, shas=shas, folders=[folder]))
 
 
 # --- images ------------------------------------------------------------------------
@@ -182,8 +200,13 @@ def image_upload(*, user, dataset: Dataset, upload: UploadedFile) -> Image:
         probe = _probe(path, filename)
         image_id = uuid.uuid4()
         key = f"{_image_prefix(dataset, image_id)}/original{Path(filename).suffix.lower()}"
-        with path.open("rb") as fh:
-            storage.put(key, File(fh, name=filename))
+        try:
+            with path.open("rb") as fh:
+                storage.put(key, File(fh, name=filename))
+        except BaseException:
+            # the store failing (down, restarting: a 503) may have kept the object whole
+            _stored_delete([key], lab_id=dataset.lab_id, shas=set())
+            raise
     try:
         return image_register(
             user=user,
@@ -196,7 +219,7 @@ def image_upload(*, user, dataset: Dataset, upload: UploadedFile) -> Image:
             probe=probe,
         )
     except BaseException:
-        storage.delete(key)
+        _stored_delete([key], lab_id=dataset.lab_id, shas=set())  # never masks the error
         raise
 
 
@@ -239,6 +262,7 @@ def _refuse_duplicate(dataset: Dataset, sha256: str) -> None:
         )
 
 
+@transaction.atomic
 def image_delete(*, user, image: Image) -> None:
     """Delete an image with its grids, votes, results and every stored file derived from it.
 
@@ -246,6 +270,10 @@ def image_delete(*, user, image: Image) -> None:
     immutable records that jobs re-run and models were trained on.
     """
     require_role(user=user, lab_id=image.dataset.lab_id, role=Role.CURATOR)
+    _lock_for_delete(image.dataset_id)
+    image = Image.objects.filter(pk=image.pk).select_related("dataset").first()
+    if image is None:
+        raise NotFound("Image not found (deleted meanwhile).")
     if numbers := list(image.dataset_versions.values_list("number", flat=True)):
         raise Conflict(
             f"The image is in published version(s) {', '.join(map(str, sorted(numbers)))} of "
@@ -260,8 +288,22 @@ def image_delete(*, user, image: Image) -> None:
             code="in_use",
         )
     keys = _stored_keys(image)
+    lab_id, shas = image.dataset.lab_id, {image.sha256}
+    folder = _image_prefix(image.dataset, image.pk)  # previews, tiles: whatever is under it
     image.delete()
-    transaction.on_commit(lambda: [storage.delete(k) for k in keys if k])
+    transaction.on_commit(lambda: _stored_delete(keys, lab_id=lab_id, shas=shas, folders=[folder]))
+
+
+def _lock_for_delete(dataset_id) -> Dataset:
+    """Lock a dataset's row and its label schemas' rows before deleting from it.
+
+    Publishing a dataset version locks the dataset (``catalog.versions``) and freezing a
+    support-set version locks its schema (``labeling``): a delete waits for a freeze under way
+    and then sees the version it made (409), and a freeze that comes second sees the image gone.
+    """
+    dataset = Dataset.objects.select_for_update().get(pk=dataset_id)
+    list(dataset.schemas.select_for_update().order_by("pk").values_list("pk", flat=True))
+    return dataset
 
 
 def _stored_keys(image: Image) -> list[str]:
@@ -271,6 +313,42 @@ def _stored_keys(image: Image) -> list[str]:
     for result in image.segmentation_results.all():
         keys += [result.arrays_key, *result.artefacts.values()]
     return keys
+
+
+def embeddings_prefixes(lab_id, sha256: str) -> list[str]:
+    """The folders of a lab's stored embeddings of the image with ``sha256``, one per model
+    version (layout: ``analysis.artefacts.embeddings_key``)."""
+    root = f"labs/{lab_id}/embeddings"
+    try:
+        versions, _files = storage.listdir(root)
+    except FileNotFoundError:
+        return []
+    return [f"{root}/{version}/{sha256}" for version in versions]
+
+
+def _stored_delete(keys: list[str], *, lab_id, shas: set[str], folders=()) -> None:
+    """After a delete committed: its images' stored files (``keys``, and every object under
+    ``folders``), and their embeddings unless another image of the lab has the same bytes.
+    Never raises: the rows are gone whatever happens, and a store that is down leaves files
+    behind (logged, by key)."""
+    for key in keys:
+        try:
+            storage.delete(key)
+        except Exception:
+            log.exception("could not delete %s of a deleted image: left in storage", key)
+    for folder in folders:
+        try:
+            storage.delete_under(folder)
+        except Exception:
+            log.exception("could not delete the objects under %s: left in storage", folder)
+    for sha in shas:
+        try:
+            if Image.objects.filter(dataset__lab_id=lab_id, sha256=sha).exists():
+                continue  # the same file in another dataset of the lab uses them
+            for prefix in embeddings_prefixes(lab_id, sha):
+                storage.delete_under(prefix)
+        except Exception:
+            log.exception("could not delete the embeddings of image bytes %s: left", sha)
 
 
 def image_calibrate(*, user, image: Image, pixel_size: float | None, pixel_unit: str) -> Image:
@@ -336,13 +414,15 @@ def image_ingest(*, image_id) -> Image:
                 frame_preview_key(image, frame),
                 formats.encode_png(formats.preview(micrograph.data, index=frame)),
             )
+        # real pixels in the viewer past the preview's size (catalog.tiles): frame 0
+        tiles.tiles_write(image, micrograph.data)
     except formats.FormatError as err:
         Image.objects.filter(pk=image.pk).update(status=ImageStatus.FAILED, error=str(err))
         image.refresh_from_db()
         event_emit("image.failed", image.pk)
         return image
     calibration = micrograph.calibration or {}
-    Image.objects.filter(pk=image.pk).update(
+    written = Image.objects.filter(pk=image.pk).update(
         status=ImageStatus.READY,
         error="",
         preview_key=preview_key,
@@ -355,6 +435,10 @@ def image_ingest(*, image_id) -> Image:
         metadata_raw=micrograph.raw or {},
         ingested=timezone.now(),
     )
+    if not written:  # deleted while being ingested: its delete could not know these files
+        frames = [frame_preview_key(image, f) for f in range(1, preview_frames)]
+        _stored_delete([preview_key, thumb_key, *frames], lab_id=image.dataset.lab_id, shas=set())
+        raise NotFound(f"Image {image_id} was deleted while it was ingested.")
     image.refresh_from_db()
     event_emit("image.ready", image.pk)
     return image

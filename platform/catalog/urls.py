@@ -64,9 +64,35 @@ urlpatterns = [
         apis.DatasetVersionCrateApi.as_view(),
         name="dataset-version-crate",
     ),
+    path(
+        "dataset-versions/<uuid:version_id>/datacite.json",
+        apis.DatasetVersionDataCiteApi.as_view(),
+        name="dataset-version-datacite",
+    ),
+    path(
+        "dataset-versions/<uuid:version_id>/doi",
+        apis.DatasetVersionDoiApi.as_view(),
+        name="dataset-version-doi",
+    ),
+    path(
+        "dataset-versions/<uuid:version_id>/citation.json",
+        apis.DatasetVersionCitationCslApi.as_view(),
+        name="dataset-version-citation-csl",
+    ),
+    path(
+        "dataset-versions/<uuid:version_id>/citation.bib",
+        apis.DatasetVersionCitationBibTeXApi.as_view(),
+        name="dataset-version-citation-bibtex",
+    ),
     path("images/<uuid:image_id>/", apis.ImageDetailApi.as_view(), name="image-detail"),
     path("images/<uuid:image_id>/original", apis.ImageOriginalApi.as_view(), name="image-original"),
     path("images/<uuid:image_id>/preview", apis.ImagePreviewApi.as_view(), name="image-preview"),
+    path("images/<uuid:image_id>/tiles", apis.ImageTilesApi.as_view(), name="image-tiles"),
+    path(
+        "images/<uuid:image_id>/tiles/<int:z>/<int:row>/<int:col>",
+        apis.ImageTileApi.as_view(),
+        name="image-tile",
+    ),
     path(
         "images/<uuid:image_id>/thumbnail", apis.ImageThumbnailApi.as_view(), name="image-thumbnail"
     ),

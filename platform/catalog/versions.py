@@ -108,7 +108,9 @@ def dataset_version_create(
                 keywords=list(dataset.keywords),
                 licence=dataset.licence,
                 creators=list(dataset.creators),
-                doi=dataset.doi,
+                funding=list(dataset.funding),
+                # a version's DOI is its own (minted by catalog.datacite); the dataset's DOI,
+                # if any, names the whole dataset and is cited as what the version is part of
                 manifest=manifest,
                 created_by=user,
             )

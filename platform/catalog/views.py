@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from common.errors import NotFound
 
 from . import selectors
+from .citation import version_bibtex, version_reference
 from .fair import dataset_jsonld, version_jsonld
 from .licences import LICENCES, licence_url
 
@@ -73,6 +74,8 @@ def dataset_version_landing(request, version_id):
             "licence_url": licence_url(version.licence),
             "jsonld": script_safe_json(jsonld),
             "persistent_url": jsonld["@id"],
+            "reference": version_reference(version, request),
+            "bibtex": version_bibtex(version, request),
         },
     )
     response["Content-Security-Policy"] = LANDING_CSP

@@ -187,7 +187,10 @@ def test_viewer_controls_leave_the_image_free(new_page, artifacts, lab_owner, la
     expect(page.get_by_test_id("class-item")).to_have_count(3)
     canvas = page.get_by_test_id("viewer-canvas")
     expect(canvas).to_have_attribute("data-src", re.compile("preview"))
-    expect(page.get_by_test_id("zoom-label")).to_have_text("100 %")
+    # the label is the magnification: 100 % = one image pixel per screen pixel
+    fit_label = f"{round(float(canvas.get_attribute('data-scale')) * 100)} %"
+    assert fit_label != "100 %"  # a 512 px image fills more than 512 screen pixels here
+    expect(page.get_by_test_id("zoom-label")).to_have_text(fit_label)
     image = image_box(page, 512, 512)
     for control in ("zoom-in", "zoom-out", "zoom-fit", "zoom-label"):
         assert not overlaps(page.get_by_test_id(control).bounding_box(), image), control
@@ -196,7 +199,7 @@ def test_viewer_controls_leave_the_image_free(new_page, artifacts, lab_owner, la
     expect(page.get_by_test_id("class-item").first.get_by_test_id("class-count")).to_have_text(
         "1 chip"
     )
-    expect(page.get_by_test_id("zoom-label")).to_have_text("100 %")
+    expect(page.get_by_test_id("zoom-label")).to_have_text(fit_label)  # a click does not zoom
     page.screenshot(path=str(artifacts / "01-top-right-chip.png"))
     assert not page.errors, page.errors
 

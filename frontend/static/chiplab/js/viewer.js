@@ -15,9 +15,13 @@ export class Viewer {
    * @param {HTMLElement} host  element to fill
    * @param {{width:number,height:number,src:string,label?:string}} opts
    */
-  constructor(host, { width, height, src, label, pixelSize = null, pixelUnit = "" }) {
+  constructor(host, { width, height, src, label, pixelSize = null, pixelUnit = "", tiles = null }) {
     this.W = width;
     this.H = height;
+    // Real pixels: full-resolution tiles of frame 0 drawn over the preview when zoomed in past
+    // it. `tiles`: the URL of the image's tile index (GET /api/images/<id>/tiles).
+    this.tiles = new TileLayer(tiles, () => this.requestDraw());
+    this.showTiles = true; // false while another frame than 0 is the background
     this.pixelSize = pixelSize; // physical size of one image pixel (pixelUnit), for the scale bar
     this.pixelUnit = pixelUnit;
     this.scale = 1;
@@ -61,6 +65,7 @@ export class Viewer {
       btn("+", "Zoom in", () => this.zoomBy(1.5), "zoom-in"),
       btn("−", "Zoom out", () => this.zoomBy(1 / 1.5), "zoom-out"),
       btn("⤢", "Fit image", () => this.fit(), "zoom-fit"),
+      btn("1:1", "Real pixels: one image pixel per screen pixel", () => this.zoomActual(), "zoom-actual"),
       this.zoomLabel);
     this.status = h("div", { class: "viewer-status", "aria-hidden": "true" }, "Loading image…");
     // Controls live in a bar above the image area, never on top of the image: a click on a
@@ -117,8 +122,10 @@ export class Viewer {
     if (keepView) this.requestDraw(); else this.fit();
   }
 
-  /** Show another background (e.g. another frame of a time series), keeping zoom and pan. */
-  setSource(src) {
+  /** Show another background (e.g. another frame of a time series), keeping zoom and pan;
+   * the full-resolution tiles are of frame 0 (`frame0`: whether `src` shows it). */
+  setSource(src, { frame0 = true } = {}) {
+    this.showTiles = frame0;
     if (src === this.src) return this.ready;
     this.ready = this.ready.catch(() => {}).then(() => this._load(src, { keepView: true }));
     return this.ready;
@@ -314,6 +321,11 @@ export class Viewer {
     this.requestDraw();
   }
 
+  /** One image pixel per device pixel, about the centre of the view. */
+  zoomActual() {
+    this.zoomBy(1 / (this.scale * (this.dpr || 1)));
+  }
+
   /** Show image rectangle (x, y, w, h) centred. */
   zoomTo(x, y, w, hgt) {
     this._userMoved = true;
@@ -454,6 +466,10 @@ export class Viewer {
     ctx.imageSmoothingQuality = "medium";
     ctx.drawImage(this.drawn || this.img, x0 * kx, y0 * ky, (x1 - x0) * kx, (y1 - y0) * ky,
       tx + x0 * s, ty + y0 * s, (x1 - x0) * s, (y1 - y0) * s);
+    // zoomed in past the preview's resolution: the original's pixels, tile by tile
+    if (this.showTiles && s * this.dpr > Math.min(kx, ky)) {
+      this.tiles.draw(ctx, { x0, y0, x1, y1, s, tx, ty, dpr: this.dpr, display: this.display });
+    }
 
     const g = this.grid;
     let vis = null;
@@ -601,7 +617,10 @@ export class Viewer {
     d.scale = this.scale;
     d.tx = this.tx;
     d.ty = this.ty;
-    this.zoomLabel.textContent = `${Math.round((this.scale / this.fitScale()) * 100)} %`;
+    // 100 % = one image pixel per device pixel (real pixels)
+    this.zoomLabel.textContent = `${Math.round(this.scale * (this.dpr || 1) * 100)} %`;
+    this.zoomLabel.title = "Magnification: at 100 % one image pixel is one screen pixel";
+    d.tiles = this.tiles.drawnCount;
     if (this.pixelSize) {
       const bar = scaleBarLength(this.pixelSize, this.pixelUnit, this.scale);
       this.scaleLine.style.width = `${bar.px.toFixed(1)}px`;
@@ -611,6 +630,98 @@ export class Viewer {
     }
   }
 }
+
+/** Full-resolution tiles of a large image (catalog.tiles): fetched as they come into view,
+ * at most a few at once, kept in a bounded cache, passed through the display's lookup table. */
+class TileLayer {
+  constructor(indexUrl, onLoad) {
+    this.indexUrl = indexUrl;
+    this.onLoad = onLoad;
+    this.index = null; // {tile_size, levels: [{z, width, height, rows, cols}]}
+    this.cache = new Map(); // "z/row/col" -> {bitmap, shown, shownKey, failed}
+    this.loading = 0;
+    this.drawnCount = 0;
+    if (indexUrl) {
+      fetch(indexUrl, { credentials: "same-origin" })
+        .then((res) => (res.ok ? res.json() : null))
+        .then((index) => { if (index && index.levels.length) { this.index = index; onLoad(); } })
+        .catch(() => {});
+    }
+  }
+
+  draw(ctx, { x0, y0, x1, y1, s, tx, ty, dpr, display }) {
+    this.drawnCount = 0;
+    const index = this.index;
+    if (!index) return;
+    // the coarsest level that still has a pixel for each device pixel
+    const want = Math.floor(Math.log2(1 / Math.max(s * dpr, 1e-6)));
+    const levels = index.levels;
+    const level = levels[Math.min(Math.max(0, want), levels.length - 1)];
+    const f = 2 ** level.z; // image px per tile px
+    const span = index.tile_size * f;
+    const c0 = Math.max(0, Math.floor(x0 / span));
+    const r0 = Math.max(0, Math.floor(y0 / span));
+    const c1 = Math.min(level.cols - 1, Math.floor((x1 - 1e-6) / span));
+    const r1 = Math.min(level.rows - 1, Math.floor((y1 - 1e-6) / span));
+    // at 1:1 and closer every screen pixel shows one image pixel, never a blend
+    ctx.imageSmoothingEnabled = s * f * dpr < 1;
+    const lutKey = isDefaultDisplay(display) ? "" : JSON.stringify(display);
+    for (let r = r0; r <= r1; r++) {
+      for (let c = c0; c <= c1; c++) {
+        const key = `${level.z}/${r}/${c}`;
+        const tile = this.cache.get(key);
+        if (!tile) { this._fetch(key); continue; }
+        if (!tile.bitmap) continue;
+        this.cache.delete(key); // most recently used last
+        this.cache.set(key, tile);
+        const img = this._shown(tile, lutKey, display);
+        ctx.drawImage(img, tx + c * span * s, ty + r * span * s, tile.bitmap.width * f * s,
+          tile.bitmap.height * f * s);
+        this.drawnCount++;
+      }
+    }
+  }
+
+  _shown(tile, lutKey, display) {
+    if (!lutKey) return tile.bitmap;
+    if (tile.shownKey === lutKey) return tile.shown;
+    const c = document.createElement("canvas");
+    c.width = tile.bitmap.width;
+    c.height = tile.bitmap.height;
+    const cx = c.getContext("2d", { willReadFrequently: true });
+    cx.drawImage(tile.bitmap, 0, 0);
+    try {
+      const data = cx.getImageData(0, 0, c.width, c.height);
+      const lut = displayLut(display);
+      const px = data.data;
+      for (let i = 0; i < px.length; i += 4) { px[i] = lut[px[i]]; px[i + 1] = lut[px[i + 1]]; px[i + 2] = lut[px[i + 2]]; }
+      cx.putImageData(data, 0, 0);
+    } catch { return tile.bitmap; }
+    tile.shown = c;
+    tile.shownKey = lutKey;
+    return c;
+  }
+
+  _fetch(key) {
+    if (this.loading >= TILE_FETCHES) return;
+    const tile = { bitmap: null, shown: null, shownKey: null };
+    this.cache.set(key, tile);
+    this.loading++;
+    fetch(`${this.indexUrl}/${key}`, { credentials: "same-origin" })
+      .then((res) => { if (!res.ok) throw new Error(res.status); return res.blob(); })
+      .then((blob) => createImageBitmap(blob))
+      .then((bitmap) => { tile.bitmap = bitmap; })
+      .catch(() => { tile.bitmap = null; }) // not retried while cached
+      .finally(() => {
+        this.loading--;
+        while (this.cache.size > TILE_CACHE) this.cache.delete(this.cache.keys().next().value);
+        this.onLoad();
+      });
+  }
+}
+
+const TILE_FETCHES = 6; // tiles requested at once
+const TILE_CACHE = 96; // tiles kept (512 px each: ~100 MB of bitmaps at most)
 
 const DISPLAY_DEFAULT = Object.freeze({ brightness: 0, contrast: 0, gamma: 1, invert: false });
 

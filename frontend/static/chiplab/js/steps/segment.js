@@ -114,7 +114,8 @@ export async function mount(ws, panel) {
   }
 
   function showBackground(frame) {
-    viewer.setSource(api.images.previewUrl(image.id, frames.background(frame)))
+    const shown = frames.background(frame);
+    viewer.setSource(api.images.previewUrl(image.id, shown), { frame0: !shown })
       .catch((e) => showError(e, "Loading the frame's image"));
   }
 

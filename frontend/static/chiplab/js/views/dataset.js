@@ -160,6 +160,9 @@ export async function render(root, { datasetId }) {
       schedulePoll();
       setTimeout(() => row.li.remove(), 6000);
     } catch (e) {
+      // a full bar would say the file is in; the server refused it, so nothing was stored
+      row.bar.replaceWith(h("span", { class: "upload-failed small", testid: "upload-not-stored" },
+        e.code === "aborted" ? "cancelled" : "not stored"));
       row.status.textContent = "failed";
       row.li.dataset.state = "failed";
       row.li.append(h("span", { class: "error-text small", testid: "upload-error" }, e.message));

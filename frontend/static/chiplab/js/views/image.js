@@ -57,7 +57,8 @@ export async function render(root, { imageId, step }) {
   }
 
   const viewer = new Viewer(stage, { width: image.width, height: image.height,
-    src: api.images.previewUrl(image.id), label: `Micrograph ${image.original_filename}`,
+    src: api.images.previewUrl(image.id), tiles: api.images.tilesUrl(image.id),
+    label: `Micrograph ${image.original_filename}`,
     pixelSize: image.pixel_size, pixelUnit: image.pixel_unit });
   viewer.ready.catch((e) => showError(e));
   const ws = createWorkspace({ image, dataset, viewer });
@@ -71,7 +72,13 @@ export async function render(root, { imageId, step }) {
       testid: `step-${name}` }, label);
     tabs.append(tabLinks[name]);
   }
+  // Help about the step on screen (#/help/<topic>), in a new tab: the workspace stays as it is.
+  const HELP_TOPIC = { grid: "chip-size", support: "support-sets", segment: "confidence", history: "results" };
+  const helpLink = h("a", { class: "step-help", href: "#/help", target: "_blank", rel: "noopener",
+    testid: "step-help", title: "What this step does, in a microscopist's words" }, "? Help");
+  tabs.append(helpLink);
   function refreshTabs(current) {
+    helpLink.href = HELP_TOPIC[current] ? `#/help/${HELP_TOPIC[current]}` : "#/help";
     for (const [name] of STEPS) {
       const a = tabLinks[name];
       const locked = (name === "support" || name === "segment") && !ws.grid;
@@ -189,7 +196,8 @@ function metadataBlock(image, calibrationControl = null) {
     ["Uploaded", fmtDate(image.created)],
     ["SHA-256", h("code", { class: "small" }, image.sha256)],
   ];
-  const instrument = Object.entries(image.instrument || {}).filter(([, v]) => v !== null && v !== "");
+  const instrument = Object.entries(image.instrument || {}).filter(([, v]) => v !== null && v !== "")
+    .map(([k, v]) => instrumentEntry(k, v));
   const calibration = Object.entries(image.calibration || {})
     .filter(([k, v]) => v !== null && v !== "" && typeof v !== "object" && k !== "set_by")
     .map(([k, v]) => [k, k === "set_at" ? fmtDate(v) : v]);
@@ -208,4 +216,20 @@ function metadataBlock(image, calibrationControl = null) {
 
 function humanKey(k) {
   return String(k).replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+}
+
+// Unit suffixes of the metadata readers' keys (voltage_kv, frame_time_s, camera_length_mm…)
+const UNIT_SUFFIXES = { kv: "kV", v: "V", s: "s", ms: "ms", us: "µs", mm: "mm", um: "µm", nm: "nm",
+  pm: "pm", deg: "°", mrad: "mrad", ev: "eV", ma: "mA", ua: "µA", na: "nA", pa: "pA" };
+
+/** ["voltage_kv", 200] -> ["Voltage (kV)", "200"]; numbers to 4 significant digits. */
+export function instrumentEntry(key, value) {
+  const m = /^(.+?)_([a-z]+)$/.exec(String(key));
+  const unit = m && UNIT_SUFFIXES[m[2]];
+  const label = unit ? `${humanKey(m[1])} (${unit})` : humanKey(key);
+  let shown = value;
+  if (typeof value === "number" && Number.isFinite(value)) {
+    shown = Number.isInteger(value) ? value.toLocaleString("en") : String(Number(value.toPrecision(4)));
+  }
+  return [label, shown];
 }

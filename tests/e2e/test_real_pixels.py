@@ -1,0 +1,78 @@
+"""E2E: real pixels. Zoomed in past the preview (2048 px) the viewer draws the original's
+pixels from full-resolution tiles; "1:1" shows one image pixel per screen pixel."""
+
+import re
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import make_dataset, sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_one_to_one_draws_the_originals_pixels(page, artifacts, lab_owner, tmp_path):
+    d = make_dataset(lab_owner, tmp_path, size=2304, title="Large")
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/support")
+    canvas = page.get_by_test_id("viewer-canvas")
+    expect(canvas).to_have_attribute("data-src", re.compile("preview"))
+    page.screenshot(path=str(artifacts / "01-fit.png"))
+    assert canvas.get_attribute("data-tiles") == "0"  # the preview is enough at fit zoom
+
+    with page.expect_response(re.compile(r"/tiles/0/\d+/\d+")) as first_tile:
+        page.get_by_test_id("zoom-actual").click()
+    assert first_tile.value.ok or first_tile.value.status == 302
+    expect(page.get_by_test_id("zoom-label")).to_have_text("100 %")
+    expect(canvas).not_to_have_attribute("data-tiles", "0")
+    page.wait_for_timeout(300)  # let the remaining visible tiles arrive and draw
+    page.screenshot(path=str(artifacts / "02-one-to-one.png"))
+
+    # the centre of the canvas shows the original's pixel there (preview contrast), not the
+    # preview's upsampled value: compare a small patch with the stretched original
+    box = canvas.bounding_box()
+    scale = float(canvas.get_attribute("data-scale"))
+    tx, ty = float(canvas.get_attribute("data-tx")), float(canvas.get_attribute("data-ty"))
+    assert scale == pytest.approx(1.0)
+    cx, cy = int(box["width"] // 2), int(box["height"] // 2)
+    shot = page.screenshot(
+        clip={"x": box["x"] + cx - 8, "y": box["y"] + cy - 8, "width": 16, "height": 16}
+    )
+    from io import BytesIO
+
+    from PIL import Image as PILImage
+
+    from catalog.formats.preview import stretch
+
+    seen = np.asarray(PILImage.open(BytesIO(shot)).convert("L")).astype(int)
+    truth = np.rint(stretch(d["sim"].image) * 255).astype(int)
+
+    def best_match(patch, reference) -> float:
+        """Share of the patch's pixels equal (within 2 grey levels) to the reference at the
+        best alignment within 2 px of where the transform says the patch is."""
+        x0, y0 = round(cx - 8 - tx), round(cy - 8 - ty)
+        return max(
+            np.mean(np.abs(patch - reference[y : y + 16, x : x + 16]) <= 2)
+            for y in range(y0 - 2, y0 + 3)
+            for x in range(x0 - 2, x0 + 3)
+        )
+
+    # a grid line may cross the patch: most pixels match exactly, as only real pixels do
+    assert best_match(seen, truth) > 0.8
+
+    # the display settings apply to the tiles too
+    page.get_by_test_id("display-toggle").click()
+    page.get_by_test_id("display-invert").check()
+    page.wait_for_timeout(300)
+    # the display panel opened above the image: it moved down
+    box = canvas.bounding_box()
+    tx, ty = float(canvas.get_attribute("data-tx")), float(canvas.get_attribute("data-ty"))
+    cx, cy = int(box["width"] // 2), int(box["height"] // 2)
+    shot = page.screenshot(
+        clip={"x": box["x"] + cx - 8, "y": box["y"] + cy - 8, "width": 16, "height": 16}
+    )
+    inverted = np.asarray(PILImage.open(BytesIO(shot)).convert("L")).astype(int)
+    assert best_match(inverted, 255 - truth) > 0.8
+    page.screenshot(path=str(artifacts / "03-inverted.png"))
+    assert not page.errors, page.errors
