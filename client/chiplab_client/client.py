@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from ._http import Session, Transport
-from .areas.accounts import Auth, Labs, Tokens
+from .areas.accounts import Auth, Invitations, Labs, Tokens
 from .areas.analysis import Results, SegmentationJobs
 from .areas.catalog import Datasets, Images
 from .areas.labeling import Classes, Crowd, Grids, Schemas, SupportSets, Votes
@@ -54,6 +54,7 @@ class Client:
         self.auth = Auth(self)
         self.tokens = Tokens(self)
         self.labs = Labs(self)
+        self.invitations = Invitations(self)
         # catalog
         self.datasets = Datasets(self)
         self.images = Images(self)

@@ -14,6 +14,7 @@ JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 ImageStatus = Literal["pending", "ready", "failed"]
 Visibility = Literal["private", "lab", "public"]
 Alias = Literal["champion", "challenger"]
+TokenScope = Literal["read", "write", "tokens"]
 
 
 class Me(TypedDict, total=False):
@@ -31,6 +32,8 @@ class Token(TypedDict, total=False):
     prefix: str
     created: str
     last_used: str | None
+    expires_at: str | None  # None: a token made before expiry existed (never expires)
+    scopes: list[TokenScope]
     key: str  # only in the answer that creates it
 
 
@@ -49,6 +52,31 @@ class Membership(TypedDict, total=False):
     created: str
 
 
+class Invitation(TypedDict, total=False):
+    id: str
+    email: str
+    role: Role
+    created: str
+    expires_at: str
+    state: Literal["pending", "accepted", "revoked", "expired"]
+    invited_by: dict[str, Any]
+
+
+class InvitationPreview(TypedDict, total=False):
+    lab_name: str
+    role: Role
+    email: str
+    expires_at: str
+    invited_by: str
+
+
+class InvitationAccepted(TypedDict, total=False):
+    lab: str
+    role: Role
+    account_created: bool
+    user: Me
+
+
 class Dataset(TypedDict, total=False):
     id: str
     lab: str
@@ -60,6 +88,7 @@ class Dataset(TypedDict, total=False):
     visibility: Visibility
     creators: list[dict[str, str]]
     doi: str
+    funding: list[dict[str, str]]
     created: str
     modified: str
     image_count: int

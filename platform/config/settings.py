@@ -111,6 +111,21 @@ if (CHIPLAB_PUBLIC_URL or PRODUCTION) and not (
         " (production requires it: persistent dataset ids are built from it)."
     )
 
+# DOIs for published dataset versions through DataCite's REST API (catalog.datacite); minting
+# is off (409 "DOI minting is not configured") unless all four are set. Test server:
+# https://api.test.datacite.org; production: https://api.datacite.org.
+CHIPLAB_DATACITE_URL = env.str("CHIPLAB_DATACITE_URL", default="").rstrip("/")
+CHIPLAB_DATACITE_REPOSITORY = env.str("CHIPLAB_DATACITE_REPOSITORY", default="")
+CHIPLAB_DATACITE_PASSWORD = env.str("CHIPLAB_DATACITE_PASSWORD", default="")
+CHIPLAB_DATACITE_PREFIX = env.str("CHIPLAB_DATACITE_PREFIX", default="")
+CHIPLAB_DATACITE_TIMEOUT_SECONDS = env.float("CHIPLAB_DATACITE_TIMEOUT_SECONDS", default=15.0)
+if CHIPLAB_DATACITE_PREFIX and not re.fullmatch(r"10\.\d{4,9}", CHIPLAB_DATACITE_PREFIX):
+    raise ImproperlyConfigured("CHIPLAB_DATACITE_PREFIX must be a DOI prefix such as 10.5072.")
+# OAI-PMH (/oai): the contact harvesters are shown (Identify's adminEmail)
+CHIPLAB_OAI_ADMIN_EMAIL = env.str(
+    "CHIPLAB_OAI_ADMIN_EMAIL", default="chiplab-admin@example.invalid"
+)
+
 # --- paths -------------------------------------------------------------------------
 DATA_DIR = Path(env.str("CHIPLAB_DATA_DIR", default=str(REPO_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -146,6 +161,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "common.middleware.UnavailableMiddleware",  # a view failing on a service that is down: 503
     "common.middleware.ApiErrorMiddleware",  # last: it wraps the view and URL resolution
 ]
 
@@ -189,6 +205,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL;"
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    # A database that does not answer (host down, network) fails a request in seconds (a 503,
+    # common.errors.unavailable) instead of holding it for the system's TCP timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
+    # A kept connection that a database restart broke is replaced before its next request
+    # uses it (else each server thread would answer one 503 after the database is back).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if PRODUCTION and _example_secret(DATABASES["default"].get("PASSWORD")):
         raise ImproperlyConfigured(
             "DATABASE_URL has a published example password; set the database's own one."
@@ -198,6 +222,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- object storage ----------------------------------------------------------------
 CHIPLAB_STORAGE = env.str("CHIPLAB_STORAGE", default="local")  # local | s3
 if CHIPLAB_STORAGE == "s3":
+    from botocore.config import Config as _BotoConfig
+
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -212,6 +238,16 @@ if CHIPLAB_STORAGE == "s3":
             "file_overwrite": True,
             "signature_version": "s3v4",
             "addressing_style": "path",
+            # a store that does not answer fails a request in seconds (a 503, see
+            # common.errors.unavailable), not after botocore's 60 s x 5 attempts; a given
+            # client_config replaces django-storages' own, so it repeats the two lines above
+            "client_config": _BotoConfig(
+                s3={"addressing_style": "path"},
+                signature_version="s3v4",
+                connect_timeout=env.int("S3_CONNECT_TIMEOUT", default=5),
+                read_timeout=env.int("S3_READ_TIMEOUT", default=60),
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
         },
     }
 elif CHIPLAB_STORAGE == "local":
@@ -284,6 +320,9 @@ CHIPLAB_IMPORT_MAX_OBJECTS = env.int("CHIPLAB_IMPORT_MAX_OBJECTS", default=200)
 # height x frames, and decoded bytes (pixels x samples per pixel x bytes per sample, every
 # frame; the default is the upload limit, so any uncompressed file accepted by size fits).
 CHIPLAB_MAX_PIXELS = env.int("CHIPLAB_MAX_PIXELS", default=1024**3)
+# Full-resolution tiles of images ingested before tiles existed are cut on the first request
+# (catalog.tiles) up to this many pixels; larger ones get theirs when re-ingested
+CHIPLAB_TILES_MAX_PIXELS = env.int("CHIPLAB_TILES_MAX_PIXELS", default=8192**2)
 # Re-deriving a published result (analysis.rederive) reads its image and the support set's
 # images in the web process: at most this many pixels (all frames) per request
 CHIPLAB_REDERIVE_MAX_PIXELS = env.int("CHIPLAB_REDERIVE_MAX_PIXELS", default=8192**2)
@@ -461,6 +500,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": _rate("CHIPLAB_LOGIN_RATE", "10/min"),
         "register": _rate("CHIPLAB_REGISTER_RATE", "20/hour"),
+        # opening and accepting invitation links, asking for a password reset (per address)
+        "invitations": _rate("CHIPLAB_INVITATION_RATE", "60/hour"),
+        "password_reset": _rate("CHIPLAB_PASSWORD_RESET_RATE", "10/hour"),
         # creations per user (common.throttling.CreationRateThrottle)
         "jobs": _rate("CHIPLAB_JOB_CREATE_RATE", "60/min"),
         "training": _rate("CHIPLAB_TRAINING_CREATE_RATE", "20/hour"),
@@ -509,6 +551,33 @@ USE_I18N = True
 USE_TZ = True
 CHIPLAB_CODE_VERSION = env.str("CHIPLAB_CODE_VERSION", default="")
 CHIPLAB_OPEN_SIGNUP = env.bool("CHIPLAB_OPEN_SIGNUP", default=not PRODUCTION)
+
+# --- e-mail (lab invitations, password resets) ---------------------------------------
+# Printed to the web process's log by default; SMTP from CHIPLAB_EMAIL_URL, e.g.
+# smtp+tls://user:password@mail.example.org:587 (smtp+ssl:// for port 465).
+vars().update(
+    {
+        name: value
+        for name, value in env.email_url("CHIPLAB_EMAIL_URL", default="consolemail://").items()
+        if value is not None
+    }
+)
+DEFAULT_FROM_EMAIL = env.str("CHIPLAB_EMAIL_FROM", default="Chiplab <chiplab@localhost>")
+EMAIL_TIMEOUT = 10  # seconds: a stuck mail server must not hold a web process
+# Invitation links are valid this many days by default; owners may choose 1 to the maximum.
+CHIPLAB_INVITATION_DAYS = env.int("CHIPLAB_INVITATION_DAYS", default=7)
+CHIPLAB_INVITATION_MAX_DAYS = env.int("CHIPLAB_INVITATION_MAX_DAYS", default=30)
+# Password reset links (Django's signed tokens; invalid once the password changes).
+PASSWORD_RESET_TIMEOUT = env.int("CHIPLAB_PASSWORD_RESET_SECONDS", default=3600)
+# API tokens expire after this many days by default; no token may live longer than the max.
+CHIPLAB_TOKEN_DAYS = env.int("CHIPLAB_TOKEN_DAYS", default=90)
+CHIPLAB_TOKEN_MAX_DAYS = env.int("CHIPLAB_TOKEN_MAX_DAYS", default=365)
+if not (1 <= CHIPLAB_INVITATION_DAYS <= CHIPLAB_INVITATION_MAX_DAYS) or not (
+    1 <= CHIPLAB_TOKEN_DAYS <= CHIPLAB_TOKEN_MAX_DAYS
+):
+    raise ImproperlyConfigured(
+        "CHIPLAB_INVITATION_DAYS and CHIPLAB_TOKEN_DAYS must be between 1 and their _MAX_DAYS."
+    )
 
 LOGGING = {
     "version": 1,

@@ -4,6 +4,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from catalog.oai import oai
 from catalog.views import (
     dataset_landing,
     dataset_version_landing,
@@ -45,4 +46,5 @@ urlpatterns = [
         name="dataset-version-landing",
     ),
     path("sitemap.xml", sitemap, name="sitemap"),
+    path("oai", oai, name="oai"),  # OAI-PMH 2.0 for the public dataset versions
 ]

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from ..operations import operation
-from ..types import Lab, Me, Membership, Role, Token
+from ..types import (
+    Invitation,
+    InvitationAccepted,
+    InvitationPreview,
+    Lab,
+    Me,
+    Membership,
+    Role,
+    Token,
+    TokenScope,
+)
 from ._base import UNSET, Area, given, present
 
 
@@ -27,6 +37,19 @@ class Auth(Area):
             body=present(username=username, password=password, email=email),
         )
 
+    @operation("auth_password_reset_create", "POST", "/api/auth/password-reset")
+    def request_password_reset(self, email: str) -> None:
+        """Mail a reset link to ``email`` if it has an account (the answer never says)."""
+        self._call("auth_password_reset_create", body={"email": email})
+
+    @operation("auth_password_reset_confirm_create", "POST", "/api/auth/password-reset/confirm")
+    def confirm_password_reset(self, uid: str, token: str, password: str) -> None:
+        """Set a new password with the ``uid`` and ``token`` of a reset link (#/reset/uid/token)."""
+        self._call(
+            "auth_password_reset_confirm_create",
+            body={"uid": uid, "token": token, "password": password},
+        )
+
     @operation("auth_me_retrieve", "GET", "/api/auth/me")
     def me(self) -> Me:
         return self._call("auth_me_retrieve")
@@ -47,9 +70,23 @@ class Tokens(Area):
         return self._call("tokens_list")
 
     @operation("tokens_create", "POST", "/api/tokens/")
-    def create(self, name: str) -> Token:
-        """A new token; its ``key`` is in this answer only."""
-        return self._call("tokens_create", body={"name": name})
+    def create(
+        self,
+        name: str,
+        *,
+        expires_in_days: int | None = None,
+        scopes: list[TokenScope] | None = None,
+    ) -> Token:
+        """A new token; its ``key`` is in this answer only.
+
+        It expires after ``expires_in_days`` (server default 90, at most 365) with ``scopes``
+        (default read and write). A token creating tokens needs the ``tokens`` scope and
+        grants no more than it has.
+        """
+        return self._call(
+            "tokens_create",
+            body=present(name=name, expires_in_days=expires_in_days, scopes=scopes),
+        )
 
     @operation("tokens_destroy", "DELETE", "/api/tokens/{token_id}/")
     def revoke(self, token_id: str) -> None:
@@ -88,7 +125,8 @@ class Labs(Area):
 
     @operation("labs_members_create", "POST", "/api/labs/{lab_id}/members/")
     def add_member(self, lab_id: str, user: str, *, role: Role = "viewer") -> Membership:
-        """Add an existing user (username or e-mail) with a role (owners only)."""
+        """Add an existing user by username with a role (owners only); e-mail addresses are
+        refused: use ``invite``."""
         return self._call("labs_members_create", lab_id=lab_id, body={"user": user, "role": role})
 
     @operation("labs_members_partial_update", "PATCH", "/api/labs/{lab_id}/members/{user_id}/")
@@ -100,3 +138,54 @@ class Labs(Area):
     @operation("labs_members_destroy", "DELETE", "/api/labs/{lab_id}/members/{user_id}/")
     def remove_member(self, lab_id: str, user_id: str) -> None:
         self._call("labs_members_destroy", lab_id=lab_id, user_id=user_id)
+
+    @operation("labs_invitations_list", "GET", "/api/labs/{lab_id}/invitations/")
+    def invitations(self, lab_id: str) -> list[Invitation]:
+        """The lab's pending invitations (owners)."""
+        return self._call("labs_invitations_list", lab_id=lab_id)
+
+    @operation("labs_invitations_create", "POST", "/api/labs/{lab_id}/invitations/")
+    def invite(
+        self, lab_id: str, email: str, *, role: Role = "viewer", expires_in_days: int | None = None
+    ) -> Invitation:
+        """Mail ``email`` a single-use link to join the lab with ``role`` (owners)."""
+        return self._call(
+            "labs_invitations_create",
+            lab_id=lab_id,
+            body=present(email=email, role=role, expires_in_days=expires_in_days),
+        )
+
+
+class Invitations(Area):
+    """Invitation links: revoke one (owners), see and accept one (the invitee)."""
+
+    @operation("invitations_destroy", "DELETE", "/api/invitations/{invitation_id}/")
+    def revoke(self, invitation_id: str) -> None:
+        self._call("invitations_destroy", invitation_id=invitation_id)
+
+    @operation("invitations_preview_create", "POST", "/api/invitations/preview")
+    def preview(self, key: str) -> InvitationPreview:
+        """The lab, role and address of an invitation link's ``key`` (#/invite/<key>)."""
+        return self._call("invitations_preview_create", body={"key": key})
+
+    @operation("invitations_accept_create", "POST", "/api/invitations/accept")
+    def accept(
+        self,
+        key: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> InvitationAccepted:
+        """Accept as the signed-in user, or (with username and password) as a new account."""
+        return self._call(
+            "invitations_accept_create",
+            body=present(
+                key=key,
+                username=username,
+                password=password,
+                first_name=first_name,
+                last_name=last_name,
+            ),
+        )

@@ -37,7 +37,10 @@ class Datasets(Area):
         visibility: Visibility | None = None,
         creators: list[dict[str, str]] | None = None,
         doi: str | None = None,
+        funding: list[dict[str, str]] | None = None,
     ) -> Dataset:
+        """``funding``: ``[{"funder_name", "funder_identifier", "funder_identifier_type",
+        "award_number", "award_title", "award_uri"}]`` (DataCite funding references)."""
         body = present(
             lab=lab,
             title=title,
@@ -47,6 +50,7 @@ class Datasets(Area):
             visibility=visibility,
             creators=creators,
             doi=doi,
+            funding=funding,
         )
         return self._call("datasets_create", body=body)
 
@@ -66,6 +70,7 @@ class Datasets(Area):
         visibility: Visibility = UNSET,
         creators: list[dict[str, str]] = UNSET,
         doi: str = UNSET,
+        funding: list[dict[str, str]] = UNSET,
     ) -> Dataset:
         body = given(
             title=title,
@@ -75,6 +80,7 @@ class Datasets(Area):
             visibility=visibility,
             creators=creators,
             doi=doi,
+            funding=funding,
         )
         return self._call("datasets_partial_update", dataset_id=dataset_id, body=body)
 
@@ -146,6 +152,42 @@ class Datasets(Area):
             dest,
             progress=progress,
         )
+
+    # --- DOIs and citations ---------------------------------------------------------------
+    @operation(
+        "dataset_versions_datacite_retrieve",
+        "GET",
+        "/api/dataset-versions/{version_id}/datacite.json",
+    )
+    def version_datacite(self, version_id: str) -> dict[str, Any]:
+        """The version's DataCite metadata (the REST API's JSON attributes, kernel-4)."""
+        return self._call("dataset_versions_datacite_retrieve", version_id=version_id)
+
+    @operation("dataset_versions_doi_create", "POST", "/api/dataset-versions/{version_id}/doi")
+    def mint_doi(self, version_id: str) -> dict[str, Any]:
+        """Register the version's DOI with DataCite and make it findable (curators, public
+        datasets). 409 ``doi_not_configured`` when the server has no DataCite account."""
+        return self._call("dataset_versions_doi_create", version_id=version_id)
+
+    @operation(
+        "dataset_versions_citation_csl_retrieve",
+        "GET",
+        "/api/dataset-versions/{version_id}/citation.json",
+    )
+    def citation_csl(self, version_id: str) -> list[dict[str, Any]]:
+        """How to cite the version, as CSL-JSON (a list of one item)."""
+        return self._call("dataset_versions_citation_csl_retrieve", version_id=version_id)
+
+    @operation(
+        "dataset_versions_citation_bibtex_retrieve",
+        "GET",
+        "/api/dataset-versions/{version_id}/citation.bib",
+    )
+    def citation_bibtex(self, version_id: str) -> str:
+        """How to cite the version, as a BibTeX entry."""
+        path = self._path("dataset_versions_citation_bibtex_retrieve", version_id=version_id)
+        response = self._http.request("GET", path, headers={"Accept": "application/x-bibtex"})
+        return response.read().decode("utf-8")
 
     # --- direct upload to the object store (S3 servers) and import in place -----------------
     @operation("datasets_uploads_list", "GET", "/api/datasets/{dataset_id}/uploads/")
@@ -304,6 +346,17 @@ class Images(Area):
         return self._http.content(
             self._path("images_preview_retrieve", image_id=image_id), query={"frame": frame}
         )
+
+    @operation("images_tiles_index", "GET", "/api/images/{image_id}/tiles")
+    def tiles(self, image_id: str) -> dict[str, Any]:
+        """The full-resolution tiles of frame 0: tile size and levels (none: small image)."""
+        return self._call("images_tiles_index", image_id=image_id)
+
+    @operation("images_tile_retrieve", "GET", "/api/images/{image_id}/tiles/{z}/{row}/{col}")
+    def tile(self, image_id: str, z: int, row: int, col: int) -> bytes:
+        """One 8-bit PNG tile of level ``z`` (downscaled by 2^z) at (row, col)."""
+        path = self._path("images_tile_retrieve", image_id=image_id, z=z, row=row, col=col)
+        return self._http.content(path)
 
     @operation("images_thumbnail_retrieve", "GET", "/api/images/{image_id}/thumbnail")
     def thumbnail(self, image_id: str) -> bytes:

@@ -38,6 +38,46 @@ class Schemas(Area):
         """Inter-annotator agreement on the schema (of one grid with ``grid``)."""
         return self._call("schemas_agreement_retrieve", schema_id=schema_id, query={"grid": grid})
 
+    @operation("schemas_review_retrieve", "GET", "/api/schemas/{schema_id}/review")
+    def review_queue(
+        self,
+        schema_id: str,
+        *,
+        grid: str | None = None,
+        limit: int | None = None,
+        below: float | None = None,
+    ) -> dict[str, Any]:
+        """Curators: contested chips, most contested first (``{contested, chips}``)."""
+        query = {"grid": grid, "limit": limit, "below": below}
+        return self._call("schemas_review_retrieve", schema_id=schema_id, query=query)
+
+    @operation("schemas_review_create", "POST", "/api/schemas/{schema_id}/review")
+    def review(
+        self,
+        schema_id: str,
+        grid: str,
+        row: int,
+        col: int,
+        action: Literal["accept", "reject"],
+        label_class: str,
+    ) -> dict[str, Any]:
+        """Curators: accept (the chip is ``label_class``) or reject (it is not) a chip."""
+        body = {"grid": grid, "row": row, "col": col, "action": action, "class": label_class}
+        return self._call("schemas_review_create", schema_id=schema_id, body=body)
+
+    @operation("images_classes_retrieve", "GET", "/api/images/{image_id}/classes")
+    def image_classes(self, image_id: str, *, schema: str | None = None) -> dict[str, Any]:
+        """The classes of the schema that apply to an image (``{mode, classes}``)."""
+        return self._call("images_classes_retrieve", image_id=image_id, query={"schema": schema})
+
+    @operation("images_classes_update", "PUT", "/api/images/{image_id}/classes")
+    def set_image_classes(
+        self, image_id: str, classes: Iterable[str] | None, *, schema: str | None = None
+    ) -> dict[str, Any]:
+        """Tick the classes that apply to an image; ``None`` goes back to the default."""
+        body = {"classes": None if classes is None else list(classes), **present(schema=schema)}
+        return self._call("images_classes_update", image_id=image_id, body=body)
+
 
 class Classes(Area):
     @operation("schemas_classes_create", "POST", "/api/schemas/{schema_id}/classes/")

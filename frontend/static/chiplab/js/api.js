@@ -115,12 +115,24 @@ export const auth = {
   logout: () => post("auth/logout"),
   /** Change one's own first_name, last_name, orcid. */
   updateMe: (body) => patch("auth/me", body),
+  /** Mail a reset link (the answer is the same whether the address has an account). */
+  requestReset: (email) => post("auth/password-reset", { email }),
+  confirmReset: (uid, token, password) => post("auth/password-reset/confirm", { uid, token, password }),
+};
+
+/** Invitation links (#/invite/<key>): what one offers, and accepting it. */
+export const invitations = {
+  preview: (key) => post("invitations/preview", { key }),
+  /** Signed in: joins as this account; else body {username, password, first_name?, last_name?}. */
+  accept: (key, body = {}) => post("invitations/accept", { key, ...body }),
+  revoke: (id) => del(`invitations/${id}/`),
 };
 
 /** Per-user API tokens: the plain key is in the create response only. */
 export const tokens = {
   list: () => list("tokens/"),
-  create: (name) => post("tokens/", { name }),
+  /** opts: {expires_in_days, scopes: ["read", "write", "tokens"]} (server defaults: 90 days, read+write). */
+  create: (name, opts = {}) => post("tokens/", { name, ...opts }),
   revoke: (id) => del(`tokens/${id}/`),
 };
 
@@ -129,8 +141,12 @@ export const labs = {
   get: (id) => get(`labs/${id}/`),
   create: (body) => post("labs/", body),
   members: (id) => list(`labs/${id}/members/`),
-  /** who: a username or an e-mail address of an existing account. */
+  /** who: the username of an existing account (e-mail addresses get an invitation instead). */
   invite: (id, who, role) => post(`labs/${id}/members/`, { user: who, role }),
+  invitations: (id) => list(`labs/${id}/invitations/`),
+  /** Mail a single-use link to join with a role (owners). */
+  inviteEmail: (id, email, role, expiresInDays) =>
+    post(`labs/${id}/invitations/`, { email, role, ...(expiresInDays ? { expires_in_days: expiresInDays } : {}) }),
   setRole: (id, userId, role) => patch(`labs/${id}/members/${userId}/`, { role }),
   removeMember: (id, userId) => del(`labs/${id}/members/${userId}/`),
   leave: (id) => post(`labs/${id}/leave`),
@@ -148,6 +164,8 @@ export const images = {
   get: (id) => get(`images/${id}/`),
   /** Preview of frame 0, or of another frame of a time series (see image.preview_frames). */
   previewUrl: (id, frame = 0) => `/api/images/${id}/preview${frame ? `?frame=${frame}` : ""}`,
+  /** Index of the full-resolution tiles of frame 0 (its tiles: `${tilesUrl}/z/row/col`). */
+  tilesUrl: (id) => `/api/images/${id}/tiles`,
   thumbnailUrl: (id) => `/api/images/${id}/thumbnail`,
 };
 
@@ -174,6 +192,14 @@ export const labeling = {
   freeze: (schemaId, body) => post(`schemas/${schemaId}/versions/`, body),
   crowdTask: (schemaId, query) => get(`schemas/${schemaId}/crowd-task`, query),
   crowdAnswer: (task, selected) => post("crowd-tasks/answer", { task, selected }),
+  /** The schema's classes that apply to an image ({mode, classes}); classes null: default. */
+  imageClasses: (imageId, schemaId) => get(`images/${imageId}/classes`, { schema: schemaId }),
+  setImageClasses: (imageId, schemaId, classes) =>
+    request("PUT", `images/${imageId}/classes`, { body: { schema: schemaId, classes } }),
+  agreement: (schemaId, query) => get(`schemas/${schemaId}/agreement`, query),
+  /** Curators: contested chips to accept or reject. */
+  reviewQueue: (schemaId, query) => get(`schemas/${schemaId}/review`, query),
+  review: (schemaId, body) => post(`schemas/${schemaId}/review`, body),
 };
 
 // --- analysis (segmentation jobs and results) -----------------------------------------

@@ -10,11 +10,18 @@ const routes = [
   [/^#\/images\/([\w-]+)(?:\/(grid|support|segment|history))?$/, () => import("./views/image.js"),
     ["imageId", "step"]],
   [/^#\/crowd$/, () => import("./views/crowd.js"), []],
+  [/^#\/review$/, () => import("./views/review.js"), []],
   [/^#\/lab$/, () => import("./views/lab.js"), []],
   [/^#\/labs\/([\w-]+)$/, () => import("./views/lab.js"), ["labId"]],
   [/^#\/models$/, () => import("./views/models.js"), []],
   [/^#\/profile$/, () => import("./views/profile.js"), []],
+  [/^#\/help(?:\/([\w-]+))?$/, () => import("./views/help.js"), ["topic"]],
+  [/^#\/invite\/([\w-]+)$/, () => import("./views/invite.js"), ["key"]],
+  [/^#\/forgot$/, () => import("./views/reset.js"), []],
+  [/^#\/reset\/([\w-]+)\/([\w-]+)$/, () => import("./views/reset.js"), ["uid", "token"]],
 ];
+// Pages that work signed out: sign-in, the help, accepting an invitation, resetting a password.
+const PUBLIC = /^#\/(login|help|forgot)(\/|$)|^#\/(invite|reset)\//;
 
 const main = document.getElementById("main");
 let cleanup = null;
@@ -29,7 +36,7 @@ export function go(hash) {
 async function route() {
   const seq = ++renderSeq;
   let hash = location.hash || "#/datasets";
-  if (!state.user && hash !== "#/login") {
+  if (!state.user && !PUBLIC.test(hash)) {
     sessionStorage.setItem("chiplab.next", hash);
     hash = "#/login";
     history.replaceState(null, "", hash);
@@ -121,7 +128,7 @@ async function boot() {
     // Pages about "the current lab" follow the switch; pages of another lab's objects make no
     // sense after it: go to the lab's datasets.
     const hash = location.hash;
-    if (["#/crowd", "#/models", "#/lab", "#/profile"].includes(hash)) route();
+    if (["#/crowd", "#/review", "#/models", "#/lab", "#/profile"].includes(hash) || hash.startsWith("#/help")) route();
     else if (hash.startsWith("#/labs/")) go("#/lab");
     else go("#/datasets");
   });
