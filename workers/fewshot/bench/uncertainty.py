@@ -38,9 +38,8 @@ Fourier: unseen ECE 0.079/0.129/0.096 -> 0.056/0.029/0.045, coverage 0.86/0.97/0
 
 Those figures fitted with a stand-in encoder (no feature groups: no group weighting). Fitting
 with the real encoder, as jobs do (sixth session, `--set unseen --set real --encoder default
---draws 5`): unseen ECE 0.075/0.113/0.114 -> 0.087/0.045/0.044, coverage 0.74/0.93/0.92, width
-0.25/0.24/0.23; real ECE 0.005/0.002/0.004, coverage 0.80/0.90/1.00; seen (`--ks 1 3 --draws 3`)
-0.035/0.025.
+--ks 1 3 5 --draws 5`): unseen ECE 0.075/0.113/0.114 -> 0.077/0.045/0.044, coverage
+0.78/0.93/0.92, width 0.26/0.24/0.23; real ECE 0.006/0.002/0.004, coverage 0.80/0.90/1.00.
 """
 
 from __future__ import annotations
