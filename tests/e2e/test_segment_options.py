@@ -225,7 +225,9 @@ def test_time_series_frame_selector(page, celery_worker, lab_owner, champion_mod
     # one CSV holds every frame's table
     with page.expect_download() as info:
         page.get_by_test_id("export-series.csv").click()
-    assert info.value.suggested_filename == "stack.series.csv"
+    # the image's name, the job's time and the result's short id (unique per result)
+    name = info.value.suggested_filename
+    assert re.fullmatch(r"stack\.\d{8}-\d{6}-[0-9a-f]{8}\.series\.csv", name), name
     rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
     assert sorted({int(r["frame"]) for r in rows}) == [0, 1, 2], rows
     assert len(rows) == 9, rows
