@@ -577,11 +577,10 @@ class ImageClassesApi(APIView):
     )
     def get(self, request, image_id):
         query = valid(SchemaQuerySerializer, request.query_params)
-        return Response(
-            selectors.image_classes(
-                user=request.user, image_id=image_id, schema_id=query.get("schema")
-            )
+        found = selectors.image_classes(
+            user=request.user, image_id=image_id, schema_id=query.get("schema")
         )
+        return Response(ImageClassesSerializer(found).data)
 
     @extend_schema(
         tags=TAG,
@@ -601,9 +600,8 @@ class ImageClassesApi(APIView):
         mode, classes = services.image_classes_set(
             user=request.user, image=image, schema=schema, classes=data["classes"]
         )
-        return Response(
-            {"image": str(image.pk), "schema": str(schema.pk), "mode": mode, "classes": classes}
-        )
+        chosen = {"image": image.pk, "schema": schema.pk, "mode": mode, "classes": classes}
+        return Response(ImageClassesSerializer(chosen).data)
 
 
 class SchemaReviewApi(APIView):
