@@ -234,7 +234,8 @@ def read(token: str, *, user) -> dict:
 def chip_view(grid: Grid, row: int, col: int) -> dict:
     """A panel chip with its crop box in original pixels and as fractions of the image
     (the fractions crop the preview at whatever size it was rendered)."""
-    x, y, w, h = grid.chip_box(row, col)
+    y0, x0, y1, x1 = grid.chip_grid.chip_box(row, col)
+    x, y, w, h = x0, y0, x1 - x0, y1 - y0
     width, height = grid.image.width, grid.image.height
     return {
         "image": str(grid.image_id),

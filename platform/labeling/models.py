@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from catalog.models import Dataset, Image
+from workers.fewshot.chipping import ChipGrid
 
 
 class LabelSchema(models.Model):
@@ -113,13 +114,11 @@ class Grid(models.Model):
     def __str__(self) -> str:
         return f"{self.chip_size}px grid (+{self.offset_x},+{self.offset_y}) on {self.image_id}"
 
-    def chip_box(self, row: int, col: int) -> tuple[int, int, int, int]:
-        """Pixel box (x, y, width, height) of chip (row, col) in the original image."""
-        return (
-            self.offset_x + col * self.chip_size,
-            self.offset_y + row * self.chip_size,
-            self.chip_size,
-            self.chip_size,
+    @property
+    def chip_grid(self) -> ChipGrid:
+        """The engine's grid (the one chip arithmetic: boxes are (y0, x0, y1, x1))."""
+        return ChipGrid(
+            self.image.height, self.image.width, self.chip_size, (self.offset_y, self.offset_x)
         )
 
     def contains(self, row: int, col: int) -> bool:
