@@ -37,10 +37,10 @@ def test_upload_and_grid_slider(page, celery_worker, lab_owner, tmp_path):
 
     page.locator('[data-testid="image-tile"][data-status="ready"]').click()
     expect(page.get_by_test_id("viewer-canvas")).to_be_visible()
-    page.get_by_test_id("chip-size-slider").fill("64")
+    page.get_by_test_id("chip-size-input").fill("64")
     expect(page.get_by_test_id("chip-total")).to_have_text("256")
     page.shot("grid-64")
-    page.get_by_test_id("chip-size-slider").fill("32")
+    page.get_by_test_id("chip-size-input").fill("32")
     expect(page.get_by_test_id("chip-total")).to_have_text("1,024")
     page.get_by_test_id("image-metadata").locator("summary").click()
     expect(page.get_by_test_id("meta-image")).to_contain_text("nm / px")

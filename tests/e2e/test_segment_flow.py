@@ -35,10 +35,9 @@ def test_upload_grid_support_segment_export_history(
     ready.click()
 
     # 2. grid: the slider redraws live; choose 32 px
-    slider = page.get_by_test_id("chip-size-slider")
     expect(page.get_by_test_id("suggested-size")).to_be_visible(timeout=60_000)
     page.shot("grid-suggestion")
-    slider.fill(str(CHIP))
+    page.get_by_test_id("chip-size-input").fill(str(CHIP))
     expect(page.get_by_test_id("chip-total")).to_have_text("1,024")
     page.shot("grid-32")
     page.get_by_test_id("use-grid").click()

@@ -161,9 +161,9 @@ def test_viewer_sees_no_write_controls(page, lab_owner, labelled_dataset):
     expect(page.get_by_test_id("read-only-note")).to_contain_text("look at the results")
     expect(page.get_by_test_id("segment")).to_have_count(0)
     page.get_by_test_id("step-grid").click()
-    page.get_by_test_id("chip-size-slider").fill("40")
+    page.get_by_test_id("chip-size-input").fill("40")
     expect(page.get_by_test_id("use-grid")).to_be_disabled()
-    page.get_by_test_id("chip-size-slider").fill("32")
+    page.get_by_test_id("chip-size-input").fill("32")
     expect(page.get_by_test_id("use-grid")).to_be_enabled()
     page.get_by_test_id("nav-crowd").click()
     expect(page.get_by_test_id("crowd-read-only")).to_be_visible()
@@ -236,7 +236,7 @@ def test_out_of_range_grid_values_are_clamped_visibly(page, lab_owner, labelled_
     size.fill("5000")
     size.press("Enter")
     expect(size).to_have_value("256")
-    expect(slider).to_have_value("256")
+    expect(slider).to_have_value("1000")  # the slider's end (it is logarithmic: 0-1000)
     expect(hint).to_have_text(
         "Chip size: at most 256 px for this image (half the image's shorter side)."
     )
@@ -248,6 +248,11 @@ def test_out_of_range_grid_values_are_clamped_visibly(page, lab_owner, labelled_
     size.fill("32")
     size.press("Enter")
     expect(hint).to_be_hidden()
+    # logarithmic: the slider's middle is the geometric mean of 8 and 256 px, 45 px
+    slider.fill("500")
+    expect(size).to_have_value("45")
+    size.fill("32")
+    size.press("Enter")
 
     page.locator(".offsets summary").click()
     ox = page.get_by_test_id("offset-x")

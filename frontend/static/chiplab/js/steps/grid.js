@@ -3,6 +3,8 @@ import * as api from "../api.js";
 import { h, append, errorBox, fmtDate, fmtNum, showError, toast } from "../ui.js";
 import { gridShape } from "../workspace.js";
 
+const SLIDER_STEPS = 1000;
+
 export async function mount(ws, panel) {
   const { image, viewer } = ws;
   const minSide = Math.min(image.width, image.height);
@@ -10,9 +12,14 @@ export async function mount(ws, panel) {
   const max = Math.max(min + 1, Math.min(512, Math.floor(minSide / 2)));
   let suggestion = null;
   const start = ws.grid ? ws.grid.chip_size : Math.min(max, Math.max(min, 32));
+  // The slider is logarithmic (8 -> 16 px moves it as far as 128 -> 256 px): small chip sizes
+  // are not cramped at one end. Its position is 0..SLIDER_STEPS; the number box holds pixels.
+  const toPos = (px) => Math.round(SLIDER_STEPS * Math.log(px / min) / Math.log(max / min));
+  const fromPos = (pos) => clamp(Math.round(min * (max / min) ** (pos / SLIDER_STEPS)), min, max);
 
-  const slider = h("input", { type: "range", id: "chip-size", min, max, step: 1, value: start,
-    testid: "chip-size-slider", "aria-describedby": "chip-count", list: "chip-size-marks" });
+  const slider = h("input", { type: "range", id: "chip-size", min: 0, max: SLIDER_STEPS, step: 1,
+    value: toPos(start), testid: "chip-size-slider", "aria-describedby": "chip-count",
+    "aria-valuetext": `${start} px`, list: "chip-size-marks" });
   const marks = h("datalist", { id: "chip-size-marks" });
   const number = h("input", { type: "number", id: "chip-size-number", min, max, value: start,
     class: "num", testid: "chip-size-input", "aria-label": "Chip size in pixels" });
@@ -46,7 +53,7 @@ export async function mount(ws, panel) {
     earlierGrids(ws)]);
 
   function values() {
-    const chip = clamp(parseInt(slider.value, 10), min, max);
+    const chip = clamp(parseInt(number.value, 10) || fromPos(Number(slider.value)), min, max);
     const x = clamp(parseInt(ox.value, 10) || 0, 0, chip - 1);
     const y = clamp(parseInt(oy.value, 10) || 0, 0, chip - 1);
     return { chip, x, y };
@@ -63,6 +70,7 @@ export async function mount(ws, panel) {
       h("strong", { testid: "chip-total" }, n.toLocaleString()), ` chips (${shape.rows} × ${shape.cols})${phys}`,
       h("br"), h("span", { class: "muted small" }, `cropped: right ${m.right} px, bottom ${m.bottom} px`));
     ox.max = oy.max = chip - 1;
+    slider.setAttribute("aria-valuetext", `${chip} px`);
     const existing = ws.grids.find((g) => g.chip_size === chip && (g.offset_x || 0) === x && (g.offset_y || 0) === y);
     useBtn.textContent = existing ? "Use this grid (saved)" : "Use this grid";
     // New grids need the annotator role; readers open the saved ones.
@@ -87,14 +95,14 @@ export async function mount(ws, panel) {
 
   const offsetNotes = () => [fixOffset(ox, "x"), fixOffset(oy, "y")].filter(Boolean).join(" ");
 
-  slider.addEventListener("input", () => { number.value = slider.value; redraw(); say(offsetNotes()); });
+  slider.addEventListener("input", () => { number.value = fromPos(Number(slider.value)); redraw(); say(offsetNotes()); });
   number.addEventListener("input", () => {
     const v = parseInt(number.value, 10);
-    if (v >= min && v <= max) { slider.value = v; redraw(); }
+    if (v >= min && v <= max) { slider.value = toPos(v); redraw(); }
   });
   number.addEventListener("change", () => {
     const raw = Number(number.value);
-    let v = Number(slider.value);
+    let v = fromPos(Number(slider.value));
     let note = "";
     if (number.value === "" || !Number.isFinite(raw)) {
       note = `Chip size: a whole number of pixels, ${min}–${max}.`;
@@ -103,7 +111,7 @@ export async function mount(ws, panel) {
       if (raw < min) note = `Chip size: at least ${min} px.`;
       else if (raw > max) note = `Chip size: at most ${max} px for this image (${maxWhy}).`;
     }
-    slider.value = v;
+    slider.value = toPos(v);
     number.value = v;
     redraw();
     say([note, offsetNotes()].filter(Boolean).join(" "));
@@ -139,8 +147,8 @@ export async function mount(ws, panel) {
     suggestion = s.chip_size ?? s.suggested ?? s.suggestion ?? null;
     if (!suggestion) { suggestBox.replaceChildren(h("span", { class: "muted small" }, "No chip-size suggestion for this image.")); return; }
     const clamped = clamp(suggestion, min, max);
-    marks.append(h("option", { value: clamped, label: `${suggestion} px` }));
-    const frac = (clamped - min) / (max - min);
+    marks.append(h("option", { value: toPos(clamped), label: `${suggestion} px` }));
+    const frac = toPos(clamped) / SLIDER_STEPS;
     marker.style.left = `calc(${frac * 100}% + ${(0.5 - frac) * 16}px)`;
     marker.hidden = false;
     marker.title = `Suggested: ${suggestion} px`;
@@ -151,9 +159,9 @@ export async function mount(ws, panel) {
           + `${(s.uncovered_fraction * 100).toFixed(1)} % of the image outside the grid)`) : null),
       why ? h("span", { class: "muted small" }, ` — ${why}`) : null, " ",
       h("button", { type: "button", class: "btn btn-small", testid: "use-suggestion", onclick: () => {
-        slider.value = clamped; number.value = clamped; say(""); redraw();
+        slider.value = toPos(clamped); number.value = clamped; say(""); redraw();
       } }, "Use suggestion"));
-    if (!ws.grid && slider.value == start) { slider.value = clamped; number.value = clamped; redraw(); }
+    if (!ws.grid && values().chip === start) { slider.value = toPos(clamped); number.value = clamped; redraw(); }
   }).catch((e) => {
     suggestBox.replaceChildren(h("span", { class: "muted small" }, api.isMissing(e)
       ? "Chip-size suggestions are not available on this server yet." : `No suggestion: ${e.message}`));
