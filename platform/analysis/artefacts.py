@@ -17,13 +17,12 @@ from __future__ import annotations
 import io
 import logging
 import os
-import threading
-from collections import OrderedDict
 
 import numpy as np
 from django.conf import settings
 
 from common import storage
+from common.lru import Lru
 from workers.fewshot.chipping import NORMALISE_RECIPE
 
 log = logging.getLogger(__name__)
@@ -112,36 +111,8 @@ def npz_load(key: str) -> dict[str, np.ndarray]:
 
 
 # --- the embeddings cache ------------------------------------------------------------
-class _Lru:
-    """A tiny thread-safe LRU bounded by total bytes."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> np.ndarray | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: str, value: np.ndarray) -> None:
-        if value.nbytes > self.max_bytes:
-            return
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while sum(v.nbytes for v in self._items.values()) > self.max_bytes:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-MEMORY_CACHE = _Lru(max_bytes=settings.CHIPLAB_WORKER_CACHE_MB * 1024 * 1024)
+#: a worker's decoded frames, embeddings and spectra, bounded by their bytes
+MEMORY_CACHE = Lru(settings.CHIPLAB_WORKER_CACHE_MB * 1024 * 1024, weigh=lambda v: v.nbytes)
 
 
 def embeddings_get(key: str) -> tuple[np.ndarray | None, str]:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import threading
-from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 
 from common.errors import Conflict
+from common.lru import Lru
 
 from .. import tracking
 from ..models import ModelVersion, Source
@@ -20,8 +18,8 @@ from .builtins import builtin_sha, write_builtin
 
 log = logging.getLogger(__name__)
 
-_cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
-_cache_lock = threading.Lock()
+#: loaded encoders, at most CHIPLAB_ENCODER_CACHE_SIZE (read at each load: tests change it)
+_cache = Lru(lambda: max(1, settings.CHIPLAB_ENCODER_CACHE_SIZE))
 
 
 def encoder_load(*, model_version: ModelVersion, device="cpu"):
@@ -32,22 +30,15 @@ def encoder_load(*, model_version: ModelVersion, device="cpu"):
     with ``weights_only=True`` and checked against their recorded sha256.
     """
     key = (str(model_version.pk), str(device))
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    encoder = _load_uncached(model_version, device)
-    with _cache_lock:
-        _cache[key] = encoder
-        _cache.move_to_end(key)
-        while len(_cache) > max(1, settings.CHIPLAB_ENCODER_CACHE_SIZE):
-            _cache.popitem(last=False)
+    encoder = _cache.get(key)
+    if encoder is None:
+        encoder = _load_uncached(model_version, device)
+        _cache.put(key, encoder)
     return encoder
 
 
 def encoder_cache_clear() -> None:
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 class WeightsMismatch(Conflict):
