@@ -92,10 +92,12 @@ def _requeue_lost_on_start(**_kwargs) -> None:
 
 
 # --- messages kept while the broker was down (common.jobs.enqueue) --------------------------
-def _send_pending_forever(every: float) -> None:
+def _send_pending_forever(every: float, sweep_every: float) -> None:
+    from catalog.direct import direct_uploads_expire
     from common.jobs import pending_tasks_send
     from common.models import PendingTask
 
+    swept = time.monotonic()
     while True:
         time.sleep(every)
         try:
@@ -104,14 +106,28 @@ def _send_pending_forever(every: float) -> None:
         except Exception as err:  # the database or the broker down: try again next round
             log.warning("could not send the messages kept while the broker was down: %r", err)
             connections.close_all()  # this thread's own connection, opened afresh next round
+        if time.monotonic() - swept >= sweep_every:
+            swept = time.monotonic()
+            try:  # direct uploads nobody committed: their parts must not stay in the bucket
+                if n := direct_uploads_expire():
+                    log.info("%d expired direct upload(s) aborted", n)
+            except Exception as err:
+                log.warning("could not abort the expired direct uploads: %r", err)
+                connections.close_all()
 
 
 @worker_ready.connect
 def _start_pending_sender(**_kwargs) -> None:
     """Every few seconds the worker sends what the web processes kept while the broker was
-    down: a job submitted then is queued as soon as the broker is back."""
+    down: a job submitted then is queued as soon as the broker is back. Every
+    CHIPLAB_UPLOAD_SWEEP_SECONDS it also aborts the direct uploads that expired."""
     every = float(os.environ.get("CHIPLAB_PENDING_SEND_SECONDS", "5"))
+    # and, less often, it aborts the direct uploads that expired uncommitted
+    sweep_every = float(os.environ.get("CHIPLAB_UPLOAD_SWEEP_SECONDS", "600"))
     thread = threading.Thread(
-        target=_send_pending_forever, args=(max(every, 0.1),), name="pending-sender", daemon=True
+        target=_send_pending_forever,
+        args=(max(every, 0.1), max(sweep_every, 1.0)),
+        name="pending-sender",
+        daemon=True,
     )
     thread.start()

@@ -333,3 +333,22 @@ def test_non_curators_cannot_import(client_for, world, direct, role):
     )
     assert response.status_code == 403
     assert not Image.objects.exists()
+
+
+def test_the_sweep_aborts_expired_uploads_nobody_touches(client_for, world, direct):
+    """An upload abandoned after its parts were sent is aborted by the sweep (workers run it
+    every CHIPLAB_UPLOAD_SWEEP_SECONDS; also a command), not only when someone calls it."""
+    from django.core.management import call_command
+
+    dataset = world.dataset()
+    content = png_bytes()
+    body = start(client_for(world.curator), dataset, content).json()
+    put_parts(body, content)
+    fresh = start(client_for(world.curator), dataset, tiff_bytes()).json()
+    DirectUpload.objects.filter(pk=body["id"]).update(expires=timezone.now() - timedelta(seconds=1))
+    staged = DirectUpload.objects.get(pk=body["id"]).staging_key
+    assert len(multipart_uploads(staged)) == 1
+    call_command("chiplab_sweep_uploads")
+    assert DirectUpload.objects.get(pk=body["id"]).status == "aborted"
+    assert multipart_uploads(staged) == []
+    assert DirectUpload.objects.get(pk=fresh["id"]).status == "uploading"  # not expired
