@@ -51,17 +51,16 @@ def levels(width: int, height: int) -> list[dict]:
         z += 1
 
 
-def _prefix(image: Image) -> str:
-    return f"labs/{image.dataset.lab_id}/datasets/{image.dataset_id}/images/{image.pk}/tiles"
-
-
 def tiles_prefix(image: Image) -> str:
-    """The storage folder of an image's tiles (deleted with the image)."""
-    return _prefix(image)
+    """The storage folder of an image's tiles: under the image's own folder, so deleting the
+    image deletes them (``services._stored_delete``)."""
+    from .services import _image_prefix  # services writes tiles at ingest: imported when used
+
+    return f"{_image_prefix(image.dataset, image.pk)}/tiles"
 
 
 def tile_key(image: Image, z: int, row: int, col: int) -> str:
-    return f"{_prefix(image)}/z{z}/{row}_{col}.png"
+    return f"{tiles_prefix(image)}/z{z}/{row}_{col}.png"
 
 
 def tiles_write(image: Image, data: np.ndarray) -> int:
@@ -88,13 +87,13 @@ def tiles_write(image: Image, data: np.ndarray) -> int:
                 tile = grey[row * TILE : (row + 1) * TILE, col * TILE : (col + 1) * TILE]
                 storage.put_bytes(tile_key(image, z, row, col), formats.encode_png(tile))
                 n += 1
-    storage.put_bytes(f"{_prefix(image)}/{_INDEX}", json.dumps({"levels": found}).encode())
+    storage.put_bytes(f"{tiles_prefix(image)}/{_INDEX}", json.dumps({"levels": found}).encode())
     return n
 
 
 def _ensure(image: Image) -> None:
     """Tiles of an image ingested before tiles existed: written now, once."""
-    if storage.exists(f"{_prefix(image)}/{_INDEX}"):
+    if storage.exists(f"{tiles_prefix(image)}/{_INDEX}"):
         return
     pixels = image.width * image.height
     if pixels > settings.CHIPLAB_TILES_MAX_PIXELS:
