@@ -11,7 +11,7 @@ from common import storage
 from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import NotFound
 
-from . import rederive, selectors, services
+from . import selectors, services
 from .artefacts import EXPORT_KINDS, export_filename
 from .serializers import (
     JobCreateSerializer,
@@ -167,6 +167,10 @@ class PublishedResultRederiveApi(APIView):
         "report whether the chip labels, the pixel mask and the fractions are bit-identical.",
     )
     def post(self, request, version_id, result_id):
+        # heavy dependency: re-deriving runs the segmentation (torch); importing it here keeps
+        # torch off every other request's import path (each web worker would load it at start)
+        from . import rederive
+
         version = dataset_version_get(user=request.user, version_id=version_id)
         report = rederive.result_rederive(version=version, result_id=str(result_id))
         return Response(RederiveReportSerializer(report).data)

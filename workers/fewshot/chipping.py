@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch stays off the web process's import path (labeling.models uses this)
+    import torch
 
 __all__ = ["NORMALISE_RECIPE", "ChipGrid", "chip_truth", "normalise", "to_grey"]
 
@@ -109,9 +112,10 @@ class ChipGrid:
         """All chips as a view-friendly array: (H, W) -> (rows*cols, s, s), row-major."""
         s = self.chip_size
         region = image[self.covered]
-        if isinstance(region, torch.Tensor):
-            return region.reshape(self.rows, s, self.cols, s).permute(0, 2, 1, 3).reshape(-1, s, s)
-        return region.reshape(self.rows, s, self.cols, s).transpose(0, 2, 1, 3).reshape(-1, s, s)
+        blocks = region.reshape(self.rows, s, self.cols, s)
+        if isinstance(region, np.ndarray):
+            return blocks.transpose(0, 2, 1, 3).reshape(-1, s, s)
+        return blocks.permute(0, 2, 1, 3).reshape(-1, s, s)  # a torch.Tensor
 
     def to_dict(self) -> dict:
         """JSON-friendly description (for results and provenance)."""
