@@ -425,7 +425,9 @@ class GridImportApi(APIView):
             target=data["target"],
             threshold=data["threshold"],
         )
-        return Response(report, status=status.HTTP_201_CREATED)
+        return Response(
+            AnnotationImportResultSerializer(report).data, status=status.HTTP_201_CREATED
+        )
 
 
 # --- frozen versions, agreement ----------------------------------------------------
@@ -516,7 +518,11 @@ class SchemaAgreementApi(APIView):
             if query.get("grid")
             else None
         )
-        return Response(selectors.agreement(user=request.user, schema=schema, grid=grid))
+        return Response(
+            AgreementSerializer(
+                selectors.agreement(user=request.user, schema=schema, grid=grid)
+            ).data
+        )
 
 
 # --- crowd tasks -------------------------------------------------------------------
@@ -539,7 +545,7 @@ class CrowdTaskNextApi(APIView):
         task = services.crowd_task_next(
             user=request.user, schema=schema, grid=grid, seed=query.get("seed")
         )
-        return Response(task)
+        return Response(CrowdTaskSerializer(task).data)
 
 
 class CrowdTaskAnswerApi(APIView):
@@ -623,13 +629,15 @@ class SchemaReviewApi(APIView):
             else None
         )
         return Response(
-            selectors.review_queue(
-                user=request.user,
-                schema=schema,
-                grid=grid,
-                limit=query["limit"],
-                below=query["below"],
-            )
+            ReviewQueueSerializer(
+                selectors.review_queue(
+                    user=request.user,
+                    schema=schema,
+                    grid=grid,
+                    limit=query["limit"],
+                    below=query["below"],
+                )
+            ).data
         )
 
     @extend_schema(
