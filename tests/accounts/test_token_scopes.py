@@ -114,10 +114,11 @@ def test_tokens_made_before_scopes_keep_reading_and_writing_without_expiry(world
 
 
 def test_tokens_per_user_are_bounded(user, monkeypatch):
-    from accounts import services
+    from accounts.services import tokens
+    from common.errors import TooMany
 
-    monkeypatch.setattr(services, "MAX_TOKENS_PER_USER", 2)
+    monkeypatch.setattr(tokens, "MAX_TOKENS_PER_USER", 2)
     token_create(user=user, name="1")
     token_create(user=user, name="2")
-    with pytest.raises(services.TooMany):
+    with pytest.raises(TooMany):
         token_create(user=user, name="3")
