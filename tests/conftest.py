@@ -156,7 +156,7 @@ def _postgres_backend() -> str | None:
         return None
     import psycopg
 
-    name = "chiplab_mlflow_test"
+    name = f"{db['NAME']}_mlflow"  # one per test database: parallel runs do not collide
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
     with psycopg.connect(

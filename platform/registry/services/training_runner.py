@@ -73,8 +73,7 @@ def _cancelled(job_id) -> bool:
 
 
 def _run(job: TrainingJob) -> TrainingJob:
-    from workers.fewshot.encoders import resolve_device, save_encoder
-    from workers.fewshot.finetune import FinetuneConfig, finetune
+    from workers.fewshot.finetune import FinetuneConfig
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -87,6 +86,41 @@ def _run(job: TrainingJob) -> TrainingJob:
         "version": job.base_version.version,
     }
     timings["load_data"] = round(time.perf_counter() - t0, 3)
+
+    cfg_fields = set(FinetuneConfig.__dataclass_fields__)
+    cfg = FinetuneConfig(**{k: v for k, v in job.params.items() if k in cfg_fields})
+    run_id = _start_run(job, cfg, lineage, split)
+    result = _train(job, cfg, train_sets, holdout_sets, run_id)
+    timings["train"] = round(result.seconds, 3)
+    if result.stopped and _cancelled(job.pk):
+        raise _Cancelled
+    t1 = time.perf_counter()
+    metrics = _holdout_metrics(result)
+    tracking.client().log_batch(run_id, metrics=[_metric(k, v) for k, v in metrics.items()])
+    tracking.client().log_dict(run_id, result.history, "history.json")
+    version = _register(job, result, cfg, lineage, metrics, run_id)
+    timings["register"] = round(time.perf_counter() - t1, 3)
+
+    t2 = time.perf_counter()
+    evaluation = _evaluate_against_champion(job, version, result, run_id)
+    timings["evaluate"] = round(time.perf_counter() - t2, 3)
+    timings["total"] = round(time.perf_counter() - t0, 3)
+    tracking.client().set_terminated(run_id)
+    TrainingJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.SUCCEEDED,
+        progress=1.0,
+        result_version=version,
+        metrics={**metrics, **evaluation},
+        timings=timings,
+        finished=timezone.now(),
+    )
+    event_emit("training.finished", job.pk)
+    return TrainingJob.objects.get(pk=job.pk)
+
+
+def _start_run(job: TrainingJob, cfg, lineage: dict, split: dict) -> str:
+    """Open the job's MLflow run (recorded on the job) and log its parameters and lineage."""
+    from mlflow.entities import Param
 
     c = tracking.client()
     run = c.create_run(
@@ -101,10 +135,6 @@ def _run(job: TrainingJob) -> TrainingJob:
     run_id = run.info.run_id
     TrainingJob.objects.filter(pk=job.pk).update(mlflow_run_id=run_id, lineage=lineage)
     job.mlflow_run_id = run_id
-    from mlflow.entities import Metric, Param
-
-    cfg_fields = set(FinetuneConfig.__dataclass_fields__)
-    cfg = FinetuneConfig(**{k: v for k, v in job.params.items() if k in cfg_fields})
     params = {
         **cfg.to_json(),
         "base_model": job.base_version.name,
@@ -117,7 +147,18 @@ def _run(job: TrainingJob) -> TrainingJob:
     }
     c.log_batch(run_id, params=[Param(k, str(v)[:500]) for k, v in params.items()])
     c.log_dict(run_id, lineage, "lineage.json")
+    return run_id
 
+
+def _train(job: TrainingJob, cfg, train_sets, holdout_sets, run_id: str):
+    """Fine-tune the base encoder; each epoch's metrics go to MLflow and the job row (progress,
+    history), and a cancelled job stops at the next epoch."""
+    from mlflow.entities import Metric
+
+    from workers.fewshot.encoders import resolve_device
+    from workers.fewshot.finetune import finetune
+
+    c = tracking.client()
     base = encoder_load(model_version=job.base_version, device=resolve_device("auto"))
     epochs = max(1, cfg.epochs)
 
@@ -133,25 +174,25 @@ def _run(job: TrainingJob) -> TrainingJob:
         )
         return not _cancelled(job.pk)
 
-    result = finetune(base, train_sets, holdout_sets, cfg, callback=on_epoch)
-    timings["train"] = round(result.seconds, 3)
-    if result.stopped and _cancelled(job.pk):
-        raise _Cancelled
-    t1 = time.perf_counter()
-    holdout_acc = result.best["holdout_acc"]
-    metrics = {
-        "holdout_acc": holdout_acc,
+    return finetune(base, train_sets, holdout_sets, cfg, callback=on_epoch)
+
+
+def _holdout_metrics(result) -> dict:
+    """The fine-tuned encoder's and the base encoder's scores on the held-out episodes."""
+    return {
+        "holdout_acc": result.best["holdout_acc"],
         "holdout_loss": result.best["holdout_loss"],
         "best_epoch": result.best["epoch"],
         "base_holdout_acc": result.before["acc"],
         "base_holdout_loss": result.before["loss"],
         "holdout_episodes": len(result.holdout),
     }
-    c.log_batch(
-        run_id,
-        metrics=[Metric(k, float(v), int(time.time() * 1000), 0) for k, v in metrics.items()],
-    )
-    c.log_dict(run_id, result.history, "history.json")
+
+
+def _register(job: TrainingJob, result, cfg, lineage: dict, metrics: dict, run_id: str):
+    """Save the fine-tuned encoder as a new version of the job's model, aliased challenger."""
+    from workers.fewshot.encoders import save_encoder
+
     card = _card(job, lineage, metrics)
     with tempfile.TemporaryDirectory(prefix="chiplab-train-") as tmp:
         enc_dir = Path(tmp) / "encoder"
@@ -185,23 +226,7 @@ def _run(job: TrainingJob) -> TrainingJob:
         note=f"training job {job.pk}",
         automatic=True,
     )
-    timings["register"] = round(time.perf_counter() - t1, 3)
-
-    t2 = time.perf_counter()
-    evaluation = _evaluate_against_champion(job, version, result, run_id)
-    timings["evaluate"] = round(time.perf_counter() - t2, 3)
-    timings["total"] = round(time.perf_counter() - t0, 3)
-    c.set_terminated(run_id)
-    TrainingJob.objects.filter(pk=job.pk).update(
-        status=JobStatus.SUCCEEDED,
-        progress=1.0,
-        result_version=version,
-        metrics={**metrics, **evaluation},
-        timings=timings,
-        finished=timezone.now(),
-    )
-    event_emit("training.finished", job.pk)
-    return TrainingJob.objects.get(pk=job.pk)
+    return version
 
 
 def _evaluate_against_champion(
