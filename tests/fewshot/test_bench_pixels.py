@@ -1,0 +1,75 @@
+"""The pixel benchmark's boundary metric (workers.fewshot.bench.pixels): what a boundary error
+of N px means on hand-made label maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workers.fewshot.bench.pixels import boundary_error, boundary_parts
+
+
+def _halves(split: int, shape=(64, 96)) -> np.ndarray:
+    out = np.zeros(shape, int)
+    out[:, split:] = 1
+    return out
+
+
+@pytest.mark.parametrize("shift", [0, 1, 3, 7])
+def test_a_straight_boundary_shifted_by_n_pixels_is_n_pixels_off(shift):
+    truth, pred = _halves(40), _halves(40 + shift)
+    assert boundary_error(truth, pred) == pytest.approx(shift)
+    parts = boundary_parts(truth, pred, near=16)
+    assert parts["mean"] == pytest.approx(shift)
+    assert parts["placement"] == pytest.approx(shift) and parts["gross"] == 0
+    assert parts["far_share"] == 0 and parts["domains"] == 0
+
+
+def test_the_error_is_symmetric_and_counts_both_directions():
+    """A spurious boundary: the predicted edges far from the true one count, and so does the
+    true edge's distance to the nearest predicted edge."""
+    truth = _halves(40)
+    pred = truth.copy()
+    pred[:, 80:] = 0  # a strip of class 0 at the right: a second boundary 40 px away
+    e = boundary_error(truth, pred)
+    assert e == pytest.approx(boundary_error(pred, truth))
+    # 64 true edge pixels at 0 px, 64 predicted at 0 px and 64 predicted at 40 px
+    assert e == pytest.approx(64 * 40 / (3 * 64))
+
+
+def test_a_mislabelled_domain_is_gross_error_not_placement():
+    truth = _halves(96, (64, 128))
+    pred = _halves(98, (64, 128))  # the boundary 2 px off ...
+    pred[8:40, 8:40] = 1  # ... and a 32 px domain of the wrong class far from it
+    parts = boundary_parts(truth, pred, near=16)
+    assert parts["mean"] == pytest.approx(boundary_error(truth, pred))
+    assert parts["placement"] + parts["gross"] == pytest.approx(parts["mean"])
+    assert parts["gross"] > parts["placement"] > 0
+    assert parts["near_mean"] == pytest.approx(2, abs=0.1)
+    assert parts["domains"] == pytest.approx(32 * 32 / truth.size, rel=0.01)
+    # a 2 px wide sliver (no domain) is not counted in "domains"
+    assert boundary_parts(truth, _halves(98, (64, 128)), near=16)["domains"] == 0
+
+
+def test_a_map_without_boundary_scores_nan():
+    truth = _halves(40)
+    assert np.isnan(boundary_error(truth, np.zeros_like(truth)))
+    assert np.isnan(boundary_parts(truth, np.zeros_like(truth), near=16)["mean"])
+
+
+def test_the_benchmark_splits_each_images_boundary_error(tmp_path, capsys):
+    import json
+
+    from workers.fewshot.bench.pixels import main
+
+    out = tmp_path / "rows.json"
+    args = ["--cases", "sto_ge_interface", "--size", "192", "--draws", "1", "--no-peer"]
+    assert main([*args, "--per-case", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "placement + gross" in printed and "sto_ge_interface" in printed
+    (row,) = json.loads(out.read_text())["rows"]
+    for key, bnd in [("chip_parts", "chip_bnd"), ("parts:default", "bnd:default")]:
+        parts = row[key]
+        assert parts["mean"] == pytest.approx(row[bnd])
+        assert parts["placement"] + parts["gross"] == pytest.approx(parts["mean"])
+        assert 0 <= parts["far_share"] <= 1 and parts["p95"] >= 0
