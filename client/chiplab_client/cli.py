@@ -263,6 +263,56 @@ def cmd_import(args: argparse.Namespace, out: Output, client: Client) -> int:
     return OK
 
 
+def cmd_export(args: argparse.Namespace, out: Output, client: Client) -> int:
+    version = args.version or client.datasets.latest_version(args.dataset)["id"]
+    dest = Path(args.out)
+    if not dest.parent.is_dir():
+        raise UsageError(f"no folder {dest.parent}")
+
+    def progress(done: int, total: int | None) -> None:
+        out.progress("export", done / total if total else 0.0, f"{done / 1e6:.1f} MB")
+
+    path = client.datasets.export_archive(version, dest, progress=progress)
+    out.end_progress()
+    size = path.stat().st_size
+    if out.as_json:
+        out.json({"version": version, "file": str(path), "bytes": size})
+    else:
+        out.line(str(path))
+        out.note(f"version {version}: {size / 1e6:.1f} MB")
+    return OK
+
+
+def cmd_import_dataset(args: argparse.Namespace, out: Output, client: Client) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"no file {path}")
+
+    def progress(done: int, total: int | None) -> None:
+        out.progress("import", done / total if total else 0.0, f"{done / 1e6:.1f} MB")
+
+    report = client.datasets.import_archive(
+        path,
+        lab=args.lab,
+        visibility=args.visibility,
+        with_results=not args.no_results,
+        progress=progress,
+    )
+    out.end_progress()
+    if out.as_json:
+        out.json(report)
+    else:
+        out.line(report["dataset"]["id"])
+        source = report["source"]
+        out.note(
+            f"dataset {report['dataset']['id']} ({report['dataset']['title']}): "
+            f"{report['images']} images, {report['support_sets']} support sets, "
+            f"{report['results']} results; version 1 {report['version']['id']} is a copy of "
+            f"{source['doi'] or source['persistent_url']}"
+        )
+    return OK
+
+
 def cmd_watch(args: argparse.Namespace, out: Output, client: Client) -> int:
     params = dict(_param(p) for p in args.param or [])
     failed = 0
@@ -483,6 +533,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gold", action="store_true", help="as gold answers (curators)")
     p.add_argument(
         "--threshold", type=float, help="share of a chip its class must cover (0.5-1, def. 0.75)"
+    )
+    p = command("export", cmd_export, "export a dataset version as one archive (RO-Crate zip)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("version", nargs="?", metavar="VERSION", help="dataset version id")
+    which.add_argument("--dataset", help="the latest version of this dataset (id)")
+    p.add_argument("--out", required=True, metavar="FILE", help="zip file (or folder) to write")
+    p = command("import-dataset", cmd_import_dataset, "import an exported archive as a new dataset")
+    p.add_argument("file", metavar="FILE", help="a version's archive (from `chiplab export`)")
+    p.add_argument("--lab", required=True, help="lab id of the new dataset")
+    p.add_argument("--visibility", choices=["private", "lab", "public"], help="default: lab")
+    p.add_argument(
+        "--no-results",
+        action="store_true",
+        help="leave results out (their model versions are not on this server)",
     )
     p = command("watch", cmd_watch, "upload and segment each new file of a folder as it arrives")
     p.add_argument("folder", metavar="DIR", help="folder the instrument writes to")

@@ -142,6 +142,12 @@ def _related(version: DatasetVersion, request, neighbours: Neighbours | None) ->
     if dataset.doi:
         related.append((dataset.doi, "DOI", "IsVersionOf"))
     related.append((persistent_url(dataset, request), "URL", "IsVersionOf"))
+    # a version imported from another Chiplab (catalog.archive) is a copy of its source
+    source = (version.manifest or {}).get("source") or {}
+    if source.get("doi"):
+        related.append((source["doi"], "DOI", "IsIdenticalTo"))
+    elif source.get("persistent_url"):
+        related.append((source["persistent_url"], "URL", "IsIdenticalTo"))
     previous, following = neighbours or _neighbours(version)
     if previous:
         related.append((*_identifier_of(previous, request), "IsNewVersionOf"))

@@ -7,6 +7,11 @@ a ``File`` with sha256, size and encoding format; images carry their pixel size 
 provenance is a ``CreateAction``: instrument the model version and Chiplab at its code
 version, object the image, the support set and the parameters, result the files.
 
+``chiplab-archive.json`` (a ``File`` of the crate like the others) says what another Chiplab
+needs to import the package as a dataset (``catalog.archive``): the version's metadata and, for
+each file, what it is (image metadata, support sets, results with their model and
+parameters), by path in the zip, never by storage key.
+
 The zip is written as it is sent (no temporary file, memory bounded by one chunk) and is the
 same bytes on every download (entries dated by the version; registering the version's DOI
 adds it to the metadata, once). Originals are checked against
@@ -37,6 +42,8 @@ log = logging.getLogger(__name__)
 SPEC = "https://w3id.org/ro/crate/1.2"
 CONTEXT = "https://w3id.org/ro/crate/1.2/context"
 METADATA = "ro-crate-metadata.json"
+ARCHIVE = "chiplab-archive.json"
+ARCHIVE_FORMAT = "chiplab.dataset-archive/1"
 CHIPLAB = "https://github.com/chiplab/chiplab"  # the software's identity in provenance
 _CHUNK = 1024 * 1024
 _COMPRESSED = ("image/png", "image/jpeg")
@@ -169,6 +176,7 @@ def metadata(version: DatasetVersion, request=None) -> dict:
     manifest = version.manifest
     url = version_persistent_url(version, request)
     files = {entry.path: entry for entry in entries(version)}
+    archive = archive_document(version, request)
     by_image = {e.path.split("/")[1]: e for e in files.values() if e.path.startswith("images/")}
     by_set = {e.path[13:-5]: e for e in files.values() if e.path.startswith("support-sets/")}
     persons, organisations = _people(version.creators)
@@ -196,7 +204,7 @@ def metadata(version: DatasetVersion, request=None) -> dict:
         "license": _ref(licence["@id"]),
         "publisher": _ref(lab["@id"]),
         "keywords": version.keywords,
-        "hasPart": _refs(list(files)),
+        "hasPart": _refs([ARCHIVE, *files]),
     }
     if persons:
         root["creator"] = _refs([p["@id"] for p in persons])
@@ -206,6 +214,18 @@ def metadata(version: DatasetVersion, request=None) -> dict:
     if actions := [n["@id"] for n in provenance if n["@type"] == "CreateAction"]:
         root["mentions"] = _refs(actions)
     graph += [root, *identifiers, licence, lab, *persons, *organisations]
+    graph.append(
+        {
+            "@id": ARCHIVE,
+            "@type": "File",
+            "name": ARCHIVE,
+            "contentSize": str(len(archive)),
+            "encodingFormat": "application/json",
+            "sha256": hashlib.sha256(archive).hexdigest(),
+            "description": "What another Chiplab needs to import this package as a dataset: "
+            "image metadata, support sets and results with their parameters, by path",
+        }
+    )
     for image in manifest["images"]:
         entry = by_image[image["id"]]
         exif = [
@@ -268,7 +288,53 @@ _RESULT_FILE_DESCRIPTIONS = {
     "series.csv": "Per-frame class fractions of the time series",
     "profile.csv": "Class fractions per row band and per column band",
     "result.json": "Chip labels, probabilities, statistics and provenance",
+    "arrays.npz": "Chip arrays (NumPy npz): labels, class probabilities and confidence",
 }
+
+
+def archive_document(version: DatasetVersion, request=None) -> bytes:
+    """``chiplab-archive.json``: the version's manifest with paths in the zip for storage keys,
+    and its metadata, so that another Chiplab can import the package (``catalog.archive``)."""
+    manifest = version.manifest
+
+    def without_key(entry: dict, path: str) -> dict:
+        return {**{k: v for k, v in entry.items() if k != "key"}, "path": path}
+
+    document = {
+        "format": ARCHIVE_FORMAT,
+        "version": {
+            "id": str(version.pk),
+            "number": version.number,
+            "persistent_url": version_persistent_url(version, request),
+            "doi": version.doi,
+            "note": version.note,
+            "title": version.title,
+            "description": version.description,
+            "keywords": version.keywords,
+            "licence": version.licence,
+            "creators": version.creators,
+            "funding": version.funding,
+            "created": version.created.isoformat(),
+        },
+        "lab": manifest["lab"],
+        "dataset": manifest["dataset"],
+        "images": [
+            without_key(i, f"images/{i['id']}/{_safe(i['filename'])}") for i in manifest["images"]
+        ],
+        "support_sets": [
+            without_key(s, f"support-sets/{s['id']}.json") for s in manifest["support_sets"]
+        ],
+        "results": [
+            {
+                **r,
+                "files": [without_key(f, f"results/{r['id']}/{f['name']}") for f in r["files"]],
+            }
+            for r in manifest["results"]
+        ],
+    }
+    if source := manifest.get("source"):  # a version imported from another Chiplab
+        document["source"] = source
+    return json.dumps(document, indent=1, sort_keys=True).encode()
 
 
 def _provenance(manifest: dict, files: dict[str, Entry], base: str) -> list[dict]:
@@ -388,6 +454,9 @@ def zip_stream(version: DatasetVersion, request=None) -> Iterator[bytes]:
         info = zipfile.ZipInfo(METADATA, date_time=date_time)
         info.compress_type = zipfile.ZIP_DEFLATED
         archive.writestr(info, doc)
+        info = zipfile.ZipInfo(ARCHIVE, date_time=date_time)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, archive_document(version, request))
         yield sink.take()
         for entry in entries(version):
             info = zipfile.ZipInfo(entry.path, date_time=date_time)

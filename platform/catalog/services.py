@@ -422,6 +422,12 @@ def image_ingest(*, image_id) -> Image:
         event_emit("image.failed", image.pk)
         return image
     calibration = micrograph.calibration or {}
+    pending = image.calibration or {}
+    if pending.get("source") == "manual" and pending.get("pixel_size") != calibration.get(
+        "pixel_size"
+    ):
+        # set before the ingest (an imported image's published pixel size): kept over the file's
+        calibration = {**pending, "extracted": calibration}
     written = Image.objects.filter(pk=image.pk).update(
         status=ImageStatus.READY,
         error="",

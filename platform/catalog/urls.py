@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis
+from . import apis, archive_apis
 
 urlpatterns = [
     path("licences/", apis.LicenceListApi.as_view(), name="licence-list"),
@@ -83,6 +83,11 @@ urlpatterns = [
         "dataset-versions/<uuid:version_id>/citation.bib",
         apis.DatasetVersionCitationBibTeXApi.as_view(),
         name="dataset-version-citation-bibtex",
+    ),
+    path(
+        "dataset-archives/",
+        archive_apis.DatasetArchiveImportApi.as_view(),
+        name="dataset-archive-import",
     ),
     path("images/<uuid:image_id>/", apis.ImageDetailApi.as_view(), name="image-detail"),
     path("images/<uuid:image_id>/original", apis.ImageOriginalApi.as_view(), name="image-original"),

@@ -42,6 +42,8 @@ RESULT_FILES: dict[str, str] = {
     "series.csv": "text/csv",
     "profile.csv": "text/csv",
     "result.json": "application/json",
+    # the chip arrays (labels, probabilities, confidence): what an import restores a result from
+    "arrays.npz": "application/x-npz",
 }
 
 MIME = {
@@ -283,7 +285,7 @@ def _result_entry(result, prefix: str, written: list[str]) -> dict:
     """The result's provenance and a copy of its maps and tables, each with its checksum."""
     files = []
     for name, mime in RESULT_FILES.items():
-        key = (result.artefacts or {}).get(name)
+        key = result.arrays_key if name == "arrays.npz" else (result.artefacts or {}).get(name)
         if not key or not storage.exists(key):
             continue
         with storage.open_(key) as fh:

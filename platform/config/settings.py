@@ -316,6 +316,12 @@ CHIPLAB_DIRECT_UPLOADS_OPEN_PER_DATASET = env.int(
 # bucket under imports/<lab id>/ only, and the buckets listed here (operator-trusted).
 CHIPLAB_IMPORT_BUCKETS = env.list("CHIPLAB_IMPORT_BUCKETS", default=[])
 CHIPLAB_IMPORT_MAX_OBJECTS = env.int("CHIPLAB_IMPORT_MAX_OBJECTS", default=200)
+# Dataset packages (a version's RO-Crate zip) imported as new datasets (catalog.archive):
+# the zip's size, and what it unpacks to (summed from its directory before anything is read)
+CHIPLAB_ARCHIVE_MAX_BYTES = env.int("CHIPLAB_ARCHIVE_MAX_BYTES", default=2 * 1024**3)
+CHIPLAB_ARCHIVE_MAX_UNPACKED_BYTES = env.int(
+    "CHIPLAB_ARCHIVE_MAX_UNPACKED_BYTES", default=4 * 1024**3
+)
 # Decompression-bomb guards, checked from the file's header before any decoding: width x
 # height x frames, and decoded bytes (pixels x samples per pixel x bytes per sample, every
 # frame; the default is the upload limit, so any uncompressed file accepted by size fits).

@@ -102,10 +102,11 @@ def test_a_version_freezes_images_support_sets_and_results(world, published):
     assert entry["model_version"]["encoder_kind"] == "fourier"
     assert entry["code_version"]
     names = {f["name"] for f in entry["files"]}
-    assert {"mask.png", "mask.ome.tif", "counts.csv", "result.json"} <= names
+    assert {"mask.png", "mask.ome.tif", "counts.csv", "result.json", "arrays.npz"} <= names
+    kept = {**result.artefacts, "arrays.npz": result.arrays_key}
     for f in entry["files"]:  # copies under the version's keys, same bytes as the result's
         assert f["key"].startswith(versions.version_prefix(version.dataset, version.pk))
-        assert _sha(_stored(f["key"])) == f["sha256"] == _sha(_stored(result.artefacts[f["name"]]))
+        assert _sha(_stored(f["key"])) == f["sha256"] == _sha(_stored(kept[f["name"]]))
     support_doc = json.loads(_stored(version.manifest["support_sets"][0]["key"]))
     assert support_doc["n_contributors"] == 1 and "contributors" not in support_doc
     assert set(version.images.all()) == {image}

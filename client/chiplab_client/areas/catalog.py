@@ -153,6 +153,42 @@ class Datasets(Area):
             progress=progress,
         )
 
+    def export_archive(
+        self, version_id: str, dest: str | os.PathLike, *, progress: Progress | None = None
+    ) -> Path:
+        """Export a version as the package another Chiplab imports (its RO-Crate zip) to
+        ``dest`` (a file, or a folder: under the server's name); see :meth:`import_archive`."""
+        return self.download_crate(version_id, dest, progress=progress)
+
+    @operation("dataset_archives_create", "POST", "/api/dataset-archives/")
+    def import_archive(
+        self,
+        file: str | os.PathLike,
+        *,
+        lab: str,
+        visibility: Visibility | None = None,
+        with_results: bool = True,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Import a version's package (from :meth:`export_archive`, here or on another
+        Chiplab) as a new dataset of ``lab`` (curators). The answer has the new ``dataset``,
+        its ``version`` 1 (the package as imported), counts of ``images``, ``support_sets`` and
+        ``results``, and the ``source`` version. Every file is checked against its sha256
+        first: a bad package is refused (400/413) and nothing is stored. ``with_results=False``
+        leaves out results whose model versions this server lacks (409 ``model_unavailable``)."""
+        source = Path(file)
+        fields = present(lab=str(lab), visibility=visibility, with_results=with_results)
+        ctype, length, chunks = multipart(
+            fields, {"file": FilePart(source.name, source, "application/zip")}, progress
+        )
+        response = self._http.request(
+            OPERATIONS["dataset_archives_create"].method,
+            self._path("dataset_archives_create"),
+            body=chunks,
+            headers={"Content-Type": ctype, "Content-Length": str(length)},
+        )
+        return response.json()
+
     # --- DOIs and citations ---------------------------------------------------------------
     @operation(
         "dataset_versions_datacite_retrieve",
