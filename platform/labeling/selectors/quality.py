@@ -106,7 +106,7 @@ def review_queue(
         if latest.get(chip) == "review":
             continue
         voices = sum(1 for op in ops.values() if not op.empty)
-        leaders = consensus._leaders(ops)
+        leaders = consensus.leading_classes(ops)
         if voices < 2 or not leaders:
             continue
         agree, say = max(
