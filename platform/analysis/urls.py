@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis
+from . import apis, batch_apis
 
 urlpatterns = [
     path("segmentation-jobs/", apis.SegmentationJobListApi.as_view(), name="segmentation-job-list"),
@@ -36,5 +36,26 @@ urlpatterns = [
         "dataset-versions/<uuid:version_id>/results/<uuid:result_id>/rederive",
         apis.PublishedResultRederiveApi.as_view(),
         name="dataset-version-result-rederive",
+    ),
+    # batch and compare: the dataset results table, comparisons, the jobs overview
+    path(
+        "datasets/<uuid:dataset_id>/results/",
+        batch_apis.DatasetResultsApi.as_view(),
+        name="dataset-results",
+    ),
+    path(
+        "datasets/<uuid:dataset_id>/results.csv",
+        batch_apis.DatasetResultsCsvApi.as_view(),
+        name="dataset-results-csv",
+    ),
+    path(
+        "segmentation-results/<uuid:result_id>/compare/<uuid:other_id>",
+        batch_apis.ResultCompareApi.as_view(),
+        name="segmentation-result-compare",
+    ),
+    path(
+        "segmentation-jobs/overview/",
+        batch_apis.JobOverviewApi.as_view(),
+        name="segmentation-job-overview",
     ),
 ]

@@ -85,6 +85,22 @@ class SegmentationJobs(Area):
         )
         return SegmentationJob(self, self._call("segmentation_jobs_create", body=body))
 
+    @operation("segmentation_jobs_overview_list", "GET", "/api/segmentation-jobs/overview/")
+    def overview(
+        self,
+        *,
+        who: str = "me",
+        dataset: str | None = None,
+        status: JobStatus | Iterable[JobStatus] | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Your jobs across images and datasets (``who="lab"``: every job you can see), newest
+        first, each with its first images, datasets, times and ``duration_s``."""
+        if status is not None and not isinstance(status, str):
+            status = ",".join(status)
+        query = {"who": who, "dataset": dataset, "status": status}
+        return self._pages("segmentation_jobs_overview_list", query=query, page_size=page_size)
+
     @operation("segmentation_jobs_retrieve", "GET", "/api/segmentation-jobs/{job_id}/")
     def get(self, job_id: str) -> SegmentationJob:
         return SegmentationJob(self, self._call("segmentation_jobs_retrieve", job_id=job_id))
@@ -108,6 +124,50 @@ class Results(Area):
     def of_image(self, image_id: str, *, page_size: int | None = None) -> Iterator[Result]:
         """Every segmentation of an image, newest first."""
         return self._pages("images_results_list", image_id=image_id, page_size=page_size)
+
+    @operation(
+        "segmentation_results_compare_retrieve",
+        "GET",
+        "/api/segmentation-results/{result_id}/compare/{other_id}",
+    )
+    def compare(self, result_id: str, other_id: str) -> dict[str, Any]:
+        """Two results of one image: the map of chips (or pixels, on different grids) whose
+        class differs, ``differing`` / ``compared``, a confusion table and fraction deltas."""
+        return self._call(
+            "segmentation_results_compare_retrieve", result_id=result_id, other_id=other_id
+        )
+
+    @operation("datasets_results_retrieve", "GET", "/api/datasets/{dataset_id}/results/")
+    def of_dataset(
+        self,
+        dataset_id: str,
+        *,
+        q: str | None = None,
+        results: str | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> dict[str, Any]:
+        """One page of the dataset's results table: per image its latest result's fractions
+        (with intervals), chips and objects per class, and ``aggregate`` (per class the mean
+        fraction across the filtered images and its spread). ``results``: all, with,
+        without; ``sort``: e.g. ``-fraction:Ge``."""
+        query = {"q": q, "results": results, "sort": sort, "limit": limit, "offset": offset}
+        return self._call("datasets_results_retrieve", dataset_id=dataset_id, query=query)
+
+    @operation("datasets_results_csv_retrieve", "GET", "/api/datasets/{dataset_id}/results.csv")
+    def dataset_csv(
+        self,
+        dataset_id: str,
+        *,
+        q: str | None = None,
+        results: str | None = None,
+        sort: str | None = None,
+    ) -> str:
+        """The whole (filtered, sorted) results table as CSV text, one line per image and
+        class."""
+        path = self._path("datasets_results_csv_retrieve", dataset_id=dataset_id)
+        return self._http.content(path, query={"q": q, "results": results, "sort": sort}).decode()
 
     @operation(
         "dataset_versions_results_rederive_create",

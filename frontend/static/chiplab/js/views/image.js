@@ -76,7 +76,8 @@ export async function render(root, { imageId, step }) {
   const HELP_TOPIC = { grid: "chip-size", support: "support-sets", segment: "confidence", history: "results" };
   const helpLink = h("a", { class: "step-help", href: "#/help", target: "_blank", rel: "noopener",
     testid: "step-help", title: "What this step does, in a microscopist's words" }, "? Help");
-  tabs.append(helpLink);
+  tabs.append(h("a", { class: "step-tab", href: `#/compare/${image.id}`, testid: "step-compare",
+    title: "Two results of this image side by side" }, "Compare"), helpLink);
   function refreshTabs(current) {
     helpLink.href = HELP_TOPIC[current] ? `#/help/${HELP_TOPIC[current]}` : "#/help";
     for (const [name] of STEPS) {
