@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from PIL import Image as PILImage
 
 from common import storage
@@ -28,6 +29,7 @@ from .models import Image, ImageStatus
 TILE = 512
 PREVIEW_MAX_SIDE = 2048  # formats.preview's default: the viewer's background below the tiles
 _INDEX = "index.json"
+_READY_SECONDS = 24 * 3600  # an image's tiles never change; deleting it deletes its id
 
 
 def levels(width: int, height: int) -> list[dict]:
@@ -92,8 +94,13 @@ def tiles_write(image: Image, data: np.ndarray) -> int:
 
 
 def _ensure(image: Image) -> None:
-    """Tiles of an image ingested before tiles existed: written now, once."""
+    """Tiles of an image ingested before tiles existed: written now, once. That an image's
+    tiles exist is remembered in the cache, so a tile request costs no storage round trip."""
+    ready = f"chiplab:tiles-ready:{image.pk}"
+    if cache.get(ready):
+        return
     if storage.exists(f"{tiles_prefix(image)}/{_INDEX}"):
+        cache.set(ready, True, timeout=_READY_SECONDS)
         return
     pixels = image.width * image.height
     if pixels > settings.CHIPLAB_TILES_MAX_PIXELS:
@@ -112,6 +119,7 @@ def _ensure(image: Image) -> None:
             max_bytes=settings.CHIPLAB_MAX_DECODED_BYTES,
         ).data
     tiles_write(image, data)
+    cache.set(ready, True, timeout=_READY_SECONDS)
 
 
 def tiles_index(image: Image) -> dict:

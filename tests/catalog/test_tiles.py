@@ -74,3 +74,23 @@ def test_cutting_tiles_on_request_is_bounded(client_for, world, settings):
     response = client_for(world.viewer).get(f"/api/images/{image.pk}/tiles/0/0/0")
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "tiles_too_large"
+
+
+def test_a_tile_request_costs_no_storage_round_trip_once_tiles_are_known(
+    client_for, world, monkeypatch
+):
+    from django.core.cache import cache
+
+    from common import storage
+
+    image, _ = upload_ready_image(world, size=(2100, 2600))
+    client = client_for(world.viewer)
+    cache.clear()
+    checks = []
+    exists = storage.exists
+    monkeypatch.setattr(storage, "exists", lambda key: checks.append(key) or exists(key))
+    assert client.get(f"/api/images/{image.pk}/tiles").status_code == 200
+    assert len(checks) == 1 and checks[0].endswith("/tiles/index.json")  # once per image
+    for col in range(3):
+        assert client.get(f"/api/images/{image.pk}/tiles/0/0/{col}").status_code in (200, 302)
+    assert len(checks) == 1
