@@ -12,6 +12,7 @@ from .areas.analysis import Results, SegmentationJobs
 from .areas.catalog import Datasets, Images
 from .areas.labeling import Classes, Crowd, Grids, Schemas, SupportSets, Votes
 from .areas.registry import Models, ModelVersions, Training
+from .areas.search import ImageAnnotations, Search
 from .areas.webhooks import Webhooks
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -58,6 +59,8 @@ class Client:
         # catalog
         self.datasets = Datasets(self)
         self.images = Images(self)
+        self.search = Search(self)  # search and annotations
+        self.annotations = ImageAnnotations(self)
         # labeling
         self.schemas = Schemas(self)
         self.classes = Classes(self)

@@ -198,3 +198,46 @@ class DirectUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.status})"
+
+
+# --- annotations: tags and key-value pairs on images (catalog.annotations) ------------------
+class ImageTag(models.Model):
+    """A short free-text label on an image (OMERO's tag annotation), searchable and faceted."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["image", "name"], name="unique_image_tag")]
+        indexes = [models.Index(fields=["name"], name="catalog_image_tag_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImageKeyValue(models.Model):
+    """One key-value pair of an image's map annotation (OMERO's ``MapAnnotation``), in order."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="key_values")
+    key = models.CharField(max_length=128)
+    value = models.CharField(max_length=1024, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "key"], name="unique_image_annotation_key")
+        ]
+        indexes = [models.Index(fields=["key"], name="catalog_image_kv_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis, archive_apis
+from . import apis, archive_apis, search_apis
 
 urlpatterns = [
     path("licences/", apis.LicenceListApi.as_view(), name="licence-list"),
@@ -84,12 +84,18 @@ urlpatterns = [
         apis.DatasetVersionCitationBibTeXApi.as_view(),
         name="dataset-version-citation-bibtex",
     ),
+    path("search/", search_apis.SearchApi.as_view(), name="search"),
     path(
         "dataset-archives/",
         archive_apis.DatasetArchiveImportApi.as_view(),
         name="dataset-archive-import",
     ),
     path("images/<uuid:image_id>/", apis.ImageDetailApi.as_view(), name="image-detail"),
+    path(
+        "images/<uuid:image_id>/annotations",
+        search_apis.ImageAnnotationsApi.as_view(),
+        name="image-annotations",
+    ),
     path("images/<uuid:image_id>/original", apis.ImageOriginalApi.as_view(), name="image-original"),
     path("images/<uuid:image_id>/preview", apis.ImagePreviewApi.as_view(), name="image-preview"),
     path("images/<uuid:image_id>/tiles", apis.ImageTilesApi.as_view(), name="image-tiles"),

@@ -515,6 +515,8 @@ REST_FRAMEWORK = {
         "imports": _rate("CHIPLAB_IMPORT_CREATE_RATE", "30/hour"),
         # re-deriving a published result runs a segmentation in the web process (per address)
         "rederive": _rate("CHIPLAB_REDERIVE_RATE", "30/hour"),
+        # searches (each a few queries over every visible image; per address)
+        "search": _rate("CHIPLAB_SEARCH_RATE", "120/min"),
     },
     # Reverse proxies whose X-Forwarded-For entries are trusted for the client address; with
     # 0 the header is ignored (anyone can forge it), with none DRF would trust it blindly.

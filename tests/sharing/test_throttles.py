@@ -69,3 +69,10 @@ def test_every_throttled_view_is_routed():
 
     walk(get_resolver().url_patterns)
     assert set(CREATION_SCOPES) <= routed, set(CREATION_SCOPES) - routed
+
+
+def test_search_is_throttled_per_address(client_for, world, rates):
+    rates(search="2/min")
+    anonymous = client_for(None)
+    answers = [anonymous.get("/api/search/", {"q": "titan"}).status_code for _ in range(3)]
+    assert answers == [200, 200, 429]

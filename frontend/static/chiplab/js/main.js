@@ -12,6 +12,7 @@ const routes = [
   [/^#\/jobs(?:\?dataset=([\w-]+))?$/, () => import("./views/jobs.js"), ["datasetId"]],
   [/^#\/images\/([\w-]+)(?:\/(grid|support|segment|history))?$/, () => import("./views/image.js"),
     ["imageId", "step"]],
+  [/^#\/search(?:\?(.*))?$/, () => import("./views/search.js"), ["query"]],
   [/^#\/crowd$/, () => import("./views/crowd.js"), []],
   [/^#\/review$/, () => import("./views/review.js"), []],
   [/^#\/lab$/, () => import("./views/lab.js"), []],

@@ -1,6 +1,7 @@
 // The image workspace: one viewer, four steps (grid, support set, segment, history).
 // Steps are sub-routes (#/images/<id>/<step>) handled by update() without reloading the viewer.
 import * as api from "../api.js";
+import { annotationsBlock } from "../annotations.js";
 import { go } from "../main.js";
 import { poll } from "../poll.js";
 import { hasRole, labById } from "../state.js";
@@ -40,7 +41,8 @@ export async function render(root, { imageId, step }) {
         h("span", { testid: "image-name" }, image.original_filename)),
       tabs),
     h("div", { class: "workspace" }, stage, panel),
-    metadata(image, image.status === "ready" && hasRole(labById(dataset.lab), "curator")));
+    metadata(image, image.status === "ready" && hasRole(labById(dataset.lab), "curator")),
+    annotationsBlock(image, hasRole(labById(dataset.lab), "annotator")));
 
   if (image.status !== "ready") {
     stage.append(h("div", { class: "pad", style: { color: "#e8edf3" } }, h("p", { testid: "image-not-ready" }, statusPill(image.status), " ",
