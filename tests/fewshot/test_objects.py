@@ -230,3 +230,98 @@ def test_several_classes_found_on_their_union_with_majority_class():
     assert [r["class_id"] for r in instance_rows(both)] == [1, 2]
     with pytest.raises(ValueError, match="class_id"):
         instances(labels, [])
+
+
+def touching_pairs(n_pairs=36, seed=0, radius=(3.0, 16.0)):
+    """A field of just-touching disc pairs at random angles: (mask, truth instances), each
+    pixel of the truth with the disc it is relatively deepest in."""
+    rng = np.random.default_rng(seed)
+    cell = int(4 * radius[1] + 8)
+    side = math.ceil(math.sqrt(n_pairs))
+    shape = (side * cell, side * cell)
+    truth = np.zeros(shape, np.int32)
+    depth = np.full(shape, np.inf)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    k = 0
+    for i in range(n_pairs):
+        r1 = rng.uniform(*radius)
+        r2 = rng.uniform(radius[0], r1)
+        a = rng.uniform(0, 2 * math.pi)
+        cy = (i // side + 0.5) * cell + rng.uniform(-0.5, 0.5)
+        cx = (i % side + 0.5) * cell + rng.uniform(-0.5, 0.5)
+        oy, ox = (r1 + r2) * math.sin(a) / 2, (r1 + r2) * math.cos(a) / 2
+        for y, x, r in ((cy - oy, cx - ox, r1), (cy + oy, cx + ox, r2)):
+            k += 1
+            nd = np.sqrt((yy - y) ** 2 + (xx - x) ** 2) / r
+            take = (nd < 1) & (nd < depth)
+            truth[take], depth[take] = k, nd[take]
+    return (truth > 0).astype(np.int32), truth
+
+
+def test_a_field_of_touching_disc_pairs_is_counted_and_sized():
+    mask, truth = touching_pairs()
+    inst = instances(mask, 1)
+    n_true = int(truth.max())
+    assert abs(inst.n - n_true) <= 0.05 * n_true
+    true_d = np.sqrt(4 * np.bincount(truth.ravel())[1:] / np.pi)
+    assert np.median(inst.equivalent_diameter_px) == pytest.approx(np.median(true_d), rel=0.05)
+    # Each found particle is mostly one disc, and most discs are found whole (area +-10 %).
+    pair = truth.astype(np.int64) * (inst.n + 1) + inst.labels
+    overlap = np.bincount(pair.ravel(), minlength=(n_true + 1) * (inst.n + 1))
+    overlap = overlap.reshape(n_true + 1, inst.n + 1)[1:, 1:]
+    assert (overlap.max(0) >= 0.9 * inst.area_px).mean() >= 0.95
+    best = overlap.argmax(1)
+    ratio = inst.area_px[best] / np.bincount(truth.ravel())[1:]
+    assert (np.abs(ratio - 1) <= 0.1).mean() >= 0.9
+    # Connected components alone merge every pair.
+    assert instances(mask, 1, split="none").n == n_true // 2
+
+
+def test_splitting_in_bands_of_rows_equals_the_whole_map(monkeypatch):
+    from workers.fewshot.bench.objects import CASES, touching_scene
+    from workers.fewshot.objects import split
+
+    _, truth = touching_scene(CASES["discs_small_touching"], np.random.default_rng(0), (160, 200))
+    mask = (truth > 0).astype(np.int32)
+    mask[:, :3] = 1  # a tall component along the edge, taller than a band
+    whole = instances(mask, 1)
+    monkeypatch.setattr(split, "_BATCH_PX", mask.shape[1] * 5)
+    banded = instances(mask, 1)
+    assert banded.n == whole.n > 100
+    np.testing.assert_array_equal(banded.labels, whole.labels)
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+def test_distance_transform_of_the_pixels_is_exact(monkeypatch, fallback):
+    from scipy import ndimage
+
+    from workers.fewshot.objects import split
+
+    if fallback:  # large objects: scipy's transform
+        monkeypatch.setattr(split, "_EDT_WORK", (0, 0))
+    rng = np.random.default_rng(1)
+    mask = ndimage.gaussian_filter(rng.random((90, 130)), 2) > 0.47
+    mask[40, :] = True  # a row without background, and runs at both image edges
+    mask[:, 0] = True
+    px = split._Pixels(mask, 3)
+    got = split._edt(px, mask)
+    want = ndimage.distance_transform_edt(mask).ravel()[split._unpadded(px)]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_a_map_without_background_is_one_instance():
+    inst = instances(np.ones((30, 40), np.int32), 1)
+    assert inst.n == 1 and inst.area_px[0] == 1200 and inst.edge[0]
+
+
+def test_feret_max_of_irregular_blobs_matches_regionprops():
+    from scipy import ndimage
+    from skimage.measure import regionprops
+
+    rng = np.random.default_rng(7)
+    mask = ndimage.gaussian_filter(rng.random((120, 160)), 3) > 0.52
+    inst = instances(mask.astype(np.int32), 1, split="none", min_area_px=1)
+    assert inst.n > 20
+    want = [p.feret_diameter_max for p in regionprops(inst.labels)]
+    np.testing.assert_allclose(inst.feret_max_px, want, atol=0.5)
+    assert np.all(inst.feret_min_px <= inst.feret_max_px + 1e-6)
