@@ -937,9 +937,13 @@ def mask_ome_zarr(
                     "image-label": {
                         **image_label,
                         "colors": [*colours, {"label-value": UNLABELLED, "rgba": [0, 0, 0, 0]}],
+                        # the same label values as colors (NGFF 0.4 validators require it)
                         "properties": [
-                            {"label-value": c["index"], "class": c["name"]}
-                            for c in table["classes"]
+                            *(
+                                {"label-value": c["index"], "class": c["name"]}
+                                for c in table["classes"]
+                            ),
+                            {"label-value": UNLABELLED, "class": "unlabelled"},
                         ],
                     },
                 },
