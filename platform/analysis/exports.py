@@ -28,6 +28,8 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from common import ngff
+
 UNLABELLED = 255
 #: PNG text chunk key (and OME MapAnnotation namespace) holding the class table
 CLASS_TABLE_KEY = "chiplab:classes"
@@ -823,41 +825,7 @@ def read_instances_png(data: bytes) -> np.ndarray:
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
-# --- OME-Zarr ----------------------------------------------------------------------------
-#: OME-NGFF version written (zarr format 2: what napari-ome-zarr, ome-zarr-py, Fiji's
-#: n5-zarr, QuPath and vizarr read)
-OME_NGFF_VERSION = "0.4"
-#: chunk side of the OME-Zarr arrays (px)
-ZARR_CHUNK = 1024
-_NGFF_UNITS = {
-    "pm": "picometer",
-    "Å": "angstrom",
-    "nm": "nanometer",
-    "µm": "micrometer",
-    "mm": "millimeter",
-    "m": "meter",
-}
-
-
-def _ngff_image_attrs(name: str, pixel_size: float | None, pixel_unit: str | None) -> dict:
-    """The ``multiscales`` of a one-level (y, x) image, in the image's unit when calibrated."""
-    unit = _NGFF_UNITS.get(_ome_unit(pixel_unit)) if pixel_size else None
-    axes = [{"name": a, "type": "space", **({"unit": unit} if unit else {})} for a in "yx"]
-    scale = [float(pixel_size), float(pixel_size)] if unit else [1.0, 1.0]
-    return {
-        "multiscales": [
-            {
-                "version": OME_NGFF_VERSION,
-                "name": name,
-                "axes": axes,
-                "datasets": [
-                    {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}
-                ],
-            }
-        ]
-    }
-
-
+# --- OME-Zarr (common.ngff) -------------------------------------------------------------
 def mask_ome_zarr(
     mask: np.ndarray,
     confidence: np.ndarray,
@@ -881,12 +849,9 @@ def mask_ome_zarr(
     when the result has object classes; ``reference`` the grey image the map was made on
     (uint8) when given. The class table and provenance are root attributes
     (:data:`CLASS_TABLE_KEY`, :data:`PROVENANCE_KEY`). Arrays are Blosc-lz4 compressed (fast:
-    it is written on every job; zstd took 3x as long) in :data:`ZARR_CHUNK`-px chunks.
+    it is written on every job; zstd took 3x as long) in :data:`common.ngff.ZARR_CHUNK`-px chunks.
     """
     import tempfile
-
-    import zarr
-    from numcodecs import Blosc
 
     m = np.asarray(mask, np.uint8)
     if m.ndim != 2:
@@ -895,45 +860,32 @@ def mask_ome_zarr(
     if conf.shape != m.shape:
         raise ValueError(f"confidence {conf.shape} and mask {m.shape} differ in shape")
     table = class_table(classes, chip_size=chip_size, offset=offset)
-    compressor = Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE)
-    chunks = (min(ZARR_CHUNK, m.shape[0]), min(ZARR_CHUNK, m.shape[1]))
+    compressor = ngff.fast_compressor()
+    unit = _ome_unit(pixel_unit)
 
-    def array(group, data: np.ndarray, fill) -> None:
-        group.create_array(
-            "0",
-            data=data,
-            chunks=chunks,
-            compressors=compressor,
-            fill_value=fill,
-            chunk_key_encoding={"name": "v2", "separator": "/"},
-        )
+    def attrs(name: str) -> dict:
+        return ngff.multiscales(name, pixel_size=pixel_size, pixel_unit=unit)
 
     label_names = ["classes"] + (["particles"] if instances is not None else [])
     colours = [
         {"label-value": c["index"], "rgba": [*hex_to_rgb(c["colour"]), 255]}
         for c in table["classes"]
     ]
-    image_label = {"version": OME_NGFF_VERSION, "source": {"image": "../../"}}
+    image_label = {"version": ngff.OME_NGFF_VERSION, "source": {"image": "../../"}}
+    root_attrs = {
+        **attrs("confidence"),
+        CLASS_TABLE_KEY: table,
+        **({PROVENANCE_KEY: provenance} if provenance else {}),
+    }
     with tempfile.TemporaryDirectory(prefix="chiplab-zarr-") as tmp:
         path = os.path.join(tmp, "result.ome.zarr.zip")
-        # a zip member is written once: every group gets its attributes when created
-        store = zarr.storage.ZipStore(path, mode="w")
-        try:
-            root = zarr.create_group(
-                store,
-                zarr_format=2,
-                attributes={
-                    **_ngff_image_attrs("confidence", pixel_size, pixel_unit),
-                    CLASS_TABLE_KEY: table,
-                    **({PROVENANCE_KEY: provenance} if provenance else {}),
-                },
-            )
-            array(root, conf, 0.0)
+        with ngff.zip_root(path, root_attrs) as root:
+            ngff.add_array(root, conf, fill=0.0, compressor=compressor)
             labels = root.create_group("labels", attributes={"labels": label_names})
             classes_group = labels.create_group(
                 "classes",
                 attributes={
-                    **_ngff_image_attrs("classes", pixel_size, pixel_unit),
+                    **attrs("classes"),
                     "image-label": {
                         **image_label,
                         "colors": [*colours, {"label-value": UNLABELLED, "rgba": [0, 0, 0, 0]}],
@@ -948,26 +900,18 @@ def mask_ome_zarr(
                     },
                 },
             )
-            array(classes_group, m, UNLABELLED)
+            ngff.add_array(classes_group, m, fill=UNLABELLED, compressor=compressor)
             if instances is not None:
                 ids = np.asarray(instances).astype(np.uint32)
                 if ids.shape != m.shape:
                     raise ValueError(f"instances {ids.shape} and mask {m.shape} differ in shape")
                 particles = labels.create_group(
-                    "particles",
-                    attributes={
-                        **_ngff_image_attrs("particles", pixel_size, pixel_unit),
-                        "image-label": image_label,
-                    },
+                    "particles", attributes={**attrs("particles"), "image-label": image_label}
                 )
-                array(particles, ids, 0)
+                ngff.add_array(particles, ids, fill=0, compressor=compressor)
             if reference is not None and np.shape(reference) == m.shape:
-                ref = root.create_group(
-                    "reference", attributes=_ngff_image_attrs("reference", pixel_size, pixel_unit)
-                )
-                array(ref, np.asarray(reference, np.uint8), 0)
-        finally:
-            store.close()
+                ref = root.create_group("reference", attributes=attrs("reference"))
+                ngff.add_array(ref, np.asarray(reference, np.uint8), fill=0, compressor=compressor)
         with open(path, "rb") as fh:
             return fh.read()
 

@@ -3,7 +3,7 @@
 import json
 
 from django.db.models import Count
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -18,7 +18,17 @@ from common import storage
 from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import Invalid, NotFound
 
-from . import citation, datacite, direct, rocrate, selectors, services, tiles, versions
+from . import (
+    citation,
+    datacite,
+    direct,
+    ome_zarr,
+    rocrate,
+    selectors,
+    services,
+    tiles,
+    versions,
+)
 from .fair import dataset_jsonld, version_jsonld
 from .licences import LICENCES
 from .models import DirectUploadStatus, ImageStatus
@@ -198,6 +208,27 @@ class ImageOriginalApi(APIView):
     def get(self, request, image_id):
         image = selectors.image_get(user=request.user, image_id=image_id)
         return storage.download_response(image.original_key, filename=image.original_filename)
+
+
+class ImageOmeZarrApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="images_ome_zarr_retrieve",
+        responses={(200, "application/zip"): OpenApiTypes.BINARY},
+        description="The original's pixels (every frame, their own data type) as OME-Zarr "
+        "(OME-NGFF 0.4, one zip: a zarr ZipStore) with the physical pixel size and seconds "
+        "per frame, for napari, ome-zarr-py, Fiji or QuPath.",
+    )
+    def get(self, request, image_id):
+        image = selectors.image_get(user=request.user, image_id=image_id)
+        stem = image.original_filename.rsplit(".", 1)[0]
+        return FileResponse(
+            ome_zarr.image_ome_zarr(image),
+            as_attachment=True,
+            filename=f"{stem}.ome.zarr.zip",
+            content_type="application/zip",
+        )
 
 
 class _DerivedImageApi(APIView):

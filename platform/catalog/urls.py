@@ -97,6 +97,7 @@ urlpatterns = [
         name="image-annotations",
     ),
     path("images/<uuid:image_id>/original", apis.ImageOriginalApi.as_view(), name="image-original"),
+    path("images/<uuid:image_id>/ome-zarr", apis.ImageOmeZarrApi.as_view(), name="image-ome-zarr"),
     path("images/<uuid:image_id>/preview", apis.ImagePreviewApi.as_view(), name="image-preview"),
     path("images/<uuid:image_id>/tiles", apis.ImageTilesApi.as_view(), name="image-tiles"),
     path(

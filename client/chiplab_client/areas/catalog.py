@@ -376,6 +376,16 @@ class Images(Area):
             self._path("images_original_retrieve", image_id=image_id), dest, progress=progress
         )
 
+    @operation("images_ome_zarr_retrieve", "GET", "/api/images/{image_id}/ome-zarr")
+    def download_ome_zarr(
+        self, image_id: str, dest: str | os.PathLike, *, progress: Progress | None = None
+    ) -> Path:
+        """The original's pixels as OME-Zarr (one zip, every frame, physical pixel size) to
+        ``dest`` (a folder: under the server's name)."""
+        return self._http.download(
+            self._path("images_ome_zarr_retrieve", image_id=image_id), dest, progress=progress
+        )
+
     @operation("images_preview_retrieve", "GET", "/api/images/{image_id}/preview")
     def preview(self, image_id: str, *, frame: int | None = None) -> bytes:
         """The percentile-stretched preview PNG (of one frame of a time series)."""
