@@ -45,7 +45,7 @@ CREATION_SCOPES = {
     "analysis.apis.SegmentationJobRerunApi": "jobs",
     "registry.apis.TrainingJobListApi": "training",
     "registry.apis.ModelImportApi": "imports",
-    "catalog.archive_apis.DatasetArchiveImportApi": "imports",
+    "catalog.apis.archive.DatasetArchiveImportApi": "imports",
     # invitations mail strangers: per owner too (CHIPLAB_INVITATION_RATE)
     "accounts.apis.InvitationListApi": "invitations",
 }

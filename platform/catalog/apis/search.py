@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 from common.apis import LimitOffsetPagination, valid
 from common.errors import NotFound
 
-from . import annotations, search, selectors
-from .search_serializers import (
+from .. import annotations, search, selectors
+from ..search_serializers import (
     AnnotationsSerializer,
     SearchImageSerializer,
     SearchQuerySerializer,

@@ -10,9 +10,9 @@ from accounts.selectors import lab_get
 from common.apis import valid
 from common.errors import Invalid
 
-from . import archive
-from .models import Visibility
-from .serializers import DatasetSerializer, DatasetVersionSerializer
+from .. import archive
+from ..models import Visibility
+from ..serializers import DatasetSerializer, DatasetVersionSerializer
 
 
 class DatasetArchiveImportSerializer(serializers.Serializer):
