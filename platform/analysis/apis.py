@@ -1,5 +1,6 @@
 """Segmentation API: jobs (create, status, cancel, re-run), results and their exports."""
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -11,7 +12,7 @@ from common import storage
 from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import NotFound
 
-from . import selectors, services
+from . import exports, selectors, services
 from .artefacts import EXPORT_KINDS, export_filename
 from .serializers import (
     JobCreateSerializer,
@@ -21,6 +22,7 @@ from .serializers import (
     RederiveReportSerializer,
     ResultDetailSerializer,
     ResultSerializer,
+    ThumbnailQuerySerializer,
 )
 
 _RUN_RULES = (
@@ -138,6 +140,25 @@ class SegmentationResultExportApi(APIView):
         return storage.download_response(
             key, filename=export_filename(result, kind), content_type=EXPORT_KINDS[kind]
         )
+
+
+class SegmentationResultThumbnailApi(APIView):
+    @extend_schema(
+        parameters=[ThumbnailQuerySerializer],
+        responses={(200, "image/png"): OpenApiTypes.BINARY},
+        description="The chip map as a small PNG in the result's class colours (long side at "
+        "most `size` px), e.g. for lists of results.",
+    )
+    def get(self, request, result_id):
+        query = valid(ThumbnailQuerySerializer, request.query_params)
+        result = selectors.result_get(user=request.user, result_id=result_id)
+        labels = selectors.result_arrays(result=result)["labels"]
+        response = HttpResponse(
+            exports.thumbnail_png(labels, result.classes, size=query["size"]),
+            content_type="image/png",
+        )
+        response["Cache-Control"] = "private, max-age=86400"  # a result never changes
+        return response
 
 
 class ImageResultListApi(APIView):

@@ -272,6 +272,23 @@ def mask_png(
     return _png(mask, text=text, palette=_palette(classes), transparent=(UNLABELLED,))
 
 
+def thumbnail_png(labels: np.ndarray, classes: Sequence[dict], *, size: int) -> bytes:
+    """The chip map (rows, cols) as a small indexed-colour PNG whose long side is at most
+    ``size`` px: each chip a square of whole pixels when the grid is smaller, else sampled
+    (nearest chip) down to ``size``."""
+    rows, cols = labels.shape
+    small = np.where((labels >= 0) & (labels < UNLABELLED), labels, UNLABELLED).astype(np.uint8)
+    longest = max(rows, cols, 1)
+    if longest <= size:
+        k = size // longest
+        small = np.repeat(np.repeat(small, k, axis=0), k, axis=1)
+    else:
+        out_h = max(1, round(rows * size / longest))
+        out_w = max(1, round(cols * size / longest))
+        small = small[np.arange(out_h) * rows // out_h][:, np.arange(out_w) * cols // out_w]
+    return _png(small, palette=_palette(classes), transparent=(UNLABELLED,))
+
+
 #: the confidence colour map (viridis stops, as the page draws it): dark purple = unsure
 CONFIDENCE_STOPS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
 

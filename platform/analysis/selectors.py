@@ -63,7 +63,7 @@ def results_visible_to(*, user) -> QuerySet[SegmentationResult]:
     return SegmentationResult.objects.filter(
         image__in=images_visible_to(user=user).values("pk"),
         job__lab_id__in=Membership.objects.filter(user=user).values("lab_id"),
-    ).select_related("job", "image", "grid")
+    ).select_related("job__model_version", "image", "grid")
 
 
 def result_get(*, user, result_id) -> SegmentationResult:

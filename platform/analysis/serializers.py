@@ -83,6 +83,12 @@ class JobCreateSerializer(serializers.Serializer):
     params = JobParamsSerializer(required=False)
 
 
+class ThumbnailQuerySerializer(serializers.Serializer):
+    size = serializers.IntegerField(
+        required=False, min_value=16, max_value=256, default=96, help_text="long side, px"
+    )
+
+
 class JobQuerySerializer(serializers.Serializer):
     image = serializers.UUIDField(required=False)
     lab = serializers.UUIDField(required=False)
@@ -112,10 +118,19 @@ def _links_of_result(result) -> dict:
     }
 
 
+class ResultModelSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+
+
 class ResultSerializer(serializers.ModelSerializer):
     job = serializers.UUIDField(source="job_id", read_only=True)
     image = serializers.UUIDField(source="image_id", read_only=True)
     grid = serializers.UUIDField(source="grid_id", read_only=True)
+    model = ResultModelSerializer(
+        source="job.model_version", read_only=True, help_text="the model version of its job"
+    )
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -136,6 +151,7 @@ class ResultSerializer(serializers.ModelSerializer):
             "area_unit",
             "mean_confidence",
             "created",
+            "model",
             "links",
         ]
 

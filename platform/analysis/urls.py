@@ -30,6 +30,11 @@ urlpatterns = [
         name="segmentation-result-export",
     ),
     path(
+        "segmentation-results/<uuid:result_id>/thumbnail",
+        apis.SegmentationResultThumbnailApi.as_view(),
+        name="segmentation-result-thumbnail",
+    ),
+    path(
         "images/<uuid:image_id>/results/", apis.ImageResultListApi.as_view(), name="image-results"
     ),
     path(

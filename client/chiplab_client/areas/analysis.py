@@ -182,6 +182,16 @@ class Results(Area):
         )
 
     @operation(
+        "segmentation_results_thumbnail_retrieve",
+        "GET",
+        "/api/segmentation-results/{result_id}/thumbnail",
+    )
+    def thumbnail(self, result_id: str, *, size: int | None = None) -> bytes:
+        """The chip map as a small PNG (long side at most ``size`` px, 16-256, default 96)."""
+        path = self._path("segmentation_results_thumbnail_retrieve", result_id=result_id)
+        return self._http.content(path, query=present(size=size))
+
+    @operation(
         "segmentation_results_export_retrieve",
         "GET",
         "/api/segmentation-results/{result_id}/export/{kind}",

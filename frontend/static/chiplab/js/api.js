@@ -209,6 +209,7 @@ export const analysis = {
   cancel: (jobId) => post(`segmentation-jobs/${jobId}/cancel`),
   result: (resultId) => get(`segmentation-results/${resultId}/`),
   exportUrl: (resultId, kind) => `/api/segmentation-results/${resultId}/export/${kind}`,
+  thumbnailUrl: (resultId, size = 128) => `/api/segmentation-results/${resultId}/thumbnail?size=${size}`,
   history: (imageId) => list(`images/${imageId}/results/`),
   jobs: (query) => list("segmentation-jobs/", query),
   rerun: (jobId) => post(`segmentation-jobs/${jobId}/rerun`),

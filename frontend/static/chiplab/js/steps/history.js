@@ -72,8 +72,15 @@ export async function mount(ws, panel) {
     if (!results.length) empty(resultsBox, "No segmentation yet.");
     for (const r of results) {
       const fr = r.classes.map((c, i) => `${c.name} ${fmtPct(r.fractions[i], 0)}`).join(" · ");
-      resultsBox.append(h("li", { class: "history-item", testid: "history-result", dataset: { id: r.id } },
-        h("span", {}, `${fmtDate(r.created)} · ${gridLabel(r.grid)}${r.frame ? ` · frame ${r.frame}` : ""}`, h("br"),
+      // the chip map in the result's colours, drawn by the server at most 128 px wide
+      const thumb = h("img", { class: "history-thumb", testid: "history-thumb", alt: `Chip map of the result of ${fmtDate(r.created)}`,
+        src: api.analysis.thumbnailUrl(r.id), loading: "lazy", decoding: "async", width: 64,
+        style: { aspectRatio: `${r.cols} / ${r.rows}` } });
+      resultsBox.append(h("li", { class: "history-item history-result", testid: "history-result", dataset: { id: r.id } },
+        thumb,
+        h("span", { class: "history-text" }, `${fmtDate(r.created)} · ${gridLabel(r.grid)}${r.frame ? ` · frame ${r.frame}` : ""}`, h("br"),
+          r.model ? h("span", { class: "small", testid: "history-model" }, `model ${r.model.name} v${r.model.version}`) : null,
+          r.model ? h("br") : null,
           h("span", { class: "muted small" }, fr)),
         h("button", { type: "button", class: "btn btn-small", testid: "history-open-result",
           onclick: () => { ws.openResultId = r.id; ws.goStep("segment"); } }, "Open")));

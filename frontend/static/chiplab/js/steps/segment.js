@@ -35,7 +35,9 @@ export async function mount(ws, panel) {
 
   const source = createSupportSource({ ws, store, canRun, canConsensus, onChange: updateRunBtn });
   const models = createModelPicker({ ws, store });
-  const view = createResultView({ ws, store, box: resultBox, canConsensus });
+  // a correction's re-run is Segment again: freeze the working set, run, show the new map
+  const view = createResultView({ ws, store, box: resultBox, canConsensus, canRun,
+    rerun: () => jobs.run(), onExamples: () => source.describe().catch((e) => showError(e, "Support set")) });
   const frames = createFrames({ ws, store, select: selectFrame });
   const jobs = createJobRunner({ ws, store, ui: { runBtn, cancelBtn, cancelMsg, progressBox },
     freezeBody: source.freezeBody, chosenModel: models.chosen, showResult, onChange: updateRunBtn });

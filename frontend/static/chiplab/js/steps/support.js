@@ -309,8 +309,10 @@ async function mountBoard(ws, panel) {
     nextBox.replaceChildren(
       h("p", { class: "small", testid: "next-chips-note" },
         `${suggestions.length} chip${suggestions.length === 1 ? "" : "s"} to label next, framed in amber on the image. `,
-        h("span", { class: "kbd" }, "N"), " shows the next one, ", h("span", { class: "kbd" }, "A"),
-        " labels it with the active class; or click it."),
+        h("span", { class: "kbd" }, "N"), " shows the next one; then one key labels it and moves on: ",
+        h("span", { class: "kbd" }, "1"), "–", h("span", { class: "kbd" }, "9"), " as that class, ",
+        h("span", { class: "kbd" }, "Enter"), " or ", h("span", { class: "kbd" }, "A"),
+        " as the active class. Or click it."),
       h("ul", { class: "next-list", testid: "next-list" }, suggestions.map((c, i) => h("li", {},
         h("button", { type: "button", class: "btn btn-small" + (i === focused ? " btn-selected" : ""),
           testid: "next-chip", title: c.reason, dataset: { row: c.row, col: c.col },
@@ -327,6 +329,9 @@ async function mountBoard(ws, panel) {
     viewer.zoomTo(grid.offset_x + c.col * g - 2 * g, grid.offset_y + c.row * g - 2 * g, 5 * g, 5 * g);
     renderNext();
     paint();
+    // the list may be below the fold of the panel: keep the chip in focus in sight
+    const btn = nextBox.querySelector(".btn-selected");
+    if (btn) btn.scrollIntoView({ block: "nearest" });
   }
 
   /** A chip just labelled is no longer a suggestion. */
@@ -441,15 +446,33 @@ async function mountBoard(ws, panel) {
   const onKey = (ev) => {
     if (ev.target.closest && ev.target.closest('input[type="text"], input[type="number"], textarea, select')) return;
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    // Enter on a button keeps its meaning (the suggestions' own buttons aside)
+    if (ev.key === "Enter" && ev.target.closest && ev.target.closest("button, a, summary")
+      && !ev.target.closest("[data-testid=next-list]")) return;
     const k = parseInt(ev.key, 10);
-    if (k >= 1 && k <= 9 && ws.classes[k - 1]) { ev.preventDefault(); select(ws.classes[k - 1].id); }
-    if (suggestions.length && (ev.key === "n" || ev.key === "N")) { ev.preventDefault(); focusSuggestion(focused + 1); }
-    if (focused >= 0 && canVote && (ev.key === "a" || ev.key === "A")) {
+    const accepting = focused >= 0 && canVote && suggestions[focused];
+    if (k >= 1 && k <= 9 && ws.classes[k - 1]) {
       ev.preventDefault();
-      const c = suggestions[focused];
-      if (c && !mine.has(`${c.row},${c.col}`)) toggle(c.row, c.col);
+      select(ws.classes[k - 1].id);
+      // a suggestion in focus: its number is its class, and the next suggestion comes up
+      if (accepting) acceptSuggestion();
+    }
+    if (suggestions.length && (ev.key === "n" || ev.key === "N")) { ev.preventDefault(); focusSuggestion(focused + 1); }
+    if (accepting && (ev.key === "a" || ev.key === "A" || ev.key === "Enter")) {
+      ev.preventDefault();
+      acceptSuggestion();
     }
   };
+
+  /** Label the suggestion in focus with the active class, then show the next one. */
+  function acceptSuggestion() {
+    const c = suggestions[focused];
+    if (!c || !ws.activeClassId) return;
+    const key = `${c.row},${c.col}`;
+    if (mine.get(key) !== ws.activeClassId) toggle(c.row, c.col);
+    else dropSuggestion(c.row, c.col);
+    if (focused >= 0) focusSuggestion(focused);
+  }
   document.addEventListener("keydown", onKey);
   const offClasses = ws.on("classes", refresh);
   refresh();

@@ -12,20 +12,19 @@ const ROW_PX = 26; // fixed row height of the virtualised table (app.css .partic
 const VIEW_ROWS = 12; // rows visible at once
 const OVERSCAN = 6;
 
-/** The table's columns: [key in particles.json (px | nm variant), header, formatter]. */
+/** The table's columns: [key in particles.json (px | nm variant), header, formatter, title].
+ * As many as fit the side panel's width; the Feret diameters are in particles.csv. */
 function columnsFor(cols) {
   const nm = cols.includes("equivalent_diameter_nm");
   const len = nm ? "nm" : "px";
   const num = (d) => (v) => (v === null || v === undefined ? "–" : fmtNum(v, d));
   return [
-    ["id", "#", (v) => String(v)],
+    ["id", "#", (v) => String(v), "Particle id (as in particles.csv and instances.png)"],
     ["class", "Class", (v) => String(v)],
     [nm ? "area_nm2" : "area_px", `Area (${len}²)`, num(4)],
-    [`equivalent_diameter_${len}`, `Eq. diam. (${len})`, num(3)],
-    [`feret_max_${len}`, `Feret max (${len})`, num(3)],
-    [`feret_min_${len}`, `Feret min (${len})`, num(3)],
-    ["aspect_ratio", "Aspect", num(3)],
-    ["circularity", "Circularity", num(3)],
+    [`equivalent_diameter_${len}`, `Eq. diam. (${len})`, num(3), "Equivalent diameter: of the disc of the same area"],
+    ["aspect_ratio", "Aspect", num(3), "Aspect ratio: Feret max / Feret min"],
+    ["circularity", "Circ.", num(3), "Circularity: 4π area / perimeter² (1 for a disc)"],
     ["edge", "Edge", (v) => (v ? "yes" : "")],
   ].filter(([key]) => cols.includes(key));
 }
@@ -162,7 +161,7 @@ export function createParticles({ ws, store }) {
     if (!down || !state || store.disposed) return;
     const moved = Math.hypot(ev.clientX - down.x, ev.clientY - down.y) > 4;
     down = null;
-    if (moved) return;
+    if (moved || store.correct.on) return; // in Correct mode a click labels a chip
     const p = viewer.toImage(ev.clientX, ev.clientY);
     const id = idAt(p.x, p.y);
     if (id) select(id);
@@ -189,10 +188,10 @@ export function createParticles({ ws, store }) {
         th.dataset.key === sortKey ? (sortDir > 0 ? "ascending" : "descending") : "none"));
       render();
     };
-    const head = h("thead", {}, h("tr", {}, cols.map(([key, label]) => h("th", { scope: "col",
+    const head = h("thead", {}, h("tr", {}, cols.map(([key, label, , title]) => h("th", { scope: "col",
       dataset: { key }, "aria-sort": key === "id" ? "ascending" : "none" },
     h("button", { type: "button", class: "linklike", onclick: () => sortBy(key),
-      title: "Sort by this column" }, label)))));
+      title: `${title ? `${title}. ` : ""}Sort by this column` }, label)))));
     const rowsBody = h("tbody", {});
     const body = h("div", { class: "particle-table", testid: "particle-table", tabindex: "0",
       style: { maxHeight: `${ROW_PX * (VIEW_ROWS + 1)}px` } },
@@ -261,7 +260,8 @@ export function createParticles({ ws, store }) {
           `${n.toLocaleString()} particle${n === 1 ? "" : "s"}`,
           table.truncated ? ` of ${table.n_total.toLocaleString()} (the table shows the first ${n.toLocaleString()}; particles.csv has all)` : "",
           ". Hover or click a particle on the map to find its row; hover a row to outline it on the map. "
-          + "Edge: the particle touches the image edge or the uncovered margin (left out of the sizes)."),
+          + "Edge: the particle touches the image edge or the uncovered margin (left out of the sizes). "
+          + "Feret diameters and the other columns: Particles CSV."),
         ui.body);
       holder.replaceChildren(h("h4", {}, "Particles"), ui.wrap);
       ui.render();

@@ -5,6 +5,7 @@ import { fractionChart, histogramChart, profileChart } from "../../chart.js";
 import { h, fmtDate, fmtNum, fmtPct, hexToRgb, toast } from "../../ui.js";
 import { confidenceCanvas, labelsCanvas } from "../../viewer.js";
 import { poll } from "../../poll.js";
+import { createCorrections } from "./corrections.js";
 import { createParticles } from "./particles.js";
 
 const EXPORTS = [
@@ -30,13 +31,16 @@ export function colourOf(ws, c) {
   return (live && live.colour) || c.colour;
 }
 
-/** Renders results into `box`; `canConsensus`: curators, who may set the pixel size. */
-export function createResultView({ ws, store, box, canConsensus }) {
+/** Renders results into `box`; `canConsensus`: curators, who may set the pixel size;
+ * `canRun`, `rerun()` and `onExamples()`: annotators correct chips of a result (examples)
+ * and segment again. */
+export function createResultView({ ws, store, box, canConsensus, canRun, rerun, onExamples }) {
   const { viewer, image } = ws;
   const v = store.view;
   const shown = () => store.shown.result;
   const frameCount = () => store.frames.results.length;
   const particles = createParticles({ ws, store });
+  const corrections = createCorrections({ ws, store, canRun, rerun, onExamples });
 
   /** What a view draws: the pixel map and its confidence are the result's exports (images at
    * the original's size, in the class colours and the confidence colour map); the chip views
@@ -78,7 +82,8 @@ export function createResultView({ ws, store, box, canConsensus }) {
   function supportCheck(r) {
     const check = r.support_check;
     const flagged = check ? check.disagree.filter((d) => d.image === image.id) : [];
-    viewer.setChips(flagged.map((d) => ({ row: d.row, col: d.col, kind: "flag" })));
+    v.flags = flagged.map((d) => ({ row: d.row, col: d.col, kind: "flag" }));
+    corrections.paint();
     if (!check) return "";
     const byIndex = Object.fromEntries(r.classes.map((c) => [c.index, c]));
     const name = (i) => (byIndex[i] ? byIndex[i].name : `class ${i}`);
@@ -221,9 +226,11 @@ export function createResultView({ ws, store, box, canConsensus }) {
       const decimals = Math.min(6, Math.max(0, 1 - Math.floor(Math.log10(step))));
       // ± when the interval is about symmetric; else "+above / −below" (never a negative area)
       const symmetric = Math.abs(above - below) <= 0.25 * Math.max(above, below);
-      const plusMinus = symmetric ? `± ${areaNum((above + below) / 2, decimals)}`
-        : `+${areaNum(above, decimals)} / −${areaNum(below, decimals)}`;
-      return [areaNum(x.area, decimals), " ", h("span", { class: "nowrap" }, plusMinus)];
+      // each part kept whole; a narrow column breaks the line between them
+      const nowrap = (text) => h("span", { class: "nowrap" }, text);
+      const plusMinus = symmetric ? [nowrap(`± ${areaNum((above + below) / 2, decimals)}`)]
+        : [nowrap(`+${areaNum(above, decimals)}`), " / ", nowrap(`−${areaNum(below, decimals)}`)];
+      return [areaNum(x.area, decimals), " ", ...plusMinus];
     };
     const areaRange = (x) => (x.area === null || x.lo === null || x.hi === null ? ""
       : `${level} % interval: ${areaNum(Math.max(0, x.lo) * totalArea)}–${areaNum(Math.min(1, x.hi) * totalArea)} ${shownArea.unit}`);
@@ -293,6 +300,7 @@ export function createResultView({ ws, store, box, canConsensus }) {
           r.pixel_map ? modeInput("chip-confidence", "Chip conf.") : null,
           modeInput("off", "Off")),
         h("label", { for: "overlay-opacity" }, "Opacity"), opacityInput),
+      corrections.box(r),
       check,
       legend,
       fractionChart(rows, { unit, title: hasCi ? `Class area fractions (${level} % interval)`
@@ -312,7 +320,8 @@ export function createResultView({ ws, store, box, canConsensus }) {
           title: kind === "series.csv" ? `Every frame's table (${frameCount()} frames) in one file` : undefined }, label))));
   }
 
-  return { render: renderResult, drawOverlay, dispose: particles.dispose };
+  return { render: renderResult, drawOverlay,
+    dispose: () => { particles.dispose(); corrections.dispose(); } };
 }
 
 // Lengths of the units areas come in, in nm; areas move up to µm² / mm² when they get large.

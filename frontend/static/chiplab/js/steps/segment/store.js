@@ -30,6 +30,15 @@ export function createStore() {
       mode: "classes", // overlay view: classes | chips | confidence | chip-confidence | off
       opacity: 0.55,
       overlays: {}, // mode -> promise of the viewer's overlay source (made once per result)
+      flags: [], // chips drawn for examples the model disagrees with (the support check)
+    },
+    correct: {
+      on: false, // Correct mode: a click on the map makes the chip an example (corrections.js)
+      mine: new Map(), // "r,c" -> class id: my examples on gridId
+      gridId: null,
+      made: [], // corrections of the shown result: {key, row, col, from, to}
+      resultId: null, // the result they correct
+      clickAt: null, // performance.now() of the latest correction (click → overlay time)
     },
   };
 }
