@@ -44,12 +44,7 @@ class SchemaAgreementApi(APIView):
     )
     def get(self, request, schema_id):
         query = valid(AgreementQuerySerializer, request.query_params)
-        schema = selectors.schema_get(user=request.user, schema_id=schema_id)
-        grid = (
-            selectors.grid_get(user=request.user, grid_id=query["grid"])
-            if query.get("grid")
-            else None
-        )
+        schema, grid = _schema_and_grid(request, schema_id, query.get("grid"))
         return Response(
             AgreementSerializer(
                 selectors.agreement(user=request.user, schema=schema, grid=grid)
@@ -67,12 +62,7 @@ class CrowdTaskNextApi(APIView):
     )
     def get(self, request, schema_id):
         query = valid(CrowdTaskQuerySerializer, request.query_params)
-        schema = selectors.schema_get(user=request.user, schema_id=schema_id)
-        grid = (
-            selectors.grid_get(user=request.user, grid_id=query["grid"])
-            if query.get("grid")
-            else None
-        )
+        schema, grid = _schema_and_grid(request, schema_id, query.get("grid"))
         task = services.crowd_task_next(
             user=request.user, schema=schema, grid=grid, seed=query.get("seed")
         )
@@ -113,12 +103,7 @@ class SchemaReviewApi(APIView):
     )
     def get(self, request, schema_id):
         query = valid(ReviewQuerySerializer, request.query_params)
-        schema = selectors.schema_get(user=request.user, schema_id=schema_id)
-        grid = (
-            selectors.grid_get(user=request.user, grid_id=query["grid"])
-            if query.get("grid")
-            else None
-        )
+        schema, grid = _schema_and_grid(request, schema_id, query.get("grid"))
         return Response(
             ReviewQueueSerializer(
                 selectors.review_queue(
@@ -152,3 +137,10 @@ class SchemaReviewApi(APIView):
             label_class=data["class"],
         )
         return Response(VoteSerializer(vote).data, status=status.HTTP_201_CREATED)
+
+
+def _schema_and_grid(request, schema_id, grid_id):
+    """The schema and, when a grid is asked for, that grid (each membership-checked)."""
+    schema = selectors.schema_get(user=request.user, schema_id=schema_id)
+    grid = selectors.grid_get(user=request.user, grid_id=grid_id) if grid_id else None
+    return schema, grid
