@@ -3,9 +3,10 @@
 Keys are deterministic (a re-delivered task overwrites the same objects):
 
 - ``labs/<lab>/segmentations/<job>/<image>/f<frame>/arrays.npz`` (+ one object per export kind)
-- ``labs/<lab>/embeddings/<model version>/<image sha256>/r<recipe>_c<size>_y<top>_x<left>.npz``
-  (recipe: ``workers.fewshot.chipping.NORMALISE_RECIPE``, so an engine whose normalisation
-  changed never reuses embeddings of what an older one saw)
+- ``labs/<lab>/embeddings/<model version>/<sha256>/r<recipe>f<features>_c<size>_y<top>_x<left>.npz``
+  (recipe: ``workers.fewshot.chipping.NORMALISE_RECIPE``, features:
+  ``workers.fewshot.chipping.FEATURES_RECIPE``, so an engine whose normalisation or features
+  changed never reuses embeddings an older one made)
 
 Embeddings are a pure function of (image bytes, model version, chip size, offset), so they
 are cached: in the worker's memory (a small LRU) and in storage, and a job whose images were
@@ -23,7 +24,7 @@ from django.conf import settings
 
 from common import storage
 from common.lru import Lru
-from workers.fewshot.chipping import NORMALISE_RECIPE
+from workers.fewshot.chipping import FEATURES_RECIPE, NORMALISE_RECIPE
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def embeddings_key(
 ) -> str:
     return (
         f"labs/{lab_id}/embeddings/{model_version_id}/{sha256}/"
-        f"r{NORMALISE_RECIPE}_c{chip_size}_y{offset[0]}_x{offset[1]}.npz"
+        f"r{NORMALISE_RECIPE}f{FEATURES_RECIPE}_c{chip_size}_y{offset[0]}_x{offset[1]}.npz"
     )
 
 

@@ -37,6 +37,22 @@ def test_init_mirrors_what_mlflow_already_has(registered):
     assert len(tracking.client().search_model_versions("name='chiplab-default'")) == 1
 
 
+def test_new_encoder_options_make_a_new_builtin_version(registered):
+    """A built-in whose embedding changes without new weights (an added feature group) is a
+    new version, champion from then on: version 1 keeps meaning what it made."""
+    v1 = ModelVersion.objects.get(name="chiplab-default", version=1)
+    ModelVersion.objects.filter(pk=v1.pk).update(config={**v1.config, "texture": None})
+    again = {v.name: v for v in services.registry_init()}
+    v2 = again["chiplab-default"]
+    assert v2.version == 2 and v2.aliases == ["champion"]
+    assert v2.config == services.builtin_config("default") != {**v1.config, "texture": None}
+    assert again["chiplab-fourier"].version == 1  # unchanged options: no new version
+    assert (
+        int(tracking.client().get_model_version_by_alias("chiplab-default", "champion").version)
+        == 2
+    )
+
+
 def test_resolve_is_a_read_and_builtins_ensure_registers(mlflow_store, world):
     """Resolving never registers (no MLflow write from a read); the write that needs a model
     (``builtins_ensure``, called before a job's transaction) registers the built-ins once."""

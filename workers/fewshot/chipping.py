@@ -10,11 +10,15 @@ import numpy as np
 if TYPE_CHECKING:  # torch stays off the web process's import path (labeling.models uses this)
     import torch
 
-__all__ = ["NORMALISE_RECIPE", "ChipGrid", "chip_truth", "normalise", "to_grey"]
+__all__ = ["FEATURES_RECIPE", "NORMALISE_RECIPE", "ChipGrid", "chip_truth", "normalise", "to_grey"]
 
 #: bumped whenever ``normalise`` changes what an encoder sees (cached embeddings name it):
 #: 2 = percentiles of a ~250k-pixel subsample with an odd step (1: ~1M pixels, any step)
 NORMALISE_RECIPE = 2
+#: bumped whenever an encoder's embedding changes for the same weights (cached embeddings name
+#: it too, so no job mixes embeddings of two versions of the code): 2 = the default encoder's
+#: texture group (encoders.texture)
+FEATURES_RECIPE = 2
 
 
 @dataclass(frozen=True)

@@ -105,11 +105,20 @@ def builtin_sha(kind: str) -> str:
     return json.loads(config.read_text())["sha256"]
 
 
-def _init_builtin(name: str, kind: str) -> ModelVersion:
-    """Mirror what MLflow has; register a new version when the committed weights changed.
+def builtin_config(kind: str) -> dict:
+    """The builder options of a built-in as this code builds it, as stored (JSON values)."""
+    from workers.fewshot.encoders import build_encoder
 
-    Versions are immutable: a version id always means the same weights (embedding caches
-    are keyed by it), so new committed weights become a new version and the new champion.
+    return json.loads(json.dumps(build_encoder(kind, device="cpu").config()))
+
+
+def _init_builtin(name: str, kind: str) -> ModelVersion:
+    """Mirror what MLflow has; register a new version when the committed weights or the
+    encoder's options (e.g. a feature group added to its embedding) changed.
+
+    Versions are immutable: a version id always means the same embeddings (caches and
+    re-derivation rely on it), so new weights or options become a new version and the new
+    champion; results keep naming the version that made them.
     """
     sha = builtin_sha(kind)
     if not ModelVersion.objects.filter(name=name).exists():
@@ -118,7 +127,10 @@ def _init_builtin(name: str, kind: str) -> ModelVersion:
         ):
             _mirror_builtin(name, kind, mv, sha=(mv.tags or {}).get("weights_sha256", sha))
     latest = ModelVersion.objects.filter(name=name).order_by("-version").first()
-    if latest is None or (sha and latest.weights_sha256 != sha):
+    changed = latest is not None and (
+        (sha and latest.weights_sha256 != sha) or latest.config != builtin_config(kind)
+    )
+    if latest is None or changed:
         latest = _mirror_builtin(name, kind, _log_builtin(name, kind, sha=sha), sha=sha)
         if latest.version > 1:
             _move_alias(
@@ -126,7 +138,7 @@ def _init_builtin(name: str, kind: str) -> ModelVersion:
                 alias=CHAMPION,
                 action=AliasEvent.Action.SET,
                 user=None,
-                note="committed weights changed",
+                note="committed weights or encoder options changed",
             )
     if alias_holder(name=name, alias=CHAMPION) is None:
         _move_alias(
