@@ -36,6 +36,7 @@ from workers.fewshot.pipeline import (
     neighbour_fractions,
     normalised_frames,
 )
+from workers.fewshot.pixels import PixelFeatures
 from workers.fewshot.uncertainty import chip_size_sensitivity
 
 from . import artefacts, exports, maps
@@ -434,6 +435,20 @@ class _Images:
             artefacts.MEMORY_CACHE.put(key, cached)
         return cached
 
+    def pixel_features(self, image: Image, frame: int, grid: ChipGrid) -> PixelFeatures | None:
+        """The support-independent boundary and pixel features of one frame on the job's grid
+        (None without boundary refinement and pixel vote), kept in the worker's memory cache
+        like the spectrum: a re-run after a support-set edit only classifies (at 4096^2 px
+        the features were most of the pixel map's time)."""
+        if self.options.boundary is None and not self.options.pixel_vote:
+            return None
+        key = f"pixels:{image.sha256}:{grid.chip_size}:{grid.offset[0]}:{grid.offset[1]}:{frame}"
+        cached = artefacts.MEMORY_CACHE.get(key)
+        if cached is None:  # filled by the classification: weighed by the cache's next put
+            cached = PixelFeatures(grid)
+            artefacts.MEMORY_CACHE.put(key, cached)
+        return cached
+
     def preview(self, image: Image, frame: int) -> np.ndarray:
         """The grey preview the overlay is drawn on (frame 0: the stored one)."""
         if frame == 0 and image.preview_key:
@@ -520,6 +535,7 @@ def _run(job: SegmentationJob, clock: _Clock) -> None:
                 classes=classes,
                 support=by_image.get(str(image.pk)) if frame == 0 else None,
                 spectrum=images.spectrum(image, frame, embedded.grid),
+                pixel_features=images.pixel_features(image, frame, embedded.grid),
                 # the original's values, for the particles' mean intensity: read only when
                 # a class is counted as objects (re-runs otherwise work from cached frames)
                 intensity=images.intensity(image, frame) if has_objects else None,
@@ -548,17 +564,20 @@ def classify_frame(
     pixel_size: float | None,
     pixel_unit: str | None,
     timed=lambda stage: None,
+    pixel_features: PixelFeatures | None = None,
 ) -> tuple[Segmentation, maps.PixelOutputs]:
     """One frame's chip segmentation and its pixel outputs (map, statistics, particles): what
     a job stores for each frame, and what a re-derivation (``analysis.rederive``) recomputes.
     ``frame_pixels``: the normalised frame; ``support``: the chips clicked on this frame
     ({class index: [(row, col)]}, frame 0 only); ``timed(stage)`` is called after the
-    "classify" and the "pixels" stage."""
+    "classify" and the "pixels" stage; ``spectrum`` and ``pixel_features`` (support-independent,
+    cached by a worker) only save time: the result is the same without them."""
     result = segmenter.classify(
         embedded.embeddings[frame],
         grid=embedded.grid,
         pixels=None if embedded.frames is None else embedded.frames[frame],
         spectrum=spectrum,
+        pixel_features=pixel_features,
         pixel_size=pixel_size,
         pixel_unit=pixel_unit,
         support=support,

@@ -235,3 +235,29 @@ def test_speed_comparison_times_engine_and_peer_in_fresh_processes():
     assert 0 < s["engine_seconds"] < 30 and 0 < s["peer_seconds"] < 60
     assert set(s["engine_stages"]) >= {"embed", "classify", "statistics"}
     assert s["speedup"] == pytest.approx(s["peer_seconds"] / s["engine_seconds"])
+
+
+def test_speed_stages_time_a_rerun_after_a_support_edit():
+    """The stages part times a cold run and, with its caches, a re-run whose support set lost
+    one example (what a user's edit costs): both with their CPU seconds."""
+    from workers.fewshot.bench.speed import _edited, time_stages
+    from workers.fewshot.encoders import build_encoder
+
+    support = {0: [(0, 0), (1, 1)], 1: [(2, 2), (3, 3), (4, 4)], 2: [(5, 5)]}
+    assert _edited(support) == {0: [(0, 0), (1, 1)], 1: [(2, 2), (3, 3)], 2: [(5, 5)]}
+    assert _edited({0: [(0, 0)], 1: [(1, 1)]}) == {0: [(0, 0)], 1: [(1, 1)]}  # nothing to drop
+    lines = []
+    (report,) = time_stages(
+        build_encoder("fourier"),
+        size=128,
+        chips=(32,),
+        k=3,
+        repeats=1,
+        warmup=False,
+        out=lines.append,
+    )
+    stages = report["stages"]
+    assert {"cold", "cpu", "rerun", "rerun_cpu", "pixels", "statistics"} <= set(stages)
+    assert stages["rerun"] > 0 and stages["rerun_cpu"] > 0
+    assert report["chips"] == 16 and report["labels_sha256"] != "NONDETERMINISTIC"
+    assert len(lines) == 1 and lines[0].split()[:3] == ["128", "32", "16"]

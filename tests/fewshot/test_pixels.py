@@ -244,3 +244,121 @@ def test_the_uncertain_patch_of_a_faint_spot_follows_the_spot():
     assert unsure[spot].mean() > 0.95
     assert (unsure & spot).sum() / (unsure | spot).sum() > 0.7
     assert np.median(pm.confidence[disc]) <= 0.55
+
+
+def _torch_upsampled(score: np.ndarray, spots, shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reference: every score plane bilinearly upsampled to full size by torch, the best
+    class (ties to the lower column), the logistic of its margin over the second (capped by a
+    spot field), and that margin."""
+    import torch
+    import torch.nn.functional as F
+
+    up = torch.cat(
+        [
+            F.interpolate(torch.from_numpy(p)[None, None], size=shape, mode="bilinear")[0]
+            for p in score
+        ]
+    )
+    top2 = up.topk(2, dim=0).values
+    margin = (top2[0] - top2[1]).numpy()
+    conf = torch.sigmoid(top2[0] - top2[1])
+    if spots is not None:
+        f = F.interpolate(torch.from_numpy(spots)[None, None], size=shape, mode="bilinear")[0, 0]
+        conf = torch.minimum(conf, 1 - 0.5 * torch.sigmoid(16 * f))
+    return up.argmax(0).numpy(), conf.numpy(), margin
+
+
+@pytest.mark.parametrize(
+    ("classes", "sample_shape", "shape"), [(2, (24, 20), (96, 80)), (3, (12, 16), (107, 128))]
+)
+def test_the_full_resolution_map_is_the_upsampled_scores_decision(classes, sample_shape, shape):
+    """Labels and confidence at full resolution equal those of torch's bilinear upsampling of
+    every score plane (the map's definition), though only blocks between samples that
+    disagree or are unsure are interpolated: certain areas, a boundary, a noisy band (rows of
+    blocks interpolated whole), a spot and a scale that is not a whole number (107 / 12)."""
+    from workers.fewshot.pixels import _full_resolution
+
+    rng = np.random.default_rng(3)
+    h, w = sample_shape
+    score = np.zeros((classes, h, w), np.float32)
+    score[0, :, : w // 2] = 40  # certain: class 0 on the left, the last class on the right
+    score[-1, :, w // 2 :] = 40
+    score[:, h // 2 : h // 2 + 3] = rng.normal(0, 2, (classes, 3, w))  # an unsure band
+    score += rng.normal(0, 0.5, score.shape).astype(np.float32)
+    spots = np.full((h, w), -1, np.float32)
+    spots[2:4, 2:4] = 0.5
+    for field in (None, spots):
+        labels, conf = _full_resolution(score, field, shape)
+        ref_labels, ref_conf, margin = _torch_upsampled(score, field, shape)
+        assert labels.shape == conf.shape == shape and labels.dtype == np.int16
+        # the same sums in another order: a label may differ only where two classes tie
+        differ = labels != ref_labels
+        assert differ.mean() < 1e-3 and (margin[differ] < 1e-4).all()
+        np.testing.assert_allclose(conf, ref_conf, atol=2e-6)
+        assert (conf >= np.float32(0.99999994)).mean() > 0.3  # blocks filled, not interpolated
+
+
+def _two_phase_segmenter(support):
+    from workers.fewshot.encoders import build_encoder
+    from workers.fewshot.pipeline import Segmenter, embed
+
+    image, _ = _two_phase(boundary_x=72)
+    encoder = build_encoder("fourier")
+    embedded = embed(image, encoder=encoder, chip_size=32)
+    return embedded, Segmenter.fit([embedded], [support], encoder=encoder)
+
+
+def _same(a, b) -> None:
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.probs, b.probs)
+    np.testing.assert_array_equal(a.pixel_map.labels, b.pixel_map.labels)
+    np.testing.assert_array_equal(a.pixel_map.confidence, b.pixel_map.confidence)
+    assert a.stats["fractions"] == b.stats["fractions"]
+
+
+def test_kept_pixel_features_give_the_same_result_and_spare_a_rerun_the_features(monkeypatch):
+    """A worker keeps a frame's PixelFeatures between jobs: a re-run after a support-set edit
+    (which moves one of the spectral peaks here) gives exactly what a fresh run gives, and a
+    re-run whose peaks were all seen computes no feature of the frame again."""
+    import workers.fewshot.pixels as pixels
+    from workers.fewshot.pixels import PixelFeatures
+
+    support = {0: [(0, 0), (2, 0), (3, 1)], 1: [(0, 4), (3, 4)]}
+    edited = {0: [(0, 0), (2, 0)], 1: [(0, 4), (3, 4)]}
+    embedded, segmenter = _two_phase_segmenter(support)
+    _, edited_segmenter = _two_phase_segmenter(edited)
+    frame, grid, emb = embedded.frames[0], embedded.grid, embedded.embeddings[0]
+    peaks = {tuple(f) for f in segmenter.frequencies}
+    assert {tuple(f) for f in edited_segmenter.frequencies} != peaks
+
+    kept = PixelFeatures(grid)
+    first = segmenter.classify(emb, grid=grid, pixels=frame, pixel_features=kept)
+    assert kept.nbytes > 0
+    assert (first.pixel_map.labels == _two_phase(boundary_x=72)[1]).mean() > 0.95
+    fresh = edited_segmenter.classify(emb, grid=grid, pixels=frame)
+    _same(edited_segmenter.classify(emb, grid=grid, pixels=frame, pixel_features=kept), fresh)
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("a support-independent feature was computed again")
+
+    for name in ("gabor_amplitudes", "chip_features", "_intensity_features"):
+        monkeypatch.setattr(pixels, name, recomputed)
+    again = segmenter.classify(emb, grid=grid, pixels=frame, pixel_features=kept)
+    _same(again, first)
+
+
+def test_pixel_features_of_another_grid_are_refused():
+    from workers.fewshot.pixels import PixelFeatures
+
+    image, truth = _two_phase()
+    grid = ChipGrid.for_shape(image.shape, 32)
+    seg = _segmentation(truth, grid)
+    with pytest.raises(ValueError, match="grid"):
+        pixel_map(
+            image,
+            seg,
+            frequencies=None,
+            features=PixelFeatures(ChipGrid.for_shape(image.shape, 16)),
+        )
+    with pytest.raises(ValueError, match="does not match"):
+        PixelFeatures(grid).matrix(image[:64], np.zeros((0, 2)))

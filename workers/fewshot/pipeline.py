@@ -24,7 +24,7 @@ import torch
 from workers.fewshot.boundary import (
     BoundaryConfig,
     FrameSpectrum,
-    chip_features,
+    frame_spectrum,
     refine_prediction,
     support_frequencies,
 )
@@ -39,7 +39,7 @@ from workers.fewshot.classifier import (
     squared_distances,
 )
 from workers.fewshot.encoders import Encoder, build_encoder
-from workers.fewshot.pixels import PixelMap, chip_shares, pixel_map
+from workers.fewshot.pixels import PixelFeatures, PixelMap, chip_shares, pixel_map
 from workers.fewshot.stats import (
     abundance,
     bootstrap_counts,
@@ -377,13 +377,17 @@ class Segmenter:
         pixel_unit: str | None = None,
         support: Support | None = None,
         spectrum: FrameSpectrum | None = None,
+        pixel_features: PixelFeatures | None = None,
     ) -> Segmentation:
         """Label one grid of embeddings (rows, cols, D); with boundary refinement ``pixels`` is
         the normalised frame (H, W) that ``grid`` cuts. ``support``: the example chips clicked
         on this grid {class id: [(row, col)]}, whose class the fraction interval takes as known
         (their labels stay the model's: disagreements are reported, see ``support_check``).
         ``spectrum``: ``boundary.frame_spectrum(pixels, grid)``, which does not depend on the
-        support set: a caller re-running the same frame passes it to skip a whole-frame FFT."""
+        support set: a caller re-running the same frame passes it to skip a whole-frame FFT;
+        ``pixel_features`` (``pixels.PixelFeatures(grid)``), kept the same way, keeps the
+        frame's boundary and pixel features computed here: a re-run after a support-set edit
+        then only classifies. Neither changes the result."""
         opts, timer = self.options, _Timer()
         rows, cols, dim = emb.shape
         if (grid.rows, grid.cols) != (rows, cols):
@@ -391,9 +395,16 @@ class Segmenter:
         features = None
         if (opts.boundary is not None or opts.pixel_vote) and pixels is None:
             raise ValueError("boundary refinement and the pixel vote need the frame's pixels")
+        if opts.boundary is not None or opts.pixel_vote:
+            # the frame's features, for both steps (each computed its own spectrum before;
+            # without frequencies, no Gabor features need it)
+            if spectrum is None and self.frequencies is not None:
+                spectrum = frame_spectrum(pixels, grid)
+            if pixel_features is None:
+                pixel_features = PixelFeatures(grid)
         if opts.boundary is not None:
             # FFTs of a whole frame: worth the threads that the small steps below do without
-            features = chip_features(pixels, grid, self.frequencies, spectrum=spectrum)
+            features = pixel_features.chip_features(pixels, self.frequencies, spectrum)
             timer.lap("boundary")
         with deterministic(opts.seed), single_thread():
             q = torch.as_tensor(np.ascontiguousarray(emb, np.float32)).reshape(-1, dim)
@@ -426,7 +437,9 @@ class Segmenter:
                 timer.lap("boundary")
         pm = None
         if opts.pixel_vote:  # whole-frame work: with the threads the steps above do without
-            pm, pred, voted = self._pixel_vote(pred, pixels, grid, support, spectrum)
+            pm, pred, voted = self._pixel_vote(
+                pred, pixels, grid, support, spectrum, pixel_features
+            )
             decided = voted if decided is None else (decided | voted)
             timer.lap("pixels")
         with deterministic(opts.seed), single_thread():
@@ -489,6 +502,7 @@ class Segmenter:
         grid: ChipGrid,
         support: Support | None,
         spectrum: FrameSpectrum | None,
+        pixel_features: PixelFeatures | None = None,
     ) -> tuple[PixelMap, Prediction, np.ndarray]:
         """The pixel map of the frame from the chip prediction, and the prediction with each
         chip's label the majority of its pixels (chips changed: ``voted``, flat)."""
@@ -503,7 +517,12 @@ class Segmenter:
             classes=self.classes,
         )
         pm = pixel_map(
-            pixels, chips, frequencies=self.frequencies, support=support, spectrum=spectrum
+            pixels,
+            chips,
+            frequencies=self.frequencies,
+            support=support,
+            spectrum=spectrum,
+            features=pixel_features,
         )
         shares = chip_shares(pm.labels, grid, self.classes)
         covered = shares.sum(1) > 0

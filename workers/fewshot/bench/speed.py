@@ -11,9 +11,10 @@ image is generated, so it covers the segmentation only; ru_maxrss as fallback).
         --chip-sizes 32,64,107,128,214,256 --repeats 3 --json out.json     # per-stage times
 
 The stages part times each step of the core (normalise, embed, the frame's spectrum, fit,
-boundary features, classify, pixel map, statistics) per (image size, chip size); "rerun" is
-what a re-run after a support-set edit pays (the embeddings and the spectrum cached, as the
-platform's workers keep them: fit + classify), "cold" adds normalise, embed and spectrum.
+boundary features, classify, pixel map, statistics) per (image size, chip size); "cold" is
+all of them; "rerun" is what a re-run after a support-set edit pays (one example removed; the
+embeddings, the spectrum and the frame's features (``pixels.PixelFeatures``) as the cold run
+left them, as the platform's workers keep them: fit + classify).
 Labels are digested (sha256) so that runs of two code versions can be compared.
 """
 
@@ -83,10 +84,13 @@ def time_stages(
     ``stages`` holds wall seconds per stage and, for the timed steps, process CPU seconds
     (``*_cpu``: all threads; on a shared machine they vary less than wall time).
 
-    Stages: normalise, embed (the encoder over every chip), fit (prototypes and the support
-    chips' spectral peaks), then ``Segmenter.classify``'s own (boundary features + unmixing,
-    classify, statistics with 200 bootstraps). Medians over ``repeats`` runs (after one
-    untimed run with ``warmup``: FFT plans, lru caches), with the min and max of the total.
+    Stages: normalise, embed (the encoder over every chip), spectrum, fit (prototypes and the
+    support chips' spectral peaks), then ``Segmenter.classify``'s own (boundary features +
+    unmixing, classify, pixel map, statistics with 200 bootstraps). "rerun": fit + classify
+    again after removing one example (:func:`_edited`) with the cold run's spectrum and
+    ``pixels.PixelFeatures`` (the frame's support-independent features it filled). Medians
+    over ``repeats`` runs (after one untimed run with ``warmup``: FFT plans, lru caches),
+    with the min and max of the cold total.
     """
     from workers.fewshot.boundary import frame_spectrum
     from workers.fewshot.pipeline import (
@@ -96,6 +100,7 @@ def time_stages(
         deterministic,
         normalised_frames,
     )
+    from workers.fewshot.pixels import PixelFeatures
 
     image, truth = _cached_sim(SPEED_CASE, seed, size, cache_dir)
     reports = []
@@ -106,6 +111,7 @@ def time_stages(
             dense.reshape(grid.rows, grid.cols), k, np.random.default_rng(seed)
         )
         opts = SegmentOptions(seed=seed)
+        edited = _edited(support)
         runs, digests = [], set()
         for i in range(repeats + int(warmup)):
             t: dict[str, float] = {}
@@ -116,23 +122,27 @@ def time_stages(
                 emb = np.asarray(encoder.embed(frames[0], grid), dtype=np.float32)[None]
             clock.lap("embed")
             # support-independent, kept per frame and grid by the platform's workers: a re-run
-            # after a support-set edit does not pay it (``analysis.runner._Images.spectrum``)
+            # after a support-set edit does not pay them (``analysis.runner._Images.spectrum``
+            # and ``.pixel_features``)
             spectrum = frame_spectrum(frames[0], grid)
             clock.lap("spectrum")
-            segmenter = Segmenter.fit(
-                [Embedded(frames, grid, emb)],
-                [support],
-                encoder=encoder,
-                options=opts,
-            )
+            features = PixelFeatures(grid)  # filled by the first classify
+            embedded = Embedded(frames, grid, emb)
+            segmenter = Segmenter.fit([embedded], [support], encoder=encoder, options=opts)
             clock.lap("fit")
-            seg = segmenter.classify(emb[0], grid=grid, pixels=frames[0], spectrum=spectrum)
+            seg = segmenter.classify(
+                emb[0], grid=grid, pixels=frames[0], spectrum=spectrum, pixel_features=features
+            )
             clock.lap("classify_all")
             t.update({key: v for key, v in seg.timings.items() if key != "total"})
-            t["rerun"] = t["fit"] + t["classify_all"]
-            t["rerun_cpu"] = t["fit_cpu"] + t["classify_all_cpu"]
             t["cold"] = clock.total
             t["cpu"] = clock.total_cpu
+            rerun = _StageClock({})
+            Segmenter.fit([embedded], [edited], encoder=encoder, options=opts).classify(
+                emb[0], grid=grid, pixels=frames[0], spectrum=spectrum, pixel_features=features
+            )
+            rerun.lap("rerun")
+            t["rerun"], t["rerun_cpu"] = rerun.total, rerun.total_cpu
             digests.add(hashlib.sha256(np.ascontiguousarray(seg.labels).tobytes()).hexdigest())
             if i >= int(warmup):
                 runs.append(t)
@@ -154,6 +164,14 @@ def time_stages(
         if out is not None:
             out(_stage_line(report))
     return reports
+
+
+def _edited(support: dict[int, list[tuple[int, int]]]) -> dict[int, list[tuple[int, int]]]:
+    """The support set after an edit: the last example of the class with the most removed."""
+    k = max(support, key=lambda c: (len(support[c]), -c))
+    if len(support[k]) < 2:
+        return support
+    return {c: v[:-1] if c == k else v for c, v in support.items()}
 
 
 class _StageClock:

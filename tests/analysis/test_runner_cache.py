@@ -1,0 +1,53 @@
+"""A worker keeps each frame's support-independent features (the spectrum and
+``pixels.PixelFeatures``) between jobs: a re-run after a support-set edit only classifies,
+and gives what a fresh worker gives."""
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+import workers.fewshot.pixels as pixels
+from analysis import artefacts
+from analysis.models import JobStatus, SegmentationResult
+from analysis.runner import segmentation_job_run
+from common import storage
+from workers.fewshot.pixels import PixelFeatures
+
+pytestmark = pytest.mark.django_db
+
+
+def _segment(client, segmentable) -> tuple[dict, np.ndarray]:
+    """Run a job on the fixture's image in-process: its arrays and its decoded mask."""
+    response = client.post(
+        "/api/segmentation-jobs/",
+        {"support_set": str(segmentable["version"].pk), "images": [str(segmentable["image"].pk)]},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    segmentation_job_run(job_id=response.json()["id"])
+    result = SegmentationResult.objects.get(job_id=response.json()["id"])
+    assert result.job.status == JobStatus.SUCCEEDED, result.job.error
+    with storage.open_(result.artefacts["mask.png"]) as fh, PILImage.open(fh) as img:
+        mask = np.asarray(img)
+    return artefacts.npz_load(result.arrays_key), mask
+
+
+def test_a_segment_rerun_reads_the_frame_features_from_the_runner_cache(
+    client_for, world, segmentable, monkeypatch
+):
+    client = client_for(world.annotator)
+    artefacts.MEMORY_CACHE.clear()
+    arrays, mask = _segment(client, segmentable)
+    kept = artefacts.MEMORY_CACHE.get(f"pixels:{segmentable['image'].sha256}:32:0:0:0")
+    assert isinstance(kept, PixelFeatures) and kept.nbytes > 0
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("a support-independent feature was computed again")
+
+    for name in ("gabor_amplitudes", "chip_features", "_intensity_features"):
+        monkeypatch.setattr(pixels, name, recomputed)
+    again, again_mask = _segment(client, segmentable)
+    assert set(again) == set(arrays)
+    for name in arrays:
+        np.testing.assert_array_equal(again[name], arrays[name])
+    np.testing.assert_array_equal(again_mask, mask)
