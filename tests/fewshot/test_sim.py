@@ -68,7 +68,11 @@ def test_lattice_region_means_match_generating_parameters(name):
         if inner.sum() < 3000:  # too few unit cells to average the columns
             continue
         measured = float(s.image[inner].mean())
-        assert measured == pytest.approx(info["expected_mean"], rel=0.06, abs=0.005), (c, info)
+        expected = info["expected_mean"]
+        if isinstance(expected, list):  # grains of one class differ (thickness per grain)
+            assert min(expected) * 0.94 <= measured <= max(expected) * 1.06, (c, info)
+        else:
+            assert measured == pytest.approx(expected, rel=0.06, abs=0.005), (c, info)
         checked += 1
     assert checked >= 1
 
@@ -83,7 +87,9 @@ def test_particle_truth_holds_the_particles(name):
     for c in range(1, len(classes)):
         mask = s.truth == c
         measured = float(s.image[mask].mean())
-        assert measured == pytest.approx(classes[c]["expected_mean"], rel=0.08), (c, classes[c])
+        # thickness drawn per particle (z_spread): the mean of a few particles scatters more
+        rel = 0.08 if classes[c].get("z_spread", [1, 1]) == [1.0, 1.0] else 0.35
+        assert measured == pytest.approx(classes[c]["expected_mean"], rel=rel), (c, classes[c])
 
 
 def test_particle_shapes_follow_their_kind():
@@ -211,7 +217,7 @@ def _on_levels(values: np.ndarray, levels: np.ndarray, tol: float = 2e-3) -> np.
     return np.minimum(np.abs(values - levels[i - 1]), np.abs(values - levels[i])) < tol
 
 
-@pytest.mark.parametrize("name", list(sim.TEXTURE_CASES))
+@pytest.mark.parametrize("name", [n for n in sim.TEXTURE_CASES if "_gain" not in n])
 def test_texture_mosaic_truth_names_the_source_texture(name):
     """Every pixel labelled with a texture carries one of that texture's grey levels."""
     s = sim.generate(name, seed=0, size=160)
@@ -223,3 +229,40 @@ def test_texture_mosaic_truth_names_the_source_texture(name):
         for other in s.class_names:
             if other != texture:
                 assert _on_levels(values, _texture_levels(other)).mean() < 0.05, (texture, other)
+
+
+def test_gain_mosaics_vary_brightness_and_contrast_within_a_class():
+    """In the "_gain" mosaics grains of one texture differ in brightness and contrast, drawn
+    independently of the class, while the plain mosaic's grains of a texture look alike."""
+    from scipy import ndimage
+
+    def spread(name: str) -> tuple[float, float]:
+        s = sim.generate(name, seed=0, size=384, imaging=CLEAN)
+        means, stds = [], []
+        for c in range(len(s.class_names)):
+            grains, n = ndimage.label(s.truth == c)
+            for g in range(1, n + 1):
+                values = s.image[grains == g]
+                if values.size > 2000:
+                    means.append(values.mean())
+                    stds.append(values.std() / np.std(s.image[s.truth == c]))
+        return float(np.std(means)), float(np.max(stds) / np.min(stds))
+
+    plain_mean, plain_ratio = spread("textures_three")
+    gain_mean, gain_ratio = spread("textures_three_gain")
+    assert gain_mean > 3 * plain_mean and gain_ratio > 1.5 * plain_ratio
+    for name in ("textures_three_gain", "textures_four_gain_noisy"):
+        assert sim.generate(name, seed=0, size=96).image.shape == (96, 96)
+
+
+def test_thickness_spread_varies_particle_brightness():
+    """z_spread draws a thickness per particle: peak brightness of one class varies."""
+    from scipy import ndimage
+
+    peaks = {}
+    for name in ("particles_round_faceted", "particles_thickness_varies"):
+        s = sim.generate(name, seed=0, size=384, imaging=CLEAN)
+        grains, n = ndimage.label(s.truth == 1)
+        peaks[name] = np.asarray(ndimage.maximum(s.image, grains, range(1, n + 1)))
+    cv = {k: float(v.std() / v.mean()) for k, v in peaks.items()}
+    assert cv["particles_thickness_varies"] > 2 * cv["particles_round_faceted"], cv

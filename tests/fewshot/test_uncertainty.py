@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.uncertainty import (
     calibrated_probs,
     chip_size_sensitivity,
@@ -151,3 +152,29 @@ def test_uncertainty_bench_on_a_tiny_image():
         assert 0 <= out[when]["ece"] <= 1 and 0 <= out[when]["coverage"] <= 1
     assert out["accuracy"] > 0.9 and out["after"]["coverage"] == 1.0
     assert out["moved_found_rate"] == 1.0
+
+
+def test_one_example_per_class_is_less_sure():
+    """k = 1 uses the wider per-chip temperature scale (SINGLE_EXAMPLE_SCALE), k >= 2 the usual
+    one; with the same prototypes a query is less confident at k = 1, labels unchanged."""
+    from workers.fewshot.pipeline import Segmenter, SegmentOptions
+    from workers.fewshot.uncertainty import (
+        SINGLE_EXAMPLE_SCALE,
+        TEMPERATURE_SCALE,
+        temperature_scale,
+    )
+
+    assert temperature_scale(1) == SINGLE_EXAMPLE_SCALE > TEMPERATURE_SCALE
+    assert temperature_scale(2) == temperature_scale(5) == TEMPERATURE_SCALE
+    rng = np.random.default_rng(7)
+    query = rng.normal(0, 1, (6, 5, 4)).astype(np.float32)
+    opts = SegmentOptions(bootstrap=0, boundary=None, pixel_vote=False, weighting=None)
+    grid = ChipGrid.for_shape((24, 20), 4)
+    one = {0: np.full((1, 4), -1.0, np.float32), 1: np.full((1, 4), 1.0, np.float32)}
+    # two chips per class with the same means: the same prototypes
+    two = {k: np.vstack([v + 0.01, v - 0.01]) for k, v in one.items()}
+    a = Segmenter(one, options=opts).classify(query, grid=grid)
+    b = Segmenter(two, options=opts).classify(query, grid=grid)
+    assert Segmenter(one, options=opts).calibration_scale == SINGLE_EXAMPLE_SCALE
+    assert np.array_equal(a.labels, b.labels)
+    assert np.all(a.confidence <= b.confidence + 1e-6) and a.confidence.mean() < b.confidence.mean()

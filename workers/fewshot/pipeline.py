@@ -47,7 +47,12 @@ from workers.fewshot.stats import (
     interval_multiplier,
     interval_probs,
 )
-from workers.fewshot.uncertainty import calibrated_probs, disagreements, support_check
+from workers.fewshot.uncertainty import (
+    calibrated_probs,
+    disagreements,
+    support_check,
+    temperature_scale,
+)
 from workers.fewshot.weighting import group_weights
 
 __all__ = [
@@ -313,6 +318,8 @@ class Segmenter:
             self.temperature = resolve_temperature(
                 opts.temperature, encoder_temperature=encoder_temperature, support_emb=self.support
             )
+            # the per-chip calibration's scale: one example per class is less sure than several
+            self.calibration_scale = temperature_scale(min(len(v) for v in self.support.values()))
             # held out, each example is scored like a query chip: with the per-chip
             # calibration when it is on, else at the job's temperature
             self.support_check = _support_check(
@@ -421,7 +428,7 @@ class Segmenter:
                 )
             dist = squared_distances(q, protos.centres)
             if opts.calibration == "per-chip":
-                probs, _ = calibrated_probs(dist)
+                probs, _ = calibrated_probs(dist, scale=self.calibration_scale)
                 logp = torch.from_numpy(np.log(np.maximum(probs, 1e-30))).float()
             else:
                 logp = torch.log_softmax(-dist / self.temperature, dim=-1)

@@ -38,6 +38,7 @@ __all__ = [
     "outliers",
     "reference_distance",
     "support_check",
+    "temperature_scale",
 ]
 
 #: T_i = TEMPERATURE_SCALE * max(d_ref, d_i). Chosen on the seen simulator cases (seeds 100-101,
@@ -47,6 +48,20 @@ __all__ = [
 #: temperature 0.062 / 0.082 / 0.081), fourier 0.065 / 0.024 / 0.036; one example per class
 #: stays above 0.05.
 TEMPERATURE_SCALE = 0.45
+
+#: the scale when a class has a single support chip (k = 1): its prototype is one chip, whose
+#: own noise and position put query distances further from what chips of a class usually lie
+#: at. Chosen on the seen cases including the harder ones (brightness varying independently of
+#: the class, thickness profiles, low dose + drift; seeds 100-101, 2 draws, 384 px): see
+#: CONTRACT.md.
+SINGLE_EXAMPLE_SCALE = 0.8
+
+
+def temperature_scale(n_smallest: int) -> float:
+    """Scale of :func:`calibrated_probs` for a support set whose smallest class has
+    ``n_smallest`` chips."""
+    return SINGLE_EXAMPLE_SCALE if n_smallest <= 1 else TEMPERATURE_SCALE
+
 
 #: a support chip is flagged when, held out, another class wins and its own class gets less than
 #: this probability. Chosen on the seen cases (k = 3 / 5, calibrated rule): argmax alone flags

@@ -2,13 +2,14 @@
 
 An embedding is a concatenation of feature groups (``Encoder.groups``; the default encoder's:
 ``learned`` = the fused CNN / spectral-MLP / intensity projection, then the chip's Fourier
-descriptor ``chip_radial``, ``chip_angular``, ``chip_lattice``, ``chip_intensity`` and the
-context window's ``window_radial``, ``window_angular``, ``window_lattice``). Which groups tell
-the classes apart depends on the task. When grains of one phase vary in brightness with
-thickness or tilt, everything that reads absolute intensity or contrast (the learned part, the
-intensity statistics, the level of the radial log-power profile) is a nuisance, while the
-angular profile (log power above its radial mean: unchanged by a contrast gain), the dominant
-spacing and the symmetry harmonics are not.
+descriptor ``chip_radial``, ``chip_angular``, ``chip_lattice``, ``chip_intensity``, the context
+window's ``window_radial``, ``window_angular``, ``window_lattice`` and the chip's local binary
+pattern histograms ``chip_texture``, which no brightness or contrast changes and which every
+candidate but "angular" keeps). Which groups tell the classes apart depends on the task. When
+grains of one phase vary in brightness with thickness or tilt, everything that reads absolute
+intensity or contrast (the learned part, the intensity statistics, the level of the radial
+log-power profile) is a nuisance, while the angular profile (log power above its radial mean:
+unchanged by a contrast gain), the dominant spacing and the symmetry harmonics are not.
 
 The support set is the only labelled data a job has, so the choice is made on it: each
 candidate mask (``CANDIDATES``) is scored by leave-one-out classification of the support chips

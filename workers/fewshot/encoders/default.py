@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,12 @@ from workers.fewshot.encoders.spectral import (
     polar_log_spectrum,
     pool2,
 )
+from workers.fewshot.encoders.texture import TextureConfig, lbp_histograms, texture_dim
 
-__all__ = ["BUNDLED_WEIGHTS", "ChipNet", "ChipNetConfig", "DefaultEncoder"]
+__all__ = ["BUNDLED_WEIGHTS", "TEXTURE", "ChipNet", "ChipNetConfig", "DefaultEncoder"]
+
+#: the texture group every default encoder appends unless told otherwise
+TEXTURE = TextureConfig()
 
 #: committed weights of the default encoder (config.json + weights.pt, sha256-checked on load)
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default"
@@ -167,14 +171,24 @@ class ChipNet(nn.Module):
 
 
 class DefaultEncoder(Encoder):
-    """Wraps a :class:`ChipNet` in eval mode as an :class:`Encoder`."""
+    """Wraps a :class:`ChipNet` in eval mode as an :class:`Encoder`.
+
+    ``texture`` appends the chip's local binary pattern histograms (``encoders.texture``: not
+    learned, invariant to brightness and contrast) after the network's embedding, as the group
+    ``chip_texture``; None leaves the embedding as the network makes it (training episodes use
+    the network alone). Measured on the seen cases whose brightness varies independently of the
+    class (k = 3, see CONTRACT.md).
+    """
 
     name = "default"
 
-    def __init__(self, *, device: torch.device, net: ChipNet) -> None:
+    def __init__(
+        self, *, device: torch.device, net: ChipNet, texture: TextureConfig | None = TEXTURE
+    ) -> None:
         super().__init__(device=device)
         self.net = net.to(device).eval()
-        self.dim = net.dim
+        self.texture = texture
+        self.dim = net.dim + (texture_dim(texture) if texture is not None else 0)
 
     @property
     def default_temperature(self) -> float:  # type: ignore[override]
@@ -182,8 +196,9 @@ class DefaultEncoder(Encoder):
         return float(math.exp(-self.net.log_scale.item()))
 
     def config(self) -> dict[str, Any]:
-        """Builder options (architecture)."""
-        return asdict(self.net.cfg)
+        """Builder options (architecture; ``texture``: the texture group's options or None)."""
+        texture = asdict(self.texture) if self.texture is not None else None
+        return asdict(self.net.cfg) | {"texture": texture}
 
     @property
     def groups(self) -> list[tuple[str, slice]]:
@@ -191,13 +206,14 @@ class DefaultEncoder(Encoder):
         then the chip's descriptor groups ``chip_*`` and the window's ``window_*``."""
         net = self.net
         out = [("learned", slice(0, net.cfg.embed_dim))]
-        if net.fourier_weight is None:
-            return out
-        out += fourier_groups(net.fourier_cfg, start=net.cfg.embed_dim, prefix="chip_")
-        if net.context_weight is not None:
-            out += fourier_groups(
-                net.fourier_cfg, start=out[-1][1].stop, prefix="window_", intensity=False
-            )
+        if net.fourier_weight is not None:
+            out += fourier_groups(net.fourier_cfg, start=net.cfg.embed_dim, prefix="chip_")
+            if net.context_weight is not None:
+                out += fourier_groups(
+                    net.fourier_cfg, start=out[-1][1].stop, prefix="window_", intensity=False
+                )
+        if self.texture is not None:
+            out.append(("chip_texture", slice(net.dim, self.dim)))
         return out
 
     def margin(self, chip_size: int) -> int:
@@ -207,7 +223,12 @@ class DefaultEncoder(Encoder):
     def embed_chips(self, chips: torch.Tensor) -> torch.Tensor:
         """(N, 1, w, w) -> (N, D); windows of ``chip + 2 * margin`` px."""
         self.net.eval()
-        return self.net(chips.to(self.device))
+        emb = self.net(chips.to(self.device))
+        if self.texture is None:
+            return emb
+        own = centre_chips(chips) if self.net.cfg.context else chips
+        texture = lbp_histograms(own.to(self.device), self.texture).to(emb.dtype)
+        return torch.cat([emb, texture], dim=1)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Network weights."""
@@ -221,20 +242,43 @@ class DefaultEncoder(Encoder):
 
 @register_encoder("default")
 def build_default(
-    *, device: torch.device, weights: str | Path | None = "bundled", **arch: Any
+    *,
+    device: torch.device,
+    weights: str | Path | None = "bundled",
+    texture: dict[str, Any] | str | None = "default",
+    **arch: Any,
 ) -> DefaultEncoder:
     """Build the default encoder.
 
     ``weights="bundled"`` loads the committed, checksum-verified weights (architecture from
     their config); a path loads a directory written by ``save_encoder``; ``None`` gives a
     randomly initialised network with architecture ``ChipNetConfig(**arch)`` (for training).
+    ``texture``: "default" (``TextureConfig()``), options of a ``TextureConfig`` (a saved
+    config's) or None (the network's embedding alone).
     """
+    tex = _texture_config(texture)
     if weights is None:
-        return DefaultEncoder(device=device, net=ChipNet(ChipNetConfig.from_dict(arch)))
+        net = ChipNet(ChipNetConfig.from_dict(arch))
+        return DefaultEncoder(device=device, net=net, texture=tex)
     from workers.fewshot.encoders.io import load_encoder
 
     path = BUNDLED_WEIGHTS if weights == "bundled" else Path(weights)
     enc = load_encoder(path, device=device)
     if not isinstance(enc, DefaultEncoder):
         raise ValueError(f"{path} holds a {enc.name!r} encoder, not 'default'")
+    if texture != "default":  # else the saved config's (weights written before it: the default)
+        enc = DefaultEncoder(device=enc.device, net=enc.net, texture=tex)
     return enc
+
+
+def _texture_config(texture: dict[str, Any] | str | None) -> TextureConfig | None:
+    if texture == "default":
+        return TEXTURE
+    if texture is None:
+        return None
+    if isinstance(texture, TextureConfig):
+        return texture
+    d = dict(texture)
+    if "radii" in d:
+        d["radii"] = tuple(d["radii"])
+    return replace(TextureConfig(), **d)

@@ -148,6 +148,34 @@ def _polycrystal(rng, canvas):
     return lattice_scene(regions, phases, [int(k) for k in kinds], ["perovskite", "hexagonal"], rng)
 
 
+def _polycrystal_thickness(rng, canvas):
+    """``_polycrystal`` with every grain's thickness drawn independently of its phase
+    (0.4-1.2): brightness says nothing about the class, spacing and motif do."""
+    n = max(4, round(canvas[0] * canvas[1] / 130**2))
+    regions = layouts.voronoi(canvas, n, rng, boundary_wave=4.0)
+    kinds = rng.permutation(np.arange(n) % 2)
+    phases = [
+        Lattice(
+            "perovskite",
+            STO_A,
+            rng.uniform(0, 90),
+            origin=_origin(rng, canvas),
+            thickness=rng.uniform(0.4, 1.2),
+        )
+        if k == 0
+        else Lattice(
+            "hexagonal",
+            10.0,
+            rng.uniform(0, 60),
+            origin=_origin(rng, canvas),
+            sigma=1.2,
+            thickness=rng.uniform(0.4, 1.2),
+        )
+        for k in kinds
+    ]
+    return lattice_scene(regions, phases, [int(k) for k in kinds], ["perovskite", "hexagonal"], rng)
+
+
 def _spacing(rng, canvas):
     """Grains of one hexagonal structure whose lattice parameters differ by 10 % (10 vs 11 px)."""
     n = max(4, round(canvas[0] * canvas[1] / 150**2))
@@ -196,6 +224,14 @@ def _ordering(rng, canvas):
 ROUND = ParticleKind("round", "sphere", radius=(22, 36))
 FACETED = ParticleKind("faceted", "polygon", radius=(24, 40), sides=(4, 6))
 ROD = ParticleKind("rod", "rod", radius=(16, 22), aspect=(2.0, 3.0))
+#: per-particle thickness 0.4-1.3x: brightness varies independently of the class
+SPREAD = (0.4, 1.3)
+#: one material, one outline (a many-sided plate is nearly a disc): domes vs flat plates differ
+#: only by their thickness profile
+DOME = ParticleKind("dome", "sphere", radius=(20, 34), z_spread=SPREAD)
+PLATE = ParticleKind("plate", "polygon", radius=(20, 34), sides=(10, 12), z_spread=SPREAD)
+#: a scan with strong drift, line jitter and wobble at a few counts per pixel
+DRIFT_LOW_DOSE = dataclasses.replace(LOW_MAG, dose=5.0, jitter=0.8, wobble=2.5, drift=0.03)
 
 
 def _particles(*kinds: ParticleKind, coverage: float = 0.4):
@@ -290,6 +326,15 @@ CASES: dict[str, CaseSpec] = {
             tags=("polycrystal", "rotation-invariance"),
         ),
         _case(
+            "polycrystal_thickness",
+            "lattices",
+            "two-phase polycrystal, grain thickness 0.4-1.2 independent of the phase",
+            _polycrystal_thickness,
+            HAADF,
+            difficulty="hard",
+            tags=("polycrystal", "thickness", "brightness-invariance"),
+        ),
+        _case(
             "lattice_spacing",
             "lattices",
             "hexagonal grains with 10 % different lattice parameter",
@@ -358,6 +403,39 @@ CASES: dict[str, CaseSpec] = {
             LOW_MAG,
             difficulty="hard",
             tags=("thickness", "small"),
+        ),
+        _case(
+            "particles_thickness_varies",
+            "particles",
+            "round vs faceted particles, thickness 0.4-1.3x per particle",
+            _particles(
+                dataclasses.replace(ROUND, z_spread=SPREAD),
+                dataclasses.replace(FACETED, z_spread=SPREAD),
+            ),
+            LOW_MAG,
+            difficulty="hard",
+            tags=("shape", "thickness", "brightness-invariance"),
+        ),
+        _case(
+            "particles_dome_plate",
+            "particles",
+            "one material: domes vs flat disc-like plates (thickness profile only)",
+            _particles(DOME, PLATE),
+            LOW_MAG,
+            difficulty="hard",
+            tags=("profile", "thickness"),
+        ),
+        _case(
+            "particles_drift_low_dose",
+            "particles",
+            "round vs rod particles at 5 counts/px with strong drift and line jitter",
+            _particles(
+                dataclasses.replace(ROUND, z_spread=(0.6, 1.2)),
+                dataclasses.replace(ROD, z_spread=(0.6, 1.2)),
+            ),
+            DRIFT_LOW_DOSE,
+            difficulty="hard",
+            tags=("shape", "low-dose", "drift"),
         ),
     ]
 }

@@ -25,7 +25,9 @@ class ParticleKind:
     shape: "sphere" (dome profile), "polygon" (flat faceted plate with ``sides`` edges) or
     "rod" (capsule, cylinder profile); radius: (min, max) px (rods: half-width); aspect: (min, max)
     length / width for rods; z: material contrast (peak intensity of a full-thickness particle);
-    flat: thickness of a polygon relative to ``z`` (2/3 matches the mean of a sphere).
+    flat: thickness of a polygon relative to ``z`` (2/3 matches the mean of a sphere);
+    z_spread: (min, max) factor on ``z`` drawn per particle (thickness or tilt: brightness that
+    varies independently of the class); (1, 1) draws nothing.
     """
 
     name: str
@@ -35,6 +37,7 @@ class ParticleKind:
     sides: tuple[int, ...] = (4, 6)
     aspect: tuple[float, float] = (2.2, 3.2)
     flat: float = 2.0 / 3.0
+    z_spread: tuple[float, float] = (1.0, 1.0)
 
     def mean_area(self) -> float:
         """Typical projected area (px^2) of one particle."""
@@ -46,6 +49,7 @@ class ParticleKind:
     def describe(self) -> dict:
         """JSON-friendly generating parameters."""
         mean = {"sphere": 2 / 3, "polygon": self.flat, "rod": math.pi / 4}[self.shape] * self.z
+        mean *= float(np.mean(self.z_spread))  # uniform draw: its mean
         return {
             "kind": "particle",
             "shape": self.shape,
@@ -55,6 +59,7 @@ class ParticleKind:
             "aspect": list(self.aspect),
             "expected_mean_excess": mean,
             "expected_mean": mean + SUPPORT_CARBON.expected_mean(),
+            "z_spread": list(self.z_spread),
         }
 
 
@@ -138,5 +143,8 @@ def _draw(
         t = kind.flat * np.clip(0.5 - sd, 0, 1)  # one-pixel soft edge
     else:
         raise ValueError(f"unknown particle shape {kind.shape!r}")
-    intensity[y0:y1, x0:x1] += np.float32(kind.z) * t.astype(np.float32)
+    z = kind.z
+    if kind.z_spread != (1.0, 1.0):  # drawn only then: the other cases keep their streams
+        z *= rng.uniform(*kind.z_spread)
+    intensity[y0:y1, x0:x1] += np.float32(z) * t.astype(np.float32)
     truth[y0:y1, x0:x1][inside] = label

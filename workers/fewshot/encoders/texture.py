@@ -1,0 +1,106 @@
+"""Brightness- and contrast-invariant texture features: local binary pattern histograms.
+
+A pixel's local binary pattern compares it with 8 neighbours on a circle of radius R: which of
+them are at least as bright. Any monotonic change of the grey levels (a thickness or tilt that
+scales a grain's brightness, a detector gain, an offset) leaves the pattern unchanged, so a
+histogram of patterns over a chip describes its texture and the shape of its intensity profile
+(edges, ridges, flat plateaus, spots, a dome's smooth slope) and nothing of its brightness.
+Patterns are taken rotation-invariant and "uniform" (Ojala et al. 2002, riu2: the number of
+brighter neighbours when the circle has at most two transitions, else one "non-uniform" bin):
+10 bins per radius. Each radius reads the chip smoothed at a scale that grows with the radius
+(noise at a few counts per pixel otherwise decides the comparisons at R = 1).
+
+Histograms are square-rooted (the Hellinger embedding: Euclidean distances between them are
+distances between distributions) and scaled by ``TextureConfig.weight`` against the other
+feature groups.
+
+    f = lbp_histograms(chips (N, 1, s, s) float32, cfg)    # (N, len(cfg.radii) * 10)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["N_BINS", "TextureConfig", "lbp_histograms", "texture_dim"]
+
+#: riu2 bins for 8 neighbours: 0..8 brighter neighbours (uniform patterns) + non-uniform
+N_BINS = 10
+
+
+@dataclass(frozen=True)
+class TextureConfig:
+    """Radii (px) of the 8-neighbour circles, the Gaussian pre-smoothing per radius (sigma =
+    ``smooth`` * R) and the factor on the histograms in the embedding."""
+
+    radii: tuple[int, ...] = (1, 2, 4)
+    smooth: float = 0.5
+    weight: float = 3.0
+
+
+def texture_dim(cfg: TextureConfig) -> int:
+    """Length of the feature vector."""
+    return N_BINS * len(cfg.radii)
+
+
+@functools.lru_cache(maxsize=64)
+def _blur_matrix(n: int, sigma: float) -> torch.Tensor:
+    """(n, n) Gaussian blur along one axis with reflected borders (scipy.ndimage "reflect": the edge
+    pixel repeated), as a matrix: blurring a batch of small chips is two batched matmuls,
+    ~10x faster than two 1-D convolutions over 32 px chips."""
+    r = max(1, math.ceil(2.5 * sigma))
+    x = torch.arange(-r, r + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    k = k / k.sum()
+    m = torch.zeros(n, n, dtype=torch.float64)
+    for i in range(n):
+        for j, w in zip(range(i - r, i + r + 1), k.tolist(), strict=True):
+            while j < 0 or j >= n:  # reflect (period 2n) until inside
+                j = -j - 1 if j < 0 else 2 * n - 1 - j
+            m[i, j] += w
+    return m.float()
+
+
+def _smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, h, w) with reflected borders."""
+    if sigma <= 0:
+        return x
+    h, w = x.shape[-2:]
+    return _blur_matrix(h, float(sigma)) @ x @ _blur_matrix(w, float(sigma)).T
+
+
+def lbp_histograms(chips: torch.Tensor, cfg: TextureConfig | None = None) -> torch.Tensor:
+    """(N, 1, s, s) grey chips -> (N, texture_dim) square-rooted riu2 LBP histograms * weight.
+
+    Neighbours are read at the nearest pixel of the circle (diagonals at round(R / sqrt 2));
+    pixels whose circle leaves the chip are not counted. Invariant to any increasing grey-level
+    map of the chip (up to the smoothing, which is linear).
+    """
+    cfg = cfg or TextureConfig()
+    n, _, h, w = chips.shape
+    out = []
+    for radius in cfg.radii:
+        d = max(1, round(radius / math.sqrt(2)))
+        r = max(radius, d)
+        if h <= 2 * r or w <= 2 * r:
+            out.append(torch.zeros(n, N_BINS))
+            continue
+        x = _smooth(chips[:, 0].float(), cfg.smooth * radius)
+        centre = x[:, r : h - r, r : w - r]
+        offsets = [(0, radius), (d, d), (radius, 0), (d, -d)]
+        offsets += [(0, -radius), (-d, -d), (-radius, 0), (-d, d)]
+        bits = [x[:, r + dy : h - r + dy, r + dx : w - r + dx] >= centre for dy, dx in offsets]
+        ones = torch.zeros_like(centre, dtype=torch.uint8)
+        turns = torch.zeros_like(centre, dtype=torch.uint8)
+        for i, b in enumerate(bits):
+            ones += b
+            turns += b ^ bits[(i + 1) % 8]
+        # riu2: the number of brighter neighbours for at most two transitions, else bin 9
+        bins = torch.where(turns <= 2, ones, torch.full_like(ones, N_BINS - 1)).reshape(n, -1)
+        flat = bins.long() + N_BINS * torch.arange(n)[:, None]
+        hist = torch.bincount(flat.ravel(), minlength=n * N_BINS).reshape(n, N_BINS).float()
+        out.append(torch.sqrt(hist / bins.shape[1]))
+    return torch.cat(out, dim=1) * cfg.weight
