@@ -232,7 +232,7 @@ def test_png_writer_round_trips_through_pillow(shape):
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, shape).astype(np.uint8)
     pixels[: shape[0] // 2] = 7  # a compressible half and a noisy one
-    data = exports._png(pixels, text={"chiplab:test": "Ångström ✓ {}"})
+    data = exports.png_bytes(pixels, text={"chiplab:test": "Ångström ✓ {}"})
     with Image.open(io.BytesIO(data)) as img:
         img.load()
         assert img.text["chiplab:test"] == "Ångström ✓ {}"

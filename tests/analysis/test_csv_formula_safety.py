@@ -32,7 +32,7 @@ def _unsafe_cells(text: str) -> list[str]:
         cell
         for row in csv.reader(io.StringIO(text))
         for cell in row
-        if cell.startswith(exports._FORMULA_START) and not _number(cell)
+        if cell.startswith(exports.FORMULA_START) and not _number(cell)
     ]
 
 
