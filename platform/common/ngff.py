@@ -95,5 +95,10 @@ def zip_root(path: str, attributes: dict) -> Iterator:
     store = zarr.storage.ZipStore(path, mode="w")
     try:
         yield zarr.create_group(store, zarr_format=2, attributes=attributes)
-    finally:
-        store.close()
+    except BaseException:
+        # a store that never opened (e.g. MemoryError while opening) fails to close with an
+        # AttributeError, which must not hide why the export failed
+        with contextlib.suppress(Exception):
+            store.close()
+        raise
+    store.close()

@@ -260,3 +260,17 @@ def test_a_job_with_objects_exports_the_instance_map_table_and_ome_zarr(
     outsider = client_for(world.outsider)
     for kind in ("particles.json", "instances.png", "mask.ome.zarr.zip"):
         assert outsider.get(base + kind).status_code == 404
+
+
+def test_a_failing_ome_zarr_export_reports_its_own_error(monkeypatch):
+    """A store that fails while opening (as under a worker's memory cap) must not be hidden by
+    the AttributeError its close() raises."""
+    import zarr
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("cannot allocate")
+
+    monkeypatch.setattr(zarr, "create_group", no_memory)
+    mask = np.zeros((8, 8), np.uint8)
+    with pytest.raises(MemoryError):
+        exports.mask_ome_zarr(mask, np.ones(mask.shape), CLASSES, chip_size=4, offset=(0, 0))
