@@ -156,11 +156,18 @@ def upload_many(
         outcome.status, outcome.image = "uploaded", image["id"]
         return outcome
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel))
+    try:
         for future in as_completed([pool.submit(send, o) for o in todo]):
             done = future.result()
             if on_outcome is not None:
                 on_outcome(done)
+    except BaseException:
+        # interrupted (Ctrl-C): the files being sent finish, the rest are not started; running
+        # the same upload again sends them (what arrived is skipped)
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     return outcomes
 
 

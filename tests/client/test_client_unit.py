@@ -224,3 +224,38 @@ def test_cli_segment_wait_prints_fractions_and_exits_1_when_the_job_fails(
     fake.answers = [(201, job("queued", 0)), (200, job("failed", 0, error="no champion"))]
     assert main(["segment", "--images", "i1", "--support-set", "v1", "--wait"]) == 1
     assert "job j1 failed: no champion" in capsys.readouterr().err
+
+
+def test_an_interrupted_upload_stops_starting_files(tmp_path):
+    """Ctrl-C during an upload: the files being sent finish, no other file is started (they
+    used to be sent all the same while the command said 'interrupted')."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from chiplab_client.uploads import upload_many
+
+    files = []
+    for i in range(40):
+        path = tmp_path / f"m{i}.tif"
+        path.write_bytes(b"micrograph %d" % i)
+        files.append(path)
+    sent, lock = [], threading.Lock()
+
+    def upload(dataset_id, path):
+        with lock:
+            sent.append(path)
+        time.sleep(0.05)  # a file takes a while to send
+        return {"id": f"image-{path.name}"}
+
+    client = SimpleNamespace(
+        images=SimpleNamespace(list=lambda *a, **k: [], upload=upload),
+    )
+
+    def on_outcome(outcome):
+        raise KeyboardInterrupt  # the user presses Ctrl-C after the first file
+
+    with pytest.raises(KeyboardInterrupt):
+        upload_many(client, "dataset", files, parallel=2, on_outcome=on_outcome)
+    assert len(sent) < len(files), len(sent)
+    assert len(sent) <= 2 + 2  # the ones in flight and at most one round more
