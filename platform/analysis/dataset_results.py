@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-import math
+import statistics
 from dataclasses import dataclass, field
 
 from accounts.models import Role
@@ -149,12 +149,8 @@ def _aggregate(rows: list[dict], classes: list[dict]) -> list[dict]:
     for c in classes:
         values = [k["fraction"] for r in rows for k in r["classes"] if k["name"] == c["name"]]
         n = len(values)
-        mean = sum(values) / n if n else None
-        sd = (
-            math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-            if n > 1
-            else (0.0 if n else None)
-        )
+        mean = statistics.fmean(values) if n else None
+        sd = statistics.stdev(values) if n > 1 else (0.0 if n else None)
         out.append(
             {
                 "name": c["name"],

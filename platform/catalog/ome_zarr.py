@@ -18,9 +18,8 @@ from django.conf import settings
 from common import ngff
 from common.errors import NotFound
 
-from . import formats
 from .models import Image, ImageStatus
-from .services import original_path
+from .services import original_pixels
 
 IMAGE_KEY = "chiplab:image"
 
@@ -30,13 +29,7 @@ def image_ome_zarr(image: Image) -> BinaryIO:
     it frees the space)."""
     if image.status != ImageStatus.READY:
         raise NotFound(f"No OME-Zarr yet: the image is {image.status}.", code="not_ready")
-    with original_path(image) as path:
-        data = formats.read(
-            path,
-            fmt=image.format,
-            filename=image.original_filename,
-            max_bytes=settings.CHIPLAB_MAX_DECODED_BYTES,
-        ).data
+    data = original_pixels(image)
     frame_seconds = (image.instrument or {}).get("frame_time_s")
     attributes = {
         **ngff.multiscales(

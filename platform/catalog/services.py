@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
@@ -385,6 +386,18 @@ def original_path(image: Image) -> Iterator[Path]:
         with storage.open_(image.original_key) as src, path.open("wb") as dst:
             shutil.copyfileobj(src, dst, _CHUNK)
         yield path
+
+
+def original_pixels(image: Image) -> np.ndarray:
+    """The decoded original ((H, W) or (T, H, W)), within the decoded-bytes budget; errors
+    name the file by its original name, never by a local path."""
+    with original_path(image) as path:
+        return formats.read(
+            path,
+            fmt=image.format,
+            filename=image.original_filename,
+            max_bytes=settings.CHIPLAB_MAX_DECODED_BYTES,
+        ).data
 
 
 def image_ingest(*, image_id) -> Image:

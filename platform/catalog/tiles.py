@@ -109,16 +109,9 @@ def _ensure(image: Image) -> None:
             "is too large to cut them during a request; they are made when an image is ingested.",
             code="tiles_too_large",
         )
-    from .services import original_path
+    from .services import original_pixels  # services writes tiles at ingest: imported here
 
-    with original_path(image) as path:
-        data = formats.read(
-            path,
-            fmt=image.format,
-            filename=image.original_filename,
-            max_bytes=settings.CHIPLAB_MAX_DECODED_BYTES,
-        ).data
-    tiles_write(image, data)
+    tiles_write(image, original_pixels(image))
     cache.set(ready, True, timeout=_READY_SECONDS)
 
 
