@@ -149,6 +149,7 @@ INSTALLED_APPS = [
     "analysis",
     "registry",
     "webhooks",
+    "publishing",
 ]
 
 MIDDLEWARE = [

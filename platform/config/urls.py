@@ -20,6 +20,7 @@ api = [
     path("", include("analysis.urls")),
     path("", include("registry.urls")),
     path("", include("webhooks.urls")),
+    path("", include("publishing.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -1,7 +1,6 @@
 """The original's pixels as OME-Zarr (catalog.ome_zarr): valid NGFF 0.4, the file's own
 pixels and data type for every frame, the physical pixel size; private images stay private."""
 
-
 import numpy as np
 import pytest
 import tifffile

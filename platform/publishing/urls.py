@@ -1,0 +1,3 @@
+"""Routes of the publishing app (filled as modules move here from catalog)."""
+
+urlpatterns = []
