@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint bench clean
+.PHONY: run test test-fast install lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ run: install
 
 test: install
 	$(PY) -m pytest
+
+# the quick loop while editing: no real services' worker processes, browsers, faults or load
+test-fast: install
+	$(PY) -m pytest -m "not integration and not e2e" --ignore=tests/e2e --ignore=tests/faults --ignore=tests/load
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -4,7 +4,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from accounts.models import Role
 from tests.common.held_jobs import held_jobs
 from tests.factories import DatasetFactory, LabFactory, MembershipFactory, UserFactory
 from tests.support.services import IN_CI, ROOT, free_port, start_moto, stop, wait_http
+from tests.support.waits import wait_for
 from workers.local_worker import start_worker
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -274,17 +274,6 @@ def celery_worker(django_db_setup, django_db_blocker, mlflow_server):
         pytest.fail(str(err))
     yield proc
     stop(proc)
-
-
-def wait_for(predicate, *, timeout: float = 120, interval: float = 0.2, what: str = "condition"):
-    """Poll ``predicate`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 import json
 import struct
-import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image
+from PIL import Image, ImageFile
 
 from catalog.formats import (
     ERROR_CODES,
@@ -24,14 +23,16 @@ from catalog.formats import (
     read,
     thumbnail,
 )
-from tests.support.micrographs import dm_bytes
-
-DATA = Path("/work/shared/data/pychip")
-if not DATA.exists():  # CI clones main with shared/ beside it
-    DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "pychip"
-JEOL_TIFF = DATA / "moo3_particles_jeol_stem_df.tiff"
-LSFO_JPEG = DATA / "lsfo_film_haadf.jpg"
-needs_pychip = pytest.mark.skipif(not JEOL_TIFF.exists(), reason="shared/data/pychip missing")
+from catalog.formats import raster as raster_format
+from catalog.formats import tiff as tiff_format
+from tests.support import micrographs
+from tests.support.micrographs import (
+    JEOL_TIFF,
+    LSFO_JPEG,
+    dm_bytes,
+    needs_pychip,
+    require_pychip,
+)
 
 LIMIT = 10_000_000
 RNG = np.random.default_rng(1234)
@@ -574,15 +575,38 @@ def _jpeg_header(width: int, height: int) -> bytes:
     ],
     ids=["png", "tiff", "jpeg"],
 )
-def test_decompression_bomb_headers_fail_fast(tmp_path, name, header, size):
+def test_decompression_bomb_headers_fail_fast(tmp_path, monkeypatch, name, header, size):
     path = tmp_path / name
     path.write_bytes(header)
-    start = time.perf_counter()
+    decoded = []  # the decoders, watched (they still run): none may start on a bomb
+    for owner, attr in [
+        (raster_format, "_decode"),
+        (tiff_format, "_iter_frames"),
+        (ImageFile.ImageFile, "load"),
+    ]:
+        real = getattr(owner, attr)
+        monkeypatch.setattr(owner, attr, _recorded(real, f"{owner.__name__}.{attr}", decoded))
     error = probe_error(path, name, max_pixels=50_000_000)
-    elapsed = time.perf_counter() - start
     assert error.code == "too_large_dimensions" and error.http_status == 413
     assert size in str(error)
-    assert elapsed < 2.0  # decoding 10 GB of pixels would take minutes
+    assert decoded == []  # refused from the header alone: no pixel was decoded
+
+
+def _recorded(real, name, calls):
+    def call(*args, **kwargs):
+        calls.append(name)
+        return real(*args, **kwargs)
+
+    return call
+
+
+def test_missing_pychip_data_fails_in_ci_and_skips_elsewhere(monkeypatch, tmp_path):
+    assert require_pychip() == JEOL_TIFF.parent  # present here
+    monkeypatch.setattr(micrographs, "JEOL_TIFF", tmp_path / "absent.tiff")
+    with pytest.raises(pytest.fail.Exception, match=r"absent\.tiff"):
+        micrographs.require_pychip(in_ci=True)
+    with pytest.raises(pytest.skip.Exception, match=r"absent\.tiff"):
+        micrographs.require_pychip(in_ci=False)
 
 
 def test_pillow_bomb_limit_becomes_the_same_error(tmp_path):

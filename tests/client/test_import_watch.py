@@ -16,6 +16,7 @@ from PIL import Image as PILImage
 from labeling import services
 from labeling.models import GoldChip, Vote
 from tests.factories import ReadyImageFactory
+from tests.support.waits import wait_for
 from workers.fewshot import sim
 
 CHIP = 32
@@ -158,7 +159,11 @@ def test_watch_uploads_segments_and_prints_each_new_frame_once(watched):
     codes = []
     thread = threading.Thread(target=lambda: codes.append(main(argv, stdout=out, stderr=err)))
     thread.start()
-    time.sleep(1.0)  # the watch has started and skipped the file already in the dataset
+    wait_for(  # the watch has started and skipped the file already in the dataset
+        lambda: any("support-again.tif" in line for _, line in out.lines),
+        timeout=120,
+        what="the watch to skip the frame already uploaded",
+    )
     appeared = {}
     # a frame written slowly, in parts (pauses shorter than --settle): not uploaded half-written
     data = _frame_tiff(1)
@@ -167,15 +172,17 @@ def test_watch_uploads_segments_and_prints_each_new_frame_once(watched):
         for part in np.array_split(np.frombuffer(data, np.uint8), 5):
             fh.write(part.tobytes())
             fh.flush()
-            time.sleep(0.15)
+            time.sleep(0.15)  # the point: a writer pausing (for less than --settle)
     appeared[slow.name] = time.monotonic()
     # frames that appear at once (written aside, then renamed: how instruments should write)
     for seed in (2, 3):
-        # the last frame arrives alone, on a warm worker: its latency is the figure to report
-        deadline = time.monotonic() + (120 if seed == 3 else 2)
-        while time.monotonic() < deadline and not any("frame-2" in line for _, line in out.lines):
-            time.sleep(0.05)
-        time.sleep(1.0)
+        if seed == 3:  # the last frame arrives alone, on a warm worker: its latency is reported
+            wait_for(
+                lambda: any("frame-2" in line for _, line in out.lines),
+                timeout=120,
+                what="frame-2's fractions",
+            )
+        time.sleep(1.0)  # frames a second apart, as an instrument writes them (not a wait)
         tmp = folder / f".part-{seed}"
         tmp.write_bytes(_frame_tiff(seed))
         os.replace(tmp, folder / f"frame-{seed}.tif")
@@ -229,6 +236,7 @@ def test_watcher_waits_until_a_file_stops_growing(tmp_path):
     (tmp_path / ".hidden.tif").write_bytes(b"x")
     (tmp_path / "notes.txt").write_bytes(b"x")
     assert watcher.poll() == []  # first sight
+    # the sleeps below are the point: the settle rule is about time passing on the clock
     time.sleep(0.25)
     with path.open("ab") as fh:
         fh.write(b"y")  # still growing
@@ -251,7 +259,7 @@ def test_a_failed_frame_is_taken_again_only_once_it_changes(tmp_path):
     assert watcher.poll() == [path]
     watcher._retry.add(path)  # what a failed upload records
     assert watcher.poll() == [] and watcher.poll() == []  # unchanged: not again
-    time.sleep(0.01)
+    time.sleep(0.01)  # the file's mtime must move
     path.write_bytes(b"half and the rest")
     watcher.poll()
     assert watcher.poll() == [path]

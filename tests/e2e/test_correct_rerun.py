@@ -2,6 +2,8 @@
 and re-run from it; accept "label these next" suggestions with one key; the side panel and
 the particle table fit the panel's width."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -130,7 +132,12 @@ def test_correct_a_chip_and_rerun_from_the_result(
     page.keyboard.press("r")
     expect(canvas).not_to_have_attribute("data-result", str(first.pk), timeout=180_000)
     expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
-    timings = page.evaluate("window.__chiplabTimings")
+    took = page.get_by_test_id("rerun-took")
+    expect(took).to_have_attribute("data-correct-ms", re.compile(r"^\d+$"))
+    timings = {
+        "correctToOverlayMs": int(took.get_attribute("data-correct-ms")),
+        "rerunToOverlayMs": int(took.get_attribute("data-rerun-ms")),
+    }
     second = SegmentationResult.objects.exclude(pk=first.pk).get()
     expect(canvas).to_have_attribute("data-result", str(second.pk))
     job = SegmentationJob.objects.get(pk=second.job_id)

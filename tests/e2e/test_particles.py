@@ -3,16 +3,20 @@ the pixel map, and the particle table downloads."""
 
 import csv
 import io
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 from scipy import ndimage
 
+from analysis import exports
 from tests.e2e.conftest import make_dataset, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def test_particles_counted_with_a_size_histogram_on_the_pixel_map(
@@ -71,6 +75,8 @@ def test_particles_counted_with_a_size_histogram_on_the_pixel_map(
     assert {r["class"] for r in rows} <= {"round", "faceted"}
     assert all(float(r["equivalent_diameter_nm"]) > 0 for r in rows)
 
+    _exports_a_paper_can_use(page, s)
+
     page.locator("label", has=page.get_by_test_id("view-confidence")).click()
     expect(canvas).to_have_attribute("data-overlay", "drawn")
     page.shot("particles-confidence")
@@ -78,3 +84,36 @@ def test_particles_counted_with_a_size_histogram_on_the_pixel_map(
     page.shot("particles-chips")
     assert np.isfinite(len(rows))
     assert not page.errors, page.errors
+
+
+def _exports_a_paper_can_use(page, s) -> None:
+    """The download menu offers the paper exports; the overlay is at the image's own size with
+    a scale bar of (label / pixel size) px, the size histogram is the page's, in nm."""
+    menu = page.get_by_test_id("exports")
+    menu.scroll_into_view_if_needed()
+    kinds = ("overlay.png", "mask.png", "mask.ome.tif", "chart.svg", "histogram.svg")
+    for kind in (*kinds, "histogram.png", "particles.csv"):
+        expect(page.get_by_test_id(f"export-{kind}")).to_be_visible()
+    page.shot("exports")
+    with page.expect_download() as info:
+        page.get_by_test_id("export-overlay.png").click()
+    with Image.open(info.value.path()) as img:
+        rgb = np.asarray(img.convert("RGB"))
+    height, width = s.truth.shape
+    assert rgb.shape[1] == width and rgb.shape[0] > height
+    black = (rgb[height:] == 0).all(-1)
+    runs = [np.diff(np.flatnonzero(np.diff(np.r_[0, row, 0]))) for row in black.astype(int)]
+    drawn = max((int(r[::2].max()) for r in runs if r.size), default=0)
+    _length, label = exports.scale_bar(width, s.pixel_size, "nm")
+    assert abs(drawn - float(label.split()[0]) / s.pixel_size) <= 1.5, (drawn, label)
+    with page.expect_download() as info:
+        page.get_by_test_id("export-histogram.svg").click()
+    svg = ET.parse(info.value.path()).getroot()
+    bars = [el for el in svg.iter(f"{SVG}rect") if el.get("class") == "bar"]
+    shown = page.get_by_test_id("histogram-bar")
+    assert len(bars) == shown.count()
+    assert [b.get("data-count") for b in bars] == [
+        shown.nth(i).get_attribute("data-count") for i in range(shown.count())
+    ]
+    labels = {el.text for el in svg.iter(f"{SVG}text") if el.get("class") == "x-label"}
+    assert labels == {"equivalent diameter (nm)"}

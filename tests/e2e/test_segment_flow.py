@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import time
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import click_chip, pure_chips, sign_in, simulated_tiff
+from tests.support.waits import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -79,7 +81,9 @@ def test_upload_grid_support_segment_export_history(
     canvas = page.get_by_test_id("viewer-canvas")
     expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
     wall = time.perf_counter() - t0
-    in_page = page.evaluate("window.__chiplabTimings.segmentToOverlayMs")
+    progress = page.get_by_test_id("job-progress")
+    expect(progress).to_have_attribute("data-ms", re.compile(r"^\d+$"))
+    in_page = int(progress.get_attribute("data-ms"))
     from analysis.models import SegmentationJob
 
     job = SegmentationJob.objects.get()
@@ -101,6 +105,19 @@ def test_upload_grid_support_segment_export_history(
     expect(page.get_by_test_id("profile-line")).to_have_count(3)
     page.get_by_test_id("layers").scroll_into_view_if_needed()
     page.shot("layers")
+    # the same stack across a chosen direction: -90 degrees is down the rows
+    rows = page.get_by_test_id("interface").all_inner_texts()
+    page.get_by_test_id("profile-angle").fill("-90")
+    page.locator("label", has=page.get_by_test_id("profile-axis-angle")).click()
+    expect(page.get_by_test_id("profile-chart")).to_contain_text("across -90°")
+    assert page.get_by_test_id("interface").all_inner_texts() == rows
+    page.get_by_test_id("profile-angle").fill("-60")
+    page.get_by_test_id("profile-angle").dispatch_event("change")
+    expect(page.get_by_test_id("profile-chart")).to_contain_text("across -60°")
+    expect(page.get_by_test_id("interface")).to_have_count(2)
+    expect(page.get_by_test_id("profile-line")).to_have_count(3)
+    page.shot("layers-angle")
+    page.locator("label", has=page.get_by_test_id("profile-axis-y")).click()
     page.get_by_test_id("chart-bar").nth(1).hover()
     expect(page.get_by_test_id("chart-tooltip")).to_contain_text("chips")
     page.locator("label", has=page.get_by_test_id("view-confidence")).click()
@@ -226,12 +243,11 @@ def test_others_votes_visible_in_crowd_mode(page, lab_owner, labelled_dataset):
     expect(page.get_by_test_id("class-item").nth(2).get_by_test_id("class-colour")).to_have_value(
         "#cc79a7"
     )
-    d["classes"][2].refresh_from_db()
-    for _ in range(50):
-        d["classes"][2].refresh_from_db()
-        if (d["classes"][2].name, d["classes"][2].colour) == ("Vacuum", "#cc79a7"):
-            break
-        time.sleep(0.1)
-    assert (d["classes"][2].name, d["classes"][2].colour) == ("Vacuum", "#cc79a7")
+    renamed = type(d["classes"][2]).objects.filter(pk=d["classes"][2].pk)
+    wait_for(
+        lambda: renamed.filter(name="Vacuum", colour="#cc79a7").exists(),
+        timeout=15,
+        what="the renamed, recoloured class to be saved",
+    )
 
     assert not page.errors, page.errors

@@ -9,12 +9,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import requests
 
 from tests.support.services import ROOT, free_port, stop, wait_http
+from tests.support.waits import wait_for
 
 
 class TcpProxy:
@@ -141,14 +141,19 @@ class RedisServer:
             stdout=(self.folder / "redis.log").open("a"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start: {self.log()}")
+        try:
+            wait_for(self._answers, timeout=30, interval=0.05, what="redis-server")
+        except AssertionError:
+            raise RuntimeError(f"redis-server did not start: {self.log()}") from None
+        return self
+
+    def _answers(self) -> bool:
+        """Whether the server takes connections; a RuntimeError if it exited."""
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited: {self.log()}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+            return True
+        return False
 
     def stop(self) -> None:
         """A clean shutdown (SIGTERM), as a restart by an operator or a supervisor."""

@@ -62,7 +62,7 @@ def test_jobs_survive_a_redis_restart_and_everything_recovers_by_itself(
         assert PendingTask.objects.filter(args=[str(waiting.pk)]).exists()
         listed = server.session.get(f"{server.url}/api/segmentation-jobs/", headers=headers)
         assert listed.status_code == 200  # the rest of the API is up meanwhile
-        time.sleep(1)
+        time.sleep(1)  # Redis stays down a moment, as in a restart (an outage, not a wait)
         redis.start()
 
         wait_until(

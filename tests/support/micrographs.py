@@ -1,15 +1,43 @@
 """Micrograph files for tests, written on the fly (the repo ships no images)."""
 
+import functools
 import io
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tifffile
 from PIL import Image as PILImage
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "pychip"
+from tests.support.services import IN_CI, ROOT
+
+# the validation micrographs, in ../shared/data beside the checkout (see its README)
+SHARED = ROOT.parent / "shared" / "data" / "pychip"
 JEOL_TIFF = SHARED / "moo3_particles_jeol_stem_df.tiff"
 LSFO_JPEG = SHARED / "lsfo_film_haadf.jpg"
+
+
+def require_pychip(*, in_ci: bool = IN_CI) -> Path:
+    """The pychip micrographs' folder. Without them a test is skipped on a developer's checkout
+    and fails in CI, where ../shared/data is always there: a missing copy is a broken build."""
+    missing = [p.name for p in (JEOL_TIFF, LSFO_JPEG) if not p.is_file()]
+    if missing:
+        message = f"{SHARED} lacks {', '.join(missing)} (../shared/data beside the checkout)"
+        if in_ci:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return SHARED
+
+
+def needs_pychip(test):
+    """Decorate a test that reads the pychip micrographs (see ``require_pychip``)."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        require_pychip()
+        return test(*args, **kwargs)
+
+    return run
 
 
 def gradient(shape=(64, 80), dtype=np.uint16, seed=0) -> np.ndarray:

@@ -4,10 +4,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
+
+from tests.support.waits import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -20,16 +21,21 @@ def free_port() -> int:
 
 
 def wait_http(url: str, *, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Until ``url`` answers (any status); a RuntimeError if ``proc`` exits or time runs out."""
+
+    def answers() -> bool:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         try:
             requests.get(url, timeout=2)
-            return
         except requests.RequestException:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
+            return False
+        return True
+
+    try:
+        wait_for(answers, timeout=timeout, what=url)
+    except AssertionError as err:
+        raise RuntimeError(f"{url} did not answer within {timeout}s") from err
 
 
 def start_moto() -> tuple[subprocess.Popen, str]:

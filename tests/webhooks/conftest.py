@@ -44,7 +44,7 @@ def receiver():
                 index = min(len(state.requests), len(state.script)) - 1
                 status, answer, delay = state.script[index]
             if delay:
-                time.sleep(delay)
+                time.sleep(delay)  # the script's slow receiver (a timeout to provoke)
             self.send_response(status)
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()

@@ -12,10 +12,12 @@ export class ApiError extends Error {
 
 const listeners = new Set();
 /** Subscribe to "unauthenticated" (session lost) notifications. */
-export function onUnauthenticated(fn) { listeners.add(fn); }
+export function onUnauthenticated(fn) {
+  listeners.add(fn);
+}
 
 function cookie(name) {
-  const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  const hit = document.cookie.split("; ").find((c) => c.startsWith(`${name}=`));
   return hit ? decodeURIComponent(hit.slice(name.length + 1)) : "";
 }
 
@@ -29,13 +31,20 @@ function url(path, query) {
 
 async function toError(res) {
   let body = null;
-  try { body = await res.json(); } catch { /* not JSON */ }
-  const err = body && body.error;
+  try {
+    body = await res.json();
+  } catch {
+    /* not JSON */
+  }
+  const err = body?.error;
   if (err) return new ApiError(res.status, err.code, err.message, err.fields);
-  const text = res.status === 413 ? "The file is too large for this server."
-    : res.status >= 500 ? `The server had a problem (${res.status}). Try again in a moment.`
-    : `Request failed (${res.status} ${res.statusText}).`;
-  return new ApiError(res.status, "http_" + res.status, text);
+  const text =
+    res.status === 413
+      ? "The file is too large for this server."
+      : res.status >= 500
+        ? `The server had a problem (${res.status}). Try again in a moment.`
+        : `Request failed (${res.status} ${res.statusText}).`;
+  return new ApiError(res.status, `http_${res.status}`, text);
 }
 
 export async function request(method, path, { body, query, signal } = {}) {
@@ -56,7 +65,7 @@ export async function request(method, path, { body, query, signal } = {}) {
   if (!res.ok) {
     const err = await toError(res);
     if (res.status === 401 || (res.status === 403 && err.code === "not_authenticated")) {
-      listeners.forEach((fn) => fn(err));
+      for (const fn of listeners) fn(err);
     }
     throw err;
   }
@@ -70,10 +79,28 @@ export const post = (path, body) => request("POST", path, { body: body ?? {} });
 export const patch = (path, body) => request("PATCH", path, { body });
 export const del = (path) => request("DELETE", path);
 
-/** Unwrap a paginated ({results}) or plain list response. */
+/** Items asked for per page by list(), and the most pages it follows before giving up. */
+export const LIST_PAGE = 500;
+export const LIST_MAX_PAGES = 200;
+
+/**
+ * Every item of a list: a plain list as it is, a paginated one ({results, next}) page after
+ * page by its `next` links until the last. Throws ApiError rather than return part of a list.
+ */
 export async function list(path, query) {
-  const data = await get(path, { limit: 500, ...query });
-  return Array.isArray(data) ? data : (data && data.results) || [];
+  let data = await get(path, { limit: LIST_PAGE, ...query });
+  if (Array.isArray(data)) return data;
+  const items = [...(data?.results || [])];
+  for (let pages = 1; data?.next; pages++) {
+    if (pages >= LIST_MAX_PAGES) {
+      throw new ApiError(0, "too_many_pages", `The list has more than ${LIST_MAX_PAGES * LIST_PAGE} items.`);
+    }
+    // the server's absolute link, asked of this origin (a proxy may name the host otherwise)
+    const next = new URL(data.next, location.origin);
+    data = await get(next.pathname + next.search);
+    items.push(...(data?.results || []));
+  }
+  return items;
 }
 
 /** Whether an error means "this endpoint is not deployed yet" (Django's HTML 404, not an API error). */
@@ -89,17 +116,27 @@ export function upload(path, file, onProgress) {
     xhr.open("POST", url(path));
     xhr.setRequestHeader("X-CSRFToken", cookie("csrftoken"));
     xhr.setRequestHeader("Accept", "application/json");
-    xhr.upload.onprogress = (ev) => onProgress && onProgress(ev.loaded, ev.lengthComputable ? ev.total : file.size);
+    xhr.upload.onprogress = (ev) => onProgress?.(ev.loaded, ev.lengthComputable ? ev.total : file.size);
     xhr.onerror = () => reject(new ApiError(0, "network", "The upload was interrupted (network error)."));
     xhr.onabort = () => reject(new ApiError(0, "aborted", "Upload cancelled."));
     xhr.onload = () => {
       let body = null;
-      try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        /* not JSON */
+      }
       if (xhr.status >= 200 && xhr.status < 300) return resolve(body);
-      const err = body && body.error;
-      reject(err ? new ApiError(xhr.status, err.code, err.message, err.fields)
-        : new ApiError(xhr.status, "http_" + xhr.status,
-          xhr.status === 413 ? "The file is too large for this server." : `Upload failed (${xhr.status}).`));
+      const err = body?.error;
+      reject(
+        err
+          ? new ApiError(xhr.status, err.code, err.message, err.fields)
+          : new ApiError(
+              xhr.status,
+              `http_${xhr.status}`,
+              xhr.status === 413 ? "The file is too large for this server." : `Upload failed (${xhr.status}).`,
+            ),
+      );
     };
     const form = new FormData();
     form.append("file", file, file.name);
@@ -210,6 +247,8 @@ export const analysis = {
   result: (resultId) => get(`segmentation-results/${resultId}/`),
   exportUrl: (resultId, kind) => `/api/segmentation-results/${resultId}/export/${kind}`,
   thumbnailUrl: (resultId, size = 128) => `/api/segmentation-results/${resultId}/thumbnail?size=${size}`,
+  /** Class fractions across a direction: query {angle (degrees anticlockwise from →), band?}. */
+  profile: (resultId, query) => get(`segmentation-results/${resultId}/profile`, query),
   history: (imageId) => list(`images/${imageId}/results/`),
   jobs: (query) => list("segmentation-jobs/", query),
   rerun: (jobId) => post(`segmentation-jobs/${jobId}/rerun`),

@@ -16,20 +16,34 @@ export function cropCanvas(source, kx, ky, x, y, w, hgt, size) {
 /** The crop of chip (row, col) of a grid, from the viewer's preview. */
 export function chipCrop(viewer, grid, row, col, size = 34) {
   const g = grid.chip_size;
-  return cropCanvas(viewer.img, viewer.pw / viewer.W, viewer.ph / viewer.H,
-    (grid.offset_x || 0) + col * g, (grid.offset_y || 0) + row * g, g, g, size);
+  return cropCanvas(
+    viewer.img,
+    viewer.pw / viewer.W,
+    viewer.ph / viewer.H,
+    (grid.offset_x || 0) + col * g,
+    (grid.offset_y || 0) + row * g,
+    g,
+    g,
+    size,
+  );
 }
 
 const cache = new Map();
 /** Load and decode a preview once per URL (for crowd panels). */
 export function loadBitmap(url) {
   if (!cache.has(url)) {
-    cache.set(url, (async () => {
-      const img = new Image();
-      img.src = url;
-      await img.decode();
-      return window.createImageBitmap ? createImageBitmap(img) : img;
-    })().catch((e) => { cache.delete(url); throw new Error("The image preview could not be loaded."); }));
+    cache.set(
+      url,
+      (async () => {
+        const img = new Image();
+        img.src = url;
+        await img.decode();
+        return window.createImageBitmap ? createImageBitmap(img) : img;
+      })().catch(() => {
+        cache.delete(url);
+        throw new Error("The image preview could not be loaded.");
+      }),
+    );
   }
   return cache.get(url);
 }

@@ -10,8 +10,7 @@ const routes = [
   [/^#\/datasets\/([\w-]+)\/results$/, () => import("./views/dataset-results.js"), ["datasetId"]],
   [/^#\/compare\/([\w-]+)(?:\/([\w-]+)\/([\w-]+))?$/, () => import("./views/compare.js"), ["imageId", "a", "b"]],
   [/^#\/jobs(?:\?dataset=([\w-]+))?$/, () => import("./views/jobs.js"), ["datasetId"]],
-  [/^#\/images\/([\w-]+)(?:\/(grid|support|segment|history))?$/, () => import("./views/image.js"),
-    ["imageId", "step"]],
+  [/^#\/images\/([\w-]+)(?:\/(grid|support|segment|history))?$/, () => import("./views/image.js"), ["imageId", "step"]],
   [/^#\/search(?:\?(.*))?$/, () => import("./views/search.js"), ["query"]],
   [/^#\/crowd$/, () => import("./views/crowd.js"), []],
   [/^#\/review$/, () => import("./views/review.js"), []],
@@ -45,33 +44,65 @@ async function route() {
     hash = "#/login";
     history.replaceState(null, "", hash);
   }
-  if (state.user && hash === "#/login") { hash = "#/datasets"; history.replaceState(null, "", hash); }
+  if (state.user && hash === "#/login") {
+    hash = "#/datasets";
+    history.replaceState(null, "", hash);
+  }
   const match = routes.map(([re, load, names]) => [re.exec(hash), load, names]).find(([m]) => m);
   if (!match) {
-    if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
+    if (cleanup) {
+      try {
+        cleanup();
+      } catch (e) {
+        console.error(e);
+      }
+      cleanup = null;
+    }
     current = null;
-    clear(main).append(h("div", { class: "pad" }, h("h1", {}, "Not found"),
-      h("p", {}, "This page does not exist. ", h("a", { href: "#/datasets" }, "Go to datasets"))));
+    clear(main).append(
+      h(
+        "div",
+        { class: "pad" },
+        h("h1", {}, "Not found"),
+        h("p", {}, "This page does not exist. ", h("a", { href: "#/datasets" }, "Go to datasets")),
+      ),
+    );
     return;
   }
   const [m, load, names] = match;
   const params = Object.fromEntries(names.map((n, i) => [n, m[i + 1]]));
   highlightNav(hash);
-  if (current && current.load === load && current.view.update && current.view.update(params)) return;
+  if (current && current.load === load && current.view.update?.(params)) return;
   try {
     const view = await load();
     if (seq !== renderSeq) return;
-    if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
+    if (cleanup) {
+      try {
+        cleanup();
+      } catch (e) {
+        console.error(e);
+      }
+      cleanup = null;
+    }
     current = { load, view };
     clear(main);
     const result = await view.render(main, params);
-    if (seq !== renderSeq) { if (typeof result === "function") result(); return; }
+    if (seq !== renderSeq) {
+      if (typeof result === "function") result();
+      return;
+    }
     cleanup = typeof result === "function" ? result : null;
   } catch (e) {
     if (seq !== renderSeq) return;
-    clear(main).append(h("div", { class: "page" }, h("h1", {}, "This page cannot be shown"),
-      h("p", { class: "error-text", testid: "page-error" }, e.message || String(e)),
-      h("p", {}, h("a", { href: "#/datasets" }, "Back to your datasets"))));
+    clear(main).append(
+      h(
+        "div",
+        { class: "page" },
+        h("h1", {}, "This page cannot be shown"),
+        h("p", { class: "error-text", testid: "page-error" }, e.message || String(e)),
+        h("p", {}, h("a", { href: "#/datasets" }, "Back to your datasets")),
+      ),
+    );
     showError(e);
   }
 }
@@ -79,10 +110,12 @@ async function route() {
 function highlightNav(hash) {
   document.querySelectorAll("#mainnav a").forEach((a) => {
     const href = a.getAttribute("href");
-    const on = hash.startsWith(href)
-      || (href === "#/datasets" && hash.startsWith("#/images"))
-      || (href === "#/lab" && hash.startsWith("#/labs/"));
-    if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+    const on =
+      hash.startsWith(href) ||
+      (href === "#/datasets" && hash.startsWith("#/images")) ||
+      (href === "#/lab" && hash.startsWith("#/labs/"));
+    if (on) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
   });
 }
 
@@ -98,8 +131,13 @@ function renderSession() {
   clear(select);
   if (!state.labs.length) select.append(h("option", { value: "" }, "No lab"));
   for (const lab of state.labs) {
-    select.append(h("option", { value: lab.id, selected: lab.id === state.labId },
-      `${lab.name}${lab.role ? ` (${lab.role})` : ""}`));
+    select.append(
+      h(
+        "option",
+        { value: lab.id, selected: lab.id === state.labId },
+        `${lab.name}${lab.role ? ` (${lab.role})` : ""}`,
+      ),
+    );
   }
 }
 
@@ -137,12 +175,18 @@ async function boot() {
     else go("#/datasets");
   });
   document.getElementById("logout").addEventListener("click", async () => {
-    try { await api.auth.logout(); } catch (e) { showError(e, "Sign out"); }
+    try {
+      await api.auth.logout();
+    } catch (e) {
+      showError(e, "Sign out");
+    }
     set({ user: null, labs: [], labId: null });
     renderSession();
     go("#/login");
   });
-  subscribe((_, patch) => { if ("labs" in patch || "labId" in patch) renderSession(); });
+  subscribe((_, patch) => {
+    if ("labs" in patch || "labId" in patch) renderSession();
+  });
   try {
     const me = await api.auth.me();
     await startSession(me);

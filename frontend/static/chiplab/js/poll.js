@@ -14,7 +14,10 @@ export function poll(step, { every = 1000, first = every, grow = 1, growAfter = 
     const started = performance.now();
     let delay = first;
     for (let i = 0; i < tries; i++) {
-      await new Promise((resolve) => { wake = resolve; timer = setTimeout(resolve, delay); });
+      await new Promise((resolve) => {
+        wake = resolve;
+        timer = setTimeout(resolve, delay);
+      });
       if (stopped) return false;
       if (performance.now() - started > growAfter) delay = Math.min(every, delay * grow);
       if (await step()) return true;
@@ -22,5 +25,12 @@ export function poll(step, { every = 1000, first = every, grow = 1, growAfter = 
     }
     return false;
   })();
-  return { done, stop() { stopped = true; clearTimeout(timer); wake(); } };
+  return {
+    done,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      wake();
+    },
+  };
 }

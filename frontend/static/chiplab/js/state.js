@@ -16,7 +16,7 @@ export function subscribe(fn) {
 export function set(patch) {
   Object.assign(state, patch);
   if ("labId" in patch && patch.labId) localStorage.setItem("chiplab.lab", patch.labId);
-  subs.forEach((fn) => fn(state, patch));
+  for (const fn of subs) fn(state, patch);
 }
 
 export function currentLab() {
@@ -26,7 +26,7 @@ export function currentLab() {
 /** Choose the remembered lab if the user still belongs to it, else their first lab. */
 export function pickLab(labs) {
   const saved = localStorage.getItem("chiplab.lab");
-  return (labs.find((l) => l.id === saved) || labs[0] || {}).id || null;
+  return (labs.find((l) => l.id === saved) || labs[0])?.id || null;
 }
 
 /** The signed-in user's membership of a lab (with its role), or null when not a member. */

@@ -5,8 +5,10 @@
  * `testid` (-> data-testid), `style` (object) and `props` (assigned as properties).
  */
 export function h(tag, attrs = {}, ...children) {
-  const el = tag === "svg" || attrs.svg ? document.createElementNS("http://www.w3.org/2000/svg", tag)
-    : document.createElement(tag);
+  const el =
+    tag === "svg" || attrs.svg
+      ? document.createElementNS("http://www.w3.org/2000/svg", tag)
+      : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false || k === "svg") continue;
     if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2).toLowerCase(), v);
@@ -33,7 +35,10 @@ export function s(tag, attrs = {}, ...children) {
   return h(tag, { ...attrs, svg: true }, ...children);
 }
 
-export function clear(el) { while (el.firstChild) el.firstChild.remove(); return el; }
+export function clear(el) {
+  while (el.firstChild) el.firstChild.remove();
+  return el;
+}
 
 let toastSeq = 0;
 /**
@@ -43,14 +48,34 @@ let toastSeq = 0;
 export function toast(message, kind = "info", { timeout, action } = {}) {
   const box = document.getElementById("toasts");
   const id = `toast-${++toastSeq}`;
-  const close = h("button", { type: "button", class: "toast-close", "aria-label": "Dismiss",
-    onclick: () => node.remove() }, "×");
-  const actionBtn = action ? h("button", { type: "button", class: "btn btn-small toast-action",
-    testid: action.testid || "toast-action",
-    onclick: async () => { actionBtn.disabled = true; node.remove(); await action.onClick(); } },
-  action.label) : null;
-  const node = h("div", { class: `toast toast-${kind}`, id, testid: `toast-${kind}`,
-    role: kind === "error" ? "alert" : undefined }, h("span", {}, message), actionBtn, close);
+  const close = h(
+    "button",
+    { type: "button", class: "toast-close", "aria-label": "Dismiss", onclick: () => node.remove() },
+    "×",
+  );
+  const actionBtn = action
+    ? h(
+        "button",
+        {
+          type: "button",
+          class: "btn btn-small toast-action",
+          testid: action.testid || "toast-action",
+          onclick: async () => {
+            actionBtn.disabled = true;
+            node.remove();
+            await action.onClick();
+          },
+        },
+        action.label,
+      )
+    : null;
+  const node = h(
+    "div",
+    { class: `toast toast-${kind}`, id, testid: `toast-${kind}`, role: kind === "error" ? "alert" : undefined },
+    h("span", {}, message),
+    actionBtn,
+    close,
+  );
   box.append(node);
   const t = timeout ?? (kind === "error" ? 0 : 4000);
   if (t) setTimeout(() => node.remove(), t);
@@ -61,7 +86,7 @@ export function toast(message, kind = "info", { timeout, action } = {}) {
 export function showError(err, context) {
   if (err && err.name === "AbortError") return;
   console.warn(context || "error", err);
-  const msg = (err && err.message) || String(err);
+  const msg = err?.message || String(err);
   toast(context ? `${context}: ${msg}` : msg, "error");
 }
 
@@ -86,25 +111,39 @@ export async function whileBusy(button, fn) {
 
 /** Inline error box (forms); returns the element. */
 export function errorBox(err) {
-  const fields = err && err.fields && typeof err.fields === "object"
-    ? Object.entries(err.fields).map(([k, v]) => h("li", {}, `${k}: ${[].concat(v).join(" ")}`)) : [];
-  return h("div", { class: "error-box", role: "alert", testid: "error-box" },
-    h("p", {}, (err && err.message) || String(err)), fields.length > 1 ? h("ul", {}, fields) : null);
+  const fields =
+    err?.fields && typeof err.fields === "object"
+      ? Object.entries(err.fields).map(([k, v]) => h("li", {}, `${k}: ${[].concat(v).join(" ")}`))
+      : [];
+  return h(
+    "div",
+    { class: "error-box", role: "alert", testid: "error-box" },
+    h("p", {}, err?.message || String(err)),
+    fields.length > 1 ? h("ul", {}, fields) : null,
+  );
 }
 
 export function fmtBytes(n) {
   if (n == null) return "–";
   const u = ["B", "KB", "MB", "GB", "TB"];
   let i = 0;
-  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  while (n >= 1024 && i < u.length - 1) {
+    n /= 1024;
+    i++;
+  }
   return `${n.toFixed(i && n < 10 ? 1 : 0)} ${u[i]}`;
 }
 
 export function fmtDate(iso) {
   if (!iso) return "–";
   const d = new Date(iso);
-  return d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric",
-    hour: "2-digit", minute: "2-digit" });
+  return d.toLocaleString(undefined, {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
 }
 
 export function fmtNum(x, digits = 3) {
@@ -121,14 +160,27 @@ export function fmtPct(x, digits = 1) {
 
 export function debounce(fn, ms) {
   let t;
-  return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
+  return (...a) => {
+    clearTimeout(t);
+    t = setTimeout(() => fn(...a), ms);
+  };
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A default class palette: distinct, colour-blind-friendlier (Okabe–Ito based). */
-export const PALETTE = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00",
-  "#f0e442", "#7f7f7f", "#8c564b", "#17becf"];
+export const PALETTE = [
+  "#0072b2",
+  "#e69f00",
+  "#009e73",
+  "#cc79a7",
+  "#56b4e9",
+  "#d55e00",
+  "#f0e442",
+  "#7f7f7f",
+  "#8c564b",
+  "#17becf",
+];
 
 export function hexToRgb(hex) {
   const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex || "");

@@ -7,11 +7,15 @@ export function createWorkspace({ image, dataset, viewer }) {
   const handlers = {};
   viewer.setDisplayKey(image.id); // brightness, contrast, gamma, invert and grid lines, per image
   const ws = {
-    image, dataset, viewer,
+    image,
+    dataset,
+    viewer,
     // The user's role where the image lives (none for another lab's public data): what the
     // API will allow. Viewers read; annotators also label and segment; curators manage classes.
     lab: labById(dataset.lab),
-    can(role) { return hasRole(ws.lab, role); },
+    can(role) {
+      return hasRole(ws.lab, role);
+    },
     grids: [],
     grid: null,
     schema: null,
@@ -29,9 +33,17 @@ export function createWorkspace({ image, dataset, viewer }) {
       return promise;
     },
     /** Every label write made so far has been answered (failed ones included). */
-    async settled() { await Promise.allSettled([...ws.writes]); },
-    on(evt, fn) { (handlers[evt] ||= new Set()).add(fn); return () => handlers[evt].delete(fn); },
-    emit(evt, data) { (handlers[evt] || []).forEach((fn) => fn(data)); },
+    async settled() {
+      await Promise.allSettled([...ws.writes]);
+    },
+    on(evt, fn) {
+      handlers[evt] ||= new Set();
+      handlers[evt].add(fn);
+      return () => handlers[evt].delete(fn);
+    },
+    emit(evt, data) {
+      for (const fn of handlers[evt] || []) fn(data);
+    },
 
     async load() {
       try {
@@ -61,8 +73,9 @@ export function createWorkspace({ image, dataset, viewer }) {
     async ensureSchema() {
       if (ws.schema) return ws.schema;
       const schemas = await api.labeling.schemas(dataset.id);
-      const schema = schemas.find((s) => s.is_default)
-        || (ws.can("annotator") ? await api.labeling.defaultSchema(dataset.id) : null);
+      const schema =
+        schemas.find((s) => s.is_default) ||
+        (ws.can("annotator") ? await api.labeling.defaultSchema(dataset.id) : null);
       if (schema) ws.setSchema(schema);
       return ws.schema;
     },
@@ -85,8 +98,7 @@ export function createWorkspace({ image, dataset, viewer }) {
       if (!from || !to || from.id === to.id || !ws.can("annotator")) return null;
       try {
         if (!(await ws.ensureSchema())) return null;
-        const answer = await ws.write(api.post(`grids/${to.id}/carry`,
-          { from_grid: from.id, schema: ws.schema.id }));
+        const answer = await ws.write(api.post(`grids/${to.id}/carry`, { from_grid: from.id, schema: ws.schema.id }));
         ws.carried = { ...answer, grid: to.id, from };
       } catch (e) {
         if (!api.isMissing(e)) showError(e, "Carrying your examples to the new grid");
@@ -94,23 +106,29 @@ export function createWorkspace({ image, dataset, viewer }) {
       return ws.carried;
     },
 
-    classById(id) { return ws.classes.find((c) => c.id === id) || null; },
+    classById(id) {
+      return ws.classes.find((c) => c.id === id) || null;
+    },
 
-    destroy() { Object.keys(handlers).forEach((k) => delete handlers[k]); },
+    destroy() {
+      for (const k of Object.keys(handlers)) delete handlers[k];
+    },
   };
   return ws;
 }
 
 /** A grid row from the API as the viewer's geometry. */
 export function geometry(grid) {
-  return { chip: grid.chip_size, ox: grid.offset_x || 0, oy: grid.offset_y || 0,
-    rows: grid.rows, cols: grid.cols };
+  return { chip: grid.chip_size, ox: grid.offset_x || 0, oy: grid.offset_y || 0, rows: grid.rows, cols: grid.cols };
 }
 
 /** rows, cols and margins of a grid, computed exactly like workers.fewshot.chipping.ChipGrid. */
 export function gridShape(width, height, chip, ox = 0, oy = 0) {
   const rows = Math.max(0, Math.floor((height - oy) / chip));
   const cols = Math.max(0, Math.floor((width - ox) / chip));
-  return { rows, cols, margins: { top: oy, left: ox, bottom: height - oy - rows * chip,
-    right: width - ox - cols * chip } };
+  return {
+    rows,
+    cols,
+    margins: { top: oy, left: ox, bottom: height - oy - rows * chip, right: width - ox - cols * chip },
+  };
 }

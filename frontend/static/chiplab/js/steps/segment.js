@@ -22,8 +22,11 @@ export async function mount(ws, panel) {
   const canConsensus = ws.can("curator");
 
   // disabled until the support set is described (the schema and grid it needs are loaded)
-  const runBtn = h("button", { type: "button", class: "btn btn-primary btn-big", testid: "segment",
-    disabled: true }, "Segment");
+  const runBtn = h(
+    "button",
+    { type: "button", class: "btn btn-primary btn-big", testid: "segment", disabled: true },
+    "Segment",
+  );
   const cancelBtn = h("button", { type: "button", class: "btn", testid: "cancel-job", hidden: true }, "Cancel");
   const cancelMsg = h("div", { testid: "cancel-error" });
   const progressBox = h("div", { class: "progress-box", testid: "job-progress", "aria-live": "polite" });
@@ -36,22 +39,48 @@ export async function mount(ws, panel) {
   const source = createSupportSource({ ws, store, canRun, canConsensus, onChange: updateRunBtn });
   const models = createModelPicker({ ws, store });
   // a correction's re-run is Segment again: freeze the working set, run, show the new map
-  const view = createResultView({ ws, store, box: resultBox, canConsensus, canRun,
-    rerun: () => jobs.run(), onExamples: () => source.describe().catch((e) => showError(e, "Support set")) });
+  const view = createResultView({
+    ws,
+    store,
+    box: resultBox,
+    canConsensus,
+    canRun,
+    rerun: () => jobs.run(),
+    onExamples: () => source.describe().catch((e) => showError(e, "Support set")),
+  });
   const frames = createFrames({ ws, store, select: selectFrame });
-  const jobs = createJobRunner({ ws, store, ui: { runBtn, cancelBtn, cancelMsg, progressBox },
-    freezeBody: source.freezeBody, chosenModel: models.chosen, showResult, onChange: updateRunBtn });
+  const jobs = createJobRunner({
+    ws,
+    store,
+    ui: { runBtn, cancelBtn, cancelMsg, progressBox },
+    freezeBody: source.freezeBody,
+    chosenModel: models.chosen,
+    showResult,
+    onChange: updateRunBtn,
+  });
 
   append(panel, [
     h("h2", {}, "Segment"),
-    h("p", { class: "muted small" }, "Freezes your current support set as a new version and labels every chip of the grid by its nearest class prototype; a chip on a boundary between classes takes the class that covers most of it (its confidence is then that class's share)."),
+    h(
+      "p",
+      { class: "muted small" },
+      "Freezes your current support set as a new version and labels every chip of the grid by its nearest class prototype; a chip on a boundary between classes takes the class that covers most of it (its confidence is then that class's share).",
+    ),
     source.box,
     canRun ? models.box : null,
     source.summary,
-    canRun ? null : h("p", { class: "muted small", testid: "read-only-note" },
-      "You are a viewer in this lab: you can look at the results; segmenting needs the annotator role."),
+    canRun
+      ? null
+      : h(
+          "p",
+          { class: "muted small", testid: "read-only-note" },
+          "You are a viewer in this lab: you can look at the results; segmenting needs the annotator role.",
+        ),
     h("div", { class: "form-actions", style: { justifyContent: "flex-start" } }, canRun ? runBtn : null, cancelBtn),
-    progressBox, cancelMsg, frames.box, resultBox,
+    progressBox,
+    cancelMsg,
+    frames.box,
+    resultBox,
   ]);
   runBtn.addEventListener("click", jobs.run);
   cancelBtn.addEventListener("click", jobs.cancel);
@@ -69,20 +98,21 @@ export async function mount(ws, panel) {
     if (wanted) await showResult(wanted);
     else {
       const history = await api.analysis.history(image.id).catch((e) => (api.isMissing(e) ? [] : Promise.reject(e)));
-      const latest = newestResult(history, active && active.id);
+      const latest = newestResult(history, active ? active.id : null);
       if (latest && !store.disposed) await showResult(latest.id);
     }
     if (!store.disposed) await source.describe();
     if (active && !store.disposed) jobs.follow(active, { reattached: true });
-  } catch (e) { showError(e, "Loading results"); }
+  } catch (e) {
+    showError(e, "Loading results");
+  }
 
   /** The newest result on this grid (frame 0 of its job), leaving out a job still running. */
   function newestResult(history, skipJob) {
     const here = history.filter((r) => r.grid === ws.grid.id && r.job !== skipJob);
     if (!here.length) return null;
     const newest = here.reduce((a, b) => (String(b.created) > String(a.created) ? b : a));
-    return here.filter((r) => r.job === newest.job)
-      .reduce((a, b) => ((b.frame || 0) < (a.frame || 0) ? b : a));
+    return here.filter((r) => r.job === newest.job).reduce((a, b) => ((b.frame || 0) < (a.frame || 0) ? b : a));
   }
 
   /** Show a result (and its job's frames): the overlay, the panel, the selectors following it. */
@@ -96,7 +126,7 @@ export async function mount(ws, panel) {
     if (job) shown.job = job;
     shown.result = r;
     if (r.grid !== ws.grid.id) {
-      const grid = ws.grids.find((g) => g.id === r.grid) || await api.labeling.grid(r.grid);
+      const grid = ws.grids.find((g) => g.id === r.grid) || (await api.labeling.grid(r.grid));
       ws.setGrid(grid);
     }
     store.view.overlays = {};
@@ -111,13 +141,14 @@ export async function mount(ws, panel) {
     source.match(r, job);
     await drawn;
     if (!store.disposed && shown.result === r) viewer.canvas.dataset.overlay = "drawn";
-    store.model.shown = ((r.provenance || {}).model_version || {}).id || store.model.shown;
+    store.model.shown = r.provenance?.model_version?.id || store.model.shown;
     models.follow(store.model.shown);
   }
 
   function showBackground(frame) {
     const shown = frames.background(frame);
-    viewer.setSource(api.images.previewUrl(image.id, shown), { frame0: !shown })
+    viewer
+      .setSource(api.images.previewUrl(image.id, shown), { frame0: !shown })
       .catch((e) => showError(e, "Loading the frame's image"));
   }
 
@@ -125,8 +156,7 @@ export async function mount(ws, panel) {
     const hit = frames.resultOf(frame);
     if (!hit || (store.shown.result && hit.id === store.shown.result.id)) return;
     const job = store.shown.job;
-    showResult(hit.id, job && job.id === hit.job ? job : undefined)
-      .catch((e) => showError(e, "Loading the frame"));
+    showResult(hit.id, job && job.id === hit.job ? job : undefined).catch((e) => showError(e, "Loading the frame"));
   }
 
   return () => {

@@ -4,6 +4,7 @@ import * as api from "../api.js";
 import { h, append, debounce, errorBox, showError, toast, whileBusy } from "../ui.js";
 import { chipCrop } from "../crops.js";
 import { state } from "../state.js";
+import { createSuggestions } from "./support/suggestions.js";
 
 export const MIN_PER_CLASS = 2;
 export const MAX_PER_CLASS = 10;
@@ -11,7 +12,7 @@ export const MAX_PER_CLASS = 10;
 /** The board of the current grid; rebuilt when the grid changes under it (e.g. "Back to 64
  * px" after examples were carried to a new chip size). */
 export async function mount(ws, panel) {
-  let gridId = ws.grid && ws.grid.id;
+  let gridId = ws.grid?.id;
   let unmount = (await mountBoard(ws, panel)) || (() => {});
   const offGrid = ws.on("grid", async (g) => {
     if (!g || g.id === gridId || !unmount) return;
@@ -22,7 +23,11 @@ export async function mount(ws, panel) {
     panel.replaceChildren();
     unmount = (await mountBoard(ws, panel)) || (() => {});
   });
-  return () => { offGrid(); if (unmount) unmount(); unmount = null; };
+  return () => {
+    offGrid();
+    if (unmount) unmount();
+    unmount = null;
+  };
 }
 
 async function mountBoard(ws, panel) {
@@ -44,38 +49,85 @@ async function mountBoard(ws, panel) {
 
   const classList = h("ul", { class: "class-list", testid: "class-list", "aria-label": "Classes" });
   const guidance = h("div", { class: "guidance", testid: "guidance", "aria-live": "polite" });
-  const newName = h("input", { type: "text", id: "new-class", placeholder: "New class, e.g. Ge",
-    maxlength: 100, testid: "new-class-name", "aria-label": "New class name" });
+  const newName = h("input", {
+    type: "text",
+    id: "new-class",
+    placeholder: "New class, e.g. Ge",
+    maxlength: 100,
+    testid: "new-class-name",
+    "aria-label": "New class name",
+  });
   const addBtn = h("button", { type: "submit", class: "btn", testid: "add-class", disabled: true }, "Add class");
-  const addForm = h("form", { class: "add-class", onsubmit: (ev) => { ev.preventDefault(); addClass(); } },
-    newName, addBtn);
-  const othersToggle = h("input", { type: "checkbox", id: "show-others", testid: "show-others",
-    onchange: () => { showOthers = othersToggle.checked; loadOthers(); } });
+  const addForm = h(
+    "form",
+    {
+      class: "add-class",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        addClass();
+      },
+    },
+    newName,
+    addBtn,
+  );
+  const othersToggle = h("input", {
+    type: "checkbox",
+    id: "show-others",
+    testid: "show-others",
+    onchange: () => {
+      showOthers = othersToggle.checked;
+      loadOthers();
+    },
+  });
   const errors = h("div");
-  // "Label these next": chips the newest result on this grid is least sure about.
-  let suggestions = []; // [{row, col, score, reason}]
-  let focused = -1;
-  const nextBtn = h("button", { type: "button", class: "btn btn-small", testid: "suggest-next",
-    title: "Chips the last result on this grid is least sure about, and that look least like your examples",
-    onclick: () => loadNext() }, "Label these next");
-  const nextBox = h("div", { class: "next-chips", testid: "next-chips", "aria-live": "polite" });
+  const suggest = createSuggestions({
+    ws,
+    grid,
+    label: (row, col) => toggle(row, col),
+    labelled: (row, col) => mine.get(`${row},${col}`) === ws.activeClassId,
+    onChange: () => paint(),
+    disposed: () => disposed,
+  });
 
   append(panel, [
     h("h2", {}, "Support set"),
     canVote
-      ? h("p", { class: "muted small" }, "Choose a class, then click example chips on the image. Click a chip again to remove it. ",
-        `Give each class ${MIN_PER_CLASS}–${MAX_PER_CLASS} clear examples. Keys `, h("span", { class: "kbd" }, "1"), "–",
-        h("span", { class: "kbd" }, "9"), " switch class.")
-      : h("p", { class: "muted small", testid: "read-only-note" },
-        "You are a viewer in this lab: you can look at the classes and chips; labelling needs the annotator role."),
+      ? h(
+          "p",
+          { class: "muted small" },
+          "Choose a class, then click example chips on the image. Click a chip again to remove it. ",
+          `Give each class ${MIN_PER_CLASS}–${MAX_PER_CLASS} clear examples. Keys `,
+          h("span", { class: "kbd" }, "1"),
+          "–",
+          h("span", { class: "kbd" }, "9"),
+          " switch class.",
+        )
+      : h(
+          "p",
+          { class: "muted small", testid: "read-only-note" },
+          "You are a viewer in this lab: you can look at the classes and chips; labelling needs the annotator role.",
+        ),
     carriedNotice(ws, grid),
-    classList, canManage ? addForm : null, errors, guidance,
-    canVote ? h("div", { class: "next-chips" }, nextBtn, nextBox) : null,
+    classList,
+    canManage ? addForm : null,
+    errors,
+    guidance,
+    canVote ? h("div", { class: "next-chips" }, suggest.button, suggest.box) : null,
     h("label", { class: "toggle", for: "show-others" }, othersToggle, "Show other annotators' votes (crowd)"),
-    h("p", { class: "muted small" }, "Others' votes appear as a small corner triangle in the colour of their most-voted class."),
-    h("div", { class: "form-actions" },
-      h("button", { type: "button", class: "btn btn-primary", testid: "to-segment",
-        onclick: () => ws.goStep("segment") }, "Next: segment →")),
+    h(
+      "p",
+      { class: "muted small" },
+      "Others' votes appear as a small corner triangle in the colour of their most-voted class.",
+    ),
+    h(
+      "div",
+      { class: "form-actions" },
+      h(
+        "button",
+        { type: "button", class: "btn btn-primary", testid: "to-segment", onclick: () => ws.goStep("segment") },
+        "Next: segment →",
+      ),
+    ),
   ]);
 
   // Chip clicks are taken from the start: those made while my labels load wait for them
@@ -116,7 +168,9 @@ async function mountBoard(ws, panel) {
       const body = await api.labeling.imageClasses(ws.image.id, ws.schema.id);
       onImage = new Set(body.classes);
       classMode = body.mode;
-    } catch (e) { if (!api.isMissing(e)) throw e; } // an older server: every class applies
+    } catch (e) {
+      if (!api.isMissing(e)) throw e;
+    } // an older server: every class applies
   }
 
   /** Whether a class is one of this image's (my examples of it make it one). */
@@ -127,12 +181,18 @@ async function mountBoard(ws, panel) {
   /** Tick a class on or off for this image (annotators and up). */
   async function setApplies(cls, on) {
     const wanted = ws.classes.filter((c) => (c.id === cls.id ? on : applies(c))).map((c) => c.id);
-    if (!wanted.length) { toast("An image needs at least one class.", "error"); renderClasses(); return; }
+    if (!wanted.length) {
+      toast("An image needs at least one class.", "error");
+      renderClasses();
+      return;
+    }
     try {
       const body = await ws.write(api.labeling.setImageClasses(ws.image.id, ws.schema.id, wanted));
       onImage = new Set(body.classes);
       classMode = body.mode;
-    } catch (e) { showError(e, `Ticking ${cls.name} for this image`); }
+    } catch (e) {
+      showError(e, `Ticking ${cls.name} for this image`);
+    }
     refresh();
   }
 
@@ -148,25 +208,55 @@ async function mountBoard(ws, panel) {
       const n = countOf(cls.id);
       const active = cls.id === ws.activeClassId;
       const status = n < MIN_PER_CLASS ? "low" : n > MAX_PER_CLASS ? "high" : "ok";
-      const colour = h("input", { type: "color", value: cls.colour, testid: "class-colour",
-        "aria-label": `Colour of ${cls.name}`, disabled: !canManage,
+      const colour = h("input", {
+        type: "color",
+        value: cls.colour,
+        testid: "class-colour",
+        "aria-label": `Colour of ${cls.name}`,
+        disabled: !canManage,
         title: canManage ? "" : "Colours are changed by the lab's curators",
         onclick: (ev) => ev.stopPropagation(),
-        onchange: (ev) => updateClass(cls, { colour: ev.target.value }) });
-      const name = h("input", { type: "text", class: "class-name", value: cls.name, testid: "class-name",
-        "aria-label": `Name of class ${i + 1}`, maxlength: 100, readonly: !canManage,
+        onchange: (ev) => updateClass(cls, { colour: ev.target.value }),
+      });
+      const name = h("input", {
+        type: "text",
+        class: "class-name",
+        value: cls.name,
+        testid: "class-name",
+        "aria-label": `Name of class ${i + 1}`,
+        maxlength: 100,
+        readonly: !canManage,
         title: canManage ? "" : "Classes are renamed by the lab's curators",
         onfocus: () => select(cls.id),
-        onchange: (ev) => { const v = ev.target.value.trim(); if (v && v !== cls.name) updateClass(cls, { name: v }); else ev.target.value = cls.name; },
-        onkeydown: (ev) => { if (ev.key === "Enter") ev.target.blur(); } });
+        onchange: (ev) => {
+          const v = ev.target.value.trim();
+          if (v && v !== cls.name) updateClass(cls, { name: v });
+          else ev.target.value = cls.name;
+        },
+        onkeydown: (ev) => {
+          if (ev.key === "Enter") ev.target.blur();
+        },
+      });
       // Objects (particles, precipitates, voids) are also counted and sized in the result.
-      const kind = h("label", { class: "class-kind small", title: canManage
-        ? "Count this class's pieces as objects (particles…): results give a count and a size histogram"
-        : "Whether a class is counted as objects is set by the lab's curators",
-      onclick: (ev) => ev.stopPropagation() },
-      h("input", { type: "checkbox", testid: "class-kind", checked: cls.kind === "objects", disabled: !canManage,
-        "aria-label": `Count ${cls.name} as objects`,
-        onchange: (ev) => updateClass(cls, { kind: ev.target.checked ? "objects" : "region" }) }), " objects");
+      const kind = h(
+        "label",
+        {
+          class: "class-kind small",
+          title: canManage
+            ? "Count this class's pieces as objects (particles…): results give a count and a size histogram"
+            : "Whether a class is counted as objects is set by the lab's curators",
+          onclick: (ev) => ev.stopPropagation(),
+        },
+        h("input", {
+          type: "checkbox",
+          testid: "class-kind",
+          checked: cls.kind === "objects",
+          disabled: !canManage,
+          "aria-label": `Count ${cls.name} as objects`,
+          onchange: (ev) => updateClass(cls, { kind: ev.target.checked ? "objects" : "region" }),
+        }),
+        " objects",
+      );
       const thumbs = h("div", { class: "chip-thumbs", testid: "class-chips" });
       for (const [key, cid] of mine) {
         if (cid !== cls.id) continue;
@@ -186,54 +276,134 @@ async function mountBoard(ws, panel) {
       }
       const here = applies(cls);
       // Is this class one of this image's materials? Unticked: no guidance, no crowd task.
-      const onThis = h("label", { class: "class-here small", title: n
-        ? "You have examples of this class on this image, so it is one of its classes"
-        : "Tick the classes this image shows: guidance and crowd tasks only ask about those",
-      onclick: (ev) => ev.stopPropagation() },
-      h("input", { type: "checkbox", testid: "class-applies", checked: here, disabled: !canVote || n > 0,
-        "aria-label": `${cls.name} is on this image`,
-        onchange: (ev) => setApplies(cls, ev.target.checked) }), " on this image");
-      const li = h("li", { class: `class-item${active ? " active" : ""}${here ? "" : " not-here"}`, testid: "class-item",
-        dataset: { id: cls.id, count: n, here: String(here) }, "aria-current": active ? "true" : undefined,
-        onclick: () => select(cls.id) },
-        h("div", { class: "class-row" },
+      const onThis = h(
+        "label",
+        {
+          class: "class-here small",
+          title: n
+            ? "You have examples of this class on this image, so it is one of its classes"
+            : "Tick the classes this image shows: guidance and crowd tasks only ask about those",
+          onclick: (ev) => ev.stopPropagation(),
+        },
+        h("input", {
+          type: "checkbox",
+          testid: "class-applies",
+          checked: here,
+          disabled: !canVote || n > 0,
+          "aria-label": `${cls.name} is on this image`,
+          onchange: (ev) => setApplies(cls, ev.target.checked),
+        }),
+        " on this image",
+      );
+      const li = h(
+        "li",
+        {
+          class: `class-item${active ? " active" : ""}${here ? "" : " not-here"}`,
+          testid: "class-item",
+          dataset: { id: cls.id, count: n, here: String(here) },
+          "aria-current": active ? "true" : undefined,
+          onclick: () => select(cls.id),
+        },
+        h(
+          "div",
+          { class: "class-row" },
           h("span", { class: "class-key", title: `Press ${i + 1}` }, i < 9 ? String(i + 1) : "·"),
-          colour, name,
-          h("span", { class: `class-count count-${status}`, testid: "class-count",
-            title: `${MIN_PER_CLASS}–${MAX_PER_CLASS} examples recommended` }, `${n} chip${n === 1 ? "" : "s"}`),
-          h("input", { type: "radio", name: "active-class", class: "visually-hidden", checked: active,
-            "aria-label": `Active class ${cls.name}`, testid: "class-radio", onchange: () => select(cls.id) }),
-          canManage ? h("button", { type: "button", class: "btn btn-quiet btn-small", testid: "remove-class",
-            "aria-label": `Remove class ${cls.name}`, title: "Remove class",
-            onclick: (ev) => { ev.stopPropagation(); removeClass(cls); } }, "✕") : null),
+          colour,
+          name,
+          h(
+            "span",
+            {
+              class: `class-count count-${status}`,
+              testid: "class-count",
+              title: `${MIN_PER_CLASS}–${MAX_PER_CLASS} examples recommended`,
+            },
+            `${n} chip${n === 1 ? "" : "s"}`,
+          ),
+          h("input", {
+            type: "radio",
+            name: "active-class",
+            class: "visually-hidden",
+            checked: active,
+            "aria-label": `Active class ${cls.name}`,
+            testid: "class-radio",
+            onchange: () => select(cls.id),
+          }),
+          canManage
+            ? h(
+                "button",
+                {
+                  type: "button",
+                  class: "btn btn-quiet btn-small",
+                  testid: "remove-class",
+                  "aria-label": `Remove class ${cls.name}`,
+                  title: "Remove class",
+                  onclick: (ev) => {
+                    ev.stopPropagation();
+                    removeClass(cls);
+                  },
+                },
+                "✕",
+              )
+            : null,
+        ),
         h("div", { class: "class-opts" }, onThis, kind),
-        thumbs);
+        thumbs,
+      );
       classList.append(li);
     });
     if (!ws.classes.length) {
-      classList.append(h("li", { class: "muted small", testid: "no-classes" },
-        canManage ? "No classes yet. Add the features you want to map (e.g. STO, Ge, vacuum)."
-          : "No classes yet. The lab's curators add the dataset's classes."));
+      classList.append(
+        h(
+          "li",
+          { class: "muted small", testid: "no-classes" },
+          canManage
+            ? "No classes yet. Add the features you want to map (e.g. STO, Ge, vacuum)."
+            : "No classes yet. The lab's curators add the dataset's classes.",
+        ),
+      );
     }
     renderGuidance();
   }
 
   function renderGuidance() {
-    if (!canVote) { guidance.replaceChildren(); guidance.hidden = true; return; }
+    if (!canVote) {
+      guidance.replaceChildren();
+      guidance.hidden = true;
+      return;
+    }
     const lines = [];
-    if (ws.classes.length < 2) lines.push(canManage ? "Add at least two classes." : "The dataset needs at least two classes; the lab's curators add them.");
+    if (ws.classes.length < 2)
+      lines.push(
+        canManage
+          ? "Add at least two classes."
+          : "The dataset needs at least two classes; the lab's curators add them.",
+      );
     const elsewhere = ws.classes.filter((c) => !applies(c)).map((c) => c.name);
     for (const cls of ws.classes.filter(applies)) {
       const n = countOf(cls.id);
-      if (n < MIN_PER_CLASS) lines.push(`${cls.name}: add ${MIN_PER_CLASS - n} more chip${MIN_PER_CLASS - n === 1 ? "" : "s"}.`);
-      else if (n > MAX_PER_CLASS) lines.push(`${cls.name}: ${n} chips — more than ${MAX_PER_CLASS} rarely helps; keep the clearest.`);
+      if (n < MIN_PER_CLASS)
+        lines.push(`${cls.name}: add ${MIN_PER_CLASS - n} more chip${MIN_PER_CLASS - n === 1 ? "" : "s"}.`);
+      else if (n > MAX_PER_CLASS)
+        lines.push(`${cls.name}: ${n} chips — more than ${MAX_PER_CLASS} rarely helps; keep the clearest.`);
     }
     const ready = !lines.length;
     guidance.replaceChildren(
       h("strong", {}, ready ? "Ready to segment." : "Guidance"),
-      h("ul", { class: "small" }, [...lines, ...serverWarnings].map((t) => h("li", {}, t))),
-      ...(elsewhere.length ? [h("p", { class: "muted small", testid: "not-here-note" },
-        `Not on this image (no guidance, no crowd tasks): ${elsewhere.join(", ")}. Tick “on this image” to include one.`)] : []));
+      h(
+        "ul",
+        { class: "small" },
+        [...lines, ...serverWarnings].map((t) => h("li", {}, t)),
+      ),
+      ...(elsewhere.length
+        ? [
+            h(
+              "p",
+              { class: "muted small", testid: "not-here-note" },
+              `Not on this image (no guidance, no crowd tasks): ${elsewhere.join(", ")}. Tick “on this image” to include one.`,
+            ),
+          ]
+        : []),
+    );
     guidance.dataset.ready = ready;
   }
 
@@ -252,12 +422,15 @@ async function mountBoard(ws, panel) {
       const [row, col] = key.split(",").map(Number);
       chips.push({ row, col, color: cls.colour, kind: "mine" });
     }
-    suggestions.forEach((c, i) => chips.push({ row: c.row, col: c.col, kind: "suggest",
-      label: String(i + 1), focused: i === focused }));
+    chips.push(...suggest.chips());
     viewer.setChips(chips);
   }
 
-  function refresh() { renderClasses(); paint(); refreshServerGuidance(); }
+  function refresh() {
+    renderClasses();
+    paint();
+    refreshServerGuidance();
+  }
 
   const refreshServerGuidance = debounce(async () => {
     if (disposed || !ws.schema || !canVote) return;
@@ -266,82 +439,31 @@ async function mountBoard(ws, panel) {
       // Counting advice is already given locally; keep the server's other warnings.
       serverWarnings = (s.warnings || []).filter((w) => !/more chips?|at least|no chips|fewer than|more than/i.test(w));
       renderGuidance();
-    } catch (e) { if (!api.isMissing(e)) console.warn("support guidance", e); }
+    } catch (e) {
+      if (!api.isMissing(e)) console.warn("support guidance", e);
+    }
   }, 400);
 
   async function loadOthers() {
-    if (!showOthers || !ws.schema) { paint(); return; }
+    if (!showOthers || !ws.schema) {
+      paint();
+      return;
+    }
     try {
       const s = await api.labeling.votes(grid.id, ws.schema.id, "all");
-      const me = state.user && state.user.id;
-      others = (s.chips || []).map((c) => {
-        const counts = {};
-        for (const u of c.users || []) if (u.user !== me && u.class) counts[u.class] = (counts[u.class] || 0) + 1;
-        return { row: c.row, col: c.col, counts };
-      }).filter((c) => Object.keys(c.counts).length);
+      const me = state.user?.id;
+      others = (s.chips || [])
+        .map((c) => {
+          const counts = {};
+          for (const u of c.users || []) if (u.user !== me && u.class) counts[u.class] = (counts[u.class] || 0) + 1;
+          return { row: c.row, col: c.col, counts };
+        })
+        .filter((c) => Object.keys(c.counts).length);
       paint();
       toast(`${others.length} chip${others.length === 1 ? "" : "s"} labelled by others.`, "info");
-    } catch (e) { showError(e, "Loading others' votes"); }
-  }
-
-  // --- label these next -------------------------------------------------------------
-  async function loadNext() {
-    if (!ws.schema) return;
-    await whileBusy(nextBtn, async () => {
-      try {
-        const answer = await api.get(`grids/${grid.id}/next-chips`, { schema: ws.schema.id, n: 8 });
-        if (disposed) return;
-        suggestions = answer.chips || [];
-        focused = -1;
-        renderNext();
-        paint();
-      } catch (e) {
-        if (e.code === "no_result") {
-          nextBox.replaceChildren(h("p", { class: "muted small", testid: "next-chips-note" },
-            "Segment once on this grid first: suggestions come from its newest result."));
-        } else showError(e, "Suggestions");
-      }
-    });
-  }
-
-  function renderNext() {
-    if (!suggestions.length) { nextBox.replaceChildren(); return; }
-    nextBox.replaceChildren(
-      h("p", { class: "small", testid: "next-chips-note" },
-        `${suggestions.length} chip${suggestions.length === 1 ? "" : "s"} to label next, framed in amber on the image. `,
-        h("span", { class: "kbd" }, "N"), " shows the next one; then one key labels it and moves on: ",
-        h("span", { class: "kbd" }, "1"), "–", h("span", { class: "kbd" }, "9"), " as that class, ",
-        h("span", { class: "kbd" }, "Enter"), " or ", h("span", { class: "kbd" }, "A"),
-        " as the active class. Or click it."),
-      h("ul", { class: "next-list", testid: "next-list" }, suggestions.map((c, i) => h("li", {},
-        h("button", { type: "button", class: "btn btn-small" + (i === focused ? " btn-selected" : ""),
-          testid: "next-chip", title: c.reason, dataset: { row: c.row, col: c.col },
-          onclick: () => focusSuggestion(i) }, `${i + 1}: (${c.row}, ${c.col})`)))),
-      h("button", { type: "button", class: "btn btn-small btn-quiet", testid: "next-clear",
-        onclick: () => { suggestions = []; focused = -1; renderNext(); paint(); } }, "Clear"));
-  }
-
-  function focusSuggestion(i) {
-    if (!suggestions.length) return;
-    focused = ((i % suggestions.length) + suggestions.length) % suggestions.length;
-    const c = suggestions[focused];
-    const g = grid.chip_size;
-    viewer.zoomTo(grid.offset_x + c.col * g - 2 * g, grid.offset_y + c.row * g - 2 * g, 5 * g, 5 * g);
-    renderNext();
-    paint();
-    // the list may be below the fold of the panel: keep the chip in focus in sight
-    const btn = nextBox.querySelector(".btn-selected");
-    if (btn) btn.scrollIntoView({ block: "nearest" });
-  }
-
-  /** A chip just labelled is no longer a suggestion. */
-  function dropSuggestion(row, col) {
-    const i = suggestions.findIndex((c) => c.row === row && c.col === col);
-    if (i < 0) return;
-    suggestions.splice(i, 1);
-    if (focused > i) focused -= 1;
-    else if (focused === i) focused = suggestions.length ? Math.min(i, suggestions.length - 1) : -1;
-    renderNext();
+    } catch (e) {
+      showError(e, "Loading others' votes");
+    }
   }
 
   // --- actions ---------------------------------------------------------------------
@@ -352,7 +474,8 @@ async function mountBoard(ws, panel) {
     for (const li of classList.querySelectorAll("[data-testid=class-item]")) {
       const on = li.dataset.id === classId;
       li.classList.toggle("active", on);
-      if (on) li.setAttribute("aria-current", "true"); else li.removeAttribute("aria-current");
+      if (on) li.setAttribute("aria-current", "true");
+      else li.removeAttribute("aria-current");
       const radio = li.querySelector("[data-testid=class-radio]");
       if (radio) radio.checked = on;
     }
@@ -362,10 +485,14 @@ async function mountBoard(ws, panel) {
     if (!ws.schema) return;
     const key = `${row},${col}`;
     const before = mine.get(key) || null;
-    if (!ws.activeClassId && !before) { toast("Add a class first, then click chips.", "error"); return; }
+    if (!ws.activeClassId && !before) {
+      toast("Add a class first, then click chips.", "error");
+      return;
+    }
     const next = before && (before === ws.activeClassId || !ws.activeClassId) ? null : ws.activeClassId;
-    if (next) mine.set(key, next); else mine.delete(key);
-    if (next) dropSuggestion(row, col);
+    if (next) mine.set(key, next);
+    else mine.delete(key);
+    if (next) suggest.drop(row, col);
     refresh();
     try {
       await ws.write(api.labeling.vote(grid.id, { schema: ws.schema.id, row, col, class: next }));
@@ -373,7 +500,8 @@ async function mountBoard(ws, panel) {
       const cls = next && ws.classById(next);
       if (cls && classMode === "chosen" && !onImage.has(cls.id)) await setApplies(cls, true);
     } catch (e) {
-      if (before) mine.set(key, before); else mine.delete(key);
+      if (before) mine.set(key, before);
+      else mine.delete(key);
       refresh();
       showError(e, `Chip (${row}, ${col})`);
     }
@@ -381,8 +509,14 @@ async function mountBoard(ws, panel) {
 
   function addClass() {
     const name = newName.value.trim();
-    if (!name) { newName.focus(); return; }
-    if (!ws.schema) { toast("The label schema could not be loaded; reload the page.", "error"); return; }
+    if (!name) {
+      newName.focus();
+      return;
+    }
+    if (!ws.schema) {
+      toast("The label schema could not be loaded; reload the page.", "error");
+      return;
+    }
     whileBusy(addBtn, async () => {
       newName.value = ""; // typing the next name may start while this one is saved
       try {
@@ -405,7 +539,9 @@ async function mountBoard(ws, panel) {
   async function updateClass(cls, body) {
     try {
       Object.assign(cls, await ws.write(api.labeling.updateClass(cls.id, body)));
-    } catch (e) { showError(e, `Updating ${cls.name}`); }
+    } catch (e) {
+      showError(e, `Updating ${cls.name}`);
+    }
     refresh();
   }
 
@@ -414,65 +550,78 @@ async function mountBoard(ws, panel) {
     // Classes belong to the dataset (one label schema), not to this image: say so. The API
     // keeps removed classes with their votes, and the toast's Undo restores one.
     const here = n ? ` (${n} of them yours on this image)` : "";
-    if (!confirm(`Remove class “${cls.name}” from the dataset “${ws.dataset.title}”?\n\n`
-      + "Classes are shared by all images of this dataset: it is removed from every image, "
-      + `and everyone's chips of this class stop counting in support sets${here}. `
-      + "Frozen support sets and earlier results keep it.\n\nThe message that follows offers Undo.")) return;
+    if (
+      !confirm(
+        `Remove class “${cls.name}” from the dataset “${ws.dataset.title}”?\n\n` +
+          "Classes are shared by all images of this dataset: it is removed from every image, " +
+          `and everyone's chips of this class stop counting in support sets${here}. ` +
+          "Frozen support sets and earlier results keep it.\n\nThe message that follows offers Undo.",
+      )
+    )
+      return;
     try {
       await api.labeling.removeClass(cls.id);
       ws.classes = ws.classes.filter((c) => c.id !== cls.id);
       for (const [k, v] of [...mine]) if (v === cls.id) mine.delete(k);
       if (ws.activeClassId === cls.id) ws.activeClassId = ws.classes[0]?.id || null;
       refresh();
-      toast(`Class “${cls.name}” removed from every image of “${ws.dataset.title}”.`, "ok",
-        { timeout: 15000, action: { label: "Undo", testid: "undo-remove-class", onClick: () => restoreClass(cls) } });
-    } catch (e) { showError(e, `Removing ${cls.name}`); }
+      toast(`Class “${cls.name}” removed from every image of “${ws.dataset.title}”.`, "ok", {
+        timeout: 15000,
+        action: { label: "Undo", testid: "undo-remove-class", onClick: () => restoreClass(cls) },
+      });
+    } catch (e) {
+      showError(e, `Removing ${cls.name}`);
+    }
   }
 
   /** Undo a removal: the class comes back with everyone's votes (409 while its name is taken). */
   async function restoreClass(cls) {
     try {
       await api.labeling.updateClass(cls.id, { active: true });
-    } catch (e) { showError(e, `Restoring ${cls.name}`); return; }
+    } catch (e) {
+      showError(e, `Restoring ${cls.name}`);
+      return;
+    }
     toast(`Class “${cls.name}” restored with its chips.`, "ok");
     if (disposed) return; // another step or page: it loads the classes afresh
     try {
       await ws.refreshSchema(); // emits "classes", which re-renders the board
       await loadMine();
       if (!disposed) refresh();
-    } catch (e) { showError(e, "Reloading the classes"); }
+    } catch (e) {
+      showError(e, "Reloading the classes");
+    }
   }
 
   const onKey = (ev) => {
-    if (ev.target.closest && ev.target.closest('input[type="text"], input[type="number"], textarea, select')) return;
+    if (ev.target.closest?.('input[type="text"], input[type="number"], textarea, select')) return;
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     // Enter on a button keeps its meaning (the suggestions' own buttons aside)
-    if (ev.key === "Enter" && ev.target.closest && ev.target.closest("button, a, summary")
-      && !ev.target.closest("[data-testid=next-list]")) return;
+    if (
+      ev.key === "Enter" &&
+      ev.target.closest &&
+      ev.target.closest("button, a, summary") &&
+      !ev.target.closest("[data-testid=next-list]")
+    )
+      return;
     const k = parseInt(ev.key, 10);
-    const accepting = focused >= 0 && canVote && suggestions[focused];
+    const accepting = canVote && suggest.current;
     if (k >= 1 && k <= 9 && ws.classes[k - 1]) {
       ev.preventDefault();
       select(ws.classes[k - 1].id);
       // a suggestion in focus: its number is its class, and the next suggestion comes up
-      if (accepting) acceptSuggestion();
+      if (accepting) suggest.accept();
     }
-    if (suggestions.length && (ev.key === "n" || ev.key === "N")) { ev.preventDefault(); focusSuggestion(focused + 1); }
+    if (suggest.count && (ev.key === "n" || ev.key === "N")) {
+      ev.preventDefault();
+      suggest.focusNext();
+    }
     if (accepting && (ev.key === "a" || ev.key === "A" || ev.key === "Enter")) {
       ev.preventDefault();
-      acceptSuggestion();
+      suggest.accept();
     }
   };
 
-  /** Label the suggestion in focus with the active class, then show the next one. */
-  function acceptSuggestion() {
-    const c = suggestions[focused];
-    if (!c || !ws.activeClassId) return;
-    const key = `${c.row},${c.col}`;
-    if (mine.get(key) !== ws.activeClassId) toggle(c.row, c.col);
-    else dropSuggestion(c.row, c.col);
-    if (focused >= 0) focusSuggestion(focused);
-  }
   document.addEventListener("keydown", onKey);
   const offClasses = ws.on("classes", refresh);
   refresh();
@@ -493,22 +642,38 @@ function carriedNotice(ws, grid) {
   if (!c || c.grid !== grid.id || c.reason === "no_examples") return null;
   ws.carried = null;
   const [x, y] = c.from_offset || [0, 0];
-  const size = `${c.from_chip_size} px` + (x || y ? ` (offset ${x}, ${y})` : "");
+  const size = `${c.from_chip_size} px${x || y ? ` (offset ${x}, ${y})` : ""}`;
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
   let text;
   if (c.reason === "") {
-    text = `${plural(c.carried, "example")} carried over from ${size}`
-      + (c.carried !== c.examples ? ` (your ${plural(c.examples, "chip")} there)` : "")
-      + (c.lost ? `; ${plural(c.lost, "example")} covered no chip here mostly enough and stayed behind` : "") + ".";
+    text =
+      `${plural(c.carried, "example")} carried over from ${size}` +
+      (c.carried !== c.examples ? ` (your ${plural(c.examples, "chip")} there)` : "") +
+      (c.lost ? `; ${plural(c.lost, "example")} covered no chip here mostly enough and stayed behind` : "") +
+      ".";
   } else if (c.reason === "target_labelled") {
     text = `This grid keeps the examples you gave it; your ${plural(c.examples, "example")} of ${size} were not carried.`;
   } else {
     text = `Your ${plural(c.examples, "example")} of ${size} would cover ${c.carried} chips here, too many to carry: label this grid afresh.`;
   }
-  return h("div", { class: "carried", testid: "carried", role: "status" },
+  return h(
+    "div",
+    { class: "carried", testid: "carried", role: "status" },
     h("p", { testid: "carried-text" }, text),
-    c.reason === "" ? h("p", { class: "muted small" }, "Each chip here took the class of the examples covering most of it. "
-      + `The ${size} grid keeps your original clicks.`) : null,
-    c.from ? h("button", { type: "button", class: "btn btn-small", testid: "carried-back",
-      onclick: () => ws.setGrid(c.from) }, `Back to ${size}`) : null);
+    c.reason === ""
+      ? h(
+          "p",
+          { class: "muted small" },
+          "Each chip here took the class of the examples covering most of it. " +
+            `The ${size} grid keeps your original clicks.`,
+        )
+      : null,
+    c.from
+      ? h(
+          "button",
+          { type: "button", class: "btn btn-small", testid: "carried-back", onclick: () => ws.setGrid(c.from) },
+          `Back to ${size}`,
+        )
+      : null,
+  );
 }

@@ -18,12 +18,20 @@ export function createFrames({ ws, store, select }) {
 
   /** The results of r's job for this image, one per frame (only fetched for time series). */
   async function load(r, job) {
-    if (!(image.frames > 1)) { f.results = []; f.jobId = null; return; }
+    if (!(image.frames > 1)) {
+      f.results = [];
+      f.jobId = null;
+      return;
+    }
     if (f.jobId === r.job) return;
-    const j = job && job.id === r.job && job.results ? job
-      : await api.analysis.job(r.job).catch((e) => { showError(e, "Loading the frames"); return null; });
-    f.results = ((j && j.results) || []).filter((x) => x.image === image.id)
-      .sort((a, b) => (a.frame || 0) - (b.frame || 0));
+    const j =
+      job && job.id === r.job && job.results
+        ? job
+        : await api.analysis.job(r.job).catch((e) => {
+            showError(e, "Loading the frames");
+            return null;
+          });
+    f.results = (j?.results || []).filter((x) => x.image === image.id).sort((a, b) => (a.frame || 0) - (b.frame || 0));
     f.jobId = r.job;
   }
 
@@ -35,23 +43,47 @@ export function createFrames({ ws, store, select }) {
     if (f.results.length <= 1) {
       f.ui = null;
       bar.hidden = true;
-      box.replaceChildren(image.frames > 1 ? h("p", { class: "small muted", testid: "frame-note" },
-        `This image has ${image.frames} frames; this result covers frame ${frame} only.`) : "");
+      box.replaceChildren(
+        image.frames > 1
+          ? h(
+              "p",
+              { class: "small muted", testid: "frame-note" },
+              `This image has ${image.frames} frames; this result covers frame ${frame} only.`,
+            )
+          : "",
+      );
       return;
     }
-    if (f.ui && f.ui.job === r.job) { update(frame); return; }
+    if (f.ui && f.ui.job === r.job) {
+      update(frame);
+      return;
+    }
     const first = f.results[0].frame || 0;
     const last = f.results[f.results.length - 1].frame || 0;
-    const slider = h("input", { type: "range", min: first, max: last, step: 1, value: frame,
-      testid: "frame-slider", "aria-label": "Frame",
-      oninput: (ev) => select(Number(ev.target.value)) });
-    const number = h("input", { type: "number", min: first, max: last, step: 1, value: frame,
-      testid: "frame-number", "aria-label": "Frame number",
+    const slider = h("input", {
+      type: "range",
+      min: first,
+      max: last,
+      step: 1,
+      value: frame,
+      testid: "frame-slider",
+      "aria-label": "Frame",
+      oninput: (ev) => select(Number(ev.target.value)),
+    });
+    const number = h("input", {
+      type: "number",
+      min: first,
+      max: last,
+      step: 1,
+      value: frame,
+      testid: "frame-number",
+      "aria-label": "Frame number",
       onchange: (ev) => {
         const n = Math.min(last, Math.max(first, Math.round(Number(ev.target.value)) || 0));
         ev.target.value = n;
         select(n);
-      } });
+      },
+    });
     const note = h("span", { class: "frame-note", testid: "frame-preview-note" });
     bar.hidden = false;
     bar.replaceChildren(h("label", {}, "Frame ", slider), number, h("span", {}, ` of ${first}–${last}`), note);
@@ -59,16 +91,55 @@ export function createFrames({ ws, store, select }) {
     const classes = r.classes || [];
     box.replaceChildren(
       h("h3", {}, "Frames"),
-      h("p", { class: "small muted" }, `${f.results.length} frames segmented; the image behind the overlay follows the frame shown.`),
-      h("div", { class: "table-scroll", style: { maxHeight: "14rem", overflow: "auto" } },
-        h("table", { class: "stats", testid: "frame-table" },
-          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Frame"),
-            classes.map((c) => h("th", { scope: "col" }, h("span", { class: "swatch", style: { background: colourOf(ws, c) } }), c.name)))),
-          h("tbody", {}, f.results.map((x) => h("tr", {
-            testid: "frame-row", "data-frame": x.frame || 0, style: { cursor: "pointer" },
-            title: `Show frame ${x.frame || 0}`, onclick: () => select(x.frame || 0) },
-          h("td", {}, String(x.frame || 0)),
-          classes.map((c, i) => h("td", {}, fmtPct((x.fractions || [])[i] || 0)))))))));
+      h(
+        "p",
+        { class: "small muted" },
+        `${f.results.length} frames segmented; the image behind the overlay follows the frame shown.`,
+      ),
+      h(
+        "div",
+        { class: "table-scroll", style: { maxHeight: "14rem", overflow: "auto" } },
+        h(
+          "table",
+          { class: "stats", testid: "frame-table" },
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", { scope: "col" }, "Frame"),
+              classes.map((c) =>
+                h(
+                  "th",
+                  { scope: "col" },
+                  h("span", { class: "swatch", style: { background: colourOf(ws, c) } }),
+                  c.name,
+                ),
+              ),
+            ),
+          ),
+          h(
+            "tbody",
+            {},
+            f.results.map((x) =>
+              h(
+                "tr",
+                {
+                  testid: "frame-row",
+                  "data-frame": x.frame || 0,
+                  style: { cursor: "pointer" },
+                  title: `Show frame ${x.frame || 0}`,
+                  onclick: () => select(x.frame || 0),
+                },
+                h("td", {}, String(x.frame || 0)),
+                classes.map((_c, i) => h("td", {}, fmtPct((x.fractions || [])[i] || 0))),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
     f.ui = { job: r.job, slider, number, note, rows: [...box.querySelectorAll("tr[data-frame]")] };
     update(frame);
   }
@@ -77,11 +148,14 @@ export function createFrames({ ws, store, select }) {
     const { slider, number, note, rows } = f.ui;
     if (Number(slider.value) !== frame) slider.value = frame;
     if (document.activeElement !== number) number.value = frame;
-    note.textContent = background(frame) === frame ? `Overlay and background: frame ${frame}.`
-      : `Overlay: frame ${frame} · background: frame 0 (previews exist for the first ${image.preview_frames} frames).`;
+    note.textContent =
+      background(frame) === frame
+        ? `Overlay and background: frame ${frame}.`
+        : `Overlay: frame ${frame} · background: frame 0 (previews exist for the first ${image.preview_frames} frames).`;
     for (const tr of rows) {
       const on = Number(tr.dataset.frame) === frame;
-      if (on) tr.setAttribute("aria-current", "true"); else tr.removeAttribute("aria-current");
+      if (on) tr.setAttribute("aria-current", "true");
+      else tr.removeAttribute("aria-current");
       tr.style.fontWeight = on ? "600" : "";
     }
   }

@@ -15,17 +15,28 @@ export function createJobRunner({ ws, store, ui, freezeBody, chosenModel, showRe
   const { runBtn, cancelBtn, cancelMsg, progressBox } = ui;
   const { viewer, image } = ws;
   const j = store.job;
-  const setFollowing = (on) => { j.following = on; onChange(); };
+  const setFollowing = (on) => {
+    j.following = on;
+    onChange();
+  };
 
   function progress(text, fraction, status) {
     progressBox.replaceChildren(
-      h("div", {}, status ? h("span", { class: `pill pill-${status}`, testid: "job-status" }, status) : null, " ", text),
-      h("progress", { max: 1, value: fraction, "aria-label": "Segmentation progress" }));
+      h(
+        "div",
+        {},
+        status ? h("span", { class: `pill pill-${status}`, testid: "job-status" }, status) : null,
+        " ",
+        text,
+      ),
+      h("progress", { max: 1, value: fraction, "aria-label": "Segmentation progress" }),
+    );
   }
 
   /** The newest queued or running job that segments this grid (one's own first), or null. */
   async function active() {
-    const jobs = await api.analysis.jobs({ grid: ws.grid.id, status: "queued,running" })
+    const jobs = await api.analysis
+      .jobs({ grid: ws.grid.id, status: "queued,running" })
       .catch((e) => (api.isMissing(e) ? [] : Promise.reject(e))); // newest first
     const mine = jobs.find((x) => state.user && x.created_by === state.user.username);
     return mine || jobs[0] || null;
@@ -74,18 +85,30 @@ export function createJobRunner({ ws, store, ui, freezeBody, chosenModel, showRe
     if (FINISHED.includes(last.status)) return last;
     // every 100 ms for the first second (a re-run after a support edit takes ~0.3 s on the
     // worker), then backing off to once a second
-    const polling = poll(async () => {
-      if (store.disposed) return true;
-      if (j.current && j.current.status === "cancelled") { last = j.current; return true; }
-      last = await api.analysis.job(job.id);
-      if (store.disposed) return true;
-      const p = last.progress || {};
-      const chips = `${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`;
-      progress((last.status === "queued" ? "Waiting for a worker…"
-        : p.stage ? `${p.stage}… ${chips}` : `Classifying chips: ${chips}`) + by,
-      p.fraction || 0, last.status);
-      return FINISHED.includes(last.status);
-    }, { first: 100, every: 1000, grow: 1.3, growAfter: 1000 });
+    const polling = poll(
+      async () => {
+        if (store.disposed) return true;
+        if (j.current && j.current.status === "cancelled") {
+          last = j.current;
+          return true;
+        }
+        last = await api.analysis.job(job.id);
+        if (store.disposed) return true;
+        const p = last.progress || {};
+        const chips = `${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`;
+        progress(
+          (last.status === "queued"
+            ? "Waiting for a worker…"
+            : p.stage
+              ? `${p.stage}… ${chips}`
+              : `Classifying chips: ${chips}`) + by,
+          p.fraction || 0,
+          last.status,
+        );
+        return FINISHED.includes(last.status);
+      },
+      { first: 100, every: 1000, grow: 1.3, growAfter: 1000 },
+    );
     await polling.done;
     return last;
   }
@@ -96,12 +119,15 @@ export function createJobRunner({ ws, store, ui, freezeBody, chosenModel, showRe
     ws.emit("job", job);
     j.current = job;
     const own = state.user && job.created_by === state.user.username;
-    cancelBtn.hidden = !(job.permissions || {}).cancel; // the API says who may cancel it
+    cancelBtn.hidden = !job.permissions?.cancel; // the API says who may cancel it
     cancelBtn.disabled = false;
     progressBox.dataset.job = job.id;
     if (reattached) {
-      progress(`Following the job started ${fmtDate(job.created)}${own ? "" : ` by ${job.created_by}`}…`,
-        (job.progress || {}).fraction || 0, job.status);
+      progress(
+        `Following the job started ${fmtDate(job.created)}${own ? "" : ` by ${job.created_by}`}…`,
+        job.progress?.fraction || 0,
+        job.status,
+      );
     }
     try {
       job = await untilFinished(job);
@@ -112,7 +138,11 @@ export function createJobRunner({ ws, store, ui, freezeBody, chosenModel, showRe
         return;
       }
       if (job.status !== "succeeded") {
-        throw new Error(job.status === "failed" ? `The segmentation failed: ${job.error || "no reason given"}` : "The job was cancelled.");
+        throw new Error(
+          job.status === "failed"
+            ? `The segmentation failed: ${job.error || "no reason given"}`
+            : "The job was cancelled.",
+        );
       }
       const mine = (job.results || []).find((r) => r.image === image.id && r.frame === 0) || (job.results || [])[0];
       if (!mine) throw new Error("The job finished without a result for this image.");
@@ -124,7 +154,6 @@ export function createJobRunner({ ws, store, ui, freezeBody, chosenModel, showRe
         const ms = performance.now() - t0;
         performance.mark("chiplab:overlay-drawn");
         performance.measure("chiplab:segment-to-overlay", "chiplab:segment-click", "chiplab:overlay-drawn");
-        window.__chiplabTimings = { ...(window.__chiplabTimings || {}), segmentToOverlayMs: ms };
         progress(`Done in ${(ms / 1000).toFixed(2)} s (click → overlay).`, 1, "succeeded");
         progressBox.dataset.ms = Math.round(ms);
       }

@@ -4,10 +4,13 @@ import { h } from "../../ui.js";
 
 export function createModelPicker({ ws, store }) {
   const select = h("select", { id: "model-version", testid: "model-version" });
-  const box = h("div", { class: "inline-fields", testid: "model-box", hidden: true,
-    style: { margin: ".5rem 0", flexWrap: "wrap" } },
-  h("label", { for: "model-version" }, "Model"), select,
-  h("a", { href: "#/models", class: "small" }, "About the models"));
+  const box = h(
+    "div",
+    { class: "inline-fields", testid: "model-box", hidden: true, style: { margin: ".5rem 0", flexWrap: "wrap" } },
+    h("label", { for: "model-version" }, "Model"),
+    select,
+    h("a", { href: "#/models", class: "small" }, "About the models"),
+  );
 
   /** Fill the selector: the champion first (chosen), then every version the lab may use. */
   async function load() {
@@ -20,7 +23,8 @@ export function createModelPicker({ ws, store }) {
     const label = (v) => `${v.name} v${v.version} · ${v.encoder_kind}`;
     select.replaceChildren(
       h("option", { value: champion.id, selected: true }, `${label(champion)} (lab champion)`),
-      ...usable.filter((v) => v.id !== champion.id).map((v) => h("option", { value: v.id }, label(v))));
+      ...usable.filter((v) => v.id !== champion.id).map((v) => h("option", { value: v.id }, label(v))),
+    );
     follow(store.model.shown);
     box.hidden = false;
   }

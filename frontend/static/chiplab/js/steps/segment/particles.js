@@ -33,8 +33,7 @@ function columnsFor(cols) {
 async function loadIds(url) {
   const res = await fetch(url, { credentials: "same-origin" });
   if (!res.ok) throw new Error(`instances.png: ${res.status}`);
-  const bitmap = await createImageBitmap(await res.blob(),
-    { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+  const bitmap = await createImageBitmap(await res.blob(), { colorSpaceConversion: "none", premultiplyAlpha: "none" });
   const canvas = document.createElement("canvas");
   canvas.width = bitmap.width;
   canvas.height = bitmap.height;
@@ -54,9 +53,10 @@ export function createParticles({ ws, store }) {
   const prevDraw = viewer.onDraw;
 
   function idAt(x, y) {
-    const ids = state && state.ids;
+    const ids = state?.ids;
     if (!ids) return 0;
-    const xi = Math.floor(x * ids.width / viewer.W), yi = Math.floor(y * ids.height / viewer.H);
+    const xi = Math.floor((x * ids.width) / viewer.W),
+      yi = Math.floor((y * ids.height) / viewer.H);
     if (xi < 0 || yi < 0 || xi >= ids.width || yi >= ids.height) return 0;
     const k = (yi * ids.width + xi) * 4;
     const id = (ids.data[k] << 16) | (ids.data[k + 1] << 8) | ids.data[k + 2];
@@ -68,17 +68,32 @@ export function createParticles({ ws, store }) {
     if (state.paths.has(id)) return state.paths.get(id);
     const { ids } = state;
     const [x0, y0, x1, y1] = state.table.boxes[state.byId.get(id)];
-    const at = (x, y) => (x < 0 || y < 0 || x >= ids.width || y >= ids.height ? -1
-      : (ids.data[(y * ids.width + x) * 4] << 16) | (ids.data[(y * ids.width + x) * 4 + 1] << 8)
-        | ids.data[(y * ids.width + x) * 4 + 2]);
+    const at = (x, y) =>
+      x < 0 || y < 0 || x >= ids.width || y >= ids.height
+        ? -1
+        : (ids.data[(y * ids.width + x) * 4] << 16) |
+          (ids.data[(y * ids.width + x) * 4 + 1] << 8) |
+          ids.data[(y * ids.width + x) * 4 + 2];
     const path = new Path2D();
     for (let y = y0; y < y1; y++) {
       for (let x = x0; x < x1; x++) {
         if (at(x, y) !== id) continue;
-        if (at(x, y - 1) !== id) { path.moveTo(x, y); path.lineTo(x + 1, y); }
-        if (at(x, y + 1) !== id) { path.moveTo(x, y + 1); path.lineTo(x + 1, y + 1); }
-        if (at(x - 1, y) !== id) { path.moveTo(x, y); path.lineTo(x, y + 1); }
-        if (at(x + 1, y) !== id) { path.moveTo(x + 1, y); path.lineTo(x + 1, y + 1); }
+        if (at(x, y - 1) !== id) {
+          path.moveTo(x, y);
+          path.lineTo(x + 1, y);
+        }
+        if (at(x, y + 1) !== id) {
+          path.moveTo(x, y + 1);
+          path.lineTo(x + 1, y + 1);
+        }
+        if (at(x - 1, y) !== id) {
+          path.moveTo(x, y);
+          path.lineTo(x, y + 1);
+        }
+        if (at(x + 1, y) !== id) {
+          path.moveTo(x + 1, y);
+          path.lineTo(x + 1, y + 1);
+        }
       }
     }
     if (state.paths.size > 200) state.paths.clear();
@@ -87,10 +102,11 @@ export function createParticles({ ws, store }) {
   }
 
   function drawOne(id, colour) {
-    if (!id || !state || !state.ids) return;
+    if (!id || !state?.ids) return;
     const { ctx, dpr, scale: s, tx, ty } = viewer;
     const [x0, y0, x1, y1] = state.table.boxes[state.byId.get(id)];
-    const sx = viewer.W / state.ids.width, sy = viewer.H / state.ids.height;
+    const sx = viewer.W / state.ids.width,
+      sy = viewer.H / state.ids.height;
     ctx.save();
     ctx.setTransform(dpr * s * sx, 0, 0, dpr * s * sy, dpr * tx, dpr * ty);
     ctx.lineWidth = 2.5 / (s * sx);
@@ -106,8 +122,12 @@ export function createParticles({ ws, store }) {
     ctx.setLineDash([4, 3]);
     ctx.lineWidth = 1.5;
     ctx.strokeStyle = colour;
-    ctx.strokeRect(tx + x0 * sx * s - pad, ty + y0 * sy * s - pad,
-      (x1 - x0) * sx * s + 2 * pad, (y1 - y0) * sy * s + 2 * pad);
+    ctx.strokeRect(
+      tx + x0 * sx * s - pad,
+      ty + y0 * sy * s - pad,
+      (x1 - x0) * sx * s + 2 * pad,
+      (y1 - y0) * sy * s + 2 * pad,
+    );
     ctx.restore();
   }
 
@@ -141,7 +161,8 @@ export function createParticles({ ws, store }) {
     const pos = state.order.indexOf(state.byId.get(id));
     if (pos < 0) return;
     const { body } = state.ui;
-    const top = pos * ROW_PX, bottom = top + ROW_PX;
+    const top = pos * ROW_PX,
+      bottom = top + ROW_PX;
     const head = ROW_PX; // the sticky header
     if (top < body.scrollTop + head || bottom > body.scrollTop + body.clientHeight) {
       body.scrollTop = Math.max(0, top - body.clientHeight / 2);
@@ -156,7 +177,9 @@ export function createParticles({ ws, store }) {
   };
   viewer.onDraw = onDraw;
   let down = null;
-  const onDown = (ev) => { down = { x: ev.clientX, y: ev.clientY }; };
+  const onDown = (ev) => {
+    down = { x: ev.clientX, y: ev.clientY };
+  };
   const onUp = (ev) => {
     if (!down || !state || store.disposed) return;
     const moved = Math.hypot(ev.clientX - down.x, ev.clientY - down.y) > 4;
@@ -172,48 +195,92 @@ export function createParticles({ ws, store }) {
   function tableUi(table) {
     const cols = columnsFor(table.columns);
     const index = Object.fromEntries(table.columns.map((c, i) => [c, i]));
-    let sortKey = "id", sortDir = 1;
+    let sortKey = "id",
+      sortDir = 1;
     const sortBy = (key) => {
       sortDir = sortKey === key ? -sortDir : 1;
       sortKey = key;
       const k = index[key];
       state.order.sort((a, b) => {
-        const va = table.rows[a][k], vb = table.rows[b][k];
+        const va = table.rows[a][k],
+          vb = table.rows[b][k];
         if (va === vb) return a - b;
         if (va === null || va === undefined) return 1;
         if (vb === null || vb === undefined) return -1;
         return (va < vb ? -1 : 1) * sortDir;
       });
-      head.querySelectorAll("th").forEach((th) => th.setAttribute("aria-sort",
-        th.dataset.key === sortKey ? (sortDir > 0 ? "ascending" : "descending") : "none"));
+      for (const th of head.querySelectorAll("th")) {
+        th.setAttribute("aria-sort", th.dataset.key === sortKey ? (sortDir > 0 ? "ascending" : "descending") : "none");
+      }
       render();
     };
-    const head = h("thead", {}, h("tr", {}, cols.map(([key, label, , title]) => h("th", { scope: "col",
-      dataset: { key }, "aria-sort": key === "id" ? "ascending" : "none" },
-    h("button", { type: "button", class: "linklike", onclick: () => sortBy(key),
-      title: `${title ? `${title}. ` : ""}Sort by this column` }, label)))));
+    const head = h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        cols.map(([key, label, , title]) =>
+          h(
+            "th",
+            { scope: "col", dataset: { key }, "aria-sort": key === "id" ? "ascending" : "none" },
+            h(
+              "button",
+              {
+                type: "button",
+                class: "linklike",
+                onclick: () => sortBy(key),
+                title: `${title ? `${title}. ` : ""}Sort by this column`,
+              },
+              label,
+            ),
+          ),
+        ),
+      ),
+    );
     const rowsBody = h("tbody", {});
-    const body = h("div", { class: "particle-table", testid: "particle-table", tabindex: "0",
-      style: { maxHeight: `${ROW_PX * (VIEW_ROWS + 1)}px` } },
-    h("table", { class: "stats" }, head, rowsBody));
+    const body = h(
+      "div",
+      {
+        class: "particle-table",
+        testid: "particle-table",
+        tabindex: "0",
+        style: { maxHeight: `${ROW_PX * (VIEW_ROWS + 1)}px` },
+      },
+      h("table", { class: "stats" }, head, rowsBody),
+    );
     const wrap = h("div", { testid: "particles", dataset: { hover: "", selected: "" } });
 
     function render() {
       const n = state.order.length;
       const first = Math.max(0, Math.floor(body.scrollTop / ROW_PX) - OVERSCAN);
       const last = Math.min(n, first + VIEW_ROWS + 2 * OVERSCAN);
-      const spacer = (rows) => (rows > 0 ? h("tr", { class: "spacer", "aria-hidden": "true" },
-        h("td", { colspan: cols.length, style: { height: `${rows * ROW_PX}px` } })) : null);
+      const spacer = (rows) =>
+        rows > 0
+          ? h(
+              "tr",
+              { class: "spacer", "aria-hidden": "true" },
+              h("td", { colspan: cols.length, style: { height: `${rows * ROW_PX}px` } }),
+            )
+          : null;
       const shown = [];
       for (let pos = first; pos < last; pos++) {
         const i = state.order[pos];
         const row = table.rows[i];
         const id = row[index.id];
-        shown.push(h("tr", {
-          testid: "particle-row", dataset: { id },
-          onmouseenter: () => setHover(id), onmouseleave: () => setHover(0),
-          onclick: () => select(id, { scroll: false }),
-        }, cols.map(([key, , fmt]) => h("td", {}, fmt(row[index[key]])))));
+        shown.push(
+          h(
+            "tr",
+            {
+              testid: "particle-row",
+              dataset: { id },
+              onmouseenter: () => setHover(id),
+              onmouseleave: () => setHover(0),
+              onclick: () => select(id, { scroll: false }),
+            },
+            cols.map(([key, , fmt]) => h("td", {}, fmt(row[index[key]]))),
+          ),
+        );
       }
       rowsBody.replaceChildren(...[spacer(first), ...shown, spacer(n - last)].filter(Boolean));
       mark();
@@ -230,7 +297,10 @@ export function createParticles({ ws, store }) {
     let pending = 0;
     body.addEventListener("scroll", () => {
       if (pending) return;
-      pending = requestAnimationFrame(() => { pending = 0; render(); });
+      pending = requestAnimationFrame(() => {
+        pending = 0;
+        render();
+      });
     });
     return { wrap, body, render, mark };
   }
@@ -241,8 +311,12 @@ export function createParticles({ ws, store }) {
     viewer.requestDraw();
     const links = r.links || {};
     if (!links["particles.json"] || !links["instances.png"]) return "";
-    const holder = h("div", { class: "particles-box" },
-      h("h4", {}, "Particles"), h("p", { class: "small muted", testid: "particles-loading" }, "Loading the particle table…"));
+    const holder = h(
+      "div",
+      { class: "particles-box" },
+      h("h4", {}, "Particles"),
+      h("p", { class: "small muted", testid: "particles-loading" }, "Loading the particle table…"),
+    );
     (async () => {
       const [table, ids] = await Promise.all([
         api.request("GET", api.analysis.exportUrl(r.id, "particles.json")),
@@ -250,27 +324,38 @@ export function createParticles({ ws, store }) {
       ]);
       if (store.disposed || store.shown.result !== r) return;
       const byId = new Map(table.rows.map((row, i) => [row[table.columns.indexOf("id")], i]));
-      state = { r, table, ids, byId, order: table.rows.map((_, i) => i), hover: 0, selected: 0,
-        paths: new Map() };
+      state = { r, table, ids, byId, order: table.rows.map((_, i) => i), hover: 0, selected: 0, paths: new Map() };
       const ui = tableUi(table);
       state.ui = ui;
       const n = table.rows.length;
       ui.wrap.append(
-        h("p", { class: "small muted", testid: "particles-note" },
+        h(
+          "p",
+          { class: "small muted", testid: "particles-note" },
           `${n.toLocaleString()} particle${n === 1 ? "" : "s"}`,
-          table.truncated ? ` of ${table.n_total.toLocaleString()} (the table shows the first ${n.toLocaleString()}; particles.csv has all)` : "",
-          ". Hover or click a particle on the map to find its row; hover a row to outline it on the map. "
-          + "Edge: the particle touches the image edge or the uncovered margin (left out of the sizes). "
-          + "Feret diameters and the other columns: Particles CSV."),
-        ui.body);
+          table.truncated
+            ? ` of ${table.n_total.toLocaleString()} (the table shows the first ${n.toLocaleString()}; particles.csv has all)`
+            : "",
+          ". Hover or click a particle on the map to find its row; hover a row to outline it on the map. " +
+            "Edge: the particle touches the image edge or the uncovered margin (left out of the sizes). " +
+            "Feret diameters and the other columns: Particles CSV.",
+        ),
+        ui.body,
+      );
       holder.replaceChildren(h("h4", {}, "Particles"), ui.wrap);
       ui.render();
       viewer.requestDraw();
     })().catch((e) => {
       if (store.disposed) return;
       console.warn("particles", e);
-      holder.replaceChildren(h("h4", {}, "Particles"),
-        h("p", { class: "small muted", testid: "particles-error" }, "The particle table could not be loaded; particles.csv has it."));
+      holder.replaceChildren(
+        h("h4", {}, "Particles"),
+        h(
+          "p",
+          { class: "small muted", testid: "particles-error" },
+          "The particle table could not be loaded; particles.csv has it.",
+        ),
+      );
     });
     return holder;
   }

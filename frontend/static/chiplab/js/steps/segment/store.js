@@ -39,6 +39,7 @@ export function createStore() {
       made: [], // corrections of the shown result: {key, row, col, from, to}
       resultId: null, // the result they correct
       clickAt: null, // performance.now() of the latest correction (click → overlay time)
+      took: null, // the latest re-run's times in ms: {rerun, correct} (R key / correction → new map)
     },
   };
 }

@@ -10,16 +10,36 @@ export function createSupportSource({ ws, store, canRun, canConsensus, onChange 
   const s = store.support;
   const majorityLabel = () => `Lab consensus — majority (min votes ${s.minVotes})`;
   const majorityOption = h("option", { value: "majority" }, majorityLabel());
-  const sourceSelect = h("select", { id: "support-source", testid: "support-source" },
-    h("option", { value: "single_owner" }, "My chips"), majorityOption,
-    h("option", { value: "curator" }, "Curator approval"));
-  const minVotesInput = h("input", { type: "number", id: "min-votes", testid: "min-votes", min: 1, max: 100,
-    value: s.minVotes, style: { width: "4.5rem" } });
-  const minVotesField = h("span", { class: "inline-fields", hidden: true },
-    h("label", { for: "min-votes" }, "Min votes"), minVotesInput);
+  const sourceSelect = h(
+    "select",
+    { id: "support-source", testid: "support-source" },
+    h("option", { value: "single_owner" }, "My chips"),
+    majorityOption,
+    h("option", { value: "curator" }, "Curator approval"),
+  );
+  const minVotesInput = h("input", {
+    type: "number",
+    id: "min-votes",
+    testid: "min-votes",
+    min: 1,
+    max: 100,
+    value: s.minVotes,
+    style: { width: "4.5rem" },
+  });
+  const minVotesField = h(
+    "span",
+    { class: "inline-fields", hidden: true },
+    h("label", { for: "min-votes" }, "Min votes"),
+    minVotesInput,
+  );
   const box = canConsensus
-    ? h("div", { class: "inline-fields", testid: "support-source-box", style: { margin: ".5rem 0", flexWrap: "wrap" } },
-      h("label", { for: "support-source" }, "Support set"), sourceSelect, minVotesField)
+    ? h(
+        "div",
+        { class: "inline-fields", testid: "support-source-box", style: { margin: ".5rem 0", flexWrap: "wrap" } },
+        h("label", { for: "support-source" }, "Support set"),
+        sourceSelect,
+        minVotesField,
+      )
     : null;
   const summary = h("div", { class: "small muted", testid: "support-summary" });
   const redescribe = () => describe().catch((e) => showError(e, "Support set"));
@@ -48,13 +68,13 @@ export function createSupportSource({ ws, store, canRun, canConsensus, onChange 
 
   /** Point the selector at the set a shown result was made with. */
   function match(r, job) {
-    const support = (r.provenance || {}).support_set;
-    if (!canConsensus || !support || !support.rule || support.id === s.matched) return;
+    const support = r.provenance?.support_set;
+    if (!canConsensus || !support?.rule || support.id === s.matched) return;
     s.matched = support.id;
     let votes = s.minVotes;
     if (support.rule === "majority") {
       // the rule's params are in the result's provenance (and on its job)
-      const params = support.params || (job && job.support_set && job.support_set.params) || {};
+      const params = support.params || job?.support_set?.params || {};
       const n = Number(params.min_votes);
       if (Number.isFinite(n) && n >= 1) votes = n;
     }
@@ -84,18 +104,32 @@ export function createSupportSource({ ws, store, canRun, canConsensus, onChange 
     const counts = {};
     for (const c of votes.chips || []) if (c.class) counts[c.class] = (counts[c.class] || 0) + 1;
     const parts = ws.classes.map((c) => `${c.name} ${counts[c.id] || 0}`);
-    summary.replaceChildren(`Support set on the ${ws.grid.chip_size} px grid: `, parts.join(" · ") || "no classes yet", ".");
+    summary.replaceChildren(
+      `Support set on the ${ws.grid.chip_size} px grid: `,
+      parts.join(" · ") || "no classes yet",
+      ".",
+    );
     // Classes belong to the whole dataset: those without chips on this grid are left out of
     // the frozen set (and the result), so two classes with chips are enough.
     const used = ws.classes.filter((c) => (counts[c.id] || 0) >= 1);
     const ok = used.length >= 2;
     setOk(ok, ok ? "" : "Give at least two classes example chips on this grid first (step 2).");
     if (!ok) {
-      summary.append(" ", h("span", { testid: "support-missing" },
-        `Give at least two classes example chips on this grid (${used.length} ha${used.length === 1 ? "s" : "ve"} some).`),
-        " ", h("a", { href: `#/images/${ws.image.id}/support` }, "Add examples"));
+      summary.append(
+        " ",
+        h(
+          "span",
+          { testid: "support-missing" },
+          `Give at least two classes example chips on this grid (${used.length} ha${used.length === 1 ? "s" : "ve"} some).`,
+        ),
+        " ",
+        h("a", { href: `#/images/${ws.image.id}/support` }, "Add examples"),
+      );
     }
-    leftOutNote(ws.classes.filter((c) => !(counts[c.id] || 0)), ok);
+    leftOutNote(
+      ws.classes.filter((c) => !(counts[c.id] || 0)),
+      ok,
+    );
   }
 
   /** Say plainly which of the dataset's classes this segmentation will not use. */
@@ -104,8 +138,14 @@ export function createSupportSource({ ws, store, canRun, canConsensus, onChange 
     const names = unused.map((c) => c.name);
     const list = names.length === 1 ? names[0] : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
     const one = names.length === 1;
-    summary.append(h("br"), h("span", { testid: "support-left-out" },
-      `${list} ha${one ? "s" : "ve"} no chips here and ${one ? "is" : "are"} left out of this segmentation.`));
+    summary.append(
+      h("br"),
+      h(
+        "span",
+        { testid: "support-left-out" },
+        `${list} ha${one ? "s" : "ve"} no chips here and ${one ? "is" : "are"} left out of this segmentation.`,
+      ),
+    );
   }
 
   // A consensus set is the server's to judge: show its counts and warnings, and let the job
@@ -116,7 +156,9 @@ export function createSupportSource({ ws, store, canRun, canConsensus, onChange 
     summary.setAttribute("aria-busy", "true"); // keep the old text meanwhile: no layout jump
     const extra = s.rule === "majority" ? { min_votes: s.minVotes } : {};
     let answer;
-    try { answer = await api.labeling.support(ws.grid.id, ws.schema.id, s.rule, extra); } catch (e) {
+    try {
+      answer = await api.labeling.support(ws.grid.id, ws.schema.id, s.rule, extra);
+    } catch (e) {
       if (stale()) return;
       summary.removeAttribute("aria-busy");
       summary.replaceChildren(errorBox(e));
@@ -126,9 +168,16 @@ export function createSupportSource({ ws, store, canRun, canConsensus, onChange 
     if (stale()) return;
     summary.removeAttribute("aria-busy");
     const counts = Object.fromEntries((answer.classes || []).map((c) => [c.id, c.count || 0]));
-    const name = s.rule === "majority" ? `Lab consensus (majority, at least ${s.minVotes} vote${s.minVotes === 1 ? "" : "s"})` : "Curator approval";
+    const name =
+      s.rule === "majority"
+        ? `Lab consensus (majority, at least ${s.minVotes} vote${s.minVotes === 1 ? "" : "s"})`
+        : "Curator approval";
     const parts = ws.classes.map((c) => `${c.name} ${counts[c.id] || 0}`);
-    summary.replaceChildren(`${name} on the ${ws.grid.chip_size} px grid: `, parts.join(" · ") || "no classes yet", ".");
+    summary.replaceChildren(
+      `${name} on the ${ws.grid.chip_size} px grid: `,
+      parts.join(" · ") || "no classes yet",
+      ".",
+    );
     for (const w of answer.warnings || []) summary.append(h("br"), h("span", { testid: "support-warning" }, "⚠ ", w));
     setOk(true, "");
   }
