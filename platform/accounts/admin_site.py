@@ -12,6 +12,7 @@ from django.http import HttpResponse
 class ChiplabAdminSite(admin.AdminSite):
     def login(self, request, extra_context=None):
         """The admin login, after the per-address rate and the per-account backoff."""
+        # loaded with the app registry (INSTALLED_APPS); login_guard needs DRF's settings: late
         from . import login_guard
 
         if request.method == "POST":

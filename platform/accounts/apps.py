@@ -5,6 +5,7 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
+        # ready(): the signal receivers need the loaded app registry
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
         from . import login_guard

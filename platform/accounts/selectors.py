@@ -1,5 +1,7 @@
 """Reads about labs and roles: the single place where membership is checked."""
 
+import uuid
+
 from django.contrib.auth.tokens import default_token_generator
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -159,8 +161,6 @@ def user_for_reset_link(*, uid: str, token: str) -> User:
 
 
 def _is_uuid(value) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:

@@ -105,7 +105,7 @@ def test_an_account_backs_off_after_failures_from_any_address(client, guarded):
     # another account is not affected
     UserFactory(username="bob")
     assert api_login(client, "bob", RIGHT, address="192.0.2.5").status_code == 200
-    time.sleep(int(paused["Retry-After"]) + 0.1)
+    time.sleep(int(paused["Retry-After"]) + 0.1)  # the point: the pause must pass on the clock
     assert api_login(client, "alice", RIGHT, address="192.0.2.6").status_code == 200
     # a success resets the streak: two more failures are free again... up to the limit
     assert api_login(client, "alice", "wrong", address="192.0.2.7").status_code == 400

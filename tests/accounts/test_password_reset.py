@@ -4,9 +4,15 @@ import re
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
+from django.utils.module_loading import import_string
 from rest_framework.test import APIClient
 
 from accounts import login_guard
+from accounts.services.passwords import RESET_MAIL_TASK
+from tests.common.held_jobs import held_jobs
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,8 +27,17 @@ def _fresh_cache():
     cache.clear()
 
 
-def ask(email):
+def post(email):
     return APIClient().post("/api/auth/password-reset", {"email": email}, format="json")
+
+
+def ask(email):
+    """Ask for a reset as a browser would, then let a worker run what the request queued."""
+    with held_jobs(RESET_MAIL_TASK) as held, TestCase.captureOnCommitCallbacks(execute=True):
+        answer = post(email)
+    for task, args in held.held:
+        import_string(task).apply(args=args).get()  # the Celery task, in this process
+    return answer
 
 
 def confirm(uid, token, password=NEW):
@@ -42,6 +57,31 @@ def test_the_answer_never_tells_whether_an_account_exists(mailoutbox):
     known, unknown = ask("ALICE@lab.org"), ask("nobody@lab.org")
     assert known.status_code == unknown.status_code == 202
     assert known.content == unknown.content
+    assert [m.to for m in mailoutbox] == [["alice@lab.org"]]
+
+
+def test_known_and_unknown_addresses_take_the_same_path_in_the_request(mailoutbox):
+    """The request only queues a message for the worker, whatever the address: the same
+    queries, the same message, the same answer, and no mail server while it runs (a timing
+    side channel otherwise tells which addresses have accounts)."""
+    UserFactory(username="alice", email="alice@lab.org")
+    paths, queued = {}, []
+    for email in ("alice@lab.org", "nobody@lab.org"):
+        with (
+            held_jobs() as held,
+            CaptureQueriesContext(connection) as queries,
+            TestCase.captureOnCommitCallbacks(execute=True),
+        ):
+            answer = post(email)
+        assert mailoutbox == []  # nothing was looked up or mailed while the request ran
+        queued += held.held
+        sql = [q["sql"].replace(email, "<email>") for q in queries.captured_queries]
+        jobs = [(task, args[0].replace(email, "<email>"), args[1:]) for task, args in held.held]
+        paths[email] = (answer.status_code, answer.content, sql, jobs)
+    assert paths["alice@lab.org"] == paths["nobody@lab.org"]
+    assert paths["alice@lab.org"][3] == [(RESET_MAIL_TASK, "<email>", ("http://testserver/",))]
+    for task, args in queued:  # the worker's part: only the known address gets mail
+        import_string(task).apply(args=args).get()
     assert [m.to for m in mailoutbox] == [["alice@lab.org"]]
 
 
@@ -104,7 +144,7 @@ def test_requests_are_throttled_per_client_address(settings):
             "password_reset": "2/hour",
         },
     }
-    codes = [ask(f"n{i}@lab.org").status_code for i in range(3)]
+    codes = [post(f"n{i}@lab.org").status_code for i in range(3)]
     assert codes == [202, 202, 429]
 
 

@@ -3,8 +3,6 @@ of a segmentation job, on the embedded broker: the job is delivered again and fi
 with the result of an undisturbed run, or, when it kills every worker it is given, fails with
 the reason after ``CHIPLAB_JOB_MAX_ATTEMPTS`` deliveries."""
 
-import time
-
 import numpy as np
 import pytest
 
@@ -59,7 +57,11 @@ def test_a_job_whose_worker_process_is_killed_finishes_once_with_the_undisturbed
     worker.start()
     job = _job(world, scene)
     wait_until(lambda: _running(job, attempts=1), timeout=60, what="the job to start")
-    time.sleep(0.4)  # into the embedding / classification
+    wait_until(  # past loading the model: into the embedding / classification
+        lambda: _running(job, attempts=1) and _get(job).stage not in ("", "Loading the model"),
+        timeout=60,
+        what="the job to start embedding",
+    )
     worker.kill_child()
     try:
         wait_until(lambda: _get(job).is_finished, timeout=180, what="the job to finish")
@@ -120,6 +122,9 @@ def test_a_job_that_kills_every_worker_it_is_given_fails_with_the_reason(worker,
     after = _job(world, scene)
     wait_until(lambda: _get(after).is_finished, timeout=90, what="the next job")
     assert _get(after).status == "succeeded"
+    # and still obeys a warm shutdown (SIGTERM): it exits by itself, cleanly
+    worker.proc.terminate()
+    assert worker.proc.wait(timeout=60) == 0, worker.log()
 
 
 def _data_mib(pid: int) -> int:

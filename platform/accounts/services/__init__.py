@@ -7,7 +7,7 @@ from .invitations import (
     invitation_revoke,
 )
 from .labs import lab_create, lab_leave, lab_update, member_invite, member_remove, member_set_role
-from .passwords import password_reset_confirm, password_reset_request
+from .passwords import password_reset_confirm, password_reset_mail, password_reset_request
 from .tokens import MAX_TOKENS_PER_USER, token_create, token_revoke
 from .users import user_create, user_update
 
@@ -24,6 +24,7 @@ __all__ = [
     "member_remove",
     "member_set_role",
     "password_reset_confirm",
+    "password_reset_mail",
     "password_reset_request",
     "token_create",
     "token_revoke",

@@ -1,9 +1,10 @@
 """Writes about labs and their members (validate, then act, in one transaction)."""
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from common.errors import Conflict, Invalid, NotFound
+from common.errors import Conflict, Invalid, NotFound, TooMany
 
 from ..models import Lab, Membership, Role, User
 from ..selectors import require_role, user_for_invite
@@ -11,6 +12,11 @@ from ..selectors import require_role, user_for_invite
 
 @transaction.atomic
 def lab_create(*, user: User, name: str, slug: str = "", description: str = "") -> Lab:
+    """A new lab owned by ``user``; at most ``CHIPLAB_MAX_OWNED_LABS_PER_USER`` owned at once.
+
+    Each lab has its own job caps, daily quota and turn in the workers' fair order, so labs
+    that cost nothing to make would multiply one person's share of the shared workers.
+    """
     name = (name or "").strip()
     if not name:
         raise Invalid("A lab needs a name.", fields={"name": ["required"]})
@@ -19,9 +25,25 @@ def lab_create(*, user: User, name: str, slug: str = "", description: str = "") 
         raise Invalid("The lab name needs letters or digits.", fields={"slug": ["invalid"]})
     if Lab.objects.filter(slug=slug).exists():
         raise Conflict(f"A lab with the slug '{slug}' exists.", fields={"slug": ["taken"]})
+    _require_lab_room(user)
     lab = Lab.objects.create(name=name, slug=slug, description=description)
     Membership.objects.create(user=user, lab=lab, role=Role.OWNER)
     return lab
+
+
+def _require_lab_room(user: User) -> None:
+    """Refuse a lab past the owner's allowance (the user's row is locked: two requests at
+    once cannot both pass the count)."""
+    limit = settings.CHIPLAB_MAX_OWNED_LABS_PER_USER
+    if not limit:
+        return
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    if Membership.objects.filter(user=user, role=Role.OWNER).count() >= limit:
+        raise TooMany(
+            f"You own {limit} labs, the most one person may own; use one of them, or hand one "
+            "over to another owner (or leave it) before creating another.",
+            code="too_many_labs",
+        )
 
 
 @transaction.atomic

@@ -9,21 +9,35 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from common.errors import Invalid
+from common.jobs import enqueue_on_commit
 
 from .. import login_guard, mail
 from ..models import User
 from ..selectors import user_for_reset, user_for_reset_link
 
+#: the task that looks the address up and mails the link (workers.tasks.mail)
+RESET_MAIL_TASK = "workers.tasks.mail.password_reset_mail"
+
 
 def password_reset_request(*, email: str, base_url: str) -> None:
+    """Queue the reset message for ``email``; the request does the same for any address.
+
+    Whether an account has this address is looked up by a worker (:func:`password_reset_mail`),
+    not here: the request sends one message to the broker and answers, for a known and an
+    unknown address alike, so neither its answer nor its time tells which accounts exist.
+    """
+    enqueue_on_commit(RESET_MAIL_TASK, email, base_url)
+
+
+def password_reset_mail(*, email: str, base_url: str) -> bool:
     """Mail a reset link if exactly one active account has this address; else do nothing.
 
-    The caller answers the same either way (no account enumeration). At most
-    ``RESETS_PER_ADDRESS`` messages per address per hour, so the form cannot flood an inbox.
+    At most ``RESETS_PER_ADDRESS`` messages per address per hour, so the form cannot flood an
+    inbox. Whether a message was sent (for logs and tests; never shown to the asker).
     """
     user = user_for_reset(email=email)
     if user is None or not login_guard.reset_mail_allowed(email=user.email):
-        return
+        return False
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     link = mail.app_link(base_url=base_url, route=f"reset/{uid}/{token}")
@@ -35,6 +49,7 @@ def password_reset_request(*, email: str, base_url: str) -> None:
         "If you did not ask for this, ignore this message: your password stays as it is.\n"
     )
     mail.send(to=user.email, subject="Reset your Chiplab password", body=body, quiet=True)
+    return True
 
 
 @transaction.atomic
