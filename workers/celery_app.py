@@ -121,6 +121,8 @@ def route(name, args, kwargs, options, task=None, **_kw):
 app.conf.task_routes = [route]
 app.conf.include = [
     "workers.tasks.ingest",
+    "workers.tasks.mail",
+    "workers.tasks.publishing",
     "workers.tasks.segment",
     "workers.tasks.train",
     "workers.tasks.webhooks",

@@ -32,11 +32,15 @@ log = logging.getLogger(__name__)
 
 def _unfinished() -> list[tuple[str, Tracked, tuple[str, ...]]]:
     from workers.tasks.base import INGEST, SEGMENTATION, TRAINING
+    from workers.tasks.ingest import DIRECT_COMMIT
+    from workers.tasks.publishing import ARCHIVE_IMPORT
 
     return [
         ("workers.tasks.segment.segment_job", SEGMENTATION, ("queued", "running")),
         ("workers.tasks.train.train_job", TRAINING, ("queued", "running")),
         ("workers.tasks.ingest.ingest_image", INGEST, ("pending",)),
+        ("workers.tasks.ingest.commit_direct_upload", DIRECT_COMMIT, ("committing",)),
+        ("workers.tasks.publishing.import_dataset_archive", ARCHIVE_IMPORT, ("queued", "running")),
     ]
 
 

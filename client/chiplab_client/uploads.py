@@ -17,6 +17,7 @@ from urllib import request as urlrequest
 
 from .client import Client
 from .errors import ChiplabError
+from .waiting import failure, poll
 
 #: what a folder contributes (a file named explicitly or by a glob is sent whatever its name)
 SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".dm3", ".dm4"})
@@ -98,12 +99,14 @@ def upload_many(
     on_outcome: Callable[[Outcome], None] | None = None,
     direct: bool = False,
     progress: Callable[[Path, int, int | None], None] | None = None,
+    checking: Callable[[Path, int, int | None], None] | None = None,
 ) -> list[Outcome]:
     """Upload ``files`` to a dataset, skipping those whose sha256 it already holds.
 
     Safe to run again after an interruption: what arrived is skipped. The outcomes are in the
     order of ``files``. ``direct``: each file straight to the object store in parts
-    (:func:`upload_direct`, resuming an interrupted one), ``progress(path, bytes, total)``.
+    (:func:`upload_direct`, resuming an interrupted one), ``progress(path, bytes, total)``
+    as bytes are sent and ``checking(path, bytes, total)`` as the server hashes them.
     """
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         digests = list(pool.map(sha256_of, files))
@@ -133,28 +136,7 @@ def upload_many(
             on_outcome(outcome)
 
     def send(outcome: Outcome) -> Outcome:
-        try:
-            if direct:
-                image = upload_direct(
-                    client,
-                    dataset_id,
-                    outcome.path,
-                    sha256=outcome.sha256,
-                    progress=(lambda d, t, p=outcome.path: progress(p, d, t)) if progress else None,
-                )
-            else:
-                image = client.images.upload(dataset_id, outcome.path)
-        except ChiplabError as err:
-            if err.code == "duplicate":  # arrived meanwhile (another uploader)
-                outcome.status = "skipped"
-            else:
-                outcome.status = "failed"
-                outcome.error = {"status": err.status, "code": err.code, "message": err.message}
-                if err.fields:
-                    outcome.error["fields"] = err.fields
-            return outcome
-        outcome.status, outcome.image = "uploaded", image["id"]
-        return outcome
+        return _send(client, dataset_id, outcome, direct, progress, checking)
 
     pool = ThreadPoolExecutor(max_workers=max(1, parallel))
     try:
@@ -169,6 +151,34 @@ def upload_many(
         raise
     pool.shutdown()
     return outcomes
+
+
+def _send(client, dataset_id, outcome: Outcome, direct: bool, progress, checking) -> Outcome:
+    """Upload one file of :func:`upload_many` and record how it went on its outcome."""
+    path = outcome.path
+    try:
+        if direct:
+            image = upload_direct(
+                client,
+                dataset_id,
+                path,
+                sha256=outcome.sha256,
+                progress=(lambda d, t: progress(path, d, t)) if progress else None,
+                checking=(lambda d, t: checking(path, d, t)) if checking else None,
+            )
+        else:
+            image = client.images.upload(dataset_id, path)
+    except ChiplabError as err:
+        if err.code == "duplicate":  # arrived meanwhile (another uploader)
+            outcome.status = "skipped"
+        else:
+            outcome.status = "failed"
+            outcome.error = {"status": err.status, "code": err.code, "message": err.message}
+            if err.fields:
+                outcome.error["fields"] = err.fields
+        return outcome
+    outcome.status, outcome.image = "uploaded", image["id"]
+    return outcome
 
 
 # --- direct upload: parts straight to the object store ------------------------------------
@@ -258,26 +268,28 @@ def upload_direct(
     sha256: str | None = None,
     parallel: int = 4,
     progress: Callable[[int, int | None], None] | None = None,
+    checking: Callable[[int, int | None], None] | None = None,
     resume: bool = True,
+    timeout: float | None = None,
 ) -> dict[str, Any]:
     """Upload one (large) file straight to the object store: the API presigns a URL per
-    part, the parts are PUT in parallel, and a commit checks size and sha256 and makes the
-    image (the answer, ``pending`` until ingested).
+    part, the parts are PUT in parallel, and a commit has the server's worker check size and
+    sha256 and make the image; this waits for it (the image, ``pending`` until ingested).
 
     ``resume``: an open upload of the same bytes to this dataset (an interrupted run) is
-    continued, sending only the parts the store does not hold yet. ``progress(done, total)``
-    counts bytes. Needs a server with an S3 store (409 ``needs_s3`` otherwise).
+    continued, sending only the parts the store does not hold yet, or waited on if it was
+    committed already. ``progress(done, total)`` counts bytes sent, ``checking(done, total)``
+    the bytes the server has hashed. A refused file raises ChiplabError with the upload's
+    ``error_code`` (``sha256_mismatch``, ``duplicate``, …). Needs a server with an S3 store
+    (409 ``needs_s3`` otherwise).
     """
     path = Path(path)
     size = path.stat().st_size
     sha256 = sha256 or sha256_of(path)
     datasets = client.datasets
-    state = None
-    if resume:
-        for upload in datasets.uploads(dataset_id, status="uploading"):
-            if upload["sha256"] == sha256 and upload["size_bytes"] == size:
-                state = datasets.upload_state(dataset_id, upload["id"])
-                break
+    state = _open_upload(client, dataset_id, sha256, size) if resume else None
+    if state is not None and state["status"] == "committing":
+        return wait_upload(client, dataset_id, state["id"], progress=checking, timeout=timeout)
     if state is None:
         state = datasets.start_upload(dataset_id, path.name, size, sha256)
     lock = threading.Lock()
@@ -296,13 +308,53 @@ def upload_direct(
         offset = (part["number"] - 1) * state["part_size"]
         return put_part(part["url"], path, offset, part["size"], on_bytes=on_bytes)
 
-    for _ in range(2):  # a second round for parts the commit still misses
+    for _ in range(3):  # more rounds for parts the commit still misses
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             list(pool.map(send, state["parts"]))
         try:
-            return datasets.commit_upload(dataset_id, state["id"])
+            datasets.commit_upload(dataset_id, state["id"])
+            break
         except ChiplabError as err:
             if err.code != "missing_parts":
                 raise
             state = datasets.upload_state(dataset_id, state["id"])
-    return datasets.commit_upload(dataset_id, state["id"])
+    else:
+        datasets.commit_upload(dataset_id, state["id"])
+    return wait_upload(client, dataset_id, state["id"], progress=checking, timeout=timeout)
+
+
+def _open_upload(client: Client, dataset_id: str, sha256: str, size: int) -> dict | None:
+    """An upload of these bytes that an interrupted run left open or committing."""
+    for status in ("committing", "uploading"):
+        for upload in client.datasets.uploads(dataset_id, status=status):
+            if upload["sha256"] == sha256 and upload["size_bytes"] == size:
+                return client.datasets.upload_state(dataset_id, upload["id"])
+    return None
+
+
+def wait_upload(
+    client: Client,
+    dataset_id: str,
+    upload_id: str,
+    *,
+    progress: Callable[[int, int | None], None] | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Poll a committed upload until the server's check has ended: the image it made, else
+    ChiplabError with the upload's error and ``error_code``."""
+
+    def on_state(state: dict[str, Any]) -> None:
+        if progress is not None:
+            progress(int(state.get("checked_bytes") or 0), state.get("size_bytes"))
+
+    done = poll(
+        lambda: client.datasets.upload_state(dataset_id, upload_id),
+        finished=lambda s: s.get("status") != "committing",
+        sleep=client.session.sleep,
+        what=f"Upload {upload_id}",
+        on_state=on_state,
+        timeout=timeout,
+    )
+    if done.get("status") != "committed" or not done.get("image"):
+        raise failure(done, f"Upload {upload_id}", "upload_failed")
+    return client.images.get(done["image"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from django.conf import settings
@@ -44,6 +45,9 @@ EXPORT_KINDS: dict[str, str] = {
     # with object classes only: the page's table (bounded) with each particle's box
     "particles.json": "application/json",
     "instances.png": "image/png",  # with object classes only: particle id per pixel, RGB-coded
+    # with object classes only: the size histogram per object class, as on screen
+    "histogram.svg": "image/svg+xml",
+    "histogram.png": "image/png",
     "mask.ome.zarr.zip": "application/zip",  # OME-Zarr (NGFF 0.4) in a zarr ZipStore
     "profile.csv": "text/csv",  # class fractions per row band and per column band
 }
@@ -87,8 +91,6 @@ def _writer_pool():
     """Threads that live as long as the process, so each keeps its storage connection (an S3
     client per thread is costly to create); re-created after a fork."""
     global _pool, _pool_pid
-    from concurrent.futures import ThreadPoolExecutor
-
     if _pool is None or _pool_pid != os.getpid():
         _pool, _pool_pid = ThreadPoolExecutor(max_workers=4, thread_name_prefix="put"), os.getpid()
     return _pool

@@ -84,6 +84,30 @@ def _geometry(result) -> tuple:
     return (grid.chip_size, grid.offset_y, grid.offset_x, result.rows, result.cols)
 
 
+def _class_deltas(a, b, index: dict) -> list[dict]:
+    """Each class of either result (in ``index`` order) with both fractions and their delta."""
+    classes_a = {_key(c): c for c in a.classes}
+    classes_b = {_key(c): c for c in b.classes}
+    frac_a = dict(zip([_key(c) for c in a.classes], a.fractions, strict=False))
+    frac_b = dict(zip([_key(c) for c in b.classes], b.fractions, strict=False))
+    classes = []
+    for k in index:
+        c = classes_a.get(k) or classes_b[k]
+        fa, fb = frac_a.get(k), frac_b.get(k)
+        classes.append(
+            {
+                "name": c.get("name", ""),
+                "colour": c.get("colour", ""),
+                "in_a": k in classes_a,
+                "in_b": k in classes_b,
+                "fraction_a": None if fa is None else float(fa),
+                "fraction_b": None if fb is None else float(fb),
+                "delta": None if fa is None or fb is None else float(fb) - float(fa),
+            }
+        )
+    return classes
+
+
 def results_compare(*, user, result_a_id, result_b_id) -> dict:
     """The difference of two results of one image: a map, counts and fraction deltas."""
     a = result_get(user=user, result_id=result_a_id)
@@ -136,25 +160,7 @@ def results_compare(*, user, result_a_id, result_b_id) -> dict:
     confusion = np.zeros((n, n), np.int64)
     np.add.at(confusion, (labels_a[both], labels_b[both]), weight)
 
-    classes_a = {_key(c): c for c in a.classes}
-    classes_b = {_key(c): c for c in b.classes}
-    frac_a = dict(zip(keys_a, a.fractions, strict=False))
-    frac_b = dict(zip(keys_b, b.fractions, strict=False))
-    classes = []
-    for k in index:
-        c = classes_a.get(k) or classes_b[k]
-        fa, fb = frac_a.get(k), frac_b.get(k)
-        classes.append(
-            {
-                "name": c.get("name", ""),
-                "colour": c.get("colour", ""),
-                "in_a": k in classes_a,
-                "in_b": k in classes_b,
-                "fraction_a": None if fa is None else float(fa),
-                "fraction_b": None if fb is None else float(fb),
-                "delta": None if fa is None or fb is None else float(fb) - float(fa),
-            }
-        )
+    classes = _class_deltas(a, b, index)
     compared = int(both.sum()) * weight
     return {
         "a": _summary(a),

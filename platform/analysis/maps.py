@@ -141,6 +141,20 @@ def pixel_outputs(
     )
 
 
+def native_preview(preview: np.ndarray, data: np.ndarray, frame: int) -> np.ndarray:
+    """The grey the overlay is drawn on, at the original's size (the overlay export is at
+    native resolution): the stored ``preview`` when it is that size, else the frame of
+    ``data`` (H, W) or (T, H, W) stretched as previews are, but not downscaled."""
+    shape = data.shape[-2:]
+    if preview.shape == shape:
+        return preview
+    # catalog.formats loads every format's decoder: only a map whose preview is not at full
+    # size needs it
+    from catalog import formats
+
+    return formats.preview(data, max_side=max(shape), index=frame)
+
+
 def instance_boxes(ids: np.ndarray, n: int) -> np.ndarray:
     """(n, 4) int32 [x0, y0, x1, y1) of particles 1..n of an instance map (0 = none)."""
     boxes = np.zeros((n, 4), np.int32)

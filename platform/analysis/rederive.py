@@ -13,9 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tempfile
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -23,11 +21,16 @@ from django.conf import settings
 from PIL import Image as PILImage
 
 from catalog.models import DatasetVersion
+from catalog.services import pixels_decode
 from common import storage
 from common.errors import Conflict, NotFound, TooLarge
 from common.provenance import code_version
+from registry.models import ModelVersion
+from registry.services import encoder_load
+from workers.fewshot.encoders import resolve_device
+from workers.fewshot.pipeline import Segmenter, embed_frames, normalised_frames
 
-from .runner import classify_frame, options_from_params
+from .runner import classify_frame, frame_intensity, options_from_params, support_chips
 from .services import support_classes
 
 
@@ -53,13 +56,8 @@ def _entry(entries: list[dict], entry_id: str, what: str) -> dict:
 
 def _image_data(entry: dict) -> np.ndarray:
     """Decoded pixels of a version's original, checked against its recorded sha256."""
-    from catalog import formats
-
     data = _read_checked(entry["key"], entry["sha256"], f"image {entry['filename']}")
-    with tempfile.TemporaryDirectory(prefix="chiplab-") as tmp:
-        path = Path(tmp) / f"original{Path(entry['filename']).suffix.lower()}"
-        path.write_bytes(data)
-        return formats.read(path, fmt=entry["format"]).data
+    return pixels_decode(io.BytesIO(data), filename=entry["filename"], fmt=entry["format"])
 
 
 def _pixel_budget(images: list[dict]) -> None:
@@ -76,11 +74,6 @@ def _pixel_budget(images: list[dict]) -> None:
 def result_rederive(*, version: DatasetVersion, result_id: str) -> dict:
     """Re-run result ``result_id`` of ``version`` from the version's provenance; a report of
     what matches: chip labels, the pixel mask and the fractions, with the code versions."""
-    from registry.models import ModelVersion
-    from registry.services import encoder_load
-    from workers.fewshot.encoders import resolve_device
-    from workers.fewshot.pipeline import Segmenter, embed_frames, normalised_frames
-
     started = time.perf_counter()
     manifest = version.manifest or {}
     entry = _entry(manifest.get("results", []), str(result_id), "result")
@@ -92,6 +85,22 @@ def result_rederive(*, version: DatasetVersion, result_id: str) -> dict:
         )
     set_entry = _entry(manifest.get("support_sets", []), entry["support_set"], "support set")
     support_doc = json.loads(_read_checked(set_entry["key"], set_entry["sha256"], "support set"))
+    model = _model(entry)
+    classes = support_classes(SimpleNamespace(**support_doc))
+    support_by_image = support_chips(SimpleNamespace(**support_doc), classes)
+    result, pixels = _rerun(manifest, entry, model, classes, support_by_image)
+    return {
+        "version": str(version.pk),
+        "result": entry["id"],
+        **_compare(files, result, pixels),
+        "model_version": {"id": str(model.pk), "name": model.name, "version": model.version},
+        "code_version": {"published": entry.get("code_version"), "now": code_version()},
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _model(entry: dict):
+    """The model version that made the result (409 when it is not on this server)."""
     model_id = (entry.get("model_version") or {}).get("id")
     model = ModelVersion.objects.filter(pk=model_id).first()
     if model is None:
@@ -99,15 +108,12 @@ def result_rederive(*, version: DatasetVersion, result_id: str) -> dict:
             f"The model version {model_id} that made this result is not on this server.",
             code="model_unavailable",
         )
+    return model
+
+
+def _rerun(manifest: dict, entry: dict, model, classes: list[dict], support_by_image: dict):
+    """The result's frame segmented again from the version's images and support chips."""
     images = {i["id"]: i for i in manifest.get("images", [])}
-    classes = support_classes(SimpleNamespace(**support_doc))
-    index_of = {c["id"]: c["index"] for c in classes}
-    support_by_image: dict[str, dict[int, list[tuple[int, int]]]] = {}
-    for chip in support_doc["chips"]:
-        positions = support_by_image.setdefault(str(chip["image"]), {})
-        positions.setdefault(index_of[str(chip["class"])], []).append(
-            (int(chip["row"]), int(chip["col"]))
-        )
     needed = [entry["image"], *(i for i in support_by_image if i != entry["image"])]
     if missing := [i for i in needed if i not in images]:
         raise Conflict(
@@ -115,7 +121,6 @@ def result_rederive(*, version: DatasetVersion, result_id: str) -> dict:
             code="not_rederivable",
         )
     _pixel_budget([images[i] for i in needed])
-
     params = entry["params"]
     options = options_from_params(params)
     encoder = encoder_load(model_version=model, device=resolve_device("auto"))
@@ -132,14 +137,7 @@ def result_rederive(*, version: DatasetVersion, result_id: str) -> dict:
         )
     support_ids = [i for i in needed if i in support_by_image]
     for image_id in support_ids:
-        grid = embedded[image_id].grid
-        for r, c in (p for positions in support_by_image[image_id].values() for p in positions):
-            if not (0 <= r < grid.rows and 0 <= c < grid.cols):
-                raise Conflict(
-                    f"Support chip ({r}, {c}) lies outside the {grid.rows} x {grid.cols} grid "
-                    "of the result's parameters: the provenance is inconsistent.",
-                    code="not_rederivable",
-                )
+        _check_inside(embedded[image_id].grid, support_by_image[image_id])
     segmenter = Segmenter.fit(
         [embedded[i] for i in support_ids],
         [support_by_image[i] for i in support_ids],
@@ -149,7 +147,7 @@ def result_rederive(*, version: DatasetVersion, result_id: str) -> dict:
     frame = int(entry.get("frame") or 0)
     target, image = embedded[entry["image"]], images[entry["image"]]
     has_objects = any(c.get("kind") == "objects" for c in classes)
-    result, pixels = classify_frame(
+    return classify_frame(
         segmenter,
         target,
         frame,
@@ -157,11 +155,25 @@ def result_rederive(*, version: DatasetVersion, result_id: str) -> dict:
         classes=classes,
         support=support_by_image.get(entry["image"]) if frame == 0 else None,
         spectrum=None,
-        intensity=_frame(data[entry["image"]], frame) if has_objects else None,
+        intensity=frame_intensity(data[entry["image"]], frame) if has_objects else None,
         pixel_size=image.get("pixel_size"),
         pixel_unit=image.get("pixel_unit") or None,
     )
 
+
+def _check_inside(grid, positions: dict) -> None:
+    """Refuse support chips outside the grid of the result's parameters."""
+    for r, c in (p for chips in positions.values() for p in chips):
+        if not (0 <= r < grid.rows and 0 <= c < grid.cols):
+            raise Conflict(
+                f"Support chip ({r}, {c}) lies outside the {grid.rows} x {grid.cols} grid "
+                "of the result's parameters: the provenance is inconsistent.",
+                code="not_rederivable",
+            )
+
+
+def _compare(files: dict, result, pixels) -> dict:
+    """What matches between the published result.json and mask.png and the re-run."""
     published = json.loads(
         _read_checked(files["result.json"]["key"], files["result.json"]["sha256"], "result.json")
     )
@@ -176,8 +188,6 @@ def result_rederive(*, version: DatasetVersion, result_id: str) -> dict:
     fractions = [float(f) for f in result.stats["fractions"]]
     published_fractions = [float(f) for f in published["stats"]["fractions"]]
     return {
-        "version": str(version.pk),
-        "result": entry["id"],
         "identical": chip_same and mask_same and fractions == published_fractions,
         "chip_labels": {
             "identical": chip_same,
@@ -190,15 +200,7 @@ def result_rederive(*, version: DatasetVersion, result_id: str) -> dict:
             "total": int(pixels.mask.size),
         },
         "fractions": {"published": published_fractions, "rederived": fractions},
-        "model_version": {"id": str(model.pk), "name": model.name, "version": model.version},
-        "code_version": {"published": entry.get("code_version"), "now": code_version()},
-        "seconds": round(time.perf_counter() - started, 3),
     }
-
-
-def _frame(data: np.ndarray, frame: int) -> np.ndarray:
-    """One frame of the original as float32, in the file's units (the particles' intensity)."""
-    return (data if data.ndim == 2 else data[frame]).astype(np.float32)
 
 
 def _differing(a: np.ndarray, b: np.ndarray) -> int | None:

@@ -2,10 +2,12 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.selectors import role_in_lab
 from labeling.models import ConsensusRule
 
 from .artefacts import EXPORT_KINDS
 from .models import JobStatus, SegmentationJob, SegmentationResult
+from .services import job_permissions
 
 
 class JobParamsSerializer(serializers.Serializer):
@@ -43,6 +45,12 @@ class JobParamsSerializer(serializers.Serializer):
         required=False,
         help_text="make the full-resolution pixel map and give each chip the class most of its "
         "pixels have (default true); chips changed by the vote show low confidence",
+    )
+    spatial = serializers.BooleanField(
+        required=False,
+        help_text="spatial prior: neighbouring chips that look alike tend to share a class "
+        "(mean-field smoothing of chip probabilities, default true; off with one example "
+        "per class)",
     )
     chip_size = serializers.IntegerField(
         required=False, min_value=1, help_text="must equal the support set's chip size"
@@ -305,10 +313,6 @@ class JobSerializer(serializers.ModelSerializer):
         }
     )
     def get_permissions(self, job) -> dict:
-        from accounts.selectors import role_in_lab
-
-        from .services import job_permissions
-
         request = self.context.get("request")
         if request is None:
             return {"rerun": False, "cancel": False}

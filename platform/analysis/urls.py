@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis, batch_apis
+from . import apis, batch_apis, profile_apis, suggestion_apis
 
 urlpatterns = [
     path("segmentation-jobs/", apis.SegmentationJobListApi.as_view(), name="segmentation-job-list"),
@@ -28,6 +28,11 @@ urlpatterns = [
         "segmentation-results/<uuid:result_id>/export/<str:kind>",
         apis.SegmentationResultExportApi.as_view(),
         name="segmentation-result-export",
+    ),
+    path(
+        "segmentation-results/<uuid:result_id>/profile",
+        profile_apis.ResultProfileApi.as_view(),
+        name="segmentation-result-profile",
     ),
     path(
         "segmentation-results/<uuid:result_id>/thumbnail",
@@ -62,5 +67,10 @@ urlpatterns = [
         "segmentation-jobs/overview/",
         batch_apis.JobOverviewApi.as_view(),
         name="segmentation-job-overview",
+    ),
+    path(
+        "grids/<uuid:grid_id>/next-chips",
+        suggestion_apis.GridNextChipsApi.as_view(),
+        name="grid-next-chips",
     ),
 ]

@@ -92,6 +92,20 @@ def image_annotations(*, image: Image) -> dict:
     }
 
 
+def annotations_by_image(image_ids) -> dict[str, dict]:
+    """``{image id: {"tags": [...], "pairs": [{"key", "value"}, ...]}}`` of the images that
+    have any (two queries; for a dataset package, whose caller checked access)."""
+    out: dict[str, dict] = {}
+    tags = ImageTag.objects.filter(image_id__in=image_ids).order_by("image_id", "name")
+    for image_id, name in tags.values_list("image_id", "name"):
+        out.setdefault(str(image_id), {"tags": [], "pairs": []})["tags"].append(name)
+    pairs = ImageKeyValue.objects.filter(image_id__in=image_ids).order_by("image_id", "position")
+    for image_id, key, value in pairs.values_list("image_id", "key", "value"):
+        entry = out.setdefault(str(image_id), {"tags": [], "pairs": []})
+        entry["pairs"].append({"key": key, "value": value})
+    return out
+
+
 @transaction.atomic
 def image_annotations_set(*, user, image: Image, tags=None, pairs=None) -> dict:
     """Replace an image's tags and/or key-value pairs (None: leave them as they are)."""

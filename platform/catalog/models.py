@@ -116,7 +116,7 @@ class DatasetVersion(models.Model):
     were, its ready images by sha256, the frozen support sets and the results a curator chose
     (result files copied to the version's own keys). Its UUID is its persistent identifier.
 
-    Never updated: corrections make a new version (``catalog.versions``)."""
+    Never updated: corrections make a new version (``publishing.versions``)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
@@ -128,7 +128,7 @@ class DatasetVersion(models.Model):
     licence = models.CharField(max_length=64)
     creators = models.JSONField(default=list, blank=True)
     funding = models.JSONField(default=list, blank=True)
-    # The version's own DOI, minted through DataCite (``catalog.datacite``); registering it is
+    # The version's own DOI, minted through DataCite (``publishing.doi``); registering it is
     # the one write a published version takes (its content never changes).
     doi = models.CharField(max_length=200, blank=True)
     doi_state = models.CharField(max_length=10, choices=DoiState.choices, blank=True)
@@ -184,6 +184,7 @@ class DirectUpload(models.Model):
         max_length=10, choices=DirectUploadStatus.choices, default=DirectUploadStatus.UPLOADING
     )
     error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
     image = models.ForeignKey(
         Image, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -192,6 +193,10 @@ class DirectUpload(models.Model):
     )
     created = models.DateTimeField(auto_now_add=True)
     expires = models.DateTimeField()
+    # the commit runs in a worker: bytes hashed so far, and its deliveries (common.jobs)
+    checked_bytes = models.BigIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created"]

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from common.orcid import normalise_orcid
 
 from .licences import LICENCES
+from .links import persistent_url, version_persistent_url
 from .models import Dataset, DatasetVersion, DirectUpload, Image, Visibility
 
 
@@ -67,8 +68,6 @@ class DatasetSerializer(serializers.ModelSerializer):
         ]
 
     def get_persistent_url(self, dataset) -> str:
-        from .fair import persistent_url
-
         return persistent_url(dataset, self.context.get("request"))
 
     def get_image_count(self, dataset) -> int:
@@ -244,8 +243,6 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
         ]
 
     def get_persistent_url(self, version) -> str:
-        from .fair import version_persistent_url
-
         return version_persistent_url(version, self.context.get("request"))
 
     @extend_schema_field(VersionImageSerializer(many=True))
@@ -297,8 +294,15 @@ class DirectUploadSerializer(serializers.Serializer):
     filename = serializers.CharField(source="upload.filename")
     size_bytes = serializers.IntegerField(source="upload.size_bytes")
     sha256 = serializers.CharField(source="upload.sha256")
-    status = serializers.CharField(source="upload.status")
+    status = serializers.CharField(
+        source="upload.status",
+        help_text="uploading, committing (a worker checks the bytes), committed, failed, aborted",
+    )
     error = serializers.CharField(source="upload.error")
+    error_code = serializers.CharField(source="upload.error_code")
+    checked_bytes = serializers.IntegerField(
+        source="upload.checked_bytes", help_text="bytes the commit has hashed so far"
+    )
     part_size = serializers.IntegerField(source="upload.part_size")
     part_count = serializers.IntegerField(source="upload.part_count")
     image = serializers.UUIDField(source="upload.image_id", allow_null=True)
@@ -325,6 +329,8 @@ class DirectUploadListSerializer(serializers.ModelSerializer):
             "sha256",
             "status",
             "error",
+            "error_code",
+            "checked_bytes",
             "part_size",
             "part_count",
             "image",

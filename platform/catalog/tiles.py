@@ -66,8 +66,8 @@ def tile_key(image: Image, z: int, row: int, col: int) -> str:
 
 
 def tiles_write(image: Image, data: np.ndarray) -> int:
-    """Write every tile of frame 0 of ``data`` (the decoded original); how many. The index
-    file goes last: it marks the set complete."""
+    """Write every tile of frame 0 of ``data`` (the decoded original, or its frame 0 alone);
+    how many. The index file goes last: it marks the set complete."""
     frame = data if data.ndim == 2 else data[0]
     found = levels(frame.shape[1], frame.shape[0])
     if not found:
@@ -109,9 +109,11 @@ def _ensure(image: Image) -> None:
             "is too large to cut them during a request; they are made when an image is ingested.",
             code="tiles_too_large",
         )
-    from .services import original_pixels  # services writes tiles at ingest: imported here
+    # services writes tiles at ingest: imported here
+    from .services.originals import original_frames
 
-    tiles_write(image, original_pixels(image))
+    with original_frames(image) as frames:  # frame 0 only: the rest is never decoded
+        tiles_write(image, next(iter(frames)))
     cache.set(ready, True, timeout=_READY_SECONDS)
 
 

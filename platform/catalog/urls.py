@@ -1,16 +1,11 @@
 from django.urls import path
 
-from .apis import archive, datasets, images, search, uploads, versions
+from .apis import annotations, datasets, images, uploads
 
 urlpatterns = [
     path("licences/", datasets.LicenceListApi.as_view(), name="licence-list"),
     path("datasets/", datasets.DatasetListApi.as_view(), name="dataset-list"),
     path("datasets/<uuid:dataset_id>/", datasets.DatasetDetailApi.as_view(), name="dataset-detail"),
-    path(
-        "datasets/<uuid:dataset_id>/jsonld",
-        datasets.DatasetJsonLdApi.as_view(),
-        name="dataset-jsonld",
-    ),
     path(
         "datasets/<uuid:dataset_id>/images/",
         datasets.DatasetImageListApi.as_view(),
@@ -36,66 +31,10 @@ urlpatterns = [
         uploads.DatasetImportApi.as_view(),
         name="dataset-imports",
     ),
-    path(
-        "datasets/<uuid:dataset_id>/versions/",
-        versions.DatasetVersionListApi.as_view(),
-        name="dataset-versions",
-    ),
-    path(
-        "datasets/<uuid:dataset_id>/versions/latest",
-        versions.DatasetVersionLatestApi.as_view(),
-        name="dataset-version-latest",
-    ),
-    path(
-        "dataset-versions/<uuid:version_id>/",
-        versions.DatasetVersionDetailApi.as_view(),
-        name="dataset-version-detail",
-    ),
-    path(
-        "dataset-versions/<uuid:version_id>/jsonld",
-        versions.DatasetVersionJsonLdApi.as_view(),
-        name="dataset-version-jsonld",
-    ),
-    path(
-        "dataset-versions/<uuid:version_id>/ro-crate-metadata.json",
-        versions.DatasetVersionCrateMetadataApi.as_view(),
-        name="dataset-version-crate-metadata",
-    ),
-    path(
-        "dataset-versions/<uuid:version_id>/ro-crate.zip",
-        versions.DatasetVersionCrateApi.as_view(),
-        name="dataset-version-crate",
-    ),
-    path(
-        "dataset-versions/<uuid:version_id>/datacite.json",
-        versions.DatasetVersionDataCiteApi.as_view(),
-        name="dataset-version-datacite",
-    ),
-    path(
-        "dataset-versions/<uuid:version_id>/doi",
-        versions.DatasetVersionDoiApi.as_view(),
-        name="dataset-version-doi",
-    ),
-    path(
-        "dataset-versions/<uuid:version_id>/citation.json",
-        versions.DatasetVersionCitationCslApi.as_view(),
-        name="dataset-version-citation-csl",
-    ),
-    path(
-        "dataset-versions/<uuid:version_id>/citation.bib",
-        versions.DatasetVersionCitationBibTeXApi.as_view(),
-        name="dataset-version-citation-bibtex",
-    ),
-    path("search/", search.SearchApi.as_view(), name="search"),
-    path(
-        "dataset-archives/",
-        archive.DatasetArchiveImportApi.as_view(),
-        name="dataset-archive-import",
-    ),
     path("images/<uuid:image_id>/", images.ImageDetailApi.as_view(), name="image-detail"),
     path(
         "images/<uuid:image_id>/annotations",
-        search.ImageAnnotationsApi.as_view(),
+        annotations.ImageAnnotationsApi.as_view(),
         name="image-annotations",
     ),
     path(

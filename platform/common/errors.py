@@ -10,6 +10,8 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError
+from django.db import OperationalError as DatabaseDown
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -143,9 +145,6 @@ def unavailable(exc: BaseException) -> Unavailable | None:
     that cannot take a message, an object store that cannot be reached: the request failed
     through no fault of its own, nothing was committed, and the client may try again.
     """
-    from django.db import InterfaceError
-    from django.db import OperationalError as DatabaseDown
-
     if isinstance(exc, Unavailable):
         return exc
     if isinstance(exc, DatabaseDown | InterfaceError):
@@ -171,6 +170,7 @@ def unavailable(exc: BaseException) -> Unavailable | None:
 
 def broker_errors() -> tuple[type[BaseException], ...]:
     """What sending a Celery message raises when the broker cannot take it."""
+    # broker client classes (kombu, redis): loaded when a send fails, common imports no broker
     from kombu.exceptions import OperationalError as BrokerDown
     from redis.exceptions import ConnectionError as RedisDown
     from redis.exceptions import TimeoutError as RedisTimeout
@@ -180,6 +180,7 @@ def broker_errors() -> tuple[type[BaseException], ...]:
 
 def _storage_errors() -> tuple[type[BaseException], ...]:
     """Transport failures of the two S3 clients (boto3 via django-storages, the minio SDK)."""
+    # object-store client classes (botocore, urllib3): loaded when a storage call fails
     from botocore.exceptions import ConnectionError as BotoConnection
     from botocore.exceptions import HTTPClientError
     from urllib3.exceptions import MaxRetryError, ProtocolError
@@ -189,6 +190,7 @@ def _storage_errors() -> tuple[type[BaseException], ...]:
 
 def _storage_server_error(exc: BaseException) -> bool:
     """An S3 answer of 5xx (``ServiceUnavailable``, ``SlowDown``, ``InternalError``)."""
+    # object-store client classes (botocore, urllib3): loaded when a storage call fails
     from botocore.exceptions import ClientError
 
     if not isinstance(exc, ClientError):

@@ -81,6 +81,7 @@ def add_array(group, data: np.ndarray, *, fill, compressor) -> None:
 
 def fast_compressor():
     """Blosc-lz4: fast enough to write on every job (zstd took 3x as long)."""
+    # numcodecs/zarr: heavy, loaded by the OME-Zarr writers only
     from numcodecs import Blosc
 
     return Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE)
@@ -90,6 +91,7 @@ def fast_compressor():
 def zip_root(path: str, attributes: dict) -> Iterator:
     """The root group of a new OME-Zarr zip at ``path``. A zip member is written once, so
     every group gets its attributes when it is created."""
+    # zarr: heavy, loaded by the OME-Zarr writers only
     import zarr
 
     store = zarr.storage.ZipStore(path, mode="w")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import subprocess
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 from django.conf import settings
@@ -34,9 +36,6 @@ def code_version() -> str:
         return settings.CHIPLAB_CODE_VERSION
     if version := _git_version():
         return f"git:{version}"
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as package_version
-
     try:
         return f"chiplab {package_version('chiplab')}"
     except PackageNotFoundError:

@@ -3,8 +3,10 @@
 import functools
 import mimetypes
 from typing import IO
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponseRedirect
 
@@ -23,8 +25,6 @@ def put(key: str, fileobj: IO[bytes]) -> str:
 
 
 def put_bytes(key: str, data: bytes) -> str:
-    from django.core.files.base import ContentFile
-
     return put(key, ContentFile(data))
 
 
@@ -92,6 +92,7 @@ def _signer():
 
 @functools.lru_cache(maxsize=4)
 def _public_storage(options: tuple):
+    # boto3 (django-storages): only in S3 mode
     from storages.backends.s3 import S3Storage
 
     return S3Storage(**dict(options))
@@ -127,8 +128,7 @@ def s3_client(*, public: bool = False):
 
 @functools.lru_cache(maxsize=8)
 def _minio(endpoint_url: str, access_key: str, secret_key: str, region: str):
-    from urllib.parse import urlsplit
-
+    # minio: only in S3 mode, for presigned URLs
     from minio import Minio
 
     parts = urlsplit(endpoint_url)

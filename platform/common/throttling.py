@@ -45,7 +45,7 @@ CREATION_SCOPES = {
     "analysis.apis.SegmentationJobRerunApi": "jobs",
     "registry.apis.TrainingJobListApi": "training",
     "registry.apis.ModelImportApi": "imports",
-    "catalog.apis.archive.DatasetArchiveImportApi": "imports",
+    "publishing.apis.archive.DatasetArchiveImportApi": "imports",
     # invitations mail strangers: per owner too (CHIPLAB_INVITATION_RATE)
     "accounts.apis.InvitationListApi": "invitations",
 }
@@ -104,6 +104,7 @@ def lab_lock(lab_id) -> None:
 def require_job_room(jobs, *, lab_id, user, lab_limit: int, user_limit: int, what: str) -> None:
     """Refuse a new job (429 ``queue_full``) while the lab's unfinished ``jobs`` hold
     ``lab_limit``, or the user's hold ``user_limit`` (0: no per-user cap). Locks the lab."""
+    # common.errors imports DRF's views, which import this module: late
     from .errors import TooMany  # (errors imports DRF's views, which import this module)
     from .jobs import FINISHED
 
@@ -132,6 +133,7 @@ def require_daily_chips(jobs, *, lab_id, chips: int, quota: int, now: datetime) 
     """Refuse a job of ``chips`` (chips x frames) when the lab's ``jobs`` created today (UTC)
     plus it would pass ``quota`` (0: none): 429 ``quota_exceeded``, with the figures and the
     time the quota starts again. Call after :func:`require_job_room` (the lab is locked)."""
+    # common.errors imports DRF's views, which import this module: late
     from .errors import TooMany
 
     if not quota:

@@ -4,14 +4,14 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from catalog.oai import oai
-from catalog.views import (
+from common.csp import with_app_policy
+from publishing.oai import oai
+from publishing.views import (
     dataset_landing,
     dataset_version_landing,
     dataset_version_latest_landing,
     sitemap,
 )
-from common.csp import with_app_policy
 
 api = [
     path("", include("accounts.urls")),

@@ -9,11 +9,12 @@ are gold is looked up again when scoring, never written into it).
 
 Which chips to ask about: each chip scores ``disagreement + coverage (+ model uncertainty)``
 where disagreement = 1 - top share of the current labels, coverage = 1 / (1 + voices), and the
-model term = 1 - confidence of the latest segmentation result when the analysis app exposes
-one. For a class k the chip's priority adds the share of voices that labelled it k (a question
-about k is most useful where someone already sees k). The (grid, class) with the highest total
-priority over its best nine unanswered chips wins; ties are broken by a seeded RNG, so the
-choice is deterministic given the seed and the votes. A grid is only asked about the classes
+model term = 1 - confidence of the latest segmentation result when an app above labeling
+registers where it comes from (``confidence_source``: analysis does). For a class k the chip's
+priority adds the share of voices that labelled it k (a question about k is most useful where
+someone already sees k). The (grid, class) with the highest total priority over its best nine
+unanswered chips wins; ties are broken by a seeded RNG, so the choice is deterministic given
+the seed and the votes. A grid is only asked about the classes
 of its image (``labeling.image_classes``).
 
 Gold honeypots: chips with a curator's gold answer are never chosen for their priority; instead
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 
 import numpy as np
 from django.core import signing
@@ -48,18 +50,24 @@ MAX_CELLS = 4_000_000  # chips x classes scored per request
 GOLD_PER_PANEL = (0, 1, 1, 1, 2)  # drawn per panel: one chip in nine is gold on average
 
 
-def _confidence(grid: Grid):
-    """Per-chip model confidence (rows x cols, in [0, 1]) of the grid's latest result, or None.
+#: Where the per-chip model confidence of a grid comes from: ``grid -> array | None``, set by
+#: an app above labeling (analysis registers its newest result's confidence in its
+#: ``AppConfig.ready``), so labeling never imports analysis. None: votes alone.
+_confidence_source: Callable[[Grid], object] | None = None
 
-    ``analysis.selectors.latest_confidence`` is provided by the analysis app, built in
-    parallel; until it exists (or while a grid has no result) tasks are chosen from vote
-    disagreement and coverage alone.
-    """
-    try:
-        from analysis.selectors import latest_confidence
-    except ImportError:
+
+def confidence_source(source: Callable[[Grid], object] | None) -> None:
+    """Register where model confidence comes from (``analysis.apps``); None clears it."""
+    global _confidence_source
+    _confidence_source = source
+
+
+def _confidence(grid: Grid):
+    """Per-chip model confidence (rows x cols, in [0, 1]) of the grid's latest result, or None
+    (no source registered, or no result on the grid yet): tasks then use votes alone."""
+    if _confidence_source is None:
         return None
-    conf = latest_confidence(grid=grid)
+    conf = _confidence_source(grid)
     if conf is None:
         return None
     conf = np.asarray(conf, dtype=np.float64)

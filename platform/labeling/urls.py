@@ -25,9 +25,7 @@ urlpatterns = [
     path("grids/<uuid:grid_id>/votes/", votes.GridVoteApi.as_view(), name="grid-votes"),
     path("grids/<uuid:grid_id>/support", votes.GridSupportApi.as_view(), name="grid-support"),
     path("grids/<uuid:grid_id>/carry", grids.GridCarryApi.as_view(), name="grid-carry"),
-    path(
-        "grids/<uuid:grid_id>/next-chips", grids.GridNextChipsApi.as_view(), name="grid-next-chips"
-    ),
+    # grids/<id>/next-chips (grid-next-chips) is served by analysis: it reads results
     path("grids/<uuid:grid_id>/gold/", votes.GridGoldApi.as_view(), name="grid-gold"),
     path("grids/<uuid:grid_id>/import", votes.GridImportApi.as_view(), name="grid-import"),
     path(

@@ -20,6 +20,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 def client():
     """An MlflowClient on the configured tracking and registry store."""
+    # mlflow: heavy (seconds to import), loaded by the first tracking call
     from mlflow import MlflowClient
 
     uri = settings.MLFLOW_TRACKING_URI
@@ -40,6 +41,7 @@ def experiment_id(name: str) -> str:
     root = settings.MLFLOW_ARTIFACT_ROOT
     if root and not _is_server():
         location = f"{root.rstrip('/')}/{name}"
+    # mlflow: heavy, loaded by the first tracking call
     from mlflow.exceptions import MlflowException
 
     try:
@@ -52,6 +54,7 @@ def experiment_id(name: str) -> str:
 
 
 def ensure_registered_model(name: str, *, description: str = "", tags: dict | None = None):
+    # mlflow: heavy, loaded by the first tracking call
     from mlflow.exceptions import MlflowException
 
     c = client()
@@ -92,6 +95,7 @@ def set_alias(name: str, alias: str, version: int) -> None:
 
 
 def delete_alias(name: str, alias: str) -> None:
+    # mlflow: heavy, loaded by the first tracking call
     from mlflow.exceptions import MlflowException
 
     with contextlib.suppress(MlflowException):
@@ -104,6 +108,7 @@ def set_version_tag(name: str, version: int, key: str, value: str) -> None:
 
 def download(artifact_uri: str, dest: Path) -> Path:
     """Fetch an artifact directory into ``dest`` (atomically: a partial copy is never seen)."""
+    # mlflow: heavy, loaded by the first tracking call
     import mlflow.artifacts
 
     dest = Path(dest)

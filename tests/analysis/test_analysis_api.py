@@ -67,7 +67,7 @@ def test_annotator_runs_a_job_on_their_own_support_set(client_for, world, segmen
 def test_a_running_job_says_what_its_worker_is_doing(client_for, world, segmentable, monkeypatch):
     """Each stage is written to the job (the Segment step shows it with the chip count, so a
     long job does not look frozen at 0 / N); a finished job has none."""
-    from analysis import runner
+    from analysis.runner import job as runner
 
     client = client_for(world.annotator)
     job_id = create(client, **job_body(segmentable)).json()["id"]

@@ -5,6 +5,7 @@ on) and the OME-Zarr export, as functions and through a job and the API."""
 import csv
 import io
 import json
+import xml.etree.ElementTree as ET
 import zipfile
 
 import numpy as np
@@ -221,9 +222,18 @@ def test_a_job_with_objects_exports_the_instance_map_table_and_ome_zarr(
     assert job.status == JobStatus.SUCCEEDED, job.error
     result = SegmentationResult.objects.get(job=job)
     detail = client.get(f"/api/segmentation-results/{result.pk}/").json()
-    for kind in ("particles.json", "instances.png", "mask.ome.zarr.zip"):
+    for kind in ("particles.json", "instances.png", "mask.ome.zarr.zip", "histogram.svg"):
         assert kind in detail["links"], kind
     base = f"/api/segmentation-results/{result.pk}/export/"
+    # the size histogram: the result's distribution, bar for bar
+    dist = detail["stats"]["objects"][target.name]
+    svg = ET.fromstring(download(client, base + "histogram.svg"))
+    bars = [el for el in svg.iter("{http://www.w3.org/2000/svg}rect") if el.get("class") == "bar"]
+    assert [int(b.get("data-count")) for b in bars] == dist["histogram"]["counts"]
+    with PILImage.open(io.BytesIO(download(client, base + "histogram.png"))) as img:
+        assert img.format == "PNG" and img.width >= 400
+    with PILImage.open(io.BytesIO(download(client, base + "overlay.png"))) as img:
+        assert img.width == 256 and img.height > 256  # native size, then legend and scale bar
 
     rows = list(csv.DictReader(io.StringIO(download(client, base + "particles.csv").decode())))
     ids = exports.read_instances_png(download(client, base + "instances.png"))
@@ -258,7 +268,7 @@ def test_a_job_with_objects_exports_the_instance_map_table_and_ome_zarr(
     assert "reference" in root and root["reference/0"].shape == (256, 256)
 
     outsider = client_for(world.outsider)
-    for kind in ("particles.json", "instances.png", "mask.ome.zarr.zip"):
+    for kind in ("particles.json", "instances.png", "mask.ome.zarr.zip", "histogram.svg"):
         assert outsider.get(base + kind).status_code == 404
 
 

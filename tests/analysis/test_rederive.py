@@ -9,8 +9,8 @@ from analysis import artefacts
 from analysis.models import JobStatus, SegmentationResult
 from analysis.runner import segmentation_job_run
 from catalog.models import DatasetVersion
-from catalog.versions import dataset_version_create
 from common import storage
+from publishing.versions import dataset_version_create
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-import workers.fewshot.pixels as pixels
+import workers.fewshot.pixels.features as pixel_features
 from analysis import artefacts
 from analysis.models import JobStatus, SegmentationResult
 from analysis.runner import segmentation_job_run
@@ -45,7 +45,7 @@ def test_a_segment_rerun_reads_the_frame_features_from_the_runner_cache(
         raise AssertionError("a support-independent feature was computed again")
 
     for name in ("gabor_amplitudes", "chip_features", "_intensity_features"):
-        monkeypatch.setattr(pixels, name, recomputed)
+        monkeypatch.setattr(pixel_features, name, recomputed)
     again, again_mask = _segment(client, segmentable)
     assert set(again) == set(arrays)
     for name in arrays:

@@ -17,10 +17,11 @@ from analysis import artefacts
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
 from analysis.runner import segmentation_job_run
 from analysis.services import segmentation_job_create
-from catalog import services, versions
+from catalog import formats, services
 from catalog.models import DatasetVersion, Image
 from common import storage
-from common.errors import Conflict
+from common.errors import Conflict, NotFound
+from publishing import versions
 from tests.analysis.helpers import labelled_schema, truth_chips, upload_ready_image, vote_truth
 from tests.factories import fourier_champion
 
@@ -112,7 +113,7 @@ def test_an_ingest_that_ends_after_its_image_was_deleted_leaves_no_preview(
     image = services.image_upload(
         user=world.curator, dataset=world.dataset(), upload=SimpleUploadedFile("a.tif", data)
     )
-    encode = services.formats.encode_png
+    encode = formats.encode_png
     deleted = []
 
     def encode_then_delete(pixels):  # the curator deletes it while its previews are written
@@ -121,8 +122,8 @@ def test_an_ingest_that_ends_after_its_image_was_deleted_leaves_no_preview(
             _delete(world, Image.objects.get(pk=image.pk))
         return encode(pixels)
 
-    monkeypatch.setattr(services.formats, "encode_png", encode_then_delete)
-    with pytest.raises(services.NotFound):
+    monkeypatch.setattr(formats, "encode_png", encode_then_delete)
+    with pytest.raises(NotFound):
         services.image_ingest(image_id=image.pk)
     prefix = services._image_prefix(image.dataset, image.pk)
     assert storage.listdir(prefix) == ([], [])

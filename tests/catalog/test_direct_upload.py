@@ -1,10 +1,13 @@
 """Direct upload through presigned multipart URLs and import in place (catalog.direct), against
-the S3 test server with the minio SDK: the same checks as an upload, nothing half-stored."""
+the S3 test server with the minio SDK: the same checks as an upload, nothing half-stored.
+
+The commit answers 202 and queues the check; these tests hold that job back and run the real
+task (``workers.tasks.ingest.commit_direct_upload``, its delivery tracking included) in this
+process, then read the outcome through the API. A real worker runs it in the client tests."""
 
 import hashlib
 from datetime import timedelta
 
-import numpy as np
 import pytest
 import requests
 from django.utils import timezone
@@ -12,63 +15,21 @@ from django.utils import timezone
 from catalog import services
 from catalog.models import DirectUpload, Image
 from common import storage
+from tests.catalog.direct_support import (
+    MiB,
+    big_tiff,
+    multipart_uploads,
+    objects_under,
+    put_parts,
+    start,
+)
 from tests.support.micrographs import png_bytes, tiff_bytes
+from workers.tasks.ingest import commit_direct_upload
 
 pytestmark = pytest.mark.django_db
 
-MiB = 1024**2
 
-
-@pytest.fixture
-def direct(s3_storage, settings):
-    """S3 storage with 5 MiB parts (S3's minimum), so a ~12 MB file takes three parts."""
-    settings.CHIPLAB_DIRECT_UPLOAD_PART_BYTES = 5 * MiB
-    return s3_storage
-
-
-def big_tiff() -> bytes:
-    rng = np.random.default_rng(7)
-    content = tiff_bytes(rng.integers(0, 65535, size=(2500, 2400), dtype=np.uint16))
-    assert len(content) > 10 * MiB
-    return content
-
-
-def start(client, dataset, content: bytes, *, name="big.tif", sha256=None, size=None):
-    return client.post(
-        f"/api/datasets/{dataset.pk}/uploads/",
-        {
-            "filename": name,
-            "size": len(content) if size is None else size,
-            "sha256": sha256 or hashlib.sha256(content).hexdigest(),
-        },
-        format="json",
-    )
-
-
-def put_parts(body: dict, content: bytes, numbers=None) -> None:
-    for part in body["parts"]:
-        if numbers is not None and part["number"] not in numbers:
-            continue
-        offset = (part["number"] - 1) * body["part_size"]
-        chunk = content[offset : offset + part["size"]]
-        answer = requests.put(part["url"], data=chunk, timeout=60)
-        assert answer.status_code == 200, answer.text
-        assert answer.headers.get("ETag")
-
-
-def objects_under(prefix: str) -> list[str]:
-    client, bucket = storage.s3_client(), storage.s3_bucket()
-    return [o.object_name for o in client.list_objects(bucket, prefix=prefix, recursive=True)]
-
-
-def multipart_uploads(key: str) -> list:
-    client, bucket = storage.s3_client(), storage.s3_bucket()
-    return client._list_multipart_uploads(bucket, prefix=key).uploads
-
-
-def test_multipart_upload_commits_to_an_ingested_image(
-    client_for, world, direct, django_capture_on_commit_callbacks
-):
+def test_multipart_upload_commits_to_an_ingested_image(client_for, world, direct, commit):
     dataset = world.dataset()
     curator = client_for(world.curator)
     content = big_tiff()
@@ -90,13 +51,15 @@ def test_multipart_upload_commits_to_an_ingested_image(
     assert "2" in early.json()["error"]["message"]
 
     put_parts(state, content)
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        committed = curator.post(f"/api/datasets/{dataset.pk}/uploads/{body['id']}/commit")
-    assert committed.status_code == 201, committed.json()
-    image_body = committed.json()
+    accepted, done = commit(curator, dataset, body["id"])
+    assert accepted.status_code == 202 and accepted.json()["checked_bytes"] == 0
+    assert done["status"] == "committed" and done["error"] == "" and done["error_code"] == ""
+    assert done["checked_bytes"] == len(content) and done["parts"] == []
+    assert commit.ingests == [(done["image"],)]  # the worker's commit enqueued the ingest
+    image_body = curator.get(f"/api/images/{done['image']}/").json()
     assert image_body["sha256"] == hashlib.sha256(content).hexdigest()
     assert (image_body["width"], image_body["height"]) == (2400, 2500)
-    assert image_body["status"] == "pending" and len(callbacks) == 1  # the ingest is enqueued
+    assert image_body["status"] == "pending"
 
     image = Image.objects.get(pk=image_body["id"])
     with storage.open_(image.original_key) as fh:
@@ -111,31 +74,76 @@ def test_multipart_upload_commits_to_an_ingested_image(
     assert again.status_code == 409 and again.json()["error"]["code"] == "state"
 
 
-def test_sha256_mismatch_is_400_and_nothing_is_stored(client_for, world, direct):
+def test_the_commit_is_idempotent(client_for, world, direct, commit):
+    """A repeated commit while it runs is answered as it is; a second delivery of the job, or
+    one after a delivery lost between the image and the upload's row, makes no second image."""
+    dataset = world.dataset()
+    curator = client_for(world.curator)
+    content = tiff_bytes()
+    body = start(curator, dataset, content).json()
+    put_parts(body, content)
+    _, done = commit(curator, dataset, body["id"], runs=2)
+    assert done["status"] == "committed" and done["image"] == body["id"]
+    assert Image.objects.filter(dataset=dataset).count() == 1 and len(commit.ingests) == 1
+    # as if the worker died after making the image: the upload still says committing
+    DirectUpload.objects.filter(pk=body["id"]).update(status="committing", image=None)
+    repeated = curator.post(f"/api/datasets/{dataset.pk}/uploads/{body['id']}/commit")
+    assert repeated.status_code == 202 and repeated.json()["status"] == "committing"
+    commit_direct_upload.apply(args=[body["id"]], throw=True)
+    upload = DirectUpload.objects.get(pk=body["id"])
+    assert upload.status == "committed" and str(upload.image_id) == done["image"]
+    assert Image.objects.filter(dataset=dataset).count() == 1
+
+
+def test_an_unexpected_failure_is_recorded_and_nothing_kept(
+    client_for, world, direct, commit, monkeypatch
+):
+    """The store failing while the image's copy is made: the upload ends failed with the
+    reason, no image row, no copy, no staged object (fault injected into the store)."""
+    from minio import Minio
+
+    dataset = world.dataset()
+    curator = client_for(world.curator)
+    content = tiff_bytes()
+    body = start(curator, dataset, content).json()
+    put_parts(body, content)
+
+    def broken_copy(self, *args, **kwargs):
+        raise RuntimeError("the store refused the copy")
+
+    monkeypatch.setattr(Minio, "copy_object", broken_copy)
+    _, done = commit(curator, dataset, body["id"])
+    assert done["status"] == "failed" and done["error_code"] == "commit_failed"
+    assert "the store refused the copy" in done["error"]
+    assert not Image.objects.exists()
+    assert objects_under(f"labs/{dataset.lab_id}/datasets/{dataset.pk}/") == []
+
+
+def test_sha256_mismatch_fails_the_commit_and_nothing_is_stored(client_for, world, direct, commit):
     dataset = world.dataset()
     curator = client_for(world.curator)
     content = tiff_bytes()
     body = start(curator, dataset, content, sha256="0" * 64).json()
     assert body["part_count"] == 1
     put_parts(body, content)
-    response = curator.post(f"/api/datasets/{dataset.pk}/uploads/{body['id']}/commit")
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "sha256_mismatch"
+    _, done = commit(curator, dataset, body["id"])
+    assert done["status"] == "failed" and done["error_code"] == "sha256_mismatch"
+    assert "sha256" in done["error"] and done["image"] is None
     assert not Image.objects.exists()
     assert objects_under(f"labs/{dataset.lab_id}/datasets/{dataset.pk}/") == []
     upload = DirectUpload.objects.get(pk=body["id"])
     assert upload.status == "failed" and "sha256" in upload.error
 
 
-def test_a_file_an_upload_refuses_is_refused_and_deleted(client_for, world, direct):
+def test_a_file_an_upload_refuses_is_refused_and_deleted(client_for, world, direct, commit):
     dataset = world.dataset()
     curator = client_for(world.curator)
     content = b"not a micrograph at all" * 100
     body = start(curator, dataset, content, name="fake.tif").json()
     put_parts(body, content)
-    response = curator.post(f"/api/datasets/{dataset.pk}/uploads/{body['id']}/commit")
-    assert response.status_code in (400, 415), response.json()
-    assert not Image.objects.exists()
+    _, done = commit(curator, dataset, body["id"])
+    assert done["status"] == "failed" and done["error_code"] not in ("", "commit_failed")
+    assert done["error"] and not Image.objects.exists()
     assert objects_under(f"labs/{dataset.lab_id}/datasets/{dataset.pk}/") == []
 
 
@@ -186,15 +194,13 @@ def test_bad_requests_are_400(client_for, world, direct):
     assert listing.status_code == 400
 
 
-def test_duplicate_of_an_image_is_refused_at_start(client_for, world, direct):
+def test_duplicate_of_an_image_is_refused_at_start(client_for, world, direct, commit):
     dataset = world.dataset()
     curator = client_for(world.curator)
     content = png_bytes()
     body = start(curator, dataset, content, name="a.png").json()
     put_parts(body, content)
-    assert (
-        curator.post(f"/api/datasets/{dataset.pk}/uploads/{body['id']}/commit").status_code == 201
-    )
+    assert commit(curator, dataset, body["id"])[1]["status"] == "committed"
     again = start(curator, dataset, content, name="b.png")
     assert again.status_code == 409 and again.json()["error"]["code"] == "duplicate"
 
@@ -267,72 +273,6 @@ def test_other_labs_and_low_roles_are_refused(client_for, world, direct):
     )
     listed = client_for(world.curator).get(base).json()
     assert [u["id"] for u in listed["results"]] == [body["id"]]
-
-
-# --- import in place -------------------------------------------------------------------------
-def drop(key: str, content: bytes) -> None:
-    import io
-
-    client, bucket = storage.s3_client(), storage.s3_bucket()
-    client.put_object(bucket, key, io.BytesIO(content), len(content))
-
-
-def test_import_in_place_registers_every_object_with_clear_errors(client_for, world, direct):
-    dataset = world.dataset()
-    prefix = f"imports/{dataset.lab_id}/run-1/"
-    good = [tiff_bytes(np.full((32, 40), i, dtype=np.uint16)) for i in range(3)]
-    for i, content in enumerate(good):
-        drop(f"{prefix}frame-{i}.tif", content)
-    drop(f"{prefix}notes.txt", b"not an image")
-    drop(f"{prefix}zz/copy.tif", good[0])  # the same bytes again (listed last): a duplicate
-    response = client_for(world.curator).post(
-        f"/api/datasets/{dataset.pk}/imports/", {"prefix": prefix}, format="json"
-    )
-    assert response.status_code == 200, response.json()
-    body = response.json()
-    names = sorted(i["original_filename"] for i in body["images"])
-    assert names == ["frame-0.tif", "frame-1.tif", "frame-2.tif"]
-    errors = {e["key"]: e["code"] for e in body["errors"]}
-    assert errors[f"{prefix}zz/copy.tif"] == "duplicate"
-    assert f"{prefix}notes.txt" in errors
-    assert Image.objects.filter(dataset=dataset).count() == 3
-    for image in Image.objects.filter(dataset=dataset):
-        assert image.original_key.startswith(f"labs/{dataset.lab_id}/datasets/{dataset.pk}/")
-    # the sources are left as they were
-    assert len(objects_under(prefix)) == 5
-
-
-def test_import_is_bounded_and_limited_to_the_labs_prefix(client_for, world, direct, settings):
-    dataset = world.dataset()
-    curator = client_for(world.curator)
-    url = f"/api/datasets/{dataset.pk}/imports/"
-    prefix = f"imports/{dataset.lab_id}/many/"
-    for i in range(3):
-        drop(f"{prefix}{i}.png", png_bytes())
-    settings.CHIPLAB_IMPORT_MAX_OBJECTS = 2
-    too_many = curator.post(url, {"prefix": prefix}, format="json")
-    assert too_many.status_code == 413 and not Image.objects.exists()
-    # another lab's originals, or another bucket not allowed by the operator
-    for data in ({"prefix": "labs/"}, {"prefix": f"imports/{world.other_lab.pk}/"}):
-        refused = curator.post(url, data, format="json")
-        assert refused.status_code == 400, data
-        assert refused.json()["error"]["code"] == "import_not_allowed"
-    other_bucket = curator.post(url, {"bucket": "elsewhere", "prefix": "x/"}, format="json")
-    assert other_bucket.status_code == 400
-    empty = curator.post(url, {"prefix": f"imports/{dataset.lab_id}/nothing/"}, format="json")
-    assert empty.status_code == 400 and empty.json()["error"]["code"] == "empty_prefix"
-
-
-@pytest.mark.parametrize("role", ["viewer", "annotator"])
-def test_non_curators_cannot_import(client_for, world, direct, role):
-    dataset = world.dataset()
-    prefix = f"imports/{dataset.lab_id}/r/"
-    drop(f"{prefix}a.png", png_bytes())
-    response = client_for(world.users[role]).post(
-        f"/api/datasets/{dataset.pk}/imports/", {"prefix": prefix}, format="json"
-    )
-    assert response.status_code == 403
-    assert not Image.objects.exists()
 
 
 def test_the_sweep_aborts_expired_uploads_nobody_touches(client_for, world, direct):

@@ -1,5 +1,6 @@
 """`chiplab export` and `chiplab import-dataset` (and their client methods) against a live
-server: a version's archive out of one lab and into another, and a bad archive refused."""
+server and a real Celery worker: a version's archive out of one lab and into another (the
+worker checks and restores it while the client waits), and a bad archive refused."""
 
 import hashlib
 import zipfile
@@ -7,10 +8,13 @@ import zipfile
 import pytest
 from chiplab_client import ChiplabError
 
-from catalog import versions
 from catalog.models import Dataset, Image
 from common import storage
+from publishing import versions
+from publishing.models import DatasetArchiveImport
 from tests.analysis.helpers import upload_ready_image
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -26,7 +30,9 @@ def _stored_sha(key: str) -> str:
         return hashlib.sha256(fh.read()).hexdigest()
 
 
-def test_cli_exports_and_imports_a_dataset(world, version, chiplab, token_of, server, tmp_path):
+def test_cli_exports_and_imports_a_dataset(
+    celery_worker, world, version, chiplab, token_of, server, tmp_path
+):
     archive = tmp_path / "pt-v1.zip"
     as_viewer = ("--server", server)
     chiplab("login", *as_viewer, stdin=token_of(world.viewer))
@@ -60,22 +66,36 @@ def test_cli_exports_and_imports_a_dataset(world, version, chiplab, token_of, se
     bad.write_bytes(b"not a zip at all")
     run = chiplab("import-dataset", str(bad), "--lab", str(world.other_lab.pk), "--json")
     assert run.code == 1 and run.error()["code"] == "not_a_zip"
+    assert "not a zip" in run.error()["message"]
     assert Dataset.objects.filter(lab=world.other_lab).count() == 1
+    failed = DatasetArchiveImport.objects.get(status="failed")
+    assert failed.error_code == "not_a_zip" and not storage.exists(failed.package_key)
     assert chiplab("import-dataset", str(tmp_path / "nope.zip"), "--lab", "x").code == 2
 
 
-def test_client_round_trip_and_errors(world, version, client_as, tmp_path):
+def test_client_round_trip_and_errors(celery_worker, world, version, client_as, tmp_path):
     path = client_as(world.viewer).datasets.export_archive(str(version.pk), tmp_path / "v.zip")
-    sent = []
+    sent, polled = [], []
     target = client_as(world.outsider)
     report = target.datasets.import_archive(
         path,
         lab=str(world.other_lab.pk),
         visibility="private",
         progress=lambda done, total: sent.append((done, total)),
+        checking=polled.append,
+        timeout=300,
     )
+    assert report["status"] == "succeeded" and report["stage"] == "done"
     assert report["dataset"]["visibility"] == "private" and report["version"]["number"] == 1
+    assert report["done_bytes"] == report["total_bytes"] > 0
     assert sent and sent[-1][0] == sent[-1][1]
+    assert polled[0]["id"] == report["id"] and polled[-1]["status"] == "succeeded"
+    assert target.datasets.archive_import(report["id"])["dataset"]["id"] == report["dataset"]["id"]
+    # without waiting: the queued import, then waited on
+    queued = target.datasets.import_archive(path, lab=str(world.other_lab.pk), wait=False)
+    assert queued["status"] in ("queued", "running", "succeeded")
+    done = target.datasets.wait_archive_import(queued["id"], timeout=300)
+    assert done["dataset"]["id"] != report["dataset"]["id"]
     # lab A's viewer may not import into lab A; lab B's owner cannot see lab A
     with pytest.raises(ChiplabError) as caught:
         client_as(world.viewer).datasets.import_archive(path, lab=str(world.lab.pk))

@@ -1,5 +1,6 @@
-"""The client's and the CLI's direct upload against a live server and the S3 test server:
-parts PUT with plain urllib to presigned URLs, resume of missing parts, commit."""
+"""The client's and the CLI's direct upload against a live server, the S3 test server and a
+real Celery worker: parts PUT with plain urllib to presigned URLs, resume of missing parts,
+commit, and the worker's check of size and sha256 that the client waits on."""
 
 import hashlib
 
@@ -10,7 +11,9 @@ from chiplab_client.uploads import put_part, sha256_of
 
 from catalog.models import DirectUpload, Image
 from tests.support.micrographs import tiff_bytes
+from tests.support.services import IN_CI
 
+pytestmark = pytest.mark.integration
 MiB = 1024**2
 
 
@@ -25,9 +28,15 @@ def logged_in(server, token_of, chiplab):
 
 
 @pytest.fixture
-def direct(s3_storage, settings):
+def direct(celery_worker, settings):
+    """The configured S3 store, which the worker process uses too, with 5 MiB parts."""
+    if settings.CHIPLAB_STORAGE != "s3":
+        message = "direct uploads with a worker need CHIPLAB_STORAGE=s3 (as in CI)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
     settings.CHIPLAB_DIRECT_UPLOAD_PART_BYTES = 5 * MiB
-    return s3_storage
+    return settings.STORAGES["default"]["OPTIONS"]["endpoint_url"]
 
 
 @pytest.fixture
@@ -42,15 +51,19 @@ def big_file(tmp_path):
 def test_upload_direct_sends_parts_and_commits(world, client_as, direct, big_file, tmp_path):
     dataset = world.dataset()
     chiplab = client_as(world.curator)
-    seen = []
+    seen, checked = [], []
 
     image = chiplab.datasets.upload_direct(
-        str(dataset.pk), big_file, progress=lambda done, total: seen.append((done, total))
+        str(dataset.pk),
+        big_file,
+        progress=lambda done, total: seen.append((done, total)),
+        checking=lambda done, total: checked.append((done, total)),
     )
 
     size = big_file.stat().st_size
     assert image["sha256"] == sha256_of(big_file) and image["size_bytes"] == size
     assert seen[-1] == (size, size) and all(0 <= d <= size for d, _ in seen)
+    assert checked[-1] == (size, size) and checked == sorted(checked)
     [upload] = list(chiplab.datasets.uploads(str(dataset.pk)))
     assert upload["status"] == "committed" and upload["image"] == image["id"]
     copy = chiplab.images.download_original(image["id"], tmp_path / "back.tif")
@@ -88,6 +101,19 @@ def test_another_labs_user_is_not_found_and_a_viewer_forbidden(world, client_as,
         with pytest.raises(ChiplabError) as caught:
             client_as(user).datasets.import_objects(str(dataset.pk), "imports/")
         assert caught.value.status == status
+
+
+def test_a_refused_file_raises_with_the_workers_reason(world, client_as, direct, tmp_path):
+    """Bytes that are not a micrograph: the commit's worker refuses them, the client raises
+    the upload's error code, and nothing is kept."""
+    dataset = world.dataset()
+    fake = tmp_path / "fake.tif"
+    fake.write_bytes(b"not a micrograph at all" * 1000)
+    with pytest.raises(ChiplabError) as caught:
+        client_as(world.curator).datasets.upload_direct(str(dataset.pk), fake)
+    assert caught.value.code not in ("", "upload_failed", "commit_failed")
+    assert caught.value.body["status"] == "failed" and caught.value.body["error"]
+    assert not Image.objects.filter(dataset=dataset).exists()
 
 
 def test_cli_upload_direct(world, logged_in, chiplab, direct, big_file):

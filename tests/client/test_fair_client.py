@@ -3,8 +3,8 @@
 import pytest
 from chiplab_client import ChiplabError
 
-from catalog import versions
 from catalog.models import Visibility
+from publishing import versions
 from tests.catalog.fair_support import FakeDataCite, datacite_json_errors
 from tests.factories import ReadyImageFactory
 

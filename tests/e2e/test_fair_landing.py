@@ -2,8 +2,8 @@
 
 import json
 
-from catalog import datacite, versions
 from catalog.models import Visibility
+from publishing import doi, versions
 from tests.catalog.fair_support import FakeDataCite
 from tests.factories import DatasetFactory, ReadyImageFactory
 
@@ -28,7 +28,7 @@ def test_the_landing_page_shows_the_doi_and_how_to_cite(page, lab_owner, live_se
         settings.CHIPLAB_DATACITE_REPOSITORY = fake.repository
         settings.CHIPLAB_DATACITE_PASSWORD = fake.password
         settings.CHIPLAB_DATACITE_PREFIX = fake.prefix
-        version = datacite.dataset_version_doi_mint(user=lab_owner, version=version)
+        version = doi.dataset_version_doi_mint(user=lab_owner, version=version)
 
     page.goto(f"/dataset-versions/{version.pk}/")  # anonymous: a public version
     doi_link = page.locator("#doi")

@@ -12,8 +12,9 @@ from ..operations import operation
 from ..types import JobStatus, Result, Rule
 from ._base import Area, present
 
-#: every export a result can have (series.csv: time series; particles.csv, particles.json and
-#: instances.png: object classes; mask.ome.zarr.zip: OME-Zarr in a zarr ZipStore)
+#: every export a result can have (series.csv: time series; particles.csv, particles.json,
+#: instances.png and histogram.svg/png: object classes; mask.ome.zarr.zip: OME-Zarr in a zarr
+#: ZipStore)
 EXPORT_KINDS = (
     "overlay.png",
     "mask.png",
@@ -29,6 +30,8 @@ EXPORT_KINDS = (
     "profile.csv",
     "particles.json",
     "instances.png",
+    "histogram.svg",
+    "histogram.png",
     "mask.ome.zarr.zip",
 )
 
@@ -190,6 +193,21 @@ class Results(Area):
         """The chip map as a small PNG (long side at most ``size`` px, 16-256, default 96)."""
         path = self._path("segmentation_results_thumbnail_retrieve", result_id=result_id)
         return self._http.content(path, query=present(size=size))
+
+    @operation(
+        "segmentation_results_profile_retrieve",
+        "GET",
+        "/api/segmentation-results/{result_id}/profile",
+    )
+    def profile(self, result_id: str, *, angle: float, band: int | None = None) -> dict[str, Any]:
+        """Class fractions of the pixel map in bands across a direction (``angle``: degrees
+        anticlockwise from the x axis on screen; 0 left to right, -90 top to bottom) and the
+        interfaces along it, in the image's unit when calibrated."""
+        return self._call(
+            "segmentation_results_profile_retrieve",
+            result_id=result_id,
+            query=present(angle=angle, band=band),
+        )
 
     @operation(
         "segmentation_results_export_retrieve",

@@ -12,9 +12,11 @@ from .._http import FilePart, Progress, multipart
 from ..operations import OPERATIONS, operation
 from ..types import Dataset, Image, ImageStatus, Visibility
 from ._base import UNSET, Area, given, present
+from .archives import DatasetArchives
+from .direct import DirectUploads
 
 
-class Datasets(Area):
+class Datasets(DatasetArchives, DirectUploads, Area):
     @operation("licences_list", "GET", "/api/licences/")
     def licences(self) -> list[dict[str, Any]]:
         """The licences a dataset may carry (SPDX ids)."""
@@ -153,42 +155,6 @@ class Datasets(Area):
             progress=progress,
         )
 
-    def export_archive(
-        self, version_id: str, dest: str | os.PathLike, *, progress: Progress | None = None
-    ) -> Path:
-        """Export a version as the package another Chiplab imports (its RO-Crate zip) to
-        ``dest`` (a file, or a folder: under the server's name); see :meth:`import_archive`."""
-        return self.download_crate(version_id, dest, progress=progress)
-
-    @operation("dataset_archives_create", "POST", "/api/dataset-archives/")
-    def import_archive(
-        self,
-        file: str | os.PathLike,
-        *,
-        lab: str,
-        visibility: Visibility | None = None,
-        with_results: bool = True,
-        progress: Progress | None = None,
-    ) -> dict[str, Any]:
-        """Import a version's package (from :meth:`export_archive`, here or on another
-        Chiplab) as a new dataset of ``lab`` (curators). The answer has the new ``dataset``,
-        its ``version`` 1 (the package as imported), counts of ``images``, ``support_sets`` and
-        ``results``, and the ``source`` version. Every file is checked against its sha256
-        first: a bad package is refused (400/413) and nothing is stored. ``with_results=False``
-        leaves out results whose model versions this server lacks (409 ``model_unavailable``)."""
-        source = Path(file)
-        fields = present(lab=str(lab), visibility=visibility, with_results=with_results)
-        ctype, length, chunks = multipart(
-            fields, {"file": FilePart(source.name, source, "application/zip")}, progress
-        )
-        response = self._http.request(
-            OPERATIONS["dataset_archives_create"].method,
-            self._path("dataset_archives_create"),
-            body=chunks,
-            headers={"Content-Type": ctype, "Content-Length": str(length)},
-        )
-        return response.json()
-
     # --- DOIs and citations ---------------------------------------------------------------
     @operation(
         "dataset_versions_datacite_retrieve",
@@ -224,79 +190,6 @@ class Datasets(Area):
         path = self._path("dataset_versions_citation_bibtex_retrieve", version_id=version_id)
         response = self._http.request("GET", path, headers={"Accept": "application/x-bibtex"})
         return response.read().decode("utf-8")
-
-    # --- direct upload to the object store (S3 servers) and import in place -----------------
-    @operation("datasets_uploads_list", "GET", "/api/datasets/{dataset_id}/uploads/")
-    def uploads(
-        self, dataset_id: str, *, status: str | None = None, page_size: int | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """The dataset's direct uploads (curators), newest first; ``status="uploading"``:
-        the open ones."""
-        return self._pages(
-            "datasets_uploads_list",
-            dataset_id=dataset_id,
-            query={"status": status},
-            page_size=page_size,
-        )
-
-    @operation("datasets_uploads_create", "POST", "/api/datasets/{dataset_id}/uploads/")
-    def start_upload(self, dataset_id: str, filename: str, size: int, sha256: str) -> dict:
-        """Start a direct upload: the answer has a presigned PUT URL for each part
-        (``parts``: number, size, url). See :meth:`upload_direct` for the whole path."""
-        body = {"filename": filename, "size": size, "sha256": sha256}
-        return self._call("datasets_uploads_create", dataset_id=dataset_id, body=body)
-
-    @operation(
-        "datasets_uploads_retrieve", "GET", "/api/datasets/{dataset_id}/uploads/{upload_id}/"
-    )
-    def upload_state(self, dataset_id: str, upload_id: str) -> dict:
-        """The upload: parts ``received`` and fresh URLs for the missing ones (``parts``)."""
-        return self._call("datasets_uploads_retrieve", dataset_id=dataset_id, upload_id=upload_id)
-
-    @operation(
-        "datasets_uploads_destroy", "DELETE", "/api/datasets/{dataset_id}/uploads/{upload_id}/"
-    )
-    def cancel_upload(self, dataset_id: str, upload_id: str) -> None:
-        """Cancel an open upload; the parts sent are deleted."""
-        self._call("datasets_uploads_destroy", dataset_id=dataset_id, upload_id=upload_id)
-
-    @operation(
-        "datasets_uploads_commit_create",
-        "POST",
-        "/api/datasets/{dataset_id}/uploads/{upload_id}/commit",
-    )
-    def commit_upload(self, dataset_id: str, upload_id: str) -> Image:
-        """Complete an upload: size and sha256 are checked and the image made (then
-        ingested). 409 ``missing_parts`` names the parts still to send."""
-        return self._call(
-            "datasets_uploads_commit_create", dataset_id=dataset_id, upload_id=upload_id
-        )
-
-    def upload_direct(
-        self,
-        dataset_id: str,
-        path: str | os.PathLike,
-        *,
-        parallel: int = 4,
-        progress: Progress | None = None,
-        resume: bool = True,
-    ) -> Image:
-        """Upload a (multi-GB) file straight to the object store in parts, in parallel, then
-        commit: the new image. An interrupted upload of the same file is resumed (only the
-        missing parts are sent). ``progress(bytes done, total)``. Needs an S3 server."""
-        from ..uploads import upload_direct
-
-        return upload_direct(
-            self._client, dataset_id, path, parallel=parallel, progress=progress, resume=resume
-        )
-
-    @operation("datasets_imports_create", "POST", "/api/datasets/{dataset_id}/imports/")
-    def import_objects(self, dataset_id: str, prefix: str, *, bucket: str | None = None) -> dict:
-        """Import in place (curators): every object under ``prefix`` of ``bucket`` (default:
-        the platform's, under ``imports/<lab id>/``) becomes an image. The answer lists the
-        ``images`` made and the ``errors`` per object (key, code, message)."""
-        body = present(prefix=prefix, bucket=bucket)
-        return self._call("datasets_imports_create", dataset_id=dataset_id, body=body)
 
 
 class Images(Area):

@@ -17,6 +17,7 @@ small arrays and reused by scripts. Conventions shared by every export:
 from .chart import chart_png, chart_svg, interval_label
 from .classes import CLASS_TABLE_KEY, PROVENANCE_KEY, UNLABELLED, class_table, hex_to_rgb, palette
 from .coco import coco_rle, mask_coco
+from .histogram import histogram_png, histogram_svg, median_caption
 from .images import (
     CONFIDENCE_STOPS,
     confidence_png,
@@ -57,12 +58,15 @@ __all__ = [
     "counts_rows",
     "csv_cell",
     "hex_to_rgb",
+    "histogram_png",
+    "histogram_svg",
     "instances_png",
     "interval_label",
     "mask_coco",
     "mask_ome_tiff",
     "mask_ome_zarr",
     "mask_png",
+    "median_caption",
     "ome_unit",
     "overlay_png",
     "overlay_rgb",

@@ -9,6 +9,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from .classes import hex_to_rgb
+from .histogram import vertical_text
 from .png import png_bytes
 
 
@@ -21,6 +22,18 @@ def interval_label(stats: dict) -> str:
         level = round(100 * stats.get("bootstrap", {}).get("ci", 0.95))
         return f"{level} % interval over support resamples"
     return "± 1 s.d. over support resamples" if stats.get("fractions_std") else ""
+
+
+def _captions(stats: dict) -> list[str]:
+    """The chart's caption lines: which interval the error bars are and what it covers (the
+    words the page uses under its chart)."""
+    caption = interval_label(stats)
+    if not caption:
+        return []
+    covers = (stats.get("interval") or stats.get("bootstrap") or {}).get("covers")
+    if not covers and stats.get("fractions_ci_low"):
+        covers = "the choice of support chips only (support resamples)"
+    return [f"error bars: {caption}", *([f"the interval covers {covers}"] if covers else [])]
 
 
 def _chart_values(stats: dict, classes: Sequence[dict]):
@@ -98,11 +111,10 @@ def chart_svg(
         parts.append(
             f'<text x="{cx:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{escape(name)}</text>'
         )
-    caption = interval_label(stats)
-    if caption:
+    for k, line in enumerate(_captions(stats)):
         parts.append(
-            f'<text class="caption" x="{width / 2:.1f}" y="{height - 10}" text-anchor="middle" '
-            f'font-size="10">error bars: {escape(caption)}</text>'
+            f'<text class="caption" x="{width / 2:.1f}" y="{height - 24 + 14 * k}" '
+            f'text-anchor="middle" font-size="10">{escape(line)}</text>'
         )
     parts.append(
         f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
@@ -125,6 +137,7 @@ def chart_png(
     (Pillow rather than matplotlib: the PNG is written on every job, and matplotlib's first
     figure in a process costs about a second.)
     """
+    # Pillow: only the chart exports draw
     from PIL import Image, ImageDraw, ImageFont
 
     names, fractions, lows, highs, colours = _chart_values(stats, classes)
@@ -158,9 +171,7 @@ def chart_png(
             for v in (lo, hi):
                 draw.line([(cx - 5, y(v)), (cx + 5, y(v))], fill="black", width=1)
         draw.text((cx, top + plot_h + 14), name, fill="black", font=font, anchor="mm")
-    caption = interval_label(stats)
-    if caption:
-        draw.text(
-            (width / 2, height - 10), f"error bars: {caption}", fill="#333", font=font, anchor="mm"
-        )
+    for k, line in enumerate(_captions(stats)):
+        draw.text((width / 2, height - 24 + 14 * k), line, fill="#333", font=font, anchor="mm")
+    vertical_text(img, "area fraction", (8, top + plot_h / 2), font)
     return png_bytes(np.asarray(img))

@@ -78,6 +78,7 @@ def _with_footer(
     rgb: np.ndarray, classes: Sequence[dict], per_px: float | None, unit: str | None
 ) -> np.ndarray:
     """``rgb`` with a white band below: scale bar (when ``per_px``) and the class legend."""
+    # Pillow: only the image exports draw
     from PIL import Image, ImageDraw, ImageFont
 
     h, w = rgb.shape[:2]
@@ -184,6 +185,7 @@ def instances_png(instances: np.ndarray) -> bytes:
 
 def read_instances_png(data: bytes) -> np.ndarray:
     """The instance ids (H, W) uint32 of a PNG written by :func:`instances_png`."""
+    # Pillow: only the image exports draw
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as img:

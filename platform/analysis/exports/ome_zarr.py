@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,8 +39,6 @@ def mask_ome_zarr(
     (:data:`CLASS_TABLE_KEY`, :data:`PROVENANCE_KEY`). Arrays are Blosc-lz4 compressed (fast:
     it is written on every job; zstd took 3x as long) in :data:`common.ngff.ZARR_CHUNK`-px chunks.
     """
-    import tempfile
-
     m = np.asarray(mask, np.uint8)
     if m.ndim != 2:
         raise ValueError(f"an OME-Zarr export takes one (H, W) map, not shape {m.shape}")
@@ -106,8 +105,7 @@ def mask_ome_zarr(
 def read_ome_zarr(data: bytes) -> dict[str, np.ndarray | dict]:
     """The arrays of a :func:`mask_ome_zarr` file: ``confidence``, ``classes``, and
     ``particles`` / ``reference`` when present, plus the root ``attrs``."""
-    import tempfile
-
+    # zarr: heavy, loaded by the OME-Zarr export only
     import zarr
 
     with tempfile.TemporaryDirectory(prefix="chiplab-zarr-") as tmp:

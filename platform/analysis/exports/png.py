@@ -9,6 +9,7 @@ import os
 import struct
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -34,8 +35,6 @@ def _png_threads():
     """(pool, size): threads that deflate parts of one PNG at once (zlib releases the GIL),
     one per core; re-created after a fork (Celery's prefork pool)."""
     global _png_pool, _png_pool_pid, _png_workers
-    from concurrent.futures import ThreadPoolExecutor
-
     if _png_pool is None or _png_pool_pid != os.getpid():
         _png_workers = max(1, min(4, len(os.sched_getaffinity(0))))
         _png_pool = ThreadPoolExecutor(_png_workers, thread_name_prefix="png")
@@ -114,6 +113,7 @@ def png_bytes(
 
 def read_png_class_table(data: bytes) -> dict:
     """The class table of a mask PNG written by :func:`mask_png`."""
+    # Pillow: only the PNG exports encode
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as img:

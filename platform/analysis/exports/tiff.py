@@ -28,6 +28,7 @@ def mask_ome_tiff(
     given) and a MapAnnotation (index -> name) in the namespace :data:`CLASS_TABLE_KEY`;
     physical pixel size is set when calibrated.
     """
+    # tifffile: loaded by the OME-TIFF export only
     import tifffile
 
     masks = np.asarray(mask, np.uint8)

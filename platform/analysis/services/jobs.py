@@ -10,6 +10,7 @@ from accounts.selectors import require_role
 from catalog.models import ImageStatus
 from common.errors import Conflict, Invalid, NotFound
 from common.jobs import enqueue_on_commit
+from common.provenance import code_version
 from common.throttling import require_daily_chips, require_job_room
 from registry.selectors import model_version_resolve
 from registry.services import builtins_ensure
@@ -96,8 +97,6 @@ def _segmentation_job_create(
 
 
 def _job_insert(*, user, lab_id, version, model, params, targets, rerun_of=None):
-    from common.provenance import code_version
-
     # caps and the daily quota, counted under a lock on the lab (race-free)
     require_job_room(
         SegmentationJob.objects,

@@ -31,6 +31,7 @@ DEFAULT_PARAMS = {
     "boundary": True,
     "weighting": True,
     "pixel_vote": True,
+    "spatial": True,
 }
 
 

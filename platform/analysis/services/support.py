@@ -9,6 +9,7 @@ from catalog.models import ImageStatus
 from catalog.selectors import dataset_get
 from common.errors import Conflict, Invalid, NotFound
 from labeling.models import ConsensusRule, Grid, LabelSchema, SupportSetVersion
+from labeling.services import support_set_freeze
 
 
 def support_set_for_run(*, user, support_set_id) -> SupportSetVersion:
@@ -40,8 +41,6 @@ def _schema_get(*, user, schema_id) -> LabelSchema:
 
 
 def freeze_working_set(*, user, schema_id, rule, owner, min_votes) -> SupportSetVersion:
-    from labeling.services import support_set_freeze
-
     schema = _schema_get(user=user, schema_id=schema_id)
     lab_id = schema.dataset.lab_id
     rule = rule or ConsensusRule.SINGLE_OWNER

@@ -8,6 +8,7 @@ from catalog.models import Image, ImageStatus
 from catalog.selectors import dataset_get, image_get
 from common.errors import Conflict, Invalid, NotFound
 from labeling.models import Grid, SupportSetVersion
+from labeling.services import grid_create
 
 MAX_IMAGES = 1000
 
@@ -69,8 +70,6 @@ def grid_for(*, user, image: Image, version: SupportSetVersion) -> Grid:
         offset_y=version.offset_y,
     ).first()
     if grid is None:
-        from labeling.services import grid_create
-
         grid, _created = grid_create(
             user=user,
             image=image,

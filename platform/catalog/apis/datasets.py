@@ -1,7 +1,7 @@
 """Datasets: licences, the list and one dataset, its JSON-LD, its images and uploads."""
 
 from django.db.models import Count
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -13,7 +13,6 @@ from common.apis import LimitOffsetPagination, paginated, valid
 from common.errors import Invalid, NotFound
 
 from .. import selectors, services
-from ..fair import dataset_jsonld
 from ..licences import LICENCES
 from ..models import ImageStatus
 from ..serializers import (
@@ -84,15 +83,6 @@ class DatasetDetailApi(APIView):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
         services.dataset_delete(user=request.user, dataset=dataset)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class DatasetJsonLdApi(APIView):
-    permission_classes = [AllowAny]
-
-    @extend_schema(responses={200: OpenApiResponse(description="schema.org Dataset JSON-LD")})
-    def get(self, request, dataset_id):
-        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
-        return Response(dataset_jsonld(dataset, request), content_type="application/ld+json")
 
 
 class DatasetImageListApi(APIView):

@@ -16,7 +16,6 @@ from ..serializers import (
     DirectUploadCreateSerializer,
     DirectUploadListSerializer,
     DirectUploadSerializer,
-    ImageSerializer,
 )
 
 
@@ -79,16 +78,21 @@ class DirectUploadDetailApi(APIView):
 class DirectUploadCommitApi(APIView):
     @extend_schema(
         request=None,
-        responses={201: ImageSerializer},
-        description="Complete the upload, check its size and sha256, and make it an image "
-        "(then ingested like an upload). 409 `missing_parts`: PUT them and commit again. "
-        "400 `sha256_mismatch`/`size_mismatch` or a refused file: nothing is kept.",
+        responses={202: DirectUploadSerializer},
+        description="Commit the upload once every part has arrived: a worker completes it, "
+        "checks its size and sha256 and makes it an image (then ingested like an upload). "
+        "Poll GET the upload: `checked_bytes` grows while `status` is `committing`; then "
+        "`committed` with its `image`, or `failed` with `error` and `error_code` "
+        "(`sha256_mismatch`, `size_mismatch`, `duplicate`, a refused file…), keeping nothing. "
+        "409 `missing_parts`: PUT them and commit again. Committing again while it runs "
+        "answers the same.",
     )
     def post(self, request, dataset_id, upload_id):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
         upload = direct.direct_upload_get(user=request.user, dataset=dataset, upload_id=upload_id)
-        image = direct.direct_upload_commit(user=request.user, upload=upload)
-        return Response(ImageSerializer(image).data, status=status.HTTP_201_CREATED)
+        upload = direct.direct_upload_commit(user=request.user, upload=upload)
+        state = direct.direct_upload_state(user=request.user, upload=upload)
+        return Response(DirectUploadSerializer(state).data, status=status.HTTP_202_ACCEPTED)
 
 
 class DatasetImportApi(APIView):

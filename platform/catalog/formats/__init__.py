@@ -37,6 +37,15 @@ API
     ``raw``: the original tag tree, JSON-serialisable, truncated (depth 16, 256 items per
     container, 16 KiB per string, binary blobs summarised). With ``max_bytes``, the header
     checks of ``probe`` (samples, decoded bytes) are made again before decoding.
+``stream(path, *, fmt, filename="original", max_bytes=None)`` (a context manager) ``-> FrameStream``
+    ``read``'s frames one at a time, for work that needs one frame at a time (previews at
+    ingest): TIFF page by page and DM3/DM4 frame by frame, so peak memory is about one
+    decoded frame; PNG/JPEG are one frame, decoded whole. ``FrameStream.frames`` is the
+    declared count; iterating yields grey ``(H, W)`` frames in their own dtype (a stack read
+    whole turns them all to float32 when one needs a luminance conversion); ``calibration``,
+    ``instrument``, ``raw`` and ``rgb_conversion`` are set once the last frame is out. The
+    checks and messages are ``read``'s; a missing frame, damaged structure or all-NaN file
+    raises after the last frame.
 ``preview(data, *, max_side=2048, index=0) -> uint8 (h, w)``,
 ``thumbnail(data, *, side=256, index=0)``
     0.5–99.5 % percentile stretch of frame ``index``, antialiased downscale, never upscaled.
@@ -52,7 +61,7 @@ Errors
 is the matching 400/413/415.
 """
 
-from .api import probe, read
+from .api import probe, read, stream
 from .base import (
     DEFAULT_MAX_DECODED_BYTES,
     ERROR_CODES,
@@ -64,6 +73,7 @@ from .base import (
     Probe,
 )
 from .preview import encode_png, preview, thumbnail
+from .stream import FrameStream
 
 __all__ = [
     "DEFAULT_MAX_DECODED_BYTES",
@@ -72,11 +82,13 @@ __all__ = [
     "FORMATS",
     "MAX_SAMPLES_PER_PIXEL",
     "FormatError",
+    "FrameStream",
     "Micrograph",
     "Probe",
     "encode_png",
     "preview",
     "probe",
     "read",
+    "stream",
     "thumbnail",
 ]

@@ -9,9 +9,10 @@ from contextlib import contextmanager
 import numpy as np
 
 from .base import DEFAULT_MAX_DECODED_BYTES, FORMATS, FormatError, Micrograph, Probe
-from .raster import probe_raster, read_raster
+from .raster import open_raster, probe_raster, read_raster
 from .sniff import check_extension, sniff
-from .tiff import probe_tiff, read_tiff
+from .stream import FrameStream, no_finite_pixels
+from .tiff import open_tiff, probe_tiff, read_tiff
 
 
 def probe(
@@ -73,11 +74,42 @@ def _read(path: str | os.PathLike[str], fmt: str, max_bytes: int | None) -> Micr
     else:
         micrograph = _dm().read_dm(path, fmt=fmt, max_bytes=max_bytes)
     if np.issubdtype(micrograph.data.dtype, np.inexact) and not np.isfinite(micrograph.data).any():
-        raise FormatError(
-            "no_finite_pixels",
-            "The image holds no finite pixel values (all NaN or infinite): nothing to analyse.",
-        )
+        raise no_finite_pixels()
     return micrograph
+
+
+@contextmanager
+def stream(
+    path: str | os.PathLike[str],
+    *,
+    fmt: str,
+    filename: str = "original",
+    max_bytes: int | None = None,
+) -> Iterator[FrameStream]:
+    """:func:`read`'s frames one at a time: peak memory is about one decoded frame, not the
+    stack (TIFF page by page, DM3/DM4 frame by frame; a PNG/JPEG is one frame).
+
+    The same checks as :func:`read`, with the same messages: the header's budget before any
+    decoding; a damaged frame when it is reached; a missing frame, a damaged structure or no
+    finite pixel once the last frame has been yielded (what a caller wrote from earlier
+    frames is then its own to discard). Iterate the stream inside the ``with`` block.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+    with _path_hidden(path, f"'{filename}'"):
+        actual = sniff(path)
+        if actual != fmt:
+            raise FormatError(
+                "extension_mismatch", f"The file holds {actual.upper()}, not {fmt.upper()}."
+            )
+        if fmt in ("png", "jpeg"):
+            opened = open_raster(path, fmt=fmt, max_bytes=max_bytes)
+        elif fmt == "tiff":
+            opened = open_tiff(path, max_bytes=max_bytes)
+        else:
+            opened = _dm().open_dm(path, fmt=fmt, max_bytes=max_bytes)
+        with opened as frames:
+            yield frames
 
 
 @contextmanager

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -19,7 +21,8 @@ from .base import (
     check_dimensions,
     check_samples,
 )
-from .pixels import check_dtype, stack_grey
+from .pixels import check_dtype
+from .stream import FrameStream
 from .tree import dig, json_safe
 from .units import calibration, uncalibrated
 from .values import as_float, datetime_from_parts, iso_datetime, prune
@@ -184,14 +187,34 @@ def read_dm(path: str | os.PathLike[str], *, fmt: str, max_bytes: int | None = N
 
     With ``max_bytes``, the tags are checked against that budget before any pixel is read.
     """
+    with open_dm(path, fmt=fmt, max_bytes=max_bytes) as frames:
+        return frames.read()
+
+
+@contextmanager
+def open_dm(
+    path: str | os.PathLike[str], *, fmt: str, max_bytes: int | None = None
+) -> Iterator[FrameStream]:
+    """The DM file's frames, each read from the file when the stream reaches it.
+
+    With ``max_bytes``, the tags are checked against that budget before any pixel is read.
+    """
     file_size = os.path.getsize(path)
     with open(path, "rb") as fh:
         tree, images = _parse(fh, fmt)
         image = _main_image(images, fmt, file_size)
         if max_bytes is not None:
             _check_budget(image, fmt, max_bytes)
-        frames = (_read_frame(fh, image, i) for i in range(image.frames))
-        data, conversion = stack_grey(frames, image.frames)
+        yield FrameStream(
+            fmt=fmt,
+            count=image.frames,
+            frames=(_read_frame(fh, image, i) for i in range(image.frames)),
+            finish=lambda: _metadata(tree, image),
+        )
+
+
+def _metadata(tree: dict[str, Any], image: _Image) -> tuple[dict, dict, dict]:
+    """(calibration, instrument, raw) of a parsed DM file."""
     raw = {key: value for key, value in tree.items() if key != "ImageList"}
     raw["ImageList"] = {"main": image.tags}
     try:
@@ -200,14 +223,7 @@ def read_dm(path: str | os.PathLike[str], *, fmt: str, max_bytes: int | None = N
         logger.warning("DM metadata extraction failed: %r", exc)
         cal, instrument = uncalibrated(), {}
         raw["metadata_error"] = str(exc)
-    return Micrograph(
-        format=fmt,
-        data=data,
-        calibration=cal,
-        instrument=instrument,
-        raw=json_safe(raw),
-        rgb_conversion=conversion,
-    )
+    return cal, instrument, json_safe(raw)
 
 
 def _group(tree: Any, *path: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from .base import (
     check_samples,
 )
 from .pixels import to_grey
+from .stream import FrameStream
 from .tree import json_safe
 from .units import from_density, uncalibrated
 
@@ -175,26 +176,48 @@ def read_raster(
 
     With ``max_bytes``, the header is checked against that budget before any decoding.
     """
+    array, info, mode, size = _decoded(path, fmt, max_bytes)
+    data, conversion = to_grey(array)
+    return Micrograph(
+        format=fmt,
+        data=data,
+        calibration=_density_calibration(info, fmt),
+        instrument={},
+        raw=_raw(mode, size, info),
+        rgb_conversion=conversion,
+    )
+
+
+@contextmanager
+def open_raster(
+    path: str | os.PathLike[str], *, fmt: str, max_bytes: int | None = None
+) -> Iterator[FrameStream]:
+    """A PNG/JPEG as a stream of its one frame (decoded whole: Pillow has no partial read
+    of a compressed image that the stream could use)."""
+    array, info, mode, size = _decoded(path, fmt, max_bytes)
+    yield FrameStream(
+        fmt=fmt,
+        count=1,
+        frames=iter([array]),
+        finish=lambda: (_density_calibration(info, fmt), {}, _raw(mode, size, info)),
+    )
+
+
+def _decoded(
+    path: str | os.PathLike[str], fmt: str, max_bytes: int | None
+) -> tuple[np.ndarray, dict[str, Any], str, tuple[int, int]]:
+    """The decoded samples, the header info, the Pillow mode and the size."""
     with _opened(path, fmt) as image:
         if max_bytes is not None:
             _check_budget(image, fmt, max_bytes)
         info = dict(image.info)
         mode, size = image.mode, image.size
         array = _decode(image, fmt)
-    data, conversion = to_grey(array)
-    raw: dict[str, Any] = {
-        "mode": mode,
-        "size": list(size),
-        "info": json_safe(_readable_info(info)),
-    }
-    return Micrograph(
-        format=fmt,
-        data=data,
-        calibration=_density_calibration(info, fmt),
-        instrument={},
-        raw=raw,
-        rgb_conversion=conversion,
-    )
+    return array, info, mode, size
+
+
+def _raw(mode: str, size: tuple[int, int], info: dict[str, Any]) -> dict[str, Any]:
+    return {"mode": mode, "size": list(size), "info": json_safe(_readable_info(info))}
 
 
 def _readable_info(info: dict[str, Any]) -> dict[str, Any]:

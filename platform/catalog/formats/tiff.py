@@ -26,7 +26,8 @@ from .base import (
     check_dimensions,
     check_samples,
 )
-from .pixels import check_dtype, stack_grey
+from .pixels import check_dtype
+from .stream import FrameStream
 from .tiff_metadata import tiff_metadata
 from .units import uncalibrated
 
@@ -283,29 +284,42 @@ def read_tiff(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> 
 
     With ``max_bytes``, the IFDs are checked against that budget before any decoding.
     """
+    with open_tiff(path, max_bytes=max_bytes) as frames:
+        return frames.read()
+
+
+@contextmanager
+def open_tiff(
+    path: str | os.PathLike[str], *, max_bytes: int | None = None
+) -> Iterator[FrameStream]:
+    """The TIFF's frames, decoded one page at a time while the stream is iterated.
+
+    With ``max_bytes``, the IFDs are checked against that budget before any decoding.
+    """
     file_size = os.path.getsize(path)
     with _opened(path) as (tif, trap):
         layout = _layout(tif)
         if max_bytes is not None:
             _check_budget(layout, max_bytes)
         check_dtype(layout.dtype, where="TIFF")
-        data, conversion = stack_grey(_iter_frames(tif, layout, file_size), layout.frames)
-        _raise_trapped(trap)
-        try:
-            cal, instrument, raw = tiff_metadata(tif)
-        except Exception as exc:  # metadata is best effort: the pixels are already good
-            logger.warning("TIFF metadata extraction failed: %r", exc)
-            cal, instrument, raw = uncalibrated(), {}, {"metadata_error": _clean(str(exc))}
-        raw["series_axes"] = layout.series.axes
-        raw["pages"] = len(tif.pages)
-    return Micrograph(
-        format="tiff",
-        data=data,
-        calibration=cal,
-        instrument=instrument,
-        raw=raw,
-        rgb_conversion=conversion,
-    )
+
+        def finish() -> tuple[dict, dict, dict]:
+            _raise_trapped(trap)
+            try:
+                cal, instrument, raw = tiff_metadata(tif)
+            except Exception as exc:  # metadata is best effort: the pixels are already good
+                logger.warning("TIFF metadata extraction failed: %r", exc)
+                cal, instrument, raw = uncalibrated(), {}, {"metadata_error": _clean(str(exc))}
+            raw["series_axes"] = layout.series.axes
+            raw["pages"] = len(tif.pages)
+            return cal, instrument, raw
+
+        yield FrameStream(
+            fmt="tiff",
+            count=layout.frames,
+            frames=_iter_frames(tif, layout, file_size),
+            finish=finish,
+        )
 
 
 # --- bounded decompression ------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Chip grids of an image, chip-size suggestions, carrying examples, chips to label next."""
+"""Chip grids of an image, chip-size suggestions, carrying examples (chips to label next:
+``analysis.suggestion_apis``, they come from a segmentation result)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -9,15 +10,13 @@ from rest_framework.views import APIView
 from catalog.selectors import image_get
 from common.apis import valid
 
-from .. import selectors, services, suggestions
+from .. import selectors, services
 from ..serializers.grids import (
     CarryResultSerializer,
     CarrySerializer,
     ChipSizeSuggestionSerializer,
     GridCreateSerializer,
     GridSerializer,
-    NextChipsQuerySerializer,
-    NextChipsSerializer,
 )
 from .shared import TAG, identities
 
@@ -86,22 +85,3 @@ class GridCarryApi(APIView):
             user=request.user, source=source, target=target, schema=schema
         )
         return Response(CarryResultSerializer(answer).data)
-
-
-class GridNextChipsApi(APIView):
-    @extend_schema(
-        tags=TAG,
-        parameters=[NextChipsQuerySerializer],
-        responses=NextChipsSerializer,
-        description="Label these next: the chips the newest result on this grid is least "
-        "sure about and that look least like your examples (workers.fewshot.guidance."
-        "label_next), your current examples skipped. 409 no_result before a result exists.",
-    )
-    def get(self, request, grid_id):
-        query = valid(NextChipsQuerySerializer, request.query_params)
-        grid = selectors.grid_get(user=request.user, grid_id=grid_id)
-        schema = selectors.schema_for_grid(
-            user=request.user, grid=grid, schema_id=query.get("schema")
-        )
-        answer = suggestions.next_chips(user=request.user, grid=grid, schema=schema, n=query["n"])
-        return Response(NextChipsSerializer(answer).data)

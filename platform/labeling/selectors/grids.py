@@ -2,9 +2,11 @@
 
 import functools
 
+import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import QuerySet
+from PIL import Image as PILImage
 
 from accounts.models import Membership
 from catalog.models import Dataset, Image, ImageStatus
@@ -129,9 +131,7 @@ def chip_size_suggestion(*, user, image_id) -> dict:
 
 
 def _suggest_from_preview(image: Image) -> dict:
-    import numpy as np
-    from PIL import Image as PILImage
-
+    # torch (through guidance): loaded by the first suggestion, not by every web process
     from workers.fewshot.guidance import suggest_chip_size, uncovered_share
 
     with storage.open_(image.preview_key) as fh:

@@ -9,7 +9,7 @@ gold answers and freeze lab-wide (majority / curator / someone else's) versions.
 from ..selectors import support_state
 from .carry import votes_carry
 from .crowd_tasks import crowd_answers_count, crowd_task_answer, crowd_task_next
-from .grids import grid_create
+from .grids import grid_create, grid_restore
 from .image_classes import image_classes_set
 from .imports import annotations_import
 from .review import review_decide
@@ -33,6 +33,7 @@ __all__ = [
     "crowd_task_next",
     "gold_set",
     "grid_create",
+    "grid_restore",
     "image_classes_set",
     "review_decide",
     "schema_create",

@@ -34,6 +34,27 @@ def _geometry(image: Image, chip_size: int, offset_x: int, offset_y: int) -> dic
     }
 
 
+def grid_restore(*, user, image: Image, chip_size: int, offset_x: int, offset_y: int) -> Grid:
+    """The grid (chip size, offset) over an image being restored from a package (a dataset
+    archive): made like :func:`grid_create`'s, but the image may still be ingesting and the
+    caller has checked the role. Raises Invalid when no chip fits or there are too many."""
+    geometry = _geometry(image, chip_size, offset_x, offset_y)
+    if geometry["rows"] * geometry["cols"] > settings.CHIPLAB_MAX_CHIPS_PER_GRID:
+        raise Invalid(
+            f"{chip_size} px chips cut the {image.width}x{image.height} image {image.filename} "
+            f"into more than the {settings.CHIPLAB_MAX_CHIPS_PER_GRID} chips a grid may have.",
+            fields={"chip_size": ["too many chips"]},
+        )
+    grid, _ = Grid.objects.get_or_create(
+        image=image,
+        chip_size=chip_size,
+        offset_x=offset_x,
+        offset_y=offset_y,
+        defaults={**geometry, "created_by": user},
+    )
+    return grid
+
+
 @transaction.atomic
 def grid_create(
     *, user, image: Image, chip_size: int, offset_x: int = 0, offset_y: int = 0

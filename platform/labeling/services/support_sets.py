@@ -36,20 +36,8 @@ def support_set_freeze(
     when it holds exactly what would be frozen (same rule, chips, classes, contributors).
     """
     clean_rule(rule, min_votes)
-    lab_id = schema.dataset.lab_id
     owner_id = getattr(owner, "pk", owner) or user.pk
-    if rule == ConsensusRule.SINGLE_OWNER and str(owner_id) == str(user.pk):
-        require_role(user=user, lab_id=lab_id, role=Role.ANNOTATOR)
-    else:
-        require_role(user=user, lab_id=lab_id, role=Role.CURATOR)
-    if (
-        rule == ConsensusRule.SINGLE_OWNER
-        and not Membership.objects.filter(lab_id=lab_id, user_id=owner_id).exists()
-    ):
-        raise Invalid(
-            "The owner of a single-owner support set must be a lab member.",
-            fields={"owner": ["not a member"]},
-        )
+    _check_who(user=user, schema=schema, rule=rule, owner_id=owner_id)
     explicit = grids is not None
     grids = list(grids) if explicit else list(grids_of_dataset(schema.dataset))
     if any(g.image.dataset_id != schema.dataset_id for g in grids):
@@ -70,29 +58,7 @@ def support_set_freeze(
     )
     used = {chip["grid"] for chip in state["chips"]}
     grids = [g for g in grids if str(g.pk) in used]
-    classes = [c for c in state["classes"] if c["count"]]
-    if len(classes) < 2:
-        raise Invalid(
-            f"A support set needs chips of at least 2 classes; rule '{rule}' gives {len(classes)}.",
-            code="too_few_classes",
-        )
-    _check_support_size(state["chips"], classes)
-    chip_size, offset_x, offset_y = _one_geometry(grids)
-    content = {
-        "rule": rule,
-        "params": state["params"],
-        "chips": [
-            {k: chip[k] for k in ("grid", "image", "row", "col", "class")}
-            for chip in state["chips"]
-        ],
-        "classes": [{k: c[k] for k in ("id", "name", "colour", "kind")} for c in classes],
-        "chip_size": chip_size,
-        "offset_x": offset_x,
-        "offset_y": offset_y,
-        "contributors": state["contributors"],
-        "agreement": state["agreement"],
-        "warnings": state["warnings"],
-    }
+    content = _content(state, rule=rule, grids=grids)
     latest = schema.versions.order_by("-number").first()
     if reuse and latest is not None and _same_content(latest, content):
         latest.reused = True
@@ -111,6 +77,52 @@ def support_set_freeze(
     version.grids.set(grids)
     event_emit("support_set.frozen", version.pk)
     return version
+
+
+def _check_who(*, user, schema: LabelSchema, rule: str, owner_id) -> None:
+    """Annotators freeze their own working set; anything else needs a curator. A single
+    owner must be a lab member."""
+    lab_id = schema.dataset.lab_id
+    if rule == ConsensusRule.SINGLE_OWNER and str(owner_id) == str(user.pk):
+        require_role(user=user, lab_id=lab_id, role=Role.ANNOTATOR)
+    else:
+        require_role(user=user, lab_id=lab_id, role=Role.CURATOR)
+    if (
+        rule == ConsensusRule.SINGLE_OWNER
+        and not Membership.objects.filter(lab_id=lab_id, user_id=owner_id).exists()
+    ):
+        raise Invalid(
+            "The owner of a single-owner support set must be a lab member.",
+            fields={"owner": ["not a member"]},
+        )
+
+
+def _content(state: dict, *, rule: str, grids: list[Grid]) -> dict:
+    """A version's fields from the consensus ``state`` (refusing too few classes, too many
+    chips and mixed geometries)."""
+    classes = [c for c in state["classes"] if c["count"]]
+    if len(classes) < 2:
+        raise Invalid(
+            f"A support set needs chips of at least 2 classes; rule '{rule}' gives {len(classes)}.",
+            code="too_few_classes",
+        )
+    _check_support_size(state["chips"], classes)
+    chip_size, offset_x, offset_y = _one_geometry(grids)
+    return {
+        "rule": rule,
+        "params": state["params"],
+        "chips": [
+            {k: chip[k] for k in ("grid", "image", "row", "col", "class")}
+            for chip in state["chips"]
+        ],
+        "classes": [{k: c[k] for k in ("id", "name", "colour", "kind")} for c in classes],
+        "chip_size": chip_size,
+        "offset_x": offset_x,
+        "offset_y": offset_y,
+        "contributors": state["contributors"],
+        "agreement": state["agreement"],
+        "warnings": state["warnings"],
+    }
 
 
 def _check_support_size(chips: list[dict], classes: list[dict]) -> None:

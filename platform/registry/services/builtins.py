@@ -55,9 +55,11 @@ def builtin_card(kind: str) -> dict[str, Any]:
 
 def write_builtin(kind: str, dest: Path) -> Path:
     """The encoder directory (config.json + weights.pt) of a built-in, from committed files."""
+    # torch (encoders): loaded by the worker that builds or loads a model, never by a web process
     from workers.fewshot.encoders import build_encoder, save_encoder
 
     if kind == "default":
+        # torch (encoders): loaded by the worker that builds or loads a model, never by the web
         from workers.fewshot.encoders.default import BUNDLED_WEIGHTS
 
         if not (BUNDLED_WEIGHTS / "config.json").is_file():
@@ -97,6 +99,7 @@ def builtin_sha(kind: str) -> str:
     """sha256 of the committed weights of a built-in ("" for training-free encoders)."""
     if kind != "default":
         return ""
+    # torch (encoders): loaded by the worker that builds or loads a model, never by a web process
     from workers.fewshot.encoders.default import BUNDLED_WEIGHTS
 
     config = BUNDLED_WEIGHTS / "config.json"
@@ -107,6 +110,7 @@ def builtin_sha(kind: str) -> str:
 
 def builtin_config(kind: str) -> dict:
     """The builder options of a built-in as this code builds it, as stored (JSON values)."""
+    # torch (encoders): loaded by the worker that builds or loads a model, never by a web process
     from workers.fewshot.encoders import build_encoder
 
     return json.loads(json.dumps(build_encoder(kind, device="cpu").config()))
@@ -152,6 +156,7 @@ def _init_builtin(name: str, kind: str) -> ModelVersion:
 
 
 def _mirror_builtin(name: str, kind: str, mv, *, sha: str) -> ModelVersion:
+    # torch (encoders): loaded by the worker that builds or loads a model, never by a web process
     from workers.fewshot.encoders import build_encoder
 
     enc = build_encoder(kind, device="cpu")

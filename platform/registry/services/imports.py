@@ -51,6 +51,7 @@ def model_version_import(
             for chunk in upload.chunks():
                 dst.write(chunk)
         encoder = _validated_resnet(path, arch=arch, input_size=input_size, layer=layer)
+        # torch (encoders): loaded when an import is checked, never by every web process
         from workers.fewshot.encoders import save_encoder
         from workers.fewshot.encoders.io import sha256_file
 
@@ -104,6 +105,7 @@ def model_version_import(
 
 
 def _validated_resnet(path: Path, *, arch: str, input_size: int, layer: str):
+    # torch and the encoders: loaded when an import is checked, never by every web process
     import numpy as np
     import torch
 

@@ -48,6 +48,7 @@ class WeightsMismatch(Conflict):
 
 
 def _load_uncached(version: ModelVersion, device):
+    # torch (encoders): loaded by the process that runs a model, never by every web process
     from workers.fewshot.encoders import build_encoder, load_encoder
     from workers.fewshot.encoders.io import ChecksumError
 
@@ -80,6 +81,7 @@ def weights_verify(*, version: ModelVersion, directory: Path) -> None:
     was registered is the reference. A mismatching local copy is discarded (the next load
     fetches the registered artifacts again) and :class:`WeightsMismatch` says what happened.
     """
+    # torch (encoders package): loaded by the process that runs a model
     from workers.fewshot.encoders.io import sha256_file
 
     expected = version.weights_sha256

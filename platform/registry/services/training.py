@@ -7,6 +7,7 @@ calls ``training_runner.training_job_run``.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from catalog.licences import OPEN_LICENCES
 from catalog.models import Visibility
 from common.errors import Conflict, Invalid, NotFound
 from common.jobs import enqueue_on_commit
+from common.runner import job_end
 from common.throttling import require_job_room
 from webhooks.services import event_emit
 
@@ -170,13 +172,16 @@ def training_job_cancel(*, user, job: TrainingJob) -> TrainingJob:
 
 
 def training_job_fail(*, job_id, reason: str) -> None:
-    changed = (
-        TrainingJob.objects.filter(pk=job_id)
-        .exclude(status__in=FINISHED)
-        .update(status=JobStatus.FAILED, error=reason[:4000], finished=timezone.now())
+    """Record the job failed with ``reason`` (unless finished meanwhile); its MLflow run is
+    closed as failed."""
+    job_end(
+        TrainingJob,
+        job_id,
+        status=JobStatus.FAILED,
+        error=reason,
+        max_error=4000,
+        effects=[partial(event_emit, "training.finished", job_id)],
     )
-    if changed:
-        event_emit("training.finished", job_id)
     run_id = TrainingJob.objects.filter(pk=job_id).values_list("mlflow_run_id", flat=True).first()
     if run_id:
         try:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from catalog.models import Image
+from catalog.services import original_pixels
 from common.provenance import code_version
+from workers.fewshot.chipping import ChipGrid
 
 from ..models import TrainingJob
 from .training import support_set_model
@@ -10,13 +15,6 @@ from .training import support_set_model
 
 def load_support_sets(job: TrainingJob) -> tuple[list, dict]:
     """Decode each image once; return [(image, grid, {class: [(r, c)]}, set id)] + lineage."""
-    import numpy as np
-
-    from catalog import formats
-    from catalog.models import Image
-    from catalog.services import original_path
-    from workers.fewshot.chipping import ChipGrid
-
     sets = list(
         support_set_model()
         .objects.filter(pk__in=job.support_set_versions)
@@ -30,8 +28,7 @@ def load_support_sets(job: TrainingJob) -> tuple[list, dict]:
     }
     arrays: dict[str, np.ndarray] = {}
     for iid, image in images.items():
-        with original_path(image) as path:
-            data = formats.read(path, fmt=image.format).data
+        data = original_pixels(image)
         arrays[iid] = np.asarray(data[0] if data.ndim == 3 else data, dtype=np.float32)
     class_index: dict[tuple[str, str], int] = {}
     out = []
@@ -85,6 +82,7 @@ def load_support_sets(job: TrainingJob) -> tuple[list, dict]:
 
 def holdout_split(data: list, params: dict) -> tuple[list, list, dict]:
     """Hold out chips per support-set version (sets too small to split train only)."""
+    # torch (fine-tuning): loaded by the training worker only
     from workers.fewshot.finetune import split_support_sets
 
     groups: dict[str, list] = {}

@@ -46,6 +46,7 @@ class Command(BaseCommand):
         repeats,
         **options,
     ):
+        # the benchmark and its test client load when the command runs, not when listed
         from django.core.management import call_command
 
         from analysis.bench import run

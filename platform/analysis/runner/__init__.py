@@ -1,0 +1,37 @@
+"""Running a segmentation job (called by ``workers.tasks.segment``; idempotent).
+
+The job row is the truth (``common.runner``'s pattern): it is locked to move queued ->
+running, its status is re-read between frames (a cancel stops the work), results are written
+to deterministic keys and a (job, image, frame) already done is skipped when a task is
+delivered again.
+
+Modules: ``job`` (the run: start, frames, finish/fail), ``images`` (a job's images: decoded
+original, frames, embeddings through the cache, per-frame features), ``frames`` (one frame's
+classification and the options from a job's params), ``results`` (provenance, exports, the
+result row, series), ``sensitivity`` (the chip-size check after a job), ``warm`` (prefetch of
+a grid's embeddings, a worker's warm-up), ``clock`` (the stage timer).
+"""
+
+from .clock import Clock
+from .frames import classify_frame, frame_intensity, options_from_params
+from .images import _Images, _Recent, support_chips
+from .job import segmentation_job_fail, segmentation_job_run
+from .results import provenance
+from .sensitivity import chip_size_check_run
+from .warm import embeddings_prefetch, warm_up
+
+__all__ = [
+    "Clock",
+    "_Images",
+    "_Recent",
+    "chip_size_check_run",
+    "classify_frame",
+    "embeddings_prefetch",
+    "frame_intensity",
+    "options_from_params",
+    "provenance",
+    "segmentation_job_fail",
+    "segmentation_job_run",
+    "support_chips",
+    "warm_up",
+]

@@ -1,0 +1,180 @@
+"""A job's images as the worker needs them: the decoded original, its normalised frames,
+embeddings through the cache, per-frame features and the preview, each read once per job
+(bounded) or kept in the worker's memory cache; the model and the support chips."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+import numpy as np
+from django.conf import settings
+from PIL import Image as PILImage
+
+from catalog import formats
+from catalog.models import Image
+from catalog.services import original_pixels
+from common import storage
+from registry.services import encoder_load
+from workers.fewshot.boundary import FrameSpectrum, frame_spectrum
+from workers.fewshot.chipping import ChipGrid
+from workers.fewshot.encoders import resolve_device
+from workers.fewshot.pipeline import Embedded, embed_frames, normalised_frames
+from workers.fewshot.pixels import PixelFeatures
+
+from .. import artefacts
+from ..models import SegmentationJob
+from ..services import support_classes
+from .clock import Clock
+from .frames import frame_intensity, options_from_params
+
+
+def encoder_for(job: SegmentationJob, clock: Clock):
+    """The job's model version loaded (counted as "load")."""
+    t = time.perf_counter()
+    encoder = encoder_load(model_version=job.model_version, device=resolve_device("auto"))
+    clock.add("load", t)
+    return encoder
+
+
+def support_chips(version, classes: list[dict] | None = None) -> dict:
+    """A support set's chips per image they were picked on (frame 0): {image id: {class
+    index: [(row, col)]}}; ``version`` has ``chips`` (and the fields ``support_classes``
+    reads when ``classes`` is not given)."""
+    index_of = {c["id"]: c["index"] for c in (classes or support_classes(version))}
+    by_image: dict[str, dict[int, list[tuple[int, int]]]] = {}
+    for chip in version.chips:
+        positions = by_image.setdefault(str(chip["image"]), {})
+        positions.setdefault(index_of[str(chip["class"])], []).append(
+            (int(chip["row"]), int(chip["col"]))
+        )
+    return by_image
+
+
+class _Recent(OrderedDict):
+    """A dict keeping the ``CHIPLAB_JOB_IMAGE_CACHE`` most recently used entries."""
+
+    def __getitem__(self, key):
+        self.move_to_end(key)
+        return super().__getitem__(key)
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > settings.CHIPLAB_JOB_IMAGE_CACHE:
+            self.popitem(last=False)
+
+
+def _memoised(key: str, make):
+    """``make()``, kept in the worker's memory cache under ``key``."""
+    cached = artefacts.MEMORY_CACHE.get(key)
+    if cached is None:
+        cached = make()
+        artefacts.MEMORY_CACHE.put(key, cached)
+    return cached
+
+
+class _Images:
+    """Embeddings (T, rows, cols, D) of each image, once per job, through the cache."""
+
+    def __init__(self, job: SegmentationJob, encoder, clock: Clock) -> None:
+        self.job, self.encoder, self.clock = job, encoder, clock
+        self.params = job.params
+        self.options = options_from_params(job.params)
+        # bounded (CHIPLAB_JOB_IMAGE_CACHE images): a job of 1,000 images holds a few at once
+        self._embedded: dict[str, Embedded] = _Recent()
+        self._data: dict[str, np.ndarray] = _Recent()
+
+    def data(self, image: Image) -> np.ndarray:
+        """Decoded pixels (H, W) or (T, H, W) of the original (read once)."""
+        key = str(image.pk)
+        if key not in self._data:
+            t = time.perf_counter()
+            self._data[key] = original_pixels(image)
+            self.clock.add("load", t)
+        return self._data[key]
+
+    def intensity(self, image: Image, frame: int) -> np.ndarray:
+        """One frame of the original as float32 (H, W), in the file's units."""
+        return frame_intensity(self.data(image), frame)
+
+    def frames(self, image: Image) -> np.ndarray:
+        """Normalised pixels (T, H, W), as the encoder saw them (for boundary refinement);
+        kept in the worker's memory cache like embeddings, so an edited support set's re-run
+        neither reads nor normalises the original again."""
+        return _memoised(f"frames:{image.sha256}", lambda: normalised_frames(self.data(image)))
+
+    def embedded(self, image: Image, chip_size: int | None = None) -> Embedded:
+        """The image embedded on the job's grid, or on a grid of another ``chip_size`` (frame 0
+        only: the chip-size check), through the embeddings cache; its frames are kept only for
+        boundary refinement."""
+        size = chip_size or self.params["chip_size"]
+        key = f"{image.pk}:{size}"
+        if key in self._embedded:
+            return self._embedded[key]
+        offset = tuple(self.params["offset"])
+        emb = self._embeddings(image, size, offset)
+        opts = self.options
+        frames = self.frames(image) if opts.boundary is not None or opts.pixel_vote else None
+        grid = ChipGrid.for_shape((image.height, image.width), size, offset)
+        self._embedded[key] = Embedded(frames, grid, emb)
+        return self._embedded[key]
+
+    def _embeddings(self, image: Image, size: int, offset: tuple) -> np.ndarray:
+        """The embeddings at ``size``: from the cache, or embedded now (and cached)."""
+        # a series at another chip size embeds frame 0 only: not cached under the key that
+        # a job at that chip size reads (it needs every frame)
+        cached = size == self.params["chip_size"] or image.frames == 1
+        cache_key = artefacts.embeddings_key(
+            lab_id=self.job.lab_id,
+            model_version_id=self.job.model_version_id,
+            sha256=image.sha256,
+            chip_size=size,
+            offset=offset,
+        )
+        t = time.perf_counter()
+        emb, source = artefacts.embeddings_get(cache_key) if cached else (None, "miss")
+        self.clock.cache[source] += 1
+        if emb is not None:
+            self.clock.add("load", t)
+            return emb
+        frames = self.frames(image)
+        t = time.perf_counter()
+        frames = frames if size == self.params["chip_size"] else frames[:1]
+        emb = embed_frames(
+            frames, encoder=self.encoder, chip_size=size, offset=offset, seed=self.options.seed
+        ).embeddings
+        t = self.clock.add("embed", t)
+        if cached:
+            artefacts.embeddings_put(cache_key, emb)
+        self.clock.add("save", t)
+        return emb
+
+    def spectrum(self, image: Image, frame: int, grid: ChipGrid) -> FrameSpectrum:
+        """The support-independent part of the boundary features of one frame on the job's
+        grid, kept in the worker's memory cache: a re-run after a support-set edit skips the
+        whole-frame FFT."""
+        key = f"spectrum:{image.sha256}:{grid.chip_size}:{grid.offset[0]}:{grid.offset[1]}:{frame}"
+        return _memoised(key, lambda: frame_spectrum(self.frames(image)[frame], grid))
+
+    def pixel_features(self, image: Image, frame: int, grid: ChipGrid) -> PixelFeatures | None:
+        """The support-independent boundary and pixel features of one frame on the job's grid
+        (None without boundary refinement and pixel vote), kept in the worker's memory cache
+        like the spectrum: a re-run after a support-set edit only classifies (at 4096^2 px
+        the features were most of the pixel map's time)."""
+        if self.options.boundary is None and not self.options.pixel_vote:
+            return None
+        key = f"pixels:{image.sha256}:{grid.chip_size}:{grid.offset[0]}:{grid.offset[1]}:{frame}"
+        # filled by the classification: weighed by the cache's next put
+        return _memoised(key, lambda: PixelFeatures(grid))
+
+    def preview(self, image: Image, frame: int) -> np.ndarray:
+        """The grey preview the overlay is drawn on (frame 0: the stored one)."""
+        if frame == 0 and image.preview_key:
+            return _memoised(f"preview:{image.preview_key}", lambda: _stored_preview(image))
+        return formats.preview(self.data(image), index=frame)
+
+
+def _stored_preview(image: Image) -> np.ndarray:
+    with storage.open_(image.preview_key) as fh, PILImage.open(fh) as img:
+        return np.asarray(img.convert("L"))

@@ -1,0 +1,227 @@
+"""What a job writes per frame: the provenance, every export and the arrays (deterministic
+keys), the result row; a series' table; later additions to a stored result.json."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from catalog.links import persistent_url
+from catalog.models import Image
+from common import storage
+from workers.fewshot.pipeline import Segmentation
+
+from .. import artefacts, exports, maps
+from ..models import SegmentationJob, SegmentationResult
+from .clock import Clock
+
+
+def provenance(job: SegmentationJob, image: Image, frame: int, *, temperature: float) -> dict:
+    version, model = job.support_set, job.model_version
+    return {
+        "job": str(job.pk),
+        "rerun_of": str(job.rerun_of_id) if job.rerun_of_id else None,
+        "image": {
+            "id": str(image.pk),
+            "sha256": image.sha256,
+            "filename": image.original_filename,
+            "width": image.width,
+            "height": image.height,
+            "frames": image.frames,
+            "pixel_size": image.pixel_size,
+            "pixel_unit": image.pixel_unit,
+        },
+        "frame": frame,
+        "dataset": {
+            "id": str(image.dataset_id),
+            "persistent_url": persistent_url(image.dataset),
+            "licence": image.dataset.licence,
+        },
+        "support_set": {
+            "id": str(version.pk),
+            "number": version.number,
+            "schema": str(version.schema_id),
+            "rule": version.rule,
+            "params": version.params,
+            "n_chips": len(version.chips),
+            "chip_size": version.chip_size,
+            "offset": [version.offset_y, version.offset_x],
+        },
+        "model_version": {
+            "id": str(model.pk),
+            "name": model.name,
+            "version": model.version,
+            "run_id": model.mlflow_run_id,
+            "encoder_kind": model.encoder_kind,
+            "weights_sha256": model.weights_sha256,
+        },
+        "params": job.params,
+        "temperature": temperature,
+        "code_version": job.code_version,
+        "created_by": str(job.created_by_id),
+        "started": job.started.isoformat() if job.started else None,
+    }
+
+
+def result_save(
+    job,
+    image: Image,
+    grid,
+    frame: int,
+    result: Segmentation,
+    pixels: maps.PixelOutputs,
+    classes: list[dict],
+    images,
+    clock: Clock,
+) -> SegmentationResult:
+    """Write one frame's exports and arrays and its result row (``images``: the job's
+    ``_Images``, for the preview the overlay is drawn on)."""
+    t = time.perf_counter()
+    stats = {**result.stats, **pixels.stats}
+    prov = provenance(job, image, frame, temperature=stats.get("temperature"))
+    grid_doc = {
+        "id": str(grid.pk),
+        "chip_size": grid.chip_size,
+        "offset": [grid.offset_y, grid.offset_x],
+        "rows": grid.rows,
+        "cols": grid.cols,
+        "margins": grid.margins,
+    }
+    document = exports.result_document(
+        labels=result.labels,
+        probs=result.probs,
+        confidence=result.confidence,
+        stats=stats,
+        classes=classes,
+        grid=grid_doc,
+        provenance=prov,
+        frame=frame,
+    )
+    preview = maps.native_preview(images.preview(image, frame), images.data(image), frame)
+    blobs = _blobs(image, grid, frame, pixels, classes, stats, prov, document, preview)
+    t = clock.add("exports", t)
+    prefix = artefacts.result_prefix(
+        lab_id=job.lab_id, job_id=job.pk, image_id=image.pk, frame=frame
+    )
+    arrays = artefacts.npz_bytes(
+        labels=result.labels.astype(np.int16), probs=result.probs, confidence=result.confidence
+    )
+    keys = artefacts.put_many(
+        {
+            f"{prefix}/arrays.npz": arrays,
+            **{f"{prefix}/{kind}": data for kind, data in blobs.items()},
+        }
+    )
+    arrays_key = keys.pop(f"{prefix}/arrays.npz")
+    keys = {kind: keys[f"{prefix}/{kind}"] for kind in blobs}
+    obj, _created = SegmentationResult.objects.update_or_create(
+        job=job,
+        image=image,
+        frame=frame,
+        defaults={
+            "grid": grid,
+            "rows": grid.rows,
+            "cols": grid.cols,
+            "arrays_key": arrays_key,
+            "classes": classes,
+            "counts": stats["counts"],
+            "fractions": stats["fractions"],
+            "fraction_std": stats.get("fractions_std", []),
+            "areas": stats.get("areas"),
+            "area_unit": stats.get("area_unit", ""),
+            "mean_confidence": stats.get("mean_confidence", 0.0),
+            "stats": stats,
+            "artefacts": keys,
+            "provenance": prov,
+        },
+    )
+    clock.add("save", t)
+    return obj
+
+
+def _blobs(image, grid, frame, pixels, classes, stats, prov, document, preview) -> dict:
+    """Every export of one frame: {file name: bytes}."""
+    geometry = {"chip_size": grid.chip_size, "offset": (grid.offset_y, grid.offset_x)}
+    calibration = {"pixel_size": image.pixel_size, "pixel_unit": image.pixel_unit or None}
+    title = f"{image.original_filename}" + (f" (frame {frame})" if image.frames > 1 else "")
+    blobs = {
+        "overlay.png": exports.overlay_png(preview, pixels.mask, classes, **calibration),
+        "mask.png": exports.mask_png(pixels.mask, classes, **geometry, provenance=prov),
+        "confidence.png": exports.confidence_png(pixels.confidence),
+        "mask.ome.tif": exports.mask_ome_tiff(
+            pixels.mask, classes, **geometry, **calibration, provenance=prov
+        ),
+        "counts.csv": exports.counts_csv(stats, classes, provenance=prov).encode(),
+        "coco.json": exports.mask_coco(
+            pixels.mask, classes, **geometry, provenance=prov, file_name=image.original_filename
+        ),
+        "result.json": exports.result_json(document),
+        "chart.svg": exports.chart_svg(stats, classes, title=title).encode(),
+        "chart.png": exports.chart_png(stats, classes, title=title),
+    }
+    blobs["mask.ome.zarr.zip"] = exports.mask_ome_zarr(
+        pixels.mask,
+        pixels.confidence,
+        classes,
+        **geometry,
+        instances=pixels.instances,
+        reference=preview if preview.shape == pixels.mask.shape else None,
+        **calibration,
+        provenance=prov,
+    )
+    if "objects" in stats:
+        blobs["particles.csv"] = maps.particles_csv(pixels.particles, provenance=prov).encode()
+        blobs["particles.json"] = maps.particles_json(pixels.particles, pixels.boxes)
+        blobs["instances.png"] = exports.instances_png(pixels.instances)
+        blobs["histogram.svg"] = exports.histogram_svg(
+            stats["objects"], classes, title=title
+        ).encode()
+        blobs["histogram.png"] = exports.histogram_png(stats["objects"], classes, title=title)
+    if "layers" in stats:
+        blobs["profile.csv"] = maps.profile_csv(stats["layers"], classes).encode()
+    return blobs
+
+
+def result_json_update(result: SegmentationResult, change: Callable[[dict], None]) -> None:
+    """Apply ``change`` to the result's stored result.json (when it has one), in place."""
+    key = result.artefacts.get("result.json")
+    if not key:
+        return
+    with storage.open_(key) as fh:
+        document = json.loads(fh.read())
+    change(document)
+    storage.put_bytes(key, exports.result_json(document))
+
+
+def series_write(job: SegmentationJob, image: Image) -> None:
+    """Add the per-frame fractions of a series to each frame's stats and result.json, and
+    write the whole series' table (series.csv, shared by the frames' results)."""
+    results = list(job.results.filter(image=image).order_by("frame"))
+    series = [
+        {
+            "frame": r.frame,
+            "fractions": r.fractions,
+            "fraction_std": r.fraction_std,
+            **(
+                {"objects": {n: o["n_total"] for n, o in r.stats["objects"].items()}}
+                if r.stats.get("objects")
+                else {}
+            ),
+        }
+        for r in results
+    ]
+    table = exports.series_csv(
+        [(r.frame, r.stats) for r in results],
+        results[0].classes,
+        provenance=results[0].provenance,
+    )
+    prefix = artefacts.result_prefix(lab_id=job.lab_id, job_id=job.pk, image_id=image.pk, frame=0)
+    table_key = storage.put_bytes(f"{prefix.rsplit('/', 1)[0]}/series.csv", table.encode())
+    for r in results:
+        r.stats = {**r.stats, "series": series}
+        r.artefacts = {**r.artefacts, "series.csv": table_key}
+        r.save(update_fields=["stats", "artefacts"])
+        result_json_update(r, lambda document: document.update(series=series))

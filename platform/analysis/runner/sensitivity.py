@@ -1,0 +1,95 @@
+"""The chip-size check of a finished job (after it is shown, on the default queue): how far
+each result's fractions (frame 0) move at half and double the chip size."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from catalog.models import Image
+from workers.fewshot.pipeline import neighbour_fractions
+from workers.fewshot.uncertainty import chip_size_sensitivity
+
+from .. import artefacts
+from ..models import JobStatus, SegmentationJob, SegmentationResult
+from .clock import Clock
+from .images import _Images, encoder_for, support_chips
+from .results import result_json_update
+
+log = logging.getLogger(__name__)
+
+
+def chip_size_check_run(*, job_id) -> bool:
+    """Record in each result of a finished job (frame 0) how far its fractions move at half
+    and double the chip size; False when there is nothing to do (job not succeeded, or done).
+    A failure is recorded in the results, never changes the job."""
+    job = (
+        SegmentationJob.objects.select_related("support_set", "model_version", "lab")
+        .filter(pk=job_id, status=JobStatus.SUCCEEDED)
+        .first()
+    )
+    if (
+        job is None
+        or not job.results.filter(frame=0).exclude(stats__has_key="chip_size_sensitivity").exists()
+    ):
+        return False
+    clock = Clock()
+    try:
+        images = _Images(job, encoder_for(job, clock), clock)
+        _chip_size_sensitivity(job, images, support_chips(job.support_set))
+    except Exception as err:  # a diagnostic: never turns a finished job into a failure
+        log.exception("chip-size sensitivity of job %s failed", job.pk)
+        for result in job.results.filter(frame=0):
+            error = {"error": f"{type(err).__name__}: {err}"}
+            result.stats = {**result.stats, "chip_size_sensitivity": error}
+            result.save(update_fields=["stats"])
+    return True
+
+
+def _labels(result: SegmentationResult) -> np.ndarray:
+    """A result's label grid (rows, cols) of class indices."""
+    return artefacts.npz_load(result.arrays_key)["labels"]
+
+
+def _chip_size_sensitivity(job: SegmentationJob, images: _Images, support_of: dict) -> None:
+    """How much each image's class fractions (frame 0) move at half and double the chip size,
+    against the reported interval (``uncertainty.chip_size_sensitivity``); written into the
+    results' stats and result.json as ``chip_size_sensitivity``."""
+    results = {str(r.image_id): r for r in job.results.filter(frame=0)}
+    if not results:
+        return
+    ids = list(dict.fromkeys([*support_of, *results]))
+    by_id = {str(i.pk): i for i in Image.objects.filter(pk__in=ids)}
+    frames = [images.frames(by_id[i])[0] for i in ids]
+    targets = [ids.index(i) for i in results]
+    t = time.perf_counter()
+    moved = neighbour_fractions(
+        frames,
+        [support_of.get(i, {}) for i in ids],
+        encoder=images.encoder,
+        chip_size=images.params["chip_size"],
+        offset=tuple(images.params["offset"]),
+        options=images.options,
+        targets=targets,
+        embedder=lambda i, size: images.embedded(by_id[ids[i]], size),
+        labels=[_labels(results[i]) if i in results else None for i in ids],
+    )
+    seconds = round(time.perf_counter() - t, 4)
+    for n, image_id in enumerate(results):
+        result = results[image_id]
+        stats = result.stats
+        summary = chip_size_sensitivity(
+            {images.params["chip_size"]: stats["fractions"], **{s: f[n] for s, f in moved.items()}},
+            images.params["chip_size"],
+            stats.get("fractions_ci_low", stats["fractions"]),
+            stats.get("fractions_ci_high", stats["fractions"]),
+        )
+        summary["fractions"] = {str(s): f[n] for s, f in moved.items()}
+        summary["seconds"] = seconds
+        result.stats = {**stats, "chip_size_sensitivity": summary}
+        result.save(update_fields=["stats"])
+        result_json_update(
+            result, lambda document, s=summary: document["stats"].update(chip_size_sensitivity=s)
+        )

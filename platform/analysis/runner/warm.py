@@ -1,0 +1,89 @@
+"""Work done ahead of a job: a grid's image embedded into the cache when the grid is made,
+and a worker's one-time costs paid when it starts."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from catalog.services import original_pixels
+from common import storage
+from labeling.models import Grid
+from registry.selectors import lab_champion, public_champion
+from registry.services import encoder_load
+from workers.fewshot.encoders import build_encoder, resolve_device
+from workers.fewshot.pipeline import (
+    Segmenter,
+    SegmentOptions,
+    embed,
+    embed_frames,
+    normalised_frames,
+)
+
+from .. import artefacts, exports, maps
+
+
+def embeddings_prefetch(*, grid_id) -> bool:
+    """Embed a grid's image (every frame) with the model a job of its lab would use by default,
+    into the embeddings cache and this worker's frame cache; False when there is nothing to do
+    (grid gone, no model, already cached)."""
+    grid = Grid.objects.select_related("image__dataset").filter(pk=grid_id).first()
+    if grid is None:
+        return False
+    image = grid.image
+    model = lab_champion(lab_id=image.dataset.lab_id) or public_champion()
+    if model is None:
+        return False
+    key = artefacts.embeddings_key(
+        lab_id=image.dataset.lab_id,
+        model_version_id=model.pk,
+        sha256=image.sha256,
+        chip_size=grid.chip_size,
+        offset=(grid.offset_y, grid.offset_x),
+    )
+    if storage.exists(key):
+        return False
+    frames = normalised_frames(original_pixels(image))
+    artefacts.MEMORY_CACHE.put(f"frames:{image.sha256}", frames)
+    out = embed_frames(
+        frames,
+        encoder=encoder_load(model_version=model, device=resolve_device("auto")),
+        chip_size=grid.chip_size,
+        offset=(grid.offset_y, grid.offset_x),
+        seed=0,  # the cache key has no seed: the encoders embed deterministically
+    )
+    artefacts.embeddings_put(key, out.embeddings)
+    return True
+
+
+def warm_up() -> None:
+    """Pay one-time costs (torch kernels, FFT plans, fonts, codecs) when a worker starts, not
+    inside the first job: "change the support set and re-run" must feel instant."""
+    rng = np.random.default_rng(0)
+    torch.nn.functional.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(2, 1, 3, 3))
+    encoder = build_encoder("fourier")
+    image = embed(rng.random((64, 64)).astype(np.float32), encoder=encoder, chip_size=32)
+    frame = Segmenter.fit(
+        [image], [{0: [(0, 0)], 1: [(1, 1)]}], encoder=encoder, options=SegmentOptions(bootstrap=2)
+    ).classify(image.embeddings[0], grid=image.grid, pixels=image.frames[0])
+    classes = [
+        {"index": 0, "name": "a", "colour": "#ff0000"},
+        {"index": 1, "name": "b", "colour": "#0000ff", "kind": "objects"},
+    ]
+    pixels = maps.pixel_outputs(
+        image.frames[0],
+        frame,
+        classes,
+        frequencies=None,
+        support=None,
+        spectrum=None,
+        intensity=image.frames[0],
+        pixel_size=None,
+        pixel_unit=None,
+    )
+    geometry = {"chip_size": 32, "offset": (0, 0)}
+    exports.chart_png(frame.stats, classes)
+    exports.mask_ome_tiff(pixels.mask, classes, **geometry)
+    exports.mask_png(pixels.mask, classes, **geometry)
+    exports.overlay_png(np.zeros((64, 64), np.uint8), pixels.mask, classes)
+    artefacts.npz_bytes(x=frame.probs)

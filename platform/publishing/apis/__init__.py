@@ -1,0 +1,1 @@
+"""REST API of publishing: dataset versions and their metadata, search."""
