@@ -1,4 +1,5 @@
-"""Every function-local import in platform/ says why it is not at the top of its module.
+"""Every function-local import in platform/ and workers/fewshot/ says why it is not at the top
+of its module.
 
 An import inside a function is how a cycle hides from the import contracts' readers, so each
 one carries a comment (on its line, or just above its block of imports): a heavy dependency
@@ -9,6 +10,7 @@ import ast
 from pathlib import Path
 
 PLATFORM = Path(__file__).resolve().parents[2] / "platform"
+FEWSHOT = Path(__file__).resolve().parents[2] / "workers" / "fewshot"
 
 
 def _explained(lines: list[str], node: ast.stmt) -> bool:
@@ -43,6 +45,10 @@ def unexplained_local_imports(root: Path = PLATFORM) -> list[str]:
 
 def test_every_function_local_import_says_why():
     assert unexplained_local_imports() == []
+
+
+def test_every_function_local_import_of_the_ml_library_says_why():
+    assert unexplained_local_imports(FEWSHOT) == []
 
 
 def test_an_unexplained_local_import_is_found(tmp_path):

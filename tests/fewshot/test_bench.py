@@ -240,12 +240,13 @@ def test_speed_comparison_times_engine_and_peer_in_fresh_processes():
 def test_speed_stages_time_a_rerun_after_a_support_edit():
     """The stages part times a cold run and, with its caches, a re-run whose support set lost
     one example (what a user's edit costs): both with their CPU seconds."""
-    from workers.fewshot.bench.speed import _edited, time_stages
+    from workers.fewshot.bench.stages import edited_support, time_stages
     from workers.fewshot.encoders import build_encoder
 
     support = {0: [(0, 0), (1, 1)], 1: [(2, 2), (3, 3), (4, 4)], 2: [(5, 5)]}
-    assert _edited(support) == {0: [(0, 0), (1, 1)], 1: [(2, 2), (3, 3)], 2: [(5, 5)]}
-    assert _edited({0: [(0, 0)], 1: [(1, 1)]}) == {0: [(0, 0)], 1: [(1, 1)]}  # nothing to drop
+    assert edited_support(support) == {0: [(0, 0), (1, 1)], 1: [(2, 2), (3, 3)], 2: [(5, 5)]}
+    nothing_to_drop = {0: [(0, 0)], 1: [(1, 1)]}
+    assert edited_support(nothing_to_drop) == nothing_to_drop
     lines = []
     (report,) = time_stages(
         build_encoder("fourier"),

@@ -212,3 +212,40 @@ def test_summed_area_polar_spectrum_equals_box_filter_and_grid_sample(size, monk
     fast = spectral.polar_log_spectrum(x)
     monkeypatch.setattr(spectral, "SAT_MIN_BOX", 10**9)  # the filter for every box size
     torch.testing.assert_close(fast, spectral.polar_log_spectrum(x), rtol=0, atol=5e-5)
+
+
+def test_intensity_quantiles_equal_torch_quantile():
+    """The numpy-sorted quantiles of the intensity statistics are torch.quantile's, bit for bit
+    (ties and clipped values included)."""
+    from workers.fewshot.encoders.spectral import _QUANTILES, intensity_stats
+
+    rng = np.random.default_rng(7)
+    x = torch.from_numpy(rng.random((20, 1, 24, 24), dtype=np.float32) ** 3)
+    x[:5, :, :12] = 0.0
+    small = torch.nn.functional.interpolate(x, size=(16, 16), mode="area").reshape(20, -1)
+    expected = torch.quantile(small, torch.tensor(_QUANTILES), dim=1).T
+    assert torch.equal(intensity_stats(x)[:, 2:7], expected)
+
+
+def test_default_encoder_inference_follows_weight_changes():
+    """The folded (batch norm in conv) inference network gives the training network's
+    embedding, and a weight change (fine-tuning, loading) is seen by the next embedding."""
+    enc = build_encoder("default", texture=None)
+    chips = torch.rand(6, 1, 48, 48)
+    with torch.inference_mode():
+        folded = enc.embed_chips(chips)
+    with torch.enable_grad():  # autograd on: the network as trained
+        plain = enc.net(chips).detach()
+    assert torch.allclose(folded, plain, atol=1e-5)
+    state = enc.state_dict()
+    state["cnn.0.1.running_mean"] = state["cnn.0.1.running_mean"] + 0.3
+    enc.load_state_dict(state)
+    with torch.inference_mode():
+        changed = enc.embed_chips(chips)
+    assert not torch.allclose(changed, folded, atol=1e-3)
+    with torch.enable_grad():
+        assert torch.allclose(changed, enc.net(chips).detach(), atol=1e-5)
+    with torch.no_grad():  # in place, as an optimiser step
+        enc.net.cnn[0][0].weight.mul_(0.5)
+    with torch.inference_mode():
+        assert not torch.allclose(enc.embed_chips(chips), changed, atol=1e-3)

@@ -276,7 +276,7 @@ def test_the_full_resolution_map_is_the_upsampled_scores_decision(classes, sampl
     every score plane (the map's definition), though only blocks between samples that
     disagree or are unsure are interpolated: certain areas, a boundary, a noisy band (rows of
     blocks interpolated whole), a spot and a scale that is not a whole number (107 / 12)."""
-    from workers.fewshot.pixels import _full_resolution
+    from workers.fewshot.pixels import full_resolution
 
     rng = np.random.default_rng(3)
     h, w = sample_shape
@@ -288,7 +288,7 @@ def test_the_full_resolution_map_is_the_upsampled_scores_decision(classes, sampl
     spots = np.full((h, w), -1, np.float32)
     spots[2:4, 2:4] = 0.5
     for field in (None, spots):
-        labels, conf = _full_resolution(score, field, shape)
+        labels, conf = full_resolution(score, field, shape)
         ref_labels, ref_conf, margin = _torch_upsampled(score, field, shape)
         assert labels.shape == conf.shape == shape and labels.dtype == np.int16
         # the same sums in another order: a label may differ only where two classes tie
@@ -320,7 +320,7 @@ def test_kept_pixel_features_give_the_same_result_and_spare_a_rerun_the_features
     """A worker keeps a frame's PixelFeatures between jobs: a re-run after a support-set edit
     (which moves one of the spectral peaks here) gives exactly what a fresh run gives, and a
     re-run whose peaks were all seen computes no feature of the frame again."""
-    import workers.fewshot.pixels as pixels
+    import workers.fewshot.pixels.features as pixel_features
     from workers.fewshot.pixels import PixelFeatures
 
     support = {0: [(0, 0), (2, 0), (3, 1)], 1: [(0, 4), (3, 4)]}
@@ -342,7 +342,7 @@ def test_kept_pixel_features_give_the_same_result_and_spare_a_rerun_the_features
         raise AssertionError("a support-independent feature was computed again")
 
     for name in ("gabor_amplitudes", "chip_features", "_intensity_features"):
-        monkeypatch.setattr(pixels, name, recomputed)
+        monkeypatch.setattr(pixel_features, name, recomputed)
     again = segmenter.classify(emb, grid=grid, pixels=frame, pixel_features=kept)
     _same(again, first)
 

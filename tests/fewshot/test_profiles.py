@@ -1,9 +1,11 @@
 """Layer profiles and interface positions from pixel maps."""
 
+import math
+
 import numpy as np
 import pytest
 
-from workers.fewshot.profiles import class_profile, interfaces
+from workers.fewshot.profiles import class_profile, direction_profile, interfaces
 
 
 def layers(height=300, width=200, bounds=(100.0, 220.0), rough=0.0, seed=0):
@@ -58,3 +60,41 @@ def test_specks_do_not_make_interfaces():
 def test_bad_arguments_are_refused(kwargs):
     with pytest.raises(ValueError):
         class_profile(layers(), 3, **kwargs)
+
+
+@pytest.mark.parametrize(("angle", "axis"), [(0, "x"), (-90, "y"), (270, "y")])
+def test_a_direction_along_an_axis_is_that_axis_profile(angle, axis):
+    labels = layers(rough=5.0)
+    labels[:, :20] = -1
+    d = direction_profile(labels, 3, angle=angle, band=7)
+    a = class_profile(labels, 3, axis=axis, band=7)
+    np.testing.assert_allclose(d.positions, a.positions)
+    np.testing.assert_allclose(d.fractions, a.fractions)
+    np.testing.assert_array_equal(d.covered, a.covered)
+
+
+def test_layers_cut_at_an_angle_give_their_interfaces_along_the_chosen_direction():
+    """Layers whose normal points 30 degrees above the x axis (on screen): across that
+    direction the interfaces are sharp and where they were drawn, in nm; along the rows they
+    smear over the whole tilt."""
+    h, w, theta = 300, 400, math.radians(30)
+    yy, xx = np.mgrid[:h, :w].astype(np.float64)
+    along = xx * math.cos(theta) - yy * math.sin(theta) + (h - 1) * math.sin(theta)
+    labels = (along >= 120).astype(np.int16) + (along >= 260)
+    prof = direction_profile(labels, 3, angle=30, band=2)
+    assert prof.positions[-1] == pytest.approx((w - 1) * math.cos(theta) + (h - 1) * 0.5, abs=1)
+    found = interfaces(prof, pixel_size=0.25, pixel_unit="nm")
+    assert [i["between"] for i in found] == [[0, 1], [1, 2]]
+    assert [i["position_px"] for i in found] == pytest.approx([119.5, 259.5], abs=1.0)
+    assert [i["position"] for i in found] == pytest.approx([119.5 / 4, 259.5 / 4], abs=0.25)
+    assert all(i["width_px"] <= 4 for i in found)
+    rows = interfaces(class_profile(labels, 3, axis="x", band=2))
+    assert max(i["width_px"] or 0 for i in rows) > 3 * max(i["width_px"] for i in found)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"angle": float("nan")}, {"angle": 400}, {"angle": 0, "band": 0}]
+)
+def test_bad_directions_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        direction_profile(layers(), 3, **kwargs)

@@ -83,3 +83,36 @@ def test_default_encoder_texture_options(texture):
     if texture is not None:
         assert enc.texture == TextureConfig(radii=(2,), weight=2.0)
         assert enc.groups[-1][1].stop - enc.groups[-1][1].start == N_BINS
+
+
+def _reference_lbp(chips: torch.Tensor, cfg: TextureConfig) -> torch.Tensor:
+    """riu2 histograms pixel by pixel: brighter neighbours and 0/1 transitions around the circle."""
+    from workers.fewshot.encoders.texture import _smooth
+
+    n, _, h, w = chips.shape
+    out = []
+    for radius in cfg.radii:
+        d = max(1, round(radius / np.sqrt(2)))
+        r = max(radius, d)
+        x = _smooth(chips[:, 0].float(), cfg.smooth * radius).numpy()
+        offsets = [(0, radius), (d, d), (radius, 0), (d, -d)]
+        offsets += [(0, -radius), (-d, -d), (-radius, 0), (-d, d)]
+        hist = np.zeros((n, N_BINS))
+        for i in range(n):
+            for y in range(r, h - r):
+                for xx in range(r, w - r):
+                    b = [int(x[i, y + dy, xx + dx] >= x[i, y, xx]) for dy, dx in offsets]
+                    turns = sum(b[j] ^ b[(j + 1) % 8] for j in range(8))
+                    hist[i, sum(b) if turns <= 2 else N_BINS - 1] += 1
+        out.append(np.sqrt(hist / ((h - 2 * r) * (w - 2 * r))))
+    return torch.from_numpy(np.concatenate(out, 1)).float() * cfg.weight
+
+
+@pytest.mark.parametrize("smooth", [0.0, 0.5])
+def test_packed_patterns_count_like_the_per_pixel_definition(smooth):
+    """The byte-packed, table-mapped histograms are the per-pixel riu2 counts, including ties
+    (a flat, clipped area: every neighbour "at least as bright")."""
+    x = _chips(6, n=3, s=14)
+    x[0, 0, :7, :7] = 0.0
+    cfg = TextureConfig(radii=(1, 2, 4), smooth=smooth, weight=1.0)
+    assert torch.allclose(lbp_histograms(x, cfg), _reference_lbp(x, cfg), atol=1e-6)

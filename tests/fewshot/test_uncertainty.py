@@ -168,7 +168,10 @@ def test_one_example_per_class_is_less_sure():
     assert temperature_scale(2) == temperature_scale(5) == TEMPERATURE_SCALE
     rng = np.random.default_rng(7)
     query = rng.normal(0, 1, (6, 5, 4)).astype(np.float32)
-    opts = SegmentOptions(bootstrap=0, boundary=None, pixel_vote=False, weighting=None)
+    # the spatial prior is off at k = 1 only: compare the calibration alone
+    opts = SegmentOptions(
+        bootstrap=0, boundary=None, pixel_vote=False, weighting=None, mean_field=0.0
+    )
     grid = ChipGrid.for_shape((24, 20), 4)
     one = {0: np.full((1, 4), -1.0, np.float32), 1: np.full((1, 4), 1.0, np.float32)}
     # two chips per class with the same means: the same prototypes
@@ -178,3 +181,88 @@ def test_one_example_per_class_is_less_sure():
     assert Segmenter(one, options=opts).calibration_scale == SINGLE_EXAMPLE_SCALE
     assert np.array_equal(a.labels, b.labels)
     assert np.all(a.confidence <= b.confidence + 1e-6) and a.confidence.mean() < b.confidence.mean()
+
+
+def test_tempered_keeps_the_argmax_and_softens():
+    """Temperature scaling of probabilities: rows sum to 1, every row keeps its argmax, T > 1
+    lowers the top probability (never below uniform), T = 1 is the identity."""
+    from workers.fewshot.uncertainty import SMOOTHED_TEMPERATURE, smoothed_temperature, tempered
+
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.full(4, 0.3), size=200)
+    t = tempered(p, 1.5)
+    assert np.allclose(t.sum(1), 1.0)
+    assert np.array_equal(t.argmax(1), p.argmax(1))
+    assert np.all(t.max(1) <= p.max(1) + 1e-12) and np.all(t.max(1) >= 0.25 - 1e-12)
+    assert np.allclose(tempered(p, 1.0), p)
+    # log-odds between any two classes shrink by the temperature
+    assert np.allclose(np.log(t[:, 0] / t[:, 1]), np.log(p[:, 0] / p[:, 1]) / 1.5)
+    assert all(t > 1.0 for t in SMOOTHED_TEMPERATURE.values())
+    assert smoothed_temperature("unknown") == max(SMOOTHED_TEMPERATURE.values())
+
+
+def _grid_task(rng, rows=8, cols=10, dim=4):
+    """Two classes in left / right halves of a grid, noisy embeddings, 2 examples each."""
+    grid = ChipGrid.for_shape((rows * 4, cols * 4), 4)
+    truth = (np.arange(cols)[None, :] >= cols // 2).repeat(rows, 0).astype(int)
+    centres = np.array([[-0.5] * dim, [0.5] * dim], np.float32)
+    emb = (centres[truth] + rng.normal(0, 0.9, (rows, cols, dim))).astype(np.float32)
+    support = {k: np.vstack([centres[k] + 0.05, centres[k] - 0.05]) for k in (0, 1)}
+    return grid, emb, support
+
+
+def test_spatial_prior_probabilities_are_reported_tempered_with_labels_unchanged():
+    """With the prior on, labels are the argmax of the smoothed calibrated probabilities (as
+    before) while the reported probabilities and confidence are those probabilities tempered by
+    the encoder's SMOOTHED_TEMPERATURE: less confident, never relabelled."""
+    import torch
+
+    from workers.fewshot.classifier import squared_distances
+    from workers.fewshot.pipeline import Segmenter, SegmentOptions
+    from workers.fewshot.spatial import smoothed_log_probs
+    from workers.fewshot.uncertainty import TEMPERATURE_SCALE, smoothed_temperature, tempered
+
+    grid, emb, support = _grid_task(np.random.default_rng(11))
+    opts = SegmentOptions(bootstrap=0, boundary=None, pixel_vote=False, weighting=None)
+    segmenter = Segmenter(support, options=opts, encoder_name="default")
+    seg = segmenter.classify(emb, grid=grid)
+    q = torch.as_tensor(emb.reshape(-1, emb.shape[-1]))
+    probs, _ = calibrated_probs(
+        squared_distances(q, segmenter.protos.centres), scale=TEMPERATURE_SCALE
+    )
+    logp = torch.from_numpy(np.log(np.maximum(probs, 1e-30))).float()
+    smoothed = smoothed_log_probs(logp, emb.shape[:2], opts.mean_field, emb=q).exp().numpy()
+    assert np.array_equal(seg.labels.ravel(), smoothed.argmax(1))
+    reported = tempered(smoothed, smoothed_temperature("default"))
+    assert np.allclose(seg.probs.reshape(-1, 2), reported, atol=1e-5)
+    assert np.allclose(seg.confidence.ravel(), reported.max(1), atol=1e-5)
+    assert seg.confidence.mean() < smoothed.max(1).mean()
+
+
+def test_interval_is_wider_with_one_example_per_class():
+    """The fraction interval's multiplier is the one-example value (INTERVAL_MULTIPLIER_SINGLE)
+    when a class has one support chip: the support bootstrap cannot see a misplaced one-chip
+    prototype, and the seen cases' harder groups needed it."""
+    from workers.fewshot.pipeline import Segmenter, SegmentOptions
+    from workers.fewshot.stats import (
+        INTERVAL_MULTIPLIER,
+        INTERVAL_MULTIPLIER_SINGLE,
+        interval_multiplier,
+    )
+
+    assert interval_multiplier("default", 1) == INTERVAL_MULTIPLIER_SINGLE["default"]
+    assert interval_multiplier("default", 3) == INTERVAL_MULTIPLIER["default"]
+    assert INTERVAL_MULTIPLIER_SINGLE["default"] > INTERVAL_MULTIPLIER["default"]
+    grid, emb, support = _grid_task(np.random.default_rng(5))
+    opts = SegmentOptions(
+        bootstrap=0, boundary=None, pixel_vote=False, weighting=None, mean_field=0.0
+    )
+    one = {k: v.mean(0, keepdims=True) for k, v in support.items()}
+    a = Segmenter(one, options=opts, encoder_name="default").classify(emb, grid=grid)
+    b = Segmenter(support, options=opts, encoder_name="default").classify(emb, grid=grid)
+    assert a.stats["interval"]["multiplier"] == INTERVAL_MULTIPLIER_SINGLE["default"]
+    assert b.stats["interval"]["multiplier"] == INTERVAL_MULTIPLIER["default"]
+    # the same prototypes (the single chips are the two chips' means): a wider interval
+    wa = np.subtract(a.stats["fractions_ci_high"], a.stats["fractions_ci_low"])
+    wb = np.subtract(b.stats["fractions_ci_high"], b.stats["fractions_ci_low"])
+    assert np.all(wa > wb)

@@ -117,6 +117,7 @@ def train(
     ``checkpoint(net, row)`` is called whenever validation accuracy improves.
     """
     if source is None:
+        # the default scene source, loaded only when no source is given
         from workers.fewshot import sim
 
         source = sim.random_scene

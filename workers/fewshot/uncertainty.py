@@ -14,6 +14,12 @@ Three things a few-shot job can say about itself without any labelled data beyon
   higher temperature, so only its *relative* nearness counts and it is not shown as certain.
   ``scale`` was chosen on the simulator's validation images (seeds >= 100), see
   ``TEMPERATURE_SCALE``.
+* :func:`tempered_prediction` re-scales probabilities that the spatial prior
+  (``workers.fewshot.spatial``) sharpened: it counts neighbouring chips, whose embeddings share
+  context pixels, as independent evidence, so its probabilities are over-confident; raised to
+  ``1 / T`` (``SMOOTHED_TEMPERATURE``, per encoder) and renormalised (temperature scaling of
+  the smoothed log probabilities), they mean what they say again, and the labels (argmax) do
+  not change.
 * :func:`expected_calibration_error` measures it (15 equal-width bins of max probability).
 
 Shapes: support embeddings ``{class id: (n_k, D)}``; query embeddings ``(N, D)``; squared
@@ -25,11 +31,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from workers.fewshot.classifier import squared_distances
+from workers.fewshot.classifier import Prediction, squared_distances
 
 __all__ = [
     "FLAG_BELOW",
     "OUTLIER_RATIO",
+    "SMOOTHED_TEMPERATURE",
     "TEMPERATURE_SCALE",
     "calibrated_probs",
     "chip_size_sensitivity",
@@ -37,8 +44,11 @@ __all__ = [
     "expected_calibration_error",
     "outliers",
     "reference_distance",
+    "smoothed_temperature",
     "support_check",
     "temperature_scale",
+    "tempered",
+    "tempered_prediction",
 ]
 
 #: T_i = TEMPERATURE_SCALE * max(d_ref, d_i). Chosen on the seen simulator cases (seeds 100-101,
@@ -55,6 +65,22 @@ TEMPERATURE_SCALE = 0.45
 #: the class, thickness profiles, low dose + drift; seeds 100-101, 2 draws, 384 px): see
 #: CONTRACT.md.
 SINGLE_EXAMPLE_SCALE = 0.8
+
+
+#: temperature of the probabilities reported after the spatial prior (:func:`tempered`), per
+#: encoder. Chosen on the seen cases (seeds 100-101, 32 px; chip ECE pooled over k = 3 and 5,
+#: the prior is off at k = 1). Default (5 draws): 1.0 (untempered) 0.021, 1.35 0.0081, 1.4
+#: 0.0071, 1.45 0.0063, 1.5 0.0072, 1.55 0.0097. Fourier (2 draws; its per-chip probabilities
+#: are softer to begin with, see TEMPERATURE_SCALE): 0.9 0.025, 1.0 0.016, 1.1 0.012, 1.2
+#: 0.020. Other encoders: the softer value. See CONTRACT.md.
+SMOOTHED_TEMPERATURE = {"default": 1.45, "fourier": 1.1}
+SMOOTHED_TEMPERATURE_OTHER = 1.45
+
+
+def smoothed_temperature(encoder: str | None) -> float:
+    """The temperature of :func:`tempered_prediction` for an encoder's name (others: the
+    softer one)."""
+    return SMOOTHED_TEMPERATURE.get(encoder or "", SMOOTHED_TEMPERATURE_OTHER)
 
 
 def temperature_scale(n_smallest: int) -> float:
@@ -143,22 +169,7 @@ def support_check(
     own_probability < ``flag_below``: what to show the user), checked (bool), single (the
     class has one chip). :func:`disagreements` lists the flagged chips.
     """
-    classes = sorted(int(k) for k in support_emb)
-    vecs = {k: _tensor(support_emb[k]) for k in classes}
-    vecs = {k: v.reshape(-1, v.shape[-1]) for k, v in vecs.items()}
-    centres = torch.stack([vecs[k].mean(0) for k in classes])
-    rows: list[tuple[int, int, np.ndarray, bool]] = []  # class, index, distances (K,), single
-    loo_own = []
-    for ci, k in enumerate(classes):
-        v = vecs[k]
-        n = v.shape[0]
-        d = squared_distances(v, centres).double().numpy()  # (n, K)
-        if n >= 2:
-            own = (n * centres[ci] - v) / (n - 1)  # mean of the other chips
-            d[:, ci] = (v - own).double().square().sum(-1).numpy()
-            loo_own.extend(d[:, ci].tolist())
-        rows.extend((k, i, d[i], n == 1) for i in range(n))
-    typical = float(np.median(loo_own)) if loo_own else None
+    classes, rows, typical = _held_out_distances(support_emb)
     ref = reference if reference is not None else typical
     out = []
     for k, i, d, single in rows:
@@ -203,6 +214,53 @@ def support_check(
             }
         )
     return out
+
+
+def _held_out_distances(
+    support_emb: dict[int, np.ndarray | torch.Tensor],
+) -> tuple[list[int], list[tuple[int, int, np.ndarray, bool]], float | None]:
+    """Each support chip's squared distances to the prototypes, its own class's without it:
+    (classes in id order, [(class, index, distances (K,), single)], the median held-out own
+    distance or None where no class has >= 2 chips)."""
+    classes = sorted(int(k) for k in support_emb)
+    vecs = {k: _tensor(support_emb[k]) for k in classes}
+    vecs = {k: v.reshape(-1, v.shape[-1]) for k, v in vecs.items()}
+    centres = torch.stack([vecs[k].mean(0) for k in classes])
+    rows: list[tuple[int, int, np.ndarray, bool]] = []  # class, index, distances (K,), single
+    loo_own = []
+    for ci, k in enumerate(classes):
+        v = vecs[k]
+        n = v.shape[0]
+        d = squared_distances(v, centres).double().numpy()  # (n, K)
+        if n >= 2:
+            own = (n * centres[ci] - v) / (n - 1)  # mean of the other chips
+            d[:, ci] = (v - own).double().square().sum(-1).numpy()
+            loo_own.extend(d[:, ci].tolist())
+        rows.extend((k, i, d[i], n == 1) for i in range(n))
+    typical = float(np.median(loo_own)) if loo_own else None
+    return classes, rows, typical
+
+
+def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """(N, K) probabilities -> p^(1/T) renormalised per row, float64. Order-preserving: every
+    row keeps its argmax (ties stay ties); T > 1 softens, T = 1 returns them unchanged."""
+    p = np.asarray(probs, dtype=np.float64)
+    if temperature == 1.0 or p.size == 0:
+        return p.copy()
+    z = np.log(np.maximum(p, 1e-300)) / float(temperature)
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def tempered_prediction(pred: Prediction, classes, temperature: float) -> Prediction:
+    """The prediction with :func:`tempered` probabilities and the confidence of each chip's
+    label read from them; the labels are kept as they are (probs columns follow ``classes``).
+    A label that is not its row's argmax (a chip relabelled by the pixel vote) keeps that too."""
+    probs = tempered(pred.probs, temperature)
+    col = np.searchsorted(np.asarray(classes), np.asarray(pred.labels))
+    confidence = probs[np.arange(len(probs)), col]
+    return Prediction(probs.astype(np.float32), pred.labels, confidence.astype(np.float32))
 
 
 def disagreements(check: list[dict]) -> list[dict]:

@@ -77,6 +77,95 @@ def _select_cases(spec: str | None, sets: tuple[str, ...] = tuple(SETS)) -> list
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the tables and optionally write every figure as JSON."""
+    a = _parser().parse_args(argv)
+    sets = tuple(SETS) if a.set == "all" else (a.set,)
+    if a.list:
+        _list_cases()
+        return 0
+    mode = QUICK if a.quick else FULL
+    cfg = AccuracyConfig(
+        cases=tuple(_select_cases(a.cases, sets)),
+        size=(a.size or mode.size,) * 2,
+        ks=tuple(int(k) for k in a.ks.split(",")),
+        draws=a.draws or mode.draws,
+        images=min(mode.images, a.draws or mode.draws),
+        seed=a.seed,
+    )
+    encoders, skipped = available_encoders(
+        [e for e in a.encoders.split(",") if e], weights=a.weights
+    )
+    for name, enc in encoders.items():
+        fingerprint = weights_fingerprint(enc)
+        print(f"encoder {name!r}: D={enc.dim}, weights {fingerprint or 'none (training-free)'}")
+    for name, why in skipped.items():
+        print(f"NOTE: encoder {name!r} not available, skipped: {why}")
+    methods = _methods(a, encoders)
+    if not methods:
+        print("nothing to run")
+        return 1
+    print(
+        f"chiplab few-shot bench ({'quick' if a.quick else 'full'}): sets {list(sets)}, "
+        f"{len(cfg.cases)} cases, "
+        f"{cfg.size[0]}px images, {cfg.chip_size}px chips, k={list(cfg.ks)}, "
+        f"{cfg.draws} draws, methods={[m.name for m in methods]}, "
+        f"boundary refinement {'off' if a.no_boundary else 'on'}"
+    )
+    t_start = time.perf_counter()
+    _warm_up(methods, cfg)
+    trials = []
+    for case in cfg.cases:
+        t0 = time.perf_counter()
+        trials += run_case(case, cfg, methods)
+        print(f"  {case:28s} done in {time.perf_counter() - t0:5.1f}s", flush=True)
+    titles = {name: SETS[name].title for name in sets}
+    summary = {
+        name: summarise([t for t in trials if t.suite == name])
+        for name in sets
+        if any(t.suite == name for t in trials)
+    }
+    print(format_sets(summary, titles))
+    results = {
+        "config": asdict(cfg),
+        "mode": asdict(mode),
+        "skipped_encoders": skipped,
+        "encoders": {
+            n: {"dim": e.dim, "config": e.config(), "weights_sha256_16": weights_fingerprint(e)}
+            for n, e in encoders.items()
+        },
+        "default_weights": a.weights or "committed",
+        "boundary_refinement": not a.no_boundary,
+        "peer": asdict(PeerConfig(seed=a.seed)),
+        "sets": titles,
+        "summary": summary,
+        "trials": [asdict(t) for t in trials],
+        "environment": _environment(),
+    }
+    if not a.no_uncertainty:
+        results["uncertainty"] = _uncertainty(a, mode, sets, encoders)
+    if not a.no_speed:
+        results["speed"] = _speed(a, mode, encoders)
+    results["elapsed_seconds"] = time.perf_counter() - t_start
+    print(f"\ntotal {results['elapsed_seconds']:.0f}s")
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(results, fh, indent=1, default=float)
+        print(f"figures written to {a.json}")
+    return 0
+
+
+def _environment() -> dict:
+    """Where the figures were measured."""
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "machine": platform.machine(),
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m workers.fewshot.bench``."""
     p = argparse.ArgumentParser(
         prog="python -m workers.fewshot.bench",
         description="Few-shot engine vs pixel-classifier peer.",
@@ -121,36 +210,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--big", type=int, help="size of the time/memory run (0 = skip)")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
-    a = p.parse_args(argv)
-    sets = tuple(SETS) if a.set == "all" else (a.set,)
-    if a.list:
-        from workers.fewshot import sim, unseen
-        from workers.fewshot.unseen.real import REAL_CASES
+    return p
 
-        for name, spec in (sim.CASES | sim.TEXTURE_CASES).items():
-            print(f"seen    {name:30s} {spec.group:10s} {spec.description}")
-        for name, case in unseen.UNSEEN_CASES.items():
-            print(f"unseen  {name:30s} {case.group:10s} {case.description}")
-        for name, case in REAL_CASES.items():
-            print(f"real    {name:30s} {case.group:10s} {case.image}")
-        return 0
-    mode = QUICK if a.quick else FULL
-    cfg = AccuracyConfig(
-        cases=tuple(_select_cases(a.cases, sets)),
-        size=(a.size or mode.size,) * 2,
-        ks=tuple(int(k) for k in a.ks.split(",")),
-        draws=a.draws or mode.draws,
-        images=min(mode.images, a.draws or mode.draws),
-        seed=a.seed,
-    )
-    encoders, skipped = available_encoders(
-        [e for e in a.encoders.split(",") if e], weights=a.weights
-    )
-    for name, enc in encoders.items():
-        fingerprint = weights_fingerprint(enc)
-        print(f"encoder {name!r}: D={enc.dim}, weights {fingerprint or 'none (training-free)'}")
-    for name, why in skipped.items():
-        print(f"NOTE: encoder {name!r} not available, skipped: {why}")
+
+def _list_cases() -> None:
+    """Print every case of every set (--list)."""
+    # the unseen cases and the real-data reader: only the listing needs them here
+    from workers.fewshot import sim, unseen
+    from workers.fewshot.unseen.real import REAL_CASES
+
+    for name, spec in (sim.CASES | sim.TEXTURE_CASES).items():
+        print(f"seen    {name:30s} {spec.group:10s} {spec.description}")
+    for name, case in unseen.UNSEEN_CASES.items():
+        print(f"unseen  {name:30s} {case.group:10s} {case.description}")
+    for name, case in REAL_CASES.items():
+        print(f"real    {name:30s} {case.group:10s} {case.image}")
+
+
+def _methods(a: argparse.Namespace, encoders: dict) -> list:
+    """The methods to run: each encoder (and its chips-only variant with --no-pixel-vote),
+    then the peer unless --no-peer."""
     methods = [
         EncoderMethod(n, e, seed=a.seed, boundary=not a.no_boundary) for n, e in encoders.items()
     ]
@@ -163,63 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     if not a.no_peer:
         methods.append(PixelForestPeer(PeerConfig(seed=a.seed)))
-    if not methods:
-        print("nothing to run")
-        return 1
-    print(
-        f"chiplab few-shot bench ({'quick' if a.quick else 'full'}): sets {list(sets)}, "
-        f"{len(cfg.cases)} cases, "
-        f"{cfg.size[0]}px images, {cfg.chip_size}px chips, k={list(cfg.ks)}, "
-        f"{cfg.draws} draws, methods={[m.name for m in methods]}, "
-        f"boundary refinement {'off' if a.no_boundary else 'on'}"
-    )
-    t_start = time.perf_counter()
-    _warm_up(methods, cfg)
-    trials = []
-    for case in cfg.cases:
-        t0 = time.perf_counter()
-        trials += run_case(case, cfg, methods)
-        print(f"  {case:28s} done in {time.perf_counter() - t0:5.1f}s", flush=True)
-    titles = {name: SETS[name].title for name in sets}
-    summary = {
-        name: summarise([t for t in trials if t.suite == name])
-        for name in sets
-        if any(t.suite == name for t in trials)
-    }
-    print(format_sets(summary, titles))
-    results = {
-        "config": asdict(cfg),
-        "mode": asdict(mode),
-        "skipped_encoders": skipped,
-        "encoders": {
-            n: {"dim": e.dim, "config": e.config(), "weights_sha256_16": weights_fingerprint(e)}
-            for n, e in encoders.items()
-        },
-        "default_weights": a.weights or "committed",
-        "boundary_refinement": not a.no_boundary,
-        "peer": asdict(PeerConfig(seed=a.seed)),
-        "sets": titles,
-        "summary": summary,
-        "trials": [asdict(t) for t in trials],
-        "environment": {
-            "python": sys.version.split()[0],
-            "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-            "machine": platform.machine(),
-        },
-    }
-    if not a.no_uncertainty:
-        results["uncertainty"] = _uncertainty(a, mode, sets, encoders)
-    if not a.no_speed:
-        results["speed"] = _speed(a, mode, encoders)
-    results["elapsed_seconds"] = time.perf_counter() - t_start
-    print(f"\ntotal {results['elapsed_seconds']:.0f}s")
-    if a.json:
-        with open(a.json, "w") as fh:
-            json.dump(results, fh, indent=1, default=float)
-        print(f"figures written to {a.json}")
-    return 0
+    return methods
 
 
 def _warm_up(methods: list, cfg: AccuracyConfig) -> None:
@@ -243,6 +266,7 @@ def _warm_up(methods: list, cfg: AccuracyConfig) -> None:
 def _uncertainty(a: argparse.Namespace, mode: Mode, sets: tuple[str, ...], encoders: dict) -> dict:
     """Print and return the uncertainty section (``bench.uncertainty``: ECE, coverage and
     width of the fraction intervals, held-out support check) for the same sets and k."""
+    # local: its generic names (run, format_table) are this section's only
     from workers.fewshot.bench.uncertainty import format_table, run
 
     print(

@@ -61,6 +61,7 @@ def engine_encoder(name: str, *, weights: str | None = None, device: str = "cpu"
     """Build an engine encoder (on the CPU unless ``device`` says otherwise); ``weights`` (a
     ``save_encoder`` directory) replaces the committed weights of the default encoder and is
     ignored for the others."""
+    # torch (encoders, pipeline): not loaded where only the peer runs (bench.speed)
     from workers.fewshot.encoders import build_encoder
 
     options = {"weights": weights} if weights and name == "default" else {}
@@ -96,6 +97,7 @@ class EncoderMethod:
         boundary: bool = True,
         pixel_vote: bool = True,
     ) -> None:
+        # torch (encoders, pipeline): not loaded where only the peer runs (bench.speed)
         from workers.fewshot.boundary import BoundaryConfig
         from workers.fewshot.pipeline import SegmentOptions
 
@@ -111,6 +113,7 @@ class EncoderMethod:
 
     def prepare(self, image: np.ndarray, grid: ChipGrid) -> float:
         """Embed the image once (normalise + embed, timed)."""
+        # torch (encoders, pipeline): not loaded where only the peer runs (bench.speed)
         from workers.fewshot.pipeline import embed
 
         t0 = time.perf_counter()
@@ -125,6 +128,7 @@ class EncoderMethod:
 
     def predict(self, support: Support) -> tuple[np.ndarray, float]:
         """Fit to the support set and classify every chip of the prepared image."""
+        # torch (encoders, pipeline): not loaded where only the peer runs (bench.speed)
         from workers.fewshot.pipeline import Segmenter
 
         t0 = time.perf_counter()
@@ -171,6 +175,7 @@ class PixelForestPeer:
 
     def prepare(self, image: np.ndarray, grid: ChipGrid) -> float:
         """Compute the multiscale feature stack (H, W, F) once."""
+        # heavy (scikit-image): only the peer needs it
         from skimage.feature import multiscale_basic_features
 
         t0 = time.perf_counter()
@@ -200,6 +205,7 @@ class PixelForestPeer:
         Each support chip's pixels are labelled with the chip's class (the peer), or with their
         own class from ``pixel_truth`` (H, W) when given (brush-painted chips, as in ilastik).
         """
+        # heavy (scikit-image, scikit-learn): only the peer needs them
         from skimage.future import fit_segmenter, predict_segmenter
         from sklearn.ensemble import RandomForestClassifier
 

@@ -1,7 +1,7 @@
 """Particle benchmark: counts and median sizes of instances from pixel maps (``objects``).
 
 ``python -m workers.fewshot.bench.objects [--images 2] [--size 512] [--cases a,b] [--no-peer]
-[--no-speed] [--json PATH]``
+[--no-speed] [--no-real] [--json PATH]`` (``--no-real``: generated scenes only, for tuning)
 
 Scenes with known instances:
 
@@ -44,179 +44,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
-from workers.fewshot.bench.methods import PeerConfig, PixelForestPeer
-from workers.fewshot.bench.sampling import sample_support
+from workers.fewshot.bench.object_scenes import (
+    CASES,
+    SIM_CASES,
+    ObjectCase,
+    chiplab_pixel_map,
+    peer_pixel_map,
+    scenes,
+    touching_scene,
+)
 from workers.fewshot.chipping import ChipGrid, chip_truth
 from workers.fewshot.objects import instance_rows, instances, size_distribution
+from workers.fewshot.unseen.real import RealDataMissing, load_real
 
 __all__ = ["CASES", "ObjectCase", "peer_pixel_map", "run", "touching_scene"]
-
-
-@dataclass(frozen=True)
-class ObjectCase:
-    """A generated particle scene: radii (px), fraction of discs in clusters of 2-3 whose
-    neighbours overlap by ``overlap`` x the smaller radius (0: just touching), fraction of
-    ellipses (aspect range), log-normal radii when ``lognormal`` (median, sigma)."""
-
-    name: str
-    radius: tuple[float, float] = (4.0, 16.0)
-    cluster: float = 0.5
-    overlap: tuple[float, float] = (0.0, 0.2)
-    ellipses: float = 0.0
-    aspect: tuple[float, float] = (1.5, 3.5)
-    lognormal: tuple[float, float] | None = None
-    coverage: float = 0.25
-    chip_size: int = 16
-
-
-CASES: dict[str, ObjectCase] = {
-    c.name: c
-    for c in [
-        ObjectCase("discs_small_touching", radius=(2.0, 4.0), cluster=0.5, chip_size=8),
-        ObjectCase("discs_touching", radius=(4.0, 16.0), cluster=0.6),
-        ObjectCase("discs_overlapping", radius=(4.0, 16.0), cluster=0.6, overlap=(0.2, 0.5)),
-        ObjectCase("ellipses", radius=(3.0, 10.0), cluster=0.0, ellipses=1.0),
-        ObjectCase(
-            "lognormal_mixture", lognormal=(7.0, 0.45), cluster=0.4, ellipses=0.3, chip_size=16
-        ),
-    ]
-}
-SIM_CASES = ("particles_round_faceted", "particles_round_rod", "particles_two_materials")
-
-
-def _radius(case: ObjectCase, rng: np.random.Generator) -> float:
-    if case.lognormal:
-        return float(np.clip(case.lognormal[0] * math.exp(rng.normal(0, case.lognormal[1])), 2, 40))
-    return float(rng.uniform(*case.radius))
-
-
-def touching_scene(
-    case: ObjectCase, rng: np.random.Generator, size: tuple[int, int] = (512, 512)
-) -> tuple[np.ndarray, np.ndarray]:
-    """(image (H, W) float32 counts, instances (H, W) int32 0 = support, 1..n particles)."""
-    h, w = size
-    shapes = []  # (cy, cx, a, b, angle_rad)
-    placed = np.zeros((0, 3))  # (cy, cx, bounding radius) of whole groups
-    area, target = 0.0, case.coverage * h * w
-    for _ in range(5000):
-        if area >= target:
-            break
-        r = _radius(case, rng)
-        cy, cx = rng.uniform(-r, h + r), rng.uniform(-r, w + r)
-        if rng.random() < case.ellipses:
-            q = rng.uniform(*case.aspect)
-            group = [(cy, cx, r * math.sqrt(q), r / math.sqrt(q), rng.uniform(0, math.pi))]
-        else:
-            group = [(cy, cx, r, r, 0.0)]
-            if rng.random() < case.cluster:
-                for _ in range(int(rng.integers(1, 3))):  # 1-2 touching neighbours
-                    py, px, pr = group[-1][:3]
-                    r2 = _radius(case, rng)
-                    v = rng.uniform(*case.overlap)
-                    d = pr + r2 - v * min(pr, r2)
-                    for _ in range(20):  # a chain: no deeper overlap with earlier members
-                        ang = rng.uniform(0, 2 * math.pi)
-                        ny, nx = py + d * math.sin(ang), px + d * math.cos(ang)
-                        if all(
-                            math.hypot(ny - g[0], nx - g[1]) >= g[2] + r2 - v * min(g[2], r2)
-                            for g in group[:-1]
-                        ):
-                            group.append((ny, nx, r2, r2, 0.0))
-                            break
-        ys = np.array([g[0] for g in group])
-        xs = np.array([g[1] for g in group])
-        gy, gx = ys.mean(), xs.mean()
-        bound = max(np.hypot(ys - gy, xs - gx) + np.array([g[2] for g in group]))
-        if placed.size:
-            gap = np.hypot(placed[:, 0] - gy, placed[:, 1] - gx) - placed[:, 2] - bound
-            if gap.min() < 3:
-                continue
-        placed = np.vstack([placed, (gy, gx, bound)])
-        shapes.extend(group)
-        area += sum(math.pi * g[2] * g[3] for g in group)
-    truth = np.zeros(size, np.int32)
-    depth = np.full(size, np.inf)
-    height = np.zeros(size, np.float32)
-    for i, (cy, cx, a, b, t) in enumerate(shapes, start=1):
-        ext = math.ceil(max(a, b)) + 2
-        y0, y1 = max(0, int(cy) - ext), min(h, int(cy) + ext + 1)
-        x0, x1 = max(0, int(cx) - ext), min(w, int(cx) + ext + 1)
-        if y0 >= y1 or x0 >= x1:
-            continue
-        yy = np.arange(y0, y1)[:, None] - cy
-        xx = np.arange(x0, x1)[None, :] - cx
-        u = math.cos(t) * xx + math.sin(t) * yy
-        v = -math.sin(t) * xx + math.cos(t) * yy
-        nd = np.sqrt((u / a) ** 2 + (v / b) ** 2)
-        take = (nd < 1) & (nd < depth[y0:y1, x0:x1])
-        truth[y0:y1, x0:x1][take] = i
-        depth[y0:y1, x0:x1][take] = nd[take]
-        dome = np.sqrt(np.clip(1 - nd**2, 0, None)).astype(np.float32)
-        height[y0:y1, x0:x1] = np.maximum(height[y0:y1, x0:x1], 0.4 + 0.6 * dome * (nd < 1))
-    # Relabel so that ids are consecutive (particles wholly outside the frame drew nothing).
-    _, truth = np.unique(truth, return_inverse=True)
-    truth = truth.reshape(size).astype(np.int32)
-    ideal = 0.15 + height + 0.05 * ndimage.gaussian_filter(rng.normal(size=size), 3)
-    image = rng.poisson(40 * ndimage.gaussian_filter(ideal, 1.0).clip(0, None)).astype(np.float32)
-    return image, truth
-
-
-def peer_pixel_map(
-    image: np.ndarray,
-    chip_labels: np.ndarray,
-    grid: ChipGrid,
-    *,
-    k: int,
-    rng: np.random.Generator,
-    cfg: PeerConfig | None = None,
-    pixel_truth: np.ndarray | None = None,
-) -> np.ndarray:
-    """The peer's pixel map (H, W) int class ids: ``PixelForestPeer``'s features and forest on
-    the pixels of ``k`` support chips per class (drawn from ``chip_labels``), before its vote.
-
-    Each support pixel is labelled with its chip's class (the peer), or with its own class from
-    ``pixel_truth`` (H, W) when given (brush-painted support chips, the ilastik way)."""
-    peer = PixelForestPeer(cfg or PeerConfig(n_jobs=2))
-    peer.prepare(image, grid)
-    return peer.pixel_labels(sample_support(chip_labels, k, rng), pixel_truth=pixel_truth)
-
-
-_ENCODER = None
-
-
-def chiplab_pixel_map(
-    image: np.ndarray,
-    chip_labels: np.ndarray,
-    grid: ChipGrid,
-    *,
-    k: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """What a job gives (H, W) int class ids, -1 uncovered: the default encoder's chip
-    segmentation from ``k`` support chips per class (drawn from ``chip_labels`` as
-    ``peer_pixel_map`` draws them, so the same chips for the same ``rng``), then the pixel map
-    (``pixels.pixel_map``)."""
-    global _ENCODER
-    from workers.fewshot.encoders import build_encoder
-    from workers.fewshot.pipeline import Segmenter, SegmentOptions, embed
-
-    if _ENCODER is None:
-        _ENCODER = build_encoder("default")
-    support = sample_support(chip_labels, k, rng)
-    emb = embed(image, encoder=_ENCODER, chip_size=grid.chip_size, offset=grid.offset)
-    segmenter = Segmenter.fit([emb], [support], encoder=_ENCODER, options=SegmentOptions())
-    seg = segmenter.classify(
-        emb.embeddings[0], grid=emb.grid, pixels=emb.frames[0], support=support
-    )
-    return seg.pixel_map.labels.astype(np.int32)  # the core's pixel map, as a job stores it
 
 
 MIN_DIAMETER_PX = 4.0  # the issue's goal: counts of particles of >= 4 px (eq. diameter)
@@ -225,7 +72,7 @@ MIN_DIAMETER_PX = 4.0  # the issue's goal: counts of particles of >= 4 px (eq. d
 def _regionprops(class_map: np.ndarray, class_id: int) -> tuple[int, np.ndarray, int]:
     """The plain recipe: 8-connected ``label`` + ``regionprops`` -> (count, interior
     diameters, count of >= 4 px)."""
-    from skimage.measure import label, regionprops
+    from skimage.measure import label, regionprops  # heavy: only this recipe needs it
 
     lab = label(class_map == class_id, connectivity=2)
     border = set(np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])).tolist())
@@ -266,27 +113,6 @@ METHODS = ("objects", "objects_cc", "regionprops")
 ANY = -1  # pseudo class: every particle class merged
 
 
-def _scenes(name: str, n_images: int, size: int):
-    """Yield (label, image, class map, {class_id: truth instance map}, chip size) per image."""
-    if name in CASES:
-        case = CASES[name]
-        for seed in range(n_images):
-            rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-            image, truth = touching_scene(case, rng, (size, size))
-            yield image, (truth > 0).astype(np.int32), {1: truth}, case.chip_size
-    else:
-        from workers.fewshot import sim
-
-        for seed in range(n_images):
-            s = sim.generate(name, seed=seed, size=(size, size))
-            eight = np.ones((3, 3), bool)
-            per_class = {
-                c: ndimage.label(s.truth == c, structure=eight)[0].astype(np.int32)
-                for c in range(1, len(s.class_names))
-            }
-            yield s.image, s.truth, per_class, 32
-
-
 def _errors(n_meas, d_meas, n_true, d_true, big_meas, big_true) -> dict:
     med_t = float(np.median(d_true)) if d_true.size else float("nan")
     med_m = float(np.median(d_meas)) if d_meas.size else float("nan")
@@ -306,7 +132,7 @@ def _errors(n_meas, d_meas, n_true, d_true, big_meas, big_true) -> dict:
 def run_case(name: str, *, images: int, size: int, peer: bool, k: int = 5) -> list[dict]:
     """Rows {case, class, source, method, n_true, n, count_error, median_*} pooled over images."""
     pooled: dict = {}
-    for i, (image, class_map, per_class, chip) in enumerate(_scenes(name, images, size)):
+    for i, (image, class_map, per_class, chip) in enumerate(scenes(name, images, size)):
         maps = {"truth_mask": class_map}
         if peer:
             grid = ChipGrid.for_shape(class_map.shape, chip)
@@ -352,7 +178,6 @@ def run_case(name: str, *, images: int, size: int, peer: bool, k: int = 5) -> li
 
 def run_moo3(*, peer: bool, k: int = 5, draws: int = 3) -> dict:
     """The real MoO3 image: counts from its mask and from the peer's map (truth: 18)."""
-    from workers.fewshot.unseen.real import RealDataMissing, load_real
 
     try:
         real = load_real("real_moo3_particles")
@@ -434,14 +259,21 @@ def _fmt(rows: list[dict]) -> str:
 
 
 def run(
-    *, images: int = 2, size: int = 512, peer: bool = True, cases=None, speed: bool = True
+    *,
+    images: int = 2,
+    size: int = 512,
+    peer: bool = True,
+    cases=None,
+    speed: bool = True,
+    real: bool = True,
 ) -> dict:
-    """All cases (generated + simulator), the MoO3 report and the speed figure."""
+    """All cases (generated + simulator), the MoO3 report (unless not ``real``: tuning) and
+    the speed figure."""
     names = list(cases or [*CASES, *SIM_CASES])
     rows = []
     for name in names:
         rows.extend(run_case(name, images=images, size=size, peer=peer))
-    result = {"rows": rows, "moo3": run_moo3(peer=peer)}
+    result = {"rows": rows, "moo3": run_moo3(peer=peer) if real else None}
     if speed:
         result["speed"] = [_speed(1024), _speed(4096)]
     return result
@@ -455,6 +287,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-peer", action="store_true", help="truth masks only (fast)")
     p.add_argument("--no-speed", action="store_true", help="skip the 1024^2 and 4096^2 timings")
     p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument(
+        "--no-real", action="store_true", help="generated scenes only (no MoO3): for tuning"
+    )
     a = p.parse_args(argv)
     t0 = time.perf_counter()
     result = run(
@@ -463,9 +298,11 @@ def main(argv: list[str] | None = None) -> None:
         peer=not a.no_peer,
         cases=a.cases.split(",") if a.cases else None,
         speed=not a.no_speed,
+        real=not a.no_real,
     )
     print(_fmt(result["rows"]))
-    print("\nMoO3 (truth 18 particles):", json.dumps(result["moo3"]))
+    if result["moo3"] is not None:
+        print("\nMoO3 (truth 18 particles):", json.dumps(result["moo3"]))
     for s in result.get("speed", []):
         print(
             f"\nparticle table {s['size']}^2 map, {s['n']} particles: {s['total_s']:.2f} s wall "

@@ -21,7 +21,6 @@ Labels are digested (sha256) so that runs of two code versions can be compared.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import resource
@@ -33,13 +32,15 @@ from pathlib import Path
 import numpy as np
 
 from workers.fewshot import sim
+from workers.fewshot.bench import USER_OMP_WAIT_POLICY
 from workers.fewshot.bench.methods import PeerConfig, PixelForestPeer, engine_encoder
 from workers.fewshot.bench.sampling import sample_support
+from workers.fewshot.bench.stages import SPEED_CASE, stage_header, time_stages
 from workers.fewshot.chipping import ChipGrid, chip_truth
 
 __all__ = ["measure_in_subprocess", "speed_compare", "time_engine", "time_peer", "time_stages"]
 
-SPEED_CASE = "sto_ge_interface"
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -52,184 +53,6 @@ def _support(case: str, size: int, chip: int, k: int, seed: int):
     return s, grid, support
 
 
-def _cached_sim(case: str, seed: int, size: int, cache_dir: str | None):
-    """``sim.generate`` (a 4096^2 image takes several seconds), cached as .npy in cache_dir."""
-    if cache_dir is None:
-        s = sim.generate(case, seed=seed, size=(size, size))
-        return s.image, s.truth
-    base = Path(cache_dir) / f"{case}-s{seed}-{size}"
-    image, truth = base.with_suffix(".image.npy"), base.with_suffix(".truth.npy")
-    if not (image.exists() and truth.exists()):
-        s = sim.generate(case, seed=seed, size=(size, size))
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        np.save(image, s.image)
-        np.save(truth, s.truth)
-    return np.load(image), np.load(truth)
-
-
-def time_stages(
-    encoder,
-    *,
-    size: int = 4096,
-    chips: tuple[int, ...] = (32, 64, 107, 128, 214, 256),
-    k: int = 5,
-    seed: int = 0,
-    repeats: int = 3,
-    warmup: bool = True,
-    cache_dir: str | None = None,
-    out=None,
-) -> list[dict]:
-    """Per-stage seconds of the core on one simulated (size x size) image, per chip size.
-
-    ``stages`` holds wall seconds per stage and, for the timed steps, process CPU seconds
-    (``*_cpu``: all threads; on a shared machine they vary less than wall time).
-
-    Stages: normalise, embed (the encoder over every chip), spectrum, fit (prototypes and the
-    support chips' spectral peaks), then ``Segmenter.classify``'s own (boundary features +
-    unmixing, classify, pixel map, statistics with 200 bootstraps). "rerun": fit + classify
-    again after removing one example (:func:`_edited`) with the cold run's spectrum and
-    ``pixels.PixelFeatures`` (the frame's support-independent features it filled). Medians
-    over ``repeats`` runs (after one untimed run with ``warmup``: FFT plans, lru caches),
-    with the min and max of the cold total.
-    """
-    from workers.fewshot.boundary import frame_spectrum
-    from workers.fewshot.pipeline import (
-        Embedded,
-        Segmenter,
-        SegmentOptions,
-        deterministic,
-        normalised_frames,
-    )
-    from workers.fewshot.pixels import PixelFeatures
-
-    image, truth = _cached_sim(SPEED_CASE, seed, size, cache_dir)
-    reports = []
-    for chip in chips:
-        grid = ChipGrid.for_shape(image.shape, chip)
-        _, dense = np.unique(chip_truth(truth, grid), return_inverse=True)
-        support = sample_support(
-            dense.reshape(grid.rows, grid.cols), k, np.random.default_rng(seed)
-        )
-        opts = SegmentOptions(seed=seed)
-        edited = _edited(support)
-        runs, digests = [], set()
-        for i in range(repeats + int(warmup)):
-            t: dict[str, float] = {}
-            clock = _StageClock(t)
-            frames = normalised_frames(image)
-            clock.lap("normalise")
-            with deterministic(seed):
-                emb = np.asarray(encoder.embed(frames[0], grid), dtype=np.float32)[None]
-            clock.lap("embed")
-            # support-independent, kept per frame and grid by the platform's workers: a re-run
-            # after a support-set edit does not pay them (``analysis.runner._Images.spectrum``
-            # and ``.pixel_features``)
-            spectrum = frame_spectrum(frames[0], grid)
-            clock.lap("spectrum")
-            features = PixelFeatures(grid)  # filled by the first classify
-            embedded = Embedded(frames, grid, emb)
-            segmenter = Segmenter.fit([embedded], [support], encoder=encoder, options=opts)
-            clock.lap("fit")
-            seg = segmenter.classify(
-                emb[0], grid=grid, pixels=frames[0], spectrum=spectrum, pixel_features=features
-            )
-            clock.lap("classify_all")
-            t.update({key: v for key, v in seg.timings.items() if key != "total"})
-            t["cold"] = clock.total
-            t["cpu"] = clock.total_cpu
-            rerun = _StageClock({})
-            Segmenter.fit([embedded], [edited], encoder=encoder, options=opts).classify(
-                emb[0], grid=grid, pixels=frames[0], spectrum=spectrum, pixel_features=features
-            )
-            rerun.lap("rerun")
-            t["rerun"], t["rerun_cpu"] = rerun.total, rerun.total_cpu
-            digests.add(hashlib.sha256(np.ascontiguousarray(seg.labels).tobytes()).hexdigest())
-            if i >= int(warmup):
-                runs.append(t)
-        stages = {key: float(np.median([r.get(key, 0.0) for r in runs])) for key in runs[0]}
-        cold = [r["cold"] for r in runs]
-        report = {
-            "size": size,
-            "chip_size": chip,
-            "chips": grid.n_chips,
-            "stages": stages,
-            "cold_min": min(cold),
-            "cold_max": max(cold),
-            "repeats": len(runs),
-            "labels_sha256": sorted(digests)[0][:16] if len(digests) == 1 else "NONDETERMINISTIC",
-            # support ids are the dense truth classes: labels compare directly
-            "chip_accuracy": float((seg.labels == dense.reshape(grid.rows, grid.cols)).mean()),
-        }
-        reports.append(report)
-        if out is not None:
-            out(_stage_line(report))
-    return reports
-
-
-def _edited(support: dict[int, list[tuple[int, int]]]) -> dict[int, list[tuple[int, int]]]:
-    """The support set after an edit: the last example of the class with the most removed."""
-    k = max(support, key=lambda c: (len(support[c]), -c))
-    if len(support[k]) < 2:
-        return support
-    return {c: v[:-1] if c == k else v for c, v in support.items()}
-
-
-class _StageClock:
-    """Wall and process CPU seconds per stage into ``out`` (``stage``, ``stage_cpu``)."""
-
-    def __init__(self, out: dict[str, float]) -> None:
-        self.out = out
-        self.wall0 = self.wall = time.perf_counter()
-        self.cpu0 = self.cpu = time.process_time()
-
-    def lap(self, stage: str) -> None:
-        wall, cpu = time.perf_counter(), time.process_time()
-        self.out[stage] = wall - self.wall
-        self.out[f"{stage}_cpu"] = cpu - self.cpu
-        self.wall, self.cpu = wall, cpu
-
-    @property
-    def total(self) -> float:
-        return self.wall - self.wall0
-
-    @property
-    def total_cpu(self) -> float:
-        return self.cpu - self.cpu0
-
-
-_CPU_COLUMNS = ("embed_cpu", "rerun_cpu", "cpu")
-_STAGE_COLUMNS = (
-    "normalise",
-    "embed",
-    "spectrum",
-    "fit",
-    "boundary",
-    "classify",
-    "pixels",
-    "statistics",
-    "rerun",
-    "cold",
-)
-
-
-def _stage_line(r: dict) -> str:
-    st = r["stages"]
-    return (
-        f"{r['size']:>5} {r['chip_size']:>4} {r['chips']:>6} "
-        + " ".join(f"{st.get(c, 0.0):>9.3f}" for c in _STAGE_COLUMNS + _CPU_COLUMNS)
-        + f" [{r['cold_min']:.2f}-{r['cold_max']:.2f}] {r['labels_sha256']}"
-    )
-
-
-def stage_header() -> str:
-    """Column names of the lines printed by :func:`time_stages`."""
-    return (
-        f"{'size':>5} {'chip':>4} {'chips':>6} "
-        + " ".join(f"{c:>9}" for c in _STAGE_COLUMNS + _CPU_COLUMNS)
-        + " [cold min-max] labels"
-    )
-
-
 def time_engine(
     encoder, *, size: int = 1024, chip: int = 32, k: int = 5, seed: int = 0, repeats: int = 5
 ) -> dict:
@@ -238,6 +61,7 @@ def time_engine(
     The first call pays one-off torch start-up costs and is reported on its own; the median of
     the next ``repeats`` calls is the figure (this shared 2-core machine varies ~20 %).
     """
+    # the pipeline loads torch: not at import (the peer's subprocess times the peer without it)
     from workers.fewshot.pipeline import SegmentOptions, segment
 
     s, grid, support = _support(SPEED_CASE, size, chip, k, seed)
@@ -334,6 +158,7 @@ def _child(
     size: int, chip: int, encoder_name: str, k: int, seed: int, weights: str | None = None
 ) -> dict:
     """Run inside the subprocess: generate, reset the peak, segment, report time and memory."""
+    # the pipeline loads torch: not at import (the peer's subprocess times the peer without it)
     from workers.fewshot.pipeline import SegmentOptions, segment
 
     encoder = engine_encoder(encoder_name, weights=weights)
@@ -403,8 +228,6 @@ def _run_child(
     The child gets the user's OpenMP settings, not the PASSIVE wait policy the benchmark sets
     for its own interleaved methods (passive waiting slows torch's many short parallel loops).
     """
-    from workers.fewshot.bench import USER_OMP_WAIT_POLICY
-
     cmd = [sys.executable, "-m", "workers.fewshot.bench.speed", *args]
     cmd += ["--size", str(size), "--chip", str(chip), "--k", str(k), "--seed", str(seed)]
     cmd += ["--weights", weights] if weights else []
@@ -448,11 +271,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu", help="stages: cpu, cuda or auto")
     a = p.parse_args(argv)
     if a.threads:
-        import torch
+        import torch  # heavy: only the parts that run the engine need it
 
         torch.set_num_threads(a.threads)
     if a.part == "stages":
-        import torch
+        import torch  # heavy: only the parts that run the engine need it
 
         encoder = engine_encoder(a.encoder, weights=a.weights, device=a.device)
         print(f"encoder {a.encoder} on {encoder.device}, torch threads {torch.get_num_threads()}")

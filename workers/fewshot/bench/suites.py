@@ -66,12 +66,14 @@ def _from_pixels(image: np.ndarray, truth: np.ndarray, chip_size: int) -> Sample
 
 
 def _seen_cases() -> dict[str, str]:
+    # a set's generators load only when the set is used
     from workers.fewshot import sim
 
     return {n: s.group for n, s in (sim.CASES | sim.TEXTURE_CASES).items()}
 
 
 def _seen_load(case: str, seed: int, size: tuple[int, int], chip_size: int) -> Sample:
+    # a set's generators load only when the set is used
     from workers.fewshot import sim
 
     s = sim.generate(case, seed=seed, size=size)
@@ -79,12 +81,14 @@ def _seen_load(case: str, seed: int, size: tuple[int, int], chip_size: int) -> S
 
 
 def _unseen_cases() -> dict[str, str]:
+    # a set's generators load only when the set is used
     from workers.fewshot import unseen
 
     return {n: c.group for n, c in unseen.UNSEEN_CASES.items()}
 
 
 def _unseen_load(case: str, seed: int, size: tuple[int, int], chip_size: int) -> Sample:
+    # a set's generators load only when the set is used
     from workers.fewshot import unseen
 
     s = unseen.generate(case, seed=seed, size=size)
@@ -92,6 +96,7 @@ def _unseen_load(case: str, seed: int, size: tuple[int, int], chip_size: int) ->
 
 
 def _real_cases() -> dict[str, str]:
+    # a set's generators load only when the set is used
     from workers.fewshot.unseen.real import REAL_CASES
 
     return {n: c.group for n, c in REAL_CASES.items()}
@@ -99,6 +104,7 @@ def _real_cases() -> dict[str, str]:
 
 def _real_load(case: str, seed: int, size: tuple[int, int], chip_size: int) -> Sample:
     """The real image at its own chip size and grid (``seed``, ``size``, ``chip_size`` unused)."""
+    # only the real set needs it (loaded with the set)
     from scipy import ndimage
 
     from workers.fewshot.unseen.real import load_real

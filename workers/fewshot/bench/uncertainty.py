@@ -22,24 +22,16 @@ Figures, per set, encoder and k, before -> after:
 - support check: share of clean support chips flagged by the leave-one-out check (false
   alarms), and share of draws where one chip moved to another class's examples is flagged.
 
-Measured 2026-12-04 through the core (4 draws per image and k; real: 8 draws, 16 px grid),
-default encoder, k = 1 / 3 / 5, before -> after (settings chosen on "seen" only):
+Earlier figures (before the per-chip calibration, the group weighting and the spatial prior):
+workers/fewshot/CONTRACT.md.
 
-    seen    ECE 0.079/0.096/0.101 -> 0.025/0.018/0.015  coverage 0.10/0.50/0.49 -> 0.91/0.97/1.00
-            width 0.000/0.060/0.042 -> 0.197/0.161/0.150
-    unseen  ECE 0.063/0.095/0.094 -> 0.075/0.045/0.033  coverage 0.02/0.64/0.53 -> 0.76/0.93/0.90
-            width 0.000/0.131/0.111 -> 0.258/0.248/0.230
-    real    ECE 0.008/0.004/0.004 -> 0.007/0.003/0.003  coverage 0.0/0.0/0.0 -> 0.75/0.875/0.875
-            width 0.000/0.019/0.024 -> 0.079/0.079/0.076; particle chips: accuracy
-            0.69/0.77/0.80, mean confidence 0.985/0.982/0.974 -> 0.85/0.87/0.88
-
-Fourier: unseen ECE 0.079/0.129/0.096 -> 0.056/0.029/0.045, coverage 0.86/0.97/0.99 (width
-0.47-0.49).
-
-Those figures fitted with a stand-in encoder (no feature groups: no group weighting). Fitting
-with the real encoder, as jobs do (sixth session, `--set unseen --set real --encoder default
---ks 1 3 5 --draws 5`): unseen ECE 0.075/0.113/0.114 -> 0.077/0.045/0.044, coverage
-0.78/0.93/0.92, width 0.26/0.24/0.23; real ECE 0.006/0.002/0.004, coverage 0.80/0.90/1.00.
+With the spatial prior, its probabilities tempered (``uncertainty.SMOOTHED_TEMPERATURE``) and
+the one-example interval multiplier (``stats.INTERVAL_MULTIPLIER_SINGLE``), chosen on "seen"
+(ninth session; default encoder, k = 1 / 3 / 5, "after"): seen (`--draws 2`) ECE 0.048 /
+0.007 / 0.006, coverage 0.97 / 0.97 / 1.00, width 0.32 / 0.18 / 0.17 (untempered: ECE 0.048
+/ 0.025 / 0.018, coverage 0.94 / 0.95 / 0.97); measured once (`--draws 5`): unseen ECE 0.049 /
+0.023 / 0.027, coverage 0.91 / 0.92 / 0.96, width 0.38 / 0.22 / 0.21; real ECE 0.019 / 0.003
+/ 0.004, coverage 1.00 / 0.90 / 1.00, width 0.15 / 0.09 / 0.09.
 """
 
 from __future__ import annotations
@@ -54,11 +46,14 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from workers.fewshot.bench.suites import SETS
 from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
+from workers.fewshot.encoders import build_encoder
 from workers.fewshot.pipeline import Embedded, Segmentation, Segmenter, SegmentOptions
 from workers.fewshot.uncertainty import expected_calibration_error
+from workers.fewshot.unseen.real import load_real
 
-__all__ = ["Prepared", "chip_size_study", "evaluate_draw", "prepare", "run", "summarise"]
+__all__ = ["Prepared", "evaluate_draw", "prepare", "run", "summarise"]
 
 SEEDS = {"seen": (100, 101), "unseen": (0, 1), "real": (0,)}
 
@@ -90,11 +85,7 @@ def prepare(
     chip_size None: 32 px for simulated sets, the truth file's grid for real images; a real
     image at another chip size is scored against the chip majority of its pixel mask.
     """
-    from workers.fewshot.bench.suites import SETS
-
     if set_name == "real" and chip_size is not None:
-        from workers.fewshot.unseen.real import load_real
-
         r = load_real(case)
         if chip_size != r.chip_size:
             grid = ChipGrid.for_shape(r.image.shape, chip_size, offset=r.offset)
@@ -102,8 +93,6 @@ def prepare(
             return _embedded(f"{case}@{seed}", set_name, r.image, grid, truth, truth, encoders)
     sample = SETS[set_name].load(case, seed, (512, 512), chip_size or 32)
     if set_name == "real":
-        from workers.fewshot.unseen.real import load_real
-
         mask = load_real(case).mask  # 0 support, 1 particle, 2 edge band (particle for areas)
         raw = chip_truth((mask > 0).astype(np.int32), sample.grid)
         truth = np.searchsorted(sample.present, np.minimum(raw, sample.present.max()))
@@ -127,7 +116,7 @@ def _embedded(name, set_name, image, grid, scored, truth, encoders) -> Prepared:
     return prep
 
 
-def _draw_support(prep: Prepared, k: int, rng: np.random.Generator) -> dict[int, np.ndarray]:
+def draw_support(prep: Prepared, k: int, rng: np.random.Generator) -> dict[int, np.ndarray]:
     """k flat chip indices per class, drawn from the scored chips of that class."""
     flat = prep.scored.ravel()
     out = {}
@@ -139,7 +128,7 @@ def _draw_support(prep: Prepared, k: int, rng: np.random.Generator) -> dict[int,
 
 #: "before": the engine as it was (the encoder's temperature, no group weighting, the support
 #: bootstrap as the interval); "after": the defaults users run
-BEFORE = SegmentOptions(calibration=None, weighting=None)
+BEFORE = SegmentOptions(calibration=None, weighting=None, mean_field=0.0)
 AFTER = SegmentOptions()
 
 
@@ -161,7 +150,7 @@ def evaluate_draw(
     None: a stand-in with only its name and temperature (no group weighting).
     """
     rng = np.random.default_rng([zlib.crc32(prep.name.encode()), k, draw])
-    sup = _draw_support(prep, k, rng) if support is None else support
+    sup = draw_support(prep, k, rng) if support is None else support
     if len(sup) < 2:
         return None
     classes = sorted(sup)
@@ -270,9 +259,6 @@ def run(
 ) -> dict:
     """Every set x encoder x k -> summarise() of its draws ({set: {encoder: {k: figures}}});
     ``built`` {name: encoder} replaces building the named encoders (e.g. other weights)."""
-    from workers.fewshot.bench.suites import SETS
-    from workers.fewshot.encoders import build_encoder
-
     built = built or {name: build_encoder(name) for name in encoders}
     results: dict = {}
     for set_name in sets:
@@ -306,112 +292,6 @@ def run(
         results[set_name] = {e: {k: summarise(v) for k, v in per[e].items() if v} for e in encoders}
         log(f"{set_name}: {len(cases)} cases in {time.perf_counter() - t0:.0f} s")
     return results
-
-
-def _moved_support(base: Prepared, other: Prepared, sup: dict[int, np.ndarray]) -> dict:
-    """The same clicks on another grid: each support chip's centre -> the chip holding it."""
-    out = {}
-    g, h = base.grid, other.grid
-    for c, idx in sup.items():
-        chosen = []
-        for i in idx:
-            y0, x0, y1, x1 = g.chip_box(*g.position(int(i)))
-            r = min(max(((y0 + y1) // 2 - h.offset[0]) // h.chip_size, 0), h.rows - 1)
-            col = min(max(((x0 + x1) // 2 - h.offset[1]) // h.chip_size, 0), h.cols - 1)
-            chosen.append(h.index(r, col))
-        out[c] = np.unique(chosen)
-    return out
-
-
-def chip_size_study(
-    set_name: str,
-    encoder: str = "default",
-    *,
-    k: int = 3,
-    draws: int = 3,
-    base: int | None = None,
-    log=print,
-) -> dict:
-    """Fractions at chip sizes s / 2, s and 2 s from the same clicks, and their sensitivity.
-
-    Per (image, draw, class): whether the largest shift from the size-s fraction exceeds the
-    size-s interval's half-width, and whether the size-s interval holds the size-s truth; the
-    summary says how often each happens and how often the interval misses when the shift
-    exceeds it (the flag is useful if misses concentrate there). Coverage and width at each size.
-    """
-    from workers.fewshot.bench.suites import SETS
-    from workers.fewshot.encoders import build_encoder
-    from workers.fewshot.uncertainty import chip_size_sensitivity
-
-    enc = build_encoder(encoder)
-    rows = []
-    for case in SETS[set_name].cases():
-        for seed in SEEDS[set_name]:
-            base_prep = prepare(set_name, case, seed, {encoder: enc}, chip_size=base)
-            if base_prep is None:
-                continue
-            s = base_prep.grid.chip_size
-            preps = {s: base_prep}
-            for t in (s // 2, 2 * s):
-                p = prepare(set_name, case, seed, {encoder: enc}, chip_size=t)
-                if p is not None and p.present == base_prep.present:
-                    preps[t] = p
-            if len(preps) < 2:
-                continue
-            for draw in range(draws):
-                rng = np.random.default_rng([zlib.crc32(base_prep.name.encode()), k, draw, s])
-                sup = _draw_support(base_prep, k, rng)
-                res = {}
-                for t, p in preps.items():
-                    moved = sup if t == s else _moved_support(base_prep, p, sup)
-                    res[t] = evaluate_draw(
-                        p, encoder, enc.default_temperature, k, draw, support=moved, encoder=enc
-                    )
-                if any(r is None for r in res.values()):
-                    continue
-                lo, hi = res[s]["after"]
-                sens = chip_size_sensitivity(
-                    {t: r["point"].tolist() for t, r in res.items()}, s, lo.tolist(), hi.tolist()
-                )
-                hits = {
-                    t: (r["after"][0] - 1e-9 <= r["truth"]) & (r["truth"] <= r["after"][1] + 1e-9)
-                    for t, r in res.items()
-                }
-                for j in range(len(lo)):
-                    rows.append(
-                        {
-                            "exceeds": sens["exceeds"][j],
-                            "shift": sens["max_shift"][j],
-                            "half": sens["half_width"][j],
-                            "hit": {t: bool(h[j]) for t, h in hits.items()},
-                            "width": {
-                                t: float(r["after"][1][j] - r["after"][0][j])
-                                for t, r in res.items()
-                            },
-                            "base": s,
-                        }
-                    )
-    log(f"chip sizes ({set_name}, {encoder}, k = {k}): {len(rows)} trials")
-    if not rows:
-        return {}
-    exceeds = np.array([r["exceeds"] for r in rows])
-    miss = np.array([not r["hit"][r["base"]] for r in rows])
-    sizes = sorted({t for r in rows for t in r["hit"]})
-    return {
-        "n_trials": len(rows),
-        "exceeds_rate": float(exceeds.mean()),
-        "median_shift": float(np.median([r["shift"] for r in rows])),
-        "median_half_width": float(np.median([r["half"] for r in rows])),
-        "miss_rate_when_exceeds": float(miss[exceeds].mean()) if exceeds.any() else None,
-        "miss_rate_otherwise": float(miss[~exceeds].mean()) if (~exceeds).any() else None,
-        "by_size": {
-            int(t): {
-                "coverage": float(np.mean([r["hit"][t] for r in rows if t in r["hit"]])),
-                "width": float(np.mean([r["width"][t] for r in rows if t in r["width"]])),
-            }
-            for t in sizes
-        },
-    }
 
 
 def format_table(results: dict) -> str:
@@ -473,6 +353,9 @@ def main(argv: list[str] | None = None) -> None:
     print(format_table(results))
     print(format_by_class(results))
     if args.chip_sizes:
+        # chipsizes builds on this module (prepare, evaluate_draw): loaded when asked for
+        from workers.fewshot.bench.chipsizes import chip_size_study
+
         results["chip_sizes"] = {}
         for set_name in args.sets or ("seen", "unseen", "real"):
             study = chip_size_study(set_name, draws=max(1, args.draws // 2 + 1))

@@ -72,12 +72,29 @@ def _smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return _blur_matrix(h, float(sigma)) @ x @ _blur_matrix(w, float(sigma)).T
 
 
+@functools.lru_cache(maxsize=1)
+def _riu2_table() -> torch.Tensor:
+    """(256, N_BINS) float32 0/1: the riu2 bin of each 8-bit pattern (bit i: neighbour i at
+    least as bright): its number of brighter neighbours for at most two 0/1 transitions around
+    the circle, else the non-uniform bin."""
+    table = torch.zeros(256, N_BINS)
+    for code in range(256):
+        bits = [(code >> i) & 1 for i in range(8)]
+        turns = sum(bits[i] ^ bits[(i + 1) % 8] for i in range(8))
+        table[code, sum(bits) if turns <= 2 else N_BINS - 1] = 1.0
+    return table
+
+
 def lbp_histograms(chips: torch.Tensor, cfg: TextureConfig | None = None) -> torch.Tensor:
     """(N, 1, s, s) grey chips -> (N, texture_dim) square-rooted riu2 LBP histograms * weight.
 
     Neighbours are read at the nearest pixel of the circle (diagonals at round(R / sqrt 2));
     pixels whose circle leaves the chip are not counted. Invariant to any increasing grey-level
     map of the chip (up to the smoothing, which is linear).
+
+    Each pixel's 8 comparisons are packed into one byte, the bytes counted per chip (256 bins)
+    and the counts summed into riu2 bins with a 0/1 table: the same histograms as counting
+    bright neighbours and transitions per pixel, in a third of the passes over the chips.
     """
     cfg = cfg or TextureConfig()
     n, _, h, w = chips.shape
@@ -92,15 +109,13 @@ def lbp_histograms(chips: torch.Tensor, cfg: TextureConfig | None = None) -> tor
         centre = x[:, r : h - r, r : w - r]
         offsets = [(0, radius), (d, d), (radius, 0), (d, -d)]
         offsets += [(0, -radius), (-d, -d), (-radius, 0), (-d, d)]
-        bits = [x[:, r + dy : h - r + dy, r + dx : w - r + dx] >= centre for dy, dx in offsets]
-        ones = torch.zeros_like(centre, dtype=torch.uint8)
-        turns = torch.zeros_like(centre, dtype=torch.uint8)
-        for i, b in enumerate(bits):
-            ones += b
-            turns += b ^ bits[(i + 1) % 8]
-        # riu2: the number of brighter neighbours for at most two transitions, else bin 9
-        bins = torch.where(turns <= 2, ones, torch.full_like(ones, N_BINS - 1)).reshape(n, -1)
-        flat = bins.long() + N_BINS * torch.arange(n)[:, None]
-        hist = torch.bincount(flat.ravel(), minlength=n * N_BINS).reshape(n, N_BINS).float()
-        out.append(torch.sqrt(hist / bins.shape[1]))
+        code = torch.zeros(centre.shape, dtype=torch.uint8)
+        brighter = torch.empty(centre.shape, dtype=torch.bool)
+        for i, (dy, dx) in enumerate(offsets):
+            torch.ge(x[:, r + dy : h - r + dy, r + dx : w - r + dx], centre, out=brighter)
+            code.add_(brighter.view(torch.uint8), alpha=1 << i)  # distinct bits: no carry
+        keys = code.to(torch.int32).add_(256 * torch.arange(n, dtype=torch.int32)[:, None, None])
+        counts = torch.bincount(keys.view(-1), minlength=n * 256).view(n, 256).float()
+        hist = counts @ _riu2_table()  # integer counts < 2^24: exact in float32
+        out.append(torch.sqrt(hist / centre[0].numel()))
     return torch.cat(out, dim=1) * cfg.weight

@@ -94,10 +94,12 @@ def load_real(name: str) -> RealMicrograph:
         raise KeyError(f"unknown real case {name!r}; known: {', '.join(REAL_CASES)}")
     image_path, chips_path = _path(case.image), _path(case.chips)
     if image_path.suffix.lower() in (".tif", ".tiff"):
+        # heavy: only TIFF files need it
         import tifffile
 
         image = tifffile.imread(image_path)
     else:
+        # heavy: only non-TIFF images and masks need it
         import imageio.v3 as iio
 
         image = iio.imread(image_path)
@@ -115,6 +117,7 @@ def load_real(name: str) -> RealMicrograph:
         raise ValueError(f"{chips_path}: chip grid {labels.shape} does not fit {image.shape}")
     mask = None
     if case.mask:
+        # heavy: only non-TIFF images and masks need it
         import imageio.v3 as iio
 
         mask = np.asarray(iio.imread(_path(case.mask)), np.uint8)

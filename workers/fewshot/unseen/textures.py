@@ -35,6 +35,7 @@ def texture(name: str) -> np.ndarray:
     """A bundled image's crop as float32 grey (h, w), zero mean, unit std (read-only)."""
     if name not in TEXTURE_SOURCES:
         raise KeyError(f"unknown texture {name!r}; known: {', '.join(TEXTURE_SOURCES)}")
+    # heavy (scikit-image's bundled images): only the texture cases need it
     from skimage import data
 
     fn, crop = TEXTURE_SOURCES[name]

@@ -1,0 +1,362 @@
+"""Segmenter: prototypes fitted once on pooled support embeddings; classifies any number of
+grids (labels, calibrated probabilities, boundary and pixel refinement, statistics)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from workers.fewshot.boundary import (
+    FrameSpectrum,
+    frame_spectrum,
+    refine_prediction,
+    support_frequencies,
+)
+from workers.fewshot.chipping import ChipGrid
+from workers.fewshot.classifier import (
+    Prediction,
+    calibrate_temperature,
+    fit_prototypes,
+    prediction_from_log_probs,
+    refine_prototypes,
+    smooth_log_probs,
+    squared_distances,
+)
+from workers.fewshot.encoders import Encoder
+from workers.fewshot.pipeline.options import Embedded, Segmentation, SegmentOptions, Support
+from workers.fewshot.pipeline.runtime import Timer, deterministic, single_thread
+from workers.fewshot.pipeline.support import support_check_summary
+from workers.fewshot.pipeline.voting import mixed_prediction, pixel_vote
+from workers.fewshot.pixels import PixelFeatures
+from workers.fewshot.spatial import smoothed_log_probs
+from workers.fewshot.stats import (
+    abundance,
+    bootstrap_counts,
+    fraction_interval,
+    interval_multiplier,
+    interval_probs,
+)
+from workers.fewshot.uncertainty import (
+    calibrated_probs,
+    smoothed_temperature,
+    temperature_scale,
+    tempered_prediction,
+)
+from workers.fewshot.weighting import group_weights
+
+
+def resolve_temperature(
+    choice: float | str,
+    *,
+    encoder_temperature: float | None,
+    support_emb: dict[int, torch.Tensor],
+) -> float:
+    """A number, "encoder" (the encoder's trained temperature, else calibrated) or "auto"."""
+    if choice == "encoder" and encoder_temperature is not None:
+        return float(encoder_temperature)
+    if choice in ("encoder", "auto"):
+        return calibrate_temperature(support_emb)
+    return float(choice)
+
+
+class Segmenter:
+    """Prototypes fitted once on pooled support embeddings; classifies any number of grids.
+
+    Class ids are any non-negative ints (usually 0..K-1); probability columns follow
+    ``classes`` (sorted ids), labels hold ids, and statistics lists are indexed by id (length
+    max id + 1; absent ids count 0).
+    """
+
+    def __init__(
+        self,
+        support_emb: dict[int, np.ndarray],
+        *,
+        options: SegmentOptions | None = None,
+        encoder_temperature: float | None = None,
+        encoder_name: str | None = None,
+        frequencies: np.ndarray | None = None,
+        groups: Sequence[tuple[str, slice]] | None = None,
+        support_chips: dict[int, list[tuple[int, int, int]]] | None = None,
+    ) -> None:
+        """support_emb {class id: (n_k, D)}; encoder_temperature and encoder_name of the
+        encoder that embedded them (its trained temperature; the interval's multiplier);
+        ``frequencies`` the support chips' spectral peaks (``boundary.support_frequencies``),
+        required with boundary refinement; ``groups`` the encoder's feature groups (group
+        weighting); support_chips {class id: [(image index, row, col)]} in the order of
+        support_emb's rows (names the chips of the support check)."""
+        self.options = opts = options or SegmentOptions()
+        self.classes = tuple(sorted(int(k) for k, v in support_emb.items() if len(v)))
+        if len(self.classes) < 2 or self.classes[0] < 0:
+            raise ValueError(
+                f"support needs >= 2 classes with ids >= 0 and >= 1 chip, got {self.classes}"
+            )
+        if opts.boundary is not None and frequencies is None:
+            raise ValueError(
+                "boundary refinement needs the support chips' frequencies "
+                "(workers.fewshot.boundary.support_frequencies)"
+            )
+        self.frequencies = frequencies
+        self.encoder_name = encoder_name
+        self.support = {
+            k: torch.as_tensor(np.asarray(support_emb[k], np.float32)) for k in self.classes
+        }
+        # per-task weights of the encoder's feature groups (``groups``: Encoder.groups), applied
+        # to support and query embeddings alike
+        self.weights = None
+        if opts.weighting is not None and groups:
+            w = group_weights(
+                {k: v.numpy() for k, v in self.support.items()}, groups, method=opts.weighting
+            )
+            if np.any(w != 1):
+                self.weights = torch.as_tensor(w, dtype=torch.float32)
+                self.support = {k: v * self.weights for k, v in self.support.items()}
+        with single_thread():
+            self.protos = fit_prototypes(self.support)
+            self.temperature = resolve_temperature(
+                opts.temperature, encoder_temperature=encoder_temperature, support_emb=self.support
+            )
+            # the per-chip calibration's scale: one example per class is less sure than several
+            self.calibration_scale = temperature_scale(min(len(v) for v in self.support.values()))
+            # held out, each example is scored like a query chip: with the per-chip
+            # calibration when it is on, else at the job's temperature
+            self.support_check = support_check_summary(
+                self.support,
+                None if opts.calibration == "per-chip" else self.temperature,
+                support_chips,
+            )
+
+    @classmethod
+    def fit(
+        cls,
+        images: Sequence[Embedded],
+        support: Sequence[Support],
+        *,
+        encoder: Encoder,
+        options: SegmentOptions | None = None,
+    ) -> Segmenter:
+        """Fit to support chips {class id: [(row, col)]} picked on frame 0 of each image
+        (``support[i]`` belongs to ``images[i]`` and may be empty); classes are pooled.
+        ``encoder``: the one that embedded the images (its trained temperature and name)."""
+        opts = options or SegmentOptions()
+        if len(support) != len(images):
+            raise ValueError(f"need one support dict per image ({len(images)}), got {len(support)}")
+        pooled: dict[int, list[np.ndarray]] = {}
+        chips_of: dict[int, list[tuple[int, int, int]]] = {}
+        for i, (img, chips) in enumerate(zip(images, support, strict=True)):
+            for k, positions in chips.items():
+                if len(positions):
+                    flat = img.embeddings[0].reshape(img.grid.n_chips, -1)
+                    index = [img.grid.index(int(r), int(c)) for r, c in positions]
+                    pooled.setdefault(int(k), []).append(flat[index])
+                    chips_of.setdefault(int(k), []).extend(
+                        (i, int(r), int(c)) for r, c in positions
+                    )
+        frequencies = None
+        if opts.boundary is not None:
+            if any(img.frames is None for img in images):
+                raise ValueError("boundary refinement needs the images' frames (keep_frames)")
+            frequencies = support_frequencies(
+                [img.frames[0] for img in images],
+                [img.grid for img in images],
+                support,
+                n_peaks=opts.boundary.n_peaks,
+            )
+        return cls(
+            {k: np.concatenate(v) for k, v in pooled.items()},
+            options=opts,
+            encoder_temperature=getattr(encoder, "default_temperature", None),
+            encoder_name=getattr(encoder, "name", None),
+            frequencies=frequencies,
+            groups=getattr(encoder, "groups", None),
+            support_chips=chips_of,
+        )
+
+    def classify(
+        self,
+        emb: np.ndarray,
+        *,
+        grid: ChipGrid,
+        pixels: np.ndarray | None = None,
+        pixel_size: float | None = None,
+        pixel_unit: str | None = None,
+        support: Support | None = None,
+        spectrum: FrameSpectrum | None = None,
+        pixel_features: PixelFeatures | None = None,
+    ) -> Segmentation:
+        """Label one grid of embeddings (rows, cols, D); with boundary refinement ``pixels`` is
+        the normalised frame (H, W) that ``grid`` cuts. ``support``: the example chips clicked
+        on this grid {class id: [(row, col)]}, whose class the fraction interval takes as known
+        (their labels stay the model's: disagreements are reported, see ``support_check``).
+        ``spectrum``: ``boundary.frame_spectrum(pixels, grid)``, which does not depend on the
+        support set: a caller re-running the same frame passes it to skip a whole-frame FFT;
+        ``pixel_features`` (``pixels.PixelFeatures(grid)``), kept the same way, keeps the
+        frame's boundary and pixel features computed here: a re-run after a support-set edit
+        then only classifies. Neither changes the result."""
+        opts, timer = self.options, Timer()
+        rows, cols, _ = emb.shape
+        if (grid.rows, grid.cols) != (rows, cols):
+            raise ValueError(f"{grid.rows}x{grid.cols} grid for {rows}x{cols} embeddings")
+        features, spectrum, pixel_features = self._frame_features(
+            pixels, grid, spectrum, pixel_features, timer
+        )
+        q, pred, decided, smoothed = self._predict(emb, features, timer)
+        pm = None
+        if opts.pixel_vote:  # whole-frame work: with the threads the steps above do without
+            pm, pred, voted = pixel_vote(
+                pred,
+                pixels,
+                grid,
+                support,
+                spectrum,
+                pixel_features,
+                classes=self.classes,
+                frequencies=self.frequencies,
+            )
+            decided = voted if decided is None else (decided | voted)
+            timer.lap("pixels")
+        if smoothed:  # the prior's probabilities are over-confident: tempered, labels kept
+            pred = tempered_prediction(pred, self.classes, smoothed_temperature(self.encoder_name))
+        labels, stats = self._statistics(
+            q, pred, decided, grid, support, pixel_size, pixel_unit, timer
+        )
+        return Segmentation(
+            labels=labels,
+            probs=pred.probs.reshape(rows, cols, -1).astype(np.float32),
+            confidence=pred.confidence.reshape(rows, cols).astype(np.float32),
+            stats=stats,
+            timings=timer.rounded(),
+            grid=grid,
+            classes=self.classes,
+            temperature=self.temperature,
+            pixel_map=pm,
+        )
+
+    def _frame_features(
+        self,
+        pixels: np.ndarray | None,
+        grid: ChipGrid,
+        spectrum: FrameSpectrum | None,
+        pixel_features: PixelFeatures | None,
+        timer: Timer,
+    ) -> tuple[np.ndarray | None, FrameSpectrum | None, PixelFeatures | None]:
+        """The frame's support-independent inputs of boundary refinement and the pixel vote:
+        (boundary chip features or None, spectrum, pixel features)."""
+        opts = self.options
+        features = None
+        if (opts.boundary is not None or opts.pixel_vote) and pixels is None:
+            raise ValueError("boundary refinement and the pixel vote need the frame's pixels")
+        if opts.boundary is not None or opts.pixel_vote:
+            # the frame's features, for both steps (each computed its own spectrum before;
+            # without frequencies, no Gabor features need it)
+            if spectrum is None and self.frequencies is not None:
+                spectrum = frame_spectrum(pixels, grid)
+            if pixel_features is None:
+                pixel_features = PixelFeatures(grid)
+        if opts.boundary is not None:
+            # FFTs of a whole frame: worth the threads that the small steps below do without
+            features = pixel_features.chip_features(pixels, self.frequencies, spectrum)
+            timer.lap("boundary")
+        return features, spectrum, pixel_features
+
+    def _predict(
+        self, emb: np.ndarray, features: np.ndarray | None, timer: Timer
+    ) -> tuple[torch.Tensor, Prediction, np.ndarray | None, bool]:
+        """The chip classifier: (weighted query embeddings (N, D), prediction, chips re-decided
+        by boundary refinement (flat) or None, whether the spatial prior smoothed it)."""
+        opts = self.options
+        rows, cols, dim = emb.shape
+        with deterministic(opts.seed), single_thread():
+            q = torch.as_tensor(np.ascontiguousarray(emb, np.float32)).reshape(-1, dim)
+            if self.weights is not None:
+                q = q * self.weights
+            protos = self.protos
+            if opts.refine:
+                protos = refine_prototypes(
+                    q,
+                    protos,
+                    self.temperature,
+                    threshold=opts.refine_threshold,
+                    query_weight=opts.refine_weight,
+                )
+            dist = squared_distances(q, protos.centres)
+            if opts.calibration == "per-chip":
+                probs, _ = calibrated_probs(dist, scale=self.calibration_scale)
+                logp = torch.from_numpy(np.log(np.maximum(probs, 1e-30))).float()
+            else:
+                logp = torch.log_softmax(-dist / self.temperature, dim=-1)
+            if opts.smooth > 0:
+                logp = smooth_log_probs(logp.reshape(rows, cols, -1), strength=opts.smooth)
+                logp = logp.reshape(rows * cols, -1)
+            smoothed = opts.mean_field > 0 and min(map(len, self.support.values())) >= 2
+            if smoothed:
+                logp = smoothed_log_probs(logp, (rows, cols), opts.mean_field, emb=q)
+            pred = prediction_from_log_probs(logp, protos)
+            timer.lap("classify")
+            decided = None
+            if features is not None:
+                unmixed, decided = refine_prediction(pred, features, protos.classes, opts.boundary)
+                pred = mixed_prediction(pred, unmixed, decided, protos.classes)
+                timer.lap("boundary")
+        return q, pred, decided, smoothed
+
+    def _statistics(
+        self,
+        q: torch.Tensor,
+        pred: Prediction,
+        decided: np.ndarray | None,
+        grid: ChipGrid,
+        support: Support | None,
+        pixel_size: float | None,
+        pixel_unit: str | None,
+        timer: Timer,
+    ) -> tuple[np.ndarray, dict]:
+        """Labels (rows, cols) int64 and the statistics: abundance with the support bootstrap
+        and the fraction interval, temperature, calibration, support check."""
+        opts = self.options
+        rows, cols = grid.rows, grid.cols
+        with deterministic(opts.seed), single_thread():
+            boot = None
+            n_ids = self.classes[-1] + 1
+            if opts.bootstrap > 0:
+                # unmixing and the pixel vote do not use the prototypes: their chips keep
+                # their label in every support resample (else the interval is centred on
+                # other labels); counted in blocks, never as (B, N) labels
+                boot = bootstrap_counts(
+                    q,
+                    self.support,
+                    n_classes=n_ids,
+                    n_resamples=opts.bootstrap,
+                    seed=opts.seed,
+                    fixed=None if decided is None else np.where(decided, pred.labels, -1),
+                )
+            probs_by_id = np.zeros((rows * cols, n_ids), np.float32)
+            probs_by_id[:, list(self.classes)] = pred.probs
+            labels = pred.labels.reshape(rows, cols).astype(np.int64)
+            # the interval covers the map's errors: the clicked chips count as known
+            clicked = {k: [grid.index(r, c) for r, c in v] for k, v in (support or {}).items()}
+            interval = fraction_interval(
+                interval_probs(probs_by_id, support=clicked),
+                np.bincount(labels.ravel(), minlength=n_ids) / labels.size,
+                multiplier=interval_multiplier(
+                    self.encoder_name, min(map(len, self.support.values()))
+                ),
+                ci=opts.ci,
+            )
+            stats = abundance(
+                labels,
+                probs_by_id,
+                n_classes=n_ids,
+                chip_area_px=grid.chip_size**2,
+                pixel_size=pixel_size,
+                pixel_unit=pixel_unit,
+                bootstrap_counts=boot,
+                ci=opts.ci,
+                interval=interval,
+            )
+            stats["temperature"] = self.temperature
+            stats["calibration"] = opts.calibration or "encoder temperature"
+            stats["support_check"] = self.support_check
+            timer.lap("statistics")
+        return labels, stats
