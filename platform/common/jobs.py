@@ -75,6 +75,7 @@ def enqueue(task: str, *args: str) -> None:
     try:
         import_string(task).delay(*args)
     except _send_errors() as err:
+        # workers.tasks imports this module, maybe before the app registry is ready: the model late
         from common.models import PendingTask
 
         log.warning("broker down, %s%s kept to be sent later: %r", task, args, err)
@@ -91,6 +92,7 @@ _pending_here = False
 
 
 def _send_errors() -> tuple[type[BaseException], ...]:
+    # common.errors imports DRF's views (and through its settings common.throttling): late
     from common.errors import broker_errors
 
     return (*broker_errors(), ConnectionError, TimeoutError)
@@ -103,6 +105,7 @@ def pending_tasks_send(*, limit: int = 500) -> int:
     transaction that sent them; a broker still down stops the round (tried again later). A
     message sent twice would be harmless anyway: tasks skip work done or running.
     """
+    # workers.tasks imports this module, maybe before the app registry is ready: the model late
     from common.models import PendingTask
 
     sent = 0
@@ -131,12 +134,16 @@ def pending_tasks_send(*, limit: int = 500) -> int:
 class Tracked:
     """How a task's row records deliveries: its model (``app.Model``, with ``status``,
     ``error``, ``attempts`` and ``worker`` fields), the statuses in which there is nothing left
-    to do, and the status (and timestamp field, if any) that marks it failed."""
+    to do, the status (and timestamp field, if any) that marks it failed, and what deletes
+    the objects it staged when it fails that way."""
 
     model: str
     done: tuple[str, ...] = FINISHED
     failed: str = JobStatus.FAILED
     finished_field: str | None = "finished"
+    #: dotted path of ``fn(pk)`` deleting what the task's lost deliveries staged (a package, an
+    #: uploaded object), called once the row failed after them; "" when nothing is staged
+    sweep: str = ""
 
     def rows(self):
         return apps.get_model(self.model).objects

@@ -16,28 +16,15 @@ import resource
 
 from celery.signals import worker_init, worker_process_init
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.utils.module_loading import import_string
 
+from common import runner
 from common.jobs import Delivery, Tracked, delivery_begin, delivery_end
+from common.runner import TRANSIENT_ERRORS, failure_reason, memory_cap_mb
 from workers import recovery  # noqa: F401  (at worker start: requeue work lost by the last one)
 from workers.celery_app import TASK_QUEUES, app
 
 log = logging.getLogger(__name__)
-
-# Only errors that may pass by themselves are retried; domain errors are recorded at once.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
-    ConnectionError,
-    TimeoutError,
-)
-try:  # S3 endpoint hiccups
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import EndpointConnectionError
-
-    TRANSIENT_ERRORS += (BotoConnectionError, EndpointConnectionError)
-except ImportError:  # pragma: no cover - boto is a pinned dependency
-    pass
 
 # What a hard time limit adds to the soft one (the task's cleanup time).
 HARD_LIMIT_MARGIN = 30
@@ -45,6 +32,16 @@ HARD_LIMIT_MARGIN = 30
 SEGMENTATION = Tracked("analysis.SegmentationJob")
 TRAINING = Tracked("registry.TrainingJob")
 INGEST = Tracked("catalog.Image", done=("ready", "failed"), failed="failed", finished_field=None)
+
+
+def _sweep(tracks: Tracked, pk) -> None:
+    """Delete what the lost deliveries of a row's task staged, now that it failed."""
+    if not tracks.sweep:
+        return
+    try:
+        import_string(tracks.sweep)(pk)
+    except Exception:  # the row's failure stands; what is left is only space
+        log.exception("could not delete what %s %s staged", tracks.model, pk)
 
 
 def chiplab_task(
@@ -80,6 +77,8 @@ def chiplab_task(
                 )
                 if outcome is not Delivery.RUN:
                     log.warning("%s %s: delivery not run (%s)", self.name, pk, outcome.value)
+                    if outcome is Delivery.FAILED:
+                        _sweep(tracks, pk)
                     return None
                 try:
                     return fn(self, pk, *args, **kwargs)
@@ -108,10 +107,12 @@ def chiplab_task(
 
 
 def run_or_record_failure(task, *, run, fail, subject: str, unavailable: str) -> None:
-    """Run ``run()``; what it works on must end failed with a reason, never pending forever.
+    """Run ``run()`` (a ``common.runner.job_run``); what it works on must end failed with a
+    reason, never pending forever.
 
     Transient errors propagate (the decorator retries them) and are recorded with
-    ``unavailable`` on the last attempt; any other error is recorded at once.
+    ``unavailable`` on the last attempt; any other error that escaped the runner (its start,
+    its failure's own record) is recorded at once, classified as the runner does.
     """
     try:
         run()
@@ -124,40 +125,11 @@ def run_or_record_failure(task, *, run, fail, subject: str, unavailable: str) ->
         fail(reason=failure_reason(err))
 
 
-# what allocators and thread libraries say when the memory cap (or the machine) is reached
-_OUT_OF_MEMORY = ("can't allocate memory", "cannot allocate memory", "out of memory")
-# a thread's stack and a native library's pages are memory too
-_OUT_OF_MEMORY += ("can't start new thread", "cannot map zero-fill pages")
-
-
-def failure_reason(err: BaseException) -> str:
-    """The reason a job records for ``err``: out of memory said in words, with the cap."""
-    text = f"{type(err).__name__}: {err}"
-    if isinstance(err, MemoryError) or any(m in text.lower() for m in _OUT_OF_MEMORY):
-        return (
-            f"Out of memory: the job needed more than a worker process may use "
-            f"({memory_cap_mb()} MiB). Try fewer or smaller images. ({text})"
-        )
-    return text
-
-
 # --- memory cap of pool processes ------------------------------------------------------------
-_concurrency = 1
-
-
-def memory_cap_mb() -> int:
-    """The memory a pool process may use: the setting, or (0) 80% of this machine's memory
-    shared among the worker's processes."""
-    if settings.CHIPLAB_WORKER_MAX_MEMORY_MB > 0:
-        return settings.CHIPLAB_WORKER_MAX_MEMORY_MB
-    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return int(physical * 0.8 / max(_concurrency, 1)) // 1024**2
-
-
 @worker_init.connect
 def _note_concurrency(sender=None, **_kwargs) -> None:
-    global _concurrency
-    _concurrency = int(getattr(sender, "concurrency", None) or 1)
+    # what common.runner.memory_cap_mb shares the machine's memory among
+    runner.worker_concurrency = int(getattr(sender, "concurrency", None) or 1)
 
 
 @worker_process_init.connect

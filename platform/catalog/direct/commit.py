@@ -21,6 +21,7 @@ from minio.error import S3Error
 
 from common import storage
 from common.errors import ChiplabError, Invalid
+from common.runner import job_run
 
 from ..models import Dataset, DirectUpload, DirectUploadStatus, Image
 from ..services import _image_prefix, _probe, _refuse_duplicate, image_register
@@ -34,35 +35,60 @@ _PROGRESS_BYTES = 8 * _CHUNK
 
 
 def direct_upload_commit_run(*, upload_id) -> None:
-    """Complete, check and ingest a committing upload (what the worker runs)."""
-    upload = DirectUpload.objects.select_related("dataset", "created_by").get(pk=upload_id)
-    if upload.status != DirectUploadStatus.COMMITTING:
-        return  # committed, failed or aborted meanwhile: nothing to do
+    """Complete, check and ingest a committing upload (what the worker runs, with
+    ``common.runner.job_run``: only a committing upload runs; it stays committing until it is
+    committed or failed). A refusal records its message and code."""
+    job_run(
+        DirectUpload,
+        upload_id,
+        _commit,
+        subject=f"commit of direct upload {upload_id}",
+        done=_NOT_COMMITTING,
+        running=None,
+        fields=lambda row: {},
+        prepare=lambda row: DirectUpload.objects.select_related("dataset", "created_by").get(
+            pk=row.pk
+        ),
+        refused=(ChiplabError,),
+        fail=_failed,
+    )
+
+
+#: committed, failed or aborted meanwhile (or still uploading): nothing to do
+_NOT_COMMITTING = tuple(
+    status for status in DirectUploadStatus.values if status != DirectUploadStatus.COMMITTING
+)
+
+
+def _commit(upload: DirectUpload) -> None:
     done = Image.objects.filter(pk=upload.pk).first()
     if done is not None:  # a delivery lost after its transaction committed
         _committed(upload, done)
         return
     client, bucket = s3()
-    try:
-        _complete(upload, client, bucket)
-        _image_from_object(
-            user=upload.created_by,
-            dataset=upload.dataset,
-            bucket=bucket,
-            key=upload.staging_key,
-            filename=upload.filename,
-            size=upload.size_bytes,
-            sha256=upload.sha256,
-            move=False,
-            image_id=upload.pk,
-            progress=_recorder(upload),
-            on_image=lambda image: _committed(upload, image),
-        )
-    except ChiplabError as err:  # the bytes are refused for good
-        finish(upload, DirectUploadStatus.FAILED, err.message, err.code)
-        return
+    _complete(upload, client, bucket)
+    _image_from_object(
+        user=upload.created_by,
+        dataset=upload.dataset,
+        bucket=bucket,
+        key=upload.staging_key,
+        filename=upload.filename,
+        size=upload.size_bytes,
+        sha256=upload.sha256,
+        move=False,
+        image_id=upload.pk,
+        progress=_recorder(upload),
+        on_image=lambda image: _committed(upload, image),
+    )
     with contextlib.suppress(Exception):  # the image has its own copy
         client.remove_object(bucket, upload.staging_key)
+
+
+def _failed(upload: DirectUpload, reason: str, code: str) -> None:
+    if code:  # the bytes are refused for good
+        finish(upload, DirectUploadStatus.FAILED, reason, code)
+    else:
+        direct_upload_mark_failed(upload_id=upload.pk, reason=reason)
 
 
 def direct_upload_mark_failed(*, upload_id, reason: str) -> None:

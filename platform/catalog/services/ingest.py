@@ -1,12 +1,15 @@
 """Ingest of an uploaded image (metadata, calibration, previews, tiles) and its calibration
 set by hand."""
 
+from functools import partial
+
 from django.utils import timezone
 
 from accounts.models import Role
 from accounts.selectors import require_role
 from common import storage
 from common.errors import Conflict, NotFound
+from common.runner import job_end, job_run
 from webhooks.services import event_emit
 
 from .. import formats, tiles
@@ -18,27 +21,42 @@ from .originals import original_frames
 
 
 def image_ingest(*, image_id) -> Image:
-    """Extract metadata and calibration and write the preview and thumbnail (idempotent).
+    """Extract metadata and calibration and write the preview and thumbnail (idempotent: a
+    ready image is left alone; ``common.runner.job_run``, the image staying pending until it
+    is ready or failed).
 
     The original is decoded one frame at a time (``formats.stream``): each frame's preview is
     written as it is decoded, so the worker holds about one frame, not the stack. A file
     found damaged past its first frame leaves nothing stored: what was written is deleted.
     """
-    image = Image.objects.filter(pk=image_id).select_related("dataset").first()
-    if image is None:
-        raise NotFound(f"Image {image_id} not found.")
-    if image.status == ImageStatus.READY:
-        return image
+    image = job_run(
+        Image,
+        image_id,
+        _ingest,
+        subject=f"ingest of image {image_id}",
+        done=(ImageStatus.READY,),
+        running=None,
+        fields=lambda row: {},
+        prepare=lambda row: Image.objects.select_related("dataset").get(pk=row.pk),
+        refused=(formats.FormatError,),  # a damaged or unsupported file: said as it is
+        passes=(NotFound,),  # deleted while it was ingested: nothing to record
+        fail=_failed,
+    )
+    if image is None:  # ready already, or gone
+        image = Image.objects.filter(pk=image_id).select_related("dataset").first()
+        if image is None:
+            raise NotFound(f"Image {image_id} not found.")
+    return image
+
+
+def _ingest(image: Image) -> None:
     written: list[str] = []
     try:
         with original_frames(image) as frames:
             preview_frames = _previews_write(image, frames, written)
-    except formats.FormatError as err:
+    except formats.FormatError:
         _derived_delete(image, written)
-        Image.objects.filter(pk=image.pk).update(status=ImageStatus.FAILED, error=str(err))
-        image.refresh_from_db()
-        event_emit("image.failed", image.pk)
-        return image
+        raise
     preview_key, thumb_key = written[:2]
     calibration = frames.calibration or {}
     pending = image.calibration or {}
@@ -47,9 +65,14 @@ def image_ingest(*, image_id) -> Image:
     ):
         # set before the ingest (an imported image's published pixel size): kept over the file's
         calibration = {**pending, "extracted": calibration}
-    written_row = Image.objects.filter(pk=image.pk).update(
+    written_row = job_end(
+        Image,
+        image.pk,
         status=ImageStatus.READY,
         error="",
+        done=(),
+        finished="ingested",
+        effects=[partial(event_emit, "image.ready", image.pk)],
         preview_key=preview_key,
         preview_frames=preview_frames,
         thumbnail_key=thumb_key,
@@ -58,14 +81,16 @@ def image_ingest(*, image_id) -> Image:
         calibration=calibration,
         instrument=frames.instrument or {},
         metadata_raw=frames.raw or {},
-        ingested=timezone.now(),
     )
     if not written_row:  # deleted while being ingested: its delete could not know these files
         _derived_delete(image, written)
-        raise NotFound(f"Image {image_id} was deleted while it was ingested.")
+        raise NotFound(f"Image {image.pk} was deleted while it was ingested.")
     image.refresh_from_db()
-    event_emit("image.ready", image.pk)
-    return image
+
+
+def _failed(image: Image, reason: str, code: str) -> None:
+    image_mark_failed(image_id=image.pk, reason=reason)
+    image.refresh_from_db()
 
 
 def _previews_write(image: Image, frames: formats.FrameStream, written: list[str]) -> int:
@@ -96,13 +121,16 @@ def _derived_delete(image: Image, keys: list[str]) -> None:
 
 
 def image_mark_failed(*, image_id, reason: str) -> None:
-    changed = (
-        Image.objects.filter(pk=image_id)
-        .exclude(status=ImageStatus.READY)
-        .update(status=ImageStatus.FAILED, error=reason[:2000])
+    """Record the ingest failed with ``reason`` (unless the image is ready)."""
+    job_end(
+        Image,
+        image_id,
+        status=ImageStatus.FAILED,
+        error=reason,
+        done=(ImageStatus.READY,),
+        finished=None,
+        effects=[partial(event_emit, "image.failed", image_id)],
     )
-    if changed:
-        event_emit("image.failed", image_id)
 
 
 def image_calibrate(*, user, image: Image, pixel_size: float | None, pixel_unit: str) -> Image:

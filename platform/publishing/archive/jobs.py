@@ -28,6 +28,7 @@ from catalog.models import Dataset, Visibility
 from common import storage
 from common.errors import ChiplabError, Invalid, NotFound, TooLarge
 from common.jobs import FINISHED, JobStatus, enqueue_on_commit
+from common.runner import job_end, job_run
 
 from ..models import ArchiveImportStage, DatasetArchiveImport
 from .annotations import check_annotations
@@ -111,23 +112,33 @@ def dataset_archive_import_get(*, user, import_id) -> DatasetArchiveImport:
 
 # --- the worker -------------------------------------------------------------------------------
 def archive_import_run(*, import_id) -> None:
-    """Check and restore the import's package (what the worker runs; idempotent: a finished
-    import is left alone, and one whose dataset exists was done by a lost delivery)."""
-    job = DatasetArchiveImport.objects.select_related("lab", "created_by").get(pk=import_id)
-    if job.status in FINISHED:
-        return
+    """Check and restore the import's package (what the worker runs, with
+    ``common.runner.job_run``; idempotent: a finished import is left alone, and one whose
+    dataset exists was done by a lost delivery). A refusal records its message and code."""
+    job_run(
+        DatasetArchiveImport,
+        import_id,
+        _run,
+        subject=f"import of dataset package {import_id}",
+        fields=lambda row: {"started": timezone.now(), "error": "", "error_code": ""},
+        prepare=lambda row: DatasetArchiveImport.objects.select_related("lab", "created_by").get(
+            pk=row.pk
+        ),
+        refused=(ChiplabError,),
+        fail=lambda job, reason, code: archive_import_fail(
+            import_id=job.pk, reason=reason, code=code
+        ),
+    )
+
+
+def _run(job: DatasetArchiveImport) -> None:
     done = Dataset.objects.filter(pk=job.pk).first()
     if done is not None:  # a delivery lost after its transaction committed
         _succeed(job, dataset=done, version=done.versions.order_by("number").first(), summary={})
         return
     # a delivery lost while restoring may have left objects under the dataset's keys
     _sweep(job)
-    _update(job, status=JobStatus.RUNNING, started=timezone.now(), error="", error_code="")
-    try:
-        outcome = _import(job)
-    except ChiplabError as err:
-        archive_import_fail(import_id=job.pk, reason=err.message, code=err.code)
-        return
+    outcome = _import(job)
     _succeed(job, dataset=outcome.dataset, version=outcome.version, summary=outcome.summary())
 
 
@@ -174,12 +185,13 @@ def archive_import_fail(*, import_id, reason: str, code: str = "import_failed") 
     if job is None or job.status in FINISHED:
         return
     _sweep(job)
-    _update(
-        job,
+    job_end(
+        DatasetArchiveImport,
+        job.pk,
         status=JobStatus.FAILED,
-        error=reason[:4000],
+        error=reason,
+        max_error=4000,
         error_code=(code or "import_failed")[:64],
-        finished=timezone.now(),
     )
     _delete_package(job)
 
@@ -225,11 +237,10 @@ def _staged_folders(job: DatasetArchiveImport) -> list[str]:
 
 
 def _succeed(job: DatasetArchiveImport, *, dataset, version, summary: dict) -> None:
-    fields = {"status": JobStatus.SUCCEEDED, "stage": ArchiveImportStage.DONE}
-    fields |= {"dataset": dataset, "version": version, "finished": timezone.now()}
+    fields = {"stage": ArchiveImportStage.DONE, "dataset": dataset, "version": version}
     if summary:
         fields["summary"] = summary
-    _update(job, **fields)
+    job_end(DatasetArchiveImport, job.pk, status=JobStatus.SUCCEEDED, **fields)
     _delete_package(job)
 
 

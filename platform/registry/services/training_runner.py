@@ -5,8 +5,8 @@ images, split the labelled chips into training and held-out parts, fine-tune a c
 encoder (progress and per-epoch history written to the job row; cancellation checked every
 epoch), log params, metrics, lineage and the encoder to MLflow, register a new version aliased
 ``challenger``, evaluate the lab's champion on the same held-out episodes, and auto-promote
-when ``CHIPLAB_AUTO_PROMOTE_MARGIN`` is met. The job finishes in ``_run`` (succeeded) or
-``training_job_run`` (cancelled, failed).
+when ``CHIPLAB_AUTO_PROMOTE_MARGIN`` is met. The run follows ``common.runner.job_run``: the
+job succeeds in ``_run``; a cancel ends in ``_cancelled``, a failure in ``training_job_fail``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.errors import Invalid
+from common.runner import cancel_check, job_cancelled, job_end, job_run
 from webhooks.services import event_emit
 
 from .. import tracking
-from ..models import FINISHED, JobStatus, ModelVersion, Source, TrainingJob
+from ..models import JobStatus, ModelVersion, Source, TrainingJob
 from ..selectors import CHALLENGER, lab_champion, public_champion
 from .aliases import model_version_promote
 from .loading import encoder_load
@@ -36,43 +38,47 @@ from .training_data import holdout_split, load_support_sets
 log = logging.getLogger(__name__)
 
 
-class _Cancelled(Exception):
-    pass
-
-
 def training_job_run(*, job_id) -> TrainingJob | None:
-    """Run a queued job (idempotent: finished jobs are skipped; a redelivered running job
-    restarts from scratch, its half-written run closed as failed)."""
-    with transaction.atomic():
-        job = TrainingJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status in FINISHED:
-            return job
-        stale_run = job.mlflow_run_id
-        job.status, job.started, job.error, job.progress = JobStatus.RUNNING, timezone.now(), "", 0
-        job.save(update_fields=["status", "started", "error", "progress"])
-    if stale_run:
+    """Run a queued job (``common.runner.job_run``; idempotent: finished jobs are skipped; a
+    redelivered running job restarts from scratch, its half-written run closed as failed)."""
+    job_run(
+        TrainingJob,
+        job_id,
+        _run,
+        subject=f"training job {job_id}",
+        fields=_restart,
+        prepare=_prepare,
+        refused=(ValueError, Invalid),  # data that cannot be trained on: the user's to fix
+        fail=lambda job, reason, code: training_job_fail(job_id=job.pk, reason=reason),
+        cancelled=_cancelled,
+    )
+    return TrainingJob.objects.filter(pk=job_id).first()
+
+
+def _restart(row: TrainingJob) -> dict:
+    # a redelivered job starts again: the lost run's epochs are not its own
+    return {"started": timezone.now(), "error": "", "progress": 0, "history": []}
+
+
+def _prepare(row: TrainingJob) -> TrainingJob:
+    """Close the MLflow run a lost delivery left open (the row is no longer locked); the job
+    with what the run reads."""
+    if row.mlflow_run_id:
         try:
-            tracking.client().set_terminated(stale_run, status="FAILED")
+            tracking.client().set_terminated(row.mlflow_run_id, status="FAILED")
         except Exception:
-            log.warning("could not close stale MLflow run %s", stale_run)
-    job = TrainingJob.objects.select_related("lab", "base_version", "created_by").get(pk=job_id)
-    try:
-        return _run(job)
-    except _Cancelled:
-        TrainingJob.objects.filter(pk=job.pk).update(finished=timezone.now())
-        if job.mlflow_run_id:
-            tracking.client().set_terminated(job.mlflow_run_id, status="KILLED")
-        return TrainingJob.objects.get(pk=job.pk)
-    except (ValueError, Invalid) as err:  # data that cannot be trained on: the user's to fix
-        training_job_fail(job_id=job.pk, reason=str(err))
-        return TrainingJob.objects.get(pk=job.pk)
+            log.warning("could not close stale MLflow run %s", row.mlflow_run_id)
+    return TrainingJob.objects.select_related("lab", "base_version", "created_by").get(pk=row.pk)
 
 
-def _cancelled(job_id) -> bool:
-    return TrainingJob.objects.filter(pk=job_id, status=JobStatus.CANCELLED).exists()
+def _cancelled(job: TrainingJob) -> None:
+    TrainingJob.objects.filter(pk=job.pk).update(finished=timezone.now())
+    if job.mlflow_run_id:
+        tracking.client().set_terminated(job.mlflow_run_id, status="KILLED")
 
 
-def _run(job: TrainingJob) -> TrainingJob:
+def _run(job: TrainingJob) -> None:
+    # torch (fine-tuning): loaded by the training worker only
     from workers.fewshot.finetune import FinetuneConfig
 
     t0 = time.perf_counter()
@@ -92,8 +98,8 @@ def _run(job: TrainingJob) -> TrainingJob:
     run_id = _start_run(job, cfg, lineage, split)
     result = _train(job, cfg, train_sets, holdout_sets, run_id)
     timings["train"] = round(result.seconds, 3)
-    if result.stopped and _cancelled(job.pk):
-        raise _Cancelled
+    if result.stopped:
+        cancel_check(TrainingJob, job.pk)
     t1 = time.perf_counter()
     metrics = _holdout_metrics(result)
     tracking.client().log_batch(run_id, metrics=[_metric(k, v) for k, v in metrics.items()])
@@ -106,20 +112,23 @@ def _run(job: TrainingJob) -> TrainingJob:
     timings["evaluate"] = round(time.perf_counter() - t2, 3)
     timings["total"] = round(time.perf_counter() - t0, 3)
     tracking.client().set_terminated(run_id)
-    TrainingJob.objects.filter(pk=job.pk).update(
+    job_end(
+        TrainingJob,
+        job.pk,
         status=JobStatus.SUCCEEDED,
+        # a cancel that arrives once the version is registered is too late: the job succeeded
+        done=(),
         progress=1.0,
         result_version=version,
         metrics={**metrics, **evaluation},
         timings=timings,
-        finished=timezone.now(),
+        effects=[partial(event_emit, "training.finished", job.pk)],
     )
-    event_emit("training.finished", job.pk)
-    return TrainingJob.objects.get(pk=job.pk)
 
 
 def _start_run(job: TrainingJob, cfg, lineage: dict, split: dict) -> str:
     """Open the job's MLflow run (recorded on the job) and log its parameters and lineage."""
+    # mlflow: heavy, loaded by the training worker only
     from mlflow.entities import Param
 
     c = tracking.client()
@@ -153,6 +162,7 @@ def _start_run(job: TrainingJob, cfg, lineage: dict, split: dict) -> str:
 def _train(job: TrainingJob, cfg, train_sets, holdout_sets, run_id: str):
     """Fine-tune the base encoder; each epoch's metrics go to MLflow and the job row (progress,
     history), and a cancelled job stops at the next epoch."""
+    # mlflow: heavy, loaded by the training worker only
     from mlflow.entities import Metric
 
     from workers.fewshot.encoders import resolve_device
@@ -172,7 +182,7 @@ def _train(job: TrainingJob, cfg, train_sets, holdout_sets, run_id: str):
         TrainingJob.objects.filter(pk=job.pk).update(
             progress=round(0.05 + 0.85 * epoch / epochs, 4), history=[*(current or []), row]
         )
-        return not _cancelled(job.pk)
+        return not job_cancelled(TrainingJob, job.pk)
 
     return finetune(base, train_sets, holdout_sets, cfg, callback=on_epoch)
 
@@ -191,6 +201,7 @@ def _holdout_metrics(result) -> dict:
 
 def _register(job: TrainingJob, result, cfg, lineage: dict, metrics: dict, run_id: str):
     """Save the fine-tuned encoder as a new version of the job's model, aliased challenger."""
+    # torch (encoders, fine-tuning): loaded by the training worker only
     from workers.fewshot.encoders import save_encoder
 
     card = _card(job, lineage, metrics)
@@ -237,6 +248,7 @@ def _evaluate_against_champion(
     Scores of a lab's data are stored on the champion only when the lab owns it: a public
     champion's metrics are visible to every lab.
     """
+    # torch (encoders, fine-tuning): loaded by the training worker only
     from workers.fewshot.encoders import resolve_device
     from workers.fewshot.finetune import evaluate_encoder
 
@@ -258,6 +270,25 @@ def _evaluate_against_champion(
     tracking.client().log_batch(
         run_id, metrics=[_metric("champion_holdout_acc", scores["acc"]), _metric("margin", margin)]
     )
+    _evaluations_record(job, version, champion, scores, challenger_acc)
+    threshold = settings.CHIPLAB_AUTO_PROMOTE_MARGIN
+    if threshold is not None and margin >= threshold:
+        model_version_promote(
+            user=job.created_by,
+            version=version,
+            automatic=True,
+            note=f"auto: held-out accuracy +{margin:.3f} >= {threshold}",
+        )
+        out["auto_promoted"] = True
+    return out
+
+
+def _evaluations_record(
+    job: TrainingJob, version: ModelVersion, champion, scores: dict, challenger_acc: float
+) -> None:
+    """Add the comparison to the challenger's metrics, and to the champion's when the job's
+    lab owns it (one transaction, both rows locked)."""
+    margin = challenger_acc - scores["acc"]
     record = {
         "training_job": str(job.pk),
         "episodes": scores["episodes"],
@@ -276,7 +307,11 @@ def _evaluate_against_champion(
                     **record,
                     "role": "challenger",
                     "acc": challenger_acc,
-                    "against": out["champion"],
+                    "against": {
+                        "id": str(champion.pk),
+                        "name": champion.name,
+                        "version": champion.version,
+                    },
                     "against_acc": scores["acc"],
                 },
             ],
@@ -302,19 +337,10 @@ def _evaluate_against_champion(
                 ],
             }
             ch.save(update_fields=["metrics"])
-    threshold = settings.CHIPLAB_AUTO_PROMOTE_MARGIN
-    if threshold is not None and margin >= threshold:
-        model_version_promote(
-            user=job.created_by,
-            version=version,
-            automatic=True,
-            note=f"auto: held-out accuracy +{margin:.3f} >= {threshold}",
-        )
-        out["auto_promoted"] = True
-    return out
 
 
 def _metric(key: str, value: float):
+    # mlflow: heavy, loaded by the training worker only
     from mlflow.entities import Metric
 
     return Metric(key, float(value), int(time.time() * 1000), 0)

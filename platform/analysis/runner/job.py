@@ -1,0 +1,181 @@
+"""The job run itself, in ``common.runner``'s pattern: lock queued -> running, classify
+every frame (the status re-read between frames: a cancel stops the work), finish or fail
+with the stage timings, and the on-commit follow-ups (webhook event, chip-size check)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import partial
+
+from django.db.models import F
+
+from catalog.models import Image
+from common.jobs import enqueue_on_commit
+from common.runner import cancel_check, job_end, job_run
+from webhooks.services import event_emit
+from workers.fewshot.pipeline import Segmenter
+
+from ..models import JobStatus, SegmentationJob
+from ..services import support_classes
+from .clock import Clock
+from .frames import classify_frame
+from .images import _Images, encoder_for, support_chips
+from .results import result_save, series_write
+
+log = logging.getLogger(__name__)
+
+#: what the run reads of a job besides its row
+SEGMENTATION_QUERY = ("support_set", "support_set__schema", "model_version", "lab")
+
+
+def segmentation_job_run(*, job_id) -> SegmentationJob | None:
+    """Embed (or fetch cached embeddings), classify every frame, store results and exports
+    (``common.runner.job_run``: a redelivered running job resumes where it stopped)."""
+    run = _Run()
+    return job_run(
+        SegmentationJob,
+        job_id,
+        run.work,
+        subject=f"segmentation job {job_id}",
+        prepare=run.prepare,
+        fail=run.failed,
+        cancelled=run.cancelled,
+    )
+
+
+def segmentation_job_fail(*, job_id, reason: str) -> None:
+    """Record a failure the task could not recover from (retries exhausted, time limit)."""
+    job_end(
+        SegmentationJob,
+        job_id,
+        status=JobStatus.FAILED,
+        error=reason,
+        effects=[partial(event_emit, "job.failed", job_id)],
+    )
+
+
+class _Run:
+    """One run's stage timer and its end: timings on the row whatever the outcome."""
+
+    def prepare(self, row: SegmentationJob) -> SegmentationJob:
+        """The running job with what the work reads; the clock starts here."""
+        job = SegmentationJob.objects.select_related(*SEGMENTATION_QUERY).get(pk=row.pk)
+        self.clock = Clock()
+        self.total_start = time.perf_counter()
+        return job
+
+    def work(self, job: SegmentationJob) -> None:
+        _run(job, self.clock)
+        self._end(job, JobStatus.SUCCEEDED, "job.succeeded")
+
+    def failed(self, job: SegmentationJob, reason: str, code: str) -> None:
+        self._end(job, JobStatus.FAILED, "job.failed", error=reason)
+
+    def cancelled(self, job: SegmentationJob) -> None:
+        # the cancel finished the row; the run adds how long its stages took
+        SegmentationJob.objects.filter(pk=job.pk).update(timings=self._timings(job))
+        job.refresh_from_db()
+
+    def _end(self, job: SegmentationJob, status: str, event: str, error: str = "") -> None:
+        effects = [partial(event_emit, event, job.pk)]
+        if status == JobStatus.SUCCEEDED:
+            # after the result is shown, on the default queue: the gpu queue moves on
+            effects.append(
+                lambda: enqueue_on_commit("workers.tasks.segment.chip_size_check", job.pk)
+            )
+        timings = self._timings(job)
+        job_end(
+            SegmentationJob,
+            job.pk,
+            status=status,
+            error=error,
+            timings=timings,
+            stage="",
+            effects=effects,
+        )
+        job.refresh_from_db()
+
+    def _timings(self, job: SegmentationJob) -> dict:
+        timings = {k: round(v, 4) for k, v in self.clock.timings.items()}
+        timings["queue_wait"] = round((job.started - job.created).total_seconds(), 4)
+        timings["total"] = round(time.perf_counter() - self.total_start, 4)
+        timings["embeddings_cache"] = self.clock.cache
+        return timings
+
+
+def _stage(job: SegmentationJob, text: str) -> None:
+    """Say what the worker is doing now (shown with the progress while the job runs)."""
+    SegmentationJob.objects.filter(pk=job.pk).update(stage=text[:80])
+
+
+def _run(job: SegmentationJob, clock: Clock) -> None:
+    """Classify every frame of the job's images, saving each result."""
+    classes = support_classes(job.support_set)
+    _stage(job, "Loading the model")
+    images = _Images(job, encoder_for(job, clock), clock)
+    by_image = support_chips(job.support_set, classes)
+    segmenter = _fit(job, images, by_image, clock)
+    done = {(str(i), f) for i, f in job.results.values_list("image_id", "frame")}
+    job_images = list(job.job_images.select_related("image", "grid").order_by("order"))
+    for n, job_image in enumerate(job_images, start=1):
+        where = f" (image {n} of {len(job_images)})" if len(job_images) > 1 else ""
+        _run_image(job, job_image, segmenter, images, by_image, classes, done, where)
+
+
+def _fit(job: SegmentationJob, images: _Images, by_image: dict, clock: Clock) -> Segmenter:
+    """The class prototypes of the support set (its images embedded first)."""
+    support_ids, support_images, support = [], [], []
+    _stage(job, "Embedding the support set's images")
+    for image in Image.objects.filter(pk__in=list(by_image)):
+        support_ids.append(str(image.pk))
+        support_images.append(images.embedded(image))
+        support.append(by_image[str(image.pk)])
+        cancel_check(SegmentationJob, job.pk)
+    _stage(job, "Fitting the class prototypes")
+    t = time.perf_counter()
+    segmenter = Segmenter.fit(
+        support_images, support, encoder=images.encoder, options=images.options
+    )
+    for item in segmenter.support_check["disagree"]:  # examples are named by image id
+        item["image"] = support_ids[item["image"]]
+    clock.add("classify", t)
+    return segmenter
+
+
+def _run_image(job, job_image, segmenter, images: _Images, by_image, classes, done, where) -> None:
+    """Classify and save every frame of one image of the job not ``done`` yet."""
+    image, grid, clock = job_image.image, job_image.grid, images.clock
+    has_objects = any(c.get("kind") == "objects" for c in classes)
+    _stage(job, f"Embedding the chips{where}")
+    embedded = images.embedded(image)
+    n_frames = embedded.embeddings.shape[0]
+    for frame in range(n_frames):
+        cancel_check(SegmentationJob, job.pk)
+        if (str(image.pk), frame) in done:
+            continue
+        at = f" (frame {frame + 1} of {n_frames})" if n_frames > 1 else where
+        _stage(job, f"Classifying the chips and the pixels{at}")
+        result, pixels = classify_frame(
+            segmenter,
+            embedded,
+            frame,
+            timed=clock.lapper(),  # first: the frame and spectrum fetches count as classify
+            frame_pixels=images.frames(image)[frame],
+            classes=classes,
+            support=by_image.get(str(image.pk)) if frame == 0 else None,
+            spectrum=images.spectrum(image, frame, embedded.grid),
+            pixel_features=images.pixel_features(image, frame, embedded.grid),
+            # the original's values, for the particles' mean intensity: read only when
+            # a class is counted as objects (re-runs otherwise work from cached frames)
+            intensity=images.intensity(image, frame) if has_objects else None,
+            pixel_size=image.pixel_size,
+            pixel_unit=image.pixel_unit or None,
+        )
+        _stage(job, f"Saving the maps and exports{at}")
+        result_save(job, image, grid, frame, result, pixels, classes, images, clock)
+        SegmentationJob.objects.filter(pk=job.pk).update(
+            progress_done=F("progress_done") + grid.rows * grid.cols
+        )
+    if n_frames > 1:
+        series_write(job, image)
