@@ -211,14 +211,12 @@ def _lease() -> timedelta:
     return timedelta(seconds=3 * settings.CHIPLAB_WEBHOOK_TIMEOUT_SECONDS + 30)
 
 
-def delivery_attempt(*, delivery_id) -> Delivery | None:
-    """Make the next attempt of a pending delivery, log it, and schedule a retry if it failed.
+def _claim(*, delivery_id, now) -> tuple[Delivery | None, tuple | None]:
+    """Lock the delivery and lease its next attempt: (delivery, (number, url, secret)).
 
-    Idempotent under redelivery: the row is the truth. A message for a delivery that is
-    finished, not yet due, or whose attempt is in flight does nothing (in the last case it
-    looks again when that attempt's lease ends, in case its worker died).
+    The second item is None when there is nothing to send now (finished, not yet due, in
+    flight, or failed at once because its webhook is disabled).
     """
-    now = timezone.now()
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update()
@@ -227,13 +225,13 @@ def delivery_attempt(*, delivery_id) -> Delivery | None:
             .first()
         )
         if delivery is None or delivery.status != DeliveryStatus.PENDING:
-            return delivery
+            return delivery, None
         if delivery.locked_until and delivery.locked_until > now:
             wait = (delivery.locked_until - now).total_seconds() + 1
             transaction.on_commit(partial(_enqueue, delivery.pk, wait))
-            return delivery
+            return delivery, None
         if delivery.next_attempt_at and delivery.next_attempt_at > now + timedelta(seconds=1):
-            return delivery  # early duplicate: the message for that time is queued
+            return delivery, None  # early duplicate: the message for that time is queued
         hook = delivery.webhook
         delivery.attempts += 1
         if not hook.active and delivery.event != PING:
@@ -247,11 +245,14 @@ def delivery_attempt(*, delivery_id) -> Delivery | None:
             delivery.status, delivery.finished = DeliveryStatus.FAILED, now
             delivery.next_attempt_at = None
             delivery.save()
-            return delivery
+            return delivery, None
         delivery.locked_until = now + _lease()
         delivery.save(update_fields=["attempts", "locked_until"])
-        number, url, secret = delivery.attempts, hook.url, hook.secret
+        return delivery, (delivery.attempts, hook.url, hook.secret)
 
+
+def _send(delivery: Delivery, *, url: str, secret: str) -> transport.Outcome:
+    """POST the signed body; a non-2xx answer without an error reads "HTTP <code>"."""
     body = delivery.body.encode()
     headers = signing.headers(
         secret=secret,
@@ -263,7 +264,11 @@ def delivery_attempt(*, delivery_id) -> Delivery | None:
     outcome = transport.post(url, body, headers, timeout=settings.CHIPLAB_WEBHOOK_TIMEOUT_SECONDS)
     if not outcome.ok and outcome.status_code is not None and not outcome.error:
         outcome.error = f"HTTP {outcome.status_code}"
+    return outcome
 
+
+def _record(*, delivery_id, number: int, now, outcome) -> Delivery | None:
+    """Log the attempt and finish the delivery, or schedule its retry."""
     with transaction.atomic():
         delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
         if delivery is None:
@@ -299,3 +304,19 @@ def delivery_attempt(*, delivery_id) -> Delivery | None:
     if not outcome.ok:
         log.info("webhook delivery %s attempt %s: %s", delivery.pk, number, outcome.error)
     return delivery
+
+
+def delivery_attempt(*, delivery_id) -> Delivery | None:
+    """Make the next attempt of a pending delivery, log it, and schedule a retry if it failed.
+
+    Idempotent under redelivery: the row is the truth. A message for a delivery that is
+    finished, not yet due, or whose attempt is in flight does nothing (in the last case it
+    looks again when that attempt's lease ends, in case its worker died).
+    """
+    now = timezone.now()
+    delivery, ticket = _claim(delivery_id=delivery_id, now=now)
+    if ticket is None:
+        return delivery
+    number, url, secret = ticket
+    outcome = _send(delivery, url=url, secret=secret)
+    return _record(delivery_id=delivery_id, number=number, now=now, outcome=outcome)

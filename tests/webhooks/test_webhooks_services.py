@@ -78,7 +78,9 @@ def test_an_event_reaches_only_subscribed_active_hooks_of_its_lab(
     assert body["id"] == str(deliveries[0].event_id)
     assert body["data"]["image"] == str(image.pk)
     assert body["data"]["error"] == "unreadable header"
-    assert len(callbacks) == 2  # the dispatch, then the enqueue of its one delivery
+    # the runner's effect after the commit (event_emit), its dispatch, then the enqueue of the
+    # one delivery: each waits for the transaction before it
+    assert len(callbacks) == 3
 
 
 def test_nothing_is_sent_when_the_transaction_rolls_back(world, django_capture_on_commit_callbacks):

@@ -45,6 +45,53 @@ def coco_rle(binary: np.ndarray) -> dict:
     return {"size": [height, width], "counts": chars[used].tobytes().decode("ascii")}
 
 
+def _coco_info(table: dict, provenance: dict | None) -> dict:
+    """COCO ``info``: what was segmented, by which code, when; the class table and provenance."""
+    prov = provenance or {}
+    info = {
+        "description": "Chiplab segmentation"
+        + (f" of {prov['image'].get('filename')}" if prov.get("image") else ""),
+        "version": str(prov.get("code_version") or ""),
+        "contributor": "Chiplab",
+        "date_created": str(prov.get("started") or ""),
+        CLASS_TABLE_KEY: table,
+    }
+    if provenance:
+        info[PROVENANCE_KEY] = provenance
+    return info
+
+
+def _coco_annotations(m: np.ndarray, n_classes: int) -> list[dict]:
+    """One crowd annotation (compressed RLE, bbox) per class present in the map ``m``."""
+    counts = np.bincount(m.ravel(), minlength=256)
+    annotations = []
+    for i in range(n_classes):
+        area = int(counts[i])
+        if not area:
+            continue
+        binary = m == i
+        rows = np.flatnonzero(binary.any(1))
+        cols = np.flatnonzero(binary.any(0))
+        bbox = [
+            int(cols[0]),
+            int(rows[0]),
+            int(cols[-1] - cols[0] + 1),
+            int(rows[-1] - rows[0] + 1),
+        ]
+        annotations.append(
+            {
+                "id": len(annotations) + 1,
+                "image_id": 1,
+                "category_id": i + 1,
+                "segmentation": coco_rle(binary),
+                "area": area,
+                "bbox": bbox,
+                "iscrowd": 1,
+            }
+        )
+    return annotations
+
+
 def mask_coco(
     mask: np.ndarray,
     classes: Sequence[dict],
@@ -70,16 +117,7 @@ def mask_coco(
     height, width = m.shape
     table = class_table(classes, chip_size=chip_size, offset=offset)
     prov = provenance or {}
-    info = {
-        "description": "Chiplab segmentation"
-        + (f" of {prov['image'].get('filename')}" if prov.get("image") else ""),
-        "version": str(prov.get("code_version") or ""),
-        "contributor": "Chiplab",
-        "date_created": str(prov.get("started") or ""),
-        CLASS_TABLE_KEY: table,
-    }
-    if provenance:
-        info[PROVENANCE_KEY] = provenance
+    info = _coco_info(table, provenance)
     image = {
         "id": 1,
         "width": width,
@@ -95,32 +133,7 @@ def mask_coco(
         }
         for i, c in enumerate(classes)
     ]
-    counts = np.bincount(m.ravel(), minlength=256)
-    annotations = []
-    for i in range(len(classes)):
-        area = int(counts[i])
-        if not area:
-            continue
-        binary = m == i
-        rows = np.flatnonzero(binary.any(1))
-        cols = np.flatnonzero(binary.any(0))
-        bbox = [
-            int(cols[0]),
-            int(rows[0]),
-            int(cols[-1] - cols[0] + 1),
-            int(rows[-1] - rows[0] + 1),
-        ]
-        annotations.append(
-            {
-                "id": len(annotations) + 1,
-                "image_id": 1,
-                "category_id": i + 1,
-                "segmentation": coco_rle(binary),
-                "area": area,
-                "bbox": bbox,
-                "iscrowd": 1,
-            }
-        )
+    annotations = _coco_annotations(m, len(classes))
     document = {
         "info": info,
         "licenses": [],

@@ -14,6 +14,34 @@ from .classes import CLASS_TABLE_KEY, PROVENANCE_KEY, UNLABELLED, class_table, h
 from .tiff import ome_unit
 
 
+def _checked_maps(mask: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (H, W) class map as uint8 and the confidence as NaN-free float32 of its shape."""
+    m = np.asarray(mask, np.uint8)
+    if m.ndim != 2:
+        raise ValueError(f"an OME-Zarr export takes one (H, W) map, not shape {m.shape}")
+    conf = np.nan_to_num(np.asarray(confidence, np.float32), nan=0.0)
+    if conf.shape != m.shape:
+        raise ValueError(f"confidence {conf.shape} and mask {m.shape} differ in shape")
+    return m, conf
+
+
+def _classes_image_label(table: dict, image_label: dict) -> dict:
+    """The ``image-label`` of the class map: class colours and names, unlabelled clear."""
+    colours = [
+        {"label-value": c["index"], "rgba": [*hex_to_rgb(c["colour"]), 255]}
+        for c in table["classes"]
+    ]
+    return {
+        **image_label,
+        "colors": [*colours, {"label-value": UNLABELLED, "rgba": [0, 0, 0, 0]}],
+        # the same label values as colors (NGFF 0.4 validators require it)
+        "properties": [
+            *({"label-value": c["index"], "class": c["name"]} for c in table["classes"]),
+            {"label-value": UNLABELLED, "class": "unlabelled"},
+        ],
+    }
+
+
 def mask_ome_zarr(
     mask: np.ndarray,
     confidence: np.ndarray,
@@ -39,12 +67,7 @@ def mask_ome_zarr(
     (:data:`CLASS_TABLE_KEY`, :data:`PROVENANCE_KEY`). Arrays are Blosc-lz4 compressed (fast:
     it is written on every job; zstd took 3x as long) in :data:`common.ngff.ZARR_CHUNK`-px chunks.
     """
-    m = np.asarray(mask, np.uint8)
-    if m.ndim != 2:
-        raise ValueError(f"an OME-Zarr export takes one (H, W) map, not shape {m.shape}")
-    conf = np.nan_to_num(np.asarray(confidence, np.float32), nan=0.0)
-    if conf.shape != m.shape:
-        raise ValueError(f"confidence {conf.shape} and mask {m.shape} differ in shape")
+    m, conf = _checked_maps(mask, confidence)
     table = class_table(classes, chip_size=chip_size, offset=offset)
     compressor = ngff.fast_compressor()
     unit = ome_unit(pixel_unit)
@@ -53,10 +76,6 @@ def mask_ome_zarr(
         return ngff.multiscales(name, pixel_size=pixel_size, pixel_unit=unit)
 
     label_names = ["classes"] + (["particles"] if instances is not None else [])
-    colours = [
-        {"label-value": c["index"], "rgba": [*hex_to_rgb(c["colour"]), 255]}
-        for c in table["classes"]
-    ]
     image_label = {"version": ngff.OME_NGFF_VERSION, "source": {"image": "../../"}}
     root_attrs = {
         **attrs("confidence"),
@@ -72,18 +91,7 @@ def mask_ome_zarr(
                 "classes",
                 attributes={
                     **attrs("classes"),
-                    "image-label": {
-                        **image_label,
-                        "colors": [*colours, {"label-value": UNLABELLED, "rgba": [0, 0, 0, 0]}],
-                        # the same label values as colors (NGFF 0.4 validators require it)
-                        "properties": [
-                            *(
-                                {"label-value": c["index"], "class": c["name"]}
-                                for c in table["classes"]
-                            ),
-                            {"label-value": UNLABELLED, "class": "unlabelled"},
-                        ],
-                    },
+                    "image-label": _classes_image_label(table, image_label),
                 },
             )
             ngff.add_array(classes_group, m, fill=UNLABELLED, compressor=compressor)

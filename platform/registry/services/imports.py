@@ -18,6 +18,31 @@ from .registration import experiment_for, lab_model_name, version_register
 IMPORT_ARCHS = ("resnet18", "resnet34", "resnet50")
 
 
+def _import_run(c, *, lab: Lab, arch: str, params: dict) -> str:
+    """A tracking run for the import in the lab's experiment, its parameters logged."""
+    run = c.create_run(
+        tracking.experiment_id(experiment_for(lab)),
+        run_name=f"import-{arch}",
+        tags={"chiplab.source": "imported", "chiplab.lab": lab.slug},
+    )
+    run_id = run.info.run_id
+    for key, value in params.items():
+        c.log_param(run_id, key, value)
+    return run_id
+
+
+def _import_card(*, arch: str, filename: str, description: str) -> dict:
+    """The model card of imported weights: what Chiplab cannot vouch for, said so."""
+    return {
+        "summary": description or f"Imported {arch} state dict ({filename}).",
+        "trained_on": "unknown: weights supplied by the lab (see the uploader's notes)",
+        "intended_use": "Feature extractor for few-shot chip classification.",
+        "limitations": "Not trained on micrographs by Chiplab; compare against the "
+        "champion on held-out episodes before promoting.",
+        "licence": "unknown: set by the lab that supplied the weights",
+    }
+
+
 def model_version_import(
     *,
     user,
@@ -61,28 +86,19 @@ def model_version_import(
             encoder, enc_dir, metadata={"imported_from": upload.name, "upload_sha256": upload_sha}
         )
         c = tracking.client()
-        run = c.create_run(
-            tracking.experiment_id(experiment_for(lab)),
-            run_name=f"import-{arch}",
-            tags={"chiplab.source": "imported", "chiplab.lab": lab.slug},
+        run_id = _import_run(
+            c,
+            lab=lab,
+            arch=arch,
+            params={
+                "arch": arch,
+                "input_size": input_size,
+                "layer": layer,
+                "upload_sha256": upload_sha,
+                "filename": upload.name,
+            },
         )
-        run_id = run.info.run_id
-        for key, value in {
-            "arch": arch,
-            "input_size": input_size,
-            "layer": layer,
-            "upload_sha256": upload_sha,
-            "filename": upload.name,
-        }.items():
-            c.log_param(run_id, key, value)
-        card = {
-            "summary": description or f"Imported {arch} state dict ({upload.name}).",
-            "trained_on": "unknown: weights supplied by the lab (see the uploader's notes)",
-            "intended_use": "Feature extractor for few-shot chip classification.",
-            "limitations": "Not trained on micrographs by Chiplab; compare against the "
-            "champion on held-out episodes before promoting.",
-            "licence": "unknown: set by the lab that supplied the weights",
-        }
+        card = _import_card(arch=arch, filename=upload.name, description=description)
         lineage = {
             "imported": {"filename": upload.name, "sha256": upload_sha, "by": str(user.pk)},
             "labs": [lab.slug],

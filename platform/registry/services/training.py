@@ -64,6 +64,58 @@ def _chip_counts(sets) -> dict[tuple[str, str], int]:
     return counts
 
 
+def _checked_support_sets(*, ids: list[str], lab: Lab, include_public: bool) -> dict:
+    """The support-set versions by id; each one the lab's own, or public and reusable."""
+    found = {
+        str(s.pk): s
+        for s in support_set_model().objects.filter(pk__in=ids).select_related("schema__dataset")
+    }
+    for sid in ids:
+        s = found.get(sid)
+        if s is None:
+            raise NotFound("Support-set version not found.")
+        dataset = s.schema.dataset
+        if dataset.lab_id == lab.pk:
+            continue
+        if dataset.visibility != Visibility.PUBLIC:
+            raise NotFound("Support-set version not found.")
+        if not include_public:
+            raise Invalid(
+                "Support sets of other labs need include_public=true.",
+                fields={"include_public": ["required for other labs' sets"]},
+            )
+        if not _reusable(dataset):
+            raise Invalid(
+                f"The licence of dataset '{dataset.title}' ({dataset.licence}) does "
+                "not allow reuse for training.",
+                fields={"support_set_versions": [sid]},
+            )
+    return found
+
+
+def _require_enough_chips(found: dict) -> None:
+    """At least one set with two classes of four or more chips (some are held out)."""
+    per_set: dict[str, int] = {}
+    for (sid, _cls), n in _chip_counts(found.values()).items():
+        if n >= 4:
+            per_set[sid] = per_set.get(sid, 0) + 1
+    if not any(n >= 2 for n in per_set.values()):
+        raise Invalid(
+            "Training needs a support set with at least two classes of four or more "
+            "chips (some are held out to measure the result).",
+            fields={"support_set_versions": ["too few chips"]},
+        )
+
+
+def _free_model_name(*, lab: Lab, name: str) -> str:
+    """The lab-prefixed model name, unless another lab owns it."""
+    model_name = lab_model_name(lab, name)
+    owner = ModelVersion.objects.filter(name=model_name).values_list("lab_id", flat=True).first()
+    if owner is not None and owner != lab.pk:
+        raise Conflict("That model name belongs to another lab.")
+    return model_name
+
+
 def training_job_create(
     *,
     user,
@@ -89,50 +141,15 @@ def training_job_create(
             "Choose at least one support-set version.",
             fields={"support_set_versions": ["required"]},
         )
-    found = {
-        str(s.pk): s
-        for s in support_set_model().objects.filter(pk__in=ids).select_related("schema__dataset")
-    }
-    for sid in ids:
-        s = found.get(sid)
-        if s is None:
-            raise NotFound("Support-set version not found.")
-        dataset = s.schema.dataset
-        if dataset.lab_id == lab.pk:
-            continue
-        if dataset.visibility != Visibility.PUBLIC:
-            raise NotFound("Support-set version not found.")
-        if not include_public:
-            raise Invalid(
-                "Support sets of other labs need include_public=true.",
-                fields={"include_public": ["required for other labs' sets"]},
-            )
-        if not _reusable(dataset):
-            raise Invalid(
-                f"The licence of dataset '{dataset.title}' ({dataset.licence}) does "
-                "not allow reuse for training.",
-                fields={"support_set_versions": [sid]},
-            )
-    per_set: dict[str, int] = {}
-    for (sid, _cls), n in _chip_counts(found.values()).items():
-        if n >= 4:
-            per_set[sid] = per_set.get(sid, 0) + 1
-    if not any(n >= 2 for n in per_set.values()):
-        raise Invalid(
-            "Training needs a support set with at least two classes of four or more "
-            "chips (some are held out to measure the result).",
-            fields={"support_set_versions": ["too few chips"]},
-        )
+    found = _checked_support_sets(ids=ids, lab=lab, include_public=include_public)
+    _require_enough_chips(found)
     merged = {**DEFAULT_PARAMS, **(params or {})}
     if not 1 <= int(merged["epochs"]) <= settings.CHIPLAB_TRAIN_MAX_EPOCHS:
         raise Invalid(
             f"epochs must be between 1 and {settings.CHIPLAB_TRAIN_MAX_EPOCHS}.",
             fields={"params": ["epochs"]},
         )
-    model_name = lab_model_name(lab, name or f"{base.encoder_kind}-finetuned")
-    owner = ModelVersion.objects.filter(name=model_name).values_list("lab_id", flat=True).first()
-    if owner is not None and owner != lab.pk:
-        raise Conflict("That model name belongs to another lab.")
+    model_name = _free_model_name(lab=lab, name=name or f"{base.encoder_kind}-finetuned")
     with transaction.atomic():
         # the lab's and the user's caps, counted under a lock on the lab (race-free)
         require_job_room(
