@@ -56,9 +56,9 @@ def levels(width: int, height: int) -> list[dict]:
 def tiles_prefix(image: Image) -> str:
     """The storage folder of an image's tiles: under the image's own folder, so deleting the
     image deletes them (``services._stored_delete``)."""
-    from .services import _image_prefix  # services writes tiles at ingest: imported when used
+    from .services import image_prefix  # services writes tiles at ingest: imported when used
 
-    return f"{_image_prefix(image.dataset, image.pk)}/tiles"
+    return f"{image_prefix(image.dataset, image.pk)}/tiles"
 
 
 def tile_key(image: Image, z: int, row: int, col: int) -> str:

@@ -72,7 +72,7 @@ def test_deleting_images_deletes_their_previews_results_and_embeddings_on_s3(s3_
     files = [target.original_key, target.preview_key, target.thumbnail_key, result.arrays_key]
     files += list(result.artefacts.values())
     # derived files that no row names (full-resolution tiles, ...) live under the image's folder
-    tile = f"{services._image_prefix(target.dataset, target.pk)}/tiles/z0/0_0.png"
+    tile = f"{services.image_prefix(target.dataset, target.pk)}/tiles/z0/0_0.png"
     files.append(storage.put_bytes(tile, b"tile"))
     embeddings = _embeddings(target)
     assert embeddings and all(storage.exists(k) for k in files + embeddings)
@@ -125,7 +125,7 @@ def test_an_ingest_that_ends_after_its_image_was_deleted_leaves_no_preview(
     monkeypatch.setattr(formats, "encode_png", encode_then_delete)
     with pytest.raises(NotFound):
         services.image_ingest(image_id=image.pk)
-    prefix = services._image_prefix(image.dataset, image.pk)
+    prefix = services.image_prefix(image.dataset, image.pk)
     assert storage.listdir(prefix) == ([], [])
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from catalog.direct.commit import _complete
 from catalog.models import DirectUpload, Image
-from catalog.services import _image_prefix
+from catalog.services import image_prefix
 from common import storage
 from tests.catalog.conftest import COMMIT_TASK, INGEST_TASK
 from tests.catalog.direct_support import multipart_uploads, objects_under, put_parts, start
@@ -30,7 +30,7 @@ def test_a_commit_failed_after_lost_deliveries_deletes_what_it_staged(
         response = curator.post(f"/api/datasets/{dataset.pk}/uploads/{body['id']}/commit")
     assert response.status_code == 202, response.content
     upload = DirectUpload.objects.select_related("dataset").get(pk=body["id"])
-    copy = f"{_image_prefix(dataset, upload.pk)}/original.tif"
+    copy = f"{image_prefix(dataset, upload.pk)}/original.tif"
     if joined:  # a delivery died after joining the parts and copying the object to the image
         _complete(upload, storage.s3_client(), storage.s3_bucket())
         storage.put_bytes(copy, content)
@@ -45,4 +45,4 @@ def test_a_commit_failed_after_lost_deliveries_deletes_what_it_staged(
     assert not Image.objects.filter(pk=upload.pk).exists()
     assert objects_under(upload.staging_key) == []
     assert multipart_uploads(upload.staging_key) == []
-    assert objects_under(_image_prefix(dataset, upload.pk)) == []
+    assert objects_under(image_prefix(dataset, upload.pk)) == []

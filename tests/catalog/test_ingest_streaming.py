@@ -9,7 +9,7 @@ import pytest
 import tifffile
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from catalog.services import _image_prefix, image_ingest, image_upload
+from catalog.services import image_ingest, image_prefix, image_upload
 from common import storage
 
 pytestmark = pytest.mark.django_db
@@ -69,4 +69,4 @@ def test_a_stack_damaged_past_its_first_frame_fails_and_leaves_nothing(world, s3
     assert image.error == f"The file holds 1 of {FRAMES} frames."  # its IFDs were cut
     assert peak < BOUND, f"peak {peak:,} B: half the stack or more"
     # frame 0's preview and thumbnail were written, then deleted
-    assert _stored(_image_prefix(image.dataset, image.pk)) == [image.original_key]
+    assert _stored(image_prefix(image.dataset, image.pk)) == [image.original_key]

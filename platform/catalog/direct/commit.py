@@ -24,7 +24,7 @@ from common.errors import ChiplabError, Invalid
 from common.runner import job_run
 
 from ..models import Dataset, DirectUpload, DirectUploadStatus, Image
-from ..services import _image_prefix, _probe, _refuse_duplicate, image_register
+from ..services import image_prefix, image_register, refuse_duplicate, upload_probe
 from .store import abort_quietly, finish, received_parts, s3
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def direct_upload_sweep(upload_id) -> None:
     abort_quietly(client, bucket, upload.staging_key, upload.s3_upload_id)
     with contextlib.suppress(S3Error):
         client.remove_object(bucket, upload.staging_key)
-    storage.delete_under(_image_prefix(upload.dataset, upload.pk))
+    storage.delete_under(image_prefix(upload.dataset, upload.pk))
 
 
 def _complete(upload: DirectUpload, client, bucket: str) -> None:
@@ -189,8 +189,8 @@ def _checked(path_size_sha: tuple[Path, int, str], *, size, sha256, dataset, fil
             "changed or arrived damaged. Nothing was kept; upload it again.",
             code="sha256_mismatch",
         )
-    _refuse_duplicate(dataset, got_sha)
-    return _probe(path, filename)
+    refuse_duplicate(dataset, got_sha)
+    return upload_probe(path, filename)
 
 
 def _image_from_object(
@@ -221,7 +221,7 @@ def _image_from_object(
             )
             got_size, got_sha = downloaded[1], downloaded[2]
         image_id = image_id or uuid.uuid4()
-        stored_key = f"{_image_prefix(dataset, image_id)}/original{suffix}"
+        stored_key = f"{image_prefix(dataset, image_id)}/original{suffix}"
         client.copy_object(own_bucket, stored_key, CopySource(bucket, key))
         with transaction.atomic():
             image = image_register(

@@ -16,7 +16,7 @@ from common.errors import Conflict, Invalid, NotFound
 from common.jobs import enqueue_on_commit
 
 from ..models import Dataset, DirectUpload, DirectUploadStatus
-from ..services import _refuse_duplicate
+from ..services import refuse_duplicate
 from .store import (
     MAX_URL_SECONDS,
     abort_quietly,
@@ -84,7 +84,7 @@ def direct_upload_create(
     if size < 1:
         raise Invalid("The file is empty.", code="empty", fields={"size": ["at least 1"]})
     part, count = part_plan(size)
-    _refuse_duplicate(dataset, sha256)
+    refuse_duplicate(dataset, sha256)
     client, bucket = s3()
     direct_uploads_expire(dataset=dataset)
     open_now = dataset.direct_uploads.filter(status__in=_OPEN).count()

@@ -9,20 +9,15 @@ from .deletes import dataset_delete, image_delete
 from .ingest import image_calibrate, image_ingest, image_mark_failed
 from .keys import (
     MAX_FRAME_PREVIEWS,
-    _image_prefix,
     embeddings_prefixes,
     frame_preview_key,
+    image_prefix,
 )
 from .originals import local_copy, original_path, original_pixels, pixels_decode
-from .uploads import _probe, _refuse_duplicate, check_upload_size, image_register, image_upload
+from .uploads import check_upload_size, image_register, image_upload, refuse_duplicate, upload_probe
 
-# _image_prefix, _probe and _refuse_duplicate: the storage layout and an upload's checks, shared
-# with the direct uploads (catalog.direct), the tiles and dataset archives (publishing.archive)
 __all__ = [
     "MAX_FRAME_PREVIEWS",
-    "_image_prefix",
-    "_probe",
-    "_refuse_duplicate",
     "check_upload_size",
     "dataset_create",
     "dataset_delete",
@@ -33,10 +28,13 @@ __all__ = [
     "image_delete",
     "image_ingest",
     "image_mark_failed",
+    "image_prefix",
     "image_register",
     "image_upload",
     "local_copy",
     "original_path",
     "original_pixels",
     "pixels_decode",
+    "refuse_duplicate",
+    "upload_probe",
 ]

@@ -10,7 +10,7 @@ from common import storage
 from common.errors import Conflict, NotFound
 
 from ..models import Dataset, Image
-from .keys import _image_keys, _image_prefix, embeddings_prefixes
+from .keys import _image_keys, embeddings_prefixes, image_prefix
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def image_delete(*, user, image: Image) -> None:
         )
     keys = _stored_keys(image)
     lab_id, shas = image.dataset.lab_id, {image.sha256}
-    folder = _image_prefix(image.dataset, image.pk)  # previews, tiles: whatever is under it
+    folder = image_prefix(image.dataset, image.pk)  # previews, tiles: whatever is under it
     image.delete()
     transaction.on_commit(lambda: _stored_delete(keys, lab_id=lab_id, shas=shas, folders=[folder]))
 

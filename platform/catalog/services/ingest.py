@@ -16,7 +16,7 @@ from .. import formats, tiles
 from ..formats.units import calibration, uncalibrated
 from ..models import Dataset, Image, ImageStatus
 from .deletes import _stored_delete
-from .keys import MAX_FRAME_PREVIEWS, _image_prefix, frame_preview_key
+from .keys import MAX_FRAME_PREVIEWS, frame_preview_key, image_prefix
 from .originals import original_frames
 
 
@@ -98,7 +98,7 @@ def _previews_write(image: Image, frames: formats.FrameStream, written: list[str
     as it is decoded; every frame is still read (damage anywhere fails the ingest). Appends
     each key to ``written`` before writing it (the preview, the thumbnail, then the frame
     previews; tiles go under their own folder). Returns how many frames have a preview."""
-    prefix = _image_prefix(image.dataset, image.pk)
+    prefix = image_prefix(image.dataset, image.pk)
     preview_frames = min(frames.frames, MAX_FRAME_PREVIEWS)
     for index, frame in enumerate(frames):
         if index == 0:

@@ -7,7 +7,7 @@ from common import storage
 from ..models import Dataset, Image
 
 
-def _image_prefix(dataset: Dataset, image_id: uuid.UUID) -> str:
+def image_prefix(dataset: Dataset, image_id: uuid.UUID) -> str:
     return f"labs/{dataset.lab_id}/datasets/{dataset.pk}/images/{image_id}"
 
 
@@ -22,7 +22,7 @@ MAX_FRAME_PREVIEWS = 100
 
 def frame_preview_key(image: Image, frame: int) -> str:
     """Storage key of the preview of frame ``frame`` >= 1 (frame 0 is ``image.preview_key``)."""
-    return f"{_image_prefix(image.dataset, image.pk)}/preview-frame-{frame:05d}.png"
+    return f"{image_prefix(image.dataset, image.pk)}/preview-frame-{frame:05d}.png"
 
 
 def embeddings_prefixes(lab_id, sha256: str) -> list[str]:

@@ -21,7 +21,7 @@ from common.jobs import enqueue_on_commit
 from .. import formats
 from ..models import Dataset, Image
 from .deletes import _stored_delete
-from .keys import _image_prefix
+from .keys import image_prefix
 from .originals import _CHUNK
 
 
@@ -49,7 +49,7 @@ def _sha256(path: Path) -> str:
 _FORMAT_STATUS = {400: Invalid, 413: TooLarge, 415: Unsupported}
 
 
-def _probe(path: Path, filename: str) -> "formats.Probe":
+def upload_probe(path: Path, filename: str) -> "formats.Probe":
     try:
         return formats.probe(
             path,
@@ -82,10 +82,10 @@ def image_upload(*, user, dataset: Dataset, upload: UploadedFile) -> Image:
     check_upload_size(upload.size)
     with _local_copy(upload) as path:
         sha256 = _sha256(path)
-        _refuse_duplicate(dataset, sha256)
-        probe = _probe(path, filename)
+        refuse_duplicate(dataset, sha256)
+        probe = upload_probe(path, filename)
         image_id = uuid.uuid4()
-        key = f"{_image_prefix(dataset, image_id)}/original{Path(filename).suffix.lower()}"
+        key = f"{image_prefix(dataset, image_id)}/original{Path(filename).suffix.lower()}"
         try:
             with path.open("rb") as fh:
                 storage.put(key, File(fh, name=filename))
@@ -138,7 +138,7 @@ def image_register(
     return image
 
 
-def _refuse_duplicate(dataset: Dataset, sha256: str) -> None:
+def refuse_duplicate(dataset: Dataset, sha256: str) -> None:
     existing = dataset.images.filter(sha256=sha256).first()
     if existing is not None:
         raise Conflict(

@@ -269,7 +269,7 @@ def check_documents(package: Package, *, with_results: bool) -> None:
 
 def _probe(path: Path, image: dict):
     filename = Path(str(image.get("filename") or "original")).name[:255]
-    probe = services._probe(path, filename)  # the upload's checks: format, bombs, decoding
+    probe = services.upload_probe(path, filename)  # the upload's checks: format, bombs, decoding
     claimed = tuple(image.get(k) for k in ("format", "width", "height", "frames"))
     found = (probe.format, probe.width, probe.height, probe.frames)
     if claimed != found:
