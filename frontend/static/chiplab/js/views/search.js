@@ -114,6 +114,7 @@ export async function render(root, { query }) {
   const summary = h("p", { class: "muted", testid: "search-summary", "aria-live": "polite" });
   const results = h("ol", {
     testid: "search-results",
+    "aria-busy": "true",
     style: { listStyle: "none", padding: 0, margin: 0, display: "flex", flexDirection: "column", gap: ".5rem" },
   });
   const pager = h("div", { class: "inline-fields", testid: "search-pager" });
@@ -146,6 +147,8 @@ export async function render(root, { query }) {
   }
   function navigate(next) {
     next.delete("offset");
+    // busy before the address changes: the old results never stand under the new address
+    results.setAttribute("aria-busy", "true");
     go(`#/search${next.toString() ? `?${next}` : ""}`);
   }
   function toggle(name, value, on) {
@@ -193,6 +196,7 @@ export async function render(root, { query }) {
     const to = (off) => {
       const n = new URLSearchParams(params);
       n.set("offset", off);
+      results.setAttribute("aria-busy", "true");
       go(`#/search?${n}`);
     };
     if (offset > 0)
