@@ -139,6 +139,7 @@ def s3_storage(s3_endpoint, settings):
                 "querystring_auth": True,
                 "querystring_expire": 120,
                 "file_overwrite": True,
+                "max_memory_size": settings.S3_MAX_MEMORY_SIZE,
                 "signature_version": "s3v4",
                 "addressing_style": "path",
                 "default_acl": None,

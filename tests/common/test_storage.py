@@ -1,5 +1,8 @@
 """Presigned downloads through S3 (moto standing in for MinIO)."""
 
+import io
+import os
+import tracemalloc
 from urllib.parse import urlsplit
 
 import requests
@@ -40,3 +43,23 @@ def test_two_writers_of_one_key_both_succeed(local_storage):
         assert list(pool.map(write, range(32))) == ["images/x/preview.png"] * 32
     with storage.open_("images/x/preview.png") as fh:
         assert fh.read() == b"preview" * 10_000
+
+
+def test_large_objects_are_read_through_a_temporary_file_not_memory(s3_storage, settings):
+    """Reading a 96 MiB original from S3 holds at most the spill threshold in memory (an
+    archive package or a large original, read for another user, must not cost its size)."""
+    size = 96 * 1024 * 1024
+    assert settings.S3_MAX_MEMORY_SIZE < 32 * 1024 * 1024 < size
+    key = storage.put("tests/large.bin", io.BytesIO(os.urandom(1024) * (size // 1024)))
+    try:
+        tracemalloc.start()
+        with storage.open_(key) as f:
+            read = sum(len(chunk) for chunk in iter(lambda: f.read(1024 * 1024), b""))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert read == size
+        # the spill threshold plus the download's chunk buffers (~21 MB); without a threshold
+        # the whole object is held (~114 MB)
+        assert peak < 32 * 1024 * 1024, peak
+    finally:
+        storage.delete(key)

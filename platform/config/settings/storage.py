@@ -7,6 +7,9 @@ from .environment import PRODUCTION, REPO_DIR, env, example_secret
 
 # --- object storage ----------------------------------------------------------------
 CHIPLAB_STORAGE = env.str("CHIPLAB_STORAGE", default="local")  # local | s3
+# an object read from S3 (an original, an archive) is buffered in memory up to this size and in
+# a temporary file beyond it; django-storages' default (0) holds whole objects in memory
+S3_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 if CHIPLAB_STORAGE == "s3":
     # botocore: only S3 storage needs it
     from botocore.config import Config as _BotoConfig
@@ -23,6 +26,7 @@ if CHIPLAB_STORAGE == "s3":
             "querystring_auth": True,
             "querystring_expire": env.int("S3_URL_EXPIRY_SECONDS", default=300),
             "file_overwrite": True,
+            "max_memory_size": S3_MAX_MEMORY_SIZE,
             "signature_version": "s3v4",
             "addressing_style": "path",
             # a store that does not answer fails a request in seconds (a 503, see
