@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { fractionAxis, interval } from "../static/chiplab/js/chart.js";
-import { readableAreaUnit } from "../static/chiplab/js/steps/segment/result-view.js";
+import { readableAreaUnit } from "../static/chiplab/js/steps/segment/areas.js";
 import { fmtBytes, fmtNum, fmtPct, hexToRgb, PALETTE } from "../static/chiplab/js/ui.js";
 import { colourStop, displayLut, scaleBarLength } from "../static/chiplab/js/viewer.js";
 import { stretchSettings } from "../static/chiplab/js/viewer/display.js";

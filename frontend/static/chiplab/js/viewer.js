@@ -7,17 +7,12 @@
 // 4096×4096 micrograph with 16 000 chips pans and zooms smoothly.
 
 import { h } from "./ui.js";
-import {
-  clampNum,
-  DISPLAY_DEFAULT,
-  displayLut,
-  isDefaultDisplay,
-  scaleBarLength,
-  stretchSettings,
-} from "./viewer/display.js";
-import { displayPanel } from "./viewer/display-panel.js";
+import { publishView, viewerControls } from "./viewer/controls.js";
+import { clampNum, DISPLAY_DEFAULT, isDefaultDisplay, stretchSettings } from "./viewer/display.js";
 import { bindInput } from "./viewer/input.js";
 import { drawChips, drawGrid } from "./viewer/layers.js";
+import { drawOverlay, visibleChips } from "./viewer/overlay.js";
+import { applyDisplay, decodePreview, readPixels, scheduleDisplay } from "./viewer/preview.js";
 import { TileLayer } from "./viewer/tiles.js";
 
 export { colourStop, confidenceCanvas, displayLut, labelsCanvas, scaleBarLength } from "./viewer/display.js";
@@ -59,47 +54,11 @@ export class Viewer {
       role: "img",
       "aria-label": label || "Micrograph; drag to pan, wheel to zoom, click a chip to select it",
     });
-    const btn = (txt, title, fn, id) =>
-      h("button", { type: "button", class: "btn btn-icon", title, "aria-label": title, testid: id, onclick: fn }, txt);
-    this.zoomLabel = h("span", { class: "zoom-label", testid: "zoom-label" }, "");
-    // Scale bar in the bar above the image (never over it): a round length at the current zoom.
-    this.scaleLine = h("span", { class: "scale-line" });
-    this.scaleText = h("span", {}, "");
-    this.scaleBar = h(
-      "span",
-      { class: "scale-bar", testid: "scale-bar", hidden: !pixelSize },
-      this.scaleLine,
-      this.scaleText,
-    );
     // Display: brightness / contrast / gamma / invert of the pixels (a lookup table applied to
     // the preview, never to the data) and the grid lines; remembered per image.
     this.display = { ...DISPLAY_DEFAULT };
     this._displayKey = null;
-    this.displayPanel = displayPanel(this);
-    this.gridBtn = btn("#", "Hide grid lines (G)", () => this.setShowGrid(!this.showGrid), "grid-toggle");
-    this.gridBtn.setAttribute("aria-pressed", "true");
-    this.displayBtn = btn(
-      "◐",
-      "Display: brightness, contrast, gamma, invert",
-      () => {
-        this.displayPanel.hidden = !this.displayPanel.hidden;
-        this.displayBtn.setAttribute("aria-expanded", String(!this.displayPanel.hidden));
-      },
-      "display-toggle",
-    );
-    this.displayBtn.setAttribute("aria-expanded", "false");
-    this.controls = h(
-      "div",
-      { class: "viewer-controls" },
-      this.scaleBar,
-      this.gridBtn,
-      this.displayBtn,
-      btn("+", "Zoom in", () => this.zoomBy(1.5), "zoom-in"),
-      btn("−", "Zoom out", () => this.zoomBy(1 / 1.5), "zoom-out"),
-      btn("⤢", "Fit image", () => this.fit(), "zoom-fit"),
-      btn("1:1", "Real pixels: one image pixel per screen pixel", () => this.zoomActual(), "zoom-actual"),
-      this.zoomLabel,
-    );
+    this.controls = viewerControls(this);
     this.status = h("div", { class: "viewer-status", "aria-hidden": "true" }, "Loading image…");
     // Controls live in a bar above the image area, never on top of the image: a click on a
     // chip at the edge must label it, not zoom. Steps put their own tools in `toolbar`.
@@ -118,37 +77,17 @@ export class Viewer {
   }
 
   async _load(src, { keepView = false } = {}) {
-    // Fetched as bytes first: a bitmap made from them can be read back for the display
-    // settings even when the preview comes from the object store's origin (an <img> from
-    // there taints the canvas); the <img> is the fallback where that origin allows no CORS.
-    let bitmap = null;
-    if (window.createImageBitmap) {
-      try {
-        const res = await fetch(src, { credentials: "same-origin" });
-        if (res.ok) bitmap = await createImageBitmap(await res.blob());
-      } catch {
-        bitmap = null;
-      }
-    }
+    const bitmap = await decodePreview(src);
     if (!bitmap) {
-      const img = new Image();
-      img.decoding = "async";
-      img.src = src;
-      try {
-        await img.decode();
-      } catch {
-        this.status.textContent = "The preview could not be loaded.";
-        this.status.classList.add("error-text");
-        throw new Error("The image preview could not be loaded.");
-      }
-      // An ImageBitmap is already decoded and uploaded: cheapest to draw every frame.
-      bitmap = window.createImageBitmap ? await createImageBitmap(img) : img;
+      this.status.textContent = "The preview could not be loaded.";
+      this.status.classList.add("error-text");
+      throw new Error("The image preview could not be loaded.");
     }
     this.img = bitmap;
     this.pw = bitmap.naturalWidth || bitmap.width;
     this.ph = bitmap.naturalHeight || bitmap.height;
     this._pixels = null; // the preview's pixels, read once when a display setting needs them
-    this._applyDisplay();
+    applyDisplay(this);
     this.src = src;
     this.canvas.dataset.src = src;
     this.status.textContent = "";
@@ -206,7 +145,7 @@ export class Viewer {
     this.displayBtn.classList.toggle("btn-selected", !isDefaultDisplay(d));
     this.canvas.dataset.display = JSON.stringify(d);
     if (save) this._saveDisplay();
-    this._scheduleDisplay();
+    scheduleDisplay(this);
   }
 
   _saveDisplay() {
@@ -222,72 +161,9 @@ export class Viewer {
 
   /** Brightness and contrast that stretch the [p, 1 - p] percentiles to black and white. */
   autoContrast(p) {
-    const px = this._readPixels();
+    const px = readPixels(this);
     if (!px) return;
     this.setDisplay(stretchSettings(px, p, this.display.invert));
-  }
-
-  _readPixels() {
-    if (this._pixels) return this._pixels;
-    if (!this.img) return null;
-    const c = document.createElement("canvas");
-    c.width = this.pw;
-    c.height = this.ph;
-    const ctx = c.getContext("2d", { willReadFrequently: true });
-    ctx.drawImage(this.img, 0, 0);
-    try {
-      this._pixels = ctx.getImageData(0, 0, this.pw, this.ph).data;
-    } catch {
-      // a preview from another origin that allows no CORS cannot be read back
-      this.status.textContent = "Display settings are unavailable for this preview.";
-      return null;
-    }
-    return this._pixels;
-  }
-
-  _scheduleDisplay() {
-    if (this._displayFrame) return;
-    this._displayFrame = requestAnimationFrame(() => {
-      this._displayFrame = 0;
-      this._applyDisplay();
-    });
-  }
-
-  /** The preview through the display's lookup table (the preview itself when neutral). */
-  _applyDisplay() {
-    if (!this.img) return;
-    if (isDefaultDisplay(this.display)) {
-      this.drawn = this.img;
-      this.requestDraw();
-      return;
-    }
-    const lut = displayLut(this.display);
-    const src = this._readPixels();
-    if (!src) {
-      this.drawn = this.img;
-      this.requestDraw();
-      return;
-    }
-    if (!this._displayCanvas) {
-      this._displayCanvas = document.createElement("canvas");
-    }
-    const c = this._displayCanvas;
-    if (c.width !== this.pw || c.height !== this.ph) {
-      c.width = this.pw;
-      c.height = this.ph;
-    }
-    const ctx = c.getContext("2d");
-    const out = ctx.createImageData(this.pw, this.ph);
-    const o = out.data;
-    for (let i = 0; i < src.length; i += 4) {
-      o[i] = lut[src[i]];
-      o[i + 1] = lut[src[i + 1]];
-      o[i + 2] = lut[src[i + 2]];
-      o[i + 3] = 255;
-    }
-    ctx.putImageData(out, 0, 0);
-    this.drawn = c;
-    this.requestDraw();
   }
 
   destroy() {
@@ -388,7 +264,6 @@ export class Viewer {
     this.requestDraw();
   }
 
-  // --- interaction -----------------------------------------------------------------
   // --- drawing ---------------------------------------------------------------------
   requestDraw() {
     if (this._frame) return;
@@ -411,7 +286,7 @@ export class Viewer {
     const x1 = Math.min(W, (this.cw - tx) / s);
     const y1 = Math.min(H, (this.ch - ty) / s);
     if (x1 <= x0 || y1 <= y0) {
-      this._publish();
+      publishView(this);
       return;
     }
 
@@ -436,77 +311,12 @@ export class Viewer {
     }
 
     const g = this.grid;
-    let vis = null;
-    if (g) {
-      const c0 = Math.max(0, Math.floor((x0 - g.ox) / g.chip));
-      const r0 = Math.max(0, Math.floor((y0 - g.oy) / g.chip));
-      const c1 = Math.min(g.cols, Math.ceil((x1 - g.ox) / g.chip));
-      const r1 = Math.min(g.rows, Math.ceil((y1 - g.oy) / g.chip));
-      vis = { c0, r0, c1, r1 };
-    }
-
-    // Result overlay: a pixel map (an image at the original's size) or a chip map (one canvas
-    // pixel per chip), scaled up without smoothing.
-    if (this.overlay?.image) {
-      const im = this.overlay.image;
-      const mx = im.naturalWidth / W;
-      const my = im.naturalHeight / H;
-      ctx.save();
-      ctx.imageSmoothingEnabled = false;
-      ctx.globalAlpha = this.overlay.opacity;
-      ctx.drawImage(
-        im,
-        x0 * mx,
-        y0 * my,
-        (x1 - x0) * mx,
-        (y1 - y0) * my,
-        tx + x0 * s,
-        ty + y0 * s,
-        (x1 - x0) * s,
-        (y1 - y0) * s,
-      );
-      ctx.restore();
-    } else if (g && this.overlay && vis.c1 > vis.c0 && vis.r1 > vis.r0) {
-      const { c0, r0, c1, r1 } = vis;
-      ctx.save();
-      ctx.imageSmoothingEnabled = false;
-      ctx.globalAlpha = this.overlay.opacity;
-      ctx.drawImage(
-        this.overlay.canvas,
-        c0,
-        r0,
-        c1 - c0,
-        r1 - r0,
-        tx + (g.ox + c0 * g.chip) * s,
-        ty + (g.oy + r0 * g.chip) * s,
-        (c1 - c0) * g.chip * s,
-        (r1 - r0) * g.chip * s,
-      );
-      ctx.restore();
-    }
+    const vis = g ? visibleChips(g, { x0, y0, x1, y1 }) : null;
+    drawOverlay(this, { x0, y0, x1, y1 }, vis);
 
     if (g) drawGrid(this, g, vis);
     if (g) drawChips(this, g, vis);
-    this._publish();
+    publishView(this);
     if (this.onDraw) this.onDraw();
-  }
-
-  _publish() {
-    // The view as the canvas's data-* attributes (scale, offset, tiles drawn): readable from the page.
-    const d = this.canvas.dataset;
-    d.scale = this.scale;
-    d.tx = this.tx;
-    d.ty = this.ty;
-    // 100 % = one image pixel per device pixel (real pixels)
-    this.zoomLabel.textContent = `${Math.round(this.scale * (this.dpr || 1) * 100)} %`;
-    this.zoomLabel.title = "Magnification: at 100 % one image pixel is one screen pixel";
-    d.tiles = this.tiles.drawnCount;
-    if (this.pixelSize) {
-      const bar = scaleBarLength(this.pixelSize, this.pixelUnit, this.scale);
-      this.scaleLine.style.width = `${bar.px.toFixed(1)}px`;
-      this.scaleText.textContent = bar.label;
-      this.scaleBar.dataset.length = bar.value;
-      this.scaleBar.dataset.unit = bar.unit;
-    }
   }
 }

@@ -1,7 +1,7 @@
 // Time series: a frame selector on the viewer and the per-frame fractions in the panel.
 import * as api from "../../api.js";
 import { h, fmtPct, showError } from "../../ui.js";
-import { colourOf } from "./result-view.js";
+import { colourOf } from "./colour.js";
 
 /** `select(frame)` shows that frame's result. */
 export function createFrames({ ws, store, select }) {

@@ -4,7 +4,7 @@
 import * as api from "../../api.js";
 import { profileChart } from "../../chart.js";
 import { h, fmtNum } from "../../ui.js";
-import { colourOf } from "./result-view.js";
+import { colourOf } from "./colour.js";
 
 /** Layers: the class-fraction profile across the layers (down the rows or across the
  * columns, the purer one first) with the interfaces, when the map has any. */

@@ -2,6 +2,7 @@
 // amber on the image; N moves through them, and one key labels the one in focus.
 import * as api from "../../api.js";
 import { h, showError, whileBusy } from "../../ui.js";
+import { zoomToChip } from "./zoom.js";
 
 /**
  * `label(row, col)` gives a chip the active class (the board's vote), `labelled(row, col)` says
@@ -113,8 +114,7 @@ export function createSuggestions({ ws, grid, label, labelled, onChange, dispose
     if (!list.length) return;
     focused = ((i % list.length) + list.length) % list.length;
     const c = list[focused];
-    const g = grid.chip_size;
-    viewer.zoomTo(grid.offset_x + c.col * g - 2 * g, grid.offset_y + c.row * g - 2 * g, 5 * g, 5 * g);
+    zoomToChip(viewer, grid, c.row, c.col);
     render();
     onChange();
     // the list may be below the fold of the panel: keep the chip in focus in sight

@@ -1,0 +1,131 @@
+// A result on the viewer: the overlay (pixel map, chip map or confidence), the controls that
+// choose the view and its opacity, and the legend of what is shown.
+import * as api from "../../api.js";
+import { h, hexToRgb, toast } from "../../ui.js";
+import { confidenceCanvas, labelsCanvas } from "../../viewer.js";
+import { colourOf } from "./colour.js";
+
+const CONFIDENCE_MODES = ["confidence", "chip-confidence"];
+
+export function createOverlay({ ws, store }) {
+  const { viewer } = ws;
+  const v = store.view;
+  const shown = () => store.shown.result;
+
+  /** What a view draws: the pixel map and its confidence are the result's exports (images at
+   * the original's size, in the class colours and the confidence colour map); the chip views
+   * are drawn here from the label and confidence grids. Results from before pixel maps have
+   * only the chip views. */
+  async function source(r, m) {
+    const pixel = r.pixel_map && (m === "classes" || m === "confidence");
+    if (pixel) {
+      const img = new Image();
+      img.src = api.analysis.exportUrl(r.id, m === "classes" ? "mask.png" : "confidence.png");
+      await img.decode();
+      return { image: img };
+    }
+    return {
+      canvas: CONFIDENCE_MODES.includes(m)
+        ? confidenceCanvas(r.confidence, r.rows, r.cols)
+        : labelsCanvas(
+            r.labels,
+            r.rows,
+            r.cols,
+            Object.fromEntries(r.classes.map((c) => [c.index, hexToRgb(colourOf(ws, c))])),
+          ),
+    };
+  }
+
+  async function draw() {
+    if (!shown()) return;
+    if (v.mode === "off") {
+      viewer.showGrid = true;
+      viewer.setOverlay(null);
+      return;
+    }
+    const r = shown(),
+      m = v.mode;
+    v.overlays[m] ||= source(r, m);
+    let made;
+    try {
+      made = await v.overlays[m];
+    } catch {
+      delete v.overlays[m];
+      if (store.disposed || r !== shown()) return;
+      toast("The pixel map could not be loaded; showing the chip map.", "error");
+      made = await source({ ...r, pixel_map: null }, m);
+    }
+    if (store.disposed || r !== shown() || m !== v.mode) return;
+    viewer.showGrid = !made.image; // grid lines would hide the pixel map's edges
+    viewer.setOverlay({ ...made, opacity: v.opacity });
+  }
+
+  /** The view and opacity controls for result `r` and the legend of its classes `rows`. */
+  function controls(r, rows) {
+    const legend = h("div", { class: "legend", testid: "legend" });
+    const legendItems = () =>
+      CONFIDENCE_MODES.includes(v.mode)
+        ? [
+            h(
+              "span",
+              {},
+              h("span", {
+                class: "swatch",
+                style: { background: "linear-gradient(90deg,#440154,#21918c,#fde725)", width: "4rem" },
+              }),
+              "low → high confidence",
+            ),
+          ]
+        : rows.map((x) => h("span", {}, h("span", { class: "swatch", style: { background: x.colour } }), x.name));
+    legend.replaceChildren(...legendItems());
+    const modeInput = (value, label) =>
+      h(
+        "label",
+        {},
+        h("input", {
+          type: "radio",
+          name: "overlay-mode",
+          value,
+          checked: v.mode === value,
+          testid: `view-${value}`,
+          onchange: () => {
+            v.mode = value;
+            draw();
+            legend.replaceChildren(...legendItems());
+          },
+        }),
+        h("span", {}, label),
+      );
+    const opacityInput = h("input", {
+      type: "range",
+      min: 0,
+      max: 100,
+      value: Math.round(v.opacity * 100),
+      id: "overlay-opacity",
+      testid: "overlay-opacity",
+      oninput: (ev) => {
+        v.opacity = ev.target.value / 100;
+        draw();
+      },
+    });
+    const bar = h(
+      "div",
+      { class: "seg-controls" },
+      h("span", {}, "View"),
+      h(
+        "div",
+        { class: "segmented", role: "radiogroup", "aria-label": "Overlay view" },
+        modeInput("classes", r.pixel_map ? "Pixels" : "Classes"),
+        r.pixel_map ? modeInput("chips", "Chips") : null,
+        modeInput("confidence", "Confidence"),
+        r.pixel_map ? modeInput("chip-confidence", "Chip conf.") : null,
+        modeInput("off", "Off"),
+      ),
+      h("label", { for: "overlay-opacity" }, "Opacity"),
+      opacityInput,
+    );
+    return { bar, legend };
+  }
+
+  return { draw, controls };
+}
