@@ -13,7 +13,15 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from tests.common.held_jobs import held_jobs
 from tests.factories import DatasetFactory, LabFactory, MembershipFactory, UserFactory
-from tests.support.services import IN_CI, ROOT, free_port, start_moto, stop, wait_http
+from tests.support.services import (
+    IN_CI,
+    ROOT,
+    database_url,
+    free_port,
+    start_moto,
+    stop,
+    wait_http,
+)
 from tests.support.waits import wait_for
 from workers.local_worker import start_worker
 
@@ -248,14 +256,6 @@ def mlflow_server(tmp_path_factory, s3_endpoint):
 
 
 # --- a real Celery worker process --------------------------------------------------
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, mlflow_server):
     """A `celery worker` process on the test database, consuming both queues.
@@ -265,7 +265,7 @@ def celery_worker(django_db_setup, django_db_blocker, mlflow_server):
     log_path = Path(settings.DATA_DIR) / "test-worker.log"
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "CHIPLAB_DATA_DIR": str(settings.DATA_DIR),
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
     }

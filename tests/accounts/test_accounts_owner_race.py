@@ -1,31 +1,13 @@
 """Two owners leaving at the same time cannot leave a lab without an owner."""
 
-import threading
-
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts import services
 from accounts.models import Membership, Role
 from common.errors import Conflict
 from tests.factories import LabFactory, MembershipFactory
-
-
-def _in_thread(target):
-    """Run ``target`` on its own thread and database connection; keep its outcome."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["result"] = target()
-        except Exception as err:  # the test inspects it
-            outcome["error"] = err
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
+from tests.support.threads import in_thread
 
 
 @pytest.mark.django_db(transaction=True)
@@ -51,7 +33,7 @@ def test_concurrent_owner_changes_keep_an_owner(second):
 
     with transaction.atomic():
         services.lab_leave(user=first, lab=lab)
-        thread, outcome = _in_thread(act)
+        thread, outcome = in_thread(act)
         thread.join(timeout=1.0)  # with the lock it is waiting for this transaction now
     thread.join(timeout=60)
     assert not thread.is_alive()

@@ -3,6 +3,8 @@
 import numpy as np
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from analysis.models import JobStatus, SegmentationJob, SegmentationResult
+from analysis.runner import segmentation_job_run
 from workers.fewshot import sim
 from workers.fewshot.chipping import ChipGrid, chip_truth
 
@@ -74,6 +76,20 @@ def vote_truth(user, grid, schema, classes, chips: dict[int, list]):
 
     votes = [{"row": r, "col": c, "class": classes[k].pk} for k, rc in chips.items() for r, c in rc]
     votes_cast_many(user=user, grid=grid, schema=schema, votes=votes)
+
+
+def run_job(client, version, images, params=None):
+    """Create a segmentation job of support set ``version`` on ``images`` (one image of one
+    frame) through the API, run it in-process as the worker would, and return its result."""
+    body = {"support_set": str(version.pk), "images": [str(image.pk) for image in images]}
+    if params is not None:
+        body["params"] = params
+    response = client.post("/api/segmentation-jobs/", body, format="json")
+    assert response.status_code == 201, response.json()
+    segmentation_job_run(job_id=response.json()["id"])
+    job = SegmentationJob.objects.get(pk=response.json()["id"])
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    return SegmentationResult.objects.get(job=job)
 
 
 def download(client, url) -> bytes:

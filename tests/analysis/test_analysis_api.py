@@ -26,7 +26,7 @@ from tests.analysis.helpers import (
     upload_ready_image,
     vote_truth,
 )
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, SupportSetVersionFactory
 from workers.fewshot.profiles import class_profile, interfaces
 
 pytestmark = pytest.mark.django_db
@@ -174,9 +174,8 @@ def test_bad_input_is_a_clear_4xx(client_for, world, segmentable, change, status
 
 def _broken_version(segmentable, *, classes=None, chips=None):
     v = segmentable["version"]
-    return SupportSetVersion.objects.create(
+    return SupportSetVersionFactory(
         schema=v.schema,
-        number=v.number + 10,
         rule=v.rule,
         params=v.params,
         chips=v.chips if chips is None else chips,

@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 
 from analysis.artefacts import npz_bytes, npz_load
-from analysis.models import JobStatus, SegmentationJob, SegmentationResult
-from analysis.runner import segmentation_job_run
+from analysis.models import SegmentationResult
 from common import storage
-from tests.analysis.helpers import chip_mask, upload_ready_image
+from tests.analysis.helpers import chip_mask, run_job, upload_ready_image
 
 pytestmark = pytest.mark.django_db
 
@@ -20,17 +19,7 @@ def url(a, b):
 
 
 def _run(client, segmentable, **params):
-    body = {
-        "support_set": str(segmentable["version"].pk),
-        "images": [str(segmentable["image"].pk)],
-        "params": params,
-    }
-    response = client.post(JOBS, body, format="json")
-    assert response.status_code == 201, response.json()
-    segmentation_job_run(job_id=response.json()["id"])
-    job = SegmentationJob.objects.get(pk=response.json()["id"])
-    assert job.status == JobStatus.SUCCEEDED, job.error
-    return SegmentationResult.objects.get(job=job)
+    return run_job(client, segmentable["version"], [segmentable["image"]], params=params)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from analysis.runner import segmentation_job_run
 from catalog.models import Visibility
 from tests.analysis.helpers import upload_ready_image
 from tests.common.test_list_queries import _assert_flat
-from tests.factories import ReadyImageFactory
+from tests.factories import ReadyImageFactory, SegmentationResultFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -186,13 +186,10 @@ def test_table_queries_do_not_grow_with_rows(client_for, world, batch):
 
     def more(n):
         for _ in range(n):
-            image = ReadyImageFactory(dataset=dataset, uploaded_by=world.curator)
-            SegmentationResult.objects.create(
+            SegmentationResultFactory(
                 job=template.job,
-                image=image,
+                image=ReadyImageFactory(dataset=dataset, uploaded_by=world.curator),
                 grid=template.grid,
-                rows=template.rows,
-                cols=template.cols,
                 arrays_key=template.arrays_key,
                 classes=template.classes,
                 counts=template.counts,

@@ -10,7 +10,8 @@ import pytest
 from analysis.artefacts import npz_bytes
 from analysis.models import SegmentationResult
 from common import storage
-from tests.factories import ReadyImageFactory
+from tests.analysis.helpers import run_job
+from tests.factories import GridFactory, ReadyImageFactory, SegmentationResultFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +29,7 @@ def _clock(fn, repeat=3):
 
 
 def _finished_job(client, segmentable):
-    from analysis.runner import segmentation_job_run
-
-    body = {"support_set": str(segmentable["version"].pk), "images": [str(segmentable["image"].pk)]}
-    response = client.post("/api/segmentation-jobs/", body, format="json")
-    segmentation_job_run(job_id=response.json()["id"])
-    return SegmentationResult.objects.get(job_id=response.json()["id"])
+    return run_job(client, segmentable["version"], [segmentable["image"]])
 
 
 def test_table_of_a_thousand_images(client_for, world, segmentable):
@@ -47,9 +43,9 @@ def test_table_of_a_thousand_images(client_for, world, segmentable):
     from catalog.models import Image
 
     Image.objects.bulk_create(images)
-    fields = ("rows", "cols", "arrays_key", "classes", "counts", "fractions", "fraction_std")
+    fields = ("arrays_key", "classes", "counts", "fractions", "fraction_std")
     SegmentationResult.objects.bulk_create(
-        SegmentationResult(
+        SegmentationResultFactory.build(
             job=template.job,
             image=image,
             grid=template.grid,
@@ -72,10 +68,8 @@ def test_table_of_a_thousand_images(client_for, world, segmentable):
 
 
 def _result(world, job, image, *, chip, oy=0, ox=0, seed=0):
-    from labeling.services import grid_create
-
-    grid, _ = grid_create(
-        user=world.annotator, image=image, chip_size=chip, offset_y=oy, offset_x=ox
+    grid = GridFactory(
+        image=image, chip_size=chip, offset_y=oy, offset_x=ox, created_by=world.annotator
     )
     labels = np.random.default_rng(seed).integers(0, 3, size=(grid.rows, grid.cols), dtype=np.uint8)
     key = f"labs/{job.lab_id}/bench/{grid.pk}-{seed}.npz"
@@ -83,12 +77,9 @@ def _result(world, job, image, *, chip, oy=0, ox=0, seed=0):
     classes = [
         {"index": i, "id": f"c{i}", "name": n, "colour": "#000000"} for i, n in enumerate("ABC")
     ]
-    return SegmentationResult.objects.create(
+    return SegmentationResultFactory(
         job=job,
-        image=image,
         grid=grid,
-        rows=grid.rows,
-        cols=grid.cols,
         arrays_key=key,
         classes=classes,
         counts=[0, 0, 0],

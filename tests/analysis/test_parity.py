@@ -9,9 +9,7 @@ import pytest
 import tifffile
 
 from analysis import artefacts
-from analysis.models import JobStatus, SegmentationResult
-from analysis.runner import segmentation_job_run
-from tests.analysis.helpers import sim_tiff
+from tests.analysis.helpers import run_job, sim_tiff
 from workers.fewshot.encoders import build_encoder
 from workers.fewshot.pipeline import SegmentOptions, segment
 
@@ -25,19 +23,7 @@ def test_a_job_and_the_library_give_identical_labels_and_fractions(
     client_for, world, segmentable, params
 ):
     version = segmentable["version"]
-    response = client_for(world.annotator).post(
-        "/api/segmentation-jobs/",
-        {
-            "support_set": str(version.pk),
-            "images": [str(segmentable["image"].pk)],
-            "params": params,
-        },
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
-    segmentation_job_run(job_id=response.json()["id"])
-    result = SegmentationResult.objects.get(job_id=response.json()["id"])
-    assert result.job.status == JobStatus.SUCCEEDED, result.job.error
+    result = run_job(client_for(world.annotator), version, [segmentable["image"]], params=params)
     job_params = result.job.params
 
     # the library, as a notebook user would call it: the same file, chips and options

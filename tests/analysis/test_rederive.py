@@ -6,11 +6,10 @@ import pytest
 from django.core.management import call_command
 
 from analysis import artefacts
-from analysis.models import JobStatus, SegmentationResult
-from analysis.runner import segmentation_job_run
 from catalog.models import DatasetVersion
 from common import storage
 from publishing.versions import dataset_version_create
+from tests.analysis.helpers import run_job
 
 pytestmark = pytest.mark.django_db
 
@@ -19,15 +18,7 @@ pytestmark = pytest.mark.django_db
 def published(client_for, world, segmentable):
     """A finished result of the annotator's support set, published in version 1."""
     artefacts.MEMORY_CACHE.clear()
-    response = client_for(world.annotator).post(
-        "/api/segmentation-jobs/",
-        {"support_set": str(segmentable["version"].pk), "images": [str(segmentable["image"].pk)]},
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
-    segmentation_job_run(job_id=response.json()["id"])
-    result = SegmentationResult.objects.get(job_id=response.json()["id"])
-    assert result.job.status == JobStatus.SUCCEEDED, result.job.error
+    result = run_job(client_for(world.annotator), segmentable["version"], [segmentable["image"]])
     version = dataset_version_create(
         user=world.curator, dataset=segmentable["image"].dataset, results=[result.pk]
     )

@@ -8,9 +8,8 @@ from PIL import Image as PILImage
 
 import workers.fewshot.pixels.features as pixel_features
 from analysis import artefacts
-from analysis.models import JobStatus, SegmentationResult
-from analysis.runner import segmentation_job_run
 from common import storage
+from tests.analysis.helpers import run_job
 from workers.fewshot.pixels import PixelFeatures
 
 pytestmark = pytest.mark.django_db
@@ -18,15 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def _segment(client, segmentable) -> tuple[dict, np.ndarray]:
     """Run a job on the fixture's image in-process: its arrays and its decoded mask."""
-    response = client.post(
-        "/api/segmentation-jobs/",
-        {"support_set": str(segmentable["version"].pk), "images": [str(segmentable["image"].pk)]},
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
-    segmentation_job_run(job_id=response.json()["id"])
-    result = SegmentationResult.objects.get(job_id=response.json()["id"])
-    assert result.job.status == JobStatus.SUCCEEDED, result.job.error
+    result = run_job(client, segmentable["version"], [segmentable["image"]])
     with storage.open_(result.artefacts["mask.png"]) as fh, PILImage.open(fh) as img:
         mask = np.asarray(img)
     return artefacts.npz_load(result.arrays_key), mask

@@ -10,7 +10,6 @@ import contextlib
 import threading
 
 import pytest
-from django.db import connection
 from django.test import TestCase
 
 from analysis import artefacts
@@ -24,6 +23,7 @@ from common.errors import Conflict, NotFound
 from publishing import versions
 from tests.analysis.helpers import labelled_schema, truth_chips, upload_ready_image, vote_truth
 from tests.factories import fourier_champion
+from tests.support.threads import in_thread
 
 
 def _labelled(world, dataset=None):
@@ -130,23 +130,6 @@ def test_an_ingest_that_ends_after_its_image_was_deleted_leaves_no_preview(
 
 
 # --- races with freezes --------------------------------------------------------------------
-def _in_thread(target):
-    """Run ``target`` in a thread with its own database connection; (thread, outcome)."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = target()
-        except Exception as err:
-            outcome["error"] = err
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
-
-
 def _race(world, image, freeze, pause_in, monkeypatch):
     """Start ``freeze`` and hold it inside ``pause_in`` (module, name) with its locks taken;
     start deleting ``image`` meanwhile; let the freeze go on. The delete's outcome."""
@@ -161,9 +144,9 @@ def _race(world, image, freeze, pause_in, monkeypatch):
         return value
 
     monkeypatch.setattr(module, name, paused)
-    freezer, frozen = _in_thread(freeze)
+    freezer, frozen = in_thread(freeze)
     assert inside.wait(30), frozen
-    deleter, deleted = _in_thread(lambda: services.image_delete(user=world.curator, image=image))
+    deleter, deleted = in_thread(lambda: services.image_delete(user=world.curator, image=image))
     deleter.join(1.0)
     waited = deleter.is_alive()  # the delete waits for the freeze's transaction
     go_on.set()

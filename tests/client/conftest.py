@@ -80,6 +80,18 @@ def chiplab():
 
 
 @pytest.fixture
+def logged_in(server, token_of, chiplab):
+    """``logged_in(user)``: ``chiplab login`` against the live server with the user's token."""
+
+    def login(user):
+        run = chiplab("login", "--server", server, stdin=token_of(user) + "\n")
+        assert run.code == 0, run.stderr
+        return run
+
+    return login
+
+
+@pytest.fixture
 def micrographs(tmp_path):
     """``micrographs(n, folder)``: n distinct PNG files written to tmp_path/folder."""
 

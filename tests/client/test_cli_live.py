@@ -6,20 +6,8 @@ import stat
 import subprocess
 import sys
 
-import pytest
-
 from catalog.models import Image
 from tests.support.services import ROOT
-
-
-@pytest.fixture
-def logged_in(server, token_of, chiplab):
-    def login(user):
-        run = chiplab("login", "--server", server, stdin=token_of(user) + "\n")
-        assert run.code == 0, run.stderr
-        return run
-
-    return login
 
 
 def test_login_stores_the_token_privately(world, server, token_of, chiplab, config_home):

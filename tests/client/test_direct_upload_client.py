@@ -18,16 +18,6 @@ MiB = 1024**2
 
 
 @pytest.fixture
-def logged_in(server, token_of, chiplab):
-    def login(user):
-        run = chiplab("login", "--server", server, stdin=token_of(user) + "\n")
-        assert run.code == 0, run.stderr
-        return run
-
-    return login
-
-
-@pytest.fixture
 def direct(celery_worker, settings):
     """The configured S3 store, which the worker process uses too, with 5 MiB parts."""
     if settings.CHIPLAB_STORAGE != "s3":

@@ -1,14 +1,29 @@
 """factory_boy factories, one module per app; every name is also importable from here."""
 
 from tests.factories.accounts import LabFactory, MembershipFactory, UserFactory
+from tests.factories.analysis import SegmentationJobFactory, SegmentationResultFactory
 from tests.factories.catalog import DatasetFactory, ReadyImageFactory
+from tests.factories.labeling import (
+    GridFactory,
+    LabelClassFactory,
+    LabelSchemaFactory,
+    SupportSetVersionFactory,
+    VoteFactory,
+)
 from tests.factories.registry import fourier_champion
 
 __all__ = [
     "DatasetFactory",
+    "GridFactory",
     "LabFactory",
+    "LabelClassFactory",
+    "LabelSchemaFactory",
     "MembershipFactory",
     "ReadyImageFactory",
+    "SegmentationJobFactory",
+    "SegmentationResultFactory",
+    "SupportSetVersionFactory",
     "UserFactory",
+    "VoteFactory",
     "fourier_champion",
 ]

@@ -12,16 +12,8 @@ from django.conf import settings
 from tests.analysis.helpers import labelled_schema, truth_chips, upload_ready_image, vote_truth
 from tests.conftest import wait_for
 from tests.factories import fourier_champion
-from tests.support.services import stop
+from tests.support.services import database_url, stop
 from workers.local_worker import start_worker
-
-
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _children(pid: int) -> list[int]:
@@ -131,7 +123,7 @@ def worker(transactional_db, tmp_path):
     folder = tmp_path / "broker"
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "CHIPLAB_DATA_DIR": str(settings.DATA_DIR),
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "CELERY_BROKER_URL": "filesystem://",

@@ -15,10 +15,9 @@ import pytest
 
 from accounts.services import token_create
 from catalog.models import Dataset, Image
-from tests.faults.conftest import _database_url
 from tests.faults.processes import TcpProxy, WebServer
 from tests.support.micrographs import tiff_bytes
-from tests.support.services import start_moto, stop
+from tests.support.services import database_url, start_moto, stop
 
 pytestmark = [pytest.mark.integration]
 
@@ -32,7 +31,7 @@ def _env(tmp_path, **extra) -> dict:
     from django.conf import settings
 
     return {
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "CHIPLAB_DATA_DIR": str(settings.DATA_DIR),
         "CELERY_BROKER_URL": "filesystem://",

@@ -9,7 +9,12 @@ from django.core import signing
 
 from labeling import consensus, crowd, selectors, services
 from labeling.models import Vote
-from tests.factories import ReadyImageFactory
+from tests.factories import (
+    GridFactory,
+    LabelClassFactory,
+    LabelSchemaFactory,
+    ReadyImageFactory,
+)
 from tests.labeling.helpers import cast
 
 pytestmark = pytest.mark.django_db
@@ -22,11 +27,11 @@ def two_materials(world):
     dataset = world.dataset()
     sto_image = ReadyImageFactory(dataset=dataset)
     moo3_image = ReadyImageFactory(dataset=dataset)
-    schema, _ = services.schema_get_or_create_default(user=world.curator, dataset=dataset)
+    schema = LabelSchemaFactory(dataset=dataset, is_default=True)
     names = ("STO", "Ge", "carbon", "particle")
-    k = {n: services.class_create(user=world.curator, schema=schema, name=n) for n in names}
-    sto_grid, _ = services.grid_create(user=world.annotator, image=sto_image, chip_size=64)
-    moo3_grid, _ = services.grid_create(user=world.annotator, image=moo3_image, chip_size=64)
+    k = {n: LabelClassFactory(schema=schema, name=n) for n in names}
+    sto_grid = GridFactory(image=sto_image, chip_size=64)
+    moo3_grid = GridFactory(image=moo3_image, chip_size=64)
     return dataset, schema, k, (sto_image, sto_grid), (moo3_image, moo3_grid)
 
 
@@ -75,8 +80,8 @@ def test_image_classes_refuse_bad_input_and_outsiders(client_for, world, two_mat
     assert api.put(url, {"classes": []}, format="json").status_code == 400
     assert api.put(url, {"classes": ["nope"]}, format="json").status_code == 400
     other = world.dataset()
-    other_schema, _ = services.schema_get_or_create_default(user=world.curator, dataset=other)
-    alien = services.class_create(user=world.curator, schema=other_schema, name="alien")
+    other_schema = LabelSchemaFactory(dataset=other, is_default=True)
+    alien = LabelClassFactory(schema=other_schema, name="alien")
     response = api.put(url, {"classes": [str(alien.pk)]}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"classes": ["not an active class of this schema"]}
@@ -160,10 +165,10 @@ def test_new_classes_get_colours_far_from_the_used_ones(world):
 def _gold_world(world, *, size=512, chip=32, gold_every=4):
     """A 16 x 16 grid, two classes, a gold answer on every ``gold_every``-th chip."""
     image = ReadyImageFactory(dataset=world.dataset(), width=size, height=size)
-    schema, _ = services.schema_get_or_create_default(user=world.curator, dataset=image.dataset)
-    a = services.class_create(user=world.curator, schema=schema, name="a")
-    b = services.class_create(user=world.curator, schema=schema, name="b")
-    grid, _ = services.grid_create(user=world.annotator, image=image, chip_size=chip)
+    schema = LabelSchemaFactory(dataset=image.dataset, is_default=True)
+    a = LabelClassFactory(schema=schema, name="a")
+    b = LabelClassFactory(schema=schema, name="b")
+    grid = GridFactory(image=image, chip_size=chip)
     chips = [(r, c) for r in range(grid.rows) for c in range(grid.cols)]
     gold = {rc: (a if i % 2 else b) for i, rc in enumerate(chips[::gold_every])}
     services.gold_set(
@@ -387,13 +392,13 @@ def _reference_totals(*, user, schema, grids):
 def test_vectorised_choice_matches_the_reference_loop(world):
     rng = random.Random(5)
     dataset = world.dataset()
-    schema, _ = services.schema_get_or_create_default(user=world.curator, dataset=dataset)
-    classes = [services.class_create(user=world.curator, schema=schema, name=n) for n in "abc"]
+    schema = LabelSchemaFactory(dataset=dataset, is_default=True)
+    classes = [LabelClassFactory(schema=schema, name=n) for n in "abc"]
     users = [world.owner, world.curator, world.annotator]
     grids = []
     for size in (192, 256):
         image = ReadyImageFactory(dataset=dataset, width=size, height=size)
-        grid, _ = services.grid_create(user=world.annotator, image=image, chip_size=32)
+        grid = GridFactory(image=image, chip_size=32)
         grids.append(grid)
         for user in users:
             chips = rng.sample([(r, c) for r in range(grid.rows) for c in range(grid.cols)], 20)

@@ -7,7 +7,12 @@ from django.core import signing
 from common.errors import Conflict, Invalid, NotFound
 from labeling import crowd, selectors, services
 from labeling.models import Vote
-from tests.factories import ReadyImageFactory
+from tests.factories import (
+    GridFactory,
+    LabelClassFactory,
+    LabelSchemaFactory,
+    ReadyImageFactory,
+)
 from tests.labeling.helpers import cast
 
 pytestmark = pytest.mark.django_db
@@ -94,11 +99,9 @@ def test_answers_are_checked_against_the_issued_panel(world, lab):
 
 def test_tasks_avoid_chips_already_answered_for_that_class(world):
     image = ReadyImageFactory(dataset=world.dataset(), width=192, height=192)
-    schema, _ = services.schema_get_or_create_default(user=world.curator, dataset=image.dataset)
-    names = {
-        str(services.class_create(user=world.curator, schema=schema, name=n).pk) for n in ("a", "b")
-    }
-    services.grid_create(user=world.annotator, image=image, chip_size=64)  # 3 x 3
+    schema = LabelSchemaFactory(dataset=image.dataset, is_default=True)
+    names = {str(LabelClassFactory(schema=schema, name=n).pk) for n in ("a", "b")}
+    GridFactory(image=image, chip_size=64)  # 3 x 3
     asked = set()
     for _ in range(2):
         task = services.crowd_task_next(user=world.annotator, schema=schema)
@@ -113,10 +116,10 @@ def test_tasks_avoid_chips_already_answered_for_that_class(world):
 
 def test_tasks_go_where_votes_disagree(world):
     image = ReadyImageFactory(dataset=world.dataset(), width=256, height=256)
-    schema, _ = services.schema_get_or_create_default(user=world.curator, dataset=image.dataset)
-    x = services.class_create(user=world.curator, schema=schema, name="x")
-    y = services.class_create(user=world.curator, schema=schema, name="y")
-    grid, _ = services.grid_create(user=world.annotator, image=image, chip_size=32)  # 8 x 8
+    schema = LabelSchemaFactory(dataset=image.dataset, is_default=True)
+    x = LabelClassFactory(schema=schema, name="x")
+    y = LabelClassFactory(schema=schema, name="y")
+    grid = GridFactory(image=image, chip_size=32)  # 8 x 8
     cast(world.annotator, grid, {(5, 5): x})
     cast(world.owner, grid, {(5, 5): y})
     for seed in range(4):

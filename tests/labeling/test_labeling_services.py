@@ -7,7 +7,7 @@ from accounts.models import Role
 from common.errors import Conflict, Forbidden, Invalid
 from labeling import selectors, services
 from labeling.models import GoldChip, SupportSetVersion, Vote
-from tests.factories import MembershipFactory, ReadyImageFactory
+from tests.factories import MembershipFactory, ReadyImageFactory, VoteFactory
 from tests.labeling.helpers import cast
 
 pytestmark = pytest.mark.django_db
@@ -266,26 +266,16 @@ def test_negative_answers_count_against_a_majority(world, lab):
     cast(world.annotator, lab.grid, {(0, 0): lab.sto})
     cast(lab.second, lab.grid, {(0, 0): lab.sto})
     for user in extra:  # "not STO" from crowd panels
-        Vote.objects.create(
+        VoteFactory(
             user=user,
             grid=lab.grid,
             schema=lab.schema,
-            row=0,
-            col=0,
             label_class=lab.sto,
             negative=True,
             source="task",
         )
     assert state(world, lab, "majority") == {}  # 2 of 4 is not more than half
-    Vote.objects.create(
-        user=extra[0],
-        grid=lab.grid,
-        schema=lab.schema,
-        row=0,
-        col=0,
-        label_class=lab.sto,
-        source="task",
-    )
+    VoteFactory(user=extra[0], grid=lab.grid, schema=lab.schema, label_class=lab.sto, source="task")
     assert state(world, lab, "majority") == {(0, 0): str(lab.sto.pk)}  # 3 of 4
 
 
@@ -513,7 +503,7 @@ def test_agreement_counts_tied_chips_as_disagreement(world, lab):
     cast(a, lab.grid, {(0, 0): x, (0, 1): x, (1, 1): x})
     cast(b, lab.grid, {(0, 0): y, (0, 1): x, (1, 1): y})
     cast(c, lab.grid, {(0, 1): x})
-    Vote.objects.create(
+    VoteFactory(
         user=c,
         grid=lab.grid,
         schema=lab.schema,

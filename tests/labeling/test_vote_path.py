@@ -15,7 +15,14 @@ from catalog.selectors import dataset_visible, datasets_visible_to
 from common.errors import Forbidden, NotFound
 from labeling import selectors, services
 from labeling.models import Vote
-from tests.factories import DatasetFactory, ReadyImageFactory, UserFactory
+from tests.factories import (
+    DatasetFactory,
+    GridFactory,
+    LabelClassFactory,
+    LabelSchemaFactory,
+    ReadyImageFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -104,9 +111,8 @@ def test_voting_access_is_unchanged(client_for, world, lab):
     # a private dataset: its creator and curators vote, other annotators do not see it
     private = DatasetFactory(lab=world.lab, created_by=lab.second, visibility=Visibility.PRIVATE)
     image = ReadyImageFactory(dataset=private)
-    schema, _ = services.schema_get_or_create_default(user=world.curator, dataset=private)
-    k = services.class_create(user=world.curator, schema=schema, name="K")
-    grid, _ = services.grid_create(user=lab.second, image=image, chip_size=64)
+    k = LabelClassFactory(schema=LabelSchemaFactory(dataset=private, is_default=True), name="K")
+    grid = GridFactory(image=image, created_by=lab.second)
     url = f"/api/grids/{grid.pk}/votes/"
     vote = {"row": 0, "col": 0, "class": str(k.pk)}
     assert client_for(world.annotator).post(url, vote, format="json").status_code == 404
@@ -114,8 +120,7 @@ def test_voting_access_is_unchanged(client_for, world, lab):
     assert client_for(world.curator).post(url, vote, format="json").status_code == 201
     # a public dataset of another lab: visible, but only its lab's members vote
     public = DatasetFactory(lab=world.lab, created_by=world.curator, visibility=Visibility.PUBLIC)
-    image = ReadyImageFactory(dataset=public)
-    grid, _ = services.grid_create(user=world.annotator, image=image, chip_size=64)
+    grid = GridFactory(image=ReadyImageFactory(dataset=public), created_by=world.annotator)
     response = client_for(world.outsider).post(f"/api/grids/{grid.pk}/votes/", vote, format="json")
     assert response.status_code == 404
 

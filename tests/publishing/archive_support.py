@@ -8,15 +8,20 @@ import zipfile
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from analysis.models import JobStatus, SegmentationJob, SegmentationResult
-from analysis.runner import segmentation_job_run
+from analysis.models import SegmentationJob
 from catalog.models import Dataset, DatasetVersion, Image
 from catalog.services import image_calibrate
 from common import storage
 from labeling.models import LabelSchema, SupportSetVersion
 from labeling.services import support_set_freeze
 from publishing import crate_archive, rocrate, versions
-from tests.analysis.helpers import labelled_schema, truth_chips, upload_ready_image, vote_truth
+from tests.analysis.helpers import (
+    labelled_schema,
+    run_job,
+    truth_chips,
+    upload_ready_image,
+    vote_truth,
+)
 from tests.factories import fourier_champion
 from workers.tasks.publishing import import_dataset_archive
 
@@ -39,14 +44,7 @@ def published_version(world, client_for) -> dict:
     vote_truth(world.annotator, grid, schema, classes, truth_chips(s))
     support = support_set_freeze(user=world.annotator, schema=schema, rule="single_owner")
     fourier_champion()
-    response = client_for(world.annotator).post(
-        "/api/segmentation-jobs/",
-        {"support_set": str(support.pk), "images": [str(image.pk)]},
-        format="json",
-    )
-    segmentation_job_run(job_id=response.json()["id"])
-    result = SegmentationResult.objects.get(job_id=response.json()["id"])
-    assert result.job.status == JobStatus.SUCCEEDED, result.job.error
+    result = run_job(client_for(world.annotator), support, [image])
     version = versions.dataset_version_create(
         user=world.curator, dataset=dataset, note="First release.", results=[result.pk]
     )
