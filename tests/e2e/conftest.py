@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import Role
 from tests.common.held_jobs import held_jobs
@@ -84,6 +85,8 @@ def new_page(browser, live_server, artifacts):
             base_url=live_server.url,
         )
         context.set_default_timeout(30_000)
+        # expect() has its own deadline (5 s by default): the same 30 s, for a loaded CI machine
+        expect.set_options(timeout=30_000)
         contexts.append(context)
         page = context.new_page()
         page.errors = []
