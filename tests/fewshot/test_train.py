@@ -1,4 +1,4 @@
-"""Episodic training: episodes, loss, learning, support-set episodes."""
+"""Episodic training: episodes from scenes, loss, learning (support-set episodes: test_finetune)."""
 
 import dataclasses
 from types import SimpleNamespace
@@ -8,12 +8,10 @@ import pytest
 import torch
 
 from tests.fewshot.synthetic import stripes
-from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.encoders.base import centre_chips
 from workers.fewshot.encoders.default import ChipNet, ChipNetConfig
 from workers.fewshot.episodes import (
     episode_from_scene,
-    episodes_from_support_sets,
     rotated_halves,
     scaled_halves,
     texture_mosaic,
@@ -93,22 +91,6 @@ def test_training_steps_reduce_loss_and_overfit_one_episode(context):
     assert metrics["acc"] == 1.0
     grads = [p.grad for p in net.parameters() if p.requires_grad]
     assert all(g is not None for g in grads)
-
-
-def test_episodes_from_support_sets_pool_classes_across_images():
-    rng = np.random.default_rng(0)
-    a = standin_scene(rng, size=(64, 64)).image
-    b = standin_scene(rng, size=(64, 64)).image
-    grid = ChipGrid.for_shape(a.shape, 16)
-    sets = [
-        (a, grid, {0: [(0, 0), (1, 0)], 1: [(0, 3)]}),
-        (b, grid, {1: [(2, 3), (3, 3)], 2: [(0, 0)]}),
-    ]
-    (ep,) = episodes_from_support_sets(sets, rng, k_shot=3, n_query=5)
-    assert ep.n_way == 2  # class 2 has one chip only
-    counts = torch.bincount(ep.labels)
-    assert counts.tolist() == [2, 3]
-    assert int(ep.support.sum()) == 1 + 2  # leaves one query per class
 
 
 def test_train_loop_runs_seeded_and_reports_validation():

@@ -9,7 +9,7 @@ scenes with a rotated half (same material, two orientations -> two classes).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -27,10 +27,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Episode",
     "ScenePool",
-    "SupportSet",
     "augment",
     "episode_from_scene",
-    "episodes_from_support_sets",
     "random_texture",
     "rotated_halves",
     "scaled_halves",
@@ -157,73 +155,6 @@ def _photometric(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.3:
         x = x + rng.normal(0, rng.uniform(0, 0.06), size=x.shape)
     return x.astype(np.float32)
-
-
-SupportSet = tuple[np.ndarray, ChipGrid, dict[int, list[tuple[int, int]]]]
-
-
-def episodes_from_support_sets(
-    sets: Sequence[SupportSet],
-    rng: np.random.Generator,
-    *,
-    k_shot: int = 3,
-    n_query: int = 12,
-    n_episodes: int = 1,
-    do_augment: bool = True,
-    margin: Callable[[int], int] = lambda chip_size: 0,
-) -> list[Episode]:
-    """Episodes from labelled support sets [(image, grid, {class: [(row, col), ...]}), ...].
-
-    Sets are grouped by chip size (an episode needs one size); an episode picks a group, pools
-    each class's chips over its images, and splits them into up to ``k_shot`` support (leaving
-    at least one query) and up to ``n_query`` query chips. Classes with < 2 chips are skipped.
-    Augmentation flips/rotates each image (all chips of that image alike) and jitters intensity.
-    ``margin(chip_size)`` gives the context cut around each chip (``Encoder.margin``).
-    """
-    groups: dict[int, list[SupportSet]] = {}
-    for s in sets:
-        groups.setdefault(s[1].chip_size, []).append(s)
-    sizes = sorted(groups)
-    out: list[Episode] = []
-    for _ in range(n_episodes):
-        size = sizes[int(rng.integers(len(sizes)))]
-        per_class: dict[int, list[torch.Tensor]] = {}
-        for image, grid, support in groups[size]:
-            img = normalise(image)
-            chips, _ = extract_chips(
-                torch.from_numpy(img),
-                chip_size=grid.chip_size,
-                offset=grid.offset,
-                margin=margin(grid.chip_size),
-            )
-            if do_augment:
-                chips = _augment_chips(chips, rng)
-            for cls, rc in support.items():
-                if rc:
-                    rows = torch.tensor([grid.index(r, c) for r, c in rc])
-                    per_class.setdefault(int(cls), []).append(chips[rows])
-        pool = {k: torch.cat(v) for k, v in per_class.items() if sum(len(t) for t in v) >= 2}
-        if len(pool) < 2:
-            raise ValueError("support sets need at least two classes with >= 2 chips each")
-        chips, labels, sup = [], [], []
-        for way, cls in enumerate(sorted(pool)):
-            c = pool[cls][torch.from_numpy(rng.permutation(len(pool[cls])))]
-            k = min(k_shot, len(c) - 1)
-            q = min(n_query, len(c) - k)
-            chips.append(c[: k + q])
-            labels += [way] * (k + q)
-            sup += [True] * k + [False] * q
-        out.append(Episode(torch.cat(chips), torch.tensor(labels), torch.tensor(sup)))
-    return out
-
-
-def _augment_chips(chips: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """Same rot90/flip for all chips of one image, then photometric jitter: (N, 1, s, s)."""
-    x = torch.rot90(chips, k=int(rng.integers(4)), dims=(-2, -1))
-    if rng.random() < 0.5:
-        x = x.flip(-1)
-    x = x.clamp(0, 1) ** float(np.exp(rng.normal(0, 0.25)))
-    return (x - 0.5) * float(rng.uniform(0.7, 1.3)) + 0.5 + float(rng.uniform(-0.1, 0.1))
 
 
 def random_texture(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
