@@ -82,7 +82,6 @@ def test_particles_counted_with_a_size_histogram_on_the_pixel_map(
     page.shot("particles-confidence")
     page.locator("label", has=page.get_by_test_id("view-chips")).click()
     page.shot("particles-chips")
-    assert np.isfinite(len(rows))
     assert not page.errors, page.errors
 
 
