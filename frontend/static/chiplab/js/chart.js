@@ -1,6 +1,108 @@
-// SVG bar chart of class fractions with error bars: the bootstrap interval (lo–hi) when known,
-// else ± one standard deviation clipped to 0–1.
+// The result's SVG charts: class fractions with error bars (the bootstrap interval lo–hi when
+// known, else ± one standard deviation clipped to 0–1), the particle-size histogram and the layer
+// profile. They share one frame, one way of drawing the axes and one tooltip.
 import { h, s, fmtNum, fmtPct } from "./ui.js";
+
+const AXIS_TEXT = { "font-size": 9.5, fill: "#5f6b7a" };
+const DASHED = { stroke: "#1f2933", "stroke-dasharray": "3 2" };
+
+/**
+ * A chart's frame in the SVG's own units: 320 wide and ``height`` tall, the plot area ``iw`` ×
+ * ``ih`` inside the margins ``m`` (``bottom`` leaves room for the x labels).
+ */
+export function chartFrame(height, bottom) {
+  const W = 320;
+  const m = { l: 38, r: 8, t: 10, b: bottom };
+  return { W, H: height, m, iw: W - m.l - m.r, ih: height - m.t - m.b };
+}
+
+/** The x axis's ticks: both ends and the middle of [lo, hi], each with its text anchor. */
+export function rangeTicks(lo, hi) {
+  return [
+    { v: lo, anchor: "start" },
+    { v: (lo + hi) / 2, anchor: "middle" },
+    { v: hi, anchor: "end" },
+  ];
+}
+
+/** The empty chart: an SVG of ``f``'s size titled ``title``, ``summary`` for screen readers. */
+function chartSvg(f, testid, title, summary) {
+  const svg = s("svg", {
+    viewBox: `0 0 ${f.W} ${f.H}`,
+    class: "chart",
+    role: "img",
+    testid,
+    "aria-label": `${title}: ${summary}`,
+  });
+  svg.append(s("title", {}, title));
+  return svg;
+}
+
+/**
+ * The y axis: at each of ``ticks`` its text (``label(v)``) and a horizontal line across the plot
+ * (the base line darker); with ``grid`` false only the base line.
+ */
+function yAxis(svg, f, y, ticks, label, { grid = true } = {}) {
+  const { m } = f;
+  for (const v of ticks) {
+    if (grid || v === 0) {
+      const stroke = v === 0 ? "#8a94a3" : "#e3e7ec";
+      svg.append(s("line", { x1: m.l, x2: f.W - m.r, y1: y(v), y2: y(v), stroke, "stroke-width": 1 }));
+    }
+    svg.append(s("text", { x: m.l - 5, y: y(v) + 3.5, "text-anchor": "end", ...AXIS_TEXT }, label(v)));
+  }
+}
+
+/** The y axis's name, turned to run up the left edge. */
+function yName(svg, f, name) {
+  const mid = f.m.t + f.ih / 2;
+  svg.append(
+    s("text", { x: 10, y: mid, transform: `rotate(-90 10 ${mid})`, "text-anchor": "middle", ...AXIS_TEXT }, name),
+  );
+}
+
+/** The x axis over [lo, hi] (``x`` maps a value to the SVG): its ticks and its ``name`` below. */
+function xAxis(svg, f, x, lo, hi, name) {
+  const { H, m } = f;
+  for (const { v, anchor } of rangeTicks(lo, hi)) {
+    svg.append(s("text", { x: x(v), y: H - m.b + 13, "text-anchor": anchor, ...AXIS_TEXT }, fmtNum(v, 3)));
+  }
+  svg.append(
+    s("text", { x: m.l + f.iw / 2, y: H - 6, "text-anchor": "middle", "font-size": 10, fill: "#1f2933" }, name),
+  );
+}
+
+/** A dashed vertical line at SVG x ``at`` through the plot (a median, an interface). */
+function marker(f, at, testid) {
+  return s("line", { x1: at, x2: at, y1: f.m.t, y2: f.m.t + f.ih, ...DASHED, testid });
+}
+
+/**
+ * A chart's tooltip (``tip``, to place beside the SVG) and ``attach(g, text)``, which shows
+ * ``text`` (one line per \n) by the pointer while it is over ``g``, or by ``g`` while focused.
+ */
+function tooltip(testid) {
+  const tip = h("div", { class: "chart-tip", hidden: true, role: "tooltip", testid });
+  const hide = () => {
+    tip.hidden = true;
+  };
+  const attach = (g, text) => {
+    const show = (ev) => {
+      tip.hidden = false;
+      tip.replaceChildren(...text.split("\n").flatMap((line, k) => (k ? [h("br"), line] : [line])));
+      // a focus event has no pointer position: beside the element instead
+      const x = ev.clientX ?? g.getBoundingClientRect().left + 10;
+      const y = ev.clientY ?? g.getBoundingClientRect().top;
+      tip.style.left = `${Math.min(window.innerWidth - 260, x + 12)}px`;
+      tip.style.top = `${y + 12}px`;
+    };
+    g.addEventListener("mousemove", show);
+    g.addEventListener("focus", show);
+    g.addEventListener("mouseleave", hide);
+    g.addEventListener("blur", hide);
+  };
+  return { tip, attach };
+}
 
 /**
  * @param {{name:string, colour:string, fraction:number, std:number|null, lo?:number|null,
@@ -8,57 +110,22 @@ import { h, s, fmtNum, fmtPct } from "./ui.js";
  * @param {{unit?:string, title?:string}} opts
  */
 export function fractionChart(rows, { unit = "", title = "Class fractions" } = {}) {
-  const W = 320,
-    H = 200,
-    m = { l: 38, r: 8, t: 10, b: 38 };
-  const iw = W - m.l - m.r,
-    ih = H - m.t - m.b;
+  const f = chartFrame(200, 38);
+  const { H, m, iw, ih } = f;
   const { top: niceTop, ticks } = fractionAxis(rows);
   const y = (v) => m.t + ih - (v / niceTop) * ih;
   const band = iw / Math.max(1, rows.length);
   const bw = Math.min(46, band * 0.62);
 
-  const tip = h("div", { class: "chart-tip", hidden: true, role: "tooltip", testid: "chart-tooltip" });
-  const svg = s("svg", {
-    viewBox: `0 0 ${W} ${H}`,
-    class: "chart",
-    role: "img",
-    testid: "fraction-chart",
-    "aria-label": `${title}: ${rows.map((r) => `${r.name} ${fmtPct(r.fraction)}`).join(", ")}`,
-  });
-  svg.append(s("title", {}, title));
-
-  // Axis and grid lines.
-  for (const v of ticks) {
-    svg.append(
-      s("line", {
-        x1: m.l,
-        x2: W - m.r,
-        y1: y(v),
-        y2: y(v),
-        stroke: v === 0 ? "#8a94a3" : "#e3e7ec",
-        "stroke-width": 1,
-      }),
-    );
-    svg.append(
-      s(
-        "text",
-        { x: m.l - 5, y: y(v) + 3.5, "text-anchor": "end", "font-size": 9.5, fill: "#5f6b7a" },
-        `${Math.round(v * 100)}%`,
-      ),
-    );
-  }
+  const { tip, attach } = tooltip("chart-tooltip");
+  const svg = chartSvg(f, "fraction-chart", title, rows.map((r) => `${r.name} ${fmtPct(r.fraction)}`).join(", "));
+  yAxis(svg, f, y, ticks, (v) => `${Math.round(v * 100)}%`);
 
   rows.forEach((r, i) => {
     const cx = m.l + band * (i + 0.5);
-    const g = s("g", {
-      class: "bar",
-      tabindex: "0",
-      testid: "chart-bar",
-      "data-class": r.name,
-      "aria-label": describe(r, unit),
-    });
-    g.append(s("title", {}, describe(r, unit)));
+    const text = describe(r, unit);
+    const g = s("g", { class: "bar", tabindex: "0", testid: "chart-bar", "data-class": r.name, "aria-label": text });
+    g.append(s("title", {}, text));
     g.append(
       s("rect", {
         x: cx - bw / 2,
@@ -99,48 +166,15 @@ export function fractionChart(rows, { unit = "", title = "Class fractions" } = {
         r.name.length > 12 ? `${r.name.slice(0, 11)}…` : r.name,
       ),
     );
-    const show = (ev) => {
-      tip.hidden = false;
-      tip.replaceChildren(
-        ...describe(r, unit)
-          .split("\n")
-          .flatMap((line, k) => (k ? [h("br"), line] : [line])),
-      );
-      const x = ev.clientX ?? g.getBoundingClientRect().left + 10;
-      const yy = ev.clientY ?? g.getBoundingClientRect().top;
-      tip.style.left = `${Math.min(window.innerWidth - 260, x + 12)}px`;
-      tip.style.top = `${yy + 12}px`;
-    };
-    g.addEventListener("mousemove", show);
-    g.addEventListener("focus", show);
-    g.addEventListener("mouseleave", () => {
-      tip.hidden = true;
-    });
-    g.addEventListener("blur", () => {
-      tip.hidden = true;
-    });
+    attach(g, text);
     svg.append(g);
   });
-  svg.append(
-    s(
-      "text",
-      {
-        x: 10,
-        y: m.t + ih / 2,
-        transform: `rotate(-90 10 ${m.t + ih / 2})`,
-        "text-anchor": "middle",
-        "font-size": 9.5,
-        fill: "#5f6b7a",
-      },
-      "area fraction",
-    ),
-  );
+  yName(svg, f, "area fraction");
   return h("div", { class: "chart-box" }, svg, tip);
 }
 
 const known = (v) => v !== null && v !== undefined;
 
-/** The error bar's ends: the interval when known, else ± s.d. clipped to 0–1; null for none. */
 /**
  * The fraction axis of fractionChart: its top (10 % above the highest bar or error bar, rounded
  * up to a tenth, between 0.1 and 1) and its ticks (every 0.1 up to 0.5, else every 0.2).
@@ -184,11 +218,8 @@ function describe(r, unit) {
  * @param {{colour?:string, title?:string}} opts
  */
 export function histogramChart(dist, { colour = "#0072b2", title = "Size distribution" } = {}) {
-  const W = 320,
-    H = 190,
-    m = { l: 38, r: 8, t: 10, b: 40 };
-  const iw = W - m.l - m.r,
-    ih = H - m.t - m.b;
+  const f = chartFrame(190, 40);
+  const { m, iw, ih } = f;
   const { edges, counts } = dist.histogram;
   const unit = dist.length_unit || "px";
   const lo = edges[0],
@@ -196,21 +227,9 @@ export function histogramChart(dist, { colour = "#0072b2", title = "Size distrib
   const top = Math.max(1, ...counts);
   const x = (v) => m.l + ((v - lo) / Math.max(1e-12, hi - lo)) * iw;
   const y = (v) => m.t + ih - (v / top) * ih;
-  const tip = h("div", { class: "chart-tip", hidden: true, role: "tooltip", testid: "histogram-tooltip" });
-  const svg = s("svg", {
-    viewBox: `0 0 ${W} ${H}`,
-    class: "chart",
-    role: "img",
-    testid: "size-histogram",
-    "aria-label": `${title}: ${counts.reduce((a, b) => a + b, 0)} particles measured`,
-  });
-  svg.append(s("title", {}, title));
-  svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(0), y2: y(0), stroke: "#8a94a3" }));
-  for (const v of [0, Math.ceil(top / 2), top]) {
-    svg.append(
-      s("text", { x: m.l - 5, y: y(v) + 3.5, "text-anchor": "end", "font-size": 9.5, fill: "#5f6b7a" }, String(v)),
-    );
-  }
+  const { tip, attach } = tooltip("histogram-tooltip");
+  const svg = chartSvg(f, "size-histogram", title, `${counts.reduce((a, b) => a + b, 0)} particles measured`);
+  yAxis(svg, f, y, [0, Math.ceil(top / 2), top], String, { grid: false });
   counts.forEach((n, i) => {
     const label = `${fmtNum(edges[i], 3)}–${fmtNum(edges[i + 1], 3)} ${unit}: ${n} particle${n === 1 ? "" : "s"}`;
     const g = s("g", { class: "bar", tabindex: "0", testid: "histogram-bar", "data-count": n, "aria-label": label });
@@ -224,66 +243,12 @@ export function histogramChart(dist, { colour = "#0072b2", title = "Size distrib
         fill: colour,
       }),
     );
-    const show = (ev) => {
-      tip.hidden = false;
-      tip.textContent = label;
-      const r = g.getBoundingClientRect();
-      tip.style.left = `${Math.min(window.innerWidth - 260, (ev.clientX ?? r.left) + 12)}px`;
-      tip.style.top = `${(ev.clientY ?? r.top) + 12}px`;
-    };
-    g.addEventListener("mousemove", show);
-    g.addEventListener("focus", show);
-    g.addEventListener("mouseleave", () => {
-      tip.hidden = true;
-    });
-    g.addEventListener("blur", () => {
-      tip.hidden = true;
-    });
+    attach(g, label);
     svg.append(g);
   });
-  if (dist.median !== null && dist.median !== undefined) {
-    svg.append(
-      s("line", {
-        x1: x(dist.median),
-        x2: x(dist.median),
-        y1: m.t,
-        y2: y(0),
-        stroke: "#1f2933",
-        "stroke-dasharray": "3 2",
-        testid: "histogram-median",
-      }),
-    );
-  }
-  [lo, (lo + hi) / 2, hi].forEach((v, i) => {
-    svg.append(
-      s(
-        "text",
-        { x: x(v), y: H - m.b + 13, "text-anchor": ["start", "middle", "end"][i], "font-size": 9.5, fill: "#5f6b7a" },
-        fmtNum(v, 3),
-      ),
-    );
-  });
-  svg.append(
-    s(
-      "text",
-      { x: m.l + iw / 2, y: H - 6, "text-anchor": "middle", "font-size": 10, fill: "#1f2933" },
-      `equivalent diameter (${unit})`,
-    ),
-  );
-  svg.append(
-    s(
-      "text",
-      {
-        x: 10,
-        y: m.t + ih / 2,
-        transform: `rotate(-90 10 ${m.t + ih / 2})`,
-        "text-anchor": "middle",
-        "font-size": 9.5,
-        fill: "#5f6b7a",
-      },
-      "particles",
-    ),
-  );
+  if (known(dist.median)) svg.append(marker(f, x(dist.median), "histogram-median"));
+  xAxis(svg, f, x, lo, hi, `equivalent diameter (${unit})`);
+  yName(svg, f, "particles");
   return h("div", { class: "chart-box" }, svg, tip);
 }
 
@@ -295,11 +260,8 @@ export function histogramChart(dist, { colour = "#0072b2", title = "Size distrib
  * @param {{name:string, colour:string}[]} classes
  */
 export function profileChart(prof, classes, { title = "Class fractions along the image" } = {}) {
-  const W = 320,
-    H = 190,
-    m = { l: 38, r: 8, t: 10, b: 40 };
-  const iw = W - m.l - m.r,
-    ih = H - m.t - m.b;
+  const f = chartFrame(190, 40);
+  const { m, iw, ih } = f;
   const physical = Array.isArray(prof.positions) && prof.unit;
   const pos = physical ? prof.positions : prof.positions_px;
   // nm per px from the last band (the first one's centre is 0 px with 1 px bands)
@@ -309,20 +271,9 @@ export function profileChart(prof, classes, { title = "Class fractions along the
     hi = Math.max(1e-9, pos[pos.length - 1] + (pos.length > 1 ? (pos[1] - pos[0]) / 2 : 1));
   const x = (v) => m.l + ((v - lo) / (hi - lo)) * iw;
   const y = (v) => m.t + ih - v * ih;
-  const svg = s("svg", {
-    viewBox: `0 0 ${W} ${H}`,
-    class: "chart",
-    role: "img",
-    testid: "profile-chart",
-    "aria-label": `${title}: ${prof.interfaces.length} interface${prof.interfaces.length === 1 ? "" : "s"}`,
-  });
-  svg.append(s("title", {}, title));
-  for (const v of [0, 0.5, 1]) {
-    svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: v === 0 ? "#8a94a3" : "#e3e7ec" }));
-    svg.append(
-      s("text", { x: m.l - 5, y: y(v) + 3.5, "text-anchor": "end", "font-size": 9.5, fill: "#5f6b7a" }, `${v * 100}%`),
-    );
-  }
+  const n = prof.interfaces.length;
+  const svg = chartSvg(f, "profile-chart", title, `${n} interface${n === 1 ? "" : "s"}`);
+  yAxis(svg, f, y, [0, 0.5, 1], (v) => `${v * 100}%`);
   classes.forEach((c, k) => {
     let d = "";
     prof.fractions.forEach((row, i) => {
@@ -338,35 +289,7 @@ export function profileChart(prof, classes, { title = "Class fractions along the
       ),
     );
   });
-  for (const it of prof.interfaces) {
-    const v = it.position_px * scale;
-    svg.append(
-      s("line", {
-        x1: x(v),
-        x2: x(v),
-        y1: m.t,
-        y2: y(0),
-        stroke: "#1f2933",
-        "stroke-dasharray": "3 2",
-        testid: "profile-interface",
-      }),
-    );
-  }
-  [lo, (lo + hi) / 2, hi].forEach((v, i) => {
-    svg.append(
-      s(
-        "text",
-        { x: x(v), y: H - m.b + 13, "text-anchor": ["start", "middle", "end"][i], "font-size": 9.5, fill: "#5f6b7a" },
-        fmtNum(v, 3),
-      ),
-    );
-  });
-  svg.append(
-    s(
-      "text",
-      { x: m.l + iw / 2, y: H - 6, "text-anchor": "middle", "font-size": 10, fill: "#1f2933" },
-      `position (${physical ? prof.unit : "px"})`,
-    ),
-  );
+  for (const it of prof.interfaces) svg.append(marker(f, x(it.position_px * scale), "profile-interface"));
+  xAxis(svg, f, x, lo, hi, `position (${physical ? prof.unit : "px"})`);
   return h("div", { class: "chart-box" }, svg);
 }

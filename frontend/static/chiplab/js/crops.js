@@ -1,4 +1,5 @@
-// Chip crops drawn from a decoded preview (ImageBitmap / <img>) into small canvases.
+// Chip crops drawn from a decoded preview (ImageBitmap / <img>, see preview-loader.js) into small
+// canvases.
 
 /** Draw image-pixel box (x, y, w, hgt) of a source scaled by (kx, ky) into a size×size canvas. */
 export function cropCanvas(source, kx, ky, x, y, w, hgt, size) {
@@ -26,24 +27,4 @@ export function chipCrop(viewer, grid, row, col, size = 34) {
     g,
     size,
   );
-}
-
-const cache = new Map();
-/** Load and decode a preview once per URL (for crowd panels). */
-export function loadBitmap(url) {
-  if (!cache.has(url)) {
-    cache.set(
-      url,
-      (async () => {
-        const img = new Image();
-        img.src = url;
-        await img.decode();
-        return window.createImageBitmap ? createImageBitmap(img) : img;
-      })().catch(() => {
-        cache.delete(url);
-        throw new Error("The image preview could not be loaded.");
-      }),
-    );
-  }
-  return cache.get(url);
 }

@@ -50,14 +50,7 @@ async function route() {
   }
   const match = routes.map(([re, load, names]) => [re.exec(hash), load, names]).find(([m]) => m);
   if (!match) {
-    if (cleanup) {
-      try {
-        cleanup();
-      } catch (e) {
-        console.error(e);
-      }
-      cleanup = null;
-    }
+    endView();
     current = null;
     clear(main).append(
       h(
@@ -76,14 +69,7 @@ async function route() {
   try {
     const view = await load();
     if (seq !== renderSeq) return;
-    if (cleanup) {
-      try {
-        cleanup();
-      } catch (e) {
-        console.error(e);
-      }
-      cleanup = null;
-    }
+    endView();
     current = { load, view };
     clear(main);
     const result = await view.render(main, params);
@@ -105,6 +91,17 @@ async function route() {
     );
     showError(e);
   }
+}
+
+/** Run the shown view's cleanup, once; an error in it is logged and never stops the next page. */
+function endView() {
+  if (!cleanup) return;
+  try {
+    cleanup();
+  } catch (e) {
+    console.error(e);
+  }
+  cleanup = null;
 }
 
 function highlightNav(hash) {

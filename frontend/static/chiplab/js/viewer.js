@@ -6,13 +6,14 @@
 // lines and chips, and the visible part of the (one-pixel-per-chip) overlay canvas, so a
 // 4096×4096 micrograph with 16 000 chips pans and zooms smoothly.
 
+import { loadPreview } from "./preview-loader.js";
 import { h } from "./ui.js";
 import { publishView, viewerControls } from "./viewer/controls.js";
 import { clampNum, DISPLAY_DEFAULT, isDefaultDisplay, stretchSettings } from "./viewer/display.js";
 import { bindInput } from "./viewer/input.js";
 import { drawChips, drawGrid } from "./viewer/layers.js";
 import { drawOverlay, visibleChips } from "./viewer/overlay.js";
-import { applyDisplay, decodePreview, readPixels, scheduleDisplay } from "./viewer/preview.js";
+import { applyDisplay, readPixels, scheduleDisplay } from "./viewer/preview.js";
 import { TileLayer } from "./viewer/tiles.js";
 
 export { colourStop, confidenceCanvas, displayLut, labelsCanvas, scaleBarLength } from "./viewer/display.js";
@@ -77,12 +78,11 @@ export class Viewer {
   }
 
   async _load(src, { keepView = false } = {}) {
-    const bitmap = await decodePreview(src);
-    if (!bitmap) {
+    const bitmap = await loadPreview(src, { readable: true }).catch((e) => {
       this.status.textContent = "The preview could not be loaded.";
       this.status.classList.add("error-text");
-      throw new Error("The image preview could not be loaded.");
-    }
+      throw e;
+    });
     this.img = bitmap;
     this.pw = bitmap.naturalWidth || bitmap.width;
     this.ph = bitmap.naturalHeight || bitmap.height;

@@ -63,8 +63,11 @@ export function scaleBarLength(pixelSize, unit, scale, target = 90) {
   return { px: value / per, value, unit, label };
 }
 
-/** A (cols × rows) canvas with one pixel per chip coloured by class (label −1 = transparent). */
-export function labelsCanvas(labels, rows, cols, rgbByLabel) {
+/**
+ * A (cols × rows) canvas with one pixel per chip: chip (r, col) opaque in ``colourAt(r, col)``
+ * ([red, green, blue], 0–255), or transparent where that is null.
+ */
+function chipCanvas(rows, cols, colourAt) {
   const c = document.createElement("canvas");
   c.width = cols;
   c.height = rows;
@@ -72,9 +75,8 @@ export function labelsCanvas(labels, rows, cols, rgbByLabel) {
   const im = ctx.createImageData(cols, rows);
   const px = im.data;
   for (let r = 0, i = 0; r < rows; r++) {
-    const row = labels[r];
     for (let col = 0; col < cols; col++, i += 4) {
-      const rgb = rgbByLabel[row[col]];
+      const rgb = colourAt(r, col);
       if (!rgb) continue;
       px[i] = rgb[0];
       px[i + 1] = rgb[1];
@@ -86,36 +88,28 @@ export function labelsCanvas(labels, rows, cols, rgbByLabel) {
   return c;
 }
 
-/** Confidence (0..1) as a sequential colour map (dark purple = unsure, yellow = sure). */
-export function confidenceCanvas(conf, rows, cols) {
-  const stops = [
-    [68, 1, 84],
-    [59, 82, 139],
-    [33, 145, 140],
-    [94, 201, 98],
-    [253, 231, 37],
-  ];
-  const c = document.createElement("canvas");
-  c.width = cols;
-  c.height = rows;
-  const ctx = c.getContext("2d");
-  const im = ctx.createImageData(cols, rows);
-  const px = im.data;
-  for (let r = 0, i = 0; r < rows; r++) {
-    const row = conf[r];
-    for (let col = 0; col < cols; col++, i += 4) {
-      const v = Math.min(1, Math.max(0, row[col]));
-      const [a, b, t] = colourStop(stops, v);
-      px[i] = a[0] + (b[0] - a[0]) * t;
-      px[i + 1] = a[1] + (b[1] - a[1]) * t;
-      px[i + 2] = a[2] + (b[2] - a[2]) * t;
-      px[i + 3] = 255;
-    }
-  }
-  ctx.putImageData(im, 0, 0);
-  return c;
+/** The chips coloured by class (label −1, or any without a colour, transparent). */
+export function labelsCanvas(labels, rows, cols, rgbByLabel) {
+  return chipCanvas(rows, cols, (r, col) => rgbByLabel[labels[r][col]]);
 }
 
+const CONFIDENCE_STOPS = [
+  [68, 1, 84],
+  [59, 82, 139],
+  [33, 145, 140],
+  [94, 201, 98],
+  [253, 231, 37],
+];
+
+/** Confidence (0..1) as a sequential colour map (dark purple = unsure, yellow = sure). */
+export function confidenceCanvas(conf, rows, cols) {
+  return chipCanvas(rows, cols, (r, col) => {
+    const [a, b, t] = colourStop(CONFIDENCE_STOPS, Math.min(1, Math.max(0, conf[r][col])));
+    return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
+  });
+}
+
+/** The two of ``stops`` around ``v`` (0–1) and how far (0–1) from the first to the second it lies. */
 export function colourStop(stops, v) {
   const f = v * (stops.length - 1);
   const k = Math.min(stops.length - 2, Math.floor(f));

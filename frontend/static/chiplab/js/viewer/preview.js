@@ -1,32 +1,7 @@
-// The viewer's preview image: decoded as a bitmap that can be read back, and shown through the
-// display's lookup table (``v.drawn``: what each frame draws as the background).
+// The viewer's preview image (loaded readable by ../preview-loader.js) shown through the display's
+// lookup table (``v.drawn``: what each frame draws as the background).
 
 import { displayLut, isDefaultDisplay } from "./display.js";
-
-/** The preview at ``src`` as a bitmap, or null when it cannot be decoded. */
-export async function decodePreview(src) {
-  // Fetched as bytes first: a bitmap made from them can be read back for the display
-  // settings even when the preview comes from the object store's origin (an <img> from
-  // there taints the canvas); the <img> is the fallback where that origin allows no CORS.
-  if (window.createImageBitmap) {
-    try {
-      const res = await fetch(src, { credentials: "same-origin" });
-      if (res.ok) return await createImageBitmap(await res.blob());
-    } catch {
-      /* fall back to an <img> */
-    }
-  }
-  const img = new Image();
-  img.decoding = "async";
-  img.src = src;
-  try {
-    await img.decode();
-  } catch {
-    return null;
-  }
-  // An ImageBitmap is already decoded and uploaded: cheapest to draw every frame.
-  return window.createImageBitmap ? await createImageBitmap(img) : img;
-}
 
 /** The preview's RGBA pixels, read once (null when its origin forbids reading them back). */
 export function readPixels(v) {

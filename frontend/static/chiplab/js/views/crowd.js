@@ -2,7 +2,8 @@
 import * as api from "../api.js";
 import { currentLab, hasRole, state } from "../state.js";
 import { h, clear, errorBox, showError, toast } from "../ui.js";
-import { cropCanvas, loadBitmap } from "../crops.js";
+import { cropCanvas } from "../crops.js";
+import { loadPreview } from "../preview-loader.js";
 
 export async function render(root) {
   const lab = currentLab();
@@ -127,7 +128,7 @@ export async function render(root) {
     const tiles = h("div", { class: "panel-3x3", testid: "crowd-panel", role: "group", "aria-label": task.question });
     let bitmap = null;
     try {
-      bitmap = await loadBitmap(api.images.previewUrl(task.image));
+      bitmap = await loadPreview(api.images.previewUrl(task.image), { cached: true });
     } catch (e) {
       showError(e);
     }

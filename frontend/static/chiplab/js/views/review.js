@@ -3,7 +3,8 @@
 import * as api from "../api.js";
 import { currentLab, hasRole } from "../state.js";
 import { h, clear, errorBox, showError, toast } from "../ui.js";
-import { cropCanvas, loadBitmap } from "../crops.js";
+import { cropCanvas } from "../crops.js";
+import { loadPreview } from "../preview-loader.js";
 
 const pct = (v) => (v === null || v === undefined ? "–" : `${Math.round(v * 100)} %`);
 
@@ -212,7 +213,7 @@ export async function render(root) {
 
   function card(schema, chip) {
     const crop = h("div", { class: "review-crop" });
-    loadBitmap(api.images.previewUrl(chip.image))
+    loadPreview(api.images.previewUrl(chip.image), { cached: true })
       .then((bmp) => {
         const f = chip.fraction;
         crop.replaceChildren(cropCanvas(bmp, bmp.width, bmp.height, f.x, f.y, f.width, f.height, 120));
