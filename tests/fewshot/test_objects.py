@@ -154,6 +154,25 @@ def test_histogram_sums_to_count_and_bootstrap_contains_median():
     )
 
 
+@pytest.mark.parametrize(("n", "n_boot"), [(300, 200), (70_000, 20)])
+def test_bootstrap_intervals_are_percentiles_of_the_resamples_statistics(n, n_boot):
+    """Each interval is the percentile interval of one statistic over the resamples (the
+    particles drawn with replacement from the seeded generator): computed directly here on
+    diameters with ties (equal areas), with few particles (16-bit ranks sorted to find the
+    percentiles) and with more than 65,536."""
+    from workers.fewshot.objects.stats import _bootstrap
+
+    values = np.sqrt(4 * np.random.default_rng(5).integers(10, 400, n) / np.pi)
+    sample = values[np.random.default_rng(7).integers(0, n, (n_boot, n))]
+    stats = {"mean": sample.mean(1), "std": sample.std(1, ddof=1)}
+    percents = {"p10": 10, "p25": 25, "median": 50, "p75": 75, "p90": 90}
+    stats |= {k: np.percentile(sample, q, axis=1) for k, q in percents.items()}
+    got = _bootstrap(values, n_boot, 7, 0.95)
+    assert list(got) == list(stats)
+    for key, v in stats.items():
+        assert got[key] == pytest.approx(np.percentile(v, [2.5, 97.5]), rel=1e-14, abs=0)
+
+
 def test_table_rows_and_csv():
     inst = instances(field_of_particles(n=5), 1, pixel_size=2.0, pixel_unit="nm")
     rows = instance_rows(inst)

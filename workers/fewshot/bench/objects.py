@@ -30,7 +30,7 @@ equivalent diameter (``err_4px``: the issue's goal; edge slivers of a few px lef
 sides), median equivalent diameter over particles that do not touch the image edge (each
 side's own edge flags), pooled over images. Timings: the particle table (``instances``,
 ``instance_rows``, ``size_distribution``) of a 1024^2 and a 4096^2 map of the lognormal
-mixture, wall and CPU seconds.
+mixture, CPU and wall seconds (``bench.object_speed``, which also times the pixel map).
 Settings (neck, min_peak_px, min_area_px) were chosen on these generated and simulated scenes.
 
 The real MoO3 STEM DF image (``$CHIPLAB_SHARED_DATA``) is reported, never tuned on: its
@@ -59,8 +59,9 @@ from workers.fewshot.bench.object_scenes import (
     scenes,
     touching_scene,
 )
+from workers.fewshot.bench.object_speed import table_times
 from workers.fewshot.chipping import ChipGrid, chip_truth
-from workers.fewshot.objects import instance_rows, instances, size_distribution
+from workers.fewshot.objects import instances, size_distribution
 from workers.fewshot.unseen.real import RealDataMissing, load_real
 
 __all__ = ["CASES", "ObjectCase", "peer_pixel_map", "run", "touching_scene"]
@@ -213,35 +214,6 @@ def run_moo3(*, peer: bool, k: int = 5, draws: int = 3) -> dict:
     return out
 
 
-def _speed(size: int) -> dict:
-    """Seconds (wall and this process's CPU) for the particle table of a (size, size) map of
-    the lognormal mixture (1024^2 tiles): ``instances`` (split + measures), ``instance_rows``
-    and ``size_distribution`` (1000 bootstrap resamples), as a job makes them."""
-    rng = np.random.default_rng(0)
-    _, truth = touching_scene(CASES["lognormal_mixture"], rng, (1024, 1024))
-    reps = max(1, size // 1024)
-    labels = np.tile((truth > 0).astype(np.int32), (reps, reps))[:size, :size]
-    image = labels.astype(np.float32)
-    out: dict = {"size": size}
-    clock = [(time.perf_counter(), time.process_time())]
-
-    def lap(name):
-        clock.append((time.perf_counter(), time.process_time()))
-        out[f"{name}_s"] = clock[-1][0] - clock[-2][0]
-        out[f"{name}_cpu_s"] = clock[-1][1] - clock[-2][1]
-
-    inst = instances(labels, 1, intensity=image, pixel_size=0.5, pixel_unit="nm")
-    lap("instances")
-    instance_rows(inst)
-    lap("rows")
-    size_distribution(inst, n_boot=1000)
-    lap("distribution")
-    out["n"] = inst.n
-    out["total_s"] = clock[-1][0] - clock[0][0]
-    out["total_cpu_s"] = clock[-1][1] - clock[0][1]
-    return out
-
-
 def _fmt(rows: list[dict]) -> str:
     head = f"{'case':28s} {'cls':>3s} {'map':11s} {'method':12s} {'n_true':>6s} {'n':>6s}"
     head += f" {'count_err':>9s} {'n4_true':>7s} {'n4':>6s} {'err_4px':>8s}"
@@ -275,7 +247,7 @@ def run(
         rows.extend(run_case(name, images=images, size=size, peer=peer))
     result = {"rows": rows, "moo3": run_moo3(peer=peer) if real else None}
     if speed:
-        result["speed"] = [_speed(1024), _speed(4096)]
+        result["speed"] = [table_times(1024), table_times(4096)]
     return result
 
 
@@ -305,10 +277,10 @@ def main(argv: list[str] | None = None) -> None:
         print("\nMoO3 (truth 18 particles):", json.dumps(result["moo3"]))
     for s in result.get("speed", []):
         print(
-            f"\nparticle table {s['size']}^2 map, {s['n']} particles: {s['total_s']:.2f} s wall "
-            f"({s['total_cpu_s']:.2f} s CPU): instances {s['instances_s']:.2f} s "
-            f"({s['instances_cpu_s']:.2f}), rows {s['rows_s']:.2f} s ({s['rows_cpu_s']:.2f}), "
-            f"size_distribution {s['distribution_s']:.2f} s ({s['distribution_cpu_s']:.2f})"
+            f"\nparticle table {s['size']}^2 map, {s['n']} particles: {s['total_cpu']:.2f} s CPU "
+            f"({s['total_wall']:.2f} s wall): instances {s['instances_cpu']:.2f} s "
+            f"({s['instances_wall']:.2f}), rows {s['rows_cpu']:.2f} s ({s['rows_wall']:.2f}), "
+            f"size_distribution {s['distribution_cpu']:.2f} s ({s['distribution_wall']:.2f})"
         )
     if "speed" in result:
         print("(wall time depends on what else runs on the machine; CPU time less so)")

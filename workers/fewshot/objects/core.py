@@ -230,7 +230,8 @@ def _measure(inst, labels, intensity, class_id, pixel_nm, params) -> Instances:
     """Per-instance properties of an instance map (H, W) int32 with ids 1..n."""
     n = int(inst.max()) if inst.size else 0
     w = inst.shape[1]
-    covered = int(np.count_nonzero(labels >= 0))
+    uncovered = labels < 0
+    covered = labels.size - int(np.count_nonzero(uncovered))
     fg = np.flatnonzero(inst)
     ids = inst.ravel()[fg].astype(np.int64)
     ys, xs = np.divmod(fg, w)
@@ -257,13 +258,12 @@ def _measure(inst, labels, intensity, class_id, pixel_nm, params) -> Instances:
     edge = np.zeros(n + 1, bool)
     edge[inst[0, :]] = edge[inst[-1, :]] = True
     edge[inst[:, 0]] = edge[inst[:, -1]] = True
-    uncovered = labels < 0
-    if uncovered.any():
+    if covered < labels.size:
         near = ndimage.binary_dilation(uncovered, structure=np.ones((3, 3), bool))
         edge[inst[near]] = True
     edge = edge[1:]
 
-    feret_max, feret_min = ferets(inst, n)
+    feret_max, feret_min = ferets(fg, ids, w, n)
     perim = perimeters(inst, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         circ = np.where(perim > 0, 4 * np.pi * area / perim**2, np.nan)
@@ -289,6 +289,3 @@ def _measure(inst, labels, intensity, class_id, pixel_nm, params) -> Instances:
         pixel_nm=pixel_nm,
         params=params,
     )
-
-
-# Crofton perimeter weights (4 directions) of the 16 binary 2 x 2 configurations, indexed by

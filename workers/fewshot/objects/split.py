@@ -55,18 +55,20 @@ def split_pieces(mask, neck, min_peak, smooth) -> tuple[np.ndarray, np.ndarray]:
     if n_comp == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     boxes = ndimage.find_objects(comp)
-    rows, bottom = [s[0].start for s in boxes], [s[0].stop for s in boxes]
+    rows = np.array([s[0].start for s in boxes])
+    bottom = np.array([s[0].stop for s in boxes])
     r = int(3 * smooth + 0.5) if smooth else 0
     margin = r + 3
     budget = max(1, _BATCH_PX // w)
     fgs, pieces, next_id = [], [], 0
     lo = 0
     while lo < n_comp:
-        hi, deepest = lo, bottom[lo]
-        while hi + 1 < n_comp and max(deepest, bottom[hi + 1]) - rows[lo] <= budget:
-            hi += 1
-            deepest = max(deepest, bottom[hi])
-        y0, y1 = max(rows[lo] - margin, 0), min(deepest + margin, h)
+        # the run: components lo..hi, the longest whose rows span at most the budget (or one),
+        # among those whose top row is within it (rows ascend: component ids are raster order)
+        end = int(np.searchsorted(rows, rows[lo] + budget, side="right"))
+        deepest = np.maximum.accumulate(bottom[lo:end])
+        hi = lo + max(0, int(np.searchsorted(deepest - rows[lo], budget, side="right")) - 1)
+        y0, y1 = max(rows[lo] - margin, 0), min(int(deepest[hi - lo]) + margin, h)
         flat, piece = _split_band(mask[y0:y1], neck, min_peak, smooth, r)
         ids = comp[y0:y1].ravel()[flat]
         mine = (ids > lo) & (ids <= hi + 1)  # component ids are 1-based
@@ -170,8 +172,9 @@ def _basins(px: _Pixels, value) -> tuple[np.ndarray, np.ndarray]:
     root = index.take(px.pos + best)
     act = np.flatnonzero(root.take(root) != root)
     while act.size:  # pointer jumping on the pixels not yet at their maximum
-        root[act] = root.take(root.take(act))
-        act = act[root.take(root.take(act)) != root.take(act)]
+        up = root.take(root.take(act))
+        root[act] = up
+        act = act[root.take(up) != up]
     peaks = np.flatnonzero(root == np.arange(n))
     lut = np.empty(n, np.int64)
     lut[peaks] = np.arange(peaks.size)

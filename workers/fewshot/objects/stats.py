@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -61,15 +60,30 @@ def _bootstrap(values: np.ndarray, n_boot: int, seed: int, ci: float) -> dict[st
     """Percentile intervals of each summary statistic, particles resampled with replacement."""
     rng = np.random.default_rng(seed)
     n = values.size
-    chunk = max(1, _BOOT_CHUNK // n)
+    chunk = max(1, _BOOT_CHUNK // n)  # the draws depend on it, so the results do
+    # A resample's percentiles are those of its sorted copy: the values at the sorted ranks of
+    # the draws. 16-bit ranks sort by radix, and numpy's percentile selection is fast on
+    # sorted rows: together a third of the time of that selection on the drawn values.
+    ranks = ranked = None
+    if n <= 1 << 16:
+        order = np.argsort(values, kind="stable")
+        ranks = np.empty(n, np.uint16)
+        ranks[order] = np.arange(n)
+        ranked = values[order]
+    percents = list(_QUANTILES.values())
     stats: dict[str, list[np.ndarray]] = {k: [] for k in ("mean", "std", *_QUANTILES)}
     done = 0
     while done < n_boot:
         b = min(chunk, n_boot - done)
-        sample = values[rng.integers(0, n, (b, n))]
+        draws = rng.integers(0, n, (b, n))
+        sample = values.take(draws)
         stats["mean"].append(sample.mean(1))
         stats["std"].append(sample.std(1, ddof=1) if n > 1 else np.zeros(b))
-        q = np.percentile(sample, list(_QUANTILES.values()), axis=1)
+        if ranks is None:
+            q = np.percentile(sample, percents, axis=1)
+        else:
+            ordered = ranked[np.sort(ranks[draws], axis=1, kind="stable")]
+            q = np.percentile(ordered, percents, axis=1, overwrite_input=True)
         for k, row in zip(_QUANTILES, q, strict=True):
             stats[k].append(row)
         done += b
@@ -176,9 +190,13 @@ _PX_COLUMNS = (
 )
 
 
-def _num(v) -> float | None:
-    v = float(v)
-    return v if math.isfinite(v) else None
+def _column(values: np.ndarray) -> list[float | None]:
+    """A per-instance column as JSON-ready floats, None where not finite (NaN, inf)."""
+    a = np.asarray(values, np.float64)
+    out = a.tolist()
+    for i in np.flatnonzero(~np.isfinite(a)).tolist():
+        out[i] = None
+    return out
 
 
 def instance_rows(
@@ -186,36 +204,30 @@ def instance_rows(
 ) -> list[dict]:
     """One JSON-ready dict per instance: px columns, and nm / nm^2 columns when calibrated."""
     nm = _calibration(inst, pixel_size, pixel_unit)
-    rows = []
-    for i in range(inst.n):
-        row: dict = {"id": i + 1, "class_id": int(inst.classes[i])}
-        for key, attr in _PX_COLUMNS:
-            row[key] = _num(getattr(inst, attr)[i])
-        row.update(
-            {
-                "aspect_ratio": _num(inst.aspect_ratio[i]),
-                "orientation_deg": _num(inst.orientation_deg[i]),
-                "circularity": _num(inst.circularity[i]),
-                "centroid_x_px": _num(inst.centroid_x[i]),
-                "centroid_y_px": _num(inst.centroid_y[i]),
-                "mean_intensity": _num(inst.mean_intensity[i]),
-                "edge": bool(inst.edge[i]),
-                "class_fraction": _num(inst.class_fraction[i]),
-            }
-        )
-        if nm is not None:
-            row["area_nm2"] = _num(inst.area_px[i] * nm * nm)
-            for key in (
-                "equivalent_diameter",
-                "feret_max",
-                "feret_min",
-                "major_axis",
-                "minor_axis",
-            ):
-                row[f"{key}_nm"] = _num(getattr(inst, f"{key}_px")[i] * nm)
-            row["perimeter_nm"] = _num(inst.perimeter_px[i] * nm)
-        rows.append(row)
-    return rows
+    # built a column at a time (a dict per instance from Python floats: 20k rows in 0.1 s)
+    columns: dict[str, list] = {
+        "id": list(range(1, inst.n + 1)),
+        "class_id": np.asarray(inst.classes, np.int64).tolist(),
+    }
+    for key, attr in _PX_COLUMNS:
+        columns[key] = _column(getattr(inst, attr))
+    columns |= {
+        "aspect_ratio": _column(inst.aspect_ratio),
+        "orientation_deg": _column(inst.orientation_deg),
+        "circularity": _column(inst.circularity),
+        "centroid_x_px": _column(inst.centroid_x),
+        "centroid_y_px": _column(inst.centroid_y),
+        "mean_intensity": _column(inst.mean_intensity),
+        "edge": np.asarray(inst.edge, bool).tolist(),
+        "class_fraction": _column(inst.class_fraction),
+    }
+    if nm is not None:
+        columns["area_nm2"] = _column(inst.area_px * nm * nm)
+        for key in ("equivalent_diameter", "feret_max", "feret_min", "major_axis", "minor_axis"):
+            columns[f"{key}_nm"] = _column(getattr(inst, f"{key}_px") * nm)
+        columns["perimeter_nm"] = _column(inst.perimeter_px * nm)
+    keys = list(columns)
+    return [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def table_header(rows: Sequence[dict], *, leading: Sequence[str] = ()) -> list[str]:

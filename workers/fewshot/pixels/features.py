@@ -86,8 +86,8 @@ def _intensity_features(
     s, n = grid.chip_size, samples
     h, w = grid.rows * n, grid.cols * n
     a = torch.from_numpy(np.ascontiguousarray(frame[grid.covered], dtype=np.float32))
-    pooled = F.adaptive_avg_pool2d(torch.stack([a, a * a])[None], (h, w))[0].numpy()
-    mean, sq = pooled[0], pooled[1]
+    # each plane pooled by itself: stacking them copied the frame twice (0.07 s at 4096^2)
+    mean, sq = (F.adaptive_avg_pool2d(p[None, None], (h, w))[0, 0].numpy() for p in (a, a * a))
     step = s / n
     feats = []
     for sigma_px in (s / 16, s * coarse):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from scipy import ndimage
@@ -49,10 +51,13 @@ def _decide(values: list[np.ndarray], spots: bool) -> tuple[np.ndarray, np.ndarr
     """Label and confidence of upsampled pixels: ``values`` the score differences to class 0
     (K - 1 planes), then the spot field where ``spots``."""
     n = len(values) - int(spots)
-    label, margin = _best_two(values[:n])
+    if n == 1:  # two classes: the margin is |v| (``_best_two``'s numbers, in fewer passes)
+        label, margin = (values[0] > 0).astype(np.int16), np.abs(values[0])
+    else:
+        label, margin = _best_two(values[:n])
     conf = torch.sigmoid_(torch.from_numpy(margin)).numpy()
     if spots:
-        conf = np.minimum(conf, _spot_confidence(values[-1]))
+        np.minimum(conf, _spot_confidence(values[-1]), out=conf)
     return label, conf
 
 
@@ -67,10 +72,11 @@ def full_resolution(
     The upsampled values between four neighbouring samples (a block) are their bilinear mix,
     so where all four give one class a margin >= SURE_MARGIN (and no spot), every pixel of the
     block has that class with confidence 1: those blocks are filled, and only the others
-    (boundaries, uncertain areas, spots: 1-7 % of the blocks on the speed bench's 4096^2
-    image) are interpolated pixel by pixel, block by block, or whole rows of pixels where
-    most blocks of a row need it. A 4096^2 map was K full-size upsampled score planes
-    before (3 classes: 1 s of 1.1 s); the pixels computed both ways are the same numbers.
+    (boundaries, uncertain areas, spots) are interpolated pixel by pixel, block by block, or
+    whole rows of pixels where most blocks of a row need it (:func:`_dense_rows`: most rows
+    of a map whose chip probabilities are not near certain). A 4096^2 map was K full-size
+    upsampled score planes before (3 classes: 1 s of 1.1 s); the pixels computed both ways
+    are the same numbers.
     """
     K, h, w = score.shape
     Hc, Wc = shape
@@ -91,43 +97,86 @@ def full_resolution(
     sure &= np.minimum.reduce(corners(margin)) >= SURE_MARGIN
     if spots is not None:
         sure &= np.maximum.reduce(corners(spots)) <= -1
-    full = np.repeat(np.repeat(label, ny, 0), nx, 1)
     far = _spot_confidence(np.full(1, -1, np.float32))[0] if spots is not None else 1.0
-    conf = np.full((Hc, Wc), far, np.float32)
-    planes = v if spots is None else [*v, spots]
-
-    # rows of blocks mostly to interpolate: whole rows of pixels, along x once for all
+    # rows of blocks mostly to interpolate: whole rows of pixels; the others filled with
+    # their blocks' labels and confidence 1, then their unsure blocks interpolated
     dense = (~sure).mean(1) > 0.25
+    filled = ~np.repeat(dense, ny)
+    full = np.empty((Hc, Wc), np.int16)
+    conf = np.empty((Hc, Wc), np.float32)
+    full[filled] = np.repeat(label[ys[filled]], nx, 1)
+    conf[filled] = far
+    rows = _Rows(ly, ny, y0, y1)
     if dense.any():
-        wx1 = lx
-        wx0 = np.float32(1) - wx1
-        along_x = [a[:, xs] * wx0 + a[:, x1[xs]] * wx1 for a in planes]  # (h, Wc) each
-        for i in np.flatnonzero(dense):
-            yy = slice(y0[i], y0[i] + ny[i])
-            wy1 = ly[yy][:, None]
-            wy0 = np.float32(1) - wy1
-            values = [a[i] * wy0 + a[y1[i]] * wy1 for a in along_x]
-            full[yy], conf[yy] = _decide(values, spots is not None)
+        _dense_rows(v, spots, np.flatnonzero(dense), rows, (xs, lx, x1), full, conf, far)
         sure[dense] = True
+    planes = v if spots is None else [*v, spots]
+    _blocks(
+        planes, spots is not None, np.flatnonzero(~sure.ravel()), rows, (nx, x0, x1, lx), full, conf
+    )
+    return full, conf
 
-    todo = np.flatnonzero(~sure.ravel())
-    py, px = int(ny.max()), int(nx.max())
+
+@dataclass(frozen=True)
+class _Rows:
+    """Rows of blocks: each pixel row's weight of the lower sample row below it (``ly``), and
+    per block row its pixel rows (``ny``), first pixel row (``y0``) and lower sample row
+    (``y1``)."""
+
+    ly: np.ndarray
+    ny: np.ndarray
+    y0: np.ndarray
+    y1: np.ndarray
+
+
+def _dense_rows(v, spots, dense, rows: _Rows, cols, full, conf, far) -> None:
+    """Interpolate the block rows ``dense`` into ``full`` and ``conf`` pixel by pixel: along x
+    once for all rows, then a block row at a time. The spot field is interpolated only where
+    one of a block row's two sample rows has a spot: elsewhere it is -1 everywhere, and so
+    is its bilinear mix, whose cap is ``far``."""
+    xs, wx1, x1 = cols
+    wx0 = np.float32(1) - wx1
+    # take(axis=1), not a[:, xs]: fancy indexing gives column-major rows (16x slower reads)
+    along_x = [a.take(xs, axis=1) * wx0 + a.take(x1[xs], axis=1) * wx1 for a in v]  # (h, Wc)
+    spotted = np.zeros(len(rows.ny), bool)
+    if spots is not None:
+        spotted = np.maximum(spots, spots[rows.y1]).max(1) > -1
+        if spotted.any():
+            along_x.append(spots.take(xs, axis=1) * wx0 + spots.take(x1[xs], axis=1) * wx1)
+    for i in dense:
+        yy = slice(rows.y0[i], rows.y0[i] + rows.ny[i])
+        wy1 = rows.ly[yy][:, None]
+        wy0 = np.float32(1) - wy1
+        planes = along_x if spotted[i] else along_x[: len(v)]
+        values = [a[i] * wy0 + a[rows.y1[i]] * wy1 for a in planes]
+        full[yy], conf[yy] = _decide(values, bool(spotted[i]))
+        if spots is not None and not spotted[i]:
+            np.minimum(conf[yy], far, out=conf[yy])
+
+
+def _blocks(planes, spots: bool, todo, rows: _Rows, cols, full, conf) -> None:
+    """Interpolate the blocks ``todo`` (flat block indices) into ``full`` and ``conf``, in
+    batches of about a million pixels; ``planes``: the score differences, then the spot
+    field where ``spots``."""
+    nx, x0, x1, lx = cols
+    w = len(nx)
+    py, px = int(rows.ny.max()), int(nx.max())
     step = max(1, (1 << 20) // (py * px))  # blocks per batch: ~1 M pixels per plane
     for start in range(0, len(todo), step):
         bi, bj = np.divmod(todo[start : start + step], w)
         # each block's pixels, padded to the largest block by repeating its last one
-        yy = np.minimum(y0[bi, None] + np.arange(py), (y0 + ny - 1)[bi, None])
+        yy = np.minimum(rows.y0[bi, None] + np.arange(py), (rows.y0 + rows.ny - 1)[bi, None])
         xx = np.minimum(x0[bj, None] + np.arange(px), (x0 + nx - 1)[bj, None])
-        wy1, wx1 = ly[yy][:, :, None], lx[xx][:, None, :]
+        wy1, wx1 = rows.ly[yy][:, :, None], lx[xx][:, None, :]
         wy0, wx0 = np.float32(1) - wy1, np.float32(1) - wx1
+        y1 = rows.y1
         values = []
         for a in planes:  # torch's order: along x, then along y
             top = a[bi, bj][:, None, None] * wx0 + a[bi, x1[bj]][:, None, None] * wx1
             bottom = a[y1[bi], bj][:, None, None] * wx0 + a[y1[bi], x1[bj]][:, None, None] * wx1
             values.append(top * wy0 + bottom * wy1)
-        rows, cols = yy[:, :, None], xx[:, None, :]
-        full[rows, cols], conf[rows, cols] = _decide(values, spots is not None)
-    return full, conf
+        r, c = yy[:, :, None], xx[:, None, :]
+        full[r, c], conf[r, c] = _decide(values, spots)
 
 
 def spot_field(z: np.ndarray, seed: float, extent: float) -> np.ndarray | None:
