@@ -259,6 +259,8 @@ def test_speed_stages_time_a_rerun_after_a_support_edit():
     )
     stages = report["stages"]
     assert {"cold", "cpu", "rerun", "rerun_cpu", "pixels", "statistics"} <= set(stages)
+    assert {"embed_cpu", "pixels_cpu", "statistics_cpu"} <= set(stages)  # CPU per stage
     assert stages["rerun"] > 0 and stages["rerun_cpu"] > 0
     assert report["chips"] == 16 and report["labels_sha256"] != "NONDETERMINISTIC"
-    assert len(lines) == 1 and lines[0].split()[:3] == ["128", "32", "16"]
+    wall, cpu = lines[0].splitlines()  # wall seconds per stage, then CPU seconds
+    assert wall.split()[:4] == ["128", "32", "16", "wall"] and cpu.split()[3] == "cpu"

@@ -15,8 +15,15 @@ from workers.fewshot.encoders import (
     load_encoder,
     save_encoder,
 )
-from workers.fewshot.encoders.base import centre_chips, context_margin, extract_chips
+from workers.fewshot.encoders.base import (
+    centre_chips,
+    context_margin,
+    extract_chips,
+    window_batch,
+    window_view,
+)
 from workers.fewshot.encoders.resnet import StateDictError, resnet
+from workers.fewshot.pipeline import torch_threads
 
 
 def test_registry_lists_the_three_encoders():
@@ -75,6 +82,34 @@ def test_embed_batches_by_window_pixels(monkeypatch):
     enc.batch_pixels = 3 * 80 * 80
     torch.testing.assert_close(enc.embed(img, grid), whole, rtol=1e-5, atol=1e-5)
     assert sizes == [3] * 6 + [2]
+
+
+def test_window_batches_are_the_extracted_windows():
+    """Batches copied from the strided view, across grid rows, are the extracted windows."""
+    img = torch.arange(120.0).reshape(10, 12)
+    cut = {"chip_size": 3, "offset": (1, 0), "stride": 2, "margin": 1}
+    chips, (nr, nc) = extract_chips(img, **cut)
+    view = window_view(img, **cut)
+    assert view.shape == (nr, nc, 5, 5)
+    for start, stop in [(0, 1), (3, 9), (4, 5), (0, nr * nc)]:
+        batch = window_batch(view, start, stop)
+        assert batch.is_contiguous() and torch.equal(batch, chips[start:stop])
+
+
+@pytest.mark.parametrize("name", ["default", "fourier"])
+def test_batches_side_by_side_give_the_serial_embeddings(name):
+    """On two threads whole batches run side by side (each on one torch thread): the same
+    embeddings, bit for bit, as one thread."""
+    enc = build_encoder(name)
+    enc.batch_pixels = 5 * 64 * 64  # 7 batches of 32 px chips' context windows
+    img = np.random.default_rng(3).random((200, 180)).astype(np.float32)
+    grid = ChipGrid.for_shape(img.shape, 32)
+    with torch_threads(1):
+        serial = enc.embed(img, grid)
+    with torch_threads(2):
+        parallel = enc.embed(img, grid)
+        assert torch.get_num_threads() == 2
+    assert torch.equal(parallel, serial)
 
 
 def test_extract_chips_with_stride():

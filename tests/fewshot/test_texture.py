@@ -6,7 +6,14 @@ import torch
 
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.encoders import build_encoder, load_encoder, save_encoder
-from workers.fewshot.encoders.texture import N_BINS, TextureConfig, lbp_histograms, texture_dim
+from workers.fewshot.encoders.texture import (
+    N_BINS,
+    TextureConfig,
+    _blur_matrix,
+    _smooth,
+    lbp_histograms,
+    texture_dim,
+)
 
 
 def _chips(seed: int, n: int = 4, s: int = 32) -> torch.Tensor:
@@ -116,3 +123,12 @@ def test_packed_patterns_count_like_the_per_pixel_definition(smooth):
     x[0, 0, :7, :7] = 0.0
     cfg = TextureConfig(radii=(1, 2, 4), smooth=smooth, weight=1.0)
     assert torch.allclose(lbp_histograms(x, cfg), _reference_lbp(x, cfg), atol=1e-6)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.0])
+def test_banded_blur_of_large_chips_is_the_full_matrix_product(sigma):
+    """Chips over 64 px are blurred block by block: the full blur matrices' product, to
+    float32 rounding, reflected borders included."""
+    x = _chips(7, n=3, s=150)[:, 0, :, :107]
+    full = _blur_matrix(150, sigma) @ x @ _blur_matrix(107, sigma).T
+    torch.testing.assert_close(_smooth(x, sigma), full, rtol=0, atol=1e-6)

@@ -21,8 +21,14 @@ evidence: the ratio condition is what keeps particles and textures, whose suppor
 heterogeneous, from switching on noise (measured on the benchmark's selection images, see
 CONTRACT.md). Support sets that cannot be scored (a class with one chip) keep all ones.
 
+Optional groups (``optional``: the classifier's ``support_peaks``, ``spectral_peaks``) are off
+unless the whole embedding with them on makes ``OPTIONAL_GAIN`` fewer leave-one-out errors and
+separates no worse: they are made from the support chips themselves, so a weaker test would
+see each held-out chip's own peaks.
+
 Weights are rescaled so the mean squared distance between support chips is that of the
-unweighted embedding: the encoder's trained softmax temperature keeps its meaning.
+unweighted embedding (without the optional groups): the encoder's trained softmax
+temperature keeps its meaning.
 
     w = group_weights({0: (n0, D), 1: (n1, D)}, encoder.groups)   # (D,), ones = unchanged
     support and query embeddings are both multiplied by w before prototypes
@@ -37,6 +43,9 @@ import numpy as np
 __all__ = ["CANDIDATES", "Group", "group_weights", "loo_scores", "mask_weights"]
 
 Group = tuple[str, slice]
+
+#: fewer leave-one-out errors an optional group must bring to be switched on
+OPTIONAL_GAIN = 1
 
 #: candidate masks: (name, {group-name prefix: factor}); the longest matching prefix sets a
 #: group's factor, unmatched groups keep 1. The first is the unweighted embedding.
@@ -108,40 +117,51 @@ def group_weights(
     *,
     method: str = "loo",
     min_gain: int = 1,
+    optional: Sequence[str] = (),
+    optional_gain: int = OPTIONAL_GAIN,
 ) -> np.ndarray:
     """Per-dimension weights (D,) float64 for one support set {class: (n_k, D)}.
 
     ``groups`` [(name, slice)] cover the embedding (``Encoder.groups``). ``method``: "loo"
     (choose among ``CANDIDATES`` by leave-one-out on the support chips, see the module
-    docstring) or "none". All ones (the embedding unchanged) for "none", fewer than 2 groups
-    or classes, or any class with a single chip. Deterministic.
+    docstring) or "none". ``optional``: group-name prefixes that are off (weight 0) unless "all"
+    with them on wins by ``optional_gain`` fewer errors and a ratio no worse; the other
+    candidates keep them off. The base is "all" with the optional groups off:
+    all ones elsewhere (the embedding unchanged) for "none", fewer than 2 groups or classes,
+    or any class with a single chip. Deterministic.
     """
     if method not in ("loo", "none"):
         raise ValueError(f"unknown weighting method {method!r}; use 'loo' or 'none'")
     classes = sorted(support_emb)
     x = np.concatenate([np.asarray(support_emb[k], np.float64) for k in classes])
     y = np.concatenate([np.full(len(support_emb[k]), i) for i, k in enumerate(classes)])
-    ones = np.ones(x.shape[1], np.float64)
+    off = {p: 0.0 for p in optional if any(name.startswith(p) for name, _ in groups)}
+    base = mask_weights(groups, x.shape[1], off)
     counts = np.bincount(y, minlength=len(classes))
     if method == "none" or len(groups) < 2 or len(classes) < 2 or counts.min() < 2:
-        return ones
-    e0, r0 = loo_scores(x, y, ones)
-    best, best_key = ones, (e0, r0)
-    for _, factors in CANDIDATES[1:]:
+        return base
+    e0, r0 = loo_scores(x, y, base)
+    best, best_key = base, (e0, r0)
+    variants = [(f | off, min_gain) for _, f in CANDIDATES[1:]]
+    if off:
+        # everything on: with the groups that drop parts of the embedding the optional ones
+        # were picked on particle support sets and misled there (seen cases, k = 3 / 5)
+        variants.append(({}, optional_gain))
+    for factors, gain in variants:
         mask = mask_weights(groups, x.shape[1], factors)
-        if np.all(mask == 1) or not np.any(mask):
+        if np.array_equal(mask, base) or not np.any(mask):
             continue  # the candidate touches no group of this encoder / leaves nothing
-        w = _rescale(mask, x)
+        w = _rescale(mask, x, base)
         errors, ratio = loo_scores(x, y, w)
-        if errors <= e0 - min_gain and ratio <= r0 and (errors, ratio) < best_key:
+        if errors <= e0 - gain and ratio <= r0 and (errors, ratio) < best_key:
             best, best_key = w, (errors, ratio)
     return best
 
 
-def _rescale(w: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``w`` scaled so the mean squared distance between support chips x (N, D) is unchanged
-    (it is twice the total variance)."""
-    before, after = x.var(axis=0).sum(), (x * w).var(axis=0).sum()
+def _rescale(w: np.ndarray, x: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """``w`` scaled so the mean squared distance between support chips x (N, D) is that under
+    ``base`` (it is twice the total variance)."""
+    before, after = (x * base).var(axis=0).sum(), (x * w).var(axis=0).sum()
     if before <= 0 or after <= 0:
-        return np.ones_like(w)
+        return base
     return w * np.sqrt(before / after)

@@ -45,8 +45,10 @@ import numpy as np
 
 from workers.fewshot.bench.object_scenes import CASES, touching_scene
 from workers.fewshot.bench.sampling import sample_support
+from workers.fewshot.boundary import frame_spectrum
 from workers.fewshot.chipping import ChipGrid, normalise
 from workers.fewshot.objects import instance_rows, instances, size_distribution
+from workers.fewshot.pixels import PixelFeatures, chip_shares, pixel_map
 
 __all__ = ["main", "scene", "table_times", "time_all"]
 
@@ -137,9 +139,6 @@ def _medians(times: dict[str, list[float]], stages) -> dict:
 def time_all(size: int, *, chip: int = 16, repeats: int = 3, keep: Callable | None = None) -> dict:
     """Seconds per stage (module doc) at ``size``^2: medians over ``repeats`` runs after a
     warm-up; ``keep(outputs)`` receives the last run's outputs."""
-    from workers.fewshot.boundary import frame_spectrum
-    from workers.fewshot.pixels import PixelFeatures, chip_shares, pixel_map
-
     image, labels = scene(size)
     frame, seg, support, freqs = _chip_map(image, labels, chip)
     times: dict[str, list[float]] = {}

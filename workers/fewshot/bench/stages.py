@@ -47,8 +47,8 @@ def time_stages(
 ) -> list[dict]:
     """Per-stage seconds of the core on one simulated (size x size) image, per chip size.
 
-    ``stages`` holds wall seconds per stage and, for the timed steps, process CPU seconds
-    (``*_cpu``: all threads; on a shared machine they vary less than wall time).
+    ``stages`` holds wall seconds per stage and process CPU seconds (``*_cpu``: all threads;
+    on a shared machine they vary less than wall time; the cold total's is ``cpu``).
 
     Stages: normalise, embed (the encoder over every chip), spectrum, fit (prototypes and the
     support chips' spectral peaks), then ``Segmenter.classify``'s own (boundary features +
@@ -130,6 +130,7 @@ def _timed_run(encoder, image: np.ndarray, grid: ChipGrid, support, edited, seed
     )
     clock.lap("classify_all")
     t.update({key: v for key, v in seg.timings.items() if key != "total"})
+    t.update({f"{key}_cpu": v for key, v in seg.cpu_timings.items()})
     t["cold"] = clock.total
     t["cpu"] = clock.total_cpu
     rerun = _StageClock({})
@@ -172,7 +173,6 @@ class _StageClock:
         return self.cpu - self.cpu0
 
 
-_CPU_COLUMNS = ("embed_cpu", "rerun_cpu", "cpu")
 _STAGE_COLUMNS = (
     "normalise",
     "embed",
@@ -188,18 +188,24 @@ _STAGE_COLUMNS = (
 
 
 def _stage_line(r: dict) -> str:
+    """Two lines: wall seconds per stage, then the process's CPU seconds (all threads; the
+    cold total's CPU is ``cpu``)."""
     st = r["stages"]
+    cpu = {c: st.get("cpu" if c == "cold" else f"{c}_cpu", 0.0) for c in _STAGE_COLUMNS}
+    head = f"{r['size']:>5} {r['chip_size']:>4} {r['chips']:>6}"
     return (
-        f"{r['size']:>5} {r['chip_size']:>4} {r['chips']:>6} "
-        + " ".join(f"{st.get(c, 0.0):>9.3f}" for c in _STAGE_COLUMNS + _CPU_COLUMNS)
-        + f" [{r['cold_min']:.2f}-{r['cold_max']:.2f}] {r['labels_sha256']}"
+        f"{head} wall "
+        + " ".join(f"{st.get(c, 0.0):>9.3f}" for c in _STAGE_COLUMNS)
+        + f" [{r['cold_min']:.2f}-{r['cold_max']:.2f}] {r['labels_sha256']}\n"
+        + f"{head} cpu  "
+        + " ".join(f"{cpu[c]:>9.3f}" for c in _STAGE_COLUMNS)
     )
 
 
 def stage_header() -> str:
     """Column names of the lines printed by :func:`time_stages`."""
     return (
-        f"{'size':>5} {'chip':>4} {'chips':>6} "
-        + " ".join(f"{c:>9}" for c in _STAGE_COLUMNS + _CPU_COLUMNS)
+        f"{'size':>5} {'chip':>4} {'chips':>6} sec  "
+        + " ".join(f"{c:>9}" for c in _STAGE_COLUMNS)
         + " [cold min-max] labels"
     )

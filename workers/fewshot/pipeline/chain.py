@@ -75,5 +75,6 @@ def segment_images(
         stages = {**timer.timings, **{k: v for k, v in seg.timings.items() if k != "total"}}
         seg.timings = {k: round(v, 4) for k, v in stages.items()}
         seg.timings["total"] = round(sum(stages.values()), 4)
+        seg.cpu_timings = {k: round(v, 4) for k, v in timer.cpu.items()} | seg.cpu_timings
         results.append(seg)
     return results

@@ -39,6 +39,10 @@ class SegmentOptions:
         probabilities (so a disagreement shows as low confidence). Needs the frame's pixels.
         Chosen on the seen cases (k = 3: lattices 0.966 -> 0.979, particles 0.724 -> 0.739,
         textures 0.816 -> 0.839 chip mIoU).
+    peaks: append the support-peak group (``workers.fewshot.spectral_peaks``: log Gabor
+        amplitudes at the support chips' spectral peaks), which ``weighting`` switches on only
+        where it helps on the support chips; needs boundary refinement (its frequencies and
+        chip features).
     mean_field: strength of the spatial prior (``workers.fewshot.spatial``: contrast-sensitive
         mean-field smoothing of the chip probabilities over 8-neighbours; 0 = off; not applied
         when a class has a single example).
@@ -57,6 +61,7 @@ class SegmentOptions:
     calibration: str | None = "per-chip"
     pixel_vote: bool = True
     mean_field: float = MEAN_FIELD_STRENGTH
+    peaks: bool = True
 
 
 @dataclass
@@ -74,7 +79,8 @@ class Segmentation:
     """Result for one frame.
 
     labels (rows, cols) int64 class ids; probs (rows, cols, K) float32, columns in the order of
-    ``classes``; confidence (rows, cols) float32; stats (stats.abundance); timings (s per stage).
+    ``classes``; confidence (rows, cols) float32; stats (stats.abundance); timings (s per stage);
+    cpu_timings (the process's CPU s per stage, all threads).
     """
 
     labels: np.ndarray
@@ -86,3 +92,4 @@ class Segmentation:
     classes: tuple[int, ...] = ()
     temperature: float = 1.0
     pixel_map: PixelMap | None = None
+    cpu_timings: dict[str, float] = field(default_factory=dict)

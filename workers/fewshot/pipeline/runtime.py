@@ -48,14 +48,20 @@ def single_thread():
 
 
 class Timer:
+    """Wall seconds per stage (``timings``) and the process's CPU seconds, all threads
+    (``cpu``: on a shared machine they say more about the work than wall time does)."""
+
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self._t = time.perf_counter()
+        self._cpu = time.process_time()
 
     def lap(self, stage: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.timings[stage] = self.timings.get(stage, 0.0) + now - self._t
-        self._t = now
+        self.cpu[stage] = self.cpu.get(stage, 0.0) + cpu - self._cpu
+        self._t, self._cpu = now, cpu
 
     def rounded(self) -> dict[str, float]:
         out = {k: round(v, 4) for k, v in self.timings.items()}

@@ -31,6 +31,7 @@ from workers.fewshot.pipeline.support import support_check_summary
 from workers.fewshot.pipeline.voting import mixed_prediction, pixel_vote
 from workers.fewshot.pixels import PixelFeatures
 from workers.fewshot.spatial import smoothed_log_probs
+from workers.fewshot.spectral_peaks import PEAK_GROUP, SupportPeaks, fit_support_peaks
 from workers.fewshot.stats import (
     abundance,
     bootstrap_counts,
@@ -98,6 +99,8 @@ class Segmenter:
                 "(workers.fewshot.boundary.support_frequencies)"
             )
         self.frequencies = frequencies
+        # the support-peak group (``spectral_peaks``), set by ``fit`` when it appended one
+        self.peaks: SupportPeaks | None = None
         self.encoder_name = encoder_name
         self.support = {
             k: torch.as_tensor(np.asarray(support_emb[k], np.float32)) for k in self.classes
@@ -107,7 +110,10 @@ class Segmenter:
         self.weights = None
         if opts.weighting is not None and groups:
             w = group_weights(
-                {k: v.numpy() for k, v in self.support.items()}, groups, method=opts.weighting
+                {k: v.numpy() for k, v in self.support.items()},
+                groups,
+                method=opts.weighting,
+                optional=(PEAK_GROUP,),
             )
             if np.any(w != 1):
                 self.weights = torch.as_tensor(w, dtype=torch.float32)
@@ -163,15 +169,22 @@ class Segmenter:
                 support,
                 n_peaks=opts.boundary.n_peaks,
             )
-        return cls(
-            {k: np.concatenate(v) for k, v in pooled.items()},
+        support_emb = {k: np.concatenate(v) for k, v in pooled.items()}
+        groups = getattr(encoder, "groups", None)
+        peaks = fit_support_peaks(images, support, support_emb, frequencies) if opts.peaks else None
+        if peaks is not None:
+            support_emb, groups = peaks.augmented_support, peaks.groups(groups or [])
+        segmenter = cls(
+            support_emb,
             options=opts,
             encoder_temperature=getattr(encoder, "default_temperature", None),
             encoder_name=getattr(encoder, "name", None),
             frequencies=frequencies,
-            groups=getattr(encoder, "groups", None),
+            groups=groups,
             support_chips=chips_of,
         )
+        segmenter.peaks = peaks
+        return segmenter
 
     def classify(
         self,
@@ -231,6 +244,7 @@ class Segmenter:
             classes=self.classes,
             temperature=self.temperature,
             pixel_map=pm,
+            cpu_timings={k: round(v, 4) for k, v in timer.cpu.items()},
         )
 
     def _frame_features(
@@ -269,6 +283,8 @@ class Segmenter:
         rows, cols, dim = emb.shape
         with deterministic(opts.seed), single_thread():
             q = torch.as_tensor(np.ascontiguousarray(emb, np.float32)).reshape(-1, dim)
+            if self.peaks is not None and features is not None:
+                q = self.peaks.augment(q, features)
             if self.weights is not None:
                 q = q * self.weights
             protos = self.protos

@@ -32,6 +32,7 @@ from workers.fewshot.sim.case_scenes import (
     twins,
 )
 from workers.fewshot.sim.imaging import ImagingConfig, apply_imaging, required_margin
+from workers.fewshot.sim.orientation_scenes import rotated_grains, spacing_grains
 from workers.fewshot.sim.scene import CaseSpec, Scene, SimImage, as_size
 from workers.fewshot.sim.textures import TEXTURE_CASES
 
@@ -131,6 +132,24 @@ CASES: dict[str, CaseSpec] = {
             ordering,
             HAADF,
             tags=("motif",),
+        ),
+        _case(
+            "rotated_grains_thickness",
+            "lattices",
+            "hexagonal grains in two orientations 3-10 deg apart, thickness per grain, low dose",
+            rotated_grains,
+            dataclasses.replace(HAADF, dose=30.0),
+            difficulty="hard",
+            tags=("orientation", "thickness", "brightness-invariance"),
+        ),
+        _case(
+            "spacing_grains_thickness",
+            "lattices",
+            "perovskite grains, cells 6-14 % apart, random orientation and thickness per grain",
+            spacing_grains,
+            HAADF,
+            difficulty="hard",
+            tags=("spacing", "thickness", "brightness-invariance"),
         ),
         _case(
             "particles_round_faceted",
