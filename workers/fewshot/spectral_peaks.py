@@ -107,7 +107,11 @@ def _chip_features(
     ay, ny = _axis_filters(r, s, n, sigma, region.shape[0], freqs[:, 0])
     ax, nx = _axis_filters(c, s, n, sigma, region.shape[1], freqs[:, 1])
     window = np.asarray(region[ny, nx], np.float64) - mean
-    resp = (ay @ window) @ ax.transpose(0, 2, 1)  # (F, n, n)
+    # the large product in real arithmetic (complex @ real would copy the window to complex
+    # and do four times the multiplications), then the small complex one: (F, n, n)
+    f = len(freqs)
+    rows = np.concatenate([ay.real, ay.imag]) @ window
+    resp = (rows[:f] + 1j * rows[f:]) @ ax.transpose(0, 2, 1)
     amps = np.abs(resp).mean(axis=(1, 2))
     return np.concatenate([[cell.mean(), (cell * cell).mean()], amps])
 
