@@ -60,6 +60,12 @@ class JobParamsSerializer(serializers.Serializer):
         "(mean-field smoothing of chip probabilities, default true; off with one example "
         "per class)",
     )
+    peaks = serializers.BooleanField(
+        required=False,
+        help_text="support-peak features: each chip's lattice peaks read at the support chips' "
+        "strongest spectral peaks, used where they fix leave-one-out errors on the support "
+        "chips (default true; separates grains that differ only by orientation)",
+    )
     chip_size = serializers.IntegerField(
         required=False, min_value=1, help_text="must equal the support set's chip size"
     )

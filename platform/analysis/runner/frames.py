@@ -15,8 +15,9 @@ from .. import maps
 
 def options_from_params(params: dict) -> SegmentOptions:
     """The core's options for a job's params; a job from before boundary refinement, group
-    weighting, the pixel vote or the spatial prior (no "boundary" / "weighting" / "pixel_vote" /
-    "spatial" param) re-runs without them, as it first ran (new jobs record all four)."""
+    weighting, the pixel vote, the spatial prior or the support-peak group (no "boundary" /
+    "weighting" / "pixel_vote" / "spatial" / "peaks" param) re-runs without them, as it first
+    ran (new jobs record all five)."""
     return SegmentOptions(
         temperature=params.get("temperature", "encoder"),
         refine=bool(params.get("refine", False)),
@@ -27,6 +28,7 @@ def options_from_params(params: dict) -> SegmentOptions:
         weighting="loo" if params.get("weighting", False) else None,
         pixel_vote=bool(params.get("pixel_vote", False)),
         mean_field=MEAN_FIELD_STRENGTH if params.get("spatial", False) else 0.0,
+        peaks=bool(params.get("peaks", False)),
     )
 
 

@@ -32,6 +32,7 @@ DEFAULT_PARAMS = {
     "weighting": True,
     "pixel_vote": True,
     "spatial": True,
+    "peaks": True,
 }
 
 
