@@ -10,9 +10,12 @@ from tests.factories.labeling import (
     SupportSetVersionFactory,
     VoteFactory,
 )
+from tests.factories.publishing import DatasetArchiveImportFactory
 from tests.factories.registry import fourier_champion
+from tests.factories.webhooks import WebhookFactory
 
 __all__ = [
+    "DatasetArchiveImportFactory",
     "DatasetFactory",
     "GridFactory",
     "LabFactory",
@@ -25,5 +28,6 @@ __all__ = [
     "SupportSetVersionFactory",
     "UserFactory",
     "VoteFactory",
+    "WebhookFactory",
     "fourier_champion",
 ]

@@ -11,7 +11,7 @@ from django.conf import settings
 from analysis.models import SegmentationJob
 from common.jobs import Delivery, delivery_begin, delivery_end, process_identity
 from tests.analysis.helpers import labelled_schema, truth_chips, upload_ready_image, vote_truth
-from tests.factories import fourier_champion
+from tests.factories import SegmentationJobFactory
 from workers.celery_app import app
 from workers.tasks import ingest, segment, train  # noqa: F401  (registers the tasks)
 from workers.tasks.base import SEGMENTATION
@@ -27,12 +27,7 @@ def job(world):
     schema, classes, grid = labelled_schema(world, image, s)
     vote_truth(world.annotator, grid, schema, classes, truth_chips(s))
     version = support_set_freeze(user=world.annotator, schema=schema, rule="single_owner")
-    return SegmentationJob.objects.create(
-        lab=world.lab,
-        created_by=world.annotator,
-        support_set=version,
-        model_version=fourier_champion(),
-    )
+    return SegmentationJobFactory(lab=world.lab, created_by=world.annotator, support_set=version)
 
 
 DEAD = "nowhere.invalid:1:1#0"  # a process on another host: cannot be running it here

@@ -14,6 +14,7 @@ from common import storage
 from publishing import crate_archive, versions
 from publishing.models import DatasetArchiveImport
 from tests.analysis.helpers import upload_ready_image
+from tests.factories import DatasetArchiveImportFactory
 from tests.publishing.archive_support import (
     TASK,
     counts,
@@ -148,21 +149,13 @@ def test_an_import_lost_with_the_embedded_worker_is_sent_again(world, tmp_path):
     running by a process that is gone is enqueued again when a worker starts."""
     from workers.recovery import requeue_lost
 
-    lost = DatasetArchiveImport.objects.create(
+    lost = DatasetArchiveImportFactory(
         lab=world.lab,
         created_by=world.curator,
-        package_key="labs/x/archive-imports/lost/package.zip",
-        package_bytes=1,
         status="running",
         worker="elsewhere:1:1#0",  # a process of another host counts as gone
     )
-    done = DatasetArchiveImport.objects.create(
-        lab=world.lab,
-        created_by=world.curator,
-        package_key="labs/x/archive-imports/done/package.zip",
-        package_bytes=1,
-        status="succeeded",
-    )
+    done = DatasetArchiveImportFactory(lab=world.lab, created_by=world.curator, status="succeeded")
     sent = requeue_lost(tmp_path)
     assert (TASK, str(lost.pk)) in sent and (TASK, str(done.pk)) not in sent
 

@@ -10,9 +10,15 @@ from django.utils import timezone
 
 from accounts.models import Role
 from catalog.models import ImageKeyValue, ImageStatus, ImageTag, Visibility
-from labeling.models import ImageClasses, LabelClass, LabelSchema
+from labeling.models import ImageClasses, LabelClass
 from publishing import search
-from tests.factories import DatasetFactory, MembershipFactory, ReadyImageFactory
+from tests.factories import (
+    DatasetFactory,
+    LabelClassFactory,
+    LabelSchemaFactory,
+    MembershipFactory,
+    ReadyImageFactory,
+)
 
 URL = "/api/search/"
 BACKENDS = ["fallback", *(["fulltext"] if connection.vendor == "postgresql" else [])]
@@ -27,11 +33,9 @@ def backend(request, monkeypatch):
 
 
 def schema_with(dataset, user, *names):
-    schema = LabelSchema.objects.create(
-        dataset=dataset, name="phases", is_default=True, created_by=user
-    )
+    schema = LabelSchemaFactory(dataset=dataset, name="phases", is_default=True, created_by=user)
     classes = {
-        n: LabelClass.objects.create(schema=schema, name=n, colour="#112233", order=i)
+        n: LabelClassFactory(schema=schema, name=n, colour="#112233", order=i)
         for i, n in enumerate(names)
     }
     return schema, classes
@@ -386,8 +390,8 @@ def test_the_number_of_queries_does_not_grow_with_the_results(world, client_for,
 def test_a_class_name_in_two_schemas_counts_an_image_once(world, client_for):
     dataset = world.dataset(title="Two schemas")
     schema_with(dataset, world.curator, "vacuum", "Pt")
-    second = LabelSchema.objects.create(dataset=dataset, name="other", created_by=world.curator)
-    other_vacuum = LabelClass.objects.create(schema=second, name="vacuum", colour="#000000")
+    second = LabelSchemaFactory(dataset=dataset, name="other", created_by=world.curator)
+    other_vacuum = LabelClassFactory(schema=second, name="vacuum", colour="#000000")
     img = image(dataset, "one.tif")
     choice = ImageClasses.objects.create(image=img, schema=second, set_by=world.curator)
     choice.classes.set([other_vacuum])  # chosen in one schema, every class in the other

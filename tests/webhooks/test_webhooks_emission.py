@@ -4,14 +4,18 @@ import json
 
 import pytest
 
-from analysis.models import SegmentationJob
 from analysis.runner import segmentation_job_fail
 from common.jobs import JobStatus
 from labeling import services as labeling
 from labeling.models import SupportSetVersion
 from registry.models import ModelVersion, Source, TrainingJob
 from registry.services import training_job_fail
-from tests.factories import ReadyImageFactory, fourier_champion
+from tests.factories import (
+    ReadyImageFactory,
+    SegmentationJobFactory,
+    WebhookFactory,
+    fourier_champion,
+)
 from webhooks import services
 from webhooks.models import Delivery
 
@@ -21,10 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def subscribed(world):
     def make(*events):
-        hook, _ = services.webhook_create(
-            user=world.curator, lab_id=world.lab.pk, url="http://127.0.0.1:9/", events=list(events)
-        )
-        return hook
+        return WebhookFactory(lab=world.lab, created_by=world.curator, events=list(events))
 
     return make
 
@@ -55,12 +56,8 @@ def test_freezing_a_support_set(world, subscribed, django_capture_on_commit_call
 
 
 def _job(world, version):
-    return SegmentationJob.objects.create(
-        lab=world.lab,
-        created_by=world.curator,
-        support_set=version,
-        model_version=fourier_champion(),
-        status=JobStatus.RUNNING,
+    return SegmentationJobFactory(
+        lab=world.lab, created_by=world.curator, support_set=version, status=JobStatus.RUNNING
     )
 
 
@@ -111,12 +108,7 @@ def test_model_promotion_payload_and_builtin_models_tell_nobody(world, subscribe
 
 
 def test_the_other_lab_hears_nothing(world, django_capture_on_commit_callbacks):
-    services.webhook_create(
-        user=world.outsider,
-        lab_id=world.other_lab.pk,
-        url="http://127.0.0.1:9/",
-        events=["support_set.frozen"],
-    )
+    WebhookFactory(lab=world.other_lab, created_by=world.outsider, events=["support_set.frozen"])
     with django_capture_on_commit_callbacks(execute=True):
         _frozen(world)
     assert not Delivery.objects.exists()
