@@ -547,8 +547,9 @@ def test_boundary_refinement_is_a_recorded_param(client_for, world, segmentable)
     and so do re-runs of jobs from before the param existed."""
     client = client_for(world.annotator)
     # a high temperature: every chip is unsure, so every boundary chip is re-decided (the
-    # pixel vote, which relabels chips too, is off in both)
-    hot = {"temperature": 1000.0, "pixel_vote": False}
+    # pixel vote, which relabels chips too, and the support-peak group, which needs boundary
+    # refinement and so would differ between the two, are off in both)
+    hot = {"temperature": 1000.0, "pixel_vote": False, "peaks": False}
     on = run(create(client, **job_body(segmentable, params=hot)).json()["id"])
     off = run(
         create(client, **job_body(segmentable, params={**hot, "boundary": False})).json()["id"]
