@@ -157,12 +157,12 @@ class SupportPeaks:
         if next(iter(support_features.values())).shape[1] < 4:  # one peak: a constant profile
             return None
         emb = np.concatenate([np.asarray(support_emb[k], np.float64) for k in classes])
-        prof = np.concatenate([peak_profile(support_features[k]) for k in classes])
+        prof_of = {k: peak_profile(support_features[k]) for k in classes}
+        prof = np.concatenate([prof_of[k] for k in classes])
         spread, own = emb.var(axis=0).sum(), prof.var(axis=0).sum()
         if own <= 0 or spread <= 0:
             return None
         scale = float(np.sqrt(share * spread / own))
-        prof_of = {k: peak_profile(support_features[k]) for k in classes}
         out = {
             k: np.concatenate(
                 [np.asarray(support_emb[k], np.float32), scale * prof_of[k]],
