@@ -123,6 +123,9 @@ def test_segmenter_switches_the_group_on_for_rotated_lattices():
         [image], [SUPPORT], encoder=encoder, options=SegmentOptions(bootstrap=0, peaks=False)
     )
     assert off.peaks is None
+    # the weighting is what gates the group: without it the group is not added at all
+    ungated = SegmentOptions(bootstrap=0, weighting=None)
+    assert Segmenter.fit([image], [SUPPORT], encoder=encoder, options=ungated).peaks is None
 
 
 @pytest.mark.parametrize("peaks", [True, False])

@@ -42,7 +42,7 @@ class SegmentOptions:
     peaks: append the support-peak group (``workers.fewshot.spectral_peaks``: log Gabor
         amplitudes at the support chips' spectral peaks), which ``weighting`` switches on only
         where it helps on the support chips; needs boundary refinement (its frequencies and
-        chip features).
+        chip features) and the weighting (without it the group is not added).
     mean_field: strength of the spatial prior (``workers.fewshot.spatial``: contrast-sensitive
         mean-field smoothing of the chip probabilities over 8-neighbours; 0 = off; not applied
         when a class has a single example).

@@ -171,7 +171,10 @@ class Segmenter:
             )
         support_emb = {k: np.concatenate(v) for k, v in pooled.items()}
         groups = getattr(encoder, "groups", None)
-        peaks = fit_support_peaks(images, support, support_emb, frequencies) if opts.peaks else None
+        # the group is gated by the per-task weighting (off unless it removes a held-out
+        # error): without the weighting it would always count
+        gated = opts.peaks and opts.weighting is not None
+        peaks = fit_support_peaks(images, support, support_emb, frequencies) if gated else None
         if peaks is not None:
             support_emb, groups = peaks.augmented_support, peaks.groups(groups or [])
         segmenter = cls(
