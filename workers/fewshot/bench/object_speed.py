@@ -38,16 +38,17 @@ if __name__ == "__main__":  # before torch loads: its idle OpenMP threads sleep,
 import argparse
 import json
 import math
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 from workers.fewshot.bench.object_scenes import CASES, touching_scene
 from workers.fewshot.bench.sampling import sample_support
-from workers.fewshot.boundary import frame_spectrum
+from workers.fewshot.boundary import frame_spectrum, support_frequencies
 from workers.fewshot.chipping import ChipGrid, normalise
 from workers.fewshot.objects import instance_rows, instances, size_distribution
+from workers.fewshot.pipeline import Segmentation
+from workers.fewshot.pipeline.runtime import Timer
 from workers.fewshot.pixels import PixelFeatures, chip_shares, pixel_map
 
 __all__ = ["main", "scene", "table_times", "time_all"]
@@ -68,21 +69,15 @@ def scene(size: int) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-class _Clock:
-    """CPU (process) and wall seconds per stage, appended to lists in ``out``."""
-
-    def __init__(self, out: dict[str, list[float]]):
-        self.out = out
-        self.cpu, self.wall = time.process_time(), time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        cpu, wall = time.process_time(), time.perf_counter()
-        self.out.setdefault(f"{name}_cpu", []).append(cpu - self.cpu)
-        self.out.setdefault(f"{name}_wall", []).append(wall - self.wall)
-        self.cpu, self.wall = cpu, wall
+def _record(times: dict[str, list[float]], timer: Timer) -> None:
+    """One run's CPU and wall seconds per stage, appended to ``times`` (``stage_cpu``,
+    ``stage_wall``)."""
+    for stage, wall in timer.timings.items():
+        times.setdefault(f"{stage}_cpu", []).append(timer.cpu[stage])
+        times.setdefault(f"{stage}_wall", []).append(wall)
 
 
-def _table(labels: np.ndarray, image: np.ndarray, clock: _Clock) -> dict:
+def _table(labels: np.ndarray, image: np.ndarray, clock: Timer) -> dict:
     """The particle table of ``labels``'s class 1, as a job makes it (calibrated: 0.5 nm)."""
     inst = instances(labels, 1, intensity=image, pixel_size=0.5, pixel_unit="nm")
     clock.lap("instances")
@@ -99,19 +94,15 @@ def table_times(size: int, *, repeats: int = 1) -> dict:
     image, labels = scene(size)
     times: dict[str, list[float]] = {}
     for _ in range(repeats):
-        clock = _Clock(times)
+        clock = Timer()
         out = _table(labels, image, clock)
+        _record(times, clock)
     return {"size": size, "n": out["inst"].n} | _medians(times, _TABLE)
 
 
 def _chip_map(image: np.ndarray, labels: np.ndarray, chip: int):
     """A made-up chip segmentation of the scene (module doc) and what ``pixel_map`` needs:
     (frame, Segmentation, support, frequencies)."""
-    # the pixel map and the pipeline's Segmentation load torch: only this part needs them
-    from workers.fewshot.boundary import support_frequencies
-    from workers.fewshot.pipeline import Segmentation
-    from workers.fewshot.pixels import chip_shares
-
     frame = normalise(image)
     grid = ChipGrid.for_shape(frame.shape, chip)
     classes = (0, 1)
@@ -143,7 +134,7 @@ def time_all(size: int, *, chip: int = 16, repeats: int = 3, keep: Callable | No
     frame, seg, support, freqs = _chip_map(image, labels, chip)
     times: dict[str, list[float]] = {}
     for i in range(repeats + 1):
-        clock = _Clock(times if i else {})
+        clock = Timer()
         spectrum = frame_spectrum(frame, seg.grid)
         clock.lap("spectrum")
         pm = pixel_map(
@@ -158,6 +149,8 @@ def time_all(size: int, *, chip: int = 16, repeats: int = 3, keep: Callable | No
         chip_shares(pm.labels, seg.grid, seg.classes)
         clock.lap("shares")
         out = _table(labels, image, clock)
+        if i:  # the first run warms up
+            _record(times, clock)
     if keep is not None:
         keep({"pixel_map": pm, **out})
     report = {"size": size, "chip": chip, "n": out["inst"].n, "repeats": repeats}

@@ -6,7 +6,6 @@ size, chip size), with a digest of the labels so that runs of two code versions 
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import numpy as np
@@ -106,11 +105,11 @@ def _timed_run(encoder, image: np.ndarray, grid: ChipGrid, support, edited, seed
         deterministic,
         normalised_frames,
     )
+    from workers.fewshot.pipeline.runtime import Timer
     from workers.fewshot.pixels import PixelFeatures
 
     opts = SegmentOptions(seed=seed)
-    t: dict[str, float] = {}
-    clock = _StageClock(t)
+    clock = Timer()
     frames = normalised_frames(image)
     clock.lap("normalise")
     with deterministic(seed):
@@ -129,16 +128,16 @@ def _timed_run(encoder, image: np.ndarray, grid: ChipGrid, support, edited, seed
         emb[0], grid=grid, pixels=frames[0], spectrum=spectrum, pixel_features=features
     )
     clock.lap("classify_all")
+    t = {**clock.timings, **{f"{key}_cpu": v for key, v in clock.cpu.items()}}
     t.update({key: v for key, v in seg.timings.items() if key != "total"})
     t.update({f"{key}_cpu": v for key, v in seg.cpu_timings.items()})
-    t["cold"] = clock.total
-    t["cpu"] = clock.total_cpu
-    rerun = _StageClock({})
+    t["cold"], t["cpu"] = sum(clock.timings.values()), sum(clock.cpu.values())
+    rerun = Timer()
     Segmenter.fit([embedded], [edited], encoder=encoder, options=opts).classify(
         emb[0], grid=grid, pixels=frames[0], spectrum=spectrum, pixel_features=features
     )
     rerun.lap("rerun")
-    t["rerun"], t["rerun_cpu"] = rerun.total, rerun.total_cpu
+    t["rerun"], t["rerun_cpu"] = rerun.timings["rerun"], rerun.cpu["rerun"]
     return t, seg
 
 
@@ -148,29 +147,6 @@ def edited_support(support: dict[int, list[tuple[int, int]]]) -> dict[int, list[
     if len(support[k]) < 2:
         return support
     return {c: v[:-1] if c == k else v for c, v in support.items()}
-
-
-class _StageClock:
-    """Wall and process CPU seconds per stage into ``out`` (``stage``, ``stage_cpu``)."""
-
-    def __init__(self, out: dict[str, float]) -> None:
-        self.out = out
-        self.wall0 = self.wall = time.perf_counter()
-        self.cpu0 = self.cpu = time.process_time()
-
-    def lap(self, stage: str) -> None:
-        wall, cpu = time.perf_counter(), time.process_time()
-        self.out[stage] = wall - self.wall
-        self.out[f"{stage}_cpu"] = cpu - self.cpu
-        self.wall, self.cpu = wall, cpu
-
-    @property
-    def total(self) -> float:
-        return self.wall - self.wall0
-
-    @property
-    def total_cpu(self) -> float:
-        return self.cpu - self.cpu0
 
 
 _STAGE_COLUMNS = (
