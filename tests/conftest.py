@@ -23,7 +23,7 @@ from tests.support.services import (
     wait_http,
 )
 from tests.support.waits import wait_for
-from workers.local_worker import start_worker
+from tests.support.worker import LentWorker
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -182,12 +182,16 @@ def _postgres_backend() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory, s3_endpoint):
-    """`mlflow server` on 127.0.0.1 (SQL backend, artifacts proxied to S3); sets os.environ.
+def mlflow_address():
+    """Where the session's MLflow server listens once a test asks for it (``mlflow_server``):
+    fixed at the start, so that the Celery worker knows it without waiting for a server."""
+    return f"http://127.0.0.1:{free_port()}"
 
-    The environment is set before the Celery worker starts (see ``celery_worker`` below),
-    because the worker process reads MLFLOW_TRACKING_URI from it.
-    """
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory, s3_endpoint, mlflow_address):
+    """`mlflow server` at ``mlflow_address`` (SQL backend, artifacts proxied to S3); sets
+    os.environ for this process (the worker was given the address when it started)."""
     import boto3
 
     bucket = "mlflow-test"
@@ -202,7 +206,7 @@ def mlflow_server(tmp_path_factory, s3_endpoint):
         s3.create_bucket(Bucket=bucket)
     tmp = tmp_path_factory.mktemp("mlflow-server")
     backend = _postgres_backend() or f"sqlite:///{tmp / 'mlflow.sqlite3'}"
-    port = free_port()
+    port = int(mlflow_address.rsplit(":", 1)[1])
     s3_env = {
         "MLFLOW_S3_ENDPOINT_URL": s3_endpoint,
         "AWS_ACCESS_KEY_ID": "test",
@@ -234,7 +238,7 @@ def mlflow_server(tmp_path_factory, s3_endpoint):
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = mlflow_address
     try:
         wait_http(f"{url}/health", timeout=120, proc=proc)
     except RuntimeError as err:
@@ -257,24 +261,35 @@ def mlflow_server(tmp_path_factory, s3_endpoint):
 
 # --- a real Celery worker process --------------------------------------------------
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, mlflow_server):
-    """A `celery worker` process on the test database, consuming both queues.
-
-    It starts after the MLflow server, whose address it inherits from the environment.
-    """
-    log_path = Path(settings.DATA_DIR) / "test-worker.log"
+def _session_worker(django_db_setup, django_db_blocker, mlflow_address):
+    """The session's `celery worker` process on the test database, idle until lent."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "CHIPLAB_DATA_DIR": str(settings.DATA_DIR),
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "MLFLOW_TRACKING_URI": mlflow_address,
     }
+    log_path = Path(settings.DATA_DIR) / "test-worker.log"
     try:
-        proc = start_worker(env=env, log_path=log_path, name=f"test-{os.getpid()}", timeout=90)
+        worker = LentWorker.start(env=env, log_path=log_path, name=f"test-{os.getpid()}")
     except RuntimeError as err:
         pytest.fail(str(err))
-    yield proc
-    stop(proc)
+    yield worker
+    stop(worker.proc)
+
+
+@pytest.fixture
+def celery_worker(transactional_db, _session_worker):
+    """A real Celery worker taking this test's jobs, and only this test's (see
+    tests.support.worker): the queues are emptied before, and after the test its jobs are
+    finished or dropped before the database is flushed."""
+    _session_worker.lend()
+    yield _session_worker.proc
+    try:
+        _session_worker.take_back()
+    except RuntimeError as err:
+        pytest.fail(f"{err}\n{_session_worker.log_path.read_text()[-3000:]}")
 
 
 @pytest.fixture

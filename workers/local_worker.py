@@ -8,13 +8,22 @@ import sys
 import time
 from pathlib import Path
 
+from workers.celery_app import QUEUES
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def start_worker(
-    *, env: dict, log_path: Path, name: str, concurrency: int = 2, timeout: float = 120
+    *,
+    env: dict,
+    log_path: Path,
+    name: str,
+    concurrency: int = 2,
+    timeout: float = 120,
+    queues: tuple[str, ...] = QUEUES,
 ) -> subprocess.Popen:
-    """A `celery worker` consuming every queue; RuntimeError if it is not ready in time."""
+    """A `celery worker` consuming ``queues`` (every job queue unless told); RuntimeError if it
+    is not ready in time."""
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [
@@ -25,7 +34,7 @@ def start_worker(
                 "workers.celery_app",
                 "worker",
                 "-Q",
-                "default,gpu,training",
+                ",".join(queues),
                 "-P",
                 "prefork",
                 "-c",
