@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
 from catalog.models import Image
+from tests.factories import UnreadableImageFactory
 from tests.support.micrographs import (
     GMS_TAGS,
     JEOL_TIFF,
@@ -140,24 +141,8 @@ def test_real_jeol_tiff_metadata(celery_worker, client_for, world, wait):
 
 def test_unreadable_original_ends_failed_with_reason(celery_worker, client_for, world, wait):
     """If the stored bytes cannot be decoded at ingest, the image fails with a reason."""
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
-    dataset = world.dataset()
     curator = client_for(world.curator)
-    image = Image.objects.create(
-        dataset=dataset,
-        original_filename="x.tif",
-        size_bytes=4,
-        sha256="0" * 64,
-        original_key=f"labs/{dataset.lab_id}/datasets/{dataset.pk}/images/x/original.tif",
-        format="tiff",
-        width=8,
-        height=8,
-        dtype="uint8",
-        uploaded_by=world.curator,
-    )
-    default_storage.save(image.original_key, ContentFile(b"II*\x00garbage"))
+    image = UnreadableImageFactory(dataset=world.dataset(), uploaded_by=world.curator)
     from workers.tasks.ingest import ingest_image
 
     ingest_image.delay(str(image.pk))

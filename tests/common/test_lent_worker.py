@@ -4,31 +4,14 @@
 import pytest
 
 from catalog.models import Image
+from tests.factories import UnreadableImageFactory
 from workers.tasks.ingest import ingest_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def _pending_image(world) -> Image:
-    """An image whose stored bytes are no image: its ingest (when it runs) ends "failed"."""
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
-    dataset = world.dataset()
-    image = Image.objects.create(
-        dataset=dataset,
-        original_filename="x.tif",
-        size_bytes=4,
-        sha256="0" * 64,
-        original_key=f"labs/{dataset.lab_id}/datasets/{dataset.pk}/images/{dataset.pk}.tif",
-        format="tiff",
-        width=8,
-        height=8,
-        dtype="uint8",
-        uploaded_by=world.curator,
-    )
-    default_storage.save(image.original_key, ContentFile(b"II*\x00garbage"))
-    return image
+    return UnreadableImageFactory(dataset=world.dataset(), uploaded_by=world.curator)
 
 
 def _status(image) -> str:

@@ -2,7 +2,7 @@
 
 from tests.factories.accounts import LabFactory, MembershipFactory, UserFactory
 from tests.factories.analysis import SegmentationJobFactory, SegmentationResultFactory
-from tests.factories.catalog import DatasetFactory, ReadyImageFactory
+from tests.factories.catalog import DatasetFactory, ReadyImageFactory, UnreadableImageFactory
 from tests.factories.labeling import (
     GridFactory,
     LabelClassFactory,
@@ -26,6 +26,7 @@ __all__ = [
     "SegmentationJobFactory",
     "SegmentationResultFactory",
     "SupportSetVersionFactory",
+    "UnreadableImageFactory",
     "UserFactory",
     "VoteFactory",
     "WebhookFactory",

@@ -33,3 +33,23 @@ class ReadyImageFactory(factory.django.DjangoModelFactory):
     dtype = "uint8"
     status = "ready"
     uploaded_by = factory.LazyAttribute(lambda i: i.dataset.created_by)
+
+
+class UnreadableImageFactory(ReadyImageFactory):
+    """A pending image whose stored original is no image: its ingest, once run, ends "failed"."""
+
+    original_key = factory.LazyAttribute(
+        lambda i: f"labs/{i.dataset.lab_id}/datasets/{i.dataset.pk}/{i.original_filename}"
+    )
+    size_bytes = 4
+    width = 8
+    height = 8
+    status = "pending"
+
+    @factory.post_generation
+    def stored(image, create, extracted, **kwargs):
+        from django.core.files.base import ContentFile
+        from django.core.files.storage import default_storage
+
+        if create:
+            default_storage.save(image.original_key, ContentFile(b"II*\x00garbage"))
