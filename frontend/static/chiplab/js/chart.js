@@ -8,11 +8,12 @@ const DASHED = { stroke: "#1f2933", "stroke-dasharray": "3 2" };
 
 /**
  * A chart's frame in the SVG's own units: 320 wide and ``height`` tall, the plot area ``iw`` ×
- * ``ih`` inside the margins ``m`` (``bottom`` leaves room for the x labels).
+ * ``ih`` inside the margins ``m`` (``bottom`` leaves room for the x labels, ``top`` for any text
+ * above the highest mark).
  */
-export function chartFrame(height, bottom) {
+export function chartFrame(height, bottom, top = 10) {
   const W = 320;
-  const m = { l: 38, r: 8, t: 10, b: bottom };
+  const m = { l: 38, r: 8, t: top, b: bottom };
   return { W, H: height, m, iw: W - m.l - m.r, ih: height - m.t - m.b };
 }
 
@@ -110,7 +111,7 @@ function tooltip(testid) {
  * @param {{unit?:string, title?:string}} opts
  */
 export function fractionChart(rows, { unit = "", title = "Class fractions" } = {}) {
-  const f = chartFrame(200, 38);
+  const f = chartFrame(212, 38, 22); // a bar's percentage stands above it, up to the 100 % line
   const { H, m, iw, ih } = f;
   const { top: niceTop, ticks } = fractionAxis(rows);
   const y = (v) => m.t + ih - (v / niceTop) * ih;
