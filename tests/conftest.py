@@ -269,6 +269,9 @@ def _session_worker(django_db_setup, django_db_blocker, mlflow_address):
         "CHIPLAB_DATA_DIR": str(settings.DATA_DIR),
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "MLFLOW_TRACKING_URI": mlflow_address,
+        # no rounds of its own (kept messages, expired uploads): the faults tests keep
+        # messages in this database for workers on brokers of their own
+        "CHIPLAB_WORKER_HOUSEKEEPING": "false",
     }
     log_path = Path(settings.DATA_DIR) / "test-worker.log"
     try:

@@ -124,7 +124,12 @@ def _send_pending_forever(every: float, sweep_every: float) -> None:
 def _start_pending_sender(**_kwargs) -> None:
     """Every few seconds the worker sends what the web processes kept while the broker was
     down: a job submitted then is queued as soon as the broker is back. Every
-    CHIPLAB_UPLOAD_SWEEP_SECONDS it also aborts the direct uploads that expired."""
+    CHIPLAB_UPLOAD_SWEEP_SECONDS it also aborts the direct uploads that expired. A worker
+    started with CHIPLAB_WORKER_HOUSEKEEPING=false does neither (one worker of a deployment is
+    enough; the test suite's worker, lent to one test at a time, must not act on the rows of
+    tests that run workers and brokers of their own)."""
+    if os.environ.get("CHIPLAB_WORKER_HOUSEKEEPING", "true").lower() in {"0", "false", "no"}:
+        return
     every = float(os.environ.get("CHIPLAB_PENDING_SEND_SECONDS", "5"))
     # and, less often, it aborts the direct uploads that expired uncommitted
     sweep_every = float(os.environ.get("CHIPLAB_UPLOAD_SWEEP_SECONDS", "600"))

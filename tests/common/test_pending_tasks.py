@@ -56,3 +56,18 @@ def test_the_next_good_send_of_a_process_sends_what_it_kept(broker):
     jobs.enqueue(TASK, "b")
     assert broker.sent == [("b",), ("a",)]
     assert not PendingTask.objects.exists()
+
+
+@pytest.mark.parametrize(("housekeeping", "threads"), [("true", 1), ("false", 0)])
+def test_a_worker_without_housekeeping_sends_no_kept_messages(monkeypatch, housekeeping, threads):
+    """CHIPLAB_WORKER_HOUSEKEEPING=false: the worker starts no round of its own (the test
+    suite's lent worker must not send the kept messages of the faults tests' workers)."""
+    import threading
+
+    from workers import recovery
+
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread.name))
+    monkeypatch.setenv("CHIPLAB_WORKER_HOUSEKEEPING", housekeeping)
+    recovery._start_pending_sender()
+    assert started == ["pending-sender"] * threads
