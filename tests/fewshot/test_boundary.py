@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from tests.fewshot.synthetic import stripes
 from workers.fewshot.boundary import (
@@ -193,3 +194,32 @@ def test_gabor_amplitudes_do_not_read_the_opposite_edge():
     assert amp[:, -2:].max() < 0.1 * interior
     np.testing.assert_allclose(amp[:, 0], interior, rtol=0.15)  # left edge
     np.testing.assert_allclose(amp[[0, -1], :10], interior, rtol=0.15)  # top and bottom
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (96, 70), (101, 128)])
+def test_support_windows_are_the_symmetrically_padded_frames(shape):
+    """Each support chip's window is cut without padding the frame: the same pixels as from
+    ``np.pad(frame, s, mode="symmetric")``, at the corners and edges too."""
+    from workers.fewshot.boundary import _context_window
+
+    frame = np.random.default_rng(0).random(shape, dtype=np.float32)
+    s = 32
+    grid = ChipGrid.for_shape(shape, s)
+    padded = np.pad(frame, s, mode="symmetric")
+    for r in range(grid.rows):
+        for c in range(grid.cols):
+            y0, x0, _, _ = grid.chip_box(r, c)
+            y, x = y0 + s // 2, x0 + s // 2  # the window's corner in the padded frame
+            want = padded[y : y + 2 * s, x : x + 2 * s]
+            np.testing.assert_array_equal(_context_window(frame, y0, x0, s), want)
+
+
+def test_the_frame_spectrum_is_that_of_the_zero_padded_mean_free_region():
+    from workers.fewshot.boundary import frame_spectrum, padded_shape
+
+    image, _ = two_domains(200, 90)
+    norm = normalise(image)
+    grid = ChipGrid.for_shape(norm.shape, 32)
+    region = torch.from_numpy(np.ascontiguousarray(norm[grid.covered], dtype=np.float32))
+    want = torch.fft.rfft2(region - region.mean(), s=padded_shape(grid))
+    assert torch.equal(frame_spectrum(norm, grid).spectrum, want)

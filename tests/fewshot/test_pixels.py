@@ -362,3 +362,35 @@ def test_pixel_features_of_another_grid_are_refused():
         )
     with pytest.raises(ValueError, match="does not match"):
         PixelFeatures(grid).matrix(image[:64], np.zeros((0, 2)))
+
+
+@pytest.mark.parametrize("first", ["chips", "pixels"])
+def test_pixel_and_chip_features_sampled_alike_share_their_gabor_amplitudes(first, monkeypatch):
+    """Where the pixel map samples the Gabor amplitudes as boundary refinement does (4 per
+    side of a 32 px chip: 32 px chips on a 4096^2 frame), they are computed once for both, and
+    both features are the numbers each computes alone."""
+    import workers.fewshot.pixels.features as pixel_features
+    from workers.fewshot.boundary import chip_features
+    from workers.fewshot.pixels import PixelFeatures
+
+    image, _ = _two_phase()
+    grid = ChipGrid.for_shape(image.shape, 32)
+    freqs = support_frequencies([image], [grid], [{0: [(0, 0), (3, 0)], 1: [(0, 4)]}])
+    config = PixelConfig(samples=4)
+    alone = PixelFeatures(grid, config=config).matrix(image, freqs)  # the pixel map's own
+    calls = []
+    amplitudes = pixel_features.gabor_amplitudes
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["samples"])
+        return amplitudes(*args, **kwargs)
+
+    monkeypatch.setattr(pixel_features, "gabor_amplitudes", counted)
+    kept = PixelFeatures(grid, config=config)
+    if first == "pixels":
+        x = kept.matrix(image, freqs)
+    chips = kept.chip_features(image, freqs)
+    x = kept.matrix(image, freqs)
+    assert calls == [4]
+    np.testing.assert_array_equal(chips, chip_features(image, grid, freqs))
+    np.testing.assert_array_equal(x, alone)

@@ -34,6 +34,7 @@ from scipy.optimize import nnls
 
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.classifier import Prediction
+from workers.fewshot.encoders.base import map_batches
 
 __all__ = [
     "BoundaryConfig",
@@ -90,6 +91,13 @@ def gabor_sigma(chip_size: int) -> float:
     return max(1.5, chip_size * 3 / 16)
 
 
+def _context_window(norm: np.ndarray, y0: int, x0: int, s: int) -> np.ndarray:
+    """The 2 s px window around the chip at (y0, x0) of ``np.pad(norm, s, mode="symmetric")``."""
+    ys = np.pad(np.arange(norm.shape[0]), s, mode="symmetric")[y0 + s // 2 :][: 2 * s]
+    xs = np.pad(np.arange(norm.shape[1]), s, mode="symmetric")[x0 + s // 2 :][: 2 * s]
+    return norm[np.ix_(ys, xs)]
+
+
 def support_frequencies(
     images: Sequence[np.ndarray],
     grids: Sequence[ChipGrid],
@@ -106,16 +114,11 @@ def support_frequencies(
     by_class: dict[int, list[np.ndarray]] = {}
     win = None
     for norm, grid, support in zip(images, grids, supports, strict=True):
-        s = grid.chip_size
-        win = 2 * s
-        padded = np.pad(norm, s, mode="symmetric")
+        s, win = grid.chip_size, 2 * grid.chip_size
         for k, chips in support.items():
             for r, c in chips:
                 y0, x0, _, _ = grid.chip_box(r, c)
-                # chip (y0, x0) is at (y0 + s, x0 + s) in the padded image; window starts s/2 before
-                by_class.setdefault(int(k), []).append(
-                    padded[y0 + s // 2 : y0 + s // 2 + win, x0 + s // 2 : x0 + s // 2 + win]
-                )
+                by_class.setdefault(int(k), []).append(_context_window(norm, y0, x0, s))
     if win is None:
         return np.zeros((0, 2))
     hann = np.outer(np.hanning(win), np.hanning(win))
@@ -223,9 +226,10 @@ def frame_spectrum(norm: np.ndarray, grid: ChipGrid) -> FrameSpectrum:
     cells = a.reshape(grid.rows, s, grid.cols, s)
     means = torch.stack([cells.mean(dim=(1, 3)), (cells * cells).mean(dim=(1, 3))], dim=-1)
     shape = padded_shape(grid)
-    # rfft2 of the zero-padded, mean-free region: half the work of fft2
-    spec = torch.fft.rfft2(a - a.mean(), s=shape)
-    return FrameSpectrum(grid, means, spec, shape)
+    # rfft2 (half the work of fft2) of the mean-free region, zero-padded without a copy more
+    padded = torch.zeros(shape)
+    torch.sub(a, a.mean(), out=padded[: a.shape[0], : a.shape[1]])
+    return FrameSpectrum(grid, means, torch.fft.rfft2(padded), shape)
 
 
 def gabor_amplitudes(
@@ -266,12 +270,14 @@ def gabor_amplitudes(
 
     norm = torch.outer(inside(rows, grid.rows * s), inside(cols, grid.cols * s))
     norm = norm.reciprocal_().mul_(float(h * w) / float(H * W))  # ifft2 of h x w bins
-    out = torch.empty((len(freqs), rows, cols), dtype=torch.float32)
-    for i, (ky, kx) in enumerate(freqs):
-        cy, cx = round(ky * H), round(kx * W)
+
+    def amplitude(i: int) -> torch.Tensor:
+        cy, cx = round(freqs[i][0] * H), round(freqs[i][1] * W)
         sub = _band(spectrum.spectrum, (cy + oy) % H, (cx + ox) % W, W)
-        out[i] = torch.fft.ifft2(sub * filt)[:rows, :cols].abs().mul_(norm)
-    return out
+        return torch.fft.ifft2(sub * filt)[:rows, :cols].abs().mul_(norm)
+
+    out = map_batches(amplitude, range(len(freqs)), parallel=True)  # a thread per frequency
+    return torch.stack(out) if out else torch.empty((0, rows, cols))
 
 
 def chip_features(
@@ -280,14 +286,14 @@ def chip_features(
     freqs: np.ndarray,
     *,
     spectrum: FrameSpectrum | None = None,
+    amplitudes: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Chip means of per-pixel maps, linear in class areas: (rows, cols, 2 + F) float64.
 
     Columns: intensity, squared intensity, then the Gabor amplitude at each frequency of
     ``freqs`` (spatial sigma :func:`gabor_sigma`, :func:`gabor_amplitudes`). ``spectrum``:
     :func:`frame_spectrum` of the same frame and grid, computed before (else it is computed
-    here).
-    """
+    here); ``amplitudes``: its :func:`gabor_amplitudes` at ``freqs``, where already computed."""
     if spectrum is None:
         spectrum = frame_spectrum(norm, grid)
     elif spectrum.grid != grid:
@@ -296,8 +302,9 @@ def chip_features(
     feats = [spectrum.means[..., 0], spectrum.means[..., 1]]
     if len(freqs):
         n = samples_per_side(s)
-        amps = gabor_amplitudes(spectrum, freqs, samples=n, sigma=gabor_sigma(s))
-        feats += list(amps.reshape(-1, rows, n, cols, n).mean(dim=(2, 4)))
+        if amplitudes is None:
+            amplitudes = gabor_amplitudes(spectrum, freqs, samples=n, sigma=gabor_sigma(s))
+        feats += list(amplitudes.reshape(-1, rows, n, cols, n).mean(dim=(2, 4)))
     return torch.stack(feats, dim=-1).double().numpy()
 
 

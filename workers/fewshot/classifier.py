@@ -69,10 +69,14 @@ def fit_prototypes(support_emb: dict[int, ArrayLike]) -> Prototypes:
 
 
 def squared_distances(query: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
-    """Squared Euclidean distances: (..., N, D), (..., K, D) -> (..., N, K), clamped at 0."""
+    """Squared Euclidean distances: (..., N, D), (..., K, D) -> (..., N, K), clamped at 0.
+
+    ``(q2 - 2 q.c + c2).clamp_min(0)`` in place on the product (the same numbers: negating
+    and doubling are exact, and a sum does not depend on its order of two terms): the
+    support bootstrap's (N, B K) blocks took 1.8x as long with a new tensor per step."""
     q2 = query.square().sum(-1, keepdim=True)
     c2 = centres.square().sum(-1).unsqueeze(-2)
-    return (q2 - 2 * query @ centres.transpose(-1, -2) + c2).clamp_min(0)
+    return (query @ centres.transpose(-1, -2)).mul_(-2).add_(q2).add_(c2).clamp_min_(0)
 
 
 def log_probs(query: torch.Tensor, centres: torch.Tensor, temperature: float) -> torch.Tensor:

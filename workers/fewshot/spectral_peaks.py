@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.special import ndtr
+from threadpoolctl import threadpool_limits
 
 from workers.fewshot.boundary import gabor_sigma, padded_shape, samples_per_side
 from workers.fewshot.chipping import ChipGrid
@@ -84,14 +85,18 @@ def support_peak_features(
     in frequency), without a whole-frame FFT in the fit step.
     """
     out: dict[int, list[np.ndarray]] = {}
-    for frame, grid, support in zip(frames, grids, supports, strict=True):
-        region = frame[grid.covered]
-        mean = float(region.mean(dtype=np.float64))
-        bins = np.asarray(padded_shape(grid), np.float64)
-        f = np.round(np.asarray(freqs, np.float64).reshape(-1, 2) * bins) / bins
-        for k, chips in support.items():
-            for r, c in chips:
-                out.setdefault(int(k), []).append(_chip_features(region, mean, grid, f, r, c))
+    # numpy's products on one BLAS thread: OpenBLAS's waiting threads made the fit of 256 px
+    # chips 1 -> 18 s on a busy machine (the same numbers: its threads split rows, not sums)
+    with threadpool_limits(1, user_api="blas"):
+        for frame, grid, support in zip(frames, grids, supports, strict=True):
+            region = frame[grid.covered]
+            mean = float(region.mean(dtype=np.float64))
+            bins = np.asarray(padded_shape(grid), np.float64)
+            f = np.round(np.asarray(freqs, np.float64).reshape(-1, 2) * bins) / bins
+            for k, chips in support.items():
+                for r, c in chips:
+                    feats = _chip_features(region, mean, grid, f, r, c)
+                    out.setdefault(int(k), []).append(feats)
     return {k: np.stack(v) for k, v in out.items()}
 
 

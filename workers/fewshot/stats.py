@@ -151,7 +151,7 @@ def bootstrap_counts(
         if keep is not None:
             chunk = keep[i : i + labels.shape[1]]
             labels = np.where(chunk >= 0, chunk, labels)
-        counts += np.bincount((labels + rows).ravel(), minlength=counts.size)
+        counts += np.bincount((labels + rows).ravel(order="K"), minlength=counts.size)
     return counts.reshape(n_resamples, n_classes)
 
 

@@ -219,17 +219,18 @@ class Segmenter:
         )
         q, pred, decided, smoothed = self._predict(emb, features, timer)
         pm = None
-        if opts.pixel_vote:  # whole-frame work: with the threads the steps above do without
-            pm, pred, voted = pixel_vote(
-                pred,
-                pixels,
-                grid,
-                support,
-                spectrum,
-                pixel_features,
-                classes=self.classes,
-                frequencies=self.frequencies,
-            )
+        if opts.pixel_vote:  # one thread: split in two, its steps stalled on a busy CPU (~6x)
+            with single_thread():
+                pm, pred, voted = pixel_vote(
+                    pred,
+                    pixels,
+                    grid,
+                    support,
+                    spectrum,
+                    pixel_features,
+                    classes=self.classes,
+                    frequencies=self.frequencies,
+                )
             decided = voted if decided is None else (decided | voted)
             timer.lap("pixels")
         if smoothed:  # the prior's probabilities are over-confident: tempered, labels kept
@@ -275,6 +276,9 @@ class Segmenter:
             # FFTs of a whole frame: worth the threads that the small steps below do without
             features = pixel_features.chip_features(pixels, self.frequencies, spectrum)
             timer.lap("boundary")
+        if opts.pixel_vote and self.frequencies is not None:  # the vote's, threaded here
+            pixel_features.matrix(pixels, np.asarray(self.frequencies).reshape(-1, 2), spectrum)
+            timer.lap("pixels")
         return features, spectrum, pixel_features
 
     def _predict(

@@ -18,6 +18,7 @@ from workers.fewshot.boundary import (
     frame_spectrum,
     gabor_amplitudes,
     gabor_sigma,
+    samples_per_side,
 )
 from workers.fewshot.chipping import ChipGrid
 
@@ -216,16 +217,7 @@ class PixelFeatures:
             )
             self._intensity = np.stack([_standardised(c) for c in columns])
         keys = _keys(frequencies)
-        missing = [k for k in dict.fromkeys(keys) if k not in self._gabor]
-        if missing:
-            amps = gabor_amplitudes(
-                _frame_spectrum(frame, self.grid, spectrum),
-                np.asarray(missing),
-                samples=self.samples,
-                sigma=self.sigma,
-            ).numpy()
-            for key, amp in zip(missing, amps, strict=True):
-                self._gabor[key] = _standardised(amp)
+        self._add_gabor(frame, keys, spectrum, for_chips=False)
         _keep_recent(self._gabor, keys, self.keep)
         return np.stack([*self._intensity, *(self._gabor[k] for k in keys)])
 
@@ -236,14 +228,41 @@ class PixelFeatures:
         2 + F) float64, the same numbers: computed for the frequencies not kept only."""
         self._check(frame)
         keys = _keys(frequencies)
-        missing = [k for k in dict.fromkeys(keys) if k not in self._chip_gabor]
-        if missing or self._chip_means is None:
-            got = chip_features(
-                frame, self.grid, np.asarray(missing).reshape(-1, 2), spectrum=spectrum
-            )
-            self._chip_means = got[..., :2].copy()
-            for i, key in enumerate(missing):
-                self._chip_gabor[key] = got[..., 2 + i].copy()
+        self._add_gabor(frame, keys, spectrum, for_chips=True)
         _keep_recent(self._chip_gabor, keys, self.keep)
         columns = [self._chip_means[..., 0], self._chip_means[..., 1]]
         return np.stack(columns + [self._chip_gabor[k] for k in keys], axis=-1)
+
+    def _add_gabor(
+        self,
+        frame: np.ndarray,
+        keys: list[tuple[float, float]],
+        spectrum: FrameSpectrum | None,
+        *,
+        for_chips: bool,
+    ) -> None:
+        """Compute the Gabor columns of the frequencies ``keys`` not kept: boundary
+        refinement's chip features (``for_chips``, with the chip means) or the pixel map's
+        standardised samples. Where both sample the amplitudes alike (32 px chips on a 4096^2
+        frame: 4 samples per chip side, one sigma), one computation fills both."""
+        memo = self._chip_gabor if for_chips else self._gabor
+        missing = [k for k in dict.fromkeys(keys) if k not in memo]
+        if not missing and not (for_chips and self._chip_means is None):
+            return
+        s = self.grid.chip_size
+        chips = (samples_per_side(s), gabor_sigma(s))  # boundary.chip_features' sampling
+        shared = chips == (self.samples, self.sigma)
+        samples, sigma = chips if for_chips else (self.samples, self.sigma)
+        spectrum = _frame_spectrum(frame, self.grid, spectrum)
+        freqs = np.asarray(missing).reshape(-1, 2)
+        amps = gabor_amplitudes(spectrum, freqs, samples=samples, sigma=sigma)
+        if for_chips or shared:
+            got = chip_features(frame, self.grid, freqs, spectrum=spectrum, amplitudes=amps)
+            self._chip_means = got[..., :2].copy()
+            for i, key in enumerate(missing):
+                self._chip_gabor.setdefault(key, got[..., 2 + i].copy())
+        if not for_chips or shared:
+            for key, amp in zip(missing, amps.numpy(), strict=True):
+                self._gabor.setdefault(key, _standardised(amp))
+        if shared:  # the other's columns, kept as its own are
+            _keep_recent(self._gabor if for_chips else self._chip_gabor, [], self.keep)
