@@ -291,7 +291,7 @@ def celery_worker(transactional_db, _session_worker):
     yield _session_worker.proc
     try:
         _session_worker.take_back()
-    except RuntimeError as err:
+    except (AssertionError, RuntimeError) as err:
         pytest.fail(f"{err}\n{_session_worker.log_path.read_text()[-3000:]}")
 
 

@@ -13,9 +13,9 @@ worker) never runs in another test, nor against a database being flushed.
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 
+from tests.support.waits import wait_for
 from workers.celery_app import QUEUES, app
 from workers.local_worker import start_worker
 
@@ -65,26 +65,23 @@ class LentWorker:
 
     def take_back(self) -> None:
         """Stop consuming, drop the jobs taken but not started, wait for the running ones,
-        empty the queues; RuntimeError when running jobs do not finish in time."""
+        empty the queues; AssertionError when running jobs do not finish in time."""
         for queue in QUEUES:
             self._control("cancel_consumer", queue)
-        deadline = time.monotonic() + FINISH_TIMEOUT
-        while True:
-            inspect = self._inspect()
-            taken = _task_ids(inspect.reserved()) | {
-                entry["request"]["id"] for entry in _entries(inspect.scheduled())
-            }
-            # a revoked job waiting for its countdown stays listed until then: not again
-            waiting = taken - self.revoked()
-            if waiting:
-                app.control.revoke(sorted(waiting), destination=[self.hostname])
-            running = _task_ids(inspect.active())
-            if not running and not waiting:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"jobs still running after the test: {sorted(running)}")
-            time.sleep(0.1)
+        wait_for(self._settled, timeout=FINISH_TIMEOUT, interval=0.1, what="the test's jobs to end")
         purge_queues()
+
+    def _settled(self) -> bool:
+        """Revoke the jobs taken but not started; whether none is left and none runs."""
+        inspect = self._inspect()
+        taken = _task_ids(inspect.reserved()) | {
+            entry["request"]["id"] for entry in _entries(inspect.scheduled())
+        }
+        # a revoked job waiting for its countdown stays listed until then: not again
+        waiting = taken - self.revoked()
+        if waiting:
+            app.control.revoke(sorted(waiting), destination=[self.hostname])
+        return not waiting and not _task_ids(inspect.active())
 
 
 def _entries(replies: dict | None) -> list[dict]:
