@@ -34,6 +34,19 @@ pixels agree with it, rises where pixel evidence and chip agree, and falls to ab
 boundaries. Capping it by the chip probability (the first design) was under-confident on
 the seen cases: expected calibration error 0.08 vs 0.02.
 
+5. A spot the background's own noise does not explain is not background
+   (``classifier.background_outliers``, ``core._background_outliers``): where one class
+   covers over half the samples and another class lies far from it (over 12 robust spreads of
+   the background's fine intensity), samples reaching 6 spreads towards that class seed a
+   spot that grows over its neighbours at 3 spreads or more, down to 15 % of its peak; the
+   spot takes the class of the nearest sample of another class (a faint rim continues its
+   particle) or its best summed score, by a margin of 1 (log odds; confidence ~0.73). The
+   Gaussian classifier alone puts the decision midway between the background's and the
+   examples' statistics: particles fainter than that midpoint (thin, or far dimmer than a
+   saturated example) were called background however far they stood out of its noise.
+   Chosen on seen scenes (particles_mixed_thickness: 19 -> 59 of 74 particles found);
+   lattices and textures are untouched (their classes do not lie that far apart in intensity).
+
 A faint spot flagged as uncertain (``blob_z``) is flagged to its own outline (hysteresis on
 its contrast, traced by bilinear upsampling), not as squares of samples.
 

@@ -1,10 +1,12 @@
 """The per-image pixel classifier: training chips, a Gaussian model with one shrunk
-covariance (blended with a diagonal one), and the faint-spot contrast test."""
+covariance (blended with a diagonal one), the faint-spot contrast test and the background's
+own noise test."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 
 def interior(labels: np.ndarray) -> np.ndarray:
@@ -86,3 +88,57 @@ def blob_excess(x: np.ndarray, best: np.ndarray, means: np.ndarray) -> np.ndarra
             tail = np.quantile(sign * dev, 0.99) / 3
             out[sel] = np.maximum(out[sel], sign * dev / (max(mad, tail) + 1e-6))
     return out
+
+
+def background_outliers(
+    intensity: np.ndarray,
+    ytrain: np.ndarray,
+    best: np.ndarray,
+    shape: tuple[int, int],
+    z: tuple[float, float] = (3.0, 6.0),
+    peak_share: float = 0.15,
+) -> tuple[int, np.ndarray] | None:
+    """Spots of the background class that its own noise does not explain, towards another
+    class's brightness: (background column, component labels (h, w), 0 = none), or None
+    where no class is the background (over half the samples) or intensity does not part it
+    from the other classes.
+
+    intensity: each sample's fine intensity (N,) (standardised); ytrain: training columns
+    (N,) (-1 = none); best: each sample's class column (N,). The background's spread is
+    robust to unresolved particles among its training samples: the larger of the
+    Gaussian-scaled MAD and its 99th percentile deviation away from the other class over
+    2.33. A class counts where its median lies over ``2 z[1]`` spreads from the
+    background's (then a sample at ``z[1]`` is well short of the midpoint, where the
+    Gaussian classifier parts them). Hysteresis: 8-connected samples at ``z[0]`` spreads or
+    more that reach ``z[1]`` somewhere, down to ``peak_share`` of their peak (a very bright
+    particle's blurred rim stays with the classifier).
+    """
+    K = int(max(best.max(), ytrain.max())) + 1
+    counts = np.bincount(best, minlength=K)
+    bg = int(counts.argmax())
+    mine = intensity[ytrain == bg]
+    if counts[bg] * 2 < len(best) or len(mine) < 50:
+        return None
+    med = float(np.median(mine))
+    dev = mine - med
+    mad = 1.4826 * float(np.median(np.abs(dev)))
+    zs = np.full(len(intensity), -np.inf, np.float32)
+    for j in range(K):
+        other = intensity[ytrain == j]
+        if j == bg or len(other) < 50:
+            continue
+        gap = float(np.median(other)) - med
+        sign = 1.0 if gap > 0 else -1.0
+        scale = max(mad, float(np.quantile(-sign * dev, 0.99)) / 2.326) + 1e-6
+        if abs(gap) > 2 * z[1] * scale:
+            zs = np.maximum(zs, sign * (intensity - med) / scale)
+    zs = zs.reshape(shape)
+    lab, n = ndimage.label(zs >= z[0], structure=np.ones((3, 3), bool))
+    if not n:
+        return None
+    peak = np.zeros(n + 1, np.float32)
+    np.maximum.at(peak, lab.ravel(), zs.ravel())
+    peak[0] = np.inf
+    keep = (peak[lab] >= z[1]) & (zs >= peak_share * peak[lab]) & (best.reshape(shape) == bg)
+    lab = np.where(keep, lab, 0)
+    return (bg, lab) if lab.any() else None
