@@ -38,6 +38,9 @@ class ReadyImageFactory(factory.django.DjangoModelFactory):
 class UnreadableImageFactory(ReadyImageFactory):
     """A pending image whose stored original is no image: its ingest, once run, ends "failed"."""
 
+    class Meta:
+        skip_postgeneration_save = True  # the hook stores a file; the row is as created
+
     original_key = factory.LazyAttribute(
         lambda i: f"labs/{i.dataset.lab_id}/datasets/{i.dataset.pk}/{i.original_filename}"
     )
