@@ -228,12 +228,10 @@ def test_a_faint_spot_in_a_confident_support_chip_is_not_shown_as_certain(monkey
     assert (on.confidence[far] > 0.9).mean() > 0.95
 
 
-def test_the_uncertain_patch_of_a_faint_spot_follows_the_spot(monkeypatch):
-    """The flag on a missed faint spot (8 px radius) traces the spot's outline, not squares of
-    the pixel map's samples: the uncertain pixels cover the disc and little else (a flag on
-    whole samples, dilated, gave a square patch: IoU 0.55 with the disc). The background's
-    noise test, which finds this spot, is off."""
-    monkeypatch.setattr(core, "BACKGROUND_Z", (np.inf, np.inf))
+def _faint_disc_map():
+    """The particle scene plus a faint disc (8 px radius, a fifth of the bright particles'
+    contrast) in support chip (5, 1), whose chip map says support with 0.99: the pixel map,
+    the chip map and the disc."""
     image, truth = _particles()
     yy, xx = np.indices(image.shape)
     disc = (yy - 176) ** 2 + (xx - 48) ** 2 <= 64
@@ -241,7 +239,16 @@ def test_the_uncertain_patch_of_a_faint_spot_follows_the_spot(monkeypatch):
     grid = ChipGrid.for_shape(image.shape, 32)
     seg = _segmentation(truth, grid, confidence=0.99)
     freqs = support_frequencies([image], [grid], [PARTICLE_SUPPORT])
-    pm = pixel_map(image, seg, frequencies=freqs, support=PARTICLE_SUPPORT)
+    return pixel_map(image, seg, frequencies=freqs, support=PARTICLE_SUPPORT), seg, disc
+
+
+def test_the_uncertain_patch_of_a_faint_spot_follows_the_spot(monkeypatch):
+    """The flag on a missed faint spot (8 px radius) traces the spot's outline, not squares of
+    the pixel map's samples: the uncertain pixels cover the disc and little else (a flag on
+    whole samples, dilated, gave a square patch: IoU 0.55 with the disc). The background's
+    noise test, which finds this spot, is off."""
+    monkeypatch.setattr(core, "BACKGROUND_Z", (np.inf, np.inf))
+    pm, _seg, disc = _faint_disc_map()
     assert (pm.labels[disc] == 0).all()  # missed
     window = (slice(146, 206), slice(18, 78))
     unsure, spot = pm.confidence[window] < 0.75, disc[window]
@@ -255,14 +262,7 @@ def test_a_faint_particle_far_out_of_the_supports_noise_is_found():
     between support and the bright particles that train the classifier, but many times the
     support's noise) in a support chip the chip map calls support with 0.99: the
     background's noise test gives it to the particles, to about its outline."""
-    image, truth = _particles()
-    yy, xx = np.indices(image.shape)
-    disc = (yy - 176) ** 2 + (xx - 48) ** 2 <= 64
-    image = image + 0.12 * disc
-    grid = ChipGrid.for_shape(image.shape, 32)
-    seg = _segmentation(truth, grid, confidence=0.99)
-    freqs = support_frequencies([image], [grid], [PARTICLE_SUPPORT])
-    pm = pixel_map(image, seg, frequencies=freqs, support=PARTICLE_SUPPORT)
+    pm, seg, disc = _faint_disc_map()
     assert seg.labels[5, 1] == 0
     found = pm.labels[146:206, 18:78] == 1
     spot = disc[146:206, 18:78]
