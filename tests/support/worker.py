@@ -57,7 +57,7 @@ class LentWorker:
 
     def scheduled(self) -> set[str]:
         """Ids of the jobs the worker holds until their countdown ends."""
-        return {entry["request"]["id"] for entry in _entries(self._inspect().scheduled())}
+        return _scheduled_ids(self._inspect().scheduled())
 
     def revoked(self) -> set[str]:
         """Ids of the jobs the worker was told to drop."""
@@ -74,9 +74,7 @@ class LentWorker:
     def _settled(self) -> bool:
         """Revoke the jobs taken but not started; whether none is left and none runs."""
         inspect = self._inspect()
-        taken = _task_ids(inspect.reserved()) | {
-            entry["request"]["id"] for entry in _entries(inspect.scheduled())
-        }
+        taken = _task_ids(inspect.reserved()) | _scheduled_ids(inspect.scheduled())
         # a revoked job waiting for its countdown stays listed until then: not again
         waiting = taken - self.revoked()
         if waiting:
@@ -92,15 +90,11 @@ def _task_ids(replies: dict | None) -> set[str]:
     return {entry["id"] for entry in _entries(replies)}
 
 
+def _scheduled_ids(replies: dict | None) -> set[str]:
+    return {entry["request"]["id"] for entry in _entries(replies)}
+
+
 def purge_queues() -> int:
     """Delete every message waiting in the job queues; how many there were."""
     with app.connection_for_write() as conn:
-        channel = conn.default_channel
-        return sum(_purge(channel, queue) for queue in QUEUES)
-
-
-def _purge(channel, queue: str) -> int:
-    try:
-        return channel.queue_purge(queue) or 0
-    except channel.connection.channel_errors:  # never declared: nothing to purge
-        return 0
+        return sum(conn.default_channel.queue_purge(queue) or 0 for queue in QUEUES)
