@@ -23,6 +23,7 @@ import functools
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 __all__ = ["N_BINS", "TextureConfig", "lbp_histograms", "texture_dim"]
@@ -99,6 +100,33 @@ def _bands(n: int, reach: int) -> list[tuple[int, int, int, int]]:
     ]
 
 
+def _pattern_codes(x: torch.Tensor, shifts: list[int], lo: int) -> torch.Tensor:
+    """Pattern bytes of a flattened stack of chips: bit i of ``code[p]`` says whether
+    ``x[p + shifts[i]]`` is at least ``x[p]``, for every p in ``lo:len(x) - lo``; the rest 0.
+
+    Over the flat array each comparison is one contiguous pass: on the chips' row slices
+    (rows of ~30) torch's comparison kernel was a seventh of the default encoder's time over
+    32 px chips, numpy's on contiguous rows is ~5x faster. Positions whose neighbours lie in
+    another row or chip get a meaningless byte; the caller reads only the chips' interiors.
+    """
+    length = x.numel() - 2 * lo
+    code = torch.zeros(x.numel(), dtype=torch.uint8, device=x.device)
+    inner = code[lo : lo + length]
+    brighter = torch.empty(length, dtype=torch.bool, device=x.device)
+    for i, shift in enumerate(shifts):
+        _at_least(x[lo + shift : lo + shift + length], x[lo : lo + length], brighter)
+        inner.add_(brighter.view(torch.uint8), alpha=1 << i)  # distinct bits: no carry
+    return code
+
+
+def _at_least(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
+    """``out = a >= b`` for 1-D float tensors: numpy on CPU (the same bits, faster), else torch."""
+    if a.device.type == "cpu" and not a.requires_grad:
+        np.greater_equal(a.numpy(), b.numpy(), out=out.numpy())
+    else:
+        torch.ge(a, b, out=out)
+
+
 @functools.lru_cache(maxsize=1)
 def _riu2_table() -> torch.Tensor:
     """(256, N_BINS) float32 0/1: the riu2 bin of each 8-bit pattern (bit i: neighbour i at
@@ -132,17 +160,13 @@ def lbp_histograms(chips: torch.Tensor, cfg: TextureConfig | None = None) -> tor
         if h <= 2 * r or w <= 2 * r:
             out.append(torch.zeros(n, N_BINS))
             continue
-        x = _smooth(chips[:, 0].float(), cfg.smooth * radius)
-        centre = x[:, r : h - r, r : w - r]
+        x = _smooth(chips[:, 0].float(), cfg.smooth * radius).contiguous()
         offsets = [(0, radius), (d, d), (radius, 0), (d, -d)]
         offsets += [(0, -radius), (-d, -d), (-radius, 0), (-d, d)]
-        code = torch.zeros(centre.shape, dtype=torch.uint8)
-        brighter = torch.empty(centre.shape, dtype=torch.bool)
-        for i, (dy, dx) in enumerate(offsets):
-            torch.ge(x[:, r + dy : h - r + dy, r + dx : w - r + dx], centre, out=brighter)
-            code.add_(brighter.view(torch.uint8), alpha=1 << i)  # distinct bits: no carry
+        code = _pattern_codes(x.view(-1), [dy * w + dx for dy, dx in offsets], r * w + r)
+        code = code.view(n, h, w)[:, r : h - r, r : w - r]
         keys = code.to(torch.int32).add_(256 * torch.arange(n, dtype=torch.int32)[:, None, None])
         counts = torch.bincount(keys.view(-1), minlength=n * 256).view(n, 256).float()
         hist = counts @ _riu2_table()  # integer counts < 2^24: exact in float32
-        out.append(torch.sqrt(hist / centre[0].numel()))
+        out.append(torch.sqrt(hist / ((h - 2 * r) * (w - 2 * r))))
     return torch.cat(out, dim=1) * cfg.weight
