@@ -176,6 +176,9 @@ def test_a_wrong_example_is_flagged_on_the_map_and_listed(
     )
     box = page.get_by_test_id("support-check")
     expect(box).to_contain_text("of your 9 examples disagree")
+    # what to do either way: remove a wrong example, or show more of a varied class
+    expect(box).to_contain_text("a wrong example pulls its class")
+    expect(box).to_contain_text("add a few more like it")
     expect(page.get_by_test_id("support-disagreement").first).to_have_text(
         re.compile(rf"chip \({row}, {col}\) was clicked as Ge, looks like vacuum \(\d+(\.\d)? %\)")
     )

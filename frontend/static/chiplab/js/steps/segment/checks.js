@@ -26,7 +26,9 @@ export function supportCheck(r, image, view) {
     "div",
     { class: "support-check", testid: "support-check", role: "status" },
     h("strong", {}, `${n} of your ${check.n_examples} examples disagree${n === 1 ? "s" : ""}`),
-    " with the model (each held out of its own class). Check them: a wrong example pulls its class.",
+    " with the model (each held out of its own class). Check them: a wrong example pulls its" +
+      " class; if one is right, its class varies more than your other examples of it show," +
+      " so add a few more like it.",
     h(
       "ul",
       {},
