@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 
 from tests.fewshot.synthetic import stripes
-from workers.fewshot.guidance import label_next, suggest_chip_size
+from workers.fewshot.guidance import feature_diameter, label_next, suggest_chip_size
 
 
 def test_periodic_image_gets_a_multiple_of_its_period():
@@ -13,18 +13,61 @@ def test_periodic_image_gets_a_multiple_of_its_period():
     s = suggest_chip_size(img)
     assert s.method == "periodicity"
     assert abs(s.period_px - 8.0) < 0.6
-    assert s.chip_size == 48 and "8.0 px" in s.reason
+    assert s.chip_size == 24 and "8.0 px" in s.reason and "3 periods = 24 px" in s.reason
 
 
 def test_aperiodic_image_uses_feature_scale_and_grows_with_it():
     rng = np.random.default_rng(0)
     noise = rng.normal(size=(256, 256))
-    small = suggest_chip_size(ndimage.gaussian_filter(noise, 2))
-    large = suggest_chip_size(ndimage.gaussian_filter(noise, 6))
+    fine, coarse = ndimage.gaussian_filter(noise, 2), ndimage.gaussian_filter(noise, 6)
+    small, large = suggest_chip_size(fine), suggest_chip_size(coarse)
     assert small.method == large.method == "feature_scale"
+    assert feature_diameter(coarse)[0] > 2 * feature_diameter(fine)[0]
     assert large.correlation_length_px > 2 * small.correlation_length_px
-    assert large.chip_size > small.chip_size
-    assert 16 <= small.chip_size <= 64
+    assert small.chip_size == 16 and "raised to the 16 px minimum" in small.reason
+    bigger = suggest_chip_size(ndimage.gaussian_filter(rng.normal(size=(512, 512)), 12))
+    assert bigger.chip_size > small.chip_size
+
+
+def _disks(radii: list[int], size: int = 512, seed: int = 0) -> np.ndarray:
+    """Bright disks of these radii at random places on a noisy dark film, 4 px apart (where
+    10 000 tries find room)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.indices((size, size))
+    img = np.zeros((size, size))
+    placed: list[tuple[float, float, int]] = []
+    for r in radii:
+        for _ in range(10_000):
+            y, x = rng.uniform(r, size - r, 2)
+            if all((y - a) ** 2 + (x - b) ** 2 > (r + q + 4) ** 2 for a, b, q in placed):
+                break
+        placed.append((y, x, r))
+        img[(yy - y) ** 2 + (xx - x) ** 2 < r**2] = 1
+    return img + rng.normal(0, 0.05, img.shape)
+
+
+def test_one_large_particle_does_not_set_the_chip_size_of_many_small_ones():
+    """25 particles 40 px across, with and without one 220 px across: the area-weighted
+    autocorrelation length grows by half with the large one (the old rule, 4 x that length,
+    gave 64 px either way); the median feature diameter, which counts particles, does not."""
+    small = _disks([20] * 25)
+    mixed = _disks([110] + [20] * 25)
+    assert suggest_chip_size(mixed).correlation_length_px > 1.5 * (
+        suggest_chip_size(small).correlation_length_px
+    )
+    d, n, contrast = feature_diameter(mixed)
+    assert d == pytest.approx(40, abs=2) and n == 26 and contrast == "bright"
+    s = suggest_chip_size(mixed)
+    assert s.method == "feature_scale" and s.chip_size == suggest_chip_size(small).chip_size == 24
+    assert "typical feature 40.0 px across (median of 26 bright features" in s.reason
+
+
+def test_a_period_too_long_for_the_largest_chip_is_not_a_lattice():
+    """64 px stripes on 512 px: 3 periods would not fit a 128 px chip (a particle spacing
+    read as a period sized 128 px chips before); the feature scale sizes them instead."""
+    s = suggest_chip_size(stripes((512, 512), 64.0, 30.0, np.random.default_rng(0)))
+    assert s.method == "feature_scale" and s.period_px is None
+    assert s.chip_size == 64 and "capped at 64 px" in s.reason
 
 
 def test_label_next_prefers_ambiguous_then_skips_support_and_neighbours():
@@ -68,28 +111,27 @@ def test_chip_size_suggestion_fits_tiny_and_thin_images(shape):
 
 
 def test_aperiodic_images_get_at_least_8_x_8_chips_and_say_what_the_grid_leaves_out():
-    """Large blobs (particles) on a 512 px image: 4 x the correlation length would be a 4 x 4
-    grid that hides most particles; the suggestion is capped at 8 x 8 chips and says so."""
-    rng = np.random.default_rng(1)
-    blobs = ndimage.gaussian_filter(rng.normal(size=(512, 512)), 12)
-    s = suggest_chip_size(blobs)
-    assert s.method == "feature_scale" and 4 * s.correlation_length_px > 64
+    """Particles 200 px across on a 512 px image: 0.6 x their diameter would be a 2 x 2 grid
+    that hides most of them; the suggestion is capped at 8 x 8 chips and says so."""
+    s = suggest_chip_size(_disks([100] * 4))
+    assert s.method == "feature_scale" and 0.6 * feature_diameter(_disks([100] * 4))[0] > 64
     assert s.chip_size == 64 and s.grid == (8, 8)
     assert "capped at 64 px" in s.reason and "8 x 8 grid" in s.reason
     assert s.uncovered_fraction == 0.0
 
 
 def test_among_close_sizes_the_one_with_small_margins_is_taken():
-    """A 790 px periodic image: 6 periods of 12 px would be 72 px chips leaving 17 % out;
-    64 px (within 20 %) leaves 5 %, and the reason names the share."""
-    img = stripes((790, 787), 12.0, 30.0, np.random.default_rng(0))
+    """A 790 px periodic image: 3 periods of 16 px would be 48 px chips leaving 5.1 % out;
+    56 px (within 20 %) leaves 1.1 %, and the reason names the share."""
+    img = stripes((790, 787), 16.0, 30.0, np.random.default_rng(0))
     s = suggest_chip_size(img)
     assert s.method == "periodicity"
-    assert s.chip_size == 64 and s.grid == (12, 12)
-    assert s.uncovered_fraction == pytest.approx(1 - 768 * 768 / (790 * 787))
-    assert "5.1% of the image outside" in s.reason
+    assert s.chip_size == 56 and s.grid == (14, 14)
+    assert s.uncovered_fraction == pytest.approx(1 - 784 * 784 / (790 * 787))
+    assert "56 px leaves smaller margins than 48 px" in s.reason
+    assert "1.1% of the image outside" in s.reason
 
 
 def test_a_periodic_grid_below_8_x_8_says_why():
-    s = suggest_chip_size(stripes((256, 256), 8.0, 30.0, np.random.default_rng(0)))
-    assert s.grid == (5, 5) and "a chip must hold 6 periods" in s.reason
+    s = suggest_chip_size(stripes((256, 256), 16.0, 30.0, np.random.default_rng(0)))
+    assert s.chip_size == 48 and s.grid == (5, 5) and "a chip must hold 3 periods" in s.reason
