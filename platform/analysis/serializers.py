@@ -66,6 +66,12 @@ class JobParamsSerializer(serializers.Serializer):
         "strongest spectral peaks, used where they fix leave-one-out errors on the support "
         "chips (default true; separates grains that differ only by orientation)",
     )
+    metric = serializers.BooleanField(
+        required=False,
+        help_text="per-task metric: distances discount the directions in which a class's own "
+        "examples differ (their within-class spread, shrunk towards plain distances; default "
+        "true; needs two examples of a class)",
+    )
     chip_size = serializers.IntegerField(
         required=False, min_value=1, help_text="must equal the support set's chip size"
     )

@@ -223,7 +223,7 @@ def test_spatial_prior_probabilities_are_reported_tempered_with_labels_unchanged
     from workers.fewshot.uncertainty import TEMPERATURE_SCALE, smoothed_temperature, tempered
 
     grid, emb, support = _grid_task(np.random.default_rng(11))
-    opts = SegmentOptions(bootstrap=0, boundary=None, pixel_vote=False, weighting=None)
+    opts = SegmentOptions(bootstrap=0, boundary=None, pixel_vote=False, weighting=None, metric=None)
     segmenter = Segmenter(support, options=opts, encoder_name="default")
     seg = segmenter.classify(emb, grid=grid)
     q = torch.as_tensor(emb.reshape(-1, emb.shape[-1]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from workers.fewshot.boundary import BoundaryConfig, FrameSpectrum
+from workers.fewshot.metric import METRIC_SHRINKAGE
 from workers.fewshot.pipeline import Embedded, Segmentation, Segmenter, SegmentOptions
 from workers.fewshot.pixels import PixelFeatures
 from workers.fewshot.spatial import MEAN_FIELD_STRENGTH
@@ -15,9 +16,9 @@ from .. import maps
 
 def options_from_params(params: dict) -> SegmentOptions:
     """The core's options for a job's params; a job from before boundary refinement, group
-    weighting, the pixel vote, the spatial prior or the support-peak group (no "boundary" /
-    "weighting" / "pixel_vote" / "spatial" / "peaks" param) re-runs without them, as it first
-    ran (new jobs record all five)."""
+    weighting, the pixel vote, the spatial prior, the support-peak group or the per-task metric
+    (no "boundary" / "weighting" / "pixel_vote" / "spatial" / "peaks" / "metric" param) re-runs
+    without them, as it first ran (new jobs record all six)."""
     return SegmentOptions(
         temperature=params.get("temperature", "encoder"),
         refine=bool(params.get("refine", False)),
@@ -29,6 +30,7 @@ def options_from_params(params: dict) -> SegmentOptions:
         pixel_vote=bool(params.get("pixel_vote", False)),
         mean_field=MEAN_FIELD_STRENGTH if params.get("spatial", False) else 0.0,
         peaks=bool(params.get("peaks", False)),
+        metric=METRIC_SHRINKAGE if params.get("metric", False) else None,
     )
 
 

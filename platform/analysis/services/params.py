@@ -33,6 +33,7 @@ DEFAULT_PARAMS = {
     "pixel_vote": True,
     "spatial": True,
     "peaks": True,
+    "metric": True,
 }
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from workers.fewshot.boundary import BoundaryConfig
 from workers.fewshot.chipping import ChipGrid
+from workers.fewshot.metric import METRIC_SHRINKAGE
 from workers.fewshot.pixels import PixelMap
 from workers.fewshot.spatial import MEAN_FIELD_STRENGTH
 
@@ -46,6 +47,9 @@ class SegmentOptions:
     mean_field: strength of the spatial prior (``workers.fewshot.spatial``: contrast-sensitive
         mean-field smoothing of the chip probabilities over 8-neighbours; 0 = off; not applied
         when a class has a single example).
+    metric: shrinkage of the per-task metric (``workers.fewshot.metric``: distances after
+        whitening by the support chips' within-class covariance shrunk towards isotropy,
+        applied after the group weights; None = Euclidean). Needs a class with >= 2 chips.
     """
 
     temperature: float | str = "encoder"
@@ -62,6 +66,7 @@ class SegmentOptions:
     pixel_vote: bool = True
     mean_field: float = MEAN_FIELD_STRENGTH
     peaks: bool = True
+    metric: float | None = METRIC_SHRINKAGE
 
 
 @dataclass

@@ -25,6 +25,7 @@ from workers.fewshot.classifier import (
     squared_distances,
 )
 from workers.fewshot.encoders import Encoder
+from workers.fewshot.metric import CALIBRATION_EXPONENT, WithinClassMetric, within_class_metric
 from workers.fewshot.pipeline.options import Embedded, Segmentation, SegmentOptions, Support
 from workers.fewshot.pipeline.runtime import Timer, deterministic, single_thread
 from workers.fewshot.pipeline.support import support_check_summary
@@ -118,6 +119,16 @@ class Segmenter:
             if np.any(w != 1):
                 self.weights = torch.as_tensor(w, dtype=torch.float32)
                 self.support = {k: v * self.weights for k, v in self.support.items()}
+        # the per-task metric (metric.py), after the weights; the support check stays before
+        # it: fitted with a wrongly clicked chip, it reads that chip as within-class spread
+        checked = self.support
+        self.metric: WithinClassMetric | None = None
+        if opts.metric is not None:
+            plain = {k: v.numpy() for k, v in self.support.items()}
+            self.metric = within_class_metric(plain, shrinkage=opts.metric)
+            if self.metric is not None:
+                self.support = {k: self.metric(v) for k, v in self.support.items()}
+                kept = self.metric.separation_kept(fit_prototypes(checked).centres)
         with single_thread():
             self.protos = fit_prototypes(self.support)
             self.temperature = resolve_temperature(
@@ -125,10 +136,12 @@ class Segmenter:
             )
             # the per-chip calibration's scale: one example per class is less sure than several
             self.calibration_scale = temperature_scale(min(len(v) for v in self.support.values()))
+            if self.metric is not None:  # as sure as Euclidean distances were (metric.py)
+                self.calibration_scale *= kept**CALIBRATION_EXPONENT
             # held out, each example is scored like a query chip: with the per-chip
             # calibration when it is on, else at the job's temperature
             self.support_check = support_check_summary(
-                self.support,
+                checked,
                 None if opts.calibration == "per-chip" else self.temperature,
                 support_chips,
             )
@@ -294,6 +307,8 @@ class Segmenter:
                 q = self.peaks.augment(q, features)
             if self.weights is not None:
                 q = q * self.weights
+            if self.metric is not None:
+                q = self.metric(q)
             protos = self.protos
             if opts.refine:
                 protos = refine_prototypes(
