@@ -12,7 +12,8 @@ all go through these three steps; ``segment``/``segment_images`` chain them for 
 
 Modules: ``options`` (SegmentOptions, Embedded, Segmentation), ``runtime`` (deterministic torch,
 thread counts, the stage timer), ``embedding`` (embed), ``segmenter`` (Segmenter.fit /
-classify), ``voting`` (boundary unmixing and pixel-vote re-decisions), ``support`` (the support
+classify), ``taskspace`` (the support set's group weights and metric), ``voting`` (boundary
+unmixing and pixel-vote re-decisions), ``support`` (the support
 check summary), ``multiscale`` (rescale_support, neighbour_fractions), ``chain`` (segment,
 segment_images).
 """

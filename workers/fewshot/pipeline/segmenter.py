@@ -25,14 +25,14 @@ from workers.fewshot.classifier import (
     squared_distances,
 )
 from workers.fewshot.encoders import Encoder
-from workers.fewshot.metric import CALIBRATION_EXPONENT, WithinClassMetric, within_class_metric
 from workers.fewshot.pipeline.options import Embedded, Segmentation, SegmentOptions, Support
 from workers.fewshot.pipeline.runtime import Timer, deterministic, single_thread
 from workers.fewshot.pipeline.support import support_check_summary
+from workers.fewshot.pipeline.taskspace import fit_task_space
 from workers.fewshot.pipeline.voting import mixed_prediction, pixel_vote
 from workers.fewshot.pixels import PixelFeatures
 from workers.fewshot.spatial import smoothed_log_probs
-from workers.fewshot.spectral_peaks import PEAK_GROUP, SupportPeaks, fit_support_peaks
+from workers.fewshot.spectral_peaks import SupportPeaks, fit_support_peaks
 from workers.fewshot.stats import (
     abundance,
     bootstrap_counts,
@@ -46,7 +46,6 @@ from workers.fewshot.uncertainty import (
     temperature_scale,
     tempered_prediction,
 )
-from workers.fewshot.weighting import group_weights
 
 
 def resolve_temperature(
@@ -106,29 +105,10 @@ class Segmenter:
         self.support = {
             k: torch.as_tensor(np.asarray(support_emb[k], np.float32)) for k in self.classes
         }
-        # per-task weights of the encoder's feature groups (``groups``: Encoder.groups), applied
-        # to support and query embeddings alike
-        self.weights = None
-        if opts.weighting is not None and groups:
-            w = group_weights(
-                {k: v.numpy() for k, v in self.support.items()},
-                groups,
-                method=opts.weighting,
-                optional=(PEAK_GROUP,),
-            )
-            if np.any(w != 1):
-                self.weights = torch.as_tensor(w, dtype=torch.float32)
-                self.support = {k: v * self.weights for k, v in self.support.items()}
-        # the per-task metric (metric.py), after the weights; the support check stays before
-        # it: fitted with a wrongly clicked chip, it reads that chip as within-class spread
-        checked = self.support
-        self.metric: WithinClassMetric | None = None
-        if opts.metric is not None:
-            plain = {k: v.numpy() for k, v in self.support.items()}
-            self.metric = within_class_metric(plain, shrinkage=opts.metric)
-            if self.metric is not None:
-                self.support = {k: self.metric(v) for k, v in self.support.items()}
-                kept = self.metric.separation_kept(fit_prototypes(checked).centres)
+        # the task's space (group weights, then the metric), applied to queries alike; the
+        # support check reads the support before the metric
+        self.space, self.support, checked = fit_task_space(self.support, opts, groups)
+        self.weights, self.metric = self.space.weights, self.space.metric
         with single_thread():
             self.protos = fit_prototypes(self.support)
             self.temperature = resolve_temperature(
@@ -137,7 +117,7 @@ class Segmenter:
             # the per-chip calibration's scale: one example per class is less sure than several
             self.calibration_scale = temperature_scale(min(len(v) for v in self.support.values()))
             if self.metric is not None:  # as sure as Euclidean distances were (metric.py)
-                self.calibration_scale *= kept**CALIBRATION_EXPONENT
+                self.calibration_scale *= self.space.calibration_factor
             # held out, each example is scored like a query chip: with the per-chip
             # calibration when it is on, else at the job's temperature
             self.support_check = support_check_summary(
@@ -305,10 +285,7 @@ class Segmenter:
             q = torch.as_tensor(np.ascontiguousarray(emb, np.float32)).reshape(-1, dim)
             if self.peaks is not None and features is not None:
                 q = self.peaks.augment(q, features)
-            if self.weights is not None:
-                q = q * self.weights
-            if self.metric is not None:
-                q = self.metric(q)
+            q = self.space(q)
             protos = self.protos
             if opts.refine:
                 protos = refine_prototypes(
