@@ -117,3 +117,24 @@ def test_the_streamed_bootstrap_never_holds_b_by_n_labels(monkeypatch):
     counts = bootstrap_counts(query, support, n_classes=6, n_resamples=10_000, seed=0)
     assert counts.shape == (10_000, 6) and (counts.sum(1) == 20_000).all()
     assert max(seen) <= 10_000 * (4_000_000 // (10_000 * 3))  # one chunk of queries at a time
+
+
+def test_labels_made_beforehand_count_as_the_stream_does(monkeypatch):
+    """The pipeline makes the (B, N) labels beside the pixel vote and counts them after, with
+    the chips the vote fixed: the same counts as streaming; too many labels: none made."""
+    query, support = problem(5, n=800)
+    q = torch.as_tensor(query)
+    sup = {k: torch.as_tensor(v) for k, v in support.items()}
+    fixed = np.where(np.arange(len(query)) % 7 == 0, 5, -1)
+    made = stats.labels_beforehand(q, sup, 30, seed=2)
+    assert made.dtype == np.uint8 and made.shape == (30, 800)
+    kw = {"n_classes": 6, "n_resamples": 30, "seed": 2, "fixed": fixed}
+    streamed = bootstrap_counts(q, sup, **kw)
+    counted = bootstrap_counts(q, sup, **kw, labels=made)
+    np.testing.assert_array_equal(counted, streamed)
+    # the labels given are the ones counted: all "first class" but the fixed chips
+    first = bootstrap_counts(q, sup, **kw, labels=np.zeros_like(made))
+    assert (first[:, 0] == (fixed < 0).sum()).all() and (first[:, 5] == (fixed == 5).sum()).all()
+    assert stats.labels_beforehand(q, sup, 0, seed=2) is None
+    monkeypatch.setattr(stats, "BEFOREHAND_LABELS", 30 * 800 - 1)
+    assert stats.labels_beforehand(q, sup, 30, seed=2) is None

@@ -8,6 +8,7 @@ import torch
 from workers.fewshot.classifier import squared_distances
 
 __all__ = [
+    "BEFOREHAND_LABELS",
     "INTERVAL_MULTIPLIER",
     "INTERVAL_MULTIPLIER_SINGLE",
     "abundance",
@@ -16,6 +17,7 @@ __all__ = [
     "fraction_interval",
     "interval_multiplier",
     "interval_probs",
+    "labels_beforehand",
 ]
 
 #: a in ``soft fraction +- a * sqrt(mean_i p_ik (1 - p_ik))``: the 95 % quantile of
@@ -108,8 +110,10 @@ def bootstrap_labels(
     *,
     n_resamples: int = 200,
     seed: int = 0,
+    dtype: type = np.int64,
 ) -> np.ndarray:
-    """Relabel queries under resampled support sets: (N, D) -> (B, N) class indices.
+    """Relabel queries under resampled support sets: (N, D) -> (B, N) class indices
+    (``dtype``: np.uint8 holds them in an eighth of the memory when there are < 256 classes).
 
     Each resample draws n_k support chips of every class k with replacement, recomputes the
     prototypes and assigns each query to the nearest one. Embeddings are computed once; the
@@ -118,10 +122,32 @@ def bootstrap_labels(
     is materialised: jobs use :func:`bootstrap_counts`, which streams it.
     """
     q, centres = _resampled_centres(query_emb, support_emb, n_resamples, seed)
-    out = np.empty((n_resamples, q.shape[0]), np.int64)
+    out = np.empty((n_resamples, q.shape[0]), dtype)
     for i, labels in _bootstrap_chunks(q, centres, n_resamples, len(support_emb)):
         out[:, i : i + labels.shape[1]] = labels
     return out
+
+
+#: :func:`labels_beforehand` holds at most this many support-bootstrap labels (B x N, uint8:
+#: 200 resamples of 65,536 chips, a 4096^2 image at 16 px chips, are 13 MB)
+BEFOREHAND_LABELS = 64_000_000
+
+
+def labels_beforehand(
+    query_emb: torch.Tensor, support_emb: dict[int, torch.Tensor], n_resamples: int, *, seed: int
+) -> np.ndarray | None:
+    """:func:`bootstrap_labels` as uint8 on the calling thread alone, for
+    :func:`bootstrap_counts` to count later (the pipeline makes them beside the pixel vote, on
+    the other core); None when there are more than ``BEFOREHAND_LABELS``, 256 classes or more,
+    or no resamples: then ``bootstrap_counts`` streams them block by block. Torch's thread
+    count is per thread: set to one here, as the pipeline's statistics run."""
+    n = query_emb.shape[0] * n_resamples
+    if not 0 < n <= BEFOREHAND_LABELS or len(support_emb) >= 256:
+        return None
+    torch.set_num_threads(1)
+    return bootstrap_labels(
+        query_emb, support_emb, n_resamples=n_resamples, seed=seed, dtype=np.uint8
+    )
 
 
 def bootstrap_counts(
@@ -132,6 +158,7 @@ def bootstrap_counts(
     n_resamples: int = 200,
     seed: int = 0,
     fixed: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Chips per class id under resampled support sets, streamed: (N, D) -> (B, n_classes).
 
@@ -139,19 +166,26 @@ def bootstrap_counts(
     with support class ids (keys of ``support_emb``, in 0..n_classes-1) instead of indices,
     counted chunk by chunk of queries: memory is B x K x D prototypes plus one chunk, never
     B x N labels. ``fixed`` (N,) class ids: chips that keep that label in every resample
-    (-1: relabelled), e.g. chips re-decided without the prototypes.
+    (-1: relabelled), e.g. chips re-decided without the prototypes. ``labels``: the (B, N)
+    indices of :func:`bootstrap_labels` for the same queries, support and seed, computed
+    beforehand (the pipeline does it beside the pixel vote): counted, not recomputed (the same
+    counts).
     """
     ids = np.asarray(sorted(support_emb), np.int64)
-    q, centres = _resampled_centres(query_emb, support_emb, n_resamples, seed)
     keep = None if fixed is None else np.asarray(fixed, np.int64).reshape(-1)
     rows = (np.arange(n_resamples, dtype=np.int64) * n_classes)[:, None]
     counts = np.zeros(n_resamples * n_classes, np.int64)
-    for i, labels in _bootstrap_chunks(q, centres, n_resamples, len(ids)):
-        labels = ids[labels]  # (B, n) class ids
+    if labels is not None:
+        chunks = iter([(0, labels)])
+    else:
+        q, centres = _resampled_centres(query_emb, support_emb, n_resamples, seed)
+        chunks = _bootstrap_chunks(q, centres, n_resamples, len(ids))
+    for i, chunk_labels in chunks:
+        ids_of = ids[chunk_labels]  # (B, n) class ids
         if keep is not None:
-            chunk = keep[i : i + labels.shape[1]]
-            labels = np.where(chunk >= 0, chunk, labels)
-        counts += np.bincount((labels + rows).ravel(order="K"), minlength=counts.size)
+            chunk = keep[i : i + ids_of.shape[1]]
+            ids_of = np.where(chunk >= 0, chunk, ids_of)
+        counts += np.bincount((ids_of + rows).ravel(order="K"), minlength=counts.size)
     return counts.reshape(n_resamples, n_classes)
 
 

@@ -4,6 +4,7 @@ grids (labels, calibrated probabilities, boundary and pixel refinement, statisti
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ from workers.fewshot.stats import (
     fraction_interval,
     interval_multiplier,
     interval_probs,
+    labels_beforehand,
 )
 from workers.fewshot.uncertainty import (
     calibrated_probs,
@@ -211,9 +213,14 @@ class Segmenter:
             pixels, grid, spectrum, pixel_features, timer
         )
         q, pred, decided, smoothed = self._predict(emb, features, timer)
-        pm = None
+        pm, resampled = None, None
         if opts.pixel_vote:  # one thread: split in two, its steps stalled on a busy CPU (~6x)
-            with single_thread():
+            with single_thread(), ThreadPoolExecutor(1) as pool:
+                # the support bootstrap's labels do not depend on the vote: made beside it on
+                # the other core (the chips it fixes are applied when they are counted)
+                early = pool.submit(
+                    labels_beforehand, q, self.support, opts.bootstrap, seed=opts.seed
+                )
                 pm, pred, voted = pixel_vote(
                     pred,
                     pixels,
@@ -224,12 +231,13 @@ class Segmenter:
                     classes=self.classes,
                     frequencies=self.frequencies,
                 )
+                resampled = early.result()
             decided = voted if decided is None else (decided | voted)
             timer.lap("pixels")
         if smoothed:  # the prior's probabilities are over-confident: tempered, labels kept
             pred = tempered_prediction(pred, self.classes, smoothed_temperature(self.encoder_name))
         labels, stats = self._statistics(
-            q, pred, decided, grid, support, pixel_size, pixel_unit, timer
+            q, pred, decided, grid, support, pixel_size, pixel_unit, timer, resampled
         )
         return Segmentation(
             labels=labels,
@@ -326,9 +334,11 @@ class Segmenter:
         pixel_size: float | None,
         pixel_unit: str | None,
         timer: Timer,
+        resampled: np.ndarray | None = None,
     ) -> tuple[np.ndarray, dict]:
         """Labels (rows, cols) int64 and the statistics: abundance with the support bootstrap
-        and the fraction interval, temperature, calibration, support check."""
+        (``resampled``: its labels made beforehand, or None) and the fraction interval,
+        temperature, calibration, support check."""
         opts = self.options
         rows, cols = grid.rows, grid.cols
         with deterministic(opts.seed), single_thread():
@@ -337,7 +347,7 @@ class Segmenter:
             if opts.bootstrap > 0:
                 # unmixing and the pixel vote do not use the prototypes: their chips keep
                 # their label in every support resample (else the interval is centred on
-                # other labels); counted in blocks, never as (B, N) labels
+                # other labels); counted in blocks, or from the labels made beside the vote
                 boot = bootstrap_counts(
                     q,
                     self.support,
@@ -345,6 +355,7 @@ class Segmenter:
                     n_resamples=opts.bootstrap,
                     seed=opts.seed,
                     fixed=None if decided is None else np.where(decided, pred.labels, -1),
+                    labels=resampled,
                 )
             probs_by_id = np.zeros((rows * cols, n_ids), np.float32)
             probs_by_id[:, list(self.classes)] = pred.probs
