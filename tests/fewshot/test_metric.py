@@ -70,7 +70,7 @@ def test_segmenter_applies_the_metric_to_support_and_queries():
     base = {"bootstrap": 0, "boundary": None, "pixel_vote": False, "weighting": None}
     on = Segmenter(support, options=SegmentOptions(**base))
     off = Segmenter(support, options=SegmentOptions(**base, metric=None))
-    assert on.metric is not None and off.metric is None
+    assert on.space.metric is not None and off.space.metric is None
     truth = truth.reshape(2, 20)
     assert (on.classify(emb, grid=grid).labels == truth).mean() == 1.0
     assert (off.classify(emb, grid=grid).labels == truth).mean() < 0.2

@@ -115,8 +115,8 @@ def test_segmenter_switches_the_group_on_for_rotated_lattices():
     encoder = SimpleNamespace(groups=[("learned", slice(0, 8))], name="blind")
     opts = SegmentOptions(bootstrap=0, pixel_vote=False, mean_field=0.0, temperature="auto")
     seg = Segmenter.fit([image], [SUPPORT], encoder=encoder, options=opts)
-    assert isinstance(seg.peaks, SupportPeaks) and seg.weights is not None
-    assert (seg.weights > 0).all()  # every group on, the peak group included
+    assert isinstance(seg.peaks, SupportPeaks) and seg.space.weights is not None
+    assert (seg.space.weights > 0).all()  # every group on, the peak group included
     labels = seg.classify(emb[0], grid=grid, pixels=frame).labels
     assert (labels == classes).mean() >= 0.9
     off = Segmenter.fit(

@@ -103,7 +103,7 @@ def test_segmenter_applies_the_weights_to_support_and_queries():
         support,
         options=SegmentOptions(bootstrap=0, boundary=None, weighting=None, pixel_vote=False),
     )
-    assert on.weights is not None and off.weights is None
+    assert on.space.weights is not None and off.space.weights is None
     truth = truth.reshape(2, 40)
     assert (on.classify(emb, grid=grid).labels == truth).mean() == 1.0
     assert (off.classify(emb, grid=grid).labels == truth).mean() < 0.8

@@ -136,15 +136,13 @@ BEFOREHAND_LABELS = 64_000_000
 def labels_beforehand(
     query_emb: torch.Tensor, support_emb: dict[int, torch.Tensor], n_resamples: int, *, seed: int
 ) -> np.ndarray | None:
-    """:func:`bootstrap_labels` as uint8 on the calling thread alone, for
-    :func:`bootstrap_counts` to count later (the pipeline makes them beside the pixel vote, on
-    the other core); None when there are more than ``BEFOREHAND_LABELS``, 256 classes or more,
-    or no resamples: then ``bootstrap_counts`` streams them block by block. Torch's thread
-    count is per thread: set to one here, as the pipeline's statistics run."""
+    """:func:`bootstrap_labels` as uint8, for :func:`bootstrap_counts` to count later (the
+    pipeline makes them beside the pixel vote, on the other core); None when there are more
+    than ``BEFOREHAND_LABELS``, 256 classes or more, or no resamples: then ``bootstrap_counts``
+    streams them block by block."""
     n = query_emb.shape[0] * n_resamples
     if not 0 < n <= BEFOREHAND_LABELS or len(support_emb) >= 256:
         return None
-    torch.set_num_threads(1)
     return bootstrap_labels(
         query_emb, support_emb, n_resamples=n_resamples, seed=seed, dtype=np.uint8
     )

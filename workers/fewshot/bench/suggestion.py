@@ -53,6 +53,7 @@ class Scorer:
     size: int = 512
     cache: dict[str, list[float]] = field(default_factory=dict)
     _encoder: object = None
+    _images: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
 
     def seeds(self) -> list[int]:
         """Image seeds per case (seen: from 100, others: from 0; one image for fixed sets)."""
@@ -60,8 +61,11 @@ class Scorer:
         return [first + i for i in range(1 if SETS[self.set_name].fixed else self.images)]
 
     def image(self, case: str, seed: int) -> np.ndarray:
-        """The raw (H, W) case image the suggestion sees."""
-        return SETS[self.set_name].load(case, seed, (self.size, self.size), 32).image
+        """The raw (H, W) case image the suggestion sees (generated once: every rule reads it)."""
+        if (case, seed) not in self._images:
+            sample = SETS[self.set_name].load(case, seed, (self.size, self.size), 32)
+            self._images[case, seed] = sample.image
+        return self._images[case, seed]
 
     def score(self, case: str, seed: int, chip: int) -> float:
         """Mean pixel mIoU at ``chip`` px over this image's draws (NaN: < 2 classes on the grid).

@@ -110,16 +110,17 @@ class Segmenter:
         # the task's space (group weights, then the metric), applied to queries alike; the
         # support check reads the support before the metric
         self.space, self.support, checked = fit_task_space(self.support, opts, groups)
-        self.weights, self.metric = self.space.weights, self.space.metric
         with single_thread():
             self.protos = fit_prototypes(self.support)
             self.temperature = resolve_temperature(
                 opts.temperature, encoder_temperature=encoder_temperature, support_emb=self.support
             )
             # the per-chip calibration's scale: one example per class is less sure than several
-            self.calibration_scale = temperature_scale(min(len(v) for v in self.support.values()))
-            if self.metric is not None:  # as sure as Euclidean distances were (metric.py)
-                self.calibration_scale *= self.space.calibration_factor
+            # (times the metric's factor: as sure as Euclidean distances were, metric.py)
+            self.calibration_scale = (
+                temperature_scale(min(len(v) for v in self.support.values()))
+                * self.space.calibration_factor
+            )
             # held out, each example is scored like a query chip: with the per-chip
             # calibration when it is on, else at the job's temperature
             self.support_check = support_check_summary(
@@ -215,9 +216,11 @@ class Segmenter:
         q, pred, decided, smoothed = self._predict(emb, features, timer)
         pm, resampled = None, None
         if opts.pixel_vote:  # one thread: split in two, its steps stalled on a busy CPU (~6x)
-            with single_thread(), ThreadPoolExecutor(1) as pool:
-                # the support bootstrap's labels do not depend on the vote: made beside it on
-                # the other core (the chips it fixes are applied when they are counted)
+            # the support bootstrap's labels do not depend on the vote: made beside it on the
+            # other core, one torch thread there too (the chips the vote fixes are applied when
+            # they are counted)
+            beside = ThreadPoolExecutor(1, initializer=torch.set_num_threads, initargs=(1,))
+            with single_thread(), beside as pool:
                 early = pool.submit(
                     labels_beforehand, q, self.support, opts.bootstrap, seed=opts.seed
                 )
