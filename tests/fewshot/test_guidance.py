@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 
 from tests.fewshot.synthetic import stripes
-from workers.fewshot.guidance import feature_diameter, label_next, suggest_chip_size
+from workers.fewshot.guidance import feature_diameter, features, label_next, suggest_chip_size
 
 
 def test_periodic_image_gets_a_multiple_of_its_period():
@@ -16,17 +16,34 @@ def test_periodic_image_gets_a_multiple_of_its_period():
     assert s.chip_size == 24 and "8.0 px" in s.reason and "3 periods = 24 px" in s.reason
 
 
-def test_aperiodic_image_uses_feature_scale_and_grows_with_it():
+def test_a_texture_gets_at_least_the_encoders_input_and_grows_with_its_grain():
+    """Smoothed noise thresholded gives percolating blobs, not objects: a texture, whose chip
+    holds 3 of its features and is at least 32 px (0.6 x the feature size gave 16 px)."""
     rng = np.random.default_rng(0)
     noise = rng.normal(size=(256, 256))
     fine, coarse = ndimage.gaussian_filter(noise, 2), ndimage.gaussian_filter(noise, 6)
     small, large = suggest_chip_size(fine), suggest_chip_size(coarse)
-    assert small.method == large.method == "feature_scale"
+    assert small.method == large.method == "texture" and small.period_px is None
+    assert features(fine).solidity < 0.7
     assert feature_diameter(coarse)[0] > 2 * feature_diameter(fine)[0]
     assert large.correlation_length_px > 2 * small.correlation_length_px
-    assert small.chip_size == 16 and "raised to the 16 px minimum" in small.reason
+    assert small.chip_size == 32 and "a texture: its features are irregular" in small.reason
+    assert "at least 32 px -> 32 px" in small.reason
     bigger = suggest_chip_size(ndimage.gaussian_filter(rng.normal(size=(512, 512)), 12))
-    assert bigger.chip_size > small.chip_size
+    assert bigger.method == "texture" and bigger.chip_size == 64 > small.chip_size
+
+
+def test_a_coarse_arrangement_of_fine_grain_is_a_texture_not_a_lattice():
+    """Fine irregular grain modulated with a 32 px period (bricks over their grain): the peak
+    is real, but 3 periods (96 px) would size chips for the arrangement, not for the grain."""
+    rng = np.random.default_rng(0)
+    grain = ndimage.gaussian_filter(rng.normal(size=(512, 512)), 1.5)
+    yy, xx = np.indices(grain.shape)
+    img = grain / grain.std() + np.cos(2 * np.pi * yy / 32) + np.cos(2 * np.pi * xx / 32)
+    s = suggest_chip_size(img)
+    assert s.peak_prominence >= 1.5 and s.method == "texture" and s.chip_size == 32
+    assert "the radial power peak at 32.0 px is" in s.reason
+    assert "their arrangement, not their lattice" in s.reason
 
 
 def _disks(radii: list[int], size: int = 512, seed: int = 0) -> np.ndarray:

@@ -15,7 +15,9 @@ from workers.fewshot.classifier import fit_prototypes, squared_distances
 __all__ = [
     "ChipSizeSuggestion",
     "ChipSuggestion",
+    "Features",
     "feature_diameter",
+    "features",
     "label_next",
     "radial_power",
     "suggest_chip_size",
@@ -27,7 +29,7 @@ class ChipSizeSuggestion:
     """A suggested chip size and the numbers behind it (all lengths in px)."""
 
     chip_size: int
-    method: str  # "periodicity" | "feature_scale"
+    method: str  # "periodicity" | "feature_scale" | "texture"
     period_px: float | None
     peak_prominence: float  # log power of the strongest radial peak above its running median
     correlation_length_px: float
@@ -41,6 +43,21 @@ class ChipSizeSuggestion:
 
 
 MIN_CHIPS_PER_SIDE = 8
+
+#: features whose area-weighted solidity is below this are a texture's percolating blobs, not
+#: objects (seen cases: particles 0.92-0.97, textures 0.34-0.53); a texture's chip holds
+#: ``TEXTURE_ELEMENTS`` of its features and is at least ``TEXTURE_MIN_PX`` (the default
+#: encoder's input size: its texture statistics were trained at that scale). On the seen
+#: textures every size is at the floor (32 px was the best of 16-64 px on three of five;
+#: 0.6 x the feature diameter gave 16 px, losing 0.13 pixel mIoU on average); the factor
+#: of 3 mirrors the periodic rule and was not chosen on data.
+TEXTURE_SOLIDITY = 0.7
+#: a periodic peak counts as a lattice unless the features are a texture's and smaller than
+#: this share of its period (seen lattices: features 0.45-0.74 of the period; a brick texture's
+#: 32 px bricks over 5 px grain: 0.17, which 3 periods sized 96 px chips, losing 0.14)
+TEXTURE_PERIOD_RATIO = 0.25
+TEXTURE_ELEMENTS = 3.0
+TEXTURE_MIN_PX = 32
 
 
 def uncovered_share(height: int, width: int, chip: int) -> float:
@@ -104,32 +121,58 @@ def _correlation_length(image: np.ndarray, *, max_side: int = 512) -> float:
     return float(below[0]) if below.size else float(side // 2)
 
 
-def feature_diameter(
-    image: np.ndarray, *, smooth: float = 1.5, min_area: int = 4
-) -> tuple[float, int, str]:
-    """Typical feature size -> (median equivalent diameter px, number of features, "dark" |
-    "bright"); (nan, 0, "") when there are none.
+class Features(NamedTuple):
+    """The features beyond an Otsu threshold (``features``): median equivalent diameter (px),
+    their number, their contrast ("bright" | "dark") and their area-weighted solidity (area /
+    convex-hull area: ~1 for particles, well below for the percolating blobs of a texture)."""
+
+    diameter: float
+    n: int
+    contrast: str
+    solidity: float
+
+
+def features(image: np.ndarray, *, smooth: float = 1.5, min_area: int = 4) -> Features:
+    """The features of an image; (nan, 0, "", nan) when there are none.
 
     Features = connected regions of the minority side of an Otsu threshold of the image
     smoothed by ``smooth`` px (particles on a support film, whichever their contrast), of at
     least ``min_area`` px. The median counts features, not area: the autocorrelation length,
     which the area weights, is stretched to its scale by one large particle among many small.
+    The solidity is measured on the largest features that hold 90 % of their area (at most
+    256 of them).
     """
+    none = Features(float("nan"), 0, "", float("nan"))
     img = ndimage.gaussian_filter(normalise(image).astype(np.float64), smooth)
     if img.size == 0 or np.ptp(img) <= 0:
-        return float("nan"), 0, ""
-    # scikit-image's filters: loaded by the first suggestion, not by every web process
+        return none
+    # scikit-image: loaded by the first suggestion, not by every web process
     from skimage.filters import threshold_otsu
+    from skimage.measure import regionprops
 
     mask = img > threshold_otsu(img)
     bright = mask.mean() <= 0.5
     labels, n = ndimage.label(mask if bright else ~mask)
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    areas = areas[areas >= min_area]
-    if not areas.size:
-        return float("nan"), 0, ""
-    diameter = float(np.median(2 * np.sqrt(areas / np.pi)))
-    return diameter, int(areas.size), "bright" if bright else "dark"
+    kept = np.flatnonzero(areas >= min_area) + 1
+    if not kept.size:
+        return none
+    diameter = float(np.median(2 * np.sqrt(areas[kept - 1] / np.pi)))
+    order = kept[np.argsort(areas[kept - 1])[::-1]]
+    share = np.cumsum(areas[order - 1]) / areas[order - 1].sum()
+    largest = order[: min(int(np.searchsorted(share, 0.9)) + 1, 256)]
+    regions = regionprops(np.where(np.isin(labels, largest), labels, 0))
+    solidity = float(np.average([r.solidity for r in regions], weights=[r.area for r in regions]))
+    return Features(diameter, int(kept.size), "bright" if bright else "dark", solidity)
+
+
+def feature_diameter(
+    image: np.ndarray, *, smooth: float = 1.5, min_area: int = 4
+) -> tuple[float, int, str]:
+    """Typical feature size -> (median equivalent diameter px, number of features, "dark" |
+    "bright"); (nan, 0, "") when there are none (``features``)."""
+    f = features(image, smooth=smooth, min_area=min_area)
+    return f.diameter, f.n, f.contrast
 
 
 def _grid_summary(h: int, w: int, size: int, why_few: str) -> tuple[tuple[int, int], float, str]:
@@ -173,8 +216,9 @@ def suggest_chip_size(
     multiple: int = 8,
     min_prominence: float = 1.5,
 ) -> ChipSizeSuggestion:
-    """Suggest a chip size: ``periods`` lattice periods when the image is periodic, else
-    ``scale_factor`` x the typical feature diameter (:func:`feature_diameter`); rounded to
+    """Suggest a chip size: ``periods`` lattice periods when the image is periodic; on a
+    texture (irregular features, ``TEXTURE_SOLIDITY``) 3 of its features and at least 32 px;
+    else ``scale_factor`` x the typical feature diameter (:func:`features`); rounded to
     ``multiple``, clamped to [min_size, max_size] and never above min(H, W). The default
     max_size keeps at least 8 x 8 chips on an aperiodic image (objects: a 4 x 4 grid of
     particles' chips hides most of them) and 4 x 4 on a periodic one; the reason says when the
@@ -215,7 +259,14 @@ def suggest_chip_size(
             note += f"; {fitted} px leaves smaller margins than {v} px"
         return fitted, note
 
-    if prominence >= min_prominence:
+    f = features(image)
+    texture = f.n > 0 and f.solidity < TEXTURE_SOLIDITY
+    periodic = prominence >= min_prominence
+    if periodic and texture and f.diameter < TEXTURE_PERIOD_RATIO * period:
+        # the peak is a coarse arrangement (bricks, a moire) of much finer irregular
+        # features, not the lattice of the features themselves
+        periodic = False
+    if periodic:
         size, note = pick(periods * period, hi_periodic)
         grid, share, text = _grid_summary(h, w, size, f"a chip must hold {periods:g} periods")
         reason = (
@@ -226,22 +277,35 @@ def suggest_chip_size(
         return ChipSizeSuggestion(
             size, "periodicity", period, prominence, corr, reason, grid, share
         )
-    diameter, n, contrast = feature_diameter(image)
-    size, note = pick(scale_factor * diameter if n else min_size, hi_objects)
+    if texture:
+        target = max(TEXTURE_MIN_PX, TEXTURE_ELEMENTS * f.diameter)
+    else:
+        target = scale_factor * f.diameter if f.n else min_size
+    size, note = pick(target, hi_objects)
     grid, share, text = _grid_summary(
         h, w, size, f"the image is smaller than {MIN_CHIPS_PER_SIDE} chips of {min_size} px"
     )
     scale = "no features beyond an Otsu threshold"
-    if n:
+    if texture:
         scale = (
-            f"typical feature {diameter:.1f} px across (median of {n} {contrast} "
-            f"feature{'s' if n > 1 else ''}, Otsu threshold) x {scale_factor:g}"
+            f"a texture: its features are irregular (area-weighted solidity {f.solidity:.2f} < "
+            f"{TEXTURE_SOLIDITY:g}), typically {f.diameter:.1f} px across; "
+            f"{TEXTURE_ELEMENTS:g} of them, at least {TEXTURE_MIN_PX} px"
         )
-    reason = (
-        f"no clear periodicity (peak prominence {prominence:.2f} < {min_prominence}); "
-        f"{scale} -> {size} px{note}{text}"
-    )
-    return ChipSizeSuggestion(size, "feature_scale", None, prominence, corr, reason, grid, share)
+    elif f.n:
+        scale = (
+            f"typical feature {f.diameter:.1f} px across (median of {f.n} {f.contrast} "
+            f"feature{'s' if f.n > 1 else ''}, Otsu threshold) x {scale_factor:g}"
+        )
+    why = f"no clear periodicity (peak prominence {prominence:.2f} < {min_prominence})"
+    if prominence >= min_prominence:
+        why = (
+            f"the radial power peak at {period:.1f} px is {period / f.diameter:.0f} x the "
+            f"size of the image's features: their arrangement, not their lattice"
+        )
+    reason = f"{why}; {scale} -> {size} px{note}{text}"
+    method = "texture" if texture else "feature_scale"
+    return ChipSizeSuggestion(size, method, None, prominence, corr, reason, grid, share)
 
 
 class ChipSuggestion(NamedTuple):

@@ -50,7 +50,7 @@ class GridCreateSerializer(serializers.Serializer):
 
 class ChipSizeSuggestionSerializer(serializers.Serializer):
     chip_size = serializers.IntegerField(help_text="Suggested chip size in original pixels")
-    method = serializers.CharField(help_text="periodicity | feature_scale")
+    method = serializers.CharField(help_text="periodicity | feature_scale | texture")
     period_px = serializers.FloatField(allow_null=True)
     peak_prominence = serializers.FloatField()
     correlation_length_px = serializers.FloatField()
