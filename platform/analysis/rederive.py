@@ -122,7 +122,7 @@ def _rerun(manifest: dict, entry: dict, model, classes: list[dict], support_by_i
         )
     _pixel_budget([images[i] for i in needed])
     params = entry["params"]
-    options = options_from_params(params)
+    options = options_from_params(params, classes)
     encoder = encoder_load(model_version=model, device=resolve_device("auto"))
     data = {image_id: _image_data(images[image_id]) for image_id in needed}
     embedded = {}

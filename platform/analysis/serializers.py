@@ -72,6 +72,13 @@ class JobParamsSerializer(serializers.Serializer):
         "examples differ (their within-class spread, shrunk towards plain distances; default "
         "true; needs two examples of a class)",
     )
+    object_kinds = serializers.BooleanField(
+        required=False,
+        help_text="one kind per particle: with two or more classes marked as objects (e.g. "
+        "round and rod-shaped particles), each particle of the pixel map takes one kind from "
+        "its pixels and its shape and intensity profile, matched to the particles under the "
+        "examples (default true)",
+    )
     chip_size = serializers.IntegerField(
         required=False, min_value=1, help_text="must equal the support set's chip size"
     )

@@ -24,9 +24,11 @@ def chip_mask(labels, *, chip_size: int, offset=(0, 0), shape) -> np.ndarray:
     return mask
 
 
-def sim_tiff(*, size=(256, 256), seed=0, frames: int = 1) -> tuple[bytes, sim.SimImage]:
+def sim_tiff(
+    *, size=(256, 256), seed=0, frames: int = 1, case: str = CASE
+) -> tuple[bytes, sim.SimImage]:
     """A simulated micrograph as 16-bit TIFF bytes (ImageJ calibration) and its truth."""
-    s = sim.generate(CASE, seed=seed, size=size)
+    s = sim.generate(case, seed=seed, size=size)
     return sim.tiff_bytes(s, frames=frames), s
 
 
@@ -40,12 +42,19 @@ def chip_truth_grid(s: sim.SimImage) -> np.ndarray:
 
 
 def upload_ready_image(
-    world, *, dataset=None, frames: int = 1, seed: int = 0, size=(256, 256), uploader=None
+    world,
+    *,
+    dataset=None,
+    frames: int = 1,
+    seed: int = 0,
+    size=(256, 256),
+    uploader=None,
+    case: str = CASE,
 ):
     """Upload a simulated TIFF through the catalog service and ingest it in-process."""
     from catalog.services import image_ingest, image_upload
 
-    data, s = sim_tiff(frames=frames, seed=seed, size=size)
+    data, s = sim_tiff(frames=frames, seed=seed, size=size, case=case)
     dataset = dataset or world.dataset()
     image = image_upload(
         user=uploader or world.curator,

@@ -8,19 +8,30 @@ from analysis.runner.frames import options_from_params
 from analysis.serializers import JobParamsSerializer
 from analysis.services.params import DEFAULT_PARAMS
 
+#: a class table with two kinds of particle on a support film
+CLASSES = [
+    {"index": 0, "name": "carbon", "kind": "region"},
+    {"index": 1, "name": "round", "kind": "objects"},
+    {"index": 2, "name": "rod", "kind": "objects"},
+]
+
 
 def _on(options, param: str) -> bool:
     """Whether ``options`` (SegmentOptions) runs the step of job param ``param``."""
-    return {"peaks": options.peaks, "metric": options.metric is not None}[param]
+    return {
+        "peaks": options.peaks,
+        "metric": options.metric is not None,
+        "object_kinds": options.object_kinds == (1, 2),
+    }[param]
 
 
-@pytest.mark.parametrize("param", ["peaks", "metric"])
+@pytest.mark.parametrize("param", ["peaks", "metric", "object_kinds"])
 def test_new_jobs_record_the_step_and_old_jobs_rerun_without_it(param):
     assert DEFAULT_PARAMS[param] is True
-    assert _on(options_from_params(DEFAULT_PARAMS), param)
+    assert _on(options_from_params(DEFAULT_PARAMS, CLASSES), param)
     old = {k: v for k, v in DEFAULT_PARAMS.items() if k != param}
-    assert not _on(options_from_params(old), param)
-    assert not _on(options_from_params({**DEFAULT_PARAMS, param: False}), param)
+    assert not _on(options_from_params(old, CLASSES), param)
+    assert not _on(options_from_params({**DEFAULT_PARAMS, param: False}, CLASSES), param)
     assert JobParamsSerializer(data={param: False}).is_valid()
     assert not JobParamsSerializer(data={param: "sideways"}).is_valid()
 
@@ -29,3 +40,10 @@ def test_the_metric_param_gives_the_library_default():
     from workers.fewshot.pipeline import SegmentOptions
 
     assert options_from_params(DEFAULT_PARAMS).metric == SegmentOptions().metric
+
+
+def test_the_kinds_of_particle_are_the_classes_marked_as_objects():
+    assert options_from_params(DEFAULT_PARAMS, CLASSES).object_kinds == (1, 2)
+    regions = [{**c, "kind": "region"} for c in CLASSES]
+    assert options_from_params(DEFAULT_PARAMS, regions).object_kinds == ()
+    assert options_from_params(DEFAULT_PARAMS).object_kinds == ()  # no class table

@@ -62,7 +62,7 @@ class _Oracle:
         self._case, self._size, self._chip = case, size, chip
         self._sim = sim
 
-    def prepare(self, image, grid):
+    def prepare(self, image, grid, *, object_classes=()):
         s = self._sim.generate(self._case, seed=0, size=self._size)
         np.testing.assert_array_equal(s.image, image)  # the runner passes the raw sim image
         _, dense = np.unique(chip_truth(s.truth, grid), return_inverse=True)
@@ -76,7 +76,7 @@ class _Oracle:
 class _Constant:
     name = "constant"
 
-    def prepare(self, image, grid):
+    def prepare(self, image, grid, *, object_classes=()):
         self._shape = (grid.rows, grid.cols)
         return 0.0
 

@@ -110,7 +110,7 @@ def test_support_never_comes_from_unscored_chips():
 class _Constant:
     name = "constant"
 
-    def prepare(self, image, grid):
+    def prepare(self, image, grid, *, object_classes=()):
         self._shape = (grid.rows, grid.cols)
         return 0.0
 
@@ -123,7 +123,7 @@ class _Truth:
 
     name = "truth"
 
-    def prepare(self, image, grid):
+    def prepare(self, image, grid, *, object_classes=()):
         return 0.0
 
     def predict(self, support):

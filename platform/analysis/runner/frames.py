@@ -14,11 +14,14 @@ from workers.fewshot.spatial import MEAN_FIELD_STRENGTH
 from .. import maps
 
 
-def options_from_params(params: dict) -> SegmentOptions:
-    """The core's options for a job's params; a job from before boundary refinement, group
-    weighting, the pixel vote, the spatial prior, the support-peak group or the per-task metric
-    (no "boundary" / "weighting" / "pixel_vote" / "spatial" / "peaks" / "metric" param) re-runs
-    without them, as it first ran (new jobs record all six)."""
+def options_from_params(params: dict, classes: list[dict] = ()) -> SegmentOptions:
+    """The core's options for a job's params and its class table; a job from before boundary
+    refinement, group weighting, the pixel vote, the spatial prior, the support-peak group, the
+    per-task metric or one kind per particle (no "boundary" / "weighting" / "pixel_vote" /
+    "spatial" / "peaks" / "metric" / "object_kinds" param) re-runs without them, as it first
+    ran (new jobs record all seven). With "object_kinds", the classes marked as objects are the
+    kinds of particle."""
+    kinds = tuple(int(c["index"]) for c in classes if c.get("kind") == "objects")
     return SegmentOptions(
         temperature=params.get("temperature", "encoder"),
         refine=bool(params.get("refine", False)),
@@ -31,6 +34,7 @@ def options_from_params(params: dict) -> SegmentOptions:
         mean_field=MEAN_FIELD_STRENGTH if params.get("spatial", False) else 0.0,
         peaks=bool(params.get("peaks", False)),
         metric=METRIC_SHRINKAGE if params.get("metric", False) else None,
+        object_kinds=kinds if params.get("object_kinds", False) else (),
     )
 
 

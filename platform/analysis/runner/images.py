@@ -80,7 +80,7 @@ class _Images:
     def __init__(self, job: SegmentationJob, encoder, clock: Clock) -> None:
         self.job, self.encoder, self.clock = job, encoder, clock
         self.params = job.params
-        self.options = options_from_params(job.params)
+        self.options = options_from_params(job.params, support_classes(job.support_set))
         # bounded (CHIPLAB_JOB_IMAGE_CACHE images): a job of 1,000 images holds a few at once
         self._embedded: dict[str, Embedded] = _Recent()
         self._data: dict[str, np.ndarray] = _Recent()

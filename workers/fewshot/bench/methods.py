@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -33,8 +33,11 @@ class Method(Protocol):
 
     name: str
 
-    def prepare(self, image: np.ndarray, grid: ChipGrid) -> float:
-        """Per-image work (raw (H, W) image); returns its duration in seconds."""
+    def prepare(
+        self, image: np.ndarray, grid: ChipGrid, *, object_classes: tuple[int, ...] = ()
+    ) -> float:
+        """Per-image work (raw (H, W) image); returns its duration in seconds.
+        ``object_classes``: the classes a user marks as objects (``Sample.object_classes``)."""
 
     def predict(self, support: Support) -> tuple[np.ndarray, float]:
         """Chip labels (rows, cols) int for a support set {class: [(r, c)]}, and seconds taken."""
@@ -111,8 +114,12 @@ class EncoderMethod:
         )
         self._embedded = None
 
-    def prepare(self, image: np.ndarray, grid: ChipGrid) -> float:
-        """Embed the image once (normalise + embed, timed)."""
+    def prepare(
+        self, image: np.ndarray, grid: ChipGrid, *, object_classes: tuple[int, ...] = ()
+    ) -> float:
+        """Embed the image once (normalise + embed, timed); the object classes are those a
+        job would mark as objects (``SegmentOptions.object_kinds``)."""
+        self.options = replace(self.options, object_kinds=tuple(object_classes))
         # torch (encoders, pipeline): not loaded where only the peer runs (bench.speed)
         from workers.fewshot.pipeline import embed
 
@@ -173,8 +180,10 @@ class PixelForestPeer:
         self._features: np.ndarray | None = None
         self._grid: ChipGrid | None = None
 
-    def prepare(self, image: np.ndarray, grid: ChipGrid) -> float:
-        """Compute the multiscale feature stack (H, W, F) once."""
+    def prepare(
+        self, image: np.ndarray, grid: ChipGrid, *, object_classes: tuple[int, ...] = ()
+    ) -> float:
+        """Compute the multiscale feature stack (H, W, F) once (pixels know no objects)."""
         # heavy (scikit-image): only the peer needs it
         from skimage.feature import multiscale_basic_features
 

@@ -157,7 +157,14 @@ def run_image(
                 row["peer_edge"] = pixel_miou(edge, pp, K)
                 row["peer_bnd_edge"] = boundary_error(ec, _covered(pp, sample))
         for name, cfg in configs.items():
-            pm = pixel_map(frame, seg, frequencies=segm.frequencies, support=support, config=cfg)
+            pm = pixel_map(
+                frame,
+                seg,
+                frequencies=segm.frequencies,
+                support=support,
+                config=cfg,
+                object_kinds=sample.object_classes,
+            )
             lab = pm.labels.astype(int)
             ok = (truth >= 0) & (lab >= 0)
             row[f"pixel:{name}"] = pixel_miou(truth, lab, K)

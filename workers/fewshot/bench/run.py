@@ -100,7 +100,10 @@ def run_case(
         if present.size < 2:
             log(f"  {case}: image {image_index} has < 2 classes at chip level, skipped")
             continue
-        prep = {m.name: m.prepare(sample.image, grid) for m in methods}
+        prep = {
+            m.name: m.prepare(sample.image, grid, object_classes=sample.object_classes)
+            for m in methods
+        }
         refs = {}
         for shift in cfg.ceilings if sample.truth is not None else ():
             rng = np.random.default_rng([cfg.seed + image_index, zlib.crc32(case.encode()), shift])

@@ -31,7 +31,9 @@ class Sample:
     in case class ids (None: chip truth only); mask: (H, W) dense pixel classes, -1 = ignored,
     for pixel scores (None: none); count_class: dense class whose objects are counted,
     n_objects: their true number (None: not counted) and n_objects_chips: the true number of
-    8-connected groups of chips at least half covered by them (what a chip count can reach).
+    8-connected groups of chips at least half covered by them (what a chip count can reach);
+    object_classes: the dense classes that are kinds of object, which a job marks as objects
+    (in a particle case every class but the support, class 0).
     """
 
     image: np.ndarray
@@ -43,6 +45,7 @@ class Sample:
     count_class: int | None = None
     n_objects: int | None = None
     n_objects_chips: int | None = None
+    object_classes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,23 @@ class Suite:
     fixed: bool = False
 
 
-def _from_pixels(image: np.ndarray, truth: np.ndarray, chip_size: int) -> Sample:
+def _from_pixels(image: np.ndarray, truth: np.ndarray, chip_size: int, group: str) -> Sample:
     grid = ChipGrid.for_shape(image.shape, chip_size)
     present, dense = np.unique(chip_truth(truth, grid), return_inverse=True)
-    return Sample(image, grid, dense.reshape(grid.rows, grid.cols), present, truth)
+    return Sample(
+        image,
+        grid,
+        dense.reshape(grid.rows, grid.cols),
+        present,
+        truth,
+        object_classes=_particle_kinds(present, group),
+    )
+
+
+def _particle_kinds(present: np.ndarray, group: str) -> tuple[int, ...]:
+    """The dense classes that are kinds of object: in a particle case every class but the
+    support (class 0 in every particle scene and truth file)."""
+    return tuple(int(i) for i in np.flatnonzero(present != 0)) if group == "particles" else ()
 
 
 def _seen_cases() -> dict[str, str]:
@@ -77,7 +93,7 @@ def _seen_load(case: str, seed: int, size: tuple[int, int], chip_size: int) -> S
     from workers.fewshot import sim
 
     s = sim.generate(case, seed=seed, size=size)
-    return _from_pixels(s.image, s.truth, chip_size)
+    return _from_pixels(s.image, s.truth, chip_size, s.group)
 
 
 def _unseen_cases() -> dict[str, str]:
@@ -92,7 +108,7 @@ def _unseen_load(case: str, seed: int, size: tuple[int, int], chip_size: int) ->
     from workers.fewshot import unseen
 
     s = unseen.generate(case, seed=seed, size=size)
-    return _from_pixels(s.image, s.truth, chip_size)
+    return _from_pixels(s.image, s.truth, chip_size, s.group)
 
 
 def _real_cases() -> dict[str, str]:
@@ -113,7 +129,7 @@ def _real_load(case: str, seed: int, size: tuple[int, int], chip_size: int) -> S
     grid = ChipGrid.for_shape(r.image.shape, r.chip_size, offset=r.offset)
     present = np.unique(r.chip_labels[r.chip_labels >= 0])
     dense = np.where(r.chip_labels >= 0, np.searchsorted(present, r.chip_labels), -1)
-    sample = Sample(r.image, grid, dense, present)
+    sample = Sample(r.image, grid, dense, present, object_classes=_particle_kinds(present, r.group))
     if r.mask is not None:
         # truth/README: 0 support, 1 particle, 2 edge band (particle for counts, left out of
         # pixel scores)

@@ -233,6 +233,7 @@ class Segmenter:
                     pixel_features,
                     classes=self.classes,
                     frequencies=self.frequencies,
+                    object_kinds=opts.object_kinds,
                 )
                 resampled = early.result()
             decided = voted if decided is None else (decided | voted)

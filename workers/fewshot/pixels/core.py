@@ -4,6 +4,7 @@ chip_shares: each chip's share of the classes in a pixel map."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from scipy import ndimage
 
 from workers.fewshot.boundary import FrameSpectrum
 from workers.fewshot.chipping import ChipGrid
+from workers.fewshot.objects.kinds import kind_per_object
 from workers.fewshot.pixels.classifier import (
     background_outliers,
     blend,
@@ -59,6 +61,7 @@ def pixel_map(
     config: PixelConfig | None = None,
     spectrum: FrameSpectrum | None = None,
     features: PixelFeatures | None = None,
+    object_kinds: Sequence[int] = (),
 ) -> PixelMap:
     """Full-resolution labels and confidence for one frame from its chip segmentation.
 
@@ -71,6 +74,10 @@ def pixel_map(
     spectrum: ``boundary.frame_spectrum(frame, seg.grid)`` where already computed.
     features: ``PixelFeatures(seg.grid, config=config)`` kept from an earlier map of the
         frame (it keeps the features computed here).
+    object_kinds: classes that are kinds of object (particles of several kinds): with two or
+        more of them in the map, every particle gets one kind from its pixels and its shape
+        and intensity profile (``objects.kinds``); a relabelled pixel's confidence is at most
+        its particle's posterior for the new kind.
     """
     cfg = config or PixelConfig()
     t0 = time.perf_counter()
@@ -109,11 +116,17 @@ def pixel_map(
     # bound of it for more)
     full, conf = full_resolution(score, spots, (R * grid.chip_size, C * grid.chip_size))
     labels, confidence = _on_frame(full, conf, grid, classes)
+    t_map = time.perf_counter()
+    kinds = [k for k in object_kinds if k in classes]
+    if len(kinds) >= 2:
+        labels, posterior = kind_per_object(labels, frame, grid, support, kinds)
+        confidence = np.minimum(confidence, posterior)
     t_end = time.perf_counter()
     timings = {
         "features": round(t_feat - t0, 4),
         "fit": round(t_fit - t_feat, 4),
-        "map": round(t_end - t_fit, 4),
+        "map": round(t_map - t_fit, 4),
+        "objects": round(t_end - t_map, 4),
         "total": round(t_end - t0, 4),
     }
     return PixelMap(labels, confidence, classes, timings)
