@@ -77,7 +77,8 @@ class JobParamsSerializer(serializers.Serializer):
         help_text="one kind per particle: with two or more classes marked as objects (e.g. "
         "round and rod-shaped particles), each particle of the pixel map takes one kind from "
         "its pixels and its shape and intensity profile, matched to the particles under the "
-        "examples (default true)",
+        "examples (default false: it helped on the selection set, not on the report set; "
+        "turn it on where kinds differ in shape or profile over the whole particle)",
     )
     chip_size = serializers.IntegerField(
         required=False, min_value=1, help_text="must equal the support set's chip size"

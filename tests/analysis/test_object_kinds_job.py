@@ -1,5 +1,5 @@
-"""Two kinds of particle marked as objects: a job gives each particle one kind (job param
-``object_kinds``, on by default; off, the pixel map's particles come out of mixed kinds)."""
+"""Two kinds of particle marked as objects: with the opt-in job param ``object_kinds`` a job
+gives each particle one kind; by default the pixel map's particles come out of mixed kinds."""
 
 import io
 
@@ -41,9 +41,9 @@ def test_each_particle_of_a_job_has_one_kind(client_for, world, model_version):
     version = support_set_freeze(user=world.annotator, schema=schema, rule="single_owner")
     client = client_for(world.annotator)
 
-    whole = run_job(client, version, [image])
+    whole = run_job(client, version, [image], params={"object_kinds": True})
     assert whole.job.params["object_kinds"] is True
-    split = run_job(client, version, [image], params={"object_kinds": False})
+    split = run_job(client, version, [image])
     assert split.job.params["object_kinds"] is False
 
     one_kind = _kinds_per_particle(client, whole, [1, 2])

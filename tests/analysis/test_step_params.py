@@ -25,7 +25,7 @@ def _on(options, param: str) -> bool:
     }[param]
 
 
-@pytest.mark.parametrize("param", ["peaks", "metric", "object_kinds"])
+@pytest.mark.parametrize("param", ["peaks", "metric"])
 def test_new_jobs_record_the_step_and_old_jobs_rerun_without_it(param):
     assert DEFAULT_PARAMS[param] is True
     assert _on(options_from_params(DEFAULT_PARAMS, CLASSES), param)
@@ -42,8 +42,15 @@ def test_the_metric_param_gives_the_library_default():
     assert options_from_params(DEFAULT_PARAMS).metric == SegmentOptions().metric
 
 
-def test_the_kinds_of_particle_are_the_classes_marked_as_objects():
-    assert options_from_params(DEFAULT_PARAMS, CLASSES).object_kinds == (1, 2)
+def test_one_kind_per_particle_is_opt_in_with_the_classes_marked_as_objects():
+    assert DEFAULT_PARAMS["object_kinds"] is False
+    assert not _on(options_from_params(DEFAULT_PARAMS, CLASSES), "object_kinds")
+    old = {k: v for k, v in DEFAULT_PARAMS.items() if k != "object_kinds"}
+    assert not _on(options_from_params(old, CLASSES), "object_kinds")
+    on = {**DEFAULT_PARAMS, "object_kinds": True}
+    assert options_from_params(on, CLASSES).object_kinds == (1, 2)
     regions = [{**c, "kind": "region"} for c in CLASSES]
-    assert options_from_params(DEFAULT_PARAMS, regions).object_kinds == ()
-    assert options_from_params(DEFAULT_PARAMS).object_kinds == ()  # no class table
+    assert options_from_params(on, regions).object_kinds == ()
+    assert options_from_params(on).object_kinds == ()  # no class table
+    assert JobParamsSerializer(data={"object_kinds": True}).is_valid()
+    assert not JobParamsSerializer(data={"object_kinds": "sideways"}).is_valid()

@@ -73,3 +73,25 @@ def test_the_benchmark_splits_each_images_boundary_error(tmp_path, capsys):
         assert parts["mean"] == pytest.approx(row[bnd])
         assert parts["placement"] + parts["gross"] == pytest.approx(parts["mean"])
         assert 0 <= parts["far_share"] <= 1 and parts["p95"] >= 0
+
+
+def test_missed_and_extra_objects_on_hand_made_maps():
+    """Three truth particles; the map finds two, cuts one in two pieces that are each mostly
+    particle (not extra), and adds one where there is only film (extra)."""
+    from workers.fewshot.bench.pixel_scores import extra_objects, missed_objects
+
+    truth = np.zeros((64, 96), int)
+    truth[5:15, 5:15] = 1  # found whole
+    truth[5:15, 40:60] = 1  # found in two pieces
+    truth[40:50, 5:15] = 1  # missed
+    labels = np.zeros_like(truth)
+    labels[5:15, 5:15] = 1
+    labels[5:15, 40:49] = 1
+    labels[5:15, 51:60] = 1
+    labels[40:50, 70:80] = 1  # nothing there
+    confidence = np.ones(truth.shape)
+    assert missed_objects(truth, labels, confidence) == (3, 1, 0)
+    assert extra_objects(truth, labels) == 1
+    assert extra_objects(truth, truth) == 0
+    labels[30:33, 30:33] = 1  # a 3 x 3 speck on the film: below 16 px, not an object
+    assert extra_objects(truth, labels) == 1

@@ -19,8 +19,8 @@ def options_from_params(params: dict, classes: list[dict] = ()) -> SegmentOption
     refinement, group weighting, the pixel vote, the spatial prior, the support-peak group, the
     per-task metric or one kind per particle (no "boundary" / "weighting" / "pixel_vote" /
     "spatial" / "peaks" / "metric" / "object_kinds" param) re-runs without them, as it first
-    ran (new jobs record all seven). With "object_kinds", the classes marked as objects are the
-    kinds of particle."""
+    ran (new jobs record all seven). With "object_kinds" (opt-in), the classes marked as objects
+    are the kinds of particle."""
     kinds = tuple(int(c["index"]) for c in classes if c.get("kind") == "objects")
     return SegmentOptions(
         temperature=params.get("temperature", "encoder"),

@@ -34,7 +34,7 @@ DEFAULT_PARAMS = {
     "spatial": True,
     "peaks": True,
     "metric": True,
-    "object_kinds": True,
+    "object_kinds": False,
 }
 
 

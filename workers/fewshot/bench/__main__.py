@@ -202,6 +202,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also run each encoder without the pixel vote (SegmentOptions.pixel_vote=False; "
         "named <encoder>-chips)",
     )
+    p.add_argument(
+        "--object-kinds",
+        action="store_true",
+        help="also run each encoder with one kind per particle on particle cases "
+        "(SegmentOptions.object_kinds, a job's opt-in param; named <encoder>-kinds)",
+    )
     p.add_argument("--no-speed", action="store_true", help="skip the speed section")
     p.add_argument(
         "--no-uncertainty",
@@ -228,8 +234,8 @@ def _list_cases() -> None:
 
 
 def _methods(a: argparse.Namespace, encoders: dict) -> list:
-    """The methods to run: each encoder (and its chips-only variant with --no-pixel-vote),
-    then the peer unless --no-peer."""
+    """The methods to run: each encoder (and its chips-only variant with --no-pixel-vote, its
+    one-kind-per-particle variant with --object-kinds), then the peer unless --no-peer."""
     methods = [
         EncoderMethod(n, e, seed=a.seed, boundary=not a.no_boundary) for n, e in encoders.items()
     ]
@@ -237,6 +243,13 @@ def _methods(a: argparse.Namespace, encoders: dict) -> list:
         methods += [
             EncoderMethod(
                 f"{n}-chips", e, seed=a.seed, boundary=not a.no_boundary, pixel_vote=False
+            )
+            for n, e in encoders.items()
+        ]
+    if a.object_kinds:
+        methods += [
+            EncoderMethod(
+                f"{n}-kinds", e, seed=a.seed, boundary=not a.no_boundary, object_kinds=True
             )
             for n, e in encoders.items()
         ]

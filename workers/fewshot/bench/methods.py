@@ -89,7 +89,8 @@ def weights_fingerprint(encoder: Any) -> str | None:
 class EncoderMethod:
     """An engine encoder run through the segmentation core as a job runs it: ``embed`` once per
     image, then ``Segmenter.fit`` + ``classify`` per support set (default options, no
-    bootstrap; ``boundary=False`` turns the boundary refinement off, to measure what it adds)."""
+    bootstrap; ``boundary=False`` turns the boundary refinement off, to measure what it adds;
+    ``object_kinds=True`` turns one kind per particle on, as a job's opt-in param does)."""
 
     def __init__(
         self,
@@ -99,6 +100,7 @@ class EncoderMethod:
         seed: int = 0,
         boundary: bool = True,
         pixel_vote: bool = True,
+        object_kinds: bool = False,
     ) -> None:
         # torch (encoders, pipeline): not loaded where only the peer runs (bench.speed)
         from workers.fewshot.boundary import BoundaryConfig
@@ -106,6 +108,7 @@ class EncoderMethod:
 
         self.name = name
         self._encoder = encoder
+        self._object_kinds = object_kinds
         self.options = SegmentOptions(
             bootstrap=0,
             seed=seed,
@@ -117,9 +120,11 @@ class EncoderMethod:
     def prepare(
         self, image: np.ndarray, grid: ChipGrid, *, object_classes: tuple[int, ...] = ()
     ) -> float:
-        """Embed the image once (normalise + embed, timed); the object classes are those a
-        job would mark as objects (``SegmentOptions.object_kinds``)."""
-        self.options = replace(self.options, object_kinds=tuple(object_classes))
+        """Embed the image once (normalise + embed, timed); with ``object_kinds`` the object
+        classes are the kinds of particle (``SegmentOptions.object_kinds``, a job's opt-in
+        ``object_kinds`` param with the classes marked as objects)."""
+        kinds = tuple(object_classes) if self._object_kinds else ()
+        self.options = replace(self.options, object_kinds=kinds)
         # torch (encoders, pipeline): not loaded where only the peer runs (bench.speed)
         from workers.fewshot.pipeline import embed
 

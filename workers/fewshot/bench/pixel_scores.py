@@ -108,3 +108,27 @@ def missed_objects(
                 missed += 1
                 flagged += int(np.median(confidence[obj][this]) < UNSURE)
     return n, missed, flagged
+
+
+def extra_objects(truth: np.ndarray, labels: np.ndarray, *, min_px: int = 16) -> int:
+    """Objects the map shows that are not there: 8-connected components (>= ``min_px``) of each
+    class but the truth's largest in ``labels`` of which less than half is that class in
+    ``truth`` (dense classes, -1 ignored): the false finds that ``missed_objects`` mirrors."""
+    valid = truth[truth >= 0]
+    if valid.size == 0:
+        return 0
+    background = int(np.bincount(valid).argmax())
+    extra = 0
+    for k in np.unique(labels[labels >= 0]):
+        if k == background:
+            continue
+        comp, n = ndimage.label(labels == k, np.ones((3, 3)))
+        if not n:
+            continue
+        ids = comp.ravel()
+        size = np.bincount(ids, minlength=n + 1)[1:]
+        right = np.bincount(ids, weights=(truth == k).ravel(), minlength=n + 1)[1:]
+        scored = np.bincount(ids, weights=(truth >= 0).ravel(), minlength=n + 1)[1:]
+        keep = (size >= min_px) & (scored > 0)
+        extra += int((keep & (right < 0.5 * scored)).sum())
+    return extra

@@ -60,6 +60,7 @@ from workers.fewshot.bench.pixel_scores import (
     boundary_error,
     boundary_parts,
     calibration,
+    extra_objects,
     missed_objects,
     pixel_miou,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "boundary_error",
     "boundary_parts",
     "calibration",
+    "extra_objects",
     "main",
     "missed_objects",
     "pixel_miou",
@@ -112,8 +114,10 @@ def run_image(
     case: str,
     peer: bool,
     objects: bool = False,
+    kinds: bool = False,
 ) -> list[dict]:
-    """All draws on one image: chip / pixel / peer figures per (draw, config)."""
+    """All draws on one image: chip / pixel / peer figures per (draw, config); ``kinds``: one
+    kind per particle (``pixel_map(object_kinds=...)``) with the sample's object classes."""
     emb = embed(
         sample.image, encoder=encoder, chip_size=sample.grid.chip_size, offset=sample.grid.offset
     )
@@ -163,7 +167,7 @@ def run_image(
                 frequencies=segm.frequencies,
                 support=support,
                 config=cfg,
-                object_kinds=sample.object_classes,
+                object_kinds=sample.object_classes if kinds else (),
             )
             lab = pm.labels.astype(int)
             ok = (truth >= 0) & (lab >= 0)
@@ -181,6 +185,7 @@ def run_image(
                 row[f"obj:{name}"] = n_obj
                 row[f"miss:{name}"] = n_miss
                 row[f"flag:{name}"] = n_flag
+                row[f"extra:{name}"] = extra_objects(truth, lab)
             if sample.mask is not None:
                 row[f"edge:{name}"] = pixel_miou(edge, lab, K)
                 row[f"bnd_edge:{name}"] = boundary_error(ec, _covered(lab, sample))
@@ -233,10 +238,11 @@ def _summarise(rows: list[dict], groups: dict[str, str], configs: list[str]) -> 
             if any("obj:" + c in r for r in rs):
                 n_obj = sum(r.get("obj:" + c, 0) for r in rs)
                 n_flag = sum(r.get("flag:" + c, 0) for r in rs)
+                n_extra = sum(r.get("extra:" + c, 0) for r in rs)
                 print(
                     f"    {'':24s} objects {n_obj}, missed {n_miss}, missed shown uncertain"
-                    f" {n_flag} ({n_flag / max(1, n_miss):.0%}); right pixels shown uncertain"
-                    f" {m('unsure:' + c):.1%}"
+                    f" {n_flag} ({n_flag / max(1, n_miss):.0%}), extra {n_extra}; right pixels"
+                    f" shown uncertain {m('unsure:' + c):.1%}"
                 )
 
 
@@ -311,6 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         help="name:key=value,... a PixelConfig variant (repeatable)",
     )
     p.add_argument("--no-peer", action="store_true")
+    p.add_argument(
+        "--object-kinds",
+        action="store_true",
+        help="one kind per particle on particle cases (a job's opt-in object_kinds param)",
+    )
     p.add_argument("--speed", action="store_true", help="only time pixel_map")
     p.add_argument("--json", metavar="PATH")
     p.add_argument("--per-case", action="store_true", help="boundary error split per case")
@@ -349,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 case=case,
                 peer=not a.no_peer,
                 objects=groups[case] == "particles" or sample.count_class is not None,
+                kinds=a.object_kinds,
             )
         print(f"{case}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
     if a.per_case:

@@ -40,7 +40,7 @@ import argparse
 import json
 import time
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
@@ -64,8 +64,7 @@ class Prepared:
 
     scored (rows, cols): dense class of chips whose truth is sure enough to score a label and to
     pick as support, -1 otherwise; truth (rows, cols): dense majority class of every chip, what
-    class fractions are scored against. object_classes: the classes a job marks as objects
-    (``Sample.object_classes``).
+    class fractions are scored against.
     """
 
     name: str
@@ -76,7 +75,6 @@ class Prepared:
     truth: np.ndarray
     emb: dict[str, torch.Tensor] = field(default_factory=dict)
     present: tuple[int, ...] = ()
-    object_classes: tuple[int, ...] = ()
 
 
 def prepare(
@@ -106,7 +104,6 @@ def prepare(
         f"{case}@{seed}", set_name, sample.image, sample.grid, sample.labels, truth, encoders
     )
     prep.present = tuple(int(c) for c in sample.present)
-    prep.object_classes = sample.object_classes
     return prep
 
 
@@ -170,7 +167,7 @@ def evaluate_draw(
         seg = segmenter.classify(emb, grid=grid, pixels=prep.frame, support=chips)
         return segmenter, seg
 
-    segmenter, after = core(replace(AFTER, object_kinds=prep.object_classes), positions)
+    segmenter, after = core(AFTER, positions)
     _, before = core(BEFORE, positions)
     n = grid.n_chips
     truth = prep.truth.ravel()
