@@ -9,6 +9,7 @@ import * as api from "../api.js";
 import { h, append, showError } from "../ui.js";
 import { createFrames } from "./segment/frames.js";
 import { createJobRunner } from "./segment/job.js";
+import { createJobOptions } from "./segment/job-options.js";
 import { createModelPicker } from "./segment/model-picker.js";
 import { createResultView } from "./segment/result-view.js";
 import { createStore } from "./segment/store.js";
@@ -38,6 +39,7 @@ export async function mount(ws, panel) {
 
   const source = createSupportSource({ ws, store, canRun, canConsensus, onChange: updateRunBtn });
   const models = createModelPicker({ ws, store });
+  const options = createJobOptions({ ws });
   // a correction's re-run is Segment again: freeze the working set, run, show the new map
   const view = createResultView({
     ws,
@@ -54,7 +56,7 @@ export async function mount(ws, panel) {
     store,
     ui: { runBtn, cancelBtn, cancelMsg, progressBox },
     freezeBody: source.freezeBody,
-    chosenModel: models.chosen,
+    jobFields: () => ({ ...models.chosen(), ...options.chosen() }),
     showResult,
     onChange: updateRunBtn,
   });
@@ -68,6 +70,7 @@ export async function mount(ws, panel) {
     ),
     source.box,
     canRun ? models.box : null,
+    canRun ? options.box : null,
     source.summary,
     canRun
       ? null
@@ -88,6 +91,7 @@ export async function mount(ws, panel) {
 
   try {
     await ws.ensureSchema();
+    options.refresh();
     // A job of this grid still queued or running (the page was reloaded, or the tab left and
     // reopened): follow it rather than show a partial result.
     const active = await jobs.active();

@@ -8,10 +8,10 @@ const FINISHED = ["succeeded", "failed", "cancelled"];
 
 /**
  * `ui`: the Segment and Cancel buttons, the cancel message and the progress box.
- * `freezeBody()` and `chosenModel()` make the requests; `showResult(id, job)` shows the
+ * `freezeBody()` and `jobFields()` (model, params) make the requests; `showResult(id, job)` shows the
  * finished job's result; `onChange()` is called when `store.job.following` changes.
  */
-export function createJobRunner({ ws, store, ui, freezeBody, chosenModel, showResult, onChange }) {
+export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResult, onChange }) {
   const { runBtn, cancelBtn, cancelMsg, progressBox } = ui;
   const { viewer, image } = ws;
   const j = store.job;
@@ -67,7 +67,7 @@ export function createJobRunner({ ws, store, ui, freezeBody, chosenModel, showRe
       await ws.settled(); // a chip clicked just before Segment belongs in this support set
       const version = await api.labeling.freeze(ws.schema.id, freezeBody());
       progress(`Support set v${version.number} frozen; queueing the job…`, 0);
-      job = await api.analysis.createJob({ support_set: version.id, images: [image.id], ...chosenModel() });
+      job = await api.analysis.createJob({ support_set: version.id, images: [image.id], ...jobFields() });
     } catch (e) {
       progressBox.replaceChildren(errorBox(e));
       showError(e, "Segment");
