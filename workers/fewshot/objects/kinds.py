@@ -101,14 +101,17 @@ def _examples(inst_labels: np.ndarray, grid: ChipGrid, support: Support, kinds) 
     return {i: next(iter(ks)) for i, ks in seen.items() if len(ks) == 1}
 
 
-def _likelihoods(x: np.ndarray, examples: dict[int, int], kinds) -> np.ndarray | None:
+def _enough(examples: dict[int, int], kinds) -> bool:
+    """Every kind has an example and one has two (a within-kind spread to weigh by)."""
+    return len(examples) > len(kinds) and set(kinds) <= set(examples.values())
+
+
+def _likelihoods(x: np.ndarray, examples: dict[int, int], kinds) -> np.ndarray:
     """(n, K) diagonal-Gaussian log likelihoods of the measurements ``x`` (n, F) around each
-    kind's examples; None unless every kind has one and one has two (a within-kind spread)."""
+    kind's examples (``_enough`` of them)."""
     ids = np.fromiter(examples, int) - 1
     of = np.fromiter(examples.values(), int)
     dof = len(ids) - len(kinds)
-    if dof < 1 or not all((of == k).any() for k in kinds):
-        return None
     means = np.stack([x[ids[of == k]].mean(0) for k in kinds])
     dev = x[ids] - means[np.searchsorted(np.asarray(kinds), of)]
     total = x.var(0) + 1e-9
@@ -139,6 +142,9 @@ def kind_per_object(
     ids, n = inst.labels, inst.n
     if n == 0:
         return labels, posterior
+    examples = _examples(ids, grid, support or {}, kinds)
+    if not _enough(examples, kinds):
+        return labels, posterior
     fg = ids > 0
     K = len(kinds)
     votes = np.bincount(
@@ -146,11 +152,7 @@ def kind_per_object(
     ).reshape(n + 1, K)[1:]
     shares = votes / np.maximum(votes.sum(1, keepdims=True), 1)
     score = np.log(shares + VOTE_FLOOR)
-    x = object_measurements(ids, n, frame, inst)
-    ll = _likelihoods(x, _examples(ids, grid, support or {}, kinds), kinds)
-    if ll is None:
-        return labels, posterior
-    score = score + ll
+    score = score + _likelihoods(object_measurements(ids, n, frame, inst), examples, kinds)
     choice = score.argmax(1)
     p = np.exp(score - score.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
