@@ -152,3 +152,26 @@ def test_among_close_sizes_the_one_with_small_margins_is_taken():
 def test_a_periodic_grid_below_8_x_8_says_why():
     s = suggest_chip_size(stripes((256, 256), 16.0, 30.0, np.random.default_rng(0)))
     assert s.chip_size == 48 and s.grid == (5, 5) and "a chip must hold 3 periods" in s.reason
+
+
+def _halved(image: np.ndarray) -> np.ndarray:
+    """A preview downscaled 2x (2 x 2 block means), as the platform measures on."""
+    h, w = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
+    return image[:h, :w].reshape(h // 2, 2, w // 2, 2).mean((1, 3))
+
+
+def test_a_preview_gives_the_original_its_own_size():
+    """Measured on a 2x preview, sizes, bounds and lengths are the original's: 40 px particles
+    get the 24 px chips they get at full size, and a texture the encoder's 32 px (on the
+    preview alone, 16 and 32 preview px would be 32 and 64 image px)."""
+    particles = _disks([20] * 25)
+    full = suggest_chip_size(particles)
+    shown = suggest_chip_size(_halved(particles), original_shape=particles.shape)
+    assert full.chip_size == shown.chip_size == 24 and shown.grid == (21, 21)
+    assert "typical feature 40.5 px across (median of 25 bright features" in shown.reason
+    texture = ndimage.gaussian_filter(np.random.default_rng(0).normal(size=(1024, 1024)), 2)
+    shown = suggest_chip_size(_halved(texture), original_shape=texture.shape)
+    assert shown.method == "texture" and shown.chip_size == 32
+    stripes_full = stripes((512, 512), 16.0, 30.0, np.random.default_rng(0))
+    shown = suggest_chip_size(_halved(stripes_full), original_shape=(512, 512))
+    assert shown.method == "periodicity" and abs(shown.period_px - 16.0) < 1.2

@@ -215,6 +215,7 @@ def suggest_chip_size(
     max_size: int | None = None,
     multiple: int = 8,
     min_prominence: float = 1.5,
+    original_shape: tuple[int, int] | None = None,
 ) -> ChipSizeSuggestion:
     """Suggest a chip size: ``periods`` lattice periods when the image is periodic; on a
     texture (irregular features, ``TEXTURE_SOLIDITY``) 3 of its features and at least 32 px;
@@ -229,21 +230,25 @@ def suggest_chip_size(
     Periodic = the strongest radial power peak (:func:`_strongest_peak`) has a prominence
     (natural log) >= min_prominence.
 
+    ``original_shape``: (H, W) of the original when ``image`` is a downscaled preview of it;
+    lengths are then measured on the preview and every size, bound and length reported is in
+    the original's pixels (the 16 and 32 px minimums are the encoder's, in image pixels).
+
     Defaults from ``bench.suggestion`` on the seen cases (pixel mIoU of the pixel map vs the
     best of 16-64 px chips): lattices score best at 2-4 periods per chip (6 lost 0.048 on
     average, 3 lose 0.020); particles 40-50 px across at 16-32 px, about half their diameter,
     as the pixel map outlines a particle from chips smaller than it (4 x the autocorrelation
     length, about 2 diameters, lost 0.23; 0.6 x the median diameter loses 0.008).
     """
-    h, w = (
-        np.asarray(image).shape[-2:] if np.asarray(image).ndim == 2 else np.asarray(image).shape[:2]
-    )
+    shown = np.asarray(image).shape[:2]
+    h, w = original_shape or shown
+    scale = w / shown[1]  # original px per px of ``image``
     # never larger than the image: tiny images get a chip of their smaller side at most
     side_min = min(h, w)
     hi_periodic = min(max_size or max(min_size, side_min // 4), side_min)
     hi_objects = min(max_size or max(min_size, side_min // MIN_CHIPS_PER_SIDE), side_min)
-    period, prominence = _strongest_peak(image, periods=periods, largest=hi_periodic)
-    corr = _correlation_length(image)
+    period, prominence = _strongest_peak(image, periods=periods, largest=hi_periodic / scale)
+    period, corr = period * scale, _correlation_length(image) * scale
 
     def pick(x: float, hi: int) -> tuple[int, str]:
         lo = min(min_size, hi)
@@ -260,6 +265,7 @@ def suggest_chip_size(
         return fitted, note
 
     f = features(image)
+    f = f._replace(diameter=f.diameter * scale)
     texture = f.n > 0 and f.solidity < TEXTURE_SOLIDITY
     periodic = prominence >= min_prominence
     if periodic and texture and f.diameter < TEXTURE_PERIOD_RATIO * period:

@@ -132,30 +132,23 @@ def chip_size_suggestion(*, user, image_id) -> dict:
 
 def _suggest_from_preview(image: Image) -> dict:
     # torch (through guidance): loaded by the first suggestion, not by every web process
-    from workers.fewshot.guidance import suggest_chip_size, uncovered_share
+    from workers.fewshot.guidance import suggest_chip_size
 
     with storage.open_(image.preview_key) as fh:
         preview = np.asarray(PILImage.open(fh).convert("L"), dtype=np.float32)
     scale = image.width / preview.shape[1]  # previews are downscaled, never upscaled
-    suggestion = suggest_chip_size(preview).to_dict()
-    limit = min(image.width, image.height)
-    chip = int(min(max(round(suggestion["chip_size"] * scale), 1), limit))
-    for key in ("period_px", "correlation_length_px"):
-        if suggestion.get(key) is not None:
-            suggestion[key] = round(suggestion[key] * scale, 2)
-    if scale != 1:  # the engine's reason speaks of preview pixels
+    # measured on the preview; sizes, bounds and lengths in the original's pixels
+    suggestion = suggest_chip_size(preview, original_shape=(image.height, image.width)).to_dict()
+    if scale != 1:
         suggestion["reason"] += (
-            f" on the preview, downscaled {scale:.2f}x; in image pixels -> {chip} px"
+            f"; measured on the preview, downscaled {scale:.2f}x; lengths in image pixels "
+            f"-> {suggestion['chip_size']} px"
         )
-    elif chip != suggestion["chip_size"]:
-        suggestion["reason"] += f"; at most the image's smaller side -> {chip} px"
-    grid = [image.height // chip, image.width // chip]  # at offset 0, in image pixels
     return {
         **suggestion,
-        "chip_size": chip,
+        "grid": list(suggestion["grid"]),  # (rows, cols) at offset 0, in image pixels
+        "uncovered_fraction": round(suggestion["uncovered_fraction"], 4),
         "computed_on": "preview",
         "preview_scale": round(scale, 4),
-        "max_chip_size": limit,
-        "grid": grid,
-        "uncovered_fraction": round(uncovered_share(image.height, image.width, chip), 4),
+        "max_chip_size": min(image.width, image.height),
     }
