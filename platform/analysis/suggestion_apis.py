@@ -18,8 +18,8 @@ class GridNextChipsApi(APIView):
         parameters=[NextChipsQuerySerializer],
         responses=NextChipsSerializer,
         description="Label these next: the chips the newest result on this grid is least "
-        "sure about and that look least like your examples (workers.fewshot.guidance."
-        "label_next), your current examples skipped. 409 no_result before a result exists.",
+        "sure about and that look least like your examples (workers.fewshot.label_next), your "
+        "current examples skipped. 409 no_result before a result exists.",
     )
     def get(self, request, grid_id):
         query = valid(NextChipsQuerySerializer, request.query_params)

@@ -3,7 +3,7 @@
 It lives in analysis, not labeling: it reads segmentation results, and analysis builds on
 labeling (the user's examples come from ``labeling.services.carry.labels_of_user``).
 
-``workers.fewshot.guidance.label_next`` ranks chips by how unsure the result is about them
+``workers.fewshot.label_next`` ranks chips by how unsure the result is about them
 (the margin between the two most probable classes) and how unlike every example they look
 (distance to the nearest class prototype in the encoder's embeddings, read from the
 embeddings cache the job filled). The user's current examples are skipped.
@@ -29,7 +29,7 @@ def next_chips(*, user, grid: Grid, schema: LabelSchema, n: int = 8) -> dict:
     """Up to ``n`` chips of ``grid`` to label next: ``{grid, result, strategy, chips: [{row,
     col, score, reason}]}``. 409 ``no_result`` before the grid has a succeeded result."""
     require_role(user=user, lab_id=grid.image.dataset.lab_id, role=Role.ANNOTATOR)
-    from workers.fewshot.guidance import label_next  # torch: loaded by the first request only
+    from workers.fewshot.label_next import label_next  # torch: loaded by the first request only
 
     result = (
         SegmentationResult.objects.filter(grid=grid, frame=0, job__status=JobStatus.SUCCEEDED)

@@ -5,7 +5,8 @@ import pytest
 from scipy import ndimage
 
 from tests.fewshot.synthetic import stripes
-from workers.fewshot.guidance import feature_diameter, features, label_next, suggest_chip_size
+from workers.fewshot.guidance import feature_diameter, features, suggest_chip_size
+from workers.fewshot.label_next import label_next
 
 
 def test_periodic_image_gets_a_multiple_of_its_period():

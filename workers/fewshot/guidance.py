@@ -1,4 +1,5 @@
-"""Guidance: a chip size from periodicity / feature scale, and which chips to label next."""
+"""Guidance: a chip size from periodicity, texture or feature scale (which chips to label next:
+``workers.fewshot.label_next``)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,15 @@ from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import numpy as np
-import torch
 from scipy import ndimage
 
 from workers.fewshot.chipping import normalise
-from workers.fewshot.classifier import fit_prototypes, squared_distances
 
 __all__ = [
     "ChipSizeSuggestion",
-    "ChipSuggestion",
     "Features",
     "feature_diameter",
     "features",
-    "label_next",
     "radial_power",
     "suggest_chip_size",
 ]
@@ -250,20 +247,6 @@ def suggest_chip_size(
     period, prominence = _strongest_peak(image, periods=periods, largest=hi_periodic / scale)
     period, corr = period * scale, _correlation_length(image) * scale
 
-    def pick(x: float, hi: int) -> tuple[int, str]:
-        lo = min(min_size, hi)
-        raw = round(x / multiple) * multiple
-        v = int(min(max(raw, lo), hi))
-        note = ""
-        if hi < raw:
-            note = f"; capped at {hi} px (the image's smaller side / {side_min // hi})"
-        elif raw < lo == min_size:
-            note = f"; raised to the {min_size} px minimum"
-        fitted = _fit_margins(h, w, v, lo, hi, multiple) if v >= multiple else v
-        if fitted != v:
-            note += f"; {fitted} px leaves smaller margins than {v} px"
-        return fitted, note
-
     f = features(image)
     f = f._replace(diameter=f.diameter * scale)
     texture = f.n > 0 and f.solidity < TEXTURE_SOLIDITY
@@ -273,7 +256,7 @@ def suggest_chip_size(
         # features, not the lattice of the features themselves
         periodic = False
     if periodic:
-        size, note = pick(periods * period, hi_periodic)
+        size, note = _pick(periods * period, hi_periodic, (h, w), min_size, multiple)
         grid, share, text = _grid_summary(h, w, size, f"a chip must hold {periods:g} periods")
         reason = (
             f"radial power peak at {period:.1f} px "
@@ -287,116 +270,51 @@ def suggest_chip_size(
         target = max(TEXTURE_MIN_PX, TEXTURE_ELEMENTS * f.diameter)
     else:
         target = scale_factor * f.diameter if f.n else min_size
-    size, note = pick(target, hi_objects)
+    size, note = _pick(target, hi_objects, (h, w), min_size, multiple)
     grid, share, text = _grid_summary(
         h, w, size, f"the image is smaller than {MIN_CHIPS_PER_SIDE} chips of {min_size} px"
     )
-    scale = "no features beyond an Otsu threshold"
-    if texture:
-        scale = (
-            f"a texture: its features are irregular (area-weighted solidity {f.solidity:.2f} < "
-            f"{TEXTURE_SOLIDITY:g}), typically {f.diameter:.1f} px across; "
-            f"{TEXTURE_ELEMENTS:g} of them, at least {TEXTURE_MIN_PX} px"
-        )
-    elif f.n:
-        scale = (
-            f"typical feature {f.diameter:.1f} px across (median of {f.n} {f.contrast} "
-            f"feature{'s' if f.n > 1 else ''}, Otsu threshold) x {scale_factor:g}"
-        )
     why = f"no clear periodicity (peak prominence {prominence:.2f} < {min_prominence})"
     if prominence >= min_prominence:
         why = (
             f"the radial power peak at {period:.1f} px is {period / f.diameter:.0f} x the "
             f"size of the image's features: their arrangement, not their lattice"
         )
-    reason = f"{why}; {scale} -> {size} px{note}{text}"
+    reason = f"{why}; {_feature_words(f, texture, scale_factor)} -> {size} px{note}{text}"
     method = "texture" if texture else "feature_scale"
     return ChipSizeSuggestion(size, method, None, prominence, corr, reason, grid, share)
 
 
-class ChipSuggestion(NamedTuple):
-    """A chip to label next, with its score (higher = more useful) and why."""
+def _pick(
+    x: float, hi: int, shape: tuple[int, int], min_size: int, multiple: int
+) -> tuple[int, str]:
+    """``x`` px rounded to ``multiple``, clamped to [min_size, hi] and moved within 20 % to
+    leave the smallest margins of an image of ``shape`` -> (size, the words for what changed)."""
+    lo = min(min_size, hi)
+    raw = round(x / multiple) * multiple
+    v = int(min(max(raw, lo), hi))
+    note = ""
+    if hi < raw:
+        note = f"; capped at {hi} px (the image's smaller side / {min(shape) // hi})"
+    elif raw < lo == min_size:
+        note = f"; raised to the {min_size} px minimum"
+    fitted = _fit_margins(*shape, v, lo, hi, multiple) if v >= multiple else v
+    if fitted != v:
+        note += f"; {fitted} px leaves smaller margins than {v} px"
+    return fitted, note
 
-    row: int
-    col: int
-    score: float
-    reason: str
 
-
-def label_next(
-    probs: np.ndarray,
-    embeddings: np.ndarray | torch.Tensor,
-    support: dict[int, list[tuple[int, int]]],
-    n: int = 8,
-    *,
-    strategy: str = "mixed",
-    spacing: int = 1,
-) -> list[ChipSuggestion]:
-    """Chips the user should label next: probs (rows, cols, K), embeddings (rows, cols, D).
-
-    Strategies: "margin" (smallest gap between the two most probable classes), "entropy",
-    "novelty" (squared distance to the nearest prototype, relative to the median), "mixed"
-    (mean of the margin and novelty rank percentiles). Support chips are skipped and picks are
-    kept at least ``spacing`` + 1 chips apart (Chebyshev) while possible, so suggestions
-    cover the image; returns min(n, free chips) suggestions.
-    """
-    p = np.asarray(probs, dtype=np.float64)
-    rows, cols, k = p.shape
-    srt = np.sort(p, axis=-1)
-    margin = 1.0 - (srt[..., -1] - (srt[..., -2] if k > 1 else 0.0))
-    entropy = -(p * np.log(np.clip(p, 1e-12, 1))).sum(-1) / np.log(max(k, 2))
-    emb = torch.as_tensor(
-        np.asarray(embeddings) if not torch.is_tensor(embeddings) else embeddings
-    ).float()
-    emb = emb.reshape(rows * cols, -1)
-    sup = {c: emb[[r * cols + q for r, q in rc]] for c, rc in support.items() if rc}
-    if sup:
-        d = (
-            squared_distances(emb, fit_prototypes(sup).centres)
-            .min(-1)
-            .values.numpy()
-            .reshape(rows, cols)
+def _feature_words(f: Features, texture: bool, scale_factor: float) -> str:
+    """What the size of an aperiodic image's chips comes from, in words."""
+    if texture:
+        return (
+            f"a texture: its features are irregular (area-weighted solidity {f.solidity:.2f} < "
+            f"{TEXTURE_SOLIDITY:g}), typically {f.diameter:.1f} px across; "
+            f"{TEXTURE_ELEMENTS:g} of them, at least {TEXTURE_MIN_PX} px"
         )
-        novelty = d / max(float(np.median(d)), 1e-12)
-    else:
-        novelty = np.zeros((rows, cols))
-    scores = {"margin": margin, "entropy": entropy, "novelty": novelty}
-    if strategy == "mixed":
-
-        def pct(x: np.ndarray) -> np.ndarray:
-            return np.argsort(np.argsort(x.ravel())).reshape(x.shape) / max(x.size - 1, 1)
-
-        score = (pct(margin) + pct(novelty)) / 2
-    elif strategy in scores:
-        score = scores[strategy]
-    else:
-        raise ValueError(f"unknown strategy {strategy!r}; use margin, entropy, novelty or mixed")
-    support_mask = np.zeros((rows, cols), bool)
-    for rc in support.values():
-        for r, c in rc:
-            support_mask[r, c] = True
-    order = np.argsort(-score.ravel(), kind="stable")
-    picked: list[int] = []
-    blocked = support_mask.copy()
-    for flat in order:  # first pass keeps picks apart, the second fills up if the image is small
-        r, c = divmod(int(flat), cols)
-        if not blocked[r, c]:
-            picked.append(int(flat))
-            blocked[
-                max(0, r - spacing) : r + spacing + 1, max(0, c - spacing) : c + spacing + 1
-            ] = True
-        if len(picked) == n:
-            break
-    if len(picked) < n:
-        chosen = set(picked)
-        extra = [int(f) for f in order if not support_mask.flat[f] and int(f) not in chosen]
-        picked += extra[: n - len(picked)]
-    out: list[ChipSuggestion] = []
-    for flat in picked:
-        r, c = divmod(flat, cols)
-        why = (
-            f"margin {1 - margin[r, c]:.2f}, entropy {entropy[r, c]:.2f}, "
-            f"novelty {novelty[r, c]:.2f}"
+    if f.n:
+        return (
+            f"typical feature {f.diameter:.1f} px across (median of {f.n} {f.contrast} "
+            f"feature{'s' if f.n > 1 else ''}, Otsu threshold) x {scale_factor:g}"
         )
-        out.append(ChipSuggestion(r, c, float(score[r, c]), why))
-    return out
+    return "no features beyond an Otsu threshold"

@@ -131,7 +131,7 @@ def chip_size_suggestion(*, user, image_id) -> dict:
 
 
 def _suggest_from_preview(image: Image) -> dict:
-    # torch (through guidance): loaded by the first suggestion, not by every web process
+    # numpy, scipy and scikit-image: loaded by the first suggestion, not by every web process
     from workers.fewshot.guidance import suggest_chip_size
 
     with storage.open_(image.preview_key) as fh:

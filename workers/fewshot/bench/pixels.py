@@ -169,27 +169,37 @@ def run_image(
                 config=cfg,
                 object_kinds=sample.object_classes if kinds else (),
             )
-            lab = pm.labels.astype(int)
-            ok = (truth >= 0) & (lab >= 0)
-            row[f"pixel:{name}"] = pixel_miou(truth, lab, K)
-            row[f"bnd:{name}"] = boundary_error(tc, _covered(lab, sample))
-            row[f"parts:{name}"] = boundary_parts(tc, _covered(lab, sample), s / 2)
-            row[f"ece:{name}"] = calibration(pm.confidence[ok], lab[ok] == truth[ok])
-            row[f"conf:{name}"] = float(pm.confidence[ok].mean())
-            row[f"acc:{name}"] = float((lab[ok] == truth[ok]).mean())
-            row[f"sec:{name}"] = pm.timings["total"]
-            right = ok & (lab == truth)
-            row[f"unsure:{name}"] = float((pm.confidence[right] < UNSURE).mean())
-            if objects:
-                n_obj, n_miss, n_flag = missed_objects(truth, lab, pm.confidence)
-                row[f"obj:{name}"] = n_obj
-                row[f"miss:{name}"] = n_miss
-                row[f"flag:{name}"] = n_flag
-                row[f"extra:{name}"] = extra_objects(truth, lab)
-            if sample.mask is not None:
-                row[f"edge:{name}"] = pixel_miou(edge, lab, K)
-                row[f"bnd_edge:{name}"] = boundary_error(ec, _covered(lab, sample))
+            scores = _map_scores(sample, truth, pm, objects=objects)
+            row |= {f"{key}:{name}": value for key, value in scores.items()}
         out.append(row)
+    return out
+
+
+def _map_scores(sample: Sample, truth: np.ndarray, pm, *, objects: bool) -> dict:
+    """One pixel map's figures against the dense truth (keys as ``run_image``'s rows name them
+    before ":<config>")."""
+    K, s = sample.present.size, sample.grid.chip_size
+    lab = pm.labels.astype(int)
+    ok = (truth >= 0) & (lab >= 0)
+    tc, mine = _covered(truth, sample), _covered(lab, sample)
+    right = ok & (lab == truth)
+    out = {
+        "pixel": pixel_miou(truth, lab, K),
+        "bnd": boundary_error(tc, mine),
+        "parts": boundary_parts(tc, mine, s / 2),
+        "ece": calibration(pm.confidence[ok], lab[ok] == truth[ok]),
+        "conf": float(pm.confidence[ok].mean()),
+        "acc": float((lab[ok] == truth[ok]).mean()),
+        "sec": pm.timings["total"],
+        "unsure": float((pm.confidence[right] < UNSURE).mean()),
+    }
+    if objects:
+        out["obj"], out["miss"], out["flag"] = missed_objects(truth, lab, pm.confidence)
+        out["extra"] = extra_objects(truth, lab)
+    if sample.mask is not None:
+        edge = np.where(sample.mask < 0, 1, sample.mask)  # edge band as particle
+        out["edge"] = pixel_miou(edge, lab, K)
+        out["bnd_edge"] = boundary_error(_covered(edge, sample), mine)
     return out
 
 
