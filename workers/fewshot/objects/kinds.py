@@ -18,8 +18,9 @@ workers.fewshot.bench --set seen --cases particles --ks 3,5``): k = 3 group mean
 k = 5 0.782 -> 0.800 (round vs rod 0.622 -> 0.764 at k = 3; two Z-contrasts 0.902 -> 0.878,
 where touching particles of both kinds merge into one instance). Keeping the kind of a particle
 whose pixels agree to 95 % gave the same means (0.762 / 0.799): one rule fewer without it. With
-examples that share a brightness by chance, brightness can outweigh shape (a seen round-vs-rod
-image in the browser: bright rods far from the dim rod examples stay round); a per-particle
+examples that are alike by chance, the other measurements can outweigh the one that tells the
+kinds apart (a seen round-vs-rod image in the browser: with three long, bright rods as examples,
+four shorter, dimmer rods stay round); a per-particle
 majority vote alone gave
 +0.001, the truth's kind for each found particle would give +0.14. With one example per kind
 there is no within-kind spread and the map is left as it is (a first version with the total

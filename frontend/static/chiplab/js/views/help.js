@@ -71,7 +71,7 @@ export function render(root, { topic } = {}) {
           "The pixel map then draws the outlines; particles are measured from it, not from the chips. ",
           "Two kinds of particle (round and rod-shaped, domes and plates): mark both classes as objects, and ",
           "Segment offers “One kind per particle”, which gives each particle one kind from its shape and ",
-          "brightness profile; pick examples that span each kind's brightness.",
+          "brightness profile; pick examples that span each kind's range of sizes and brightness.",
         ),
         h(
           "li",
