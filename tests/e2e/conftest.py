@@ -249,6 +249,14 @@ def make_dataset(
     }
 
 
+def mark_objects(page, *indices: int) -> None:
+    """On the support step, tick "objects" on the class items at ``indices`` (curators)."""
+    items = page.get_by_test_id("class-item")
+    for k in indices:
+        items.nth(k).get_by_test_id("class-kind").check()
+        expect(items.nth(k).get_by_test_id("class-kind")).to_be_checked()
+
+
 def vote(user, d, *, per_class=2, classes=None, chip=32, seed=0):
     """``user`` labels ``per_class`` pure chips of each simulated class (or of ``classes``,
     indices into d["classes"]) on d["grid"]."""

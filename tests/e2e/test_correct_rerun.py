@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from labeling.models import Vote
 from tests.common.held_jobs import held_jobs
 from tests.conftest import wait_for
-from tests.e2e.conftest import Shots, click_chip, make_dataset, sign_in, vote
+from tests.e2e.conftest import Shots, click_chip, make_dataset, mark_objects, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -77,10 +77,7 @@ def test_correct_a_chip_and_rerun_from_the_result(
     examples = vote(lab_owner, d, per_class=2)
     sign_in(page, lab_owner.username)
     page.goto(f"/#/images/{d['image'].pk}/support")
-    items = page.get_by_test_id("class-item")
-    for k in (1, 2):  # particles: the result has a particle table
-        items.nth(k).get_by_test_id("class-kind").check()
-        expect(items.nth(k).get_by_test_id("class-kind")).to_be_checked()
+    mark_objects(page, 1, 2)  # particles: the result has a particle table
     page.get_by_test_id("step-segment").click()
     expect(page.get_by_test_id("segment")).to_be_enabled()
     page.get_by_test_id("segment").click()

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import make_dataset, sign_in, vote
+from tests.e2e.conftest import make_dataset, mark_objects, sign_in, vote
 from workers.fewshot.objects import instances
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -23,8 +23,7 @@ def test_one_kind_per_particle_from_the_segment_panel(
     page.goto(f"/#/images/{d['image'].pk}/support")
     items = page.get_by_test_id("class-item")
     expect(items).to_have_count(3)
-    items.nth(1).get_by_test_id("class-kind").check()
-    expect(items.nth(1).get_by_test_id("class-kind")).to_be_checked()
+    mark_objects(page, 1)
 
     # one class of objects: nothing to choose between
     page.get_by_test_id("step-segment").click()
@@ -32,8 +31,7 @@ def test_one_kind_per_particle_from_the_segment_panel(
     expect(page.get_by_test_id("job-options")).to_be_hidden()
 
     page.get_by_test_id("step-support").click()
-    items.nth(2).get_by_test_id("class-kind").check()
-    expect(items.nth(2).get_by_test_id("class-kind")).to_be_checked()
+    mark_objects(page, 2)
     page.get_by_test_id("step-segment").click()
     option = page.get_by_test_id("object-kinds")
     expect(option).to_be_visible()

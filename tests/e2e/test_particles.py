@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from scipy import ndimage
 
 from analysis import exports
-from tests.e2e.conftest import make_dataset, sign_in, vote
+from tests.e2e.conftest import make_dataset, mark_objects, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -29,9 +29,7 @@ def test_particles_counted_with_a_size_histogram_on_the_pixel_map(
     page.goto(f"/#/images/{d['image'].pk}/support")
     items = page.get_by_test_id("class-item")
     expect(items).to_have_count(3)
-    for k in (1, 2):  # round and faceted particles are objects; carbon support is a region
-        items.nth(k).get_by_test_id("class-kind").check()
-        expect(items.nth(k).get_by_test_id("class-kind")).to_be_checked()
+    mark_objects(page, 1, 2)  # round and faceted particles are objects; carbon support is a region
     page.get_by_test_id("step-segment").click()
     page.get_by_test_id("segment").click()
     canvas = page.get_by_test_id("viewer-canvas")

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from scipy import ndimage
 
 from analysis.exports import read_instances_png
-from tests.e2e.conftest import make_dataset, sign_in, vote
+from tests.e2e.conftest import make_dataset, mark_objects, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -49,9 +49,7 @@ def test_hovering_a_particle_finds_its_row_and_a_row_outlines_its_particle(
     page.goto(f"/#/images/{d['image'].pk}/support")
     items = page.get_by_test_id("class-item")
     expect(items).to_have_count(3)
-    for k in (1, 2):  # round and faceted particles are objects
-        items.nth(k).get_by_test_id("class-kind").check()
-        expect(items.nth(k).get_by_test_id("class-kind")).to_be_checked()
+    mark_objects(page, 1, 2)  # round and faceted particles are objects
     page.get_by_test_id("step-segment").click()
     page.get_by_test_id("segment").click()
     canvas = page.get_by_test_id("viewer-canvas")

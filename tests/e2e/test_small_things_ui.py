@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import make_dataset, sign_in, vote
+from tests.e2e.conftest import make_dataset, mark_objects, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -32,10 +32,7 @@ def test_areas_have_a_plus_minus_in_um2_and_the_panel_does_not_scroll_sideways(
     vote(lab_owner, d, per_class=3)
     sign_in(page, lab_owner.username)
     page.goto(f"/#/images/{d['image'].pk}/support")
-    items = page.get_by_test_id("class-item")
-    for k in (1, 2):  # particles: the particle table is the widest thing in the panel
-        items.nth(k).get_by_test_id("class-kind").check()
-        expect(items.nth(k).get_by_test_id("class-kind")).to_be_checked()
+    mark_objects(page, 1, 2)  # particles: the particle table is the widest thing in the panel
     page.get_by_test_id("step-segment").click()
     expect(page.get_by_test_id("segment")).to_be_enabled()
     page.get_by_test_id("segment").click()

@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 
 from tests.fewshot.synthetic import stripes
-from workers.fewshot.guidance import feature_diameter, features, suggest_chip_size
+from workers.fewshot.guidance import features, suggest_chip_size
 from workers.fewshot.label_next import label_next
 
 
@@ -26,7 +26,7 @@ def test_a_texture_gets_at_least_the_encoders_input_and_grows_with_its_grain():
     small, large = suggest_chip_size(fine), suggest_chip_size(coarse)
     assert small.method == large.method == "texture" and small.period_px is None
     assert features(fine).solidity < 0.7
-    assert feature_diameter(coarse)[0] > 2 * feature_diameter(fine)[0]
+    assert features(coarse).diameter > 2 * features(fine).diameter
     assert large.correlation_length_px > 2 * small.correlation_length_px
     assert small.chip_size == 32 and "a texture: its features are irregular" in small.reason
     assert "at least 32 px -> 32 px" in small.reason
@@ -73,7 +73,7 @@ def test_one_large_particle_does_not_set_the_chip_size_of_many_small_ones():
     assert suggest_chip_size(mixed).correlation_length_px > 1.5 * (
         suggest_chip_size(small).correlation_length_px
     )
-    d, n, contrast = feature_diameter(mixed)
+    d, n, contrast, _ = features(mixed)
     assert d == pytest.approx(40, abs=2) and n == 26 and contrast == "bright"
     s = suggest_chip_size(mixed)
     assert s.method == "feature_scale" and s.chip_size == suggest_chip_size(small).chip_size == 24
@@ -132,7 +132,7 @@ def test_aperiodic_images_get_at_least_8_x_8_chips_and_say_what_the_grid_leaves_
     """Particles 200 px across on a 512 px image: 0.6 x their diameter would be a 2 x 2 grid
     that hides most of them; the suggestion is capped at 8 x 8 chips and says so."""
     s = suggest_chip_size(_disks([100] * 4))
-    assert s.method == "feature_scale" and 0.6 * feature_diameter(_disks([100] * 4))[0] > 64
+    assert s.method == "feature_scale" and 0.6 * features(_disks([100] * 4)).diameter > 64
     assert s.chip_size == 64 and s.grid == (8, 8)
     assert "capped at 64 px" in s.reason and "8 x 8 grid" in s.reason
     assert s.uncovered_fraction == 0.0

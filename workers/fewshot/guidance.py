@@ -14,7 +14,6 @@ from workers.fewshot.chipping import normalise
 __all__ = [
     "ChipSizeSuggestion",
     "Features",
-    "feature_diameter",
     "features",
     "radial_power",
     "suggest_chip_size",
@@ -161,15 +160,6 @@ def features(image: np.ndarray, *, smooth: float = 1.5, min_area: int = 4) -> Fe
     regions = regionprops(np.where(np.isin(labels, largest), labels, 0))
     solidity = float(np.average([r.solidity for r in regions], weights=[r.area for r in regions]))
     return Features(diameter, int(kept.size), "bright" if bright else "dark", solidity)
-
-
-def feature_diameter(
-    image: np.ndarray, *, smooth: float = 1.5, min_area: int = 4
-) -> tuple[float, int, str]:
-    """Typical feature size -> (median equivalent diameter px, number of features, "dark" |
-    "bright"); (nan, 0, "") when there are none (``features``)."""
-    f = features(image, smooth=smooth, min_area=min_area)
-    return f.diameter, f.n, f.contrast
 
 
 def _grid_summary(h: int, w: int, size: int, why_few: str) -> tuple[tuple[int, int], float, str]:

@@ -146,7 +146,6 @@ def _suggest_from_preview(image: Image) -> dict:
         )
     return {
         **suggestion,
-        "grid": list(suggestion["grid"]),  # (rows, cols) at offset 0, in image pixels
         "uncovered_fraction": round(suggestion["uncovered_fraction"], 4),
         "computed_on": "preview",
         "preview_scale": round(scale, 4),
