@@ -54,6 +54,11 @@ TEXTURE_SOLIDITY = 0.7
 TEXTURE_PERIOD_RATIO = 0.25
 TEXTURE_ELEMENTS = 3.0
 TEXTURE_MIN_PX = 32
+#: a radial power peak wider than this share of its frequency (between its half-excess points)
+#: is the packing of the features, not a lattice: at 2048 px the seen lattices' peaks are
+#: 0.04-0.19 wide and dense particles' packing peaks 0.29-0.92 (two of them over the
+#: prominence threshold, which sized 341-408 px chips for 50 px particles)
+PEAK_MAX_WIDTH = 0.4
 
 
 def uncovered_share(height: int, width: int, chip: int) -> float:
@@ -173,24 +178,34 @@ def _grid_summary(h: int, w: int, size: int, why_few: str) -> tuple[tuple[int, i
     return grid, share, text
 
 
-def _strongest_peak(image: np.ndarray, *, periods: float, largest: int) -> tuple[float, float]:
-    """The strongest radial power peak -> (period px, prominence); (nan, 0.0) when no radius
-    counts (an image too small to hold a period).
+def _strongest_peak(
+    image: np.ndarray, *, periods: float, largest: float
+) -> tuple[float, float, float]:
+    """The strongest radial power peak -> (period px, prominence, relative width); (nan, 0.0,
+    nan) when no radius counts (an image too small to hold a period).
 
     A lattice gives a sharp radial peak; smooth roll-offs (blur, blob textures) do not.
     Prominence = log power above the running median over a window (~1/8 of the radii) much
     wider than a peak. Only periods of which ``periods`` fit in a ``largest`` px chip count: a
     longer "period" (the spacing of 40 px particles read as 90 px) would size chips that hide
-    the objects.
+    the objects. Relative width: the radii around the peak whose excess is over half of it, as
+    a share of the peak's radius (a lattice's peak is narrow, a packing's broad).
     """
     radii, logp, side = radial_power(image)
     window = max(7, (len(logp) // 8) | 1)
     excess = logp - ndimage.median_filter(logp, size=window, mode="nearest")
     use = radii >= max(3.0, periods * side / largest)
     if not use.any():
-        return float("nan"), 0.0
-    i = int(np.argmax(excess[use]))
-    return side / float(radii[use][i]), float(excess[use][i])
+        return float("nan"), 0.0, float("nan")
+    i = int(np.flatnonzero(use)[np.argmax(excess[use])])
+    above = excess > excess[i] / 2
+    lo, hi = i, i
+    while lo > 0 and above[lo - 1]:
+        lo -= 1
+    while hi < len(above) - 1 and above[hi + 1]:
+        hi += 1
+    width = (radii[hi] - radii[lo] + 1) / radii[i]
+    return side / float(radii[i]), float(excess[i]), float(width)
 
 
 def suggest_chip_size(
@@ -234,18 +249,17 @@ def suggest_chip_size(
     side_min = min(h, w)
     hi_periodic = min(max_size or max(min_size, side_min // 4), side_min)
     hi_objects = min(max_size or max(min_size, side_min // MIN_CHIPS_PER_SIDE), side_min)
-    period, prominence = _strongest_peak(image, periods=periods, largest=hi_periodic / scale)
+    period, prominence, width = _strongest_peak(image, periods=periods, largest=hi_periodic / scale)
     period, corr = period * scale, _correlation_length(image) * scale
 
     f = features(image)
     f = f._replace(diameter=f.diameter * scale)
     texture = f.n > 0 and f.solidity < TEXTURE_SOLIDITY
-    periodic = prominence >= min_prominence
-    if periodic and texture and f.diameter < TEXTURE_PERIOD_RATIO * period:
-        # the peak is a coarse arrangement (bricks, a moire) of much finer irregular
-        # features, not the lattice of the features themselves
-        periodic = False
-    if periodic:
+    packing = width > PEAK_MAX_WIDTH
+    # a coarse arrangement (bricks, a moire) of much finer irregular features is not their
+    # lattice either
+    arrangement = texture and f.diameter < TEXTURE_PERIOD_RATIO * period
+    if prominence >= min_prominence and not packing and not arrangement:
         size, note = _pick(periods * period, hi_periodic, (h, w), min_size, multiple)
         grid, share, text = _grid_summary(h, w, size, f"a chip must hold {periods:g} periods")
         reason = (
@@ -266,10 +280,7 @@ def suggest_chip_size(
     )
     why = f"no clear periodicity (peak prominence {prominence:.2f} < {min_prominence})"
     if prominence >= min_prominence:
-        why = (
-            f"the radial power peak at {period:.1f} px is {period / f.diameter:.0f} x the "
-            f"size of the image's features: their arrangement, not their lattice"
-        )
+        why = _not_a_lattice(period, width, f.diameter, packing)
     reason = f"{why}; {_feature_words(f, texture, scale_factor)} -> {size} px{note}{text}"
     method = "texture" if texture else "feature_scale"
     return ChipSizeSuggestion(size, method, None, prominence, corr, reason, grid, share)
@@ -292,6 +303,19 @@ def _pick(
     if fitted != v:
         note += f"; {fitted} px leaves smaller margins than {v} px"
     return fitted, note
+
+
+def _not_a_lattice(period: float, width: float, diameter: float, packing: bool) -> str:
+    """Why a prominent radial power peak was not taken as a lattice, in words."""
+    if packing:
+        return (
+            f"the radial power peak at {period:.1f} px is broad ({width:.2f} of its frequency > "
+            f"{PEAK_MAX_WIDTH:g}): the packing of the features, not a lattice"
+        )
+    return (
+        f"the radial power peak at {period:.1f} px is {period / diameter:.0f} x the "
+        f"size of the image's features: their arrangement, not their lattice"
+    )
 
 
 def _feature_words(f: Features, texture: bool, scale_factor: float) -> str:
