@@ -84,9 +84,77 @@ def test_a_running_job_says_what_its_worker_is_doing(client_for, world, segmenta
     assert seen[0] == "Loading the model"
     assert "Embedding the chips" in seen
     assert "Classifying the chips and the pixels" in seen
-    assert seen[-1] == "Saving the maps and exports"
+    assert seen[-2:] == ["Saving the map", "Writing the downloads"]
     body = client.get(f"{JOBS}{job_id}/").json()
     assert body["progress"]["stage"] == "" and body["progress"]["fraction"] == 1.0
+
+
+def test_the_map_is_listed_before_the_downloads_are_written(
+    client_for, world, segmentable, monkeypatch
+):
+    """The page draws a result from its row, mask.png and confidence.png: they are saved
+    first, and the running job lists the result while its worker writes the downloads (an
+    overlay, COCO, OME-Zarr... of a 4096^2 map take over a second); the job succeeds with all."""
+    from analysis.runner import job as runner
+    from analysis.runner.results import LAST_EXPORT, MAP_EXPORTS
+
+    client = client_for(world.annotator)
+    job_id = create(client, **job_body(segmentable)).json()["id"]
+    during = []
+    write = runner._stage
+
+    def record(job, text):
+        write(job, text)
+        if text == "Writing the downloads":
+            during.append(client.get(f"{JOBS}{job_id}/").json())
+
+    monkeypatch.setattr(runner, "_stage", record)
+    job = run(job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    (listed,) = during
+    assert listed["status"] == "running"
+    (early,) = listed["results"]
+    assert set(early["links"]) - {"self"} == set(MAP_EXPORTS) - {"instances.png", "particles.json"}
+    mask_then = download(client, early["links"]["mask.png"])
+    (final,) = client.get(f"{JOBS}{job_id}/").json()["results"]
+    assert final["id"] == early["id"]
+    assert {"overlay.png", "coco.json", "mask.ome.zarr.zip", "counts.csv", LAST_EXPORT} <= set(
+        final["links"]
+    )
+    assert download(client, final["links"]["mask.png"]) == mask_then  # the map was whole
+
+
+def test_a_redelivered_job_writes_a_result_whose_downloads_were_cut_off(
+    client_for, world, segmentable, monkeypatch
+):
+    """A worker that stopped between a frame's map and its last download leaves a result
+    without result.json: the redelivered job classifies that frame again and writes every
+    export; a finished frame is left as it is."""
+    from analysis.runner.results import LAST_EXPORT
+
+    client = client_for(world.annotator)
+    job_id = create(client, **job_body(segmentable)).json()["id"]
+    job = run(job_id)
+    result = job.results.get()
+    whole = dict(result.artefacts)
+    result.artefacts = {k: v for k, v in whole.items() if k in ("mask.png", "confidence.png")}
+    result.save(update_fields=["artefacts"])
+    SegmentationJob.objects.filter(pk=job_id).update(status=JobStatus.RUNNING, finished=None)
+    job = run(job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    result.refresh_from_db()
+    assert result.artefacts == whole and LAST_EXPORT in result.artefacts
+    # finished: a further delivery classifies nothing
+    from analysis.runner import job as runner
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("a finished frame was classified again")
+
+    monkeypatch.setattr(runner, "classify_frame", not_again)
+    SegmentationJob.objects.filter(pk=job_id).update(status=JobStatus.RUNNING, finished=None)
+    job = run(job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.results.count() == 1
 
 
 def test_viewers_cannot_run_jobs(client_for, world, segmentable):

@@ -122,6 +122,8 @@ def test_upload_grid_support_segment_export_history(
     expect(page.get_by_test_id("chart-tooltip")).to_contain_text("chips")
     page.locator("label", has=page.get_by_test_id("view-confidence")).click()
     expect(page.get_by_test_id("view-confidence")).to_be_checked()
+    # the confidence map is drawn (its PNG loaded), not the class map left in place
+    expect(canvas).to_have_attribute("data-view", "confidence")
     page.get_by_test_id("overlay-opacity").fill("80")
     page.shot("confidence")
     page.locator("label", has=page.get_by_test_id("view-classes")).click()

@@ -21,7 +21,7 @@ from ..services import support_classes
 from .clock import Clock
 from .frames import classify_frame
 from .images import _Images, encoder_for, support_chips
-from .results import result_save, series_write
+from .results import LAST_EXPORT, downloads_save, result_save, series_write
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,10 @@ def _run(job: SegmentationJob, clock: Clock) -> None:
     images = _Images(job, encoder_for(job, clock), clock)
     by_image = support_chips(job.support_set, classes)
     segmenter = _fit(job, images, by_image, clock)
-    done = {(str(i), f) for i, f in job.results.values_list("image_id", "frame")}
+    # a frame whose downloads were not all written (the worker stopped between its map and
+    # its last export) is classified again
+    finished = job.results.filter(artefacts__has_key=LAST_EXPORT)
+    done = {(str(i), f) for i, f in finished.values_list("image_id", "frame")}
     job_images = list(job.job_images.select_related("image", "grid").order_by("order"))
     for n, job_image in enumerate(job_images, start=1):
         where = f" (image {n} of {len(job_images)})" if len(job_images) > 1 else ""
@@ -172,8 +175,10 @@ def _run_image(job, job_image, segmenter, images: _Images, by_image, classes, do
             pixel_size=image.pixel_size,
             pixel_unit=image.pixel_unit or None,
         )
-        _stage(job, f"Saving the maps and exports{at}")
-        result_save(job, image, grid, frame, result, pixels, classes, images, clock)
+        _stage(job, f"Saving the map{at}")
+        saved = result_save(job, image, grid, frame, result, pixels, classes, clock)
+        _stage(job, f"Writing the downloads{at}")
+        downloads_save(saved, result, pixels, images, clock)
         SegmentationJob.objects.filter(pk=job.pk).update(
             progress_done=F("progress_done") + grid.rows * grid.cols
         )

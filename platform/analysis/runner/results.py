@@ -66,6 +66,15 @@ def provenance(job: SegmentationJob, image: Image, frame: int, *, temperature: f
     }
 
 
+#: the exports the page draws a result with: written with the result's row, so that the map
+#: is shown while the downloads are still being written (``result_save``)
+MAP_EXPORTS = ("mask.png", "confidence.png", "instances.png", "particles.json")
+
+#: written last of a frame's exports: a result without it is not finished (a redelivered job
+#: classifies its frame again)
+LAST_EXPORT = "result.json"
+
+
 def result_save(
     job,
     image: Image,
@@ -74,49 +83,20 @@ def result_save(
     result: Segmentation,
     pixels: maps.PixelOutputs,
     classes: list[dict],
-    images,
     clock: Clock,
 ) -> SegmentationResult:
-    """Write one frame's exports and arrays and its result row (``images``: the job's
-    ``_Images``, for the preview the overlay is drawn on)."""
+    """Write one frame's arrays and the exports the page draws it with (:data:`MAP_EXPORTS`)
+    and its result row: the page shows the map from here. :func:`downloads_save` adds the
+    rest; a job succeeds after both."""
     t = time.perf_counter()
     stats = {**result.stats, **pixels.stats}
     prov = provenance(job, image, frame, temperature=stats.get("temperature"))
-    grid_doc = {
-        "id": str(grid.pk),
-        "chip_size": grid.chip_size,
-        "offset": [grid.offset_y, grid.offset_x],
-        "rows": grid.rows,
-        "cols": grid.cols,
-        "margins": grid.margins,
-    }
-    document = exports.result_document(
-        labels=result.labels,
-        probs=result.probs,
-        confidence=result.confidence,
-        stats=stats,
-        classes=classes,
-        grid=grid_doc,
-        provenance=prov,
-        frame=frame,
-    )
-    preview = maps.native_preview(images.preview(image, frame), images.data(image), frame)
-    blobs = _blobs(image, grid, frame, pixels, classes, stats, prov, document, preview)
+    blobs = _map_blobs(grid, pixels, classes, stats, prov)
     t = clock.add("exports", t)
-    prefix = artefacts.result_prefix(
-        lab_id=job.lab_id, job_id=job.pk, image_id=image.pk, frame=frame
-    )
     arrays = artefacts.npz_bytes(
         labels=result.labels.astype(np.int16), probs=result.probs, confidence=result.confidence
     )
-    keys = artefacts.put_many(
-        {
-            f"{prefix}/arrays.npz": arrays,
-            **{f"{prefix}/{kind}": data for kind, data in blobs.items()},
-        }
-    )
-    arrays_key = keys.pop(f"{prefix}/arrays.npz")
-    keys = {kind: keys[f"{prefix}/{kind}"] for kind in blobs}
+    keys = _put(job, image, frame, {"arrays.npz": arrays, **blobs})
     obj, _created = SegmentationResult.objects.update_or_create(
         job=job,
         image=image,
@@ -125,7 +105,7 @@ def result_save(
             "grid": grid,
             "rows": grid.rows,
             "cols": grid.cols,
-            "arrays_key": arrays_key,
+            "arrays_key": keys.pop("arrays.npz"),
             "classes": classes,
             "counts": stats["counts"],
             "fractions": stats["fractions"],
@@ -142,40 +122,108 @@ def result_save(
     return obj
 
 
-def _blobs(image, grid, frame, pixels, classes, stats, prov, document, preview) -> dict:
-    """Every export of one frame: {file name: bytes}."""
-    geometry = {"chip_size": grid.chip_size, "offset": (grid.offset_y, grid.offset_x)}
-    calibration = {"pixel_size": image.pixel_size, "pixel_unit": image.pixel_unit or None}
+def downloads_save(
+    saved: SegmentationResult,
+    result: Segmentation,
+    pixels: maps.PixelOutputs,
+    images,
+    clock: Clock,
+) -> None:
+    """Write every other export of a result :func:`result_save` saved (an overlay, COCO,
+    OME-Zarr... of a 4096^2 map take ~1.5 s) and add them to its artefacts, :data:`LAST_EXPORT`
+    last (``images``: the job's ``_Images``, for the grey the overlay is drawn on)."""
+    t = time.perf_counter()
+    image, grid, frame, stats = saved.image, saved.grid, saved.frame, saved.stats
+    document = exports.result_document(
+        labels=result.labels,
+        probs=result.probs,
+        confidence=result.confidence,
+        stats=stats,
+        classes=saved.classes,
+        grid=_grid_document(grid),
+        provenance=saved.provenance,
+        frame=frame,
+    )
+    preview = maps.native_preview(images.preview(image, frame), images.data(image), frame)
+    blobs = _download_blobs(image, grid, frame, pixels, saved.classes, stats, saved.provenance)
+    blobs["overlay.png"] = exports.overlay_png(
+        preview, pixels.mask, saved.classes, **_calibration(image)
+    )
+    blobs["mask.ome.zarr.zip"] = exports.mask_ome_zarr(
+        pixels.mask,
+        pixels.confidence,
+        saved.classes,
+        **_geometry(grid),
+        instances=pixels.instances,
+        reference=preview if preview.shape == pixels.mask.shape else None,
+        **_calibration(image),
+        provenance=saved.provenance,
+    )
+    keys = _put(saved.job, image, frame, blobs)
+    # last: its key marks the result finished
+    keys |= _put(saved.job, image, frame, {LAST_EXPORT: exports.result_json(document)})
+    saved.artefacts = {**saved.artefacts, **keys}
+    saved.save(update_fields=["artefacts"])
+    clock.add("downloads", t)
+
+
+def _put(job, image: Image, frame: int, blobs: dict[str, bytes]) -> dict[str, str]:
+    """Store ``{name: bytes}`` under the result's prefix -> {name: key}."""
+    prefix = artefacts.result_prefix(
+        lab_id=job.lab_id, job_id=job.pk, image_id=image.pk, frame=frame
+    )
+    keys = artefacts.put_many({f"{prefix}/{name}": data for name, data in blobs.items()})
+    return {name: keys[f"{prefix}/{name}"] for name in blobs}
+
+
+def _grid_document(grid) -> dict:
+    return {
+        "id": str(grid.pk),
+        "chip_size": grid.chip_size,
+        "offset": [grid.offset_y, grid.offset_x],
+        "rows": grid.rows,
+        "cols": grid.cols,
+        "margins": grid.margins,
+    }
+
+
+def _geometry(grid) -> dict:
+    return {"chip_size": grid.chip_size, "offset": (grid.offset_y, grid.offset_x)}
+
+
+def _calibration(image: Image) -> dict:
+    return {"pixel_size": image.pixel_size, "pixel_unit": image.pixel_unit or None}
+
+
+def _map_blobs(grid, pixels, classes, stats, prov) -> dict:
+    """The exports the page draws a frame's result with (:data:`MAP_EXPORTS`): {name: bytes}."""
+    blobs = {
+        "mask.png": exports.mask_png(pixels.mask, classes, **_geometry(grid), provenance=prov),
+        "confidence.png": exports.confidence_png(pixels.confidence),
+    }
+    if "objects" in stats:
+        blobs["particles.json"] = maps.particles_json(pixels.particles, pixels.boxes)
+        blobs["instances.png"] = exports.instances_png(pixels.instances)
+    return blobs
+
+
+def _download_blobs(image, grid, frame, pixels, classes, stats, prov) -> dict:
+    """The downloads of one frame but the overlay, the OME-Zarr and :data:`LAST_EXPORT`."""
+    geometry = _geometry(grid)
     title = f"{image.original_filename}" + (f" (frame {frame})" if image.frames > 1 else "")
     blobs = {
-        "overlay.png": exports.overlay_png(preview, pixels.mask, classes, **calibration),
-        "mask.png": exports.mask_png(pixels.mask, classes, **geometry, provenance=prov),
-        "confidence.png": exports.confidence_png(pixels.confidence),
         "mask.ome.tif": exports.mask_ome_tiff(
-            pixels.mask, classes, **geometry, **calibration, provenance=prov
+            pixels.mask, classes, **geometry, **_calibration(image), provenance=prov
         ),
         "counts.csv": exports.counts_csv(stats, classes, provenance=prov).encode(),
         "coco.json": exports.mask_coco(
             pixels.mask, classes, **geometry, provenance=prov, file_name=image.original_filename
         ),
-        "result.json": exports.result_json(document),
         "chart.svg": exports.chart_svg(stats, classes, title=title).encode(),
         "chart.png": exports.chart_png(stats, classes, title=title),
     }
-    blobs["mask.ome.zarr.zip"] = exports.mask_ome_zarr(
-        pixels.mask,
-        pixels.confidence,
-        classes,
-        **geometry,
-        instances=pixels.instances,
-        reference=preview if preview.shape == pixels.mask.shape else None,
-        **calibration,
-        provenance=prov,
-    )
     if "objects" in stats:
         blobs["particles.csv"] = maps.particles_csv(pixels.particles, provenance=prov).encode()
-        blobs["particles.json"] = maps.particles_json(pixels.particles, pixels.boxes)
-        blobs["instances.png"] = exports.instances_png(pixels.instances)
         blobs["histogram.svg"] = exports.histogram_svg(
             stats["objects"], classes, title=title
         ).encode()

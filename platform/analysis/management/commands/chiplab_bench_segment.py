@@ -16,6 +16,13 @@ class Command(BaseCommand):
             "--edits", type=int, default=5, help="support-set edits, each followed by a job"
         )
         parser.add_argument(
+            "--pause",
+            type=float,
+            default=0.0,
+            help="seconds between a job's end and the next edit (a user looking at the map; "
+            "the worker runs the job's chip-size check meanwhile)",
+        )
+        parser.add_argument(
             "--no-worker",
             action="store_true",
             help="use an already running worker instead of starting one",
@@ -38,6 +45,7 @@ class Command(BaseCommand):
         size,
         chip,
         edits,
+        pause,
         no_worker,
         migrate,
         chip_sizes,
@@ -63,4 +71,11 @@ class Command(BaseCommand):
         if migrate:
             call_command("migrate", verbosity=0)
         for c in chips:
-            run(size=size, chip=c, edits=edits, start_worker=not no_worker, out=out)
+            run(
+                size=size,
+                chip=c,
+                edits=edits,
+                pause=pause,
+                start_worker=not no_worker,
+                out=out,
+            )

@@ -119,8 +119,10 @@ export async function mount(ws, panel) {
     return here.filter((r) => r.job === newest.job).reduce((a, b) => ((b.frame || 0) < (a.frame || 0) ? b : a));
   }
 
-  /** Show a result (and its job's frames): the overlay, the panel, the selectors following it. */
-  async function showResult(resultId, job) {
+  /** Show a result (and its job's frames): the overlay, the panel, the selectors following it.
+   * `refresh`: the result shown already, again with what its job added since (the download
+   * links, the other frames), keeping the overlay drawn. */
+  async function showResult(resultId, job, { refresh = false } = {}) {
     const shown = store.shown;
     const my = ++shown.seq;
     const r = await api.analysis.result(resultId);
@@ -129,22 +131,27 @@ export async function mount(ws, panel) {
     if (store.disposed || my !== shown.seq) return;
     if (job) shown.job = job;
     shown.result = r;
-    if (r.grid !== ws.grid.id) {
-      const grid = ws.grids.find((g) => g.id === r.grid) || (await api.labeling.grid(r.grid));
-      ws.setGrid(grid);
+    let drawn = null;
+    if (!refresh) {
+      if (r.grid !== ws.grid.id) {
+        const grid = ws.grids.find((g) => g.id === r.grid) || (await api.labeling.grid(r.grid));
+        ws.setGrid(grid);
+      }
+      store.view.overlays = {};
+      viewer.canvas.dataset.overlay = "loading";
+      drawn = view.drawOverlay();
+      viewer.canvas.dataset.result = r.id;
+      viewer.canvas.dataset.frame = r.frame || 0;
+      showBackground(r.frame || 0);
     }
-    store.view.overlays = {};
-    viewer.canvas.dataset.overlay = "loading";
-    const drawn = view.drawOverlay();
-    viewer.canvas.dataset.result = r.id;
-    viewer.canvas.dataset.frame = r.frame || 0;
-    showBackground(r.frame || 0);
     frames.render(r);
     view.render(r, job);
     runBtn.textContent = "Segment again";
     source.match(r, job);
-    await drawn;
-    if (!store.disposed && shown.result === r) viewer.canvas.dataset.overlay = "drawn";
+    if (drawn) {
+      await drawn;
+      if (!store.disposed && shown.result === r) viewer.canvas.dataset.overlay = "drawn";
+    }
     store.model.shown = r.provenance?.model_version?.id || store.model.shown;
     models.follow(store.model.shown);
   }
@@ -173,5 +180,6 @@ export async function mount(ws, panel) {
     viewer.showGrid = true;
     viewer.setChips([]);
     delete viewer.canvas.dataset.overlay;
+    delete viewer.canvas.dataset.view;
   };
 }

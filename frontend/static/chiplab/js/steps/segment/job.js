@@ -8,8 +8,9 @@ const FINISHED = ["succeeded", "failed", "cancelled"];
 
 /**
  * `ui`: the Segment and Cancel buttons, the cancel message and the progress box.
- * `freezeBody()` and `jobFields()` (model, params) make the requests; `showResult(id, job)` shows the
- * finished job's result; `onChange()` is called when `store.job.following` changes.
+ * `freezeBody()` and `jobFields()` (model, params) make the requests; `showResult(id, job, {refresh})`
+ * shows the job's result (its map as soon as the job lists it, refreshed when the job finishes);
+ * `onChange()` is called when `store.job.following` changes.
  */
 export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResult, onChange }) {
   const { runBtn, cancelBtn, cancelMsg, progressBox } = ui;
@@ -77,11 +78,18 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
     await follow(job, { t0 });
   }
 
-  /** Poll the job until it finishes (progress and Cancel meanwhile), or the step is left. */
-  async function untilFinished(job) {
+  /** This image's result (frame 0) among a job's results, or null. */
+  const resultHere = (job) =>
+    (job.results || []).find((r) => r.image === image.id && r.frame === 0) || (job.results || [])[0] || null;
+
+  /** Poll the job until it finishes (progress and Cancel meanwhile), or the step is left.
+   * `onResult(job)` is awaited once, as soon as the running job lists this image's result: the
+   * worker writes the map first and the downloads after it. */
+  async function untilFinished(job, onResult) {
     const own = state.user && job.created_by === state.user.username;
     const by = own ? "" : ` (started by ${job.created_by})`; // kept on every poll, not only the first
     let last = job;
+    let early = false;
     if (FINISHED.includes(last.status)) return last;
     // every 100 ms for the first second (a re-run after a support edit takes ~0.3 s on the
     // worker), then backing off to once a second
@@ -94,18 +102,24 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
         }
         last = await api.analysis.job(job.id);
         if (store.disposed) return true;
+        if (FINISHED.includes(last.status)) return true;
+        if (!early && last.status === "running" && resultHere(last)) {
+          early = true;
+          await onResult(last);
+          if (store.disposed) return true;
+        }
         const p = last.progress || {};
         const chips = `${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`;
         progress(
           (last.status === "queued"
             ? "Waiting for a worker…"
             : p.stage
-              ? `${p.stage}… ${chips}`
+              ? `${p.stage}… ${early ? "" : chips}`
               : `Classifying chips: ${chips}`) + by,
-          p.fraction || 0,
+          early ? 1 : p.fraction || 0,
           last.status,
         );
-        return FINISHED.includes(last.status);
+        return false;
       },
       { first: 100, every: 1000, grow: 1.3, growAfter: 1000 },
     );
@@ -113,7 +127,7 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
     return last;
   }
 
-  /** Follow a job until it finishes, then show its result. */
+  /** Follow a job until it finishes, then show its result (its map as soon as it is saved). */
   async function follow(job, { t0 = null, reattached = false } = {}) {
     setFollowing(true);
     ws.emit("job", job);
@@ -129,8 +143,22 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
         job.status,
       );
     }
+    let shown = null; // the result shown while the job still wrote its downloads
+    let ms = null;
+    const show = async (running, refresh = false) => {
+      const mine = resultHere(running);
+      await showResult(mine.id, running, { refresh });
+      if (t0 !== null && ms === null) {
+        viewer.draw(); // paint now rather than on the next animation frame, then take the time
+        ms = performance.now() - t0;
+        performance.mark("chiplab:overlay-drawn");
+        performance.measure("chiplab:segment-to-overlay", "chiplab:segment-click", "chiplab:overlay-drawn");
+        progressBox.dataset.ms = Math.round(ms);
+      }
+      shown = mine.id;
+    };
     try {
-      job = await untilFinished(job);
+      job = await untilFinished(job, show);
       if (store.disposed) return;
       cancelBtn.hidden = true;
       if (job.status === "cancelled") {
@@ -144,19 +172,14 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
             : "The job was cancelled.",
         );
       }
-      const mine = (job.results || []).find((r) => r.image === image.id && r.frame === 0) || (job.results || [])[0];
+      const mine = resultHere(job);
       if (!mine) throw new Error("The job finished without a result for this image.");
-      await showResult(mine.id, job);
-      if (t0 === null) {
-        progress("Done.", 1, "succeeded");
-      } else {
-        viewer.draw(); // paint now rather than on the next animation frame, then take the time
-        const ms = performance.now() - t0;
-        performance.mark("chiplab:overlay-drawn");
-        performance.measure("chiplab:segment-to-overlay", "chiplab:segment-click", "chiplab:overlay-drawn");
-        progress(`Done in ${(ms / 1000).toFixed(2)} s (click → overlay).`, 1, "succeeded");
-        progressBox.dataset.ms = Math.round(ms);
-      }
+      // shown early: refreshed now with its download links and the job's other frames (the
+      // overlay kept), unless the user moved on to another result meanwhile
+      if (shown === null) await show(job);
+      else if (store.shown.result?.id === shown) await show(job, true);
+      const took = ms === null ? "" : ` in ${(ms / 1000).toFixed(2)} s (click → overlay)`;
+      progress(`Done${took}.`, 1, "succeeded");
       toast("Segmentation finished.", "ok");
     } catch (e) {
       if (store.disposed) return;
