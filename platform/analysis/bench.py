@@ -238,14 +238,16 @@ def _round_trips(
     labeller, schema: dict, image: dict, vote, n_classes: int, *, edits, poll, pause: float
 ):
     """The cold job, ``edits`` support-set edits each followed by a job, and a re-run of
-    the first job (whose labels must equal the first run's). ``pause`` seconds pass after each
-    job (a user looks at the map before the next edit; the worker runs the job's chip-size
-    check meanwhile): with none, each job also waits for the previous one's check."""
+    the first job (whose labels must equal the first run's). ``pause`` seconds pass before each
+    job (a user picks examples or looks at the map before the next edit, while the worker
+    embeds the new grid or runs the previous job's chip-size check): with none, each job also
+    waits for that work."""
 
     def post_working_set() -> dict:
         body = {"schema": schema["id"], "rule": "single_owner", "images": [image["id"]]}
         return _ok(labeller.post("/api/segmentation-jobs/", body, format="json"))
 
+    time.sleep(pause)  # the user picks the examples (the worker embeds the new grid meanwhile)
     runs = [{"kind": "cold", **_measure(labeller, post_working_set, poll=poll)}]
     first_job = runs[0]["job"]
     for e in range(edits):

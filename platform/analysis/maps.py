@@ -211,16 +211,19 @@ def pixel_stats(
     pixel_unit: str | None,
 ) -> dict:
     """Class fractions and areas of a pixel map (labels -1 = not covered) and how sure it is."""
+    # one comparison per class and sums over the covered pixels, without gathering them
+    # (copies of a 4096^2 map's covered labels and confidence took 0.15 s)
+    counts = np.array([np.count_nonzero(labels == k) for k in range(n_classes)], np.int64)
     covered = labels >= 0
     n = int(covered.sum())
-    counts = np.bincount(labels[covered].astype(np.int64), minlength=n_classes)[:n_classes]
-    conf = confidence[covered]
+    conf = np.where(covered, confidence, np.float32(0))
+    unsure = np.count_nonzero((confidence < UNCERTAIN_BELOW) & covered)
     out = {
         "n_pixels": n,
         "counts": counts.tolist(),
         "fractions": (counts / max(n, 1)).tolist(),
-        "mean_confidence": float(conf.mean()) if n else 0.0,
-        "uncertain_fraction": float((conf < UNCERTAIN_BELOW).mean()) if n else 0.0,
+        "mean_confidence": float(conf.sum(dtype=np.float64) / n) if n else 0.0,
+        "uncertain_fraction": unsure / n if n else 0.0,
         "uncertain_below": UNCERTAIN_BELOW,
         "method": "pixel classifier on the chip map (workers.fewshot.pixels); no interval",
     }

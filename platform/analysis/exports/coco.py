@@ -18,8 +18,12 @@ def coco_rle(binary: np.ndarray) -> dict:
     5-bit groups offset by 48), vectorised over the runs rather than a loop per run.
     """
     b = np.asarray(binary, bool)
-    height, width = b.shape
-    flat = b.ravel(order="F")
+    return _rle(b.ravel(order="F"), b.shape)
+
+
+def _rle(flat: np.ndarray, shape: tuple[int, int]) -> dict:
+    """:func:`coco_rle` of a mask of ``shape`` given in column-major order (``flat``)."""
+    height, width = shape
     if flat.size == 0:
         return {"size": [height, width], "counts": ""}
     edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
@@ -64,14 +68,17 @@ def _coco_info(table: dict, provenance: dict | None) -> dict:
 def _coco_annotations(m: np.ndarray, n_classes: int) -> list[dict]:
     """One crowd annotation (compressed RLE, bbox) per class present in the map ``m``."""
     counts = np.bincount(m.ravel(), minlength=256)
+    # the map in column-major order, once (RLE runs down the columns): a column-major copy of
+    # each class's mask took 0.1 s of a 4096^2 map
+    columns = np.ascontiguousarray(m.T)
     annotations = []
     for i in range(n_classes):
         area = int(counts[i])
         if not area:
             continue
-        binary = m == i
-        rows = np.flatnonzero(binary.any(1))
-        cols = np.flatnonzero(binary.any(0))
+        binary = columns == i  # (W, H)
+        rows = np.flatnonzero(binary.any(0))
+        cols = np.flatnonzero(binary.any(1))
         bbox = [
             int(cols[0]),
             int(rows[0]),
@@ -83,7 +90,7 @@ def _coco_annotations(m: np.ndarray, n_classes: int) -> list[dict]:
                 "id": len(annotations) + 1,
                 "image_id": 1,
                 "category_id": i + 1,
-                "segmentation": coco_rle(binary),
+                "segmentation": _rle(binary.ravel(), m.shape),
                 "area": area,
                 "bbox": bbox,
                 "iscrowd": 1,

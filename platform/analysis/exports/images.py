@@ -81,14 +81,15 @@ def _with_footer(
     # Pillow: only the image exports draw
     from PIL import Image, ImageDraw, ImageFont
 
-    h, w = rgb.shape[:2]
+    w = rgb.shape[1]
     size = int(min(max(12, w / 60), 48))
     band = int(size * 2.2)
-    img = Image.new("RGB", (w, h + band), (255, 255, 255))
-    img.paste(Image.fromarray(np.ascontiguousarray(rgb)), (0, 0))
+    # the band alone is drawn and joined under the image (pasting the image into a new one
+    # and reading it back copied a 4096^2 overlay twice: 0.1 s)
+    img = Image.new("RGB", (w, band), (255, 255, 255))
     draw = ImageDraw.Draw(img)
     font = ImageFont.load_default(size=size)
-    x, y = size // 2, h + band // 2
+    x, y = size // 2, band // 2
     if per_px:
         length, label = scale_bar(w, per_px, unit)
         draw.rectangle([x, y - size // 6, x + length, y + size // 6], fill=(0, 0, 0))
@@ -101,7 +102,7 @@ def _with_footer(
         name = str(c.get("name", ""))
         draw.text((x + int(size * 1.3), y), name, fill=(0, 0, 0), font=font, anchor="lm")
         x += int(size * 1.3 + draw.textlength(name, font=font) + size)
-    return np.asarray(img)
+    return np.concatenate([rgb, np.asarray(img)])
 
 
 def mask_png(
@@ -157,8 +158,13 @@ def confidence_png(confidence: np.ndarray) -> bytes:
     """Per-pixel confidence (H, W) in [0, 1] as 8-bit values (255 = 1.0; uncovered pixels 0)
     in an indexed-colour PNG whose palette is the confidence colour map: a reader gets the
     values back, a viewer shows the map as on screen."""
-    conf = np.nan_to_num(np.asarray(confidence, np.float32), nan=0.0)
-    values = np.clip(np.rint(conf * 255.0), 0, 255).astype(np.uint8)
+    conf = np.asarray(confidence, np.float32)
+    # in place on one float32 copy (four passes and copies took 0.1 s of a 4096^2 map)
+    scaled = np.multiply(conf, np.float32(255.0))
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, 255, out=scaled)
+    np.copyto(scaled, 0, where=np.isnan(scaled))
+    values = scaled.astype(np.uint8)
     text = {"chiplab:confidence": "value / 255 = confidence of the pixel's class"}
     return png_bytes(values, text=text, palette=_confidence_palette())
 

@@ -3,7 +3,9 @@
 The job row is the truth (``common.runner``'s pattern): it is locked to move queued ->
 running, its status is re-read between frames (a cancel stops the work), results are written
 to deterministic keys and a (job, image, frame) already done is skipped when a task is
-delivered again.
+delivered again. A frame's result row is written with the map the page draws, before the
+downloads (``results.result_save``, ``results.downloads_save``): it is done once its last
+export (``results.LAST_EXPORT``) is stored.
 
 Modules: ``job`` (the run: start, frames, finish/fail), ``images`` (a job's images: decoded
 original, frames, embeddings through the cache, per-frame features), ``frames`` (one frame's
@@ -16,7 +18,7 @@ from .clock import Clock
 from .frames import classify_frame, frame_intensity, options_from_params
 from .images import _Images, _Recent, support_chips
 from .job import segmentation_job_fail, segmentation_job_run
-from .results import provenance
+from .results import download_exports, map_exports, provenance
 from .sensitivity import chip_size_check_run
 from .warm import embeddings_prefetch, warm_up
 
@@ -26,8 +28,10 @@ __all__ = [
     "_Recent",
     "chip_size_check_run",
     "classify_frame",
+    "download_exports",
     "embeddings_prefetch",
     "frame_intensity",
+    "map_exports",
     "options_from_params",
     "provenance",
     "segmentation_job_fail",

@@ -91,7 +91,7 @@ def result_save(
     t = time.perf_counter()
     stats = {**result.stats, **pixels.stats}
     prov = provenance(job, image, frame, temperature=stats.get("temperature"))
-    blobs = _map_blobs(grid, pixels, classes, stats, prov)
+    blobs = map_exports(pixels, classes, stats, geometry=_geometry(grid), provenance=prov)
     t = clock.add("exports", t)
     arrays = artefacts.npz_bytes(
         labels=result.labels.astype(np.int16), probs=result.probs, confidence=result.confidence
@@ -145,23 +145,22 @@ def downloads_save(
         frame=frame,
     )
     preview = maps.native_preview(images.preview(image, frame), images.data(image), frame)
-    blobs = _download_blobs(image, grid, frame, pixels, saved.classes, stats, saved.provenance)
-    blobs["overlay.png"] = exports.overlay_png(
-        preview, pixels.mask, saved.classes, **_calibration(image)
-    )
-    blobs["mask.ome.zarr.zip"] = exports.mask_ome_zarr(
-        pixels.mask,
-        pixels.confidence,
+    title = f"{image.original_filename}" + (f" (frame {frame})" if image.frames > 1 else "")
+    blobs = download_exports(
+        pixels,
         saved.classes,
-        **_geometry(grid),
-        instances=pixels.instances,
-        reference=preview if preview.shape == pixels.mask.shape else None,
-        **_calibration(image),
+        stats,
+        geometry=_geometry(grid),
+        calibration={"pixel_size": image.pixel_size, "pixel_unit": image.pixel_unit or None},
+        title=title,
+        file_name=image.original_filename,
         provenance=saved.provenance,
+        preview=preview,
+        document=document,
     )
+    last = {LAST_EXPORT: blobs.pop(LAST_EXPORT)}
     keys = _put(saved.job, image, frame, blobs)
-    # last: its key marks the result finished
-    keys |= _put(saved.job, image, frame, {LAST_EXPORT: exports.result_json(document)})
+    keys |= _put(saved.job, image, frame, last)  # last: its key marks the result finished
     saved.artefacts = {**saved.artefacts, **keys}
     saved.save(update_fields=["artefacts"])
     clock.add("downloads", t)
@@ -191,14 +190,10 @@ def _geometry(grid) -> dict:
     return {"chip_size": grid.chip_size, "offset": (grid.offset_y, grid.offset_x)}
 
 
-def _calibration(image: Image) -> dict:
-    return {"pixel_size": image.pixel_size, "pixel_unit": image.pixel_unit or None}
-
-
-def _map_blobs(grid, pixels, classes, stats, prov) -> dict:
+def map_exports(pixels, classes, stats, *, geometry: dict, provenance: dict) -> dict:
     """The exports the page draws a frame's result with (:data:`MAP_EXPORTS`): {name: bytes}."""
     blobs = {
-        "mask.png": exports.mask_png(pixels.mask, classes, **_geometry(grid), provenance=prov),
+        "mask.png": exports.mask_png(pixels.mask, classes, **geometry, provenance=provenance),
         "confidence.png": exports.confidence_png(pixels.confidence),
     }
     if "objects" in stats:
@@ -207,23 +202,48 @@ def _map_blobs(grid, pixels, classes, stats, prov) -> dict:
     return blobs
 
 
-def _download_blobs(image, grid, frame, pixels, classes, stats, prov) -> dict:
-    """The downloads of one frame but the overlay, the OME-Zarr and :data:`LAST_EXPORT`."""
-    geometry = _geometry(grid)
-    title = f"{image.original_filename}" + (f" (frame {frame})" if image.frames > 1 else "")
+def download_exports(
+    pixels,
+    classes,
+    stats,
+    *,
+    geometry: dict,
+    calibration: dict,
+    title: str,
+    file_name: str,
+    provenance: dict,
+    preview,
+    document: dict,
+) -> dict:
+    """Every other export of a frame's result, :data:`LAST_EXPORT` included: {name: bytes}.
+    ``preview``: the grey at the map's size the overlay is drawn on; ``document``: the
+    result.json document (``exports.result_document``)."""
     blobs = {
+        "overlay.png": exports.overlay_png(preview, pixels.mask, classes, **calibration),
         "mask.ome.tif": exports.mask_ome_tiff(
-            pixels.mask, classes, **geometry, **_calibration(image), provenance=prov
+            pixels.mask, classes, **geometry, **calibration, provenance=provenance
         ),
-        "counts.csv": exports.counts_csv(stats, classes, provenance=prov).encode(),
+        "counts.csv": exports.counts_csv(stats, classes, provenance=provenance).encode(),
         "coco.json": exports.mask_coco(
-            pixels.mask, classes, **geometry, provenance=prov, file_name=image.original_filename
+            pixels.mask, classes, **geometry, provenance=provenance, file_name=file_name
         ),
         "chart.svg": exports.chart_svg(stats, classes, title=title).encode(),
         "chart.png": exports.chart_png(stats, classes, title=title),
+        "mask.ome.zarr.zip": exports.mask_ome_zarr(
+            pixels.mask,
+            pixels.confidence,
+            classes,
+            **geometry,
+            instances=pixels.instances,
+            reference=preview if preview.shape == pixels.mask.shape else None,
+            **calibration,
+            provenance=provenance,
+        ),
+        LAST_EXPORT: exports.result_json(document),
     }
     if "objects" in stats:
-        blobs["particles.csv"] = maps.particles_csv(pixels.particles, provenance=prov).encode()
+        table = maps.particles_csv(pixels.particles, provenance=provenance)
+        blobs["particles.csv"] = table.encode()
         blobs["histogram.svg"] = exports.histogram_svg(
             stats["objects"], classes, title=title
         ).encode()

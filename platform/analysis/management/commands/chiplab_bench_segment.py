@@ -19,8 +19,8 @@ class Command(BaseCommand):
             "--pause",
             type=float,
             default=0.0,
-            help="seconds between a job's end and the next edit (a user looking at the map; "
-            "the worker runs the job's chip-size check meanwhile)",
+            help="seconds before each job (a user picking examples or looking at the map; the "
+            "worker embeds the new grid or runs the previous job's chip-size check meanwhile)",
         )
         parser.add_argument(
             "--no-worker",
