@@ -16,6 +16,7 @@ from analysis.models import JobStatus, SegmentationJob, SegmentationResult
 from analysis.runner import options_from_params, segmentation_job_run
 from analysis.selectors import latest_confidence
 from catalog.models import Dataset, ImageStatus, Visibility
+from common import storage
 from labeling.models import SupportSetVersion
 from tests.analysis.helpers import (
     chip_mask,
@@ -959,3 +960,32 @@ def test_a_new_grid_on_a_large_image_is_embedded_before_segment(
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.timings["embeddings_cache"] == {"memory": 0, "storage": 1, "miss": 0}
     assert "embed" not in job.timings
+
+
+def test_the_prefetch_leaves_the_first_job_only_classifying(
+    client_for, world, segmentable, monkeypatch
+):
+    """The prefetch also keeps frame 0's spectrum and support-independent pixel features in
+    the worker's memory: the first job computes neither (the same result as without them)."""
+    from analysis.runner import embeddings_prefetch
+    from analysis.runner import images as runner_images
+    from workers.fewshot.pixels import features as pixel_features
+
+    client = client_for(world.annotator)
+    artefacts.MEMORY_CACHE.clear()
+    plain = run(create(client, **job_body(segmentable)).json()["id"]).results.get()
+    artefacts.MEMORY_CACHE.clear()
+    storage.delete_under(f"labs/{segmentable['image'].dataset.lab_id}/embeddings/")
+    assert embeddings_prefetch(grid_id=segmentable["grid"].pk) is True
+
+    def again(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(runner_images, "frame_spectrum", again)
+    monkeypatch.setattr(pixel_features, "_intensity_features", again)
+    job = run(create(client, **job_body(segmentable)).json()["id"])
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    result = job.results.get()
+    assert result.fractions == plain.fractions and result.counts == plain.counts
+    a, b = artefacts.npz_load(result.arrays_key), artefacts.npz_load(plain.arrays_key)
+    assert (a["labels"] == b["labels"]).all() and (a["probs"] == b["probs"]).all()

@@ -74,6 +74,20 @@ def _memoised(key: str, make):
     return cached
 
 
+def cached_spectrum(sha256: str, frame: int, grid: ChipGrid, pixels) -> FrameSpectrum:
+    """A frame's ``boundary.frame_spectrum`` on ``grid`` through the worker's memory cache
+    (``pixels()``: the normalised frame, read only when it is not cached)."""
+    key = f"spectrum:{sha256}:{grid.chip_size}:{grid.offset[0]}:{grid.offset[1]}:{frame}"
+    return _memoised(key, lambda: frame_spectrum(pixels(), grid))
+
+
+def cached_pixel_features(sha256: str, frame: int, grid: ChipGrid) -> PixelFeatures:
+    """A frame's ``PixelFeatures`` on ``grid`` in the worker's memory cache (filled as they
+    are used: weighed by the cache's next put)."""
+    key = f"pixels:{sha256}:{grid.chip_size}:{grid.offset[0]}:{grid.offset[1]}:{frame}"
+    return _memoised(key, lambda: PixelFeatures(grid))
+
+
 class _Images:
     """Embeddings (T, rows, cols, D) of each image, once per job, through the cache."""
 
@@ -154,8 +168,7 @@ class _Images:
         """The support-independent part of the boundary features of one frame on the job's
         grid, kept in the worker's memory cache: a re-run after a support-set edit skips the
         whole-frame FFT."""
-        key = f"spectrum:{image.sha256}:{grid.chip_size}:{grid.offset[0]}:{grid.offset[1]}:{frame}"
-        return _memoised(key, lambda: frame_spectrum(self.frames(image)[frame], grid))
+        return cached_spectrum(image.sha256, frame, grid, lambda: self.frames(image)[frame])
 
     def pixel_features(self, image: Image, frame: int, grid: ChipGrid) -> PixelFeatures | None:
         """The support-independent boundary and pixel features of one frame on the job's grid
@@ -164,9 +177,7 @@ class _Images:
         the features were most of the pixel map's time)."""
         if self.options.boundary is None and not self.options.pixel_vote:
             return None
-        key = f"pixels:{image.sha256}:{grid.chip_size}:{grid.offset[0]}:{grid.offset[1]}:{frame}"
-        # filled by the classification: weighed by the cache's next put
-        return _memoised(key, lambda: PixelFeatures(grid))
+        return cached_pixel_features(image.sha256, frame, grid)
 
     def preview(self, image: Image, frame: int) -> np.ndarray:
         """The grey preview the overlay is drawn on (frame 0: the stored one)."""

@@ -21,12 +21,14 @@ from workers.fewshot.pipeline import (
 )
 
 from .. import artefacts, exports, maps
+from .images import cached_pixel_features, cached_spectrum
 
 
 def embeddings_prefetch(*, grid_id) -> bool:
     """Embed a grid's image (every frame) with the model a job of its lab would use by default,
-    into the embeddings cache and this worker's frame cache; False when there is nothing to do
-    (grid gone, no model, already cached)."""
+    into the embeddings cache and this worker's frame cache, and frame 0's spectrum and pixel
+    features into its memory cache; False when there is nothing to do (grid gone, no model,
+    already cached)."""
     grid = Grid.objects.select_related("image__dataset").filter(pk=grid_id).first()
     if grid is None:
         return False
@@ -53,6 +55,10 @@ def embeddings_prefetch(*, grid_id) -> bool:
         seed=0,  # the cache key has no seed: the encoders embed deterministically
     )
     artefacts.embeddings_put(key, out.embeddings)
+    # frame 0's support-independent features too (what the page shows first): the first
+    # Segment click then only classifies, as a re-run does
+    spectrum = cached_spectrum(image.sha256, 0, out.grid, lambda: frames[0])
+    cached_pixel_features(image.sha256, 0, out.grid).prepare(frames[0], spectrum)
     return True
 
 

@@ -221,6 +221,13 @@ class PixelFeatures:
         _keep_recent(self._gabor, keys, self.keep)
         return np.stack([*self._intensity, *(self._gabor[k] for k in keys)])
 
+    def prepare(self, frame: np.ndarray, spectrum: FrameSpectrum | None = None) -> None:
+        """Compute now what does not depend on the support chips' frequencies (the intensity
+        columns, boundary refinement's chip means): ahead of a first classification."""
+        none = np.zeros((0, 2))
+        self.matrix(frame, none, spectrum)
+        self.chip_features(frame, none, spectrum)
+
     def chip_features(
         self, frame: np.ndarray, frequencies: np.ndarray, spectrum: FrameSpectrum | None = None
     ) -> np.ndarray:
