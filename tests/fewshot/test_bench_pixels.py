@@ -95,3 +95,24 @@ def test_missed_and_extra_objects_on_hand_made_maps():
     assert extra_objects(truth, truth) == 0
     labels[30:33, 30:33] = 1  # a 3 x 3 speck on the film: below 16 px, not an object
     assert extra_objects(truth, labels) == 1
+
+
+def test_uncertain_spots_on_nothing_are_counted_apart_from_rims_and_misses():
+    """Two spots shown as uncertain on plain film count; a particle's uncertain rim, an
+    uncertain missed particle and a wrongly labelled spot do not."""
+    from workers.fewshot.bench.pixel_scores import false_alarms
+
+    truth = np.zeros((64, 96), int)
+    truth[5:15, 5:15] = 1
+    truth[40:50, 5:15] = 1  # missed, shown uncertain
+    labels = truth.copy()
+    labels[40:50, 5:15] = 0
+    confidence = np.ones(truth.shape)
+    confidence[4:16, 4:16] = 0.5  # the first particle and its rim
+    confidence[40:50, 5:15] = 0.5
+    assert false_alarms(truth, labels, confidence) == 0
+    confidence[30:33, 60:63] = 0.5  # on nothing
+    confidence[55:57, 80:82] = 0.6
+    labels[20:23, 40:43] = 1  # a false find, shown uncertain: an extra object, not this
+    confidence[20:23, 40:43] = 0.5
+    assert false_alarms(truth, labels, confidence) == 2

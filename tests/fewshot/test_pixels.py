@@ -228,6 +228,23 @@ def test_a_faint_spot_in_a_confident_support_chip_is_not_shown_as_certain(monkey
     assert (on.confidence[far] > 0.9).mean() > 0.95
 
 
+def test_a_lone_noise_spike_is_not_flagged_but_a_faint_particle_is():
+    """The flag's significance: a spot's summed excess over the square root of its samples.
+    A single sample just over the seed (a noise spike: on the real MoO3 image hundreds of them
+    speckled the support) has 3.2; a faint particle over 3 x 3 samples at 2-3 has ~7.5."""
+    from workers.fewshot.pixels.upsample import spot_field
+
+    z = np.zeros((40, 40))
+    z[5, 5] = 3.2  # a spike
+    z[20:23, 20:23] = 2.5
+    z[21, 21] = 3.1  # a faint particle: its peak seeds it, its neighbours extend it
+    every = spot_field(z, 3.0, 0.5, snr=0.0)
+    assert every[5, 5] > 0 and every[21, 21] > 0
+    field = spot_field(z, 3.0, 0.5, snr=PixelConfig().blob_snr)
+    assert field[5, 5] < 0 and (field[20:23, 20:23] > 0).all()
+    assert spot_field(np.where(z > 3, 0, z) + (z == 3.2) * 3.2, 3.0, 0.5, snr=5.0) is None
+
+
 def _faint_disc_map():
     """The particle scene plus a faint disc (8 px radius, a fifth of the bright particles'
     contrast) in support chip (5, 1), whose chip map says support with 0.99: the pixel map,

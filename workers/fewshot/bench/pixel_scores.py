@@ -132,3 +132,25 @@ def extra_objects(truth: np.ndarray, labels: np.ndarray, *, min_px: int = 16) ->
         keep = (size >= min_px) & (scored > 0)
         extra += int((keep & (right < 0.5 * scored)).sum())
     return extra
+
+
+def false_alarms(
+    truth: np.ndarray, labels: np.ndarray, confidence: np.ndarray, *, margin: int = 2
+) -> int:
+    """Spots shown as uncertain where there is nothing: 8-connected components of pixels below
+    ``UNSURE`` confidence that the map and the truth (dense classes, -1 ignored) both give the
+    largest class, more than ``margin`` px from any other truth class (not the rim of a real
+    object)."""
+    valid = truth[truth >= 0]
+    if valid.size == 0:
+        return 0
+    background = int(np.bincount(valid).argmax())
+    near = ndimage.binary_dilation((truth >= 0) & (truth != background), iterations=margin)
+    spots = (confidence < UNSURE) & (labels == background) & (truth == background) & ~near
+    comp, n = ndimage.label(spots, np.ones((3, 3)))
+    if not n:
+        return 0
+    # a spot counts when none of it touches pixels shown uncertain for another reason
+    other = ndimage.binary_dilation((confidence < UNSURE) & ~spots)
+    touched = np.bincount(comp[other & (comp > 0)], minlength=n + 1)[1:]
+    return int((touched == 0).sum())

@@ -30,7 +30,9 @@ through the segmentation core (embed -> Segmenter.fit -> classify, as a job runs
   truth objects (8-connected components of every class but the largest, >= 16 px) that the
   map misses (under half their pixels given their class), and the share of those whose median
   pixel confidence is below ``UNSURE`` (what the Confidence view shows as uncertain), next to
-  the share of correctly labelled pixels shown as uncertain (the price of flagging).
+  the share of correctly labelled pixels shown as uncertain (the price of flagging), and the
+  spots shown as uncertain on nothing (:func:`pixel_scores.false_alarms`: background in map
+  and truth, away from any object).
 
 Pixels whose true class is the majority of no chip (the support could not name it) are left
 out. Real MoO3: the edge band (mask value 2) is left out ("pixel") and, as a second figure,
@@ -61,6 +63,7 @@ from workers.fewshot.bench.pixel_scores import (
     boundary_parts,
     calibration,
     extra_objects,
+    false_alarms,
     missed_objects,
     pixel_miou,
 )
@@ -77,6 +80,7 @@ __all__ = [
     "boundary_parts",
     "calibration",
     "extra_objects",
+    "false_alarms",
     "main",
     "missed_objects",
     "pixel_miou",
@@ -196,6 +200,7 @@ def _map_scores(sample: Sample, truth: np.ndarray, pm, *, objects: bool) -> dict
     if objects:
         out["obj"], out["miss"], out["flag"] = missed_objects(truth, lab, pm.confidence)
         out["extra"] = extra_objects(truth, lab)
+        out["alarms"] = false_alarms(truth, lab, pm.confidence)
     if sample.mask is not None:
         edge = np.where(sample.mask < 0, 1, sample.mask)  # edge band as particle
         out["edge"] = pixel_miou(edge, lab, K)
@@ -249,10 +254,12 @@ def _summarise(rows: list[dict], groups: dict[str, str], configs: list[str]) -> 
                 n_obj = sum(r.get("obj:" + c, 0) for r in rs)
                 n_flag = sum(r.get("flag:" + c, 0) for r in rs)
                 n_extra = sum(r.get("extra:" + c, 0) for r in rs)
+                n_alarm = sum(r.get("alarms:" + c, 0) for r in rs)
                 print(
                     f"    {'':24s} objects {n_obj}, missed {n_miss}, missed shown uncertain"
                     f" {n_flag} ({n_flag / max(1, n_miss):.0%}), extra {n_extra}; right pixels"
-                    f" shown uncertain {m('unsure:' + c):.1%}"
+                    f" shown uncertain {m('unsure:' + c):.1%}, uncertain spots on nothing"
+                    f" {n_alarm}"
                 )
 
 

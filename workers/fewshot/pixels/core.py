@@ -109,7 +109,7 @@ def pixel_map(
     spots = None
     if class_means is not None and cfg.blob_z > 0:
         z = blob_excess(x, score.reshape(K, h * w).argmax(0), class_means).reshape(h, w)
-        spots = spot_field(z, cfg.blob_z, cfg.blob_extent)
+        spots = spot_field(z, cfg.blob_z, cfg.blob_extent, cfg.blob_snr)
 
     # full resolution: bilinearly upsampled scores give the labels and, from the margin
     # between the best two classes, the confidence (the posterior for two classes, an upper

@@ -179,7 +179,7 @@ def _blocks(planes, spots: bool, todo, rows: _Rows, cols, full, conf) -> None:
         full[r, c], conf[r, c] = _decide(values, spots)
 
 
-def spot_field(z: np.ndarray, seed: float, extent: float) -> np.ndarray | None:
+def spot_field(z: np.ndarray, seed: float, extent: float, snr: float = 0.0) -> np.ndarray | None:
     """Where the flagged spots lie, as a field whose 0 level is their contour: (h, w) float32,
     > 0 inside a spot, or None where no sample exceeds ``seed``.
 
@@ -196,6 +196,14 @@ def spot_field(z: np.ndarray, seed: float, extent: float) -> np.ndarray | None:
     low = extent * seed
     # the whole spot, holes filled (the contrast of a wide disc dips at its centre)
     spots = ndimage.binary_fill_holes(ndimage.binary_propagation(seeds, mask=z > low))
+    if snr > 0:
+        lab, n = ndimage.label(spots)
+        mass = ndimage.sum_labels(np.where(spots, np.maximum(z, 0), 0), lab, np.arange(1, n + 1))
+        size = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+        keep = np.concatenate([[False], mass / np.sqrt(np.maximum(size, 1)) >= snr])
+        spots = keep[lab]
+        if not spots.any():
+            return None
     field = np.maximum(z / low - 1, -1)
     field = np.where(spots, np.maximum(field, 0.25), field)
     return np.where(ndimage.binary_dilation(spots), field, -1).astype(np.float32)
