@@ -23,14 +23,15 @@ export function createFrames({ ws, store, select }) {
       f.jobId = null;
       return;
     }
-    if (f.jobId === r.job) return;
-    const j =
-      job && job.id === r.job && job.results
-        ? job
-        : await api.analysis.job(r.job).catch((e) => {
-            showError(e, "Loading the frames");
-            return null;
-          });
+    // a job passed in is newer than what was loaded (its frames listed as they are saved)
+    const fresh = job && job.id === r.job && job.results;
+    if (f.jobId === r.job && !fresh) return;
+    const j = fresh
+      ? job
+      : await api.analysis.job(r.job).catch((e) => {
+          showError(e, "Loading the frames");
+          return null;
+        });
     f.results = (j?.results || []).filter((x) => x.image === image.id).sort((a, b) => (a.frame || 0) - (b.frame || 0));
     f.jobId = r.job;
   }
@@ -54,7 +55,7 @@ export function createFrames({ ws, store, select }) {
       );
       return;
     }
-    if (f.ui && f.ui.job === r.job) {
+    if (f.ui && f.ui.job === r.job && f.ui.count === f.results.length) {
       update(frame);
       return;
     }
@@ -140,7 +141,14 @@ export function createFrames({ ws, store, select }) {
         ),
       ),
     );
-    f.ui = { job: r.job, slider, number, note, rows: [...box.querySelectorAll("tr[data-frame]")] };
+    f.ui = {
+      job: r.job,
+      count: f.results.length,
+      slider,
+      number,
+      note,
+      rows: [...box.querySelectorAll("tr[data-frame]")],
+    };
     update(frame);
   }
 
