@@ -65,21 +65,32 @@ def test_annotator_runs_a_job_on_their_own_support_set(client_for, world, segmen
     assert body["code_version"]
 
 
-def test_a_running_job_says_what_its_worker_is_doing(client_for, world, segmentable, monkeypatch):
-    """Each stage is written to the job (the Segment step shows it with the chip count, so a
-    long job does not look frozen at 0 / N); a finished job has none."""
+def job_seen(client, job_id) -> dict:
+    """The job as its page sees it now."""
+    return client.get(f"{JOBS}{job_id}/").json()
+
+
+def on_stage(monkeypatch, call) -> None:
+    """``call(text)`` after the runner writes each stage of a job (the job row says it then)."""
     from analysis.runner import job as runner
 
-    client = client_for(world.annotator)
-    job_id = create(client, **job_body(segmentable)).json()["id"]
-    seen = []
     write = runner._stage
 
     def record(job, text):
         write(job, text)
-        seen.append(client.get(f"{JOBS}{job_id}/").json()["progress"]["stage"])
+        call(text)
 
     monkeypatch.setattr(runner, "_stage", record)
+
+
+def test_a_running_job_says_what_its_worker_is_doing(client_for, world, segmentable, monkeypatch):
+    """Each stage is written to the job (the Segment step shows it with the chip count, so a
+    long job does not look frozen at 0 / N); a finished job has none."""
+
+    client = client_for(world.annotator)
+    job_id = create(client, **job_body(segmentable)).json()["id"]
+    seen = []
+    on_stage(monkeypatch, lambda text: seen.append(job_seen(client, job_id)["progress"]["stage"]))
     job = run(job_id)
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert seen[0] == "Loading the model"
@@ -96,20 +107,15 @@ def test_the_map_is_listed_before_the_downloads_are_written(
     """The page draws a result from its row, mask.png and confidence.png: they are saved
     first, and the running job lists the result while its worker writes the downloads (an
     overlay, COCO, OME-Zarr... of a 4096^2 map take over a second); the job succeeds with all."""
-    from analysis.runner import job as runner
     from analysis.runner.results import LAST_EXPORT, MAP_EXPORTS
 
     client = client_for(world.annotator)
     job_id = create(client, **job_body(segmentable)).json()["id"]
     during = []
-    write = runner._stage
-
-    def record(job, text):
-        write(job, text)
-        if text == "Writing the downloads":
-            during.append(client.get(f"{JOBS}{job_id}/").json())
-
-    monkeypatch.setattr(runner, "_stage", record)
+    on_stage(
+        monkeypatch,
+        lambda text: text == "Writing the downloads" and during.append(job_seen(client, job_id)),
+    )
     job = run(job_id)
     assert job.status == JobStatus.SUCCEEDED, job.error
     (listed,) = during
