@@ -120,8 +120,9 @@ export async function mount(ws, panel) {
   }
 
   /** Show a result (and its job's frames): the overlay, the panel, the selectors following it.
-   * `refresh`: the result shown already, again with what its job added since (the download
-   * links, the other frames), keeping the overlay drawn. */
+   * `refresh`: the result is shown already (its job was running): add in place what the job
+   * added since (its state, the download links, the other frames), keeping the overlay and
+   * the panel as the user left them. */
   async function showResult(resultId, job, { refresh = false } = {}) {
     const shown = store.shown;
     const my = ++shown.seq;
@@ -130,28 +131,30 @@ export async function mount(ws, panel) {
     await frames.load(r, job);
     if (store.disposed || my !== shown.seq) return;
     if (job) shown.job = job;
-    shown.result = r;
-    let drawn = null;
-    if (!refresh) {
-      if (r.grid !== ws.grid.id) {
-        const grid = ws.grids.find((g) => g.id === r.grid) || (await api.labeling.grid(r.grid));
-        ws.setGrid(grid);
-      }
-      store.view.overlays = {};
-      viewer.canvas.dataset.overlay = "loading";
-      drawn = view.drawOverlay();
-      viewer.canvas.dataset.result = r.id;
-      viewer.canvas.dataset.frame = r.frame || 0;
-      showBackground(r.frame || 0);
+    if (refresh && shown.result?.id === r.id) {
+      // the same object: what holds it (the chip-size check's wait, a draw) carries on
+      Object.assign(shown.result, r);
+      frames.render(shown.result);
+      view.refresh(shown.result, job);
+      return;
     }
+    shown.result = r;
+    if (r.grid !== ws.grid.id) {
+      const grid = ws.grids.find((g) => g.id === r.grid) || (await api.labeling.grid(r.grid));
+      ws.setGrid(grid);
+    }
+    store.view.overlays = {};
+    viewer.canvas.dataset.overlay = "loading";
+    const drawn = view.drawOverlay();
+    viewer.canvas.dataset.result = r.id;
+    viewer.canvas.dataset.frame = r.frame || 0;
+    showBackground(r.frame || 0);
     frames.render(r);
     view.render(r, job);
     runBtn.textContent = "Segment again";
     source.match(r, job);
-    if (drawn) {
-      await drawn;
-      if (!store.disposed && shown.result === r) viewer.canvas.dataset.overlay = "drawn";
-    }
+    await drawn;
+    if (!store.disposed && shown.result === r) viewer.canvas.dataset.overlay = "drawn";
     store.model.shown = r.provenance?.model_version?.id || store.model.shown;
     models.follow(store.model.shown);
   }

@@ -23,14 +23,19 @@ export function createResultView({ ws, store, box, canConsensus, canRun, rerun, 
   const particles = createParticles({ ws, store });
   const corrections = createCorrections({ ws, store, canRun, rerun, onExamples });
 
+  let meta = null; // the parts a finished job's refresh replaces
+  let downloads = null;
+
   function renderResult(r, job) {
+    meta = resultMeta(r, job, image);
+    downloads = exportsBox(r, store.frames.results.length);
     const f = fractionSummary(ws, r);
     const view = overlay.controls(r, f.rows);
     const check = supportCheck(r, image, store.view);
     corrections.paint(); // the support check's flags
     box.replaceChildren(
       h("h3", {}, "Result"),
-      resultMeta(r, job, image),
+      meta,
       view.bar,
       corrections.box(r),
       check,
@@ -45,12 +50,26 @@ export function createResultView({ ws, store, box, canConsensus, canRun, rerun, 
       particles.box(r),
       layersBox(ws, r),
       h("h3", {}, "Export"),
-      exportsBox(r, store.frames.results.length),
+      downloads,
     );
+  }
+
+  /** What a job adds to the result shown while it ran, once it finishes: the line with its
+   * state and timings and the download links, in place; the rest of the panel (charts,
+   * tables, the controls) stays as the user left it. */
+  function refresh(r, job) {
+    if (!meta || !downloads) return renderResult(r, job);
+    const m = resultMeta(r, job, image);
+    const d = exportsBox(r, store.frames.results.length);
+    meta.replaceWith(m);
+    downloads.replaceWith(d);
+    meta = m;
+    downloads = d;
   }
 
   return {
     render: renderResult,
+    refresh,
     drawOverlay: overlay.draw,
     dispose: () => {
       particles.dispose();
