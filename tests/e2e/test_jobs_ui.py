@@ -147,3 +147,56 @@ def test_controls_follow_the_jobs_permissions(
     page.shot("history")
     assert SegmentationJob.objects.get(pk=mine.pk).status == "cancelled"
     assert not page.errors, page.errors
+
+
+def test_a_job_over_several_images_shows_this_images_result(
+    page, celery_worker, lab_owner, champion_model, labelled_dataset, hold_jobs, tmp_path
+):
+    """Followed from one of its images, a job over two images shows that image's result,
+    never the other's, although the other is segmented (and listed by the running job)
+    first: the page shows a result early only when it is this image's."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from analysis.models import SegmentationJob
+    from analysis.services import segmentation_job_create
+    from catalog.services import image_ingest, image_upload
+    from labeling.services import grid_create, support_set_freeze
+    from tests.common.held_jobs import held_jobs
+    from tests.e2e.conftest import simulated_tiff
+
+    d = labelled_dataset
+    vote(lab_owner, d)
+    other = tmp_path / "other.tif"
+    simulated_tiff(other, size=512, seed=5)
+    with held_jobs("workers.tasks.ingest.ingest_image"):
+        first = image_upload(
+            user=lab_owner,
+            dataset=d["dataset"],
+            upload=SimpleUploadedFile("other.tif", other.read_bytes()),
+        )
+    first = image_ingest(image_id=first.pk)
+    grid_create(user=lab_owner, image=first, chip_size=32)
+    version = support_set_freeze(user=lab_owner, schema=d["schema"], rule="single_owner")
+    held = hold_jobs(SEGMENT)
+    job = segmentation_job_create(
+        user=lab_owner, images=[str(first.pk), str(d["image"].pk)], support_set=str(version.pk)
+    )
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/segment")
+    expect(page.get_by_test_id("job-status")).to_have_text("queued")
+    canvas = page.get_by_test_id("viewer-canvas")
+    # every result the canvas shows, from now on
+    canvas.evaluate(
+        """c => { window.shownResults = [];
+        new MutationObserver(() => window.shownResults.push(c.dataset.result))
+          .observe(c, { attributes: true, attributeFilter: ["data-result"] }); }"""
+    )
+    assert held.release() == 1
+    expect(page.get_by_test_id("job-status")).to_have_text("succeeded", timeout=180_000)
+    expect(canvas).to_have_attribute("data-overlay", "drawn")
+    job = SegmentationJob.objects.get(pk=job.pk)
+    mine = job.results.get(image=d["image"]).pk
+    other_result = job.results.get(image=first).pk
+    assert canvas.get_attribute("data-result") == str(mine)
+    assert str(other_result) not in page.evaluate("window.shownResults")
+    assert not page.errors, page.errors

@@ -79,8 +79,9 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
   }
 
   /** This image's result (frame 0) among a job's results, or null. */
-  const resultHere = (job) =>
-    (job.results || []).find((r) => r.image === image.id && r.frame === 0) || (job.results || [])[0] || null;
+  const ownResult = (job) => (job.results || []).find((r) => r.image === image.id && r.frame === 0) || null;
+  /** The result a finished job shows here: this image's, else its first. */
+  const resultHere = (job) => ownResult(job) || (job.results || [])[0] || null;
 
   /** Poll the job until it finishes (progress and Cancel meanwhile), or the step is left.
    * `onResult(job)` is awaited once, as soon as the running job lists this image's result: the
@@ -103,7 +104,8 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
         last = await api.analysis.job(job.id);
         if (store.disposed) return true;
         if (FINISHED.includes(last.status)) return true;
-        if (!early && last.status === "running" && resultHere(last)) {
+        // this image's own result only: a job over several images lists the others' first
+        if (!early && last.status === "running" && ownResult(last)) {
           early = true;
           await onResult(last);
           if (store.disposed) return true;
