@@ -216,13 +216,13 @@ def pixel_stats(
     counts = np.array([np.count_nonzero(labels == k) for k in range(n_classes)], np.int64)
     covered = labels >= 0
     n = int(covered.sum())
-    conf = np.where(covered, confidence, np.float32(0))
+    total = confidence.sum(dtype=np.float64, where=covered)
     unsure = np.count_nonzero((confidence < UNCERTAIN_BELOW) & covered)
     out = {
         "n_pixels": n,
         "counts": counts.tolist(),
         "fractions": (counts / max(n, 1)).tolist(),
-        "mean_confidence": float(conf.sum(dtype=np.float64) / n) if n else 0.0,
+        "mean_confidence": float(total / n) if n else 0.0,
         "uncertain_fraction": unsure / n if n else 0.0,
         "uncertain_below": UNCERTAIN_BELOW,
         "method": "pixel classifier on the chip map (workers.fewshot.pixels); no interval",

@@ -249,6 +249,28 @@ def make_dataset(
     }
 
 
+def second_image(
+    owner, d, tmp_path, *, name="second-area.tif", size=384, seed=7, case="sto_ge_interface"
+):
+    """Another ready simulated image (by default another seed of the same case) in the
+    dataset of ``make_dataset``'s ``d``, uploaded as ``name``."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from catalog.services import image_ingest, image_upload
+
+    path = tmp_path / name
+    simulated_tiff(path, size=size, seed=seed, case=case)
+    with held_jobs("workers.tasks.ingest.ingest_image"):
+        image = image_upload(
+            user=owner,
+            dataset=d["dataset"],
+            upload=SimpleUploadedFile(name, path.read_bytes()),
+        )
+    image = image_ingest(image_id=image.pk)
+    assert image.status == "ready", image.error
+    return image
+
+
 def mark_objects(page, *indices: int) -> None:
     """On the support step, tick "objects" on the class items at ``indices`` (curators)."""
     items = page.get_by_test_id("class-item")

@@ -7,29 +7,9 @@ import io
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in, simulated_tiff, vote
+from tests.e2e.conftest import second_image, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _second_image(owner, d, tmp_path):
-    """Another ready simulated image (another seed) in the same dataset."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from catalog.services import image_ingest, image_upload
-    from tests.common.held_jobs import held_jobs
-
-    path = tmp_path / "second.tif"
-    simulated_tiff(path, size=384, seed=7)
-    with held_jobs("workers.tasks.ingest.ingest_image"):
-        image = image_upload(
-            user=owner,
-            dataset=d["dataset"],
-            upload=SimpleUploadedFile("second-area.tif", path.read_bytes()),
-        )
-    image = image_ingest(image_id=image.pk)
-    assert image.status == "ready", image.error
-    return image
 
 
 def test_segment_a_dataset_then_its_table_csv_and_jobs(
@@ -41,7 +21,7 @@ def test_segment_a_dataset_then_its_table_csv_and_jobs(
 
     held = hold_jobs("workers.tasks.segment.segment_job")
     d = labelled_dataset
-    second = _second_image(lab_owner, d, tmp_path)
+    second = second_image(lab_owner, d, tmp_path)
     vote(lab_owner, d)
     sign_in(page, lab_owner.username)
     page.goto(f"/#/datasets/{d['dataset'].pk}")

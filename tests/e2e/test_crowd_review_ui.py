@@ -5,8 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import Role
-from tests.common.held_jobs import held_jobs
-from tests.e2e.conftest import Shots, make_dataset, sign_in, simulated_tiff, vote
+from tests.e2e.conftest import Shots, make_dataset, second_image, sign_in, vote
 from tests.factories import MembershipFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -15,21 +14,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def _second_material(owner, d, tmp_path):
     """A particle image in the same dataset, with two classes of its own (carbon, particle),
     labelled by the owner: 2 chips of each."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from catalog.services import image_ingest, image_upload
     from labeling.services import class_create, grid_create, votes_cast_many
 
-    tif = tmp_path / "moo3.tif"
-    simulated_tiff(tif, size=512, case="particles_round_faceted")
-    with held_jobs("workers.tasks.ingest.ingest_image"):
-        image = image_upload(
-            user=owner,
-            dataset=d["dataset"],
-            upload=SimpleUploadedFile("moo3.tif", tif.read_bytes()),
-        )
-    image = image_ingest(image_id=image.pk)
-    assert image.status == "ready", image.error
+    image = second_image(
+        owner, d, tmp_path, name="moo3.tif", size=512, seed=0, case="particles_round_faceted"
+    )
     carbon = class_create(user=owner, schema=d["schema"], name="carbon support")
     particle = class_create(user=owner, schema=d["schema"], name="particle")
     grid, _ = grid_create(user=owner, image=image, chip_size=32)

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in, vote
+from tests.e2e.conftest import second_image, sign_in, vote
 
 SEGMENT = "workers.tasks.segment.segment_job"
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -155,26 +155,13 @@ def test_a_job_over_several_images_shows_this_images_result(
     """Followed from one of its images, a job over two images shows that image's result,
     never the other's, although the other is segmented (and listed by the running job)
     first: the page shows a result early only when it is this image's."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     from analysis.models import SegmentationJob
     from analysis.services import segmentation_job_create
-    from catalog.services import image_ingest, image_upload
     from labeling.services import grid_create, support_set_freeze
-    from tests.common.held_jobs import held_jobs
-    from tests.e2e.conftest import simulated_tiff
 
     d = labelled_dataset
     vote(lab_owner, d)
-    other = tmp_path / "other.tif"
-    simulated_tiff(other, size=512, seed=5)
-    with held_jobs("workers.tasks.ingest.ingest_image"):
-        first = image_upload(
-            user=lab_owner,
-            dataset=d["dataset"],
-            upload=SimpleUploadedFile("other.tif", other.read_bytes()),
-        )
-    first = image_ingest(image_id=first.pk)
+    first = second_image(lab_owner, d, tmp_path)
     grid_create(user=lab_owner, image=first, chip_size=32)
     version = support_set_freeze(user=lab_owner, schema=d["schema"], rule="single_owner")
     held = hold_jobs(SEGMENT)

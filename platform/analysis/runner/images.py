@@ -22,7 +22,7 @@ from workers.fewshot.encoders import resolve_device
 from workers.fewshot.pipeline import Embedded, embed_frames, normalised_frames
 from workers.fewshot.pixels import PixelFeatures
 
-from .. import artefacts
+from .. import artefacts, maps
 from ..models import SegmentationJob
 from ..services import support_classes
 from .clock import Clock
@@ -178,6 +178,16 @@ class _Images:
         if self.options.boundary is None and not self.options.pixel_vote:
             return None
         return cached_pixel_features(image.sha256, frame, grid)
+
+    def native_preview(self, image: Image, frame: int) -> np.ndarray:
+        """The grey the overlay export is drawn on, at the original's size
+        (``maps.native_preview``), kept in the worker's memory cache: beyond the stored
+        preview's size it is made from the original, which a re-run would otherwise read and
+        decode again for every job."""
+        return _memoised(
+            f"native-preview:{image.sha256}:{frame}",
+            lambda: maps.native_preview(self.preview(image, frame), self.data(image), frame),
+        )
 
     def preview(self, image: Image, frame: int) -> np.ndarray:
         """The grey preview the overlay is drawn on (frame 0: the stored one)."""

@@ -144,7 +144,7 @@ def downloads_save(
         provenance=saved.provenance,
         frame=frame,
     )
-    preview = maps.native_preview(images.preview(image, frame), images.data(image), frame)
+    preview = images.native_preview(image, frame)
     title = f"{image.original_filename}" + (f" (frame {frame})" if image.frames > 1 else "")
     blobs = download_exports(
         pixels,

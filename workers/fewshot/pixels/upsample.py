@@ -188,7 +188,8 @@ def spot_field(z: np.ndarray, seed: float, extent: float, snr: float = 0.0) -> n
     only its peak), holes filled. The field is z / (extent * seed) - 1 (at least 1 / 4 on a
     spot) on the spots and their 4-neighbours and -1 elsewhere, so that its bilinear
     upsampling traces each spot's own outline (a flag on whole samples, dilated, showed a
-    blocky square of 3 x 3 samples).
+    blocky square of 3 x 3 samples). With ``snr``, a spot is kept only when its summed excess
+    over the square root of its samples reaches ``snr`` (a lone noise spike does not).
     """
     seeds = z > seed
     if not seeds.any():
@@ -198,7 +199,7 @@ def spot_field(z: np.ndarray, seed: float, extent: float, snr: float = 0.0) -> n
     spots = ndimage.binary_fill_holes(ndimage.binary_propagation(seeds, mask=z > low))
     if snr > 0:
         lab, n = ndimage.label(spots)
-        mass = ndimage.sum_labels(np.where(spots, np.maximum(z, 0), 0), lab, np.arange(1, n + 1))
+        mass = ndimage.sum_labels(np.maximum(z, 0), lab, np.arange(1, n + 1))
         size = np.bincount(lab.ravel(), minlength=n + 1)[1:]
         keep = np.concatenate([[False], mass / np.sqrt(np.maximum(size, 1)) >= snr])
         spots = keep[lab]

@@ -52,12 +52,11 @@ export function createOverlay({ ws, store }) {
       made = await v.overlays[m];
     } catch {
       delete v.overlays[m];
-      if (store.disposed || r.id !== shown()?.id) return;
+      if (store.disposed || r !== shown()) return;
       toast("The pixel map could not be loaded; showing the chip map.", "error");
       made = await source({ ...r, pixel_map: null }, m);
     }
-    // by id: a finished job's refresh replaces the shown result's object, not its maps
-    if (store.disposed || r.id !== shown()?.id || m !== v.mode) return;
+    if (store.disposed || r !== shown() || m !== v.mode) return;
     viewer.showGrid = !made.image; // grid lines would hide the pixel map's edges
     viewer.setOverlay({ ...made, opacity: v.opacity });
     viewer.canvas.dataset.view = m;
