@@ -187,3 +187,40 @@ def test_a_job_over_several_images_shows_this_images_result(
     assert canvas.get_attribute("data-result") == str(mine)
     assert str(other_result) not in page.evaluate("window.shownResults")
     assert not page.errors, page.errors
+
+
+def test_a_result_shown_while_its_job_runs_is_completed_in_place(
+    page, celery_worker, lab_owner, champion_model, labelled_dataset
+):
+    """The map is shown as soon as the running job lists its result; when the job ends, the
+    panel is completed in place (its state, the download links), not rebuilt under the user.
+    The job is reported as running to the page until the test lets it see the end, so the
+    early path is taken whatever the worker's speed."""
+    import re
+
+    d = labelled_dataset
+    vote(lab_owner, d)
+    running = {"hold": True}
+
+    def report_running(route):
+        response = route.fetch()
+        body = response.json()
+        if running["hold"] and body.get("status") == "succeeded":
+            body["status"] = "running"
+        route.fulfill(response=response, json=body)
+
+    page.route(re.compile(r"/api/segmentation-jobs/[0-9a-f-]{36}/$"), report_running)
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/segment")
+    expect(page.get_by_test_id("segment")).to_be_enabled()
+    page.get_by_test_id("segment").click()
+    canvas = page.get_by_test_id("viewer-canvas")
+    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+    expect(page.get_by_test_id("job-status")).to_have_text("running")
+    kept = [page.get_by_test_id(t).element_handle() for t in ("exports", "layers", "result-meta")]
+    running["hold"] = False
+    expect(page.get_by_test_id("job-status")).to_have_text("succeeded", timeout=60_000)
+    assert all(e.evaluate("e => e.isConnected") for e in kept)
+    expect(page.get_by_test_id("export-result.json")).to_be_visible()
+    expect(page.get_by_test_id("job-timings")).to_be_visible()
+    assert not page.errors, page.errors

@@ -55,16 +55,13 @@ export function createResultView({ ws, store, box, canConsensus, canRun, rerun, 
   }
 
   /** What a job adds to the result shown while it ran, once it finishes: the line with its
-   * state and timings and the download links, in place; the rest of the panel (charts,
-   * tables, the controls) stays as the user left it. */
+   * state and timings and the download links, into their own elements (which stay in the
+   * page: one being scrolled to or read is not swapped under the user); the rest of the panel
+   * (charts, tables, the controls) stays as the user left it. */
   function refresh(r, job) {
     if (!meta || !downloads) return renderResult(r, job);
-    const m = resultMeta(r, job, image);
-    const d = exportsBox(r, store.frames.results.length);
-    meta.replaceWith(m);
-    downloads.replaceWith(d);
-    meta = m;
-    downloads = d;
+    meta.replaceChildren(...resultMeta(r, job, image).childNodes);
+    downloads.replaceChildren(...exportsBox(r, store.frames.results.length).childNodes);
   }
 
   return {
