@@ -193,23 +193,30 @@ def test_a_result_shown_while_its_job_runs_is_completed_in_place(
     page, celery_worker, lab_owner, champion_model, labelled_dataset
 ):
     """The map is shown as soon as the running job lists its result; when the job ends, the
-    panel is completed in place (its state, the download links), not rebuilt under the user.
-    The job is reported as running to the page until the test lets it see the end, so the
-    early path is taken whatever the worker's speed."""
+    panel is completed in place (its state, the download links, the chip-size check), not
+    rebuilt under the user. The job and its result are reported as running to the page until
+    the test lets it see the end, so the early path is taken whatever the worker's speed."""
     import re
 
     d = labelled_dataset
     vote(lab_owner, d)
     running = {"hold": True}
 
-    def report_running(route):
-        response = route.fetch()
-        body = response.json()
-        if running["hold"] and body.get("status") == "succeeded":
-            body["status"] = "running"
-        route.fulfill(response=response, json=body)
+    def report_running(field):
+        def handle(route):
+            response = route.fetch()
+            body = response.json()
+            if running["hold"] and body.get(field) == "succeeded":
+                body[field] = "running"
+                body.get("stats", {}).pop("chip_size_sensitivity", None)
+            route.fulfill(response=response, json=body)
 
-    page.route(re.compile(r"/api/segmentation-jobs/[0-9a-f-]{36}/$"), report_running)
+        return handle
+
+    page.route(re.compile(r"/api/segmentation-jobs/[0-9a-f-]{36}/$"), report_running("status"))
+    page.route(
+        re.compile(r"/api/segmentation-results/[0-9a-f-]{36}/$"), report_running("job_status")
+    )
     sign_in(page, lab_owner.username)
     page.goto(f"/#/images/{d['image'].pk}/segment")
     expect(page.get_by_test_id("segment")).to_be_enabled()
@@ -223,4 +230,8 @@ def test_a_result_shown_while_its_job_runs_is_completed_in_place(
     assert all(e.evaluate("e => e.isConnected") for e in kept)
     expect(page.get_by_test_id("export-result.json")).to_be_visible()
     expect(page.get_by_test_id("job-timings")).to_be_visible()
+    # the chip-size check starts when the job has succeeded: shown without a reload
+    expect(page.get_by_test_id("chip-size-sensitivity")).to_contain_text(
+        re.compile(r"At \d+ px and \d+ px chips|Chip size matters here"), timeout=120_000
+    )
     assert not page.errors, page.errors

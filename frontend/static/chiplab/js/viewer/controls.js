@@ -41,7 +41,7 @@ export function viewerControls(v) {
   );
 }
 
-/** The view as the canvas's data-* attributes (scale, offset, tiles drawn): readable from the
+/** The view as the canvas's data-* attributes (scale, offset, tiles drawn and in view): readable from the
  * page; and the magnification and scale bar for it. */
 export function publishView(v) {
   const d = v.canvas.dataset;
@@ -52,6 +52,7 @@ export function publishView(v) {
   v.zoomLabel.textContent = `${Math.round(v.scale * (v.dpr || 1) * 100)} %`;
   v.zoomLabel.title = "Magnification: at 100 % one image pixel is one screen pixel";
   d.tiles = v.tiles.drawnCount;
+  d.tilesWanted = v.tiles.wantedCount;
   if (v.pixelSize) {
     const bar = scaleBarLength(v.pixelSize, v.pixelUnit, v.scale);
     v.scaleLine.style.width = `${bar.px.toFixed(1)}px`;

@@ -14,7 +14,8 @@ export class TileLayer {
     this.index = null; // {tile_size, levels: [{z, width, height, rows, cols}]}
     this.cache = new Map(); // "z/row/col" -> {bitmap, shown, shownKey, failed}
     this.loading = 0;
-    this.drawnCount = 0;
+    this.drawnCount = 0; // tiles drawn by the last draw
+    this.wantedCount = 0; // tiles in view at the last draw (drawn once all have arrived)
     if (indexUrl) {
       fetch(indexUrl, { credentials: "same-origin" })
         .then((res) => (res.ok ? res.json() : null))
@@ -30,6 +31,7 @@ export class TileLayer {
 
   draw(ctx, { x0, y0, x1, y1, s, tx, ty, dpr, display }) {
     this.drawnCount = 0;
+    this.wantedCount = 0;
     const index = this.index;
     if (!index) return;
     // the coarsest level that still has a pixel for each device pixel
@@ -42,6 +44,7 @@ export class TileLayer {
     const r0 = Math.max(0, Math.floor(y0 / span));
     const c1 = Math.min(level.cols - 1, Math.floor((x1 - 1e-6) / span));
     const r1 = Math.min(level.rows - 1, Math.floor((y1 - 1e-6) / span));
+    this.wantedCount = Math.max(0, r1 - r0 + 1) * Math.max(0, c1 - c0 + 1);
     // at 1:1 and closer every screen pixel shows one image pixel, never a blend
     ctx.imageSmoothingEnabled = s * f * dpr < 1;
     const lutKey = isDefaultDisplay(display) ? "" : JSON.stringify(display);

@@ -47,16 +47,20 @@ export function supportCheck(r, image, view) {
 }
 
 /** How much the fractions of `rows` move at half and double the chip size: computed by the
- * job right after the result, so it may arrive a moment later (waited for until `gone()`). */
+ * job right after the result, so it may arrive a moment later (waited for until `gone()`).
+ * A result shown while its job still runs has no check yet: `showSensitivity(box, r, ...)`
+ * again with the finished job's result waits for it. */
 export function sensitivityBox(r, rows, gone) {
   const box = h("p", { class: "small", testid: "chip-size-sensitivity" });
   showSensitivity(box, r, rows, gone);
   return box;
 }
 
-async function showSensitivity(box, r, rows, gone) {
+export async function showSensitivity(box, r, rows, gone) {
+  if (box.dataset.waiting) return; // already waiting for this result's check
   let sens = r.stats?.chip_size_sensitivity;
   if (!sens && r.job_status === "succeeded" && (r.frame || 0) === 0) {
+    box.dataset.waiting = "1";
     box.textContent = "Checking the fractions at half and double the chip size…";
     await poll(
       async () => {
@@ -66,6 +70,7 @@ async function showSensitivity(box, r, rows, gone) {
       },
       { every: 1000, tries: 120 },
     ).done;
+    delete box.dataset.waiting;
     if (gone()) return;
   }
   if (!sens) {

@@ -2,7 +2,7 @@
 // (overlay.js), the fraction chart and table (fractions.js), the support and chip-size checks
 // (checks.js), objects, particles, layers and exports.
 import { h, fmtDate, fmtPct } from "../../ui.js";
-import { sensitivityBox, supportCheck } from "./checks.js";
+import { sensitivityBox, showSensitivity, supportCheck } from "./checks.js";
 import { createCorrections } from "./corrections.js";
 import { exportsBox } from "./exports.js";
 import { areaNote, fractionSummary, fractionsChart, intervalNote, pixelNote, statsTable } from "./fractions.js";
@@ -25,6 +25,7 @@ export function createResultView({ ws, store, box, canConsensus, canRun, rerun, 
 
   let meta = null; // the parts a finished job's refresh replaces
   let downloads = null;
+  let sensitivity = null; // the chip-size check's box and the rows it names
 
   function renderResult(r, job) {
     meta = resultMeta(r, job, image);
@@ -33,6 +34,7 @@ export function createResultView({ ws, store, box, canConsensus, canRun, rerun, 
     const view = overlay.controls(r, f.rows);
     const check = supportCheck(r, image, store.view);
     corrections.paint(); // the support check's flags
+    sensitivity = { box: sensitivityBox(r, f.rows, gone(r)), rows: f.rows };
     box.replaceChildren(
       h("h3", {}, "Result"),
       meta,
@@ -43,7 +45,7 @@ export function createResultView({ ws, store, box, canConsensus, canRun, rerun, 
       fractionsChart(f),
       statsTable(r, f),
       intervalNote(f),
-      sensitivityBox(r, f.rows, () => store.disposed || shown() !== r),
+      sensitivity.box,
       pixelNote(r),
       areaNote(f, image, canConsensus),
       objectsBox(ws, r, f.level),
@@ -54,14 +56,19 @@ export function createResultView({ ws, store, box, canConsensus, canRun, rerun, 
     );
   }
 
+  /** Whether the result shown is no longer `r` (the chip-size check's wait stops). */
+  const gone = (r) => () => store.disposed || shown() !== r;
+
   /** What a job adds to the result shown while it ran, once it finishes: the line with its
-   * state and timings and the download links, into their own elements (which stay in the
-   * page: one being scrolled to or read is not swapped under the user); the rest of the panel
-   * (charts, tables, the controls) stays as the user left it. */
+   * state and timings, the download links and the chip-size check (which starts when the job
+   * has succeeded), into their own elements (which stay in the page: one being scrolled to or
+   * read is not swapped under the user); the rest of the panel (charts, tables, the controls)
+   * stays as the user left it. */
   function refresh(r, job) {
     if (!meta || !downloads) return renderResult(r, job);
     meta.replaceChildren(...resultMeta(r, job, image).childNodes);
     downloads.replaceChildren(...exportsBox(r, store.frames.results.length).childNodes);
+    showSensitivity(sensitivity.box, r, sensitivity.rows, gone(r));
   }
 
   return {
