@@ -80,6 +80,13 @@ class JobParamsSerializer(serializers.Serializer):
         "examples (default false: it helped on the selection set, not on the report set; "
         "turn it on where kinds differ in shape or profile over the whole particle)",
     )
+    texture_view = serializers.BooleanField(
+        required=False,
+        help_text="texture view: where no class is marked as objects, distances also compare "
+        "the chips' local binary patterns, which no brightness or contrast change alters "
+        "(grains, phases or textures whose brightness varies from region to region; default "
+        "true; needs two examples of a class)",
+    )
     chip_size = serializers.IntegerField(
         required=False, min_value=1, help_text="must equal the support set's chip size"
     )

@@ -22,10 +22,11 @@ def _on(options, param: str) -> bool:
         "peaks": options.peaks,
         "metric": options.metric is not None,
         "object_kinds": options.object_kinds == (1, 2),
+        "texture_view": options.texture_view,
     }[param]
 
 
-@pytest.mark.parametrize("param", ["peaks", "metric"])
+@pytest.mark.parametrize("param", ["peaks", "metric", "texture_view"])
 def test_new_jobs_record_the_step_and_old_jobs_rerun_without_it(param):
     assert DEFAULT_PARAMS[param] is True
     assert _on(options_from_params(DEFAULT_PARAMS, CLASSES), param)
@@ -54,3 +55,12 @@ def test_one_kind_per_particle_is_opt_in_with_the_classes_marked_as_objects():
     assert options_from_params(on).object_kinds == ()  # no class table
     assert JobParamsSerializer(data={"object_kinds": True}).is_valid()
     assert not JobParamsSerializer(data={"object_kinds": "sideways"}).is_valid()
+
+
+def test_the_classes_marked_as_objects_reach_the_core_whatever_the_kinds_param():
+    """They keep the texture view off (``pipeline.taskspace``) with or without one kind per
+    particle."""
+    assert options_from_params(DEFAULT_PARAMS, CLASSES).object_classes == (1, 2)
+    regions = [{**c, "kind": "region"} for c in CLASSES]
+    assert options_from_params(DEFAULT_PARAMS, regions).object_classes == ()
+    assert options_from_params(DEFAULT_PARAMS).texture_view

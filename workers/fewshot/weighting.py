@@ -40,7 +40,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["CANDIDATES", "Group", "group_weights", "loo_scores", "mask_weights"]
+__all__ = ["CANDIDATES", "Group", "group_weights", "loo_scores", "mask_weights", "rescaled"]
 
 Group = tuple[str, slice]
 
@@ -151,14 +151,14 @@ def group_weights(
         mask = mask_weights(groups, x.shape[1], factors)
         if np.array_equal(mask, base) or not np.any(mask):
             continue  # the candidate touches no group of this encoder / leaves nothing
-        w = _rescale(mask, x, base)
+        w = rescaled(mask, x, base)
         errors, ratio = loo_scores(x, y, w)
         if errors <= e0 - gain and ratio <= r0 and (errors, ratio) < best_key:
             best, best_key = w, (errors, ratio)
     return best
 
 
-def _rescale(w: np.ndarray, x: np.ndarray, base: np.ndarray) -> np.ndarray:
+def rescaled(w: np.ndarray, x: np.ndarray, base: np.ndarray) -> np.ndarray:
     """``w`` scaled so the mean squared distance between support chips x (N, D) is that under
     ``base`` (it is twice the total variance)."""
     before, after = (x * base).var(axis=0).sum(), (x * w).var(axis=0).sum()

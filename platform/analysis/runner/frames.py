@@ -17,10 +17,11 @@ from .. import maps
 def options_from_params(params: dict, classes: list[dict] = ()) -> SegmentOptions:
     """The core's options for a job's params and its class table; a job from before boundary
     refinement, group weighting, the pixel vote, the spatial prior, the support-peak group, the
-    per-task metric or one kind per particle (no "boundary" / "weighting" / "pixel_vote" /
-    "spatial" / "peaks" / "metric" / "object_kinds" param) re-runs without them, as it first
-    ran (new jobs record all seven). With "object_kinds" (opt-in), the classes marked as objects
-    are the kinds of particle."""
+    per-task metric, one kind per particle or the texture view (no "boundary" / "weighting" /
+    "pixel_vote" / "spatial" / "peaks" / "metric" / "object_kinds" / "texture_view" param)
+    re-runs without them, as it first ran (new jobs record all eight). The classes marked as
+    objects keep the texture view off and, with "object_kinds" (opt-in), are the kinds of
+    particle."""
     kinds = tuple(int(c["index"]) for c in classes if c.get("kind") == "objects")
     return SegmentOptions(
         temperature=params.get("temperature", "encoder"),
@@ -35,6 +36,8 @@ def options_from_params(params: dict, classes: list[dict] = ()) -> SegmentOption
         peaks=bool(params.get("peaks", False)),
         metric=METRIC_SHRINKAGE if params.get("metric", False) else None,
         object_kinds=kinds if params.get("object_kinds", False) else (),
+        texture_view=bool(params.get("texture_view", False)),
+        object_classes=kinds,
     )
 
 

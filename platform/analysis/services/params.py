@@ -35,6 +35,7 @@ DEFAULT_PARAMS = {
     "peaks": True,
     "metric": True,
     "object_kinds": False,
+    "texture_view": True,
 }
 
 

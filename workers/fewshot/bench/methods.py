@@ -120,11 +120,14 @@ class EncoderMethod:
     def prepare(
         self, image: np.ndarray, grid: ChipGrid, *, object_classes: tuple[int, ...] = ()
     ) -> float:
-        """Embed the image once (normalise + embed, timed); with ``object_kinds`` the object
-        classes are the kinds of particle (``SegmentOptions.object_kinds``, a job's opt-in
+        """Embed the image once (normalise + embed, timed); the object classes are marked as
+        a job marks them (``SegmentOptions.object_classes``); with ``object_kinds`` they are
+        also the kinds of particle (``SegmentOptions.object_kinds``, a job's opt-in
         ``object_kinds`` param with the classes marked as objects)."""
         kinds = tuple(object_classes) if self._object_kinds else ()
-        self.options = replace(self.options, object_kinds=kinds)
+        self.options = replace(
+            self.options, object_kinds=kinds, object_classes=tuple(object_classes)
+        )
         # torch (encoders, pipeline): not loaded where only the peer runs (bench.speed)
         from workers.fewshot.pipeline import embed
 

@@ -138,7 +138,7 @@ def run_image(
         rng = np.random.default_rng([0, zlib.crc32(case.encode()), k, draw])
         support = sample_support(sample.labels, k, rng)
         # the chip classifier's map (no pixel vote): what each pixel-map variant starts from
-        opts = SegmentOptions(bootstrap=0, pixel_vote=False)
+        opts = SegmentOptions(bootstrap=0, pixel_vote=False, object_classes=sample.object_classes)
         segm = Segmenter.fit([emb], [support], encoder=encoder, options=opts)
         seg = segm.classify(emb.embeddings[0], grid=emb.grid, pixels=frame, support=support)
         chip = _painted(sample, np.asarray(seg.labels))

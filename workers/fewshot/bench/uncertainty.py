@@ -40,7 +40,7 @@ import argparse
 import json
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -75,6 +75,8 @@ class Prepared:
     truth: np.ndarray
     emb: dict[str, torch.Tensor] = field(default_factory=dict)
     present: tuple[int, ...] = ()
+    #: dense classes a job marks as objects (``SegmentOptions.object_classes``)
+    object_classes: tuple[int, ...] = ()
 
 
 def prepare(
@@ -90,7 +92,9 @@ def prepare(
         if chip_size != r.chip_size:
             grid = ChipGrid.for_shape(r.image.shape, chip_size, offset=r.offset)
             truth = chip_truth((r.mask > 0).astype(np.int32), grid)
-            return _embedded(f"{case}@{seed}", set_name, r.image, grid, truth, truth, encoders)
+            prep = _embedded(f"{case}@{seed}", set_name, r.image, grid, truth, truth, encoders)
+            prep.object_classes = (1,) if r.group == "particles" else ()
+            return prep
     sample = SETS[set_name].load(case, seed, (512, 512), chip_size or 32)
     if set_name == "real":
         mask = load_real(case).mask  # 0 support, 1 particle, 2 edge band (particle for areas)
@@ -104,6 +108,7 @@ def prepare(
         f"{case}@{seed}", set_name, sample.image, sample.grid, sample.labels, truth, encoders
     )
     prep.present = tuple(int(c) for c in sample.present)
+    prep.object_classes = sample.object_classes
     return prep
 
 
@@ -167,7 +172,8 @@ def evaluate_draw(
         seg = segmenter.classify(emb, grid=grid, pixels=prep.frame, support=chips)
         return segmenter, seg
 
-    segmenter, after = core(AFTER, positions)
+    after_options = replace(AFTER, object_classes=prep.object_classes)
+    segmenter, after = core(after_options, positions)
     _, before = core(BEFORE, positions)
     n = grid.n_chips
     truth = prep.truth.ravel()
@@ -187,7 +193,9 @@ def evaluate_draw(
         chip = positions[classes[0]][0]
         wrong = {**positions, classes[0]: positions[classes[0]][1:]}
         wrong[classes[1]] = [*positions[classes[1]], chip]
-        flagged = Segmenter.fit([image], [wrong], encoder=encoder, options=AFTER).support_check
+        flagged = Segmenter.fit(
+            [image], [wrong], encoder=encoder, options=after_options
+        ).support_check
         moved = any(
             d["class"] == classes[1] and (d["row"], d["col"]) == chip for d in flagged["disagree"]
         )

@@ -55,6 +55,11 @@ class SegmentOptions:
         kind from its pixels and its shape and intensity profile (``objects.kinds``), before
         the chips are voted. () = off (the default: seen particles k = 3 chip mIoU 0.743 ->
         0.759, unseen 0.712 -> 0.709; README).
+    texture_view: append the texture view to the task space (``pipeline.taskspace``: the
+        chips' local binary pattern histograms with a within-class metric of their own) where
+        no class is an object and a class has >= 2 examples; False = off.
+    object_classes: the classes marked as objects (particles, precipitates): their class is
+        told by intensity, so the texture view stays off. Jobs take them from the class table.
     """
 
     temperature: float | str = "encoder"
@@ -73,6 +78,8 @@ class SegmentOptions:
     peaks: bool = True
     metric: float | None = METRIC_SHRINKAGE
     object_kinds: tuple[int, ...] = ()
+    texture_view: bool = True
+    object_classes: tuple[int, ...] = ()
 
 
 @dataclass
