@@ -27,7 +27,7 @@ from workers.fewshot.classifier import fit_prototypes
 from workers.fewshot.metric import CALIBRATION_EXPONENT, WithinClassMetric, within_class_metric
 from workers.fewshot.pipeline.options import SegmentOptions
 from workers.fewshot.spectral_peaks import PEAK_GROUP
-from workers.fewshot.weighting import group_weights, mask_weights, rescaled
+from workers.fewshot.weighting import group_weights, rescaled
 
 __all__ = ["TEXTURE_GROUP", "VIEW_CALIBRATION", "TaskSpace", "fit_task_space"]
 
@@ -45,24 +45,27 @@ VIEW_CALIBRATION = 0.6
 
 @dataclass(frozen=True)
 class TaskSpace:
-    """x -> metric(x * weights); either step None = skipped. ``calibration_factor`` multiplies
-    the per-chip calibration's scale: the metric softens probabilities (``metric.py``).
-    ``view``: the texture view (a space of its own whose output is appended, the two scaled
-    by 1 / sqrt 2) or None."""
+    """x -> metric(x[:, columns] * weights); a step None = skipped. ``calibration_factor``
+    multiplies the per-chip calibration's scale: the metric softens probabilities
+    (``metric.py``). ``view``: the texture view (a space of its own over the texture group's
+    columns, whose output is appended, the two scaled by 1 / sqrt 2) or None."""
 
     weights: torch.Tensor | None = None
     metric: WithinClassMetric | None = None
     calibration_factor: float = 1.0
     view: TaskSpace | None = None
+    columns: slice | None = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, D) float32 -> (N, D) float32, or (N, 2 D) with the texture view."""
+        """(N, D) float32 -> (N, D) float32, or (N, D + texture group) with the view."""
         main = self._mapped(x)
         if self.view is None:
             return main
         return torch.cat([main, self.view(x)], dim=1).mul_(math.sqrt(0.5))
 
     def _mapped(self, x: torch.Tensor) -> torch.Tensor:
+        if self.columns is not None:
+            x = x[:, self.columns]
         if self.weights is not None:
             x = x * self.weights
         if self.metric is not None:
@@ -116,17 +119,22 @@ def _texture_view(
     groups: Sequence[tuple[str, slice]],
 ) -> TaskSpace | None:
     """The texture view of a support set (raw embeddings {class id: (n_k, D)}): the texture
-    group alone, scaled so that the support chips' mean squared distance is that of the main
-    space before its metric, with its own within-class metric; None where the encoder has no
-    texture group or the group weighting switched it off."""
-    if not any(name == TEXTURE_GROUP for name, _ in groups):
+    group's columns alone, scaled so that the support chips' mean squared distance is that of
+    the main space before its metric, with its own within-class metric; None where the encoder
+    has no texture group or the group weighting switched it off.
+
+    The metric's isotropic share is that of the whole embedding (``shrinkage`` times the
+    group's share of its D numbers): the same space as the group masked in all D (measured
+    so), at the group's size."""
+    columns = next((sl for name, sl in groups if name == TEXTURE_GROUP), None)
+    if columns is None or (weights is not None and not torch.any(weights[columns] != 0)):
         return None
     x = np.concatenate([v.numpy().astype(np.float64) for v in support.values()])
     main = weights.numpy().astype(np.float64) if weights is not None else np.ones(x.shape[1])
-    mask = mask_weights(groups, x.shape[1], {"": 0.0, TEXTURE_GROUP: 1.0}) * (main != 0)
-    if not mask.any():
-        return None
-    w = torch.as_tensor(rescaled(mask, x, main), dtype=torch.float32)
-    weighted = {k: (v * w).numpy() for k, v in support.items()}
-    metric = within_class_metric(weighted, shrinkage=shrinkage)
-    return TaskSpace(w, metric)
+    mask = np.zeros(x.shape[1])
+    mask[columns] = 1.0
+    w = torch.as_tensor(rescaled(mask, x, main)[columns], dtype=torch.float32)
+    weighted = {k: (v[:, columns] * w).numpy() for k, v in support.items()}
+    share = w.numel() / x.shape[1]
+    metric = within_class_metric(weighted, shrinkage=shrinkage * share)
+    return TaskSpace(w, metric, columns=columns)
