@@ -23,6 +23,14 @@ def test_one_kind_per_particle_from_the_segment_panel(
     page.goto(f"/#/images/{d['image'].pk}/support")
     items = page.get_by_test_id("class-item")
     expect(items).to_have_count(3)
+
+    # no class counted as objects: Segment suggests marking particles
+    page.get_by_test_id("step-segment").click()
+    expect(page.get_by_test_id("objects-tip")).to_be_visible()
+    expect(page.get_by_test_id("objects-tip")).to_contain_text("objects")
+    expect(page.get_by_test_id("object-kinds")).to_be_hidden()
+    page.shot("objects-tip")
+    page.get_by_test_id("step-support").click()
     mark_objects(page, 1)
 
     # one class of objects: nothing to choose between
@@ -35,6 +43,7 @@ def test_one_kind_per_particle_from_the_segment_panel(
     page.get_by_test_id("step-segment").click()
     option = page.get_by_test_id("object-kinds")
     expect(option).to_be_visible()
+    expect(page.get_by_test_id("objects-tip")).to_be_hidden()
     expect(option).not_to_be_checked()  # off by default
     label = page.locator("label", has=option)
     assert "shape" in (label.get_attribute("title") or "")

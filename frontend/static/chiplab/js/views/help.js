@@ -69,6 +69,8 @@ export function render(root, { topic } = {}) {
           h("strong", {}, "Particles: "),
           "about the size of a typical particle or a little smaller. ",
           "The pixel map then draws the outlines; particles are measured from it, not from the chips. ",
+          "Tick “objects” on the particles' classes: they are then counted and sized, and the map tells them apart by ",
+          "brightness (their material); a class not marked is also told by its texture, which suits grains and phases. ",
           "Two kinds of particle (round and rod-shaped, domes and plates): mark both classes as objects, and ",
           "Segment offers “One kind per particle”, which gives each particle one kind from its shape and ",
           "brightness profile; pick examples that span each kind's range of sizes and brightness.",

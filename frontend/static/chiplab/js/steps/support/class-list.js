@@ -161,7 +161,7 @@ export function createClassList({ ws, grid, store, canManage, canVote, on }) {
       {
         class: "class-kind small",
         title: canManage
-          ? "Count this class's pieces as objects (particles…): results give a count and a size histogram"
+          ? "Count this class's pieces as objects (particles…): results give a count and a size histogram, and the map tells objects apart by their brightness (a material) rather than also by texture"
           : "Whether a class is counted as objects is set by the lab's curators",
         onclick: stop,
       },
