@@ -318,3 +318,15 @@ def overlaps(a: dict, b: dict) -> bool:
         and a["y"] < b["y"] + b["height"]
         and b["y"] < a["y"] + a["height"]
     )
+
+
+def segment_and_wait(page):
+    """On the Segment step: click Segment once it is enabled (the support set loaded) and wait
+    until the result's map is drawn (a real worker: up to 3 min on a loaded CI machine);
+    returns the viewer canvas."""
+    button = page.get_by_test_id("segment")
+    expect(button).to_be_enabled()
+    button.click()
+    canvas = page.get_by_test_id("viewer-canvas")
+    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+    return canvas

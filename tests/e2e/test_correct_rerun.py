@@ -10,7 +10,15 @@ from playwright.sync_api import expect
 from labeling.models import Vote
 from tests.common.held_jobs import held_jobs
 from tests.conftest import wait_for
-from tests.e2e.conftest import Shots, click_chip, make_dataset, mark_objects, sign_in, vote
+from tests.e2e.conftest import (
+    Shots,
+    click_chip,
+    make_dataset,
+    mark_objects,
+    segment_and_wait,
+    sign_in,
+    vote,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -79,10 +87,7 @@ def test_correct_a_chip_and_rerun_from_the_result(
     page.goto(f"/#/images/{d['image'].pk}/support")
     mark_objects(page, 1, 2)  # particles: the result has a particle table
     page.get_by_test_id("step-segment").click()
-    expect(page.get_by_test_id("segment")).to_be_enabled()
-    page.get_by_test_id("segment").click()
-    canvas = page.get_by_test_id("viewer-canvas")
-    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+    canvas = segment_and_wait(page)
     first = SegmentationResult.objects.get()
     expect(canvas).to_have_attribute("data-result", str(first.pk))
     page.shot("segmented")

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import second_image, sign_in, vote
+from tests.e2e.conftest import second_image, segment_and_wait, sign_in, vote
 
 SEGMENT = "workers.tasks.segment.segment_job"
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -219,10 +219,7 @@ def test_a_result_shown_while_its_job_runs_is_completed_in_place(
     )
     sign_in(page, lab_owner.username)
     page.goto(f"/#/images/{d['image'].pk}/segment")
-    expect(page.get_by_test_id("segment")).to_be_enabled()
-    page.get_by_test_id("segment").click()
-    canvas = page.get_by_test_id("viewer-canvas")
-    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+    segment_and_wait(page)
     expect(page.get_by_test_id("job-status")).to_have_text("running")
     kept = [page.get_by_test_id(t).element_handle() for t in ("exports", "layers", "result-meta")]
     running["hold"] = False

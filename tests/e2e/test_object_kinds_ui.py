@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import make_dataset, mark_objects, sign_in, vote
+from tests.e2e.conftest import make_dataset, mark_objects, segment_and_wait, sign_in, vote
 from workers.fewshot.objects import instances
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -49,9 +49,7 @@ def test_one_kind_per_particle_from_the_segment_panel(
     assert "shape" in (label.get_attribute("title") or "")
     option.check()
     page.shot("job-options")
-    page.get_by_test_id("segment").click()
-    canvas = page.get_by_test_id("viewer-canvas")
-    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+    segment_and_wait(page)
     page.shot("one-kind-per-particle")
 
     assert SegmentationJob.objects.get().params["object_kinds"] is True

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from scipy import ndimage
 
 from analysis import exports
-from tests.e2e.conftest import make_dataset, mark_objects, sign_in, vote
+from tests.e2e.conftest import make_dataset, mark_objects, segment_and_wait, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -31,9 +31,7 @@ def test_particles_counted_with_a_size_histogram_on_the_pixel_map(
     expect(items).to_have_count(3)
     mark_objects(page, 1, 2)  # round and faceted particles are objects; carbon support is a region
     page.get_by_test_id("step-segment").click()
-    page.get_by_test_id("segment").click()
-    canvas = page.get_by_test_id("viewer-canvas")
-    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+    canvas = segment_and_wait(page)
 
     # a scale bar in the image's unit, whose drawn length is its length at the current zoom
     bar = page.get_by_test_id("scale-bar")

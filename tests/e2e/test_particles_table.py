@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from scipy import ndimage
 
 from analysis.exports import read_instances_png
-from tests.e2e.conftest import make_dataset, mark_objects, sign_in, vote
+from tests.e2e.conftest import make_dataset, mark_objects, segment_and_wait, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -51,9 +51,7 @@ def test_hovering_a_particle_finds_its_row_and_a_row_outlines_its_particle(
     expect(items).to_have_count(3)
     mark_objects(page, 1, 2)  # round and faceted particles are objects
     page.get_by_test_id("step-segment").click()
-    page.get_by_test_id("segment").click()
-    canvas = page.get_by_test_id("viewer-canvas")
-    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+    canvas = segment_and_wait(page)
     table = page.get_by_test_id("particle-table")
     expect(table).to_be_visible()
     table.scroll_into_view_if_needed()  # the side panel scrolls; the map stays in place

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.common.held_jobs import held_jobs
-from tests.e2e.conftest import image_box, overlaps, pure_chips, sign_in
+from tests.e2e.conftest import image_box, overlaps, pure_chips, segment_and_wait, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -136,9 +136,7 @@ def test_segment_with_majority_consensus(
     page.get_by_test_id("min-votes").fill("2")
     page.get_by_test_id("min-votes").dispatch_event("change")
     expect(page.get_by_test_id("support-summary")).to_contain_text("STO 2 · Ge 2 · vacuum 2")
-    page.get_by_test_id("segment").click()
-    canvas = page.get_by_test_id("viewer-canvas")
-    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+    canvas = segment_and_wait(page)
     expect(page.get_by_test_id("chart-bar")).to_have_count(3)
     page.shot("majority-result")
     job = SegmentationJob.objects.get()
@@ -216,9 +214,7 @@ def test_time_series_frame_selector(page, celery_worker, lab_owner, champion_mod
     page.goto(f"/#/images/{image.pk}/segment")
     expect(page.get_by_test_id("segment")).to_be_enabled()
     expect(page.get_by_test_id("frame-selector")).to_be_hidden()
-    page.get_by_test_id("segment").click()
-    canvas = page.get_by_test_id("viewer-canvas")
-    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+    canvas = segment_and_wait(page)
     expect(page.get_by_test_id("frame-selector")).to_be_visible()
     expect(page.get_by_test_id("frame-row")).to_have_count(3)
     expect(canvas).to_have_attribute("data-frame", "0")

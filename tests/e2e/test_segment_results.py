@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import make_dataset, sign_in, vote
+from tests.e2e.conftest import make_dataset, segment_and_wait, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -60,11 +60,7 @@ def test_uncalibrated_areas_in_pixels_and_fraction_intervals(
     vote(lab_owner, d)
     sign_in(page, lab_owner.username)
     page.goto(f"/#/images/{d['image'].pk}/segment")
-    expect(page.get_by_test_id("segment")).to_be_enabled()
-    page.get_by_test_id("segment").click()
-    expect(page.get_by_test_id("viewer-canvas")).to_have_attribute(
-        "data-overlay", "drawn", timeout=180_000
-    )
+    segment_and_wait(page)
     page.shot("uncalibrated-result")
     result = SegmentationResult.objects.get()
     stats = result.stats
@@ -106,10 +102,7 @@ def test_manual_pixel_size_gives_physical_areas(
     vote(lab_owner, d)
     sign_in(page, lab_owner.username)
     page.goto(f"/#/images/{d['image'].pk}/segment")
-    expect(page.get_by_test_id("segment")).to_be_enabled()
-    page.get_by_test_id("segment").click()
-    canvas = page.get_by_test_id("viewer-canvas")
-    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=180_000)
+    canvas = segment_and_wait(page)
     area_header = page.get_by_test_id("stats-table").locator("th").nth(3)
     expect(area_header).to_have_text("Area (px²)")
     first = canvas.get_attribute("data-result")
@@ -170,10 +163,7 @@ def test_a_wrong_example_is_flagged_on_the_map_and_listed(
     )
     sign_in(page, lab_owner.username)
     page.goto(f"/#/images/{d['image'].pk}/segment")
-    page.get_by_test_id("segment").click()
-    expect(page.get_by_test_id("viewer-canvas")).to_have_attribute(
-        "data-overlay", "drawn", timeout=180_000
-    )
+    segment_and_wait(page)
     box = page.get_by_test_id("support-check")
     expect(box).to_contain_text("of your 9 examples disagree")
     # what to do either way: remove a wrong example, or show more of a varied class

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import make_dataset, mark_objects, sign_in, vote
+from tests.e2e.conftest import make_dataset, mark_objects, segment_and_wait, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -34,11 +34,7 @@ def test_areas_have_a_plus_minus_in_um2_and_the_panel_does_not_scroll_sideways(
     page.goto(f"/#/images/{d['image'].pk}/support")
     mark_objects(page, 1, 2)  # particles: the particle table is the widest thing in the panel
     page.get_by_test_id("step-segment").click()
-    expect(page.get_by_test_id("segment")).to_be_enabled()
-    page.get_by_test_id("segment").click()
-    expect(page.get_by_test_id("viewer-canvas")).to_have_attribute(
-        "data-overlay", "drawn", timeout=180_000
-    )
+    segment_and_wait(page)
     table = page.get_by_test_id("stats-table")
     expect(table.locator("th").nth(3)).to_have_text("Area (µm²)")
     result = SegmentationResult.objects.get()
