@@ -70,6 +70,9 @@ def test_upload_grid_support_segment_export_history(
         f"{PER_CLASS} chips"
     )
     expect(page.get_by_test_id("guidance")).to_have_attribute("data-ready", "true")
+    # ready with three examples each, and told that five would map better
+    hint = page.get_by_test_id("more-examples-hint")
+    expect(hint).to_contain_text(f"{', '.join(s.class_names)}: fewer than 5 examples")
     page.shot("support-set")
 
     # 4. segment: overlay and chart

@@ -2,7 +2,7 @@
 // objects and whether this image shows it, and my example chips of it as thumbnails.
 import { chipCrop } from "../../crops.js";
 import { h } from "../../ui.js";
-import { MAX_PER_CLASS, MIN_PER_CLASS, applies, chipOf, countOf } from "./store.js";
+import { MAX_PER_CLASS, MIN_PER_CLASS, SUGGESTED_PER_CLASS, applies, chipOf, countOf } from "./store.js";
 import { zoomToChip } from "./zoom.js";
 
 const stop = (ev) => ev.stopPropagation();
@@ -107,7 +107,7 @@ export function createClassList({ ws, grid, store, canManage, canVote, on }) {
       {
         class: `class-count count-${status}`,
         testid: "class-count",
-        title: `${MIN_PER_CLASS}–${MAX_PER_CLASS} examples recommended`,
+        title: `${MIN_PER_CLASS}–${MAX_PER_CLASS} examples; ${SUGGESTED_PER_CLASS} or more make a markedly better map`,
       },
       `${n} chip${n === 1 ? "" : "s"}`,
     );

@@ -2,7 +2,7 @@
 // server's other warnings (asked again, debounced, after each change).
 import * as api from "../../api.js";
 import { h, debounce } from "../../ui.js";
-import { MAX_PER_CLASS, MIN_PER_CLASS, applies, countOf } from "./store.js";
+import { MAX_PER_CLASS, MIN_PER_CLASS, SUGGESTED_PER_CLASS, applies, countOf } from "./store.js";
 
 /** `loadImageClasses()` reloads which classes this image shows (they change with my chips). */
 export function createGuidance({ ws, grid, store, canVote, canManage, loadImageClasses }) {
@@ -26,6 +26,28 @@ export function createGuidance({ ws, grid, store, canVote, canManage, loadImageC
     return lines;
   }
 
+  /** Classes with enough examples to segment but fewer than suggested: a hint, not a
+   * blocker (the support set is ready either way). */
+  function moreExamplesHint() {
+    const few = ws.classes
+      .filter((c) => applies(store, c))
+      .filter((c) => {
+        const n = countOf(store, c.id);
+        return n >= MIN_PER_CLASS && n < SUGGESTED_PER_CLASS;
+      })
+      .map((c) => c.name);
+    if (!few.length) return [];
+    return [
+      h(
+        "p",
+        { class: "muted small", testid: "more-examples-hint" },
+        `${few.join(", ")}: fewer than ${SUGGESTED_PER_CLASS} examples. On our held-out test images ${SUGGESTED_PER_CLASS} per class `,
+        "instead of 3 mapped particles and textures clearly better (chip mIoU +0.05, +0.08). ",
+        "Add examples that differ: a particle's rim and centre, a bright and a dim grain.",
+      ),
+    ];
+  }
+
   function render() {
     if (!canVote) {
       box.replaceChildren();
@@ -42,6 +64,7 @@ export function createGuidance({ ws, grid, store, canVote, canManage, loadImageC
         { class: "small" },
         [...lines, ...store.serverWarnings].map((t) => h("li", {}, t)),
       ),
+      ...(ready ? moreExamplesHint() : []),
       ...(elsewhere.length
         ? [
             h(
