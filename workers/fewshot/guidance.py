@@ -79,12 +79,16 @@ def _fit_margins(h: int, w: int, target: int, lo: int, hi: int, multiple: int) -
     return min(sizes, key=lambda v: (round(uncovered_share(h, w, v), 3), abs(v - target)))
 
 
-def radial_power(image: np.ndarray, *, max_side: int = 1024) -> tuple[np.ndarray, np.ndarray, int]:
+def radial_power(
+    image: np.ndarray, *, max_side: int = 1024, normalised: bool = False
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Radially averaged power spectrum of a centred crop -> (radius (M,), log power (M,), side).
 
     Radius r (integer frequency index) corresponds to a period of side / r pixels.
+    ``normalised``: ``image`` is ``chipping.normalise``'s output already (as in every function
+    here that takes it).
     """
-    img = normalise(image)
+    img = image if normalised else normalise(image)
     side = min(min(img.shape), max_side)
     y0, x0 = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
     crop = img[y0 : y0 + side, x0 : x0 + side].astype(np.float64)
@@ -101,9 +105,11 @@ def radial_power(image: np.ndarray, *, max_side: int = 1024) -> tuple[np.ndarray
     return radii[1:], np.log(total[1:] / np.maximum(count[1:], 1) + 1e-12), side
 
 
-def _correlation_length(image: np.ndarray, *, max_side: int = 512) -> float:
+def _correlation_length(
+    image: np.ndarray, *, max_side: int = 512, normalised: bool = False
+) -> float:
     """Distance (px) at which the radially averaged autocorrelation first drops below 1/e."""
-    img = normalise(image)
+    img = image if normalised else normalise(image)
     side = min(min(img.shape), max_side)
     crop = img[:side, :side].astype(np.float64)
     crop = crop - crop.mean()
@@ -133,7 +139,9 @@ class Features(NamedTuple):
     solidity: float
 
 
-def features(image: np.ndarray, *, smooth: float = 1.5, min_area: int = 4) -> Features:
+def features(
+    image: np.ndarray, *, smooth: float = 1.5, min_area: int = 4, normalised: bool = False
+) -> Features:
     """The features of an image; (nan, 0, "", nan) when there are none.
 
     Features = connected regions of the minority side of an Otsu threshold of the image
@@ -144,7 +152,9 @@ def features(image: np.ndarray, *, smooth: float = 1.5, min_area: int = 4) -> Fe
     256 of them).
     """
     none = Features(float("nan"), 0, "", float("nan"))
-    img = ndimage.gaussian_filter(normalise(image).astype(np.float64), smooth)
+    img = ndimage.gaussian_filter(
+        (image if normalised else normalise(image)).astype(np.float64), smooth
+    )
     if img.size == 0 or np.ptp(img) <= 0:
         return none
     # scikit-image: loaded by the first suggestion, not by every web process
@@ -179,7 +189,7 @@ def _grid_summary(h: int, w: int, size: int, why_few: str) -> tuple[tuple[int, i
 
 
 def _strongest_peak(
-    image: np.ndarray, *, periods: float, largest: float
+    image: np.ndarray, *, periods: float, largest: float, normalised: bool = False
 ) -> tuple[float, float, float]:
     """The strongest radial power peak -> (period px, prominence, relative width); (nan, 0.0,
     nan) when no radius counts (an image too small to hold a period).
@@ -191,7 +201,7 @@ def _strongest_peak(
     the objects. Relative width: the radii around the peak whose excess is over half of it, as
     a share of the peak's radius (a lattice's peak is narrow, a packing's broad).
     """
-    radii, logp, side = radial_power(image)
+    radii, logp, side = radial_power(image, normalised=normalised)
     window = max(7, (len(logp) // 8) | 1)
     excess = logp - ndimage.median_filter(logp, size=window, mode="nearest")
     use = radii >= max(3.0, periods * side / largest)
@@ -249,10 +259,13 @@ def suggest_chip_size(
     side_min = min(h, w)
     hi_periodic = min(max_size or max(min_size, side_min // 4), side_min)
     hi_objects = min(max_size or max(min_size, side_min // MIN_CHIPS_PER_SIDE), side_min)
-    period, prominence, width = _strongest_peak(image, periods=periods, largest=hi_periodic / scale)
-    period, corr = period * scale, _correlation_length(image) * scale
+    img = normalise(image)  # once, for the three measurements
+    period, prominence, width = _strongest_peak(
+        img, periods=periods, largest=hi_periodic / scale, normalised=True
+    )
+    period, corr = period * scale, _correlation_length(img, normalised=True) * scale
 
-    f = features(image)
+    f = features(img, normalised=True)
     f = f._replace(diameter=f.diameter * scale)
     texture = f.n > 0 and f.solidity < TEXTURE_SOLIDITY
     packing = width > PEAK_MAX_WIDTH
