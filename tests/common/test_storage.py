@@ -58,7 +58,8 @@ def test_large_objects_are_read_through_a_temporary_file_not_memory(s3_storage, 
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert read == size
-        # the spill threshold plus the download's concurrent chunk buffers (21-35 MB measured);
+        # the spill threshold plus the download's queued parts (12-18 MB measured with the
+        # settings' transfer config; boto3's defaults reached 72 MB on a loaded CI run);
         # without a threshold the whole object is held (~114 MB)
         assert peak < size // 2, peak
     finally:

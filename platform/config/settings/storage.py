@@ -11,7 +11,8 @@ CHIPLAB_STORAGE = env.str("CHIPLAB_STORAGE", default="local")  # local | s3
 # a temporary file beyond it; django-storages' default (0) holds whole objects in memory
 S3_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 if CHIPLAB_STORAGE == "s3":
-    # botocore: only S3 storage needs it
+    # botocore, boto3: only S3 storage needs them
+    from boto3.s3.transfer import TransferConfig as _TransferConfig
     from botocore.config import Config as _BotoConfig
 
     _default_storage = {
@@ -27,6 +28,10 @@ if CHIPLAB_STORAGE == "s3":
             "querystring_expire": env.int("S3_URL_EXPIRY_SECONDS", default=300),
             "file_overwrite": True,
             "max_memory_size": S3_MAX_MEMORY_SIZE,
+            # what a transfer holds in memory besides that: boto3's defaults (10 threads, a
+            # queue of 100 parts of 256 KB waiting to be written) let a fast store fill 70 MB
+            # while a large original is read; 4 threads and 32 queued parts keep it near 8 MB
+            "transfer_config": _TransferConfig(max_concurrency=4, max_io_queue=32),
             "signature_version": "s3v4",
             "addressing_style": "path",
             # a store that does not answer fails a request in seconds (a 503, see
