@@ -183,14 +183,15 @@ def test_the_packing_of_dense_particles_is_not_a_lattice():
     """2048 px of round and rod particles 50 px across at 40 % cover: their packing gives a
     radial power peak at ~114 px over the prominence threshold, which sized 408 px chips; it
     is broad (a lattice's is narrow), so the particles' size sets the chips."""
+    from workers.fewshot.chipping import normalise
     from workers.fewshot.guidance import PEAK_MAX_WIDTH, _strongest_peak
 
     image = sim.generate("particles_round_rod", seed=0, size=(2048, 2048)).image
-    period, prominence, width = _strongest_peak(image, periods=3.0, largest=512)
+    period, prominence, width = _strongest_peak(normalise(image), periods=3.0, largest=512)
     assert prominence >= 1.5 and 100 < period < 130 and width > PEAK_MAX_WIDTH
     s = suggest_chip_size(image)
     assert s.method == "feature_scale" and s.chip_size == 32
     assert "is broad" in s.reason and "the packing of the features, not a lattice" in s.reason
     lattice = sim.generate("sto_ge_interface", seed=0, size=(2048, 2048)).image
-    assert _strongest_peak(lattice, periods=3.0, largest=512)[2] < PEAK_MAX_WIDTH
+    assert _strongest_peak(normalise(lattice), periods=3.0, largest=512)[2] < PEAK_MAX_WIDTH
     assert suggest_chip_size(lattice).method == "periodicity"

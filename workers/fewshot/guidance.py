@@ -85,8 +85,7 @@ def radial_power(
     """Radially averaged power spectrum of a centred crop -> (radius (M,), log power (M,), side).
 
     Radius r (integer frequency index) corresponds to a period of side / r pixels.
-    ``normalised``: ``image`` is ``chipping.normalise``'s output already (as in every function
-    here that takes it).
+    ``normalised``: ``image`` is ``chipping.normalise``'s output already (as in ``features``).
     """
     img = image if normalised else normalise(image)
     side = min(min(img.shape), max_side)
@@ -105,11 +104,9 @@ def radial_power(
     return radii[1:], np.log(total[1:] / np.maximum(count[1:], 1) + 1e-12), side
 
 
-def _correlation_length(
-    image: np.ndarray, *, max_side: int = 512, normalised: bool = False
-) -> float:
-    """Distance (px) at which the radially averaged autocorrelation first drops below 1/e."""
-    img = image if normalised else normalise(image)
+def _correlation_length(img: np.ndarray, *, max_side: int = 512) -> float:
+    """Distance (px) at which the radially averaged autocorrelation of a normalised image
+    (``chipping.normalise``) first drops below 1/e."""
     side = min(min(img.shape), max_side)
     crop = img[:side, :side].astype(np.float64)
     crop = crop - crop.mean()
@@ -189,10 +186,11 @@ def _grid_summary(h: int, w: int, size: int, why_few: str) -> tuple[tuple[int, i
 
 
 def _strongest_peak(
-    image: np.ndarray, *, periods: float, largest: float, normalised: bool = False
+    img: np.ndarray, *, periods: float, largest: float
 ) -> tuple[float, float, float]:
-    """The strongest radial power peak -> (period px, prominence, relative width); (nan, 0.0,
-    nan) when no radius counts (an image too small to hold a period).
+    """The strongest radial power peak of a normalised image (``chipping.normalise``) ->
+    (period px, prominence, relative width); (nan, 0.0, nan) when no radius counts (an image
+    too small to hold a period).
 
     A lattice gives a sharp radial peak; smooth roll-offs (blur, blob textures) do not.
     Prominence = log power above the running median over a window (~1/8 of the radii) much
@@ -201,7 +199,7 @@ def _strongest_peak(
     the objects. Relative width: the radii around the peak whose excess is over half of it, as
     a share of the peak's radius (a lattice's peak is narrow, a packing's broad).
     """
-    radii, logp, side = radial_power(image, normalised=normalised)
+    radii, logp, side = radial_power(img, normalised=True)
     window = max(7, (len(logp) // 8) | 1)
     excess = logp - ndimage.median_filter(logp, size=window, mode="nearest")
     use = radii >= max(3.0, periods * side / largest)
@@ -260,10 +258,8 @@ def suggest_chip_size(
     hi_periodic = min(max_size or max(min_size, side_min // 4), side_min)
     hi_objects = min(max_size or max(min_size, side_min // MIN_CHIPS_PER_SIDE), side_min)
     img = normalise(image)  # once, for the three measurements
-    period, prominence, width = _strongest_peak(
-        img, periods=periods, largest=hi_periodic / scale, normalised=True
-    )
-    period, corr = period * scale, _correlation_length(img, normalised=True) * scale
+    period, prominence, width = _strongest_peak(img, periods=periods, largest=hi_periodic / scale)
+    period, corr = period * scale, _correlation_length(img) * scale
 
     f = features(img, normalised=True)
     f = f._replace(diameter=f.diameter * scale)

@@ -26,15 +26,11 @@ export function createGuidance({ ws, grid, store, canVote, canManage, loadImageC
     return lines;
   }
 
-  /** Classes with enough examples to segment but fewer than suggested: a hint, not a
-   * blocker (the support set is ready either way). */
+  /** Classes with fewer examples than suggested, once the support set is ready (so each has
+   * at least MIN_PER_CLASS): a hint, not a blocker. */
   function moreExamplesHint() {
     const few = ws.classes
-      .filter((c) => applies(store, c))
-      .filter((c) => {
-        const n = countOf(store, c.id);
-        return n >= MIN_PER_CLASS && n < SUGGESTED_PER_CLASS;
-      })
+      .filter((c) => applies(store, c) && countOf(store, c.id) < SUGGESTED_PER_CLASS)
       .map((c) => c.name);
     if (!few.length) return [];
     return [
