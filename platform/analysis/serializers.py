@@ -87,6 +87,12 @@ class JobParamsSerializer(serializers.Serializer):
         "(grains, phases or textures whose brightness varies from region to region; default "
         "true; needs two examples of a class)",
     )
+    support_shifts = serializers.BooleanField(
+        required=False,
+        help_text="shifted examples: where no class is marked as objects, the class "
+        "prototypes and distances are also fitted to copies of each example chip shifted by a "
+        "quarter chip up, down, left and right (default true; needs two examples of a class)",
+    )
     chip_size = serializers.IntegerField(
         required=False, min_value=1, help_text="must equal the support set's chip size"
     )

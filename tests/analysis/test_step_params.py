@@ -23,10 +23,11 @@ def _on(options, param: str) -> bool:
         "metric": options.metric is not None,
         "object_kinds": options.object_kinds == (1, 2),
         "texture_view": options.texture_view,
+        "support_shifts": options.support_shifts,
     }[param]
 
 
-@pytest.mark.parametrize("param", ["peaks", "metric", "texture_view"])
+@pytest.mark.parametrize("param", ["peaks", "metric", "texture_view", "support_shifts"])
 def test_new_jobs_record_the_step_and_old_jobs_rerun_without_it(param):
     assert DEFAULT_PARAMS[param] is True
     assert _on(options_from_params(DEFAULT_PARAMS, CLASSES), param)

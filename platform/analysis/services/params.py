@@ -36,6 +36,7 @@ DEFAULT_PARAMS = {
     "metric": True,
     "object_kinds": False,
     "texture_view": True,
+    "support_shifts": True,
 }
 
 

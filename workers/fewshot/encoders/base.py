@@ -139,6 +139,18 @@ def _reflect_pad(image: torch.Tensor, m: int) -> torch.Tensor:
     return x[0, 0]
 
 
+def _window_at(image: torch.Tensor, y: int, x: int, size: int) -> torch.Tensor:
+    """The (1, size, size) window from (y, x) of (H, W), mirrored where it leaves the image as
+    :func:`_reflect_pad` mirrors (one reflection: the window reaches at most half its size
+    beyond an edge)."""
+    h, w = image.shape
+    crop = image[max(y, 0) : min(y + size, h), max(x, 0) : min(x + size, w)]
+    pads = (max(-x, 0), max(x + size - w, 0), max(-y, 0), max(y + size - h, 0))
+    if any(pads):
+        crop = F.pad(crop[None, None], pads, mode="reflect")[0, 0]
+    return crop[None]
+
+
 def context_margin(chip_size: int) -> int:
     """Context of encoders that read around chips: half a chip per side (window ~2x chip)."""
     return int(chip_size) // 2
@@ -256,6 +268,32 @@ class Encoder:
 
         out = map_batches(embed_batch, range(0, n, batch), parallel=self.device.type == "cpu")
         return torch.cat(out).reshape(n_rows, n_cols, -1)
+
+    @torch.inference_mode()
+    def embed_at(
+        self, image: np.ndarray | torch.Tensor, chip_size: int, origins: np.ndarray
+    ) -> torch.Tensor:
+        """Embed chips at any positions of a normalised image: (H, W) and origins (N, 2) of
+        ``chip_size`` px chips inside it (top-left y, x) -> (N, D) on CPU, the numbers
+        :meth:`embed` gives a chip at that position (its context mirrored at the edges alike)."""
+        img = torch.as_tensor(np.asarray(image, dtype=np.float32))
+        origins = np.asarray(origins, np.int64).reshape(-1, 2)
+        s, m = int(chip_size), self.margin(int(chip_size))
+        h, w = img.shape
+        if len(origins) and (
+            origins.min() < 0 or origins[:, 0].max() + s > h or origins[:, 1].max() + s > w
+        ):
+            raise ValueError(f"a {s}px chip at {origins.tolist()} leaves the {h}x{w} image")
+        if not len(origins):
+            return torch.zeros((0, self.dim), dtype=torch.float32)
+        size = s + 2 * m
+        windows = torch.stack([_window_at(img, int(y) - m, int(x) - m, size) for y, x in origins])
+        batch = max(1, min(self.batch_size, self.batch_pixels // (size * size)))
+        out = [
+            self.embed_chips(windows[i : i + batch].to(self.device)).float().cpu()
+            for i in range(0, len(windows), batch)
+        ]
+        return torch.cat(out)
 
 
 def map_batches(

@@ -12,7 +12,8 @@ all go through these three steps; ``segment``/``segment_images`` chain them for 
 
 Modules: ``options`` (SegmentOptions, Embedded, Segmentation), ``runtime`` (deterministic torch,
 thread counts, the stage timer), ``embedding`` (embed), ``segmenter`` (Segmenter.fit /
-classify), ``taskspace`` (the support set's group weights and metric), ``voting`` (boundary
+classify), ``taskspace`` (the support set's group weights and metric), ``shifted`` (the
+example chips' quarter-chip copies the task space is fitted to as well), ``voting`` (boundary
 unmixing and pixel-vote re-decisions), ``support`` (the support
 check summary), ``multiscale`` (rescale_support, neighbour_fractions), ``chain`` (segment,
 segment_images).

@@ -58,6 +58,9 @@ class SegmentOptions:
     texture_view: append the texture view to the task space (``pipeline.taskspace``: the
         chips' local binary pattern histograms with a within-class metric of their own) where
         no class is an object and a class has >= 2 examples; False = off.
+    support_shifts: fit the task space and the prototypes to copies of each example chip
+        shifted by a quarter chip in four directions as well (``pipeline.shifted``), where no
+        class is an object and the metric is on; False = off.
     object_classes: the classes marked as objects (particles, precipitates): their class is
         told by intensity, so the texture view stays off. Jobs take them from the class table.
     """
@@ -79,6 +82,7 @@ class SegmentOptions:
     metric: float | None = METRIC_SHRINKAGE
     object_kinds: tuple[int, ...] = ()
     texture_view: bool = True
+    support_shifts: bool = True
     object_classes: tuple[int, ...] = ()
 
 

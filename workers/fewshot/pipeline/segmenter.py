@@ -28,6 +28,7 @@ from workers.fewshot.classifier import (
 from workers.fewshot.encoders import Encoder
 from workers.fewshot.pipeline.options import Embedded, Segmentation, SegmentOptions, Support
 from workers.fewshot.pipeline.runtime import Timer, deterministic, single_thread
+from workers.fewshot.pipeline.shifted import shifted_copies
 from workers.fewshot.pipeline.support import support_check_summary
 from workers.fewshot.pipeline.taskspace import fit_task_space
 from workers.fewshot.pipeline.voting import mixed_prediction, pixel_vote
@@ -82,13 +83,16 @@ class Segmenter:
         frequencies: np.ndarray | None = None,
         groups: Sequence[tuple[str, slice]] | None = None,
         support_chips: dict[int, list[tuple[int, int, int]]] | None = None,
+        copies: dict[int, np.ndarray] | None = None,
     ) -> None:
         """support_emb {class id: (n_k, D)}; encoder_temperature and encoder_name of the
         encoder that embedded them (its trained temperature; the interval's multiplier);
         ``frequencies`` the support chips' spectral peaks (``boundary.support_frequencies``),
         required with boundary refinement; ``groups`` the encoder's feature groups (group
         weighting); support_chips {class id: [(image index, row, col)]} in the order of
-        support_emb's rows (names the chips of the support check)."""
+        support_emb's rows (names the chips of the support check); ``copies`` {class id:
+        (n, D)} shifted copies of the support chips (``pipeline.shifted``), to which the task
+        space and the prototypes are fitted as well."""
         self.options = opts = options or SegmentOptions()
         self.classes = tuple(sorted(int(k) for k, v in support_emb.items() if len(v)))
         if len(self.classes) < 2 or self.classes[0] < 0:
@@ -109,9 +113,12 @@ class Segmenter:
         }
         # the task's space (group weights, then the metric), applied to queries alike; the
         # support check reads the support before the metric
-        self.space, self.support, checked = fit_task_space(self.support, opts, groups)
+        extra = {k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in (copies or {}).items()}
+        self.space, self.support, checked, fitted = fit_task_space(
+            self.support, opts, groups, extra
+        )
         with single_thread():
-            self.protos = fit_prototypes(self.support)
+            self.protos = fit_prototypes(fitted)
             self.temperature = resolve_temperature(
                 opts.temperature, encoder_temperature=encoder_temperature, support_emb=self.support
             )
@@ -140,7 +147,8 @@ class Segmenter:
     ) -> Segmenter:
         """Fit to support chips {class id: [(row, col)]} picked on frame 0 of each image
         (``support[i]`` belongs to ``images[i]`` and may be empty); classes are pooled.
-        ``encoder``: the one that embedded the images (its trained temperature and name)."""
+        ``encoder``: the one that embedded the images (its trained temperature and name; it
+        embeds the shifted examples, which a stand-in with only those two skips)."""
         opts = options or SegmentOptions()
         if len(support) != len(images):
             raise ValueError(f"need one support dict per image ({len(images)}), got {len(support)}")
@@ -173,6 +181,7 @@ class Segmenter:
         peaks = fit_support_peaks(images, support, support_emb, frequencies) if gated else None
         if peaks is not None:
             support_emb, groups = peaks.augmented_support, peaks.groups(groups or [])
+        copies = shifted_copies(images, support, encoder=encoder, peaks=peaks, options=opts)
         segmenter = cls(
             support_emb,
             options=opts,
@@ -181,6 +190,7 @@ class Segmenter:
             frequencies=frequencies,
             groups=groups,
             support_chips=chips_of,
+            copies=copies,
         )
         segmenter.peaks = peaks
         return segmenter

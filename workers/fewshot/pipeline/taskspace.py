@@ -77,10 +77,19 @@ def fit_task_space(
     support: dict[int, torch.Tensor],
     options: SegmentOptions,
     groups: Sequence[tuple[str, slice]] | None,
-) -> tuple[TaskSpace, dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+    copies: dict[int, torch.Tensor] | None = None,
+) -> tuple[TaskSpace, dict[int, torch.Tensor], dict[int, torch.Tensor], dict[int, torch.Tensor]]:
     """The space of one support set {class id: (n_k, D)} -> (space, the support in it, the
     support weighted but before the metric: what the support check reads, since a metric fitted
-    with a wrongly clicked chip reads that chip as spread within its class and hides it)."""
+    with a wrongly clicked chip reads that chip as spread within its class and hides it, and
+    the chips the prototypes are fitted to, in the space).
+
+    ``copies`` {class id: (n, D)}: more chips of the classes (``pipeline.shifted``), to which
+    the metrics and the prototypes are fitted too; not the group weights, chosen leave-one-out
+    on the support chips (a held-out chip's copies would vote for it)."""
+    pooled = {
+        k: torch.cat([v, copies[k]]) if copies and k in copies else v for k, v in support.items()
+    }
     raw = support
     weights = None
     if options.weighting is not None and groups:
@@ -92,24 +101,22 @@ def fit_task_space(
         )
         if np.any(w != 1):
             weights = torch.as_tensor(w, dtype=torch.float32)
-            support = {k: v * weights for k, v in support.items()}
-    checked = support
+    scaled = {k: v * weights for k, v in pooled.items()} if weights is not None else pooled
+    checked = {k: v[: len(support[k])] for k, v in scaled.items()}
     metric, factor = None, 1.0
     if options.metric is not None:
-        plain = {k: v.numpy() for k, v in support.items()}
+        plain = {k: v.numpy() for k, v in scaled.items()}
         metric = within_class_metric(plain, shrinkage=options.metric)
         if metric is not None:
-            support = {k: metric(v) for k, v in support.items()}
-            kept = metric.separation_kept(fit_prototypes(checked).centres)
+            kept = metric.separation_kept(fit_prototypes(scaled).centres)
             factor = kept**CALIBRATION_EXPONENT
     space = TaskSpace(weights, metric, factor)
     if metric is not None and options.texture_view and not options.object_classes:
-        view = _texture_view(raw, weights, options.metric, groups or ())
+        view = _texture_view(pooled, weights, options.metric, groups or ())
         if view is not None:
-            factor *= VIEW_CALIBRATION
-            space = TaskSpace(weights, metric, factor, view)
-            support = {k: space(v) for k, v in raw.items()}
-    return space, support, checked
+            space = TaskSpace(weights, metric, factor * VIEW_CALIBRATION, view)
+    fitted = {k: space(v) for k, v in pooled.items()}
+    return space, {k: space(v) for k, v in raw.items()}, checked, fitted
 
 
 def _texture_view(
