@@ -121,7 +121,7 @@ class _Images:
     def embedded(self, image: Image, chip_size: int | None = None) -> Embedded:
         """The image embedded on the job's grid, or on a grid of another ``chip_size`` (frame 0
         only: the chip-size check), through the embeddings cache; its frames are kept only for
-        boundary refinement."""
+        the steps that read pixels (boundary refinement, the pixel vote, the shifted examples)."""
         size = chip_size or self.params["chip_size"]
         key = f"{image.pk}:{size}"
         if key in self._embedded:
@@ -129,7 +129,8 @@ class _Images:
         offset = tuple(self.params["offset"])
         emb = self._embeddings(image, size, offset)
         opts = self.options
-        frames = self.frames(image) if opts.boundary is not None or opts.pixel_vote else None
+        pixels = opts.boundary is not None or opts.pixel_vote or opts.support_shifts
+        frames = self.frames(image) if pixels else None
         grid = ChipGrid.for_shape((image.height, image.width), size, offset)
         self._embedded[key] = Embedded(frames, grid, emb)
         return self._embedded[key]

@@ -30,7 +30,7 @@ def embed(
 
     A stack is normalised with percentiles pooled over its frames (frames stay comparable);
     every frame is embedded whole, batched. ``keep_frames`` keeps the normalised pixels, which
-    boundary refinement needs.
+    boundary refinement, the pixel vote and the shifted examples need.
     """
     out = embed_frames(
         normalised_frames(image), encoder=encoder, chip_size=chip_size, offset=offset, seed=seed
