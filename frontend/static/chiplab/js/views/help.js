@@ -70,7 +70,8 @@ export function render(root, { topic } = {}) {
           "about the size of a typical particle or a little smaller. ",
           "The pixel map then draws the outlines; particles are measured from it, not from the chips. ",
           "Tick “objects” on the particles' classes: they are then counted and sized, and the map tells them apart by ",
-          "brightness (their material); a class not marked is also told by its texture, which suits grains and phases. ",
+          "brightness (their material); a class not marked is also told by its texture, and the chips a quarter chip ",
+          "around each of its examples count as examples too, which suits grains and phases. ",
           "Two kinds of particle (round and rod-shaped, domes and plates): mark both classes as objects, and ",
           "Segment offers “One kind per particle”, which gives each particle one kind from its shape and ",
           "brightness profile; pick examples that span each kind's range of sizes and brightness.",
@@ -103,7 +104,7 @@ export function render(root, { topic } = {}) {
         "A support set is your examples: for each class (vacuum, substrate, particle, grain 2…) a handful of chips ",
         "you clicked as typical of it. Two to ten per class are enough; three give clearly better maps and more honest ",
         "uncertainties than one (see below), and five map particles and textures clearly better than three (on our ",
-        "held-out test images, chip mIoU +0.05 and +0.08). Choose examples that span the variation within a class: thick and thin, ",
+        "held-out test images, chip mIoU +0.05 on each). Choose examples that span the variation within a class: thick and thin, ",
         "bright and dim, different orientations. Avoid chips that straddle a boundary.",
       ),
       p(

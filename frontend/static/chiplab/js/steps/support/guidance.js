@@ -38,7 +38,7 @@ export function createGuidance({ ws, grid, store, canVote, canManage, loadImageC
         "p",
         { class: "muted small", testid: "more-examples-hint" },
         `${few.join(", ")}: fewer than ${SUGGESTED_PER_CLASS} examples. On our held-out test images ${SUGGESTED_PER_CLASS} per class `,
-        "instead of 3 mapped particles and textures clearly better (chip mIoU +0.05, +0.08). ",
+        "instead of 3 mapped particles and textures clearly better (chip mIoU +0.05 on each). ",
         "Add examples that differ: a particle's rim and centre, a bright and a dim grain.",
       ),
     ];
