@@ -113,9 +113,8 @@ class Segmenter:
         }
         # the task's space (group weights, then the metric), applied to queries alike; the
         # support check reads the support before the metric
-        extra = {k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in (copies or {}).items()}
         self.space, self.support, checked, fitted = fit_task_space(
-            self.support, opts, groups, extra
+            self.support, opts, groups, copies
         )
         with single_thread():
             self.protos = fit_prototypes(fitted)
@@ -147,8 +146,7 @@ class Segmenter:
     ) -> Segmenter:
         """Fit to support chips {class id: [(row, col)]} picked on frame 0 of each image
         (``support[i]`` belongs to ``images[i]`` and may be empty); classes are pooled.
-        ``encoder``: the one that embedded the images (its trained temperature and name; it
-        embeds the shifted examples, which a stand-in with only those two skips)."""
+        ``encoder``: the one that embedded the images (temperature, name; the shifted examples)."""
         opts = options or SegmentOptions()
         if len(support) != len(images):
             raise ValueError(f"need one support dict per image ({len(images)}), got {len(support)}")

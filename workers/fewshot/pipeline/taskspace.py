@@ -77,7 +77,7 @@ def fit_task_space(
     support: dict[int, torch.Tensor],
     options: SegmentOptions,
     groups: Sequence[tuple[str, slice]] | None,
-    copies: dict[int, torch.Tensor] | None = None,
+    copies: dict[int, np.ndarray] | None = None,
 ) -> tuple[TaskSpace, dict[int, torch.Tensor], dict[int, torch.Tensor], dict[int, torch.Tensor]]:
     """The space of one support set {class id: (n_k, D)} -> (space, the support in it, the
     support weighted but before the metric: what the support check reads, since a metric fitted
@@ -87,9 +87,8 @@ def fit_task_space(
     ``copies`` {class id: (n, D)}: more chips of the classes (``pipeline.shifted``), to which
     the metrics and the prototypes are fitted too; not the group weights, chosen leave-one-out
     on the support chips (a held-out chip's copies would vote for it)."""
-    pooled = {
-        k: torch.cat([v, copies[k]]) if copies and k in copies else v for k, v in support.items()
-    }
+    more = {k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in (copies or {}).items()}
+    pooled = {k: torch.cat([v, more[k]]) if k in more else v for k, v in support.items()}
     raw = support
     weights = None
     if options.weighting is not None and groups:
