@@ -107,3 +107,27 @@ def test_textures_are_told_apart_better_with_the_copies(encoder):
     on = chip_accuracy(method, sample, k=3, draws=8, support_shifts=True)
     off = chip_accuracy(method, sample, k=3, draws=8, support_shifts=False)
     assert on > off + 0.02, (on, off)  # chip accuracy 0.616 -> 0.662 when written
+
+
+def test_copies_from_several_images_carry_their_own_chips_profiles(encoder):
+    """A support set pooled over two images: each copy takes the support-peak profile of the
+    example it was shifted from, whichever image that example is on."""
+    first, support = _scene_support(encoder)
+    second, _ = _scene_support(encoder, case="textures_three")
+    later = {k: v[:1] for k, v in support.items()}  # one example a class on the second image
+    on = Segmenter.fit([first, second], [support, later], encoder=encoder)
+    assert on.peaks is not None
+    copies = shifted_copies(
+        [first, second], [support, later], encoder=encoder, peaks=on.peaks, options=on.options
+    )
+    dim = on.peaks.dim
+    for k, chips in support.items():
+        rows = on.peaks.augmented_support[k][:, dim:]
+        n_first = len(shifted_origins(first.grid, chips)[0])
+        n_second = len(shifted_origins(second.grid, later[k])[0])
+        assert len(copies[k]) == n_first + n_second
+        if n_second:  # the copies of the second image's example: its row follows the first's
+            np.testing.assert_allclose(copies[k][n_first:, dim:], rows[[len(chips)] * n_second])
+        # and they are embedded from the second image
+        at = encoder.embed_at(second.frames[0], 32, shifted_origins(second.grid, later[k])[0])
+        np.testing.assert_allclose(copies[k][n_first:, :dim], at.numpy(), rtol=1e-5, atol=1e-5)
