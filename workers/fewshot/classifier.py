@@ -21,6 +21,7 @@ __all__ = [
     "fit_prototypes",
     "predict",
     "refine_prototypes",
+    "resolve_temperature",
     "smooth_log_probs",
     "squared_distances",
 ]
@@ -194,3 +195,17 @@ def smooth_log_probs(logp: torch.Tensor, *, strength: float = 0.5) -> torch.Tens
     neigh = torch.nn.functional.conv2d(x, k, padding=1, groups=x.shape[1]) / norm
     out = x + strength * neigh
     return torch.log_softmax(out, dim=1)[0].permute(1, 2, 0)
+
+
+def resolve_temperature(
+    choice: float | str,
+    *,
+    encoder_temperature: float | None,
+    support_emb: dict[int, ArrayLike],
+) -> float:
+    """A number, "encoder" (the encoder's trained temperature, else calibrated) or "auto"."""
+    if choice == "encoder" and encoder_temperature is not None:
+        return float(encoder_temperature)
+    if choice in ("encoder", "auto"):
+        return calibrate_temperature(support_emb)
+    return float(choice)

@@ -19,12 +19,13 @@ check summary), ``multiscale`` (rescale_support, neighbour_fractions), ``chain``
 segment_images).
 """
 
+from workers.fewshot.classifier import resolve_temperature
 from workers.fewshot.pipeline.chain import segment, segment_images
 from workers.fewshot.pipeline.embedding import embed, embed_frames, normalised_frames
 from workers.fewshot.pipeline.multiscale import neighbour_fractions, rescale_support
 from workers.fewshot.pipeline.options import Embedded, Segmentation, SegmentOptions, Support
 from workers.fewshot.pipeline.runtime import deterministic, single_thread, torch_threads
-from workers.fewshot.pipeline.segmenter import Segmenter, resolve_temperature
+from workers.fewshot.pipeline.segmenter import Segmenter
 from workers.fewshot.pipeline.voting import VOTE_SHARE_WEIGHT
 
 __all__ = [

@@ -18,10 +18,10 @@ from workers.fewshot.boundary import (
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.classifier import (
     Prediction,
-    calibrate_temperature,
     fit_prototypes,
     prediction_from_log_probs,
     refine_prototypes,
+    resolve_temperature,
     smooth_log_probs,
     squared_distances,
 )
@@ -49,20 +49,6 @@ from workers.fewshot.uncertainty import (
     temperature_scale,
     tempered_prediction,
 )
-
-
-def resolve_temperature(
-    choice: float | str,
-    *,
-    encoder_temperature: float | None,
-    support_emb: dict[int, torch.Tensor],
-) -> float:
-    """A number, "encoder" (the encoder's trained temperature, else calibrated) or "auto"."""
-    if choice == "encoder" and encoder_temperature is not None:
-        return float(encoder_temperature)
-    if choice in ("encoder", "auto"):
-        return calibrate_temperature(support_emb)
-    return float(choice)
 
 
 class Segmenter:
