@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.encoders import Encoder
 from workers.fewshot.pipeline.options import Embedded, SegmentOptions, Support
 from workers.fewshot.spectral_peaks import SupportPeaks
@@ -26,7 +27,9 @@ __all__ = ["SHIFT", "shifted_copies", "shifted_origins"]
 SHIFT = 0.25
 
 
-def shifted_origins(grid, chips: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def shifted_origins(
+    grid: ChipGrid, chips: Sequence[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-left pixels (N, 2) of the chips (row, col) shifted by ``SHIFT`` of a chip up, down,
     left and right, those that stay inside the grid's covered region, and the index (N,) into
     ``chips`` of the chip each was shifted from."""

@@ -89,7 +89,6 @@ def fit_task_space(
     on the support chips (a held-out chip's copies would vote for it)."""
     more = {k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in (copies or {}).items()}
     pooled = {k: torch.cat([v, more[k]]) if k in more else v for k, v in support.items()}
-    raw = support
     weights = None
     if options.weighting is not None and groups:
         w = group_weights(
@@ -115,7 +114,7 @@ def fit_task_space(
         if view is not None:
             space = TaskSpace(weights, metric, factor * VIEW_CALIBRATION, view)
     fitted = {k: space(v) for k, v in pooled.items()}
-    return space, {k: space(v) for k, v in raw.items()}, checked, fitted
+    return space, {k: space(v) for k, v in support.items()}, checked, fitted
 
 
 def _texture_view(
