@@ -33,6 +33,8 @@ def test_chips_embedded_anywhere_match_the_grid_embedding(name, chip):
     origins = np.array([[5 + chip * r, 3 + chip * c] for r, c in chips])
     at = enc.embed_at(image, chip, origins)
     torch.testing.assert_close(at, torch.stack([whole[r, c] for r, c in chips]))
+    enc.batch_pixels = 1  # one window a batch, on two threads: the same numbers
+    torch.testing.assert_close(enc.embed_at(image, chip, origins), at)
     with pytest.raises(ValueError, match="leaves"):
         enc.embed_at(image, chip, np.array([[image.shape[0] - chip + 1, 0]]))
 

@@ -287,17 +287,27 @@ class Encoder:
         if not len(origins):
             return torch.zeros((0, self.dim), dtype=torch.float32)
         size = s + 2 * m
-        windows = torch.stack([_window_at(img, int(y) - m, int(x) - m, size) for y, x in origins])
         batch = max(1, min(self.batch_size, self.batch_pixels // (size * size)))
-        out = [
-            self.embed_chips(windows[i : i + batch].to(self.device)).float().cpu()
-            for i in range(0, len(windows), batch)
-        ]
-        return torch.cat(out)
+
+        def embed_batch(start: int) -> torch.Tensor:  # windows cut batch by batch: bounded memory
+            part = origins[start : start + batch]
+            windows = torch.stack([_window_at(img, int(y) - m, int(x) - m, size) for y, x in part])
+            return self.embed_chips(windows.to(self.device)).float().cpu()
+
+        # every batch on one torch thread, as ``embed``'s: a few small batches on OpenMP's
+        # threads left them spinning, and the steps after (classify, pixels) slowed by a third
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            starts = range(0, len(origins), batch)
+            cpu = self.device.type == "cpu"
+            return torch.cat(map_batches(embed_batch, starts, parallel=cpu, threads=threads))
+        finally:
+            torch.set_num_threads(threads)
 
 
 def map_batches(
-    fn: Callable[[int], torch.Tensor], starts: range, *, parallel: bool
+    fn: Callable[[int], torch.Tensor], starts: range, *, parallel: bool, threads: int | None = None
 ) -> list[torch.Tensor]:
     """``[fn(s) for s in starts]``; with ``parallel``, on torch's thread count of Python threads
     that each run torch on one thread, whole batches at a time. The encoders run hundreds of
@@ -305,8 +315,9 @@ def map_batches(
     split within each op, 2 threads gave ~1.35x (4096^2, 32 px chips: 1.48 s wall against 2.0
     CPU s on one thread), and on a busy machine OpenMP's waiting threads made it several times
     slower than one thread (load ~4: 5.9 s against 3.6 s side by side; 256 px chips 17.6 s
-    against 3.1 s). The values are those of one thread (each batch is computed whole by one)."""
-    threads = min(torch.get_num_threads(), len(starts))
+    against 3.1 s). The values are those of one thread (each batch is computed whole by one).
+    ``threads``: how many (default torch's thread count)."""
+    threads = min(threads or torch.get_num_threads(), len(starts))
     if not parallel or threads < 2:
         return [fn(s) for s in starts]
     previous = torch.get_num_threads()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from workers.fewshot.classifier import fit_prototypes
 from workers.fewshot.metric import CALIBRATION_EXPONENT, WithinClassMetric, within_class_metric
@@ -73,6 +74,10 @@ class TaskSpace:
         return x
 
 
+# numpy's products on one BLAS thread: with the shifted copies the metrics' matrices grow past
+# OpenBLAS's threading threshold, and its spinning threads slowed the steps after the fit
+# (1024², 32 px chips: embedding and pixel vote CPU 0.10 -> 0.16 / 0.18 s)
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def fit_task_space(
     support: dict[int, torch.Tensor],
     options: SegmentOptions,
