@@ -260,7 +260,7 @@ class Encoder:
         )
         n_rows, n_cols = windows.shape[:2]
         n = n_rows * n_cols
-        batch = max(1, min(self.batch_size, self.batch_pixels // windows[0, 0].numel()))
+        batch = self._batch(windows.shape[-1])
 
         def embed_batch(start: int) -> torch.Tensor:
             chips = window_batch(windows, start, min(start + batch, n)).to(self.device)
@@ -268,6 +268,10 @@ class Encoder:
 
         out = map_batches(embed_batch, range(0, n, batch), parallel=self.device.type == "cpu")
         return torch.cat(out).reshape(n_rows, n_cols, -1)
+
+    def _batch(self, window: int) -> int:
+        """Windows of ``window`` px per forward pass (``batch_size``, ``batch_pixels``)."""
+        return max(1, min(self.batch_size, self.batch_pixels // (window * window)))
 
     @torch.inference_mode()
     def embed_at(
@@ -280,14 +284,14 @@ class Encoder:
         origins = np.asarray(origins, np.int64).reshape(-1, 2)
         s, m = int(chip_size), self.margin(int(chip_size))
         h, w = img.shape
-        if len(origins) and (
-            origins.min() < 0 or origins[:, 0].max() + s > h or origins[:, 1].max() + s > w
-        ):
-            raise ValueError(f"a {s}px chip at {origins.tolist()} leaves the {h}x{w} image")
+        outside = (origins < 0).any(1) | (origins[:, 0] + s > h) | (origins[:, 1] + s > w)
+        if outside.any():
+            y, x = origins[outside][0]
+            raise ValueError(f"a {s}px chip at ({y}, {x}) leaves the {h}x{w} image")
         if not len(origins):
             return torch.zeros((0, self.dim), dtype=torch.float32)
         size = s + 2 * m
-        batch = max(1, min(self.batch_size, self.batch_pixels // (size * size)))
+        batch = self._batch(size)
 
         def embed_batch(start: int) -> torch.Tensor:  # windows cut batch by batch: bounded memory
             part = origins[start : start + batch]

@@ -84,7 +84,7 @@ def shifted_copies(
             seen[int(k)] = first + len(positions)
             origins, source = shifted_origins(img.grid, positions)
             found.append((int(k), origins, first + source))
-        origins = np.concatenate([o for _, o, _ in found]) if found else np.zeros((0, 2))
+        origins = np.concatenate([o for _, o, _ in found] or [np.zeros((0, 2), np.int64)])
         if not len(origins):
             continue
         emb = encoder.embed_at(img.frames[0], img.grid.chip_size, origins).numpy()
