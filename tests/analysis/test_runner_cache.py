@@ -1,6 +1,6 @@
 """A worker keeps each frame's support-independent features (the spectrum and
-``pixels.PixelFeatures``) between jobs: a re-run after a support-set edit only classifies,
-and gives what a fresh worker gives."""
+``pixels.PixelFeatures``) and the shifted examples' embeddings between jobs: a re-run after a
+support-set edit only classifies, and gives what a fresh worker gives."""
 
 import numpy as np
 import pytest
@@ -10,17 +10,19 @@ import workers.fewshot.pixels.features as pixel_features
 from analysis import artefacts
 from common import storage
 from tests.analysis.helpers import run_job
+from workers.fewshot.encoders import Encoder
+from workers.fewshot.pipeline.offgrid import OffGrid
 from workers.fewshot.pixels import PixelFeatures
 
 pytestmark = pytest.mark.django_db
 
 
-def _segment(client, segmentable) -> tuple[dict, np.ndarray]:
-    """Run a job on the fixture's image in-process: its arrays and its decoded mask."""
+def _segment(client, segmentable) -> tuple[dict, np.ndarray, object]:
+    """Run a job on the fixture's image in-process: its arrays, its decoded mask, the result."""
     result = run_job(client, segmentable["version"], [segmentable["image"]])
     with storage.open_(result.artefacts["mask.png"]) as fh, PILImage.open(fh) as img:
         mask = np.asarray(img)
-    return artefacts.npz_load(result.arrays_key), mask
+    return artefacts.npz_load(result.arrays_key), mask, result
 
 
 def test_a_segment_rerun_reads_the_frame_features_from_the_runner_cache(
@@ -28,16 +30,27 @@ def test_a_segment_rerun_reads_the_frame_features_from_the_runner_cache(
 ):
     client = client_for(world.annotator)
     artefacts.MEMORY_CACHE.clear()
-    arrays, mask = _segment(client, segmentable)
+    arrays, mask, result = _segment(client, segmentable)
     kept = artefacts.MEMORY_CACHE.get(f"pixels:{segmentable['image'].sha256}:32:0:0:0")
     assert isinstance(kept, PixelFeatures) and kept.nbytes > 0
+    job = result.job
+    grid_key = artefacts.embeddings_key(
+        lab_id=job.lab_id,
+        model_version_id=job.model_version_id,
+        sha256=segmentable["image"].sha256,
+        chip_size=32,
+        offset=(0, 0),
+    )
+    off_grid = artefacts.MEMORY_CACHE.get(f"off-grid:{grid_key}")
+    assert isinstance(off_grid, OffGrid) and len(off_grid) > 0  # the shifted examples, kept
 
     def recomputed(*args, **kwargs):
         raise AssertionError("a support-independent feature was computed again")
 
     for name in ("gabor_amplitudes", "chip_features", "_intensity_features"):
         monkeypatch.setattr(pixel_features, name, recomputed)
-    again, again_mask = _segment(client, segmentable)
+    monkeypatch.setattr(Encoder, "embed_at", recomputed)
+    again, again_mask, _ = _segment(client, segmentable)
     assert set(again) == set(arrays)
     for name in arrays:
         np.testing.assert_array_equal(again[name], arrays[name])

@@ -12,6 +12,7 @@ from workers.fewshot.bench.suites import SETS
 from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
 from workers.fewshot.encoders import build_encoder
 from workers.fewshot.pipeline import Segmenter, SegmentOptions, embed
+from workers.fewshot.pipeline.offgrid import OffGrid
 from workers.fewshot.pipeline.shifted import shifted_copies, shifted_origins
 
 
@@ -133,3 +134,51 @@ def test_copies_from_several_images_carry_their_own_chips_profiles(encoder):
         # and they are embedded from the second image
         at = encoder.embed_at(second.frames[0], 32, shifted_origins(second.grid, later[k])[0])
         np.testing.assert_allclose(copies[k][n_first:, :dim], at.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_a_refit_embeds_only_the_new_examples_copies(encoder, monkeypatch):
+    """The copies' embeddings stay with the image (``Embedded.off_grid``): after an edit, a
+    refit embeds the copies of the added example only, and fits what a fresh embedding fits."""
+    embedded, support = _scene_support(encoder)
+    calls = []
+    real = type(encoder).embed_at
+
+    def counted(self, image, chip_size, origins):
+        calls.append(len(origins))
+        return real(self, image, chip_size, origins)
+
+    monkeypatch.setattr(type(encoder), "embed_at", counted)
+    Segmenter.fit([embedded], [support], encoder=encoder)
+    first = calls.pop()
+    assert first >= 2 * sum(map(len, support.values())) and len(embedded.off_grid) == first
+    scene = sim.generate("textures_three_gain", seed=0, size=(256, 256))
+    truth = chip_truth(scene.truth, embedded.grid)
+    k = min(support)
+    extra = next(
+        (int(r), int(c))
+        for r, c in zip(*np.nonzero(truth == k), strict=True)
+        if (r, c) not in support[k]
+    )
+    edited = {**support, k: [*support[k], extra]}
+    refit = Segmenter.fit([embedded], [edited], encoder=encoder)
+    assert calls == [len(shifted_origins(embedded.grid, [extra])[0])]
+    fresh = embed(scene.image, encoder=encoder, chip_size=32)
+    again = Segmenter.fit([fresh], [edited], encoder=encoder)
+    torch.testing.assert_close(refit.protos.centres, again.protos.centres)
+
+
+def test_the_off_grid_store_is_bounded_and_makes_each_position_once():
+    made = []
+
+    def make(origins):
+        made.append(origins.tolist())
+        return origins.astype(np.float32) * 2
+
+    store = OffGrid(limit=3)
+    out = store.embed(np.array([[1, 2], [3, 4], [1, 2]]), make, 2)
+    assert made == [[[1, 2], [3, 4]]] and out.tolist() == [[2, 4], [6, 8], [2, 4]]
+    store.embed(np.array([[5, 6], [7, 8]]), make, 2)  # (3, 4) was used least recently
+    assert len(store) == 3 and store.nbytes == 3 * 2 * 4
+    store.embed(np.array([[1, 2], [3, 4]]), make, 2)
+    assert made[-1] == [[3, 4]]
+    assert store.embed(np.zeros((0, 2)), make, 2).shape == (0, 2)

@@ -20,6 +20,7 @@ from workers.fewshot.boundary import FrameSpectrum, frame_spectrum
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.encoders import resolve_device
 from workers.fewshot.pipeline import Embedded, embed_frames, normalised_frames
+from workers.fewshot.pipeline.offgrid import OffGrid
 from workers.fewshot.pixels import PixelFeatures
 
 from .. import artefacts, maps
@@ -127,19 +128,6 @@ class _Images:
         if key in self._embedded:
             return self._embedded[key]
         offset = tuple(self.params["offset"])
-        emb = self._embeddings(image, size, offset)
-        opts = self.options
-        pixels = opts.boundary is not None or opts.pixel_vote or opts.support_shifts
-        frames = self.frames(image) if pixels else None
-        grid = ChipGrid.for_shape((image.height, image.width), size, offset)
-        self._embedded[key] = Embedded(frames, grid, emb)
-        return self._embedded[key]
-
-    def _embeddings(self, image: Image, size: int, offset: tuple) -> np.ndarray:
-        """The embeddings at ``size``: from the cache, or embedded now (and cached)."""
-        # a series at another chip size embeds frame 0 only: not cached under the key that
-        # a job at that chip size reads (it needs every frame)
-        cached = size == self.params["chip_size"] or image.frames == 1
         cache_key = artefacts.embeddings_key(
             lab_id=self.job.lab_id,
             model_version_id=self.job.model_version_id,
@@ -147,6 +135,23 @@ class _Images:
             chip_size=size,
             offset=offset,
         )
+        emb = self._embeddings(image, size, offset, cache_key)
+        opts = self.options
+        pixels = opts.boundary is not None or opts.pixel_vote or opts.support_shifts
+        frames = self.frames(image) if pixels else None
+        grid = ChipGrid.for_shape((image.height, image.width), size, offset)
+        # the shifted examples' embeddings, kept in the worker's memory cache beside the grid's:
+        # a re-run after a support-set edit embeds only the new examples' copies
+        off_grid = _memoised(f"off-grid:{cache_key}", OffGrid)
+        self._embedded[key] = Embedded(frames, grid, emb, off_grid)
+        return self._embedded[key]
+
+    def _embeddings(self, image: Image, size: int, offset: tuple, cache_key: str) -> np.ndarray:
+        """The embeddings at ``size``: from the cache (``cache_key``), or embedded now (and
+        cached)."""
+        # a series at another chip size embeds frame 0 only: not cached under the key that
+        # a job at that chip size reads (it needs every frame)
+        cached = size == self.params["chip_size"] or image.frames == 1
         t = time.perf_counter()
         emb, source = artefacts.embeddings_get(cache_key) if cached else (None, "miss")
         self.clock.cache[source] += 1

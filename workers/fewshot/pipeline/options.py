@@ -9,6 +9,7 @@ import numpy as np
 from workers.fewshot.boundary import BoundaryConfig
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.metric import METRIC_SHRINKAGE
+from workers.fewshot.pipeline.offgrid import OffGrid
 from workers.fewshot.pixels import PixelMap
 from workers.fewshot.spatial import MEAN_FIELD_STRENGTH
 
@@ -89,11 +90,13 @@ class SegmentOptions:
 @dataclass
 class Embedded:
     """One image embedded once: frames (T, H, W) normalised pixels (None where not kept),
-    grid, embeddings (T, rows, cols, D) float32."""
+    grid, embeddings (T, rows, cols, D) float32; ``off_grid`` the chips embedded off the grid
+    so far (the shifted examples), by the same encoder."""
 
     frames: np.ndarray | None
     grid: ChipGrid
     embeddings: np.ndarray
+    off_grid: OffGrid = field(default_factory=OffGrid)
 
 
 @dataclass

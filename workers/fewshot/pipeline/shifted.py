@@ -13,6 +13,7 @@ neighbouring grain). Chosen on the selection set (k = 3 / 5: textures 0.794 / 0.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
@@ -87,7 +88,9 @@ def shifted_copies(
         origins = np.concatenate([o for _, o, _ in found] or [np.zeros((0, 2), np.int64)])
         if not len(origins):
             continue
-        emb = encoder.embed_at(img.frames[0], img.grid.chip_size, origins).numpy()
+        # embedded once per position: the image keeps them for the next fit (``off_grid``)
+        make = partial(encoder.embed_at, img.frames[0], img.grid.chip_size)
+        emb = img.off_grid.embed(origins, make, encoder.dim)
         at = 0
         for k, o, rows in found:
             part, at = emb[at : at + len(o)], at + len(o)
