@@ -19,7 +19,7 @@ import numpy as np
 
 from workers.fewshot.chipping import ChipGrid, chip_truth
 
-__all__ = ["SETS", "Sample", "Suite", "set_of"]
+__all__ = ["SETS", "Sample", "Suite", "particle_kinds", "set_of"]
 
 
 @dataclass
@@ -71,11 +71,11 @@ def _from_pixels(image: np.ndarray, truth: np.ndarray, chip_size: int, group: st
         dense.reshape(grid.rows, grid.cols),
         present,
         truth,
-        object_classes=_particle_kinds(present, group),
+        object_classes=particle_kinds(present, group),
     )
 
 
-def _particle_kinds(present: np.ndarray, group: str) -> tuple[int, ...]:
+def particle_kinds(present: np.ndarray, group: str) -> tuple[int, ...]:
     """The dense classes that are kinds of object: in a particle case every class but the
     support (class 0 in every particle scene and truth file)."""
     return tuple(int(i) for i in np.flatnonzero(present != 0)) if group == "particles" else ()
@@ -129,7 +129,7 @@ def _real_load(case: str, seed: int, size: tuple[int, int], chip_size: int) -> S
     grid = ChipGrid.for_shape(r.image.shape, r.chip_size, offset=r.offset)
     present = np.unique(r.chip_labels[r.chip_labels >= 0])
     dense = np.where(r.chip_labels >= 0, np.searchsorted(present, r.chip_labels), -1)
-    sample = Sample(r.image, grid, dense, present, object_classes=_particle_kinds(present, r.group))
+    sample = Sample(r.image, grid, dense, present, object_classes=particle_kinds(present, r.group))
     if r.mask is not None:
         # truth/README: 0 support, 1 particle, 2 edge band (particle for counts, left out of
         # pixel scores)

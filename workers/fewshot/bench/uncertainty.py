@@ -46,7 +46,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from workers.fewshot.bench.suites import SETS
+from workers.fewshot.bench.suites import SETS, particle_kinds
 from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
 from workers.fewshot.encoders import build_encoder
 from workers.fewshot.pipeline import Embedded, Segmentation, Segmenter, SegmentOptions
@@ -93,7 +93,7 @@ def prepare(
             grid = ChipGrid.for_shape(r.image.shape, chip_size, offset=r.offset)
             truth = chip_truth((r.mask > 0).astype(np.int32), grid)
             prep = _embedded(f"{case}@{seed}", set_name, r.image, grid, truth, truth, encoders)
-            prep.object_classes = (1,) if r.group == "particles" else ()
+            prep.object_classes = particle_kinds(np.unique(truth[truth >= 0]), r.group)
             return prep
     sample = SETS[set_name].load(case, seed, (512, 512), chip_size or 32)
     if set_name == "real":
