@@ -169,6 +169,11 @@ def test_a_wrong_example_is_flagged_on_the_map_and_listed(
     # what to do either way: remove a wrong example, or show more of a varied class
     expect(box).to_contain_text("a wrong example pulls its class")
     expect(box).to_contain_text("add a few more like it")
+    # and how far to trust the list: what the percentage is, how often a right example is listed
+    expect(page.get_by_test_id("support-check-rate")).to_contain_text(
+        "not the chance that it was mis-clicked"
+    )
+    expect(page.get_by_test_id("support-check-rate")).to_contain_text("4–6 % of correct examples")
     expect(page.get_by_test_id("support-disagreement").first).to_have_text(
         re.compile(rf"chip \({row}, {col}\) was clicked as Ge, looks like vacuum \(\d+(\.\d)? %\)")
     )
