@@ -39,7 +39,8 @@ class OffGrid:
         missing = [k for k in dict.fromkeys(keys) if k not in self._rows]
         if missing:
             made = np.asarray(make(np.asarray(missing, np.int64)), np.float32)
-            self._rows.update(zip(missing, made, strict=True))
+            # a copy per row: a kept row must not hold its whole batch's array in memory
+            self._rows.update(zip(missing, [row.copy() for row in made], strict=True))
         for k in keys:
             self._rows.move_to_end(k)
         out = np.stack([self._rows[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
