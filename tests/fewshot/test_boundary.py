@@ -7,14 +7,10 @@ import pytest
 import torch
 
 from tests.fewshot.synthetic import stripes
-from workers.fewshot.boundary import (
-    BoundaryConfig,
-    chip_features,
-    refine_boundaries,
-    support_frequencies,
-)
+from workers.fewshot.boundary import BoundaryConfig, chip_features, refine_boundaries
 from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
 from workers.fewshot.encoders import build_encoder
+from workers.fewshot.frequencies import support_frequencies
 from workers.fewshot.pipeline import SegmentOptions, segment
 
 
@@ -200,7 +196,7 @@ def test_gabor_amplitudes_do_not_read_the_opposite_edge():
 def test_support_windows_are_the_symmetrically_padded_frames(shape):
     """Each support chip's window is cut without padding the frame: the same pixels as from
     ``np.pad(frame, s, mode="symmetric")``, at the corners and edges too."""
-    from workers.fewshot.boundary import _context_window
+    from workers.fewshot.frequencies import _context_window
 
     frame = np.random.default_rng(0).random(shape, dtype=np.float32)
     s = 32

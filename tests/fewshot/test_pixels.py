@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tests.fewshot.synthetic import stripes
-from workers.fewshot.boundary import support_frequencies
 from workers.fewshot.chipping import ChipGrid, chip_truth
+from workers.fewshot.frequencies import support_frequencies
 from workers.fewshot.pipeline import Segmentation, segment
 from workers.fewshot.pixels import PixelConfig, core, pixel_map
 
@@ -130,8 +130,8 @@ def test_chip_sizes_the_sample_count_does_not_divide(chip):
 
 def test_from_the_segmentation_core():
     """As a job calls it: the frame, the core's Segmentation and the segmenter's frequencies."""
-    from workers.fewshot.boundary import support_frequencies as freqs_of
     from workers.fewshot.chipping import normalise
+    from workers.fewshot.frequencies import support_frequencies as freqs_of
 
     image, truth = _two_phase(boundary_x=48)
     support = {0: [(0, 0), (2, 0)], 1: [(0, 4), (3, 4)]}

@@ -6,8 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from workers.fewshot.boundary import chip_features, support_frequencies
+from workers.fewshot.boundary import chip_features
 from workers.fewshot.chipping import ChipGrid
+from workers.fewshot.frequencies import support_frequencies
 from workers.fewshot.pipeline import Embedded, Segmenter, SegmentOptions
 from workers.fewshot.sim.render import Lattice
 from workers.fewshot.spectral_peaks import (

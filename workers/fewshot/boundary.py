@@ -47,7 +47,6 @@ __all__ = [
     "refine_boundaries",
     "refine_prediction",
     "samples_per_side",
-    "support_frequencies",
 ]
 
 Support = dict[int, list[tuple[int, int]]]
@@ -89,57 +88,6 @@ class Unmixed:
 def gabor_sigma(chip_size: int) -> float:
     """Spatial sigma (px) of the Gabor filters: 6 px for 32 px chips, scaled with the chip."""
     return max(1.5, chip_size * 3 / 16)
-
-
-def _context_window(norm: np.ndarray, y0: int, x0: int, s: int) -> np.ndarray:
-    """The 2 s px window around the chip at (y0, x0) of ``np.pad(norm, s, mode="symmetric")``."""
-    ys = np.pad(np.arange(norm.shape[0]), s, mode="symmetric")[y0 + s // 2 :][: 2 * s]
-    xs = np.pad(np.arange(norm.shape[1]), s, mode="symmetric")[x0 + s // 2 :][: 2 * s]
-    return norm[np.ix_(ys, xs)]
-
-
-def support_frequencies(
-    images: Sequence[np.ndarray],
-    grids: Sequence[ChipGrid],
-    supports: Sequence[Support],
-    *,
-    n_peaks: int = BoundaryConfig.n_peaks,
-) -> np.ndarray:
-    """Strongest spectral peaks of each class's support windows -> (F, 2) (ky, kx) cycles/px.
-
-    Windows are twice the chip, centred on each support chip (mirrored at the image edge) and
-    Hann-weighted; each class's mean power spectrum gives its ``n_peaks`` local maxima away from
-    DC (one of each +k / -k pair). Peaks closer than a bin to one already kept are dropped.
-    """
-    by_class: dict[int, list[np.ndarray]] = {}
-    win = None
-    for norm, grid, support in zip(images, grids, supports, strict=True):
-        s, win = grid.chip_size, 2 * grid.chip_size
-        for k, chips in support.items():
-            for r, c in chips:
-                window = _context_window(norm, *grid.chip_box(r, c)[:2], s)
-                by_class.setdefault(int(k), []).append(window)
-    if win is None:
-        return np.zeros((0, 2))
-    hann = np.outer(np.hanning(win), np.hanning(win))
-    centre = win // 2
-    yy, xx = np.mgrid[:win, :win] - centre
-    # DC and its neighbours (the window's own leakage) and one half-plane (power is symmetric)
-    keep = (np.hypot(yy, xx) > 2) & ((xx > 0) | ((xx == 0) & (yy > 0)))
-    freqs: list[tuple[float, float]] = []
-    for k in sorted(by_class):
-        w = np.stack(by_class[k])
-        w = (w - w.mean(axis=(1, 2), keepdims=True)) * hann
-        # the half plane kept (kx >= 0) from a real FFT: a third of fft2's time, the same numbers
-        half = np.fft.fftshift(np.abs(np.fft.rfft2(w)) ** 2, axes=1).mean(0)
-        power = np.zeros((win, win))
-        power[:, centre:] = np.where(keep[:, centre:], half[:, : win - centre], 0.0)
-        ys, xs = np.nonzero((power == ndimage.maximum_filter(power, size=3)) & (power > 0))
-        for i in np.argsort(-power[ys, xs], kind="stable")[:n_peaks]:
-            f = ((ys[i] - centre) / win, (xs[i] - centre) / win)
-            if all(min(math.dist(f, g), math.dist(f, (-g[0], -g[1]))) > 0.75 / win for g in freqs):
-                freqs.append(f)
-    return np.asarray(freqs, dtype=np.float64).reshape(-1, 2)
 
 
 def samples_per_side(chip_size: int) -> int:

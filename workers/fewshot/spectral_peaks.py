@@ -4,7 +4,7 @@ Grains of one material that differ only by orientation (a few degrees) or by a f
 lattice parameter have near-identical radially averaged spectra, a 32 px chip resolves their
 peak positions only coarsely on a fixed polar grid, and thickness changes their brightness
 independently of the class. The support set itself says which frequencies matter: the
-strongest spectral peaks of each class's support windows (``boundary.support_frequencies``,
+strongest spectral peaks of each class's support windows (``frequencies.support_frequencies``,
 already found for boundary refinement). A chip's complex-Gabor amplitude at each of them
 (``boundary.chip_features``, already computed for every chip of the frame) is high at its own
 class's peaks and lower at a peak a few degrees or percent away. Taken as log amplitudes minus

@@ -44,8 +44,9 @@ import numpy as np
 
 from workers.fewshot.bench.object_scenes import CASES, touching_scene
 from workers.fewshot.bench.sampling import sample_support
-from workers.fewshot.boundary import frame_spectrum, support_frequencies
+from workers.fewshot.boundary import frame_spectrum
 from workers.fewshot.chipping import ChipGrid, normalise
+from workers.fewshot.frequencies import support_frequencies
 from workers.fewshot.objects import instance_rows, instances, size_distribution
 from workers.fewshot.pipeline import Segmentation
 from workers.fewshot.pipeline.runtime import Timer

@@ -69,9 +69,9 @@ from workers.fewshot.bench.pixel_scores import (
 )
 from workers.fewshot.bench.sampling import sample_support
 from workers.fewshot.bench.suites import SETS, Sample
-from workers.fewshot.boundary import support_frequencies
 from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
 from workers.fewshot.encoders import build_encoder
+from workers.fewshot.frequencies import support_frequencies
 from workers.fewshot.pipeline import Segmentation, Segmenter, SegmentOptions, embed
 from workers.fewshot.pixels import PixelConfig, pixel_map
 

@@ -9,12 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from workers.fewshot.boundary import (
-    FrameSpectrum,
-    frame_spectrum,
-    refine_prediction,
-    support_frequencies,
-)
+from workers.fewshot.boundary import FrameSpectrum, frame_spectrum, refine_prediction
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.classifier import (
     Prediction,
@@ -26,6 +21,7 @@ from workers.fewshot.classifier import (
     squared_distances,
 )
 from workers.fewshot.encoders import Encoder
+from workers.fewshot.frequencies import support_frequencies
 from workers.fewshot.pipeline.options import Embedded, Segmentation, SegmentOptions, Support
 from workers.fewshot.pipeline.runtime import Timer, deterministic, single_thread
 from workers.fewshot.pipeline.shifted import shifted_copies
@@ -73,7 +69,7 @@ class Segmenter:
     ) -> None:
         """support_emb {class id: (n_k, D)}; encoder_temperature and encoder_name of the
         encoder that embedded them (its trained temperature; the interval's multiplier);
-        ``frequencies`` the support chips' spectral peaks (``boundary.support_frequencies``),
+        ``frequencies`` the support chips' spectral peaks (``frequencies.support_frequencies``),
         required with boundary refinement; ``groups`` the encoder's feature groups (group
         weighting); support_chips {class id: [(image index, row, col)]} in the order of
         support_emb's rows (names the chips of the support check); ``copies`` {class id:
@@ -88,7 +84,7 @@ class Segmenter:
         if opts.boundary is not None and frequencies is None:
             raise ValueError(
                 "boundary refinement needs the support chips' frequencies "
-                "(workers.fewshot.boundary.support_frequencies)"
+                "(workers.fewshot.frequencies.support_frequencies)"
             )
         self.frequencies = frequencies
         # the support-peak group (``spectral_peaks``), set by ``fit`` when it appended one

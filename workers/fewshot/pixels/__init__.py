@@ -7,7 +7,7 @@ is lost. Here the chip classifier's result trains a small per-image pixel classi
 1. Per-pixel features on a reduced grid (``samples`` per chip side, area-averaged: 4 px cells
    for 32 px chips): intensity and local variance smoothed at s / 16 and s / 4 (s the chip
    size), and the amplitudes of complex Gabor filters tuned to the support chips' spectral
-   peaks (``boundary.support_frequencies``: what tells lattice domains apart), from one FFT
+   peaks (``frequencies.support_frequencies``: what tells lattice domains apart), from one FFT
    of the zero-padded frame and one small inverse FFT per peak (``boundary.gabor_amplitudes``:
    no wrap-around, which put a strip of the opposite edge's class along the frame's border:
    seen lattices at k = 1, mean boundary error 3.5 -> 2.7 px). Amplitudes, not log

@@ -68,7 +68,7 @@ def pixel_map(
     frame: the normalised frame (H, W) that ``seg.grid`` cuts (``Embedded.frames[0]``).
     seg: a ``pipeline.Segmentation`` of that frame (labels, probs, confidence, grid, classes).
     frequencies: the support chips' spectral peaks (F, 2) (``Segmenter.frequencies``, or
-        ``boundary.support_frequencies``); None or empty: no Gabor features.
+        ``frequencies.support_frequencies``); None or empty: no Gabor features.
     support: the clicked chips {class id: [(row, col)]} on this grid; they train the pixel
         classifier whatever their predicted label.
     spectrum: ``boundary.frame_spectrum(frame, seg.grid)`` where already computed.
