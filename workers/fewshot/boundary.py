@@ -49,8 +49,6 @@ __all__ = [
     "samples_per_side",
 ]
 
-Support = dict[int, list[tuple[int, int]]]
-
 
 @dataclass(frozen=True)
 class BoundaryConfig:
