@@ -181,8 +181,8 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
       if (shown === null) await show(job);
       else if (store.shown.result?.id === shown) await show(job, true);
       const took = ms === null ? "" : ` in ${(ms / 1000).toFixed(2)} s (click → overlay)`;
+      // no toast: the progress line says it, and a toast covered the support check's box
       progress(`Done${took}.`, 1, "succeeded");
-      toast("Segmentation finished.", "ok");
     } catch (e) {
       if (store.disposed) return;
       progressBox.replaceChildren(errorBox(e));
