@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from workers.fewshot.profiles import class_profile, direction_profile, interfaces
+from workers.fewshot.profiles import class_profile, direction_profile, interfaces, line_counts
 
 
 def layers(height=300, width=200, bounds=(100.0, 220.0), rough=0.0, seed=0):
@@ -98,3 +98,21 @@ def test_layers_cut_at_an_angle_give_their_interfaces_along_the_chosen_direction
 def test_bad_directions_are_refused(kwargs):
     with pytest.raises(ValueError):
         direction_profile(layers(), 3, **kwargs)
+
+
+def test_line_counts_are_each_class_per_row_and_column():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(-1, 4, (37, 53)).astype(np.int16)  # -1: not covered, 3: no class
+    lines = line_counts(labels, 3)
+    for k in range(3):
+        np.testing.assert_array_equal(lines["y"][:, k], (labels == k).sum(1))
+        np.testing.assert_array_equal(lines["x"][:, k], (labels == k).sum(0))
+    assert line_counts(labels, 3, "x").keys() == {"x"}
+    # the profile from counts made beforehand is the profile
+    for axis in ("y", "x"):
+        given = class_profile(labels, 3, axis=axis, band=5, per_line=lines[axis])
+        own = class_profile(labels, 3, axis=axis, band=5)
+        np.testing.assert_array_equal(given.fractions, own.fractions)
+        np.testing.assert_array_equal(given.covered, own.covered)
+    with pytest.raises(ValueError, match="per_line"):
+        class_profile(labels, 3, axis="y", per_line=lines["x"])
