@@ -126,6 +126,8 @@ export async function mount(ws, panel) {
   async function showResult(resultId, job, { refresh = false } = {}) {
     const shown = store.shown;
     const my = ++shown.seq;
+    // the map's image is fetched beside the result (its id is all it needs)
+    const early = refresh ? null : view.prefetchOverlay(resultId);
     const r = await api.analysis.result(resultId);
     if (store.disposed || my !== shown.seq) return;
     await frames.load(r, job);
@@ -144,6 +146,7 @@ export async function mount(ws, panel) {
       ws.setGrid(grid);
     }
     store.view.overlays = {};
+    view.adoptOverlay(r, early);
     viewer.canvas.dataset.overlay = "loading";
     const drawn = view.drawOverlay();
     viewer.canvas.dataset.result = r.id;

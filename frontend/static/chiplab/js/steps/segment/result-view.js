@@ -75,6 +75,8 @@ export function createResultView({ ws, store, box, canConsensus, canRun, rerun, 
     render: renderResult,
     refresh,
     drawOverlay: overlay.draw,
+    prefetchOverlay: overlay.prefetch,
+    adoptOverlay: overlay.adopt,
     dispose: () => {
       particles.dispose();
       corrections.dispose();
