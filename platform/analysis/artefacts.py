@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 EXPORT_KINDS: dict[str, str] = {
     "overlay.png": "image/png",
     "mask.png": "image/png",  # the pixel map, indexed colour
+    # images larger than their preview only: the pixel map at the preview's size (the page's)
+    "mask.preview.png": "image/png",
     "confidence.png": "image/png",  # per-pixel confidence, 8-bit grey
     "mask.ome.tif": "image/tiff",
     "coco.json": "application/json",  # the pixel map as COCO: one RLE per class

@@ -66,6 +66,20 @@ def test_mask_png_is_indexed_colour_with_class_indices_and_table():
     assert table["resolution"] == "pixel"
 
 
+def test_mask_preview_png_is_the_class_at_each_preview_pixels_centre():
+    # 20 x 30 px map, preview long side 12: 8 x 12 pixels of 2.5 x 2.5 map pixels each
+    mask = np.arange(600).reshape(20, 30) % 7
+    mask = mask.astype(np.uint8)
+    mask[:, -3:] = exports.UNLABELLED
+    with Image.open(io.BytesIO(exports.mask_preview_png(mask, CLASSES, max_side=12))) as img:
+        assert img.mode == "P" and img.size == (12, 8)
+        small = np.asarray(img)
+        assert np.asarray(img.convert("RGBA"))[0, -1, 3] == 0  # uncovered: transparent
+    centres_y = ((np.arange(8) + 0.5) * 2.5).astype(int)
+    centres_x = ((np.arange(12) + 0.5) * 2.5).astype(int)
+    np.testing.assert_array_equal(small, mask[np.ix_(centres_y, centres_x)])
+
+
 def test_confidence_png_quantises_to_8_bits():
     conf = np.array([[0.0, 0.5, 1.0], [np.nan, 0.25, 0.999]], np.float32)
     with Image.open(io.BytesIO(exports.confidence_png(conf))) as img:

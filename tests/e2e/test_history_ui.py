@@ -4,8 +4,7 @@ chip map, drawn by the server in the result's class colours."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.common.held_jobs import held_jobs
-from tests.e2e.conftest import sign_in, vote
+from tests.e2e.conftest import run_job, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -24,20 +23,6 @@ THUMB = """async (img, [row, col, rows, cols]) => {
 }"""
 
 
-def _run(owner, d, **params):
-    from analysis.runner import segmentation_job_run
-    from analysis.services import segmentation_job_create
-    from labeling.services import support_set_freeze
-
-    version = support_set_freeze(user=owner, schema=d["schema"], rule="single_owner")
-    with held_jobs("workers.tasks.segment.segment_job"):
-        job = segmentation_job_create(
-            user=owner, images=[d["image"].pk], support_set=version.pk, **params
-        )
-    segmentation_job_run(job_id=job.pk)
-    return job
-
-
 def test_history_shows_model_and_thumbnail_per_result(
     page, lab_owner, labelled_dataset, champion_model
 ):
@@ -47,7 +32,7 @@ def test_history_shows_model_and_thumbnail_per_result(
 
     d = labelled_dataset
     vote(lab_owner, d, per_class=2)
-    _run(lab_owner, d)
+    run_job(lab_owner, d)
     # a second model version of the same encoder: the two results name different models
     other = ModelVersion.objects.create(
         name=champion_model.name,
@@ -58,7 +43,7 @@ def test_history_shows_model_and_thumbnail_per_result(
         mlflow_run_id="run-e2e-2",
     )
     vote(lab_owner, d, per_class=3, seed=1)
-    _run(lab_owner, d, model_version=other.pk)
+    run_job(lab_owner, d, model_version=other.pk)
     results = list(SegmentationResult.objects.order_by("-created"))
     assert len(results) == 2
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import make_dataset, sign_in
+from tests.e2e.conftest import make_dataset, run_job, sign_in, vote
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -90,4 +90,31 @@ def test_one_to_one_draws_the_originals_pixels(page, artifacts, lab_owner, tmp_p
         match = inverted_match()
     assert match > 0.8
     page.screenshot(path=str(artifacts / "03-inverted.png"))
+    assert not page.errors, page.errors
+
+
+def test_a_large_images_map_comes_at_the_previews_size_until_zoomed_in(
+    page, lab_owner, champion_model, tmp_path
+):
+    """A pixel map larger than the image's preview is drawn from mask.preview.png (2048 px, a
+    fraction of the pixels to decode and draw) at fit zoom, and from the whole mask.png once
+    zoomed in past the preview."""
+    d = make_dataset(lab_owner, tmp_path, size=2304, title="Large map")
+    vote(lab_owner, d, per_class=2)
+    job = run_job(lab_owner, d)
+    assert job.status == "succeeded", job.error
+    assert "mask.preview.png" in job.results.get().artefacts
+    sign_in(page, lab_owner.username)
+    with page.expect_response(re.compile(r"/export/mask\.preview\.png")) as preview:
+        page.goto(f"/#/images/{d['image'].pk}/segment")
+    assert preview.value.ok or preview.value.status == 302  # S3: the presigned object
+    canvas = page.get_by_test_id("viewer-canvas")
+    expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=60_000)
+    expect(canvas).to_have_attribute("data-overlay-width", "2048")
+    page.shot("large-map-fit")
+    with page.expect_response(re.compile(r"/export/mask\.png")) as whole:
+        page.get_by_test_id("zoom-actual").click()
+    assert whole.value.ok or whole.value.status == 302
+    expect(canvas).to_have_attribute("data-overlay-width", "2304", timeout=30_000)
+    page.shot("large-map-one-to-one")
     assert not page.errors, page.errors

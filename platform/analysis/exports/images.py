@@ -124,6 +124,21 @@ def mask_png(
     return png_bytes(mask, text=text, palette=palette(classes), transparent=(UNLABELLED,))
 
 
+def mask_preview_png(mask: np.ndarray, classes: Sequence[dict], *, max_side: int) -> bytes:
+    """The pixel map (H, W) class indices at the image preview's size (long side ``max_side``,
+    aspect kept as ``catalog.formats.preview`` keeps it), each pixel the class at its centre:
+    what the page draws at fit zoom, a sixteenth of the pixels of a 4096^2 map to decode and
+    draw (the full ``mask.png`` once zoomed in past it). Indexed colour as ``mask_png``,
+    without its text chunks."""
+    height, width = mask.shape
+    factor = max_side / max(height, width)
+    out_h, out_w = max(1, round(height * factor)), max(1, round(width * factor))
+    rows = ((np.arange(out_h) + 0.5) * height / out_h).astype(np.intp)
+    cols = ((np.arange(out_w) + 0.5) * width / out_w).astype(np.intp)
+    small = mask[rows][:, cols]
+    return png_bytes(small, palette=palette(classes), transparent=(UNLABELLED,))
+
+
 def thumbnail_png(labels: np.ndarray, classes: Sequence[dict], *, size: int) -> bytes:
     """The chip map (rows, cols) as a small indexed-colour PNG whose long side is at most
     ``size`` px: each chip a square of whole pixels when the grid is smaller, else sampled

@@ -12,6 +12,7 @@ import numpy as np
 
 from catalog.links import persistent_url
 from catalog.models import Image
+from catalog.tiles import PREVIEW_MAX_SIDE
 from common import storage
 from workers.fewshot.pipeline import Segmentation
 
@@ -69,7 +70,7 @@ def provenance(job: SegmentationJob, image: Image, frame: int, *, temperature: f
 
 #: the exports the page draws a result with: written with the result's row, so that the map
 #: is shown while the downloads are still being written (``result_save``)
-MAP_EXPORTS = ("mask.png", "confidence.png", "instances.png", "particles.json")
+MAP_EXPORTS = ("mask.png", "mask.preview.png", "confidence.png", "instances.png", "particles.json")
 
 #: written last of a frame's exports: a result without it is not finished (a redelivered job
 #: classifies its frame again)
@@ -197,6 +198,10 @@ def map_exports(pixels, classes, stats, *, geometry: dict, provenance: dict) -> 
         "mask.png": exports.mask_png(pixels.mask, classes, **geometry, provenance=provenance),
         "confidence.png": exports.confidence_png(pixels.confidence),
     }
+    if max(pixels.mask.shape) > PREVIEW_MAX_SIDE:  # the page draws this one at fit zoom
+        blobs["mask.preview.png"] = exports.mask_preview_png(
+            pixels.mask, classes, max_side=PREVIEW_MAX_SIDE
+        )
     if "objects" in stats:
         blobs["particles.json"] = maps.particles_json(pixels.particles, pixels.boxes)
         blobs["instances.png"] = exports.instances_png(pixels.instances)

@@ -9,6 +9,20 @@ export function visibleChips(g, { x0, y0, x1, y1 }) {
   return { c0, r0, c1, r1 };
 }
 
+/** Replace the overlay's map at the preview's size by the whole map (``overlay.full()``)
+ * once it has loaded; the smaller one stays if it cannot be loaded. */
+function sharpen(v, overlay) {
+  const full = overlay.full;
+  overlay.full = null;
+  full()
+    .then((made) => {
+      if (v.overlay !== overlay) return; // another result or view meanwhile
+      overlay.image = made.image;
+      v.requestDraw();
+    })
+    .catch((e) => console.warn("the whole pixel map", e));
+}
+
 /** The overlay, a pixel map (an image at the original's size) or a chip map (one canvas pixel
  * per chip), scaled up without smoothing; ``rect`` is the visible image rectangle, ``vis`` the
  * visible chips (null without a grid). */
@@ -26,9 +40,13 @@ export function drawOverlay(v, rect, vis) {
     const im = overlay.image;
     const mx = im.naturalWidth / v.W;
     const my = im.naturalHeight / v.H;
+    v.canvas.dataset.overlayWidth = im.naturalWidth;
+    // a map at the preview's size, zoomed in past it: the whole map, fetched once
+    if (overlay.full && s * (v.dpr || 1) > Math.min(mx, my)) sharpen(v, overlay);
     const [w, hgt] = [x1 - x0, y1 - y0];
     ctx.drawImage(im, x0 * mx, y0 * my, w * mx, hgt * my, tx + x0 * s, ty + y0 * s, w * s, hgt * s);
   } else {
+    delete v.canvas.dataset.overlayWidth;
     const { c0, r0, c1, r1 } = vis;
     const [x, y] = [tx + (g.ox + c0 * g.chip) * s, ty + (g.oy + r0 * g.chip) * s];
     ctx.drawImage(overlay.canvas, c0, r0, c1 - c0, r1 - r0, x, y, (c1 - c0) * g.chip * s, (r1 - r0) * g.chip * s);

@@ -9,12 +9,20 @@ const CONFIDENCE_MODES = ["confidence", "chip-confidence"];
 /** The views drawn from a result's exports (its pixel map), not from its chip grids. */
 const PIXEL_MODES = ["classes", "confidence"];
 
-/** The export image of result `id`'s pixel map in view `m`, fetched and decoded. */
-async function pixelImage(id, m) {
+/** The class map at the image preview's size, which results of images larger than their
+ * preview have (a sixteenth of a 4096² map's pixels to decode and draw). */
+const PREVIEW = "mask.preview.png";
+
+/** The export image of result `id`'s pixel map in view `m`, fetched and decoded; with
+ * `preview`, the class map at the preview's size and `full()` to fetch the whole map, which
+ * the viewer does once it is zoomed in past the preview. */
+async function pixelImage(id, m, preview = false) {
   const img = new Image();
-  img.src = api.analysis.exportUrl(id, m === "classes" ? "mask.png" : "confidence.png");
+  img.src = api.analysis.exportUrl(id, preview ? PREVIEW : m === "classes" ? "mask.png" : "confidence.png");
   await img.decode();
-  return { image: img };
+  if (!preview) return { image: img };
+  let whole = null;
+  return { image: img, full: () => (whole ||= pixelImage(id, m)) };
 }
 
 export function createOverlay({ ws, store }) {
@@ -26,8 +34,10 @@ export function createOverlay({ ws, store }) {
    * the original's size, in the class colours and the confidence colour map); the chip views
    * are drawn here from the label and confidence grids. Results from before pixel maps have
    * only the chip views. */
+  const hasPreview = (r, m) => m === "classes" && Boolean(r.links?.[PREVIEW]);
+
   async function source(r, m) {
-    if (r.pixel_map && PIXEL_MODES.includes(m)) return pixelImage(r.id, m);
+    if (r.pixel_map && PIXEL_MODES.includes(m)) return pixelImage(r.id, m, hasPreview(r, m));
     return {
       canvas: CONFIDENCE_MODES.includes(m)
         ? confidenceCanvas(r.confidence, r.rows, r.cols)
@@ -137,16 +147,20 @@ export function createOverlay({ ws, store }) {
    * result itself has loaded: the two then arrive side by side (at 4096² the map's PNG took
    * ~130 ms to decode after the ~45 ms of the result's JSON). Null in a chip view. */
   function prefetch(id) {
-    if (!PIXEL_MODES.includes(v.mode)) return null;
-    const made = pixelImage(id, v.mode);
+    // which map to fetch depends on the preview's size: not known before it has loaded
+    if (!PIXEL_MODES.includes(v.mode) || !(viewer.pw > 0)) return null;
+    // a new result of an image larger than its preview has the map at the preview's size
+    const preview = v.mode === "classes" && viewer.pw < viewer.W;
+    const made = pixelImage(id, v.mode, preview);
     made.catch(() => {}); // not awaited when the result turns out to be another's or has no map
-    return { id, mode: v.mode, made };
+    return { id, mode: v.mode, preview, made };
   }
 
   /** Use a prefetch for result `r` when it fetched what the view draws (`draw` falls back to
    * the chip map if it failed). */
   function adopt(r, early) {
-    if (early && early.id === r.id && early.mode === v.mode && r.pixel_map) v.overlays[v.mode] = early.made;
+    if (!early || early.id !== r.id || early.mode !== v.mode || !r.pixel_map) return;
+    if (early.preview === hasPreview(r, v.mode)) v.overlays[v.mode] = early.made;
   }
 
   return { draw, controls, prefetch, adopt };
