@@ -20,10 +20,11 @@ def interior(labels: np.ndarray) -> np.ndarray:
     return same
 
 
-def lda(x: np.ndarray, y: np.ndarray, k: int, shrinkage: float, *, diagonal: bool = False):
-    """Class means (K, F) and the whitening (F, F) of a covariance shared by the classes: the
-    mean of the class covariances (a class counts alike however many pixels it has), shrunk
-    towards its diagonal (or diagonal only). Classes without samples get NaN means."""
+def lda(x: np.ndarray, y: np.ndarray, k: int, shrinkage: float):
+    """Class means (K, F) and two whitenings (F, F) of a covariance shared by the classes, the
+    mean of the class covariances (a class counts alike however many pixels it has): shrunk
+    towards its diagonal, and its diagonal alone (``blend`` mixes the two models). Classes
+    without samples get NaN means."""
     means = np.full((k, x.shape[1]), np.nan)
     covs = []
     for j in range(k):
@@ -34,10 +35,10 @@ def lda(x: np.ndarray, y: np.ndarray, k: int, shrinkage: float, *, diagonal: boo
             # torch's product, not numpy's: OpenBLAS's own threads would spin next to torch's
             covs.append((r.T @ r).numpy() / max(1, len(r) - 1))
     cov = np.mean(covs, axis=0)
-    shrinkage = 1.0 if diagonal else shrinkage
-    cov = (1 - shrinkage) * cov + shrinkage * np.diag(np.diag(cov)) + 1e-6 * np.eye(len(cov))
+    variances = np.diag(cov)
+    cov = (1 - shrinkage) * cov + shrinkage * np.diag(variances) + 1e-6 * np.eye(len(cov))
     white = np.linalg.inv(np.linalg.cholesky(cov)).T  # x @ white: unit covariance
-    return means, white
+    return means, white, np.diag(1.0 / np.sqrt(variances + 1e-6))
 
 
 def blend(white: np.ndarray, white_diagonal: np.ndarray, weight: float) -> np.ndarray:

@@ -161,17 +161,15 @@ def _fit_log_lik(
         return np.zeros((K, x.shape[1]), np.float32), None
     xs = np.ascontiguousarray(x[:, idx])
     xi, yi = xs.T.astype(np.float64), ytrain[idx]
-    means, white = lda(xi, yi, K, cfg.shrinkage)
+    means, white, white_diagonal = lda(xi, yi, K, cfg.shrinkage)
     # second pass: a mixed training chip (a particle chip is partly support) keeps only the
     # pixels that look like its class
     agree = log_lik(xs, means, white).argmax(0) == yi
     if agree.sum() > 10 * x.shape[0]:
-        means2, white2 = lda(xi[agree], yi[agree], K, cfg.shrinkage)
-        if np.isfinite(means2[:, 0]).sum() == np.isfinite(means[:, 0]).sum():
-            means, white = means2, white2
-            xi, yi = xi[agree], yi[agree]
+        second = lda(xi[agree], yi[agree], K, cfg.shrinkage)
+        if np.isfinite(second[0][:, 0]).sum() == np.isfinite(means[:, 0]).sum():
+            means, white, white_diagonal = second
     if cfg.diagonal > 0:
-        _, white_diagonal = lda(xi, yi, K, cfg.shrinkage, diagonal=True)
         white = blend(white, white_diagonal, cfg.diagonal)
     ll = log_lik(x, means, white)
     missing = ~np.isfinite(ll[:, 0])
