@@ -46,6 +46,18 @@ def test_interfaces_at_the_layer_boundaries_in_nm_with_their_roughness():
     assert rough[0]["width_px"] > sharp[0]["width_px"] + 8  # rougher interface, wider transition
 
 
+def test_a_graded_interface_measures_its_whole_transition():
+    """Class 1's share rising linearly over 100 rows (a graded or rough interface, read
+    across): the 10-90 % width is 80 px, however far it reaches from the crossing."""
+    rng = np.random.default_rng(1)
+    share = np.clip((np.arange(400) - 150) / 100, 0, 1)[:, None]
+    labels = (rng.random((400, 600)) < share).astype(np.int16)
+    (found,) = interfaces(class_profile(labels, 2, band=2))
+    assert found["between"] == [0, 1]
+    assert found["position_px"] == pytest.approx(200, abs=4)
+    assert found["width_px"] == pytest.approx(80, abs=6)
+
+
 def test_specks_do_not_make_interfaces():
     labels = layers()
     labels[150:152, :] = 2  # a two-row misclassified streak inside layer 1

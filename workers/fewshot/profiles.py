@@ -173,11 +173,13 @@ def interfaces(
         dom[runs[i][1] : runs[i][2]] = runs[k][0]
         runs = _runs(dom)
     out = []
-    for (a, _, end_a), (b, start_b, _) in pairwise(runs):
+    for (a, start_a, end_a), (b, start_b, end_b) in pairwise(runs):
         lo, hi = idx[end_a - 1], idx[start_b]
-        span = idx[max(0, end_a - 1 - 2 * min_run) : min(len(idx), start_b + 1 + 2 * min_run)]
         pos = _crossing(profile.positions, f[:, a] - f[:, b], lo, hi)
-        width = _transition_width(profile.positions[span], f[span, b] - f[span, a])
+        # the whole of both runs: a rough or graded interface is wider than any fixed window
+        span = idx[start_a:end_b]
+        rise = f[span, b] - f[span, a]
+        width = _transition_width(profile.positions[span], rise, end_a - start_a)
         item = {"between": [int(a), int(b)], "position_px": pos, "width_px": width}
         if pixel_size:
             item["position"] = pos * float(pixel_size)
@@ -204,15 +206,30 @@ def _crossing(pos: np.ndarray, diff: np.ndarray, lo: int, hi: int) -> float:
     return float(pos[lo] + t * (pos[hi] - pos[lo]))
 
 
-def _transition_width(pos: np.ndarray, rise: np.ndarray) -> float | None:
-    """10-90 % width of a rising difference ``rise`` (from -1 towards +1) over ``pos``."""
-    if rise.size < 3:
+def _transition_width(pos: np.ndarray, rise: np.ndarray, n_a: int) -> float | None:
+    """10-90 % width of a rising difference ``rise`` (class b minus class a) over ``pos``,
+    whose first ``n_a`` bands are class a's run and the rest class b's: from where the curve
+    last lies below 10 % of the way from a's plateau to b's before the crossing to where it
+    first reaches 90 % after it (linearly interpolated between bands). Plateaus: the median
+    of the outer half of each run. None where they differ by less than 0.2."""
+    if rise.size < 3 or not 0 < n_a < rise.size:
         return None
-    lo_v, hi_v = float(rise.min()), float(rise.max())
-    if hi_v - lo_v < 0.2:
+    lower = float(np.median(rise[: max(1, n_a // 2)]))
+    upper = float(np.median(rise[n_a + (rise.size - n_a) // 2 :]))
+    if upper - lower < 0.2:
         return None
+    low, high = lower + 0.1 * (upper - lower), lower + 0.9 * (upper - lower)
+    below = np.flatnonzero(rise[:n_a] < low)
+    above = np.flatnonzero(rise[n_a:] >= high)
+    start = int(below[-1]) if below.size else 0
+    end = n_a + int(above[0]) if above.size else rise.size - 1
 
-    def first(q: float) -> float:
-        return float(pos[np.flatnonzero(rise >= lo_v + q * (hi_v - lo_v))[0]])
+    def at(i: int, j: int, level: float) -> float:
+        """Where the curve between bands i and j reaches ``level``."""
+        d = float(rise[j] - rise[i])
+        t = 0.0 if d == 0 else min(max((level - float(rise[i])) / d, 0.0), 1.0)
+        return float(pos[i] + t * (pos[j] - pos[i]))
 
-    return abs(first(0.9) - first(0.1))
+    x10 = at(start, min(start + 1, rise.size - 1), low)
+    x90 = at(max(end - 1, 0), end, high)
+    return abs(x90 - x10)
