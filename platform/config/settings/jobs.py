@@ -37,8 +37,10 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
-        # The filesystem transport polls; 0.1 s keeps re-runs interactive at little cost.
-        "polling_interval": 0.1,
+        # The filesystem transport polls its folder. Every 0.1 s, a job waited 50 ms on average
+        # before a worker took it (a 1024^2 re-run takes ~0.3 s); every 0.02 s, 10-35 ms, and
+        # an idle worker uses 1.4 % of a core instead of 0.3 % (chiplab_bench_segment).
+        "polling_interval": 0.02,
     }
 if CELERY_BROKER_URL.startswith(("redis", "rediss", "sentinel")):
     # One list per priority level, polled 0 first: fair sharing (workers.celery_app.route).
