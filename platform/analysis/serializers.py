@@ -123,6 +123,14 @@ class JobCreateSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="with rule=single_owner (default: yourself)"
     )
     min_votes = serializers.IntegerField(required=False, min_value=1, max_value=100, default=2)
+    grids = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        allow_empty=False,
+        max_length=1000,
+        help_text="with schema: freeze only the chips on these grids (default: every grid of "
+        "the dataset with chips); one request instead of a freeze and a job",
+    )
     model_version = serializers.UUIDField(
         required=False, allow_null=True, help_text="default: the lab's champion"
     )

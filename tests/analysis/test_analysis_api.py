@@ -216,6 +216,48 @@ def test_working_set_is_frozen_for_the_job(client_for, world, segmentable):
     assert response.status_code == 403
 
 
+def test_a_job_freezes_only_the_grids_it_names(client_for, world, segmentable):
+    """What the page sends: the working set of one grid, frozen by the job itself (one
+    request); a second image's chips stay out; grids go with a schema only."""
+    from labeling.services import grid_create
+
+    second, s2 = upload_ready_image(world, dataset=segmentable["image"].dataset, seed=1)
+    grid2, _ = grid_create(user=world.annotator, image=second, chip_size=32)
+    vote_truth(
+        world.annotator,
+        grid2,
+        segmentable["schema"],
+        segmentable["classes"],
+        truth_chips(s2, per_class=2, seed=1),
+    )
+    client = client_for(world.annotator)
+    body = {
+        "schema": str(segmentable["schema"].pk),
+        "rule": "single_owner",
+        "images": [str(segmentable["image"].pk)],
+    }
+    one = create(client, **body, grids=[str(segmentable["grid"].pk)])
+    assert one.status_code == 201, one.json()
+    version = SupportSetVersion.objects.get(pk=one.json()["support_set"]["id"])
+    assert {c["grid"] for c in version.chips} == {str(segmentable["grid"].pk)}
+    # the same grid's unchanged working set: the same version again
+    again = create(client, **body, grids=[str(segmentable["grid"].pk)])
+    assert again.json()["support_set"]["id"] == str(version.pk)
+    both = create(client, **body)  # no grids: every grid of the dataset with chips
+    both_version = SupportSetVersion.objects.get(pk=both.json()["support_set"]["id"])
+    assert {c["grid"] for c in both_version.chips} == {str(segmentable["grid"].pk), str(grid2.pk)}
+    refused = create(
+        client,
+        support_set=str(segmentable["version"].pk),
+        images=body["images"],
+        grids=[str(segmentable["grid"].pk)],
+    )
+    assert refused.status_code == 400, refused.json()
+    assert "grids" in json.dumps(refused.json()) and "schema" in json.dumps(refused.json())
+    missing = create(client, **body, grids=["00000000-0000-0000-0000-000000000000"])
+    assert missing.status_code == 404, missing.json()
+
+
 def test_whole_dataset_as_images(client_for, world, segmentable):
     response = create(
         client_for(world.annotator),

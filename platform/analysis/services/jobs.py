@@ -31,6 +31,7 @@ def segmentation_job_create(
     rule=None,
     owner=None,
     min_votes: int = 2,
+    grids=None,
     model_version=None,
     params: dict | None = None,
 ) -> SegmentationJob:
@@ -50,6 +51,7 @@ def segmentation_job_create(
         rule=rule,
         owner=owner,
         min_votes=min_votes,
+        grids=grids,
         model_version=model_version,
         params=params,
     )
@@ -57,12 +59,18 @@ def segmentation_job_create(
 
 @transaction.atomic
 def _segmentation_job_create(
-    *, user, images, support_set, schema, rule, owner, min_votes, model_version, params
+    *, user, images, support_set, schema, rule, owner, min_votes, grids, model_version, params
 ) -> SegmentationJob:
     if (support_set is None) == (schema is None):
         raise Invalid(
             "Give either a frozen support_set or a schema (with rule/owner) to freeze.",
             fields={"support_set": ["support_set or schema required"]},
+        )
+    if grids is not None and schema is None:
+        raise Invalid(
+            "grids choose what a schema's working set freezes: give them with schema, "
+            "not with a frozen support_set.",
+            fields={"grids": ["only with schema"]},
         )
     if support_set is not None:
         version = support_set_for_run(user=user, support_set_id=support_set)
@@ -70,7 +78,12 @@ def _segmentation_job_create(
         require_run_role(user=user, lab_id=lab_id, version=version)
     else:
         version = freeze_working_set(
-            user=user, schema_id=schema, rule=rule, owner=owner, min_votes=min_votes
+            user=user,
+            schema_id=schema,
+            rule=rule,
+            owner=owner,
+            min_votes=min_votes,
+            grid_ids=grids,
         )
         lab_id = version.schema.dataset.lab_id
     support_classes(version)

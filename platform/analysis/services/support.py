@@ -9,6 +9,7 @@ from catalog.models import ImageStatus
 from catalog.selectors import dataset_get
 from common.errors import Conflict, Invalid, NotFound
 from labeling.models import ConsensusRule, Grid, LabelSchema, SupportSetVersion
+from labeling.selectors import grids_get_many
 from labeling.services import support_set_freeze
 
 
@@ -40,7 +41,12 @@ def _schema_get(*, user, schema_id) -> LabelSchema:
     return schema
 
 
-def freeze_working_set(*, user, schema_id, rule, owner, min_votes) -> SupportSetVersion:
+def freeze_working_set(
+    *, user, schema_id, rule, owner, min_votes, grid_ids=None
+) -> SupportSetVersion:
+    """Freeze ``user``'s working set (or a consensus) for a job, or reuse the newest version
+    when it holds exactly that; ``grid_ids``: only the chips on these grids (default: every
+    grid of the dataset with chips)."""
     schema = _schema_get(user=user, schema_id=schema_id)
     lab_id = schema.dataset.lab_id
     rule = rule or ConsensusRule.SINGLE_OWNER
@@ -53,8 +59,15 @@ def freeze_working_set(*, user, schema_id, rule, owner, min_votes) -> SupportSet
         owner = user.pk
     own = rule == ConsensusRule.SINGLE_OWNER and str(owner) == str(user.pk)
     require_role(user=user, lab_id=lab_id, role=Role.ANNOTATOR if own else Role.CURATOR)
+    grids = None if grid_ids is None else grids_get_many(user=user, grid_ids=grid_ids)
     return support_set_freeze(
-        user=user, schema=schema, rule=rule, owner=owner, min_votes=min_votes, reuse=True
+        user=user,
+        schema=schema,
+        rule=rule,
+        owner=owner,
+        min_votes=min_votes,
+        grids=grids,
+        reuse=True,
     )
 
 

@@ -226,7 +226,6 @@ export const labeling = {
   support: (gridId, schemaId, rule = "single_owner", extra = {}) =>
     get(`grids/${gridId}/support`, { schema: schemaId, rule, ...extra }),
   versions: (schemaId) => list(`schemas/${schemaId}/versions/`),
-  freeze: (schemaId, body) => post(`schemas/${schemaId}/versions/`, body),
   crowdTask: (schemaId, query) => get(`schemas/${schemaId}/crowd-task`, query),
   crowdAnswer: (task, selected) => post("crowd-tasks/answer", { task, selected }),
   /** The schema's classes that apply to an image ({mode, classes}); classes null: default. */

@@ -1,4 +1,4 @@
-// Running a segmentation job: freeze the support set, queue the job, follow it, cancel it.
+// Running a segmentation job: queue it (it freezes the support set), follow it, cancel it.
 import * as api from "../../api.js";
 import { state } from "../../state.js";
 import { h, errorBox, fmtDate, showError, toast } from "../../ui.js";
@@ -8,7 +8,7 @@ const FINISHED = ["succeeded", "failed", "cancelled"];
 
 /**
  * `ui`: the Segment and Cancel buttons, the cancel message and the progress box.
- * `freezeBody()` and `jobFields()` (model, params) make the requests; `showResult(id, job, {refresh})`
+ * `freezeBody()` (what the job freezes) and `jobFields()` (model, params) make the request; `showResult(id, job, {refresh})`
  * shows the job's result (its map as soon as the job lists it, refreshed when the job finishes);
  * `onChange()` is called when `store.job.following` changes.
  */
@@ -62,13 +62,13 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
     performance.clearMarks("chiplab:segment-click");
     performance.mark("chiplab:segment-click");
     const t0 = performance.now();
-    progress("Freezing the support set…", 0);
+    progress("Freezing the support set and queueing the job…", 0);
     let job;
     try {
       await ws.settled(); // a chip clicked just before Segment belongs in this support set
-      const version = await api.labeling.freeze(ws.schema.id, freezeBody());
-      progress(`Support set v${version.number} frozen; queueing the job…`, 0);
-      job = await api.analysis.createJob({ support_set: version.id, images: [image.id], ...jobFields() });
+      // one request: the job freezes the working set (an unchanged one runs on its newest
+      // version), rather than a freeze and then a job (~30-50 ms more per click)
+      job = await api.analysis.createJob({ schema: ws.schema.id, ...freezeBody(), images: [image.id], ...jobFields() });
     } catch (e) {
       progressBox.replaceChildren(errorBox(e));
       showError(e, "Segment");

@@ -88,10 +88,10 @@ export function createSupportSource({ ws, store, canRun, canConsensus, onChange 
     redescribe();
   }
 
-  /** The freeze request for the chosen support set. */
+  /** What a job freezes: the rule and this grid's chips (a job that freezes its working set
+   * runs an unchanged one on its newest version rather than on an identical new one). */
   function freezeBody() {
-    // reuse: an unchanged support set runs on its newest version instead of an identical new one
-    const body = { rule: s.rule, grids: [ws.grid.id], reuse: true };
+    const body = { rule: s.rule, grids: [ws.grid.id] };
     return s.rule === "majority" ? { ...body, min_votes: s.minVotes } : body;
   }
 
