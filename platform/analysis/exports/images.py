@@ -135,7 +135,8 @@ def mask_preview_png(mask: np.ndarray, classes: Sequence[dict], *, max_side: int
     out_h, out_w = max(1, round(height * factor)), max(1, round(width * factor))
     rows = ((np.arange(out_h) + 0.5) * height / out_h).astype(np.intp)
     cols = ((np.arange(out_w) + 0.5) * width / out_w).astype(np.intp)
-    small = mask[rows][:, cols]
+    # take() along each axis: fancy indexing the columns read them column by column (7x slower)
+    small = mask.take(rows, axis=0).take(cols, axis=1)
     return png_bytes(small, palette=palette(classes), transparent=(UNLABELLED,))
 
 
