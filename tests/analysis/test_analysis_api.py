@@ -182,6 +182,23 @@ def test_someone_elses_support_set_needs_a_curator(client_for, world, segmentabl
     assert create(client_for(world.curator), **body).status_code == 201
 
 
+def second_voted_image(world, segmentable):
+    """Another ready image of the dataset, with the annotator's votes of two truth chips per
+    class on a 32 px grid: (image, its simulation, the grid)."""
+    from labeling.services import grid_create
+
+    second, s2 = upload_ready_image(world, dataset=segmentable["image"].dataset, seed=1)
+    grid2, _ = grid_create(user=world.annotator, image=second, chip_size=32)
+    vote_truth(
+        world.annotator,
+        grid2,
+        segmentable["schema"],
+        segmentable["classes"],
+        truth_chips(s2, per_class=2, seed=1),
+    )
+    return second, s2, grid2
+
+
 def test_working_set_is_frozen_for_the_job(client_for, world, segmentable):
     from labeling.services import vote_cast
 
@@ -219,17 +236,7 @@ def test_working_set_is_frozen_for_the_job(client_for, world, segmentable):
 def test_a_job_freezes_only_the_grids_it_names(client_for, world, segmentable):
     """What the page sends: the working set of one grid, frozen by the job itself (one
     request); a second image's chips stay out; grids go with a schema only."""
-    from labeling.services import grid_create
-
-    second, s2 = upload_ready_image(world, dataset=segmentable["image"].dataset, seed=1)
-    grid2, _ = grid_create(user=world.annotator, image=second, chip_size=32)
-    vote_truth(
-        world.annotator,
-        grid2,
-        segmentable["schema"],
-        segmentable["classes"],
-        truth_chips(s2, per_class=2, seed=1),
-    )
+    _, _, grid2 = second_voted_image(world, segmentable)
     client = client_for(world.annotator)
     body = {
         "schema": str(segmentable["schema"].pk),
@@ -773,17 +780,9 @@ def test_viewers_read_results(client_for, world, finished):
 
 
 def test_support_spanning_two_images_embeds_each_image_once(client_for, world, segmentable):
-    from labeling.services import grid_create, support_set_freeze
+    from labeling.services import support_set_freeze
 
-    second, s2 = upload_ready_image(world, dataset=segmentable["image"].dataset, seed=1)
-    grid2, _ = grid_create(user=world.annotator, image=second, chip_size=32)
-    vote_truth(
-        world.annotator,
-        grid2,
-        segmentable["schema"],
-        segmentable["classes"],
-        truth_chips(s2, per_class=2, seed=1),
-    )
+    second, s2, _ = second_voted_image(world, segmentable)
     version = support_set_freeze(
         user=world.annotator, schema=segmentable["schema"], rule="single_owner"
     )
