@@ -127,7 +127,7 @@ def mask_png(
 def mask_preview_png(mask: np.ndarray, classes: Sequence[dict], *, max_side: int) -> bytes:
     """The pixel map (H, W) class indices at the image preview's size (long side ``max_side``,
     aspect kept as ``catalog.formats.preview`` keeps it), each pixel the class at its centre:
-    what the page draws at fit zoom, a sixteenth of the pixels of a 4096^2 map to decode and
+    what the page draws at fit zoom, a quarter of the pixels of a 4096^2 map to decode and
     draw (the full ``mask.png`` once zoomed in past it). Indexed colour as ``mask_png``,
     without its text chunks."""
     height, width = mask.shape

@@ -10,7 +10,7 @@ const CONFIDENCE_MODES = ["confidence", "chip-confidence"];
 const PIXEL_MODES = ["classes", "confidence"];
 
 /** The class map at the image preview's size, which results of images larger than their
- * preview have (a sixteenth of a 4096² map's pixels to decode and draw). */
+ * preview have (a quarter of a 4096² map's pixels to decode and draw). */
 const PREVIEW = "mask.preview.png";
 
 /** The export image of result `id`'s pixel map in view `m`, fetched and decoded; with
@@ -25,6 +25,9 @@ async function pixelImage(id, m, preview = false) {
   return { image: img, full: () => (whole ||= pixelImage(id, m)) };
 }
 
+/** Whether result `r` has its class map at the preview's size for view `m`. */
+const hasPreview = (r, m) => m === "classes" && Boolean(r.links?.[PREVIEW]);
+
 export function createOverlay({ ws, store }) {
   const { viewer } = ws;
   const v = store.view;
@@ -34,8 +37,6 @@ export function createOverlay({ ws, store }) {
    * the original's size, in the class colours and the confidence colour map); the chip views
    * are drawn here from the label and confidence grids. Results from before pixel maps have
    * only the chip views. */
-  const hasPreview = (r, m) => m === "classes" && Boolean(r.links?.[PREVIEW]);
-
   async function source(r, m) {
     if (r.pixel_map && PIXEL_MODES.includes(m)) return pixelImage(r.id, m, hasPreview(r, m));
     return {
