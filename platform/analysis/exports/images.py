@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from catalog.formats.preview import preview_shape
+
 from .classes import CLASS_TABLE_KEY, PROVENANCE_KEY, UNLABELLED, class_table, hex_to_rgb, palette
 from .png import png_bytes
 
@@ -125,14 +127,13 @@ def mask_png(
 
 
 def mask_preview_png(mask: np.ndarray, classes: Sequence[dict], *, max_side: int) -> bytes:
-    """The pixel map (H, W) class indices at the image preview's size (long side ``max_side``,
-    aspect kept as ``catalog.formats.preview`` keeps it), each pixel the class at its centre:
+    """The pixel map (H, W) class indices at the image preview's size
+    (``catalog.formats.preview.preview_shape``), each pixel the class at its centre:
     what the page draws at fit zoom, a quarter of the pixels of a 4096^2 map to decode and
     draw (the full ``mask.png`` once zoomed in past it). Indexed colour as ``mask_png``,
     without its text chunks."""
     height, width = mask.shape
-    factor = max_side / max(height, width)
-    out_h, out_w = max(1, round(height * factor)), max(1, round(width * factor))
+    out_h, out_w = preview_shape(height, width, max_side)
     rows = ((np.arange(out_h) + 0.5) * height / out_h).astype(np.intp)
     cols = ((np.arange(out_w) + 0.5) * width / out_w).astype(np.intp)
     # take() along each axis: fancy indexing the columns read them column by column (7x slower)

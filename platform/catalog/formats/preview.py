@@ -42,6 +42,16 @@ def stretch(frame: np.ndarray) -> np.ndarray:
     return out
 
 
+def preview_shape(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """(h, w) of the preview of a (height, width) frame: the longest side at most ``max_side``,
+    aspect kept, never upscaled (a result's map at the preview's size uses the same)."""
+    longest = max(height, width)
+    if longest <= max_side:
+        return height, width
+    factor = max_side / longest
+    return max(1, round(height * factor)), max(1, round(width * factor))
+
+
 def preview(data: np.ndarray, *, max_side: int = 2048, index: int = 0) -> np.ndarray:
     """Return an 8-bit ``(h, w)`` preview of frame ``index`` with its longest side ≤ ``max_side``.
 
@@ -55,11 +65,9 @@ def preview(data: np.ndarray, *, max_side: int = 2048, index: int = 0) -> np.nda
     if frame.ndim != 2 or frame.size == 0:
         raise ValueError(f"expected a non-empty 2-D frame, got shape {frame.shape}")
     scaled = stretch(frame)
-    height, width = scaled.shape
-    longest = max(height, width)
-    if longest > max_side:
-        factor = max_side / longest
-        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    out_h, out_w = preview_shape(*scaled.shape, max_side)
+    if (out_h, out_w) != scaled.shape:
+        size = (out_w, out_h)
         scaled = np.asarray(Image.fromarray(scaled).resize(size, Image.Resampling.LANCZOS))
     return np.clip(np.rint(scaled * 255.0), 0, 255).astype(np.uint8)
 

@@ -166,9 +166,9 @@ def _fit_log_lik(
     # pixels that look like its class
     agree = log_lik(xs, means, white).argmax(0) == yi
     if agree.sum() > 10 * x.shape[0]:
-        second = lda(xi[agree], yi[agree], K, cfg.shrinkage)
-        if np.isfinite(second[0][:, 0]).sum() == np.isfinite(means[:, 0]).sum():
-            means, white, white_diagonal = second
+        means2, white2, diagonal2 = lda(xi[agree], yi[agree], K, cfg.shrinkage)
+        if np.isfinite(means2[:, 0]).sum() == np.isfinite(means[:, 0]).sum():
+            means, white, white_diagonal = means2, white2, diagonal2
     if cfg.diagonal > 0:
         white = blend(white, white_diagonal, cfg.diagonal)
     ll = log_lik(x, means, white)
