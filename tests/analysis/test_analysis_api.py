@@ -4,6 +4,10 @@ in-process (the worker path is covered by the integration test)."""
 import csv
 import io
 import json
+import os
+import sys
+import threading
+import time
 from urllib.parse import unquote
 
 import numpy as np
@@ -17,6 +21,7 @@ from analysis.runner import options_from_params, segmentation_job_run
 from analysis.selectors import latest_confidence
 from catalog.models import Dataset, ImageStatus, Visibility
 from common import storage
+from common.priority import BACKGROUND_NICE, interactive
 from labeling.models import SupportSetVersion
 from tests.analysis.helpers import (
     chip_mask,
@@ -131,6 +136,66 @@ def test_the_map_is_listed_before_the_downloads_are_written(
         final["links"]
     )
     assert download(client, final["links"]["mask.png"]) == mask_then  # the map was whole
+
+
+def hold_interactive(seconds: float) -> tuple[threading.Thread, list[float]]:
+    """Another job's map (``common.priority.interactive``) for ``seconds`` on a thread, from
+    now: (the thread, [when it ended])."""
+    entered, ended = threading.Event(), []
+
+    def other_map():
+        with interactive():
+            entered.set()
+            time.sleep(seconds)
+            ended.append(time.monotonic())
+
+    thread = threading.Thread(target=other_map)
+    thread.start()
+    assert entered.wait(10)
+    return thread, ended
+
+
+def test_downloads_and_the_chip_size_check_give_way_to_a_map_a_user_waits_for(
+    client_for, world, segmentable, monkeypatch
+):
+    """Once its map is listed, a job's downloads wait while another job's map is being made
+    on this host, and so does the chip-size check; both run on threads of lower priority."""
+    from analysis.runner import sensitivity
+
+    client = client_for(world.annotator)
+    job_id = create(client, **job_body(segmentable)).json()["id"]
+    made, held = [], []
+    overlay = exports.overlay_png
+    monkeypatch.setattr(
+        exports, "overlay_png", lambda *a, **k: made.append(time.monotonic()) or overlay(*a, **k)
+    )
+    on_stage(
+        monkeypatch,
+        lambda text: text == "Writing the downloads" and held.append(hold_interactive(0.5)),
+    )
+    job = run(job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    ((thread, ended),) = held
+    thread.join()
+    assert made and made[0] >= ended[0]  # the overlay was made after the other map
+
+    measured = []
+    embedded = sensitivity._Images.embedded
+
+    def recorded(self, image, chip_size=None):  # each chip size's embedding, when it starts
+        nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        measured.append((time.monotonic(), nice))
+        return embedded(self, image, chip_size)
+
+    monkeypatch.setattr(sensitivity._Images, "embedded", recorded)
+    thread, ended = hold_interactive(0.5)
+    assert sensitivity.chip_size_check_run(job_id=job_id) is True
+    thread.join()
+    assert measured and measured[0][0] >= ended[0]
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert measured[0][1] == (min(19, own + BACKGROUND_NICE) if sys.platform == "linux" else own)
+    stats = SegmentationResult.objects.get(job_id=job_id).stats
+    assert stats["chip_size_sensitivity"]["compared"] == [16, 64]
 
 
 def test_a_redelivered_job_writes_a_result_whose_downloads_were_cut_off(

@@ -12,6 +12,7 @@ from django.db.models import F
 
 from catalog.models import Image
 from common.jobs import enqueue_on_commit
+from common.priority import interactive
 from common.runner import cancel_check, job_end, job_run
 from webhooks.services import event_emit
 from workers.fewshot.pipeline import Segmenter
@@ -115,7 +116,8 @@ def _run(job: SegmentationJob, clock: Clock) -> None:
     _stage(job, "Loading the model")
     images = _Images(job, encoder_for(job, clock), clock)
     by_image = support_chips(job.support_set, classes)
-    segmenter = _fit(job, images, by_image, clock)
+    with interactive():  # background work on this host waits meanwhile (common.priority)
+        segmenter = _fit(job, images, by_image, clock)
     # a frame whose downloads were not all written (the worker stopped between its map and
     # its last export) is classified again
     finished = job.results.filter(artefacts__has_key=LAST_EXPORT)
@@ -151,32 +153,35 @@ def _run_image(job, job_image, segmenter, images: _Images, by_image, classes, do
     image, grid, clock = job_image.image, job_image.grid, images.clock
     has_objects = any(c.get("kind") == "objects" for c in classes)
     _stage(job, f"Embedding the chips{where}")
-    embedded = images.embedded(image)
+    with interactive():
+        embedded = images.embedded(image)
     n_frames = embedded.embeddings.shape[0]
     for frame in range(n_frames):
         cancel_check(SegmentationJob, job.pk)
         if (str(image.pk), frame) in done:
             continue
         at = f" (frame {frame + 1} of {n_frames})" if n_frames > 1 else where
-        _stage(job, f"Classifying the chips and the pixels{at}")
-        result, pixels = classify_frame(
-            segmenter,
-            embedded,
-            frame,
-            timed=clock.lapper(),  # first: the frame and spectrum fetches count as classify
-            frame_pixels=images.frames(image)[frame],
-            classes=classes,
-            support=by_image.get(str(image.pk)) if frame == 0 else None,
-            spectrum=images.spectrum(image, frame, embedded.grid),
-            pixel_features=images.pixel_features(image, frame, embedded.grid),
-            # the original's values, for the particles' mean intensity: read only when
-            # a class is counted as objects (re-runs otherwise work from cached frames)
-            intensity=images.intensity(image, frame) if has_objects else None,
-            pixel_size=image.pixel_size,
-            pixel_unit=image.pixel_unit or None,
-        )
-        _stage(job, f"Saving the map{at}")
-        saved = result_save(job, image, grid, frame, result, pixels, classes, clock)
+        # until the map is listed; not the downloads, which yield to the next job's map
+        with interactive():
+            _stage(job, f"Classifying the chips and the pixels{at}")
+            result, pixels = classify_frame(
+                segmenter,
+                embedded,
+                frame,
+                timed=clock.lapper(),  # first: the frame and spectrum fetches count as classify
+                frame_pixels=images.frames(image)[frame],
+                classes=classes,
+                support=by_image.get(str(image.pk)) if frame == 0 else None,
+                spectrum=images.spectrum(image, frame, embedded.grid),
+                pixel_features=images.pixel_features(image, frame, embedded.grid),
+                # the original's values, for the particles' mean intensity: read only when
+                # a class is counted as objects (re-runs otherwise work from cached frames)
+                intensity=images.intensity(image, frame) if has_objects else None,
+                pixel_size=image.pixel_size,
+                pixel_unit=image.pixel_unit or None,
+            )
+            _stage(job, f"Saving the map{at}")
+            saved = result_save(job, image, grid, frame, result, pixels, classes, clock)
         _stage(job, f"Writing the downloads{at}")
         downloads_save(saved, result, pixels, images, clock)
         SegmentationJob.objects.filter(pk=job.pk).update(

@@ -14,6 +14,7 @@ from catalog.links import persistent_url
 from catalog.models import Image
 from catalog.tiles import PREVIEW_MAX_SIDE
 from common import storage
+from common.priority import in_background, yield_to_interactive
 from workers.fewshot.pipeline import Segmentation
 
 from .. import artefacts, exports, maps
@@ -148,7 +149,10 @@ def downloads_save(
     )
     preview = images.native_preview(image, frame)
     title = f"{image.original_filename}" + (f" (frame {frame})" if image.frames > 1 else "")
-    blobs = download_exports(
+    # at background priority: the user sees the map already, and a re-run after a support-set
+    # edit may be classifying beside it (``common.priority``)
+    blobs = in_background(
+        download_exports,
         pixels,
         saved.classes,
         stats,
@@ -248,7 +252,9 @@ def download_exports(
         ),
     }
     with ThreadPoolExecutor(2) as pool:
-        futures = {name: pool.submit(make) for name, make in makers.items()}
+        # each waits first while a job a user waits for runs on this host (common.priority)
+        futures = {name: pool.submit(_after_yield, make) for name, make in makers.items()}
+        yield_to_interactive()
         blobs = {
             "counts.csv": exports.counts_csv(stats, classes, provenance=provenance).encode(),
             "chart.svg": exports.chart_svg(stats, classes, title=title).encode(),
@@ -266,6 +272,11 @@ def download_exports(
     if "layers" in stats:
         blobs["profile.csv"] = maps.profile_csv(stats["layers"], classes).encode()
     return blobs
+
+
+def _after_yield(make: Callable[[], bytes]) -> bytes:
+    yield_to_interactive()
+    return make()
 
 
 def result_json_update(result: SegmentationResult, change: Callable[[dict], None]) -> None:

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from catalog.models import Image
+from common.priority import in_background, yield_to_interactive
 from workers.fewshot.pipeline import neighbour_fractions
 from workers.fewshot.uncertainty import chip_size_sensitivity
 
@@ -62,20 +63,30 @@ def _chip_size_sensitivity(job: SegmentationJob, images: _Images, support_of: di
         return
     ids = list(dict.fromkeys([*support_of, *results]))
     by_id = {str(i.pk): i for i in Image.objects.filter(pk__in=ids)}
-    frames = [images.frames(by_id[i])[0] for i in ids]
     targets = [ids.index(i) for i in results]
+    labels = [_labels(results[i]) if i in results else None for i in ids]
+
+    def embedded(i: int, size: int):
+        # each chip size waits first while a job a user waits for runs on this host
+        yield_to_interactive()
+        return images.embedded(by_id[ids[i]], size)
+
+    def measure() -> dict:
+        return neighbour_fractions(
+            [images.frames(by_id[i])[0] for i in ids],
+            [support_of.get(i, {}) for i in ids],
+            encoder=images.encoder,
+            chip_size=images.params["chip_size"],
+            offset=tuple(images.params["offset"]),
+            options=images.options,
+            targets=targets,
+            embedder=embedded,
+            labels=labels,
+        )
+
     t = time.perf_counter()
-    moved = neighbour_fractions(
-        frames,
-        [support_of.get(i, {}) for i in ids],
-        encoder=images.encoder,
-        chip_size=images.params["chip_size"],
-        offset=tuple(images.params["offset"]),
-        options=images.options,
-        targets=targets,
-        embedder=lambda i, size: images.embedded(by_id[ids[i]], size),
-        labels=[_labels(results[i]) if i in results else None for i in ids],
-    )
+    # at background priority: a re-run after a support-set edit may be classifying beside it
+    moved = in_background(measure)
     seconds = round(time.perf_counter() - t, 4)
     for n, image_id in enumerate(results):
         result = results[image_id]

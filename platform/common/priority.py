@@ -1,0 +1,120 @@
+"""Work nobody waits for gives way to the work a user waits for.
+
+After a segmentation result is shown, its worker still writes the downloads (~1 s of two cores
+at 4096²) and then runs the chip-size check. A user who edits the support set and segments
+again within those seconds has the re-run compete with them for the same cores. So:
+
+- the work a user waits for (a job's fit, classification and map, until its result is listed)
+  runs inside :func:`interactive`, which holds a shared lock on a file in the data directory;
+- background work calls :func:`yield_to_interactive` between its steps (each export, each chip
+  size of the check): it waits there while any process on this host is inside
+  :func:`interactive` (at most ``timeout`` s: a long batch job does not stop it for good);
+- and it runs on a thread of its own whose nice value is raised (:func:`in_background`; Linux:
+  each thread has its own nice value, and threads it starts inherit it), so that a step already
+  under way when a re-run starts takes little of the cores from it.
+
+When nothing else runs, background work is as fast as before. File locks (``flock``) are
+released by the kernel when a process dies, so a killed worker leaves nothing held. Elsewhere
+than Linux the background thread keeps the caller's priority; without ``fcntl`` (Windows) the
+lock is not taken.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import connections
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock
+    fcntl = None
+
+#: added to a background thread's nice value (19 at most): weight ~1/10 of a nice-0 thread
+BACKGROUND_NICE = 10
+
+#: the longest a background step waits for the work a user waits for, per call (seconds)
+YIELD_TIMEOUT = 10.0
+#: how often a waiting background step looks again (seconds)
+YIELD_POLL = 0.01
+
+T = TypeVar("T")
+
+
+def _lock_fd() -> int:
+    path = settings.DATA_DIR / "interactive.lock"
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+@contextmanager
+def interactive() -> Iterator[None]:
+    """Mark the work inside as one a user waits for: background work on this host waits at
+    its next :func:`yield_to_interactive` until it ends. Never nest it around work that
+    yields (that work would wait for its own caller, up to its timeout)."""
+    if fcntl is None:
+        yield
+        return
+    fd = _lock_fd()
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def yield_to_interactive(timeout: float = YIELD_TIMEOUT) -> float:
+    """Wait while work a user waits for runs on this host (:func:`interactive`), ``timeout``
+    s at most -> the seconds waited."""
+    if fcntl is None:
+        return 0.0
+    start = time.monotonic()
+    fd = _lock_fd()
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break  # nobody holds it shared: let go at once (closing the file)
+            except BlockingIOError:
+                if time.monotonic() - start >= timeout:
+                    break
+                time.sleep(YIELD_POLL)
+    finally:
+        os.close(fd)
+    return time.monotonic() - start
+
+
+def lower_thread_priority(increment: int = BACKGROUND_NICE) -> bool:
+    """Raise the calling thread's nice value by ``increment`` (Linux only; it cannot be undone
+    without privileges, so only threads made for background work call it) -> whether it did."""
+    if sys.platform != "linux":  # setpriority(PRIO_PROCESS, tid) renices a thread on Linux only
+        return False
+    tid = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, now + increment))
+    except OSError:
+        return False
+    return True
+
+
+def in_background(fn: Callable[..., T], /, *args, **kwargs) -> T:
+    """``fn(*args, **kwargs)`` on a new thread at background priority (the threads it starts
+    inherit it): its result, or its exception raised here. The thread's database connections
+    are closed when it ends."""
+
+    def run() -> T:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()  # this thread's own, if fn opened any
+
+    with ThreadPoolExecutor(1, initializer=lower_thread_priority) as pool:
+        return pool.submit(run).result()

@@ -1,0 +1,98 @@
+"""Background work gives way to the work a user waits for (common.priority)."""
+
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from common.priority import BACKGROUND_NICE, in_background, interactive, yield_to_interactive
+
+
+def _nice_here() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_background_work_runs_at_a_lower_priority_and_its_threads_too():
+    before = _nice_here()
+
+    def work():
+        with ThreadPoolExecutor(2) as pool:  # as the downloads' exports do
+            started = [pool.submit(_nice_here) for _ in range(2)]
+            return _nice_here(), [f.result() for f in started]
+
+    own, started = in_background(work)
+    assert _nice_here() == before  # the caller keeps its priority
+    expected = min(19, before + BACKGROUND_NICE) if sys.platform == "linux" else before
+    assert own == expected
+    assert started == [expected, expected]
+
+
+def test_background_work_returns_its_result_and_raises_its_error():
+    assert in_background(lambda a, b=0: a + b, 2, b=3) == 5
+
+    def fails():
+        raise ValueError("no such export")
+
+    with pytest.raises(ValueError, match="no such export"):
+        in_background(fails)
+
+
+def test_a_yield_waits_until_the_interactive_work_ends():
+    entered, ended = threading.Event(), []
+
+    def user_waits():
+        with interactive():
+            entered.set()
+            time.sleep(0.3)
+            ended.append(time.monotonic())
+
+    user = threading.Thread(target=user_waits)
+    user.start()
+    assert entered.wait(10)
+    waited = yield_to_interactive(timeout=30)
+    returned = time.monotonic()
+    user.join()
+    assert ended and returned >= ended[0]  # it went on only once the section was over
+    assert waited > 0
+
+
+def test_a_yield_gives_up_after_its_timeout_and_nothing_is_held_after():
+    release, entered = threading.Event(), threading.Event()
+
+    def user_waits():
+        with interactive():
+            entered.set()
+            release.wait(30)
+
+    user = threading.Thread(target=user_waits)
+    user.start()
+    assert entered.wait(10)
+    yield_to_interactive(timeout=0.1)
+    still_inside = not release.is_set()
+    release.set()
+    user.join()
+    assert still_inside  # it returned while the interactive section still ran
+    # with nobody inside, a yield goes straight on: nothing was left locked
+    done = []
+    waiter = threading.Thread(target=lambda: done.append(yield_to_interactive(timeout=30)))
+    waiter.start()
+    waiter.join(10)
+    assert done and done[0] < 30
+
+
+def test_interactive_sections_do_not_wait_for_each_other():
+    inside = threading.Barrier(2, timeout=10)
+
+    def user():
+        with interactive():
+            inside.wait()  # both inside at once, or the barrier breaks
+
+    users = [threading.Thread(target=user) for _ in range(2)]
+    for u in users:
+        u.start()
+    for u in users:
+        u.join()
+    assert not inside.broken
