@@ -232,3 +232,48 @@ def test_a_result_shown_while_its_job_runs_is_completed_in_place(
         re.compile(r"At \d+ px and \d+ px chips|Chip size matters here"), timeout=120_000
     )
     assert not page.errors, page.errors
+
+
+def test_segment_again_is_free_once_the_map_is_shown(
+    page, celery_worker, lab_owner, champion_model, labelled_dataset
+):
+    """The page draws a result as soon as its job lists it, while the worker still writes the
+    downloads: Segment again is free then (a correction re-runs at once), and the second job
+    takes the page over; the first job's end does not undo it. The test holds
+    ``common.priority.interactive``, as another job's map would: the worker's downloads wait."""
+    from analysis.models import JobStatus, SegmentationJob
+    from common.priority import interactive
+    from tests.support.waits import wait_for
+
+    d = labelled_dataset
+    vote(lab_owner, d)
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/segment")
+    segment = page.get_by_test_id("segment")
+    canvas = page.get_by_test_id("viewer-canvas")
+    with interactive():
+        canvas = segment_and_wait(page)
+        first = canvas.get_attribute("data-result")
+        expect(page.get_by_test_id("job-status")).to_have_text("running")
+        expect(page.get_by_test_id("job-progress")).to_contain_text("Writing the downloads")
+        expect(segment).to_be_enabled()
+        expect(segment).to_have_text("Segment again")
+        expect(page.get_by_test_id("cancel-job")).to_be_hidden()
+        page.shot("map-shown-downloads-written")
+        segment.click()
+        expect(canvas).not_to_have_attribute("data-result", first, timeout=180_000)
+        second = canvas.get_attribute("data-result")
+        assert SegmentationJob.objects.get(results__pk=first).status == JobStatus.RUNNING
+    wait_for(
+        lambda: SegmentationJob.objects.filter(status=JobStatus.SUCCEEDED).count() == 2,
+        timeout=180,
+        what="both jobs",
+    )
+    expect(page.get_by_test_id("job-status")).to_have_text("succeeded", timeout=60_000)
+    expect(page.get_by_test_id("job-progress")).to_contain_text("Done")
+    expect(canvas).to_have_attribute("data-result", second)
+    assert page.get_by_test_id("job-progress").get_attribute("data-job") == str(
+        SegmentationJob.objects.get(results__pk=second).pk
+    )
+    expect(page.get_by_test_id("export-overlay.png")).to_be_visible()  # the refreshed links
+    assert not page.errors, page.errors

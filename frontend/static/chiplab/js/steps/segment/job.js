@@ -83,10 +83,11 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
   /** The result a finished job shows here: this image's, else its first. */
   const resultHere = (job) => ownResult(job) || (job.results || [])[0] || null;
 
-  /** Poll the job until it finishes (progress and Cancel meanwhile), or the step is left.
-   * `onResult(job)` is awaited once, as soon as the running job lists this image's result: the
-   * worker writes the map first and the downloads after it. */
-  async function untilFinished(job, onResult) {
+  /** Poll the job until it finishes (progress and Cancel meanwhile), the step is left or a
+   * newer job is followed (`current()` false). `onResult(job)` is awaited once, as soon as the
+   * running job lists this image's result: the worker writes the map first and the downloads
+   * after it. */
+  async function untilFinished(job, onResult, current) {
     const own = state.user && job.created_by === state.user.username;
     const by = own ? "" : ` (started by ${job.created_by})`; // kept on every poll, not only the first
     let last = job;
@@ -96,19 +97,19 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
     // worker), then backing off to once a second
     const polling = poll(
       async () => {
-        if (store.disposed) return true;
+        if (!current()) return true;
         if (j.current && j.current.status === "cancelled") {
           last = j.current;
           return true;
         }
         last = await api.analysis.job(job.id);
-        if (store.disposed) return true;
+        if (!current()) return true;
         if (FINISHED.includes(last.status)) return true;
         // this image's own result only: a job over several images lists the others' first
         if (!early && last.status === "running" && ownResult(last)) {
           early = true;
           await onResult(last);
-          if (store.disposed) return true;
+          if (!current()) return true;
         }
         const p = last.progress || {};
         const chips = `${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`;
@@ -129,8 +130,14 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
     return last;
   }
 
-  /** Follow a job until it finishes, then show its result (its map as soon as it is saved). */
+  let followed = 0; // the number of the newest follow: an older one lets go of the page
+
+  /** Follow a job until it finishes, then show its result (its map as soon as it is saved).
+   * Once the map is shown, Segment is free again: the job still writes its downloads, and a
+   * newer job (a correction re-run at once) takes the page over from this follow. */
   async function follow(job, { t0 = null, reattached = false } = {}) {
+    const number = ++followed;
+    const current = () => number === followed && !store.disposed;
     setFollowing(true);
     ws.emit("job", job);
     j.current = job;
@@ -158,10 +165,16 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
         progressBox.dataset.ms = Math.round(ms);
       }
       shown = mine.id;
+      if (running.status === "running" && current()) {
+        // the downloads follow: nothing to cancel that the user waits for
+        cancelBtn.hidden = true;
+        setFollowing(false);
+        runBtn.textContent = "Segment again";
+      }
     };
     try {
-      job = await untilFinished(job, show);
-      if (store.disposed) return;
+      job = await untilFinished(job, show, current);
+      if (!current()) return;
       cancelBtn.hidden = true;
       if (job.status === "cancelled") {
         progress("The job was cancelled.", 0, "cancelled");
@@ -184,18 +197,20 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
       // no toast: the progress line says it, and a toast covered the support check's box
       progress(`Done${took}.`, 1, "succeeded");
     } catch (e) {
-      if (store.disposed) return;
+      if (!current()) return;
       progressBox.replaceChildren(errorBox(e));
       showError(e, "Segment");
     } finally {
-      j.current = null;
-      cancelBtn.hidden = true;
-      j.following = false;
-      if (!store.disposed) {
-        onChange();
-        runBtn.textContent = "Segment again";
-      }
+      if (current()) finish();
     }
+  }
+
+  /** The page after the newest follow ended: no job followed, Segment free. */
+  function finish() {
+    j.current = null;
+    cancelBtn.hidden = true;
+    setFollowing(false);
+    runBtn.textContent = "Segment again";
   }
 
   return { run, follow, cancel, active };
