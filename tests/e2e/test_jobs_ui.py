@@ -1,9 +1,11 @@
 """E2E: following segmentation jobs across reloads and from History."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import second_image, segment_and_wait, sign_in, vote
+from tests.e2e.conftest import click_chip, second_image, segment_and_wait, sign_in, vote
 
 SEGMENT = "workers.tasks.segment.segment_job"
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -238,11 +240,13 @@ def test_segment_again_is_free_once_the_map_is_shown(
     page, celery_worker, lab_owner, champion_model, labelled_dataset
 ):
     """The page draws a result as soon as its job lists it, while the worker still writes the
-    downloads: Segment again is free then (a correction re-runs at once), and the second job
-    takes the page over; the first job's end does not undo it. The test holds
-    ``common.priority.interactive``, as another job's map would: the worker's downloads wait."""
+    downloads: Segment again is free then, a correction re-runs at once and says how long the
+    new map took (not the downloads after it), and the second job takes the page over; the
+    first job's end does not undo it. The test holds ``common.priority.interactive``, as
+    another job's map would: the worker's downloads wait meanwhile."""
     from analysis.models import JobStatus, SegmentationJob
     from common.priority import interactive
+    from labeling.models import Vote
     from tests.support.waits import wait_for
 
     d = labelled_dataset
@@ -260,10 +264,26 @@ def test_segment_again_is_free_once_the_map_is_shown(
         expect(segment).to_have_text("Segment again")
         expect(page.get_by_test_id("cancel-job")).to_be_hidden()
         page.shot("map-shown-downloads-written")
-        segment.click()
+        canvas.focus()
+        page.keyboard.press("c")  # Correct mode: chip (0, 0) becomes an example of class 1
+        page.keyboard.press("1")
+        click_chip(page, 0, 0, chip=32)
+        expect(page.get_by_test_id("correction")).to_have_count(1)
+        expect(page.get_by_test_id("correct-rerun")).to_be_enabled()
+        wait_for(
+            lambda: Vote.objects.filter(grid=d["grid"], user=lab_owner, row=0, col=0).exists(),
+            timeout=15,
+            what="the correction's vote",
+        )
+        page.keyboard.press("r")
         expect(canvas).not_to_have_attribute("data-result", first, timeout=180_000)
         second = canvas.get_attribute("data-result")
-        assert SegmentationJob.objects.get(results__pk=first).status == JobStatus.RUNNING
+        # the new map's time is taken when it is shown: both jobs still write their downloads
+        took = page.get_by_test_id("rerun-took")
+        expect(took).to_have_attribute("data-rerun-ms", re.compile(r"^\d+$"), timeout=10_000)
+        for result in (first, second):
+            job = SegmentationJob.objects.get(results__pk=result)
+            assert job.status == JobStatus.RUNNING, result
     wait_for(
         lambda: SegmentationJob.objects.filter(status=JobStatus.SUCCEEDED).count() == 2,
         timeout=180,

@@ -56,6 +56,8 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
     }
   }
 
+  /** Queue a job on the working set and follow it; resolves once its map is shown (or it
+   * ended without one): the job may still be writing its downloads then. */
   async function run() {
     setFollowing(true);
     cancelMsg.replaceChildren();
@@ -75,7 +77,12 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
       setFollowing(false);
       return;
     }
-    await follow(job, { t0 });
+    let mapShown;
+    const shown = new Promise((resolve) => {
+      mapShown = resolve;
+    });
+    follow(job, { t0, onShown: mapShown }).then(mapShown, mapShown);
+    await shown;
   }
 
   /** This image's result (frame 0) among a job's results, or null. */
@@ -135,7 +142,7 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
   /** Follow a job until it finishes, then show its result (its map as soon as it is saved).
    * Once the map is shown, Segment is free again: the job still writes its downloads, and a
    * newer job (a correction re-run at once) takes the page over from this follow. */
-  async function follow(job, { t0 = null, reattached = false } = {}) {
+  async function follow(job, { t0 = null, reattached = false, onShown = null } = {}) {
     const number = ++followed;
     const current = () => number === followed && !store.disposed;
     setFollowing(true);
@@ -165,6 +172,7 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
         progressBox.dataset.ms = Math.round(ms);
       }
       shown = mine.id;
+      onShown?.();
       if (running.status === "running" && current()) {
         // the downloads follow: nothing to cancel that the user waits for
         cancelBtn.hidden = true;
