@@ -52,12 +52,14 @@ def _sim_tiff(size: int) -> tuple[bytes, object]:
     return sim.tiff_bytes(s), s
 
 
-def _start_worker(log_path: Path) -> subprocess.Popen:
+def _start_worker(log_path: Path, processes: int = 1) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings"),
     }
-    proc = start_worker(env=env, log_path=log_path, name=f"bench-{os.getpid()}", concurrency=1)
+    proc = start_worker(
+        env=env, log_path=log_path, name=f"bench-{os.getpid()}", concurrency=processes
+    )
     time.sleep(3)  # let the pool process finish its warm-up
     return proc
 
@@ -80,15 +82,20 @@ def _ensure_bucket() -> None:
         s3.create_bucket(Bucket=opts["bucket_name"])
 
 
-def _wait(client, job_id: str, *, poll: float, timeout: float = 600) -> tuple[dict, float, float]:
+def _wait(
+    client, job_id: str, *, poll: float, timeout: float = 600, shown_only: bool = False
+) -> tuple[dict, float, float | None]:
     """Poll a job to its end -> (its body, when its first result was listed, when it ended):
-    the page shows the map once the result is listed, while the downloads are written."""
+    the page shows the map once the result is listed, while the downloads are written. With
+    ``shown_only`` it returns once the result is listed (when it ended: None)."""
     deadline = time.monotonic() + timeout
     shown = None
     while time.monotonic() < deadline:
         body = client.get(f"/api/segmentation-jobs/{job_id}/").json()
         if shown is None and body.get("results"):
             shown = time.perf_counter()
+            if shown_only:
+                return body, shown, None
         if body["status"] not in ("queued", "running"):
             if body["status"] != "succeeded":
                 raise RuntimeError(f"job {job_id} {body['status']}: {body['error']}")
@@ -98,20 +105,26 @@ def _wait(client, job_id: str, *, poll: float, timeout: float = 600) -> tuple[di
     raise RuntimeError(f"job {job_id} did not finish in {timeout}s")
 
 
-def _measure(client, post, *, poll: float) -> dict:
-    """POST a job, poll it to the end and fetch the result JSON (its labels): seconds and
-    worker timings (``shown``: until the result is listed and the page can draw its map)."""
+def _measure(client, post, *, poll: float, after: str = "done") -> dict:
+    """POST a job and poll it: seconds (``shown``: until the result is listed and the page can
+    draw its map; ``until_done``: until the job ended, None with ``after="shown"``, where the
+    next job may start while this one writes its downloads). :func:`_finish` adds the worker
+    timings and the labels once the job has ended."""
     t0 = time.perf_counter()
     job = post()
-    body, t_shown, t_done = _wait(client, job["id"], poll=poll)
-    result = _ok(client.get(f"/api/segmentation-results/{body['results'][0]['id']}/"))
+    _, t_shown, t_done = _wait(client, job["id"], poll=poll, shown_only=after == "shown")
     return {
-        "job": body["id"],
+        "job": job["id"],
         "shown": t_shown - t0,
-        "until_done": t_done - t0,
-        "timings": body["timings"],
-        "labels": result["labels"],
+        "until_done": None if t_done is None else t_done - t0,
     }
+
+
+def _finish(client, run: dict, *, poll: float) -> dict:
+    """``run`` with its ended job's worker timings and result labels."""
+    body, _, _ = _wait(client, run["job"], poll=poll)
+    result = _ok(client.get(f"/api/segmentation-results/{body['results'][0]['id']}/"))
+    return {**run, "timings": body["timings"], "labels": result["labels"]}
 
 
 def run(
@@ -121,9 +134,15 @@ def run(
     edits: int = 5,
     poll: float = 0.02,
     pause: float = 0.0,
+    after: str = "done",
+    processes: int = 1,
     start_worker: bool = True,
     out=print,
 ) -> list[dict]:
+    """The round trips (see the module's docstring); ``after``: whether each pause starts once
+    the previous job is done ("done") or once its map is shown ("shown": a user who edits and
+    segments again at once, while the worker still writes the downloads and runs the chip-size
+    check); ``processes``: the worker's (``make run`` starts three)."""
     _ensure_bucket()
     tag = uuid.uuid4().hex[:8]
     dataset, curator, labeller, model = _bench_lab(tag)
@@ -131,11 +150,12 @@ def run(
         f"mode: db={settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
         f"broker={settings.CELERY_BROKER_URL.split(':', 1)[0]} storage={settings.CHIPLAB_STORAGE}"
         f"; image {size}x{size}, {chip} px chips ({(size // chip) ** 2} chips); "
-        f"model {model.name} v{model.version} ({model.encoder_kind})"
+        f"model {model.name} v{model.version} ({model.encoder_kind}); pause {pause} s after "
+        f"each job is {after}, {processes} worker process(es)"
     )
     worker = None
     if start_worker:
-        worker = _start_worker(Path(settings.DATA_DIR) / f"bench-worker-{tag}.log")
+        worker = _start_worker(Path(settings.DATA_DIR) / f"bench-worker-{tag}.log", processes)
     try:
         data, s = _sim_tiff(size)
         image = _ingest(curator, dataset, data, poll=poll, out=out)
@@ -143,7 +163,15 @@ def run(
             curator, labeller, dataset, image, s, chip=chip, edits=edits
         )
         runs = _round_trips(
-            labeller, schema, image, vote, n_classes, edits=edits, poll=poll, pause=pause
+            labeller,
+            schema,
+            image,
+            vote,
+            n_classes,
+            edits=edits,
+            poll=poll,
+            pause=pause,
+            after=after,
         )
         truth = chip_truth_of(s, chip)
         for r in runs:
@@ -233,34 +261,39 @@ def _labelling(curator, labeller, dataset, image: dict, s, *, chip: int, edits: 
 
 
 def _round_trips(
-    labeller, schema: dict, image: dict, vote, n_classes: int, *, edits, poll, pause: float
+    labeller, schema: dict, image: dict, vote, n_classes: int, *, edits, poll, pause, after
 ):
     """The cold job, ``edits`` support-set edits each followed by a job, and a re-run of
     the first job (whose labels must equal the first run's). ``pause`` seconds pass before each
     job (a user picks examples or looks at the map before the next edit, while the worker
     embeds the new grid or runs the previous job's chip-size check): with none, each job also
-    waits for that work."""
+    waits for that work. ``after``: the pause starts once the previous job is "done" or once
+    its map is "shown" (its downloads and chip-size check may then run beside the next job)."""
 
     def post_working_set() -> dict:
         body = {"schema": schema["id"], "rule": "single_owner", "images": [image["id"]]}
         return _ok(labeller.post("/api/segmentation-jobs/", body, format="json"))
 
     time.sleep(pause)  # the user picks the examples (the worker embeds the new grid meanwhile)
-    runs = [{"kind": "cold", **_measure(labeller, post_working_set, poll=poll)}]
+    runs = [{"kind": "cold", **_measure(labeller, post_working_set, poll=poll, after=after)}]
     first_job = runs[0]["job"]
     for e in range(edits):
         time.sleep(pause)
         # the user adds a chip, then re-segments
         vote(e % n_classes, 3 + e // n_classes)
-        runs.append({"kind": "edit", **_measure(labeller, post_working_set, poll=poll)})
+        runs.append(
+            {"kind": "edit", **_measure(labeller, post_working_set, poll=poll, after=after)}
+        )
     time.sleep(pause)
     rerun = _measure(
         labeller,
         lambda: _ok(labeller.post(f"/api/segmentation-jobs/{first_job}/rerun")),
         poll=poll,
+        after=after,
     )
     runs.append({"kind": "rerun", **rerun})
-    if rerun["labels"] != runs[0]["labels"]:
+    runs = [_finish(labeller, r, poll=poll) for r in runs]
+    if runs[-1]["labels"] != runs[0]["labels"]:
         raise RuntimeError("re-run labels differ from the first run")
     return runs
 
@@ -276,8 +309,9 @@ def _report(runs: list[dict], out) -> None:
         t = r["timings"]
         cache = t.get("embeddings_cache", {})
         hit = next((k for k in ("memory", "storage", "miss") if cache.get(k)), "-")
+        done = "-" if r["until_done"] is None else f"{r['until_done']:.3f}s"
         out(
-            f"{r['kind']:<6} {r['shown']:>6.3f}s {r['until_done']:>6.3f}s "
+            f"{r['kind']:<6} {r['shown']:>6.3f}s {done:>7} "
             + " ".join(f"{t.get(s, 0.0):>9.3f}s" for s in stages)
             + f"  {hit:<8}  {r['accuracy']:.3f}"
         )
@@ -285,6 +319,10 @@ def _report(runs: list[dict], out) -> None:
     if edits:
         out(
             f"support-set edit -> map shown: median {statistics.median(edits):.3f} s, "
-            f"max {max(edits):.3f} s over {len(edits)} edits (cold: {runs[0]['shown']:.3f} s); "
-            f"job done: median {statistics.median(r['until_done'] for r in runs[1:-1]):.3f} s"
+            f"max {max(edits):.3f} s over {len(edits)} edits (cold: {runs[0]['shown']:.3f} s)"
+            + (
+                f"; job done: median {statistics.median(r['until_done'] for r in runs[1:-1]):.3f} s"
+                if runs[1]["until_done"] is not None
+                else ""
+            )
         )

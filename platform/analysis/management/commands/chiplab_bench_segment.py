@@ -23,6 +23,21 @@ class Command(BaseCommand):
             "worker embeds the new grid or runs the previous job's chip-size check meanwhile)",
         )
         parser.add_argument(
+            "--after",
+            choices=("done", "shown"),
+            default="done",
+            help="the pause starts once the previous job is done, or once its map is shown "
+            "(a user who re-runs at once, beside its downloads and chip-size check)",
+        )
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            choices=range(1, 9),
+            metavar="1..8",
+            help="the started worker's processes (make run starts three)",
+        )
+        parser.add_argument(
             "--no-worker",
             action="store_true",
             help="use an already running worker instead of starting one",
@@ -46,6 +61,8 @@ class Command(BaseCommand):
         chip,
         edits,
         pause,
+        after,
+        processes,
         no_worker,
         migrate,
         chip_sizes,
@@ -76,6 +93,8 @@ class Command(BaseCommand):
                 chip=c,
                 edits=edits,
                 pause=pause,
+                after=after,
+                processes=processes,
                 start_worker=not no_worker,
                 out=out,
             )
