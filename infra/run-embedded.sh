@@ -9,16 +9,16 @@ export MLFLOW_DISABLE_TELEMETRY=true
 # the settings turn DEBUG on only when this is a loopback address (or DJANGO_DEBUG is set)
 export CHIPLAB_BIND_HOST="$HOST"
 
-# Three processes on a 2-core machine: a job's downloads and the chip-size check after it run in
-# the background (common/priority.py: they give way to a job whose map a user waits for), and a
-# third process lets a re-run start at once beside both rather than queue behind them.
+# Two processes: a re-run starts beside the previous job's downloads or chip-size check, which
+# give way to it (common/priority.py). A third process measured no better on a 2-core machine
+# (chiplab_bench_segment --after shown --processes 2|3) and costs ~0.6 GB more.
 # The worker is started again whenever it exits (killed, out of memory); when it starts it
 # enqueues again the jobs a dead worker had taken from the filesystem broker (workers/recovery.py).
 supervise_worker() {
   local pid=""
   trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; [ -n "$pid" ] && wait "$pid"; exit 0' TERM INT
   while true; do
-    "$VENV/bin/celery" -A workers.celery_app worker -Q default,gpu,training --concurrency 3 \
+    "$VENV/bin/celery" -A workers.celery_app worker -Q default,gpu,training --concurrency 2 \
       --loglevel INFO --hostname "embedded@%h" &
     pid=$!
     wait "$pid" || echo "celery worker exited ($?); starting it again in 2 s" >&2

@@ -142,7 +142,7 @@ def run(
     """The round trips (see the module's docstring); ``after``: whether each pause starts once
     the previous job is done ("done") or once its map is shown ("shown": a user who edits and
     segments again at once, while the worker still writes the downloads and runs the chip-size
-    check); ``processes``: the worker's (``make run`` starts three)."""
+    check); ``processes``: the worker's (``make run`` starts two)."""
     _ensure_bucket()
     tag = uuid.uuid4().hex[:8]
     dataset, curator, labeller, model = _bench_lab(tag)

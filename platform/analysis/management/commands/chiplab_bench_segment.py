@@ -35,7 +35,7 @@ class Command(BaseCommand):
             default=1,
             choices=range(1, 9),
             metavar="1..8",
-            help="the started worker's processes (make run starts three)",
+            help="the started worker's processes (make run starts two)",
         )
         parser.add_argument(
             "--no-worker",
