@@ -21,6 +21,7 @@ lock is not taken.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -38,6 +39,8 @@ try:
 except ImportError:  # Windows: no flock
     fcntl = None
 
+log = logging.getLogger(__name__)
+
 #: added to a background thread's nice value (19 at most): weight ~1/10 of a nice-0 thread
 BACKGROUND_NICE = 10
 
@@ -49,9 +52,16 @@ YIELD_POLL = 0.01
 T = TypeVar("T")
 
 
-def _lock_fd() -> int:
-    path = settings.DATA_DIR / "interactive.lock"
-    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+def _lock_fd() -> int | None:
+    """The lock file, opened; None where it cannot be (a read-only data directory): work then
+    goes on without giving way rather than fail."""
+    if fcntl is None:
+        return None
+    try:
+        return os.open(settings.DATA_DIR / "interactive.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        log.warning("no interactive lock (%s): background work will not give way", err)
+        return None
 
 
 @contextmanager
@@ -59,10 +69,10 @@ def interactive() -> Iterator[None]:
     """Mark the work inside as one a user waits for: background work on this host waits at
     its next :func:`yield_to_interactive` until it ends. Never nest it around work that
     yields (that work would wait for its own caller, up to its timeout)."""
-    if fcntl is None:
+    fd = _lock_fd()
+    if fd is None:
         yield
         return
-    fd = _lock_fd()
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
         yield
@@ -73,10 +83,10 @@ def interactive() -> Iterator[None]:
 def yield_to_interactive(timeout: float = YIELD_TIMEOUT) -> float:
     """Wait while work a user waits for runs on this host (:func:`interactive`), ``timeout``
     s at most -> the seconds waited."""
-    if fcntl is None:
-        return 0.0
     start = time.monotonic()
     fd = _lock_fd()
+    if fd is None:
+        return 0.0
     try:
         while True:
             try:

@@ -96,3 +96,9 @@ def test_interactive_sections_do_not_wait_for_each_other():
     for u in users:
         u.join()
     assert not inside.broken
+
+
+def test_without_a_writable_data_directory_nothing_waits_or_fails(settings, tmp_path):
+    settings.DATA_DIR = tmp_path / "missing"  # no such folder: the lock file cannot be made
+    with interactive():
+        assert yield_to_interactive(timeout=30) == 0.0
