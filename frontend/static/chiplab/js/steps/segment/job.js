@@ -173,12 +173,8 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
       }
       shown = mine.id;
       onShown?.();
-      if (running.status === "running" && current()) {
-        // the downloads follow: nothing to cancel that the user waits for
-        cancelBtn.hidden = true;
-        setFollowing(false);
-        runBtn.textContent = "Segment again";
-      }
+      // the downloads follow: nothing to cancel that the user waits for
+      if (running.status === "running" && current()) release();
     };
     try {
       job = await untilFinished(job, show, current);
@@ -213,12 +209,17 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
     }
   }
 
-  /** The page after the newest follow ended: no job followed, Segment free. */
-  function finish() {
-    j.current = null;
+  /** Segment free again (no Cancel): the newest job's map is shown, or it ended. */
+  function release() {
     cancelBtn.hidden = true;
     setFollowing(false);
     runBtn.textContent = "Segment again";
+  }
+
+  /** The page after the newest follow ended: no job followed, Segment free. */
+  function finish() {
+    j.current = null;
+    release();
   }
 
   return { run, follow, cancel, active };
