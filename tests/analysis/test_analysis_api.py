@@ -17,7 +17,7 @@ from PIL import Image as PILImage
 
 from analysis import artefacts, exports
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
-from analysis.runner import options_from_params, segmentation_job_run
+from analysis.runner import options_from_params
 from analysis.selectors import latest_confidence
 from catalog.models import Dataset, ImageStatus, Visibility
 from common import storage
@@ -33,6 +33,7 @@ from tests.analysis.helpers import (
     vote_truth,
 )
 from tests.factories import MembershipFactory, SupportSetVersionFactory
+from tests.support.segmentation import segmentation_run
 from workers.fewshot.profiles import class_profile, interfaces
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,7 @@ def job_body(segmentable, **extra):
 
 
 def run(job_id) -> SegmentationJob:
-    segmentation_job_run(job_id=job_id)
+    segmentation_run(job_id=job_id)
     return SegmentationJob.objects.get(pk=job_id)
 
 

@@ -4,13 +4,13 @@ export functions: it cannot drift from what a job writes."""
 import pytest
 
 from analysis import bench_stages
-from analysis.runner import results
+from analysis.runner import downloads, results
 
 
 def test_stage_bench_times_what_a_job_writes(monkeypatch):
     written = {}
-    for name in ("map_exports", "download_exports"):
-        real = getattr(results, name)
+    for module, name in ((results, "map_exports"), (downloads, "download_exports")):
+        real = getattr(module, name)
 
         def spy(*args, _real=real, _name=name, **kwargs):
             blobs = _real(*args, **kwargs)

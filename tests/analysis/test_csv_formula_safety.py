@@ -9,8 +9,8 @@ import pytest
 
 from analysis import artefacts, exports
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
-from analysis.runner import segmentation_job_run
 from tests.analysis.helpers import download, upload_ready_image
+from tests.support.segmentation import segmentation_run
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def test_every_csv_export_of_a_job_is_formula_safe(client_for, world, segmentabl
     response = client.post("/api/segmentation-jobs/", body, format="json")
     assert response.status_code == 201, response.json()
     job_id = response.json()["id"]
-    segmentation_job_run(job_id=job_id)
+    segmentation_run(job_id=job_id)
     job = SegmentationJob.objects.get(pk=job_id)
     assert job.status == JobStatus.SUCCEEDED, job.error
 

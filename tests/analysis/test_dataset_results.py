@@ -8,11 +8,11 @@ import statistics
 import pytest
 
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
-from analysis.runner import segmentation_job_run
 from catalog.models import Visibility
 from tests.analysis.helpers import upload_ready_image
 from tests.common.test_list_queries import _assert_flat
 from tests.factories import ReadyImageFactory, SegmentationResultFactory
+from tests.support.segmentation import segmentation_run
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def batch(client_for, world, segmentable):
     )
     assert response.status_code == 201, response.json()
     assert response.json()["images"] == [str(image.pk), str(second.pk)]
-    segmentation_job_run(job_id=response.json()["id"])
+    segmentation_run(job_id=response.json()["id"])
     first_job = SegmentationJob.objects.get(pk=response.json()["id"])
     assert first_job.status == JobStatus.SUCCEEDED, first_job.error
     response = client.post(
@@ -58,7 +58,7 @@ def batch(client_for, world, segmentable):
         },
         format="json",
     )
-    segmentation_job_run(job_id=response.json()["id"])
+    segmentation_run(job_id=response.json()["id"])
     third = ReadyImageFactory(dataset=dataset, uploaded_by=world.curator)
     return {
         **segmentable,

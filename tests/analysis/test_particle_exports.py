@@ -16,8 +16,8 @@ from PIL import Image as PILImage
 
 from analysis import artefacts, exports, maps
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
-from analysis.runner import segmentation_job_run
 from tests.analysis.helpers import download
+from tests.support.segmentation import segmentation_run
 from workers.fewshot import objects
 
 CLASSES = [
@@ -217,7 +217,7 @@ def test_a_job_with_objects_exports_the_instance_map_table_and_ome_zarr(
     client = client_for(world.annotator)
     body = {"support_set": str(version.pk), "images": [str(segmentable["image"].pk)]}
     job_id = client.post("/api/segmentation-jobs/", body, format="json").json()["id"]
-    segmentation_job_run(job_id=job_id)
+    segmentation_run(job_id=job_id)
     job = SegmentationJob.objects.get(pk=job_id)
     assert job.status == JobStatus.SUCCEEDED, job.error
     result = SegmentationResult.objects.get(job=job)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
-from analysis.runner import segmentation_job_run
+from tests.support.segmentation import segmentation_run
 
 
 @pytest.fixture
@@ -14,7 +14,7 @@ def result(client_for, world, segmentable):
     client = client_for(world.annotator)
     body = {"support_set": str(segmentable["version"].pk), "images": [str(segmentable["image"].pk)]}
     job_id = client.post("/api/segmentation-jobs/", body, format="json").json()["id"]
-    segmentation_job_run(job_id=job_id)
+    segmentation_run(job_id=job_id)
     assert SegmentationJob.objects.get(pk=job_id).status == JobStatus.SUCCEEDED
     return SegmentationResult.objects.get(job_id=job_id)
 

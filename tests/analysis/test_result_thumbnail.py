@@ -8,7 +8,7 @@ from PIL import Image as PILImage
 
 from analysis import artefacts, exports
 from analysis.models import JobStatus, SegmentationResult
-from analysis.runner import segmentation_job_run
+from tests.support.segmentation import segmentation_run
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def result(client_for, world, segmentable):
     client = client_for(world.annotator)
     body = {"support_set": str(segmentable["version"].pk), "images": [str(segmentable["image"].pk)]}
     job_id = client.post("/api/segmentation-jobs/", body, format="json").json()["id"]
-    segmentation_job_run(job_id=job_id)
+    segmentation_run(job_id=job_id)
     result = SegmentationResult.objects.get(job_id=job_id)
     assert result.job.status == JobStatus.SUCCEEDED, result.job.error
     return result

@@ -5,7 +5,7 @@ import pytest
 
 from analysis import artefacts
 from analysis.models import JobStatus, SegmentationJob
-from analysis.runner import segmentation_job_run
+from tests.support.segmentation import segmentation_run
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def test_a_job_decodes_within_the_budget(client_for, world, segmentable, setting
     assert response.status_code == 201, response.json()
     artefacts.MEMORY_CACHE.clear()  # the job must read the original itself
     settings.CHIPLAB_MAX_DECODED_BYTES = 1024  # lowered after ingest: the job alone sees it
-    segmentation_job_run(job_id=response.json()["id"])
+    segmentation_run(job_id=response.json()["id"])
     job = SegmentationJob.objects.get(pk=response.json()["id"])
     assert job.status == JobStatus.FAILED
     assert "more than this server's limit" in job.error

@@ -14,7 +14,6 @@ from django.test import TestCase
 
 from analysis import artefacts
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
-from analysis.runner import segmentation_job_run
 from analysis.services import segmentation_job_create
 from catalog import formats, services
 from catalog.models import DatasetVersion, Image
@@ -23,6 +22,7 @@ from common.errors import Conflict, NotFound
 from publishing import versions
 from tests.analysis.helpers import labelled_schema, truth_chips, upload_ready_image, vote_truth
 from tests.factories import fourier_champion
+from tests.support.segmentation import segmentation_run
 from tests.support.threads import in_thread
 
 
@@ -66,7 +66,7 @@ def test_deleting_images_deletes_their_previews_results_and_embeddings_on_s3(s3_
         user=world.annotator, images=[str(target.pk)], support_set=str(version.pk)
     )
     artefacts.MEMORY_CACHE.clear()
-    segmentation_job_run(job_id=job.pk)
+    segmentation_run(job_id=job.pk)
     assert SegmentationJob.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED
     result = SegmentationResult.objects.get(job=job, image=target)
     files = [target.original_key, target.preview_key, target.thumbnail_key, result.arrays_key]

@@ -106,8 +106,8 @@ def test_grids_of_an_image(client_for, world):
 
 
 def test_segmentation_jobs_and_results(client_for, world):
-    from analysis.runner import segmentation_job_run
     from labeling.services import support_set_freeze
+    from tests.support.segmentation import segmentation_run
 
     fourier_champion()
     image, s = upload_ready_image(world)
@@ -128,7 +128,7 @@ def test_segmentation_jobs_and_results(client_for, world):
     def more_results(n):
         for _ in range(n):
             response = client.post("/api/segmentation-jobs/", body, format="json")
-            segmentation_job_run(job_id=response.json()["id"])
+            segmentation_run(job_id=response.json()["id"])
 
     more_results(1)
     _assert_flat(client, f"/api/images/{image.pk}/results/", more_results, before=1, after=3)

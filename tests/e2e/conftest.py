@@ -300,16 +300,16 @@ def vote(user, d, *, per_class=2, classes=None, chip=32, seed=0):
 def run_job(owner, d, **params):
     """Freeze ``owner``'s support set of ``make_dataset``'s ``d`` and run a segmentation job of
     its image here (not on a worker): the finished job."""
-    from analysis.runner import segmentation_job_run
     from analysis.services import segmentation_job_create
     from labeling.services import support_set_freeze
+    from tests.support.segmentation import segmentation_run
 
     version = support_set_freeze(user=owner, schema=d["schema"], rule="single_owner")
     with held_jobs("workers.tasks.segment.segment_job"):
         job = segmentation_job_create(
             user=owner, images=[d["image"].pk], support_set=version.pk, **params
         )
-    segmentation_job_run(job_id=job.pk)
+    segmentation_run(job_id=job.pk)
     job.refresh_from_db()
     return job
 

@@ -116,8 +116,8 @@ def test_compare_two_results_of_an_image(page, lab_owner, champion_model, labell
     chips changed, the fraction deltas (vacuum is not a class of the first) and the same
     counts as the API."""
     from analysis import services
-    from analysis.runner import segmentation_job_run
     from tests.common.held_jobs import held_jobs
+    from tests.support.segmentation import segmentation_run
 
     d = labelled_dataset
     image = str(d["image"].pk)
@@ -127,13 +127,13 @@ def test_compare_two_results_of_an_image(page, lab_owner, champion_model, labell
         jobs.append(
             services.segmentation_job_create(user=lab_owner, images=[image], schema=d["schema"].pk)
         )
-    segmentation_job_run(job_id=jobs[0].pk)
+    segmentation_run(job_id=jobs[0].pk)
     with held_jobs("workers.tasks.segment.segment_job"):
         vote(lab_owner, d, classes=[2])
         jobs.append(
             services.segmentation_job_create(user=lab_owner, images=[image], schema=d["schema"].pk)
         )
-    segmentation_job_run(job_id=jobs[1].pk)
+    segmentation_run(job_id=jobs[1].pk)
     older, newer = (job.results.get() for job in jobs)
     from analysis.comparisons import results_compare
 
@@ -175,9 +175,9 @@ def test_compare_results_on_two_chip_sizes(page, lab_owner, champion_model, labe
     with the API's counts."""
     from analysis import services
     from analysis.comparisons import results_compare
-    from analysis.runner import segmentation_job_run
     from labeling.services import grid_create, support_set_freeze
     from tests.common.held_jobs import held_jobs
+    from tests.support.segmentation import segmentation_run
 
     d = labelled_dataset
     image = str(d["image"].pk)
@@ -193,7 +193,7 @@ def test_compare_results_on_two_chip_sizes(page, lab_owner, champion_model, labe
             job = services.segmentation_job_create(
                 user=lab_owner, images=[image], support_set=version.pk
             )
-        segmentation_job_run(job_id=job.pk)
+        segmentation_run(job_id=job.pk)
         results.append(job.results.get())
     big, fine = results
     expected = results_compare(user=lab_owner, result_a_id=big.pk, result_b_id=fine.pk)

@@ -182,9 +182,9 @@ def test_correct_a_chip_and_rerun_from_the_result(
 def test_accept_label_next_suggestions_with_one_key(
     page, lab_owner, labelled_dataset, champion_model
 ):
-    from analysis.runner import segmentation_job_run
     from analysis.services import segmentation_job_create
     from labeling.services import support_set_freeze
+    from tests.support.segmentation import segmentation_run
 
     d = labelled_dataset
     vote(lab_owner, d, per_class=2)
@@ -193,7 +193,7 @@ def test_accept_label_next_suggestions_with_one_key(
         job = segmentation_job_create(
             user=lab_owner, images=[d["image"].pk], support_set=version.pk
         )
-    segmentation_job_run(job_id=job.pk)
+    segmentation_run(job_id=job.pk)
 
     sign_in(page, lab_owner.username)
     page.goto(f"/#/images/{d['image'].pk}/support")

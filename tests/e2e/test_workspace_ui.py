@@ -106,9 +106,9 @@ def test_display_settings_and_hidden_grid_persist_per_image(page, lab_owner, lab
 
 
 def test_label_these_next(page, lab_owner, labelled_dataset, champion_model):
-    from analysis.runner import segmentation_job_run
     from analysis.services import segmentation_job_create
     from labeling.services import support_set_freeze
+    from tests.support.segmentation import segmentation_run
 
     d = labelled_dataset
     examples = vote(lab_owner, d, per_class=3)
@@ -117,7 +117,7 @@ def test_label_these_next(page, lab_owner, labelled_dataset, champion_model):
         job = segmentation_job_create(
             user=lab_owner, images=[d["image"].pk], support_set=version.pk
         )
-    segmentation_job_run(job_id=job.pk)
+    segmentation_run(job_id=job.pk)
 
     sign_in(page, lab_owner.username)
     page.goto(f"/#/images/{d['image'].pk}/support")

@@ -6,10 +6,10 @@ nothing is lost and the worker recovers by itself."""
 import pytest
 from django.conf import settings
 
-from analysis.runner import segmentation_job_run
 from tests.faults.conftest import wait_until
 from tests.faults.processes import TcpProxy
 from tests.faults.test_worker_death import _get, _job, _running, _same_result
+from tests.support.segmentation import segmentation_run
 
 pytestmark = [pytest.mark.integration]
 
@@ -22,7 +22,7 @@ def _through(proxy: TcpProxy) -> str:
 
 def test_jobs_survive_a_database_restart_and_the_worker_recovers_by_itself(worker, world, scene):
     reference = _job(world, scene)
-    segmentation_job_run(job_id=reference.pk)  # undisturbed, in this process
+    segmentation_run(job_id=reference.pk)  # undisturbed, in this process
     proxy = TcpProxy(int(settings.DATABASES["default"]["PORT"] or 5432)).start()
     try:
         worker.start(DATABASE_URL=_through(proxy))

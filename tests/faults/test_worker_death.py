@@ -8,9 +8,9 @@ import pytest
 
 from analysis import artefacts
 from analysis.models import SegmentationJob, SegmentationResult
-from analysis.runner import segmentation_job_run
 from analysis.services import segmentation_job_create
 from tests.faults.conftest import wait_until
+from tests.support.segmentation import segmentation_run
 
 pytestmark = [pytest.mark.integration]
 
@@ -53,7 +53,7 @@ def test_a_job_whose_worker_process_is_killed_finishes_once_with_the_undisturbed
     worker, world, scene
 ):
     reference = _job(world, scene)
-    segmentation_job_run(job_id=reference.pk)  # undisturbed, in this process
+    segmentation_run(job_id=reference.pk)  # undisturbed, in this process
     worker.start()
     job = _job(world, scene)
     wait_until(lambda: _running(job, attempts=1), timeout=60, what="the job to start")
@@ -79,7 +79,7 @@ def test_work_lost_with_a_killed_worker_is_sent_again_when_it_restarts(worker, w
     """The whole worker killed (main process and pool): the message it held is gone from the
     embedded broker; the restarted worker finds the job on its row and runs it."""
     reference = _job(world, scene)
-    segmentation_job_run(job_id=reference.pk)
+    segmentation_run(job_id=reference.pk)
     worker.start()
     running = _job(world, scene)
     wait_until(lambda: _running(running, attempts=1), timeout=60, what="the job to start")

@@ -4,7 +4,6 @@
 import numpy as np
 import pytest
 
-from analysis.runner import segmentation_job_run
 from common.errors import Forbidden, Invalid
 from labeling import selectors, services
 from labeling.models import Grid, Vote
@@ -12,6 +11,7 @@ from labeling.services.carry import carry_map
 from tests.analysis.helpers import labelled_schema, truth_chips, upload_ready_image, vote_truth
 from tests.factories import DatasetFactory, ReadyImageFactory, fourier_champion
 from tests.labeling.helpers import cast
+from tests.support.segmentation import segmentation_run
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.pipeline import rescale_support
 
@@ -194,7 +194,7 @@ def test_next_chips_before_and_after_a_result(client_for, world, segmented):
         format="json",
     )
     assert job.status_code == 201, job.json()
-    segmentation_job_run(job_id=job.json()["id"])
+    segmentation_run(job_id=job.json()["id"])
 
     response = annotator.get(url)
     assert response.status_code == 200, response.json()

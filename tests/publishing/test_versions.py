@@ -11,7 +11,6 @@ from django.test import Client
 
 from accounts.models import Role
 from analysis.models import JobStatus, SegmentationResult
-from analysis.runner import segmentation_job_run
 from catalog.models import DatasetVersion, Visibility
 from catalog.services import dataset_update
 from common import storage
@@ -21,6 +20,7 @@ from publishing import rocrate_zip, versions
 from tests.analysis.helpers import labelled_schema, truth_chips, upload_ready_image, vote_truth
 from tests.catalog import rocrate_support
 from tests.factories import MembershipFactory, fourier_champion
+from tests.support.segmentation import segmentation_run
 
 pytestmark = pytest.mark.django_db
 ORCID = "0000-0002-1825-0097"
@@ -62,7 +62,7 @@ def segmented(world, client_for):
         {"support_set": str(support.pk), "images": [str(image.pk)]},
         format="json",
     ).json()
-    segmentation_job_run(job_id=job["id"])
+    segmentation_run(job_id=job["id"])
     result = SegmentationResult.objects.get(job_id=job["id"])
     assert result.job.status == JobStatus.SUCCEEDED, result.job.error
     return {"dataset": dataset, "image": image, "support": support, "result": result}

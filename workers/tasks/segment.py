@@ -24,6 +24,21 @@ def segment_job(self, job_id: str) -> None:
 
 
 @chiplab_task(queue="default", time_limit=900)
+def segment_downloads(self, job_id: str, result_id: str | None = None) -> None:
+    """A frame's downloads once its map is shown, and the job's end after the last (off the
+    gpu queue: the process that classifies moves on to the next job)."""
+    from analysis.runner import segmentation_downloads_run, segmentation_job_fail
+
+    run_or_record_failure(
+        self,
+        run=lambda: segmentation_downloads_run(job_id=job_id, result_id=result_id),
+        fail=lambda reason: segmentation_job_fail(job_id=job_id, reason=reason),
+        subject=f"downloads of segmentation job {job_id}",
+        unavailable="storage or database unavailable",
+    )
+
+
+@chiplab_task(queue="default", time_limit=900)
 def chip_size_check(self, job_id: str) -> None:
     """A finished job's fractions at half and double the chip size (off the gpu queue)."""
     from analysis.runner import chip_size_check_run

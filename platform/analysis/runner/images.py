@@ -186,20 +186,25 @@ class _Images:
         return cached_pixel_features(image.sha256, frame, grid)
 
     def native_preview(self, image: Image, frame: int) -> np.ndarray:
-        """The grey the overlay export is drawn on, at the original's size
-        (``maps.native_preview``), kept in the worker's memory cache: beyond the stored
-        preview's size it is made from the original, which a re-run would otherwise read and
-        decode again for every job."""
-        return _memoised(
-            f"native-preview:{image.sha256}:{frame}",
-            lambda: maps.native_preview(self.preview(image, frame), self.data(image), frame),
-        )
+        """:func:`native_preview` of the job's decoded original."""
+        return native_preview(image, frame, lambda: self.data(image))
 
-    def preview(self, image: Image, frame: int) -> np.ndarray:
-        """The grey preview the overlay is drawn on (frame 0: the stored one)."""
+
+def native_preview(image: Image, frame: int, data) -> np.ndarray:
+    """The grey the overlay export is drawn on, at the original's size
+    (``maps.native_preview``; ``data()``: the decoded original), kept in the worker's memory
+    cache: beyond the stored preview's size it is made from the original, which every re-run's
+    downloads would otherwise read and decode again."""
+
+    def make() -> np.ndarray:
+        pixels = data()
         if frame == 0 and image.preview_key:
-            return _memoised(f"preview:{image.preview_key}", lambda: _stored_preview(image))
-        return formats.preview(self.data(image), index=frame)
+            preview = _memoised(f"preview:{image.preview_key}", lambda: _stored_preview(image))
+        else:
+            preview = formats.preview(pixels, index=frame)
+        return maps.native_preview(preview, pixels, frame)
+
+    return _memoised(f"native-preview:{image.sha256}:{frame}", make)
 
 
 def _stored_preview(image: Image) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The job run itself, in ``common.runner``'s pattern: lock queued -> running, classify
-every frame (the status re-read between frames: a cancel stops the work), finish or fail
-with the stage timings, and the on-commit follow-ups (webhook event, chip-size check)."""
+every frame and save its map (the status re-read between frames: a cancel stops the work),
+then hand the downloads over to their own task (``downloads``), which ends the job; or fail,
+with the stage timings either way."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from functools import partial
 
 from django.db.models import F
+from django.utils import timezone
 
 from catalog.models import Image
 from common.jobs import enqueue_on_commit
@@ -20,12 +22,15 @@ from workers.fewshot.pipeline import Segmenter
 from ..models import JobStatus, SegmentationJob
 from ..services import support_classes
 from .clock import Clock
+from .downloads import handed_over, pending, pending_put
 from .frames import classify_frame
 from .images import _Images, encoder_for, support_chips
-from .results import LAST_EXPORT, downloads_save, result_save, series_write
+from .results import result_save
 
 log = logging.getLogger(__name__)
 
+#: writes a frame's downloads (and ends the job after its last map: ``downloads``)
+DOWNLOADS_TASK = "workers.tasks.segment.segment_downloads"
 #: what the run reads of a job besides its row
 SEGMENTATION_QUERY = ("support_set", "support_set__schema", "model_version", "lab")
 
@@ -68,7 +73,13 @@ class _Run:
 
     def work(self, job: SegmentationJob) -> None:
         _run(job, self.clock)
-        self._end(job, JobStatus.SUCCEEDED, "job.succeeded")
+        # every map is listed and each frame's downloads were sent to a task of their own
+        # (``downloads``): the last of them ends the job, and this process is free for the next
+        _stage(job, "Writing the downloads")
+        SegmentationJob.objects.filter(pk=job.pk).update(
+            timings=self._timings(job), maps_saved=timezone.now()
+        )
+        enqueue_on_commit(DOWNLOADS_TASK, job.pk)  # ends the job if no frame's are left
 
     def failed(self, job: SegmentationJob, reason: str, code: str) -> None:
         self._end(job, JobStatus.FAILED, "job.failed", error=reason)
@@ -79,21 +90,14 @@ class _Run:
         job.refresh_from_db()
 
     def _end(self, job: SegmentationJob, status: str, event: str, error: str = "") -> None:
-        effects = [partial(event_emit, event, job.pk)]
-        if status == JobStatus.SUCCEEDED:
-            # after the result is shown, on the default queue: the gpu queue moves on
-            effects.append(
-                lambda: enqueue_on_commit("workers.tasks.segment.chip_size_check", job.pk)
-            )
-        timings = self._timings(job)
         job_end(
             SegmentationJob,
             job.pk,
             status=status,
             error=error,
-            timings=timings,
+            timings=self._timings(job),
             stage="",
-            effects=effects,
+            effects=[partial(event_emit, event, job.pk)],
         )
         job.refresh_from_db()
 
@@ -118,10 +122,11 @@ def _run(job: SegmentationJob, clock: Clock) -> None:
     by_image = support_chips(job.support_set, classes)
     with interactive():  # background work on this host waits meanwhile (common.priority)
         segmenter = _fit(job, images, by_image, clock)
-    # a frame whose downloads were not all written (the worker stopped between its map and
-    # its last export) is classified again
-    finished = job.results.filter(artefacts__has_key=LAST_EXPORT)
-    done = {(str(i), f) for i, f in finished.values_list("image_id", "frame")}
+    # a frame whose map was saved and handed over (or whose downloads are written already) is
+    # not classified again when the task is delivered again
+    done = {(str(i), f) for i, f in handed_over(job).values_list("image_id", "frame")}
+    for result_id in pending(job).values_list("pk", flat=True):  # their message may be lost
+        enqueue_on_commit(DOWNLOADS_TASK, job.pk, result_id)
     job_images = list(job.job_images.select_related("image", "grid").order_by("order"))
     for n, job_image in enumerate(job_images, start=1):
         where = f" (image {n} of {len(job_images)})" if len(job_images) > 1 else ""
@@ -182,10 +187,10 @@ def _run_image(job, job_image, segmenter, images: _Images, by_image, classes, do
             )
             _stage(job, f"Saving the map{at}")
             saved = result_save(job, image, grid, frame, result, pixels, classes, clock)
-        _stage(job, f"Writing the downloads{at}")
-        downloads_save(saved, result, pixels, images, clock)
+        t = time.perf_counter()
+        pending_put(saved, result, pixels)
+        clock.add("hand_over", t)
+        enqueue_on_commit(DOWNLOADS_TASK, job.pk, saved.pk)
         SegmentationJob.objects.filter(pk=job.pk).update(
             progress_done=F("progress_done") + grid.rows * grid.cols
         )
-    if n_frames > 1:
-        series_write(job, image)

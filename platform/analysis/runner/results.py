@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -14,7 +13,6 @@ from catalog.links import persistent_url
 from catalog.models import Image
 from catalog.tiles import PREVIEW_MAX_SIDE
 from common import storage
-from common.priority import in_background, yield_to_interactive
 from workers.fewshot.pipeline import Segmentation
 
 from .. import artefacts, exports, maps
@@ -94,12 +92,12 @@ def result_save(
     t = time.perf_counter()
     stats = {**result.stats, **pixels.stats}
     prov = provenance(job, image, frame, temperature=stats.get("temperature"))
-    blobs = map_exports(pixels, classes, stats, geometry=_geometry(grid), provenance=prov)
+    blobs = map_exports(pixels, classes, stats, geometry=grid_geometry(grid), provenance=prov)
     t = clock.add("exports", t)
     arrays = artefacts.npz_bytes(
         labels=result.labels.astype(np.int16), probs=result.probs, confidence=result.confidence
     )
-    keys = _put(job, image, frame, {"arrays.npz": arrays, **blobs})
+    keys = exports_put(job, image, frame, {"arrays.npz": arrays, **blobs})
     obj, _created = SegmentationResult.objects.update_or_create(
         job=job,
         image=image,
@@ -125,54 +123,7 @@ def result_save(
     return obj
 
 
-def downloads_save(
-    saved: SegmentationResult,
-    result: Segmentation,
-    pixels: maps.PixelOutputs,
-    images,
-    clock: Clock,
-) -> None:
-    """Write every other export of a result :func:`result_save` saved (an overlay, COCO,
-    OME-Zarr... of a 4096^2 map take ~1.5 s) and add them to its artefacts, :data:`LAST_EXPORT`
-    last (``images``: the job's ``_Images``, for the grey the overlay is drawn on)."""
-    t = time.perf_counter()
-    image, grid, frame, stats = saved.image, saved.grid, saved.frame, saved.stats
-    document = exports.result_document(
-        labels=result.labels,
-        probs=result.probs,
-        confidence=result.confidence,
-        stats=stats,
-        classes=saved.classes,
-        grid=_grid_document(grid),
-        provenance=saved.provenance,
-        frame=frame,
-    )
-    preview = images.native_preview(image, frame)
-    title = f"{image.original_filename}" + (f" (frame {frame})" if image.frames > 1 else "")
-    # at background priority: the user sees the map already, and a re-run after a support-set
-    # edit may be classifying beside it (``common.priority``)
-    blobs = in_background(
-        download_exports,
-        pixels,
-        saved.classes,
-        stats,
-        geometry=_geometry(grid),
-        calibration={"pixel_size": image.pixel_size, "pixel_unit": image.pixel_unit or None},
-        title=title,
-        file_name=image.original_filename,
-        provenance=saved.provenance,
-        preview=preview,
-        document=document,
-    )
-    last = {LAST_EXPORT: blobs.pop(LAST_EXPORT)}
-    keys = _put(saved.job, image, frame, blobs)
-    keys |= _put(saved.job, image, frame, last)  # last: its key marks the result finished
-    saved.artefacts = {**saved.artefacts, **keys}
-    saved.save(update_fields=["artefacts"])
-    clock.add("downloads", t)
-
-
-def _put(job, image: Image, frame: int, blobs: dict[str, bytes]) -> dict[str, str]:
+def exports_put(job, image: Image, frame: int, blobs: dict[str, bytes]) -> dict[str, str]:
     """Store ``{name: bytes}`` under the result's prefix -> {name: key}."""
     prefix = artefacts.result_prefix(
         lab_id=job.lab_id, job_id=job.pk, image_id=image.pk, frame=frame
@@ -181,7 +132,7 @@ def _put(job, image: Image, frame: int, blobs: dict[str, bytes]) -> dict[str, st
     return {name: keys[f"{prefix}/{name}"] for name in blobs}
 
 
-def _grid_document(grid) -> dict:
+def grid_document(grid) -> dict:
     return {
         "id": str(grid.pk),
         "chip_size": grid.chip_size,
@@ -192,7 +143,7 @@ def _grid_document(grid) -> dict:
     }
 
 
-def _geometry(grid) -> dict:
+def grid_geometry(grid) -> dict:
     return {"chip_size": grid.chip_size, "offset": (grid.offset_y, grid.offset_x)}
 
 
@@ -210,73 +161,6 @@ def map_exports(pixels, classes, stats, *, geometry: dict, provenance: dict) -> 
         blobs["particles.json"] = maps.particles_json(pixels.particles, pixels.boxes)
         blobs["instances.png"] = exports.instances_png(pixels.instances)
     return blobs
-
-
-def download_exports(
-    pixels,
-    classes,
-    stats,
-    *,
-    geometry: dict,
-    calibration: dict,
-    title: str,
-    file_name: str,
-    provenance: dict,
-    preview,
-    document: dict,
-) -> dict:
-    """Every other export of a frame's result, :data:`LAST_EXPORT` included: {name: bytes}.
-    ``preview``: the grey at the map's size the overlay is drawn on; ``document``: the
-    result.json document (``exports.result_document``)."""
-    # the large ones (overlay PNG, OME-Zarr, COCO polygons, OME-TIFF: ~0.35 / 0.15 / 0.15 /
-    # 0.04 s at 4096²) on two threads beside the small ones: the downloads stage of
-    # ``chiplab_bench_segment --stages`` (4096², 32 px) 0.76-0.96 -> 0.58-0.81 s, the same
-    # bytes (the OME-TIFF differs from run to run either way)
-    makers = {
-        "overlay.png": lambda: exports.overlay_png(preview, pixels.mask, classes, **calibration),
-        "mask.ome.zarr.zip": lambda: exports.mask_ome_zarr(
-            pixels.mask,
-            pixels.confidence,
-            classes,
-            **geometry,
-            instances=pixels.instances,
-            reference=preview if preview.shape == pixels.mask.shape else None,
-            **calibration,
-            provenance=provenance,
-        ),
-        "coco.json": lambda: exports.mask_coco(
-            pixels.mask, classes, **geometry, provenance=provenance, file_name=file_name
-        ),
-        "mask.ome.tif": lambda: exports.mask_ome_tiff(
-            pixels.mask, classes, **geometry, **calibration, provenance=provenance
-        ),
-    }
-    with ThreadPoolExecutor(2) as pool:
-        # each waits first while a job a user waits for runs on this host (common.priority)
-        futures = {name: pool.submit(_after_yield, make) for name, make in makers.items()}
-        yield_to_interactive()
-        blobs = {
-            "counts.csv": exports.counts_csv(stats, classes, provenance=provenance).encode(),
-            "chart.svg": exports.chart_svg(stats, classes, title=title).encode(),
-            "chart.png": exports.chart_png(stats, classes, title=title),
-            LAST_EXPORT: exports.result_json(document),
-        }
-        blobs |= {name: future.result() for name, future in futures.items()}
-    if "objects" in stats:
-        table = maps.particles_csv(pixels.particles, provenance=provenance)
-        blobs["particles.csv"] = table.encode()
-        blobs["histogram.svg"] = exports.histogram_svg(
-            stats["objects"], classes, title=title
-        ).encode()
-        blobs["histogram.png"] = exports.histogram_png(stats["objects"], classes, title=title)
-    if "layers" in stats:
-        blobs["profile.csv"] = maps.profile_csv(stats["layers"], classes).encode()
-    return blobs
-
-
-def _after_yield(make: Callable[[], bytes]) -> bytes:
-    yield_to_interactive()
-    return make()
 
 
 def result_json_update(result: SegmentationResult, change: Callable[[dict], None]) -> None:

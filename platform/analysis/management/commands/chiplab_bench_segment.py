@@ -32,10 +32,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--processes",
             type=int,
-            default=1,
-            choices=range(1, 9),
-            metavar="1..8",
-            help="the started worker's processes (make run starts two)",
+            default=0,
+            choices=range(0, 9),
+            metavar="0..8",
+            help="0: the workers make run starts (an interactive one for the jobs, a background "
+            "one for the downloads, checks and ingests); N: one worker of N processes on every "
+            "queue",
         )
         parser.add_argument(
             "--no-worker",
