@@ -42,13 +42,14 @@ def stages(
     load: decode the original (16-bit TIFF); embed: normalise + embed every chip; save: the
     embeddings' npz; fit: prototypes + the support chips' spectral peaks; classify: labels,
     boundary refinement, statistics; preview: decode the stored 2048 px preview PNG; each
-    export as the runner writes it; arrays: the result's npz. Medians of ``repeats`` runs
-    after one untimed run per setting.
+    export as the runner writes it; arrays: the result's npz; hand-over: the confidence map and
+    the downloads' input, written once the map is listed ("shown" leaves them out, with the
+    downloads). Medians of ``repeats`` runs after one untimed run per setting.
     """
     encoder = build_encoder("default")
     reports = []
     stages_order = ("load", "embed", "save", "fit", "classify", "pixels", "preview")
-    stages_order += ("map exports", "arrays", "downloads")
+    stages_order += ("map exports", "arrays", "hand-over", "downloads")
     out(
         f"{'size':>5} {'chip':>4} {'chips':>6} "
         + " ".join(f"{k[:12]:>12}" for k in stages_order)
@@ -84,7 +85,7 @@ def stages(
                 once()  # untimed: FFT plans, caches
                 t = _median_times(once, repeats)
                 t["cold"] = sum(t.values())
-                t["shown"] = t["cold"] - t["downloads"]
+                t["shown"] = t["cold"] - t["downloads"] - t["hand-over"]
                 t["rerun"] = t["shown"] - t["load"] - t["embed"] - t["save"]
                 report = {"size": size, "chip_size": chip, "chips": (size // chip) ** 2, **t}
                 reports.append(report)
@@ -143,6 +144,13 @@ def _job_steps(*, path, scene, preview_png, classes, encoder, chip, support) -> 
         labels=result.labels.astype(np.int16), probs=result.probs, confidence=result.confidence
     )
     lap("arrays")
+    # after the map is listed (``runner.downloads.hand_over``): its confidence map and what
+    # the downloads' task reads
+    exports.confidence_png(outputs.confidence)
+    artefacts.npy_stream(
+        labels=result.labels, mask=outputs.mask, pixel_confidence=outputs.confidence
+    )
+    lap("hand-over")
     document = exports.result_document(
         labels=result.labels,
         probs=result.probs,

@@ -113,6 +113,7 @@ def test_the_map_is_listed_before_the_downloads_are_written(
     """The page draws a result from its row, mask.png and confidence.png: they are saved
     first, and the running job lists the result while its worker writes the downloads (an
     overlay, COCO, OME-Zarr... of a 4096^2 map take over a second); the job succeeds with all."""
+    from analysis.runner.downloads import VIEW_EXPORTS
     from analysis.runner.results import LAST_EXPORT, MAP_EXPORTS
 
     client = client_for(world.annotator)
@@ -129,7 +130,7 @@ def test_the_map_is_listed_before_the_downloads_are_written(
     (early,) = listed["results"]
     # no particle classes here, and an image no larger than its preview: no map at its size
     extra = {"instances.png", "particles.json", "mask.preview.png"}
-    assert set(early["links"]) - {"self"} == set(MAP_EXPORTS) - extra
+    assert set(early["links"]) - {"self"} == set(MAP_EXPORTS + VIEW_EXPORTS) - extra
     mask_then = download(client, early["links"]["mask.png"])
     (final,) = client.get(f"{JOBS}{job_id}/").json()["results"]
     assert final["id"] == early["id"]

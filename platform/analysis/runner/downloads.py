@@ -4,7 +4,7 @@ The job's task (``job``) classifies every frame and saves each map (``results.re
 the page shows it from there); it then hands the rest over, so that the process that
 classifies (the GPU worker, or ``make run``'s interactive one) is free for the next job, a
 re-run after a support-set edit. Each frame's pixel outputs go through storage
-(:func:`pending_put`: one ``artefacts.npy_stream`` beside the result's exports, named in its
+(:func:`hand_over`: one ``artefacts.npy_stream`` beside the result's exports, named in its
 artefacts as :data:`PENDING`, deleted once its downloads are stored) and a
 ``workers.tasks.segment.segment_downloads`` message per frame, on the default queue, runs
 :func:`segmentation_downloads_run`: the frame's other exports (overlay, OME-Zarr, COCO,
@@ -43,10 +43,16 @@ from .results import LAST_EXPORT, exports_put, grid_document, grid_geometry, ser
 PENDING = "downloads.pending.npy"
 
 
-def pending_put(saved: SegmentationResult, result, pixels: maps.PixelOutputs) -> None:
-    """Store what the downloads of a saved frame need and the result row does not hold: the
-    chip arrays as classified and the pixel outputs (at 4096² px ~80 MB, uncompressed: the
-    process that classifies writes it in ~0.1 s to local disk); the result row names it."""
+#: written by the job's task right after the result is listed, with the hand-over: the page
+#: reads it only when its Confidence view is chosen (and tries again until it is stored), and
+#: at 4096² it took ~0.1 s of the time to the map
+VIEW_EXPORTS = ("confidence.png",)
+
+
+def hand_over(saved: SegmentationResult, result, pixels: maps.PixelOutputs) -> None:
+    """After a frame's map is listed: its :data:`VIEW_EXPORTS`, and in storage what its
+    downloads need and the result row does not hold (:data:`PENDING`): the chip arrays as
+    classified and the pixel outputs (at 4096² px ~80 MB, uncompressed: ~0.1 s to local disk)."""
     arrays = {
         "labels": result.labels,
         "probs": result.probs,
@@ -59,16 +65,17 @@ def pending_put(saved: SegmentationResult, result, pixels: maps.PixelOutputs) ->
         arrays["instances"] = pixels.instances
     if pixels.boxes is not None:
         arrays["boxes"] = pixels.boxes
-    prefix = artefacts.result_prefix(
-        lab_id=saved.job.lab_id, job_id=saved.job_id, image_id=saved.image_id, frame=saved.frame
-    )
-    key = storage.put_bytes(f"{prefix}/{PENDING}", artefacts.npy_stream(**arrays))
-    saved.artefacts = {**saved.artefacts, PENDING: key}
+    blobs = {
+        "confidence.png": exports.confidence_png(pixels.confidence),
+        PENDING: artefacts.npy_stream(**arrays),
+    }
+    keys = exports_put(saved.job, saved.image, saved.frame, blobs)
+    saved.artefacts = {**saved.artefacts, **keys}
     saved.save(update_fields=["artefacts"])
 
 
 def _pending_get(saved: SegmentationResult):
-    """(chip result, pixel outputs) of a frame from :func:`pending_put`."""
+    """(chip result, pixel outputs) of a frame from :func:`hand_over`."""
     with storage.open_(saved.artefacts[PENDING]) as fh:
         a = artefacts.npy_stream_load(fh.read())
     result = SimpleNamespace(labels=a["labels"], probs=a["probs"], confidence=a["confidence"])

@@ -22,7 +22,7 @@ from workers.fewshot.pipeline import Segmenter
 from ..models import JobStatus, SegmentationJob
 from ..services import support_classes
 from .clock import Clock
-from .downloads import handed_over, pending, pending_put
+from .downloads import hand_over, handed_over, pending
 from .frames import classify_frame
 from .images import _Images, encoder_for, support_chips
 from .results import result_save
@@ -188,7 +188,7 @@ def _run_image(job, job_image, segmenter, images: _Images, by_image, classes, do
             _stage(job, f"Saving the map{at}")
             saved = result_save(job, image, grid, frame, result, pixels, classes, clock)
         t = time.perf_counter()
-        pending_put(saved, result, pixels)
+        hand_over(saved, result, pixels)  # the confidence map, and what the downloads need
         clock.add("hand_over", t)
         enqueue_on_commit(DOWNLOADS_TASK, job.pk, saved.pk)
         SegmentationJob.objects.filter(pk=job.pk).update(

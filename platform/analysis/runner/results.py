@@ -69,7 +69,7 @@ def provenance(job: SegmentationJob, image: Image, frame: int, *, temperature: f
 
 #: the exports the page draws a result with: written with the result's row, so that the map
 #: is shown while the downloads are still being written (``result_save``)
-MAP_EXPORTS = ("mask.png", "mask.preview.png", "confidence.png", "instances.png", "particles.json")
+MAP_EXPORTS = ("mask.png", "mask.preview.png", "instances.png", "particles.json")
 
 #: written last of a frame's exports: a result without it is not finished (a redelivered job
 #: classifies its frame again)
@@ -151,7 +151,6 @@ def map_exports(pixels, classes, stats, *, geometry: dict, provenance: dict) -> 
     """The exports the page draws a frame's result with (:data:`MAP_EXPORTS`): {name: bytes}."""
     blobs = {
         "mask.png": exports.mask_png(pixels.mask, classes, **geometry, provenance=provenance),
-        "confidence.png": exports.confidence_png(pixels.confidence),
     }
     if max(pixels.mask.shape) > PREVIEW_MAX_SIDE:  # the page draws this one at fit zoom
         blobs["mask.preview.png"] = exports.mask_preview_png(

@@ -17,12 +17,30 @@ const PREVIEW = "mask.preview.png";
  * `preview`, the class map at the preview's size and `full()` to fetch the whole map, which
  * the viewer does once it is zoomed in past the preview. */
 async function pixelImage(id, m, preview = false) {
-  const img = new Image();
-  img.src = api.analysis.exportUrl(id, preview ? PREVIEW : m === "classes" ? "mask.png" : "confidence.png");
-  await img.decode();
+  const url = api.analysis.exportUrl(id, preview ? PREVIEW : m === "classes" ? "mask.png" : "confidence.png");
+  const img = await decoded(url, m === "confidence" ? CONFIDENCE_TRIES : 1);
   if (!preview) return { image: img };
   let whole = null;
   return { image: img, full: () => (whole ||= pixelImage(id, m)) };
+}
+
+/** The confidence map is stored just after its result is listed (with the map shown at
+ * once): a Confidence view chosen in that moment tries again, every 250 ms for ~5 s. */
+const CONFIDENCE_TRIES = 20;
+
+/** The image at `url`, fetched and decoded, in up to `tries` attempts. */
+async function decoded(url, tries) {
+  for (let attempt = 1; ; attempt++) {
+    const img = new Image();
+    img.src = attempt === 1 ? url : `${url}?attempt=${attempt}`;
+    try {
+      await img.decode();
+      return img;
+    } catch (err) {
+      if (attempt >= tries) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }
 
 /** Whether result `r` has its class map at the preview's size for view `m`. */
