@@ -18,6 +18,12 @@ export CHIPLAB_BIND_HOST="$HOST"
 # seen the image (chiplab_bench_segment --after shown).
 # Each worker is started again whenever it exits (killed, out of memory); when it starts it
 # enqueues again the jobs a dead worker had taken from the filesystem broker (workers/recovery.py).
+# Each worker would cap its process at 80% of the machine's memory (CHIPLAB_WORKER_MAX_MEMORY_MB
+# 0); three on one machine share it: a third each, unless the cap is set.
+if [ "${CHIPLAB_WORKER_MAX_MEMORY_MB:-0}" = "0" ] && [ -r /proc/meminfo ]; then
+  total_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+  export CHIPLAB_WORKER_MAX_MEMORY_MB=$((total_kb * 8 / 10 / 1024 / 3))
+fi
 supervise_worker() {
   local name=$1 queues=$2 pid=""
   trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; [ -n "$pid" ] && wait "$pid"; exit 0' TERM INT

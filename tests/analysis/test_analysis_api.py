@@ -130,13 +130,15 @@ def test_the_map_is_listed_before_the_downloads_are_written(
     (early,) = listed["results"]
     # no particle classes here, and an image no larger than its preview: no map at its size
     extra = {"instances.png", "particles.json", "mask.preview.png"}
-    assert set(early["links"]) - {"self"} == set(MAP_EXPORTS + VIEW_EXPORTS) - extra
+    # the confidence map follows at once (VIEW_EXPORTS), with the hand-over to the downloads
+    assert set(early["links"]) - {"self"} == set(MAP_EXPORTS) - extra
     mask_then = download(client, early["links"]["mask.png"])
     (final,) = client.get(f"{JOBS}{job_id}/").json()["results"]
     assert final["id"] == early["id"]
     assert {"overlay.png", "coco.json", "mask.ome.zarr.zip", "counts.csv", LAST_EXPORT} <= set(
         final["links"]
     )
+    assert set(VIEW_EXPORTS) <= set(final["links"])
     assert download(client, final["links"]["mask.png"]) == mask_then  # the map was whole
 
 

@@ -75,9 +75,8 @@ class _Run:
         _run(job, self.clock)
         # every map is listed and each frame's downloads were sent to a task of their own
         # (``downloads``): the last of them ends the job, and this process is free for the next
-        _stage(job, "Writing the downloads")
         SegmentationJob.objects.filter(pk=job.pk).update(
-            timings=self._timings(job), maps_saved=timezone.now()
+            stage="Writing the downloads", timings=self._timings(job), maps_saved=timezone.now()
         )
         enqueue_on_commit(DOWNLOADS_TASK, job.pk)  # ends the job if no frame's are left
 
@@ -187,6 +186,7 @@ def _run_image(job, job_image, segmenter, images: _Images, by_image, classes, do
             )
             _stage(job, f"Saving the map{at}")
             saved = result_save(job, image, grid, frame, result, pixels, classes, clock)
+        _stage(job, f"Writing the downloads{at}")  # the map is listed
         t = time.perf_counter()
         hand_over(saved, result, pixels)  # the confidence map, and what the downloads need
         clock.add("hand_over", t)
