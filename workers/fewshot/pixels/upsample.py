@@ -101,11 +101,12 @@ def full_resolution(
     # rows of blocks mostly to interpolate: whole rows of pixels; the others filled with
     # their blocks' labels and confidence 1, then their unsure blocks interpolated
     dense = (~sure).mean(1) > 0.25
-    filled = ~np.repeat(dense, ny)
     full = np.empty((Hc, Wc), np.int16)
-    conf = np.empty((Hc, Wc), np.float32)
-    full[filled] = np.repeat(label[ys[filled]], nx, 1)
-    conf[filled] = far
+    # one pass each: a block row's pixel rows all get its labels repeated along x (a boolean
+    # row mask and an (Hc, Wc) temporary took ~70 ms of a 4096^2 re-run)
+    conf = np.full((Hc, Wc), far, np.float32)
+    for i in np.flatnonzero(~dense):
+        full[y0[i] : y0[i] + ny[i]] = np.repeat(label[i], nx)
     rows = _Rows(ly, ny, y0, y1)
     if dense.any():
         _dense_rows(v, spots, np.flatnonzero(dense), rows, (xs, lx, x1), full, conf, far)
