@@ -126,3 +126,20 @@ def test_downloads_that_cannot_be_written_fail_the_job_with_the_reason(
     assert body["error"].startswith("The downloads could not be written: ")
     assert "the OME-Zarr writer broke" in body["error"]
     assert len(body["results"]) == 1  # the map stays listed
+
+
+def test_a_job_that_failed_on_a_later_frame_drops_the_hand_over_of_an_earlier_one(
+    client_for, world, segmentable, django_capture_on_commit_callbacks
+):
+    """Its frame's downloads' message arrives after the job failed: nothing is written and the
+    pending pixel outputs are deleted (not left until the image is)."""
+    client = client_for(world.annotator)
+    job_id, _ = first_task(client, segmentable, django_capture_on_commit_callbacks)
+    result = SegmentationJob.objects.get(pk=job_id).results.get()
+    pending = result.artefacts[downloads_module.PENDING]
+    SegmentationJob.objects.filter(pk=job_id).update(status=JobStatus.FAILED, error="frame 2")
+    assert segmentation_downloads_run(job_id=job_id, result_id=str(result.pk)) is None
+    result.refresh_from_db()
+    assert downloads_module.PENDING not in result.artefacts and not storage.exists(pending)
+    assert "overlay.png" not in result.artefacts
+    assert SegmentationJob.objects.get(pk=job_id).status == JobStatus.FAILED

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from catalog.services import original_pixels
 from common import storage
-from common.jobs import enqueue_on_commit
+from common.jobs import FINISHED, enqueue_on_commit
 from common.priority import in_background, yield_to_interactive
 from common.runner import cancel_check, job_end, job_run
 from webhooks.services import event_emit
@@ -105,8 +105,8 @@ def segmentation_downloads_run(*, job_id, result_id=None) -> SegmentationJob | N
     """Write the downloads of the job's result ``result_id`` if they are pending, then end
     the job (succeeded) if its task has saved every map and no result waits for downloads
     (``common.runner.job_run`` on the running row; the job's task sends one of these per frame,
-    and one without a result after its last map). A job cancelled meanwhile only loses its
-    pending pixel outputs."""
+    and one without a result after its last map). A job that ended meanwhile (cancelled, or
+    failed on a later frame) only loses its pending pixel outputs."""
     job = job_run(
         SegmentationJob,
         job_id,
@@ -117,8 +117,8 @@ def segmentation_downloads_run(*, job_id, result_id=None) -> SegmentationJob | N
         fail=lambda job, reason, code: downloads_fail(job_id=job.pk, reason=reason),
         cancelled=_discard,
     )
-    if job is None:  # refused: gone, or finished meanwhile (a cancel)
-        for row in SegmentationJob.objects.filter(pk=job_id, status=JobStatus.CANCELLED):
+    if job is None:  # refused: gone, or ended meanwhile (cancelled, or failed on a later frame)
+        for row in SegmentationJob.objects.filter(pk=job_id, status__in=FINISHED):
             _discard(row)
     return job
 
@@ -169,7 +169,7 @@ def _write_then_end(job: SegmentationJob, *, result_id) -> None:
 
 
 def _discard(job: SegmentationJob) -> None:
-    """A cancelled job's pending pixel outputs are deleted (its maps stay)."""
+    """An ended job's pending pixel outputs are deleted (its maps stay)."""
     for saved in pending(job):
         _pending_drop(saved)
 
