@@ -21,6 +21,7 @@ from workers.fewshot.pipeline import Segmenter, SegmentOptions, embed
 
 from . import artefacts, exports, maps
 from .runner import Clock, download_exports, map_exports
+from .runner.downloads import pending_bytes
 
 
 def _median_times(run_once, repeats: int) -> dict[str, float]:
@@ -147,9 +148,7 @@ def _job_steps(*, path, scene, preview_png, classes, encoder, chip, support) -> 
     # after the map is listed (``runner.downloads.hand_over``): its confidence map and what
     # the downloads' task reads
     exports.confidence_png(outputs.confidence)
-    artefacts.npy_stream(
-        labels=result.labels, mask=outputs.mask, pixel_confidence=outputs.confidence
-    )
+    pending_bytes(outputs)
     lap("hand-over")
     document = exports.result_document(
         labels=result.labels,

@@ -49,39 +49,44 @@ PENDING = "downloads.pending.npy"
 VIEW_EXPORTS = ("confidence.png",)
 
 
-def hand_over(saved: SegmentationResult, result, pixels: maps.PixelOutputs) -> None:
-    """After a frame's map is listed: its :data:`VIEW_EXPORTS`, and in storage what its
-    downloads need and the result row does not hold (:data:`PENDING`): the chip arrays as
-    classified and the pixel outputs (at 4096² px ~80 MB, uncompressed: ~0.1 s to local disk)."""
-    arrays = {
-        "labels": result.labels,
-        "probs": result.probs,
-        "confidence": result.confidence,
-        "mask": pixels.mask,
-        "pixel_confidence": pixels.confidence,
-        "particles": np.frombuffer(json.dumps(pixels.particles).encode(), np.uint8),
-    }
-    if pixels.instances is not None:
-        arrays["instances"] = pixels.instances
-    if pixels.boxes is not None:
-        arrays["boxes"] = pixels.boxes
+def hand_over(saved: SegmentationResult, pixels: maps.PixelOutputs) -> None:
+    """After a frame's map is listed: its :data:`VIEW_EXPORTS`, and in storage
+    (:data:`PENDING`) the pixel outputs its downloads need and the result row does not hold."""
     blobs = {
         "confidence.png": exports.confidence_png(pixels.confidence),
-        PENDING: artefacts.npy_stream(**arrays),
+        PENDING: pending_bytes(pixels),
     }
     keys = exports_put(saved.job, saved.image, saved.frame, blobs)
     saved.artefacts = {**saved.artefacts, **keys}
     saved.save(update_fields=["artefacts"])
 
 
+def pending_bytes(pixels: maps.PixelOutputs) -> bytes:
+    """A frame's pixel outputs as :data:`PENDING` holds them (at 4096² px ~80 MB, uncompressed:
+    ~0.1 s to local disk); the chip arrays are the result's ``arrays.npz``."""
+    arrays = {
+        "mask": pixels.mask,
+        "confidence": pixels.confidence,
+        "particles": np.frombuffer(json.dumps(pixels.particles).encode(), np.uint8),
+    }
+    if pixels.instances is not None:
+        arrays["instances"] = pixels.instances
+    if pixels.boxes is not None:
+        arrays["boxes"] = pixels.boxes
+    return artefacts.npy_stream(**arrays)
+
+
 def _pending_get(saved: SegmentationResult):
-    """(chip result, pixel outputs) of a frame from :func:`hand_over`."""
+    """(chip result, pixel outputs) of a frame from its ``arrays.npz`` and :func:`hand_over`."""
+    chips = artefacts.npz_load(saved.arrays_key)
     with storage.open_(saved.artefacts[PENDING]) as fh:
         a = artefacts.npy_stream_load(fh.read())
-    result = SimpleNamespace(labels=a["labels"], probs=a["probs"], confidence=a["confidence"])
+    result = SimpleNamespace(
+        labels=chips["labels"], probs=chips["probs"], confidence=chips["confidence"]
+    )
     pixels = maps.PixelOutputs(
         mask=a["mask"],
-        confidence=a["pixel_confidence"],
+        confidence=a["confidence"],
         stats={},
         particles=json.loads(a["particles"].tobytes().decode()),
         instances=a.get("instances"),
@@ -125,13 +130,9 @@ def segmentation_downloads_run(*, job_id, result_id=None) -> SegmentationJob | N
 
 def downloads_fail(*, job_id, reason: str) -> None:
     """A job whose downloads could not be written fails (its maps stay listed)."""
-    job_end(
-        SegmentationJob,
-        job_id,
-        status=JobStatus.FAILED,
-        error=f"The downloads could not be written: {reason}",
-        effects=[partial(event_emit, "job.failed", job_id)],
-    )
+    from .job import segmentation_job_fail  # the job's module hands over to this one
+
+    segmentation_job_fail(job_id=job_id, reason=f"The downloads could not be written: {reason}")
 
 
 def _write_then_end(job: SegmentationJob, *, result_id) -> None:

@@ -185,10 +185,6 @@ class _Images:
             return None
         return cached_pixel_features(image.sha256, frame, grid)
 
-    def native_preview(self, image: Image, frame: int) -> np.ndarray:
-        """:func:`native_preview` of the job's decoded original."""
-        return native_preview(image, frame, lambda: self.data(image))
-
 
 def native_preview(image: Image, frame: int, data) -> np.ndarray:
     """The grey the overlay export is drawn on, at the original's size

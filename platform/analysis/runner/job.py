@@ -188,7 +188,7 @@ def _run_image(job, job_image, segmenter, images: _Images, by_image, classes, do
             saved = result_save(job, image, grid, frame, result, pixels, classes, clock)
         _stage(job, f"Writing the downloads{at}")  # the map is listed
         t = time.perf_counter()
-        hand_over(saved, result, pixels)  # the confidence map, and what the downloads need
+        hand_over(saved, pixels)  # the confidence map, and what the downloads need
         clock.add("hand_over", t)
         enqueue_on_commit(DOWNLOADS_TASK, job.pk, saved.pk)
         SegmentationJob.objects.filter(pk=job.pk).update(
