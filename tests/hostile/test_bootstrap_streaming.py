@@ -138,3 +138,17 @@ def test_labels_made_beforehand_count_as_the_stream_does(monkeypatch):
     assert stats.labels_beforehand(q, sup, 0, seed=2) is None
     monkeypatch.setattr(stats, "BEFOREHAND_LABELS", 30 * 800 - 1)
     assert stats.labels_beforehand(q, sup, 30, seed=2) is None
+
+
+@pytest.mark.parametrize("n_ids", [3, 16, 17, 40])
+def test_counting_by_comparison_and_by_bincount_agree(n_ids):
+    """Up to 16 classes each row is counted one class at a time, beyond by one bincount: both
+    give each resample's count of every class id, the fixed chips' ids included."""
+    rng = np.random.default_rng(n_ids)
+    ids = np.sort(rng.choice(60, size=n_ids, replace=False))
+    support = {int(k): np.zeros((2, 3), np.float32) for k in ids}
+    made = rng.integers(0, n_ids, size=(25, 700)).astype(np.uint8)
+    fixed = np.where(rng.random(700) < 0.2, rng.choice(ids, size=700), -1)
+    counts = bootstrap_counts(None, support, n_classes=60, n_resamples=25, labels=made, fixed=fixed)
+    expected = counts_of(np.where(fixed >= 0, fixed, ids[made]), 60)
+    np.testing.assert_array_equal(counts, expected)

