@@ -3,6 +3,7 @@
 Split from :mod:`analysis.serializers` (which re-exports them) to keep modules short.
 """
 
+import numpy as np
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -142,7 +143,8 @@ class ResultDetailSerializer(ResultSerializer):
         return self.context["arrays"]["labels"].astype(int).tolist()
 
     def get_confidence(self, result) -> list[list[float]]:
-        return [[round(float(v), 5) for v in row] for row in self.context["arrays"]["confidence"]]
+        # rounded in numpy: a Python round per chip took 8 ms of each request at 128 x 128 chips
+        return np.round(self.context["arrays"]["confidence"].astype(np.float64), 5).tolist()
 
 
 class _MatchSerializer(serializers.Serializer):
