@@ -3,6 +3,7 @@ the pixel map, and the particle table downloads."""
 
 import csv
 import io
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -112,3 +113,11 @@ def _exports_a_paper_can_use(page, s) -> None:
     ]
     labels = {el.text for el in svg.iter(f"{SVG}text") if el.get("class") == "x-label"}
     assert labels == {"equivalent diameter (nm)"}
+    # the map for COCO tools (CVAT, FiftyOne): one category per class, at the image's size
+    with page.expect_download() as info:
+        page.get_by_test_id("export-coco.json").click()
+    coco = json.loads(Path(info.value.path()).read_text())
+    assert (coco["images"][0]["height"], coco["images"][0]["width"]) == s.truth.shape
+    assert len(coco["categories"]) == len(s.class_names)
+    assert {a["category_id"] for a in coco["annotations"]} <= {c["id"] for c in coco["categories"]}
+    assert coco["annotations"]

@@ -8,6 +8,7 @@ const EXPORTS = [
   ["confidence.png", "Confidence PNG"],
   ["mask.ome.tif", "OME-TIFF mask"],
   ["mask.ome.zarr.zip", "OME-Zarr (zip)"],
+  ["coco.json", "COCO JSON"],
   ["instances.png", "Particle ids PNG"],
   ["chart.svg", "Chart SVG"],
   ["chart.png", "Chart PNG"],
