@@ -8,19 +8,27 @@ again within those seconds has the re-run compete with them for the same cores. 
   runs inside :func:`interactive`, which holds a shared lock on a file in the data directory;
 - background work calls :func:`yield_to_interactive` between its steps (each export, each chip
   size of the check): it waits there while any process on this host is inside
-  :func:`interactive` (at most ``timeout`` s: a long batch job does not stop it for good);
+  :func:`interactive`, and until ``CHIPLAB_BACKGROUND_GRACE_SECONDS`` (2 s) have passed since
+  the last one left it, as the lock file's modification time says; at most ``timeout`` s, so
+  a long batch job does not stop it for good. A user who corrects a chip and re-runs does so
+  within a second or two of the map, and a step begun in that gap would run beside the
+  re-run, niced or not (two vCPUs are often one core's two hyperthreads, which a nice value
+  does not share out): re-running 1 s after each map at 4096², support-set edit -> map took
+  a median 1.03 s without the grace and 0.75 s with it (0.71 s with each job's downloads
+  written before the next edit);
 - and it runs on a thread of its own whose nice value is raised (:func:`in_background`; Linux:
   each thread has its own nice value, and threads it starts inherit it), so that a step already
   under way when a re-run starts takes little of the cores from it.
 
-When nothing else runs, background work is as fast as before. File locks (``flock``) are
-released by the kernel when a process dies, so a killed worker leaves nothing held. Elsewhere
-than Linux the background thread keeps the caller's priority; without ``fcntl`` (Windows) the
-lock is not taken.
+When nothing else runs, background work starts that grace after the last map and is then as
+fast as before. File locks (``flock``) are released by the kernel when a process dies, so a
+killed worker leaves nothing held. Elsewhere than Linux the background thread keeps the
+caller's priority; without ``fcntl`` (Windows) the lock is not taken.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -77,25 +85,31 @@ def interactive() -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_SH)
         yield
     finally:
+        # ended now: background work waits out the grace from here (a file that cannot be
+        # touched: it does not)
+        with contextlib.suppress(OSError):
+            os.utime(fd)
         os.close(fd)  # releases the lock
 
 
 def yield_to_interactive(timeout: float = YIELD_TIMEOUT) -> float:
-    """Wait while work a user waits for runs on this host (:func:`interactive`), ``timeout``
-    s at most -> the seconds waited."""
+    """Wait while work a user waits for runs on this host (:func:`interactive`) and for
+    ``CHIPLAB_BACKGROUND_GRACE_SECONDS`` after it ended, ``timeout`` s at most -> the seconds
+    waited."""
     start = time.monotonic()
+    grace = settings.CHIPLAB_BACKGROUND_GRACE_SECONDS
     fd = _lock_fd()
     if fd is None:
         return 0.0
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break  # nobody holds it shared: let go at once (closing the file)
-            except BlockingIOError:
-                if time.monotonic() - start >= timeout:
-                    break
-                time.sleep(YIELD_POLL)
+        while time.monotonic() - start < timeout:
+            if time.time() - os.fstat(fd).st_mtime >= grace:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break  # nobody holds it shared: let go at once (closing the file)
+                except BlockingIOError:
+                    pass
+            time.sleep(YIELD_POLL)
     finally:
         os.close(fd)
     return time.monotonic() - start

@@ -22,6 +22,8 @@ REST_FRAMEWORK = {
     },
 }
 CHIPLAB_LOGIN_BACKOFF_AFTER = 10000  # tests of the backoff lower it
+# a job's downloads start at once after its map (tests of the grace raise it)
+CHIPLAB_BACKGROUND_GRACE_SECONDS = 0.0
 # Deliveries behave as in production (internal addresses refused) except to 127.0.0.1, where
 # tests run their receivers; retries come quickly.
 CHIPLAB_WEBHOOK_REFUSE_PRIVATE = True

@@ -102,3 +102,36 @@ def test_without_a_writable_data_directory_nothing_waits_or_fails(settings, tmp_
     settings.DATA_DIR = tmp_path / "missing"  # no such folder: the lock file cannot be made
     with interactive():
         assert yield_to_interactive(timeout=30) == 0.0
+
+
+def test_a_yield_waits_out_the_grace_after_the_interactive_work_ends(settings):
+    """A correction's re-run comes a second or two after the map: background work that would
+    start a step in that gap waits until the host has been free of interactive work for the
+    grace (CHIPLAB_BACKGROUND_GRACE_SECONDS), then goes straight on while it stays free."""
+    settings.CHIPLAB_BACKGROUND_GRACE_SECONDS = 0.6
+    with interactive():
+        pass
+    ended = time.monotonic()
+    waited = yield_to_interactive(timeout=30)
+    assert time.monotonic() - ended >= 0.55 and waited >= 0.5
+    assert yield_to_interactive(timeout=30) < 0.3  # the grace is over: no wait
+    # a section ending while a step waits starts the grace again
+    settings.CHIPLAB_BACKGROUND_GRACE_SECONDS = 0.4
+    with interactive():
+        pass
+    started = time.monotonic()
+
+    def section():
+        with interactive():
+            pass
+
+    again = threading.Timer(0.2, section)
+    again.start()
+    waited = yield_to_interactive(timeout=30)
+    again.join()
+    assert time.monotonic() - started >= 0.55 and waited >= 0.55  # 0.2 s + a new 0.4 s grace
+    # the timeout still bounds the wait
+    settings.CHIPLAB_BACKGROUND_GRACE_SECONDS = 30.0
+    with interactive():
+        pass
+    assert yield_to_interactive(timeout=0.2) < 1.0

@@ -118,6 +118,13 @@ CHIPLAB_JOB_MAX_ATTEMPTS = max(env.int("CHIPLAB_JOB_MAX_ATTEMPTS", default=3), 1
 # allocation fails and the job records "Out of memory". 0 = 80% of the machine's memory shared
 # among the worker's processes; -1 = no cap.
 CHIPLAB_WORKER_MAX_MEMORY_MB = env.int("CHIPLAB_WORKER_MAX_MEMORY_MB", default=0)
+# Background work on a host (a job's downloads, the chip-size check) starts a step only once
+# the work a user waits for (a job's fit and map) has been over this long, in seconds
+# (common.priority): a correction's re-run then does not share the cores with it. 0 on a host
+# with cores to spare; at most 60.
+CHIPLAB_BACKGROUND_GRACE_SECONDS = min(
+    max(env.float("CHIPLAB_BACKGROUND_GRACE_SECONDS", default=2.0), 0.0), 60.0
+)
 # The longest any task may run (its hard time limit): training, or a segmentation job (1 h).
 # Brokers that redeliver a message not acknowledged in time (Redis, SQS) wait longer than
 # that, or a long job would be run a second time while the first still runs.
