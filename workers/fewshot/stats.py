@@ -160,14 +160,12 @@ def bootstrap_counts(
 ) -> np.ndarray:
     """Chips per class id under resampled support sets, streamed: (N, D) -> (B, n_classes).
 
-    The same resamples and labels as :func:`bootstrap_labels` (same seed: identical counts),
-    with support class ids (keys of ``support_emb``, in 0..n_classes-1) instead of indices,
-    counted chunk by chunk of queries: memory is B x K x D prototypes plus one chunk, never
-    B x N labels. ``fixed`` (N,) class ids: chips that keep that label in every resample
-    (-1: relabelled), e.g. chips re-decided without the prototypes. ``labels``: the (B, N)
-    indices of :func:`bootstrap_labels` for the same queries, support and seed, computed
-    beforehand (the pipeline does it beside the pixel vote): counted, not recomputed (the same
-    counts).
+    The resamples and labels of :func:`bootstrap_labels` (same seed: identical counts), as
+    support class ids (``support_emb``'s keys, in 0..n_classes-1), counted chunk by chunk of
+    queries: B x K x D prototypes and one chunk in memory, never B x N labels. ``fixed`` (N,)
+    class ids of chips that keep their label in every resample (-1: relabelled; chips re-decided
+    without the prototypes). ``labels``: :func:`bootstrap_labels`'s (B, N) indices for the same
+    queries, support and seed, made beforehand (beside the pixel vote): counted as they are.
     """
     ids = np.asarray(sorted(support_emb), np.int64)
     keep = None if fixed is None else np.asarray(fixed, np.int64).reshape(-1)
@@ -187,21 +185,15 @@ def bootstrap_counts(
 
 
 def _count_rows(indices: np.ndarray, ids: np.ndarray, counts: np.ndarray) -> None:
-    """Add to ``counts`` (B, n_classes) each row's number of every class index of (B, n)
-    ``indices`` (into ``ids``): one comparison per class where there are a few (5x faster than
-    one bincount of B x n offset ids for 200 x 16,384 chips and 4 classes), else a bincount."""
+    """Add each row's count of every class index of (B, n) ``indices`` (into ``ids``) to
+    ``counts``: compared class by class up to 16 (5x faster than a bincount), else bincounted."""
     b, k = indices.shape[0], len(ids)
-    if k <= _COMPARED_CLASSES:
+    if k <= 16:
         for index, class_id in enumerate(ids):
             counts[:, class_id] += np.count_nonzero(indices == index, axis=1)
-        return
-    offsets = (np.arange(b, dtype=np.int64) * k)[:, None]
-    per_row = np.bincount((indices + offsets).ravel(), minlength=b * k).reshape(b, k)
-    counts[:, ids] += per_row
-
-
-#: up to this many classes :func:`_count_rows` compares once per class
-_COMPARED_CLASSES = 16
+    else:
+        offsets = (np.arange(b, dtype=np.int64) * k)[:, None]
+        counts[:, ids] += np.bincount((indices + offsets).ravel(), minlength=b * k).reshape(b, k)
 
 
 def abundance(
