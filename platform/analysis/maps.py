@@ -102,9 +102,13 @@ def pixel_outputs(
         frame, seg, frequencies=frequencies, support=support, spectrum=spectrum
     )
     t = time.perf_counter()
-    mask = np.where(pm.labels < 0, UNLABELLED, pm.labels).astype(np.uint8)
+    # class ids as bytes and -1 (uncovered) as UNLABELLED: a cast and a masked fill (a where()
+    # over the int16 map took 38 ms at 4096²)
+    mask = pm.labels.astype(np.uint8)
+    np.putmask(mask, pm.labels < 0, UNLABELLED)
     # each class's pixels per row and column, counted once: the fractions and the profiles
-    lines = profiles.line_counts(pm.labels, len(classes))
+    # (on the byte map: a fifth faster than on the int16 one)
+    lines = profiles.line_counts(mask, len(classes))
     stats = {
         "pixels": pixel_stats(lines["y"].sum(0), pm.confidence, pixel_size, pixel_unit),
         "layers": layer_stats(pm.labels, lines, pixel_size, pixel_unit),
