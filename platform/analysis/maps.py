@@ -102,33 +102,24 @@ def pixel_outputs(
         frame, seg, frequencies=frequencies, support=support, spectrum=spectrum
     )
     t = time.perf_counter()
-    # class ids as bytes and -1 (uncovered) as UNLABELLED: a cast and a masked fill (a where()
-    # over the int16 map took 38 ms at 4096²)
-    mask = pm.labels.astype(np.uint8)
-    np.putmask(mask, pm.labels < 0, UNLABELLED)
-    # each class's pixels per row and column, counted once: the fractions and the profiles
-    # (on the byte map: a fifth faster than on the int16 one)
-    lines = profiles.line_counts(mask, len(classes))
-    stats = {
-        "pixels": pixel_stats(lines["y"].sum(0), pm.confidence, pixel_size, pixel_unit),
-        "layers": layer_stats(pm.labels, lines, pixel_size, pixel_unit),
-    }
-    timings = {"pixels": pm.timings["total"]}
+    labels, confidence = pm.labels, pm.confidence
     particles: list[dict] = []
     ids_map = boxes = None
     found = {}
     kinds = [c for c in classes if c.get("kind") == "objects"]
     if kinds:
         # one instance map over every object class: a particle whose pixels the classifier
-        # split between two kinds stays one particle, of its majority class
+        # split between two kinds stays one particle, of its majority class, and its pixels
+        # take that class (no rim of the other kind in the mask and the fractions)
         ids = [int(c["index"]) for c in kinds]
         inst = objects.instances(
-            pm.labels,
+            labels,
             ids if len(ids) > 1 else ids[0],
             intensity=intensity,
             pixel_size=pixel_size,
             pixel_unit=pixel_unit,
         )
+        labels, confidence = objects.one_class_each(labels, inst, confidence)
         for c in kinds:
             dist = objects.size_distribution(
                 inst, n_boot=OBJECT_BOOTSTRAP, seed=seed, only_class=int(c["index"])
@@ -139,11 +130,23 @@ def pixel_outputs(
             {"class": name_of[row["class_id"]], **row} for row in objects.instance_rows(inst)
         ]
         ids_map, boxes = inst.labels, instance_boxes(inst.labels, inst.n)
+    # class ids as bytes and -1 (uncovered) as UNLABELLED: a cast and a masked fill (a where()
+    # over the int16 map took 38 ms at 4096²)
+    mask = labels.astype(np.uint8)
+    np.putmask(mask, labels < 0, UNLABELLED)
+    # each class's pixels per row and column, counted once: the fractions and the profiles
+    # (on the byte map: a fifth faster than on the int16 one)
+    lines = profiles.line_counts(mask, len(classes))
+    stats = {
+        "pixels": pixel_stats(lines["y"].sum(0), confidence, pixel_size, pixel_unit),
+        "layers": layer_stats(labels, lines, pixel_size, pixel_unit),
+    }
+    timings = {"pixels": pm.timings["total"]}
     if found:
         stats["objects"] = found
     timings["objects"] = time.perf_counter() - t
     return PixelOutputs(
-        mask, pm.confidence, stats, particles, instances=ids_map, boxes=boxes, timings=timings
+        mask, confidence, stats, particles, instances=ids_map, boxes=boxes, timings=timings
     )
 
 

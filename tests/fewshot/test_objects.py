@@ -11,6 +11,7 @@ from workers.fewshot.objects import (
     instance_rows,
     instances,
     instances_table_csv,
+    one_class_each,
     size_distribution,
 )
 
@@ -249,6 +250,27 @@ def test_several_classes_found_on_their_union_with_majority_class():
     assert [r["class_id"] for r in instance_rows(both)] == [1, 2]
     with pytest.raises(ValueError, match="class_id"):
         instances(labels, [])
+
+
+def test_one_class_each_gives_a_split_particle_its_majority_class():
+    labels = np.zeros((60, 100), np.int16)
+    labels[disc(labels.shape, 30, 25, 12)] = 1
+    right = disc(labels.shape, 30, 70, 12)
+    labels[right] = 2
+    rim = right & (np.arange(100)[None, :] < 64)  # its left part classified as kind 1
+    labels[rim] = 1
+    confidence = np.full(labels.shape, 0.9, np.float32)
+    both = instances(labels, [1, 2])
+    one, conf = one_class_each(labels, both, confidence)
+    assert (one[right] == 2).all() and (one[~right] == labels[~right]).all()
+    share = both.class_fraction[1]
+    assert 0.5 < share < 0.9
+    assert np.allclose(conf[rim], share) and (conf[~rim] == 0.9).all()
+    assert (labels[rim] == 1).all() and (confidence == 0.9).all()  # the inputs are untouched
+    # one class, or every particle already of one class: the same arrays back
+    single = instances(labels, 1)
+    assert one_class_each(labels, single, confidence)[0] is labels
+    assert one_class_each(one, instances(one, [1, 2]), conf)[1] is conf
 
 
 def touching_pairs(n_pairs=36, seed=0, radius=(3.0, 16.0)):

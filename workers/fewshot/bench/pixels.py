@@ -2,7 +2,9 @@
 
 For each case image and seeded support draw (k chips per class), the default encoder runs
 through the segmentation core (embed -> Segmenter.fit -> classify, as a job runs it) and
-``pixels.pixel_map`` turns its chip map into a pixel map. Scored against the pixel truth:
+``pixels.pixel_map`` turns its chip map into a pixel map (where two or more classes are objects,
+each particle's pixels then take its majority class, ``objects.one_class_each``, as in a job's
+mask). Scored against the pixel truth:
 
 - pixel mIoU of the chip map painted on its pixels ("chip"), of the pixel map ("pixel") and of
   the pixel-classifier peer's own pixel map (``bench.methods.PixelForestPeer``: a random forest
@@ -72,6 +74,7 @@ from workers.fewshot.bench.suites import SETS, Sample
 from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
 from workers.fewshot.encoders import build_encoder
 from workers.fewshot.frequencies import support_frequencies
+from workers.fewshot.objects import instances, one_class_each
 from workers.fewshot.pipeline import Segmentation, Segmenter, SegmentOptions, embed
 from workers.fewshot.pixels import PixelConfig, pixel_map
 
@@ -173,6 +176,10 @@ def run_image(
                 config=cfg,
                 object_kinds=sample.object_classes if kinds else (),
             )
+            if len(sample.object_classes) >= 2:  # one kind per particle, as a job's mask
+                inst = instances(pm.labels, list(sample.object_classes))
+                one, conf = one_class_each(pm.labels, inst, pm.confidence)
+                pm = replace(pm, labels=one, confidence=conf)
             scores = _map_scores(sample, truth, pm, objects=objects)
             row |= {f"{key}:{name}": value for key, value in scores.items()}
         out.append(row)

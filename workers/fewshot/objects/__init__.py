@@ -17,7 +17,8 @@ their statistics:
    are merged in order of decreasing saddle (Kruskal on the basin adjacency graph), a lower
    peak keeping its own piece where its dynamics pass the rule (a watershed from the kept
    maxima, as a flood would assign the rest). Several classes (kinds of particle) can be
-   taken together: instances of their union, each with its majority class. Defaults were
+   taken together: instances of their union, each with its majority class
+   (``one_class_each`` gives the map's pixels that class too). Defaults were
    chosen on generated touching discs / ellipses and the simulator's particle cases
    (``python -m workers.fewshot.bench.objects``).
 2. Per instance (``Instances``): area, equivalent diameter, Feret max/min (rotating calipers
@@ -44,7 +45,13 @@ Bounds (a ValueError says which): maps of at most ``MAX_PIXELS`` pixels; ``min_a
 ``MAX_AUTO_BINS``) or up to 1001 increasing edges; a pixel size in (0, 10^9] of a known unit.
 """
 
-from workers.fewshot.objects.core import MAX_PIXELS, Instances, instances, nm_per_unit
+from workers.fewshot.objects.core import (
+    MAX_PIXELS,
+    Instances,
+    instances,
+    nm_per_unit,
+    one_class_each,
+)
 from workers.fewshot.objects.stats import (
     instance_rows,
     instances_table_csv,
@@ -60,6 +67,7 @@ __all__ = [
     "instances",
     "instances_table_csv",
     "nm_per_unit",
+    "one_class_each",
     "rows_csv",
     "size_distribution",
     "table_header",

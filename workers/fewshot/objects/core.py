@@ -218,12 +218,38 @@ def _majority(inst, labels, ids, n) -> tuple[np.ndarray, np.ndarray]:
     """Majority class of each instance among ``ids`` and the fraction of its pixels in it."""
     fg = inst > 0
     which = np.searchsorted(np.sort(ids), labels[fg])
-    votes = np.zeros((n + 1, len(ids)), np.int64)
-    np.add.at(votes, (inst[fg], which), 1)
-    votes = votes[1:]
+    K = len(ids)
+    votes = np.bincount(inst[fg].astype(np.int64) * K + which, minlength=(n + 1) * K).reshape(
+        n + 1, K
+    )[1:]
     best = votes.argmax(1)
     frac = votes.max(1) / np.maximum(votes.sum(1), 1)
     return np.sort(ids)[best], frac
+
+
+def one_class_each(
+    labels: np.ndarray, inst: Instances, confidence: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel map with every particle of several classes' ``instances`` in its majority
+    class (``Instances.classes``): a round particle's rim that the classifier called faceted
+    becomes round, as the particle table already counts it. ``labels`` (H, W) class ids and
+    ``confidence`` (H, W) are returned as new arrays where a pixel changes (as they are
+    otherwise); a changed pixel's confidence is at most its particle's majority share."""
+    if inst.classes is None or inst.n == 0:
+        return labels, confidence
+    fg = inst.labels > 0
+    which = inst.labels[fg] - 1
+    new = inst.classes[which].astype(labels.dtype)
+    changed = new != labels[fg]
+    if not changed.any():
+        return labels, confidence
+    labels, confidence = labels.copy(), confidence.copy()
+    yy, xx = np.nonzero(fg)
+    yy, xx = yy[changed], xx[changed]
+    labels[yy, xx] = new[changed]
+    share = inst.class_fraction[which[changed]].astype(confidence.dtype)
+    confidence[yy, xx] = np.minimum(confidence[yy, xx], share)
+    return labels, confidence
 
 
 def _measure(inst, labels, intensity, class_id, pixel_nm, params) -> Instances:
