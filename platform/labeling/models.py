@@ -47,6 +47,9 @@ class LabelSchema(models.Model):
 
 # the largest order every database takes in a PositiveIntegerField (Postgres: a 32-bit integer)
 MAX_CLASS_ORDER = 2**31 - 1
+# active classes per schema: result masks hold class indices in bytes (255: not covered), and a
+# few-shot map of more classes than this is not one a user can label examples for
+MAX_SCHEMA_CLASSES = 64
 
 
 class ClassKind(models.TextChoices):

@@ -5,7 +5,7 @@ import pytest
 
 from common.errors import Forbidden, Invalid
 from labeling import selectors, services
-from labeling.models import MAX_CLASS_ORDER, LabelClass
+from labeling.models import MAX_CLASS_ORDER, MAX_SCHEMA_CLASSES, LabelClass
 from tests.factories import ReadyImageFactory
 from tests.labeling.helpers import cast
 
@@ -218,6 +218,25 @@ def test_class_order_is_bounded(client_for, world, lab):
     with pytest.raises(Invalid) as error:
         services.class_update(user=world.curator, label_class=lab.ge, order=2**31)
     assert error.value.fields == {"order": [f"0 to {MAX_CLASS_ORDER}"]}
+
+
+def test_classes_per_schema_are_bounded(client_for, world, lab):
+    curator = client_for(world.curator)
+    url = f"/api/schemas/{lab.schema.pk}/classes/"
+    for i in range(MAX_SCHEMA_CLASSES - 2):  # the schema has STO and Ge
+        assert curator.post(url, {"name": f"phase {i}"}, format="json").status_code == 201
+    refused = curator.post(url, {"name": "one too many"}, format="json")
+    assert refused.status_code == 400, refused.content
+    error = refused.json()["error"]
+    assert error["code"] == "too_many_classes" and str(MAX_SCHEMA_CLASSES) in error["message"]
+    assert not LabelClass.objects.filter(name="one too many").exists()
+    # a removed class frees its place; restoring it takes one again
+    assert curator.delete(f"/api/classes/{lab.ge.pk}/").status_code in (200, 204)
+    assert curator.post(url, {"name": "in its place"}, format="json").status_code == 201
+    restored = curator.patch(f"/api/classes/{lab.ge.pk}/", {"active": True}, format="json")
+    assert restored.status_code == 400 and restored.json()["error"]["code"] == "too_many_classes"
+    active = LabelClass.objects.filter(schema=lab.schema, removed_at=None).count()
+    assert active == MAX_SCHEMA_CLASSES
 
 
 def test_agreement_of_a_grid_of_another_dataset_is_refused(client_for, world, lab):

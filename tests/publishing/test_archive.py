@@ -9,6 +9,7 @@ worker runs it in tests/client/test_archive_client.py."""
 
 import io
 import json
+import uuid
 import zipfile
 
 import numpy as np
@@ -23,7 +24,7 @@ from catalog.models import Dataset, DatasetVersion, Image
 from catalog.services import image_ingest
 from common import storage
 from common.errors import Forbidden, Invalid, NotFound, TooLarge
-from labeling.models import Grid, LabelClass, SupportSetVersion
+from labeling.models import MAX_SCHEMA_CLASSES, Grid, LabelClass, SupportSetVersion
 from publishing import archive, crate_archive, datacite
 from publishing.models import DatasetArchiveImport
 from tests.factories import MembershipFactory
@@ -225,7 +226,24 @@ def _bad_packages(data: bytes) -> dict:
     mask = next(n for n in names if n.endswith("/mask.png"))
     flipped = bytearray(zipfile.ZipFile(io.BytesIO(data)).read(original))
     flipped[-1] ^= 0xFF
+    doc = json.loads(zipfile.ZipFile(io.BytesIO(data)).read(crate_archive.ARCHIVE))
+    support_path = doc["support_sets"][0]["path"]
+    support = json.loads(zipfile.ZipFile(io.BytesIO(data)).read(support_path))
+    support["classes"] += [
+        {"id": str(uuid.uuid4()), "name": f"phase {i}", "colour": "#123456"}
+        for i in range(MAX_SCHEMA_CLASSES)
+    ]
+    more = json.dumps(support).encode()
     return {
+        # more classes than a schema holds
+        "too_many_classes": (
+            400,
+            repack(
+                data,
+                replace={support_path: more},
+                doc=lambda d: d["support_sets"][0].update(sha256=sha(more), size=len(more)),
+            ),
+        ),
         "not_a_zip": (400, b"PK\x03\x04 this is not really a zip"),
         "checksum_mismatch": (
             400,

@@ -10,6 +10,7 @@ from catalog.selectors import dataset_get, image_get
 from common.apis import valid
 
 from .. import selectors, services
+from ..models import MAX_SCHEMA_CLASSES
 from ..serializers.schemas import (
     ClassUpdateSerializer,
     ClassWriteSerializer,
@@ -69,7 +70,13 @@ class SchemaDetailApi(APIView):
 
 
 class SchemaClassListApi(APIView):
-    @extend_schema(tags=TAG, request=ClassWriteSerializer, responses={201: LabelClassSerializer})
+    @extend_schema(
+        tags=TAG,
+        request=ClassWriteSerializer,
+        responses={201: LabelClassSerializer},
+        description=f"Add a class (curators); a schema holds at most {MAX_SCHEMA_CLASSES} "
+        "active classes (400 `too_many_classes` beyond).",
+    )
     def post(self, request, schema_id):
         schema = selectors.schema_get(user=request.user, schema_id=schema_id)
         data = valid(ClassWriteSerializer, request.data)
@@ -83,7 +90,8 @@ class ClassDetailApi(APIView):
         request=ClassUpdateSerializer,
         responses=LabelClassSerializer,
         description="Rename, recolour, reorder or re-kind (region | objects) a class; "
-        "`active: true` restores a removed class with its votes.",
+        "`active: true` restores a removed class with its votes (while the schema has fewer "
+        f"than {MAX_SCHEMA_CLASSES} active classes).",
     )
     def patch(self, request, class_id):
         label_class = selectors.class_get(user=request.user, class_id=class_id)

@@ -11,7 +11,7 @@ from accounts.selectors import require_role
 from catalog.models import Dataset
 from common.errors import Conflict, Invalid
 
-from ..models import MAX_CLASS_ORDER, ClassKind, LabelClass, LabelSchema
+from ..models import MAX_CLASS_ORDER, MAX_SCHEMA_CLASSES, ClassKind, LabelClass, LabelSchema
 
 DEFAULT_SCHEMA_NAME = "Default"
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -146,6 +146,21 @@ def _clean_class_fields(
     return fields
 
 
+def class_room_check(schema: LabelSchema, adding: int = 1) -> None:
+    """Refuse (400) a schema beyond :data:`MAX_SCHEMA_CLASSES` active classes; the schema's row
+    is locked first, so two requests at once cannot both take the last place (inside a
+    transaction)."""
+    LabelSchema.objects.select_for_update().filter(pk=schema.pk).first()
+    active = schema.classes.filter(removed_at=None).count()
+    if active + adding > MAX_SCHEMA_CLASSES:
+        raise Invalid(
+            f"A schema holds at most {MAX_SCHEMA_CLASSES} active classes; '{schema.name}' has "
+            f"{active}. Remove a class first.",
+            code="too_many_classes",
+            fields={"name": [f"at most {MAX_SCHEMA_CLASSES} classes"]},
+        )
+
+
 @transaction.atomic
 def class_create(
     *,
@@ -158,6 +173,7 @@ def class_create(
 ) -> LabelClass:
     require_role(user=user, lab_id=schema.dataset.lab_id, role=Role.CURATOR)
     fields = _clean_class_fields(schema, name=name, colour=colour, order=order, kind=kind)
+    class_room_check(schema)
     active = schema.classes.filter(removed_at=None)
     if colour is None:
         fields["colour"] = distinct_colour(active.values_list("colour", flat=True))
@@ -200,6 +216,7 @@ def class_update(
         schema, name=name, colour=colour, order=order, kind=kind, exclude=label_class
     )
     if restore:
+        class_room_check(schema)
         taken = schema.classes.filter(
             removed_at=None, name__iexact=fields.get("name", label_class.name)
         )

@@ -20,6 +20,7 @@ from catalog.models import Dataset, DatasetVersion, Image
 from common import storage
 from labeling.models import ClassKind, LabelClass, LabelSchema, SupportSetVersion
 from labeling.services import grid_restore
+from labeling.services.schemas import class_room_check
 
 from .. import versions
 from .annotations import Annotations, restore_annotations
@@ -229,6 +230,7 @@ class _Restorer(ResultsRestoring):
             # a class of the same name (another support set of the schema) is the same class
             made = schema.classes.filter(name=str(c["name"])[:100], removed_at=None).first()
             if made is None:
+                class_room_check(schema)
                 colour = str(c.get("colour") or "")
                 made = LabelClass.objects.create(
                     schema=schema,
