@@ -65,8 +65,15 @@ def _lock_fd() -> int | None:
     goes on without giving way rather than fail."""
     if fcntl is None:
         return None
+    path = settings.DATA_DIR / "interactive.lock"
     try:
-        return os.open(settings.DATA_DIR / "interactive.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return os.open(path, os.O_RDWR)
+        # a new file: no work a user waits for has ended yet, so none to give a grace after
+        os.utime(fd, (0, 0))
+        return fd
     except OSError as err:
         log.warning("no interactive lock (%s): background work will not give way", err)
         return None

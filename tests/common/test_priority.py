@@ -135,3 +135,16 @@ def test_a_yield_waits_out_the_grace_after_the_interactive_work_ends(settings):
     with interactive():
         pass
     assert yield_to_interactive(timeout=0.2) < 1.0
+
+
+def test_a_new_data_directory_has_no_grace_to_wait_out(settings, tmp_path):
+    """The lock file is made by the first section or step that opens it: made by a background
+    step, it says that no interactive work has ended yet (no grace); its first section's end
+    then starts one."""
+    settings.DATA_DIR = tmp_path
+    settings.CHIPLAB_BACKGROUND_GRACE_SECONDS = 30.0
+    assert yield_to_interactive(timeout=5) < 1.0  # the file is new: no wait
+    assert yield_to_interactive(timeout=5) < 1.0  # nor once it exists
+    with interactive():
+        pass
+    assert yield_to_interactive(timeout=0.5) >= 0.45  # a section ended: the grace holds
