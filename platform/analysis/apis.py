@@ -19,6 +19,7 @@ from .serializers import (
     JobDetailSerializer,
     JobQuerySerializer,
     JobSerializer,
+    JobWaitQuerySerializer,
     RederiveReportSerializer,
     ResultDetailSerializer,
     ResultSerializer,
@@ -76,11 +77,17 @@ class SegmentationJobListApi(APIView):
 
 class SegmentationJobDetailApi(APIView):
     @extend_schema(
+        parameters=[JobWaitQuerySerializer],
         responses=JobDetailSerializer,
-        description="Status, progress (chips done / total), timings and results.",
+        description="Status, progress (chips done / total), timings and results. With "
+        "`wait`, the answer comes once the job lists a result or has ended, or after that "
+        "many seconds.",
     )
     def get(self, request, job_id):
+        query = valid(JobWaitQuerySerializer, request.query_params)
         job = selectors.job_get(user=request.user, job_id=job_id)
+        if query["wait"] > 0:
+            job = selectors.job_first_map_wait(user=request.user, job=job, seconds=query["wait"])
         return Response(JobDetailSerializer(job, context={"request": request}).data)
 
 

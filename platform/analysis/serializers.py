@@ -15,6 +15,7 @@ from .result_serializers import (  # noqa: F401 (re-exported: the apis import th
     ResultSerializer,
     SupportCheckSerializer,
 )
+from .selectors import MAX_MAP_WAIT
 from .services import job_permissions
 
 
@@ -143,6 +144,17 @@ class JobCreateSerializer(serializers.Serializer):
 class ThumbnailQuerySerializer(serializers.Serializer):
     size = serializers.IntegerField(
         required=False, min_value=16, max_value=256, default=96, help_text="long side, px"
+    )
+
+
+class JobWaitQuerySerializer(serializers.Serializer):
+    wait = serializers.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=MAX_MAP_WAIT,
+        default=0.0,
+        help_text=f"seconds (at most {MAX_MAP_WAIT:g}) to wait for the job's first map, or its "
+        "end, before answering: the page asks this way instead of polling",
     )
 
 

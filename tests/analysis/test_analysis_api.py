@@ -459,6 +459,34 @@ def test_cancel_a_queued_job_then_cancelling_again_is_a_conflict(client_for, wor
     assert not SegmentationResult.objects.filter(job_id=job_id).exists()
 
 
+def test_a_job_detail_can_wait_for_the_first_map(client_for, world, segmentable):
+    """``?wait=s``: the answer comes once the job lists a result or has ended, else after s
+    seconds; the page asks this way instead of polling."""
+    client = client_for(world.annotator)
+    job_id = create(client, **job_body(segmentable)).json()["id"]
+    for bad in ("-1", "5.5", "nan", "inf", "soon"):
+        response = client.get(f"{JOBS}{job_id}/", {"wait": bad})
+        assert response.status_code == 400, (bad, response.content)
+        assert list(response.json()["error"]["fields"]) == ["wait"], bad
+    assert client_for(world.outsider).get(f"{JOBS}{job_id}/", {"wait": 1}).status_code == 404
+    started = time.monotonic()
+    queued = client.get(f"{JOBS}{job_id}/", {"wait": 0.3})
+    assert time.monotonic() - started >= 0.3  # nothing to show yet: it waited
+    assert queued.status_code == 200 and queued.json()["status"] == "queued"
+    assert queued.json()["results"] == []
+    assert run(job_id).status == JobStatus.SUCCEEDED
+    started = time.monotonic()
+    done = client.get(f"{JOBS}{job_id}/", {"wait": 5})
+    assert time.monotonic() - started < 4  # the map is listed: at once
+    assert done.json()["status"] == "succeeded" and len(done.json()["results"]) == 1
+    # an ended job without a map answers at once too
+    cancelled = create(client, **job_body(segmentable)).json()["id"]
+    assert client.post(f"{JOBS}{cancelled}/cancel").status_code == 200
+    started = time.monotonic()
+    assert client.get(f"{JOBS}{cancelled}/", {"wait": 5}).json()["status"] == "cancelled"
+    assert time.monotonic() - started < 4
+
+
 def test_jobs_filter_by_grid_and_several_statuses_and_say_what_you_may_do(
     client_for, world, segmentable
 ):

@@ -241,7 +241,8 @@ export const labeling = {
 // --- analysis (segmentation jobs and results) -----------------------------------------
 export const analysis = {
   createJob: (body) => post("segmentation-jobs/", body),
-  job: (jobId) => get(`segmentation-jobs/${jobId}/`),
+  /** A job; query {wait: seconds}: answered once it lists a result or ends (at most 5 s). */
+  job: (jobId, query) => get(`segmentation-jobs/${jobId}/`, query),
   cancel: (jobId) => post(`segmentation-jobs/${jobId}/cancel`),
   result: (resultId) => get(`segmentation-results/${resultId}/`),
   exportUrl: (resultId, kind) => `/api/segmentation-results/${resultId}/export/${kind}`,

@@ -100,39 +100,42 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
     let last = job;
     let early = false;
     if (FINISHED.includes(last.status)) return last;
-    // every 100 ms for the first second (a re-run after a support edit takes ~0.3 s on the
-    // worker), then backing off to once a second
-    const polling = poll(
-      async () => {
+    /** One look at the job (query: the API's, e.g. {wait}): true once following it is over. */
+    const check = async (query) => {
+      if (!current()) return true;
+      if (j.current && j.current.status === "cancelled") {
+        last = j.current;
+        return true;
+      }
+      last = await api.analysis.job(job.id, query);
+      if (!current()) return true;
+      if (FINISHED.includes(last.status)) return true;
+      // this image's own result only: a job over several images lists the others' first
+      if (!early && last.status === "running" && ownResult(last)) {
+        early = true;
+        await onResult(last);
         if (!current()) return true;
-        if (j.current && j.current.status === "cancelled") {
-          last = j.current;
-          return true;
-        }
-        last = await api.analysis.job(job.id);
-        if (!current()) return true;
-        if (FINISHED.includes(last.status)) return true;
-        // this image's own result only: a job over several images lists the others' first
-        if (!early && last.status === "running" && ownResult(last)) {
-          early = true;
-          await onResult(last);
-          if (!current()) return true;
-        }
-        const p = last.progress || {};
-        const chips = `${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`;
-        progress(
-          (last.status === "queued"
-            ? "Waiting for a worker…"
-            : p.stage
-              ? `${p.stage}… ${early ? "" : chips}`
-              : `Classifying chips: ${chips}`) + by,
-          early ? 1 : p.fraction || 0,
-          last.status,
-        );
-        return false;
-      },
-      { first: 100, every: 1000, grow: 1.3, growAfter: 1000 },
-    );
+      }
+      const p = last.progress || {};
+      const chips = `${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`;
+      progress(
+        (last.status === "queued"
+          ? "Waiting for a worker…"
+          : p.stage
+            ? `${p.stage}… ${early ? "" : chips}`
+            : `Classifying chips: ${chips}`) + by,
+        early ? 1 : p.fraction || 0,
+        last.status,
+      );
+      return false;
+    };
+    // until a map is listed the server answers as soon as one is (or after 1 s, for the
+    // progress): polling every 100 ms learned of it ~75 ms late on average
+    while (!early && !(last.results || []).length) {
+      if (await check({ wait: 1 })) return last;
+    }
+    // then the downloads: every 100 ms for the first second, backing off to once a second
+    const polling = poll(() => check(), { first: 100, every: 1000, grow: 1.3, growAfter: 1000 });
     await polling.done;
     return last;
   }
