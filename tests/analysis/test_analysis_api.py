@@ -1,6 +1,7 @@
 """Segmentation jobs and results through the API: roles, isolation, bad input, and a job run
 in-process (the worker path is covered by the integration test)."""
 
+import contextlib
 import csv
 import io
 import json
@@ -812,13 +813,32 @@ def test_boundary_refinement_is_a_recorded_param(client_for, world, segmentable)
     assert options_from_params(old).pixel_vote is False
 
 
-def test_time_series_is_segmented_frame_by_frame(client_for, world, segmentable):
+def test_time_series_is_segmented_frame_by_frame(client_for, world, segmentable, monkeypatch):
+    from analysis.runner import job as runner_job
+
     image, _ = upload_ready_image(world, dataset=segmentable["image"].dataset, frames=3, seed=0)
     client = client_for(world.annotator)
     response = create(client, **{**job_body(segmentable), "images": [str(image.pk)]})
     assert response.json()["progress"]["total"] == 3 * 64
+    waited_for = []  # the stage each section a user waits for ended in
+    section = runner_job.interactive
+
+    @contextlib.contextmanager
+    def recorded():
+        with section():
+            yield
+        waited_for.append(SegmentationJob.objects.get(pk=response.json()["id"]).stage)
+
+    monkeypatch.setattr(runner_job, "interactive", recorded)
     job = run(response.json()["id"])
     assert job.status == JobStatus.SUCCEEDED, job.error
+    # the fit, the embedding and frame 0, which the page shows: the other frames leave the
+    # downloads of the earlier ones free to run
+    assert waited_for == [
+        "Fitting the class prototypes",
+        "Embedding the chips",
+        "Saving the map (frame 1 of 3)",
+    ], waited_for
     results = list(SegmentationResult.objects.filter(job=job).order_by("frame"))
     assert [r.frame for r in results] == [0, 1, 2]
     series = results[0].stats["series"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from functools import partial
 
 from django.db.models import F
@@ -129,7 +130,7 @@ def _run(job: SegmentationJob, clock: Clock) -> None:
     job_images = list(job.job_images.select_related("image", "grid").order_by("order"))
     for n, job_image in enumerate(job_images, start=1):
         where = f" (image {n} of {len(job_images)})" if len(job_images) > 1 else ""
-        _run_image(job, job_image, segmenter, images, by_image, classes, done, where)
+        _run_image(job, job_image, segmenter, images, by_image, classes, done, where, n == 1)
 
 
 def _fit(job: SegmentationJob, images: _Images, by_image: dict, clock: Clock) -> Segmenter:
@@ -152,12 +153,23 @@ def _fit(job: SegmentationJob, images: _Images, by_image: dict, clock: Clock) ->
     return segmenter
 
 
-def _run_image(job, job_image, segmenter, images: _Images, by_image, classes, done, where) -> None:
-    """Classify and save every frame of one image of the job not ``done`` yet."""
+def _waited_for(shown: bool):
+    """Mark the map the page shows first (the first image's first frame) as work a user waits
+    for (``common.priority``). The rest of a series or batch is not: the downloads of its
+    earlier frames then run beside it (at a lower priority) rather than wait until its last
+    map, with their ~80 MB hand-over files (4096²) piling up meanwhile."""
+    return interactive() if shown else nullcontext()
+
+
+def _run_image(
+    job, job_image, segmenter, images: _Images, by_image, classes, done, where, first: bool
+) -> None:
+    """Classify and save every frame of one image of the job not ``done`` yet (``first``: the
+    job's first image, whose frame 0 the page shows)."""
     image, grid, clock = job_image.image, job_image.grid, images.clock
     has_objects = any(c.get("kind") == "objects" for c in classes)
     _stage(job, f"Embedding the chips{where}")
-    with interactive():
+    with _waited_for(first):
         embedded = images.embedded(image)
     n_frames = embedded.embeddings.shape[0]
     for frame in range(n_frames):
@@ -166,7 +178,7 @@ def _run_image(job, job_image, segmenter, images: _Images, by_image, classes, do
             continue
         at = f" (frame {frame + 1} of {n_frames})" if n_frames > 1 else where
         # until the map is listed; not the downloads, which yield to the next job's map
-        with interactive():
+        with _waited_for(first and frame == 0):
             _stage(job, f"Classifying the chips and the pixels{at}")
             result, pixels = classify_frame(
                 segmenter,
