@@ -215,7 +215,9 @@ def test_a_result_shown_while_its_job_runs_is_completed_in_place(
 
         return handle
 
-    page.route(re.compile(r"/api/segmentation-jobs/[0-9a-f-]{36}/$"), report_running("status"))
+    page.route(
+        re.compile(r"/api/segmentation-jobs/[0-9a-f-]{36}/(\?.*)?$"), report_running("status")
+    )
     page.route(
         re.compile(r"/api/segmentation-results/[0-9a-f-]{36}/$"), report_running("job_status")
     )

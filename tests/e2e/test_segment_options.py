@@ -14,7 +14,7 @@ from tests.e2e.conftest import image_box, overlaps, pure_chips, segment_and_wait
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CHIP = 32
-JOB_DETAIL = re.compile(r".*/api/segmentation-jobs/[0-9a-f-]+/$")
+JOB_DETAIL = re.compile(r".*/api/segmentation-jobs/[0-9a-f-]+/(\?.*)?$")  # ?wait= too
 
 
 def _vote(user, d, per_class=2):
@@ -139,6 +139,8 @@ def test_segment_with_majority_consensus(
     canvas = segment_and_wait(page)
     expect(page.get_by_test_id("chart-bar")).to_have_count(3)
     page.shot("majority-result")
+    # the map comes before the downloads: the job succeeds once they are written
+    expect(page.get_by_test_id("job-status")).to_have_text("succeeded", timeout=60_000)
     job = SegmentationJob.objects.get()
     assert job.status == "succeeded"
     assert job.support_set.rule == "majority"

@@ -2,9 +2,9 @@
 
 For each case image and seeded support draw (k chips per class), the default encoder runs
 through the segmentation core (embed -> Segmenter.fit -> classify, as a job runs it) and
-``pixels.pixel_map`` turns its chip map into a pixel map (where two or more classes are objects,
-each particle's pixels then take its majority class, ``objects.one_class_each``, as in a job's
-mask). Scored against the pixel truth:
+``pixels.pixel_map`` turns its chip map into a pixel map (with two or more object classes each
+particle then takes its majority class, ``objects.one_class_each``, as a job's mask does).
+Scored against the pixel truth:
 
 - pixel mIoU of the chip map painted on its pixels ("chip"), of the pixel map ("pixel") and of
   the pixel-classifier peer's own pixel map (``bench.methods.PixelForestPeer``: a random forest
@@ -334,18 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, help="first image seed (seen: 100, others: 0)")
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--chip-size", type=int, default=32)
-    p.add_argument(
-        "--config",
-        action="append",
-        default=[],
-        help="name:key=value,... a PixelConfig variant (repeatable)",
-    )
+    config_help = "name:key=value,... a PixelConfig variant (repeatable)"
+    p.add_argument("--config", action="append", default=[], help=config_help)
     p.add_argument("--no-peer", action="store_true")
-    p.add_argument(
-        "--object-kinds",
-        action="store_true",
-        help="one kind per particle on particle cases (a job's opt-in object_kinds param)",
-    )
+    kinds_help = "one kind per particle on particle cases (a job's opt-in object_kinds param)"
+    p.add_argument("--object-kinds", action="store_true", help=kinds_help)
     p.add_argument("--speed", action="store_true", help="only time pixel_map")
     p.add_argument("--json", metavar="PATH")
     p.add_argument("--per-case", action="store_true", help="boundary error split per case")
