@@ -119,7 +119,7 @@ def pixel_outputs(
             pixel_size=pixel_size,
             pixel_unit=pixel_unit,
         )
-        labels, confidence = objects.one_class_each(labels, inst, confidence)
+        objects.one_class_each(labels, inst, confidence)  # in place: this frame's own map
         for c in kinds:
             dist = objects.size_distribution(
                 inst, n_boot=OBJECT_BOOTSTRAP, seed=seed, only_class=int(c["index"])

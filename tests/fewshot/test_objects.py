@@ -261,16 +261,16 @@ def test_one_class_each_gives_a_split_particle_its_majority_class():
     labels[rim] = 1
     confidence = np.full(labels.shape, 0.9, np.float32)
     both = instances(labels, [1, 2])
-    one, conf = one_class_each(labels, both, confidence)
-    assert (one[right] == 2).all() and (one[~right] == labels[~right]).all()
+    before = labels.copy()
+    assert one_class_each(labels, both, confidence) == rim.sum()  # in place
+    assert (labels[right] == 2).all() and (labels[~right] == before[~right]).all()
     share = both.class_fraction[1]
     assert 0.5 < share < 0.9
-    assert np.allclose(conf[rim], share) and (conf[~rim] == 0.9).all()
-    assert (labels[rim] == 1).all() and (confidence == 0.9).all()  # the inputs are untouched
-    # one class, or every particle already of one class: the same arrays back
-    single = instances(labels, 1)
-    assert one_class_each(labels, single, confidence)[0] is labels
-    assert one_class_each(one, instances(one, [1, 2]), conf)[1] is conf
+    assert np.allclose(confidence[rim], share) and (confidence[~rim] == 0.9).all()
+    # every particle of one class already, or one class: nothing to change
+    assert one_class_each(labels, instances(labels, [1, 2]), confidence) == 0
+    assert one_class_each(before, instances(before, 1), confidence) == 0
+    assert (before[rim] == 1).all()
 
 
 def touching_pairs(n_pairs=36, seed=0, radius=(3.0, 16.0)):

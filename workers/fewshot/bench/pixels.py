@@ -177,9 +177,8 @@ def run_image(
                 object_kinds=sample.object_classes if kinds else (),
             )
             if len(sample.object_classes) >= 2:  # one kind per particle, as a job's mask
-                inst = instances(pm.labels, list(sample.object_classes))
-                one, conf = one_class_each(pm.labels, inst, pm.confidence)
-                pm = replace(pm, labels=one, confidence=conf)
+                inst = instances(pm.labels, sample.object_classes)
+                one_class_each(pm.labels, inst, pm.confidence)  # in place: this map's own
             scores = _map_scores(sample, truth, pm, objects=objects)
             row |= {f"{key}:{name}": value for key, value in scores.items()}
         out.append(row)

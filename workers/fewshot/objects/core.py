@@ -227,29 +227,25 @@ def _majority(inst, labels, ids, n) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(ids)[best], frac
 
 
-def one_class_each(
-    labels: np.ndarray, inst: Instances, confidence: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The pixel map with every particle of several classes' ``instances`` in its majority
-    class (``Instances.classes``): a round particle's rim that the classifier called faceted
-    becomes round, as the particle table already counts it. ``labels`` (H, W) class ids and
-    ``confidence`` (H, W) are returned as new arrays where a pixel changes (as they are
-    otherwise); a changed pixel's confidence is at most its particle's majority share."""
-    if inst.classes is None or inst.n == 0:
-        return labels, confidence
-    fg = inst.labels > 0
-    which = inst.labels[fg] - 1
-    new = inst.classes[which].astype(labels.dtype)
-    changed = new != labels[fg]
-    if not changed.any():
-        return labels, confidence
-    labels, confidence = labels.copy(), confidence.copy()
-    yy, xx = np.nonzero(fg)
-    yy, xx = yy[changed], xx[changed]
-    labels[yy, xx] = new[changed]
-    share = inst.class_fraction[which[changed]].astype(confidence.dtype)
-    confidence[yy, xx] = np.minimum(confidence[yy, xx], share)
-    return labels, confidence
+def one_class_each(labels: np.ndarray, inst: Instances, confidence: np.ndarray) -> int:
+    """Give every particle of several classes' ``instances`` its majority class
+    (``Instances.classes``) in the pixel map, in place: a round particle's rim that the
+    classifier called faceted becomes round, as the particle table already counts it.
+    ``labels`` (H, W) class ids and ``confidence`` (H, W), both C-contiguous; a changed pixel's
+    confidence becomes at most its particle's majority share. -> the pixels changed. In place:
+    copies of a 4096² map (fresh memory) took 0.2 s, the relabelling itself 0.04 s."""
+    if inst.classes is None or inst.n == 0 or (inst.class_fraction == 1).all():
+        return 0  # one class, or every particle of one class already
+    at = np.flatnonzero(inst.labels)  # the particles' pixels, flat, in one pass
+    which = inst.labels.ravel()[at] - 1
+    new = inst.classes.astype(labels.dtype)[which]
+    flat_labels, flat_conf = labels.reshape(-1), confidence.reshape(-1)  # views (contiguous)
+    changed = new != flat_labels[at]
+    at, which = at[changed], which[changed]
+    flat_labels[at] = new[changed]
+    share = inst.class_fraction.astype(confidence.dtype)[which]
+    flat_conf[at] = np.minimum(flat_conf[at], share)
+    return int(at.size)
 
 
 def _measure(inst, labels, intensity, class_id, pixel_nm, params) -> Instances:
