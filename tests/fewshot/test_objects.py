@@ -271,6 +271,8 @@ def test_one_class_each_gives_a_split_particle_its_majority_class():
     assert one_class_each(labels, instances(labels, [1, 2]), confidence) == 0
     assert one_class_each(before, instances(before, 1), confidence) == 0
     assert (before[rim] == 1).all()
+    with pytest.raises(ValueError, match="in place"):  # a copy's changes would be lost
+        one_class_each(before.T, instances(before.T, [1, 2]), confidence.T)
 
 
 def touching_pairs(n_pairs=36, seed=0, radius=(3.0, 16.0)):
