@@ -146,13 +146,13 @@ def _clean_class_fields(
     return fields
 
 
-def class_room_check(schema: LabelSchema, adding: int = 1) -> None:
-    """Refuse (400) a schema beyond :data:`MAX_SCHEMA_CLASSES` active classes; the schema's row
+def class_room_check(schema: LabelSchema) -> None:
+    """Refuse (400) a class more where a schema has :data:`MAX_SCHEMA_CLASSES` active; the row
     is locked first, so two requests at once cannot both take the last place (inside a
     transaction)."""
     LabelSchema.objects.select_for_update().filter(pk=schema.pk).first()
     active = schema.classes.filter(removed_at=None).count()
-    if active + adding > MAX_SCHEMA_CLASSES:
+    if active >= MAX_SCHEMA_CLASSES:
         raise Invalid(
             f"A schema holds at most {MAX_SCHEMA_CLASSES} active classes; '{schema.name}' has "
             f"{active}. Remove a class first.",

@@ -214,14 +214,18 @@ def _class_ids(class_id: int | Sequence[int]) -> list[int]:
     return ids
 
 
+def instance_votes(inst: np.ndarray, labels: np.ndarray, ids, n: int) -> np.ndarray:
+    """(n, K) pixels of each instance 1..n of ``inst`` in each class of ``ids`` (sorted), from
+    ``labels``: one bincount."""
+    fg = inst > 0
+    K = len(ids)
+    cell = inst[fg].astype(np.int64) * K + np.searchsorted(np.sort(ids), labels[fg])
+    return np.bincount(cell, minlength=(n + 1) * K).reshape(n + 1, K)[1:]
+
+
 def _majority(inst, labels, ids, n) -> tuple[np.ndarray, np.ndarray]:
     """Majority class of each instance among ``ids`` and the fraction of its pixels in it."""
-    fg = inst > 0
-    which = np.searchsorted(np.sort(ids), labels[fg])
-    K = len(ids)
-    votes = np.bincount(inst[fg].astype(np.int64) * K + which, minlength=(n + 1) * K).reshape(
-        n + 1, K
-    )[1:]
+    votes = instance_votes(inst, labels, ids, n)
     best = votes.argmax(1)
     frac = votes.max(1) / np.maximum(votes.sum(1), 1)
     return np.sort(ids)[best], frac

@@ -37,7 +37,7 @@ import numpy as np
 from scipy import ndimage
 
 from workers.fewshot.chipping import ChipGrid
-from workers.fewshot.objects.core import instances
+from workers.fewshot.objects.core import instance_votes, instances
 
 __all__ = ["kind_per_object", "object_measurements"]
 
@@ -147,10 +147,7 @@ def kind_per_object(
     if not _enough(examples, kinds):
         return labels, posterior
     fg = ids > 0
-    K = len(kinds)
-    votes = np.bincount(
-        ids[fg] * K + np.searchsorted(kinds, labels[fg]), minlength=(n + 1) * K
-    ).reshape(n + 1, K)[1:]
+    votes = instance_votes(ids, labels, kinds, n)
     shares = votes / np.maximum(votes.sum(1, keepdims=True), 1)
     score = np.log(shares + VOTE_FLOOR)
     score = score + _likelihoods(object_measurements(ids, n, frame, inst), examples, kinds)
