@@ -94,6 +94,12 @@ class SegmentationResult(models.Model):
     mean_confidence = models.FloatField(default=0.0)
     stats = models.JSONField(default=dict, help_text="everything workers.fewshot.stats gives")
     artefacts = models.JSONField(default=dict, help_text="export kind -> storage key")
+    downloads_claimed = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="when a worker began writing the downloads its pixel outputs wait for "
+        "(analysis.runner.downloads.claim)",
+    )
     provenance = models.JSONField(default=dict)
     created = models.DateTimeField(auto_now_add=True)
 

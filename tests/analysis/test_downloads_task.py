@@ -2,13 +2,17 @@
 outputs over through storage and returns (its process is free for the next job); the
 downloads' task writes every other export and ends the job."""
 
-import pytest
+from datetime import timedelta
 
-from analysis.models import JobStatus, SegmentationJob
+import pytest
+from django.utils import timezone
+
+from analysis.models import JobStatus, SegmentationJob, SegmentationResult
 from analysis.runner import downloads as downloads_module
 from analysis.runner import job as runner
 from analysis.runner import segmentation_downloads_run, segmentation_job_run
 from common import storage
+from tests.analysis.helpers import upload_ready_image
 from tests.analysis.test_analysis_api import JOBS, create, job_body
 from tests.common.held_jobs import held_jobs
 
@@ -17,9 +21,9 @@ DOWNLOADS_TASK = "workers.tasks.segment.segment_downloads"
 CHECK_TASK = "workers.tasks.segment.chip_size_check"
 
 
-def first_task(client, segmentable, django_capture_on_commit_callbacks) -> tuple[str, list]:
+def first_task(client, segmentable, django_capture_on_commit_callbacks, **body) -> tuple[str, list]:
     """A new job's own task run here: (job id, the tasks it enqueued)."""
-    job_id = create(client, **job_body(segmentable)).json()["id"]
+    job_id = create(client, **job_body(segmentable, **body)).json()["id"]
     with held_jobs() as held, django_capture_on_commit_callbacks(execute=True):
         segmentation_job_run(job_id=job_id)
     return job_id, held.held
@@ -143,3 +147,60 @@ def test_a_job_that_failed_on_a_later_frame_drops_the_hand_over_of_an_earlier_on
     assert downloads_module.PENDING not in result.artefacts and not storage.exists(pending)
     assert "overlay.png" not in result.artefacts
     assert SegmentationJob.objects.get(pk=job_id).status == JobStatus.FAILED
+
+
+def written(result_id) -> bool:
+    """Whether the result's downloads are stored (its pending outputs gone)."""
+    artefacts = SegmentationResult.objects.get(pk=result_id).artefacts
+    return "result.json" in artefacts and downloads_module.PENDING not in artefacts
+
+
+@pytest.mark.parametrize("bound", [1, None])
+def test_a_series_whose_downloads_fall_behind_writes_the_oldest_itself(
+    client_for, world, segmentable, settings, bound, django_capture_on_commit_callbacks
+):
+    """Past ``CHIPLAB_PENDING_DOWNLOADS_BYTES`` of frames waiting for their downloads (here
+    one frame's worth), the job's task writes the oldest frame's downloads before it goes on;
+    with the default bound (1 GiB) all three wait for the downloads' tasks."""
+    if bound is not None:
+        settings.CHIPLAB_PENDING_DOWNLOADS_BYTES = bound
+    image, _ = upload_ready_image(world, dataset=segmentable["image"].dataset, frames=3, seed=0)
+    client = client_for(world.annotator)
+    job_id, sent = first_task(
+        client, segmentable, django_capture_on_commit_callbacks, images=[str(image.pk)]
+    )
+    results = [str(r.pk) for r in SegmentationJob.objects.get(pk=job_id).results.order_by("frame")]
+    # every frame's message is sent either way (the message of one written already finds
+    # nothing pending)
+    assert sent == [(DOWNLOADS_TASK, (job_id, r)) for r in results] + [(DOWNLOADS_TASK, (job_id,))]
+    assert [written(r) for r in results] == (
+        [True, True, False] if bound is not None else [False, False, False]
+    )
+    assert SegmentationJob.objects.get(pk=job_id).status == "running"
+    after = downloads(job_id, *results, capture=django_capture_on_commit_callbacks)
+    assert after == [(CHECK_TASK, (job_id,))]
+    job = SegmentationJob.objects.get(pk=job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert all(written(r) for r in results)
+    assert len(job.results.get(frame=0).stats["series"]) == 3
+
+
+def test_a_frame_claimed_by_another_process_is_not_written_twice(
+    client_for, world, segmentable, django_capture_on_commit_callbacks
+):
+    client = client_for(world.annotator)
+    job_id, _ = first_task(client, segmentable, django_capture_on_commit_callbacks)
+    result = SegmentationJob.objects.get(pk=job_id).results.get()
+    assert downloads_module.claim(result) is True  # another process writes it...
+    assert downloads_module.claim(result) is False
+    downloads(job_id, str(result.pk), capture=django_capture_on_commit_callbacks)
+    assert not written(result.pk)  # ...so this one leaves it, and the job waits for it
+    assert SegmentationJob.objects.get(pk=job_id).status == "running"
+    # that process died: its claim ages out and the frame's message, delivered again, writes it
+    stale = timezone.now() - timedelta(seconds=downloads_module.CLAIM_STALE_SECONDS + 1)
+    SegmentationResult.objects.filter(pk=result.pk).update(downloads_claimed=stale)
+    downloads(job_id, str(result.pk), capture=django_capture_on_commit_callbacks)
+    assert written(result.pk)
+    job = SegmentationJob.objects.get(pk=job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.results.get().downloads_claimed is None

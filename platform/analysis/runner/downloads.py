@@ -12,17 +12,26 @@ OME-TIFF...), :data:`LAST_EXPORT` last. Whichever finds the job's last map saved
 (``maps_saved``) and no frame left pending writes a series' table and ends the job
 (succeeded, its webhook event and chip-size check); the job's task sends one more message
 without a frame after its last map, for a job whose frames' downloads all ended before it.
+
+Whoever writes a frame's downloads first claims it (:func:`claim`: one atomic update, so two
+processes never write the same frame). Where the downloads fall behind the maps (a long series
+or batch on a host whose cores the classification already uses), the job's task writes the
+oldest waiting frame's downloads itself once its frames' pending outputs exceed
+``CHIPLAB_PENDING_DOWNLOADS_BYTES`` (:func:`backlog_bound`), so that they never fill the disk.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -43,22 +52,31 @@ from .results import LAST_EXPORT, exports_put, grid_document, grid_geometry, ser
 PENDING = "downloads.pending.npy"
 
 
+#: a claim this old is a dead worker's: another may write the frame's downloads (seconds; a
+#: 4096² frame's take ~1.5 s)
+CLAIM_STALE_SECONDS = 600
+#: how often the job's task looks again while every waiting frame is being written
+BACKLOG_POLL = 0.05
+
 #: written by the job's task right after the result is listed, with the hand-over: the page
 #: reads it only when its Confidence view is chosen (and tries again until it is stored), and
 #: at 4096² it took ~0.1 s of the time to the map
 VIEW_EXPORTS = ("confidence.png",)
 
 
-def hand_over(saved: SegmentationResult, pixels: maps.PixelOutputs) -> None:
+def hand_over(saved: SegmentationResult, pixels: maps.PixelOutputs) -> int:
     """After a frame's map is listed: its :data:`VIEW_EXPORTS`, and in storage
-    (:data:`PENDING`) the pixel outputs its downloads need and the result row does not hold."""
+    (:data:`PENDING`) the pixel outputs its downloads need and the result row does not hold.
+    Returns the size of the latter in bytes."""
     blobs = {
         "confidence.png": exports.confidence_png(pixels.confidence),
         PENDING: pending_bytes(pixels),
     }
+    size = len(blobs[PENDING])
     keys = exports_put(saved.job, saved.image, saved.frame, blobs)
     saved.artefacts = {**saved.artefacts, **keys}
     saved.save(update_fields=["artefacts"])
+    return size
 
 
 def pending_bytes(pixels: maps.PixelOutputs) -> bytes:
@@ -106,6 +124,42 @@ def pending(job: SegmentationJob):
     return job.results.filter(artefacts__has_key=PENDING)
 
 
+def _unclaimed() -> Q:
+    stale = timezone.now() - timedelta(seconds=CLAIM_STALE_SECONDS)
+    return Q(downloads_claimed__isnull=True) | Q(downloads_claimed__lt=stale)
+
+
+def claim(saved: SegmentationResult) -> bool:
+    """Whether this process is to write the pending downloads of ``saved``: one update that a
+    single process wins while they wait (a claim :data:`CLAIM_STALE_SECONDS` old is taken
+    over: its worker died)."""
+    now = timezone.now()
+    won = SegmentationResult.objects.filter(
+        _unclaimed(), pk=saved.pk, artefacts__has_key=PENDING
+    ).update(downloads_claimed=now)
+    saved.downloads_claimed = now if won else saved.downloads_claimed
+    return bool(won)
+
+
+def backlog_bound(job: SegmentationJob, frame_bytes: int) -> int:
+    """Hold the job's frames waiting for their downloads to ``CHIPLAB_PENDING_DOWNLOADS_BYTES``
+    (at least one frame; all are counted at ``frame_bytes``, the last one's size): past it, the
+    oldest unclaimed one's downloads are written here, or, while others write them all, this
+    waits. Called by the job's task after each hand-over; returns how many it wrote."""
+    limit = max(1, settings.CHIPLAB_PENDING_DOWNLOADS_BYTES // max(frame_bytes, 1))
+    written = 0
+    while pending(job).count() > limit:
+        cancel_check(SegmentationJob, job.pk)
+        oldest = pending(job).filter(_unclaimed()).select_related("job", "image", "grid")
+        saved = oldest.order_by("created").first()
+        if saved is not None and claim(saved):
+            _write(saved)
+            written += 1
+        else:  # being written elsewhere
+            time.sleep(BACKLOG_POLL)
+    return written
+
+
 def segmentation_downloads_run(*, job_id, result_id=None) -> SegmentationJob | None:
     """Write the downloads of the job's result ``result_id`` if they are pending, then end
     the job (succeeded) if its task has saved every map and no result waits for downloads
@@ -141,7 +195,8 @@ def _write_then_end(job: SegmentationJob, *, result_id) -> None:
         if saved is not None:  # else written already (a message sent twice)
             # after any map a user waits for on this host (``common.priority``)
             yield_to_interactive()
-            _write(saved)
+            if claim(saved):  # else written by another process (``backlog_bound``)
+                _write(saved)
     job.refresh_from_db(fields=["maps_saved", "timings", "started"])
     if job.maps_saved is None or pending(job).exists():
         return  # the job's task, or another frame's downloads, will end it
@@ -179,7 +234,8 @@ def _pending_drop(saved: SegmentationResult, added: dict | None = None) -> None:
     """Delete a result's pending pixel outputs, its artefacts adding ``added`` (name: key)."""
     pending = saved.artefacts[PENDING]
     saved.artefacts = {k: v for k, v in saved.artefacts.items() if k != PENDING} | (added or {})
-    saved.save(update_fields=["artefacts"])
+    saved.downloads_claimed = None
+    saved.save(update_fields=["artefacts", "downloads_claimed"])
     storage.delete(pending)
 
 

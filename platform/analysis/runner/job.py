@@ -23,7 +23,7 @@ from workers.fewshot.pipeline import Segmenter
 from ..models import JobStatus, SegmentationJob
 from ..services import support_classes
 from .clock import Clock
-from .downloads import hand_over, handed_over, pending
+from .downloads import backlog_bound, hand_over, handed_over, pending
 from .frames import classify_frame
 from .images import _Images, encoder_for, support_chips
 from .results import result_save
@@ -200,9 +200,10 @@ def _run_image(
             saved = result_save(job, image, grid, frame, result, pixels, classes, clock)
         _stage(job, f"Writing the downloads{at}")  # the map is listed
         t = time.perf_counter()
-        hand_over(saved, pixels)  # the confidence map, and what the downloads need
+        size = hand_over(saved, pixels)  # the confidence map, and what the downloads need
         clock.add("hand_over", t)
         enqueue_on_commit(DOWNLOADS_TASK, job.pk, saved.pk)
+        backlog_bound(job, size)  # the oldest frame's downloads if too many wait for them
         SegmentationJob.objects.filter(pk=job.pk).update(
             progress_done=F("progress_done") + grid.rows * grid.cols
         )

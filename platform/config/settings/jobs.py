@@ -125,6 +125,13 @@ CHIPLAB_WORKER_MAX_MEMORY_MB = env.int("CHIPLAB_WORKER_MAX_MEMORY_MB", default=0
 CHIPLAB_BACKGROUND_GRACE_SECONDS = min(
     max(env.float("CHIPLAB_BACKGROUND_GRACE_SECONDS", default=2.0), 0.0), 60.0
 )
+# Bytes of one job's frames whose pixel outputs wait for their downloads (analysis.runner.
+# downloads: ~80 MB a 4096^2 frame): past it the job's own task writes the oldest frame's
+# downloads before it classifies the next, so that a long series or batch on a busy host
+# does not fill the disk with them. At least one frame waits whatever the bound.
+CHIPLAB_PENDING_DOWNLOADS_BYTES = max(
+    env.int("CHIPLAB_PENDING_DOWNLOADS_BYTES", default=1024**3), 0
+)
 # The longest any task may run (its hard time limit): training, or a segmentation job (1 h).
 # Brokers that redeliver a message not acknowledged in time (Redis, SQS) wait longer than
 # that, or a long job would be run a second time while the first still runs.
