@@ -26,7 +26,7 @@ majority vote alone gave
 there is no within-kind spread and the map is left as it is (a first version with the total
 variance alone: seen k = 1 0.657 against 0.654 off, unseen 0.639 -> 0.616). On the unseen
 particles it did not help (k = 3 0.712 -> 0.709, pixel mIoU 0.663 -> 0.642): jobs run it only
-when asked (job param ``object_kinds``); figures in the README.
+when asked (job param ``object_kinds``); figures in docs/benchmarks.md.
 """
 
 from __future__ import annotations

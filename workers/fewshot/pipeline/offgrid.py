@@ -1,7 +1,7 @@
 """Embeddings of chips off an image's grid (the shifted examples, ``pipeline.shifted``), kept
 with the image's grid embeddings: a re-run after a support-set edit embeds only the copies of
 examples it has not embedded before. At 256 px chips the copies' 512 px context windows were
-most of a re-run's extra cost (README, "Speed")."""
+most of a re-run's extra cost (docs/benchmarks.md, "Speed")."""
 
 from __future__ import annotations
 

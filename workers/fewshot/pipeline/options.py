@@ -55,7 +55,7 @@ class SegmentOptions:
         with two or more of them and the pixel vote, each particle of the pixel map gets one
         kind from its pixels and its shape and intensity profile (``objects.kinds``), before
         the chips are voted. () = off (the default: seen particles k = 3 chip mIoU 0.743 ->
-        0.759, unseen 0.712 -> 0.709; README).
+        0.759, unseen 0.712 -> 0.709; docs/benchmarks.md).
     texture_view: append the texture view to the task space (``pipeline.taskspace``: the
         chips' local binary pattern histograms with a within-class metric of their own) where
         no class is an object and a class has >= 2 examples; False = off.

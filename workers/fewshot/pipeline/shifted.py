@@ -8,7 +8,7 @@ Objects are another matter: a chip's class is where the particle is, and a shift
 rim chip is mostly support, so the copies are made only where no class is an object (the
 texture view's gate). A half-chip shift is too far (lattices lose: the copy reads the
 neighbouring grain). Chosen on the selection set (k = 3 / 5: textures 0.794 / 0.811 ->
-0.797 / 0.826, lattices 0.952 / 0.953 -> 0.957 / 0.954; README)."""
+0.797 / 0.826, lattices 0.952 / 0.953 -> 0.957 / 0.954; docs/benchmarks.md)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ its brightness and contrast vary from region to region (thickness, tilt, gain). 
 (particles on a support) differ by their material, i.e. by intensity, which the view cannot
 see, so it stays off when a class is marked as objects. Chosen on the selection set (k = 3:
 textures 0.757 -> 0.794, lattices 0.943 -> 0.952; particles, were the view on there, 0.743 ->
-0.719; README)."""
+0.719; docs/benchmarks.md)."""
 
 from __future__ import annotations
 

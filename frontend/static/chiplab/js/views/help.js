@@ -1,5 +1,5 @@
 // Help: what chip size, support sets, consensus, confidence and the interval mean, in a
-// microscopist's words. Kept true to the code and to the README's Benchmarks and Known
+// microscopist's words. Kept true to the code, docs/benchmarks.md and the README's Known
 // limitations (figures from there); #/help/<topic> scrolls to one section.
 import { h } from "../ui.js";
 
