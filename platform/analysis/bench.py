@@ -42,13 +42,13 @@ from .bench_stages import chip_truth_of, stages
 __all__ = ["run", "stages"]
 
 
-def _ok(response, status=(200, 201)):
+def api_ok(response, status=(200, 201)):
     if response.status_code not in (status if isinstance(status, tuple) else (status,)):
         raise RuntimeError(f"{response.status_code}: {response.content[:400]!r}")
     return response.json()
 
 
-def _sim_tiff(size: int) -> tuple[bytes, object]:
+def sim_tiff(size: int) -> tuple[bytes, object]:
     s = sim.generate("sto_ge_interface", seed=0, size=(size, size))
     return sim.tiff_bytes(s), s
 
@@ -138,7 +138,7 @@ def _measure(client, post, *, poll: float, after: str = "done") -> dict:
 def _finish(client, run: dict, *, poll: float) -> dict:
     """``run`` with its ended job's worker timings and result labels."""
     body, _, _ = _wait(client, run["job"], poll=poll)
-    result = _ok(client.get(f"/api/segmentation-results/{body['results'][0]['id']}/"))
+    result = api_ok(client.get(f"/api/segmentation-results/{body['results'][0]['id']}/"))
     return {**run, "timings": body["timings"], "labels": result["labels"]}
 
 
@@ -160,7 +160,7 @@ def run(
     check); ``processes``: 0 for ``make run``'s workers, else one worker of that many."""
     _ensure_bucket()
     tag = uuid.uuid4().hex[:8]
-    dataset, curator, labeller, model = _bench_lab(tag)
+    dataset, curator, labeller, model = bench_lab(tag)
     out(
         f"mode: db={settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
         f"broker={settings.CELERY_BROKER_URL.split(':', 1)[0]} storage={settings.CHIPLAB_STORAGE}"
@@ -173,9 +173,9 @@ def run(
     if start_worker:
         workers = _start_workers(Path(settings.DATA_DIR), tag, processes)
     try:
-        data, s = _sim_tiff(size)
-        image = _ingest(curator, dataset, data, poll=poll, out=out)
-        schema, vote, n_classes = _labelling(
+        data, s = sim_tiff(size)
+        image = ingest_upload(curator, dataset, data, poll=poll, out=out)
+        schema, vote, n_classes = labelling(
             curator, labeller, dataset, image, s, chip=chip, edits=edits
         )
         runs = _round_trips(
@@ -201,7 +201,7 @@ def run(
             worker.wait(timeout=30)
 
 
-def _bench_lab(tag: str):
+def bench_lab(tag: str):
     """A new lab (an owner and an annotator), its dataset, the two API clients and the model
     a job of the lab runs with: (dataset, curator client, labeller client, model version)."""
     # benchmark only: the test client and the apps it drives, loaded when it runs
@@ -225,12 +225,12 @@ def _bench_lab(tag: str):
     return dataset, curator, labeller, model_version_resolve(user=owner, lab=lab)
 
 
-def _ingest(curator, dataset, data: bytes, *, poll: float, out) -> dict:
+def ingest_upload(curator, dataset, data: bytes, *, poll: float, out) -> dict:
     """Upload the micrograph and wait until it is ready (the time is printed)."""
     # benchmark only
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    image = _ok(
+    image = api_ok(
         curator.post(
             f"/api/datasets/{dataset.pk}/images/",
             {"file": SimpleUploadedFile("bench.tif", data)},
@@ -248,22 +248,22 @@ def _ingest(curator, dataset, data: bytes, *, poll: float, out) -> dict:
     return image
 
 
-def _labelling(curator, labeller, dataset, image: dict, s, *, chip: int, edits: int):
+def labelling(curator, labeller, dataset, image: dict, s, *, chip: int, edits: int):
     """A schema with the scene's classes, a grid and 3 pure chips voted per class: (schema,
     ``vote(k, i)`` that votes the ``i``-th pure chip of class ``k``, the number of classes)."""
-    schema = _ok(curator.post(f"/api/datasets/{dataset.pk}/schemas/", {}, format="json"))
+    schema = api_ok(curator.post(f"/api/datasets/{dataset.pk}/schemas/", {}, format="json"))
     classes = [
-        _ok(curator.post(f"/api/schemas/{schema['id']}/classes/", {"name": name}, format="json"))
+        api_ok(curator.post(f"/api/schemas/{schema['id']}/classes/", {"name": name}, format="json"))
         for name in s.class_names
     ]
-    grid = _ok(
+    grid = api_ok(
         labeller.post(f"/api/images/{image['id']}/grids/", {"chip_size": chip}, format="json")
     )
     chips = sim.pure_chips(s, chip=chip, per_class=3 + edits)
 
     def vote(k: int, i: int) -> None:
         r, c = chips[k][i]
-        _ok(
+        api_ok(
             labeller.post(
                 f"/api/grids/{grid['id']}/votes/",
                 {"row": r, "col": c, "class": classes[k]["id"]},
@@ -289,7 +289,7 @@ def _round_trips(
 
     def post_working_set() -> dict:
         body = {"schema": schema["id"], "rule": "single_owner", "images": [image["id"]]}
-        return _ok(labeller.post("/api/segmentation-jobs/", body, format="json"))
+        return api_ok(labeller.post("/api/segmentation-jobs/", body, format="json"))
 
     time.sleep(pause)  # the user picks the examples (the worker embeds the new grid meanwhile)
     runs = [{"kind": "cold", **_measure(labeller, post_working_set, poll=poll, after=after)}]
@@ -304,7 +304,7 @@ def _round_trips(
     time.sleep(pause)
     rerun = _measure(
         labeller,
-        lambda: _ok(labeller.post(f"/api/segmentation-jobs/{first_job}/rerun")),
+        lambda: api_ok(labeller.post(f"/api/segmentation-jobs/{first_job}/rerun")),
         poll=poll,
         after=after,
     )
