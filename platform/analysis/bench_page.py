@@ -21,6 +21,8 @@ import statistics
 import time
 import uuid
 
+from django.db import connections
+
 from .bench import bench_lab, ingest_upload, labelling, sim_tiff
 
 __all__ = ["run"]
@@ -54,14 +56,11 @@ def run(
     # benchmark only: the browser driver and the user model, loaded when it runs
     from playwright.sync_api import sync_playwright
 
+    from accounts.models import User
+
     # Playwright's sync API runs an event loop on this thread, which Django takes for an
     # async context; this single-threaded process serves no requests (as in tests/e2e)
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    from django.db import connections
-
-    from accounts.models import User
-
     tag = uuid.uuid4().hex[:8]
     dataset, curator, labeller, _ = bench_lab(tag)
     annotator, password = User.objects.get(username=f"bench-{tag}-a"), secrets.token_urlsafe(12)
