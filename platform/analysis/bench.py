@@ -28,6 +28,8 @@ import statistics
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -48,16 +50,16 @@ def api_ok(response, status=(200, 201)):
     return response.json()
 
 
-def sim_tiff(size: int) -> tuple[bytes, object]:
+def sim_tiff(size: int, frames: int = 1) -> tuple[bytes, object]:
     s = sim.generate("sto_ge_interface", seed=0, size=(size, size))
-    return sim.tiff_bytes(s), s
+    return sim.tiff_bytes(s, frames=frames), s
 
 
 #: the workers ``make run`` starts (infra/run-embedded.sh), but for training: name -> queues
 SPLIT_WORKERS = {"interactive": ("gpu",), "background": ("default",)}
 
 
-def _start_workers(log_dir: Path, tag: str, processes: int) -> list[subprocess.Popen]:
+def start_workers(log_dir: Path, tag: str, processes: int) -> list[subprocess.Popen]:
     """``processes`` 0: ``make run``'s workers (:data:`SPLIT_WORKERS`, one process each);
     else one worker of that many processes on every queue."""
     env = {
@@ -79,7 +81,20 @@ def _start_workers(log_dir: Path, tag: str, processes: int) -> list[subprocess.P
     return procs
 
 
-def _ensure_bucket() -> None:
+@contextmanager
+def workers_running(tag: str, processes: int, *, start: bool = True) -> Iterator[None]:
+    """:func:`start_workers` (unless not ``start``) for the time inside, then stopped."""
+    workers = start_workers(Path(settings.DATA_DIR), tag, processes) if start else []
+    try:
+        yield
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+
+
+def ensure_bucket() -> None:
     if settings.CHIPLAB_STORAGE != "s3":
         return
     # benchmark only: boto3 when the bench has to make its bucket
@@ -158,7 +173,7 @@ def run(
     the previous job is done ("done") or once its map is shown ("shown": a user who edits and
     segments again at once, while the worker still writes the downloads and runs the chip-size
     check); ``processes``: 0 for ``make run``'s workers, else one worker of that many."""
-    _ensure_bucket()
+    ensure_bucket()
     tag = uuid.uuid4().hex[:8]
     dataset, curator, labeller, model = bench_lab(tag)
     out(
@@ -169,10 +184,7 @@ def run(
         f"each job is {after}; workers: "
         + (" + ".join(SPLIT_WORKERS) if processes == 0 else f"one of {processes} process(es)")
     )
-    workers = []
-    if start_worker:
-        workers = _start_workers(Path(settings.DATA_DIR), tag, processes)
-    try:
+    with workers_running(tag, processes, start=start_worker):
         data, s = sim_tiff(size)
         image = ingest_upload(curator, dataset, data, poll=poll, out=out)
         schema, vote, n_classes = labelling(
@@ -194,11 +206,6 @@ def run(
             r["accuracy"] = float((np.asarray(r["labels"]) == truth).mean())
         _report(runs, out)
         return runs
-    finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=30)
 
 
 def bench_lab(tag: str):

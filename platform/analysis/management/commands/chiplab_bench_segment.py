@@ -1,6 +1,6 @@
 """``python manage.py chiplab_bench_segment``: API round trip of segmentation jobs."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -55,6 +55,13 @@ class Command(BaseCommand):
             help="time the worker's steps in this process (no database, broker or worker)",
         )
         parser.add_argument("--repeats", type=int, default=3, help="--stages: timed runs")
+        parser.add_argument(
+            "--frames",
+            type=int,
+            default=0,
+            help="2..500: one job over a simulated series of this many frames instead (the "
+            "maps' pace, and the most frames waiting for their downloads at once)",
+        )
 
     def handle(
         self,
@@ -71,6 +78,7 @@ class Command(BaseCommand):
         sizes,
         stages,
         repeats,
+        frames,
         **options,
     ):
         # the benchmark and its test client load when the command runs, not when listed
@@ -89,6 +97,21 @@ class Command(BaseCommand):
             return
         if migrate:
             call_command("migrate", verbosity=0)
+        if frames:
+            if not 2 <= frames <= 500:
+                raise CommandError("--frames: 2..500")
+            # the series benchmark loads when asked for
+            from analysis.bench_series import series
+
+            series(
+                size=size,
+                frames=frames,
+                chip=chip,
+                processes=processes,
+                start_worker=not no_worker,
+                out=out,
+            )
+            return
         for c in chips:
             run(
                 size=size,
