@@ -24,6 +24,7 @@ import uuid
 from django.db import connections
 
 from .bench import bench_lab, ingest_upload, labelling, sim_tiff
+from .models import SegmentationJob
 
 __all__ = ["run"]
 
@@ -102,9 +103,6 @@ def _sign_in(page, url: str, username: str, password: str) -> None:
 
 def _segment(page, kind: str, out) -> dict:
     """Click Segment and wait until the page has drawn the job's map -> the run."""
-    # benchmark only
-    from analysis.models import SegmentationJob
-
     page.locator(PROGRESS).wait_for(state="attached")
     page.evaluate(f"() => {{ delete document.querySelector('{PROGRESS}').dataset.ms; }}")
     page.get_by_test_id("segment").click()

@@ -20,6 +20,8 @@ from .bench import (
     sim_tiff,
     workers_running,
 )
+from .models import SegmentationJob
+from .runner.downloads import pending
 
 __all__ = ["series"]
 
@@ -37,10 +39,6 @@ def series(
 ) -> dict:
     """Run the job and print (and return) seconds from its POST to its first map listed, to
     its last, to its end, and the most frames waiting for their downloads at once."""
-    # benchmark only: the runner's names, loaded when it runs
-    from analysis.models import SegmentationResult
-    from analysis.runner.downloads import PENDING
-
     ensure_bucket()
     tag = uuid.uuid4().hex[:8]
     dataset, curator, labeller, _ = bench_lab(tag)
@@ -51,7 +49,7 @@ def series(
         body = {"schema": schema["id"], "rule": "single_owner", "images": [image["id"]]}
         t0 = time.perf_counter()
         job = api_ok(labeller.post("/api/segmentation-jobs/", body, format="json"))
-        waiting = SegmentationResult.objects.filter(job_id=job["id"], artefacts__has_key=PENDING)
+        waiting = pending(SegmentationJob.objects.get(pk=job["id"]))
         report = {"frames": frames, "size": size, "first": None, "last": None, "peak": 0}
         while time.perf_counter() - t0 < timeout:
             now = api_ok(labeller.get(f"/api/segmentation-jobs/{job['id']}/"))

@@ -133,11 +133,9 @@ def claim(saved: SegmentationResult) -> bool:
     """Whether this process is to write the pending downloads of ``saved``: one update that a
     single process wins while they wait (a claim :data:`CLAIM_STALE_SECONDS` old is taken
     over: its worker died)."""
-    now = timezone.now()
     won = SegmentationResult.objects.filter(
         _unclaimed(), pk=saved.pk, artefacts__has_key=PENDING
-    ).update(downloads_claimed=now)
-    saved.downloads_claimed = now if won else saved.downloads_claimed
+    ).update(downloads_claimed=timezone.now())
     return bool(won)
 
 

@@ -95,11 +95,11 @@ class Command(BaseCommand):
             sizes = tuple(int(v) for v in sizes.split(",")) if sizes else (size,)
             time_stages(sizes=sizes, chips=tuple(chips), repeats=repeats, out=out)
             return
+        if frames and not 2 <= frames <= 500:
+            raise CommandError("--frames: 2..500")
         if migrate:
             call_command("migrate", verbosity=0)
         if frames:
-            if not 2 <= frames <= 500:
-                raise CommandError("--frames: 2..500")
             # the series benchmark loads when asked for
             from analysis.bench_series import series
 
