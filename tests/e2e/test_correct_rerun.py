@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from labeling.models import Vote
+from labeling.services import votes_cast_many
 from tests.common.held_jobs import held_jobs
 from tests.conftest import wait_for
 from tests.e2e.conftest import (
@@ -73,6 +74,26 @@ def _wrong_chip(result, d, examples):
     return r, c, int(truth[r, c]), False
 
 
+def _free_pure_chip(d, taken, *, other_than: int):
+    """A chip wholly of one simulated class other than ``other_than`` (the one with most such
+    chips), not in ``taken``: ((row, col), class index)."""
+    import numpy as np
+
+    from workers.fewshot.chipping import ChipGrid, chip_truth
+
+    truth, purity = chip_truth(
+        d["sim"].truth, ChipGrid.for_shape(d["sim"].truth.shape, CHIP), return_purity=True
+    )
+    free = {
+        j: [(int(r), int(c)) for r, c in np.argwhere((truth == j) & (purity >= 1.0))]
+        for j in range(len(d["classes"]))
+        if j != other_than
+    }
+    free = {j: [rc for rc in chips if rc not in taken] for j, chips in free.items()}
+    j = max(free, key=lambda j: len(free[j]))
+    return free[j][0], j
+
+
 def test_correct_a_chip_and_rerun_from_the_result(
     new_page, artifacts, celery_worker, lab_owner, champion_model, tmp_path
 ):
@@ -130,6 +151,19 @@ def test_correct_a_chip_and_rerun_from_the_result(
         what="the correction's vote",
     )
 
+    # an example given elsewhere meanwhile (another tab, a pipeline through the API): the
+    # summary counts it once the re-run froze it
+    taken = {rc for rcs in examples.values() for rc in rcs} | {(row, col)}
+    elsewhere, j = _free_pure_chip(d, taken, other_than=k)
+    votes_cast_many(
+        user=lab_owner,
+        grid=d["grid"],
+        schema=d["schema"],
+        votes=[{"row": elsewhere[0], "col": elsewhere[1], "class": d["classes"][j].pk}],
+    )
+    summary = page.get_by_test_id("support-summary")
+    expect(summary).to_contain_text(f"{d['classes'][j].name} 2")  # not known here yet
+
     # one key re-runs: a new support set with the corrected chip, a new result shown
     page.keyboard.press("r")
     expect(canvas).not_to_have_attribute("data-result", str(first.pk), timeout=180_000)
@@ -145,7 +179,9 @@ def test_correct_a_chip_and_rerun_from_the_result(
     job = SegmentationJob.objects.get(pk=second.job_id)
     chips = {(c["row"], c["col"]): c["class"] for c in job.support_set.chips}
     assert chips[(row, col)] == str(d["classes"][k].pk)
-    assert len(chips) == len(SegmentationJob.objects.get(pk=first.job_id).support_set.chips) + 1
+    assert chips[elsewhere] == str(d["classes"][j].pk)
+    assert len(chips) == len(SegmentationJob.objects.get(pk=first.job_id).support_set.chips) + 2
+    expect(summary).to_contain_text(f"{d['classes'][j].name} 3")
     from analysis import artefacts
 
     labels = artefacts.npz_load(second.arrays_key)["labels"]

@@ -38,6 +38,12 @@ export async function mount(ws, panel) {
   };
 
   const source = createSupportSource({ ws, store, canRun, canConsensus, onChange: updateRunBtn });
+  const redescribe = () => {
+    if (!store.disposed) source.describe().catch((e) => showError(e, "Support set"));
+  };
+  /** Segment (again): once the map is shown, the summary says what the job froze (it counts
+   * examples added elsewhere since the step was opened). */
+  const segment = () => jobs.run().then(redescribe);
   const models = createModelPicker({ ws, store });
   const options = createJobOptions({ ws });
   // a correction's re-run is Segment again: freeze the working set, run, show the new map
@@ -47,8 +53,8 @@ export async function mount(ws, panel) {
     box: resultBox,
     canConsensus,
     canRun,
-    rerun: () => jobs.run(),
-    onExamples: () => source.describe().catch((e) => showError(e, "Support set")),
+    rerun: () => segment(),
+    onExamples: redescribe,
   });
   const frames = createFrames({ ws, store, select: selectFrame });
   const jobs = createJobRunner({
@@ -85,7 +91,11 @@ export async function mount(ws, panel) {
     frames.box,
     resultBox,
   ]);
-  runBtn.addEventListener("click", jobs.run);
+  runBtn.addEventListener("click", segment);
+  // examples voted elsewhere (another tab, a pipeline through the API) count in the next job:
+  // the summary says so when the user comes back to this tab
+  const onVisible = () => document.visibilityState === "visible" && redescribe();
+  document.addEventListener("visibilitychange", onVisible);
   cancelBtn.addEventListener("click", jobs.cancel);
   if (canRun) models.load().catch((e) => console.warn("models", e));
 
@@ -178,6 +188,7 @@ export async function mount(ws, panel) {
 
   return () => {
     store.disposed = true;
+    document.removeEventListener("visibilitychange", onVisible);
     view.dispose();
     frames.bar.remove();
     delete viewer.canvas.dataset.frame;
