@@ -89,6 +89,10 @@ export async function showSensitivity(box, r, rows, gone) {
     box.textContent = `The chip-size check failed: ${sens.error}`;
     return;
   }
+  if (sens.skipped) {
+    box.textContent = `Chip-size check ${sens.skipped}.`;
+    return;
+  }
   if (!sens.compared.length) {
     box.textContent =
       "No neighbouring chip size could be checked (too small, too large for the image, or an example class would be lost).";
