@@ -927,9 +927,9 @@ def test_cancel_while_running_stops_between_frames(client_for, world, segmentabl
     job_id = create(client, **job_body(segmentable)).json()["id"]
     original = runner._Images.embedded
 
-    def embedded_then_cancel(self, image):
+    def embedded_then_cancel(self, image, **kwargs):
         SegmentationJob.objects.filter(pk=job_id).update(status=JobStatus.CANCELLED)
-        return original(self, image)
+        return original(self, image, **kwargs)
 
     monkeypatch.setattr(runner._Images, "embedded", embedded_then_cancel)
     job = run(job_id)

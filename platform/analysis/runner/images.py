@@ -98,6 +98,8 @@ class _Images:
         self.options = options_from_params(job.params, support_classes(job.support_set))
         # bounded (CHIPLAB_JOB_IMAGE_CACHE images): a job of 1,000 images holds a few at once
         self._embedded: dict[str, Embedded] = _Recent()
+        # frame 0 of a series embedded alone (``embedded(first_only=True)``) until the rest is
+        self._first_frames: dict[str, np.ndarray] = _Recent()
         self._data: dict[str, np.ndarray] = _Recent()
 
     def data(self, image: Image) -> np.ndarray:
@@ -119,14 +121,21 @@ class _Images:
         neither reads nor normalises the original again."""
         return _memoised(f"frames:{image.sha256}", lambda: normalised_frames(self.data(image)))
 
-    def embedded(self, image: Image, chip_size: int | None = None) -> Embedded:
+    def embedded(
+        self, image: Image, chip_size: int | None = None, *, first_only: bool = False
+    ) -> Embedded:
         """The image embedded on the job's grid, or on a grid of another ``chip_size`` (frame 0
         only: the chip-size check), through the embeddings cache; its frames are kept only for
-        the steps that read pixels (boundary refinement, the pixel vote, the shifted examples)."""
+        the steps that read pixels (boundary refinement, the pixel vote, the shifted examples).
+
+        ``first_only``: frame 0 is enough (the support set's chips are on it; a series' first
+        map): a series not in the cache has frame 0 embedded alone, and the other frames when
+        the whole series is asked for (its first map then waits for one frame, not all)."""
         size = chip_size or self.params["chip_size"]
         key = f"{image.pk}:{size}"
         if key in self._embedded:
-            return self._embedded[key]
+            whole = self._embedded[key]
+            return _first(whole) if first_only else whole
         offset = tuple(self.params["offset"])
         cache_key = artefacts.embeddings_key(
             lab_id=self.job.lab_id,
@@ -135,7 +144,7 @@ class _Images:
             chip_size=size,
             offset=offset,
         )
-        emb = self._embeddings(image, size, offset, cache_key)
+        emb, partial = self._embeddings(image, size, offset, cache_key, first_only)
         opts = self.options
         pixels = opts.boundary is not None or opts.pixel_vote or opts.support_shifts
         frames = self.frames(image) if pixels else None
@@ -143,12 +152,17 @@ class _Images:
         # the shifted examples' embeddings, kept in the worker's memory cache beside the grid's:
         # a re-run after a support-set edit embeds only the new examples' copies
         off_grid = _memoised(f"off-grid:{cache_key}", OffGrid)
-        self._embedded[key] = Embedded(frames, grid, emb, off_grid)
-        return self._embedded[key]
+        embedded = Embedded(frames, grid, emb, off_grid)
+        if not partial:
+            self._embedded[key] = embedded
+        return embedded
 
-    def _embeddings(self, image: Image, size: int, offset: tuple, cache_key: str) -> np.ndarray:
+    def _embeddings(
+        self, image: Image, size: int, offset: tuple, cache_key: str, first_only: bool
+    ) -> tuple[np.ndarray, bool]:
         """The embeddings at ``size``: from the cache (``cache_key``), or embedded now (and
-        cached)."""
+        cached once every frame is); frame 0 alone with ``first_only`` or at another size.
+        Also whether they are a series' frame 0 that the job's grid needs the rest of."""
         # a series at another chip size embeds frame 0 only: not cached under the key that
         # a job at that chip size reads (it needs every frame)
         cached = size == self.params["chip_size"] or image.frames == 1
@@ -157,18 +171,27 @@ class _Images:
         self.clock.cache[source] += 1
         if emb is not None:
             self.clock.add("load", t)
-            return emb
+            return emb, False
         frames = self.frames(image)
+        first = self._first_frames.get(cache_key)  # frame 0 embedded alone earlier in the job
+        if first_only and first is not None:
+            return first, True
+        done = 0 if first is None else len(first)
+        todo = frames[:1] if first_only or not cached else frames[done:]
         t = time.perf_counter()
-        frames = frames if size == self.params["chip_size"] else frames[:1]
         emb = embed_frames(
-            frames, encoder=self.encoder, chip_size=size, offset=offset, seed=self.options.seed
+            todo, encoder=self.encoder, chip_size=size, offset=offset, seed=self.options.seed
         ).embeddings
+        if first is not None:  # the rest of the series
+            emb = np.concatenate([first, emb])
         t = self.clock.add("embed", t)
-        if cached:
+        if cached and len(emb) < len(frames):
+            self._first_frames[cache_key] = emb
+        elif cached:
             artefacts.embeddings_put(cache_key, emb)
+            self._first_frames.pop(cache_key, None)
         self.clock.add("save", t)
-        return emb
+        return emb, cached and len(emb) < len(frames)
 
     def spectrum(self, image: Image, frame: int, grid: ChipGrid) -> FrameSpectrum:
         """The support-independent part of the boundary features of one frame on the job's
@@ -184,6 +207,11 @@ class _Images:
         if self.options.boundary is None and not self.options.pixel_vote:
             return None
         return cached_pixel_features(image.sha256, frame, grid)
+
+
+def _first(embedded: Embedded) -> Embedded:
+    """Frame 0 of an embedded image (a view: nothing copied)."""
+    return Embedded(embedded.frames, embedded.grid, embedded.embeddings[:1], embedded.off_grid)
 
 
 def native_preview(image: Image, frame: int, data) -> np.ndarray:

@@ -139,7 +139,7 @@ def _fit(job: SegmentationJob, images: _Images, by_image: dict, clock: Clock) ->
     _stage(job, "Embedding the support set's images")
     for image in Image.objects.filter(pk__in=list(by_image)):
         support_ids.append(str(image.pk))
-        support_images.append(images.embedded(image))
+        support_images.append(images.embedded(image, first_only=True))  # chips on frame 0
         support.append(by_image[str(image.pk)])
         cancel_check(SegmentationJob, job.pk)
     _stage(job, "Fitting the class prototypes")
@@ -170,12 +170,15 @@ def _run_image(
     has_objects = any(c.get("kind") == "objects" for c in classes)
     _stage(job, f"Embedding the chips{where}")
     with _waited_for(first):
-        embedded = images.embedded(image)
-    n_frames = embedded.embeddings.shape[0]
+        embedded = images.embedded(image, first_only=True)  # a series: the rest after frame 0
+    n_frames = len(images.frames(image))
     for frame in range(n_frames):
         cancel_check(SegmentationJob, job.pk)
         if (str(image.pk), frame) in done:
             continue
+        if frame >= len(embedded.embeddings):
+            _stage(job, f"Embedding the chips of the other frames{where}")
+            embedded = images.embedded(image)
         at = f" (frame {frame + 1} of {n_frames})" if n_frames > 1 else where
         # until the map is listed; not the downloads, which yield to the next job's map
         with _waited_for(first and frame == 0):
