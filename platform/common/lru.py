@@ -43,6 +43,10 @@ class Lru:
             while sum(self._weigh(v) for v in self._items.values()) > capacity:
                 self._items.popitem(last=False)
 
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

@@ -75,6 +75,13 @@ def _memoised(key: str, make):
     return cached
 
 
+def first_frames_key(cache_key: str) -> str:
+    """Where the worker's memory cache holds a series' leading frames embedded so far (frame 0
+    first: by a job's ``embedded(first_only=True)`` or a grid's prefetch that gave way to a
+    job) until every frame is and the series goes to the embeddings cache (``cache_key``)."""
+    return f"first-frames:{cache_key}"
+
+
 def cached_spectrum(sha256: str, frame: int, grid: ChipGrid, pixels) -> FrameSpectrum:
     """A frame's ``boundary.frame_spectrum`` on ``grid`` through the worker's memory cache
     (``pixels()``: the normalised frame, read only when it is not cached)."""
@@ -98,8 +105,6 @@ class _Images:
         self.options = options_from_params(job.params, support_classes(job.support_set))
         # bounded (CHIPLAB_JOB_IMAGE_CACHE images): a job of 1,000 images holds a few at once
         self._embedded: dict[str, Embedded] = _Recent()
-        # frame 0 of a series embedded alone (``embedded(first_only=True)``) until the rest is
-        self._first_frames: dict[str, np.ndarray] = _Recent()
         self._data: dict[str, np.ndarray] = _Recent()
 
     def data(self, image: Image) -> np.ndarray:
@@ -173,7 +178,7 @@ class _Images:
             self.clock.add("load", t)
             return emb, False
         frames = self.frames(image)
-        first = self._first_frames.get(cache_key)  # frame 0 embedded alone earlier in the job
+        first = artefacts.MEMORY_CACHE.get(first_frames_key(cache_key))  # a series' leading
         if first_only and first is not None:
             return first, True
         done = 0 if first is None else len(first)
@@ -186,10 +191,10 @@ class _Images:
             emb = np.concatenate([first, emb])
         t = self.clock.add("embed", t)
         if cached and len(emb) < len(frames):
-            self._first_frames[cache_key] = emb
+            artefacts.MEMORY_CACHE.put(first_frames_key(cache_key), emb)
         elif cached:
             artefacts.embeddings_put(cache_key, emb)
-            self._first_frames.pop(cache_key, None)
+            artefacts.MEMORY_CACHE.discard(first_frames_key(cache_key))
         self.clock.add("save", t)
         return emb, cached and len(emb) < len(frames)
 

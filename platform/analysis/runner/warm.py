@@ -21,14 +21,17 @@ from workers.fewshot.pipeline import (
 )
 
 from .. import artefacts, exports, maps
-from .images import cached_pixel_features, cached_spectrum
+from ..models import JobStatus, SegmentationJob
+from .images import cached_pixel_features, cached_spectrum, first_frames_key
 
 
 def embeddings_prefetch(*, grid_id) -> bool:
     """Embed a grid's image (every frame) with the model a job of its lab would use by default,
     into the embeddings cache and this worker's frame cache, and frame 0's spectrum and pixel
     features into its memory cache; False when there is nothing to do (grid gone, no model,
-    already cached)."""
+    already cached). A series gives way, between frames, to a segmentation job queued
+    meanwhile (a user who clicks Segment soon after making the grid): the frames embedded so
+    far stay in this worker's memory cache (``images.first_frames_key``) for the job."""
     grid = Grid.objects.select_related("image__dataset").filter(pk=grid_id).first()
     if grid is None:
         return False
@@ -47,19 +50,35 @@ def embeddings_prefetch(*, grid_id) -> bool:
         return False
     frames = normalised_frames(original_pixels(image))
     artefacts.MEMORY_CACHE.put(f"frames:{image.sha256}", frames)
-    out = embed_frames(
-        frames,
-        encoder=encoder_load(model_version=model, device=resolve_device("auto")),
-        chip_size=grid.chip_size,
-        offset=(grid.offset_y, grid.offset_x),
-        seed=0,  # the cache key has no seed: the encoders embed deterministically
-    )
-    artefacts.embeddings_put(key, out.embeddings)
-    # frame 0's support-independent features too (what the page shows first): the first
-    # Segment click then only classifies, as a re-run does
-    spectrum = cached_spectrum(image.sha256, 0, out.grid, lambda: frames[0])
-    cached_pixel_features(image.sha256, 0, out.grid).prepare(frames[0], spectrum)
+    encoder = encoder_load(model_version=model, device=resolve_device("auto"))
+    done = []
+    for n in range(len(frames)):
+        if done and _job_waiting():
+            # a series: a job queued on this worker's queue waits for this task; it finds
+            # the frames embedded so far and embeds the rest after its first map
+            artefacts.MEMORY_CACHE.put(first_frames_key(key), np.stack(done))
+            return True
+        out = embed_frames(
+            frames[n : n + 1],
+            encoder=encoder,
+            chip_size=grid.chip_size,
+            offset=(grid.offset_y, grid.offset_x),
+            seed=0,  # the cache key has no seed: the encoders embed deterministically
+        )
+        done.append(out.embeddings[0])
+        if n == 0:
+            # frame 0's support-independent features too (what the page shows first): the
+            # first Segment click then only classifies, as a re-run does
+            spectrum = cached_spectrum(image.sha256, 0, out.grid, lambda: frames[0])
+            cached_pixel_features(image.sha256, 0, out.grid).prepare(frames[0], spectrum)
+    artefacts.embeddings_put(key, np.stack(done))
+    artefacts.MEMORY_CACHE.discard(first_frames_key(key))
     return True
+
+
+def _job_waiting() -> bool:
+    """Whether a segmentation job is queued (on the queue this task holds a worker of)."""
+    return SegmentationJob.objects.filter(status=JobStatus.QUEUED).exists()
 
 
 def warm_up() -> None:
