@@ -21,6 +21,17 @@ from workers.fewshot.pipeline import normalised_frames
 pytestmark = pytest.mark.django_db
 
 
+def _cache_key(job, image) -> str:
+    """Where the embeddings cache holds ``image`` on ``job``'s grid with its model."""
+    return artefacts.embeddings_key(
+        lab_id=job.lab_id,
+        model_version_id=job.model_version_id,
+        sha256=image.sha256,
+        chip_size=job.params["chip_size"],
+        offset=tuple(job.params["offset"]),
+    )
+
+
 def test_a_series_first_map_waits_for_its_first_frame_only(
     client_for, world, segmentable, monkeypatch, django_capture_on_commit_callbacks
 ):
@@ -44,13 +55,7 @@ def test_a_series_first_map_waits_for_its_first_frame_only(
     # the support set's image, the series' frame 0, then its other two after frame 0's map
     assert calls == [(1, 0), (1, 0), (2, 1)]
 
-    key = artefacts.embeddings_key(
-        lab_id=job.lab_id,
-        model_version_id=job.model_version_id,
-        sha256=series.sha256,
-        chip_size=job.params["chip_size"],
-        offset=tuple(job.params["offset"]),
-    )
+    key = _cache_key(job, series)
     artefacts.MEMORY_CACHE.clear()
     cached, source = artefacts.embeddings_get(key)
     assert source == "storage" and cached.shape[0] == 3
@@ -98,13 +103,7 @@ def test_a_series_prefetch_gives_way_to_a_job_queued_meanwhile(
         )
     assert warm.embeddings_prefetch(grid_id=job.job_images.get().grid_id) is True
     assert calls == [("warm", 1)]  # frame 0, then the queued job's turn
-    key = artefacts.embeddings_key(
-        lab_id=job.lab_id,
-        model_version_id=job.model_version_id,
-        sha256=series.sha256,
-        chip_size=job.params["chip_size"],
-        offset=tuple(job.params["offset"]),
-    )
+    key = _cache_key(job, series)
     assert not storage.exists(key)
     with held_jobs(), django_capture_on_commit_callbacks(execute=True):
         segmentation_job_run(job_id=job_id)
