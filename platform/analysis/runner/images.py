@@ -134,13 +134,13 @@ class _Images:
         the steps that read pixels (boundary refinement, the pixel vote, the shifted examples).
 
         ``first_only``: frame 0 is enough (the support set's chips are on it; a series' first
-        map): a series not in the cache has frame 0 embedded alone, and the other frames when
-        the whole series is asked for (its first map then waits for one frame, not all)."""
+        map): a series not in the cache has frame 0 embedded alone (more frames when they are
+        at hand), and the other frames when the whole series is asked for (its first map then
+        waits for one frame, not all)."""
         size = chip_size or self.params["chip_size"]
         key = f"{image.pk}:{size}"
         if key in self._embedded:
-            whole = self._embedded[key]
-            return _first(whole) if first_only else whole
+            return self._embedded[key]
         offset = tuple(self.params["offset"])
         cache_key = artefacts.embeddings_key(
             lab_id=self.job.lab_id,
@@ -178,7 +178,8 @@ class _Images:
             self.clock.add("load", t)
             return emb, False
         frames = self.frames(image)
-        first = artefacts.MEMORY_CACHE.get(first_frames_key(cache_key))  # a series' leading
+        # a series' leading frames embedded earlier (by this job or a prefetch that gave way)
+        first = artefacts.MEMORY_CACHE.get(first_frames_key(cache_key))
         if first_only and first is not None:
             return first, True
         done = 0 if first is None else len(first)
@@ -212,11 +213,6 @@ class _Images:
         if self.options.boundary is None and not self.options.pixel_vote:
             return None
         return cached_pixel_features(image.sha256, frame, grid)
-
-
-def _first(embedded: Embedded) -> Embedded:
-    """Frame 0 of an embedded image (a view: nothing copied)."""
-    return Embedded(embedded.frames, embedded.grid, embedded.embeddings[:1], embedded.off_grid)
 
 
 def native_preview(image: Image, frame: int, data) -> np.ndarray:

@@ -99,27 +99,12 @@ class Command(BaseCommand):
             raise CommandError("--frames: 2..500")
         if migrate:
             call_command("migrate", verbosity=0)
+        common = {"size": size, "processes": processes, "start_worker": not no_worker, "out": out}
         if frames:
             # the series benchmark loads when asked for
             from analysis.bench_series import series
 
-            series(
-                size=size,
-                frames=frames,
-                chip=chip,
-                processes=processes,
-                start_worker=not no_worker,
-                out=out,
-            )
+            series(frames=frames, chip=chip, **common)
             return
         for c in chips:
-            run(
-                size=size,
-                chip=c,
-                edits=edits,
-                pause=pause,
-                after=after,
-                processes=processes,
-                start_worker=not no_worker,
-                out=out,
-            )
+            run(chip=c, edits=edits, pause=pause, after=after, **common)
