@@ -47,6 +47,9 @@ PRIORITY_LEVELS = 10
 FILESYSTEM_MAX_RANK = 999
 # Embedding prefetches fill a cache: they go after every lab's first job.
 PREFETCH_RANK = 1
+# A segmentation job that gave way to its user's newer one goes last (every broker's last
+# level; the same level's messages are served in the order they were sent).
+REQUEUED_RANK = FILESYSTEM_MAX_RANK
 
 app = Celery("chiplab")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -84,7 +87,14 @@ def _unfinished_before(model, pk, *, lab_field: str, statuses=None) -> int:
 
 def _segmentation_rank(job_id) -> int:
     from analysis.models import SegmentationJob
+    from common.jobs import JobStatus
 
+    # queued again after it started: it gave way to a newer job (analysis.runner.give_way),
+    # which must be served first, whatever its own rank was
+    if SegmentationJob.objects.filter(
+        pk=job_id, status=JobStatus.QUEUED, started__isnull=False
+    ).exists():
+        return REQUEUED_RANK
     return _unfinished_before(SegmentationJob, job_id, lab_field="lab_id")
 
 

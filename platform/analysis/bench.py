@@ -14,7 +14,9 @@ dataset (named ``bench-…``), starts a worker unless ``--no-worker`` and prints
 Each with two times from the POST: "shown", until the job lists its result (the page draws
 the map then), and "done", until the job succeeded (every download written too).
 
-``--chip-sizes 32,64,...`` repeats the round trip per chip size; ``--stages`` instead times
+``--chip-sizes 32,64,...`` repeats the round trip per chip size; ``--frames N --round-trips``
+runs them on an N-frame series (each job classifies every frame; the next one's first map is
+what the user waits for); ``--stages`` instead times
 the worker's steps in this process, without a database, broker or worker
 (``analysis.bench_stages.stages``): read the original, normalise + embed, store the
 embeddings, fit, classify, every export and the result arrays, per (image size, chip size);
@@ -161,6 +163,7 @@ def run(
     *,
     size: int = 1024,
     chip: int = 32,
+    frames: int = 1,
     edits: int = 5,
     poll: float = 0.02,
     pause: float = 0.0,
@@ -172,20 +175,23 @@ def run(
     """The round trips (see the module's docstring); ``after``: whether each pause starts once
     the previous job is done ("done") or once its map is shown ("shown": a user who edits and
     segments again at once, while the worker still writes the downloads and runs the chip-size
-    check); ``processes``: 0 for ``make run``'s workers, else one worker of that many."""
+    check); ``processes``: 0 for ``make run``'s workers, else one worker of that many;
+    ``frames``: the image is a series of that many frames."""
     ensure_bucket()
     tag = uuid.uuid4().hex[:8]
     dataset, curator, labeller, model = bench_lab(tag)
     out(
         f"mode: db={settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
         f"broker={settings.CELERY_BROKER_URL.split(':', 1)[0]} storage={settings.CHIPLAB_STORAGE}"
-        f"; image {size}x{size}, {chip} px chips ({(size // chip) ** 2} chips); "
+        f"; image {size}x{size}"
+        + (f" x {frames} frames" if frames > 1 else "")
+        + f", {chip} px chips ({(size // chip) ** 2} chips); "
         f"model {model.name} v{model.version} ({model.encoder_kind}); pause {pause} s after "
         f"each job is {after}; workers: "
         + (" + ".join(SPLIT_WORKERS) if processes == 0 else f"one of {processes} process(es)")
     )
     with workers_running(tag, processes, start=start_worker):
-        data, s = sim_tiff(size)
+        data, s = sim_tiff(size, frames)
         image = ingest_upload(curator, dataset, data, poll=poll, out=out)
         schema, vote, n_classes = labelling(
             curator, labeller, dataset, image, s, chip=chip, edits=edits

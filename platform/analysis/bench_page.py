@@ -44,6 +44,7 @@ def run(
     url: str,
     size: int = 4096,
     chip: int = 32,
+    frames: int = 1,
     edits: int = 8,
     pause: float = 1.0,
     settle: float = 5.0,
@@ -53,7 +54,8 @@ def run(
 ) -> list[dict]:
     """The runs (see the module): [{"kind", "ms", "worker", "page", "job"}], printed as they go
     and summed up; ``settle``: seconds between the examples and the first click (a user
-    picking them: the worker embeds the new grid meanwhile)."""
+    picking them: the worker embeds the new grid meanwhile); ``frames``: the image is a series
+    of that many (each job classifies them all; the page shows frame 0 first)."""
     # benchmark only: the browser driver and the user model, loaded when it runs
     from playwright.sync_api import sync_playwright
 
@@ -67,10 +69,11 @@ def run(
     annotator, password = User.objects.get(username=f"bench-{tag}-a"), secrets.token_urlsafe(12)
     annotator.set_password(password)
     annotator.save(update_fields=["password"])
-    data, scene = sim_tiff(size)
+    data, scene = sim_tiff(size, frames)
     image = ingest_upload(curator, dataset, data, poll=0.05, out=out)
     _, vote, n_classes = labelling(curator, labeller, dataset, image, scene, chip=chip, edits=edits)
-    out(f"image {size}x{size}, {chip} px chips; {url}; pause {pause} s after each map")
+    series = f" x {frames} frames" if frames > 1 else ""
+    out(f"image {size}x{size}{series}, {chip} px chips; {url}; pause {pause} s after each map")
     time.sleep(settle)
     runs = []
     with sync_playwright() as pw:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from django.apps import apps
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -226,6 +227,21 @@ def _running(marker: str, *, retries: int) -> bool:
     it is not an earlier delivery (one that sent the retry now delivered has ended)."""
     identity, _, theirs = marker.rpartition("#")
     return process_alive(identity) and theirs.isdigit() and int(theirs) >= retries
+
+
+def delivery_requeue(tracked: Tracked, pk, *, retries: int, status: str, **fields) -> bool:
+    """Put the running row back to ``status`` (waiting) with ``fields``: this delivery ends
+    without being lost, and the caller sends a fresh message (``retries`` 0) when the
+    transaction commits. ``attempts`` keeps only the deliveries lost so far, so that the new
+    message's chain counts them as :func:`delivery_begin` does, and the row names no worker, so
+    that the new message is not taken for a duplicate of this one. False when the row is no
+    longer running (cancelled meanwhile): nothing is to be sent."""
+    lost = Greatest(F("attempts") - 1 - retries, Value(0))
+    return bool(
+        tracked.rows()
+        .filter(pk=pk, status=JobStatus.RUNNING)
+        .update(status=status, attempts=lost, worker="", **fields)
+    )
 
 
 def delivery_end(tracked: Tracked, pk, *, retries: int) -> None:

@@ -62,7 +62,15 @@ def test_the_page_benchmark_times_a_segment_click_and_a_rerun(
 
 
 @pytest.mark.parametrize(
-    "option", [{"size": 32}, {"chip": 4}, {"chip": 512, "size": 256}, {"edits": 101}, {"pause": -1}]
+    "option",
+    [
+        {"size": 32},
+        {"chip": 4},
+        {"chip": 512, "size": 256},
+        {"edits": 101},
+        {"pause": -1},
+        {"frames": 0},
+    ],
 )
 def test_the_page_benchmark_refuses_sizes_out_of_bounds(option):
     with pytest.raises(CommandError):

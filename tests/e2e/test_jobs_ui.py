@@ -298,3 +298,55 @@ def test_segment_again_is_free_once_the_map_is_shown(
     )
     expect(page.get_by_test_id("export-overlay.png")).to_be_visible()  # the refreshed links
     assert not page.errors, page.errors
+
+
+def test_a_job_that_gave_way_to_a_newer_one_says_so_and_finishes_after_it(
+    page, celery_worker, lab_owner, champion_model, labelled_dataset, hold_jobs, tmp_path
+):
+    """A job over two images, with a newer job of its user queued on one of them: after its
+    first map it goes back to the queue (its stage says why, in History and in the Segment
+    step), and both finish on the worker, the newer first."""
+    from analysis.runner.give_way import WAITING
+    from analysis.services import segmentation_job_create
+    from labeling.services import grid_create, support_set_freeze
+    from tests.support.segmentation import segmentation_run
+
+    d = labelled_dataset
+    vote(lab_owner, d)
+    other = second_image(lab_owner, d, tmp_path)
+    grid_create(user=lab_owner, image=other, chip_size=32)
+    version = support_set_freeze(user=lab_owner, schema=d["schema"], rule="single_owner")
+    held = hold_jobs(SEGMENT)
+
+    def job(*images):
+        return segmentation_job_create(
+            user=lab_owner, images=[str(i.pk) for i in images], support_set=str(version.pk)
+        )
+
+    older, newer = job(d["image"], other), job(d["image"])
+    segmentation_run(job_id=older.pk)  # its first image's map, then it gives way
+    older.refresh_from_db()
+    assert (older.status, older.stage, older.results.count()) == ("queued", WAITING, 1)
+    assert held.args(SEGMENT) == [(str(older.pk),), (str(newer.pk),), (str(older.pk),)]
+
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{other.pk}/history")
+    jobs = page.get_by_test_id("history-job")
+    expect(jobs).to_have_count(1)  # the older job: the newer is on the first image only
+    row = jobs.first
+    expect(row).to_have_attribute("data-status", "queued")
+    expect(row.get_by_test_id("history-job-progress")).to_contain_text(f"{WAITING} · 256 / 400")
+    page.shot("gave-way-history")
+    page.goto(f"/#/images/{other.pk}/segment")
+    expect(page.get_by_test_id("job-status")).to_have_text("queued")
+    expect(page.get_by_test_id("job-progress")).to_contain_text(WAITING)
+    page.shot("gave-way-segment")
+
+    held.held = held.held[1:]  # the older job's first message: run here above
+    assert held.release() == 2
+    expect(page.get_by_test_id("job-status")).to_have_text("succeeded", timeout=180_000)
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert older.results.count() == 2 and newer.results.count() == 1
+    assert newer.finished < older.finished
+    assert not page.errors, page.errors

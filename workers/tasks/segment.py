@@ -16,7 +16,7 @@ def segment_job(self, job_id: str) -> None:
 
     run_or_record_failure(
         self,
-        run=lambda: segmentation_job_run(job_id=job_id),
+        run=lambda: segmentation_job_run(job_id=job_id, retries=self.request.retries),
         fail=lambda reason: segmentation_job_fail(job_id=job_id, reason=reason),
         subject=f"segmentation job {job_id}",
         unavailable="storage or database unavailable",

@@ -12,8 +12,9 @@ Modules: ``job`` (the run: start, frames, hand-over or failure), ``images`` (a j
 decoded original, frames, embeddings through the cache, per-frame features), ``frames`` (one
 frame's classification and the options from a job's params), ``results`` (provenance, the
 map's exports, the result row, series), ``downloads`` (every other export, and the job's end),
-``sensitivity`` (the chip-size check after a job), ``warm`` (prefetch of a grid's embeddings,
-a worker's warm-up), ``clock`` (the stage timer).
+``give_way`` (a job steps back, between frames, for its user's newer job on the same
+images), ``sensitivity`` (the chip-size check after a job), ``warm`` (prefetch of a grid's
+embeddings, a worker's warm-up), ``clock`` (the stage timer).
 """
 
 from .clock import Clock

@@ -76,10 +76,39 @@ def _memoised(key: str, make):
 
 
 def first_frames_key(cache_key: str) -> str:
-    """Where the worker's memory cache holds a series' leading frames embedded so far (frame 0
-    first: by a job's ``embedded(first_only=True)`` or a grid's prefetch that gave way to a
-    job) until every frame is and the series goes to the embeddings cache (``cache_key``)."""
+    """Where the worker's memory cache holds a series' :class:`Leading` frames embedded so far
+    (by a job, frame by frame, or a grid's prefetch that gave way to a job) until every frame
+    is and the series goes to the embeddings cache (``cache_key``)."""
     return f"first-frames:{cache_key}"
+
+
+class Leading:
+    """A series' leading frames embedded so far, in the buffer (T, rows, cols, D) that will
+    hold them all: frames are added in place (no copy of those before), so a series embedded
+    frame by frame costs what it costs at once. Weighed in the memory cache by its buffer."""
+
+    def __init__(self, frames: int, first: np.ndarray) -> None:
+        self.buffer = np.empty((frames, *first.shape[1:]), first.dtype)
+        self.count = 0
+        self.add(first)
+
+    @property
+    def nbytes(self) -> int:
+        return self.buffer.nbytes
+
+    @property
+    def embeddings(self) -> np.ndarray:
+        """The frames embedded so far (a view of the buffer)."""
+        return self.buffer[: self.count]
+
+    @property
+    def complete(self) -> bool:
+        return self.count == len(self.buffer)
+
+    def add(self, embeddings: np.ndarray) -> None:
+        """The next frames' embeddings (n, rows, cols, D)."""
+        self.buffer[self.count : self.count + len(embeddings)] = embeddings
+        self.count += len(embeddings)
 
 
 def cached_spectrum(sha256: str, frame: int, grid: ChipGrid, pixels) -> FrameSpectrum:
@@ -105,6 +134,7 @@ class _Images:
         self.options = options_from_params(job.params, support_classes(job.support_set))
         # bounded (CHIPLAB_JOB_IMAGE_CACHE images): a job of 1,000 images holds a few at once
         self._embedded: dict[str, Embedded] = _Recent()
+        self._leading: dict[str, Leading] = _Recent()  # series embedded frame by frame so far
         self._data: dict[str, np.ndarray] = _Recent()
 
     def data(self, image: Image) -> np.ndarray:
@@ -126,17 +156,15 @@ class _Images:
         neither reads nor normalises the original again."""
         return _memoised(f"frames:{image.sha256}", lambda: normalised_frames(self.data(image)))
 
-    def embedded(
-        self, image: Image, chip_size: int | None = None, *, first_only: bool = False
-    ) -> Embedded:
+    def embedded(self, image: Image, chip_size: int | None = None, *, upto: int = 0) -> Embedded:
         """The image embedded on the job's grid, or on a grid of another ``chip_size`` (frame 0
         only: the chip-size check), through the embeddings cache; its frames are kept only for
         the steps that read pixels (boundary refinement, the pixel vote, the shifted examples).
 
-        ``first_only``: frame 0 is enough (the support set's chips are on it; a series' first
-        map): a series not in the cache has frame 0 embedded alone (more frames when they are
-        at hand), and the other frames when the whole series is asked for (its first map then
-        waits for one frame, not all)."""
+        ``upto``: the first frames that are enough (1: the support set's chips are on frame 0,
+        and a series' first map; 0: all). A series not in the cache has only those embedded
+        now (more when at hand), and is cached once its last frame is: its first map waits for
+        one frame, and a job between frames can give way to a newer one (``give_way``)."""
         size = chip_size or self.params["chip_size"]
         key = f"{image.pk}:{size}"
         if key in self._embedded:
@@ -149,7 +177,7 @@ class _Images:
             chip_size=size,
             offset=offset,
         )
-        emb, partial = self._embeddings(image, size, offset, cache_key, first_only)
+        emb, partial = self._embeddings(image, size, offset, cache_key, upto)
         opts = self.options
         pixels = opts.boundary is not None or opts.pixel_vote or opts.support_shifts
         frames = self.frames(image) if pixels else None
@@ -163,11 +191,12 @@ class _Images:
         return embedded
 
     def _embeddings(
-        self, image: Image, size: int, offset: tuple, cache_key: str, first_only: bool
+        self, image: Image, size: int, offset: tuple, cache_key: str, upto: int
     ) -> tuple[np.ndarray, bool]:
-        """The embeddings at ``size``: from the cache (``cache_key``), or embedded now (and
-        cached once every frame is); frame 0 alone with ``first_only`` or at another size.
-        Also whether they are a series' frame 0 that the job's grid needs the rest of."""
+        """The embeddings at ``size``: from the cache (``cache_key``), or embedded now up to
+        frame ``upto`` (all: 0) after the :class:`Leading` ones embedded earlier, and cached
+        once every frame is; frame 0 alone at another size. Also whether they are a series'
+        leading frames that the job's grid needs the rest of."""
         # a series at another chip size embeds frame 0 only: not cached under the key that
         # a job at that chip size reads (it needs every frame)
         cached = size == self.params["chip_size"] or image.frames == 1
@@ -178,26 +207,41 @@ class _Images:
             self.clock.add("load", t)
             return emb, False
         frames = self.frames(image)
-        # a series' leading frames embedded earlier (by this job or a prefetch that gave way)
-        first = artefacts.MEMORY_CACHE.get(first_frames_key(cache_key))
-        if first_only and first is not None:
-            return first, True
-        done = 0 if first is None else len(first)
-        todo = frames[:1] if first_only or not cached else frames[done:]
+        total = len(frames) if cached else 1
+        want = min(upto or total, total)
+        # this job's, or a prefetch's or an earlier job's that gave way (this worker's memory)
+        leading = self._leading.get(cache_key) or artefacts.MEMORY_CACHE.get(
+            first_frames_key(cache_key)
+        )
+        have = leading.count if leading is not None else 0
+        if have >= want:  # a series' leading frames, enough for now
+            return leading.embeddings, True
         t = time.perf_counter()
         emb = embed_frames(
-            todo, encoder=self.encoder, chip_size=size, offset=offset, seed=self.options.seed
+            frames[have:want],
+            encoder=self.encoder,
+            chip_size=size,
+            offset=offset,
+            seed=self.options.seed,
         ).embeddings
-        if first is not None:  # the rest of the series
-            emb = np.concatenate([first, emb])
         t = self.clock.add("embed", t)
-        if cached and len(emb) < len(frames):
-            artefacts.MEMORY_CACHE.put(first_frames_key(cache_key), emb)
-        elif cached:
-            artefacts.embeddings_put(cache_key, emb)
+        if leading is None and want == total:  # whole at once
+            if cached:
+                artefacts.embeddings_put(cache_key, emb)
+                self.clock.add("save", t)
+            return emb, False
+        if leading is None:
+            leading = self._leading[cache_key] = Leading(total, emb)
+        else:
+            leading.add(emb)
+        if leading.complete:
+            artefacts.embeddings_put(cache_key, leading.buffer)
             artefacts.MEMORY_CACHE.discard(first_frames_key(cache_key))
-        self.clock.add("save", t)
-        return emb, cached and len(emb) < len(frames)
+            self.clock.add("save", t)
+            return leading.buffer, False
+        # for a job that gives way, or the next one (not kept if too large: this job holds it)
+        artefacts.MEMORY_CACHE.put(first_frames_key(cache_key), leading)
+        return leading.embeddings, True
 
     def spectrum(self, image: Image, frame: int, grid: ChipGrid) -> FrameSpectrum:
         """The support-independent part of the boundary features of one frame on the job's

@@ -25,6 +25,7 @@ from ..services import support_classes
 from .clock import Clock
 from .downloads import backlog_bound, hand_over, handed_over, pending
 from .frames import classify_frame
+from .give_way import GaveWay, give_way_check, segmentation_job_requeue
 from .images import _Images, encoder_for, support_chips
 from .results import result_save
 
@@ -36,19 +37,27 @@ DOWNLOADS_TASK = "workers.tasks.segment.segment_downloads"
 SEGMENTATION_QUERY = ("support_set", "support_set__schema", "model_version", "lab")
 
 
-def segmentation_job_run(*, job_id) -> SegmentationJob | None:
+def segmentation_job_run(*, job_id, retries: int = 0) -> SegmentationJob | None:
     """Embed (or fetch cached embeddings), classify every frame, store results and exports
-    (``common.runner.job_run``: a redelivered running job resumes where it stopped)."""
+    (``common.runner.job_run``: a redelivered running job resumes where it stopped). A job
+    that gives way between frames to its user's newer one goes back to the queue
+    (``give_way``; ``retries``: the delivery's, from Celery)."""
     run = _Run()
-    return job_run(
-        SegmentationJob,
-        job_id,
-        run.work,
-        subject=f"segmentation job {job_id}",
-        prepare=run.prepare,
-        fail=run.failed,
-        cancelled=run.cancelled,
-    )
+    try:
+        return job_run(
+            SegmentationJob,
+            job_id,
+            run.work,
+            subject=f"segmentation job {job_id}",
+            prepare=run.prepare,
+            fail=run.failed,
+            cancelled=run.cancelled,
+            passes=(GaveWay,),
+        )
+    except GaveWay as newer:
+        log.info("segmentation job %s gave way to %s", job_id, newer.job_id)
+        segmentation_job_requeue(job_id=job_id, retries=retries)
+        return SegmentationJob.objects.get(pk=job_id)
 
 
 def segmentation_job_fail(*, job_id, reason: str) -> None:
@@ -116,15 +125,17 @@ def _stage(job: SegmentationJob, text: str) -> None:
 
 def _run(job: SegmentationJob, clock: Clock) -> None:
     """Classify every frame of the job's images, saving each result."""
+    # a frame whose map was saved and handed over (or whose downloads are written already) is
+    # not classified again when the task is delivered again
+    done = {(str(i), f) for i, f in handed_over(job).values_list("image_id", "frame")}
+    if done:  # resumed (after giving way, say): its first map was shown
+        give_way_check(job)
     classes = support_classes(job.support_set)
     _stage(job, "Loading the model")
     images = _Images(job, encoder_for(job, clock), clock)
     by_image = support_chips(job.support_set, classes)
     with interactive():  # background work on this host waits meanwhile (common.priority)
         segmenter = _fit(job, images, by_image, clock)
-    # a frame whose map was saved and handed over (or whose downloads are written already) is
-    # not classified again when the task is delivered again
-    done = {(str(i), f) for i, f in handed_over(job).values_list("image_id", "frame")}
     for result_id in pending(job).values_list("pk", flat=True):  # their message may be lost
         enqueue_on_commit(DOWNLOADS_TASK, job.pk, result_id)
     job_images = list(job.job_images.select_related("image", "grid").order_by("order"))
@@ -139,7 +150,7 @@ def _fit(job: SegmentationJob, images: _Images, by_image: dict, clock: Clock) ->
     _stage(job, "Embedding the support set's images")
     for image in Image.objects.filter(pk__in=list(by_image)):
         support_ids.append(str(image.pk))
-        support_images.append(images.embedded(image, first_only=True))  # chips on frame 0
+        support_images.append(images.embedded(image, upto=1))  # chips on frame 0
         support.append(by_image[str(image.pk)])
         cancel_check(SegmentationJob, job.pk)
     _stage(job, "Fitting the class prototypes")
@@ -170,16 +181,19 @@ def _run_image(
     has_objects = any(c.get("kind") == "objects" for c in classes)
     _stage(job, f"Embedding the chips{where}")
     with _waited_for(first):
-        embedded = images.embedded(image, first_only=True)  # a series: the rest after frame 0
+        embedded = images.embedded(image, upto=1)  # a series: the others frame by frame
     n_frames = len(images.frames(image))
     for frame in range(n_frames):
         cancel_check(SegmentationJob, job.pk)
         if (str(image.pk), frame) in done:
             continue
-        if frame >= len(embedded.embeddings):
-            _stage(job, f"Embedding the chips of the other frames{where}")
-            embedded = images.embedded(image)
+        if not (first and frame == 0):  # after the job's first map: its user's newer job first
+            give_way_check(job)
         at = f" (frame {frame + 1} of {n_frames})" if n_frames > 1 else where
+        if frame >= len(embedded.embeddings):
+            _stage(job, f"Embedding the chips{at}")
+            embedded = images.embedded(image, upto=frame + 1)
+            give_way_check(job)  # again: the frame's embeddings wait in the memory cache
         # until the map is listed; not the downloads, which yield to the next job's map
         with _waited_for(first and frame == 0):
             _stage(job, f"Classifying the chips and the pixels{at}")

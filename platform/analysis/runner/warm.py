@@ -22,7 +22,7 @@ from workers.fewshot.pipeline import (
 
 from .. import artefacts, exports, maps
 from ..models import JobStatus, SegmentationJob
-from .images import cached_pixel_features, cached_spectrum, first_frames_key
+from .images import Leading, cached_pixel_features, cached_spectrum, first_frames_key
 
 
 def embeddings_prefetch(*, grid_id) -> bool:
@@ -51,12 +51,12 @@ def embeddings_prefetch(*, grid_id) -> bool:
     frames = normalised_frames(original_pixels(image))
     artefacts.MEMORY_CACHE.put(f"frames:{image.sha256}", frames)
     encoder = encoder_load(model_version=model, device=resolve_device("auto"))
-    done = []
+    done = None
     for n in range(len(frames)):
-        if done and _job_waiting():
+        if done is not None and _job_waiting():
             # a series: a job queued on this worker's queue waits for this task; it finds
             # the frames embedded so far and embeds the rest after its first map
-            artefacts.MEMORY_CACHE.put(first_frames_key(key), np.stack(done))
+            artefacts.MEMORY_CACHE.put(first_frames_key(key), done)
             return True
         out = embed_frames(
             frames[n : n + 1],
@@ -65,13 +65,16 @@ def embeddings_prefetch(*, grid_id) -> bool:
             offset=(grid.offset_y, grid.offset_x),
             seed=0,  # the cache key has no seed: the encoders embed deterministically
         )
-        done.append(out.embeddings[0])
+        if done is None:
+            done = Leading(len(frames), out.embeddings)
+        else:
+            done.add(out.embeddings)
         if n == 0:
             # frame 0's support-independent features too (what the page shows first): the
             # first Segment click then only classifies, as a re-run does
             spectrum = cached_spectrum(image.sha256, 0, out.grid, lambda: frames[0])
             cached_pixel_features(image.sha256, 0, out.grid).prepare(frames[0], spectrum)
-    artefacts.embeddings_put(key, np.stack(done))
+    artefacts.embeddings_put(key, done.buffer)
     artefacts.MEMORY_CACHE.discard(first_frames_key(key))
     return True
 

@@ -17,6 +17,9 @@ class Command(BaseCommand):
         parser.add_argument("--size", type=int, default=4096, help="image side, 64..8192 px")
         parser.add_argument("--chip", type=int, default=32, help="chip size, 8..512 px")
         parser.add_argument(
+            "--frames", type=int, default=1, help="1..100: a series of this many frames"
+        )
+        parser.add_argument(
             "--edits", type=int, default=8, help="support-set edits, each followed by a re-run"
         )
         parser.add_argument(
@@ -30,18 +33,19 @@ class Command(BaseCommand):
         )
         parser.add_argument("--chromium", default="/usr/bin/chromium", help="the browser")
 
-    def handle(self, *args, url, size, chip, edits, pause, settle, chromium, **options):
+    def handle(self, *args, url, size, chip, frames, edits, pause, settle, chromium, **options):
         # the benchmark and its browser driver load when the command runs, not when listed
         from analysis.bench_page import run
 
         if not (64 <= size <= 8192 and 8 <= chip <= min(512, size) and 0 <= edits <= 100):
             raise CommandError("--size 64..8192, --chip 8..512 (at most --size), --edits 0..100")
-        if not (0 <= pause <= 60 and 0 <= settle <= 600):
-            raise CommandError("--pause 0..60 s, --settle 0..600 s")
+        if not (0 <= pause <= 60 and 0 <= settle <= 600 and 1 <= frames <= 100):
+            raise CommandError("--pause 0..60 s, --settle 0..600 s, --frames 1..100")
         run(
             url=url,
             size=size,
             chip=chip,
+            frames=frames,
             edits=edits,
             pause=pause,
             settle=settle,

@@ -62,6 +62,12 @@ class Command(BaseCommand):
             help="2..500: one job over a simulated series of this many frames instead (the "
             "maps' pace, and the most frames waiting for their downloads at once)",
         )
+        parser.add_argument(
+            "--round-trips",
+            action="store_true",
+            help="with --frames: the round trips (--edits, --pause, --after) on the series "
+            "instead of one job",
+        )
 
     def handle(
         self,
@@ -79,6 +85,7 @@ class Command(BaseCommand):
         stages,
         repeats,
         frames,
+        round_trips,
         **options,
     ):
         # the benchmark and its test client load when the command runs, not when listed
@@ -100,11 +107,11 @@ class Command(BaseCommand):
         if migrate:
             call_command("migrate", verbosity=0)
         common = {"size": size, "processes": processes, "start_worker": not no_worker, "out": out}
-        if frames:
+        if frames and not round_trips:
             # the series benchmark loads when asked for
             from analysis.bench_series import series
 
             series(frames=frames, chip=chip, **common)
             return
         for c in chips:
-            run(chip=c, edits=edits, pause=pause, after=after, **common)
+            run(chip=c, frames=frames or 1, edits=edits, pause=pause, after=after, **common)

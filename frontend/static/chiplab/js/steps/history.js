@@ -239,9 +239,10 @@ export async function mount(ws, panel) {
                   h(
                     "span",
                     { class: "muted small" },
-                    j.status === "queued"
+                    // a job that gave way to a newer one says so, with what it has done
+                    j.status === "queued" && !p.stage
                       ? "waiting for a worker"
-                      : `${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`,
+                      : `${j.status === "queued" ? `${p.stage} · ` : ""}${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`,
                   ),
                 )
               : null,

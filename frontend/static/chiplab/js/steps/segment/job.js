@@ -120,7 +120,7 @@ export function createJobRunner({ ws, store, ui, freezeBody, jobFields, showResu
       const chips = `${(p.done || 0).toLocaleString()} / ${(p.total || 0).toLocaleString()} chips`;
       progress(
         (last.status === "queued"
-          ? "Waiting for a worker…"
+          ? `${p.stage || "Waiting for a worker"}…` // a stage: it gave way to a newer job
           : p.stage
             ? `${p.stage}… ${early ? "" : chips}`
             : `Classifying chips: ${chips}`) + by,

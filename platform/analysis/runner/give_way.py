@@ -1,0 +1,68 @@
+"""A job gives way, between frames, to its user's newer job on the same images.
+
+In a correction session on a series (a vote, Segment again, every few seconds) each re-run's
+first map is what the user waits for, while the previous job still classifies its other frames
+on the same worker queue: on a 12-frame 2048² series the re-runs waited 6-7 s in the queue
+behind it (seventeenth session). So a job, between frames (never before its own first map),
+looks for a job of the same user on any of its images created after it and not started yet (one
+that gave way itself has had its first map: it waits its turn). If there is one, the job goes
+back to the queue (:func:`segmentation_job_requeue`) and its next delivery resumes at the
+frames it has not handed over yet (``job._run``). Both finish, newest first: nothing is
+cancelled, since a pipeline may want every job's maps. The message sent again goes to the
+broker's last priority level (``workers.celery_app.REQUEUED_RANK``), behind the newer job's; a
+job only gives way to newer ones, so it gives way at most once per newer job.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from common.jobs import JobStatus, Tracked, delivery_requeue, enqueue_on_commit
+
+from ..models import SegmentationJob
+
+#: the segmentation task (``workers.tasks.segment``), sent again for a job that gave way
+SEGMENT_TASK = "workers.tasks.segment.segment_job"
+#: how the task's deliveries are counted on the row (``workers.tasks.base.SEGMENTATION``)
+DELIVERIES = Tracked("analysis.SegmentationJob")
+#: what the job says while it waits again
+WAITING = "Waiting: a newer segmentation of the same images goes first"
+
+
+class GaveWay(Exception):
+    """The job stopped between frames for its user's newer job (its ``job_id``)."""
+
+    def __init__(self, job_id):
+        super().__init__(f"gave way to segmentation job {job_id}")
+        self.job_id = job_id
+
+
+def give_way_check(job: SegmentationJob) -> None:
+    """Raise :class:`GaveWay` when the job's user has queued a job on one of its images since
+    (one not started yet)."""
+    newer = (
+        SegmentationJob.objects.filter(
+            created_by_id=job.created_by_id,
+            created__gt=job.created,
+            status=JobStatus.QUEUED,
+            started__isnull=True,
+            job_images__image_id__in=job.job_images.values("image_id"),
+        )
+        .order_by("created")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if newer is not None:
+        raise GaveWay(newer)
+
+
+def segmentation_job_requeue(*, job_id, retries: int) -> bool:
+    """Put a job that gave way back in the queue (``retries``: its delivery's, from Celery);
+    False when it is no longer running (cancelled meanwhile)."""
+    with transaction.atomic():
+        requeued = delivery_requeue(
+            DELIVERIES, job_id, retries=retries, status=JobStatus.QUEUED, stage=WAITING
+        )
+        if requeued:
+            enqueue_on_commit(SEGMENT_TASK, job_id)
+    return requeued
