@@ -151,6 +151,17 @@ def test_controls_follow_the_jobs_permissions(
     assert not page.errors, page.errors
 
 
+def _examples_and_a_second_image(owner, d, tmp_path):
+    """``owner``'s examples on ``d``'s image, frozen, and a second image with a 32 px grid:
+    (the second image, the support set version)."""
+    from labeling.services import grid_create, support_set_freeze
+
+    vote(owner, d)
+    other = second_image(owner, d, tmp_path)
+    grid_create(user=owner, image=other, chip_size=32)
+    return other, support_set_freeze(user=owner, schema=d["schema"], rule="single_owner")
+
+
 def test_a_job_over_several_images_shows_this_images_result(
     page, celery_worker, lab_owner, champion_model, labelled_dataset, hold_jobs, tmp_path
 ):
@@ -159,13 +170,9 @@ def test_a_job_over_several_images_shows_this_images_result(
     first: the page shows a result early only when it is this image's."""
     from analysis.models import SegmentationJob
     from analysis.services import segmentation_job_create
-    from labeling.services import grid_create, support_set_freeze
 
     d = labelled_dataset
-    vote(lab_owner, d)
-    first = second_image(lab_owner, d, tmp_path)
-    grid_create(user=lab_owner, image=first, chip_size=32)
-    version = support_set_freeze(user=lab_owner, schema=d["schema"], rule="single_owner")
+    first, version = _examples_and_a_second_image(lab_owner, d, tmp_path)
     held = hold_jobs(SEGMENT)
     job = segmentation_job_create(
         user=lab_owner, images=[str(first.pk), str(d["image"].pk)], support_set=str(version.pk)
@@ -308,14 +315,10 @@ def test_a_job_that_gave_way_to_a_newer_one_says_so_and_finishes_after_it(
     step), and both finish on the worker, the newer first."""
     from analysis.runner.give_way import WAITING
     from analysis.services import segmentation_job_create
-    from labeling.services import grid_create, support_set_freeze
     from tests.support.segmentation import segmentation_run
 
     d = labelled_dataset
-    vote(lab_owner, d)
-    other = second_image(lab_owner, d, tmp_path)
-    grid_create(user=lab_owner, image=other, chip_size=32)
-    version = support_set_freeze(user=lab_owner, schema=d["schema"], rule="single_owner")
+    other, version = _examples_and_a_second_image(lab_owner, d, tmp_path)
     held = hold_jobs(SEGMENT)
 
     def job(*images):
