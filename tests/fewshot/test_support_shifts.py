@@ -182,3 +182,55 @@ def test_the_off_grid_store_is_bounded_and_makes_each_position_once():
     store.embed(np.array([[1, 2], [3, 4]]), make, 2)
     assert made[-1] == [[3, 4]]
     assert store.embed(np.zeros((0, 2)), make, 2).shape == (0, 2)
+
+
+def test_a_refit_computes_the_new_examples_spectra_and_features_only(encoder, monkeypatch):
+    """The support windows' spectra and Gabor features stay with the image
+    (``Embedded.memo``): after an edit, a refit computes the added example's, and fits and
+    classifies exactly as a fresh embedding does."""
+    from workers.fewshot import frequencies, spectral_peaks
+    from workers.fewshot.bench.sampling import sample_support
+
+    scene = sim.generate("sto_ge_interface", seed=0, size=(256, 256))
+    embedded = embed(scene.image, encoder=encoder, chip_size=32)
+    truth = chip_truth(scene.truth, embedded.grid)
+    support = sample_support(truth, 3, np.random.default_rng(0))
+    windows, features = [], []
+    # where each is computed: a window's top-left pixel, a chip's (row, col)
+    for module, name, calls, where in (
+        (frequencies, "_context_window", windows, slice(1, 3)),
+        (spectral_peaks, "_chip_features", features, slice(4, 6)),
+    ):
+        real = getattr(module, name)
+        monkeypatch.setattr(
+            module,
+            name,
+            lambda *a, real=real, calls=calls, at=where: calls.append(a[at]) or real(*a),
+        )
+    first = Segmenter.fit([embedded], [support], encoder=encoder)
+    n = sum(map(len, support.values()))
+    assert len(windows) == n and len(features) == n and len(embedded.memo) == 2 * n
+    windows.clear(), features.clear()
+    k = min(support)
+    extra = next(
+        (int(r), int(c))
+        for r, c in zip(*np.nonzero(truth == k), strict=True)
+        if (r, c) not in support[k]
+    )
+    edited = {**support, k: [*support[k], extra]}
+    # the shifted copies' store anew: copies embedded in other batches differ in the last bits
+    # (``test_a_refit_embeds_only_the_new_examples_copies``); these per-chip results do not
+    embedded.off_grid = OffGrid()
+    refit = Segmenter.fit([embedded], [edited], encoder=encoder)
+    assert windows == [embedded.grid.chip_box(*extra)[:2]]
+    same_peaks = np.array_equal(refit.frequencies, first.frequencies)
+    assert len(features) == (1 if same_peaks else n + 1)
+    fresh = embed(scene.image, encoder=encoder, chip_size=32)
+    again = Segmenter.fit([fresh], [edited], encoder=encoder)
+    np.testing.assert_array_equal(refit.frequencies, again.frequencies)
+    a, b = (
+        s.classify(e.embeddings[0], grid=e.grid, pixels=e.frames[0])
+        for s, e in ((refit, embedded), (again, fresh))
+    )
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.probs, b.probs)

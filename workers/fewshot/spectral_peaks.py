@@ -38,6 +38,7 @@ from threadpoolctl import threadpool_limits
 
 from workers.fewshot.boundary import gabor_sigma, padded_shape, samples_per_side
 from workers.fewshot.chipping import ChipGrid
+from workers.fewshot.memo import ChipMemo
 
 __all__ = [
     "PEAK_GROUP",
@@ -75,6 +76,7 @@ def support_peak_features(
     grids: Sequence[ChipGrid],
     supports: Sequence[Support],
     freqs: np.ndarray,
+    memos: Sequence[ChipMemo | None] | None = None,
 ) -> dict[int, np.ndarray]:
     """``boundary.chip_features`` (rows, cols, 2 + F) of the support chips only: {class:
     (n_k, 2 + F)}, rows in the order of ``supports`` (image by image, chips as listed).
@@ -83,26 +85,38 @@ def support_peak_features(
     for a few support chips the same filters (frequencies on the frame's FFT bins, the
     frame's mean removed, normalised at its edges) are applied directly around each chip, as
     separable complex Gaussians: the same numbers to ~1 % (the frame's filters are cut off
-    in frequency), without a whole-frame FFT in the fit step.
+    in frequency), without a whole-frame FFT in the fit step. ``memos`` (one per image, or
+    None): each chip's features at these frequencies are kept there for the next fit on the
+    same image (``memo.ChipMemo``).
     """
-    tasks = []  # (class, chip features' arguments), in the order of the support rows
-    for frame, grid, support in zip(frames, grids, supports, strict=True):
+    out: dict[int, list[np.ndarray]] = {}
+    for i, (frame, grid, support) in enumerate(zip(frames, grids, supports, strict=True)):
         region = frame[grid.covered]
         mean = float(region.mean(dtype=np.float64))
         bins = np.asarray(padded_shape(grid), np.float64)
         f = np.round(np.asarray(freqs, np.float64).reshape(-1, 2) * bins) / bins
-        tasks += [(int(k), (region, mean, grid, f, r, c)) for k, v in support.items() for r, c in v]
+        chips = [(int(k), int(r), int(c)) for k, v in support.items() for r, c in v]
+        keys = [("peaks", grid.chip_size, r, c, f.tobytes()) for _, r, c in chips]
+
+        def make(missing, region=region, mean=mean, grid=grid, f=f):
+            return _features(region, mean, grid, f, [(r, c) for _, _, r, c, _ in missing])
+
+        memo = memos[i] if memos is not None else None
+        feats = memo.many(keys, make) if memo is not None else make(keys)
+        for (k, _, _), row in zip(chips, feats, strict=True):
+            out.setdefault(k, []).append(row)
+    return {k: np.stack(v) for k, v in out.items()}
+
+
+def _features(region, mean: float, grid: ChipGrid, freqs, chips) -> list[np.ndarray]:
+    """``_chip_features`` of ``chips`` [(row, col)] of one frame, split between threads."""
     # numpy's products on one BLAS thread: OpenBLAS's waiting threads made the fit of 256 px
     # chips 1 -> 18 s on a busy machine (the same numbers: its threads split rows, not sums);
     # the chips split between torch's thread count of Python threads instead, each chip whole
     # on one (its numbers as on one thread): 256 px chips' fit on 2 cores ~1.5x faster
-    threads = max(1, min(torch.get_num_threads(), len(tasks)))
+    threads = max(1, min(torch.get_num_threads(), len(chips)))
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
-        feats = list(pool.map(lambda task: _chip_features(*task[1]), tasks))
-    out: dict[int, list[np.ndarray]] = {}
-    for (k, _), row in zip(tasks, feats, strict=True):
-        out.setdefault(k, []).append(row)
-    return {k: np.stack(v) for k, v in out.items()}
+        return list(pool.map(lambda rc: _chip_features(region, mean, grid, freqs, *rc), chips))
 
 
 def _chip_features(
@@ -207,6 +221,10 @@ def fit_support_peaks(
     if frequencies is None or len(frequencies) == 0 or share <= 0:
         return None
     feats = support_peak_features(
-        [img.frames[0] for img in images], [img.grid for img in images], supports, frequencies
+        [img.frames[0] for img in images],
+        [img.grid for img in images],
+        supports,
+        frequencies,
+        memos=[img.memo for img in images],  # kept for the next fit (``memo.ChipMemo``)
     )
     return SupportPeaks.fit(support_emb, feats, share=share)

@@ -19,6 +19,7 @@ from registry.services import encoder_load
 from workers.fewshot.boundary import FrameSpectrum, frame_spectrum
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.encoders import resolve_device
+from workers.fewshot.memo import ChipMemo
 from workers.fewshot.pipeline import Embedded, embed_frames, normalised_frames
 from workers.fewshot.pipeline.offgrid import OffGrid
 from workers.fewshot.pixels import PixelFeatures
@@ -185,7 +186,9 @@ class _Images:
         # the shifted examples' embeddings, kept in the worker's memory cache beside the grid's:
         # a re-run after a support-set edit embeds only the new examples' copies
         off_grid = _memoised(f"off-grid:{cache_key}", OffGrid)
-        embedded = Embedded(frames, grid, emb, off_grid)
+        # and what fits computed per support chip (its window's spectrum, Gabor features)
+        memo = _memoised(f"chip-memo:{cache_key}", ChipMemo)
+        embedded = Embedded(frames, grid, emb, off_grid, memo)
         if not partial:
             self._embedded[key] = embedded
         return embedded

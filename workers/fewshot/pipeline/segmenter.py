@@ -152,6 +152,7 @@ class Segmenter:
                 [img.grid for img in images],
                 support,
                 n_peaks=opts.boundary.n_peaks,
+                memos=[img.memo for img in images],  # kept for the next fit
             )
         support_emb = {k: np.concatenate(v) for k, v in pooled.items()}
         groups = getattr(encoder, "groups", None)
