@@ -136,6 +136,17 @@ def test_copies_from_several_images_carry_their_own_chips_profiles(encoder):
         np.testing.assert_allclose(copies[k][n_first:, :dim], at.numpy(), rtol=1e-5, atol=1e-5)
 
 
+def _one_more_example(support, truth):
+    """A chip of the first class that is not an example yet, and the support set with it."""
+    k = min(support)
+    extra = next(
+        (int(r), int(c))
+        for r, c in zip(*np.nonzero(truth == k), strict=True)
+        if (r, c) not in support[k]
+    )
+    return extra, {**support, k: [*support[k], extra]}
+
+
 def test_a_refit_embeds_only_the_new_examples_copies(encoder, monkeypatch):
     """The copies' embeddings stay with the image (``Embedded.off_grid``): after an edit, a
     refit embeds the copies of the added example only, and fits what a fresh embedding fits."""
@@ -153,13 +164,7 @@ def test_a_refit_embeds_only_the_new_examples_copies(encoder, monkeypatch):
     assert first >= 2 * sum(map(len, support.values())) and len(embedded.off_grid) == first
     scene = sim.generate("textures_three_gain", seed=0, size=(256, 256))
     truth = chip_truth(scene.truth, embedded.grid)
-    k = min(support)
-    extra = next(
-        (int(r), int(c))
-        for r, c in zip(*np.nonzero(truth == k), strict=True)
-        if (r, c) not in support[k]
-    )
-    edited = {**support, k: [*support[k], extra]}
+    extra, edited = _one_more_example(support, truth)
     refit = Segmenter.fit([embedded], [edited], encoder=encoder)
     assert calls == [len(shifted_origins(embedded.grid, [extra])[0])]
     fresh = embed(scene.image, encoder=encoder, chip_size=32)
@@ -211,13 +216,7 @@ def test_a_refit_computes_the_new_examples_spectra_and_features_only(encoder, mo
     n = sum(map(len, support.values()))
     assert len(windows) == n and len(features) == n and len(embedded.memo) == 2 * n
     windows.clear(), features.clear()
-    k = min(support)
-    extra = next(
-        (int(r), int(c))
-        for r, c in zip(*np.nonzero(truth == k), strict=True)
-        if (r, c) not in support[k]
-    )
-    edited = {**support, k: [*support[k], extra]}
+    extra, edited = _one_more_example(support, truth)
     # the shifted copies' store anew: copies embedded in other batches differ in the last bits
     # (``test_a_refit_embeds_only_the_new_examples_copies``); these per-chip results do not
     embedded.off_grid = OffGrid()
