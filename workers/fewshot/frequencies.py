@@ -33,7 +33,7 @@ def support_frequencies(
     supports: Sequence[Support],
     *,
     n_peaks: int = BoundaryConfig.n_peaks,
-    memos: Sequence[ChipMemo | None] | None = None,
+    memos: Sequence[ChipMemo] | None = None,
 ) -> np.ndarray:
     """Strongest spectral peaks of each class's support windows -> (F, 2) (ky, kx) cycles/px.
 
@@ -58,8 +58,8 @@ def support_frequencies(
         keys = [("power", s, y, x) for _, (y, x) in chips]
         if not keys:
             continue
-        memo = memos[i] if memos is not None else None
-        spectra = memo.many(keys, power) if memo is not None else list(power(keys))
+        memo = memos[i] if memos is not None else ChipMemo()
+        spectra = memo.many(keys, power)
         for (k, _), spectrum in zip(chips, spectra, strict=True):
             by_class.setdefault(k, []).append(spectrum)
     if win is None:

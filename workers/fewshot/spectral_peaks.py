@@ -76,7 +76,7 @@ def support_peak_features(
     grids: Sequence[ChipGrid],
     supports: Sequence[Support],
     freqs: np.ndarray,
-    memos: Sequence[ChipMemo | None] | None = None,
+    memos: Sequence[ChipMemo] | None = None,
 ) -> dict[int, np.ndarray]:
     """``boundary.chip_features`` (rows, cols, 2 + F) of the support chips only: {class:
     (n_k, 2 + F)}, rows in the order of ``supports`` (image by image, chips as listed).
@@ -101,8 +101,8 @@ def support_peak_features(
         def make(missing, region=region, mean=mean, grid=grid, f=f):
             return _features(region, mean, grid, f, [(r, c) for _, _, r, c, _ in missing])
 
-        memo = memos[i] if memos is not None else None
-        feats = memo.many(keys, make) if memo is not None else make(keys)
+        memo = memos[i] if memos is not None else ChipMemo()
+        feats = memo.many(keys, make)
         for (k, _, _), row in zip(chips, feats, strict=True):
             out.setdefault(k, []).append(row)
     return {k: np.stack(v) for k, v in out.items()}

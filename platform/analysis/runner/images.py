@@ -111,6 +111,15 @@ class Leading:
         self.buffer[self.count : self.count + len(embeddings)] = embeddings
         self.count += len(embeddings)
 
+    @classmethod
+    def grown(cls, leading: Leading | None, frames: int, embeddings: np.ndarray) -> Leading:
+        """``leading`` with the next frames' ``embeddings`` added; a new one for a series of
+        ``frames`` frames when there is none yet."""
+        if leading is None:
+            return cls(frames, embeddings)
+        leading.add(embeddings)
+        return leading
+
 
 def cached_spectrum(sha256: str, frame: int, grid: ChipGrid, pixels) -> FrameSpectrum:
     """A frame's ``boundary.frame_spectrum`` on ``grid`` through the worker's memory cache
@@ -233,10 +242,7 @@ class _Images:
                 artefacts.embeddings_put(cache_key, emb)
                 self.clock.add("save", t)
             return emb, False
-        if leading is None:
-            leading = self._leading[cache_key] = Leading(total, emb)
-        else:
-            leading.add(emb)
+        leading = self._leading[cache_key] = Leading.grown(leading, total, emb)
         if leading.complete:
             artefacts.embeddings_put(cache_key, leading.buffer)
             artefacts.MEMORY_CACHE.discard(first_frames_key(cache_key))

@@ -65,10 +65,7 @@ def embeddings_prefetch(*, grid_id) -> bool:
             offset=(grid.offset_y, grid.offset_x),
             seed=0,  # the cache key has no seed: the encoders embed deterministically
         )
-        if done is None:
-            done = Leading(len(frames), out.embeddings)
-        else:
-            done.add(out.embeddings)
+        done = Leading.grown(done, len(frames), out.embeddings)
         if n == 0:
             # frame 0's support-independent features too (what the page shows first): the
             # first Segment click then only classifies, as a re-run does
