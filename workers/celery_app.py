@@ -50,6 +50,8 @@ PREFETCH_RANK = 1
 # A segmentation job that gave way to its user's newer one goes last (every broker's last
 # level; the same level's messages are served in the order they were sent).
 REQUEUED_RANK = FILESYSTEM_MAX_RANK
+# A re-run made ahead of its click (analysis.runner.ahead) is a guess: after every job.
+AHEAD_RANK = FILESYSTEM_MAX_RANK
 
 app = Celery("chiplab")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -116,6 +118,7 @@ RANKS = {
     "workers.tasks.train.train_job": _training_rank,
     "workers.tasks.ingest.ingest_image": _ingest_rank,
     "workers.tasks.segment.prefetch_embeddings": lambda _grid_id: PREFETCH_RANK,
+    "workers.tasks.segment.segment_ahead": lambda _job_id: AHEAD_RANK,
 }
 
 

@@ -5,12 +5,13 @@ same ``CHIPLAB_DATA_DIR`` as ``make run``, or a lab server's environment): like
 ``chiplab_bench_segment`` it creates its own lab, users, dataset, simulated image and 3 example
 chips per class (named ``bench-…``) through the API in this process, then signs the annotator
 in, opens the image's Segment step, clicks Segment once ("cold") and, per support-set edit, votes
-one more example through the API and clicks Segment again ``pause`` s after the previous map was
-drawn ("edit"). Each run's line: click -> overlay, the worker's part (the job's creation -> its
-map saved, from the database) and the rest, the page's (the POST that freezes the working set
-and queues the job, learning of the map, fetching and drawing it). Needs Playwright (a dev
-dependency) and a Chromium (``--chromium``, Debian's ``/usr/bin/chromium`` by default); it never
-downloads a browser.
+one more example through the API ``pause`` s after the previous map was drawn and clicks Segment
+again ``reach`` s later ("edit"; 0: at once, which leaves no time for the re-run made ahead of
+the click, ``analysis.runner.ahead``). Each run's line: click -> overlay, the worker's part
+(the job's creation -> its map saved, from the database) and the rest, the page's (the POST
+that freezes the working set and queues the job, learning of the map, fetching and drawing
+it). Needs Playwright (a dev dependency) and a Chromium (``--chromium``, Debian's
+``/usr/bin/chromium`` by default); it never downloads a browser.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def run(
     frames: int = 1,
     edits: int = 8,
     pause: float = 1.0,
+    reach: float = 0.0,
     settle: float = 5.0,
     chromium: str = "/usr/bin/chromium",
     timeout: float = 120.0,
@@ -54,7 +56,8 @@ def run(
 ) -> list[dict]:
     """The runs (see the module): [{"kind", "ms", "worker", "page", "job"}], printed as they go
     and summed up; ``settle``: seconds between the examples and the first click (a user
-    picking them: the worker embeds the new grid meanwhile); ``frames``: the image is a series
+    picking them: the worker embeds the new grid meanwhile); ``reach``: seconds from each
+    edit's vote to its Segment click; ``frames``: the image is a series
     of that many (each job classifies them all; the page shows frame 0 first)."""
     # benchmark only: the browser driver and the user model, loaded when it runs
     from playwright.sync_api import sync_playwright
@@ -73,7 +76,10 @@ def run(
     image = ingest_upload(curator, dataset, data, poll=0.05, out=out)
     _, vote, n_classes = labelling(curator, labeller, dataset, image, scene, chip=chip, edits=edits)
     series = f" x {frames} frames" if frames > 1 else ""
-    out(f"image {size}x{size}{series}, {chip} px chips; {url}; pause {pause} s after each map")
+    out(
+        f"image {size}x{size}{series}, {chip} px chips; {url}; pause {pause} s after each map, "
+        f"{reach} s from each example to Segment"
+    )
     time.sleep(settle)
     runs = []
     with sync_playwright() as pw:
@@ -87,6 +93,7 @@ def run(
             for e in range(edits):
                 time.sleep(pause)
                 vote(e % n_classes, 3 + e // n_classes)  # the user adds an example
+                time.sleep(reach)  # and reaches for Segment
                 runs.append(_segment(page, "edit", out))
         finally:
             browser.close()

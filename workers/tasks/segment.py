@@ -58,6 +58,18 @@ def prefetch_embeddings(self, grid_id: str) -> None:
         log.exception("prefetching the embeddings of grid %s failed", grid_id)
 
 
+@chiplab_task(queue="gpu", time_limit=900)
+def segment_ahead(self, job_id: str) -> None:
+    """The map of job ``job_id``'s re-run made ahead of its click, into this worker's memory
+    cache (``analysis.runner.ahead``); a cache, so a failure is only logged."""
+    from analysis.runner import segmentation_ahead_run
+
+    try:
+        segmentation_ahead_run(job_id=job_id)
+    except Exception:
+        log.exception("making the re-run of segmentation job %s ahead failed", job_id)
+
+
 @worker_init.connect
 def _preload(**_kwargs) -> None:
     """Import torch and the engine once in the main process; pool processes are forked from it

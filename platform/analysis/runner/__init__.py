@@ -12,11 +12,13 @@ Modules: ``job`` (the run: start, frames, hand-over or failure), ``images`` (a j
 decoded original, frames, embeddings through the cache, per-frame features), ``frames`` (one
 frame's classification and the options from a job's params), ``results`` (provenance, the
 map's exports, the result row, series), ``downloads`` (every other export, and the job's end),
-``give_way`` (a job steps back, between frames, for its user's newer job on the same
-images), ``sensitivity`` (the chip-size check after a job), ``warm`` (prefetch of a grid's
-embeddings, a worker's warm-up), ``clock`` (the stage timer).
+``ahead`` (a correction's re-run made ahead of its click), ``give_way`` (a job steps back,
+between frames, for its user's newer job on the same images), ``sensitivity`` (the chip-size
+check after a job), ``warm`` (prefetch of a grid's embeddings, a worker's warm-up), ``clock``
+(the stage timer).
 """
 
+from .ahead import segmentation_ahead_run
 from .clock import Clock
 from .downloads import download_exports, segmentation_downloads_run
 from .frames import classify_frame, frame_intensity, options_from_params
@@ -38,6 +40,7 @@ __all__ = [
     "map_exports",
     "options_from_params",
     "provenance",
+    "segmentation_ahead_run",
     "segmentation_downloads_run",
     "segmentation_job_fail",
     "segmentation_job_run",

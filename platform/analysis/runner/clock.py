@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 class Clock:
     timings: dict[str, float] = field(default_factory=dict)
     cache: dict[str, int] = field(default_factory=lambda: {"memory": 0, "storage": 0, "miss": 0})
+    #: maps taken from the ones made ahead of the click (``ahead``)
+    ahead: int = 0
 
     def add(self, stage: str, since: float) -> float:
         now = time.perf_counter()

@@ -20,7 +20,13 @@ from workers.fewshot.boundary import FrameSpectrum, frame_spectrum
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.encoders import resolve_device
 from workers.fewshot.memo import ChipMemo
-from workers.fewshot.pipeline import Embedded, embed_frames, normalised_frames
+from workers.fewshot.pipeline import (
+    Embedded,
+    Segmentation,
+    Segmenter,
+    embed_frames,
+    normalised_frames,
+)
 from workers.fewshot.pipeline.offgrid import OffGrid
 from workers.fewshot.pixels import PixelFeatures
 
@@ -28,7 +34,7 @@ from .. import artefacts, maps
 from ..models import SegmentationJob
 from ..services import support_classes
 from .clock import Clock
-from .frames import frame_intensity, options_from_params
+from .frames import classify_frame, frame_intensity, options_from_params
 
 
 def encoder_for(job: SegmentationJob, clock: Clock):
@@ -251,6 +257,51 @@ class _Images:
         # for a job that gives way, or the next one (not kept if too large: this job holds it)
         artefacts.MEMORY_CACHE.put(first_frames_key(cache_key), leading)
         return leading.embeddings, True
+
+    def fitted(self, by_image: dict, *, between=lambda: None, fitting=lambda: None) -> Segmenter:
+        """The class prototypes of the support chips ``by_image`` ({image id: {class index:
+        [(row, col)]}}; ``support_chips``), their images embedded first (``between`` is called
+        after each, ``fitting`` before the fit); the examples the support check lists are named
+        by image id."""
+        support_ids, support_images, support = [], [], []
+        for image in Image.objects.filter(pk__in=list(by_image)):
+            support_ids.append(str(image.pk))
+            support_images.append(self.embedded(image, upto=1))  # chips on frame 0
+            support.append(by_image[str(image.pk)])
+            between()
+        fitting()
+        t = time.perf_counter()
+        segmenter = Segmenter.fit(
+            support_images, support, encoder=self.encoder, options=self.options
+        )
+        for item in segmenter.support_check["disagree"]:
+            item["image"] = support_ids[item["image"]]
+        self.clock.add("classify", t)
+        return segmenter
+
+    def classified(
+        self, segmenter, image: Image, embedded: Embedded, frame: int, by_image, classes, timed
+    ) -> tuple[Segmentation, maps.PixelOutputs]:
+        """``classify_frame`` on one frame of ``image`` with this worker's kept inputs (its
+        frames, spectrum and pixel features); ``timed``: a ``Clock.lapper()``."""
+        return classify_frame(
+            segmenter,
+            embedded,
+            frame,
+            timed=timed,  # first: the frame and spectrum fetches count as classify
+            frame_pixels=self.frames(image)[frame],
+            classes=classes,
+            support=by_image.get(str(image.pk)) if frame == 0 else None,
+            spectrum=self.spectrum(image, frame, embedded.grid),
+            pixel_features=self.pixel_features(image, frame, embedded.grid),
+            # the original's values, for the particles' mean intensity: read only when a class
+            # is counted as objects (re-runs otherwise work from cached frames)
+            intensity=self.intensity(image, frame)
+            if any(c.get("kind") == "objects" for c in classes)
+            else None,
+            pixel_size=image.pixel_size,
+            pixel_unit=image.pixel_unit or None,
+        )
 
     def spectrum(self, image: Image, frame: int, grid: ChipGrid) -> FrameSpectrum:
         """The support-independent part of the boundary features of one frame on the job's

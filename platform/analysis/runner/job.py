@@ -13,7 +13,6 @@ from functools import partial
 from django.db.models import F
 from django.utils import timezone
 
-from catalog.models import Image
 from common.jobs import enqueue_on_commit
 from common.priority import interactive
 from common.runner import cancel_check, job_end, job_run
@@ -22,9 +21,9 @@ from workers.fewshot.pipeline import Segmenter
 
 from ..models import JobStatus, SegmentationJob
 from ..services import support_classes
+from . import ahead
 from .clock import Clock
 from .downloads import backlog_bound, hand_over, handed_over, pending
-from .frames import classify_frame
 from .give_way import GaveWay, give_way_check, segmentation_job_requeue
 from .images import _Images, encoder_for, support_chips
 from .results import result_save
@@ -115,6 +114,8 @@ class _Run:
         timings["queue_wait"] = round((job.started - job.created).total_seconds(), 4)
         timings["total"] = round(time.perf_counter() - self.total_start, 4)
         timings["embeddings_cache"] = self.clock.cache
+        if self.clock.ahead:  # the first map was made ahead of the click
+            timings["made_ahead"] = self.clock.ahead
         return timings
 
 
@@ -146,22 +147,12 @@ def _run(job: SegmentationJob, clock: Clock) -> None:
 
 def _fit(job: SegmentationJob, images: _Images, by_image: dict, clock: Clock) -> Segmenter:
     """The class prototypes of the support set (its images embedded first)."""
-    support_ids, support_images, support = [], [], []
     _stage(job, "Embedding the support set's images")
-    for image in Image.objects.filter(pk__in=list(by_image)):
-        support_ids.append(str(image.pk))
-        support_images.append(images.embedded(image, upto=1))  # chips on frame 0
-        support.append(by_image[str(image.pk)])
-        cancel_check(SegmentationJob, job.pk)
-    _stage(job, "Fitting the class prototypes")
-    t = time.perf_counter()
-    segmenter = Segmenter.fit(
-        support_images, support, encoder=images.encoder, options=images.options
+    return images.fitted(
+        by_image,
+        between=lambda: cancel_check(SegmentationJob, job.pk),
+        fitting=lambda: _stage(job, "Fitting the class prototypes"),
     )
-    for item in segmenter.support_check["disagree"]:  # examples are named by image id
-        item["image"] = support_ids[item["image"]]
-    clock.add("classify", t)
-    return segmenter
 
 
 def _waited_for(shown: bool):
@@ -178,7 +169,6 @@ def _run_image(
     """Classify and save every frame of one image of the job not ``done`` yet (``first``: the
     job's first image, whose frame 0 the page shows)."""
     image, grid, clock = job_image.image, job_image.grid, images.clock
-    has_objects = any(c.get("kind") == "objects" for c in classes)
     _stage(job, f"Embedding the chips{where}")
     with _waited_for(first):
         embedded = images.embedded(image, upto=1)  # a series: the others frame by frame
@@ -197,22 +187,12 @@ def _run_image(
         # until the map is listed; not the downloads, which yield to the next job's map
         with _waited_for(first and frame == 0):
             _stage(job, f"Classifying the chips and the pixels{at}")
-            result, pixels = classify_frame(
-                segmenter,
-                embedded,
-                frame,
-                timed=clock.lapper(),  # first: the frame and spectrum fetches count as classify
-                frame_pixels=images.frames(image)[frame],
-                classes=classes,
-                support=by_image.get(str(image.pk)) if frame == 0 else None,
-                spectrum=images.spectrum(image, frame, embedded.grid),
-                pixel_features=images.pixel_features(image, frame, embedded.grid),
-                # the original's values, for the particles' mean intensity: read only when
-                # a class is counted as objects (re-runs otherwise work from cached frames)
-                intensity=images.intensity(image, frame) if has_objects else None,
-                pixel_size=image.pixel_size,
-                pixel_unit=image.pixel_unit or None,
+            # the page's map: made ahead of the click when nothing changed since (``ahead``)
+            made = ahead.take(job, job_image, classes, by_image) if first and not frame else None
+            result, pixels = made or images.classified(
+                segmenter, image, embedded, frame, by_image, classes, clock.lapper()
             )
+            clock.ahead += made is not None
             _stage(job, f"Saving the map{at}")
             saved = result_save(job, image, grid, frame, result, pixels, classes, clock)
         _stage(job, f"Writing the downloads{at}")  # the map is listed

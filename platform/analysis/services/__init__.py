@@ -11,6 +11,7 @@ Cancelling needs the job's creator (annotator+) or a curator. Viewers only read.
 itself is ``analysis.runner.segmentation_job_run`` (called by the gpu task).
 """
 
+from .ahead import segmentation_ahead_offer
 from .jobs import segmentation_job_cancel, segmentation_job_create, segmentation_job_rerun
 from .params import (
     DEFAULT_PARAMS,
@@ -37,6 +38,7 @@ __all__ = [
     "job_bounds_check",
     "job_memory_estimate",
     "job_permissions",
+    "segmentation_ahead_offer",
     "segmentation_job_cancel",
     "segmentation_job_create",
     "segmentation_job_rerun",

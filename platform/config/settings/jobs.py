@@ -125,6 +125,13 @@ CHIPLAB_WORKER_MAX_MEMORY_MB = env.int("CHIPLAB_WORKER_MAX_MEMORY_MB", default=0
 CHIPLAB_BACKGROUND_GRACE_SECONDS = min(
     max(env.float("CHIPLAB_BACKGROUND_GRACE_SECONDS", default=2.0), 0.0), 60.0
 )
+# Minutes after a user's segmentation job on an image during which their clicks on its grid
+# start the re-run ahead of the Segment click (analysis.runner.ahead: the worker fits and
+# classifies the working set as it now stands, and the job that asks for exactly that takes
+# the map). 0 turns it off; at most 1440.
+CHIPLAB_SEGMENT_AHEAD_MINUTES = min(
+    max(env.int("CHIPLAB_SEGMENT_AHEAD_MINUTES", default=60), 0), 1440
+)
 # Bytes of one job's frames whose pixel outputs wait for their downloads (analysis.runner.
 # downloads: ~80 MB a 4096^2 frame): past it the job's own task writes the oldest frame's
 # downloads before it classifies the next, so that a long series or batch on a busy host

@@ -20,10 +20,11 @@ from .schemas import (
     schema_create,
     schema_get_or_create_default,
 )
-from .support_sets import support_set_freeze
-from .votes import gold_set, vote_cast, votes_cast_many
+from .support_sets import support_set_content, support_set_freeze
+from .votes import after_clicks, gold_set, vote_cast, votes_cast_many
 
 __all__ = [
+    "after_clicks",
     "annotations_import",
     "class_create",
     "class_remove",
@@ -38,6 +39,7 @@ __all__ = [
     "review_decide",
     "schema_create",
     "schema_get_or_create_default",
+    "support_set_content",
     "support_set_freeze",
     "support_state",
     "vote_cast",

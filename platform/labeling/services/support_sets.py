@@ -35,30 +35,11 @@ def support_set_freeze(
     With ``reuse`` (a job freezing the working set), the newest version is returned instead
     when it holds exactly what would be frozen (same rule, chips, classes, contributors).
     """
-    clean_rule(rule, min_votes)
-    owner_id = getattr(owner, "pk", owner) or user.pk
-    _check_who(user=user, schema=schema, rule=rule, owner_id=owner_id)
-    explicit = grids is not None
-    grids = list(grids) if explicit else list(grids_of_dataset(schema.dataset))
-    if any(g.image.dataset_id != schema.dataset_id for g in grids):
-        raise Invalid(
-            "Every grid must be on an image of the schema's dataset.",
-            fields={"grids": ["other dataset"]},
-        )
-    if explicit:
-        _one_geometry(grids)
     # lock the schema so that concurrent freezes get consecutive numbers
     LabelSchema.objects.select_for_update().filter(pk=schema.pk).first()
-    state = consensus.support_state(
-        schema=schema,
-        grids=grids,
-        rule=rule,
-        min_votes=min_votes,
-        owner=owner_id if rule == ConsensusRule.SINGLE_OWNER else None,
+    content, grids = support_set_content(
+        user=user, schema=schema, rule=rule, owner=owner, min_votes=min_votes, grids=grids
     )
-    used = {chip["grid"] for chip in state["chips"]}
-    grids = [g for g in grids if str(g.pk) in used]
-    content = _content(state, rule=rule, grids=grids)
     latest = schema.versions.order_by("-number").first()
     if reuse and latest is not None and _same_content(latest, content):
         latest.reused = True
@@ -77,6 +58,41 @@ def support_set_freeze(
     version.grids.set(grids)
     event_emit("support_set.frozen", version.pk)
     return version
+
+
+def support_set_content(
+    *,
+    user,
+    schema: LabelSchema,
+    rule: str,
+    owner=None,
+    min_votes: int = 2,
+    grids: list[Grid] | None = None,
+) -> tuple[dict, list[Grid]]:
+    """What :func:`support_set_freeze` would freeze now, without freezing it: (the version's
+    fields, the grids that hold its chips), with the same checks and refusals."""
+    clean_rule(rule, min_votes)
+    owner_id = getattr(owner, "pk", owner) or user.pk
+    _check_who(user=user, schema=schema, rule=rule, owner_id=owner_id)
+    explicit = grids is not None
+    grids = list(grids) if explicit else list(grids_of_dataset(schema.dataset))
+    if any(g.image.dataset_id != schema.dataset_id for g in grids):
+        raise Invalid(
+            "Every grid must be on an image of the schema's dataset.",
+            fields={"grids": ["other dataset"]},
+        )
+    if explicit:
+        _one_geometry(grids)
+    state = consensus.support_state(
+        schema=schema,
+        grids=grids,
+        rule=rule,
+        min_votes=min_votes,
+        owner=owner_id if rule == ConsensusRule.SINGLE_OWNER else None,
+    )
+    used = {chip["grid"] for chip in state["chips"]}
+    grids = [g for g in grids if str(g.pk) in used]
+    return _content(state, rule=rule, grids=grids), grids
 
 
 def _check_who(*, user, schema: LabelSchema, rule: str, owner_id) -> None:

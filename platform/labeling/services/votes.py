@@ -1,6 +1,7 @@
 """Append-only votes and curator gold answers."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 
 from django.db import IntegrityError, transaction
 
@@ -11,6 +12,17 @@ from common.errors import Conflict, Invalid
 from ..models import GoldChip, Grid, LabelClass, LabelSchema, Vote, VoteSource
 
 MAX_BATCH = 1000
+
+#: called as ``(user=, grid=, schema=)`` once a user's clicks on a grid are committed; an app
+#: above labeling registers it in its ``AppConfig.ready`` (analysis: a re-run made ahead of
+#: its click), so labeling never imports it. None: nothing more happens.
+_after_clicks: Callable[..., None] | None = None
+
+
+def after_clicks(callback: Callable[..., None] | None) -> None:
+    """Register what follows a user's committed clicks (``analysis.apps``); None clears it."""
+    global _after_clicks
+    _after_clicks = callback
 
 
 # --- votes -------------------------------------------------------------------------
@@ -149,6 +161,8 @@ def votes_cast_many(
         )
         for v in votes
     ]
+    if source == VoteSource.CLICK and _after_clicks is not None:
+        transaction.on_commit(partial(_after_clicks, user=user, grid=grid, schema=schema))
     if any(vote.client_id for vote in rows):
         return [_store(vote) for vote in rows]  # one by one, in order: replays are looked up
     return Vote.objects.bulk_create(rows)  # nothing can collide: one INSERT, ids in order

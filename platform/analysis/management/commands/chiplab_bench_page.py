@@ -26,6 +26,13 @@ class Command(BaseCommand):
             "--pause", type=float, default=1.0, help="seconds from a map drawn to the next click"
         )
         parser.add_argument(
+            "--reach",
+            type=float,
+            default=0.0,
+            help="seconds from an example's vote to the Segment click (0: at once, the worst "
+            "case for the re-run made ahead of the click)",
+        )
+        parser.add_argument(
             "--settle",
             type=float,
             default=5.0,
@@ -33,14 +40,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--chromium", default="/usr/bin/chromium", help="the browser")
 
-    def handle(self, *args, url, size, chip, frames, edits, pause, settle, chromium, **options):
+    def handle(self, *args, url, size, chip, frames, edits, pause, reach, settle, chromium, **_):
         # the benchmark and its browser driver load when the command runs, not when listed
         from analysis.bench_page import run
 
         if not (64 <= size <= 8192 and 8 <= chip <= min(512, size) and 0 <= edits <= 100):
             raise CommandError("--size 64..8192, --chip 8..512 (at most --size), --edits 0..100")
-        if not (0 <= pause <= 60 and 0 <= settle <= 600 and 1 <= frames <= 100):
-            raise CommandError("--pause 0..60 s, --settle 0..600 s, --frames 1..100")
+        if not (0 <= pause <= 60 and 0 <= reach <= 60 and 0 <= settle <= 600):
+            raise CommandError("--pause 0..60 s, --reach 0..60 s, --settle 0..600 s")
+        if not 1 <= frames <= 100:
+            raise CommandError("--frames 1..100")
         run(
             url=url,
             size=size,
@@ -48,6 +57,7 @@ class Command(BaseCommand):
             frames=frames,
             edits=edits,
             pause=pause,
+            reach=reach,
             settle=settle,
             chromium=chromium,
             out=self.stdout.write,
