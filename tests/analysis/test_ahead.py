@@ -105,15 +105,17 @@ def test_what_changed_after_the_map_was_made_ahead_is_classified_by_the_job(
     assert len(job.support_set.chips) == len(first.support_set.chips) + 2
 
 
-def test_no_map_is_made_ahead_for_others_while_a_job_waits_or_when_turned_off(
+def test_no_map_is_made_ahead_for_others_for_nothing_new_after_a_newer_job_or_when_off(
     client_for, world, segmentable, settings, django_capture_on_commit_callbacks
 ):
     mine = client_for(world.annotator)
     first = _segment(mine, segmentable)
+    assert segmentation_ahead_run(job_id=first.pk) is False  # no click since: its map is shown
     # another member's click on the grid: they have no job there
     theirs = client_for(world.curator)
     assert _click(theirs, segmentable, 0, django_capture_on_commit_callbacks) == []
-    with held_jobs():  # the user clicked Segment already: the queued job does the work
+    assert _click(mine, segmentable, 0, django_capture_on_commit_callbacks) == [(str(first.pk),)]
+    with held_jobs():  # the user clicked Segment before the message's turn: the job does it
         queued = mine.post("/api/segmentation-jobs/", _body(segmentable), format="json")
     assert queued.status_code == 201
     assert segmentation_ahead_run(job_id=first.pk) is False

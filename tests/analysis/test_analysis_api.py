@@ -224,12 +224,12 @@ def test_a_redelivered_job_writes_a_result_whose_downloads_were_cut_off(
     result.refresh_from_db()
     assert result.artefacts == whole and LAST_EXPORT in result.artefacts
     # finished: a further delivery classifies nothing
-    from analysis.runner import job as runner
+    from analysis.runner import images as runner_images
 
     def not_again(*args, **kwargs):
         raise AssertionError("a finished frame was classified again")
 
-    monkeypatch.setattr(runner, "classify_frame", not_again)
+    monkeypatch.setattr(runner_images, "classify_frame", not_again)
     SegmentationJob.objects.filter(pk=job_id).update(status=JobStatus.RUNNING, finished=None)
     job = run(job_id)
     assert job.status == JobStatus.SUCCEEDED, job.error

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
 from analysis.runner import downloads as downloads_module
-from analysis.runner import job as runner
+from analysis.runner import images as runner_images
 from analysis.runner import segmentation_downloads_run, segmentation_job_run
 from common import storage
 from tests.analysis.helpers import upload_ready_image
@@ -83,7 +83,7 @@ def test_a_job_delivered_again_does_not_classify_a_frame_it_handed_over(
     def not_again(*args, **kwargs):
         raise AssertionError("a handed-over frame was classified again")
 
-    monkeypatch.setattr(runner, "classify_frame", not_again)
+    monkeypatch.setattr(runner_images, "classify_frame", not_again)
     with held_jobs() as held, django_capture_on_commit_callbacks(execute=True):
         segmentation_job_run(job_id=job_id)
     result_id = str(SegmentationJob.objects.get(pk=job_id).results.get().pk)

@@ -1,6 +1,7 @@
 """The page benchmark (``chiplab_bench_page``) runs end to end against a live server: it signs
 its annotator in, segments once, adds an example through the API and segments again, and
-times each click -> overlay as the page measures it."""
+times each click -> overlay as the page measures it. The re-run's map was made ahead of its
+click on the real worker (``analysis.runner.ahead``)."""
 
 import io
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ def test_the_page_benchmark_times_a_segment_click_and_a_rerun(
                 chip=32,
                 edits=1,
                 pause=0.2,
+                reach=2.0,  # time for the worker to make the re-run's map ahead of the click
                 settle=0,
                 chromium=str(CHROMIUM),
                 out=lines.append,
@@ -59,6 +61,10 @@ def test_the_page_benchmark_times_a_segment_click_and_a_rerun(
         ),
         what="both jobs succeeded",
     )
+    # the example's vote started the re-run on the worker: the job took that map
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert "made_ahead" not in first.timings and second.timings["made_ahead"] == 1
 
 
 @pytest.mark.parametrize(
@@ -69,6 +75,7 @@ def test_the_page_benchmark_times_a_segment_click_and_a_rerun(
         {"chip": 512, "size": 256},
         {"edits": 101},
         {"pause": -1},
+        {"reach": 61},
         {"frames": 0},
     ],
 )

@@ -21,9 +21,11 @@ The next job of the user whose support set, model, params and image give the sam
 takes that map for its first frame (:func:`take`, once) instead of classifying it; anything
 else (another edit meanwhile, other options, another worker process) classifies as before, so
 a job's result never depends on whether a map was made ahead. Its timings say
-``made_ahead: 1``. Nothing is made while a job of the user's on the image waits in the queue
-(it does the work), or when the cache already holds that map (a burst of clicks: the first
-message makes the map of the votes as they stand when it runs, the later ones find it).
+``made_ahead: 1``. Nothing is made once the user has segmented on the grid again (that job
+does the work, or is the pattern of a later message), while the votes still give the job's own
+support set (its map is shown already), or when the cache already holds
+that map (a burst of clicks: the first message makes the map of the votes as they stand when it
+runs, the later ones find it).
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from common.errors import ChiplabError
-from common.jobs import JobStatus
 from common.priority import interactive
 from labeling.services import support_set_content
 from workers.fewshot.pipeline import Segmentation
@@ -102,12 +103,12 @@ def segmentation_ahead_run(*, job_id) -> bool:
     if job is None:
         return False
     job_image = job.job_images.select_related("image", "grid").order_by("order").first()
-    waiting = SegmentationJob.objects.filter(
+    newer = SegmentationJob.objects.filter(
         created_by_id=job.created_by_id,
-        status=JobStatus.QUEUED,
-        job_images__image_id=job_image.image_id,
+        job_images__grid_id=job_image.grid_id,
+        created__gt=job.created,
     )
-    if waiting.exists():  # the queued job does the work
+    if newer.exists():  # segmented again since: that job does the work, or is the new pattern
         return False
     version = job.support_set
     try:
@@ -123,6 +124,8 @@ def segmentation_ahead_run(*, job_id) -> bool:
         classes = support_classes(support)
     except ChiplabError:  # no longer a usable support set (one class left, say): no map
         return False
+    if (content["chips"], content["classes"]) == (version.chips, version.classes):
+        return False  # nothing changed since the job: its map is the one to make
     by_image = support_chips(support, classes)
     key = ahead_key(job, job_image, classes, by_image)
     if artefacts.MEMORY_CACHE.get(key) is not None:
