@@ -8,10 +8,12 @@ from PIL import Image as PILImage
 
 from analysis import artefacts
 from analysis.models import JobStatus, SegmentationJob, SegmentationResult
-from analysis.runner import segmentation_ahead_run
+from analysis.runner import ahead, segmentation_ahead_run
+from analysis.runner import job as job_module
 from analysis.services.ahead import AHEAD_TASK
 from common import storage
-from tests.analysis.helpers import truth_chips
+from labeling.services import grid_create
+from tests.analysis.helpers import CHIP, truth_chips, upload_ready_image, vote_truth
 from tests.common.held_jobs import held_jobs
 from tests.support.segmentation import segmentation_run
 from workers.celery_app import AHEAD_RANK, app, broker_priority, route
@@ -59,7 +61,7 @@ def _click(client, segmentable, nth: int, capture) -> list:
 
 def _map(job: SegmentationJob) -> tuple:
     """What the user gets of a job's map: chip arrays, statistics and the mask export."""
-    result = SegmentationResult.objects.get(job=job)
+    result = SegmentationResult.objects.get(job=job, frame=0)
     arrays = artefacts.npz_load(result.arrays_key)
     with storage.open_(result.artefacts["mask.png"]) as fh:
         mask = np.asarray(PILImage.open(fh)).tobytes()  # its text names the job: pixels only
@@ -121,3 +123,33 @@ def test_no_map_is_made_ahead_for_others_for_nothing_new_after_a_newer_job_or_wh
     assert segmentation_ahead_run(job_id=first.pk) is False
     settings.CHIPLAB_SEGMENT_AHEAD_MINUTES = 0
     assert _click(mine, segmentable, 1, django_capture_on_commit_callbacks) == []
+
+
+def test_a_series_job_makes_its_users_re_run_ahead_between_its_frames(
+    client_for, world, segmentable, monkeypatch, django_capture_on_commit_callbacks
+):
+    """On a series the message waits behind the running job on the worker queue: the job
+    makes the map itself at its next frame, and the user's next job takes it."""
+    series, s = upload_ready_image(world, dataset=segmentable["image"].dataset, frames=3)
+    grid, _ = grid_create(user=world.annotator, image=series, chip_size=CHIP)
+    vote_truth(world.annotator, grid, segmentable["schema"], segmentable["classes"], truth_chips(s))
+    on_series = {**segmentable, "image": series, "grid": grid, "sim": s}
+    client = client_for(world.annotator)
+    real_hand_over, real_run = job_module.hand_over, ahead.segmentation_ahead_run
+    made = []
+
+    def hand_over(saved, pixels):  # the first map is shown: the user adds an example
+        if saved.frame == 0:
+            _click(client, on_series, 0, django_capture_on_commit_callbacks)
+        return real_hand_over(saved, pixels)
+
+    monkeypatch.setattr(job_module, "hand_over", hand_over)
+    monkeypatch.setattr(ahead, "segmentation_ahead_run", lambda **kw: made.append(real_run(**kw)))
+    _segment(client, on_series)
+    assert made == [True, False]  # at frame 1; at frame 2 it is made already
+    monkeypatch.undo()
+    taken = _segment(client, on_series)
+    assert taken.timings["made_ahead"] == 1
+    again = _segment(client, on_series)
+    assert "made_ahead" not in again.timings
+    assert _map(taken) == _map(again)

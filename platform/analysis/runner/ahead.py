@@ -21,11 +21,12 @@ The next job of the user whose support set, model, params and image give the sam
 takes that map for its first frame (:func:`take`, once) instead of classifying it; anything
 else (another edit meanwhile, other options, another worker process) classifies as before, so
 a job's result never depends on whether a map was made ahead. Its timings say
-``made_ahead: 1``. Nothing is made once the user has segmented on the grid again (that job
-does the work, or is the pattern of a later message), while the votes still give the job's own
-support set (its map is shown already), or when the cache already holds
-that map (a burst of clicks: the first message makes the map of the votes as they stand when it
-runs, the later ones find it).
+``made_ahead: 1``. A series' job makes it itself between its frames
+(:func:`made_between_frames`), since the message waits behind it. Nothing is made once the
+user has segmented on the grid again (that job does the work, or is the pattern of a later
+message), while the votes still give the job's own support set (its map is shown already), or
+when the cache already holds that map (a burst of clicks: the first message makes the map of
+the votes as they stand when it runs, the later ones find it).
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ import logging
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from django.conf import settings
+
 from common.errors import ChiplabError
 from common.priority import interactive
+from labeling.models import Vote
 from labeling.services import support_set_content
 from workers.fewshot.pipeline import Segmentation
 
@@ -149,3 +153,16 @@ def segmentation_ahead_run(*, job_id) -> bool:
     artefacts.MEMORY_CACHE.put(key, Made(result, pixels))
     log.info("made the map of job %s's re-run ahead in %s", job_id, clock.timings)
     return True
+
+
+def made_between_frames(job) -> bool:
+    """A job between its frames (its first map shown) makes its own re-run's map ahead when
+    its user has clicked on its first image's grid since it froze its support set: on a series
+    the message for it would wait behind this job on the worker queue -> whether it made one."""
+    if not settings.CHIPLAB_SEGMENT_AHEAD_MINUTES:
+        return False
+    grid_id = job.job_images.order_by("order").values_list("grid_id", flat=True).first()
+    clicked = Vote.objects.filter(
+        user_id=job.created_by_id, grid_id=grid_id, created__gt=job.created
+    )
+    return clicked.exists() and segmentation_ahead_run(job_id=job.pk)

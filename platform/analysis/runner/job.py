@@ -179,6 +179,7 @@ def _run_image(
             continue
         if not (first and frame == 0):  # after the job's first map: its user's newer job first
             give_way_check(job)
+            ahead.made_between_frames(job)  # and the re-run of their clicks since
         at = f" (frame {frame + 1} of {n_frames})" if n_frames > 1 else where
         if frame >= len(embedded.embeddings):
             _stage(job, f"Embedding the chips{at}")
