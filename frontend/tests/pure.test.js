@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import { fractionAxis, interval } from "../static/chiplab/js/chart.js";
 import { readableAreaUnit } from "../static/chiplab/js/steps/segment/areas.js";
-import { fmtBytes, fmtNum, fmtPct, hexToRgb, PALETTE } from "../static/chiplab/js/ui.js";
+import { fmtBytes, fmtNum, fmtPct, fmtWorkerTimings, hexToRgb, PALETTE } from "../static/chiplab/js/ui.js";
 import { colourStop, displayLut, scaleBarLength } from "../static/chiplab/js/viewer.js";
 import { stretchSettings } from "../static/chiplab/js/viewer/display.js";
 import { geometry, gridShape } from "../static/chiplab/js/workspace.js";
@@ -116,4 +116,14 @@ test("readableAreaUnit: areas in nm², µm² or mm² by the largest, with the fa
   assert.equal(um.unit, "µm²");
   close(um.factor, 1e-6);
   assert.deepEqual(readableAreaUnit("px²", [1e9]), { unit: "px²", factor: 1 });
+});
+
+test("fmtWorkerTimings: seconds per stage; a map made ahead is said, not timed", () => {
+  const t = { classify: 0.3141, save: 0.01, embeddings_cache: { memory: 1 } };
+  assert.equal(fmtWorkerTimings(t), "classify 0.31 s · save 0.01 s");
+  assert.equal(
+    fmtWorkerTimings({ ...t, made_ahead: 1 }),
+    "classify 0.31 s · save 0.01 s · map made ahead of the click",
+  );
+  assert.equal(fmtWorkerTimings(undefined), "");
 });

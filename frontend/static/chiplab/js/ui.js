@@ -158,6 +158,16 @@ export function fmtPct(x, digits = 1) {
   return x === null || x === undefined ? "–" : `${(x * 100).toFixed(digits)} %`;
 }
 
+/** A job's worker timings ({stage: seconds}) as one line; `made_ahead` is a count, not
+ * seconds: the map was made ahead of the Segment click (analysis.runner.ahead). */
+export function fmtWorkerTimings(timings) {
+  const stages = Object.entries(timings || {})
+    .filter(([k, v]) => typeof v === "number" && k !== "made_ahead")
+    .map(([k, v]) => `${k} ${v.toFixed(2)} s`);
+  if (timings?.made_ahead) stages.push("map made ahead of the click");
+  return stages.join(" · ");
+}
+
 export function debounce(fn, ms) {
   let t;
   return (...a) => {

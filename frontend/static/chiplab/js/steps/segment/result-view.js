@@ -1,7 +1,7 @@
 // A result of the Segment step, put together from its parts: the overlay and its controls
 // (overlay.js), the fraction chart and table (fractions.js), the support and chip-size checks
 // (checks.js), objects, particles, layers and exports.
-import { h, fmtDate, fmtPct } from "../../ui.js";
+import { h, fmtDate, fmtPct, fmtWorkerTimings } from "../../ui.js";
 import { sensitivityBox, showSensitivity, supportCheck } from "./checks.js";
 import { createCorrections } from "./corrections.js";
 import { exportsBox } from "./exports.js";
@@ -105,16 +105,7 @@ function resultMeta(r, job, image) {
       : null,
     model?.name ? ` · model ${model.name} v${model.version}` : "",
     job?.timings && Object.keys(job.timings).length
-      ? h(
-          "span",
-          { testid: "job-timings" },
-          h("br"),
-          "worker: ",
-          Object.entries(job.timings)
-            .filter(([, v]) => typeof v === "number")
-            .map(([k, v]) => `${k} ${v.toFixed(2)} s`)
-            .join(" · "),
-        )
+      ? h("span", { testid: "job-timings" }, h("br"), "worker: ", fmtWorkerTimings(job.timings))
       : null,
   );
 }
