@@ -125,25 +125,34 @@ def test_no_map_is_made_ahead_for_others_for_nothing_new_after_a_newer_job_or_wh
     assert _click(mine, segmentable, 1, django_capture_on_commit_callbacks) == []
 
 
+def _series_clicked_after_its_first_map(world, segmentable, client, frames, monkeypatch, capture):
+    """A series with the annotator's examples on its grid; while a job runs, once its first
+    map is shown the user adds an example (``job.hand_over`` patched): the series' setup."""
+    series, s = upload_ready_image(world, dataset=segmentable["image"].dataset, frames=frames)
+    grid, _ = grid_create(user=world.annotator, image=series, chip_size=CHIP)
+    vote_truth(world.annotator, grid, segmentable["schema"], segmentable["classes"], truth_chips(s))
+    on_series = {**segmentable, "image": series, "grid": grid, "sim": s}
+    real_hand_over = job_module.hand_over
+
+    def hand_over(saved, pixels):
+        if saved.frame == 0:
+            _click(client, on_series, 0, capture)
+        return real_hand_over(saved, pixels)
+
+    monkeypatch.setattr(job_module, "hand_over", hand_over)
+    return on_series
+
+
 def test_a_series_job_makes_its_users_re_run_ahead_between_its_frames(
     client_for, world, segmentable, monkeypatch, django_capture_on_commit_callbacks
 ):
     """On a series the message waits behind the running job on the worker queue: the job
     makes the map itself at its next frame, and the user's next job takes it."""
-    series, s = upload_ready_image(world, dataset=segmentable["image"].dataset, frames=3)
-    grid, _ = grid_create(user=world.annotator, image=series, chip_size=CHIP)
-    vote_truth(world.annotator, grid, segmentable["schema"], segmentable["classes"], truth_chips(s))
-    on_series = {**segmentable, "image": series, "grid": grid, "sim": s}
     client = client_for(world.annotator)
-    real_hand_over, real_run = job_module.hand_over, ahead.segmentation_ahead_run
-    made = []
-
-    def hand_over(saved, pixels):  # the first map is shown: the user adds an example
-        if saved.frame == 0:
-            _click(client, on_series, 0, django_capture_on_commit_callbacks)
-        return real_hand_over(saved, pixels)
-
-    monkeypatch.setattr(job_module, "hand_over", hand_over)
+    on_series = _series_clicked_after_its_first_map(
+        world, segmentable, client, 3, monkeypatch, django_capture_on_commit_callbacks
+    )
+    real_run, made = ahead.segmentation_ahead_run, []
     monkeypatch.setattr(ahead, "segmentation_ahead_run", lambda **kw: made.append(real_run(**kw)))
     _segment(client, on_series)
     assert made == [True, False]  # at frame 1; at frame 2 it is made already
@@ -153,3 +162,19 @@ def test_a_series_job_makes_its_users_re_run_ahead_between_its_frames(
     again = _segment(client, on_series)
     assert "made_ahead" not in again.timings
     assert _map(taken) == _map(again)
+
+
+def test_a_failure_making_the_map_between_frames_is_not_the_jobs(
+    client_for, world, segmentable, monkeypatch, django_capture_on_commit_callbacks
+):
+    client = client_for(world.annotator)
+    on_series = _series_clicked_after_its_first_map(
+        world, segmentable, client, 2, monkeypatch, django_capture_on_commit_callbacks
+    )
+
+    def broken(**_kw):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(ahead, "segmentation_ahead_run", broken)
+    job = _segment(client, on_series)  # succeeded, both frames
+    assert sorted(job.results.values_list("frame", flat=True)) == [0, 1]
