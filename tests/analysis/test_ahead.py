@@ -94,6 +94,21 @@ def test_a_click_after_a_map_makes_the_re_run_ahead_and_the_next_job_takes_it(
     assert route(AHEAD_TASK, [str(first.pk)], {}, {})["priority"] == broker_priority(AHEAD_RANK)
 
 
+def test_a_click_is_stored_and_answered_whatever_follows_it(
+    client_for, world, segmentable, monkeypatch, django_capture_on_commit_callbacks
+):
+    from labeling.services import votes as votes_module
+
+    def broken(**_kw):
+        raise RuntimeError("the offer failed")
+
+    monkeypatch.setattr(votes_module, "_after_clicks", broken)
+    client = client_for(world.annotator)
+    before = segmentable["grid"].votes.count()
+    assert _click(client, segmentable, 0, django_capture_on_commit_callbacks) == []  # a 201
+    assert segmentable["grid"].votes.count() == before + 1
+
+
 def test_what_changed_after_the_map_was_made_ahead_is_classified_by_the_job(
     client_for, world, segmentable, django_capture_on_commit_callbacks
 ):

@@ -1,7 +1,6 @@
 """Append-only votes and curator gold answers."""
 
 from collections.abc import Callable, Iterable
-from functools import partial
 
 from django.db import IntegrityError, transaction
 
@@ -162,7 +161,13 @@ def votes_cast_many(
         for v in votes
     ]
     if source == VoteSource.CLICK and _after_clicks is not None:
-        transaction.on_commit(partial(_after_clicks, user=user, grid=grid, schema=schema))
+        follow = _after_clicks
+
+        def after_clicks_committed() -> None:  # a named function: Django logs its failure by name
+            follow(user=user, grid=grid, schema=schema)
+
+        # robust: what follows is extra (logged if it fails); the votes are stored either way
+        transaction.on_commit(after_clicks_committed, robust=True)
     if any(vote.client_id for vote in rows):
         return [_store(vote) for vote in rows]  # one by one, in order: replays are looked up
     return Vote.objects.bulk_create(rows)  # nothing can collide: one INSERT, ids in order
