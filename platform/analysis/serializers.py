@@ -216,6 +216,15 @@ class JobSerializer(serializers.ModelSerializer):
             "finished",
             "links",
         ]
+        extra_kwargs = {
+            "timings": {
+                "help_text": "the worker's seconds per stage (load, embed, classify, pixels, "
+                "exports, save, hand_over, downloads, queue_wait, total), "
+                "embeddings_cache: where the embeddings came from {memory, storage, miss}, and "
+                "made_ahead: 1 when the first map was made ahead of the Segment click "
+                "(after the user's clicks on the grid) and taken by this job"
+            }
+        }
 
     def get_support_set(self, job) -> dict:
         v = job.support_set
