@@ -6,9 +6,9 @@ click -> map at 4096², on two cores). But the worker knows what that job will a
 as the click on the chip lands. So once a user's clicks on a grid are committed
 (``labeling.services.after_clicks``, registered in ``analysis.apps``) and that user ran a
 segmentation job on the grid in the last ``CHIPLAB_SEGMENT_AHEAD_MINUTES``
-(``analysis.services.segmentation_ahead_offer``),
-a ``segment_ahead`` message goes to the gpu queue, at the broker's last level
-(``workers.celery_app.AHEAD_RANK``: after every lab's jobs). Its task
+(``analysis.services.segmentation_ahead_offer``), a ``segment_ahead`` message goes to the gpu
+queue, at the broker's last level (``workers.celery_app.AHEAD_RANK``: after every lab's
+jobs). Its task
 (:func:`segmentation_ahead_run`) takes the user's newest such job as the pattern: its model,
 params, first image and grid, and the support set it froze (rule, owner or minimum votes),
 derived again from the votes as they stand now (``labeling.services.support_set_content``,
