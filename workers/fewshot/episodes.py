@@ -270,7 +270,7 @@ class ScenePool:
 
     def _new(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         side = self.cfg.pool_scene_size
-        if rng.random() < self.cfg.texture_fraction:
+        if rng.random() < self.cfg.textures:
             scene = texture_mosaic(rng, size=(side, side))
         else:
             scene = self.source(rng, size=(side, side))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import shlex
 import sys
@@ -29,7 +30,11 @@ from workers.fewshot.encoders.default import ChipNet, ChipNetConfig, DefaultEnco
 from workers.fewshot.encoders.io import save_encoder
 from workers.fewshot.episodes import Episode, ScenePool
 
-__all__ = ["TrainConfig", "evaluate", "loss", "main", "train", "validation_set"]
+__all__ = ["LEAVE_OUT", "TrainConfig", "evaluate", "loss", "main", "train", "validation_set"]
+
+
+#: what ``TrainConfig.leave_out`` may name ("" trains on everything)
+LEAVE_OUT = ("", "lattices", "particles", "textures")
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,18 @@ class TrainConfig:
     val_every: int = 400
     threads: int = 1
     arch: ChipNetConfig = field(default_factory=lambda: ChipNetConfig(context=True))
+    #: a benchmark group kept out of training (``bench.lofo``): "lattices" or "particles" (the
+    #: simulator families of that group), "textures" (the procedural mosaics); "" none
+    leave_out: str = ""
+
+    def __post_init__(self) -> None:
+        if self.leave_out not in LEAVE_OUT:
+            raise ValueError(f"leave_out: one of {LEAVE_OUT}, not {self.leave_out!r}")
+
+    @property
+    def textures(self) -> float:
+        """The share of pool scenes that are texture mosaics (none when they are left out)."""
+        return 0.0 if self.leave_out == "textures" else self.texture_fraction
 
     def to_json(self) -> dict:
         """JSON-ready dict."""
@@ -120,7 +137,7 @@ def train(
         # the default scene source, loaded only when no source is given
         from workers.fewshot import sim
 
-        source = sim.random_scene
+        source = functools.partial(sim.random_scene, leave_out=cfg.leave_out)
     t_start = time.perf_counter()
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -188,6 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--val-every", type=int, default=TrainConfig.val_every)
     p.add_argument("--threads", type=int, default=TrainConfig.threads)
     p.add_argument("--scale-fraction", type=float, default=TrainConfig.scale_fraction)
+    p.add_argument(
+        "--leave-out",
+        default="",
+        choices=LEAVE_OUT[1:],
+        help="train without this group's scenes (a leave-one-family-out run: bench.lofo)",
+    )
     args = p.parse_args(argv)
     cfg = TrainConfig(
         seed=args.seed,
@@ -197,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         val_every=args.val_every,
         threads=args.threads,
         scale_fraction=args.scale_fraction,
+        leave_out=args.leave_out,
     )
     argv_list = list(sys.argv[1:] if argv is None else argv)
     command = "python -m workers.fewshot.train " + " ".join(shlex.quote(a) for a in argv_list)
@@ -214,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "history": report["history"],
         "wall_minutes": round(report["wall_minutes"], 2),
         "torch": torch.__version__,
-        "data": "workers.fewshot.sim.random_scene",
+        "data": "workers.fewshot.sim.random_scene"
+        + (f" without {cfg.leave_out}" if cfg.leave_out else ""),
     }
     path = save_encoder(
         DefaultEncoder(device=torch.device("cpu"), net=net), args.out, metadata=meta

@@ -189,13 +189,18 @@ FAMILIES: dict[str, tuple[str, Callable[[np.random.Generator, tuple[int, int]], 
 }
 
 
-def random_scene(rng: np.random.Generator, *, size: int | tuple[int, int] = (256, 256)) -> SimImage:
+def random_scene(
+    rng: np.random.Generator, *, size: int | tuple[int, int] = (256, 256), leave_out: str = ""
+) -> SimImage:
     """A random scene: random family, class parameters and imaging model, drawn from ``rng``.
 
     Every class in ``class_names`` is a distinct visual category, but a class may cover only a
     few pixels (or none after cropping): samplers should check ``np.bincount(truth)``.
+    ``leave_out``: a group ("lattices", "particles") whose families are never drawn (an encoder
+    trained without them, ``train --leave-out``).
     """
-    family = str(rng.choice(sorted(FAMILIES)))
+    families = sorted(f for f, (group, _) in FAMILIES.items() if group != leave_out)
+    family = str(rng.choice(families))
     group, build = FAMILIES[family]
     imaging = random_imaging(rng)
     image, truth, scene, record = image_scene(build, rng, as_size(size), imaging)
