@@ -1,5 +1,7 @@
-"""Leave one family out: how much the default encoder's accuracy on a group of micrographs owes
-to having been trained on scenes of that group.
+"""Leave one family out of the default encoder's training and measure what its group loses.
+
+How much the encoder's accuracy on a group of micrographs owes to having been trained on
+scenes of that group:
 
     python -m workers.fewshot.bench.lofo --dir DIR --train   # train 4 encoders, then evaluate
     python -m workers.fewshot.bench.lofo --dir DIR           # evaluate the encoders in DIR
@@ -9,8 +11,9 @@ everything (``DIR/all``) and once without each group G (``DIR/without-G``, ``tra
 G``): without the simulator's lattice families, without its particle family, or without the
 procedural texture mosaics. Each pair then runs the whole segmentation core, as a job does, on
 G's cases of the selection ("seen") and report ("unseen", "real") sets, with the same support
-draws (paired). Both members of a pair are trained on the machine that evaluates them: training
-is not bit-identical across CPUs, so the committed weights are not the reference.
+draws (paired). Both members of a pair are trained on the machine that evaluates them: the
+recipe no longer reproduces the committed weights bit for bit (the encoder's spectral code
+changed after they were trained, and CPUs differ), so they are not the reference.
 
 What it says: the drop from ``all`` to ``without-G`` is what G's training scenes give on G's
 cases. A small drop on the unseen cases means that the encoder's accuracy there does not rest
