@@ -80,12 +80,18 @@ def test_models_page_lists_builtins_and_a_curator_promotes_a_version(
         row = _row(page, f"chiplab-{kind}")
         expect(row.get_by_test_id("model-licence")).to_have_text("Licence BSD-3-Clause")
         expect(row).to_contain_text(builtins[kind].card["summary"])
+        # what each scored on micrographs neither its training nor the settings saw
+        expect(row.get_by_test_id("model-evaluation")).to_have_text(
+            builtins[kind].card["evaluation"]
+        )
         expect(row.get_by_test_id("promote")).to_have_count(0)
         expect(row.get_by_test_id("model-download")).to_have_attribute(
             "href", f"/api/model-versions/{builtins[kind].pk}/download"
         )
     expect(_row(page, "chiplab-default").get_by_test_id("lab-champion")).to_be_visible()
     expect(_row(page, own.name)).to_contain_text("imported")
+    # an imported version's card has no such measurement: nothing is shown for it
+    expect(_row(page, own.name).get_by_test_id("model-evaluation")).to_have_count(0)
     page.shot("models")
 
     # the zip holds the encoder and its card

@@ -53,6 +53,18 @@ def test_new_encoder_options_make_a_new_builtin_version(registered):
     )
 
 
+def test_a_builtin_card_is_rewritten_without_a_new_version(registered):
+    """A built-in's card (its description and measured accuracy) is rewritten in place when
+    this code's differs: the weights and options are the same, so is the version."""
+    v1 = ModelVersion.objects.get(name="chiplab-default", version=1)
+    assert v1.card["evaluation"].startswith("Held out: chip mIoU")
+    ModelVersion.objects.filter(pk=v1.pk).update(card={"summary": "an older description"})
+    again = {v.name: v for v in services.registry_init()}
+    assert again["chiplab-default"].pk == v1.pk and again["chiplab-default"].version == 1
+    assert ModelVersion.objects.get(pk=v1.pk).card == services.builtin_card("default")
+    assert ModelVersion.objects.filter(name="chiplab-default").count() == 1
+
+
 def test_resolve_is_a_read_and_builtins_ensure_registers(mlflow_store, world):
     """Resolving never registers (no MLflow write from a read); the write that needs a model
     (``builtins_ensure``, called before a job's transaction) registers the built-ins once."""

@@ -3,7 +3,7 @@
 and roll-back), ``imports`` (user weights), ``training`` (jobs) and ``training_runner``."""
 
 from .aliases import aliases_sync, model_rollback, model_version_promote
-from .builtins import builtin_config, builtins_ensure, registry_init
+from .builtins import builtin_card, builtin_config, builtins_ensure, registry_init
 from .imports import model_version_import
 from .loading import (
     WeightsMismatch,
@@ -20,6 +20,7 @@ __all__ = [
     "WeightsMismatch",
     "aliases_sync",
     "artifact_dir",
+    "builtin_card",
     "builtin_config",
     "builtins_ensure",
     "encoder_cache_clear",

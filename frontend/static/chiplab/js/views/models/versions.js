@@ -90,6 +90,8 @@ function versionRow(v, store, reload) {
       "td",
       { class: "small model-card" },
       card.summary ? h("span", {}, card.summary, h("br")) : null,
+      // a built-in's accuracy on micrographs that neither its training nor the settings saw
+      card.evaluation ? h("span", { testid: "model-evaluation" }, card.evaluation, h("br")) : null,
       h("span", { class: "muted", testid: "model-licence" }, licenceOf(v)),
     ),
     h(
