@@ -219,18 +219,18 @@ export function render(root, { topic } = {}) {
       h(
         "ul",
         {},
-        h("li", {}, "One example per class: confidences and intervals are too optimistic (see above)."),
+        h("li", {}, "One example per class: confidences and intervals are least reliable (see above)."),
         h(
           "li",
           {},
-          "Grains only 5–15° apart in orientation, and particles that differ only by thickness profile, ",
-          "are often confused.",
+          "Grains that differ only by lattice spacing in random orientations, perovskite motif variants, and ",
+          "particles of one material that differ only by shape or thickness profile are often confused.",
         ),
         h(
           "li",
           {},
           "Faint and small particles can be missed (on the real MoO₃ test image, at the suggested 16 px chips ",
-          "all 18 were found and 3 fragments counted besides; at 32 px 17); ",
+          "all 18 were found and 3 fragments counted besides; at 32 px all 18); ",
           "they are usually shown as uncertain. Touching particles of similar size may be merged into one.",
         ),
         h(
