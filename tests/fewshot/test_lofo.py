@@ -114,5 +114,10 @@ def test_lofo_refuses_what_it_cannot_run(tmp_path):
         lofo.main(["--dir", str(tmp_path), "--groups", "grains"])
     with pytest.raises(SystemExit, match="--draws"):
         lofo.main(["--dir", str(tmp_path), "--draws", "0"])
+    for ks in ("3,x", "0", ""):
+        with pytest.raises(SystemExit, match="--ks"):
+            lofo.main(["--dir", str(tmp_path), "--ks", ks])
+    with pytest.raises(SystemExit, match="--steps"):
+        lofo.main(["--dir", str(tmp_path), "--train", "--steps", "0"])
     with pytest.raises(FileNotFoundError, match="--train"):
         lofo.main(["--dir", str(tmp_path), "--groups", "textures"])

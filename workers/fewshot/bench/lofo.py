@@ -198,13 +198,21 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(groups) - set(GROUPS)
     if unknown or not groups:
         raise SystemExit(f"--groups: a comma list of {', '.join(GROUPS)}")
-    if not (1 <= a.jobs <= 8 and 1 <= a.draws <= 50 and 128 <= a.size <= 2048 and a.steps > 0):
-        raise SystemExit("--jobs 1..8, --draws 1..50, --size 128..2048, --steps > 0")
+    try:
+        ks = tuple(int(k) for k in a.ks.split(","))
+    except ValueError:
+        ks = ()
+    if not ks or not all(1 <= k <= 20 for k in ks):
+        raise SystemExit("--ks: a comma list of support chips per class, 1..20")
+    if not (1 <= a.jobs <= 8 and 1 <= a.draws <= 50 and 128 <= a.size <= 2048):
+        raise SystemExit("--jobs 1..8, --draws 1..50, --size 128..2048")
+    if not 1 <= a.steps <= 100_000:
+        raise SystemExit("--steps 1..100000")
     if a.train:
         train_missing(a.dir, groups, seed=a.seed, steps=a.steps, jobs=a.jobs)
     cfg = AccuracyConfig(
         size=(a.size, a.size),
-        ks=tuple(int(k) for k in a.ks.split(",")),
+        ks=ks,
         draws=a.draws,
         images=min(2, a.draws),
         seed=a.seed,
