@@ -73,6 +73,9 @@ def test_models_page_lists_builtins_and_a_curator_promotes_a_version(
     champion = page.get_by_test_id("champion")
     expect(page.get_by_test_id("champion-name")).to_have_text("chiplab-default v1")
     expect(page.get_by_test_id("champion-note")).to_contain_text("public default")
+    expect(page.get_by_test_id("champion-evaluation")).to_have_text(
+        builtins["default"].card["evaluation"]
+    )
     expect(page.get_by_test_id("rollback")).to_have_count(0)
     rows = page.get_by_test_id("model-version")
     expect(rows).to_have_count(3)
@@ -103,6 +106,7 @@ def test_models_page_lists_builtins_and_a_curator_promotes_a_version(
     _row(page, own.name).get_by_test_id("promote").click()
     expect(page.get_by_test_id("champion-name")).to_have_text(f"{own.name} v1")
     expect(page.get_by_test_id("champion-note")).to_contain_text("the lab's own champion")
+    expect(page.get_by_test_id("champion-evaluation")).to_have_count(0)  # not measured here
     expect(_row(page, own.name).get_by_test_id("lab-champion")).to_be_visible()
     expect(_row(page, own.name).get_by_test_id("model-aliases")).to_contain_text("champion")
     expect(_row(page, "chiplab-default").get_by_test_id("lab-champion")).to_have_count(0)

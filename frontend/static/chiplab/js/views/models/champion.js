@@ -33,6 +33,10 @@ export function renderChampion(box, store, reload) {
           own ? "the lab's own champion" : "public default (the lab has not promoted a version of its own)",
         ),
         champion.card?.summary ? h("p", { class: "small muted" }, champion.card.summary) : null,
+        // what the segmentations of this lab can expect where nothing was tuned (built-ins)
+        champion.card?.evaluation
+          ? h("p", { class: "small", testid: "champion-evaluation" }, champion.card.evaluation)
+          : null,
         h("p", { class: "small muted" }, licenceOf(champion)),
       ),
       own && store.canManage ? rollbackButton(lab, champion, reload) : null,
