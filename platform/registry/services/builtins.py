@@ -161,8 +161,9 @@ def _init_builtin(name: str, kind: str) -> ModelVersion:
                 user=None,
                 note="committed weights or encoder options changed",
             )
-    if latest.card != builtin_card(kind):  # the same weights, described anew (a measurement)
-        latest.card = builtin_card(kind)
+    card = builtin_card(kind)
+    if latest.card != card:  # the same weights, described anew (a measurement)
+        latest.card = card
         latest.save(update_fields=["card"])
     if alias_holder(name=name, alias=CHAMPION) is None:
         _move_alias(

@@ -36,9 +36,10 @@ import numpy as np
 
 from workers.fewshot.bench.methods import EncoderMethod, engine_encoder, weights_fingerprint
 from workers.fewshot.bench.run import AccuracyConfig, Trial, all_cases, run_case
+from workers.fewshot.train import LEAVE_OUT
 
 #: the groups that can be left out of training, as ``train --leave-out`` names them
-GROUPS = ("lattices", "particles", "textures")
+GROUPS = LEAVE_OUT[1:]
 #: the sets whose cases are evaluated
 SETS = ("seen", "unseen", "real")
 #: the reference: trained on everything
