@@ -1,7 +1,8 @@
 """Command line: ``python -m workers.fewshot.bench [--quick] [--set all] [--json PATH] ...``.
 
-Accuracy is reported per case set (bench.suites): seen (selection), unseen (report), real
-micrographs (report); settings are chosen on seen only.
+Accuracy is reported per case set (bench.suites): seen (selection), selection particles
+(selection), unseen (report), real micrographs (report); settings are chosen on seen and, for
+particles, on the selection set, never on the report sets.
 """
 
 from __future__ import annotations
@@ -176,7 +177,8 @@ def _parser() -> argparse.ArgumentParser:
         "--set",
         default="all",
         choices=[*SETS, "all"],
-        help="case set: seen (settings are chosen on it), unseen, real (report), or all",
+        help="case set: seen, selection (particles; settings are chosen on these two), "
+        "unseen, real (report), or all",
     )
     p.add_argument("--cases", help="comma list of cases or groups (lattices, particles, textures)")
     p.add_argument("--encoders", default=",".join(ENCODERS), help="engine encoders to run")
@@ -221,12 +223,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _list_cases() -> None:
     """Print every case of every set (--list)."""
-    # the unseen cases and the real-data reader: only the listing needs them here
-    from workers.fewshot import sim, unseen
+    # the sets' generators and the real-data reader: only the listing needs them here
+    from workers.fewshot import selection, sim, unseen
     from workers.fewshot.unseen.real import REAL_CASES
 
     for name, spec in (sim.CASES | sim.TEXTURE_CASES).items():
         print(f"seen    {name:30s} {spec.group:10s} {spec.description}")
+    for name, case in selection.SELECTION_CASES.items():
+        print(f"select  {name:30s} {case.group:10s} {case.description}")
     for name, case in unseen.UNSEEN_CASES.items():
         print(f"unseen  {name:30s} {case.group:10s} {case.description}")
     for name, case in REAL_CASES.items():

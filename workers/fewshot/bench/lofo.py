@@ -10,10 +10,11 @@ The default encoder is trained as the committed one is (``workers.fewshot.train 
 everything (``DIR/all``) and once without each group G (``DIR/without-G``, ``train --leave-out
 G``): without the simulator's lattice families, without its particle family, or without the
 procedural texture mosaics. Each pair then runs the whole segmentation core, as a job does, on
-G's cases of the selection ("seen") and report ("unseen", "real") sets, with the same support
-draws (paired). Both members of a pair are trained on the machine that evaluates them: the
-recipe no longer reproduces the committed weights bit for bit (the encoder's spectral code
-changed after they were trained, and CPUs differ), so they are not the reference.
+G's cases of the selection ("seen", and "selection" for particles) and report ("unseen", "real")
+sets, with the same support draws (paired). Both members of a pair are trained on the machine
+that evaluates them: the recipe no longer reproduces the committed weights bit for bit (the
+encoder's spectral code changed after they were trained, and CPUs differ), so they are not the
+reference.
 
 What it says: the drop from ``all`` to ``without-G`` is what G's training scenes give on G's
 cases. A small drop on the unseen cases means that the encoder's accuracy there does not rest
@@ -41,7 +42,7 @@ from workers.fewshot.train import LEAVE_OUT
 #: the groups that can be left out of training, as ``train --leave-out`` names them
 GROUPS = LEAVE_OUT[1:]
 #: the sets whose cases are evaluated
-SETS = ("seen", "unseen", "real")
+SETS = ("seen", "selection", "unseen", "real")
 #: the reference: trained on everything
 ALL = "all"
 
@@ -159,7 +160,7 @@ def format_table(
 ) -> str:
     """One line per (group, set, k): the reference, the encoder without the group, the drop
     and its standard error over the support draws (not over training seeds)."""
-    head = f"{'group':10s} {'set':7s} {'k':>2s} {'all':>7s} {'without':>8s} {'drop':>7s} {'se':>6s}"
+    head = f"{'group':10s} {'set':9s} {'k':>2s} {'all':>7s} {'without':>8s} {'drop':>7s} {'se':>6s}"
     lines = [head]
     keys = sorted({(g, s, k) for g, s, k, _ in means}, key=lambda x: (x[0], SETS.index(x[1]), x[2]))
     for group, suite, k in keys:
@@ -169,7 +170,7 @@ def format_table(
             continue
         se = errors.get((group, suite, k), float("nan"))
         lines.append(
-            f"{group:10s} {suite:7s} {k:2d} {ref:7.3f} {left:8.3f} {left - ref:+7.3f} {se:6.3f}"
+            f"{group:10s} {suite:9s} {k:2d} {ref:7.3f} {left:8.3f} {left - ref:+7.3f} {se:6.3f}"
         )
     return "\n".join(lines)
 

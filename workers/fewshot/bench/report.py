@@ -169,7 +169,7 @@ def format_tables(summary: dict, *, legend: bool = True) -> str:
 def format_overview(summaries: dict[str, dict], titles: dict[str, str]) -> str:
     """One line per (set, group, method): group mIoU at each k, sets in the given order."""
     ks = sorted({g["k"] for s in summaries.values() for g in s["groups"]})
-    head = f"{'set':28s} {'group':10s} {'method':10s} " + " ".join(f"{f'k={k}':>6s}" for k in ks)
+    head = f"{'set':32s} {'group':10s} {'method':10s} " + " ".join(f"{f'k={k}':>6s}" for k in ks)
     lines = ["== mIoU overview: mean over a group's cases ==", head]
     for name, summary in summaries.items():
         groups = summary["groups"]
@@ -182,7 +182,7 @@ def format_overview(summaries: dict[str, dict], titles: dict[str, str]) -> str:
                     g["k"]: g["miou"] for g in groups if (g["group"], g["method"]) == (group, m)
                 }
                 cells = " ".join(f"{by_k[k]:6.3f}" if k in by_k else f"{'':6s}" for k in ks)
-                lines.append(f"{titles.get(name, name):28s} {group:10s} {m:10s} {cells}")
+                lines.append(f"{titles.get(name, name):32s} {group:10s} {m:10s} {cells}")
     return "\n".join(lines)
 
 

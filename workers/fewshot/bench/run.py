@@ -1,7 +1,8 @@
 """Accuracy benchmark: every case x k support chips per class x seeded draws x method.
 
-Cases come from the sets in ``bench.suites`` (seen / unseen / real); the loop is the same for
-all: chips whose truth is -1 (real data: mixed chips) are neither drawn as support nor scored.
+Cases come from the sets in ``bench.suites`` (seen / selection / unseen / real); the loop is the
+same for all: chips whose truth is -1 (real data: mixed chips) are neither drawn as support nor
+scored.
 """
 
 from __future__ import annotations

@@ -1,7 +1,11 @@
-"""The benchmark's case sets, kept apart: "seen" chooses settings, "unseen" and "real" report.
+"""The benchmark's case sets, kept apart: "seen" and "selection" choose settings, "unseen" and
+"real" report.
 
 - seen (selection): ``sim.CASES`` + ``sim.TEXTURE_CASES``, the cases settings were chosen on;
   the encoder trained on ``sim.random_scene``, which shares their rendering code.
+- selection (selection, particles only): ``workers.fewshot.selection``, rendering code of its
+  own (neither the training simulator's nor the report set's), for choosing training recipes
+  and particle settings without rewarding familiarity with the training scenes.
 - unseen (report): ``workers.fewshot.unseen``, other rendering code, imaging and parameters.
 - real (report): real micrographs with hand-checked chip truth (``unseen.real``); one fixed
   image each, chip size and grid given by its truth file.
@@ -96,6 +100,21 @@ def _seen_load(case: str, seed: int, size: tuple[int, int], chip_size: int) -> S
     return _from_pixels(s.image, s.truth, chip_size, s.group)
 
 
+def _selection_cases() -> dict[str, str]:
+    # a set's generators load only when the set is used
+    from workers.fewshot import selection
+
+    return {n: c.group for n, c in selection.SELECTION_CASES.items()}
+
+
+def _selection_load(case: str, seed: int, size: tuple[int, int], chip_size: int) -> Sample:
+    # a set's generators load only when the set is used
+    from workers.fewshot import selection
+
+    s = selection.generate(case, seed=seed, size=size)
+    return _from_pixels(s.image, s.truth, chip_size, s.group)
+
+
 def _unseen_cases() -> dict[str, str]:
     # a set's generators load only when the set is used
     from workers.fewshot import unseen
@@ -151,6 +170,7 @@ SETS: dict[str, Suite] = {
     s.name: s
     for s in [
         Suite("seen", "seen (selection)", _seen_cases, _seen_load),
+        Suite("selection", "selection particles (selection)", _selection_cases, _selection_load),
         Suite("unseen", "unseen (report)", _unseen_cases, _unseen_load),
         Suite("real", "real micrographs (report)", _real_cases, _real_load, fixed=True),
     ]

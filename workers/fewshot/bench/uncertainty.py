@@ -4,14 +4,15 @@
     python -m workers.fewshot.bench.uncertainty --set seen --draws 2
     python -m workers.fewshot.bench.uncertainty --json uncertainty.json
 
-Sets (``bench.suites``): "seen" (simulator + texture cases at seeds >= 100: the only images the
-settings were chosen on), "unseen" (the independent simulator ``workers.fewshot.unseen``, seeds
-0-1) and "real" (micrographs with hand-checked chip truth). Each image is embedded once per
-encoder; every seeded support draw (k chips per class from the scored chips of each class)
-goes through the segmentation core (``pipeline.Segmenter``) twice: "after" with the defaults
-users run (per-chip calibration, group weighting, the interval of ``stats.fraction_interval``)
-and "before" as the engine was (the encoder's temperature, no weighting, the support-bootstrap
-interval).
+Sets (``bench.suites``): "seen" (simulator + texture cases at seeds >= 100, the images the
+settings were chosen on), "selection" (particle cases of ``workers.fewshot.selection``, seeds
+0-1, for choosing particle settings apart from the training simulator; ``--set selection``),
+"unseen" (the independent simulator ``workers.fewshot.unseen``, seeds 0-1) and "real"
+(micrographs with hand-checked chip truth). Each image is embedded once per encoder; every
+seeded support draw (k chips per class from the scored chips of each class) goes through the
+segmentation core (``pipeline.Segmenter``) twice: "after" with the defaults users run (per-chip
+calibration, group weighting, the interval of ``stats.fraction_interval``) and "before" as the
+engine was (the encoder's temperature, no weighting, the support-bootstrap interval).
 
 Figures, per set, encoder and k, before -> after:
 
@@ -55,7 +56,7 @@ from workers.fewshot.unseen.real import load_real
 
 __all__ = ["Prepared", "evaluate_draw", "prepare", "run", "summarise"]
 
-SEEDS = {"seen": (100, 101), "unseen": (0, 1), "real": (0,)}
+SEEDS = {"seen": (100, 101), "selection": (0, 1), "unseen": (0, 1), "real": (0,)}
 
 
 @dataclass
@@ -305,7 +306,7 @@ def run(
 def format_table(results: dict) -> str:
     """One line per set, encoder and k: before -> after."""
     lines = [
-        "set     encoder  k  ECE before->after  conf before->after  acc    "
+        "set       encoder  k  ECE before->after  conf before->after  acc    "
         "coverage before->after  width before->after  LOO false flags / moved found",
     ]
     for set_name, by_enc in results.items():
@@ -314,7 +315,7 @@ def format_table(results: dict) -> str:
                 b, a = f["before"], f["after"]
                 moved = "-" if f["moved_found_rate"] is None else f"{f['moved_found_rate']:.2f}"
                 lines.append(
-                    f"{set_name:7s} {e:8s} {k:2d}  {b['ece']:.3f} -> {a['ece']:.3f}     "
+                    f"{set_name:9s} {e:8s} {k:2d}  {b['ece']:.3f} -> {a['ece']:.3f}     "
                     f"{b['mean_confidence']:.3f} -> {a['mean_confidence']:.3f}      "
                     f"{f['accuracy']:.3f}  {b['coverage']:.3f} -> {a['coverage']:.3f}         "
                     f"{b['width']:.3f} -> {a['width']:.3f}        "
@@ -325,7 +326,7 @@ def format_table(results: dict) -> str:
 
 def format_by_class(results: dict) -> str:
     """Accuracy and mean confidence of the query chips of each true class (minorities matter)."""
-    lines = ["set     encoder  k  true class: n, accuracy, confidence before -> after"]
+    lines = ["set       encoder  k  true class: n, accuracy, confidence before -> after"]
     for set_name, by_enc in results.items():
         for e, by_k in by_enc.items():
             for k, f in by_k.items():
@@ -334,13 +335,13 @@ def format_by_class(results: dict) -> str:
                     f"{v['confidence_before']:.3f} -> {v['confidence_after']:.3f}"
                     for c, v in f["by_truth_class"].items()
                 ]
-                lines.append(f"{set_name:7s} {e:8s} {k:2d}  " + " | ".join(parts))
+                lines.append(f"{set_name:9s} {e:8s} {k:2d}  " + " | ".join(parts))
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--set", action="append", choices=["seen", "unseen", "real"], dest="sets")
+    p.add_argument("--set", action="append", choices=list(SEEDS), dest="sets")
     p.add_argument("--encoder", action="append", choices=["default", "fourier"], dest="encoders")
     p.add_argument("--ks", type=int, nargs="+", default=[1, 3, 5])
     p.add_argument("--draws", type=int, default=5, help="support draws per image and k")
