@@ -274,7 +274,11 @@ class ScenePool:
             scene = texture_mosaic(rng, size=(side, side))
         else:
             scene = self.source(rng, size=(side, side))
-        return normalise(scene.image), np.ascontiguousarray(scene.truth)
+        image = normalise(scene.image)
+        # guarded so that a zero fraction leaves the random stream (and old runs) unchanged
+        if self.cfg.invert_fraction > 0 and rng.random() < self.cfg.invert_fraction:
+            image = 1.0 - image  # bright field: the same scene in inverted contrast
+        return image, np.ascontiguousarray(scene.truth)
 
     def refresh(self, rng: np.random.Generator) -> None:
         """Replace a random scene by a new one."""

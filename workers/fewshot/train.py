@@ -64,10 +64,21 @@ class TrainConfig:
     #: a benchmark group kept out of training (``bench.lofo``): "lattices" or "particles" (the
     #: simulator families of that group), "textures" (the procedural mosaics); "" none
     leave_out: str = ""
+    #: recipe options (defaults: the committed recipe). invert_fraction: pool scenes shown with
+    #: inverted contrast (bright field); particle_share: the chance a simulator scene is of the
+    #: particle family (None: as likely as each other family); broad_particles: that family
+    #: over a broader range of sizes, crowding and contrast (``sim.randomized._particles_broad``)
+    invert_fraction: float = 0.0
+    particle_share: float | None = None
+    broad_particles: bool = False
 
     def __post_init__(self) -> None:
         if self.leave_out not in LEAVE_OUT:
             raise ValueError(f"leave_out: one of {LEAVE_OUT}, not {self.leave_out!r}")
+        for name in ("invert_fraction", "particle_share"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name}: a fraction from 0 to 1, not {value}")
 
     @property
     def textures(self) -> float:
@@ -137,7 +148,12 @@ def train(
         # the default scene source, loaded only when no source is given
         from workers.fewshot import sim
 
-        source = functools.partial(sim.random_scene, leave_out=cfg.leave_out)
+        source = functools.partial(
+            sim.random_scene,
+            leave_out=cfg.leave_out,
+            particles=cfg.particle_share,
+            broad=cfg.broad_particles,
+        )
     t_start = time.perf_counter()
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -211,6 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=LEAVE_OUT[1:],
         help="train without this group's scenes (a leave-one-family-out run: bench.lofo)",
     )
+    p.add_argument("--invert-fraction", type=float, default=TrainConfig.invert_fraction)
+    p.add_argument("--particle-share", type=float, default=TrainConfig.particle_share)
+    p.add_argument("--broad-particles", action="store_true")
     args = p.parse_args(argv)
     cfg = TrainConfig(
         seed=args.seed,
@@ -221,6 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=args.threads,
         scale_fraction=args.scale_fraction,
         leave_out=args.leave_out,
+        invert_fraction=args.invert_fraction,
+        particle_share=args.particle_share,
+        broad_particles=args.broad_particles,
     )
     argv_list = list(sys.argv[1:] if argv is None else argv)
     command = "python -m workers.fewshot.train " + " ".join(shlex.quote(a) for a in argv_list)

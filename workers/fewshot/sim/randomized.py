@@ -180,6 +180,34 @@ def _particles(rng, canvas):
     return particle_scene(rng, canvas, kinds, coverage=rng.uniform(0.2, 0.4))
 
 
+def _particles_broad(rng, canvas):
+    """1-3 particle populations over a broader range (``random_scene(broad=True)``): radii 5-45 px,
+    sparse to crowded, kinds that may share a shape and differ only by size or contrast, and a
+    per-particle thickness factor in half the scenes (brightness that is not the class's cue)."""
+    n = int(rng.integers(1, 4))
+    spread = (0.6, 1.4) if rng.random() < 0.5 else (1.0, 1.0)
+    drawn: list[tuple[str, float, float]] = []
+    while len(drawn) < n:
+        shape = str(rng.choice(["sphere", "polygon", "rod"]))
+        r = float(np.exp(rng.uniform(math.log(5.0), math.log(45.0))))
+        z = float(rng.uniform(0.25, 1.4))
+        # a kind that shares a shape must differ clearly in size or contrast (a posed task)
+        if all(s != shape or max(r, q) > 1.6 * min(r, q) or abs(z - y) > 0.4 for s, q, y in drawn):
+            drawn.append((shape, r, z))
+    kinds = [
+        ParticleKind(
+            f"{shape}_r{r:.0f}_z{z:.2f}_{i}",
+            shape,
+            radius=(r, r * 1.3) if shape != "rod" else (r * 0.4, r * 0.6),
+            z=z,
+            aspect=(1.8, float(rng.uniform(2.5, 6.0))),
+            z_spread=spread,
+        )
+        for i, (shape, r, z) in enumerate(drawn)
+    ]
+    return particle_scene(rng, canvas, kinds, coverage=rng.uniform(0.08, 0.5))
+
+
 FAMILIES: dict[str, tuple[str, Callable[[np.random.Generator, tuple[int, int]], Scene]]] = {
     "interface": ("lattices", _interface),
     "grains": ("lattices", _grains),
@@ -190,18 +218,32 @@ FAMILIES: dict[str, tuple[str, Callable[[np.random.Generator, tuple[int, int]], 
 
 
 def random_scene(
-    rng: np.random.Generator, *, size: int | tuple[int, int] = (256, 256), leave_out: str = ""
+    rng: np.random.Generator,
+    *,
+    size: int | tuple[int, int] = (256, 256),
+    leave_out: str = "",
+    particles: float | None = None,
+    broad: bool = False,
 ) -> SimImage:
     """A random scene: random family, class parameters and imaging model, drawn from ``rng``.
 
     Every class in ``class_names`` is a distinct visual category, but a class may cover only a
     few pixels (or none after cropping): samplers should check ``np.bincount(truth)``.
     ``leave_out``: a group ("lattices", "particles") whose families are never drawn (an encoder
-    trained without them, ``train --leave-out``).
+    trained without them, ``train --leave-out``). ``particles``: the chance of the particle
+    family (None: every family equally likely); ``broad``: particles over the broader range
+    of ``_particles_broad``. Both are training-recipe options (``TrainConfig``).
     """
     families = sorted(f for f, (group, _) in FAMILIES.items() if group != leave_out)
-    family = str(rng.choice(families))
+    if particles is not None and "particles" in families:
+        others = [f for f in families if f != "particles"]
+        # guarded so the default recipe keeps its random stream
+        family = "particles" if rng.random() < particles else str(rng.choice(others))
+    else:
+        family = str(rng.choice(families))
     group, build = FAMILIES[family]
+    if broad and family == "particles":
+        build = _particles_broad
     imaging = random_imaging(rng)
     image, truth, scene, record = image_scene(build, rng, as_size(size), imaging)
     pixel_size = 0.0325 if group == "lattices" else 0.5
