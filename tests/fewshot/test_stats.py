@@ -92,7 +92,8 @@ def test_fraction_interval_covers_regionally_wrong_maps():
         naive_hits += int(abs(truth[0] - p0.mean()) <= naive)
     assert hits / trials >= 0.9
     assert naive_hits / trials < 0.6
-    assert np.mean(widths) < 0.4
+    # 2 x the multiplier x these very unsure chips' spread (about 0.37): far from [0, 1]
+    assert np.mean(widths) < 0.65
 
 
 def test_interval_probs_fix_support_and_unmixed_chips():

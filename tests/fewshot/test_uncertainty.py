@@ -240,19 +240,19 @@ def test_spatial_prior_probabilities_are_reported_tempered_with_labels_unchanged
 
 
 def test_interval_is_wider_with_one_example_per_class():
-    """The fraction interval's multiplier is the one-example value (INTERVAL_MULTIPLIER_SINGLE)
-    when a class has one support chip: the support bootstrap cannot see a misplaced one-chip
-    prototype, and the seen cases' harder groups needed it."""
+    """The fraction interval's multiplier follows the smallest class's support count
+    (INTERVAL_MULTIPLIERS): widest with one chip, whose misplaced prototype the support
+    bootstrap cannot see, narrowest from five."""
     from workers.fewshot.pipeline import Segmenter, SegmentOptions
-    from workers.fewshot.stats import (
-        INTERVAL_MULTIPLIER,
-        INTERVAL_MULTIPLIER_SINGLE,
-        interval_multiplier,
-    )
+    from workers.fewshot.stats import INTERVAL_MULTIPLIERS, interval_multiplier
 
-    assert interval_multiplier("default", 1) == INTERVAL_MULTIPLIER_SINGLE["default"]
-    assert interval_multiplier("default", 3) == INTERVAL_MULTIPLIER["default"]
-    assert INTERVAL_MULTIPLIER_SINGLE["default"] > INTERVAL_MULTIPLIER["default"]
+    (_, single), (_, few), (_, many) = INTERVAL_MULTIPLIERS["default"]
+    assert [interval_multiplier("default", n) for n in (0, 1, 2, 4, 5, 9)] == [
+        single, single, few, few, many, many,
+    ]  # fmt: skip
+    assert single > few > many
+    # an encoder without its own measurement gets Fourier's (the larger) values
+    assert interval_multiplier("imported-net", 3) == interval_multiplier("fourier", 3) > few
     grid, emb, support = _grid_task(np.random.default_rng(5))
     opts = SegmentOptions(
         bootstrap=0, boundary=None, pixel_vote=False, weighting=None, mean_field=0.0
@@ -260,8 +260,8 @@ def test_interval_is_wider_with_one_example_per_class():
     one = {k: v.mean(0, keepdims=True) for k, v in support.items()}
     a = Segmenter(one, options=opts, encoder_name="default").classify(emb, grid=grid)
     b = Segmenter(support, options=opts, encoder_name="default").classify(emb, grid=grid)
-    assert a.stats["interval"]["multiplier"] == INTERVAL_MULTIPLIER_SINGLE["default"]
-    assert b.stats["interval"]["multiplier"] == INTERVAL_MULTIPLIER["default"]
+    assert a.stats["interval"]["multiplier"] == single
+    assert b.stats["interval"]["multiplier"] == few
     # the same prototypes (the single chips are the two chips' means): a wider interval
     wa = np.subtract(a.stats["fractions_ci_high"], a.stats["fractions_ci_low"])
     wb = np.subtract(b.stats["fractions_ci_high"], b.stats["fractions_ci_low"])
