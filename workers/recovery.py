@@ -29,13 +29,12 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import connections
 
-from common.jobs import Tracked, process_alive
+from common.jobs import INGEST, SEGMENTATION, TRAINING, Tracked, process_alive
 
 log = logging.getLogger(__name__)
 
 
 def _unfinished() -> list[tuple[str, Tracked, tuple[str, ...]]]:
-    from workers.tasks.base import INGEST, SEGMENTATION, TRAINING
     from workers.tasks.ingest import DIRECT_COMMIT
     from workers.tasks.publishing import ARCHIVE_IMPORT
 

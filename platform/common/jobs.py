@@ -150,6 +150,14 @@ class Tracked:
         return apps.get_model(self.model).objects
 
 
+#: the rows whose tasks count their deliveries (``workers.tasks.base.chiplab_task(tracks=...)``);
+#: here, below the apps, so that a worker and the web process (a job that gives way and is
+#: sent again, ``analysis.runner.give_way``) name the same one
+SEGMENTATION = Tracked("analysis.SegmentationJob")
+TRAINING = Tracked("registry.TrainingJob")
+INGEST = Tracked("catalog.Image", done=("ready", "failed"), failed="failed", finished_field=None)
+
+
 def process_identity() -> str:
     """``host:pid:start`` of this process: the start time tells a reused pid apart."""
     return f"{socket.gethostname()}:{os.getpid()}:{_start_ticks(os.getpid())}"

@@ -9,7 +9,7 @@ from analysis.models import JobStatus, SegmentationJob
 from analysis.runner import give_way, segmentation_job_run
 from analysis.runner import images as images_module
 from analysis.runner import job as runner
-from common.jobs import delivery_begin, delivery_requeue
+from common.jobs import SEGMENTATION, delivery_begin, delivery_requeue
 from tests.analysis.helpers import upload_ready_image
 from tests.analysis.test_analysis_api import create, job_body
 from tests.common.held_jobs import held_jobs
@@ -111,8 +111,6 @@ def test_no_giving_way_to_another_users_job_or_to_a_job_on_other_images(
 
 
 def test_a_requeued_delivery_keeps_only_the_lost_ones_counted(client_for, world, segmentable):
-    from workers.tasks.base import SEGMENTATION
-
     job_id = _queued(client_for(world.annotator), segmentable, [str(segmentable["image"].pk)])
     job = SegmentationJob.objects.get(pk=job_id)
     # one delivery lost with its worker, one ended with a retry, this one (retries 1) running

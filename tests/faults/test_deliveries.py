@@ -9,12 +9,11 @@ import pytest
 from django.conf import settings
 
 from analysis.models import SegmentationJob
-from common.jobs import Delivery, delivery_begin, delivery_end, process_identity
+from common.jobs import SEGMENTATION, Delivery, delivery_begin, delivery_end, process_identity
 from tests.analysis.helpers import labelled_schema, truth_chips, upload_ready_image, vote_truth
 from tests.factories import SegmentationJobFactory
 from workers.celery_app import app
 from workers.tasks import ingest, segment, train  # noqa: F401  (registers the tasks)
-from workers.tasks.base import SEGMENTATION
 
 pytestmark = pytest.mark.django_db
 

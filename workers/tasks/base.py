@@ -29,10 +29,6 @@ log = logging.getLogger(__name__)
 # What a hard time limit adds to the soft one (the task's cleanup time).
 HARD_LIMIT_MARGIN = 30
 
-SEGMENTATION = Tracked("analysis.SegmentationJob")
-TRAINING = Tracked("registry.TrainingJob")
-INGEST = Tracked("catalog.Image", done=("ready", "failed"), failed="failed", finished_field=None)
-
 
 def _sweep(tracks: Tracked, pk) -> None:
     """Delete what the lost deliveries of a row's task staged, now that it failed."""

@@ -1,7 +1,7 @@
 """Ingest: metadata, calibration, preview and thumbnail of an uploaded image."""
 
-from common.jobs import Tracked
-from workers.tasks.base import INGEST, chiplab_task, run_or_record_failure
+from common.jobs import INGEST, Tracked
+from workers.tasks.base import chiplab_task, run_or_record_failure
 
 
 @chiplab_task(queue="default", time_limit=900, tracks=INGEST)

@@ -5,7 +5,8 @@ import threading
 
 from celery.signals import worker_init, worker_process_init
 
-from workers.tasks.base import SEGMENTATION, chiplab_task, run_or_record_failure
+from common.jobs import SEGMENTATION
+from workers.tasks.base import chiplab_task, run_or_record_failure
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,8 @@ segmentation on ``gpu``): a thin entry point over ``registry.services``."""
 
 from django.conf import settings
 
-from workers.tasks.base import TRAINING, chiplab_task, run_or_record_failure
+from common.jobs import TRAINING
+from workers.tasks.base import chiplab_task, run_or_record_failure
 
 
 @chiplab_task(

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from common.jobs import JobStatus, Tracked, delivery_requeue, enqueue_on_commit
+from common.jobs import SEGMENTATION, JobStatus, delivery_requeue, enqueue_on_commit
 
 from ..models import SegmentationJob
 
 #: the segmentation task (``workers.tasks.segment``), sent again for a job that gave way
 SEGMENT_TASK = "workers.tasks.segment.segment_job"
-#: how the task's deliveries are counted on the row (``workers.tasks.base.SEGMENTATION``)
-DELIVERIES = Tracked("analysis.SegmentationJob")
 #: what the job says while it waits again
 WAITING = "Waiting: a newer segmentation of the same images goes first"
 
@@ -61,7 +59,7 @@ def segmentation_job_requeue(*, job_id, retries: int) -> bool:
     False when it is no longer running (cancelled meanwhile)."""
     with transaction.atomic():
         requeued = delivery_requeue(
-            DELIVERIES, job_id, retries=retries, status=JobStatus.QUEUED, stage=WAITING
+            SEGMENTATION, job_id, retries=retries, status=JobStatus.QUEUED, stage=WAITING
         )
         if requeued:
             enqueue_on_commit(SEGMENT_TASK, job_id)
