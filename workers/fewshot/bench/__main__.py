@@ -1,8 +1,8 @@
 """Command line: ``python -m workers.fewshot.bench [--quick] [--set all] [--json PATH] ...``.
 
-Accuracy is reported per case set (bench.suites): seen (selection), selection particles
-(selection), unseen (report), real micrographs (report); settings are chosen on seen and, for
-particles, on the selection set, never on the report sets.
+Accuracy is reported per case set (bench.suites): seen (selection), selection (selection),
+unseen (report), real micrographs (report); settings are chosen on seen and on the selection set
+(every group), never on the report sets.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def _parser() -> argparse.ArgumentParser:
         "--set",
         default="all",
         choices=[*SETS, "all"],
-        help="case set: seen, selection (particles; settings are chosen on these two), "
+        help="case set: seen, selection (settings are chosen on these two), "
         "unseen, real (report), or all",
     )
     p.add_argument("--cases", help="comma list of cases or groups (lattices, particles, textures)")

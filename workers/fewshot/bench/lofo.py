@@ -10,8 +10,8 @@ The default encoder is trained as the committed one is (``workers.fewshot.train 
 everything (``DIR/all``) and once without each group G (``DIR/without-G``, ``train --leave-out
 G``): without the simulator's lattice families, without its particle family, or without the
 procedural texture mosaics. Each pair then runs the whole segmentation core, as a job does, on
-G's cases of the selection ("seen", and "selection" for particles) and report ("unseen", "real")
-sets, with the same support draws (paired). Both members of a pair are trained on the machine
+G's cases of the selection ("seen" and "selection") and report ("unseen", "real") sets,
+with the same support draws (paired). Both members of a pair are trained on the machine
 that evaluates them: the recipe no longer reproduces the committed weights bit for bit (the
 encoder's spectral code changed after they were trained, and CPUs differ), so they are not the
 reference.

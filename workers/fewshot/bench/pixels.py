@@ -39,7 +39,7 @@ Scored against the pixel truth:
 Pixels whose true class is the majority of no chip (the support could not name it) are left
 out. Real MoO3: the edge band (mask value 2) is left out ("pixel") and, as a second figure,
 counted as particle ("+edge"). Settings are chosen on the seen set (seeds >= 100 by default)
-and, for particles, on ``--set selection`` (seeds from 0); ``--set unseen`` / ``real`` report.
+and on ``--set selection`` (seeds from 0); ``--set unseen`` / ``real`` report.
 ``--speed`` times ``pixel_map`` at 1024^2 and 4096^2.
 """
 

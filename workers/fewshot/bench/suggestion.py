@@ -13,8 +13,7 @@ mean pixel mIoU at the suggestion and at the best size, and the loss = best - at
 (negative when an off-grid suggestion beats every candidate); means per group. ``--rule``
 compares keyword variants of ``suggest_chip_size`` on the same measurements; ``--cache`` keeps
 the measurements (keyed by set, case, seed, size, k and draws) so reruns only score new sizes.
-Settings are chosen on the seen set (and, for particles, the selection set); ``unseen`` /
-``real`` report.
+Settings are chosen on the seen set and the selection set; ``unseen`` / ``real`` report.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 
 - seen (selection): ``sim.CASES`` + ``sim.TEXTURE_CASES``, the cases settings were chosen on;
   the encoder trained on ``sim.random_scene``, which shares their rendering code.
-- selection (selection, particles only): ``workers.fewshot.selection``, rendering code of its
-  own (neither the training simulator's nor the report set's), for choosing training recipes
-  and particle settings without rewarding familiarity with the training scenes.
+- selection (selection): ``workers.fewshot.selection``, cases of every group (particles,
+  lattices, textures) rendered by code of its own (neither the training simulator's nor the
+  report set's), for choosing training recipes and settings without rewarding familiarity with
+  the training scenes.
 - unseen (report): ``workers.fewshot.unseen``, other rendering code, imaging and parameters.
 - real (report): real micrographs with hand-checked chip truth (``unseen.real``); one fixed
   image each, chip size and grid given by its truth file.
@@ -170,7 +171,7 @@ SETS: dict[str, Suite] = {
     s.name: s
     for s in [
         Suite("seen", "seen (selection)", _seen_cases, _seen_load),
-        Suite("selection", "selection particles (selection)", _selection_cases, _selection_load),
+        Suite("selection", "selection (selection)", _selection_cases, _selection_load),
         Suite("unseen", "unseen (report)", _unseen_cases, _unseen_load),
         Suite("real", "real micrographs (report)", _real_cases, _real_load, fixed=True),
     ]

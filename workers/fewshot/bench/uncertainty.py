@@ -5,8 +5,8 @@
     python -m workers.fewshot.bench.uncertainty --json uncertainty.json
 
 Sets (``bench.suites``): "seen" (simulator + texture cases at seeds >= 100, the images the
-settings were chosen on), "selection" (particle cases of ``workers.fewshot.selection``, seeds
-0-1, for choosing particle settings apart from the training simulator; ``--set selection``),
+settings were chosen on), "selection" (``workers.fewshot.selection``, cases of every group,
+seeds 0-1, for choosing settings apart from the training simulator; ``--set selection``),
 "unseen" (the independent simulator ``workers.fewshot.unseen``, seeds 0-1) and "real"
 (micrographs with hand-checked chip truth). Each image is embedded once per encoder; every
 seeded support draw (k chips per class from the scored chips of each class) goes through the

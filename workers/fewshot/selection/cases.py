@@ -1,9 +1,12 @@
-"""The selection cases (all in group "particles"), their imaging, and ``generate``.
+"""The selection cases (groups "particles", "lattices", "textures"), their imaging, ``generate``.
 
-Each case pairs a specimen (``scenes``) with an acquisition: bright-field TEM (``tem``),
-annular dark-field STEM or secondary-electron SEM (``scanning``, ``sem``). The specimen is drawn
-on a canvas wider than the image by a margin, so that lens fringes, probe blur and scan drift
-reach in from outside as they would; the margin is cropped (TEM) or never scanned (STEM, SEM).
+Each case pairs a specimen with an acquisition. Particles (``scenes``): bright-field TEM
+(``tem``), annular dark-field STEM or secondary-electron SEM (``scanning``, ``sem``). Lattices
+(``lattice_scenes``): HRTEM or atomic-resolution HAADF of projected crystals
+(``lattice_imaging``). Textures (``texture_scenes``): mosaics seen by a plain camera. The
+specimen is drawn on a canvas wider than the image by a margin, so that lens fringes, probe blur
+and scan drift reach in from outside as they would; the margin is cropped (TEM, camera) or never
+scanned (STEM, SEM).
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from collections.abc import Callable
 
 import numpy as np
 
+from workers.fewshot.selection.lattice_imaging import lattice_bright_field, lattice_dark_field
+from workers.fewshot.selection.lattice_scenes import LATTICE_SCENES
 from workers.fewshot.selection.scanning import Scan, acquire, haadf_signal
 from workers.fewshot.selection.scene import SelectionCase, SelectionImage, Specimen
 from workers.fewshot.selection.scenes import SCENES
 from workers.fewshot.selection.sem import SecondaryElectrons, secondary_yield, to_8bit
 from workers.fewshot.selection.tem import BrightField, bright_field
+from workers.fewshot.selection.texture_scenes import TEXTURE_SCENES, texture_camera
 
 __all__ = ["SELECTION_CASES", "generate"]
 
@@ -70,12 +76,14 @@ def _render(scene: str, px: float, imaging: tuple[Imaging, int]):
         """(image, truth, class names, notes) of ``shape``."""
         scene_rng, imaging_rng = rng.spawn(2)
         canvas = (shape[0] + 2 * margin, shape[1] + 2 * margin)
-        spec = SCENES[scene](scene_rng, canvas, px)
+        spec = _SCENES[scene](scene_rng, canvas, px)
         counts, truth, notes = image(imaging_rng, spec, px, shape, margin)
         return counts, truth, spec.class_names, notes
 
     return render
 
+
+_SCENES = SCENES | LATTICE_SCENES | TEXTURE_SCENES
 
 # the acquisitions, one per case
 _BF_HIGH_MAG = BrightField(defocus_nm=(-900.0, -250.0), dose=(60.0, 200.0))
@@ -145,9 +153,86 @@ _SPECS = {
     ),
 }
 
+# lattices: HRTEM of gold twins (aberration-corrected, 300 kV) and of copper / cuprite grains
+# (uncorrected, 200 kV, near Scherzer focus); HAADF of a film cross-section and of Cu3Au
+_HRTEM_CORRECTED = BrightField(
+    defocus_nm=(-12.0, 4.0), dose=(60.0, 200.0), kv=300.0, cs_mm=0.015, focal_spread_nm=2.5,
+    convergence_mrad=0.1, psf_px=0.8, falloff=0.15, drift_px=(0.0, 1.0),
+)  # fmt: skip
+_HRTEM_SCHERZER = BrightField(
+    defocus_nm=(-75.0, -45.0), dose=(40.0, 150.0), kv=200.0, cs_mm=1.2, focal_spread_nm=3.0,
+    convergence_mrad=0.15, falloff=0.2, drift_px=(0.0, 1.2),
+)  # fmt: skip
+_DF_CROSS_SECTION = Scan(
+    probe_px=2.0, counts=(3.0, 8.0), halo=0.1, halo_px=12.0, jitter_px=(0.3, 1.0),
+    jitter_rows=(20.0, 60.0), drift_px=12.0, background=0.5, dark=10.0, read_noise=1.0,
+    line_noise=1.0,
+)  # fmt: skip
+_DF_ALLOY = Scan(
+    probe_px=1.8, counts=(0.4, 1.2), jitter_px=(0.2, 0.7), drift_px=8.0, background=0.2,
+    dark=6.0, read_noise=0.6, line_noise=0.4,
+)  # fmt: skip
+
+_LATTICE_SPECS = {
+    "sel_twin_lamellae_hrtem": (
+        "HRTEM (Cs-corrected): gold down [110], twin lamellae 1.2-4.5 nm thick, matrix vs twin "
+        "(mirror images across coherent {111} boundaries), wedge foil",
+        "twins",
+        0.02,
+        lattice_bright_field(_HRTEM_CORRECTED),
+    ),
+    "sel_film_on_substrate_haadf": (
+        "HAADF, scan faults: InGaAs film on GaAs down [110] (dumbbells, misfit dislocations, "
+        "In segregation) under an amorphous oxide / Pt-C cap",
+        "epitaxy",
+        0.025,
+        lattice_dark_field(_DF_CROSS_SECTION),
+    ),
+    "sel_ordered_disordered_haadf": (
+        "HAADF, low dose: Cu3Au down [001], ordered L1_2 domains (antiphase, partial order) vs "
+        "disordered regions, one orientation",
+        "order_domains",
+        0.02,
+        lattice_dark_field(_DF_ALLOY),
+    ),
+    "sel_copper_cuprite_hrtem": (
+        "HRTEM near Scherzer: copper [110] vs cuprite [001] grains 3.5-5.5 nm at random in-plane "
+        "angles (a quarter off axis: one set of planes), carbon support",
+        "copper_oxide",
+        0.025,
+        lattice_bright_field(_HRTEM_SCHERZER),
+    ),
+}
+
+_TEXTURE_SPECS = {
+    "sel_microstructures_tex": (
+        "mosaic, mean and std matched: foam vs fibre mat vs lamellar eutectic vs spinodal",
+        "microstructures",
+        1.0,
+        texture_camera(0.8, (6.0, 14.0), 0.0),
+    ),
+    "sel_speckle_grains_tex": (
+        "mosaic, mean and std matched: fine vs coarse vs streaked speckle",
+        "speckle_grains",
+        1.0,
+        texture_camera(0.6, (4.0, 10.0), 0.0),
+    ),
+    "sel_convection_patterns_tex": (
+        "Swift-Hohenberg pattern, one wavelength: bright spots vs stripes vs dark spots",
+        "convection",
+        1.0,
+        texture_camera(1.0, (8.0, 18.0), 0.15),
+    ),
+}
+
 SELECTION_CASES: dict[str, SelectionCase] = {
-    name: SelectionCase(name, text, _render(scene, px, imaging), px)
-    for name, (text, scene, px, imaging) in _SPECS.items()
+    name: SelectionCase(name, text, _render(scene, px, imaging), px, unit, group)
+    for specs, group, unit in (
+        (_SPECS, "particles", "nm"),
+        (_LATTICE_SPECS, "lattices", "nm"),
+        (_TEXTURE_SPECS, "textures", "px"),
+    )
+    for name, (text, scene, px, imaging) in specs.items()
 }
 
 

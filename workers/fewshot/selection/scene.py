@@ -14,8 +14,10 @@ __all__ = ["SelectionCase", "SelectionImage", "Specimen"]
 class SelectionImage:
     """A micrograph with pixel truth; the fields of ``sim.SimImage`` (duck-compatible).
 
-    image: (H, W) float32 raw counts; truth: (H, W) int32 indexing ``class_names`` (0: the
-    support, vacuum included; 1..n: the particle kinds).
+    image: (H, W) float32 raw counts (textures: grey levels); truth: (H, W) int32 indexing
+    ``class_names`` (particles: 0 the support, vacuum included, 1..n the particle kinds;
+    lattices and textures: one class per kind of region); group: "particles", "lattices" or
+    "textures"; pixel_unit "nm" (textures: "px").
     """
 
     image: np.ndarray
@@ -47,7 +49,7 @@ class Specimen:
 
 @dataclass(frozen=True)
 class SelectionCase:
-    """A named case: ``render(rng, (H, W)) -> (image, truth, class_names, notes)``.
+    """A named case of a group: ``render(rng, (H, W)) -> (image, truth, class_names, notes)``.
 
     ``render`` draws the specimen on a canvas with its own margin, images it and crops the
     margin, so that the returned maps have the requested shape.

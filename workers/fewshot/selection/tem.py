@@ -20,7 +20,7 @@ from scipy import fft
 from workers.fewshot.selection.materials import MATERIALS, phase_per_nm, wavelength_nm
 from workers.fewshot.selection.scene import Specimen
 
-__all__ = ["BrightField", "bright_field"]
+__all__ = ["BrightField", "bright_field", "image_wave"]
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,17 @@ def bright_field(
     rng: np.random.Generator, spec: Specimen, pixel_nm: float, bf: BrightField
 ) -> tuple[np.ndarray, dict]:
     """The specimen imaged in bright field -> (counts (H, W) float32, drawn settings)."""
+    return image_wave(rng, _exit_wave(spec, bf.kv), pixel_nm, bf)
+
+
+def image_wave(
+    rng: np.random.Generator, exit_wave: np.ndarray, pixel_nm: float, bf: BrightField
+) -> tuple[np.ndarray, dict]:
+    """An exit wave (H, W) complex through the lens onto the camera -> (counts (H, W) float32,
+    drawn settings)."""
     defocus = float(rng.uniform(*bf.defocus_nm))
     dose = float(rng.uniform(*bf.dose))
-    wave = fft.fft2(_exit_wave(spec, bf.kv), workers=1)
+    wave = fft.fft2(exit_wave, workers=1)
     image = np.abs(fft.ifft2(wave * _lens(wave.shape, pixel_nm, bf, defocus), workers=1)) ** 2
     electrons = dose * image * _illumination(rng, image.shape, bf.falloff)
     blur = (float(rng.uniform(*bf.drift_px)), float(rng.uniform(0, np.pi)))
