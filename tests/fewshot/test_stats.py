@@ -134,3 +134,19 @@ def test_mean_confidence_by_class():
     st = abundance(labels, probs, n_classes=3, chip_area_px=1)
     assert st["mean_confidence"] == pytest.approx((7 * 0.99 + 0.6) / 8)
     assert st["mean_confidence_by_class"] == pytest.approx([0.99, 0.6, 0.0])
+
+
+def test_a_class_never_reads_below_its_own_examples_share():
+    """Unsure chips everywhere: the interval would reach 0 and 1, but 10 % of the chips are the
+    user's examples of class 0 and 30 % of class 1, so class 0 lies in [0.1, 0.7]."""
+    probs = np.full((100, 2), 0.5)
+    point = np.array([0.5, 0.5])
+    free = fraction_interval(probs, point, multiplier=2.0)
+    assert free["low"] == [0.0, 0.0] and free["high"] == [1.0, 1.0]
+    iv = fraction_interval(probs, point, multiplier=2.0, known=np.array([0.1, 0.3]))
+    assert iv["low"] == pytest.approx([0.1, 0.3]) and iv["high"] == pytest.approx([0.7, 0.9])
+    # where the spread alone keeps it inside, what is known changes nothing
+    narrow = fraction_interval(probs, point, multiplier=0.2, known=np.array([0.1, 0.3]))
+    assert narrow["low"] == pytest.approx([0.4, 0.4]) and narrow["high"] == pytest.approx(
+        [0.6, 0.6]
+    )

@@ -266,3 +266,21 @@ def test_interval_is_wider_with_one_example_per_class():
     wa = np.subtract(a.stats["fractions_ci_high"], a.stats["fractions_ci_low"])
     wb = np.subtract(b.stats["fractions_ci_high"], b.stats["fractions_ci_low"])
     assert np.all(wa > wb)
+
+
+def test_a_segmentations_interval_starts_at_its_clicked_examples():
+    """Through the core: the clicked chips are known, so each class's interval starts at the
+    share of the grid its examples cover, however unsure the other chips are."""
+    from workers.fewshot.pipeline import Segmenter, SegmentOptions
+
+    grid, emb, support = _grid_task(np.random.default_rng(7))
+    emb = np.random.default_rng(8).normal(0, 1, emb.shape).astype(np.float32)  # no signal
+    opts = SegmentOptions(bootstrap=0, boundary=None, pixel_vote=False, weighting=None)
+    clicked = {0: [(r, 0) for r in range(8)], 1: [(r, 9) for r in range(4)]}
+    # an encoder without measurements: the widest multiplier, an interval that would reach 0
+    seg = Segmenter(support, options=opts, encoder_name="unmeasured").classify(
+        emb, grid=grid, support=clicked
+    )
+    low, high = seg.stats["fractions_ci_low"], seg.stats["fractions_ci_high"]
+    assert low[0] >= 8 / 80 - 1e-9 and low[1] >= 4 / 80 - 1e-9
+    assert high[0] <= 1 - 4 / 80 + 1e-9 and high[1] <= 1 - 8 / 80 + 1e-9

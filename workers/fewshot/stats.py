@@ -359,6 +359,7 @@ def fraction_interval(
     *,
     multiplier: float,
     ci: float = 0.95,
+    known: np.ndarray | None = None,
 ) -> dict:
     """Interval for each class's true fraction of chips: (N, K) probabilities -> dict of (K,).
 
@@ -368,9 +369,12 @@ def fraction_interval(
     1.96 sqrt(mean p(1-p) / N); classifier errors come in regions (a missed particle, a domain
     in the wrong phase), and the measured errors behave as if an image held only about
     (1.96 / multiplier)^2 independent regions whatever its number of chips (``multiplier`` is
-    fitted on seen simulator cases, see ``INTERVAL_MULTIPLIER``). The interval is widened to
-    contain the reported (hard) ``fractions`` and clipped to [0, 1]. It is meant for
-    ``ci = 0.95``; other levels scale the half-width by the normal quantile ratio.
+    fitted on both selection sets, see ``INTERVAL_MULTIPLIERS``). The interval is widened to
+    contain the reported (hard) ``fractions`` and clipped to what is known: ``known`` (K,) is
+    the share of the chips whose class the user gave (the examples, which ``interval_probs``
+    fixes too), so a class never reads below its own examples' share, nor above what the other
+    classes' examples leave (None: [0, 1]). It is meant for ``ci = 0.95``; other levels scale
+    the half-width by the normal quantile ratio.
 
     Returns low, high, std (half-width / 1.96 at 95 %: a normal-equivalent standard deviation
     for areas), centre, multiplier, ci, method, covers.
@@ -383,8 +387,10 @@ def fraction_interval(
     spread = np.sqrt((p * (1 - p)).mean(axis=0)) if len(p) else np.zeros(p.shape[1])
     z, z95 = float(norm.ppf(0.5 + ci / 2)), float(norm.ppf(0.975))
     half = multiplier * spread * z / z95
-    low = np.clip(np.minimum(centre - half, point), 0.0, 1.0)
-    high = np.clip(np.maximum(centre + half, point), 0.0, 1.0)
+    floor = np.zeros(p.shape[1]) if known is None else np.asarray(known, np.float64)
+    ceiling = 1.0 - (floor.sum() - floor)
+    low = np.clip(np.minimum(centre - half, point), floor, ceiling)
+    high = np.clip(np.maximum(centre + half, point), floor, ceiling)
     return {
         "low": low.tolist(),
         "high": high.tolist(),

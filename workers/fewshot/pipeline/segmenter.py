@@ -364,6 +364,8 @@ class Segmenter:
                     self.encoder_name, min(map(len, self.support.values()))
                 ),
                 ci=opts.ci,
+                known=np.array([len(set(clicked.get(k, ()))) for k in range(n_ids)])
+                / (rows * cols),
             )
             stats = abundance(
                 labels,
