@@ -35,13 +35,9 @@ __all__ = [
 #: 0.50 from k = 2; Fourier 0.80): they covered only 0.72 / 0.82 / 0.88 of the selection
 #: particles' trials at k = 1 / 3 / 5, whose maps err in whole particles of one kind, more than
 #: the chips' spread says. ``python -m workers.fewshot.bench.uncertainty --set unseen`` reports
-#: the result on the held-out simulator (README). The selection set's lattice and texture cases,
-#: added afterwards, were checked against these values without changing them: default 0.59 /
-#: 0.55 / 0.51 and 0.47 / 0.32 / 0.22, Fourier 0.46 / 0.62 / 0.60 and 1.03 / 0.43 / 0.30.
-#: Encoders not measured get Fourier's values.
-#: On grids of 8 x 8 chips (64 px on 512 px) coverage falls: too few chips for the rule. A
-#: block model instead (chips fully correlated within b x b blocks, independent between) needed
-#: 8 x 8 blocks on the seen cases for >= 95 % and was wider there.
+#: the result on the held-out simulator (README). The selection lattices and textures, added
+#: later, hold with these values (docs/benchmarks.md). Encoders not measured get Fourier's
+#: values. On grids of 8 x 8 chips (64 px on 512 px) coverage falls: too few chips for the rule.
 INTERVAL_MULTIPLIERS: dict[str, tuple[tuple[int, float], ...]] = {
     "default": ((1, 1.10), (2, 0.80), (5, 0.60)),
     "fourier": ((1, 1.45), (2, 1.35), (5, 1.00)),
