@@ -323,7 +323,7 @@ def interval_multiplier(encoder: str | None, n_smallest: int = 2) -> float:
     """The spread multiplier measured for a registered encoder (others: Fourier's) when the
     smallest support class has ``n_smallest`` chips (``INTERVAL_MULTIPLIERS``)."""
     table = INTERVAL_MULTIPLIERS.get(encoder or "", INTERVAL_MULTIPLIERS["fourier"])
-    return next(a for count, a in reversed(table) if n_smallest >= count or count == 1)
+    return next(a for count, a in reversed(table) if max(n_smallest, 1) >= count)
 
 
 def interval_probs(

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from dataclasses import asdict
 
 import numpy as np
 
-from workers.fewshot.selection.lattice_imaging import lattice_bright_field, lattice_dark_field
+from workers.fewshot.selection.lattice_imaging import crystal_haadf, crystal_wave
 from workers.fewshot.selection.lattice_scenes import LATTICE_SCENES
 from workers.fewshot.selection.scanning import Scan, acquire, haadf_signal
 from workers.fewshot.selection.scene import SelectionCase, SelectionImage, Specimen
 from workers.fewshot.selection.scenes import SCENES
 from workers.fewshot.selection.sem import SecondaryElectrons, secondary_yield, to_8bit
-from workers.fewshot.selection.tem import BrightField, bright_field
+from workers.fewshot.selection.tem import BrightField, image_wave, specimen_wave
 from workers.fewshot.selection.texture_scenes import TEXTURE_SCENES, texture_camera
 
 __all__ = ["SELECTION_CASES", "generate"]
@@ -30,26 +31,33 @@ __all__ = ["SELECTION_CASES", "generate"]
 Imaging = Callable[[np.random.Generator, Specimen, float, tuple[int, int], int], tuple]
 
 
-def _bright_field(bf: BrightField) -> tuple[Imaging, int]:
-    """Bright-field imaging on the canvas, then the margin cropped; its margin."""
+def _bright_field(bf: BrightField, wave: Callable = specimen_wave) -> tuple[Imaging, int]:
+    """Bright-field imaging on the canvas, then the margin cropped; its margin. ``wave(spec,
+    px, kv)``: the specimen's exit wave (particles: ``tem.specimen_wave``; crystals:
+    ``lattice_imaging.crystal_wave``)."""
 
-    def image(rng, spec: Specimen, px: float, shape, margin: int) -> tuple:
+    def image(rng, spec, px: float, shape, margin: int) -> tuple:
         """(counts, truth, drawn settings) of the requested shape."""
-        counts, drawn = bright_field(rng, spec, px, bf)
+        counts, drawn = image_wave(rng, wave(spec, px, bf.kv), px, bf)
         window = (slice(margin, margin + shape[0]), slice(margin, margin + shape[1]))
-        return counts[window], spec.truth[window], {**drawn, "imaging": bf.to_dict()}
+        return counts[window], spec.truth[window], {**spec.notes, **drawn, "imaging": asdict(bf)}
 
     return image, 32
 
 
-def _dark_field(scan: Scan) -> tuple[Imaging, int]:
-    """HAADF STEM: the high-angle signal scanned with the scan's faults; its margin."""
+def _particle_haadf(spec: Specimen, px: float) -> np.ndarray:
+    """The particles' high-angle signal (thickness maps are per pixel already: ``px`` unused)."""
+    return haadf_signal(spec.thickness)
 
-    def image(rng, spec: Specimen, px: float, shape, margin: int) -> tuple:
+
+def _dark_field(scan: Scan, signal: Callable = _particle_haadf) -> tuple[Imaging, int]:
+    """HAADF STEM: the high-angle signal scanned with the scan's faults; its margin.
+    ``signal(spec, px)``: the specimen's signal (particles or ``lattice_imaging.crystal_haadf``)."""
+
+    def image(rng, spec, px: float, shape, margin: int) -> tuple:
         """(counts, truth, drawn settings) of the requested shape."""
-        signal = haadf_signal(spec.thickness)
-        counts, truth, drawn = acquire(rng, signal, spec.truth, shape, margin, scan)
-        return counts, truth, {**drawn, "imaging": scan.to_dict()}
+        counts, truth, drawn = acquire(rng, signal(spec, px), spec.truth, shape, margin, scan)
+        return counts, truth, {**spec.notes, **drawn, "imaging": asdict(scan)}
 
     return image, 24 + int(np.ceil(scan.drift_px))
 
@@ -62,7 +70,7 @@ def _secondary(se: SecondaryElectrons, scan: Scan) -> tuple[Imaging, int]:
         yield_, detector = secondary_yield(rng, spec, se)
         counts, truth, drawn = acquire(rng, yield_, spec.truth, shape, margin, scan)
         grey, levels = to_8bit(rng, counts)
-        notes = {**drawn, **detector, **levels, "imaging": {**se.to_dict(), **scan.to_dict()}}
+        notes = {**drawn, **detector, **levels, "imaging": {**asdict(se), **asdict(scan)}}
         return grey, truth, notes
 
     return image, 24 + int(np.ceil(scan.drift_px))
@@ -179,28 +187,28 @@ _LATTICE_SPECS = {
         "(mirror images across coherent {111} boundaries), wedge foil",
         "twins",
         0.02,
-        lattice_bright_field(_HRTEM_CORRECTED),
+        _bright_field(_HRTEM_CORRECTED, crystal_wave),
     ),
     "sel_film_on_substrate_haadf": (
         "HAADF, scan faults: InGaAs film on GaAs down [110] (dumbbells, misfit dislocations, "
         "In segregation) under an amorphous oxide / Pt-C cap",
         "epitaxy",
         0.025,
-        lattice_dark_field(_DF_CROSS_SECTION),
+        _dark_field(_DF_CROSS_SECTION, crystal_haadf),
     ),
     "sel_ordered_disordered_haadf": (
         "HAADF, low dose: Cu3Au down [001], ordered L1_2 domains (antiphase, partial order) vs "
         "disordered regions, one orientation",
         "order_domains",
         0.02,
-        lattice_dark_field(_DF_ALLOY),
+        _dark_field(_DF_ALLOY, crystal_haadf),
     ),
     "sel_copper_cuprite_hrtem": (
         "HRTEM near Scherzer: copper [110] vs cuprite [001] grains 3.5-5.5 nm at random in-plane "
         "angles (a quarter off axis: one set of planes), carbon support",
         "copper_oxide",
         0.025,
-        lattice_bright_field(_HRTEM_SCHERZER),
+        _bright_field(_HRTEM_SCHERZER, crystal_wave),
     ),
 }
 

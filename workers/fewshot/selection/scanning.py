@@ -9,7 +9,7 @@ dark level, read noise and a slow per-line offset (a row-correlated noise).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import fft, ndimage, signal
@@ -46,10 +46,6 @@ class Scan:
     dark: float = 10.0
     line_noise: float = 0.5
     lag_px: float = 0.0
-
-    def to_dict(self) -> dict:
-        """The settings as plain values (for ``meta``)."""
-        return asdict(self)
 
 
 def haadf_signal(thickness: dict[str, np.ndarray]) -> np.ndarray:

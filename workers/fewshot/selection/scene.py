@@ -45,6 +45,8 @@ class Specimen:
     truth: np.ndarray
     class_names: list[str]
     bragg: np.ndarray | None = None
+    #: drawn settings for ``meta`` (as a crystal's ``Projected.notes``)
+    notes: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ is what the operator's brightness and contrast make of it, quantised to 8 bits.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -35,10 +35,6 @@ class SecondaryElectrons:
     shadow: float = 0.35
     bse_px: float = 6.0
     substrate: str = "silicon"
-
-    def to_dict(self) -> dict:
-        """The settings as plain values (for ``meta``)."""
-        return asdict(self)
 
 
 def _top_material(spec: Specimen, substrate: str) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ across the field and the stage drifts during the exposure (a motion blur).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import fft
@@ -20,7 +20,7 @@ from scipy import fft
 from workers.fewshot.selection.materials import MATERIALS, phase_per_nm, wavelength_nm
 from workers.fewshot.selection.scene import Specimen
 
-__all__ = ["BrightField", "bright_field", "image_wave"]
+__all__ = ["BrightField", "image_wave", "specimen_wave"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,6 @@ class BrightField:
     falloff: float = 0.25
     drift_px: tuple[float, float] = (0.0, 1.5)
 
-    def to_dict(self) -> dict:
-        """The settings as plain values (for ``meta``)."""
-        return asdict(self)
-
 
 def _frequencies(shape: tuple[int, int], pixel_nm: float) -> tuple[np.ndarray, np.ndarray]:
     """Spatial frequencies (1/nm) of a full complex FFT: qy (H, 1), qx (1, W)."""
@@ -73,8 +69,10 @@ def _lens(shape, pixel_nm: float, bf: BrightField, defocus: float) -> np.ndarray
     return (np.exp(-1j * chi) * temporal * spatial).astype(np.complex64)
 
 
-def _exit_wave(spec: Specimen, kv: float) -> np.ndarray:
-    """exp(-(mu t + Bragg loss) / 2 + i sigma V0 t), summed over the materials (complex64)."""
+def specimen_wave(spec: Specimen, pixel_nm: float, kv: float) -> np.ndarray:
+    """exp(-(mu t + Bragg loss) / 2 + i sigma V0 t), summed over the materials (complex64);
+    thickness maps are in nm per pixel already, so ``pixel_nm`` does not enter (the signature
+    is the crystals' ``lattice_imaging.crystal_wave``'s)."""
     sigma = phase_per_nm(kv)
     phase = np.zeros(spec.truth.shape, np.float32)
     loss = np.zeros(spec.truth.shape, np.float32)
@@ -111,13 +109,6 @@ def _camera(rng: np.random.Generator, electrons: np.ndarray, bf: BrightField, bl
     spread = fft.irfft2(fft.rfft2(counted, workers=1) * mtf, s=shape, workers=1)
     noise = rng.normal(0, bf.read_noise, shape)
     return (bf.gain * spread + bf.offset + noise).astype(np.float32)
-
-
-def bright_field(
-    rng: np.random.Generator, spec: Specimen, pixel_nm: float, bf: BrightField
-) -> tuple[np.ndarray, dict]:
-    """The specimen imaged in bright field -> (counts (H, W) float32, drawn settings)."""
-    return image_wave(rng, _exit_wave(spec, bf.kv), pixel_nm, bf)
 
 
 def image_wave(
