@@ -312,7 +312,7 @@ def test_a_job_that_gave_way_to_a_newer_one_says_so_and_finishes_after_it(
 ):
     """A job over two images, with a newer job of its user queued on one of them: after its
     first map it goes back to the queue (its stage says why, in History and in the Segment
-    step), and both finish on the worker, the newer first."""
+    step), and both finish on the worker, the newer taken first."""
     from analysis.runner.give_way import WAITING
     from analysis.services import segmentation_job_create
     from tests.support.segmentation import segmentation_run
@@ -351,7 +351,8 @@ def test_a_job_that_gave_way_to_a_newer_one_says_so_and_finishes_after_it(
     older.refresh_from_db()
     newer.refresh_from_db()
     assert older.results.count() == 2 and newer.results.count() == 1
-    # newest first: the newer job's map is saved before the older job's remaining one (the
-    # jobs' ends wait for their downloads, which the default queue writes in either order)
-    assert newer.results.get().created < older.results.latest("created").created
+    # newest first: the newer job is taken before the older job's remaining map is saved. The
+    # worker runs two jobs at once, so their maps may be saved in either order (the CI run of
+    # session 21 saved the older's 0.44 s first); the broker's order is tested in test_give_way
+    assert newer.started < older.results.latest("created").created
     assert not page.errors, page.errors
