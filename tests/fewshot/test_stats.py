@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from workers.fewshot.stats import (
+    INTERVAL_EXPONENT,
     abundance,
     bootstrap_labels,
     fraction_interval,
@@ -123,8 +124,10 @@ def test_abundance_reports_the_interval_and_keeps_the_bootstrap():
     assert st["interval"]["method"] == iv["method"] and "whole grid" in st["interval"]["covers"]
     assert st["bootstrap"]["ci_low"][0] <= st["bootstrap"]["ci_high"][0]
     assert st["areas_std"][0] == pytest.approx(st["fractions_std"][0] * 64 * 4)
-    # half-width 0.5 * sqrt(0.16) = 0.2 around the soft fraction
-    assert st["fractions_ci_high"][0] - st["fractions_ci_low"][0] == pytest.approx(0.4, abs=1e-6)
+    # half-width 0.5 * 0.16 ** 0.7 = 0.139 around the soft fraction (p (1 - p) = 0.16 everywhere)
+    assert st["fractions_ci_high"][0] - st["fractions_ci_low"][0] == pytest.approx(
+        2 * 0.5 * 0.16**INTERVAL_EXPONENT, abs=1e-6
+    )
 
 
 def test_mean_confidence_by_class():
@@ -147,6 +150,22 @@ def test_a_class_never_reads_below_its_own_examples_share():
     assert iv["low"] == pytest.approx([0.1, 0.3]) and iv["high"] == pytest.approx([0.7, 0.9])
     # where the spread alone keeps it inside, what is known changes nothing
     narrow = fraction_interval(probs, point, multiplier=0.2, known=np.array([0.1, 0.3]))
-    assert narrow["low"] == pytest.approx([0.4, 0.4]) and narrow["high"] == pytest.approx(
-        [0.6, 0.6]
-    )
+    half = 0.2 * 0.25**INTERVAL_EXPONENT  # 0.076
+    assert narrow["low"] == pytest.approx([0.5 - half] * 2)
+    assert narrow["high"] == pytest.approx([0.5 + half] * 2)
+
+
+def test_a_clean_maps_interval_narrows_faster_than_the_square_root():
+    """The half-width grows with the share of unsure chips u as u ** 0.7: a map with 16 times
+    fewer unsure chips (a particle's outline against a wrong region) gets an interval 16 ** 0.7
+    = 7 times narrower, where a square root would give 4 times."""
+    assert 0.5 < INTERVAL_EXPONENT < 1
+    unsure = np.tile([0.0, 1.0], (160, 1))
+    unsure[:80] = 0.5
+    clean = unsure.copy()
+    clean[5:80] = [1.0, 0.0]  # 5 unsure chips where there were 80
+    widths = []
+    for probs in (unsure, clean):  # the reported fraction at the centre: the spread alone
+        iv = fraction_interval(probs, probs.mean(0), multiplier=0.5)
+        widths.append(iv["high"][0] - iv["low"][0])
+    assert widths[0] / widths[1] == pytest.approx(16**INTERVAL_EXPONENT, rel=1e-6)

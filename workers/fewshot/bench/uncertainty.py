@@ -36,7 +36,9 @@ the one-example interval multiplier (``stats.INTERVAL_MULTIPLIER_SINGLE``), chos
 
 The interval multipliers by support count (``stats.INTERVAL_MULTIPLIERS``, twenty-first
 session), chosen on "seen" and "selection": unseen coverage 0.91 / 0.95 / 0.97 -> 0.98 / 0.99 /
-0.99, width 0.38 / 0.20 / 0.19 -> 0.62 / 0.31 / 0.23 (``--draws 5``; README).
+0.99, width 0.38 / 0.20 / 0.19 -> 0.62 / 0.31 / 0.23 (``--draws 5``; README). With the
+half-width growing as u^0.7 (``stats.INTERVAL_EXPONENT``, twenty-second session, chosen on the
+same sets): coverage 0.98 / 0.99 / 0.975, width 0.57 / 0.26 / 0.19.
 """
 
 from __future__ import annotations
