@@ -1,16 +1,15 @@
-"""Abundance statistics and the support bootstrap."""
+"""Abundance statistics, the support bootstrap and the fraction interval."""
 
 import numpy as np
 import pytest
 
-from workers.fewshot.stats import (
+from workers.fewshot.interval import (
     INTERVAL_EXPONENT,
-    abundance,
-    bootstrap_labels,
     fraction_interval,
     interval_multiplier,
     interval_probs,
 )
+from workers.fewshot.stats import abundance, bootstrap_labels
 
 
 def test_counts_fractions_and_physical_areas():

@@ -243,8 +243,8 @@ def test_interval_is_wider_with_one_example_per_class():
     """The fraction interval's multiplier follows the smallest class's support count
     (INTERVAL_MULTIPLIERS): widest with one chip, whose misplaced prototype the support
     bootstrap cannot see, narrowest from five."""
+    from workers.fewshot.interval import INTERVAL_MULTIPLIERS, interval_multiplier
     from workers.fewshot.pipeline import Segmenter, SegmentOptions
-    from workers.fewshot.stats import INTERVAL_MULTIPLIERS, interval_multiplier
 
     (_, single), (_, few), (_, many) = INTERVAL_MULTIPLIERS["default"]
     assert [interval_multiplier("default", n) for n in (0, 1, 2, 4, 5, 9)] == [

@@ -11,7 +11,7 @@ seeds 0-1, for choosing settings apart from the training simulator; ``--set sele
 (micrographs with hand-checked chip truth). Each image is embedded once per encoder; every
 seeded support draw (k chips per class from the scored chips of each class) goes through the
 segmentation core (``pipeline.Segmenter``) twice: "after" with the defaults users run (per-chip
-calibration, group weighting, the interval of ``stats.fraction_interval``) and "before" as the
+calibration, group weighting, the interval of ``interval.fraction_interval``) and "before" as the
 engine was (the encoder's temperature, no weighting, the support-bootstrap interval).
 
 Figures, per set, encoder and k, before -> after:
@@ -34,10 +34,10 @@ the one-example interval multiplier (``stats.INTERVAL_MULTIPLIER_SINGLE``), chos
 0.023 / 0.027, coverage 0.91 / 0.92 / 0.96, width 0.38 / 0.22 / 0.21; real ECE 0.019 / 0.003
 / 0.004, coverage 1.00 / 0.90 / 1.00, width 0.15 / 0.09 / 0.09.
 
-The interval multipliers by support count (``stats.INTERVAL_MULTIPLIERS``, twenty-first
+The interval multipliers by support count (``interval.INTERVAL_MULTIPLIERS``, twenty-first
 session), chosen on "seen" and "selection": unseen coverage 0.91 / 0.95 / 0.97 -> 0.98 / 0.99 /
 0.99, width 0.38 / 0.20 / 0.19 -> 0.62 / 0.31 / 0.23 (``--draws 5``; README). With the
-half-width growing as u^0.7 (``stats.INTERVAL_EXPONENT``, twenty-second session, chosen on the
+half-width growing as u^0.7 (``interval.INTERVAL_EXPONENT``, twenty-second session, chosen on the
 same sets): coverage 0.98 / 0.99 / 0.975, width 0.57 / 0.26 / 0.19.
 """
 

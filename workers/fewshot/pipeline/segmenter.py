@@ -22,6 +22,7 @@ from workers.fewshot.classifier import (
 )
 from workers.fewshot.encoders import Encoder
 from workers.fewshot.frequencies import support_frequencies
+from workers.fewshot.interval import fraction_interval, interval_multiplier, interval_probs
 from workers.fewshot.pipeline.options import Embedded, Segmentation, SegmentOptions, Support
 from workers.fewshot.pipeline.runtime import Timer, deterministic, single_thread
 from workers.fewshot.pipeline.shifted import shifted_copies
@@ -34,9 +35,6 @@ from workers.fewshot.spectral_peaks import SupportPeaks, fit_support_peaks
 from workers.fewshot.stats import (
     abundance,
     bootstrap_counts,
-    fraction_interval,
-    interval_multiplier,
-    interval_probs,
     labels_beforehand,
 )
 from workers.fewshot.uncertainty import (
