@@ -1,5 +1,7 @@
 """Per-task group weighting: a nuisance group is switched off, clean support is left alone."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -107,3 +109,15 @@ def test_segmenter_applies_the_weights_to_support_and_queries():
     truth = truth.reshape(2, 40)
     assert (on.classify(emb, grid=grid).labels == truth).mean() == 1.0
     assert (off.classify(emb, grid=grid).labels == truth).mean() < 0.8
+
+
+def test_no_weighting_where_a_class_is_an_object():
+    """Marked as objects (particles), the classes keep the embedding as it is: their examples
+    are chips partly of the support, whose spread the leave-one-out choice would read as
+    noise (SegmentOptions.task_weighting); the same support as regions is weighted."""
+    support, _, _ = _nuisance_task()
+    opts = SegmentOptions(bootstrap=0, boundary=None, temperature=1.0, pixel_vote=False)
+    regions = Segmenter(support, options=opts, groups=GROUPS)
+    objects = Segmenter(support, options=replace(opts, object_classes=(1,)), groups=GROUPS)
+    assert opts.task_weighting == "loo" and regions.space.weights is not None
+    assert objects.options.task_weighting is None and objects.space.weights is None

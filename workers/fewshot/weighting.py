@@ -19,7 +19,9 @@ log distance ratio (own prototype / nearest other, scale-free) is no worse; amon
 fewest errors, then the lowest ratio, win. With 3 chips per class a single error is weak
 evidence: the ratio condition is what keeps particles and textures, whose support chips are
 heterogeneous, from switching on noise (measured on the benchmark's selection images, see
-CONTRACT.md). Support sets that cannot be scored (a class with one chip) keep all ones.
+CONTRACT.md). Support sets that cannot be scored (a class with one chip) keep all ones, and so
+do tasks where a class is an object (``SegmentOptions.task_weighting``: examples of particles
+are chips partly of the support, whose spread the choice read as a class difference).
 
 Optional groups (``optional``: the classifier's ``support_peaks``, ``spectral_peaks``) are off
 unless the whole embedding with them on makes ``OPTIONAL_GAIN`` fewer leave-one-out errors and

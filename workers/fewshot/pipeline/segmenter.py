@@ -156,7 +156,7 @@ class Segmenter:
         groups = getattr(encoder, "groups", None)
         # the group is gated by the per-task weighting (off unless it removes a held-out
         # error): without the weighting it would always count
-        gated = opts.peaks and opts.weighting is not None
+        gated = opts.peaks and opts.task_weighting is not None
         peaks = fit_support_peaks(images, support, support_emb, frequencies) if gated else None
         if peaks is not None:
             support_emb, groups = peaks.augmented_support, peaks.groups(groups or [])

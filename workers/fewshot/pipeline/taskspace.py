@@ -95,11 +95,11 @@ def fit_task_space(
     more = {k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in (copies or {}).items()}
     pooled = {k: torch.cat([v, more[k]]) if k in more else v for k, v in support.items()}
     weights = None
-    if options.weighting is not None and groups:
+    if options.task_weighting is not None and groups:
         w = group_weights(
             {k: v.numpy() for k, v in support.items()},
             groups,
-            method=options.weighting,
+            method=options.task_weighting,
             optional=(PEAK_GROUP,),
         )
         if np.any(w != 1):

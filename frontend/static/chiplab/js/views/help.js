@@ -189,7 +189,7 @@ export function render(root, { topic } = {}) {
         "not only which examples you happened to click. Each result says in words what its interval covers.",
       ),
       p(
-        "On test images the interval contained the true fraction 97 to 99 % of the time with 3 to 5 examples per ",
+        "On test images the interval contained the true fraction 98 to 99 % of the time with 3 to 5 examples per ",
         "class, and 98 % of the time with a single example, where it is also about twice as wide. On the hardest kind ",
         "of test image (textured regions, one example per class) it did 93 % of the time. A map with few unsure chips ",
         "(only the outlines of its particles) gets a narrower interval than one with whole unsure regions.",
