@@ -48,7 +48,7 @@ class JobParamsSerializer(serializers.Serializer):
         required=False,
         help_text="weight the encoder's feature groups per support set, chosen leave-one-out "
         "on the support chips (default true; e.g. drops intensity features when the examples "
-        "show they mislead)",
+        "show they mislead); never where a class is marked as objects",
     )
     pixel_vote = serializers.BooleanField(
         required=False,

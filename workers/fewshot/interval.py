@@ -94,12 +94,11 @@ def fraction_interval(
     1.96 sqrt(u / N); classifier errors come in regions (a missed particle, a domain in the
     wrong phase), so the measured errors do not shrink with N: they grow with u, a little faster
     than its square root (both fitted on both selection sets, see ``INTERVAL_MULTIPLIERS``).
-    The interval is widened to
-    contain the reported (hard) ``fractions`` and clipped to what is known: ``known`` (K,) is
-    the share of the chips whose class the user gave (the examples, which ``interval_probs``
-    fixes too), so a class never reads below its own examples' share, nor above what the other
-    classes' examples leave (None: [0, 1]). It is meant for ``ci = 0.95``; other levels scale
-    the half-width by the normal quantile ratio.
+    The interval is widened to contain the reported (hard) ``fractions`` and clipped to what is
+    known: ``known`` (K,) is the share of the chips whose class the user gave (the examples,
+    which ``interval_probs`` fixes too), so a class never reads below its own examples' share,
+    nor above what the other classes' examples leave (None: [0, 1]). It is meant for
+    ``ci = 0.95``; other levels scale the half-width by the normal quantile ratio.
 
     Returns low, high, std (half-width / 1.96 at 95 %: a normal-equivalent standard deviation
     for areas), centre, multiplier, ci, method, covers.
