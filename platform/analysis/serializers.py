@@ -94,6 +94,13 @@ class JobParamsSerializer(serializers.Serializer):
         "prototypes and distances are also fitted to copies of each example chip shifted by a "
         "quarter chip up, down, left and right (default true; needs two examples of a class)",
     )
+    object_edges = serializers.BooleanField(
+        required=False,
+        help_text="object edges: the outlines of the classes marked as objects in the pixel "
+        "map move to where the image's intensity crosses between them and their surroundings "
+        "(half the contrast to join, a quarter to stay), before each chip takes its pixels' "
+        "majority (default true)",
+    )
     chip_size = serializers.IntegerField(
         required=False, min_value=1, help_text="must equal the support set's chip size"
     )

@@ -24,10 +24,13 @@ def _on(options, param: str) -> bool:
         "object_kinds": options.object_kinds == (1, 2),
         "texture_view": options.texture_view,
         "support_shifts": options.support_shifts,
+        "object_edges": options.object_edges,
     }[param]
 
 
-@pytest.mark.parametrize("param", ["peaks", "metric", "texture_view", "support_shifts"])
+@pytest.mark.parametrize(
+    "param", ["peaks", "metric", "texture_view", "support_shifts", "object_edges"]
+)
 def test_new_jobs_record_the_step_and_old_jobs_rerun_without_it(param):
     assert DEFAULT_PARAMS[param] is True
     assert _on(options_from_params(DEFAULT_PARAMS, CLASSES), param)

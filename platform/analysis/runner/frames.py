@@ -17,11 +17,12 @@ from .. import maps
 def options_from_params(params: dict, classes: list[dict] = ()) -> SegmentOptions:
     """The core's options for a job's params and its class table; a job from before boundary
     refinement, group weighting, the pixel vote, the spatial prior, the support-peak group, the
-    per-task metric, one kind per particle, the texture view or the shifted support copies (no
-    "boundary" / "weighting" / "pixel_vote" / "spatial" / "peaks" / "metric" / "object_kinds" /
-    "texture_view" / "support_shifts" param) re-runs without them, as it first ran (new jobs
-    record all nine). The classes marked as objects keep the texture view and the shifted
-    copies off and, with "object_kinds" (opt-in), are the kinds of particle."""
+    per-task metric, one kind per particle, the texture view, the shifted support copies or the
+    object edges (no "boundary" / "weighting" / "pixel_vote" / "spatial" / "peaks" / "metric" /
+    "object_kinds" / "texture_view" / "support_shifts" / "object_edges" param) re-runs without
+    them, as it first ran (new jobs record all ten). The classes marked as objects keep the
+    texture view and the shifted copies off and, with "object_kinds" (opt-in), are the kinds of
+    particle."""
     kinds = tuple(int(c["index"]) for c in classes if c.get("kind") == "objects")
     return SegmentOptions(
         temperature=params.get("temperature", "encoder"),
@@ -39,6 +40,7 @@ def options_from_params(params: dict, classes: list[dict] = ()) -> SegmentOption
         texture_view=bool(params.get("texture_view", False)),
         support_shifts=bool(params.get("support_shifts", False)),
         object_classes=kinds,
+        object_edges=bool(params.get("object_edges", False)),
     )
 
 

@@ -37,6 +37,7 @@ DEFAULT_PARAMS = {
     "object_kinds": False,
     "texture_view": True,
     "support_shifts": True,
+    "object_edges": True,
 }
 
 

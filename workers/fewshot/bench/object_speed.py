@@ -145,6 +145,7 @@ def time_all(size: int, *, chip: int = 16, repeats: int = 3, keep: Callable | No
             support=support,
             spectrum=spectrum,
             features=PixelFeatures(seg.grid),
+            object_classes=(1,),  # the particles, marked as objects as a job marks them
         )
         clock.lap("pixel_map")
         chip_shares(pm.labels, seg.grid, seg.classes)

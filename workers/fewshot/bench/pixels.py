@@ -175,6 +175,7 @@ def run_image(
                 frequencies=segm.frequencies,
                 support=support,
                 config=cfg,
+                object_classes=sample.object_classes,
                 object_kinds=sample.object_classes if kinds else (),
             )
             if len(sample.object_classes) >= 2:  # one kind per particle, as a job's mask

@@ -67,6 +67,8 @@ class SegmentOptions:
     object_classes: the classes marked as objects (particles, precipitates): their class is
         told by intensity, so the texture view and the group weighting stay off. Jobs take
         them from the class table.
+    object_edges: with the pixel vote, the object classes' outlines in the pixel map follow
+        the frame's intensity (``pixels.edges``) before the chips are voted; False = off.
     """
 
     temperature: float | str = "encoder"
@@ -88,6 +90,7 @@ class SegmentOptions:
     texture_view: bool = True
     support_shifts: bool = True
     object_classes: tuple[int, ...] = ()
+    object_edges: bool = True
 
     @property
     def task_weighting(self) -> str | None:

@@ -222,6 +222,7 @@ class Segmenter:
                     pixel_features,
                     classes=self.classes,
                     frequencies=self.frequencies,
+                    object_classes=opts.object_classes if opts.object_edges else (),
                     object_kinds=opts.object_kinds,
                 )
                 resampled = early.result()

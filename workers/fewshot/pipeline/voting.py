@@ -47,6 +47,7 @@ def pixel_vote(
     *,
     classes: tuple[int, ...],
     frequencies: np.ndarray | None,
+    object_classes: Sequence[int] = (),
     object_kinds: Sequence[int] = (),
 ) -> tuple[PixelMap, Prediction, np.ndarray]:
     """The pixel map of the frame from the chip prediction, and the prediction with each
@@ -68,6 +69,7 @@ def pixel_vote(
         support=support,
         spectrum=spectrum,
         features=pixel_features,
+        object_classes=object_classes,
         object_kinds=object_kinds,
     )
     shares = chip_shares(pm.labels, grid, classes)

@@ -24,6 +24,7 @@ from workers.fewshot.pixels.classifier import (
     lda,
     log_lik,
 )
+from workers.fewshot.pixels.edges import refine_object_edges
 from workers.fewshot.pixels.features import PixelConfig, PixelFeatures, Support, gauss
 from workers.fewshot.pixels.upsample import full_resolution, spot_field
 
@@ -61,6 +62,7 @@ def pixel_map(
     config: PixelConfig | None = None,
     spectrum: FrameSpectrum | None = None,
     features: PixelFeatures | None = None,
+    object_classes: Sequence[int] = (),
     object_kinds: Sequence[int] = (),
 ) -> PixelMap:
     """Full-resolution labels and confidence for one frame from its chip segmentation.
@@ -74,6 +76,9 @@ def pixel_map(
     spectrum: ``boundary.frame_spectrum(frame, seg.grid)`` where already computed.
     features: ``PixelFeatures(seg.grid, config=config)`` kept from an earlier map of the
         frame (it keeps the features computed here).
+    object_classes: classes marked as objects (particles): their edges are moved to where the
+        frame's intensity crosses midway between them and their surroundings
+        (``edges.refine_object_edges``).
     object_kinds: classes that are kinds of object (particles of several kinds): with two or
         more of them in the map, every particle gets one kind from its pixels and its shape
         and intensity profile (``objects.kinds``); a relabelled pixel's confidence is at most
@@ -117,19 +122,26 @@ def pixel_map(
     full, conf = full_resolution(score, spots, (R * grid.chip_size, C * grid.chip_size))
     labels, confidence = _on_frame(full, conf, grid, classes)
     t_map = time.perf_counter()
+    present = [k for k in object_classes if k in classes]
+    if present and len(present) < K:
+        refine_object_edges(labels, confidence, frame, grid, present)
+    t_edges = time.perf_counter()
     kinds = [k for k in object_kinds if k in classes]
     if len(kinds) >= 2:
         labels, posterior = kind_per_object(labels, frame, grid, support, kinds)
         confidence = np.minimum(confidence, posterior)
-    t_end = time.perf_counter()
-    timings = {
-        "features": round(t_feat - t0, 4),
-        "fit": round(t_fit - t_feat, 4),
-        "map": round(t_map - t_fit, 4),
-        "objects": round(t_end - t_map, 4),
-        "total": round(t_end - t0, 4),
-    }
+    stamps = {"features": t_feat, "fit": t_fit, "map": t_map, "edges": t_edges}
+    timings = _laps(t0, {**stamps, "objects": time.perf_counter()})
     return PixelMap(labels, confidence, classes, timings)
+
+
+def _laps(t0: float, stamps: dict[str, float]) -> dict[str, float]:
+    """Seconds per stage from the time each ended (in order, the first began at ``t0``), and
+    the total."""
+    ends = list(stamps.values())
+    starts = [t0, *ends[:-1]]
+    laps = {k: round(e - b, 4) for k, e, b in zip(stamps, ends, starts, strict=True)}
+    return {**laps, "total": round(ends[-1] - t0, 4)}
 
 
 def _training_labels(
