@@ -99,7 +99,7 @@ def refine_object_edges(
     edge = ndimage.maximum_filter(~empty, 3) & ndimage.maximum_filter(~full, 3)
     by, bx = np.nonzero(edge)
     levels = _Levels(_block_sums(img, BLOCK, np.float32) / BLOCK**2, ~edge, grid.chip_size)
-    outside, noise = levels.at(empty, by, bx)
+    outside, noise = levels.at(empty, by, bx, spread=True)
     inside, _ = levels.at(full, by, bx)  # all object classes' together: per class, more specks
     # where the objects do not stand out of the background's own spread, the intensity cannot
     # place their edge (a stretch of support that the map calls a particle): left as it is
@@ -149,20 +149,26 @@ class _Levels:
         self.means, self.quiet = means, quiet
         self.window = max(2, round(chip_size / (2 * BLOCK)))
 
-    def at(self, blocks: np.ndarray, by: np.ndarray, bx: np.ndarray) -> tuple[np.ndarray, ...]:
+    def at(
+        self, blocks: np.ndarray, by: np.ndarray, bx: np.ndarray, *, spread: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """(n,) each: the mean intensity of the quiet ``blocks`` (hb, wb) around blocks
-        (by, bx) and the spread (s.d.) of their means, NaN where there are none."""
+        (by, bx), NaN where there are none, and with ``spread`` the spread (s.d.) of their
+        means (else None)."""
         w = (blocks & self.quiet).astype(np.float32)
-        n, total, squares = (
-            ndimage.uniform_filter(_block_sums(a, 2, np.float32), self.window, mode="constant")[
-                by // 2, bx // 2
-            ]
-            for a in (w, w * self.means, w * self.means * self.means)
-        )
+
+        def around(a: np.ndarray) -> np.ndarray:  # the window's mean of a, at (by, bx)
+            return ndimage.uniform_filter(
+                _block_sums(a, 2, np.float32), self.window, mode="constant"
+            )[by // 2, bx // 2]
+
+        n = around(w)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(n > 1e-6, total / n, np.nan)
-            spread = np.sqrt(np.maximum(squares / n - mean * mean, 0.0))
-        return mean, spread
+            mean = np.where(n > 1e-6, around(w * self.means) / n, np.nan)
+            if not spread:
+                return mean, None
+            squares = around(w * self.means * self.means) / n
+            return mean, np.sqrt(np.maximum(squares - mean * mean, 0.0))
 
 
 def _block_pixels(by: np.ndarray, bx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
