@@ -154,11 +154,13 @@ def test_uncertainty_bench_on_a_tiny_image():
     assert out["moved_found_rate"] == 1.0
 
 
-def test_one_example_per_class_is_less_sure():
+def test_one_example_per_class_is_recalibrated():
     """k = 1 uses the wider per-chip temperature scale (SINGLE_EXAMPLE_SCALE), k >= 2 the usual
-    one; with the same prototypes a query is less confident at k = 1, labels unchanged."""
+    one; at k = 1 (no spatial prior) each chip's confidence is then Platt-scaled by
+    SINGLE_EXAMPLE_MAP, labels unchanged; at k = 2 it is not."""
     from workers.fewshot.pipeline import Segmenter, SegmentOptions
     from workers.fewshot.uncertainty import (
+        SINGLE_EXAMPLE_MAP,
         SINGLE_EXAMPLE_SCALE,
         TEMPERATURE_SCALE,
         temperature_scale,
@@ -168,9 +170,9 @@ def test_one_example_per_class_is_less_sure():
     assert temperature_scale(2) == temperature_scale(5) == TEMPERATURE_SCALE
     rng = np.random.default_rng(7)
     query = rng.normal(0, 1, (6, 5, 4)).astype(np.float32)
-    # the spatial prior is off at k = 1 only: compare the calibration alone
+    # no prior, no metric: the calibration alone at k = 2
     opts = SegmentOptions(
-        bootstrap=0, boundary=None, pixel_vote=False, weighting=None, mean_field=0.0
+        bootstrap=0, boundary=None, pixel_vote=False, weighting=None, mean_field=0.0, metric=None
     )
     grid = ChipGrid.for_shape((24, 20), 4)
     one = {0: np.full((1, 4), -1.0, np.float32), 1: np.full((1, 4), 1.0, np.float32)}
@@ -180,7 +182,42 @@ def test_one_example_per_class_is_less_sure():
     b = Segmenter(two, options=opts).classify(query, grid=grid)
     assert Segmenter(one, options=opts).calibration_scale == SINGLE_EXAMPLE_SCALE
     assert np.array_equal(a.labels, b.labels)
-    assert np.all(a.confidence <= b.confidence + 1e-6) and a.confidence.mean() < b.confidence.mean()
+    dist = ((query.reshape(-1, 1, 4) - np.stack([one[0][0], one[1][0]])) ** 2).sum(-1)
+    for seg, scale, mapped in ((a, SINGLE_EXAMPLE_SCALE, True), (b, TEMPERATURE_SCALE, False)):
+        c = calibrated_probs(dist, scale=scale)[0].max(1)
+        if mapped:
+            slope, offset = SINGLE_EXAMPLE_MAP
+            c = 1 / (1 + np.exp(-(slope * np.log(c / (1 - c)) + offset)))
+        assert np.allclose(seg.confidence.ravel(), c, atol=1e-4)
+        assert np.allclose(seg.probs.sum(-1), 1.0, atol=1e-5)
+
+
+def test_recalibrated_prediction_maps_the_label_confidence():
+    """Platt scaling of each chip's confidence in its label: the identity map changes nothing;
+    a map of slope < 1 lifts unsure chips and lowers near-certain ones, keeps the order of
+    confidences and every label (also one that is not its row's argmax), rows sum to 1, and the
+    other classes share the rest as before (equally where the label had it all)."""
+    from workers.fewshot.classifier import Prediction
+    from workers.fewshot.uncertainty import recalibrated_prediction
+
+    classes = (2, 5, 9)
+    probs = np.array(
+        [[0.999, 0.0006, 0.0004], [0.4, 0.35, 0.25], [0.2, 0.5, 0.3], [1.0, 0.0, 0.0]],
+        np.float32,
+    )
+    labels = np.array([2, 2, 9, 2])  # the third chip relabelled, e.g. by the pixel vote
+    pred = Prediction(probs, labels, probs[np.arange(4), [0, 0, 2, 0]])
+    same = recalibrated_prediction(pred, classes, (1.0, 0.0))
+    assert np.allclose(same.probs, probs, atol=1e-6)
+    out = recalibrated_prediction(pred, classes, (0.8, 0.63))
+    assert np.array_equal(out.labels, labels)
+    assert np.allclose(out.probs.sum(1), 1.0, atol=1e-6)
+    assert out.confidence[0] < 0.999 and out.confidence[1] > 0.4 and out.confidence[2] > 0.3
+    assert np.argsort(out.confidence[:3]).tolist() == np.argsort(pred.confidence[:3]).tolist()
+    assert np.allclose(out.confidence, out.probs[np.arange(4), [0, 0, 2, 0]])
+    # the others keep their ratio: 0.35 : 0.25 in the second row
+    assert np.isclose(out.probs[1, 1] / out.probs[1, 2], 0.35 / 0.25, rtol=1e-5)
+    assert np.isclose(out.probs[3, 1], out.probs[3, 2]) and out.probs[3, 1] > 0
 
 
 def test_tempered_keeps_the_argmax_and_softens():

@@ -39,6 +39,7 @@ from workers.fewshot.stats import (
 )
 from workers.fewshot.uncertainty import (
     calibrated_probs,
+    recalibrated_prediction,
     smoothed_temperature,
     temperature_scale,
     tempered_prediction,
@@ -103,10 +104,10 @@ class Segmenter:
             )
             # the per-chip calibration's scale: one example per class is less sure than several
             # (times the metric's factor: as sure as Euclidean distances were, metric.py)
-            self.calibration_scale = (
-                temperature_scale(min(len(v) for v in self.support.values()))
-                * self.space.calibration_factor
-            )
+            smallest = min(len(v) for v in self.support.values())
+            self.calibration_scale = temperature_scale(smallest) * self.space.calibration_factor
+            # its final confidence is mapped as fitted on the per-chip calibration's
+            self.single_example = smallest <= 1 and opts.calibration == "per-chip"
             # held out, each example is scored like a query chip: with the per-chip
             # calibration when it is on, else at the job's temperature
             self.support_check = support_check_summary(
@@ -230,6 +231,8 @@ class Segmenter:
             timer.lap("pixels")
         if smoothed:  # the prior's probabilities are over-confident: tempered, labels kept
             pred = tempered_prediction(pred, self.classes, smoothed_temperature(self.encoder_name))
+        elif self.single_example:  # no prior: Platt scaling fitted for one example per class
+            pred = recalibrated_prediction(pred, self.classes)
         labels, stats = self._statistics(
             q, pred, decided, grid, support, pixel_size, pixel_unit, timer, resampled
         )
