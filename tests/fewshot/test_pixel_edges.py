@@ -119,3 +119,21 @@ def test_the_core_moves_the_edges_of_the_classes_marked_as_objects_unless_asked_
     }
     err = {edges: int(((pm.labels == 1) != (truth == 1)).sum()) for edges, pm in maps.items()}
     assert err[True] < err[False], err
+
+
+def test_the_pixel_settings_reach_the_jobs_own_pixel_map():
+    """``SegmentOptions.pixel_config`` is what ``bench.pixels`` varies: None and the defaults
+    give the same map, a variant (no chip prior, the pixel classifier alone) another one."""
+    from workers.fewshot.pipeline import SegmentOptions, segment
+    from workers.fewshot.pixels import PixelConfig
+
+    image, _ = _particles()
+
+    def labels(config):
+        opts = SegmentOptions(object_classes=(1,), bootstrap=0, pixel_config=config)
+        kw = {"chip_size": 32, "support": PARTICLE_SUPPORT, "encoder": "fourier"}
+        return segment(image, options=opts, **kw).pixel_map.labels
+
+    default = labels(None)
+    assert np.array_equal(labels(PixelConfig()), default)
+    assert not np.array_equal(labels(PixelConfig(prior_weight=0.0)), default)

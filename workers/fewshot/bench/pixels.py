@@ -1,9 +1,13 @@
 """Pixel-map benchmark: ``python -m workers.fewshot.bench.pixels [--set seen] [--cases ...]``.
 
 For each case image and seeded support draw (k chips per class), the default encoder runs
-through the segmentation core (embed -> Segmenter.fit -> classify, as a job runs it) and
-``pixels.pixel_map`` turns its chip map into a pixel map (with two or more object classes each
-particle then takes its majority class, ``objects.one_class_each``, as a job's mask does).
+through the segmentation core (embed -> Segmenter.fit -> classify, as a job runs it): once
+without the pixel vote (the chip classifier's map, "chip") and once per ``PixelConfig`` with it
+(``SegmentOptions.pixel_config``), whose ``Segmentation.pixel_map`` is the job's own pixel map,
+made from the chip prediction before its probabilities are tempered for reporting (with two or
+more object classes each particle then takes its majority class, ``objects.one_class_each``, as
+a job's mask does; before the twenty-fourth session the bench mapped the reported chip map:
+docs/benchmarks.md).
 Scored against the pixel truth:
 
 - pixel mIoU of the chip map painted on its pixels ("chip"), of the pixel map ("pixel") and of
@@ -169,15 +173,12 @@ def run_image(
                 row["peer_edge"] = pixel_miou(edge, pp, K)
                 row["peer_bnd_edge"] = boundary_error(ec, _covered(pp, sample))
         for name, cfg in configs.items():
-            pm = pixel_map(
-                frame,
-                seg,
-                frequencies=segm.frequencies,
-                support=support,
-                config=cfg,
-                object_classes=sample.object_classes,
-                object_kinds=sample.object_classes if kinds else (),
-            )
+            # the job's own pixel map (from the chip prediction before it is tempered)
+            kw = {"pixel_vote": True, "pixel_config": cfg}
+            kw["object_kinds"] = sample.object_classes if kinds else ()
+            job = Segmenter.fit([emb], [support], encoder=encoder, options=replace(opts, **kw))
+            pm = job.classify(emb.embeddings[0], grid=emb.grid, pixels=frame, support=support)
+            pm = pm.pixel_map
             if len(sample.object_classes) >= 2:  # one kind per particle, as a job's mask
                 inst = instances(pm.labels, sample.object_classes)
                 one_class_each(pm.labels, inst, pm.confidence)  # in place: this map's own

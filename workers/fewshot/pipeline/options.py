@@ -11,7 +11,7 @@ from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.memo import ChipMemo
 from workers.fewshot.metric import METRIC_SHRINKAGE
 from workers.fewshot.pipeline.offgrid import OffGrid
-from workers.fewshot.pixels import PixelMap
+from workers.fewshot.pixels import PixelConfig, PixelMap
 from workers.fewshot.spatial import MEAN_FIELD_STRENGTH
 
 Support = dict[int, list[tuple[int, int]]]
@@ -69,6 +69,8 @@ class SegmentOptions:
         them from the class table.
     object_edges: with the pixel vote, the object classes' outlines in the pixel map follow
         the frame's intensity (``pixels.edges``) before the chips are voted; False = off.
+    pixel_config: the pixel map's settings (``pixels.PixelConfig``; None = its defaults, what
+        jobs run): ``bench.pixels`` varies them through the same path.
     """
 
     temperature: float | str = "encoder"
@@ -91,6 +93,7 @@ class SegmentOptions:
     support_shifts: bool = True
     object_classes: tuple[int, ...] = ()
     object_edges: bool = True
+    pixel_config: PixelConfig | None = None
 
     @property
     def task_weighting(self) -> str | None:

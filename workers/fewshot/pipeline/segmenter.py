@@ -225,6 +225,7 @@ class Segmenter:
                     frequencies=self.frequencies,
                     object_classes=opts.object_classes if opts.object_edges else (),
                     object_kinds=opts.object_kinds,
+                    config=opts.pixel_config,
                 )
                 resampled = early.result()
             decided = voted if decided is None else (decided | voted)

@@ -11,7 +11,7 @@ from workers.fewshot.boundary import FrameSpectrum
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.classifier import Prediction
 from workers.fewshot.pipeline.options import Segmentation, Support
-from workers.fewshot.pixels import PixelFeatures, PixelMap, chip_shares, pixel_map
+from workers.fewshot.pixels import PixelConfig, PixelFeatures, PixelMap, chip_shares, pixel_map
 
 #: a chip relabelled by the pixel vote: the weight of its pixel shares against its classifier
 #: probabilities in its reported probabilities (seen cases, k = 3 / 5, expected calibration
@@ -49,6 +49,7 @@ def pixel_vote(
     frequencies: np.ndarray | None,
     object_classes: Sequence[int] = (),
     object_kinds: Sequence[int] = (),
+    config: PixelConfig | None = None,
 ) -> tuple[PixelMap, Prediction, np.ndarray]:
     """The pixel map of the frame from the chip prediction, and the prediction with each
     chip's label the majority of its pixels (chips changed: ``voted``, flat)."""
@@ -71,6 +72,7 @@ def pixel_vote(
         features=pixel_features,
         object_classes=object_classes,
         object_kinds=object_kinds,
+        config=config,
     )
     shares = chip_shares(pm.labels, grid, classes)
     covered = shares.sum(1) > 0
