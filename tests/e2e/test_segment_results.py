@@ -183,3 +183,22 @@ def test_a_wrong_example_is_flagged_on_the_map_and_listed(
     )
     page.shot("wrong-example-flagged")
     assert not page.errors, page.errors
+
+
+def test_one_example_per_class_says_the_examples_could_not_be_checked(
+    page, celery_worker, lab_owner, champion_model, tmp_path
+):
+    """With one example per class no example can be held out against its class: the page
+    says so and what to do, rather than that "all 0 examples agree"."""
+    d = make_dataset(lab_owner, tmp_path)
+    vote(lab_owner, d, per_class=1)
+    sign_in(page, lab_owner.username)
+    page.goto(f"/#/images/{d['image'].pk}/segment")
+    segment_and_wait(page)
+    box = page.get_by_test_id("support-check")
+    expect(box).to_have_text(
+        "Your examples could not be checked: with one example per class none can be held out. "
+        "Add a second example of a class to have them checked."
+    )
+    page.shot("one-example-per-class")
+    assert not page.errors, page.errors

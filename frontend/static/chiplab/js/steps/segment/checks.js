@@ -15,11 +15,12 @@ export function supportCheck(r, image, view) {
   const byIndex = Object.fromEntries(r.classes.map((c) => [c.index, c]));
   const name = (i) => (byIndex[i] ? byIndex[i].name : `class ${i}`);
   if (!check.disagree.length) {
-    return h(
-      "p",
-      { class: "small muted", testid: "support-check" },
-      `All ${check.n_checked} examples agree with the model when each is held out.`,
-    );
+    // with one example per class there is nothing to hold an example out against
+    const text = check.n_checked
+      ? `All ${check.n_checked} examples agree with the model when each is held out.`
+      : "Your examples could not be checked: with one example per class none can be held out. " +
+        "Add a second example of a class to have them checked.";
+    return h("p", { class: "small muted", testid: "support-check" }, text);
   }
   const n = check.disagree.length;
   return h(
