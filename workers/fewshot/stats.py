@@ -171,8 +171,7 @@ def abundance(
 
     labels (rows, cols) class indices 0..K-1; probs (rows, cols, K) or (N, K); bootstrap
     (B, N) labels from :func:`bootstrap_labels` or None. Keys: n_chips, counts, fractions
-    (hard), soft_fractions (mean probability), fractions_std_prob (from per-chip
-    probabilities, chips treated as independent), mean_confidence (over all chips: dominated by
+    (hard), soft_fractions (mean probability), mean_confidence (over all chips: dominated by
     the largest class), mean_confidence_by_class (over the chips labelled each class, 0 where
     none), and with a bootstrap fractions_std / fractions_ci_low /
     fractions_ci_high (percentile interval over support resamples); areas_px and, when
@@ -194,7 +193,6 @@ def abundance(
         "counts": counts.tolist(),
         "fractions": fractions.tolist(),
         "soft_fractions": _pad(p.mean(0) if n else np.zeros(0), n_classes),
-        "fractions_std_prob": _pad(np.sqrt((p * (1 - p)).sum(0)) / max(n, 1), n_classes),
         "mean_confidence": float(p.max(1).mean()) if n else 0.0,
         "mean_confidence_by_class": _pad(
             _class_means(p.max(1) if n else p[:, 0], lab, n_classes), n_classes

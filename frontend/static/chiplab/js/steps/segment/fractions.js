@@ -14,7 +14,7 @@ export function fractionSummary(ws, r) {
   const calibrated = Array.isArray(r.areas) && r.areas.length > 0;
   const areas = calibrated ? r.areas : Array.isArray(stats.areas_px) ? stats.areas_px : [];
   const unit = calibrated ? (r.area_unit || stats.area_unit || "px^2").replace("^2", "²") : "px²";
-  const std = r.fraction_std?.length ? r.fraction_std : stats.fractions_std_prob || [];
+  const std = r.fraction_std || [];
   // The bootstrap's percentile interval: never below 0 or above 1, unlike ± s.d.
   const low = stats.fractions_ci_low || [];
   const high = stats.fractions_ci_high || [];
