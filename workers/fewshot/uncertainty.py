@@ -272,9 +272,13 @@ def tempered_prediction(pred: Prediction, classes, temperature: float) -> Predic
     label read from them; the labels are kept as they are (probs columns follow ``classes``).
     A label that is not its row's argmax (a chip relabelled by the pixel vote) keeps that too."""
     probs = tempered(pred.probs, temperature)
-    col = np.searchsorted(np.asarray(classes), np.asarray(pred.labels))
-    confidence = probs[np.arange(len(probs)), col]
+    confidence = probs[np.arange(len(probs)), _label_columns(pred, classes)]
     return Prediction(probs.astype(np.float32), pred.labels, confidence.astype(np.float32))
+
+
+def _label_columns(pred: Prediction, classes) -> np.ndarray:
+    """(N,) the probs column of each chip's label (columns follow ``classes``)."""
+    return np.searchsorted(np.asarray(classes), np.asarray(pred.labels))
 
 
 def recalibrated_prediction(
@@ -287,7 +291,7 @@ def recalibrated_prediction(
     slope, offset = slope_offset
     p = np.asarray(pred.probs, dtype=np.float64)
     rows = np.arange(len(p))
-    col = np.searchsorted(np.asarray(classes), np.asarray(pred.labels))
+    col = _label_columns(pred, classes)
     c = np.clip(p[rows, col], 1e-9, 1 - 1e-9)
     new = 1.0 / (1.0 + np.exp(-(slope * np.log(c / (1 - c)) + offset)))
     rest = p.copy()

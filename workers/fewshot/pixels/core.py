@@ -77,8 +77,8 @@ def pixel_map(
     features: ``PixelFeatures(seg.grid, config=config)`` kept from an earlier map of the
         frame (it keeps the features computed here).
     object_classes: classes marked as objects (particles): their edges are moved to where the
-        frame's intensity crosses midway between them and their surroundings
-        (``edges.refine_object_edges``).
+        frame's intensity crosses between them and their surroundings (half the contrast to
+        join, a quarter to stay: ``edges.refine_object_edges``).
     object_kinds: classes that are kinds of object (particles of several kinds): with two or
         more of them in the map, every particle gets one kind from its pixels and its shape
         and intensity profile (``objects.kinds``); a relabelled pixel's confidence is at most
