@@ -47,9 +47,6 @@ PRIORITY_LEVELS = 10
 FILESYSTEM_MAX_RANK = 999
 # Embedding prefetches fill a cache: they go after every lab's first job.
 PREFETCH_RANK = 1
-# A segmentation job that gave way to its user's newer one goes last (every broker's last
-# level; the same level's messages are served in the order they were sent).
-REQUEUED_RANK = FILESYSTEM_MAX_RANK
 # A re-run made ahead of its click (analysis.runner.ahead) is a guess: after every job.
 AHEAD_RANK = FILESYSTEM_MAX_RANK
 
@@ -89,14 +86,19 @@ def _unfinished_before(model, pk, *, lab_field: str, statuses=None) -> int:
 
 def _segmentation_rank(job_id) -> int:
     from analysis.models import SegmentationJob
+    from analysis.runner.give_way import newer_jobs
     from common.jobs import JobStatus
 
-    # queued again after it started: it gave way to a newer job (analysis.runner.give_way),
-    # which must be served first, whatever its own rank was
-    if SegmentationJob.objects.filter(
+    # queued again after it started: it gave way to its user's newer jobs
+    # (analysis.runner.give_way), which must be served first. It takes the newest one's rank:
+    # the same level, sent after it (every broker serves a level in the order sent), and not
+    # behind the other labs' later jobs
+    job = SegmentationJob.objects.filter(
         pk=job_id, status=JobStatus.QUEUED, started__isnull=False
-    ).exists():
-        return REQUEUED_RANK
+    ).first()
+    if job is not None:
+        newest = newer_jobs(job).order_by("-created").values_list("pk", flat=True).first()
+        job_id = newest or job_id
     return _unfinished_before(SegmentationJob, job_id, lab_field="lab_id")
 
 

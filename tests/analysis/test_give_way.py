@@ -1,6 +1,6 @@
 """A job gives way, between frames, to its user's newer job on the same images: it goes back
-to the queue behind it (the broker's last level) and resumes at the frames it has not handed
-over yet; both finish, newest first."""
+to the queue right behind it (the newest such job's rank, not the broker's last level) and
+resumes at the frames it has not handed over yet; both finish, newest first."""
 
 import pytest
 
@@ -66,6 +66,13 @@ def test_series_jobs_give_way_to_their_users_newer_job_and_resume_after_it(
         monkeypatch.setattr(runner, "hand_over", real_hand_over)
         return newer[0], held.args(SEGMENT_TASK)
 
+    # the broker's priority of a message routed now (Redis: rank 0 first, ranks from 9 share)
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
+    app.loader.import_default_modules()  # the task modules name their queues
+
+    def level(job_id) -> int:
+        return route(SEGMENT_TASK, [job_id], {}, {})["priority"]
+
     a = _queued(client, segmentable, [str(series.pk)])
     b, sent = run_then_segment_again(a)
     job = SegmentationJob.objects.get(pk=a)
@@ -74,19 +81,23 @@ def test_series_jobs_give_way_to_their_users_newer_job_and_resume_after_it(
     first = _frames(a)
     assert list(first) == [0]  # its first map, then the newer job's turn
     assert sent == [(b,), (a,)]
+    # sent again at b's level (a unfinished before b), after b's message: b is served first
+    assert level(b) == level(a) == 1
     assert embedded == [1, 1]  # the support set's image, the series' frame 0: no more yet
 
     c, sent = run_then_segment_again(b)  # frame 0 from a's frames embedded so far
     assert list(_frames(b)) == [0] and sent == [(c,), (b,)]
+    assert level(c) == level(b) == 2  # a and b unfinished before c; b's sent after c's
     assert embedded == [1, 1]
 
-    # the broker serves the newest job first: those sent again go to the last level
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
-    app.loader.import_default_modules()  # the task modules name their queues
-    assert [route(SEGMENT_TASK, [j], {}, {})["priority"] for j in (c, a, b)] == [2, 9, 9]
+    # a's message (level 1) comes before c's: a gives way again at once, behind c
+    with held_jobs() as held, django_capture_on_commit_callbacks(execute=True):
+        segmentation_job_run(job_id=a)
+    assert held.args(SEGMENT_TASK) == [(a,)] and list(_frames(a)) == [0]
+    assert level(a) == 2  # sent after c's and b's messages at that level
 
     with held_jobs(), django_capture_on_commit_callbacks(execute=True):
-        for job_id in (c, a, b):  # a does not step back for b: b has shown its map already
+        for job_id in (c, b, a):  # b and a do not step back for each other: both have a map
             segmentation_job_run(job_id=job_id)
             assert sorted(_frames(job_id)) == [0, 1, 2]
             assert SegmentationJob.objects.get(pk=job_id).status == JobStatus.RUNNING

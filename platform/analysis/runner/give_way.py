@@ -8,9 +8,11 @@ looks for a job of the same user on any of its images created after it and not s
 that gave way itself has had its first map: it waits its turn). If there is one, the job goes
 back to the queue (:func:`segmentation_job_requeue`) and its next delivery resumes at the
 frames it has not handed over yet (``job._run``). Both finish, newest first: nothing is
-cancelled, since a pipeline may want every job's maps. The message sent again goes to the
-broker's last priority level (``workers.celery_app.REQUEUED_RANK``), behind the newer job's; a
-job only gives way to newer ones, so it gives way at most once per newer job.
+cancelled, since a pipeline may want every job's maps. The message sent again takes the rank of
+the newest job it waits for (``workers.celery_app``), so it is served right after that job's and
+keeps its lab's place among the other labs' jobs (until the twenty-fifth session it went to the
+broker's last level, behind every lab's queued jobs); a job only gives way to newer ones, so it
+gives way at most once per newer job: one resumed before the newest gives way again at once.
 """
 
 from __future__ import annotations
@@ -35,21 +37,22 @@ class GaveWay(Exception):
         self.job_id = job_id
 
 
+def newer_jobs(job: SegmentationJob):
+    """The jobs a job gives way to: its user's jobs on one of its images created after it and
+    not started yet (a queryset)."""
+    return SegmentationJob.objects.filter(
+        created_by_id=job.created_by_id,
+        created__gt=job.created,
+        status=JobStatus.QUEUED,
+        started__isnull=True,
+        job_images__image_id__in=job.job_images.values("image_id"),
+    )
+
+
 def give_way_check(job: SegmentationJob) -> None:
     """Raise :class:`GaveWay` when the job's user has queued a job on one of its images since
     (one not started yet)."""
-    newer = (
-        SegmentationJob.objects.filter(
-            created_by_id=job.created_by_id,
-            created__gt=job.created,
-            status=JobStatus.QUEUED,
-            started__isnull=True,
-            job_images__image_id__in=job.job_images.values("image_id"),
-        )
-        .order_by("created")
-        .values_list("pk", flat=True)
-        .first()
-    )
+    newer = newer_jobs(job).order_by("created").values_list("pk", flat=True).first()
     if newer is not None:
         raise GaveWay(newer)
 
