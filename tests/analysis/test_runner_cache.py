@@ -11,7 +11,7 @@ from analysis import artefacts
 from common import storage
 from tests.analysis.helpers import run_job
 from workers.fewshot.encoders import Encoder
-from workers.fewshot.pipeline.offgrid import OffGrid
+from workers.fewshot.memo import ChipMemo
 from workers.fewshot.pixels import PixelFeatures
 
 pytestmark = pytest.mark.django_db
@@ -41,8 +41,9 @@ def test_a_segment_rerun_reads_the_frame_features_from_the_runner_cache(
         chip_size=32,
         offset=(0, 0),
     )
-    off_grid = artefacts.MEMORY_CACHE.get(f"off-grid:{grid_key}")
-    assert isinstance(off_grid, OffGrid) and len(off_grid) > 0  # the shifted examples, kept
+    memo = artefacts.MEMORY_CACHE.get(f"chip-memo:{grid_key}")
+    assert isinstance(memo, ChipMemo)  # the shifted examples' embeddings, kept with the rest
+    assert any(key[0] == "off-grid" for key in memo)
 
     def recomputed(*args, **kwargs):
         raise AssertionError("a support-independent feature was computed again")

@@ -11,8 +11,8 @@ from workers.fewshot.bench.methods import EncoderMethod
 from workers.fewshot.bench.suites import SETS
 from workers.fewshot.chipping import ChipGrid, chip_truth, normalise
 from workers.fewshot.encoders import build_encoder
+from workers.fewshot.memo import ChipMemo
 from workers.fewshot.pipeline import Segmenter, SegmentOptions, embed
-from workers.fewshot.pipeline.offgrid import OffGrid
 from workers.fewshot.pipeline.shifted import shifted_copies, shifted_origins
 
 
@@ -148,7 +148,7 @@ def _one_more_example(support, truth):
 
 
 def test_a_refit_embeds_only_the_new_examples_copies(encoder, monkeypatch):
-    """The copies' embeddings stay with the image (``Embedded.off_grid``): after an edit, a
+    """The copies' embeddings stay with the image (``Embedded.memo``): after an edit, a
     refit embeds the copies of the added example only, and fits what a fresh embedding fits."""
     embedded, support = _scene_support(encoder)
     calls = []
@@ -161,7 +161,8 @@ def test_a_refit_embeds_only_the_new_examples_copies(encoder, monkeypatch):
     monkeypatch.setattr(type(encoder), "embed_at", counted)
     Segmenter.fit([embedded], [support], encoder=encoder)
     first = calls.pop()
-    assert first >= 2 * sum(map(len, support.values())) and len(embedded.off_grid) == first
+    kept = [key for key in embedded.memo if key[0] == "off-grid"]
+    assert first >= 2 * sum(map(len, support.values())) and len(kept) == first
     scene = sim.generate("textures_three_gain", seed=0, size=(256, 256))
     truth = chip_truth(scene.truth, embedded.grid)
     extra, edited = _one_more_example(support, truth)
@@ -172,21 +173,24 @@ def test_a_refit_embeds_only_the_new_examples_copies(encoder, monkeypatch):
     torch.testing.assert_close(refit.protos.centres, again.protos.centres)
 
 
-def test_the_off_grid_store_is_bounded_and_makes_each_position_once():
+def test_the_chip_memo_is_bounded_and_makes_each_key_once():
     made = []
 
-    def make(origins):
-        made.append(origins.tolist())
-        return origins.astype(np.float32) * 2
+    def make(keys):
+        made.append(keys)
+        return [np.asarray(key, np.float32) * 2 for key in keys]
 
-    store = OffGrid(limit=3)
-    out = store.embed(np.array([[1, 2], [3, 4], [1, 2]]), make, 2)
-    assert made == [[[1, 2], [3, 4]]] and out.tolist() == [[2, 4], [6, 8], [2, 4]]
-    store.embed(np.array([[5, 6], [7, 8]]), make, 2)  # (3, 4) was used least recently
+    store = ChipMemo(limit=3)
+    out = store.many([(1, 2), (3, 4), (1, 2)], make)
+    assert made == [[(1, 2), (3, 4)]] and [o.tolist() for o in out] == [[2, 4], [6, 8], [2, 4]]
+    store.many([(5, 6), (7, 8)], make)  # (3, 4) was used least recently
     assert len(store) == 3 and store.nbytes == 3 * 2 * 4
-    store.embed(np.array([[1, 2], [3, 4]]), make, 2)
-    assert made[-1] == [[3, 4]]
-    assert store.embed(np.zeros((0, 2)), make, 2).shape == (0, 2)
+    store.many([(1, 2), (3, 4)], make)
+    assert made[-1] == [(3, 4)]
+    assert store.many([], make) == [] and len(made) == 3
+    small = ChipMemo(max_bytes=2 * 2 * 4)  # bounded in bytes too
+    small.many([(1, 2), (3, 4), (5, 6)], make)
+    assert len(small) == 2 and small.nbytes == 16
 
 
 def test_a_refit_computes_the_new_examples_spectra_and_features_only(encoder, monkeypatch):
@@ -212,20 +216,20 @@ def test_a_refit_computes_the_new_examples_spectra_and_features_only(encoder, mo
             name,
             lambda *a, real=real, calls=calls, at=where: calls.append(a[at]) or real(*a),
         )
-    first = Segmenter.fit([embedded], [support], encoder=encoder)
+    # without the shifted copies: copies embedded in other batches differ in the last bits
+    # (``test_a_refit_embeds_only_the_new_examples_copies``); these per-chip results do not
+    unshifted = SegmentOptions(support_shifts=False)
+    first = Segmenter.fit([embedded], [support], encoder=encoder, options=unshifted)
     n = sum(map(len, support.values()))
     assert len(windows) == n and len(features) == n and len(embedded.memo) == 2 * n
     windows.clear(), features.clear()
     extra, edited = _one_more_example(support, truth)
-    # the shifted copies' store anew: copies embedded in other batches differ in the last bits
-    # (``test_a_refit_embeds_only_the_new_examples_copies``); these per-chip results do not
-    embedded.off_grid = OffGrid()
-    refit = Segmenter.fit([embedded], [edited], encoder=encoder)
+    refit = Segmenter.fit([embedded], [edited], encoder=encoder, options=unshifted)
     assert windows == [embedded.grid.chip_box(*extra)[:2]]
     same_peaks = np.array_equal(refit.frequencies, first.frequencies)
     assert len(features) == (1 if same_peaks else n + 1)
     fresh = embed(scene.image, encoder=encoder, chip_size=32)
-    again = Segmenter.fit([fresh], [edited], encoder=encoder)
+    again = Segmenter.fit([fresh], [edited], encoder=encoder, options=unshifted)
     np.testing.assert_array_equal(refit.frequencies, again.frequencies)
     a, b = (
         s.classify(e.embeddings[0], grid=e.grid, pixels=e.frames[0])

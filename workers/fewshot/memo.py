@@ -1,14 +1,16 @@
 """What a fit computes per support chip and can keep for the next fit on the same image: a
 chip's own result depends only on the chip (its position on the image's grid) and the
 arguments in its key, not on the rest of the support set. A re-run after a support-set edit
-then computes only the new examples' (the shifted copies' embeddings, ``pipeline.offgrid``;
-the support windows' power spectra, ``frequencies``; their Gabor features at the support's
-peaks, ``spectral_peaks``). At 214-256 px chips those were most of a re-run's fit."""
+then computes only the new examples' (the shifted copies' embeddings, ``pipeline.shifted``,
+keyed ("off-grid", y, x); the support windows' power spectra, ``frequencies``; their Gabor
+features at the support's peaks, ``spectral_peaks``). At 214-256 px chips those were most of a
+re-run's fit. One store per image, with one bound (the shifted copies had a store of their own
+until the twenty-fifth session)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 
 import numpy as np
 
@@ -27,6 +29,10 @@ class ChipMemo:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    def __iter__(self) -> Iterator[Hashable]:
+        """The keys held, least recently used first."""
+        return iter(list(self._rows))
 
     @property
     def nbytes(self) -> int:

@@ -27,7 +27,6 @@ from workers.fewshot.pipeline import (
     embed_frames,
     normalised_frames,
 )
-from workers.fewshot.pipeline.offgrid import OffGrid
 from workers.fewshot.pixels import PixelFeatures
 
 from .. import artefacts, maps
@@ -198,12 +197,11 @@ class _Images:
         pixels = opts.boundary is not None or opts.pixel_vote or opts.support_shifts
         frames = self.frames(image) if pixels else None
         grid = ChipGrid.for_shape((image.height, image.width), size, offset)
-        # the shifted examples' embeddings, kept in the worker's memory cache beside the grid's:
-        # a re-run after a support-set edit embeds only the new examples' copies
-        off_grid = _memoised(f"off-grid:{cache_key}", OffGrid)
-        # and what fits computed per support chip (its window's spectrum, Gabor features)
+        # what fits computed per support chip (its shifted copies' embeddings, its window's
+        # spectrum, its Gabor features), kept in the worker's memory cache beside the grid's
+        # embeddings: a re-run after a support-set edit computes only the new examples'
         memo = _memoised(f"chip-memo:{cache_key}", ChipMemo)
-        embedded = Embedded(frames, grid, emb, off_grid, memo)
+        embedded = Embedded(frames, grid, emb, memo)
         if not partial:
             self._embedded[key] = embedded
         return embedded

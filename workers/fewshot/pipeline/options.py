@@ -10,7 +10,6 @@ from workers.fewshot.boundary import BoundaryConfig
 from workers.fewshot.chipping import ChipGrid
 from workers.fewshot.memo import ChipMemo
 from workers.fewshot.metric import METRIC_SHRINKAGE
-from workers.fewshot.pipeline.offgrid import OffGrid
 from workers.fewshot.pixels import PixelConfig, PixelMap
 from workers.fewshot.spatial import MEAN_FIELD_STRENGTH
 
@@ -112,14 +111,13 @@ class SegmentOptions:
 @dataclass
 class Embedded:
     """One image embedded once: frames (T, H, W) normalised pixels (None where not kept),
-    grid, embeddings (T, rows, cols, D) float32; ``off_grid`` the chips embedded off the grid
-    so far (the shifted examples), by the same encoder; ``memo`` what earlier fits computed per
-    support chip of frame 0 (its window's spectrum, its Gabor features: ``memo.ChipMemo``)."""
+    grid, embeddings (T, rows, cols, D) float32; ``memo`` what earlier fits computed per
+    support chip of frame 0 (``memo.ChipMemo``): the embeddings of its shifted copies, off the
+    grid, by the same encoder; its window's spectrum; its Gabor features."""
 
     frames: np.ndarray | None
     grid: ChipGrid
     embeddings: np.ndarray
-    off_grid: OffGrid = field(default_factory=OffGrid)
     memo: ChipMemo = field(default_factory=ChipMemo)
 
 

@@ -13,7 +13,6 @@ neighbouring grain). Chosen on the selection set (k = 3 / 5: textures 0.794 / 0.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 import numpy as np
 
@@ -88,9 +87,8 @@ def shifted_copies(
         origins = np.concatenate([o for _, o, _ in found] or [np.zeros((0, 2), np.int64)])
         if not len(origins):
             continue
-        # embedded once per position: the image keeps them for the next fit (``off_grid``)
-        make = partial(encoder.embed_at, img.frames[0], img.grid.chip_size)
-        emb = img.off_grid.embed(origins, make, encoder.dim)
+        # embedded once per position: the image keeps them for the next fit (``Embedded.memo``)
+        emb = _embedded_at(img, encoder, origins)
         at = 0
         for k, o, rows in found:
             part, at = emb[at : at + len(o)], at + len(o)
@@ -99,3 +97,15 @@ def shifted_copies(
             if len(part):
                 out.setdefault(k, []).append(part)
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _embedded_at(img: Embedded, encoder: Encoder, origins: np.ndarray) -> np.ndarray:
+    """(N, 2) top-left pixels on frame 0 -> (N, D) embeddings of the chips there: those the
+    image's memo holds, the rest embedded in one call (each new position once) and kept."""
+    keys = [("off-grid", int(y), int(x)) for y, x in origins]
+
+    def make(missing: list) -> np.ndarray:
+        at = np.asarray([key[1:] for key in missing], np.int64)
+        return np.asarray(encoder.embed_at(img.frames[0], img.grid.chip_size, at), np.float32)
+
+    return np.stack(img.memo.many(keys, make))
