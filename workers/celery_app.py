@@ -86,7 +86,7 @@ def _unfinished_before(model, pk, *, lab_field: str, statuses=None) -> int:
 
 def _segmentation_rank(job_id) -> int:
     from analysis.models import SegmentationJob
-    from analysis.runner.give_way import newer_jobs
+    from analysis.selectors import jobs_given_way_to  # not the runner: it loads torch
     from common.jobs import JobStatus
 
     # queued again after it started: it gave way to its user's newer jobs
@@ -97,7 +97,9 @@ def _segmentation_rank(job_id) -> int:
         pk=job_id, status=JobStatus.QUEUED, started__isnull=False
     ).first()
     if job is not None:
-        newest = newer_jobs(job).order_by("-created").values_list("pk", flat=True).first()
+        newest = (
+            jobs_given_way_to(job=job).order_by("-created").values_list("pk", flat=True).first()
+        )
         job_id = newest or job_id
     return _unfinished_before(SegmentationJob, job_id, lab_field="lab_id")
 

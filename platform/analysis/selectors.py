@@ -62,6 +62,19 @@ def job_first_map_wait(*, user, job: SegmentationJob, seconds: float) -> Segment
     return job_get(user=user, job_id=job.pk)
 
 
+def jobs_given_way_to(*, job: SegmentationJob) -> QuerySet[SegmentationJob]:
+    """The jobs a job gives way to between frames (``runner.give_way``): its user's jobs on one
+    of its images created after it and not started yet. Also read when its message is routed
+    (``workers.celery_app``), in the web process: nothing here imports the runner or torch."""
+    return SegmentationJob.objects.filter(
+        created_by_id=job.created_by_id,
+        created__gt=job.created,
+        status=JobStatus.QUEUED,
+        started__isnull=True,
+        job_images__image_id__in=job.job_images.values("image_id"),
+    )
+
+
 def jobs_list(
     *, user, image_id=None, lab_id=None, grid_id=None, statuses: list[str] | None = None
 ) -> QuerySet[SegmentationJob]:

@@ -1,6 +1,8 @@
 """The web process never imports torch: a gunicorn worker that did would spend seconds of CPU
 and hundreds of MB on its first request. Only the worker (and re-derivation, on demand) runs
-the segmentation."""
+the segmentation. Sending a job counts: the web process imports the task and ranks its message
+(``workers.celery_app.route``); a rank that imported the runner made the first Segment click
+after a start wait 3-5 s (twenty-fifth session)."""
 
 import os
 import subprocess
@@ -24,11 +26,23 @@ def walk(patterns):
         else:
             p.callback  # imports the view's module
 walk(get_resolver().url_patterns)
+
+import uuid
+from django.db import DatabaseError
+from django.utils.module_loading import import_string
+from workers import celery_app
+
+for name, rank in celery_app.RANKS.items():
+    import_string(name)  # the task, as enqueue() sends it
+    try:
+        rank(str(uuid.uuid4()))  # its message's rank (route() would hide an ImportError)
+    except DatabaseError:  # no tables in this process's database: the imports were made
+        pass
 print("ok")
 """
 
 
-def test_url_configuration_and_views_load_without_torch():
+def test_url_configuration_views_and_job_messages_load_without_torch():
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), str(ROOT)]),

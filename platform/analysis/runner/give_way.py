@@ -22,6 +22,7 @@ from django.db import transaction
 from common.jobs import SEGMENTATION, JobStatus, delivery_requeue, enqueue_on_commit
 
 from ..models import SegmentationJob
+from ..selectors import jobs_given_way_to
 
 #: the segmentation task (``workers.tasks.segment``), sent again for a job that gave way
 SEGMENT_TASK = "workers.tasks.segment.segment_job"
@@ -37,22 +38,10 @@ class GaveWay(Exception):
         self.job_id = job_id
 
 
-def newer_jobs(job: SegmentationJob):
-    """The jobs a job gives way to: its user's jobs on one of its images created after it and
-    not started yet (a queryset)."""
-    return SegmentationJob.objects.filter(
-        created_by_id=job.created_by_id,
-        created__gt=job.created,
-        status=JobStatus.QUEUED,
-        started__isnull=True,
-        job_images__image_id__in=job.job_images.values("image_id"),
-    )
-
-
 def give_way_check(job: SegmentationJob) -> None:
     """Raise :class:`GaveWay` when the job's user has queued a job on one of its images since
     (one not started yet)."""
-    newer = newer_jobs(job).order_by("created").values_list("pk", flat=True).first()
+    newer = jobs_given_way_to(job=job).order_by("created").values_list("pk", flat=True).first()
     if newer is not None:
         raise GaveWay(newer)
 
