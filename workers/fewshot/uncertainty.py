@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.special import expit, logit
 
 from workers.fewshot.classifier import Prediction, squared_distances
 
@@ -293,7 +294,7 @@ def recalibrated_prediction(
     rows = np.arange(len(p))
     col = _label_columns(pred, classes)
     c = np.clip(p[rows, col], 1e-9, 1 - 1e-9)
-    new = 1.0 / (1.0 + np.exp(-(slope * np.log(c / (1 - c)) + offset)))
+    new = expit(slope * logit(c) + offset)
     rest = p.copy()
     rest[rows, col] = 0.0
     total = rest.sum(axis=1, keepdims=True)
