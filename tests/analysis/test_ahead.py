@@ -84,8 +84,10 @@ def test_a_click_after_a_map_makes_the_re_run_ahead_and_the_next_job_takes_it(
 
     taken = _segment(client, segmentable)  # Segment again: nothing changed since the click
     assert taken.timings["made_ahead"] == 1
+    assert "classify" not in taken.timings  # its one map was made: no fit either
     again = _segment(client, segmentable)  # the same working set, classified by the job itself
     assert "made_ahead" not in again.timings
+    assert again.timings["classify"] > 0
     assert again.support_set_id == taken.support_set_id
     assert _map(taken) == _map(again)  # bit for bit
 

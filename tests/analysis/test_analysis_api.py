@@ -832,11 +832,11 @@ def test_time_series_is_segmented_frame_by_frame(client_for, world, segmentable,
     monkeypatch.setattr(runner_job, "interactive", recorded)
     job = run(response.json()["id"])
     assert job.status == JobStatus.SUCCEEDED, job.error
-    # the fit, the embedding and frame 0, which the page shows: the other frames leave the
-    # downloads of the earlier ones free to run
+    # the embedding, the fit (when frame 0 is first classified) and frame 0, which the page
+    # shows: the other frames leave the downloads of the earlier ones free to run
     assert waited_for == [
-        "Fitting the class prototypes",
         "Embedding the chips",
+        "Fitting the class prototypes",
         "Saving the map (frame 1 of 3)",
     ], waited_for
     results = list(SegmentationResult.objects.filter(job=job).order_by("frame"))

@@ -23,6 +23,7 @@ from common.jobs import Delivery, Tracked, delivery_begin, delivery_end
 from common.runner import TRANSIENT_ERRORS, failure_reason, memory_cap_mb
 from workers import recovery  # noqa: F401  (at worker start: requeue work lost by the last one)
 from workers.celery_app import TASK_QUEUES, app
+from workers.heap import keep_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -140,3 +141,10 @@ def _cap_memory(**_kwargs) -> None:
         cap = min(cap, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
     log.info("pool process %s: data limited to %d MiB", os.getpid(), cap // 1024**2)
+
+
+@worker_process_init.connect
+def _keep_freed_memory(**_kwargs) -> None:
+    # a map's arrays reuse the last one's memory rather than page-faulting it in again
+    if keep_freed_memory():
+        log.info("pool process %s: freed memory kept (workers.heap)", os.getpid())

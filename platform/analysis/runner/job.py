@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
-from functools import partial
+from functools import cache, partial
 
 from django.db.models import F
 from django.utils import timezone
@@ -135,24 +136,26 @@ def _run(job: SegmentationJob, clock: Clock) -> None:
     _stage(job, "Loading the model")
     images = _Images(job, encoder_for(job, clock), clock)
     by_image = support_chips(job.support_set, classes)
-    with interactive():  # background work on this host waits meanwhile (common.priority)
-        segmenter = _fit(job, images, by_image, clock)
+    # fitted when a frame is first classified here: a job whose one map was made ahead of its
+    # click (``ahead``, which fitted the same support set) skips it
+    fitted = cache(partial(_fit, job, images, by_image))
     for result_id in pending(job).values_list("pk", flat=True):  # their message may be lost
         enqueue_on_commit(DOWNLOADS_TASK, job.pk, result_id)
     job_images = list(job.job_images.select_related("image", "grid").order_by("order"))
     for n, job_image in enumerate(job_images, start=1):
         where = f" (image {n} of {len(job_images)})" if len(job_images) > 1 else ""
-        _run_image(job, job_image, segmenter, images, by_image, classes, done, where, n == 1)
+        _run_image(job, job_image, fitted, images, by_image, classes, done, where, n == 1)
 
 
-def _fit(job: SegmentationJob, images: _Images, by_image: dict, clock: Clock) -> Segmenter:
+def _fit(job: SegmentationJob, images: _Images, by_image: dict) -> Segmenter:
     """The class prototypes of the support set (its images embedded first)."""
     _stage(job, "Embedding the support set's images")
-    return images.fitted(
-        by_image,
-        between=lambda: cancel_check(SegmentationJob, job.pk),
-        fitting=lambda: _stage(job, "Fitting the class prototypes"),
-    )
+    with interactive():  # background work on this host waits meanwhile (common.priority)
+        return images.fitted(
+            by_image,
+            between=lambda: cancel_check(SegmentationJob, job.pk),
+            fitting=lambda: _stage(job, "Fitting the class prototypes"),
+        )
 
 
 def _waited_for(shown: bool):
@@ -164,7 +167,15 @@ def _waited_for(shown: bool):
 
 
 def _run_image(
-    job, job_image, segmenter, images: _Images, by_image, classes, done, where, first: bool
+    job,
+    job_image,
+    fitted: Callable[[], Segmenter],
+    images: _Images,
+    by_image,
+    classes,
+    done,
+    where,
+    first: bool,
 ) -> None:
     """Classify and save every frame of one image of the job not ``done`` yet (``first``: the
     job's first image, whose frame 0 the page shows)."""
@@ -191,7 +202,7 @@ def _run_image(
             # the page's map: made ahead of the click when nothing changed since (``ahead``)
             made = ahead.take(job, job_image, classes, by_image) if first and not frame else None
             result, pixels = made or images.classified(
-                segmenter, image, embedded, frame, by_image, classes, clock.lapper()
+                fitted(), image, embedded, frame, by_image, classes, clock.lapper()
             )
             clock.ahead += made is not None
             _stage(job, f"Saving the map{at}")
