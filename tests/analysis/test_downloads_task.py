@@ -2,6 +2,9 @@
 outputs over through storage and returns (its process is free for the next job); the
 downloads' task writes every other export and ends the job."""
 
+import os
+import sys
+import threading
 from datetime import timedelta
 
 import pytest
@@ -12,6 +15,7 @@ from analysis.runner import downloads as downloads_module
 from analysis.runner import images as runner_images
 from analysis.runner import segmentation_downloads_run, segmentation_job_run
 from common import storage
+from common.priority import BACKGROUND_NICE
 from tests.analysis.helpers import upload_ready_image
 from tests.analysis.test_analysis_api import JOBS, create, job_body
 from tests.common.held_jobs import held_jobs
@@ -70,6 +74,28 @@ def test_the_job_hands_its_downloads_to_a_task_of_their_own(
     assert downloads_module.PENDING not in result.artefacts and not storage.exists(pending)
     (final,) = client.get(f"{JOBS}{job_id}/").json()["results"]
     assert {"overlay.png", "coco.json", "mask.ome.zarr.zip", "result.json"} <= set(final["links"])
+
+
+def test_the_hand_over_is_made_at_background_priority(
+    client_for, world, segmentable, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The confidence map and the pending outputs are made while the page fetches and draws
+    the map just listed: the page's requests go first."""
+    niceness = []
+    made = downloads_module.exports.confidence_png
+
+    def recorded(confidence):
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return made(confidence)
+
+    monkeypatch.setattr(downloads_module.exports, "confidence_png", recorded)
+    job_id, _ = first_task(
+        client_for(world.annotator), segmentable, django_capture_on_commit_callbacks
+    )
+    result = SegmentationJob.objects.get(pk=job_id).results.get()
+    assert {"confidence.png", downloads_module.PENDING} <= set(result.artefacts)
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert niceness == [min(19, own + BACKGROUND_NICE) if sys.platform == "linux" else own]
 
 
 def test_a_job_delivered_again_does_not_classify_a_frame_it_handed_over(

@@ -67,16 +67,23 @@ VIEW_EXPORTS = ("confidence.png",)
 def hand_over(saved: SegmentationResult, pixels: maps.PixelOutputs) -> int:
     """After a frame's map is listed: its :data:`VIEW_EXPORTS`, and in storage
     (:data:`PENDING`) the pixel outputs its downloads need and the result row does not hold.
-    Returns the size of the latter in bytes."""
-    blobs = {
-        "confidence.png": exports.confidence_png(pixels.confidence),
-        PENDING: pending_bytes(pixels),
-    }
+    Returns the size of the latter in bytes. They are made at background priority
+    (``common.priority``): the page fetches and draws the map meanwhile, and its requests go
+    first."""
+    blobs = in_background(_handed_over, pixels)
     size = len(blobs[PENDING])
     keys = exports_put(saved.job, saved.image, saved.frame, blobs)
     saved.artefacts = {**saved.artefacts, **keys}
     saved.save(update_fields=["artefacts"])
     return size
+
+
+def _handed_over(pixels: maps.PixelOutputs) -> dict[str, bytes]:
+    """What :func:`hand_over` stores: {name: bytes}."""
+    return {
+        "confidence.png": exports.confidence_png(pixels.confidence),
+        PENDING: pending_bytes(pixels),
+    }
 
 
 def pending_bytes(pixels: maps.PixelOutputs) -> bytes:
