@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 EXPORT_KINDS: dict[str, str] = {
     "overlay.png": "image/png",
     "mask.png": "image/png",  # the pixel map, indexed colour
-    # images larger than their preview only: the pixel map at the preview's size (the page's)
+    # maps larger than 1024 / 2048 px only: the pixel map at that size (what the page draws
+    # at fit zoom: ``runner.results.MAP_PREVIEWS``)
+    "mask.preview-1024.png": "image/png",
     "mask.preview.png": "image/png",
     "confidence.png": "image/png",  # per-pixel confidence, 8-bit grey
     "mask.ome.tif": "image/tiff",

@@ -129,8 +129,8 @@ def test_the_map_is_listed_before_the_downloads_are_written(
     (listed,) = during
     assert listed["status"] == "running"
     (early,) = listed["results"]
-    # no particle classes here, and an image no larger than its preview: no map at its size
-    extra = {"instances.png", "particles.json", "mask.preview.png"}
+    # no particle classes here, and an image no larger than 1024 px: no smaller maps
+    extra = {"instances.png", "particles.json", "mask.preview.png", "mask.preview-1024.png"}
     # the confidence map follows at once (VIEW_EXPORTS), with the hand-over to the downloads
     assert set(early["links"]) - {"self"} == set(MAP_EXPORTS) - extra
     mask_then = download(client, early["links"]["mask.png"])

@@ -96,24 +96,30 @@ def test_one_to_one_draws_the_originals_pixels(page, artifacts, lab_owner, tmp_p
 def test_a_large_images_map_comes_at_the_previews_size_until_zoomed_in(
     page, lab_owner, champion_model, tmp_path
 ):
-    """A pixel map larger than the image's preview is drawn from mask.preview.png (2048 px, a
-    fraction of the pixels to decode and draw) at fit zoom, and from the whole mask.png once
-    zoomed in past the preview."""
+    """A pixel map larger than 1024 px is drawn from mask.preview-1024.png (a fraction of the
+    pixels to decode and draw) at fit zoom on a screen that shows fewer pixels, and from
+    mask.preview.png (2048 px), then the whole mask.png, as it is zoomed in past each."""
     d = make_dataset(lab_owner, tmp_path, size=2304, title="Large map")
     vote(lab_owner, d, per_class=2)
     job = run_job(lab_owner, d)
     assert job.status == "succeeded", job.error
-    assert "mask.preview.png" in job.results.get().artefacts
+    assert {"mask.preview.png", "mask.preview-1024.png"} <= set(job.results.get().artefacts)
     sign_in(page, lab_owner.username)
-    with page.expect_response(re.compile(r"/export/mask\.preview\.png")) as preview:
+    with page.expect_response(re.compile(r"/export/mask\.preview-1024\.png")) as preview:
         page.goto(f"/#/images/{d['image'].pk}/segment")
     assert preview.value.ok or preview.value.status == 302  # S3: the presigned object
     canvas = page.get_by_test_id("viewer-canvas")
     expect(canvas).to_have_attribute("data-overlay", "drawn", timeout=60_000)
-    expect(canvas).to_have_attribute("data-overlay-width", "2048")
+    # the canvas shows the 2304 px map in fewer than 1024 screen pixels at fit zoom
+    assert 2304 * float(canvas.get_attribute("data-scale")) <= 1024
+    expect(canvas).to_have_attribute("data-overlay-width", "1024")
     page.shot("large-map-fit")
-    with page.expect_response(re.compile(r"/export/mask\.png")) as whole:
+    with (
+        page.expect_response(re.compile(r"/export/mask\.preview\.png")) as larger,
+        page.expect_response(re.compile(r"/export/mask\.png")) as whole,
+    ):
         page.get_by_test_id("zoom-actual").click()
+    assert larger.value.ok or larger.value.status == 302
     assert whole.value.ok or whole.value.status == 302
     expect(canvas).to_have_attribute("data-overlay-width", "2304", timeout=30_000)
     page.shot("large-map-one-to-one")

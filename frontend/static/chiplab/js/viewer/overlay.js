@@ -9,8 +9,8 @@ export function visibleChips(g, { x0, y0, x1, y1 }) {
   return { c0, r0, c1, r1 };
 }
 
-/** Replace the overlay's map at the preview's size by the whole map (``overlay.full()``)
- * once it has loaded; the smaller one stays if it cannot be loaded. */
+/** Replace the overlay's map at a preview's size by the next larger one, or the whole map
+ * (``overlay.full()``), once it has loaded; the smaller one stays if it cannot be loaded. */
 function sharpen(v, overlay) {
   const full = overlay.full;
   overlay.full = null;
@@ -18,6 +18,7 @@ function sharpen(v, overlay) {
     .then((made) => {
       if (v.overlay !== overlay) return; // another result or view meanwhile
       overlay.image = made.image;
+      overlay.full = made.full || null; // a larger one still, if zoomed in past this one
       v.requestDraw();
     })
     .catch((e) => console.warn("the whole pixel map", e));

@@ -9,19 +9,23 @@ const CONFIDENCE_MODES = ["confidence", "chip-confidence"];
 /** The views drawn from a result's exports (its pixel map), not from its chip grids. */
 const PIXEL_MODES = ["classes", "confidence"];
 
-/** The class map at the image preview's size, which results of images larger than their
- * preview have (a quarter of a 4096² map's pixels to decode and draw). */
-const PREVIEW = "mask.preview.png";
+/** The class map at smaller sizes, smallest first, with the largest side of each: a result
+ * has each that its map is larger than (the worker's `runner.results.MAP_PREVIEWS`). At 4096²
+ * the 2048 px copy took 20-50 ms to decode and ~20 ms to draw, the 1024 px one 8-11 and 5-6. */
+const PREVIEWS = [
+  ["mask.preview-1024.png", 1024],
+  ["mask.preview.png", 2048],
+];
 
 /** The export image of result `id`'s pixel map in view `m`, fetched and decoded; with
- * `preview`, the class map at the preview's size and `full()` to fetch the whole map, which
- * the viewer does once it is zoomed in past the preview. */
-async function pixelImage(id, m, preview = false) {
-  const url = api.analysis.exportUrl(id, preview ? PREVIEW : m === "classes" ? "mask.png" : "confidence.png");
-  const img = await decoded(url, m === "confidence" ? CONFIDENCE_TRIES : 1);
-  if (!preview) return { image: img };
-  let whole = null;
-  return { image: img, full: () => (whole ||= pixelImage(id, m)) };
+ * `previews` (names, smallest first), the first of them and `full()` to fetch the next one
+ * (the whole map after the last), which the viewer does once it is zoomed in past it. */
+async function pixelImage(id, m, previews = []) {
+  const name = previews[0] || (m === "classes" ? "mask.png" : "confidence.png");
+  const img = await decoded(api.analysis.exportUrl(id, name), m === "confidence" ? CONFIDENCE_TRIES : 1);
+  if (!previews.length) return { image: img };
+  let next = null;
+  return { image: img, full: () => (next ||= pixelImage(id, m, previews.slice(1))) };
 }
 
 /** The confidence map is stored just after its result is listed (with the map shown at
@@ -43,8 +47,15 @@ async function decoded(url, tries) {
   }
 }
 
-/** Whether result `r` has its class map at the preview's size for view `m`. */
-const hasPreview = (r, m) => m === "classes" && Boolean(r.links?.[PREVIEW]);
+/** The previews (names, smallest first) that view `m` draws a map of `W` x `H` px from on
+ * `viewer` as it is zoomed now: those the map is larger than (`has(name)`: the result has it)
+ * with at least the screen pixels the map covers (all of them before the viewer has fitted
+ * the image: the next is fetched when the view needs it). */
+function previewsFor(viewer, m, W, H, has = () => true) {
+  if (m !== "classes") return [];
+  const need = viewer.pw > 0 ? Math.max(W, H) * viewer.scale * (viewer.dpr || 1) : 0;
+  return PREVIEWS.filter(([name, side]) => Math.max(W, H) > side && side >= need && has(name)).map(([name]) => name);
+}
 
 export function createOverlay({ ws, store }) {
   const { viewer } = ws;
@@ -56,7 +67,13 @@ export function createOverlay({ ws, store }) {
    * are drawn here from the label and confidence grids. Results from before pixel maps have
    * only the chip views. */
   async function source(r, m) {
-    if (r.pixel_map && PIXEL_MODES.includes(m)) return pixelImage(r.id, m, hasPreview(r, m));
+    if (r.pixel_map && PIXEL_MODES.includes(m)) {
+      return pixelImage(
+        r.id,
+        m,
+        previewsFor(viewer, m, viewer.W, viewer.H, (name) => Boolean(r.links?.[name])),
+      );
+    }
     return {
       canvas: CONFIDENCE_MODES.includes(m)
         ? confidenceCanvas(r.confidence, r.rows, r.cols)
@@ -168,18 +185,20 @@ export function createOverlay({ ws, store }) {
   function prefetch(id) {
     // which map to fetch depends on the preview's size: not known before it has loaded
     if (!PIXEL_MODES.includes(v.mode) || !(viewer.pw > 0)) return null;
-    // a new result of an image larger than its preview has the map at the preview's size
-    const preview = v.mode === "classes" && viewer.pw < viewer.W;
-    const made = pixelImage(id, v.mode, preview);
+    // a new result has each preview its image (the map's size) is larger than
+    const previews = previewsFor(viewer, v.mode, viewer.W, viewer.H);
+    const made = pixelImage(id, v.mode, previews);
     made.catch(() => {}); // not awaited when the result turns out to be another's or has no map
-    return { id, mode: v.mode, preview, made };
+    return { id, mode: v.mode, previews, made };
   }
 
   /** Use a prefetch for result `r` when it fetched what the view draws (`draw` falls back to
    * the chip map if it failed). */
   function adopt(r, early) {
     if (!early || early.id !== r.id || early.mode !== v.mode || !r.pixel_map) return;
-    if (early.preview === hasPreview(r, v.mode)) v.overlays[v.mode] = early.made;
+    const has = (name) => Boolean(r.links?.[name]);
+    const previews = previewsFor(viewer, v.mode, viewer.W, viewer.H, has);
+    if (early.previews.join() === previews.join()) v.overlays[v.mode] = early.made;
   }
 
   return { draw, controls, prefetch, adopt };
