@@ -5,7 +5,7 @@ map's planes, masks, counts). glibc's defaults give much of it back to the kerne
 freed, and take it again, page-faulted and zeroed, on the next allocation: about 21,000 minor
 page faults per re-run, 0.03-0.1 s of kernel time on one core. On a machine whose other core
 serves the web requests of the same click, the pixel vote's stage then took 0.16-0.37 s in the
-worker against 0.14-0.15 s with the settings below (``chiplab_bench_page --reach 0``,
+worker against 0.14-0.16 s with the settings below (``chiplab_bench_page --reach 0``,
 docs/benchmarks.md "The workers keep their freed memory").
 
 Every block comes from the heap and goes back to it, however large: glibc's mapped blocks

@@ -47,14 +47,15 @@ async function decoded(url, tries) {
   }
 }
 
-/** The previews (names, smallest first) that view `m` draws a map of `W` x `H` px from on
- * `viewer` as it is zoomed now: those the map is larger than (`has(name)`: the result has it)
- * with at least the screen pixels the map covers (all of them before the viewer has fitted
- * the image: the next is fetched when the view needs it). */
-function previewsFor(viewer, m, W, H, has = () => true) {
+/** The previews (names, smallest first) that view `m` draws the image's map from on
+ * `viewer` as it is zoomed now: those the map (the image's size) is larger than (`has(name)`:
+ * the result has it) with at least the screen pixels the map covers (all of them before the
+ * viewer has fitted the image: the next is fetched when the view needs it). */
+function previewsFor(viewer, m, has = () => true) {
   if (m !== "classes") return [];
-  const need = viewer.pw > 0 ? Math.max(W, H) * viewer.scale * (viewer.dpr || 1) : 0;
-  return PREVIEWS.filter(([name, side]) => Math.max(W, H) > side && side >= need && has(name)).map(([name]) => name);
+  const side = Math.max(viewer.W, viewer.H);
+  const need = viewer.pw > 0 ? side * viewer.scale * (viewer.dpr || 1) : 0;
+  return PREVIEWS.filter(([name, max]) => side > max && max >= need && has(name)).map(([name]) => name);
 }
 
 export function createOverlay({ ws, store }) {
@@ -71,7 +72,7 @@ export function createOverlay({ ws, store }) {
       return pixelImage(
         r.id,
         m,
-        previewsFor(viewer, m, viewer.W, viewer.H, (name) => Boolean(r.links?.[name])),
+        previewsFor(viewer, m, (name) => Boolean(r.links?.[name])),
       );
     }
     return {
@@ -186,7 +187,7 @@ export function createOverlay({ ws, store }) {
     // which map to fetch depends on the preview's size: not known before it has loaded
     if (!PIXEL_MODES.includes(v.mode) || !(viewer.pw > 0)) return null;
     // a new result has each preview its image (the map's size) is larger than
-    const previews = previewsFor(viewer, v.mode, viewer.W, viewer.H);
+    const previews = previewsFor(viewer, v.mode);
     const made = pixelImage(id, v.mode, previews);
     made.catch(() => {}); // not awaited when the result turns out to be another's or has no map
     return { id, mode: v.mode, previews, made };
@@ -197,7 +198,7 @@ export function createOverlay({ ws, store }) {
   function adopt(r, early) {
     if (!early || early.id !== r.id || early.mode !== v.mode || !r.pixel_map) return;
     const has = (name) => Boolean(r.links?.[name]);
-    const previews = previewsFor(viewer, v.mode, viewer.W, viewer.H, has);
+    const previews = previewsFor(viewer, v.mode, has);
     if (early.previews.join() === previews.join()) v.overlays[v.mode] = early.made;
   }
 
